@@ -1,0 +1,107 @@
+# pkgdist — flat, declarative build.  Adding a core file or a tool source
+# needs no edit here: common/*.c is the library, cmd/TOOL/*.c is a tool.
+
+PREFIX    = /usr/local
+BINDIR    = $(PREFIX)/bin
+MANDIR    = $(PREFIX)/share/man
+
+CC        = cc
+OPT       = -O2 -g
+CPPFLAGS  = -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Icommon
+CFLAGS    = -std=c11 $(OPT) -Wall -Wextra -Werror -pthread $(EXTRA_CFLAGS)
+LDFLAGS   = -pthread $(EXTRA_LDFLAGS)
+LDLIBS    = -lcrypto -lz
+
+# B is the build directory: build (release), build/test (with the
+# fault-injection hook), build/asan (sanitizers, hook included).
+B         = build
+
+TOOLS     = \
+	pkgdiff \
+	pkgretry \
+	pkgpush \
+	pkgstage
+
+SCRIPTS   = \
+	scripts/pkgdist-cron \
+	scripts/pkgdist-update
+
+MAN1      = $(wildcard man/*.1)
+MAN5      = $(wildcard man/*.5)
+MAN7      = $(wildcard man/*.7)
+
+LIBSRC    = $(sort $(wildcard common/*.c))
+LIBOBJ    = $(LIBSRC:%.c=$(B)/%.o)
+LIB       = $(B)/libpkgdist.a
+UNITSRC   = $(sort $(wildcard tests/unit/*.c))
+UNITBIN   = $(UNITSRC:tests/unit/%.c=$(B)/unit/%)
+BINS      = $(TOOLS:%=$(B)/bin/%)
+
+all: $(BINS)
+
+$(B)/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $(LIBOBJ)
+
+.SECONDEXPANSION:
+$(B)/bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+
+$(B)/unit/%: $(B)/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+units: $(UNITBIN)
+
+bootstrap:
+	@sh scripts/bootstrap
+
+# The test build carries the fault-injection hook (PKGDIST_TESTING).
+TESTB     = build/test
+check: bootstrap
+	@$(MAKE) -s B=$(TESTB) EXTRA_CFLAGS=-DPKGDIST_TESTING all units
+	@$(MAKE) -s lint-man
+	@sh tests/run $(TESTB)
+
+ASANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan: bootstrap
+	@$(MAKE) -s B=build/asan OPT="-O1 -g" EXTRA_CFLAGS="-DPKGDIST_TESTING $(ASANFLAGS)" \
+		EXTRA_LDFLAGS="$(ASANFLAGS)" all units
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		sh tests/run build/asan
+
+lint-man:
+	@if command -v mandoc >/dev/null 2>&1; then \
+		mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7) || exit 1; \
+	else echo "mandoc not installed: man pages not linted"; fi
+
+bench: bootstrap all
+	@sh tests/bench/run $(B)
+
+demo: bootstrap all
+	@sh scripts/demo $(B)
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	cp -f $(BINS) $(DESTDIR)$(BINDIR)/
+	for s in $(SCRIPTS); do [ ! -f $$s ] || cp -f $$s $(DESTDIR)$(BINDIR)/; done
+	[ -z "$(MAN1)" ] || cp -f $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	[ -z "$(MAN5)" ] || cp -f $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	[ -z "$(MAN7)" ] || cp -f $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+
+uninstall:
+	for t in $(TOOLS) $(notdir $(SCRIPTS)); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	for m in $(notdir $(MAN1)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$m; done
+	for m in $(notdir $(MAN5)); do rm -f $(DESTDIR)$(MANDIR)/man5/$$m; done
+	for m in $(notdir $(MAN7)); do rm -f $(DESTDIR)$(MANDIR)/man7/$$m; done
+
+clean:
+	rm -rf build
+
+.PHONY: all units bootstrap check asan lint-man bench demo install uninstall clean
+.PRECIOUS: $(B)/%.o

@@ -1,0 +1,64 @@
+/*
+ * atomic.h — the one way pkgdist writes a file.
+ *
+ * As git's lockfile: the data goes to a temporary name in the target's own
+ * directory ("NAME.tmp-PID-N"), is written in full and fsynced, renamed
+ * over NAME, and the directory is fsynced.  Readers see the old file or
+ * the new one, never a part.  Until commit or abort the temporary name is
+ * registered so that SIGINT, SIGTERM or exit() removes it.
+ *
+ *   struct atomic_file af;
+ *   if (atomic_open(&af, dirfd, "manifest", 0444) == -1) goto out;
+ *   ... atomic_write(&af, buf, n) or fprintf(atomic_stream(&af), ...) ...
+ *   if (atomic_commit(&af) == -1) goto out;    (closes; aborts on failure)
+ *   out: atomic_abort(&af);                    (no-op after commit)
+ */
+#ifndef PKGDIST_ATOMIC_H
+#define PKGDIST_ATOMIC_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct atomic_file {
+	int dirfd;		/* not owned */
+	int fd;			/* -1 once closed */
+	FILE *fp;		/* from atomic_stream(), or NULL */
+	int slot;		/* cleanup registry slot, -1 if none */
+	mode_t mode;
+	char name[256];
+	char tmpname[300];
+};
+
+/* Prefix of every temporary name, so "gc" and the next run can recognise
+ * and remove leftovers of a crash. */
+#define ATOMIC_TMP_MARK ".tmp-"
+
+int atomic_open(struct atomic_file *af, int dirfd, const char *name,
+    mode_t mode);
+int atomic_write(struct atomic_file *af, const void *buf, size_t n);
+/* A stdio stream on the file, for formatted writers; flushed at commit. */
+FILE *atomic_stream(struct atomic_file *af);
+/* The descriptor, for callers that copy with their own loop. */
+int atomic_fd(const struct atomic_file *af);
+/* Flush, fsync, fchmod to mode, rename over name, fsync the directory. */
+int atomic_commit(struct atomic_file *af);
+/* Remove the temporary file if it is still there.  Safe to call twice. */
+void atomic_abort(struct atomic_file *af);
+
+/* Write buf as name under dirfd in one call. */
+int atomic_write_file(int dirfd, const char *name, const void *buf,
+    size_t len, mode_t mode);
+
+/* Install the SIGINT/SIGTERM handler that removes registered temporary
+ * files (and those registered with atomic_track()) then re-raises.
+ * Tools call it once at start. */
+void atomic_install_cleanup(void);
+
+/* Register any other temporary path (a directory tree being built) for
+ * removal on signal; returns a slot or -1 when the registry is full.
+ * atomic_untrack(slot) forgets it. */
+int atomic_track(int dirfd, const char *name, int is_tree);
+void atomic_untrack(int slot);
+
+#endif

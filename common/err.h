@@ -1,0 +1,37 @@
+/*
+ * err.h — how the core reports failure.
+ *
+ * Core functions never print and never exit.  A function that fails returns
+ * -1 (or NULL) after calling err_set() or err_sys(), which leave a one-line
+ * description in a per-thread buffer, worded "what: why" in git's style:
+ * lowercase, no final period, the subject first
+ * ("cannot open 'dps': No such file or directory").  Callers that add
+ * context wrap it with err_prefix() ("dp2: " + the message).  Only cmd/
+ * prints it, through msg.h, and chooses the exit code.
+ *
+ * The buffer is thread-local because pkgpush and pkgdiff work in threads;
+ * passing an error object through every call would add noise to every
+ * signature without adding information.
+ */
+#ifndef PKGDIST_ERR_H
+#define PKGDIST_ERR_H
+
+/* Set the message; returns -1 so that "return err_set(...)" reads well.
+ * Clears the saved errno. */
+int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* As err_set, then append ": " and strerror(errno); errno is saved for
+ * err_errno() and left unchanged for the caller. */
+int err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Put fmt's text in front of the current message; returns -1. */
+int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The current message ("" if none). */
+const char *err_get(void);
+
+/* errno saved by the last err_sys() on this thread, 0 if the last error
+ * was not a system error.  pkgpush uses it to tell ENOSPC from EIO. */
+int err_errno(void);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * fault.h — the test-only fault-injection hook.
+ *
+ * Compiled in only when PKGDIST_TESTING is defined (make check and make
+ * asan build that way; make all and make install do not).  Then the
+ * environment variable PKGDIST_FAULT="OP:N:ACTION" makes the Nth
+ * operation of kind OP fail:
+ *
+ *   OP      read, write, fsync, rename, link, symlink, mkdir, unlink, or
+ *           any (counts every kind)
+ *   N       1-based count of matching operations in this process
+ *   ACTION  crash (SIGKILL, as a power cut would), or an errno name:
+ *           ENOSPC, EIO, EACCES, EROFS, EDQUOT
+ *
+ * PKGDIST_FAULT_COUNT=FILE makes the process write the number of
+ * operations of each kind it performed to FILE at exit ("OP COUNT" lines),
+ * so a torture test knows how many crash points exist.
+ * PKGDIST_NOW=SECONDS replaces time(NULL) through fault_now(), so tests
+ * can move the clock (retry backoff).
+ */
+#ifndef PKGDIST_FAULT_H
+#define PKGDIST_FAULT_H
+
+#include <time.h>
+
+#ifdef PKGDIST_TESTING
+/* 0 to go on; -1 with errno set to make the caller fail; may not return. */
+int fault_hit(const char *op);
+time_t fault_now(void);
+#else
+#define fault_hit(op) ((void)(op), 0)
+#define fault_now() time(NULL)
+#endif
+
+#endif

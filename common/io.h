@@ -1,0 +1,49 @@
+/*
+ * io.h — full-transfer loops and the fault-injectable system calls.
+ *
+ * io_read_full() and io_write_full() loop over short transfers and EINTR
+ * (OpenSSH's atomicio), so a short read or write is never taken for
+ * success.  Every operation that changes a file system or reads file
+ * contents in the core goes through a function here: each calls
+ * fault_hit() first (fault.h), which is how the tests inject ENOSPC, EIO
+ * or a crash at the Nth operation.  All return 0 (or a count) on success
+ * and -1 with err.h set on failure, naming the path given.
+ */
+#ifndef PKGDIST_IO_H
+#define PKGDIST_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read up to n bytes; fewer only at end of file.  Returns the count or
+ * -1.  what names the file in the error message. */
+ssize_t io_read_full(int fd, void *buf, size_t n, const char *what);
+
+/* Write all n bytes or fail. */
+int io_write_full(int fd, const void *buf, size_t n, const char *what);
+
+int io_fsync(int fd, const char *what);
+
+/* fsync the directory dirfd (after a rename or create in it). */
+int io_fsync_dir(int dirfd, const char *what);
+
+int io_rename(int olddirfd, const char *oldname, int newdirfd,
+    const char *newname);
+int io_link(int olddirfd, const char *oldname, int newdirfd,
+    const char *newname);
+int io_symlink(const char *target, int dirfd, const char *name);
+int io_mkdir(int dirfd, const char *name, mode_t mode);
+/* flags: 0 or AT_REMOVEDIR. */
+int io_unlink(int dirfd, const char *name, int flags);
+
+/* Read a whole regular file (at most max bytes, else an error) into a
+ * NUL-terminated malloc'd buffer.  dirfd may be AT_FDCWD. */
+int io_slurp(int dirfd, const char *path, size_t max, char **buf,
+    size_t *len);
+
+/* Remove the tree name under dirfd without following links (rm -rf);
+ * a missing name is success. */
+int io_remove_tree(int dirfd, const char *name);
+
+#endif
