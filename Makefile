@@ -35,11 +35,11 @@ LIBOBJ    = $(LIBSRC:%.c=$(B)/%.o)
 LIB       = $(B)/libpkgdist.a
 UNITSRC   = $(sort $(wildcard tests/unit/*.c))
 UNITBIN   = $(UNITSRC:tests/unit/%.c=$(B)/unit/%)
-# A tool is built once its cmd/TOOL/ has sources (tools land one by one).
-BUILT     = $(foreach t,$(TOOLS),$(if $(wildcard cmd/$(t)/*.c),$(t)))
-BINS      = $(BUILT:%=$(B)/bin/%)
+# A tool is built once its folder has sources, so the tree builds while
+# tools are being added.
+BINS      = $(foreach t,$(TOOLS),$(if $(wildcard cmd/$(t)/*.c),$(B)/bin/$(t)))
 
-all: $(BINS)
+all: $(LIB) $(BINS)
 
 $(B)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(@D)
@@ -79,7 +79,6 @@ asan: bootstrap
 
 lint-man:
 	@if command -v mandoc >/dev/null 2>&1; then \
-		[ -z "$(MAN1)$(MAN5)$(MAN7)" ] || \
 		mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7) || exit 1; \
 	else echo "mandoc not installed: man pages not linted"; fi
 
