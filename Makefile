@@ -79,6 +79,7 @@ asan: bootstrap
 
 lint-man:
 	@if command -v mandoc >/dev/null 2>&1; then \
+		[ -z "$(MAN1)$(MAN5)$(MAN7)" ] || \
 		mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7) || exit 1; \
 	else echo "mandoc not installed: man pages not linted"; fi
 
