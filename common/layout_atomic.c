@@ -461,7 +461,7 @@ layout_atomic_apply(struct dp_apply *a)
 		goto out;
 	}
 	built = true;
-	slot = atomic_track(a->pkgfd, tmp, 1);
+	/* Not tracked for signals (a tree); the next run removes it. */
 	if ((newfd = openat(a->pkgfd, tmp, DIRFLAGS)) == -1) {
 		err_sys("%s", where);
 		goto out;
