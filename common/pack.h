@@ -1,0 +1,154 @@
+/*
+ * pack.h — package files: one version of one package in one
+ * self-checking file, for moving versions between stores (a parent site
+ * to a child site), like SMS's compressed package files.
+ *
+ * Format 1 (all integers big-endian; documented in pkgstage(1)):
+ *
+ *   8   magic "PKGDPACK"
+ *   4   format version, 1
+ *   4   flags, 0 (reserved; a reader refuses any other value)
+ *   8   version (>= 1)
+ *   8   base version (0: full package; else a delta against that version)
+ *   1   L, length of the package name (1..64)
+ *   L   package name (the name rule of SPEC.md)
+ *   1   manifest method: 0 stored, 1 zlib (RFC 1950)
+ *   8   manifest length (original bytes, <= STORE_MANIFEST_MAX)
+ *   8   manifest stored length
+ *   ..  the manifest (pkgmanifest(5), with package and version header
+ *       lines equal to the fields above)
+ *   4   S, signature length (0: unsigned; else PACK_SIG_MAX at most)
+ *   S   Ed25519 signature of the exact manifest bytes (sign.h)
+ *   8   C, number of contents (<= number of `f` entries)
+ *   C times, in strictly increasing order of digest:
+ *     32  SHA-256 of the original bytes
+ *     8   original size (must equal the manifest's size for it)
+ *     1   method: 0 stored, 1 zlib
+ *     8   stored length
+ *     ..  stored bytes
+ *   8   trailer magic "PKGDEND\n"
+ *   32  SHA-256 of every byte before the trailer magic
+ *
+ * A full package holds every content its manifest names; a delta holds
+ * every content its manifest names that the base version lacks.
+ *
+ * The reader treats every byte as hostile: every length and count is
+ * bounded before anything is allocated, the manifest goes through the
+ * one parser (manifest.h: paths checked there), a content must be named
+ * by the manifest with the same size, and each content's digest is
+ * checked at its end.  pack_reader_next() returns 0 only after the
+ * trailing checksum matched and the file ended there.
+ *
+ * pack_export() and pack_import() are what pkgstage export and import
+ * call; the reader alone is what the fuzz harness drives:
+ *
+ *   struct pack_reader *r;
+ *   struct pack_content c;
+ *   if (pack_reader_open_mem(data, size, "fuzz", &r) == -1) return 0;
+ *   while ((rv = pack_reader_next(r, &c)) == 1)
+ *           while ((n = pack_reader_read(r, buf, sizeof(buf))) > 0)
+ *                   ;
+ *   pack_reader_close(r);
+ */
+#ifndef PKGDIST_PACK_H
+#define PKGDIST_PACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "digest.h"
+#include "manifest.h"
+
+struct progress;
+struct store;
+
+#define PACK_MAGIC "PKGDPACK"
+#define PACK_END_MAGIC "PKGDEND\n"
+#define PACK_FORMAT 1
+#define PACK_SIG_MAX 1024
+
+struct pack_info {
+	uint32_t format;
+	uint64_t version;
+	uint64_t base;			/* 0: full */
+	char package[NAME_MAX_LEN + 1];
+};
+
+struct pack_content {
+	unsigned char digest[DIGEST_LEN];
+	uint64_t size;			/* original bytes */
+	bool zlib;			/* stored form is a zlib stream */
+	uint64_t stored_size;		/* stored bytes */
+};
+
+struct pack_reader;
+
+/* Open a package file on fd (read from its current offset, not closed
+ * by the reader) and read everything up to the first content: header,
+ * manifest, signature.  name is used in messages ("FILE: truncated",
+ * "FILE: bad magic").  -1 with err on any broken rule. */
+int pack_reader_open_fd(int fd, const char *name, struct pack_reader **out);
+/* The same over a buffer (not copied; must outlive the reader). */
+int pack_reader_open_mem(const void *buf, size_t len, const char *name,
+    struct pack_reader **out);
+
+const struct pack_info *pack_reader_info(const struct pack_reader *r);
+/* The parsed manifest (owned by the reader). */
+const struct manifest *pack_reader_manifest(const struct pack_reader *r);
+/* Its exact bytes, as signed (owned by the reader). */
+const char *pack_reader_manifest_bytes(const struct pack_reader *r,
+    size_t *len);
+/* The signature (NULL, *len 0 if none). */
+const unsigned char *pack_reader_signature(const struct pack_reader *r,
+    size_t *len);
+
+/*
+ * Advance to the next content (skipping whatever of the current one was
+ * not read, still checking it).  1: c describes it; 0: no more contents
+ * and the trailer checksum matched with nothing after it; -1: err.
+ */
+int pack_reader_next(struct pack_reader *r, struct pack_content *c);
+/* Original bytes of the current content; 0 at its end, where its size
+ * and digest have been checked (mismatch: -1). */
+ssize_t pack_reader_read(struct pack_reader *r, void *buf, size_t n);
+/* Or its stored bytes as they are (for import, which keeps the stored
+ * form); the digest is then checked by the consumer (store.h's
+ * store_txn_put_stream). */
+ssize_t pack_reader_read_raw(struct pack_reader *r, void *buf, size_t n);
+void pack_reader_close(struct pack_reader *r);
+
+/* Write version of pkg (a delta against base when base != 0; base must
+ * exist) as a package file to fd.  Progress may be NULL. */
+int pack_export(struct store *s, const char *pkg, uint64_t version,
+    uint64_t base, int fd, struct progress *p);
+
+struct pack_import_opts {
+	double wait;			/* package lock timeout */
+	const char *trust;		/* public key file; NULL: no check */
+	struct progress *progress;
+};
+
+enum pack_import_result {
+	PACK_IMPORTED,			/* a new version */
+	PACK_IMPORTED_OLDER,		/* a new version below the newest */
+	PACK_ALREADY_PRESENT		/* the same version was there: no-op */
+};
+
+/*
+ * Import the package file on fd into s: everything is read and checked
+ * (every content's digest, the trailer, a delta's base present, the
+ * signature when opts->trust is set) before the version becomes
+ * visible; on any failure nothing in the store has changed.  The same
+ * version with the same manifest already present is a no-op
+ * (PACK_ALREADY_PRESENT); the same version with another manifest is an
+ * error.  Takes the package's UPDATE lock.  *pkg_out (may be NULL)
+ * receives the package name (static storage of the reader copied into
+ * the caller's buffer of NAME_MAX_LEN + 1), *version_out the version.
+ */
+int pack_import(struct store *s, int fd, const char *name,
+    const struct pack_import_opts *opts, enum pack_import_result *res,
+    char pkg_out[NAME_MAX_LEN + 1], uint64_t *version_out);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * store.h — the store: the site server's master copy of every package
+ * version, the contents those versions share, and what the store knows
+ * about the distribution points (holdings records, DP list, retry jobs).
+ *
+ * Layout (the store's own; documented in pkgstage(1) FILES):
+ *
+ *   STORE/format                  "pkgdist-store 1"
+ *   STORE/dps                     the DP list (pkgpush's dplist.h parses it)
+ *   STORE/retry/                  retry jobs (retryjob.h)
+ *   STORE/objects/ab/cdef...      one content, named by its SHA-256 in hex
+ *                                 (2 + 62 digits): the bytes as they are
+ *   STORE/objects/ab/cdef....z    or a zlib stream (RFC 1950) of them
+ *   STORE/packages/PKG/lock       lock: add, import, gc (STORE_LOCK_UPDATE)
+ *   STORE/packages/PKG/use        lock: readers of versions vs gc
+ *   STORE/packages/PKG/holdings   holdings records (see below)
+ *   STORE/packages/PKG/v/N/manifest   version N's manifest (with header)
+ *   STORE/packages/PKG/v/N/info   creation time, file count, bytes
+ *   STORE/packages/PKG/v/N/sig    Ed25519 signature of manifest (optional)
+ *   STORE/objects.lock            lock: writers of objects vs gc sweep
+ *   STORE/tmp/                    staging; leftovers of a crash go at the
+ *                                 next add/import/gc
+ *
+ * A version exists exactly when STORE/packages/PKG/v/N/manifest exists: it
+ * is built in a temporary directory (contents made durable first) and
+ * appears with one rename, so a crash anywhere leaves either the complete
+ * version or nothing.  Contents are written before any version refers to
+ * them and removed (gc) only when no version refers to them.
+ *
+ * Calling: a tool resolves the directory with store_path(), opens it
+ * with store_open() (STORE_CREATE for add and import), and passes the
+ * struct store * to everything else.  All functions return 0 (or a count,
+ * or a boolean as 1/0) on success and -1 with err.h set on failure; they
+ * never print.  A struct store may be used by several threads at once for
+ * reading (contents, manifests); the staging calls (store_txn_*) belong
+ * to one thread unless stated.
+ *
+ * Every name from outside (package, DP) must pass name_valid() first;
+ * these functions check again and refuse a bad one.
+ */
+#ifndef PKGDIST_STORE_H
+#define PKGDIST_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "digest.h"
+#include "manifest.h"
+
+struct progress;
+struct store;
+
+#define STORE_DEFAULT "/var/lib/pkgdist"
+#define STORE_ENV "PKGDIST_STORE"
+/* Names under the store directory (store_dirfd()). */
+#define STORE_DPS "dps"
+#define STORE_RETRY "retry"
+
+/* The default --wait of tools that take a package lock: generous, so a
+ * second add queues behind a long first one instead of failing. */
+#define STORE_WAIT_DEFAULT 3600.0
+
+/* Largest manifest the store accepts (bytes), and largest content. */
+#define STORE_MANIFEST_MAX ((size_t)1 << 30)
+#define STORE_CONTENT_MAX ((uint64_t)1 << 46)
+
+/* ---- opening ---- */
+
+/* The store directory: opt if not NULL, else $PKGDIST_STORE if set and
+ * not empty, else STORE_DEFAULT.  Never fails. */
+const char *store_path(const char *opt);
+
+enum {
+	STORE_CREATE = 1	/* create the directory and layout if missing */
+};
+
+/* Open the store at dir.  Without STORE_CREATE a missing store is an
+ * error ("store 'DIR': No such file or directory"); a directory that is
+ * not a store (no or wrong STORE/format) is always one. */
+int store_open(const char *dir, int flags, struct store **out);
+void store_close(struct store *s);
+
+/* The store directory as given, and a descriptor on it (owned by s). */
+const char *store_dir(const struct store *s);
+int store_dirfd(const struct store *s);
+
+/* A new descriptor on STORE/retry (created if create and missing); the
+ * caller closes it. */
+int store_retry_dirfd(struct store *s, bool create);
+
+/* ---- packages and versions ---- */
+
+/* Every package that has a directory in the store (even with no version
+ * left), sorted; *names is a malloc'd array of malloc'd strings
+ * (store_strings_free). */
+int store_packages(struct store *s, char ***names, size_t *n);
+void store_strings_free(char **v, size_t n);
+
+/* Versions of pkg in ascending order (malloc'd; *n = 0 and *v = NULL for
+ * an unknown package: not an error). */
+int store_versions(struct store *s, const char *pkg, uint64_t **v,
+    size_t *n);
+
+/* Newest version of pkg, 0 when there is none. */
+int store_newest(struct store *s, const char *pkg, uint64_t *version);
+
+/* 1 if version exists, 0 if not, -1 on error. */
+int store_has_version(struct store *s, const char *pkg, uint64_t version);
+
+/* Load version's manifest (fully checked by manifest.h; its header names
+ * pkg and version, else it is reported as damage).  m initialised by
+ * the caller.  A missing version: -1, err "PKG version N: no such
+ * version". */
+int store_load_manifest(struct store *s, const char *pkg, uint64_t version,
+    struct manifest *m);
+
+/* The manifest's exact bytes (what a signature covers), malloc'd and
+ * NUL-terminated. */
+int store_manifest_bytes(struct store *s, const char *pkg, uint64_t version,
+    char **buf, size_t *len);
+
+struct store_version_info {
+	uint64_t version;
+	int64_t created;	/* seconds since the epoch */
+	uint64_t files;		/* `f` entries */
+	uint64_t bytes;		/* sum of their sizes */
+	uint64_t new_bytes;	/* stored bytes this version added (info) */
+	bool is_signed;		/* a signature is stored beside it */
+};
+
+int store_version_info(struct store *s, const char *pkg, uint64_t version,
+    struct store_version_info *info);
+
+/* ---- contents, by SHA-256 ---- */
+
+/* 1 if the content is in the store, 0 if not, -1 on error. */
+int store_has_content(struct store *s, const unsigned char d[DIGEST_LEN]);
+
+/* The stored form of a content, for callers that ship it as it is (the
+ * SSH transport sends compressed contents without recompressing). */
+struct store_raw {
+	int fd;			/* open for reading at offset 0; caller closes */
+	bool zlib;		/* the bytes are a zlib stream (RFC 1950) */
+	uint64_t stored_size;	/* bytes in fd */
+};
+
+int store_content_raw(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_raw *raw);
+
+/* A content opened for reading its original bytes. */
+struct store_reader;
+
+int store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_reader **r);
+/* Read up to n bytes; 0 at the end.  At the end the SHA-256 of all bytes
+ * returned has been checked: a mismatch (damaged store) is -1 with err
+ * "content HEX: digest mismatch", never a silent 0. */
+ssize_t store_reader_read(struct store_reader *r, void *buf, size_t n);
+void store_reader_close(struct store_reader *r);
+
+/*
+ * Write the content's original bytes to outfd (from its current offset)
+ * and check, as they are written, that they have the SHA-256 d and size
+ * bytes.  A mismatch, a short content or a write error is -1, err
+ * naming what (the "what" of the output in write errors).  The output is
+ * then partial: callers write to a temporary file and rename it only on
+ * success (pkgpush's hot path).  Raw contents are mapped and written
+ * from the mapping in large chunks while being hashed (one copy);
+ * compressed ones are inflated in large chunks.
+ */
+int store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int outfd, const char *what);
+
+/* ---- holdings records: which DP holds what ---- */
+
+enum store_hold_state {
+	STORE_HOLD_COMPLETE,	/* DP is at version, whole */
+	STORE_HOLD_PARTIAL,	/* push of wanted stopped midway (inplace) */
+	STORE_HOLD_FAILED	/* push of wanted failed; DP still at version */
+};
+
+struct store_holding {
+	char dp[NAME_MAX_LEN + 1];
+	uint64_t version;	/* version the DP holds whole; 0: none */
+	uint64_t wanted;	/* version last pushed to it; 0: none */
+	enum store_hold_state state;
+	int64_t time;		/* when recorded (fault_now()) */
+};
+
+/* "complete", "partial", "failed". */
+const char *store_hold_state_name(enum store_hold_state st);
+
+/* Record (replace) the holding of h->dp for pkg, atomically and under a
+ * short lock of its own, so pushes of several DPs in threads or
+ * processes may all record.  Safe from any thread. */
+int store_holding_record(struct store *s, const char *pkg,
+    const struct store_holding *h);
+
+/* Holdings of pkg, sorted by DP name (malloc'd; none: *n = 0). */
+int store_holdings(struct store *s, const char *pkg,
+    struct store_holding **v, size_t *n);
+
+/* Forget the holding of dp for pkg (a DP removed from the list). */
+int store_holding_forget(struct store *s, const char *pkg, const char *dp);
+
+/* ---- locks ---- */
+
+enum store_lock_kind {
+	/* Exclusive: add, import and gc hold it while they change the
+	 * package's versions.  Serialises updates of one package (F5). */
+	STORE_LOCK_UPDATE,
+	/* Readers of a version's contents (pkgpush) hold it shared for as
+	 * long as they read; gc holds it exclusive while it removes
+	 * versions, so a version is never removed under a push. */
+	STORE_LOCK_USE
+};
+
+/* Take the package lock of kind (shared only for STORE_LOCK_USE
+ * readers), waiting up to timeout seconds (negative: forever).  Returns
+ * the lock descriptor (release with store_unlock) or -1, err "package
+ * 'PKG' is locked by another process (waited N s)". */
+int store_lock(struct store *s, const char *pkg, enum store_lock_kind kind,
+    bool shared, double timeout);
+void store_unlock(int fd);
+
+/* ---- staging a version (add, import) ---- */
+
+/*
+ * A transaction builds one version.  store_txn_begin() takes the
+ * package's UPDATE lock (waiting up to timeout) and the store's objects
+ * lock shared, and removes leftovers of crashed runs of this package.
+ * Contents put during the transaction go to STORE/tmp/ and move into
+ * objects/ only at commit (so an aborted add or import leaves the store
+ * as it was).  store_txn_commit() makes the contents durable, writes the
+ * version directory and renames it into place: only then is the version
+ * visible.  store_txn_abort() (also after a failed commit, and a no-op
+ * after a successful one) removes everything and releases the locks.
+ */
+struct store_txn;
+
+int store_txn_begin(struct store *s, const char *pkg, double timeout,
+    struct store_txn **t);
+
+/* Newest version when the lock was taken (0: none): add uses it + 1. */
+uint64_t store_txn_newest(const struct store_txn *t);
+
+/*
+ * Stage the content of the regular file at path under dirfd (opened with
+ * O_NOFOLLOW): read it once in large chunks, hash it as it is read,
+ * compress it when the first 64 KiB shrink by more than 10 % at a fast
+ * zlib level (else store it as it is).  When expect is not NULL the
+ * digest must equal it and the size must be expect_size; when it is
+ * NULL the size must stay expect_size and the file must not change while
+ * read (fstat before and after).  Otherwise -1, err "'PATH': changed
+ * while being staged".  The digest is stored in out.  A content already
+ * in the store is only hashed, not written again.  Safe to call from
+ * several threads at once on one transaction.  *stored gets the bytes
+ * this call added to the store (0 for a known content); may be NULL.
+ */
+int store_txn_put_file(struct store_txn *t, int dirfd, const char *path,
+    const unsigned char *expect, uint64_t expect_size,
+    unsigned char out[DIGEST_LEN], uint64_t *stored);
+
+/*
+ * Stage a content from a stream of its stored form (package import):
+ * read stored bytes through the callback (returns count, 0 at end, -1
+ * error), which are a zlib stream if zlib, else the bytes themselves;
+ * the original bytes must have SHA-256 d and size bytes, else -1, err
+ * "content HEX: digest mismatch".  Kept as stored (not recompressed).
+ */
+int store_txn_put_stream(struct store_txn *t,
+    const unsigned char d[DIGEST_LEN], uint64_t size, bool zlib,
+    ssize_t (*rd)(void *arg, void *buf, size_t n), void *arg,
+    uint64_t *stored);
+
+/*
+ * Commit m (sorted, checked; its header is set here to pkg and version)
+ * as version, which must not exist yet (else -1, err "PKG version N:
+ * already exists"); add passes newest + 1 or its checked --version N,
+ * import may add a version below the newest.
+ * Every `f` entry's content must be in the store or put in this
+ * transaction, else -1 naming the path.  sig/siglen: a signature of the
+ * exact manifest bytes to store beside it (NULL: none); the bytes are
+ * produced by manifest_write() and may be obtained before commit with
+ * store_manifest_render().  Releases the locks.
+ */
+int store_txn_commit(struct store_txn *t, struct manifest *m,
+    uint64_t version, const unsigned char *sig, size_t siglen);
+void store_txn_abort(struct store_txn *t);
+
+/* The exact bytes store_txn_commit() stores for m with that header
+ * (malloc'd, NUL-terminated): what add --sign signs. */
+int store_manifest_render(struct manifest *m, const char *pkg,
+    uint64_t version, char **buf, size_t *len);
+
+/* ---- maintenance ---- */
+
+struct store_gc_result {
+	uint64_t versions_removed;
+	uint64_t contents_removed;
+	uint64_t bytes_freed;
+};
+
+/* Remove, per package, versions beyond the newest keep that no holding
+ * names (as version or wanted), then every content no version uses, and
+ * leftovers of crashed runs.  Takes each package's locks in turn (wait
+ * up to timeout) and the objects lock exclusive for the sweep. */
+int store_gc(struct store *s, unsigned keep, double timeout,
+    struct store_gc_result *res);
+
+/* Check the whole store: every manifest parses and names its package and
+ * version, every content referenced exists and has its hash (and size).
+ * Each damage found is passed to report (one line, e.g.
+ * "office97 version 3: content 9f86...: missing").  Returns the number
+ * of damages (0 clean) or -1 when the check itself could not run. */
+int store_fsck(struct store *s, struct progress *p,
+    void (*report)(const char *line, void *arg), void *arg);
+
+/* The signature stored beside version (malloc'd); *sig = NULL and
+ * *len = 0 when it is unsigned. */
+int store_version_signature(struct store *s, const char *pkg,
+    uint64_t version, unsigned char **sig, size_t *len);
+
+/* Verify version's stored signature against the public key file pub
+ * (sign.h): 0 valid; -1 with err "PKG version N: not signed" or
+ * "...: bad signature" otherwise.  pkgpush --trust calls it. */
+int store_verify_version(struct store *s, const char *pkg,
+    uint64_t version, const char *pub);
+
+#endif
