@@ -99,6 +99,14 @@ lint:
 		'clang-tidy -quiet "$$@" -- -std=c11 $(CPPFLAGS) -DPKGDIST_TESTING' lint
 	@echo "lint: cppcheck and clang-tidy clean on $(words $(LINTSRC)) files"
 
+# libFuzzer harnesses (tests/fuzz/), built by clang, FUZZ_SECONDS each.
+FUZZ_SECONDS = 60
+FUZZSAN   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz: bootstrap
+	@$(MAKE) -s B=build/fuzz CC=clang OPT="-O1 -g" \
+		EXTRA_CFLAGS="$(FUZZSAN) -fsanitize=fuzzer-no-link" build/fuzz/libpkgdist.a
+	@CC=clang FUZZ_CPPFLAGS="$(CPPFLAGS)" sh tests/fuzz/run build/fuzz $(FUZZ_SECONDS)
+
 bench: bootstrap all
 	@sh tests/bench/run $(B)
 
@@ -122,5 +130,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all units bootstrap check asan lint lint-man bench demo install uninstall clean
+.PHONY: all units bootstrap check asan lint lint-man fuzz bench demo install uninstall clean
 .PRECIOUS: $(B)/%.o
