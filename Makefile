@@ -35,9 +35,11 @@ LIBOBJ    = $(LIBSRC:%.c=$(B)/%.o)
 LIB       = $(B)/libpkgdist.a
 UNITSRC   = $(sort $(wildcard tests/unit/*.c))
 UNITBIN   = $(UNITSRC:tests/unit/%.c=$(B)/unit/%)
-BINS      = $(TOOLS:%=$(B)/bin/%)
+# A tool is built once its folder has sources, so the tree builds while
+# tools are being added.
+BINS      = $(foreach t,$(TOOLS),$(if $(wildcard cmd/$(t)/*.c),$(B)/bin/$(t)))
 
-all: $(BINS)
+all: $(LIB) $(BINS)
 
 $(B)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(@D)
@@ -48,7 +50,7 @@ $(LIB): $(LIBOBJ)
 	ar rcs $@ $(LIBOBJ)
 
 .SECONDEXPANSION:
-$(B)/bin/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
+$(B)/bin/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
 
@@ -77,6 +79,7 @@ asan: bootstrap
 
 lint-man:
 	@if command -v mandoc >/dev/null 2>&1; then \
+		[ -z "$(MAN1)$(MAN5)$(MAN7)" ] || \
 		mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7) || exit 1; \
 	else echo "mandoc not installed: man pages not linted"; fi
 

@@ -30,7 +30,8 @@ struct atomic_file {
 	char tmpname[300];
 };
 
-/* Prefix of every temporary name, so "gc" and the next run can recognise
+/* Every temporary name is "." + NAME (cut to fit) + ATOMIC_TMP_MARK +
+ * "PID-N", hidden from a plain ls, so "gc" and the next run can recognise
  * and remove leftovers of a crash. */
 #define ATOMIC_TMP_MARK ".tmp-"
 
@@ -50,15 +51,22 @@ void atomic_abort(struct atomic_file *af);
 int atomic_write_file(int dirfd, const char *name, const void *buf,
     size_t len, mode_t mode);
 
-/* Install the SIGINT/SIGTERM handler that removes registered temporary
- * files (and those registered with atomic_track()) then re-raises.
- * Tools call it once at start. */
+/* Install the SIGINT/SIGTERM/SIGHUP handler that removes the registered
+ * temporary files, then dies of the same signal.  Tools call it once at
+ * start.  Only files are removed there (unlink is async-signal-safe, a
+ * tree walk is not): trees being built carry a recognisable temporary
+ * name and are removed by the next run. */
 void atomic_install_cleanup(void);
 
-/* Register any other temporary path (a directory tree being built) for
- * removal on signal; returns a slot or -1 when the registry is full.
- * atomic_untrack(slot) forgets it. */
-int atomic_track(int dirfd, const char *name, int is_tree);
+/* Register another temporary file for removal on a signal (a file that
+ * is written by hand, e.g. with copy_file_range); returns a slot, or -1
+ * when the registry is full (the file then just is not removed on a
+ * signal).  atomic_untrack(slot) forgets it; -1 is accepted. */
+int atomic_track(int dirfd, const char *name);
 void atomic_untrack(int slot);
+
+/* Make a unique temporary name for name in out (size outlen): the same
+ * scheme as atomic_open(), for callers that build something by hand. */
+int atomic_tmpname(const char *name, char *out, size_t outlen);
 
 #endif

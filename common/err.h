@@ -24,6 +24,11 @@ int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * err_errno() and left unchanged for the caller. */
 int err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* As err_set, but err_errno() then returns errnum: for failures that are
+ * no failed system call yet must be told apart (a busy lock). */
+int err_code(int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Put fmt's text in front of the current message; returns -1. */
 int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,0 +1,493 @@
+/*
+ * pkgdiff — manifests of trees and the differences between them
+ * (pkgdiff(1)).
+ *
+ * main() parses the options, picks one mode and maps its result to an
+ * exit code: 0 no difference (or scan done), 1 differences found, 2
+ * trouble.  The work is in common/scan.c and common/changes.c.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "changes.h"
+#include "err.h"
+#include "exitcode.h"
+#include "io.h"
+#include "manifest.h"
+#include "msg.h"
+#include "progress.h"
+#include "scan.h"
+
+enum mode {
+	MODE_NONE,
+	MODE_DIFF,
+	MODE_SCAN,
+	MODE_VERIFY
+};
+
+struct options {
+	int jobs;		/* 0: all cores */
+	const char *output;	/* scan -o */
+	const char *package;	/* scan --package */
+	const char *reuse;	/* scan --reuse */
+	uint64_t version;	/* scan --version, 0: none */
+	bool stat;		/* diff --stat */
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: pkgdiff scan [-j N] [--reuse OLD] "
+	    "[--package NAME --version N] [-o FILE]\n"
+	    "                    DIR\n"
+	    "       pkgdiff diff [-j N] [--stat] A B\n"
+	    "       pkgdiff verify [-j N] MANIFEST DIR\n"
+	    "       pkgdiff -h | --help\n");
+}
+
+static noreturn void
+bad_usage(void)
+{
+	usage(stderr);
+	exit(EXIT_TROUBLE);
+}
+
+static int
+parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (*s == '\0')
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		if (v > (max - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Write m to path through the atomic helper: the old file (if any)
+ * stays whole until the new one is complete. */
+static int
+save_to_path(const struct manifest *m, const char *path)
+{
+	char *copy = NULL, *slash;
+	const char *dir, *base;
+	int dirfd = -1, rc = -1;
+
+	if ((copy = strdup(path)) == NULL)
+		return err_sys("out of memory");
+	if ((slash = strrchr(copy, '/')) == NULL) {
+		dir = ".";
+		base = copy;
+	} else {
+		*slash = '\0';
+		dir = slash == copy ? "/" : copy;
+		base = slash + 1;
+	}
+	if (*base == '\0') {
+		err_set("'%s': not a file name", path);
+		goto out;
+	}
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		err_sys("cannot open directory '%s'", dir);
+		goto out;
+	}
+	if (manifest_save(m, dirfd, base, 0644) == -1) {
+		err_prefix("'%s': ", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (dirfd != -1)
+		close(dirfd);
+	free(copy);
+	return rc;
+}
+
+/* Scan dir with a progress line on a terminal. */
+static int
+scan_with_progress(const char *dir, int jobs, const struct manifest *reuse,
+    struct manifest *m)
+{
+	struct scan_opts so;
+	int rc;
+
+	scan_opts_init(&so);
+	so.jobs = jobs;
+	so.reuse = reuse;
+	so.progress = progress_start("scanning", 0, 0);
+	rc = scan_path(dir, &so, m);
+	progress_end(so.progress);
+	return rc;
+}
+
+static int
+do_scan(const char *dir, const struct options *o)
+{
+	struct manifest old, m;
+	int rc = EXIT_TROUBLE;
+
+	manifest_init(&old);
+	manifest_init(&m);
+	if (o->reuse != NULL && manifest_load(o->reuse, &old) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (scan_with_progress(dir, o->jobs, o->reuse != NULL ? &old : NULL,
+	    &m) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if ((o->package != NULL || o->version != 0) &&
+	    manifest_set_header(&m, o->package, o->version) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (o->output != NULL) {
+		if (save_to_path(&m, o->output) == -1) {
+			msg_liberr();
+			goto out;
+		}
+	} else if (manifest_write(&m, stdout) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	manifest_free(&old);
+	manifest_free(&m);
+	return rc;
+}
+
+/* A side of diff is a directory when it names one (links followed,
+ * as the user typed it); anything else is a manifest ("-": stdin). */
+static bool
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
+	    S_ISDIR(st.st_mode);
+}
+
+struct out_ctx {
+	FILE *fp;
+	struct change_stat st;
+	bool stat;
+};
+
+static int
+out_change(const struct change *c, void *arg)
+{
+	struct out_ctx *x = arg;
+
+	if (x->stat) {
+		change_stat_add(&x->st, c);
+		return 0;
+	}
+	return change_write(c, x->fp);
+}
+
+/* Load a side: scan a directory, or parse a manifest. */
+static int
+load_side(const char *path, int jobs, struct manifest *m)
+{
+	if (is_dir(path))
+		return scan_with_progress(path, jobs, NULL, m);
+	return manifest_load(path, m);
+}
+
+/* Copy the spilled change list to stdout. */
+static int
+copy_out(FILE *spill)
+{
+	char buf[65536];
+	size_t n;
+
+	if (fflush(spill) == EOF || fseeko(spill, 0, SEEK_SET) == -1)
+		return err_sys("cannot read back the change list");
+	while ((n = fread(buf, 1, sizeof(buf), spill)) > 0)
+		if (fwrite(buf, 1, n, stdout) != n)
+			return err_sys("cannot write standard output");
+	if (ferror(spill))
+		return err_sys("cannot read back the change list");
+	return 0;
+}
+
+/*
+ * Two manifest files: streamed, in constant memory.  A bad line late in
+ * either file must leave stdout empty, so the change list is kept in a
+ * temporary file (in memory while it fits stdio's buffer) and copied out
+ * only when both inputs were read to their end.
+ */
+static int
+diff_stream(const char *a, const char *b, struct out_ctx *x,
+    long long *count)
+{
+	FILE *fa = NULL, *fb = NULL, *spill = NULL;
+	struct manifest_reader *ra = NULL, *rb = NULL;
+	char *spillbuf = NULL;
+	int rc = -1;
+
+	if (strcmp(a, "-") == 0 && strcmp(b, "-") == 0) {
+		err_set("standard input can be only one side");
+		goto out;
+	}
+	fa = strcmp(a, "-") == 0 ? stdin : fopen(a, "r");
+	if (fa == NULL) {
+		err_sys("cannot open '%s'", a);
+		goto out;
+	}
+	fb = strcmp(b, "-") == 0 ? stdin : fopen(b, "r");
+	if (fb == NULL) {
+		err_sys("cannot open '%s'", b);
+		goto out;
+	}
+	if (manifest_reader_open(fa, a, &ra) == -1 ||
+	    manifest_reader_open(fb, b, &rb) == -1)
+		goto out;
+	if (!x->stat) {
+		if ((spill = tmpfile()) == NULL) {
+			err_sys("cannot create a temporary file");
+			goto out;
+		}
+		if ((spillbuf = malloc(1 << 20)) != NULL)
+			setvbuf(spill, spillbuf, _IOFBF, 1 << 20);
+		x->fp = spill;
+	}
+	if ((*count = changes_stream(ra, rb, out_change, x)) == -1)
+		goto out;
+	if (spill != NULL && copy_out(spill) == -1)
+		goto out;
+	rc = 0;
+out:
+	manifest_reader_close(ra);
+	manifest_reader_close(rb);
+	if (spill != NULL)
+		fclose(spill);
+	free(spillbuf);
+	if (fa != NULL && fa != stdin)
+		fclose(fa);
+	if (fb != NULL && fb != stdin)
+		fclose(fb);
+	return rc;
+}
+
+static int
+do_diff(const char *a, const char *b, const struct options *o)
+{
+	struct manifest ma, mb;
+	struct out_ctx x;
+	long long n = 0;
+	int rc = EXIT_TROUBLE;
+
+	manifest_init(&ma);
+	manifest_init(&mb);
+	memset(&x, 0, sizeof(x));
+	x.fp = stdout;
+	x.stat = o->stat;
+	change_stat_init(&x.st);
+	if (!is_dir(a) && !is_dir(b)) {
+		if (diff_stream(a, b, &x, &n) == -1) {
+			msg_liberr();
+			goto out;
+		}
+	} else {
+		if (load_side(a, o->jobs, &ma) == -1 ||
+		    load_side(b, o->jobs, &mb) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		if ((n = changes_compute(&ma, &mb, out_change, &x)) == -1) {
+			msg_liberr();
+			goto out;
+		}
+	}
+	if (o->stat && change_stat_write(&x.st, stdout) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	rc = n > 0 ? EXIT_PARTIAL : EXIT_DONE;
+out:
+	manifest_free(&ma);
+	manifest_free(&mb);
+	return rc;
+}
+
+static int
+do_verify(const char *manifest, const char *dir, const struct options *o)
+{
+	struct manifest want, have;
+	struct out_ctx x;
+	long long n;
+	int rc = EXIT_TROUBLE;
+
+	manifest_init(&want);
+	manifest_init(&have);
+	memset(&x, 0, sizeof(x));
+	x.fp = stdout;
+	if (manifest_load(manifest, &want) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (!is_dir(dir)) {
+		msg_warn("'%s': not a directory", dir);
+		goto out;
+	}
+	if (scan_with_progress(dir, o->jobs, NULL, &have) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if ((n = changes_compute(&want, &have, out_change, &x)) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	rc = n > 0 ? EXIT_PARTIAL : EXIT_DONE;
+out:
+	manifest_free(&want);
+	manifest_free(&have);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "package", required_argument, NULL, 'P' },
+		{ "reuse", required_argument, NULL, 'R' },
+		{ "stat", no_argument, NULL, 'S' },
+		{ "version", required_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct options o;
+	enum mode mode = MODE_NONE;
+	const char *cmd;
+	uint64_t v;
+	int ch, rc;
+
+	msg_init(argv[0]);
+	atomic_install_cleanup();
+	memset(&o, 0, sizeof(o));
+
+	if (argc < 2)
+		bad_usage();
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+		usage(stdout);
+		return msg_close_stdout() == -1 ? EXIT_TROUBLE : EXIT_DONE;
+	} else if (strcmp(cmd, "diff") == 0)
+		mode = MODE_DIFF;
+	else if (strcmp(cmd, "scan") == 0)
+		mode = MODE_SCAN;
+	else if (strcmp(cmd, "verify") == 0)
+		mode = MODE_VERIFY;
+	else {
+		msg_warn("unknown command '%s'", cmd);
+		bad_usage();
+	}
+	argc--;
+	argv++;
+
+	while ((ch = getopt_long(argc, argv, "hj:o:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
+			    EXIT_DONE;
+		case 'j':
+			if (parse_uint(optarg, 1024, &v) == -1 || v == 0) {
+				msg_warn("-j: want a number from 1 to 1024: "
+				    "'%s'", optarg);
+				bad_usage();
+			}
+			o.jobs = (int)v;
+			break;
+		case 'o':
+			if (mode != MODE_SCAN)
+				bad_usage();
+			o.output = optarg;
+			break;
+		case 'P':
+			if (mode != MODE_SCAN)
+				bad_usage();
+			if (!name_valid(optarg)) {
+				msg_warn("--package: invalid name '%s'",
+				    optarg);
+				bad_usage();
+			}
+			o.package = optarg;
+			break;
+		case 'R':
+			if (mode != MODE_SCAN)
+				bad_usage();
+			o.reuse = optarg;
+			break;
+		case 'S':
+			if (mode != MODE_DIFF)
+				bad_usage();
+			o.stat = true;
+			break;
+		case 'V':
+			if (mode != MODE_SCAN)
+				bad_usage();
+			if (parse_uint(optarg, UINT64_MAX, &v) == -1 ||
+			    v == 0) {
+				msg_warn("--version: want a positive number: "
+				    "'%s'", optarg);
+				bad_usage();
+			}
+			o.version = v;
+			break;
+		default:
+			bad_usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	switch (mode) {
+	case MODE_SCAN:
+		if (argc != 1)
+			bad_usage();
+		rc = do_scan(argv[0], &o);
+		break;
+	case MODE_DIFF:
+		if (argc != 2)
+			bad_usage();
+		rc = do_diff(argv[0], argv[1], &o);
+		break;
+	case MODE_VERIFY:
+		if (argc != 2)
+			bad_usage();
+		rc = do_verify(argv[0], argv[1], &o);
+		break;
+	default:
+		bad_usage();
+	}
+	if (msg_close_stdout() == -1)
+		rc = EXIT_TROUBLE;
+	return rc;
+}

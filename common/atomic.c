@@ -1,0 +1,243 @@
+/*
+ * atomic.c — the one way pkgdist writes a file (see atomic.h).
+ *
+ * The cleanup registry is process-wide because a signal handler can reach
+ * nothing else.  Slots are claimed with compare-and-swap so threads may
+ * write files at once; the handler only calls unlinkat(), which is
+ * async-signal-safe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "err.h"
+#include "fault.h"
+#include "io.h"
+
+#define ATOMIC_SLOTS 256
+#define ATOMIC_NAME_KEEP 200	/* room for the mark within NAME_MAX */
+
+struct atomic_slot {
+	atomic_int state;	/* 0 free, 1 being filled, 2 armed */
+	int dirfd;
+	char name[300];
+};
+
+static struct atomic_slot atomic_slots[ATOMIC_SLOTS];
+static atomic_ulong atomic_counter;
+
+int
+atomic_tmpname(const char *name, char *out, size_t outlen)
+{
+	size_t keep = strlen(name);
+	int r;
+
+	if (keep > ATOMIC_NAME_KEEP)
+		keep = ATOMIC_NAME_KEEP;
+	r = snprintf(out, outlen, ".%.*s%s%ld-%lu", (int)keep, name,
+	    ATOMIC_TMP_MARK, (long)getpid(),
+	    atomic_fetch_add(&atomic_counter, 1));
+	if (r < 0 || (size_t)r >= outlen)
+		return err_set("temporary name for '%s' is too long", name);
+	return 0;
+}
+
+int
+atomic_track(int dirfd, const char *name)
+{
+	int i, expect;
+
+	if (strlen(name) >= sizeof(atomic_slots[0].name))
+		return -1;
+	for (i = 0; i < ATOMIC_SLOTS; i++) {
+		expect = 0;
+		if (!atomic_compare_exchange_strong(&atomic_slots[i].state,
+		    &expect, 1))
+			continue;
+		atomic_slots[i].dirfd = dirfd;
+		strcpy(atomic_slots[i].name, name);
+		atomic_store(&atomic_slots[i].state, 2);
+		return i;
+	}
+	return -1;
+}
+
+void
+atomic_untrack(int slot)
+{
+	if (slot >= 0 && slot < ATOMIC_SLOTS)
+		atomic_store(&atomic_slots[slot].state, 0);
+}
+
+static void
+atomic_on_signal(int sig)
+{
+	int i;
+
+	for (i = 0; i < ATOMIC_SLOTS; i++)
+		if (atomic_load(&atomic_slots[i].state) == 2)
+			(void)unlinkat(atomic_slots[i].dirfd,
+			    atomic_slots[i].name, 0);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void
+atomic_install_cleanup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = atomic_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int
+atomic_open(struct atomic_file *af, int dirfd, const char *name,
+    mode_t mode)
+{
+	af->dirfd = dirfd;
+	af->fd = -1;
+	af->fp = NULL;
+	af->slot = -1;
+	af->mode = mode;
+	af->tmpname[0] = '\0';
+	if (strchr(name, '/') != NULL || strlen(name) >= sizeof(af->name))
+		return err_set("'%s': not a plain file name", name);
+	strcpy(af->name, name);
+	if (atomic_tmpname(name, af->tmpname, sizeof(af->tmpname)) == -1)
+		return -1;
+	af->fd = openat(dirfd, af->tmpname,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (af->fd == -1) {
+		err_sys("cannot create '%s'", af->tmpname);
+		af->tmpname[0] = '\0';
+		return -1;
+	}
+	af->slot = atomic_track(dirfd, af->tmpname);
+	return 0;
+}
+
+int
+atomic_write(struct atomic_file *af, const void *buf, size_t n)
+{
+	if (af->fp != NULL && fflush(af->fp) == EOF)
+		return err_sys("cannot write '%s'", af->name);
+	return io_write_full(af->fd, buf, n, af->name);
+}
+
+FILE *
+atomic_stream(struct atomic_file *af)
+{
+	int fd2;
+
+	if (af->fp != NULL)
+		return af->fp;
+	/* The stream gets its own descriptor so that closing it leaves
+	 * af->fd for fsync and the commit. */
+	if ((fd2 = fcntl(af->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		err_sys("cannot write '%s'", af->name);
+		return NULL;
+	}
+	if ((af->fp = fdopen(fd2, "w")) == NULL) {
+		err_sys("cannot write '%s'", af->name);
+		close(fd2);
+	}
+	return af->fp;
+}
+
+int
+atomic_fd(const struct atomic_file *af)
+{
+	return af->fd;
+}
+
+int
+atomic_commit(struct atomic_file *af)
+{
+	int fd;
+
+	if (af->fp != NULL) {
+		/* The stream's buffered bytes go through the fault hook too,
+		 * so a test can fail a formatted write like any other. */
+		if (fflush(af->fp) == EOF || ferror(af->fp) ||
+		    fault_hit("write") == -1) {
+			err_sys("cannot write '%s'", af->name);
+			goto fail;
+		}
+		if (fclose(af->fp) == EOF) {
+			af->fp = NULL;
+			err_sys("cannot write '%s'", af->name);
+			goto fail;
+		}
+		af->fp = NULL;
+	}
+	if (io_fsync(af->fd, af->name) == -1)
+		goto fail;
+	if (fchmod(af->fd, af->mode) == -1) {
+		err_sys("cannot set mode of '%s'", af->name);
+		goto fail;
+	}
+	fd = af->fd;
+	af->fd = -1;
+	if (close(fd) == -1) {
+		err_sys("cannot write '%s'", af->name);
+		goto fail;
+	}
+	if (io_rename(af->dirfd, af->tmpname, af->dirfd, af->name) == -1)
+		goto fail;
+	atomic_untrack(af->slot);
+	af->slot = -1;
+	af->tmpname[0] = '\0';
+	return io_fsync_dir(af->dirfd, af->name);
+fail:
+	atomic_abort(af);
+	return -1;
+}
+
+void
+atomic_abort(struct atomic_file *af)
+{
+	int saved = errno;
+
+	if (af->fp != NULL) {
+		fclose(af->fp);
+		af->fp = NULL;
+	}
+	if (af->fd != -1) {
+		close(af->fd);
+		af->fd = -1;
+	}
+	if (af->tmpname[0] != '\0') {
+		(void)unlinkat(af->dirfd, af->tmpname, 0);
+		af->tmpname[0] = '\0';
+	}
+	atomic_untrack(af->slot);
+	af->slot = -1;
+	errno = saved;
+}
+
+int
+atomic_write_file(int dirfd, const char *name, const void *buf, size_t len,
+    mode_t mode)
+{
+	struct atomic_file af;
+
+	if (atomic_open(&af, dirfd, name, mode) == -1)
+		return -1;
+	if (atomic_write(&af, buf, len) == -1) {
+		atomic_abort(&af);
+		return -1;
+	}
+	return atomic_commit(&af);
+}

@@ -1,0 +1,264 @@
+/*
+ * io.c — full-transfer loops and the fault-injectable system calls
+ * (see io.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fault.h"
+#include "io.h"
+
+ssize_t
+io_read_full(int fd, void *buf, size_t n, const char *what)
+{
+	char *p = buf;
+	size_t done = 0;
+	ssize_t r;
+
+	if (fault_hit("read") == -1)
+		return err_sys("cannot read '%s'", what);
+	while (done < n) {
+		r = read(fd, p + done, n - done);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("cannot read '%s'", what);
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+int
+io_write_full(int fd, const void *buf, size_t n, const char *what)
+{
+	const char *p = buf;
+	size_t done = 0;
+	ssize_t r;
+
+	if (fault_hit("write") == -1)
+		return err_sys("cannot write '%s'", what);
+	while (done < n) {
+		r = write(fd, p + done, n - done);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("cannot write '%s'", what);
+		}
+		if (r == 0) {
+			errno = EIO;
+			return err_sys("cannot write '%s'", what);
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int
+io_fsync(int fd, const char *what)
+{
+	if (fault_hit("fsync") == -1 || fsync(fd) == -1)
+		return err_sys("cannot sync '%s'", what);
+	return 0;
+}
+
+int
+io_fsync_dir(int dirfd, const char *what)
+{
+	/* Some file systems (and old NFS servers) refuse fsync on a
+	 * directory; that is no reason to fail a write that is durable on
+	 * every file system that supports it. */
+	if (fault_hit("fsync") == -1)
+		return err_sys("cannot sync directory '%s'", what);
+	if (fsync(dirfd) == -1 && errno != EINVAL && errno != EROFS &&
+	    errno != EBADF)
+		return err_sys("cannot sync directory '%s'", what);
+	return 0;
+}
+
+int
+io_rename(int olddirfd, const char *oldname, int newdirfd,
+    const char *newname)
+{
+	if (fault_hit("rename") == -1 ||
+	    renameat(olddirfd, oldname, newdirfd, newname) == -1)
+		return err_sys("cannot rename '%s' to '%s'", oldname,
+		    newname);
+	return 0;
+}
+
+int
+io_link(int olddirfd, const char *oldname, int newdirfd,
+    const char *newname)
+{
+	if (fault_hit("link") == -1 ||
+	    linkat(olddirfd, oldname, newdirfd, newname, 0) == -1)
+		return err_sys("cannot link '%s' to '%s'", newname, oldname);
+	return 0;
+}
+
+int
+io_symlink(const char *target, int dirfd, const char *name)
+{
+	if (fault_hit("symlink") == -1 ||
+	    symlinkat(target, dirfd, name) == -1)
+		return err_sys("cannot create link '%s'", name);
+	return 0;
+}
+
+int
+io_mkdir(int dirfd, const char *name, mode_t mode)
+{
+	if (fault_hit("mkdir") == -1 || mkdirat(dirfd, name, mode) == -1)
+		return err_sys("cannot create directory '%s'", name);
+	return 0;
+}
+
+int
+io_unlink(int dirfd, const char *name, int flags)
+{
+	if (fault_hit("unlink") == -1 || unlinkat(dirfd, name, flags) == -1)
+		return err_sys("cannot remove '%s'", name);
+	return 0;
+}
+
+int
+io_slurp(int dirfd, const char *path, size_t max, char **bufp,
+    size_t *lenp)
+{
+	struct stat st;
+	char *buf = NULL, *nbuf;
+	size_t cap = 0, len = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	*bufp = NULL;
+	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
+		return err_sys("cannot open '%s'", path);
+	if (fstat(fd, &st) == -1) {
+		err_sys("cannot stat '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set("'%s' is not a regular file", path);
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max + 1) {
+				err_set("'%s' is larger than %zu bytes", path,
+				    max);
+				goto out;
+			}
+			cap = cap == 0 ? 8192 : cap * 2;
+			if (cap > max + 1)
+				cap = max + 1;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
+				err_sys("cannot read '%s'", path);
+				goto out;
+			}
+			buf = nbuf;
+		}
+		if ((r = io_read_full(fd, buf + len, cap - len, path)) == -1)
+			goto out;
+		len += (size_t)r;
+		if (len < cap)
+			break;
+	}
+	if (len > max) {
+		err_set("'%s' is larger than %zu bytes", path, max);
+		goto out;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int
+io_empty_dir(int fd, const char *what, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int sub, rc = -1;
+
+	if (depth > 1000)
+		return err_set("'%s': too deeply nested", what);
+	/* Trees written read-only (pkgpush) must still be removable. */
+	(void)fchmod(fd, 0700);
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return err_sys("cannot read directory '%s'", what);
+	}
+	while (errno = 0, (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
+			err_sys("cannot stat '%s/%s'", what, de->d_name);
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			sub = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub == -1) {
+				err_sys("cannot open '%s/%s'", what,
+				    de->d_name);
+				goto out;
+			}
+			if (io_empty_dir(sub, de->d_name, depth + 1) == -1)
+				goto out;
+			if (io_unlink(dirfd(d), de->d_name,
+			    AT_REMOVEDIR) == -1)
+				goto out;
+		} else if (io_unlink(dirfd(d), de->d_name, 0) == -1)
+			goto out;
+	}
+	if (errno != 0) {
+		err_sys("cannot read directory '%s'", what);
+		goto out;
+	}
+	rc = 0;
+out:
+	closedir(d);
+	return rc;
+}
+
+int
+io_remove_tree(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys("cannot stat '%s'", name);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return io_unlink(dirfd, name, 0);
+	fd = openat(dirfd, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return err_sys("cannot open '%s'", name);
+	if (io_empty_dir(fd, name, 0) == -1)
+		return -1;
+	return io_unlink(dirfd, name, AT_REMOVEDIR);
+}

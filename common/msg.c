@@ -1,0 +1,86 @@
+/*
+ * msg.c — messages to the user (see msg.h).  The only core file besides
+ * progress.c that writes to the terminal, and only cmd/ calls it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "msg.h"
+
+/* The tool's name is process-wide by nature: set once in main(). */
+static const char *progname = "pkgdist";
+
+void
+msg_init(const char *argv0)
+{
+	const char *slash;
+
+	if (argv0 == NULL || *argv0 == '\0')
+		return;
+	slash = strrchr(argv0, '/');
+	progname = slash != NULL ? slash + 1 : argv0;
+}
+
+const char *
+msg_progname(void)
+{
+	return progname;
+}
+
+static void
+msg_vwarn(const char *fmt, va_list ap)
+{
+	int saved = errno;
+	size_t len = strlen(fmt);
+
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	if (len > 0 && fmt[len - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+}
+
+void
+msg_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
+msg_liberr(void)
+{
+	fprintf(stderr, "%s: %s\n", progname, err_get());
+}
+
+void
+msg_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vwarn(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+int
+msg_close_stdout(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		msg_warn("cannot write standard output:");
+		return -1;
+	}
+	if (fclose(stdout) == EOF) {
+		msg_warn("cannot close standard output:");
+		return -1;
+	}
+	return 0;
+}
