@@ -26,6 +26,7 @@
 #include "lock.h"
 #include "manifest.h"
 #include "progress.h"
+#include "sign.h"
 #include "store.h"
 
 #define FORMAT_LINE "pkgdist-store 1\n"
@@ -2212,5 +2213,32 @@ out:
 	dset_free(&f.set);
 	store_strings_free(pk, np);
 	pthread_mutex_destroy(&f.mu);
+	return rc;
+}
+
+int
+store_verify_version(struct store *s, const char *pkg, uint64_t version,
+    const char *pub)
+{
+	unsigned char *sig = NULL;
+	char *buf = NULL;
+	size_t siglen, len;
+	int rc = -1;
+
+	if (store_version_signature(s, pkg, version, &sig, &siglen) == -1)
+		return -1;
+	if (sig == NULL)
+		return err_set("%s version %" PRIu64 ": not signed", pkg,
+		    version);
+	if (store_manifest_bytes(s, pkg, version, &buf, &len) == -1)
+		goto out;
+	if (sign_verify(pub, buf, len, sig, siglen) == -1) {
+		err_prefix("%s version %" PRIu64 ": ", pkg, version);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sig);
+	free(buf);
 	return rc;
 }
