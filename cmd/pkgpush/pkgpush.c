@@ -1,0 +1,738 @@
+/*
+ * pkgpush — bring distribution points to a version of a package.
+ *
+ * main() parses options and picks a mode; push() resolves the targets
+ * (all checks that may end in exit 2 come before any DP is touched),
+ * then pushes to each target DP in worker threads (-j), each calling
+ * dp_push() (common/dppush.h) with a content source that reads the
+ * store.  A DP that fails gets its holding recorded and a retry job
+ * with the full original command narrowed to it (--only DP, --version N).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "dp.h"
+#include "dplist.h"
+#include "dppush.h"
+#include "err.h"
+#include "exitcode.h"
+#include "fault.h"
+#include "manifest.h"
+#include "msg.h"
+#include "progress.h"
+#include "retryjob.h"
+#include "store.h"
+
+/* How long a push waits for another push on the same DP. */
+#define DP_LOCK_WAIT 3600.0
+
+enum mode { MODE_PUSH, MODE_STATUS };
+
+enum {
+	OPT_ALL = 256,
+	OPT_DP,
+	OPT_GROUP,
+	OPT_INPLACE,
+	OPT_KEEP,
+	OPT_ONLY,
+	OPT_REFRESH,
+	OPT_ROLLBACK,
+	OPT_STATUS,
+	OPT_TRUST,
+	OPT_VERIFY,
+	OPT_VERSION
+};
+
+static const struct option longopts[] = {
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "dp", required_argument, NULL, OPT_DP },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "help", no_argument, NULL, 'h' },
+	{ "inplace", no_argument, NULL, OPT_INPLACE },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ "only", required_argument, NULL, OPT_ONLY },
+	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
+	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
+	{ "status", no_argument, NULL, OPT_STATUS },
+	{ "store", required_argument, NULL, 's' },
+	{ "trust", required_argument, NULL, OPT_TRUST },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "version", required_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct names {
+	const char **v;
+	size_t n;
+};
+
+struct opts {
+	const char *store;
+	uint64_t version;	/* 0: newest */
+	struct names dps, groups, only;
+	bool all, refresh, inplace, verify, rollback, dry_run;
+	unsigned keep;
+	const char *trust;
+	int jobs;		/* 0: default */
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: pkgpush [-n] [-j N] [-s STORE] [--all] [--dp NAME] "
+	    "[--group G]\n"
+	    "               [--inplace] [--keep K] [--only NAME] "
+	    "[--refresh-existing]\n"
+	    "               [--rollback] [--trust KEY.pub] [--verify] "
+	    "[--version N] PKG\n"
+	    "       pkgpush [-s STORE] --status [PKG]\n");
+}
+
+static noreturn void
+bad_usage(void)
+{
+	usage(stderr);
+	exit(EXIT_TROUBLE);
+}
+
+static int
+names_add(struct names *n, const char *s)
+{
+	const char **v = realloc(n->v, (n->n + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -1;
+	v[n->n++] = s;
+	n->v = v;
+	return 0;
+}
+
+static bool
+names_has(const struct names *n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n->n; i++)
+		if (strcmp(n->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) /
+		    10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- the content source: the store ---- */
+
+static int
+store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	return store_content_copy(ctx, d, size, fd, what);
+}
+
+/* ---- one DP ---- */
+
+struct job {
+	const struct dp *dp;
+	int result;		/* 0 done, -1 failed */
+};
+
+struct shared {
+	const struct opts *o;
+	struct store *store;
+	const char *pkg;
+	const struct manifest *m;
+	int argc;
+	char **argv;
+	int optind;
+	struct job *jobs;
+	size_t njobs, next;
+	pthread_mutex_t mu;
+	struct progress *progress;
+	int jobsn;
+};
+
+static void
+report_ok(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r)
+{
+	char old[32];
+
+	if (r->held)
+		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
+		    r->old_partial ? " (partial)" : "");
+	else
+		snprintf(old, sizeof(old), "-");
+	if (r->up_to_date) {
+		printf("%s: %s %s: up to date\n", dp->name, sh->pkg, old);
+		return;
+	}
+	if (r->reused_tree) {
+		printf("%s: %s %s -> %" PRIu64 ": switched back to the kept "
+		    "tree, 0 bytes written\n", dp->name, sh->pkg, old,
+		    r->new_version);
+		return;
+	}
+	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
+	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %" PRIu64
+	    " bytes %s\n", dp->name, sh->pkg, old, r->new_version,
+	    sh->o->dry_run ? "would be " : "", r->added, r->changed,
+	    r->deleted, r->meta, r->bytes,
+	    sh->o->dry_run ? "to write" : "written");
+}
+
+/* Record the outcome in the store (holdings) and on the DP (state). */
+static void
+record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
+    const struct dp_push_result *r, int rc, const char *why)
+{
+	struct store_holding hd;
+	struct dp_state st;
+
+	memset(&hd, 0, sizeof(hd));
+	snprintf(hd.dp, sizeof(hd.dp), "%s", dp->name);
+	hd.time = fault_now();
+	hd.wanted = r->new_version;
+	if (rc == 0) {
+		hd.version = r->new_version;
+		hd.state = STORE_HOLD_COMPLETE;
+	} else {
+		hd.version = r->held ? r->old_version : 0;
+		hd.state = STORE_HOLD_FAILED;
+		if (h != NULL && h->rootfd != -1 &&
+		    dp_state_read(h, sh->pkg, &st, NULL) == 0) {
+			if (st.status == DP_ST_PARTIAL) {
+				hd.state = STORE_HOLD_PARTIAL;
+				hd.version = st.from;
+			} else if (st.status == DP_ST_COMPLETE) {
+				hd.version = st.version;
+				/* Note the failure on the DP for --status. */
+				free(st.error);
+				st.error = strdup(why);
+				(void)dp_state_write(h, sh->pkg, &st);
+			}
+			dp_state_free(&st);
+		} else if (!r->held) {
+			/* Unreachable: keep what the store knew. */
+			struct store_holding *v = NULL;
+			size_t n = 0, i;
+
+			if (store_holdings(sh->store, sh->pkg, &v, &n) == 0)
+				for (i = 0; i < n; i++)
+					if (strcmp(v[i].dp, dp->name) == 0)
+						hd.version = v[i].version;
+			free(v);
+		}
+	}
+	if (store_holding_record(sh->store, sh->pkg, &hd) == -1)
+		msg_warn("%s: cannot record the holding: %s", dp->name,
+		    err_get());
+}
+
+static int
+push_one(struct shared *sh, const struct dp *dp)
+{
+	struct dp_push_result r;
+	struct dp_push_opts po;
+	struct dp_handle h = { -1, -1, -1, NULL };
+	struct content_source src;
+	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
+	int rc = -1, nc = 0;
+	bool opened = false;
+
+	memset(&r, 0, sizeof(r));
+	r.new_version = sh->m->version;
+	dp_push_opts_init(&po);
+	po.inplace = sh->o->inplace;
+	po.verify = sh->o->verify;
+	po.rollback = sh->o->rollback;
+	po.dry_run = sh->o->dry_run;
+	po.keep = sh->o->keep;
+	po.jobs = sh->jobsn > 1 ? 2 : 0;
+	po.progress = sh->progress;
+	src.ctx = sh->store;
+	src.prepare = NULL;
+	src.write = store_source_write;
+
+	if (dp->target.kind != DP_LOCAL) {
+		err_set("%s: ssh transport not available in this build",
+		    dp->target_text);
+		goto fail;
+	}
+	if (dp_open(dp->target.path, !sh->o->dry_run, &h) == -1)
+		goto fail;
+	opened = true;
+	if (!sh->o->dry_run && dp_lock(&h, DP_LOCK_WAIT) == -1)
+		goto fail;
+	if (dp_push(&h, sh->pkg, sh->m, &src, &po, &r) == -1)
+		goto fail;
+	rc = 0;
+	pthread_mutex_lock(&sh->mu);
+	report_ok(sh, dp, &r);
+	fflush(stdout);
+	pthread_mutex_unlock(&sh->mu);
+	if (!sh->o->dry_run)
+		record(sh, dp, &h, &r, 0, NULL);
+	goto out;
+fail:
+	why = strdup(err_get());
+	pthread_mutex_lock(&sh->mu);
+	msg_warn("%s: %s", dp->name, why ? why : "failed");
+	pthread_mutex_unlock(&sh->mu);
+	if (sh->o->dry_run)
+		goto out;
+	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	if (r.permanent) {
+		pthread_mutex_lock(&sh->mu);
+		msg_warn("%s: not queued for retry (waiting will not help)",
+		    dp->name);
+		pthread_mutex_unlock(&sh->mu);
+		goto out;
+	}
+	if (retryjob_pkgpush_argv(sh->argc, sh->argv, sh->optind, dp->name,
+	    sh->m->version, &nc, &nv) == -1 ||
+	    retryjob_queue(store_dir(sh->store), sh->pkg, dp->name,
+	    sh->m->version, nc, nv, why ? why : "", id) == -1) {
+		pthread_mutex_lock(&sh->mu);
+		msg_warn("%s: %s", dp->name, err_get());
+		pthread_mutex_unlock(&sh->mu);
+	} else {
+		pthread_mutex_lock(&sh->mu);
+		msg_warn("%s: retry queued as '%s'", dp->name, id);
+		pthread_mutex_unlock(&sh->mu);
+	}
+out:
+	if (nv != NULL)
+		retryjob_argv_free(nc, nv);
+	free(why);
+	dp_close(&h);
+	return rc;
+}
+
+static void *
+worker(void *arg)
+{
+	struct shared *sh = arg;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&sh->mu);
+		i = sh->next++;
+		pthread_mutex_unlock(&sh->mu);
+		if (i >= sh->njobs)
+			break;
+		sh->jobs[i].result = push_one(sh, sh->jobs[i].dp);
+	}
+	return NULL;
+}
+
+/* ---- modes ---- */
+
+static int
+load_dplist(struct store *s, struct dplist *l)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
+	if (dplist_load(path, l) == -1) {
+		if (err_errno() == ENOENT) {
+			dplist_init(l);
+			return 0;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static int
+push(const struct opts *o, const char *pkg, int argc, char **argv,
+    int optind)
+{
+	struct store *s = NULL;
+	struct dplist l;
+	struct manifest m;
+	struct shared sh;
+	struct store_holding *hv = NULL;
+	size_t nh = 0, i, j;
+	pthread_t *th = NULL;
+	int rc = EXIT_TROUBLE, ulock = -1, nth;
+	uint64_t version = o->version, items = 0, bytes = 0;
+	bool *want = NULL;
+
+	dplist_init(&l);
+	manifest_init(&m);
+	memset(&sh, 0, sizeof(sh));
+	pthread_mutex_init(&sh.mu, NULL);
+	if (!name_valid(pkg)) {
+		msg_warn("'%s': not a valid package name", pkg);
+		goto out;
+	}
+	if (store_open(store_path(o->store), 0, &s) == -1 ||
+	    load_dplist(s, &l) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; i < o->dps.n; i++)
+		if (dplist_find(&l, o->dps.v[i]) == NULL) {
+			msg_warn("--dp: unknown DP '%s'", o->dps.v[i]);
+			goto out;
+		}
+	for (i = 0; i < o->only.n; i++)
+		if (dplist_find(&l, o->only.v[i]) == NULL) {
+			msg_warn("--only: unknown DP '%s'", o->only.v[i]);
+			goto out;
+		}
+	for (i = 0; i < o->groups.n; i++)
+		if (!dplist_has_group(&l, o->groups.v[i])) {
+			msg_warn("--group: unknown group '%s'",
+			    o->groups.v[i]);
+			goto out;
+		}
+	if (version == 0) {
+		if (store_newest(s, pkg, &version) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		if (version == 0) {
+			msg_warn("%s: no such package in the store", pkg);
+			goto out;
+		}
+	}
+	/* Keep gc away from the version while it is read. */
+	if ((ulock = store_lock(s, pkg, STORE_LOCK_USE, true,
+	    STORE_WAIT_DEFAULT)) == -1 ||
+	    store_load_manifest(s, pkg, version, &m) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (o->trust != NULL &&
+	    store_verify_version(s, pkg, version, o->trust) == -1) {
+		msg_warn("--trust: %s", err_get());
+		goto out;
+	}
+	/* Targets, in DP list order. */
+	if (l.n && (want = calloc(l.n, sizeof(*want))) == NULL) {
+		msg_warn("out of memory");
+		goto out;
+	}
+	if (o->refresh && store_holdings(s, pkg, &hv, &nh) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		const struct dp *dp = &l.v[i];
+
+		want[i] = o->all || names_has(&o->dps, dp->name) ||
+		    names_has(&o->groups, dp->group);
+		for (j = 0; o->refresh && j < nh; j++)
+			if (strcmp(hv[j].dp, dp->name) == 0 &&
+			    (hv[j].version != 0 || hv[j].wanted != 0))
+				want[i] = true;
+		if (o->only.n && !names_has(&o->only, dp->name))
+			want[i] = false;
+	}
+	for (j = 0; o->refresh && j < nh; j++)
+		if (dplist_find(&l, hv[j].dp) == NULL)
+			msg_warn("%s: holds %s but is not in the DP list: "
+			    "skipped", hv[j].dp, pkg);
+	for (i = 0; i < l.n; i++)
+		if (want[i])
+			sh.njobs++;
+	if (sh.njobs == 0) {
+		msg_warn("%s: no target DP", pkg);
+		goto out;
+	}
+	if ((sh.jobs = calloc(sh.njobs, sizeof(*sh.jobs))) == NULL) {
+		msg_warn("out of memory");
+		goto out;
+	}
+	for (i = 0, j = 0; i < l.n; i++)
+		if (want[i])
+			sh.jobs[j++].dp = &l.v[i];
+	for (i = 0; i < m.n; i++)
+		if (m.v[i].type == ENTRY_FILE) {
+			items++;
+			bytes += m.v[i].size;
+		}
+
+	sh.o = o;
+	sh.store = s;
+	sh.pkg = pkg;
+	sh.m = &m;
+	sh.argc = argc;
+	sh.argv = argv;
+	sh.optind = optind;
+	nth = o->jobs > 0 ? o->jobs : 4;
+	if ((size_t)nth > sh.njobs)
+		nth = (int)sh.njobs;
+	sh.jobsn = nth;
+	if (!o->dry_run)
+		sh.progress = progress_start(pkg, 0, 0);
+	if ((th = calloc((size_t)nth, sizeof(*th))) == NULL) {
+		msg_warn("out of memory");
+		goto out;
+	}
+	for (i = 0; i < (size_t)nth; i++)
+		if (pthread_create(&th[i], NULL, worker, &sh) != 0) {
+			/* Fewer threads will do. */
+			nth = (int)i;
+			break;
+		}
+	if (nth == 0)
+		worker(&sh);
+	for (i = 0; i < (size_t)nth; i++)
+		pthread_join(th[i], NULL);
+	progress_end(sh.progress);
+	rc = EXIT_DONE;
+	for (i = 0; i < sh.njobs; i++)
+		if (sh.jobs[i].result != 0)
+			rc = EXIT_PARTIAL;
+out:
+	(void)items;
+	(void)bytes;
+	free(th);
+	free(want);
+	free(hv);
+	free(sh.jobs);
+	pthread_mutex_destroy(&sh.mu);
+	if (ulock != -1)
+		store_unlock(ulock);
+	manifest_free(&m);
+	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
+static void
+status_line(const char *dp, const char *pkg, const struct dp_state *st)
+{
+	if (st->status == DP_ST_NONE)
+		printf("%s %s - none\n", dp, pkg);
+	else if (st->status == DP_ST_PARTIAL)
+		printf("%s %s %" PRIu64 " partial from %" PRIu64 "%s%s\n", dp,
+		    pkg, st->version, st->from, st->error ? ": " : "",
+		    st->error ? st->error : "");
+	else if (st->error != NULL)
+		printf("%s %s %" PRIu64 " failed: %s\n", dp, pkg,
+		    st->version, st->error);
+	else
+		printf("%s %s %" PRIu64 " complete\n", dp, pkg, st->version);
+}
+
+static int
+status(const char *storeopt, const char *pkg)
+{
+	struct store *s = NULL;
+	struct dplist l;
+	struct dp_handle h;
+	struct dp_state st;
+	char **names = NULL;
+	size_t n = 0, i, k;
+	int rc = EXIT_TROUBLE;
+
+	dplist_init(&l);
+	if (pkg != NULL && !name_valid(pkg)) {
+		msg_warn("'%s': not a valid package name", pkg);
+		return EXIT_TROUBLE;
+	}
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    load_dplist(s, &l) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	rc = EXIT_DONE;
+	for (i = 0; i < l.n; i++) {
+		const struct dp *dp = &l.v[i];
+
+		if (dp->target.kind != DP_LOCAL) {
+			printf("%s %s - unreachable: ssh transport not "
+			    "available in this build\n", dp->name,
+			    pkg ? pkg : "-");
+			continue;
+		}
+		if (dp_open(dp->target.path, false, &h) == -1) {
+			/* What the store last knew of it. */
+			struct store_holding *hv = NULL;
+			char **pk = NULL;
+			size_t np = 0, nh, p, q;
+			char *why = strdup(err_get());
+			bool any = false;
+
+			if (pkg == NULL)
+				(void)store_packages(s, &pk, &np);
+			for (p = 0; p < (pkg ? 1 : np); p++) {
+				const char *pn = pkg ? pkg : pk[p];
+
+				nh = 0;
+				if (store_holdings(s, pn, &hv, &nh) == -1)
+					continue;
+				for (q = 0; q < nh; q++)
+					if (strcmp(hv[q].dp, dp->name) == 0) {
+						printf("%s %s %" PRIu64
+						    " unreachable: %s\n",
+						    dp->name, pn,
+						    hv[q].version, why);
+						any = true;
+					}
+				free(hv);
+				hv = NULL;
+			}
+			if (!any)
+				printf("%s %s - unreachable: %s\n", dp->name,
+				    pkg ? pkg : "-", why);
+			free(why);
+			store_strings_free(pk, np);
+			rc = EXIT_PARTIAL;
+			continue;
+		}
+		names = NULL;
+		n = 0;
+		if (pkg == NULL && dp_packages(&h, &names, &n) == -1) {
+			msg_warn("%s: %s", dp->name, err_get());
+			rc = EXIT_PARTIAL;
+		}
+		for (k = 0; k < (pkg ? 1 : n); k++) {
+			const char *pn = pkg ? pkg : names[k];
+
+			if (dp_state_read(&h, pn, &st, NULL) == -1) {
+				printf("%s %s - damaged: %s\n", dp->name, pn,
+				    err_get());
+				rc = EXIT_PARTIAL;
+				continue;
+			}
+			if (pkg != NULL || st.status != DP_ST_NONE)
+				status_line(dp->name, pn, &st);
+			dp_state_free(&st);
+		}
+		dp_packages_free(names, n);
+		dp_close(&h);
+	}
+out:
+	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o;
+	enum mode mode = MODE_PUSH;
+	uint64_t u;
+	int ch, rc;
+
+	msg_init(argv[0]);
+	atomic_install_cleanup();
+	memset(&o, 0, sizeof(o));
+	o.keep = 2;
+	while ((ch = getopt_long(argc, argv, "hj:ns:", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
+			    EXIT_DONE;
+		case 'j':
+			if (parse_u64(optarg, 1024, &u) == -1 || u == 0)
+				bad_usage();
+			o.jobs = (int)u;
+			break;
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 's':
+			o.store = optarg;
+			break;
+		case OPT_ALL:
+			o.all = true;
+			break;
+		case OPT_DP:
+			if (names_add(&o.dps, optarg) == -1)
+				msg_die(EXIT_TROUBLE, "out of memory");
+			break;
+		case OPT_GROUP:
+			if (names_add(&o.groups, optarg) == -1)
+				msg_die(EXIT_TROUBLE, "out of memory");
+			break;
+		case OPT_INPLACE:
+			o.inplace = true;
+			break;
+		case OPT_KEEP:
+			if (parse_u64(optarg, 1000, &u) == -1 || u == 0)
+				bad_usage();
+			o.keep = (unsigned)u;
+			break;
+		case OPT_ONLY:
+			if (names_add(&o.only, optarg) == -1)
+				msg_die(EXIT_TROUBLE, "out of memory");
+			break;
+		case OPT_REFRESH:
+			o.refresh = true;
+			break;
+		case OPT_ROLLBACK:
+			o.rollback = true;
+			break;
+		case OPT_STATUS:
+			mode = MODE_STATUS;
+			break;
+		case OPT_TRUST:
+			o.trust = optarg;
+			break;
+		case OPT_VERIFY:
+			o.verify = true;
+			break;
+		case OPT_VERSION:
+			if (parse_u64(optarg, UINT64_MAX, &u) == -1 || u == 0)
+				bad_usage();
+			o.version = u;
+			break;
+		default:
+			bad_usage();
+		}
+	}
+	if (mode == MODE_STATUS) {
+		if (argc - optind > 1)
+			bad_usage();
+		rc = status(o.store, optind < argc ? argv[optind] : NULL);
+	} else {
+		if (argc - optind != 1)
+			bad_usage();
+		if (o.rollback && o.version == 0) {
+			msg_warn("--rollback needs --version N");
+			bad_usage();
+		}
+		rc = push(&o, argv[optind], argc, argv, optind);
+	}
+	free(o.dps.v);
+	free(o.groups.v);
+	free(o.only.v);
+	if (msg_close_stdout() == -1 && rc == EXIT_DONE)
+		rc = EXIT_TROUBLE;
+	return rc;
+}

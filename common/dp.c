@@ -1,0 +1,642 @@
+/*
+ * dp.c — a DP on this host: open, lock, state records, the mode rule and
+ * the descriptor-relative tree walk (see dp.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "dp.h"
+#include "err.h"
+#include "io.h"
+#include "lock.h"
+#include "manifest.h"
+
+#define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define STATE_MAGIC "pkgdist-dpstate 1"
+#define STATE_MAX (64u * 1024)
+
+int
+dp_open(const char *path, bool create, struct dp_handle *h)
+{
+	h->rootfd = h->metafd = h->lockfd = -1;
+	if ((h->where = strdup(path)) == NULL)
+		return err_sys("out of memory");
+	/* The root itself may be a link (a mount point); nothing below. */
+	if ((h->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		err_sys("%s", path);
+		goto fail;
+	}
+	h->metafd = openat(h->rootfd, DP_META, DIRFLAGS);
+	if (h->metafd == -1 && errno == ENOENT && create) {
+		if (io_mkdir(h->rootfd, DP_META, 0755) == -1 &&
+		    err_errno() != EEXIST) {
+			err_prefix("%s: ", path);
+			goto fail;
+		}
+		h->metafd = openat(h->rootfd, DP_META, DIRFLAGS);
+	}
+	if (h->metafd == -1 && !(errno == ENOENT && !create)) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			err_set("%s/%s: not a directory (a link or a file "
+			    "there is refused)", path, DP_META);
+		else
+			err_sys("%s/%s", path, DP_META);
+		goto fail;
+	}
+	return 0;
+fail:
+	dp_close(h);
+	return -1;
+}
+
+void
+dp_close(struct dp_handle *h)
+{
+	if (h->lockfd != -1)
+		lock_release(h->lockfd);
+	if (h->metafd != -1)
+		close(h->metafd);
+	if (h->rootfd != -1)
+		close(h->rootfd);
+	free(h->where);
+	h->rootfd = h->metafd = h->lockfd = -1;
+	h->where = NULL;
+}
+
+int
+dp_lock(struct dp_handle *h, double timeout)
+{
+	if (h->metafd == -1)
+		return err_set("%s: no %s directory", h->where, DP_META);
+	if ((h->lockfd = lock_acquire(h->metafd, DP_LOCK, false, timeout)) ==
+	    -1)
+		return err_prefix("%s: ", h->where);
+	return 0;
+}
+
+void
+dp_state_init(struct dp_state *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void
+dp_state_free(struct dp_state *s)
+{
+	free(s->error);
+	dp_state_init(s);
+}
+
+int
+dp_pkgdir(struct dp_handle *h, const char *pkg, bool create)
+{
+	int fd;
+
+	if (h->metafd == -1) {
+		errno = ENOENT;
+		return err_sys("%s/%s", h->where, DP_META);
+	}
+	fd = openat(h->metafd, pkg, DIRFLAGS);
+	if (fd == -1 && errno == ENOENT && create) {
+		if (io_mkdir(h->metafd, pkg, 0755) == -1 &&
+		    err_errno() != EEXIST)
+			return err_prefix("%s/%s: ", h->where, DP_META);
+		fd = openat(h->metafd, pkg, DIRFLAGS);
+	}
+	if (fd == -1) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return err_set("%s/%s/%s: not a directory", h->where,
+			    DP_META, pkg);
+		return err_sys("%s/%s/%s", h->where, DP_META, pkg);
+	}
+	return fd;
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*s - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+static bool
+tree_name_valid(const char *t)
+{
+	size_t i, n = strlen(t);
+
+	if (n < 4 || n >= 64 || t[0] != 'v')
+		return false;
+	for (i = 1; i < n; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || t[i] == '.'))
+			return false;
+	return strchr(t, '.') != NULL;
+}
+
+/* Parse the state record; fd-relative read with O_NOFOLLOW. */
+static int
+state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
+{
+	char *buf = NULL, *p, *nl, *val;
+	unsigned lineno = 0;
+	int fd = -1, rc = -1;
+	struct stat st;
+	ssize_t n;
+
+	*found = false;
+	if ((fd = openat(pkgfd, DP_STATE, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys("%s/%s", what, DP_STATE);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)STATE_MAX) {
+		err_set("%s/%s: not a state record", what, DP_STATE);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if ((n = io_read_full(fd, buf, (size_t)st.st_size, DP_STATE)) == -1)
+		goto out;
+	buf[n] = '\0';
+	if (memchr(buf, '\0', (size_t)n) != NULL)
+		goto bad;
+	for (p = buf; *p; p = nl + 1) {
+		lineno++;
+		if ((nl = strchr(p, '\n')) == NULL)
+			goto bad;
+		*nl = '\0';
+		if (lineno == 1) {
+			if (strcmp(p, STATE_MAGIC) != 0)
+				goto bad;
+			continue;
+		}
+		if ((val = strchr(p, ' ')) == NULL)
+			goto bad;
+		*val++ = '\0';
+		if (strcmp(p, "layout") == 0) {
+			if (strcmp(val, "atomic") == 0)
+				s->layout = DP_LAYOUT_ATOMIC;
+			else if (strcmp(val, "inplace") == 0)
+				s->layout = DP_LAYOUT_INPLACE;
+			else
+				goto bad;
+		} else if (strcmp(p, "version") == 0) {
+			if (parse_u64(val, &s->version) == -1)
+				goto bad;
+		} else if (strcmp(p, "from") == 0) {
+			if (parse_u64(val, &s->from) == -1)
+				goto bad;
+		} else if (strcmp(p, "state") == 0) {
+			if (strcmp(val, "complete") == 0)
+				s->status = DP_ST_COMPLETE;
+			else if (strcmp(val, "partial") == 0)
+				s->status = DP_ST_PARTIAL;
+			else
+				goto bad;
+		} else if (strcmp(p, "tree") == 0) {
+			if (!tree_name_valid(val))
+				goto bad;
+			snprintf(s->tree, sizeof(s->tree), "%s", val);
+		} else if (strcmp(p, "error") == 0) {
+			free(s->error);
+			s->error = NULL;
+			if (strcmp(val, "-") != 0 &&
+			    path_unescape(val, strlen(val), &s->error) == -1)
+				goto bad;
+		}
+		/* Unknown keys are ignored: newer versions may add some. */
+	}
+	if (lineno < 1 || s->layout == DP_LAYOUT_NONE ||
+	    s->status == DP_ST_NONE)
+		goto bad;
+	*found = true;
+	rc = 0;
+	goto out;
+bad:
+	err_set("%s/%s:%u: malformed state record", what, DP_STATE, lineno);
+out:
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+int
+dp_state_write(struct dp_handle *h, const char *pkg,
+    const struct dp_state *s)
+{
+	struct atomic_file af;
+	FILE *fp;
+	int pkgfd, rc = -1;
+
+	memset(&af, 0, sizeof(af));
+	af.fd = -1;
+	af.slot = -1;
+	if ((pkgfd = dp_pkgdir(h, pkg, true)) == -1)
+		return -1;
+	if (atomic_open(&af, pkgfd, DP_STATE, 0444) == -1)
+		goto out;
+	if ((fp = atomic_stream(&af)) == NULL)
+		goto out;
+	fprintf(fp, "%s\nlayout %s\nversion %" PRIu64 "\nstate %s\n",
+	    STATE_MAGIC, s->layout == DP_LAYOUT_INPLACE ? "inplace" :
+	    "atomic", s->version,
+	    s->status == DP_ST_PARTIAL ? "partial" : "complete");
+	if (s->status == DP_ST_PARTIAL)
+		fprintf(fp, "from %" PRIu64 "\n", s->from);
+	if (s->layout == DP_LAYOUT_ATOMIC && s->tree[0])
+		fprintf(fp, "tree %s\n", s->tree);
+	fputs("error ", fp);
+	if (s->error == NULL || s->error[0] == '\0')
+		fputs("-", fp);
+	else
+		path_escape_write(s->error, fp);
+	fputs("\n", fp);
+	if (atomic_commit(&af) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1) {
+		atomic_abort(&af);
+		err_prefix("%s: ", h->where);
+	}
+	close(pkgfd);
+	return rc;
+}
+
+/* Load a manifest relative to dirfd, never following a link. */
+static int
+load_manifest_at(int dirfd, const char *name, const char *what,
+    struct manifest *m)
+{
+	char *buf = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd, rc = -1;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		return err_sys("%s/%s", what, name);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		err_set("%s/%s: not a regular file", what, name);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if ((n = io_read_full(fd, buf, (size_t)st.st_size, name)) == -1)
+		goto out;
+	buf[n] = '\0';
+	{
+		char *label = NULL;
+		size_t ll = strlen(what) + strlen(name) + 2;
+
+		if ((label = malloc(ll)) == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
+		snprintf(label, ll, "%s/%s", what, name);
+		rc = manifest_load_buf(buf, (size_t)n, label, m);
+		free(label);
+	}
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int
+dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
+    struct manifest *m)
+{
+	char what[4200], link[300], mname[80], want[120];
+	struct stat st;
+	bool found = false;
+	int pkgfd = -1, rc = -1;
+	ssize_t n;
+
+	dp_state_init(s);
+	snprintf(what, sizeof(what), "%s/%s/%s", h->where, DP_META, pkg);
+	if (h->metafd != -1) {
+		pkgfd = openat(h->metafd, pkg, DIRFLAGS);
+		if (pkgfd == -1 && errno != ENOENT) {
+			if (errno == ELOOP || errno == ENOTDIR)
+				return err_set("%s: not a directory", what);
+			return err_sys("%s", what);
+		}
+	}
+	if (pkgfd != -1 && state_load(pkgfd, what, s, &found) == -1)
+		goto out;
+	if (fstatat(h->rootfd, pkg, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT) {
+			err_sys("%s/%s", h->where, pkg);
+			goto out;
+		}
+		/* Never installed, a first install that never reached its
+		 * rename, or removed by hand: the DP does not hold it. */
+		free(s->error);
+		dp_state_init(s);
+		rc = 0;
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		if ((n = readlinkat(h->rootfd, pkg, link, sizeof(link) - 1)) ==
+		    -1) {
+			err_sys("%s/%s", h->where, pkg);
+			goto out;
+		}
+		link[n] = '\0';
+		snprintf(want, sizeof(want), "%s/%s/", DP_META, pkg);
+		if (strncmp(link, want, strlen(want)) != 0 ||
+		    !tree_name_valid(link + strlen(want))) {
+			err_set("%s/%s: a link to '%s', not to a tree of "
+			    "pkgdist: refusing to touch it", h->where, pkg,
+			    link);
+			goto out;
+		}
+		if (pkgfd == -1) {
+			err_set("%s/%s: a link, but %s is missing", h->where,
+			    pkg, what);
+			goto out;
+		}
+		if (!found || s->layout != DP_LAYOUT_ATOMIC ||
+		    strcmp(s->tree, link + strlen(want)) != 0) {
+			/* Crash between the switch and the record. */
+			s->layout = DP_LAYOUT_ATOMIC;
+			s->status = DP_ST_COMPLETE;
+			s->from = 0;
+			snprintf(s->tree, sizeof(s->tree), "%s",
+			    link + strlen(want));
+			s->version = strtoull(s->tree + 1, NULL, 10);
+		}
+		if (m != NULL) {
+			snprintf(mname, sizeof(mname), "%s.manifest",
+			    s->tree);
+			if (load_manifest_at(pkgfd, mname, what, m) == -1)
+				goto out;
+			if (m->version != 0)
+				s->version = m->version;
+		}
+	} else if (S_ISDIR(st.st_mode)) {
+		if (!found || s->layout != DP_LAYOUT_INPLACE) {
+			err_set("%s/%s: a plain directory that pkgdist did "
+			    "not write in place: refusing to touch it",
+			    h->where, pkg);
+			goto out;
+		}
+		if (m != NULL && load_manifest_at(pkgfd, DP_MANIFEST, what,
+		    m) == -1)
+			goto out;
+	} else {
+		err_set("%s/%s: neither a directory nor a link: refusing "
+		    "to touch it", h->where, pkg);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (pkgfd != -1)
+		close(pkgfd);
+	if (rc == -1) {
+		dp_state_free(s);
+		if (m != NULL) {
+			manifest_free(m);
+			manifest_init(m);
+		}
+	}
+	return rc;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+dp_packages_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
+dp_packages(struct dp_handle *h, char ***names, size_t *np)
+{
+	struct dirent *de;
+	DIR *d = NULL;
+	char **v = NULL, **nv;
+	size_t n = 0, cap = 0;
+	int fd;
+
+	*names = NULL;
+	*np = 0;
+	if (h->metafd == -1)
+		return 0;
+	if ((fd = openat(h->metafd, ".", DIRFLAGS)) == -1)
+		return err_sys("%s/%s", h->where, DP_META);
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return err_sys("%s/%s", h->where, DP_META);
+	}
+	while (errno = 0, (de = readdir(d)) != NULL) {
+		if (!name_valid(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				goto nomem;
+			v = nv;
+		}
+		if ((v[n] = strdup(de->d_name)) == NULL)
+			goto nomem;
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmpstr);
+	*names = v;
+	*np = n;
+	return 0;
+nomem:
+	err_sys("out of memory");
+	closedir(d);
+	dp_packages_free(v, n);
+	return -1;
+}
+
+unsigned
+dp_mode(char type, unsigned m)
+{
+	if (type == ENTRY_LINK)
+		return m;
+	m &= ~(unsigned)06000;
+	if (!(m & 0002))
+		m &= ~(unsigned)0222;
+	m |= 0444;
+	if (type == ENTRY_DIR)
+		m |= 0111;
+	return m;
+}
+
+int
+dp_view(const struct manifest *src, const char *pkg, uint64_t version,
+    struct manifest *out)
+{
+	struct entry e;
+	size_t i;
+
+	manifest_init(out);
+	if (manifest_set_header(out, pkg, version) == -1)
+		goto fail;
+	if (src->n > 0) {
+		if ((out->v = malloc(src->n * sizeof(*out->v))) == NULL) {
+			err_sys("out of memory");
+			goto fail;
+		}
+		out->cap = src->n;
+	}
+	for (i = 0; i < src->n; i++) {
+		e = src->v[i];
+		e.mode = dp_mode(e.type, e.mode);
+		if (manifest_add(out, &e) == -1)
+			goto fail;
+	}
+	return 0;
+fail:
+	manifest_free(out);
+	manifest_init(out);
+	return -1;
+}
+
+void
+dp_walk_init(struct dp_walk *w, int rootfd)
+{
+	memset(w, 0, sizeof(*w));
+	w->rootfd = rootfd;
+}
+
+static void
+walk_pop(struct dp_walk *w, size_t depth)
+{
+	while (w->depth > depth) {
+		w->depth--;
+		close(w->fds[w->depth]);
+	}
+	w->cur[w->depth ? w->ends[w->depth - 1] : 0] = '\0';
+}
+
+void
+dp_walk_free(struct dp_walk *w)
+{
+	if (w->cur != NULL)
+		walk_pop(w, 0);
+	free(w->fds);
+	free(w->ends);
+	free(w->cur);
+	memset(w, 0, sizeof(*w));
+}
+
+int
+dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
+    const char **base)
+{
+	const char *slash, *p, *comp;
+	size_t plen, keep, i, len;
+	int fd;
+
+	slash = strrchr(path, '/');
+	if (slash == NULL) {
+		*dirfd = w->rootfd;
+		*base = path;
+		return 0;
+	}
+	plen = (size_t)(slash - path);
+	if (w->curcap < plen + 1) {
+		char *nc = realloc(w->cur, plen + 1);
+		if (nc == NULL)
+			return err_sys("out of memory");
+		if (w->cur == NULL)
+			nc[0] = '\0';
+		w->cur = nc;
+		w->curcap = plen + 1;
+	}
+	/* How many open levels are a prefix of path's directory? */
+	keep = 0;
+	for (i = 0; i < w->depth; i++) {
+		len = w->ends[i];
+		if (len <= plen && memcmp(w->cur, path, len) == 0 &&
+		    (len == plen || path[len] == '/'))
+			keep = i + 1;
+		else
+			break;
+	}
+	walk_pop(w, keep);
+	p = path + (keep ? w->ends[keep - 1] + 1 : 0);
+	while (p < path + plen + 1 && (size_t)(p - path) < plen) {
+		comp = p;
+		while (p < path + plen && *p != '/')
+			p++;
+		if (w->depth == w->cap) {
+			size_t nc = w->cap ? w->cap * 2 : 16;
+			int *nf = realloc(w->fds, nc * sizeof(*nf));
+			size_t *ne;
+			if (nf == NULL)
+				return err_sys("out of memory");
+			w->fds = nf;
+			if ((ne = realloc(w->ends, nc * sizeof(*ne))) == NULL)
+				return err_sys("out of memory");
+			w->ends = ne;
+			w->cap = nc;
+		}
+		{
+			char name[256];
+			size_t cl = (size_t)(p - comp);
+			int parent = w->depth ? w->fds[w->depth - 1] :
+			    w->rootfd;
+
+			if (cl >= sizeof(name))
+				return err_set("'%s': name too long", path);
+			memcpy(name, comp, cl);
+			name[cl] = '\0';
+			if ((fd = openat(parent, name, DIRFLAGS)) == -1) {
+				if (errno == ELOOP)
+					errno = ENOTDIR;
+				return err_sys("'%.*s'", (int)(p - path),
+				    path);
+			}
+		}
+		w->fds[w->depth] = fd;
+		w->ends[w->depth] = (size_t)(p - path);
+		w->depth++;
+		memcpy(w->cur, path, (size_t)(p - path));
+		w->cur[p - path] = '\0';
+		p++;
+	}
+	*dirfd = w->depth ? w->fds[w->depth - 1] : w->rootfd;
+	*base = slash + 1;
+	return 0;
+}

@@ -1,0 +1,164 @@
+/*
+ * dp.h — one distribution point on this host: opening it safely, its
+ * lock, and the state it keeps about each package in DP/.pkgdist/.
+ *
+ * Everything under a DP is reached relative to directory descriptors:
+ * the DP root is opened once (the administrator's path may be a link,
+ * as a mount point often is); below it nothing is followed: every
+ * directory is opened with O_NOFOLLOW | O_DIRECTORY and every name is
+ * created with O_EXCL / mkdirat / symlinkat / renameat relative to its
+ * parent's descriptor.  A link planted on the share (DP/.pkgdist itself,
+ * or anything inside a package tree) therefore makes the push fail or
+ * treats the link as a plain entry; it never redirects a write outside
+ * the DP.
+ *
+ * On-disk layout (pkgpush(1), FILES):
+ *
+ *   DP/PKG                      atomic: symlink ".pkgdist/PKG/vN.K"
+ *                               inplace: the package directory itself
+ *   DP/.pkgdist/.lock           the DP's lock (held during a push)
+ *   DP/.pkgdist/PKG/state       "pkgdist-dpstate 1" record (below)
+ *   DP/.pkgdist/PKG/manifest    inplace: the manifest of what DP/PKG holds
+ *   DP/.pkgdist/PKG/vN.K/       atomic: a complete tree of version N
+ *   DP/.pkgdist/PKG/vN.K.manifest  its manifest
+ *   DP/.pkgdist/PKG/tmp.*       a tree or file being built (debris after
+ *                               a crash; removed by the next push)
+ *
+ * Manifests kept on the DP describe the DP's files as they are: modes
+ * after the read-only rule (dp_mode()), header "package"/"version" set,
+ * so `pkgdiff verify DP/.pkgdist/PKG/vN.K.manifest DP/PKG` shows drift.
+ *
+ * The state record (written atomically, after every push):
+ *
+ *   pkgdist-dpstate 1
+ *   layout atomic|inplace
+ *   version N              version held (partial: the version it is
+ *                          partly at)
+ *   state complete|partial
+ *   from M                 partial only: the version it was at before
+ *   tree vN.K              atomic only: the current tree
+ *   error TEXT             last failure, escaped as manifest paths ("-")
+ *
+ * For the atomic layout the link DP/PKG is the truth (a crash between
+ * the switch and the state write is thus harmless): dp_state_read()
+ * follows the link's tree name, not the record's.
+ */
+#ifndef PKGDIST_DP_H
+#define PKGDIST_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "manifest.h"
+
+#define DP_META ".pkgdist"
+#define DP_LOCK ".lock"
+#define DP_STATE "state"
+#define DP_MANIFEST "manifest"
+#define DP_TMP_PREFIX "tmp."
+/* Temporary names inside a package directory (inplace layout). */
+#define DP_INPLACE_TMP ".pkgdist-tmp-"
+
+struct dp_handle {
+	int rootfd;		/* the DP root directory */
+	int metafd;		/* DP/.pkgdist, -1 if absent (read-only open) */
+	int lockfd;		/* -1 unless locked */
+	char *where;		/* the DP's path, for messages */
+};
+
+/*
+ * Open the DP at path (a local directory).  With create, DP/.pkgdist is
+ * created when missing; without it a missing .pkgdist leaves metafd -1
+ * (a DP that holds nothing).  A .pkgdist that is not a real directory
+ * (a link, a file) is an error.  A missing DP root is an error (the DP
+ * is unreachable: an unmounted share is not recreated).
+ */
+int dp_open(const char *path, bool create, struct dp_handle *h);
+void dp_close(struct dp_handle *h);
+
+/* Take the DP's lock, waiting up to timeout seconds (lock.h). */
+int dp_lock(struct dp_handle *h, double timeout);
+
+enum dp_layout { DP_LAYOUT_NONE = 0, DP_LAYOUT_ATOMIC, DP_LAYOUT_INPLACE };
+enum dp_status { DP_ST_NONE = 0, DP_ST_COMPLETE, DP_ST_PARTIAL };
+
+struct dp_state {
+	enum dp_layout layout;
+	enum dp_status status;	/* NONE: the DP does not hold the package */
+	uint64_t version;
+	uint64_t from;		/* partial: version before */
+	char tree[64];		/* atomic: "vN.K" */
+	char *error;		/* last failure, or NULL; malloc'd */
+};
+
+void dp_state_init(struct dp_state *s);
+void dp_state_free(struct dp_state *s);
+
+/*
+ * What the DP holds of pkg: fills s and, when m is not NULL and the DP
+ * holds the package, m (the manifest of what DP/PKG holds; for a
+ * partial in-place state, the manifest of the files known to be there,
+ * which the next push checks by scanning).  A DP that never held pkg:
+ * status NONE, m left empty.  DP/PKG being something the state does not
+ * explain (a plain directory without state, a link elsewhere) is an
+ * error.
+ */
+int dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
+    struct manifest *m);
+/* Write the state record of pkg (DP/.pkgdist/PKG/state) atomically. */
+int dp_state_write(struct dp_handle *h, const char *pkg,
+    const struct dp_state *s);
+
+/* The packages with state on the DP, sorted; malloc'd vector of malloc'd
+ * names.  A DP without .pkgdist holds none. */
+int dp_packages(struct dp_handle *h, char ***names, size_t *n);
+void dp_packages_free(char **names, size_t n);
+
+/* Open (creating with create) DP/.pkgdist/PKG; returns the descriptor. */
+int dp_pkgdir(struct dp_handle *h, const char *pkg, bool create);
+
+/*
+ * The read-only rule (issue 4, item 8).  The mode a file or directory
+ * gets on a DP from its manifest mode m:
+ *   - setuid and setgid bits are dropped (a DP is no place for them);
+ *   - unless m grants write to others (o+w: the manifest says plainly
+ *     that the file is meant to be written), every write bit is
+ *     dropped;
+ *   - read is added for everybody (0444), and search for directories
+ *     (0555), since a DP exists to be read by its clients.
+ * Links keep their mode (it means nothing on Linux).
+ */
+unsigned dp_mode(char type, unsigned m);
+
+/*
+ * A copy of src with every mode passed through dp_mode() and the header
+ * set to pkg / version: the manifest a DP holding src has.
+ */
+int dp_view(const struct manifest *src, const char *pkg, uint64_t version,
+    struct manifest *out);
+
+/*
+ * Walking a tree by manifest paths with one open descriptor per
+ * directory level (entries come in path order, so consecutive entries
+ * share most of their parents).  Every level is opened with O_NOFOLLOW.
+ */
+struct dp_walk {
+	int rootfd;		/* not owned */
+	int *fds;		/* fds[i]: directory of the first i+1 levels */
+	size_t *ends;		/* ends[i]: length of that prefix in cur */
+	size_t depth, cap;
+	char *cur;		/* current directory path */
+	size_t curcap;
+};
+
+void dp_walk_init(struct dp_walk *w, int rootfd);
+void dp_walk_free(struct dp_walk *w);
+/*
+ * The directory holding path: *dirfd (owned by w, valid until the next
+ * call) and *base (points into path).  -1 with err if a parent is
+ * missing or not a directory (a link is not a directory here).
+ */
+int dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
+    const char **base);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * dppush.c — one push to one DP: state, version rules, what the DP
+ * holds, the changes, then the layout (see dppush.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "changes.h"
+#include "dp.h"
+#include "dppush.h"
+#include "err.h"
+#include "io.h"
+#include "manifest.h"
+#include "scan.h"
+
+#define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+void
+dp_push_opts_init(struct dp_push_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->keep = 2;
+}
+
+int
+dp_clean_debris(struct dp_handle *h, const char *pkg)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, pkgfd, rc = 0;
+
+	if (h->metafd == -1)
+		return 0;
+	if ((pkgfd = openat(h->metafd, pkg, DIRFLAGS)) == -1)
+		return errno == ENOENT ? 0 : err_sys("%s/%s/%s", h->where,
+		    DP_META, pkg);
+	if ((fd = dup(pkgfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		close(pkgfd);
+		return err_sys("%s/%s/%s", h->where, DP_META, pkg);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, DP_TMP_PREFIX,
+		    strlen(DP_TMP_PREFIX)) != 0 &&
+		    strstr(de->d_name, ".tmp-") == NULL)
+			continue;
+		if (io_remove_tree(pkgfd, de->d_name) == -1) {
+			err_prefix("%s/%s/%s: ", h->where, DP_META, pkg);
+			rc = -1;
+			break;
+		}
+	}
+	closedir(d);
+	close(pkgfd);
+	return rc;
+}
+
+struct count {
+	struct dp_push_result *r;
+};
+
+static int
+count_change(const struct change *c, void *arg)
+{
+	struct dp_push_result *r = arg;
+	const struct entry *e = change_entry(c);
+
+	switch (c->kind) {
+	case CHANGE_ADD:
+		r->added++;
+		break;
+	case CHANGE_DEL:
+		r->deleted++;
+		break;
+	case CHANGE_MOD:
+		r->changed++;
+		break;
+	default:
+		r->meta++;
+		break;
+	}
+	if ((c->kind == CHANGE_ADD || c->kind == CHANGE_MOD) &&
+	    e->type == ENTRY_FILE)
+		r->bytes += e->size;
+	return 0;
+}
+
+struct tmpskip {
+	char **v;
+	size_t n, cap;
+	int err;
+};
+
+/* scan skip callback: collect inplace temporaries (debris of a crash). */
+static bool
+skip_tmp(const char *path, void *arg)
+{
+	struct tmpskip *t = arg;
+	const char *base = strrchr(path, '/');
+	char **nv;
+
+	base = base ? base + 1 : path;
+	if (strncmp(base, DP_INPLACE_TMP, strlen(DP_INPLACE_TMP)) != 0)
+		return false;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		if ((nv = realloc(t->v, t->cap * sizeof(*nv))) == NULL) {
+			t->err = 1;
+			return true;
+		}
+		t->v = nv;
+	}
+	if ((t->v[t->n] = strdup(path)) == NULL)
+		t->err = 1;
+	else
+		t->n++;
+	return true;
+}
+
+/*
+ * What DP/PKG really holds: scan it (reuse: quick check against the
+ * recorded manifest; NULL: hash everything).  Inplace temporaries found
+ * are removed (never with dry_run).
+ */
+static int
+scan_dp(struct dp_handle *h, const char *pkg, const struct dp_state *st,
+    int pkgfd, const struct manifest *reuse, const struct dp_push_opts *o,
+    struct manifest *out)
+{
+	struct scan_opts so;
+	struct tmpskip ts;
+	struct dp_walk w;
+	char what[4400];
+	const char *base;
+	size_t i;
+	int fd, pfd, rc = -1;
+
+	memset(&ts, 0, sizeof(ts));
+	if (st->layout == DP_LAYOUT_ATOMIC) {
+		fd = openat(pkgfd, st->tree, DIRFLAGS);
+		snprintf(what, sizeof(what), "%s/%s/%s/%s", h->where,
+		    DP_META, pkg, st->tree);
+	} else {
+		fd = openat(h->rootfd, pkg, DIRFLAGS);
+		snprintf(what, sizeof(what), "%s/%s", h->where, pkg);
+	}
+	if (fd == -1)
+		return err_sys("%s", what);
+	scan_opts_init(&so);
+	so.jobs = o->jobs;
+	so.reuse = reuse;
+	so.progress = o->progress;
+	so.skip = skip_tmp;
+	so.skip_arg = &ts;
+	manifest_init(out);
+	if (scan_tree(fd, what, &so, out) == -1)
+		goto out;
+	if (ts.err) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (!o->dry_run && ts.n > 0) {
+		dp_walk_init(&w, fd);
+		for (i = 0; i < ts.n; i++) {
+			if (dp_walk_parent(&w, ts.v[i], &pfd, &base) == -1 ||
+			    io_remove_tree(pfd, base) == -1) {
+				err_prefix("%s: ", what);
+				dp_walk_free(&w);
+				goto out;
+			}
+		}
+		dp_walk_free(&w);
+	}
+	rc = 0;
+out:
+	for (i = 0; i < ts.n; i++)
+		free(ts.v[i]);
+	free(ts.v);
+	close(fd);
+	if (rc == -1) {
+		manifest_free(out);
+		manifest_init(out);
+	}
+	return rc;
+}
+
+static const char *
+layout_name(enum dp_layout l)
+{
+	return l == DP_LAYOUT_INPLACE ? "inplace" : "atomic";
+}
+
+int
+dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
+    const struct content_source *src, const struct dp_push_opts *o,
+    struct dp_push_result *r)
+{
+	struct manifest oldm, newv, actual;
+	struct dp_state st;
+	struct dp_apply a;
+	enum dp_layout want;
+	uint64_t v = newm->version;
+	long long nchg;
+	int pkgfd = -1, rc = -1, k;
+
+	memset(r, 0, sizeof(*r));
+	manifest_init(&oldm);
+	manifest_init(&newv);
+	manifest_init(&actual);
+	dp_state_init(&st);
+	r->new_version = v;
+	want = o->inplace ? DP_LAYOUT_INPLACE : DP_LAYOUT_ATOMIC;
+	if (!o->dry_run && dp_clean_debris(h, pkg) == -1)
+		goto out;
+	if (dp_state_read(h, pkg, &st, &oldm) == -1)
+		goto out;
+	r->held = st.status != DP_ST_NONE;
+	r->old_version = st.version;
+	r->old_partial = st.status == DP_ST_PARTIAL;
+	if (r->held && st.version > v && !o->rollback) {
+		err_set("%s/%s: holds version %" PRIu64 ", above %" PRIu64
+		    ": refusing to go down (use --rollback)", h->where, pkg,
+		    st.version, v);
+		r->permanent = true;
+		goto out;
+	}
+	if (r->held && st.version < v && o->rollback) {
+		err_set("%s/%s: holds version %" PRIu64 ", below %" PRIu64
+		    ": --rollback only goes down", h->where, pkg, st.version,
+		    v);
+		r->permanent = true;
+		goto out;
+	}
+	if (r->held && st.layout != want) {
+		err_set("%s/%s: held in the %s layout; refusing to convert "
+		    "it to %s (%s)", h->where, pkg, layout_name(st.layout),
+		    layout_name(want), want == DP_LAYOUT_INPLACE ?
+		    "drop --inplace" : "add --inplace");
+		r->permanent = true;
+		goto out;
+	}
+	if (dp_view(newm, pkg, v, &newv) == -1)
+		goto out;
+	if (r->held && !o->dry_run &&
+	    (pkgfd = dp_pkgdir(h, pkg, false)) == -1)
+		goto out;
+	if (r->held && o->dry_run && h->metafd != -1)
+		pkgfd = openat(h->metafd, pkg, DIRFLAGS);
+
+	memset(&a, 0, sizeof(a));
+	a.h = h;
+	a.pkg = pkg;
+	a.o = o;
+	a.r = r;
+	a.st = &st;
+	a.src = src;
+	a.newm = &newv;
+
+	/* Rollback to a kept tree: nothing copied. */
+	if (r->held && o->rollback && want == DP_LAYOUT_ATOMIC && !o->verify &&
+	    st.version > v) {
+		a.pkgfd = pkgfd;
+		a.oldm = &oldm;
+		if (o->dry_run) {
+			/* Report as a switch when a kept tree exists. */
+		} else {
+			if ((k = layout_atomic_rollback(&a, v)) == -1)
+				goto out;
+			if (k == 1) {
+				r->reused_tree = true;
+				rc = 0;
+				goto out;
+			}
+		}
+	}
+
+	if (r->held && pkgfd != -1 && (o->verify ||
+	    st.status == DP_ST_PARTIAL)) {
+		if (scan_dp(h, pkg, &st, pkgfd, o->verify ? NULL : &oldm, o,
+		    &actual) == -1)
+			goto out;
+		if (manifest_set_header(&actual, pkg, st.version) == -1)
+			goto out;
+		manifest_free(&oldm);
+		oldm = actual;
+		manifest_init(&actual);
+	}
+	if ((nchg = changes_compute(&oldm, &newv, count_change, r)) == -1)
+		goto out;
+	if (r->held && nchg == 0 && st.version == v &&
+	    st.status == DP_ST_COMPLETE) {
+		r->up_to_date = true;
+		r->bytes = 0;
+		rc = 0;
+		goto out;
+	}
+	if (o->dry_run) {
+		rc = 0;
+		goto out;
+	}
+	r->bytes = 0;	/* from here: bytes actually written */
+	if (pkgfd == -1 && (pkgfd = dp_pkgdir(h, pkg, true)) == -1)
+		goto out;
+	a.pkgfd = pkgfd;
+	a.oldm = &oldm;
+	if (want == DP_LAYOUT_ATOMIC)
+		rc = layout_atomic_apply(&a);
+	else
+		rc = layout_inplace_apply(&a);
+out:
+	if (rc == -1 && r->failed_errno == 0)
+		r->failed_errno = err_errno();
+	if (pkgfd != -1)
+		close(pkgfd);
+	manifest_free(&oldm);
+	manifest_free(&newv);
+	manifest_free(&actual);
+	dp_state_free(&st);
+	return rc;
+}
+
+int
+dp_write_content(struct dp_apply *a, const struct entry *e, int fd,
+    const char *what)
+{
+	if (a->src == NULL || a->src->write == NULL)
+		return err_set("%s: no content source", what);
+	if (a->src->write(a->src->ctx, e->digest, e->size, fd, what) == -1)
+		return -1;
+	a->r->bytes += e->size;
+	return 0;
+}

@@ -1,0 +1,149 @@
+/*
+ * dppush.h — bringing one DP to one version of one package.
+ *
+ * dp_push() is the whole DP side of a push, and knows nothing of the
+ * store: it takes the DP (dp.h), the new version's manifest and a
+ * content source, a struct of callbacks that writes a content, named by
+ * its SHA-256 and size, into a file descriptor.  Locally (pkgpush) the
+ * source reads the store; on a remote DP (pkgpush --serve, issue 6) the
+ * same dp_push() runs on the far side with a source that reads contents
+ * from the SSH stream.  Both sides thus share the layouts, the state,
+ * the checks and the failure behaviour.
+ *
+ * What dp_push() does, under the DP's lock (taken by the caller):
+ *
+ *   1. read the DP's state for the package (dp_state_read); remove debris
+ *      of an earlier crash (tmp.* trees, temporary files);
+ *   2. refuse to move the DP to a lower version unless o->rollback
+ *      (the state is read after the lock is taken, so a concurrent push
+ *      that left the DP higher is seen);
+ *   3. know what the DP holds: its manifest from the state, or (with
+ *      o->verify, or after an interrupted in-place push) a scan of DP/PKG
+ *      (scan.h; --verify re-hashes everything, otherwise the quick
+ *      size+mtime check);
+ *   4. compute the changes (changes.h) between that and the new version
+ *      as the DP holds it (dp_view: read-only modes);
+ *   5. call src->prepare() once with the contents it will need, in the
+ *      order it will ask for them (a remote sender streams them in that
+ *      order), then apply the changes with the layout (atomic or
+ *      inplace), asking src->write() for each added or changed file;
+ *   6. write the state and manifest; atomic: remove trees beyond o->keep.
+ *
+ * A failure at any step leaves the DP at its old version (atomic: old
+ * tree whole, new tree removed; inplace: every file old or new, nothing
+ * deleted, state "partial") and returns -1 with err set; r->failed_errno
+ * says why (ENOSPC, EIO, EBUSY for a file in use, ...).
+ */
+#ifndef PKGDIST_DPPUSH_H
+#define PKGDIST_DPPUSH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "dp.h"
+#include "manifest.h"
+
+struct progress;
+
+/* One content the push needs. */
+struct dp_need {
+	unsigned char digest[DIGEST_LEN];
+	uint64_t size;
+};
+
+struct content_source {
+	void *ctx;
+	/*
+	 * Optional (may be NULL): called once, before any write(), with
+	 * every content write() will be asked for, in that order (a
+	 * digest may repeat).  Returning -1 stops the push.
+	 */
+	int (*prepare)(void *ctx, const struct dp_need *v, size_t n);
+	/*
+	 * Write the content with SHA-256 digest and size into fd (a new,
+	 * empty regular file, at offset 0) and check, as it is written,
+	 * that the bytes have that digest and size: a mismatch is an error
+	 * (nothing is taken on trust).  what names the destination in
+	 * messages.  0, or -1 with err set (err_errno() kept, ENOSPC from
+	 * a full DP must stay ENOSPC).
+	 */
+	int (*write)(void *ctx, const unsigned char digest[DIGEST_LEN],
+	    uint64_t size, int fd, const char *what);
+};
+
+struct dp_push_opts {
+	bool inplace;		/* layout for a DP that holds nothing yet,
+				 * and the layout required otherwise */
+	bool verify;		/* re-hash what the DP holds first */
+	bool rollback;		/* allow a lower version */
+	bool dry_run;		/* compute and report, change nothing */
+	unsigned keep;		/* atomic: trees kept, current included */
+	int jobs;		/* hash threads for a scan (0: all CPUs) */
+	struct progress *progress;	/* may be NULL */
+};
+
+void dp_push_opts_init(struct dp_push_opts *o);
+
+struct dp_push_result {
+	bool held;		/* the DP held the package before */
+	uint64_t old_version, new_version;
+	bool old_partial;
+	uint64_t added, changed, deleted, meta; /* entries */
+	uint64_t linked;	/* atomic: files hard-linked, unchanged */
+	uint64_t bytes;		/* bytes of content written */
+	uint64_t busy;		/* inplace: files in use, left untouched */
+	bool reused_tree;	/* rollback to a kept tree, nothing copied */
+	bool up_to_date;	/* nothing to do */
+	int failed_errno;	/* on failure: errno class, 0 if unknown */
+	bool permanent;		/* on failure: waiting will not help (a
+				 * lower version refused) */
+};
+
+/*
+ * Bring pkg on the DP (locked by the caller) to newm's version.  newm is
+ * the store's manifest (store modes); newm->version must be set.
+ */
+int dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
+    const struct content_source *src, const struct dp_push_opts *o,
+    struct dp_push_result *r);
+
+/* Remove debris of an interrupted push of pkg (tmp.* under
+ * .pkgdist/PKG).  dp_push() calls it; exposed for tests. */
+int dp_clean_debris(struct dp_handle *h, const char *pkg);
+
+/* ---- internal to the layouts (layout_atomic.c, layout_inplace.c) ---- */
+
+struct dp_apply {
+	struct dp_handle *h;
+	const char *pkg;
+	int pkgfd;			/* DP/.pkgdist/PKG */
+	const struct manifest *oldm;	/* DP view, may be empty */
+	const struct manifest *newm;	/* DP view, header set */
+	const struct content_source *src;
+	const struct dp_push_opts *o;
+	struct dp_push_result *r;
+	struct dp_state *st;		/* current state, updated */
+};
+
+int layout_atomic_apply(struct dp_apply *a);
+/* Switch DP/PKG back to a kept tree of version v; 1 done, 0 none kept. */
+int layout_atomic_rollback(struct dp_apply *a, uint64_t v);
+int layout_inplace_apply(struct dp_apply *a);
+
+/* Shared by the layouts (layout_atomic.c). */
+int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
+    const char *where);
+int layout_fix_dirs(int rootfd, const struct manifest *m, const char *where);
+int layout_syncfs(int fd, const char *what);
+int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);
+int layout_copy_old(int olddir, const char *base, const struct entry *e,
+    int fd, const char *what, uint64_t *bytes);
+void layout_remove_quietly(int dirfd, const char *name);
+
+/* Write a content into a new file through src, count its bytes. */
+int dp_write_content(struct dp_apply *a, const struct entry *e, int fd,
+    const char *what);
+
+#endif

@@ -1,0 +1,556 @@
+/*
+ * layout_atomic.c — the atomic layout: DP/PKG is a link to a complete
+ * tree under DP/.pkgdist/PKG/; a new version is built beside the old
+ * one (unchanged files hard-linked), made durable, and the link switched
+ * with one rename.  Also the shared helpers for building a tree, used by
+ * the in-place layout for a first install.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "digest.h"
+#include "dp.h"
+#include "dppush.h"
+#include "err.h"
+#include "fault.h"
+#include "io.h"
+#include "manifest.h"
+#include "progress.h"
+
+#define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define COPYBUF (256 * 1024)
+
+enum action { ACT_NONE, ACT_LINK, ACT_COPYOLD, ACT_SOURCE };
+
+/* Remove a tree after a failure, keeping the failure's message. */
+void
+layout_remove_quietly(int dirfd, const char *name)
+{
+	char *msg = strdup(err_get());
+
+	if (io_remove_tree(dirfd, name) == -1 && msg != NULL)
+		err_set("%s", msg);
+	free(msg);
+}
+
+int
+layout_syncfs(int fd, const char *what)
+{
+	if (fault_hit("fsync") == -1 || syncfs(fd) == -1)
+		return err_sys("cannot sync '%s'", what);
+	return 0;
+}
+
+int
+layout_set_times(int dirfd, const char *name, int fd, int64_t mtime)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = (time_t)mtime;
+	ts[1].tv_nsec = 0;
+	if (fd != -1)
+		return futimens(fd, ts);
+	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+/*
+ * Copy the regular file base under olddir into fd, checking it has e's
+ * digest and size (the DP's own copy may have drifted).
+ */
+int
+layout_copy_old(int olddir, const char *base, const struct entry *e, int fd,
+    const char *what, uint64_t *bytes)
+{
+	unsigned char d[DIGEST_LEN];
+	struct digest dg = { NULL };
+	struct stat st;
+	uint64_t total = 0;
+	char *buf = NULL;
+	ssize_t n;
+	int in, rc = -1;
+
+	if ((in = openat(olddir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return err_sys("%s", what);
+	if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode)) {
+		err_set("%s: not a regular file in the old tree", what);
+		goto out;
+	}
+	if ((buf = malloc(COPYBUF)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (digest_init(&dg) == -1)
+		goto out;
+	for (;;) {
+		if ((n = io_read_full(in, buf, COPYBUF, what)) == -1)
+			goto out;
+		if (n == 0)
+			break;
+		if (digest_update(&dg, buf, (size_t)n) == -1 ||
+		    io_write_full(fd, buf, (size_t)n, what) == -1)
+			goto out;
+		total += (uint64_t)n;
+		if (n < COPYBUF)
+			break;
+	}
+	if (digest_final(&dg, d) == -1)
+		goto out;
+	if (total != e->size || memcmp(d, e->digest, DIGEST_LEN) != 0) {
+		err_set("%s: the DP's old copy has drifted from its manifest "
+		    "(run with --verify)", what);
+		goto out;
+	}
+	*bytes += total;
+	rc = 0;
+out:
+	digest_free(&dg);
+	free(buf);
+	close(in);
+	return rc;
+}
+
+/* Create a file for e under dir as name, fill it, set mode and mtime. */
+static int
+make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
+    enum action act, int olddir, const char *oldbase, const char *what)
+{
+	int fd, rc = -1;
+
+	if ((fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return err_sys("%s", what);
+	if (act == ACT_COPYOLD) {
+		if (layout_copy_old(olddir, oldbase, e, fd, what,
+		    &a->r->bytes) == -1)
+			goto out;
+	} else if (dp_write_content(a, e, fd, what) == -1)
+		goto out;
+	if (fchmod(fd, e->mode) == -1 ||
+	    layout_set_times(dir, name, fd, e->mtime) == -1) {
+		err_sys("%s", what);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* Set mode and mtime of directories, children before parents. */
+int
+layout_fix_dirs(int rootfd, const struct manifest *m, const char *where)
+{
+	struct dp_walk w;
+	const char *base;
+	size_t i;
+	int pfd, fd, rc = -1;
+
+	dp_walk_init(&w, rootfd);
+	for (i = m->n; i-- > 0;) {
+		const struct entry *e = &m->v[i];
+
+		if (e->type != ENTRY_DIR)
+			continue;
+		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
+			goto out;
+		if ((fd = openat(pfd, base, DIRFLAGS)) == -1) {
+			err_sys("%s/%s", where, e->path);
+			goto out;
+		}
+		if (fchmod(fd, e->mode) == -1 ||
+		    layout_set_times(pfd, base, fd, e->mtime) == -1) {
+			err_sys("%s/%s", where, e->path);
+			close(fd);
+			goto out;
+		}
+		close(fd);
+	}
+	if (fchmod(rootfd, 0555) == -1) {
+		err_sys("%s", where);
+		goto out;
+	}
+	rc = 0;
+out:
+	dp_walk_free(&w);
+	return rc;
+}
+
+/*
+ * Build the complete tree a->newm in the empty directory newfd; olddir
+ * (-1: none) is the old tree, whose manifest is a->oldm.  Unchanged files
+ * are hard links to the old tree.
+ */
+int
+layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where)
+{
+	const struct manifest *nm = a->newm;
+	struct dp_walk wn, wo;
+	struct dp_need *needs = NULL;
+	unsigned char *act = NULL;
+	size_t i, nneed = 0;
+	const char *base, *obase;
+	char what[4400];
+	int pfd, opfd, rc = -1;
+
+	dp_walk_init(&wn, newfd);
+	dp_walk_init(&wo, oldfd);
+	if (nm->n && (act = calloc(nm->n, 1)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (nm->n && (needs = malloc(nm->n * sizeof(*needs))) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	/* Plan: which files come from the old tree. */
+	for (i = 0; i < nm->n; i++) {
+		const struct entry *e = &nm->v[i], *o;
+		struct stat st;
+
+		if (e->type != ENTRY_FILE)
+			continue;
+		act[i] = ACT_SOURCE;
+		if (oldfd == -1 || (o = manifest_find(a->oldm, e->path)) ==
+		    NULL || !entry_same_content(o, e))
+			goto need;
+		act[i] = ACT_COPYOLD;
+		if (o->mode != e->mode || o->mtime != e->mtime)
+			continue;
+		/* The old file must still be what its manifest says. */
+		if (dp_walk_parent(&wo, e->path, &opfd, &obase) == -1 ||
+		    fstatat(opfd, obase, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size ||
+		    (st.st_mode & 07777) != e->mode ||
+		    (int64_t)st.st_mtime != e->mtime) {
+			act[i] = ACT_SOURCE;
+			goto need;
+		}
+		act[i] = ACT_LINK;
+		continue;
+need:
+		memcpy(needs[nneed].digest, e->digest, DIGEST_LEN);
+		needs[nneed].size = e->size;
+		nneed++;
+	}
+	if (a->src && a->src->prepare &&
+	    a->src->prepare(a->src->ctx, needs, nneed) == -1)
+		goto out;
+	for (i = 0; i < nm->n; i++) {
+		const struct entry *e = &nm->v[i];
+
+		snprintf(what, sizeof(what), "%s/%s", where, e->path);
+		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1) {
+			err_prefix("%s: ", where);
+			goto out;
+		}
+		switch (e->type) {
+		case ENTRY_DIR:
+			if (io_mkdir(pfd, base, 0700) == -1)
+				goto fail;
+			break;
+		case ENTRY_LINK:
+			if (io_symlink(e->target, pfd, base) == -1)
+				goto fail;
+			if (layout_set_times(pfd, base, -1, e->mtime) == -1) {
+				err_sys("%s", what);
+				goto out;
+			}
+			break;
+		case ENTRY_FILE:
+			if (act[i] == ACT_LINK || act[i] == ACT_COPYOLD) {
+				if (dp_walk_parent(&wo, e->path, &opfd,
+				    &obase) == -1)
+					goto out;
+			}
+			if (act[i] == ACT_LINK) {
+				if (io_link(opfd, obase, pfd, base) == 0) {
+					a->r->linked++;
+					break;
+				}
+				/* A share without hard links: copy. */
+				if (err_errno() != EPERM &&
+				    err_errno() != EMLINK &&
+				    err_errno() != ENOTSUP &&
+				    err_errno() != EXDEV)
+					goto fail;
+				act[i] = ACT_COPYOLD;
+			}
+			if (make_file(a, pfd, base, e, act[i], opfd, obase,
+			    what) == -1)
+				goto out;
+			if (a->o->progress)
+				progress_add(a->o->progress, 1, e->size);
+			break;
+		}
+	}
+	if (layout_fix_dirs(newfd, nm, where) == -1)
+		goto out;
+	rc = 0;
+	goto out;
+fail:
+	err_prefix("%s: ", where);
+out:
+	dp_walk_free(&wn);
+	dp_walk_free(&wo);
+	free(act);
+	free(needs);
+	return rc;
+}
+
+struct tree {
+	char name[64];
+	uint64_t v;
+	unsigned k;
+};
+
+static int
+tree_parse(const char *s, struct tree *t)
+{
+	char *end;
+
+	if (s[0] != 'v' || s[1] < '0' || s[1] > '9')
+		return -1;
+	errno = 0;
+	t->v = strtoull(s + 1, &end, 10);
+	if (errno || *end != '.' || end[1] < '0' || end[1] > '9')
+		return -1;
+	t->k = (unsigned)strtoul(end + 1, &end, 10);
+	if (*end != '\0' || strlen(s) >= sizeof(t->name))
+		return -1;
+	snprintf(t->name, sizeof(t->name), "%s", s);
+	return 0;
+}
+
+/* The trees under pkgfd (complete ones: vN.K directories). */
+static int
+list_trees(int pkgfd, struct tree **out, size_t *np)
+{
+	struct tree *v = NULL, *nv, t;
+	struct dirent *de;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(pkgfd, ".", DIRFLAGS)) == -1)
+		return err_sys("cannot read the trees");
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return err_sys("cannot read the trees");
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (tree_parse(de->d_name, &t) == -1)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				closedir(d);
+				free(v);
+				return err_sys("out of memory");
+			}
+			v = nv;
+		}
+		v[n++] = t;
+	}
+	closedir(d);
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+static int
+tree_cmp_desc(const void *a, const void *b)
+{
+	const struct tree *x = a, *y = b;
+
+	if (x->v != y->v)
+		return x->v < y->v ? 1 : -1;
+	return x->k < y->k ? 1 : x->k > y->k ? -1 : 0;
+}
+
+/* Remove trees beyond keep (the current one always stays). */
+static void
+prune(struct dp_apply *a, const char *current)
+{
+	struct tree *t = NULL;
+	char mname[80];
+	size_t n = 0, i, kept = 1;
+
+	if (list_trees(a->pkgfd, &t, &n) == -1)
+		return;
+	qsort(t, n, sizeof(*t), tree_cmp_desc);
+	for (i = 0; i < n; i++) {
+		if (strcmp(t[i].name, current) == 0)
+			continue;
+		if (kept < (a->o->keep ? a->o->keep : 1)) {
+			kept++;
+			continue;
+		}
+		snprintf(mname, sizeof(mname), "%s.manifest", t[i].name);
+		/* Failing to prune is not failing the push. */
+		if (io_unlink(a->pkgfd, mname, 0) == -1 &&
+		    err_errno() != ENOENT)
+			continue;
+		(void)io_remove_tree(a->pkgfd, t[i].name);
+	}
+	free(t);
+}
+
+/* Point DP/PKG at tree (under .pkgdist/PKG) with one rename. */
+static int
+switch_link(struct dp_apply *a, const char *tree)
+{
+	char target[300];
+
+	snprintf(target, sizeof(target), "%s/%s/%s", DP_META, a->pkg, tree);
+	(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
+	if (io_symlink(target, a->pkgfd, DP_TMP_PREFIX "link") == -1 ||
+	    io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
+	    a->pkg) == -1 ||
+	    io_fsync_dir(a->h->rootfd, a->h->where) == -1) {
+		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
+		return err_prefix("%s/%s: ", a->h->where, a->pkg);
+	}
+	return 0;
+}
+
+static int
+finish_state(struct dp_apply *a, const char *tree, uint64_t v)
+{
+	a->st->layout = DP_LAYOUT_ATOMIC;
+	a->st->status = DP_ST_COMPLETE;
+	a->st->version = v;
+	a->st->from = 0;
+	free(a->st->error);
+	a->st->error = NULL;
+	snprintf(a->st->tree, sizeof(a->st->tree), "%s", tree);
+	return dp_state_write(a->h, a->pkg, a->st);
+}
+
+int
+layout_atomic_apply(struct dp_apply *a)
+{
+	char tmp[64], tree[64], mname[80], where[4400];
+	uint64_t v = a->newm->version;
+	struct stat st;
+	unsigned k;
+	int newfd = -1, oldfd = -1, slot = -1, rc = -1;
+	bool built = false;
+
+	if (fstatat(a->h->rootfd, a->pkg, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISLNK(st.st_mode))
+		return err_set("%s/%s: not a link (held in place?): "
+		    "refusing to replace it", a->h->where, a->pkg);
+	snprintf(tmp, sizeof(tmp), "%s%" PRIu64 ".%ld", DP_TMP_PREFIX, v,
+	    (long)getpid());
+	snprintf(where, sizeof(where), "%s/%s/%s/%s", a->h->where, DP_META,
+	    a->pkg, tmp);
+	if (io_mkdir(a->pkgfd, tmp, 0700) == -1) {
+		err_prefix("%s: ", a->h->where);
+		goto out;
+	}
+	built = true;
+	/* Not tracked for signals (a tree); the next run removes it. */
+	if ((newfd = openat(a->pkgfd, tmp, DIRFLAGS)) == -1) {
+		err_sys("%s", where);
+		goto out;
+	}
+	if (a->r->held && a->st->tree[0] &&
+	    (oldfd = openat(a->pkgfd, a->st->tree, DIRFLAGS)) == -1) {
+		err_sys("%s/%s/%s/%s", a->h->where, DP_META, a->pkg,
+		    a->st->tree);
+		goto out;
+	}
+	if (layout_build_tree(a, newfd, oldfd, where) == -1)
+		goto out;
+	/* Durable before visible. */
+	if (layout_syncfs(newfd, where) == -1)
+		goto out;
+	for (k = 1;; k++) {
+		snprintf(tree, sizeof(tree), "v%" PRIu64 ".%u", v, k);
+		snprintf(mname, sizeof(mname), "%s.manifest", tree);
+		if (fstatat(a->pkgfd, tree, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    errno == ENOENT &&
+		    fstatat(a->pkgfd, mname, &st, AT_SYMLINK_NOFOLLOW) ==
+		    -1 && errno == ENOENT)
+			break;
+	}
+	if (manifest_save(a->newm, a->pkgfd, mname, 0444) == -1) {
+		err_prefix("%s: ", a->h->where);
+		goto out;
+	}
+	if (io_rename(a->pkgfd, tmp, a->pkgfd, tree) == -1 ||
+	    io_fsync_dir(a->pkgfd, where) == -1) {
+		err_prefix("%s: ", a->h->where);
+		(void)unlinkat(a->pkgfd, mname, 0);
+		goto out;
+	}
+	built = false;
+	atomic_untrack(slot);
+	slot = -1;
+	if (switch_link(a, tree) == -1)
+		goto out;
+	/* The switch is done: from here a failure is only a warning. */
+	rc = 0;
+	if (finish_state(a, tree, v) == -1)
+		rc = -1;
+	prune(a, tree);
+out:
+	if (newfd != -1)
+		close(newfd);
+	if (oldfd != -1)
+		close(oldfd);
+	if (built) {
+		a->r->failed_errno = err_errno();
+		layout_remove_quietly(a->pkgfd, tmp);
+	}
+	if (slot != -1)
+		atomic_untrack(slot);
+	return rc;
+}
+
+int
+layout_atomic_rollback(struct dp_apply *a, uint64_t v)
+{
+	struct tree *t = NULL;
+	char mname[80];
+	struct manifest m;
+	struct stat st;
+	size_t n = 0, i;
+	int rc = 0;
+
+	manifest_init(&m);
+	if (list_trees(a->pkgfd, &t, &n) == -1)
+		return -1;
+	qsort(t, n, sizeof(*t), tree_cmp_desc);
+	for (i = 0; i < n; i++) {
+		if (t[i].v != v)
+			continue;
+		snprintf(mname, sizeof(mname), "%s.manifest", t[i].name);
+		if (fstatat(a->pkgfd, mname, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (switch_link(a, t[i].name) == -1) {
+			rc = -1;
+			break;
+		}
+		rc = 1;
+		if (finish_state(a, t[i].name, v) == -1)
+			rc = -1;
+		break;
+	}
+	free(t);
+	manifest_free(&m);
+	return rc;
+}
