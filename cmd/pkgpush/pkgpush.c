@@ -628,10 +628,15 @@ status(const char *storeopt, const char *pkg)
 					continue;
 				for (q = 0; q < nh; q++)
 					if (strcmp(hv[q].dp, dp->name) == 0) {
-						printf("%s %s %" PRIu64
-						    " unreachable: %s\n",
-						    dp->name, pn,
-						    hv[q].version, why);
+						char vb[24] = "-";
+
+						if (hv[q].version)
+							snprintf(vb, sizeof(vb),
+							    "%" PRIu64,
+							    hv[q].version);
+						printf("%s %s %s unreachable: "
+						    "%s\n", dp->name, pn, vb,
+						    why);
 						any = true;
 					}
 				free(hv);
