@@ -77,6 +77,12 @@ asan: bootstrap
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tests/run build/asan
 
+# Crash-consistency torture (tests/torture/): also part of check, with
+# a sample of crash points; TORTURE_FULL=1 tries every one.
+torture: bootstrap
+	@$(MAKE) -s B=$(TESTB) EXTRA_CFLAGS=-DPKGDIST_TESTING all
+	@sh tests/torture/run $(TESTB)
+
 lint-man:
 	@if command -v mandoc >/dev/null 2>&1; then \
 		[ -z "$(MAN1)$(MAN5)$(MAN7)" ] || \
@@ -130,5 +136,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all units bootstrap check asan lint lint-man fuzz bench demo install uninstall clean
+.PHONY: all units bootstrap check asan torture lint lint-man fuzz bench demo install uninstall clean
 .PRECIOUS: $(B)/%.o
