@@ -17,7 +17,6 @@ setup()
 	common_setup
 	[ -x "$PKGDIST_BIN/pkgpush" ] && [ -x "$PKGDIST_BIN/pkgstage" ] ||
 	    skip "pkgpush or pkgstage is not built yet"
-	export PKGDIST_STORE=$T/w/store
 }
 
 # push_setup LAYOUTFLAG: versions 1 and 2 in the store (2 changes,
@@ -49,9 +48,14 @@ push_setup()
 # at_old_or_new DP: DP/pkg is exactly version 1 or exactly version 2.
 at_old_or_new()
 {
-	chk_tree_is "$1/pkg" want.1 || chk_tree_is "$1/pkg" want.2 ||
-	    torture_why "$1/pkg is neither version 1 nor version 2:" \
-		"$(chk_tree_diff "$1/pkg" want.2)"
+	if chk_tree_is "$1/pkg" want.1; then
+		torture_note old
+	elif chk_tree_is "$1/pkg" want.2; then
+		torture_note new
+	else
+		torture_why "$1/pkg is neither version 1 nor version 2:" \
+		    "$(chk_tree_diff "$1/pkg" want.2)"
+	fi
 }
 
 @test "torture pkgpush atomic: a crash at any point leaves each DP exactly at its old or new version; the next push completes" {
@@ -98,8 +102,14 @@ inplace_ok()
 	got=$(pkgdiff scan -j 1 "$dp/pkg" 2>&1) ||
 	    { torture_why "scan of $dp/pkg failed: $got"; return 1; }
 	printf '%s\n' "$got" | chk_norm_manifest >"$T/got"
-	cmp -s "$T/got" "$old" && return 0
-	cmp -s "$T/got" want.2 && return 0
+	if cmp -s "$T/got" "$old"; then
+		torture_note old
+		return 0
+	fi
+	if cmp -s "$T/got" want.2; then
+		torture_note new
+		return 0
+	fi
 	# Neither: entry by entry, on type, size, digest, path and link
 	# target (mtimes are set last and may lag).
 	awk '
@@ -136,6 +146,7 @@ inplace_ok()
 	}
 	' "$old" want.2 "$T/got" >"$T/why" ||
 	    { torture_why "$dp/pkg: $(head -5 "$T/why")"; return 1; }
+	torture_note partial
 	grep -q '^state partial' "$dp/.pkgdist/pkg/state" 2>/dev/null ||
 	    torture_why "$dp/pkg is a mix of versions but its state does not say partial: $(cat "$dp/.pkgdist/pkg/state" 2>&1)"
 }

@@ -13,7 +13,6 @@ setup()
 {
 	common_setup
 	[ -x "$PKGDIST_BIN/pkgstage" ] || skip "pkgstage is not built yet"
-	export PKGDIST_STORE=$T/w/store
 }
 
 # A source tree for version 1, and its change for version 2: a changed
