@@ -757,7 +757,8 @@ mode_run(const char *store, const struct run_opts *o)
 		np++;
 		retryjob_free(&j);
 	}
-	qsort(pv, np, sizeof(*pv), cmp_pending);
+	if (np > 0)
+		qsort(pv, np, sizeof(*pv), cmp_pending);
 	for (i = 0; i < np; i++) {
 		switch (run_one(&c, pv[i].name)) {
 		case OUT_FAILED:
