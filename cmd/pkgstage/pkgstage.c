@@ -1,0 +1,662 @@
+/*
+ * pkgstage — the store: stage versions, list and show them, move them
+ * between sites as package files, collect garbage, check, sign
+ * (pkgstage(1)).
+ *
+ * main() parses the options (before the subcommand, then the
+ * subcommand's own; -s is accepted in both places) and calls one static
+ * function per mode, which calls the core (stage.h, store.h, pack.h,
+ * sign.h) and maps the result to an exit code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "err.h"
+#include "exitcode.h"
+#include "manifest.h"
+#include "msg.h"
+#include "pack.h"
+#include "progress.h"
+#include "sign.h"
+#include "stage.h"
+#include "store.h"
+
+#define GC_KEEP_DEFAULT 2
+
+enum mode {
+	MODE_NONE,
+	MODE_ADD,
+	MODE_EXPORT,
+	MODE_FSCK,
+	MODE_GC,
+	MODE_IMPORT,
+	MODE_KEYGEN,
+	MODE_LIST,
+	MODE_SHOW
+};
+
+static const struct {
+	const char *name;
+	enum mode mode;
+} modes[] = {
+	{ "add", MODE_ADD },
+	{ "export", MODE_EXPORT },
+	{ "fsck", MODE_FSCK },
+	{ "gc", MODE_GC },
+	{ "import", MODE_IMPORT },
+	{ "keygen", MODE_KEYGEN },
+	{ "list", MODE_LIST },
+	{ "show", MODE_SHOW }
+};
+
+enum {
+	OPT_BASE = 256,
+	OPT_KEEP,
+	OPT_MANIFEST,
+	OPT_SIGN,
+	OPT_TRUST,
+	OPT_VERSION,
+	OPT_WAIT
+};
+
+static const struct option longopts[] = {
+	{ "base", required_argument, NULL, OPT_BASE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ "manifest", required_argument, NULL, OPT_MANIFEST },
+	{ "output", required_argument, NULL, 'o' },
+	{ "sign", required_argument, NULL, OPT_SIGN },
+	{ "store", required_argument, NULL, 's' },
+	{ "trust", required_argument, NULL, OPT_TRUST },
+	{ "version", required_argument, NULL, OPT_VERSION },
+	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct opts {
+	const char *store;
+	const char *manifest;
+	const char *output;
+	const char *sign;
+	const char *trust;
+	uint64_t base;
+	uint64_t version;
+	unsigned keep;
+	double wait;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: pkgstage [-s store] add [--manifest file] [--sign key] "
+	    "[--version n]\n"
+	    "                [--wait seconds] package srcdir\n"
+	    "       pkgstage [-s store] list [package]\n"
+	    "       pkgstage [-s store] show package [version]\n"
+	    "       pkgstage [-s store] export [--base m] package version "
+	    "-o file\n"
+	    "       pkgstage [-s store] import [--trust key.pub] "
+	    "[--wait seconds] file\n"
+	    "       pkgstage [-s store] gc [--keep k] [--wait seconds]\n"
+	    "       pkgstage [-s store] fsck\n"
+	    "       pkgstage keygen -o key\n"
+	    "       pkgstage -h\n");
+}
+
+static noreturn void
+bad_usage(void)
+{
+	usage(stderr);
+	exit(EXIT_TROUBLE);
+}
+
+static int
+parse_num(const char *s, uint64_t min, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_version(const char *s, uint64_t *v)
+{
+	if (parse_num(s, 1, v) == -1) {
+		msg_warn("'%s': not a version number", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_store(const struct opts *o, int flags, struct store **s)
+{
+	if (store_open(store_path(o->store), flags, s) == -1) {
+		msg_liberr();
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_name(const char *pkg)
+{
+	if (!name_valid(pkg)) {
+		msg_warn("'%s': invalid package name", pkg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- modes ---- */
+
+static int
+do_add(const struct opts *o, const char *pkg, const char *src)
+{
+	struct store *s = NULL;
+	struct stage_opts so;
+	uint64_t v;
+	int rc = EXIT_TROUBLE;
+
+	if (check_name(pkg) == -1 || open_store(o, STORE_CREATE, &s) == -1)
+		return EXIT_TROUBLE;
+	stage_opts_init(&so);
+	so.version = o->version;
+	so.manifest = o->manifest;
+	so.wait = o->wait;
+	so.sign_key = o->sign;
+	so.progress = progress_start("staging", 0, 0);
+	if (stage_add(s, pkg, src, &so, &v) == -1) {
+		progress_end(so.progress);
+		msg_liberr();
+		goto out;
+	}
+	progress_end(so.progress);
+	printf("%" PRIu64 "\n", v);
+	rc = EXIT_DONE;
+out:
+	store_close(s);
+	return rc;
+}
+
+static void
+fmt_time(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%" PRId64, t);
+}
+
+static int
+list_package(struct store *s, const char *pkg)
+{
+	struct store_version_info in;
+	uint64_t *v;
+	size_t n, i;
+	char when[64];
+
+	if (store_versions(s, pkg, &v, &n) == -1) {
+		msg_liberr();
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (store_version_info(s, pkg, v[i], &in) == -1) {
+			msg_liberr();
+			free(v);
+			return -1;
+		}
+		fmt_time(in.created, when, sizeof(when));
+		printf("%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s%s\n", pkg,
+		    v[i], in.files, in.bytes, when,
+		    in.is_signed ? " signed" : "");
+	}
+	free(v);
+	return 0;
+}
+
+static int
+do_list(const struct opts *o, const char *pkg)
+{
+	struct store *s = NULL;
+	char **pk = NULL;
+	size_t n = 0, i;
+	int rc = EXIT_TROUBLE;
+
+	if (pkg != NULL && check_name(pkg) == -1)
+		return EXIT_TROUBLE;
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	if (store_packages(s, &pk, &n) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (pkg != NULL) {
+		for (i = 0; i < n; i++)
+			if (strcmp(pk[i], pkg) == 0)
+				break;
+		if (i == n) {
+			msg_warn("package '%s': not in the store", pkg);
+			goto out;
+		}
+		if (list_package(s, pkg) == -1)
+			goto out;
+	} else {
+		for (i = 0; i < n; i++)
+			if (list_package(s, pk[i]) == -1)
+				goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	store_strings_free(pk, n);
+	store_close(s);
+	return rc;
+}
+
+static int
+do_show(const struct opts *o, const char *pkg, const char *ver)
+{
+	struct store *s = NULL;
+	struct manifest m;
+	uint64_t v = 0;
+	int rc = EXIT_TROUBLE;
+
+	manifest_init(&m);
+	if (check_name(pkg) == -1 ||
+	    (ver != NULL && parse_version(ver, &v) == -1))
+		return EXIT_TROUBLE;
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	if (v == 0) {
+		if (store_newest(s, pkg, &v) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		if (v == 0) {
+			msg_warn("package '%s': no version in the store", pkg);
+			goto out;
+		}
+	}
+	/* Through the parser, so a damaged manifest is reported, not
+	 * printed. */
+	if (store_load_manifest(s, pkg, v, &m) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (manifest_write(&m, stdout) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	manifest_free(&m);
+	store_close(s);
+	return rc;
+}
+
+/* Split path into a directory descriptor and base name. */
+static int
+open_parent(const char *path, char *base, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int fd;
+
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		slash = path - 1;
+	} else if (slash == path) {
+		snprintf(dir, sizeof(dir), "/");
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	}
+	if (slash[1] == '\0' || strlen(slash + 1) >= len) {
+		msg_warn("'%s': not a file name", path);
+		return -1;
+	}
+	snprintf(base, len, "%s", slash + 1);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		msg_warn("cannot open directory '%s':", dir);
+	return fd;
+}
+
+static int
+do_export(const struct opts *o, const char *pkg, const char *ver)
+{
+	struct store *s = NULL;
+	struct atomic_file af;
+	struct progress *p = NULL;
+	char base[NAME_MAX + 1];
+	uint64_t v;
+	int dfd = -1, rc = EXIT_TROUBLE, fd;
+	bool to_stdout = strcmp(o->output, "-") == 0;
+
+	memset(&af, 0, sizeof(af));
+	af.fd = -1;
+	af.slot = -1;
+	if (check_name(pkg) == -1 || parse_version(ver, &v) == -1)
+		return EXIT_TROUBLE;
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	if (to_stdout) {
+		fd = STDOUT_FILENO;
+	} else {
+		if ((dfd = open_parent(o->output, base, sizeof(base))) == -1)
+			goto out;
+		if (atomic_open(&af, dfd, base, 0644) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		fd = atomic_fd(&af);
+	}
+	p = progress_start("exporting", 0, 0);
+	if (pack_export(s, pkg, v, o->base, fd, p) == -1) {
+		progress_end(p);
+		msg_liberr();
+		goto out;
+	}
+	progress_end(p);
+	if (!to_stdout && atomic_commit(&af) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	if (!to_stdout)
+		atomic_abort(&af);
+	if (dfd != -1)
+		close(dfd);
+	store_close(s);
+	return rc;
+}
+
+static int
+do_import(const struct opts *o, const char *file)
+{
+	struct store *s = NULL;
+	struct pack_import_opts io;
+	enum pack_import_result res;
+	char pkg[NAME_MAX_LEN + 1];
+	uint64_t v, newest;
+	int fd, rc = EXIT_TROUBLE;
+
+	if (strcmp(file, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		msg_warn("cannot open '%s':", file);
+		return EXIT_TROUBLE;
+	}
+	if (open_store(o, STORE_CREATE, &s) == -1)
+		goto out;
+	memset(&io, 0, sizeof(io));
+	io.wait = o->wait;
+	io.trust = o->trust;
+	io.progress = progress_start("importing", 0, 0);
+	if (pack_import(s, fd, file, &io, &res, pkg, &v) == -1) {
+		progress_end(io.progress);
+		msg_liberr();
+		goto out;
+	}
+	progress_end(io.progress);
+	switch (res) {
+	case PACK_ALREADY_PRESENT:
+		msg_warn("%s version %" PRIu64 ": already in the store, "
+		    "nothing to do", pkg, v);
+		break;
+	case PACK_IMPORTED_OLDER:
+		if (store_newest(s, pkg, &newest) == -1)
+			newest = 0;
+		msg_warn("%s version %" PRIu64 ": imported; version %" PRIu64
+		    " stays the newest", pkg, v, newest);
+		break;
+	case PACK_IMPORTED:
+		break;
+	}
+	printf("%s %" PRIu64 "\n", pkg, v);
+	rc = EXIT_DONE;
+out:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	store_close(s);
+	return rc;
+}
+
+static int
+do_gc(const struct opts *o)
+{
+	struct store *s = NULL;
+	struct store_gc_result r;
+	int rc = EXIT_TROUBLE;
+
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	if (store_gc(s, o->keep, o->wait, &r) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	printf("removed %" PRIu64 " versions, %" PRIu64 " contents, %"
+	    PRIu64 " bytes\n", r.versions_removed, r.contents_removed,
+	    r.bytes_freed);
+	rc = EXIT_DONE;
+out:
+	store_close(s);
+	return rc;
+}
+
+static void
+fsck_line(const char *line, void *arg)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+static int
+do_fsck(const struct opts *o)
+{
+	struct store *s = NULL;
+	struct progress *p;
+	int n;
+
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	p = progress_start("checking", 0, 0);
+	n = store_fsck(s, p, fsck_line, NULL);
+	progress_end(p);
+	store_close(s);
+	if (n == -1) {
+		msg_liberr();
+		return EXIT_TROUBLE;
+	}
+	if (n > 0) {
+		msg_warn("store '%s': %d damage%s found", store_path(o->store),
+		    n, n == 1 ? "" : "s");
+		return EXIT_PARTIAL;
+	}
+	return EXIT_DONE;
+}
+
+static int
+do_keygen(const struct opts *o)
+{
+	if (sign_keygen(o->output) == -1) {
+		msg_liberr();
+		return EXIT_TROUBLE;
+	}
+	return EXIT_DONE;
+}
+
+/* ---- main ---- */
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o;
+	enum mode mode = MODE_NONE;
+	uint64_t u;
+	size_t i;
+	int ch, rc, nargs;
+	char **args;
+
+	msg_init(argv[0]);
+	atomic_install_cleanup();
+	signal(SIGPIPE, SIG_IGN);
+	memset(&o, 0, sizeof(o));
+	o.wait = STORE_WAIT_DEFAULT;
+	o.keep = GC_KEEP_DEFAULT;
+
+	/* Options before the subcommand. */
+	while ((ch = getopt_long(argc, argv, "+hs:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
+			    EXIT_DONE;
+		case 's':
+			o.store = optarg;
+			break;
+		default:
+			bad_usage();
+		}
+	}
+	if (optind >= argc)
+		bad_usage();
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(argv[optind], modes[i].name) == 0)
+			mode = modes[i].mode;
+	if (mode == MODE_NONE) {
+		msg_warn("'%s': unknown subcommand", argv[optind]);
+		bad_usage();
+	}
+	/* The subcommand's options (and operands, in any order). */
+	args = argv + optind;
+	nargs = argc - optind;
+	optind = 0;
+	while ((ch = getopt_long(nargs, args, "ho:s:", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
+			    EXIT_DONE;
+		case 'o':
+			if (mode != MODE_EXPORT && mode != MODE_KEYGEN)
+				bad_usage();
+			o.output = optarg;
+			break;
+		case 's':
+			o.store = optarg;
+			break;
+		case OPT_BASE:
+			if (mode != MODE_EXPORT ||
+			    parse_num(optarg, 1, &o.base) == -1)
+				bad_usage();
+			break;
+		case OPT_KEEP:
+			if (mode != MODE_GC || parse_num(optarg, 0, &u) == -1 ||
+			    u > 1000000)
+				bad_usage();
+			o.keep = (unsigned)u;
+			break;
+		case OPT_MANIFEST:
+			if (mode != MODE_ADD)
+				bad_usage();
+			o.manifest = optarg;
+			break;
+		case OPT_SIGN:
+			if (mode != MODE_ADD)
+				bad_usage();
+			o.sign = optarg;
+			break;
+		case OPT_TRUST:
+			if (mode != MODE_IMPORT)
+				bad_usage();
+			o.trust = optarg;
+			break;
+		case OPT_VERSION:
+			if (mode != MODE_ADD ||
+			    parse_num(optarg, 1, &o.version) == -1)
+				bad_usage();
+			break;
+		case OPT_WAIT:
+			if ((mode != MODE_ADD && mode != MODE_IMPORT &&
+			    mode != MODE_GC) || parse_num(optarg, 0, &u) == -1)
+				bad_usage();
+			o.wait = (double)u;
+			break;
+		default:
+			bad_usage();
+		}
+	}
+	args += optind;
+	nargs -= optind;
+
+	switch (mode) {
+	case MODE_ADD:
+		if (nargs != 2)
+			bad_usage();
+		rc = do_add(&o, args[0], args[1]);
+		break;
+	case MODE_EXPORT:
+		if (nargs != 2 || o.output == NULL)
+			bad_usage();
+		rc = do_export(&o, args[0], args[1]);
+		break;
+	case MODE_FSCK:
+		if (nargs != 0)
+			bad_usage();
+		rc = do_fsck(&o);
+		break;
+	case MODE_GC:
+		if (nargs != 0)
+			bad_usage();
+		rc = do_gc(&o);
+		break;
+	case MODE_IMPORT:
+		if (nargs != 1)
+			bad_usage();
+		rc = do_import(&o, args[0]);
+		break;
+	case MODE_KEYGEN:
+		if (nargs != 0 || o.output == NULL || o.store != NULL)
+			bad_usage();
+		rc = do_keygen(&o);
+		break;
+	case MODE_LIST:
+		if (nargs > 1)
+			bad_usage();
+		rc = do_list(&o, nargs == 1 ? args[0] : NULL);
+		break;
+	case MODE_SHOW:
+		if (nargs < 1 || nargs > 2)
+			bad_usage();
+		rc = do_show(&o, args[0], nargs == 2 ? args[1] : NULL);
+		break;
+	default:
+		bad_usage();
+	}
+	if (msg_close_stdout() == -1 && rc == EXIT_DONE)
+		rc = EXIT_TROUBLE;
+	return rc;
+}

@@ -1,0 +1,923 @@
+/*
+ * pack.c — package files: writer, hostile-input reader, import (see
+ * pack.h for the format).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "digest.h"
+#include "err.h"
+#include "io.h"
+#include "manifest.h"
+#include "pack.h"
+#include "progress.h"
+#include "sign.h"
+#include "store.h"
+
+/* zlib cannot expand more than about 1032:1. */
+#define ZLIB_MAX_RATIO 1100
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- writer ---- */
+
+struct pw {
+	int fd;
+	struct digest dg;
+	unsigned char *buf;
+	size_t len;
+	uint64_t total;
+	struct progress *p;
+};
+
+static int
+pw_flush(struct pw *w)
+{
+	if (w->len == 0)
+		return 0;
+	if (io_write_full(w->fd, w->buf, w->len, "package file") == -1)
+		return -1;
+	progress_add(w->p, 0, w->len);
+	w->len = 0;
+	return 0;
+}
+
+/* Write (and hash, when hash) n bytes. */
+static int
+pw_put(struct pw *w, const void *p, size_t n, bool hash)
+{
+	if (hash && digest_update(&w->dg, p, n) == -1)
+		return -1;
+	w->total += n;
+	if (n >= BLOB_CHUNK) {
+		if (pw_flush(w) == -1 ||
+		    io_write_full(w->fd, p, n, "package file") == -1)
+			return -1;
+		progress_add(w->p, 0, n);
+		return 0;
+	}
+	if (w->len + n > BLOB_CHUNK && pw_flush(w) == -1)
+		return -1;
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+	return 0;
+}
+
+struct content {
+	unsigned char d[DIGEST_LEN];
+	uint64_t size;
+};
+
+static int
+cmp_content(const void *a, const void *b)
+{
+	return memcmp(a, b, DIGEST_LEN);
+}
+
+/* Unique `f` contents of m, sorted by digest. */
+static int
+contents_of(const struct manifest *m, struct content **out, size_t *n)
+{
+	struct content *v;
+	size_t i, k = 0, j;
+
+	*out = NULL;
+	*n = 0;
+	if ((v = calloc(m->n + 1, sizeof(*v))) == NULL)
+		return err_sys("out of memory");
+	for (i = 0; i < m->n; i++)
+		if (m->v[i].type == ENTRY_FILE) {
+			memcpy(v[k].d, m->v[i].digest, DIGEST_LEN);
+			v[k++].size = m->v[i].size;
+		}
+	qsort(v, k, sizeof(*v), cmp_content);
+	for (i = j = 0; i < k; i++)
+		if (j == 0 || memcmp(v[j - 1].d, v[i].d, DIGEST_LEN) != 0)
+			v[j++] = v[i];
+	*out = v;
+	*n = j;
+	return 0;
+}
+
+static const struct content *
+find_content(const struct content *v, size_t n, const unsigned char *d)
+{
+	return bsearch(d, v, n, sizeof(*v), cmp_content);
+}
+
+int
+pack_export(struct store *s, const char *pkg, uint64_t version,
+    uint64_t base, int fd, struct progress *p)
+{
+	struct pw w = { fd, { NULL }, NULL, 0, 0, p };
+	struct manifest m, bm;
+	struct content *cv = NULL, *bv = NULL;
+	size_t ncv = 0, nbv = 0, i, k, mlen, siglen = 0, zlen = 0;
+	unsigned char hdr[64], *sig = NULL, *z = NULL, fin[DIGEST_LEN];
+	char *mbuf = NULL;
+	uint64_t count = 0;
+	int rc = -1;
+
+	manifest_init(&m);
+	manifest_init(&bm);
+	if (!name_valid(pkg))
+		return err_set("'%s': invalid package name", pkg);
+	if (base != 0 && base == version)
+		return err_set("%s: base %" PRIu64 " is the version itself",
+		    pkg, base);
+	if (store_manifest_bytes(s, pkg, version, &mbuf, &mlen) == -1 ||
+	    store_load_manifest(s, pkg, version, &m) == -1 ||
+	    store_version_signature(s, pkg, version, &sig, &siglen) == -1)
+		goto out;
+	if (base != 0 && (store_load_manifest(s, pkg, base, &bm) == -1 ||
+	    contents_of(&bm, &bv, &nbv) == -1))
+		goto out;
+	if (contents_of(&m, &cv, &ncv) == -1)
+		goto out;
+	for (i = k = 0; i < ncv; i++)
+		if (find_content(bv, nbv, cv[i].d) == NULL)
+			cv[k++] = cv[i];
+	ncv = k;
+	if ((w.buf = malloc(BLOB_CHUNK)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (digest_init(&w.dg) == -1)
+		goto out;
+	/* Header. */
+	memcpy(hdr, PACK_MAGIC, 8);
+	put32(hdr + 8, PACK_FORMAT);
+	put32(hdr + 12, 0);
+	put64(hdr + 16, version);
+	put64(hdr + 24, base);
+	hdr[32] = (unsigned char)strlen(pkg);
+	if (pw_put(&w, hdr, 33, true) == -1 ||
+	    pw_put(&w, pkg, strlen(pkg), true) == -1)
+		goto out;
+	/* Manifest, compressed when that pays. */
+	if (blob_compress(mbuf, mlen, &z, &zlen) == -1)
+		goto out;
+	hdr[0] = zlen < mlen ? 1 : 0;
+	put64(hdr + 1, mlen);
+	put64(hdr + 9, hdr[0] ? zlen : mlen);
+	if (pw_put(&w, hdr, 17, true) == -1 ||
+	    pw_put(&w, hdr[0] ? (void *)z : (void *)mbuf, hdr[0] ? zlen : mlen,
+	    true) == -1)
+		goto out;
+	/* Signature. */
+	if (siglen > PACK_SIG_MAX) {
+		err_set("%s version %" PRIu64 ": signature too long", pkg,
+		    version);
+		goto out;
+	}
+	put32(hdr, (uint32_t)siglen);
+	if (pw_put(&w, hdr, 4, true) == -1 ||
+	    (siglen > 0 && pw_put(&w, sig, siglen, true) == -1))
+		goto out;
+	count = ncv;
+	put64(hdr, count);
+	if (pw_put(&w, hdr, 8, true) == -1)
+		goto out;
+	/* Contents, in their stored form. */
+	for (i = 0; i < ncv; i++) {
+		struct store_raw raw;
+		uint64_t left;
+
+		if (store_content_raw(s, cv[i].d, &raw) == -1)
+			goto out;
+		memcpy(hdr, cv[i].d, DIGEST_LEN);
+		put64(hdr + 32, cv[i].size);
+		hdr[40] = raw.zlib ? 1 : 0;
+		put64(hdr + 41, raw.stored_size);
+		if (pw_put(&w, hdr, 49, true) == -1) {
+			close(raw.fd);
+			goto out;
+		}
+		for (left = raw.stored_size; left > 0;) {
+			size_t want = left > BLOB_CHUNK ? BLOB_CHUNK :
+			    (size_t)left;
+			ssize_t got;
+
+			if (w.len + want > BLOB_CHUNK && pw_flush(&w) == -1) {
+				close(raw.fd);
+				goto out;
+			}
+			got = io_read_full(raw.fd, w.buf + w.len, want,
+			    "content");
+			if (got <= 0) {
+				if (got == 0)
+					err_set("content of '%s' version %"
+					    PRIu64 " shorter than stored",
+					    pkg, version);
+				close(raw.fd);
+				goto out;
+			}
+			if (digest_update(&w.dg, w.buf + w.len,
+			    (size_t)got) == -1) {
+				close(raw.fd);
+				goto out;
+			}
+			w.len += (size_t)got;
+			w.total += (uint64_t)got;
+			left -= (uint64_t)got;
+		}
+		close(raw.fd);
+	}
+	/* Trailer. */
+	if (digest_final(&w.dg, fin) == -1)
+		goto out;
+	if (pw_put(&w, PACK_END_MAGIC, 8, false) == -1 ||
+	    pw_put(&w, fin, DIGEST_LEN, false) == -1 || pw_flush(&w) == -1)
+		goto out;
+	rc = 0;
+out:
+	digest_free(&w.dg);
+	free(w.buf);
+	free(z);
+	free(sig);
+	free(mbuf);
+	free(cv);
+	free(bv);
+	manifest_free(&m);
+	manifest_free(&bm);
+	return rc;
+}
+
+/* ---- reader ---- */
+
+struct pack_reader {
+	/* source */
+	int fd;
+	const unsigned char *mem;
+	size_t memlen, memoff;
+	unsigned char *buf;	/* fd: read buffer */
+	size_t blen, boff;
+	bool eof;
+	const char *name;
+
+	struct digest dg;	/* every byte before the trailer */
+	struct pack_info info;
+	struct manifest m;
+	char *mbytes;
+	size_t mlen;
+	unsigned char *sig;
+	size_t siglen;
+	struct content *cv;	/* the manifest's contents */
+	size_t ncv;
+	uint64_t count, index;
+	unsigned char last[DIGEST_LEN];
+	bool ended;		/* trailer checked */
+
+	/* current content */
+	bool cur;
+	struct pack_content c;
+	uint64_t left;		/* stored bytes left */
+	bool raw_used;
+	bool inflating;
+	struct blob_inflate inf;
+	struct digest cdg;
+	uint64_t cgot;		/* original bytes read */
+	bool cdone;
+};
+
+/* Up to n bytes from the source; 0 at its end. */
+static ssize_t
+src_some(struct pack_reader *r, void *out, size_t n)
+{
+	ssize_t got;
+
+	if (r->mem != NULL) {
+		size_t k = r->memlen - r->memoff;
+
+		if (k > n)
+			k = n;
+		memcpy(out, r->mem + r->memoff, k);
+		r->memoff += k;
+		return (ssize_t)k;
+	}
+	if (r->boff == r->blen) {
+		if (r->eof)
+			return 0;
+		if (n >= BLOB_CHUNK) {
+			got = io_read_full(r->fd, out, n, r->name);
+			if (got >= 0 && (size_t)got < n)
+				r->eof = true;
+			return got;
+		}
+		got = io_read_full(r->fd, r->buf, BLOB_CHUNK, r->name);
+		if (got == -1)
+			return -1;
+		if ((size_t)got < BLOB_CHUNK)
+			r->eof = true;
+		r->blen = (size_t)got;
+		r->boff = 0;
+		if (got == 0)
+			return 0;
+	}
+	if (n > r->blen - r->boff)
+		n = r->blen - r->boff;
+	memcpy(out, r->buf + r->boff, n);
+	r->boff += n;
+	return (ssize_t)n;
+}
+
+/* Exactly n bytes (hashed when hash), else "truncated". */
+static int
+src_read(struct pack_reader *r, void *out, size_t n, bool hash)
+{
+	unsigned char *p = out;
+	size_t done = 0;
+	ssize_t got;
+
+	while (done < n) {
+		if ((got = src_some(r, p + done, n - done)) == -1)
+			return -1;
+		if (got == 0)
+			return err_set("%s: truncated", r->name);
+		done += (size_t)got;
+	}
+	if (hash && n > 0 && digest_update(&r->dg, out, n) == -1)
+		return -1;
+	return 0;
+}
+
+/* Read a block of at most max original bytes (method, sizes, data). */
+static int
+read_block(struct pack_reader *r, size_t max, const char *what,
+    char **out, size_t *outlen)
+{
+	unsigned char h[17], *st = NULL, *nst;
+	char *o = NULL;
+	uint64_t len, slen;
+	size_t have = 0, cap = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (src_read(r, h, 17, true) == -1)
+		return -1;
+	len = get64(h + 1);
+	slen = get64(h + 9);
+	if (h[0] > 1)
+		return err_set("%s: %s: unknown method %u", r->name, what,
+		    h[0]);
+	if (len > max)
+		return err_set("%s: %s too large (%" PRIu64 " bytes)",
+		    r->name, what, len);
+	if ((h[0] == 0 && slen != len) || (h[0] == 1 && (slen > len + 1024 +
+	    len / 100 || len / ZLIB_MAX_RATIO > slen)))
+		return err_set("%s: %s: inconsistent lengths", r->name, what);
+	if (r->mem != NULL && slen > r->memlen - r->memoff)
+		return err_set("%s: truncated", r->name);
+	/* Grow as bytes arrive, so a lying length cannot make us
+	 * allocate what the file does not hold. */
+	while (have < slen) {
+		size_t part = slen - have > BLOB_CHUNK ? BLOB_CHUNK :
+		    (size_t)(slen - have);
+
+		if (have + part > cap) {
+			cap = have + part > cap * 2 ? have + part : cap * 2;
+			if (cap > slen)
+				cap = (size_t)slen;
+			if ((nst = realloc(st, cap + 1)) == NULL) {
+				free(st);
+				return err_sys("out of memory");
+			}
+			st = nst;
+		}
+		if (src_read(r, st + have, part, true) == -1) {
+			free(st);
+			return -1;
+		}
+		have += part;
+	}
+	if (h[0] == 0) {
+		if (st == NULL && (st = malloc(1)) == NULL)
+			return err_sys("out of memory");
+		st[len] = '\0';
+		*out = (char *)st;
+		*outlen = (size_t)len;
+		return 0;
+	}
+	if ((o = malloc((size_t)len + 1)) == NULL) {
+		free(st);
+		return err_sys("out of memory");
+	}
+	if (blob_uncompress(st, (size_t)slen, (unsigned char *)o, (size_t)len,
+	    what) == -1) {
+		err_prefix("%s: ", r->name);
+		free(st);
+		free(o);
+		return -1;
+	}
+	free(st);
+	o[len] = '\0';
+	*out = o;
+	*outlen = (size_t)len;
+	return 0;
+}
+
+static int
+reader_start(struct pack_reader *r)
+{
+	unsigned char h[33], b4[8];
+	char *mb = NULL;
+	size_t ml, nf, i;
+	uint64_t cnt;
+
+	if (digest_init(&r->dg) == -1)
+		return -1;
+	if (src_read(r, h, 33, true) == -1)
+		return -1;
+	if (memcmp(h, PACK_MAGIC, 8) != 0)
+		return err_set("%s: not a pkgdist package file (bad magic)",
+		    r->name);
+	r->info.format = get32(h + 8);
+	if (r->info.format != PACK_FORMAT)
+		return err_set("%s: unknown format %" PRIu32, r->name,
+		    r->info.format);
+	if (get32(h + 12) != 0)
+		return err_set("%s: unknown flags", r->name);
+	r->info.version = get64(h + 16);
+	r->info.base = get64(h + 24);
+	if (r->info.version == 0 || r->info.base >= r->info.version)
+		return err_set("%s: bad version %" PRIu64 " (base %" PRIu64
+		    ")", r->name, r->info.version, r->info.base);
+	if (h[32] < 1 || h[32] > NAME_MAX_LEN)
+		return err_set("%s: bad package name length", r->name);
+	if (src_read(r, r->info.package, h[32], true) == -1)
+		return -1;
+	r->info.package[h[32]] = '\0';
+	if (strlen(r->info.package) != h[32] || !name_valid(r->info.package))
+		return err_set("%s: invalid package name", r->name);
+	if (read_block(r, STORE_MANIFEST_MAX, "manifest", &mb, &ml) == -1)
+		return -1;
+	r->mbytes = mb;
+	r->mlen = ml;
+	if (manifest_load_buf(mb, ml, r->name, &r->m) == -1)
+		return -1;
+	if (r->m.package == NULL || strcmp(r->m.package,
+	    r->info.package) != 0 || r->m.version != r->info.version)
+		return err_set("%s: the manifest does not name %s version %"
+		    PRIu64, r->name, r->info.package, r->info.version);
+	if (src_read(r, b4, 4, true) == -1)
+		return -1;
+	r->siglen = get32(b4);
+	if (r->siglen > PACK_SIG_MAX)
+		return err_set("%s: signature too long", r->name);
+	if (r->siglen > 0) {
+		if ((r->sig = malloc(r->siglen)) == NULL)
+			return err_sys("out of memory");
+		if (src_read(r, r->sig, r->siglen, true) == -1)
+			return -1;
+	}
+	if (contents_of(&r->m, &r->cv, &r->ncv) == -1)
+		return -1;
+	if (src_read(r, b4, 8, true) == -1)
+		return -1;
+	cnt = get64(b4);
+	for (i = nf = 0; i < r->ncv; i++)
+		nf++;
+	if (cnt > nf)
+		return err_set("%s: %" PRIu64 " contents for %zu in the "
+		    "manifest", r->name, cnt, nf);
+	r->count = cnt;
+	return 0;
+}
+
+static int
+reader_new(struct pack_reader **out, const char *name)
+{
+	struct pack_reader *r;
+
+	*out = NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return err_sys("out of memory");
+	r->fd = -1;
+	r->name = name;
+	manifest_init(&r->m);
+	*out = r;
+	return 0;
+}
+
+int
+pack_reader_open_fd(int fd, const char *name, struct pack_reader **out)
+{
+	struct pack_reader *r;
+
+	if (reader_new(&r, name) == -1)
+		return -1;
+	r->fd = fd;
+	if ((r->buf = malloc(BLOB_CHUNK)) == NULL) {
+		err_sys("out of memory");
+		pack_reader_close(r);
+		return -1;
+	}
+	if (reader_start(r) == -1) {
+		pack_reader_close(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+int
+pack_reader_open_mem(const void *buf, size_t len, const char *name,
+    struct pack_reader **out)
+{
+	struct pack_reader *r;
+
+	if (reader_new(&r, name) == -1)
+		return -1;
+	r->mem = buf != NULL ? buf : (const unsigned char *)"";
+	r->memlen = len;
+	if (reader_start(r) == -1) {
+		pack_reader_close(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+const struct pack_info *
+pack_reader_info(const struct pack_reader *r)
+{
+	return &r->info;
+}
+
+const struct manifest *
+pack_reader_manifest(const struct pack_reader *r)
+{
+	return &r->m;
+}
+
+const char *
+pack_reader_manifest_bytes(const struct pack_reader *r, size_t *len)
+{
+	*len = r->mlen;
+	return r->mbytes;
+}
+
+const unsigned char *
+pack_reader_signature(const struct pack_reader *r, size_t *len)
+{
+	*len = r->siglen;
+	return r->sig;
+}
+
+static void
+cur_end(struct pack_reader *r)
+{
+	if (r->inflating)
+		blob_inflate_end(&r->inf);
+	r->inflating = false;
+	digest_free(&r->cdg);
+	r->cur = false;
+}
+
+ssize_t
+pack_reader_read_raw(struct pack_reader *r, void *buf, size_t n)
+{
+	ssize_t got;
+
+	if (!r->cur)
+		return err_set("%s: no current content", r->name);
+	r->raw_used = true;
+	if (r->left == 0)
+		return 0;
+	if (n > r->left)
+		n = (size_t)r->left;
+	if ((got = src_some(r, buf, n)) == -1)
+		return -1;
+	if (got == 0)
+		return err_set("%s: truncated", r->name);
+	if (digest_update(&r->dg, buf, (size_t)got) == -1)
+		return -1;
+	r->left -= (uint64_t)got;
+	return got;
+}
+
+static ssize_t
+raw_cb(void *arg, void *buf, size_t n)
+{
+	return pack_reader_read_raw(arg, buf, n);
+}
+
+ssize_t
+pack_reader_read(struct pack_reader *r, void *buf, size_t n)
+{
+	unsigned char got[DIGEST_LEN];
+	char hex[DIGEST_HEXLEN + 1];
+	ssize_t k;
+
+	if (!r->cur)
+		return err_set("%s: no current content", r->name);
+	if (r->cdone)
+		return 0;
+	if (r->c.zlib) {
+		if (!r->inflating) {
+			if (blob_inflate_init(&r->inf, raw_cb, r,
+			    r->name) == -1)
+				return -1;
+			r->inflating = true;
+		}
+		k = blob_inflate_read(&r->inf, buf, n);
+	} else {
+		k = pack_reader_read_raw(r, buf, n);
+	}
+	if (k == -1)
+		return -1;
+	if (k > 0) {
+		r->cgot += (uint64_t)k;
+		if (r->cgot > r->c.size)
+			return err_set("%s: content longer than stated",
+			    r->name);
+		if (digest_update(&r->cdg, buf, (size_t)k) == -1)
+			return -1;
+		return k;
+	}
+	r->cdone = true;
+	digest_hex(r->c.digest, hex);
+	if (r->cgot != r->c.size)
+		return err_set("%s: content %s: %" PRIu64 " bytes, %" PRIu64
+		    " stated", r->name, hex, r->cgot, r->c.size);
+	if (digest_final(&r->cdg, got) == -1)
+		return -1;
+	if (memcmp(got, r->c.digest, DIGEST_LEN) != 0)
+		return err_set("%s: content %s: digest mismatch", r->name,
+		    hex);
+	return 0;
+}
+
+static int
+reader_trailer(struct pack_reader *r)
+{
+	unsigned char t[8 + DIGEST_LEN], want[DIGEST_LEN], extra;
+	ssize_t got;
+
+	if (src_read(r, t, sizeof(t), false) == -1)
+		return -1;
+	if (memcmp(t, PACK_END_MAGIC, 8) != 0)
+		return err_set("%s: bad trailer", r->name);
+	if (digest_final(&r->dg, want) == -1)
+		return -1;
+	if (memcmp(want, t + 8, DIGEST_LEN) != 0)
+		return err_set("%s: checksum mismatch (file corrupted)",
+		    r->name);
+	if ((got = src_some(r, &extra, 1)) == -1)
+		return -1;
+	if (got != 0)
+		return err_set("%s: data after the end", r->name);
+	r->ended = true;
+	return 0;
+}
+
+int
+pack_reader_next(struct pack_reader *r, struct pack_content *c)
+{
+	unsigned char h[49], scratch[65536];
+	const struct content *mc;
+	ssize_t k;
+
+	if (r->ended)
+		return 0;
+	if (r->cur) {
+		/* Finish the current content, checking it if it was read
+		 * decompressed (or not at all). */
+		if (!r->raw_used) {
+			while ((k = pack_reader_read(r, scratch,
+			    sizeof(scratch))) > 0)
+				;
+			if (k == -1)
+				return -1;
+		}
+		while (r->left > 0)
+			if (pack_reader_read_raw(r, scratch,
+			    sizeof(scratch)) == -1)
+				return -1;
+		cur_end(r);
+	}
+	if (r->index == r->count) {
+		if (reader_trailer(r) == -1)
+			return -1;
+		return 0;
+	}
+	if (src_read(r, h, sizeof(h), true) == -1)
+		return -1;
+	memset(&r->c, 0, sizeof(r->c));
+	memcpy(r->c.digest, h, DIGEST_LEN);
+	r->c.size = get64(h + 32);
+	if (h[40] > 1)
+		return err_set("%s: content %" PRIu64 ": unknown method",
+		    r->name, r->index + 1);
+	r->c.zlib = h[40] == 1;
+	r->c.stored_size = get64(h + 41);
+	if (r->index > 0 && memcmp(r->last, r->c.digest, DIGEST_LEN) >= 0)
+		return err_set("%s: contents out of order", r->name);
+	memcpy(r->last, r->c.digest, DIGEST_LEN);
+	if ((mc = find_content(r->cv, r->ncv, r->c.digest)) == NULL)
+		return err_set("%s: content %" PRIu64 " not in the manifest",
+		    r->name, r->index + 1);
+	if (mc->size != r->c.size)
+		return err_set("%s: content %" PRIu64 ": size differs from "
+		    "the manifest", r->name, r->index + 1);
+	if (!r->c.zlib && r->c.stored_size != r->c.size)
+		return err_set("%s: content %" PRIu64 ": inconsistent "
+		    "lengths", r->name, r->index + 1);
+	if (r->c.zlib && (r->c.size / ZLIB_MAX_RATIO > r->c.stored_size ||
+	    r->c.stored_size > r->c.size + r->c.size / 100 + 1024))
+		return err_set("%s: content %" PRIu64 ": inconsistent "
+		    "lengths", r->name, r->index + 1);
+	if (r->mem != NULL && r->c.stored_size > r->memlen - r->memoff)
+		return err_set("%s: truncated", r->name);
+	if (digest_init(&r->cdg) == -1)
+		return -1;
+	r->cur = true;
+	r->left = r->c.stored_size;
+	r->raw_used = false;
+	r->cgot = 0;
+	r->cdone = false;
+	r->index++;
+	*c = r->c;
+	return 1;
+}
+
+void
+pack_reader_close(struct pack_reader *r)
+{
+	if (r == NULL)
+		return;
+	cur_end(r);
+	digest_free(&r->dg);
+	manifest_free(&r->m);
+	free(r->mbytes);
+	free(r->sig);
+	free(r->cv);
+	free(r->buf);
+	free(r);
+}
+
+/* ---- import ---- */
+
+static ssize_t
+import_cb(void *arg, void *buf, size_t n)
+{
+	return pack_reader_read_raw(arg, buf, n);
+}
+
+int
+pack_import(struct store *s, int fd, const char *name,
+    const struct pack_import_opts *opts, enum pack_import_result *res,
+    char pkg_out[NAME_MAX_LEN + 1], uint64_t *version_out)
+{
+	struct pack_reader *r = NULL;
+	struct store_txn *t = NULL;
+	const struct pack_info *in;
+	struct pack_content c;
+	struct manifest m;
+	const unsigned char *sig;
+	const char *mb;
+	char *old = NULL;
+	size_t siglen, mlen, oldlen;
+	uint64_t stored;
+	int have, k, rc = -1;
+	bool present = false;
+
+	manifest_init(&m);
+	*res = PACK_IMPORTED;
+	if (pack_reader_open_fd(fd, name, &r) == -1)
+		return -1;
+	in = pack_reader_info(r);
+	if (pkg_out != NULL)
+		memcpy(pkg_out, in->package, strlen(in->package) + 1);
+	if (version_out != NULL)
+		*version_out = in->version;
+	mb = pack_reader_manifest_bytes(r, &mlen);
+	sig = pack_reader_signature(r, &siglen);
+	if (opts->trust != NULL) {
+		if (sig == NULL) {
+			err_set("%s: %s version %" PRIu64 " is not signed",
+			    name, in->package, in->version);
+			goto out;
+		}
+		if (sign_verify(opts->trust, mb, mlen, sig, siglen) == -1) {
+			err_prefix("%s: %s version %" PRIu64 ": ", name,
+			    in->package, in->version);
+			goto out;
+		}
+	}
+	if (store_txn_begin(s, in->package, opts->wait, &t) == -1)
+		goto out;
+	if ((have = store_has_version(s, in->package, in->version)) == -1)
+		goto out;
+	if (have) {
+		if (store_manifest_bytes(s, in->package, in->version, &old,
+		    &oldlen) == -1)
+			goto out;
+		if (oldlen != mlen || memcmp(old, mb, mlen) != 0) {
+			err_set("%s: %s version %" PRIu64 " is already in the "
+			    "store with another content", name, in->package,
+			    in->version);
+			goto out;
+		}
+		present = true;
+	}
+	if (in->base != 0 && !present) {
+		if ((k = store_has_version(s, in->package, in->base)) == -1)
+			goto out;
+		if (k == 0) {
+			err_set("%s: a delta against %s version %" PRIu64
+			    ", which this store lacks", name, in->package,
+			    in->base);
+			goto out;
+		}
+	}
+	while ((k = pack_reader_next(r, &c)) == 1) {
+		if (present) {
+			/* Check every byte all the same. */
+			unsigned char buf[65536];
+			ssize_t n;
+
+			while ((n = pack_reader_read(r, buf, sizeof(buf))) > 0)
+				;
+			if (n == -1)
+				goto out;
+			continue;
+		}
+		if (store_txn_put_stream(t, c.digest, c.size, c.zlib,
+		    import_cb, r, &stored) == -1) {
+			err_prefix("%s: ", name);
+			goto out;
+		}
+		progress_add(opts->progress, 1, c.stored_size);
+	}
+	if (k == -1)
+		goto out;
+	if (present) {
+		*res = PACK_ALREADY_PRESENT;
+		rc = 0;
+		goto out;
+	}
+	/* A copy of the manifest to commit (the reader owns its own). */
+	if (manifest_load_buf(mb, mlen, name, &m) == -1)
+		goto out;
+	/* The store keeps the bytes it writes: they must be these (what a
+	 * signature covers), so only the canonical spelling is taken. */
+	if (store_manifest_render(&m, in->package, in->version, &old,
+	    &oldlen) == -1)
+		goto out;
+	if (oldlen != mlen || memcmp(old, mb, mlen) != 0) {
+		err_set("%s: manifest not in canonical form", name);
+		goto out;
+	}
+	if (in->version < store_txn_newest(t))
+		*res = PACK_IMPORTED_OLDER;
+	rc = store_txn_commit(t, &m, in->version, sig, siglen);
+	t = NULL;
+	if (rc == -1)
+		err_prefix("%s: ", name);
+out:
+	store_txn_abort(t);
+	free(old);
+	manifest_free(&m);
+	pack_reader_close(r);
+	return rc;
+}

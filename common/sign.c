@@ -1,0 +1,199 @@
+/*
+ * sign.c — Ed25519 through libcrypto's EVP interface (see sign.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "atomic.h"
+#include "err.h"
+#include "io.h"
+#include "sign.h"
+
+#define KEYFILE_MAX 16384
+
+/* Split path into a directory descriptor and a base name. */
+static int
+open_parent(const char *path, char *base, size_t baselen)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int fd;
+
+	if (slash == NULL) {
+		if (strlen(path) >= baselen || *path == '\0')
+			return err_set("'%s': invalid file name", path);
+		strcpy(base, path);
+		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		size_t dl = (size_t)(slash - path);
+
+		if (dl >= sizeof(dir) || strlen(slash + 1) >= baselen ||
+		    slash[1] == '\0')
+			return err_set("'%s': invalid file name", path);
+		memcpy(dir, path, dl);
+		dir[dl] = '\0';
+		if (dl == 0)
+			strcpy(dir, "/");
+		strcpy(base, slash + 1);
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd == -1)
+		return err_sys("cannot open the directory of '%s'", path);
+	return fd;
+}
+
+static int
+write_bio(int dirfd, const char *name, BIO *b, mode_t mode)
+{
+	char *data;
+	long len = BIO_get_mem_data(b, &data);
+
+	if (len <= 0)
+		return err_set("'%s': cannot encode key", name);
+	return atomic_write_file(dirfd, name, data, (size_t)len, mode);
+}
+
+int
+sign_keygen(const char *path)
+{
+	char base[NAME_MAX + 1], pub[NAME_MAX + 8];
+	EVP_PKEY *k = NULL;
+	BIO *bs = NULL, *bp = NULL;
+	int dfd, rc = -1;
+
+	if ((dfd = open_parent(path, base, sizeof(base) - 4)) == -1)
+		return -1;
+	snprintf(pub, sizeof(pub), "%s.pub", base);
+	if (faccessat(dfd, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(dfd, pub, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		err_set("'%s' or '%s.pub' exists: not overwritten", path,
+		    path);
+		goto out;
+	}
+	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL) {
+		err_set("cannot make an Ed25519 key");
+		goto out;
+	}
+	if ((bs = BIO_new(BIO_s_mem())) == NULL ||
+	    (bp = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_PrivateKey(bs, k, NULL, NULL, 0, NULL, NULL) ||
+	    !PEM_write_bio_PUBKEY(bp, k)) {
+		err_set("cannot encode the key");
+		goto out;
+	}
+	/* The public key first: a crash between leaves no secret key
+	 * without its public half. */
+	if (write_bio(dfd, pub, bp, 0644) == -1 ||
+	    write_bio(dfd, base, bs, 0600) == -1)
+		goto out;
+	rc = 0;
+out:
+	BIO_free(bs);
+	BIO_free(bp);
+	EVP_PKEY_free(k);
+	close(dfd);
+	return rc;
+}
+
+static EVP_PKEY *
+read_key(const char *file, int secret)
+{
+	char *buf = NULL;
+	size_t len;
+	BIO *b = NULL;
+	EVP_PKEY *k = NULL;
+
+	if (io_slurp(AT_FDCWD, file, KEYFILE_MAX, &buf, &len) == -1)
+		return NULL;
+	if ((b = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		err_set("'%s': out of memory", file);
+		goto out;
+	}
+	k = secret ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) :
+	    PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	if (k == NULL) {
+		err_set("'%s': not a PEM %s key", file,
+		    secret ? "private" : "public");
+		goto out;
+	}
+	if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+		err_set("'%s': not an Ed25519 key", file);
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+out:
+	BIO_free(b);
+	if (buf != NULL)
+		explicit_bzero(buf, len);
+	free(buf);
+	return k;
+}
+
+int
+sign_data(const char *keyfile, const void *msg, size_t n,
+    unsigned char **sig, size_t *siglen)
+{
+	EVP_PKEY *k;
+	EVP_MD_CTX *c = NULL;
+	unsigned char *s = NULL;
+	size_t len = SIGN_LEN;
+	int rc = -1;
+
+	*sig = NULL;
+	*siglen = 0;
+	if ((k = read_key(keyfile, 1)) == NULL)
+		return -1;
+	if ((c = EVP_MD_CTX_new()) == NULL || (s = malloc(SIGN_LEN)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (EVP_DigestSignInit(c, NULL, NULL, NULL, k) != 1 ||
+	    EVP_DigestSign(c, s, &len, msg, n) != 1 || len != SIGN_LEN) {
+		err_set("'%s': cannot sign", keyfile);
+		goto out;
+	}
+	*sig = s;
+	*siglen = len;
+	s = NULL;
+	rc = 0;
+out:
+	free(s);
+	EVP_MD_CTX_free(c);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+int
+sign_verify(const char *pubfile, const void *msg, size_t n,
+    const unsigned char *sig, size_t siglen)
+{
+	EVP_PKEY *k;
+	EVP_MD_CTX *c = NULL;
+	int rc = -1;
+
+	if ((k = read_key(pubfile, 0)) == NULL)
+		return -1;
+	if ((c = EVP_MD_CTX_new()) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (siglen != SIGN_LEN ||
+	    EVP_DigestVerifyInit(c, NULL, NULL, NULL, k) != 1 ||
+	    EVP_DigestVerify(c, sig, siglen, msg, n) != 1) {
+		err_set("bad signature (not made by the key in '%s')",
+		    pubfile);
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(c);
+	EVP_PKEY_free(k);
+	return rc;
+}

@@ -1,0 +1,205 @@
+/*
+ * stage.c — staging a source tree as a new version (see stage.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "manifest.h"
+#include "progress.h"
+#include "scan.h"
+#include "sign.h"
+#include "stage.h"
+#include "store.h"
+
+#define MAX_JOBS 64
+
+void
+stage_opts_init(struct stage_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->wait = STORE_WAIT_DEFAULT;
+}
+
+struct work {
+	struct store_txn *t;
+	int dirfd;
+	struct manifest *m;
+	bool expect;		/* digests come from a manifest */
+	size_t *todo;		/* indices of `f` entries, biggest first */
+	size_t ntodo, next;
+	pthread_mutex_t mu;
+	bool failed;
+	char err[1024];		/* first error (err.h is per thread) */
+	struct progress *p;
+};
+
+static void *
+worker(void *arg)
+{
+	struct work *w = arg;
+
+	for (;;) {
+		struct entry *e;
+		unsigned char d[DIGEST_LEN];
+		size_t i;
+
+		pthread_mutex_lock(&w->mu);
+		if (w->failed || w->next == w->ntodo) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		i = w->todo[w->next++];
+		pthread_mutex_unlock(&w->mu);
+		e = &w->m->v[i];
+		if (store_txn_put_file(w->t, w->dirfd, e->path,
+		    w->expect ? e->digest : NULL, e->size, d, NULL) == -1) {
+			pthread_mutex_lock(&w->mu);
+			if (!w->failed) {
+				w->failed = true;
+				snprintf(w->err, sizeof(w->err), "%s",
+				    err_get());
+			}
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		memcpy(e->digest, d, DIGEST_LEN);
+		progress_add(w->p, 1, e->size);
+	}
+	return NULL;
+}
+
+static struct manifest *sort_m;
+
+static int
+cmp_size_desc(const void *a, const void *b)
+{
+	uint64_t x = sort_m->v[*(const size_t *)a].size;
+	uint64_t y = sort_m->v[*(const size_t *)b].size;
+
+	return x > y ? -1 : x < y;
+}
+
+/* Copy every file of m in parallel. */
+static int
+copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
+    int jobs, struct progress *p)
+{
+	static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
+	struct work w;
+	pthread_t th[MAX_JOBS];
+	size_t i;
+	int n, k, rc = -1;
+
+	memset(&w, 0, sizeof(w));
+	w.t = t;
+	w.dirfd = dirfd;
+	w.m = m;
+	w.expect = expect;
+	w.p = p;
+	pthread_mutex_init(&w.mu, NULL);
+	if ((w.todo = calloc(m->n + 1, sizeof(*w.todo))) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	for (i = 0; i < m->n; i++)
+		if (m->v[i].type == ENTRY_FILE)
+			w.todo[w.ntodo++] = i;
+	pthread_mutex_lock(&sort_mu);
+	sort_m = m;
+	qsort(w.todo, w.ntodo, sizeof(*w.todo), cmp_size_desc);
+	pthread_mutex_unlock(&sort_mu);
+	n = jobs > 0 ? jobs : scan_ncpu();
+	if (n > MAX_JOBS)
+		n = MAX_JOBS;
+	for (k = 0; k < n; k++)
+		if (pthread_create(&th[k], NULL, worker, &w) != 0)
+			break;
+	if (k == 0)
+		worker(&w);
+	while (k-- > 0)
+		pthread_join(th[k], NULL);
+	if (w.failed) {
+		err_set("%s", w.err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(w.todo);
+	pthread_mutex_destroy(&w.mu);
+	return rc;
+}
+
+int
+stage_add(struct store *s, const char *pkg, const char *srcdir,
+    const struct stage_opts *o, uint64_t *version)
+{
+	struct manifest m;
+	struct scan_opts so;
+	struct store_txn *t = NULL;
+	unsigned char *sig = NULL;
+	char *buf = NULL;
+	size_t siglen = 0, len;
+	uint64_t v;
+	int dirfd = -1, rc = -1;
+
+	*version = 0;
+	manifest_init(&m);
+	if (!name_valid(pkg))
+		return err_set("'%s': invalid package name", pkg);
+	if ((dirfd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return err_sys("cannot open '%s'", srcdir);
+	if (o->manifest != NULL) {
+		if (manifest_load(o->manifest, &m) == -1)
+			goto out;
+		if (m.package != NULL && strcmp(m.package, pkg) != 0) {
+			err_set("'%s' describes package '%s', not '%s'",
+			    o->manifest, m.package, pkg);
+			goto out;
+		}
+	} else {
+		scan_opts_init(&so);
+		so.jobs = o->jobs;
+		so.no_hash = true;
+		if (scan_tree(dirfd, srcdir, &so, &m) == -1)
+			goto out;
+	}
+	if (store_txn_begin(s, pkg, o->wait, &t) == -1)
+		goto out;
+	v = store_txn_newest(t) + 1;
+	if (o->version != 0) {
+		if (o->version <= store_txn_newest(t)) {
+			err_set("%s: version %" PRIu64 " is not above the "
+			    "newest, %" PRIu64, pkg, o->version,
+			    store_txn_newest(t));
+			goto out;
+		}
+		v = o->version;
+	}
+	if (copy_all(t, dirfd, &m, o->manifest != NULL, o->jobs,
+	    o->progress) == -1)
+		goto out;
+	if (o->sign_key != NULL) {
+		if (store_manifest_render(&m, pkg, v, &buf, &len) == -1 ||
+		    sign_data(o->sign_key, buf, len, &sig, &siglen) == -1)
+			goto out;
+	}
+	rc = store_txn_commit(t, &m, v, sig, siglen);
+	t = NULL;
+	if (rc == 0)
+		*version = v;
+out:
+	store_txn_abort(t);
+	free(sig);
+	free(buf);
+	manifest_free(&m);
+	close(dirfd);
+	return rc;
+}
