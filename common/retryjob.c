@@ -338,7 +338,8 @@ guess_pkgpush(
 				ndp++;
 			} else if (nlen == 7 &&
 			    strncmp(name, "version", 7) == 0) {
-				if (guess_version(val, version) == -1)
+				if (val == NULL ||
+				    guess_version(val, version) == -1)
 					*version = 0;
 			} else if ((nlen == 5 &&
 				       strncmp(name, "group", 5) == 0) ||
@@ -600,6 +601,7 @@ retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
 	size_t mlen = strlen(RETRYJOB_MAGIC);
 
 	retryjob_init(j);
+	memset(&l, 0, sizeof(l));
 	l.p = buf;
 	l.end = buf + len;
 	l.no = 1;

@@ -576,7 +576,7 @@ run_one(struct run_ctx *c, const char *name)
 	size_t origlen = 0;
 	bool impossible, superseded, replaced;
 	enum outcome res = OUT_TROUBLE;
-	int lfd = -1, status;
+	int lfd = -1, status = 0;
 	int64_t now;
 
 	retryjob_init(&j);
@@ -910,7 +910,7 @@ mode_list(const char *store)
 	int dirfd = -1, faileddir = -1, rc = EXIT_TROUBLE;
 	bool first = true;
 	int64_t now = (int64_t)fault_now();
-	uid_t owner;
+	uid_t owner = 0;
 
 	if (store_owner(store, &owner) == -1) {
 		msg_liberr();
