@@ -223,7 +223,7 @@ EOF
 	run pkgpush --dp r1 office
 	expect_status 1
 	expect_output_has "protocol version mismatch"
-	expect_output_has "version 1, the peer version 9"
+	expect_output_has "version 1, the remote version 9"
 	[ ! -e "$T/rdp/office" ]
 }
 
