@@ -101,16 +101,16 @@ install_dir()
 	install_dir
 	pkgstage add office97 "$T/src" >/dev/null
 	dps
-	pkgpush --all office97
+	pkgpush --all --inplace office97
 	printf 'file 5, changed\n' >"$T/src/setup/f5"
-	# Staging fails: the store's package directory cannot take a new
+	# Staging fails: the package's versions directory cannot take a new
 	# version (immutable); reading it still works.
 	need_cmd chattr
-	chattr +i "$T/store/packages/office97" 2>/dev/null ||
+	chattr +i "$T/store/packages/office97/v" 2>/dev/null ||
 	    skip "chattr +i is not supported on this file system"
 	cd "$T"
 	run "$T/bin/pkgdist-update" office97 src --inplace
-	chattr -i "$T/store/packages/office97"
+	chattr -i "$T/store/packages/office97/v"
 	[ "$status" -ne 0 ]
 	expect_output_has "queued for retry"
 	run "$T/bin/pkgretry" list

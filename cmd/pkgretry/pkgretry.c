@@ -358,7 +358,9 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why,
 	int r;
 
 	*impossible = *superseded = false;
-	if (j->package == NULL)
+	/* Only a pkgpush job consumes a version and names a DP; a pkgstage
+	 * job with --version N is there to make version N. */
+	if (j->package == NULL || strcmp(j->argv[0], "pkgpush") != 0)
 		return 0;
 	if (j->dp != NULL) {
 		if (ctx_dps(c) == -1)
@@ -382,8 +384,7 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why,
 		*impossible = true;
 		return 0;
 	}
-	if (j->dp == NULL || strcmp(j->argv[0], "pkgpush") != 0 ||
-	    job_has_arg(j, "--rollback"))
+	if (j->dp == NULL || job_has_arg(j, "--rollback"))
 		return 0;
 	if (store_holdings(c->store, j->package, &h, &n) == -1)
 		return -1;
@@ -757,7 +758,8 @@ mode_run(const char *store, const struct run_opts *o)
 		np++;
 		retryjob_free(&j);
 	}
-	qsort(pv, np, sizeof(*pv), cmp_pending);
+	if (np > 0)
+		qsort(pv, np, sizeof(*pv), cmp_pending);
 	for (i = 0; i < np; i++) {
 		switch (run_one(&c, pv[i].name)) {
 		case OUT_FAILED:
