@@ -272,7 +272,7 @@ change_file_load(const char *path, struct change_file *cf)
 	size_t cap = 0;
 	ssize_t n;
 	unsigned long lineno = 0;
-	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	const char *name = strcmp(path, "-") == 0 ? "(standard input)" : path;
 	int rc = -1;
 
 	if (strcmp(path, "-") == 0)

@@ -428,6 +428,8 @@ switch_link(struct dp_apply *a, const char *tree)
 static int
 finish_state(struct dp_apply *a, const char *tree, uint64_t v)
 {
+	char mname[80];
+
 	a->st->layout = DP_LAYOUT_ATOMIC;
 	a->st->status = DP_ST_COMPLETE;
 	a->st->version = v;
@@ -435,6 +437,16 @@ finish_state(struct dp_apply *a, const char *tree, uint64_t v)
 	free(a->st->error);
 	a->st->error = NULL;
 	snprintf(a->st->tree, sizeof(a->st->tree), "%s", tree);
+	/* DP/.pkgdist/PKG/manifest: the same stable name in both layouts
+	 * for what DP/PKG holds (a hard link, nothing copied). */
+	snprintf(mname, sizeof(mname), "%s.manifest", tree);
+	(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
+	if (io_link(a->pkgfd, mname, a->pkgfd, DP_TMP_PREFIX "manifest") ==
+	    -1 || io_rename(a->pkgfd, DP_TMP_PREFIX "manifest", a->pkgfd,
+	    DP_MANIFEST) == -1) {
+		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
+		return err_prefix("%s: ", a->h->where);
+	}
 	return dp_state_write(a->h, a->pkg, a->st);
 }
 

@@ -223,6 +223,16 @@ field()
 	[ -f "$T/store/retry/$id" ]
 }
 
+@test "pkgretry: a retry directory writable by others is refused as a whole" {
+	pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+	chmod 0777 "$T/store/retry"
+	run pkgretry run
+	expect_status 2
+	expect_output_has "writable by group or others"
+	expect_output_lacks "running"
+	[ -n "$(job_file)" ]
+}
+
 @test "pkgretry: a job naming /bin/sh or a path is refused and nothing runs" {
 	run pkgretry add -- /bin/sh -c "touch $T/pwned"
 	expect_status 2
@@ -345,5 +355,137 @@ field()
 	expect_status 0
 	run pkgretry list
 	expect_status 0
+	[ -z "$output" ]
+}
+
+# ---- with real pkgstage and pkgpush ----
+
+# Version 1 of office97 on dp1, dp2, dp3 (layout options in "$@").
+three_dps()
+{
+	mkdir -p "$T/pkg/setup" "$T/dp1" "$T/dp2" "$T/dp3"
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		printf 'file %d\n' "$i" >"$T/pkg/setup/f$i"
+	done
+	printf 'read me\n' >"$T/pkg/read me.txt"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	printf 'dp1 g %s\ndp2 g %s\ndp3 g %s\n' "$T/dp1" "$T/dp2" "$T/dp3" \
+	    >"$T/store/dps"
+	pkgpush --all "$@" office97
+}
+
+# Everything about a DP's files that a write would change.
+snapshot()
+{
+	find "$1" -printf '%i %n %m %s %T@ %C@ %y %p\n' | sort
+}
+
+@test "pkgretry: F3: a retry does exactly what the original push would have done for that DP" {
+	three_dps --inplace
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	mv "$T/dp2" "$T/dp2.unmounted"
+	run pkgpush --refresh-existing --inplace office97
+	expect_status 1
+	# One job, for dp2, with the whole command narrowed to it.
+	[ "$(ls "$T/store/retry" | grep -vc '^failed$')" -eq 1 ]
+	f=$T/store/retry/office97@dp2
+	[ -f "$f" ]
+	expect_file_has "$f" "arg --refresh-existing"
+	expect_file_has "$f" "arg --inplace"
+	expect_file_has "$f" "version 2"
+	run pkgretry list
+	expect_output_has "--refresh-existing"
+	expect_output_has "--inplace"
+	expect_output_has "--only dp2"
+	snapshot "$T/dp1" >"$T/dp1.before"
+	snapshot "$T/dp3" >"$T/dp3.before"
+	# Not back yet: the retry fails and the job stays.
+	run pkgretry run --now
+	expect_status 1
+	[ "$(field attempts office97@dp2)" -eq 1 ]
+	mv "$T/dp2.unmounted" "$T/dp2"
+	run pkgretry run --now
+	expect_status 0
+	[ ! -e "$f" ]
+	run pkgpush --status office97
+	expect_output_has "dp1 office97 2 complete"
+	expect_output_has "dp2 office97 2 complete"
+	expect_output_has "dp3 office97 2 complete"
+	# Same layout as the original command: in place, a plain directory.
+	[ -d "$T/dp2/office97" ] && [ ! -L "$T/dp2/office97" ]
+	pkgstage show office97 2 >"$T/v2"
+	# Same content as version 2 (modes differ: DP files are read-only).
+	run pkgdiff verify "$T/v2" "$T/dp2/office97/"
+	[ -z "$(printf '%s\n' "$output" | grep -v '^P ')" ]
+	# No other DP was touched by the retry.
+	snapshot "$T/dp1" | cmp - "$T/dp1.before"
+	snapshot "$T/dp3" | cmp - "$T/dp3.before"
+}
+
+@test "pkgretry: F3: a retry of an atomic push keeps the atomic layout" {
+	three_dps
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	mv "$T/dp3" "$T/dp3.unmounted"
+	run pkgpush --refresh-existing office97
+	expect_status 1
+	mv "$T/dp3.unmounted" "$T/dp3"
+	run pkgretry run --now
+	expect_status 0
+	[ -L "$T/dp3/office97" ]
+	run pkgpush --status office97
+	expect_output_has "dp3 office97 2 complete"
+}
+
+@test "pkgretry: a job for a version the DP already holds or passed is superseded, never run" {
+	three_dps
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	mv "$T/dp2" "$T/dp2.unmounted"
+	run pkgpush --refresh-existing office97
+	expect_status 1
+	[ -f "$T/store/retry/office97@dp2" ]
+	cp "$T/store/retry/office97@dp2" "$T/job"
+	mv "$T/dp2.unmounted" "$T/dp2"
+	printf 'file 4, changed\n' >"$T/pkg/setup/f4"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	pkgpush --dp dp2 office97
+	# Whatever pkgpush did with the queue, put the old job back.
+	cp "$T/job" "$T/store/retry/office97@dp2"
+	snapshot "$T/dp2" >"$T/dp2.before"
+	run pkgretry run --now
+	expect_status 0
+	expect_output_has "superseded"
+	expect_output_lacks "running"
+	[ ! -e "$T/store/retry/office97@dp2" ]
+	[ ! -e "$T/store/retry/failed/office97@dp2" ]
+	snapshot "$T/dp2" | cmp - "$T/dp2.before"
+}
+
+@test "pkgretry: a job whose version is gone from the store moves to failed/ at once" {
+	three_dps
+	pkgretry add -- pkgpush --version 9 --only dp1 office97
+	run pkgretry run
+	expect_status 1
+	expect_output_has "version 9 of 'office97' is no longer in the store"
+	expect_output_lacks "running"
+	[ -f "$T/store/retry/failed/office97@dp1" ]
+	run pkgretry list
+	expect_output_has "FAILED"
+}
+
+@test "pkgretry: add -- pkgstage add queues a staging step, and run stages it" {
+	three_dps
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	run pkgretry add -- pkgstage add --version 5 office97 "$T/pkg"
+	expect_status 0
+	expect_output_has "office97+pkgstage"
+	# Version 5 is not in the store yet: that is what the job makes,
+	# not a reason to give it up.
+	run pkgretry run
+	expect_status 0
+	pkgstage show office97 5 >/dev/null
+	run pkgretry list
 	[ -z "$output" ]
 }

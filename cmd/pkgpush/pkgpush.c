@@ -29,13 +29,15 @@
 #include "manifest.h"
 #include "msg.h"
 #include "progress.h"
+#include "remote.h"
 #include "retryjob.h"
+#include "serve.h"
 #include "store.h"
 
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_STATUS };
+enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS };
 
 enum {
 	OPT_ALL = 256,
@@ -46,6 +48,7 @@ enum {
 	OPT_ONLY,
 	OPT_REFRESH,
 	OPT_ROLLBACK,
+	OPT_SERVE,
 	OPT_STATUS,
 	OPT_TRUST,
 	OPT_VERIFY,
@@ -64,6 +67,7 @@ static const struct option longopts[] = {
 	{ "only", required_argument, NULL, OPT_ONLY },
 	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
 	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
+	{ "serve", required_argument, NULL, OPT_SERVE },
 	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "store", required_argument, NULL, 's' },
 	{ "trust", required_argument, NULL, OPT_TRUST },
@@ -97,7 +101,8 @@ usage(FILE *fp)
 	    "[--refresh-existing]\n"
 	    "               [--rollback] [--trust KEY.pub] [--verify] "
 	    "[--version N] PKG\n"
-	    "       pkgpush [-s STORE] --status [PKG]\n");
+	    "       pkgpush [-s STORE] --status [PKG]\n"
+	    "       pkgpush --serve PATH\n");
 }
 
 static noreturn void
@@ -280,10 +285,19 @@ push_one(struct shared *sh, const struct dp *dp)
 	src.prepare = NULL;
 	src.write = store_source_write;
 
-	if (dp->target.kind != DP_LOCAL) {
-		err_set("%s: ssh transport not available in this build",
-		    dp->target_text);
-		goto fail;
+	if (dp->target.kind == DP_SSH) {
+		/* The remote runs dp_push() itself (remote.h). */
+		if (remote_push(&dp->target, sh->store, sh->pkg, sh->m, &po,
+		    &r) == -1)
+			goto fail;
+		rc = 0;
+		pthread_mutex_lock(&sh->mu);
+		report_ok(sh, dp, &r);
+		fflush(stdout);
+		pthread_mutex_unlock(&sh->mu);
+		if (!sh->o->dry_run)
+			record(sh, dp, NULL, &r, 0, NULL);
+		goto out;
 	}
 	if (dp_open(dp->target.path, !sh->o->dry_run, &h) == -1)
 		goto fail;
@@ -545,6 +559,27 @@ status_line(const char *dp, const char *pkg, const struct dp_state *st)
 		printf("%s %s %" PRIu64 " complete\n", dp, pkg, st->version);
 }
 
+/* --status of an ssh:// DP: its states, asked over ssh (remote.h). */
+static int
+status_remote(const struct dp *dp, const char *pkg, int *rc)
+{
+	struct remote_state *v;
+	size_t n, i;
+
+	if (remote_status(&dp->target, pkg, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (v[i].damaged != NULL) {
+			printf("%s %s - damaged: %s\n", dp->name,
+			    v[i].package, v[i].damaged);
+			*rc = EXIT_PARTIAL;
+		} else
+			status_line(dp->name, v[i].package, &v[i].st);
+	}
+	remote_states_free(v, n);
+	return 0;
+}
+
 static int
 status(const char *storeopt, const char *pkg)
 {
@@ -570,13 +605,12 @@ status(const char *storeopt, const char *pkg)
 	for (i = 0; i < l.n; i++) {
 		const struct dp *dp = &l.v[i];
 
-		if (dp->target.kind != DP_LOCAL) {
-			printf("%s %s - unreachable: ssh transport not "
-			    "available in this build\n", dp->name,
-			    pkg ? pkg : "-");
+		if (dp->target.kind == DP_SSH &&
+		    status_remote(dp, pkg, &rc) == 0)
 			continue;
-		}
-		if (dp_open(dp->target.path, false, &h) == -1) {
+		/* An ssh DP that failed falls to "unreachable" (err set). */
+		if (dp->target.kind != DP_LOCAL ||
+		    dp_open(dp->target.path, false, &h) == -1) {
 			/* What the store last knew of it. */
 			struct store_holding *hv = NULL;
 			char **pk = NULL;
@@ -594,10 +628,15 @@ status(const char *storeopt, const char *pkg)
 					continue;
 				for (q = 0; q < nh; q++)
 					if (strcmp(hv[q].dp, dp->name) == 0) {
-						printf("%s %s %" PRIu64
-						    " unreachable: %s\n",
-						    dp->name, pn,
-						    hv[q].version, why);
+						char vb[24] = "-";
+
+						if (hv[q].version)
+							snprintf(vb, sizeof(vb),
+							    "%" PRIu64,
+							    hv[q].version);
+						printf("%s %s %s unreachable: "
+						    "%s\n", dp->name, pn, vb,
+						    why);
 						any = true;
 					}
 				free(hv);
@@ -644,6 +683,7 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
+	const char *serve_path = NULL;
 	uint64_t u;
 	int ch, rc;
 
@@ -698,6 +738,10 @@ main(int argc, char *argv[])
 		case OPT_ROLLBACK:
 			o.rollback = true;
 			break;
+		case OPT_SERVE:
+			mode = MODE_SERVE;
+			serve_path = optarg;
+			break;
 		case OPT_STATUS:
 			mode = MODE_STATUS;
 			break;
@@ -716,7 +760,11 @@ main(int argc, char *argv[])
 			bad_usage();
 		}
 	}
-	if (mode == MODE_STATUS) {
+	if (mode == MODE_SERVE) {
+		if (argc != optind)
+			bad_usage();
+		rc = serve_main(serve_path);
+	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
 		rc = status(o.store, optind < argc ? argv[optind] : NULL);

@@ -1,0 +1,981 @@
+/*
+ * proto.c — the remote DP protocol's framing and messages (proto.h).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "proto.h"
+
+const char *
+proto_type_name(uint32_t type)
+{
+	static const char *names[] = {
+		NULL, "ERROR", "KEEPALIVE", "PUSH", "DATA", "NEED", "NEED_END",
+		"CONTENT", "RESULT", "STATUS", "STATE", "END"
+	};
+	static _Thread_local char other[32];
+
+	if (type >= 1 && type <= PROTO_TYPE_MAX)
+		return names[type];
+	snprintf(other, sizeof(other), "type %u", (unsigned)type);
+	return other;
+}
+
+int
+proto_parse_timeout(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !(v > 0) ||
+	    !isfinite(v) || v > 86400.0 * 365)
+		return err_set("%s: invalid timeout '%s' (seconds > 0)",
+		    PROTO_TIMEOUT_ENV, s);
+	*out = v;
+	return 0;
+}
+
+static int
+set_nonblock(int fd)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return err_sys("cannot set the connection non-blocking");
+	return 0;
+}
+
+int
+proto_init(struct proto *p, int in, int out, int errfd, const char *peer)
+{
+	const char *s;
+	struct stat st;
+
+	memset(p, 0, sizeof(*p));
+	p->in = in;
+	p->out = out;
+	p->errfd = errfd;
+	p->peer = peer;
+	p->timeout = PROTO_TIMEOUT_DEFAULT;
+	if (pthread_mutex_init(&p->wlock, NULL) != 0) {
+		errno = ENOMEM;
+		return err_sys("cannot start the protocol");
+	}
+	if (pthread_cond_init(&p->ka_cond, NULL) != 0) {
+		pthread_mutex_destroy(&p->wlock);
+		errno = ENOMEM;
+		return err_sys("cannot start the protocol");
+	}
+	p->buf = malloc(PROTO_FRAME_MAX + PROTO_HDR_LEN);
+	if (p->buf == NULL)
+		return err_sys("cannot start the protocol");
+	if ((s = getenv(PROTO_TIMEOUT_ENV)) != NULL && *s != '\0' &&
+	    proto_parse_timeout(s, &p->timeout) == -1)
+		return -1;
+	if (fstat(out, &st) == 0 && S_ISSOCK(st.st_mode))
+		p->out_sock = true;
+	if (set_nonblock(in) == -1 || set_nonblock(out) == -1)
+		return -1;
+	if (errfd != -1 && set_nonblock(errfd) == -1)
+		return -1;
+	return 0;
+}
+
+void
+proto_free(struct proto *p)
+{
+	if (p->buf == NULL)
+		return;
+	proto_keepalive_stop(p);
+	free(p->buf);
+	p->buf = NULL;
+	pthread_cond_destroy(&p->ka_cond);
+	pthread_mutex_destroy(&p->wlock);
+}
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Keep the last PROTO errtail bytes of what the peer writes on errfd. */
+static void
+err_drain_once(struct proto *p)
+{
+	char tmp[512];
+	ssize_t r;
+	size_t n, keep;
+
+	if (p->errfd == -1 || p->errfd_eof)
+		return;
+	for (;;) {
+		r = read(p->errfd, tmp, sizeof(tmp));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+				p->errfd_eof = true;
+			return;
+		}
+		/* tmp is smaller than errtail: keep its tail and all of tmp. */
+		n = (size_t)r;
+		if (p->errlen + n > sizeof(p->errtail) - 1) {
+			keep = sizeof(p->errtail) - 1 - n;
+			memmove(p->errtail, p->errtail + p->errlen - keep, keep);
+			p->errlen = keep;
+		}
+		memcpy(p->errtail + p->errlen, tmp, n);
+		p->errlen += n;
+		p->errtail[p->errlen] = '\0';
+	}
+}
+
+const char *
+proto_errline(struct proto *p)
+{
+	static _Thread_local char line[256];
+	size_t end, start, i, j;
+
+	end = p->errlen;
+	for (;;) {
+		while (end > 0 && (p->errtail[end - 1] == '\n' ||
+		    p->errtail[end - 1] == '\r' || p->errtail[end - 1] == ' '))
+			end--;
+		if (end == 0)
+			return "";
+		start = end;
+		while (start > 0 && p->errtail[start - 1] != '\n')
+			start--;
+		if (end > start)
+			break;
+		end = start;
+	}
+	/* Printable bytes only: the line goes into our own messages. */
+	for (i = start, j = 0; i < end && j < sizeof(line) - 1; i++) {
+		unsigned char c = (unsigned char)p->errtail[i];
+		line[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	line[j] = '\0';
+	return line;
+}
+
+void
+proto_drain_err(struct proto *p, double timeout)
+{
+	struct pollfd pfd;
+	double deadline = now_mono() + timeout, left;
+
+	while (p->errfd != -1 && !p->errfd_eof) {
+		left = deadline - now_mono();
+		if (left <= 0)
+			break;
+		pfd.fd = p->errfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+			break;
+		err_drain_once(p);
+	}
+}
+
+/* Wait until fd is ready for events (POLLIN or POLLOUT), draining errfd
+ * meanwhile; -1 with err on timeout. */
+static int
+wait_fd(struct proto *p, int fd, short events, const char *doing)
+{
+	struct pollfd pfd[2];
+	double deadline = now_mono() + p->timeout, left;
+	int n, r;
+
+	for (;;) {
+		left = deadline - now_mono();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return err_sys("%s %s: no progress for %g s", doing,
+			    p->peer, p->timeout);
+		}
+		pfd[0].fd = fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		n = 1;
+		if (p->errfd != -1 && !p->errfd_eof) {
+			pfd[1].fd = p->errfd;
+			pfd[1].events = POLLIN;
+			pfd[1].revents = 0;
+			n = 2;
+		}
+		r = poll(pfd, n, (int)(left * 1000) + 1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("cannot wait for %s", p->peer);
+		}
+		if (n == 2 && pfd[1].revents != 0)
+			err_drain_once(p);
+		if (pfd[0].revents != 0)
+			return 0;
+	}
+}
+
+static int
+closed_error(struct proto *p)
+{
+	const char *line;
+
+	proto_drain_err(p, 2.0);
+	line = proto_errline(p);
+	errno = ECONNRESET;
+	if (*line != '\0')
+		return err_code(ECONNRESET, "connection closed by %s: %s",
+		    p->peer, line);
+	return err_code(ECONNRESET, "connection closed by %s", p->peer);
+}
+
+/* Read exactly n bytes. */
+static int
+read_all(struct proto *p, void *buf, size_t n)
+{
+	unsigned char *b = buf;
+	size_t done = 0;
+	ssize_t r;
+
+	while (done < n) {
+		r = read(p->in, b + done, n - done);
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return closed_error(p);
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (errno == ECONNRESET)
+				return closed_error(p);
+			return err_sys("cannot read from %s", p->peer);
+		}
+		if (wait_fd(p, p->in, POLLIN, "waiting for") == -1)
+			return -1;
+	}
+	p->bytes_in += n;
+	return 0;
+}
+
+static int
+write_all(struct proto *p, const void *buf, size_t n)
+{
+	const unsigned char *b = buf;
+	size_t done = 0;
+	ssize_t r;
+
+	while (done < n) {
+		if (p->out_sock)
+			r = send(p->out, b + done, n - done, MSG_NOSIGNAL);
+		else
+			r = write(p->out, b + done, n - done);
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(p, p->out, POLLOUT, "sending to") == -1)
+				return -1;
+			continue;
+		}
+		if (r == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return closed_error(p);
+		return err_sys("cannot send to %s", p->peer);
+	}
+	p->bytes_out += n;
+	return 0;
+}
+
+static void
+be32(unsigned char *b, uint32_t v)
+{
+	b[0] = (unsigned char)(v >> 24);
+	b[1] = (unsigned char)(v >> 16);
+	b[2] = (unsigned char)(v >> 8);
+	b[3] = (unsigned char)v;
+}
+
+static uint32_t
+rd32(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | b[3];
+}
+
+static int
+hello_check(const unsigned char *buf, size_t len, uint32_t *version,
+    const char *peer)
+{
+	char shown[3 * PROTO_HELLO_LEN + 1];
+	size_t i, j;
+
+	if (len >= PROTO_MAGIC_LEN &&
+	    memcmp(buf, PROTO_MAGIC, PROTO_MAGIC_LEN) == 0 &&
+	    len == PROTO_HELLO_LEN) {
+		*version = rd32(buf + 8);
+		if (*version != PROTO_VERSION)
+			return err_set("protocol version mismatch: this "
+			    "pkgpush speaks version %u, the %s version %u",
+			    PROTO_VERSION, peer, (unsigned)*version);
+		if (rd32(buf + 12) != 0)
+			return err_set("bad hello from the %s "
+			    "(reserved bytes set)", peer);
+		return 0;
+	}
+	for (i = j = 0; i < len && i < PROTO_HELLO_LEN; i++) {
+		unsigned char c = buf[i];
+		if (c == '\n' || c == '\r')
+			break;
+		shown[j++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	shown[j] = '\0';
+	return err_set("the %s does not speak the pkgdist protocol "
+	    "(it sent \"%s\")", peer, shown);
+}
+
+int
+proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
+{
+	return hello_check(buf, len, version, "peer");
+}
+
+int
+proto_hello(struct proto *p)
+{
+	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN];
+	size_t got = 0;
+	ssize_t r;
+	int wr;
+
+	memcpy(h, PROTO_MAGIC, PROTO_MAGIC_LEN);
+	be32(h + 8, PROTO_VERSION);
+	be32(h + 12, 0);
+	pthread_mutex_lock(&p->wlock);
+	wr = write_all(p, h, sizeof(h));
+	pthread_mutex_unlock(&p->wlock);
+	if (wr == -1) {
+		/* The peer may have said why before it closed. */
+		if (err_errno() != ECONNRESET)
+			return -1;
+	}
+	/* Read byte-wise until the magic is known good, so a short banner
+	 * ("bash: pkgpush: command not found\n") is shown as it is. */
+	while (got < sizeof(in)) {
+		r = read(p->in, in + got, sizeof(in) - got);
+		if (r > 0) {
+			got += (size_t)r;
+			if (got <= PROTO_MAGIC_LEN ? memcmp(in, PROTO_MAGIC,
+			    got) != 0 : memcmp(in, PROTO_MAGIC,
+			    PROTO_MAGIC_LEN) != 0)
+				break;
+			continue;
+		}
+		if (r == 0) {
+			if (got == 0)
+				return closed_error(p);
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (errno == ECONNRESET)
+				return closed_error(p);
+			return err_sys("cannot read from %s", p->peer);
+		}
+		if (wait_fd(p, p->in, POLLIN, "waiting for") == -1)
+			return -1;
+	}
+	p->bytes_in += got;
+	if (hello_check(in, got, &p->peer_version, p->peer) == -1) {
+		const char *line;
+
+		if (got < PROTO_HELLO_LEN &&
+		    memcmp(in, PROTO_MAGIC, got < PROTO_MAGIC_LEN ? got :
+		    PROTO_MAGIC_LEN) == 0)
+			return closed_error(p);
+		char msg[512];
+
+		proto_drain_err(p, 0.5);
+		line = proto_errline(p);
+		snprintf(msg, sizeof(msg), "%s", err_get());
+		if (*line != '\0')
+			return err_set("%s (%s)", msg, line);
+		return -1;
+	}
+	return wr == -1 ? closed_error(p) : 0;
+}
+
+int
+proto_send(struct proto *p, uint32_t type, const void *payload, size_t len)
+{
+	unsigned char hdr[PROTO_HDR_LEN];
+	int r;
+
+	if (len > PROTO_FRAME_MAX)
+		return err_set("frame too large (%zu bytes)", len);
+	be32(hdr, type);
+	be32(hdr + 4, (uint32_t)len);
+	pthread_mutex_lock(&p->wlock);
+	r = write_all(p, hdr, sizeof(hdr));
+	if (r == 0 && len > 0)
+		r = write_all(p, payload, len);
+	pthread_mutex_unlock(&p->wlock);
+	return r;
+}
+
+int
+proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
+    size_t *len)
+{
+	unsigned char hdr[PROTO_HDR_LEN];
+	uint32_t t, n;
+	struct proto_error e;
+
+	for (;;) {
+		if (read_all(p, hdr, sizeof(hdr)) == -1)
+			return -1;
+		t = rd32(hdr);
+		n = rd32(hdr + 4);
+		if (t == 0 || t > PROTO_TYPE_MAX)
+			return err_set("bad frame from %s: unknown type %u",
+			    p->peer, (unsigned)t);
+		if (n > PROTO_FRAME_MAX)
+			return err_set("bad frame from %s: %s of %u bytes "
+			    "(at most %u)", p->peer, proto_type_name(t),
+			    (unsigned)n, PROTO_FRAME_MAX);
+		if (n > 0 && read_all(p, p->buf, n) == -1)
+			return -1;
+		if (t == PROTO_KEEPALIVE) {
+			if (n != 0)
+				return err_set("bad KEEPALIVE frame from %s",
+				    p->peer);
+			continue;
+		}
+		if (t == PROTO_ERROR) {
+			if (proto_dec_error(p->buf, n, &e) == -1)
+				return -1;
+			return err_code(e.errnum, "%s", e.msg);
+		}
+		*type = t;
+		*payload = p->buf;
+		*len = n;
+		return 0;
+	}
+}
+
+int
+proto_expect(struct proto *p, uint32_t want, const unsigned char **payload,
+    size_t *len)
+{
+	uint32_t t;
+	char got[32];
+
+	if (proto_recv(p, &t, payload, len) == -1)
+		return -1;
+	if (t != want) {
+		snprintf(got, sizeof(got), "%s", proto_type_name(t));
+		return err_set("protocol error: expected %s from %s, got %s",
+		    proto_type_name(want), p->peer, got);
+	}
+	return 0;
+}
+
+void
+proto_send_error(struct proto *p, const char *msg, int errnum,
+    bool permanent)
+{
+	struct proto_error e;
+	unsigned char *buf;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.msg, sizeof(e.msg), "%s", msg);
+	e.errnum = errnum < 0 || errnum > 4095 ? 0 : errnum;
+	e.permanent = permanent;
+	if ((buf = malloc(PROTO_MSG_MAX + 64)) == NULL)
+		return;
+	n = proto_enc_error(&e, buf);
+	(void)proto_send(p, PROTO_ERROR, buf, n);
+	free(buf);
+}
+
+/* ---- keepalive ---- */
+
+static void *
+ka_main(void *arg)
+{
+	struct proto *p = arg;
+	unsigned char hdr[PROTO_HDR_LEN];
+	struct timespec ts;
+	double t;
+	bool stop;
+
+	be32(hdr, PROTO_KEEPALIVE);
+	be32(hdr + 4, 0);
+	pthread_mutex_lock(&p->wlock);
+	while (!p->ka_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = ts.tv_sec + ts.tv_nsec / 1e9 + p->ka_interval;
+		ts.tv_sec = (time_t)t;
+		ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+		if (pthread_cond_timedwait(&p->ka_cond, &p->wlock, &ts) !=
+		    ETIMEDOUT)
+			continue;
+		stop = p->ka_stop;
+		if (stop)
+			break;
+		/* Holding wlock: frames of the main thread stay whole.  A
+		 * failed write ends the thread; the main thread will see the
+		 * connection's failure itself. */
+		if (write_all(p, hdr, sizeof(hdr)) == -1)
+			break;
+	}
+	pthread_mutex_unlock(&p->wlock);
+	return NULL;
+}
+
+int
+proto_keepalive_start(struct proto *p, double interval)
+{
+	if (p->ka_running)
+		return 0;
+	p->ka_stop = false;
+	p->ka_interval = interval > 0 ? interval : 1.0;
+	if (pthread_create(&p->ka_thread, NULL, ka_main, p) != 0) {
+		errno = EAGAIN;
+		return err_sys("cannot start the keepalive thread");
+	}
+	p->ka_running = true;
+	return 0;
+}
+
+void
+proto_keepalive_stop(struct proto *p)
+{
+	if (!p->ka_running)
+		return;
+	pthread_mutex_lock(&p->wlock);
+	p->ka_stop = true;
+	pthread_cond_signal(&p->ka_cond);
+	pthread_mutex_unlock(&p->wlock);
+	pthread_join(p->ka_thread, NULL);
+	p->ka_running = false;
+}
+
+/* ---- payloads ---- */
+
+void
+proto_wbuf_init(struct proto_wbuf *w, unsigned char *buf, size_t cap)
+{
+	w->p = buf;
+	w->len = 0;
+	w->cap = cap;
+	w->overflow = false;
+}
+
+void
+proto_put_bytes(struct proto_wbuf *w, const void *b, size_t n)
+{
+	if (w->overflow || n > w->cap - w->len) {
+		w->overflow = true;
+		return;
+	}
+	if (n > 0)
+		memcpy(w->p + w->len, b, n);
+	w->len += n;
+}
+
+void
+proto_put_u8(struct proto_wbuf *w, uint8_t v)
+{
+	proto_put_bytes(w, &v, 1);
+}
+
+void
+proto_put_u32(struct proto_wbuf *w, uint32_t v)
+{
+	unsigned char b[4];
+
+	be32(b, v);
+	proto_put_bytes(w, b, 4);
+}
+
+void
+proto_put_u64(struct proto_wbuf *w, uint64_t v)
+{
+	proto_put_u32(w, (uint32_t)(v >> 32));
+	proto_put_u32(w, (uint32_t)v);
+}
+
+void
+proto_put_str(struct proto_wbuf *w, const char *s)
+{
+	size_t n = strlen(s);
+
+	proto_put_u32(w, (uint32_t)n);
+	proto_put_bytes(w, s, n);
+}
+
+void
+proto_rbuf_init(struct proto_rbuf *r, const unsigned char *p, size_t len)
+{
+	r->p = p;
+	r->len = len;
+	r->off = 0;
+	r->bad = false;
+}
+
+void
+proto_get_bytes(struct proto_rbuf *r, void *b, size_t n)
+{
+	if (r->bad || n > r->len - r->off) {
+		r->bad = true;
+		memset(b, 0, n);
+		return;
+	}
+	memcpy(b, r->p + r->off, n);
+	r->off += n;
+}
+
+uint8_t
+proto_get_u8(struct proto_rbuf *r)
+{
+	uint8_t v;
+
+	proto_get_bytes(r, &v, 1);
+	return v;
+}
+
+uint32_t
+proto_get_u32(struct proto_rbuf *r)
+{
+	unsigned char b[4];
+
+	proto_get_bytes(r, b, 4);
+	return rd32(b);
+}
+
+uint64_t
+proto_get_u64(struct proto_rbuf *r)
+{
+	uint64_t hi = proto_get_u32(r);
+
+	return hi << 32 | proto_get_u32(r);
+}
+
+void
+proto_get_str(struct proto_rbuf *r, char *out, size_t max)
+{
+	uint32_t n = proto_get_u32(r);
+
+	out[0] = '\0';
+	if (r->bad || n > max || n > r->len - r->off) {
+		r->bad = true;
+		return;
+	}
+	if (memchr(r->p + r->off, '\0', n) != NULL) {
+		r->bad = true;
+		return;
+	}
+	memcpy(out, r->p + r->off, n);
+	out[n] = '\0';
+	r->off += n;
+}
+
+int
+proto_rbuf_done(struct proto_rbuf *r, const char *what, const char *peer)
+{
+	if (r->bad || r->off != r->len)
+		return err_set("bad %s frame from %s", what, peer);
+	return 0;
+}
+
+static bool
+flag(struct proto_rbuf *r)
+{
+	uint8_t v = proto_get_u8(r);
+
+	if (v > 1)
+		r->bad = true;
+	return v == 1;
+}
+
+/* ---- messages ---- */
+
+size_t
+proto_enc_push(const struct proto_push *m, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_FRAME_MAX);
+	proto_put_str(&w, m->package);
+	proto_put_u64(&w, m->version);
+	proto_put_u32(&w, m->flags);
+	proto_put_u32(&w, m->keep);
+	proto_put_u32(&w, m->lock_wait);
+	proto_put_u64(&w, m->manifest_len);
+	return w.len;
+}
+
+int
+proto_dec_push(const unsigned char *b, size_t n, struct proto_push *m)
+{
+	struct proto_rbuf r;
+
+	memset(m, 0, sizeof(*m));
+	proto_rbuf_init(&r, b, n);
+	proto_get_str(&r, m->package, NAME_MAX_LEN);
+	m->version = proto_get_u64(&r);
+	m->flags = proto_get_u32(&r);
+	m->keep = proto_get_u32(&r);
+	m->lock_wait = proto_get_u32(&r);
+	m->manifest_len = proto_get_u64(&r);
+	if (proto_rbuf_done(&r, "PUSH", "client") == -1)
+		return -1;
+	if (!name_valid(m->package))
+		return err_set("bad PUSH frame: invalid package name");
+	if (m->version == 0 || (m->flags & ~(uint32_t)PROTO_F_ALL) != 0 ||
+	    m->keep == 0 || m->keep > 1000 || m->lock_wait > 86400 ||
+	    m->manifest_len == 0 || m->manifest_len > PROTO_MANIFEST_MAX)
+		return err_set("bad PUSH frame: a field is out of range");
+	return 0;
+}
+
+size_t
+proto_enc_content(const struct proto_content *m, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_FRAME_MAX);
+	proto_put_bytes(&w, m->digest, DIGEST_LEN);
+	proto_put_u64(&w, m->size);
+	proto_put_u8(&w, m->zlib);
+	proto_put_u64(&w, m->stored);
+	return w.len;
+}
+
+/* zlib's compressBound(), here so the bound holds for any zlib: a
+ * stream of n bytes never needs more than this. */
+static uint64_t
+zbound(uint64_t n)
+{
+	return n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 64;
+}
+
+int
+proto_dec_content(const unsigned char *b, size_t n, struct proto_content *m)
+{
+	struct proto_rbuf r;
+
+	memset(m, 0, sizeof(*m));
+	proto_rbuf_init(&r, b, n);
+	proto_get_bytes(&r, m->digest, DIGEST_LEN);
+	m->size = proto_get_u64(&r);
+	m->zlib = proto_get_u8(&r);
+	m->stored = proto_get_u64(&r);
+	if (proto_rbuf_done(&r, "CONTENT", "client") == -1)
+		return -1;
+	if (m->size > PROTO_CONTENT_MAX || m->zlib > 1 ||
+	    (m->zlib == 0 && m->stored != m->size) ||
+	    (m->zlib == 1 && m->stored > zbound(m->size)))
+		return err_set("bad CONTENT frame: a field is out of range");
+	return 0;
+}
+
+size_t
+proto_enc_result(const struct proto_result *m, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_FRAME_MAX);
+	proto_put_u8(&w, m->ok);
+	proto_put_u8(&w, m->held);
+	proto_put_u8(&w, m->old_partial);
+	proto_put_u8(&w, m->reused_tree);
+	proto_put_u8(&w, m->up_to_date);
+	proto_put_u8(&w, m->permanent);
+	proto_put_u64(&w, m->old_version);
+	proto_put_u64(&w, m->new_version);
+	proto_put_u64(&w, m->added);
+	proto_put_u64(&w, m->changed);
+	proto_put_u64(&w, m->deleted);
+	proto_put_u64(&w, m->meta);
+	proto_put_u64(&w, m->linked);
+	proto_put_u64(&w, m->bytes);
+	proto_put_u64(&w, m->busy);
+	proto_put_u64(&w, m->received);
+	proto_put_u32(&w, (uint32_t)m->failed_errno);
+	proto_put_str(&w, m->msg);
+	return w.len;
+}
+
+int
+proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m)
+{
+	struct proto_rbuf r;
+	uint32_t e;
+
+	memset(m, 0, sizeof(*m));
+	proto_rbuf_init(&r, b, n);
+	m->ok = flag(&r);
+	m->held = flag(&r);
+	m->old_partial = flag(&r);
+	m->reused_tree = flag(&r);
+	m->up_to_date = flag(&r);
+	m->permanent = flag(&r);
+	m->old_version = proto_get_u64(&r);
+	m->new_version = proto_get_u64(&r);
+	m->added = proto_get_u64(&r);
+	m->changed = proto_get_u64(&r);
+	m->deleted = proto_get_u64(&r);
+	m->meta = proto_get_u64(&r);
+	m->linked = proto_get_u64(&r);
+	m->bytes = proto_get_u64(&r);
+	m->busy = proto_get_u64(&r);
+	m->received = proto_get_u64(&r);
+	e = proto_get_u32(&r);
+	proto_get_str(&r, m->msg, PROTO_MSG_MAX);
+	if (proto_rbuf_done(&r, "RESULT", "remote") == -1)
+		return -1;
+	if (e > 4095)
+		return err_set("bad RESULT frame: a field is out of range");
+	m->failed_errno = (int32_t)e;
+	return 0;
+}
+
+size_t
+proto_enc_state(const struct proto_state *m, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_FRAME_MAX);
+	proto_put_str(&w, m->package);
+	proto_put_u8(&w, m->layout);
+	proto_put_u8(&w, m->status);
+	proto_put_u64(&w, m->version);
+	proto_put_u64(&w, m->from);
+	proto_put_str(&w, m->tree);
+	proto_put_str(&w, m->error);
+	return w.len;
+}
+
+int
+proto_dec_state(const unsigned char *b, size_t n, struct proto_state *m)
+{
+	struct proto_rbuf r;
+
+	memset(m, 0, sizeof(*m));
+	proto_rbuf_init(&r, b, n);
+	proto_get_str(&r, m->package, NAME_MAX_LEN);
+	m->layout = proto_get_u8(&r);
+	m->status = proto_get_u8(&r);
+	m->version = proto_get_u64(&r);
+	m->from = proto_get_u64(&r);
+	proto_get_str(&r, m->tree, sizeof(m->tree) - 1);
+	proto_get_str(&r, m->error, PROTO_MSG_MAX);
+	if (proto_rbuf_done(&r, "STATE", "remote") == -1)
+		return -1;
+	if (!name_valid(m->package) || m->layout > 2 || m->status > 2)
+		return err_set("bad STATE frame: a field is out of range");
+	return 0;
+}
+
+size_t
+proto_enc_error(const struct proto_error *m, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_MSG_MAX + 64);
+	proto_put_str(&w, m->msg);
+	proto_put_u32(&w, (uint32_t)m->errnum);
+	proto_put_u8(&w, m->permanent);
+	return w.len;
+}
+
+int
+proto_dec_error(const unsigned char *b, size_t n, struct proto_error *m)
+{
+	struct proto_rbuf r;
+	uint32_t e;
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	proto_rbuf_init(&r, b, n);
+	proto_get_str(&r, m->msg, PROTO_MSG_MAX);
+	e = proto_get_u32(&r);
+	m->permanent = flag(&r);
+	if (proto_rbuf_done(&r, "ERROR", "peer") == -1)
+		return -1;
+	if (e > 4095)
+		return err_set("bad ERROR frame: a field is out of range");
+	m->errnum = (int32_t)e;
+	/* The text ends up in our messages: printable bytes only. */
+	for (i = 0; m->msg[i] != '\0'; i++)
+		if ((unsigned char)m->msg[i] < 0x20 ||
+		    (unsigned char)m->msg[i] == 0x7f)
+			m->msg[i] = '?';
+	return 0;
+}
+
+int
+proto_dec_status(const unsigned char *b, size_t n, char pkg[NAME_MAX_LEN + 1])
+{
+	struct proto_rbuf r;
+
+	proto_rbuf_init(&r, b, n);
+	proto_get_str(&r, pkg, NAME_MAX_LEN);
+	if (proto_rbuf_done(&r, "STATUS", "client") == -1)
+		return -1;
+	if (pkg[0] != '\0' && !name_valid(pkg))
+		return err_set("bad STATUS frame: invalid package name");
+	return 0;
+}
+
+int
+proto_dec_need(const unsigned char *b, size_t n,
+    unsigned char (*digests)[DIGEST_LEN], uint64_t *sizes, size_t *count)
+{
+	struct proto_rbuf r;
+	uint32_t k, i;
+
+	*count = 0;
+	proto_rbuf_init(&r, b, n);
+	k = proto_get_u32(&r);
+	if (r.bad || k > PROTO_NEED_PER_FRAME ||
+	    (uint64_t)k * (DIGEST_LEN + 8) != n - 4)
+		return err_set("bad NEED frame from remote");
+	for (i = 0; i < k; i++) {
+		proto_get_bytes(&r, digests[i], DIGEST_LEN);
+		sizes[i] = proto_get_u64(&r);
+		if (sizes[i] > PROTO_CONTENT_MAX)
+			return err_set("bad NEED frame: size out of range");
+	}
+	if (proto_rbuf_done(&r, "NEED", "remote") == -1)
+		return -1;
+	*count = k;
+	return 0;
+}

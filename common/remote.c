@@ -1,0 +1,727 @@
+/*
+ * remote.c — the client side of a remote DP (remote.h).
+ * _GNU_SOURCE: pipe2 (O_CLOEXEC set atomically: pkgpush spawns from
+ * several threads at once).
+ */
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "io.h"
+#include "lock.h"
+#include "progress.h"
+#include "proto.h"
+#include "remote.h"
+#include "store.h"
+
+extern char **environ;
+
+#define REMOTE_WORDS_MAX 256
+
+char *
+remote_shell_quote(const char *s)
+{
+	size_t n = 2, i;
+	char *out, *p;
+
+	for (i = 0; s[i] != '\0'; i++)
+		n += s[i] == '\'' ? 4 : 1;
+	if ((out = malloc(n + 1)) == NULL) {
+		err_sys("out of memory");
+		return NULL;
+	}
+	p = out;
+	*p++ = '\'';
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '\'') {
+			memcpy(p, "'\\''", 4);
+			p += 4;
+		} else
+			*p++ = s[i];
+	}
+	*p++ = '\'';
+	*p = '\0';
+	return out;
+}
+
+void
+remote_argv_free(char **argv)
+{
+	size_t i;
+
+	if (argv == NULL)
+		return;
+	for (i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static int
+argv_add(char **v, size_t *n, const char *s, size_t len)
+{
+	if (*n >= REMOTE_WORDS_MAX)
+		return err_set("%s: too many words", REMOTE_SSH_ENV);
+	if ((v[*n] = strndup(s, len)) == NULL)
+		return err_sys("out of memory");
+	(*n)++;
+	return 0;
+}
+
+int
+remote_argv(const struct dp_target *t, char ***out)
+{
+	const char *ssh, *prog, *s;
+	char **v = NULL, port[16], *q = NULL, *cmd = NULL;
+	size_t n = 0, len;
+
+	*out = NULL;
+	if (t->kind != DP_SSH || t->host == NULL || t->path == NULL)
+		return err_set("not an ssh:// target");
+	if ((ssh = getenv(REMOTE_SSH_ENV)) == NULL)
+		ssh = "ssh";
+	if ((prog = getenv(REMOTE_PKGPUSH_ENV)) == NULL || *prog == '\0')
+		prog = "pkgpush";
+	if ((v = calloc(REMOTE_WORDS_MAX + 1, sizeof(*v))) == NULL)
+		return err_sys("out of memory");
+	for (s = ssh; *s != '\0';) {
+		if (*s == ' ' || *s == '\t' || *s == '\n') {
+			s++;
+			continue;
+		}
+		len = strcspn(s, " \t\n");
+		if (argv_add(v, &n, s, len) == -1)
+			goto fail;
+		s += len;
+	}
+	if (n == 0 && argv_add(v, &n, "ssh", 3) == -1)
+		goto fail;
+	if (t->port != 0) {
+		snprintf(port, sizeof(port), "%u", t->port);
+		if (argv_add(v, &n, "-p", 2) == -1 ||
+		    argv_add(v, &n, port, strlen(port)) == -1)
+			goto fail;
+	}
+	if (t->user != NULL && (argv_add(v, &n, "-l", 2) == -1 ||
+	    argv_add(v, &n, t->user, strlen(t->user)) == -1))
+		goto fail;
+	if (argv_add(v, &n, t->host, strlen(t->host)) == -1)
+		goto fail;
+	if ((q = remote_shell_quote(t->path)) == NULL)
+		goto fail;
+	len = strlen(prog) + strlen(q) + 16;
+	if ((cmd = malloc(len)) == NULL) {
+		err_sys("out of memory");
+		goto fail;
+	}
+	snprintf(cmd, len, "%s --serve %s", prog, q);
+	if (argv_add(v, &n, cmd, strlen(cmd)) == -1)
+		goto fail;
+	free(q);
+	free(cmd);
+	*out = v;
+	return 0;
+fail:
+	free(q);
+	free(cmd);
+	remote_argv_free(v);
+	return -1;
+}
+
+/* ---- the ssh child ---- */
+
+struct conn {
+	pid_t pid;
+	int sock;		/* our end of ssh's stdin and stdout */
+	int errfd;		/* ssh's stderr */
+	char *where;		/* "ssh://..." for messages */
+	struct proto p;
+	bool proto_ok;
+};
+
+static void conn_close(struct conn *, bool);
+
+static int
+conn_open(const struct dp_target *t, struct conn *c)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	char **argv = NULL;
+	int sv[2] = { -1, -1 }, ep[2] = { -1, -1 }, r, rc = -1;
+	bool fa_ok = false, at_ok = false;
+
+	c->pid = -1;
+	c->sock = -1;
+	c->errfd = -1;
+	c->proto_ok = false;
+	if ((c->where = dplist_target_string(t)) == NULL)
+		return -1;
+	if (remote_argv(t, &argv) == -1)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    pipe2(ep, O_CLOEXEC) == -1) {
+		err_sys("cannot start ssh");
+		goto out;
+	}
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		goto spawnerr;
+	fa_ok = true;
+	if ((r = posix_spawn_file_actions_adddup2(&fa, sv[1], 0)) != 0 ||
+	    (r = posix_spawn_file_actions_adddup2(&fa, sv[1], 1)) != 0 ||
+	    (r = posix_spawn_file_actions_adddup2(&fa, ep[1], 2)) != 0)
+		goto spawnerr;
+	if ((r = posix_spawnattr_init(&at)) != 0)
+		goto spawnerr;
+	at_ok = true;
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	if ((r = posix_spawnattr_setsigmask(&at, &none)) != 0 ||
+	    (r = posix_spawnattr_setsigdefault(&at, &def)) != 0 ||
+	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF)) != 0)
+		goto spawnerr;
+	if ((r = posix_spawnp(&c->pid, argv[0], &fa, &at, argv,
+	    environ)) != 0) {
+		c->pid = -1;
+		errno = r;
+		err_sys("cannot run '%s'", argv[0]);
+		goto out;
+	}
+	c->sock = sv[0];
+	sv[0] = -1;
+	c->errfd = ep[0];
+	ep[0] = -1;
+	if (proto_init(&c->p, c->sock, c->sock, c->errfd, "remote") == -1)
+		goto out;
+	c->proto_ok = true;
+	rc = 0;
+	goto out;
+spawnerr:
+	errno = r;
+	err_sys("cannot start ssh");
+out:
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (at_ok)
+		posix_spawnattr_destroy(&at);
+	if (sv[0] != -1)
+		close(sv[0]);
+	if (sv[1] != -1)
+		close(sv[1]);
+	if (ep[0] != -1)
+		close(ep[0]);
+	if (ep[1] != -1)
+		close(ep[1]);
+	remote_argv_free(argv);
+	if (rc == -1) {
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", err_get());
+		conn_close(c, false);
+		err_set("%s", msg);
+	}
+	return rc;
+}
+
+
+/* Wait for the child up to timeout seconds; 1 if it was reaped. */
+static int
+reap(pid_t pid, double timeout, int *status)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	double waited = 0;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 1;
+		if (r == -1 && errno != EINTR)
+			return 1;
+		if (waited >= timeout)
+			return 0;
+		nanosleep(&ts, NULL);
+		waited += 0.02;
+	}
+}
+
+/*
+ * End the session: close our end (the remote sees end of input), then
+ * wait for ssh; one that lingers is terminated.  ok: the session
+ * succeeded (ssh is given longer to finish cleanly).
+ */
+static void
+conn_close(struct conn *c, bool ok)
+{
+	int status;
+
+	if (c->proto_ok)
+		proto_free(&c->p);
+	c->proto_ok = false;
+	if (c->sock != -1)
+		close(c->sock);
+	c->sock = -1;
+	if (c->pid != -1) {
+		if (!reap(c->pid, ok ? 10.0 : 0.5, &status)) {
+			kill(c->pid, SIGTERM);
+			if (!reap(c->pid, 5.0, &status)) {
+				kill(c->pid, SIGKILL);
+				(void)reap(c->pid, 60.0, &status);
+			}
+		}
+	}
+	c->pid = -1;
+	if (c->errfd != -1)
+		close(c->errfd);
+	c->errfd = -1;
+	free(c->where);
+	c->where = NULL;
+}
+
+static void
+write_stats(const struct conn *c, uint64_t contents, uint64_t cbytes)
+{
+	const char *path = getenv(REMOTE_STATS_ENV);
+	char line[512];
+	int fd, n;
+
+	if (path == NULL || *path == '\0')
+		return;
+	n = snprintf(line, sizeof(line), "%s sent %" PRIu64 " received %"
+	    PRIu64 " contents %" PRIu64 " content_bytes %" PRIu64 "\n",
+	    c->where, c->p.bytes_out, c->p.bytes_in, contents, cbytes);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	/* O_APPEND: one write per line, so parallel sessions do not mix. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0644)) == -1)
+		return;
+	(void)io_write_full(fd, line, (size_t)n, path);
+	close(fd);
+}
+
+/* ---- the files a remote may ask for ---- */
+
+struct fileidx {
+	unsigned char (*d)[DIGEST_LEN];
+	uint64_t *size;
+	size_t n;
+};
+
+static int
+cmp_digest(const void *a, const void *b)
+{
+	return memcmp(a, b, DIGEST_LEN);
+}
+
+struct dsz {
+	unsigned char d[DIGEST_LEN];
+	uint64_t size;
+};
+
+static int
+fileidx_build(const struct manifest *m, struct dsz **out, size_t *n)
+{
+	struct dsz *v;
+	size_t i, k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (m->n == 0)
+		return 0;
+	if ((v = malloc(m->n * sizeof(*v))) == NULL)
+		return err_sys("out of memory");
+	for (i = 0; i < m->n; i++)
+		if (m->v[i].type == ENTRY_FILE) {
+			memcpy(v[k].d, m->v[i].digest, DIGEST_LEN);
+			v[k].size = m->v[i].size;
+			k++;
+		}
+	qsort(v, k, sizeof(*v), cmp_digest);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static const struct dsz *
+fileidx_find(const struct dsz *v, size_t n, const unsigned char *d)
+{
+	return bsearch(d, v, n, sizeof(*v), cmp_digest);
+}
+
+/* ---- sending ---- */
+
+static int
+send_manifest(struct conn *c, const struct manifest *m, const char *pkg,
+    const struct dp_push_opts *o)
+{
+	struct proto_push ph;
+	char *buf = NULL;
+	size_t len = 0, off, k;
+	FILE *fp;
+	int rc = -1;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		return err_sys("out of memory");
+	if (manifest_write(m, fp) == -1) {
+		fclose(fp);
+		goto out;
+	}
+	if (fclose(fp) != 0) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (len == 0 || len > PROTO_MANIFEST_MAX) {
+		err_set("manifest of %zu bytes: too large to send", len);
+		goto out;
+	}
+	memset(&ph, 0, sizeof(ph));
+	snprintf(ph.package, sizeof(ph.package), "%s", pkg);
+	ph.version = m->version;
+	ph.flags = (o->inplace ? PROTO_F_INPLACE : 0) |
+	    (o->verify ? PROTO_F_VERIFY : 0) |
+	    (o->rollback ? PROTO_F_ROLLBACK : 0) |
+	    (o->dry_run ? PROTO_F_DRY_RUN : 0);
+	ph.keep = o->keep ? o->keep : 2;
+	ph.lock_wait = REMOTE_LOCK_WAIT;
+	ph.manifest_len = len;
+	if (proto_send(&c->p, PROTO_PUSH, c->p.buf,
+	    proto_enc_push(&ph, c->p.buf)) == -1)
+		goto out;
+	for (off = 0; off < len; off += k) {
+		k = len - off < PROTO_FRAME_MAX ? len - off : PROTO_FRAME_MAX;
+		if (proto_send(&c->p, PROTO_DATA, buf + off, k) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* Send one content in its stored form. */
+static int
+send_content(struct conn *c, struct store *s, const struct dsz *need,
+    unsigned char *buf, uint64_t *stored)
+{
+	struct store_raw raw = { -1, false, 0 };
+	struct proto_content ch;
+	char hex[DIGEST_HEXLEN + 1];
+	uint64_t left;
+	ssize_t k;
+	int rc = -1;
+
+	digest_hex(need->d, hex);
+	if (store_content_raw(s, need->d, &raw) == -1)
+		return -1;
+	memset(&ch, 0, sizeof(ch));
+	memcpy(ch.digest, need->d, DIGEST_LEN);
+	ch.size = need->size;
+	ch.zlib = raw.zlib ? 1 : 0;
+	ch.stored = raw.stored_size;
+	if (!raw.zlib && raw.stored_size != need->size) {
+		err_set("content %s: stored size %" PRIu64 ", expected %"
+		    PRIu64, hex, raw.stored_size, need->size);
+		goto out;
+	}
+	if (proto_send(&c->p, PROTO_CONTENT, buf,
+	    proto_enc_content(&ch, buf)) == -1)
+		goto out;
+	for (left = raw.stored_size; left > 0; left -= (uint64_t)k) {
+		size_t want = left < PROTO_FRAME_MAX ? (size_t)left :
+		    PROTO_FRAME_MAX;
+
+		if ((k = io_read_full(raw.fd, buf, want, hex)) == -1)
+			goto out;
+		if ((size_t)k != want) {
+			err_set("content %s: shorter than stored size", hex);
+			goto out;
+		}
+		if (proto_send(&c->p, PROTO_DATA, buf, want) == -1)
+			goto out;
+	}
+	*stored += raw.stored_size;
+	rc = 0;
+out:
+	close(raw.fd);
+	return rc;
+}
+
+static void
+result_to(const struct proto_result *pr, struct dp_push_result *r)
+{
+	r->held = pr->held;
+	r->old_version = pr->old_version;
+	if (pr->new_version != 0)
+		r->new_version = pr->new_version;
+	r->old_partial = pr->old_partial;
+	r->added = pr->added;
+	r->changed = pr->changed;
+	r->deleted = pr->deleted;
+	r->meta = pr->meta;
+	r->linked = pr->linked;
+	r->bytes = pr->bytes;
+	r->busy = pr->busy;
+	r->reused_tree = pr->reused_tree;
+	r->up_to_date = pr->up_to_date;
+	r->failed_errno = pr->failed_errno;
+	r->permanent = pr->permanent;
+}
+
+int
+remote_push(const struct dp_target *t, struct store *s, const char *pkg,
+    const struct manifest *m, const struct dp_push_opts *o,
+    struct dp_push_result *r)
+{
+	struct conn c;
+	struct proto_result pr;
+	struct dsz *idx = NULL, *needs = NULL;
+	unsigned char (*nd)[DIGEST_LEN] = NULL;
+	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0;
+	const unsigned char *pl;
+	size_t nidx = 0, nneed = 0, k, i, len;
+	uint32_t type;
+	unsigned char *sbuf = NULL;
+	int rc = -1;
+	bool opened = false;
+
+	memset(r, 0, sizeof(*r));
+	r->new_version = m->version;
+	memset(&c, 0, sizeof(c));
+	c.pid = -1;
+	c.sock = c.errfd = -1;
+	if (fileidx_build(m, &idx, &nidx) == -1)
+		goto fail;
+	if ((nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*nd))) == NULL ||
+	    (nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*nsz))) == NULL ||
+	    (sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
+		err_sys("out of memory");
+		goto fail;
+	}
+	if (conn_open(t, &c) == -1)
+		goto fail;
+	opened = true;
+	if (proto_hello(&c.p) == -1 || send_manifest(&c, m, pkg, o) == -1)
+		goto fail;
+	for (;;) {
+		if (proto_recv(&c.p, &type, &pl, &len) == -1)
+			goto fail;
+		if (type == PROTO_RESULT)
+			break;
+		if (type == PROTO_NEED) {
+			if (proto_dec_need(pl, len, nd, nsz, &k) == -1)
+				goto fail;
+			if (k > nidx - nneed) {
+				err_set("protocol error: the remote asks for "
+				    "more contents than the manifest has");
+				goto fail;
+			}
+			if (needs == NULL && nidx > 0 &&
+			    (needs = malloc(nidx * sizeof(*needs))) == NULL) {
+				err_sys("out of memory");
+				goto fail;
+			}
+			for (i = 0; i < k; i++) {
+				const struct dsz *f = fileidx_find(idx, nidx,
+				    nd[i]);
+
+				/* Only contents of this version, ever. */
+				if (f == NULL || f->size != nsz[i]) {
+					err_set("protocol error: the remote "
+					    "asks for a content the manifest "
+					    "does not name");
+					goto fail;
+				}
+				needs[nneed++] = *f;
+			}
+			continue;
+		}
+		if (type != PROTO_NEED_END) {
+			err_set("protocol error: unexpected %s from remote",
+			    proto_type_name(type));
+			goto fail;
+		}
+		{
+			struct proto_rbuf rb;
+			uint64_t cnt;
+
+			proto_rbuf_init(&rb, pl, len);
+			cnt = proto_get_u64(&rb);
+			if (proto_rbuf_done(&rb, "NEED_END", "remote") == -1)
+				goto fail;
+			if (cnt != nneed) {
+				err_set("protocol error: NEED_END says %"
+				    PRIu64 " contents, %zu were listed", cnt,
+				    nneed);
+				goto fail;
+			}
+		}
+		for (i = 0; i < nneed; i++) {
+			if (send_content(&c, s, &needs[i], sbuf,
+			    &stored) == -1)
+				goto fail;
+			total += needs[i].size;
+			sent++;
+			if (o->progress)
+				progress_add(o->progress, 1, needs[i].size);
+		}
+		nneed = 0;
+	}
+	if (proto_dec_result(pl, len, &pr) == -1)
+		goto fail;
+	result_to(&pr, r);
+	if (!pr.ok) {
+		err_code(pr.failed_errno, "%s: %s", c.where, pr.msg);
+		r->failed_errno = pr.failed_errno;
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+	goto out;
+fail:
+	if (opened) {
+		err_prefix("%s: ", c.where);
+		if (r->failed_errno == 0)
+			r->failed_errno = err_errno() ? err_errno() : EIO;
+	}
+out:
+	if (opened) {
+		write_stats(&c, sent, stored);
+		conn_close(&c, rc == 0);
+	}
+	(void)total;
+	free(idx);
+	free(needs);
+	free(nd);
+	free(nsz);
+	free(sbuf);
+	return rc;
+}
+
+/* ---- status ---- */
+
+void
+remote_states_free(struct remote_state *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dp_state_free(&v[i].st);
+		free(v[i].damaged);
+	}
+	free(v);
+}
+
+/* Most packages one DP can report (bounds the list). */
+#define REMOTE_STATES_MAX 100000
+
+int
+remote_status(const struct dp_target *t, const char *pkg,
+    struct remote_state **out, size_t *nout)
+{
+	struct conn c;
+	struct proto_wbuf w;
+	struct proto_state ps;
+	struct remote_state *v = NULL, *nv;
+	const unsigned char *pl;
+	unsigned char buf[128];
+	size_t n = 0, cap = 0, len;
+	uint32_t type;
+	int rc = -1;
+	bool opened = false;
+
+	*out = NULL;
+	*nout = 0;
+	memset(&c, 0, sizeof(c));
+	if (conn_open(t, &c) == -1)
+		goto fail;
+	opened = true;
+	proto_wbuf_init(&w, buf, sizeof(buf));
+	proto_put_str(&w, pkg ? pkg : "");
+	if (proto_hello(&c.p) == -1 ||
+	    proto_send(&c.p, PROTO_STATUS, buf, w.len) == -1)
+		goto fail;
+	for (;;) {
+		if (proto_recv(&c.p, &type, &pl, &len) == -1)
+			goto fail;
+		if (type == PROTO_END)
+			break;
+		if (type != PROTO_STATE) {
+			err_set("protocol error: unexpected %s from remote",
+			    proto_type_name(type));
+			goto fail;
+		}
+		if (proto_dec_state(pl, len, &ps) == -1)
+			goto fail;
+		if (n >= REMOTE_STATES_MAX || (pkg != NULL && (n > 0 ||
+		    strcmp(ps.package, pkg) != 0))) {
+			err_set("protocol error: unexpected STATE from "
+			    "remote");
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				err_sys("out of memory");
+				goto fail;
+			}
+			v = nv;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		dp_state_init(&v[n].st);
+		snprintf(v[n].package, sizeof(v[n].package), "%s",
+		    ps.package);
+		n++;
+		if (ps.status == DP_ST_NONE && ps.error[0] != '\0') {
+			if ((v[n - 1].damaged = strdup(ps.error)) == NULL) {
+				err_sys("out of memory");
+				goto fail;
+			}
+			continue;
+		}
+		v[n - 1].st.layout = ps.layout;
+		v[n - 1].st.status = ps.status;
+		v[n - 1].st.version = ps.version;
+		v[n - 1].st.from = ps.from;
+		snprintf(v[n - 1].st.tree, sizeof(v[n - 1].st.tree), "%s",
+		    ps.tree);
+		if (ps.error[0] != '\0' &&
+		    (v[n - 1].st.error = strdup(ps.error)) == NULL) {
+			err_sys("out of memory");
+			goto fail;
+		}
+	}
+	if (pkg != NULL && n != 1) {
+		err_set("protocol error: no STATE from remote");
+		goto fail;
+	}
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	rc = 0;
+	goto out;
+fail:
+	if (opened)
+		err_prefix("%s: ", c.where);
+out:
+	if (opened)
+		conn_close(&c, rc == 0);
+	remote_states_free(v, n);
+	return rc;
+}

@@ -1,0 +1,93 @@
+/*
+ * remote.h — the client side of a remote DP: pkgpush reaching
+ * "ssh://[user@]host[:port]/path" through OpenSSH.
+ *
+ * remote_push() is what pkgpush calls instead of dp_push() for a DP of
+ * kind DP_SSH: it starts
+ *
+ *   $PKGDIST_SSH [-p PORT] [-l USER] HOST \
+ *       $PKGDIST_REMOTE_PKGPUSH --serve 'PATH'
+ *
+ * ($PKGDIST_SSH defaults to "ssh" and is split into words on blanks, so
+ * "ssh -i KEY -o OPTION" works; $PKGDIST_REMOTE_PKGPUSH defaults to
+ * "pkgpush" and is given to the remote shell as it is; PATH is quoted
+ * for that shell), with no local shell: the words are exec'd directly.
+ * Over ssh's stdin and stdout it speaks proto.h: it sends the package,
+ * version, options and manifest; the remote (cmd/pkgpush/serve.c) runs
+ * the same dp_push() as a local push against PATH, under the DP's lock,
+ * and asks for the contents it lacks; remote_push() sends exactly those,
+ * in their stored form (zlib stream or raw, store_content_raw()), never
+ * recompressed; the remote checks every SHA-256 as it writes and reports
+ * the result, which remote_push() returns as dp_push() would.
+ *
+ * A broken connection, a stuck peer (timeouts: $PKGDIST_SSH_TIMEOUT),
+ * a peer of another protocol version, or a remote that asks for a
+ * content the manifest does not name is a failure of that DP (-1, err
+ * set, "ssh://host/path: why"); the remote then leaves the DP at its
+ * old version, as a local push does.  The caller queues the retry.
+ *
+ * $PKGDIST_REMOTE_STATS, when set, names a file to which each session
+ * appends one line "TARGET sent N received N contents N content_bytes N"
+ * (bytes on the wire each way; contents sent and their stored bytes):
+ * what the tests and the benchmark measure.
+ *
+ * Thread-safe: pkgpush runs several remote_push() at once (-j).
+ */
+#ifndef PKGDIST_REMOTE_H
+#define PKGDIST_REMOTE_H
+
+#include <stddef.h>
+
+#include "dp.h"
+#include "dplist.h"
+#include "dppush.h"
+#include "manifest.h"
+#include "proto.h"
+
+struct store;
+
+#define REMOTE_SSH_ENV "PKGDIST_SSH"
+#define REMOTE_PKGPUSH_ENV "PKGDIST_REMOTE_PKGPUSH"
+#define REMOTE_STATS_ENV "PKGDIST_REMOTE_STATS"
+
+/* How long pkgpush --serve waits for the DP's lock by default. */
+#define REMOTE_LOCK_WAIT 3600
+
+/*
+ * Bring pkg on the remote DP t to m's version (m: the store's manifest,
+ * header set), reading contents from s.  o as for dp_push() (progress
+ * and jobs are local matters and are not sent).  r as dp_push() fills
+ * it, from the remote's report; on failure r->failed_errno and
+ * r->permanent say why, as for a local DP.
+ */
+int remote_push(const struct dp_target *t, struct store *s, const char *pkg,
+    const struct manifest *m, const struct dp_push_opts *o,
+    struct dp_push_result *r);
+
+/* One package's state on a remote DP, for pkgpush --status. */
+struct remote_state {
+	char package[NAME_MAX_LEN + 1];
+	struct dp_state st;	/* st.error malloc'd or NULL */
+	char *damaged;		/* the state cannot be read: why; else NULL */
+};
+
+/*
+ * The state of pkg (or, pkg NULL, of every package the DP holds) on the
+ * remote DP t: *v malloc'd (remote_states_free()).  With pkg given, one
+ * entry, status DP_ST_NONE when the DP does not hold it.
+ */
+int remote_status(const struct dp_target *t, const char *pkg,
+    struct remote_state **v, size_t *n);
+void remote_states_free(struct remote_state *v, size_t n);
+
+/*
+ * The argv that reaches t (ssh words, options, host, remote command),
+ * malloc'd, NULL-terminated (remote_argv_free()).  Exposed for tests.
+ */
+int remote_argv(const struct dp_target *t, char ***argv);
+void remote_argv_free(char **argv);
+
+/* Quote s for a POSIX shell: '...' with each ' as '\'' (malloc'd). */
+char *remote_shell_quote(const char *s);
+
+#endif

@@ -1,0 +1,897 @@
+#!/bin/bash
+# tests/bench/bench.bash BUILDDIR — the benchmark behind `make bench`
+# (started by tests/bench/run; see there for the environment it reads).
+#
+# Every case runs pkgdist and its peer on the same generated data,
+# alternately (pkgdist first on odd runs, the peer first on even runs),
+# and reports the median wall time of each side, their ratio, the target
+# from the issue it comes from, and whether it is met.  Each command runs
+# under peakrss (tests/bench/peakrss.c: wait4 rusage), which gives its
+# peak RSS and the bytes it caused to be written (ru_oublock).  `sync`
+# runs (untimed) before every timed command so one side's dirty pages are
+# not flushed on the other side's time.  Page caches are not dropped
+# (that needs privileges and says little about a site server that reads
+# its store all day); instead every source tree is read once before the
+# cases, and cheap cases run each side once untimed first.
+set -u
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+BUILD=${1:-build}
+case $BUILD in
+/*) ;;
+*) BUILD=$PWD/$BUILD ;;
+esac
+BIN=$BUILD/bin
+WORK=${BENCH_DIR:-$HERE/work}
+SEED=${BENCH_SEED:-1}
+QUICK=${BENCH_QUICK:-0}
+NCPU=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
+TMO=${BENCH_TIMEOUT:-600}
+MiB=1048576
+
+if [ "$QUICK" = 1 ]; then
+	RUNS=${BENCH_RUNS:-1}
+	OFFICE_N=500 OFFICE_B=$((50 * MiB))
+	MANY_N=10000 MANY_B=$((40 * MiB))
+	BIG_B=$((200 * MiB))
+	MAN_N=100000
+else
+	RUNS=${BENCH_RUNS:-3}
+	OFFICE_N=5000 OFFICE_B=$((500 * MiB))
+	MANY_N=100000 MANY_B=$((400 * MiB))
+	BIG_B=$((2048 * MiB))
+	MAN_N=1000000
+fi
+CASES=${BENCH_CASES:-scan bigscan reuse diff stage push many dps ssh}
+
+mkdir -p "$WORK/tools" "$WORK/data" || exit 2
+WORK=$(cd "$WORK" && pwd)
+S=$WORK/run			# scratch of this run
+RES=$S/res			# measurements
+LOG=$S/log			# everything the commands printed
+TABLE=$S/table
+OUT=$WORK/last-run.txt
+T0=$(date +%s)
+
+say()
+{
+	printf '%s\n' "$*"
+	printf '%s\n' "$*" >>"$OUT"
+}
+
+note()
+{
+	printf '# %s\n' "$*" >&2
+	printf '%s\n' "$*" >>"$LOG"
+}
+
+die()
+{
+	echo "bench: $*" >&2
+	exit 2
+}
+
+# --- helpers built from tests/bench/*.c --------------------------------
+CC=${CC:-cc}
+build_tool()
+{
+	local name=$1 libs=$2
+	if [ ! -x "$WORK/tools/$name" ] ||
+	    [ "$HERE/$name.c" -nt "$WORK/tools/$name" ]; then
+		# shellcheck disable=SC2086
+		$CC -std=c11 -O2 -Wall -D_POSIX_C_SOURCE=200809L \
+		    -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
+		    -o "$WORK/tools/$name" "$HERE/$name.c" $libs ||
+		    die "cannot build $name"
+	fi
+}
+build_tool gen "-lz -lm"
+build_tool peakrss ""
+GEN=$WORK/tools/gen
+PEAK=$WORK/tools/peakrss
+
+for t in rsync tar gzip sha256sum find comm cp openssl timeout; do
+	command -v $t >/dev/null 2>&1 ||
+	    die "$t is missing (make bootstrap installs rsync)"
+done
+
+rm -rf "$S"
+mkdir -p "$RES" || exit 2
+: >"$LOG"
+: >"$TABLE"
+: >"$OUT"
+
+# --- measuring ---------------------------------------------------------
+# measure FILE CMD...: sync, then run CMD under peakrss; one line
+# "wall rss_kib written status" is appended to FILE.  Output goes to
+# $MLOG (default the log).  Returns CMD's status.
+measure()
+{
+	local f=$1
+	shift
+	sync
+	printf '+ %s\n' "$*" >>"${MLOG:-$LOG}"
+	"$PEAK" "$f" timeout -k 5 "$TMO" "$@" >>"${MLOG:-$LOG}" 2>&1 </dev/null
+}
+
+# col FILE N stat: median|max|min of column N over the lines of FILE.
+col()
+{
+	[ -s "$1" ] || { echo ""; return; }
+	awk -v c="$2" '{ print $c }' "$1" | sort -g | awk -v s="$3" '
+	    { v[NR] = $1 }
+	    END {
+		if (NR == 0) { print ""; exit }
+		if (s == "max") print v[NR]
+		else if (s == "min") print v[1]
+		else if (NR % 2) print v[(NR + 1) / 2]
+		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+	    }'
+}
+
+# ok FILE [STATUS...]: every run in FILE ended with an allowed status
+# (default 0).
+ok()
+{
+	local f=$1 allowed=${2:-0}
+	[ -s "$f" ] || return 1
+	awk -v a=" $allowed " '{ if (index(a, " " $4 " ") == 0) bad = 1 }
+	    END { exit bad }' "$f"
+}
+
+calc()
+{
+	awk "BEGIN { printf \"%.${2:-3}f\", $1 }"
+}
+
+# verdict VALUE OP LIMIT -> met|MISSED
+verdict()
+{
+	if [ -z "$1" ]; then
+		echo "-"
+		return
+	fi
+	awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+	    if ((op == "<=" && v <= l) || (op == "<" && v < l) ||
+		(op == ">=" && v >= l) || (op == ">" && v > l))
+		    print "met"; else print "MISSED" }'
+}
+
+secs()
+{
+	[ -n "$1" ] && printf '%.2f s' "$1" || printf '-'
+}
+mib()
+{
+	[ -n "$1" ] && awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }' ||
+	    printf '-'
+}
+kib_mib()
+{
+	[ -n "$1" ] && awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1024 }' ||
+	    printf '-'
+}
+
+# row CASE PKGDIST PEER RATIO TARGET RESULT PK_RSS PK_WRITTEN
+row()
+{
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TABLE"
+}
+
+# The last words a failed command printed, for the table.
+why()
+{
+	grep -v '^+ ' "${MLOG:-$LOG}" | tail -n 1 | cut -c1-60
+}
+
+# alternate CASE RUNS WARM PKFN PEERFN...: run the functions RUNS times
+# in turn (order rotating each run), plus WARM untimed rounds first.
+# Each function is called as FN RUN OUTFILE (RUN 0 is a warm-up, whose
+# OUTFILE is thrown away) and must call measure on OUTFILE.
+alternate()
+{
+	local c=$1 runs=$2 warm=$3 r i fn n
+	shift 3
+	local fns=("$@")
+	n=${#fns[@]}
+	for ((r = 1 - warm; r <= runs; r++)); do
+		for ((i = 0; i < n; i++)); do
+			fn=${fns[$(((i + r + n) % n))]}
+			if [ "$r" -le 0 ]; then
+				"$fn" 0 "$RES/$c.$fn.warm" || true
+			else
+				"$fn" "$r" "$RES/$c.$fn" || true
+			fi
+		done
+	done
+}
+
+# --- machine -----------------------------------------------------------
+machine()
+{
+	local cpu disk fs mem
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+	fs=$(df -PT "$WORK" | awk 'NR == 2 { print $2 " on " $1 }')
+	disk=$(basename "$(df -P "$WORK" | awk 'NR == 2 { print $1 }')")
+	if [ -r "/sys/block/$disk/queue/rotational" ]; then
+		if [ "$(cat "/sys/block/$disk/queue/rotational")" = 1 ]; then
+			disk="$disk (rotational)"
+		else
+			disk="$disk (non-rotational)"
+		fi
+	fi
+	say "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+	say "machine: $NCPU cores, $cpu, $mem RAM, kernel $(uname -sr)"
+	say "disk:    $fs, $disk"
+	say "tree:    $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?') ($(git -C "$SRC" log -1 --format=%cd --date=iso 2>/dev/null))"
+	say "peers:   $(rsync --version | head -n 1 | awk '{ print $1, $3 }'), $(tar --version | head -n 1), $(gzip --version | head -n 1), $(sha256sum --version | head -n 1), $(openssl version | awk '{ print $1, $2 }'), $(ssh -V 2>&1 | cut -d, -f1)"
+	say "mode:    $([ "$QUICK" = 1 ] && echo "QUICK (1/10 sizes)" || echo full), $RUNS timed run(s) per side, seed $SEED, median reported"
+}
+
+# --- workloads ---------------------------------------------------------
+# workload NAME NFILES BYTES [BIGBYTES]: $WORK/data/NAME-SEED-N-B/{v1,v2}
+# and its mutation line in .../mut; built once and cached.
+workload()
+{
+	local name=$1 n=$2 b=$3 big=${4:-0}
+	local d=$WORK/data/$name-s$SEED-n$n-b$b-g$big
+	if [ ! -f "$d/.done" ] || [ "$GEN" -nt "$d/.done" ]; then
+		note "generating $name ($n files, $(mib $((b + big))))"
+		chmod -R u+w "$d" 2>/dev/null
+		rm -rf "$d"
+		mkdir -p "$d" || die "cannot create $d"
+		"$GEN" tree "$d/v1" "$SEED" "$n" "$b" "$big" ||
+		    die "cannot generate $name"
+		if [ "$big" = 0 ]; then
+			cp -al "$d/v1" "$d/v2" || die "cp -al $name"
+			"$GEN" mutate "$d/v2" "$SEED" "$n" "$b" >"$d/mut" ||
+			    die "cannot mutate $name"
+		fi
+		touch "$d/.done"
+	fi
+	echo "$d"
+}
+
+# mutfield DIR NAME: a field of the mutation line
+mutfield()
+{
+	awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' \
+	    "$1/mut"
+}
+
+treebytes()
+{
+	find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+dusb()
+{
+	du -sb "$1" 2>/dev/null | awk '{ print $1 }'
+}
+
+# Escape a DP target as manifest paths are (space, backslash).
+dpesc()
+{
+	printf '%s' "$1" | sed 's/\\/\\134/g; s/ /\\040/g'
+}
+
+# --- probes: which pkgdist features are on this build ------------------
+declare -A HAVE WHY
+probe()
+{
+	local name=$1
+	shift
+	if MLOG=$S/probe.log measure "$S/probe.res" "$@"; then
+		HAVE[$name]=1
+	else
+		HAVE[$name]=0
+		WHY[$name]="n/a (not built: $(MLOG=$S/probe.log why))"
+	fi
+}
+
+run_probes()
+{
+	local p=$S/probe
+	mkdir -p "$p"
+	"$GEN" tree "$p/v1" 7 40 200000 >/dev/null 2>&1
+	cp -al "$p/v1" "$p/v2"
+	"$GEN" mutate "$p/v2" 7 40 200000 >/dev/null 2>&1
+	: >"$S/probe.log"
+	for t in pkgdiff pkgstage pkgpush; do
+		[ -x "$BIN/$t" ] || note "$BIN/$t not built"
+	done
+	probe scan "$BIN/pkgdiff" scan -o "$p/m1" "$p/v1"
+	probe reuse "$BIN/pkgdiff" scan --reuse "$p/m1" -o "$p/m2" "$p/v2"
+	probe diff sh -c '"$1" diff "$2" "$3" >/dev/null; [ $? -eq 1 ]' sh \
+	    "$BIN/pkgdiff" "$p/m1" "$p/m2"
+	probe add "$BIN/pkgstage" -s "$p/store" add probe "$p/v1"
+	probe addman "$BIN/pkgstage" -s "$p/store" add --manifest "$p/m2" \
+	    probe "$p/v2"
+	probe export "$BIN/pkgstage" -s "$p/store" export probe 2 -o "$p/f.pkg"
+	probe import "$BIN/pkgstage" -s "$p/store2" import "$p/f.pkg"
+	mkdir -p "$p/dp1" "$p/dp2" "$p/dp3"
+	{
+		echo "pdp1 g1 $(dpesc "$p/dp1")"
+		echo "pdp2 g2 $(dpesc "$p/dp2")"
+		echo "pdp3 g2 $(dpesc "$p/dp3")"
+	} >>"$p/store/dps" 2>/dev/null
+	probe push "$BIN/pkgpush" -s "$p/store" --version 1 --dp pdp1 probe
+	probe refresh "$BIN/pkgpush" -s "$p/store" --dp pdp1 probe
+	probe inplace "$BIN/pkgpush" -s "$p/store" --inplace --version 1 \
+	    --dp pdp2 probe
+	probe inrefresh "$BIN/pkgpush" -s "$p/store" --inplace --dp pdp2 probe
+	probe rollback "$BIN/pkgpush" -s "$p/store" --inplace --rollback \
+	    --version 1 --dp pdp2 probe
+	probe group "$BIN/pkgpush" -s "$p/store" -j 2 --group g2 probe
+	[ "${HAVE[addman]}" = 1 ] || HAVE[export]=0
+	[ "${HAVE[push]}" = 1 ] || HAVE[refresh]=0
+	local f
+	for f in scan reuse diff add addman export import push refresh \
+	    inplace inrefresh rollback group; do
+		[ "${HAVE[$f]}" = 1 ] || note "feature $f: ${WHY[$f]:-n/a}"
+	done
+}
+
+# na CASE FEATURE...: if a feature is missing, write the row and succeed.
+na()
+{
+	local c=$1 f
+	shift
+	for f in "$@"; do
+		if [ "${HAVE[$f]:-0}" != 1 ]; then
+			row "$c" "${WHY[$f]:-n/a (not built)}" "" "" "" "-" "" ""
+			return 0
+		fi
+	done
+	return 1
+}
+
+# result CASE PKFILE PEERFILE TARGET_OP TARGET [ALLOWED_STATUS]
+# The usual row: medians, ratio pkgdist/peer, verdict.
+result()
+{
+	local c=$1 pf=$2 qf=$3 op=$4 lim=$5 allowed=${6:-0}
+	local pm qm ratio res
+	if ! ok "$pf" "$allowed"; then
+		row "$c" "FAILED (status $(col "$pf" 4 max))" \
+		    "$(secs "$(col "$qf" 1 median)")" "" "$op $lim" "MISSED" "" ""
+		return
+	fi
+	if ! ok "$qf"; then
+		row "$c" "$(secs "$(col "$pf" 1 median)")" "peer FAILED" "" \
+		    "$op $lim" "-" "" ""
+		return
+	fi
+	pm=$(col "$pf" 1 median)
+	qm=$(col "$qf" 1 median)
+	ratio=$(calc "$pm / ($qm > 0 ? $qm : 0.001)" 2)
+	res=$(verdict "$ratio" "$op" "$lim")
+	row "$c" "$(secs "$pm")" "$(secs "$qm")" "$ratio" "$op $lim" "$res" \
+	    "$(kib_mib "$(col "$pf" 2 max)")" "$(mib "$(col "$pf" 3 median)")"
+}
+
+# ======================================================================
+# The cases.  Names: O1/O2 office v1/v2, M1/M2 many-small, BIGD big.
+
+# --- scan: issue 2 -----------------------------------------------------
+scan_pk() { measure "$2" "$BIN/pkgdiff" scan -o "$S/scan.out" "$O1"; }
+scan_peer()
+{
+	measure "$2" sh -c 'find "$1" -type f -print0 |
+	    xargs -0 -P2 -n 64 sha256sum >"$2"' sh "$O1" "$S/sha.out"
+}
+# openssl speed is noisy on a shared VM: measure it between the scans.
+scan_osl()
+{
+	[ "$1" = 0 ] && return 0
+	openssl speed -elapsed -evp sha256 -bytes 1048576 -seconds 1 \
+	    -multi "$NCPU" \
+	    -mr 2>/dev/null | awk -F: '/^\+F:/ { v = $4 } END { print v }' \
+	    >>"$RES/scan.osl"
+}
+case_scan()
+{
+	local c="scan office vs find|xargs -P2 sha256sum"
+	na "$c" scan && return
+	alternate scan "$RUNS" 1 scan_pk scan_peer scan_osl
+	result "$c" "$RES/scan.scan_pk" "$RES/scan.scan_peer" "<=" 0.33
+	# Throughput against what openssl says the cores can hash.
+	local osl bytes pm tput ratio
+	osl=$(col "$RES/scan.osl" 1 median)
+	bytes=$(treebytes "$O1")
+	pm=$(col "$RES/scan.scan_pk" 1 median)
+	if ok "$RES/scan.scan_pk" && [ -n "$osl" ]; then
+		tput=$(calc "$bytes / $pm / 1048576" 0)
+		ratio=$(calc "$bytes / $pm / $osl" 2)
+		note "scan: openssl speed without -elapsed (CPU time, which this machine may under-count) says $(openssl speed -evp sha256 -bytes 1048576 -seconds 1 -multi "$NCPU" -mr 2>/dev/null | awk -F: '/^\+F:/ { v = $4 } END { printf "%.0f MiB/s", v / 1048576 }')"
+		row "scan office throughput vs openssl speed -elapsed ($NCPU cores)" \
+		    "$tput MiB/s" "$(calc "$osl / 1048576" 0) MiB/s" \
+		    "$ratio" ">= 0.85" "$(verdict "$ratio" ">=" 0.85)" "" ""
+	fi
+}
+
+# --- scan of one big file (no target: one file is one thread) ----------
+bigscan_pk() { measure "$2" "$BIN/pkgdiff" scan -o "$S/bigscan.out" "$BIGD/v1"; }
+bigscan_peer()
+{
+	measure "$2" sh -c 'find "$1" -type f -print0 | xargs -0 sha256sum >"$2"' \
+	    sh "$BIGD/v1" "$S/bigsha.out"
+}
+case_bigscan()
+{
+	local c="scan big (1 file) vs sha256sum (info)"
+	na "$c" scan && return
+	alternate bigscan "$RUNS" 0 bigscan_pk bigscan_peer
+	result "$c" "$RES/bigscan.bigscan_pk" "$RES/bigscan.bigscan_peer" "<=" 1
+	local osl bytes pm ratio
+	osl=$(openssl speed -elapsed -evp sha256 -bytes 1048576 -seconds 2 -mr \
+	    2>/dev/null | awk -F: '/^\+F:/ { v = $4 } END { print v }')
+	bytes=$(treebytes "$BIGD/v1")
+	pm=$(col "$RES/bigscan.bigscan_pk" 1 median)
+	if ok "$RES/bigscan.bigscan_pk" && [ -n "$osl" ]; then
+		ratio=$(calc "$bytes / $pm / $osl" 2)
+		row "scan big throughput vs openssl speed -elapsed (1 core, info)" \
+		    "$(calc "$bytes / $pm / 1048576" 0) MiB/s" \
+		    "$(calc "$osl / 1048576" 0) MiB/s" "$ratio" ">= 0.85" \
+		    "$(verdict "$ratio" ">=" 0.85)" "" ""
+	fi
+}
+
+# --- scan --reuse of an unchanged 100k tree: issue 2 -------------------
+reuse_pk()
+{
+	measure "$2" "$BIN/pkgdiff" scan --reuse "$S/many1.man" \
+	    -o "$S/reuse.out" "$M1"
+}
+reuse_peer()
+{
+	measure "$2" sh -c 'find "$1" -printf "%s %T@ %p\n" >"$2"' sh "$M1" \
+	    "$S/find.out"
+}
+case_reuse()
+{
+	local c="scan --reuse 100k unchanged vs find -printf"
+	na "$c" scan reuse && return
+	if ! MLOG=$S/log measure "$RES/reuse.setup" "$BIN/pkgdiff" scan \
+	    -o "$S/many1.man" "$M1"; then
+		row "$c" "FAILED (first scan: $(why))" "" "" "<= 1.5" "MISSED" "" ""
+		return
+	fi
+	alternate reuse "$RUNS" 1 reuse_pk reuse_peer
+	result "$c" "$RES/reuse.reuse_pk" "$RES/reuse.reuse_peer" "<=" 1.5
+	if cmp -s "$S/reuse.out" "$S/many1.man"; then
+		note "reuse: manifest identical to a full scan"
+	else
+		note "reuse: WARNING: manifest differs from a full scan"
+	fi
+}
+
+# --- diff of two 1M-entry manifests: issue 2 ---------------------------
+diff_pk()
+{
+	measure "$2" sh -c '"$1" diff "$2" "$3" >"$4"' sh "$BIN/pkgdiff" \
+	    "$S/man.a" "$S/man.b" "$S/diff.out"
+}
+diff_peer()
+{
+	measure "$2" sh -c 'comm -3 "$1" "$2" >"$3"' sh \
+	    "$S/man.a.sorted" "$S/man.b.sorted" "$S/comm.out"
+}
+case_diff()
+{
+	local c="diff 2x${MAN_N} entries vs comm -3"
+	na "$c" diff && return
+	"$GEN" manifest "$S/man.a" "$SEED" "$MAN_N" 0 &&
+	    "$GEN" manifest "$S/man.b" "$SEED" "$MAN_N" 1 ||
+	    die "cannot generate manifests"
+	# comm needs its input in its own order: the same lines, sort(1)ed.
+	sort "$S/man.a" >"$S/man.a.sorted" && sort "$S/man.b" >"$S/man.b.sorted"
+	alternate diff "$RUNS" 1 diff_pk diff_peer
+	result "$c" "$RES/diff.diff_pk" "$RES/diff.diff_peer" "<=" 2 "0 1"
+	local rss
+	rss=$(col "$RES/diff.diff_pk" 2 max)
+	if [ -n "$rss" ] && ok "$RES/diff.diff_pk" "0 1"; then
+		row "diff ${MAN_N}: peak memory" "$(kib_mib "$rss")" \
+		    "$(kib_mib "$(col "$RES/diff.diff_peer" 2 max)")" "" \
+		    "< 400 MiB" "$(verdict "$rss" "<" 409600)" "" ""
+	fi
+	note "diff: $(wc -l <"$S/diff.out") change lines; comm: $(wc -l <"$S/comm.out") lines"
+	rm -f "$S"/man.* "$S/diff.out" "$S/comm.out"
+}
+
+# --- stage: issue 3 ----------------------------------------------------
+stage_pk()
+{
+	local st=$S/store$1
+	rm -rf "$st"
+	measure "$2" "$BIN/pkgstage" -s "$st" add office "$O1"
+	[ "$1" = 0 ] || echo "$1 $(dusb "$st")" >>"$RES/stage.size"
+}
+stage_peer()
+{
+	measure "$2" tar -czf "$S/office.tgz" -C "$O1" .
+}
+untar_pk()
+{
+	local new=$S/imp$1
+	rm -rf "$new" "$S/office.pkg"
+	measure "$2" sh -c '"$1" -s "$2" export office 1 -o "$3" &&
+	    "$1" -s "$4" import "$3"' sh "$BIN/pkgstage" "$S/store1" \
+	    "$S/office.pkg" "$new"
+	[ "$1" = 0 ] || rm -rf "$new"
+}
+untar_peer()
+{
+	rm -rf "$S/untar"
+	mkdir -p "$S/untar"
+	measure "$2" tar -xzf "$S/office.tgz" -C "$S/untar"
+	rm -rf "$S/untar"
+}
+second_pk()
+{
+	local st=$S/store$1 before
+	before=$(dusb "$st")
+	measure "$2" sh -c '"$1" scan --reuse "$2" -o "$3" "$4" &&
+	    "$5" -s "$6" add --manifest "$3" office "$4"' sh \
+	    "$BIN/pkgdiff" "$S/office1.man" "$S/office2.man" "$O2" \
+	    "$BIN/pkgstage" "$st"
+	echo "$1 $(($(dusb "$st") - before))" >>"$RES/second.growth"
+}
+case_stage()
+{
+	local c="stage first add vs tar -czf"
+	na "$c" add && return
+	# No warm-up round: the tree was read before the cases.
+	alternate stage "$RUNS" 0 stage_pk stage_peer
+	result "$c" "$RES/stage.stage_pk" "$RES/stage.stage_peer" "<=" 0.25
+	if ok "$RES/stage.stage_pk" && [ -s "$S/office.tgz" ]; then
+		local ssz tsz r
+		ssz=$(col "$RES/stage.size" 2 median)
+		tsz=$(stat -c %s "$S/office.tgz")
+		r=$(calc "$ssz / $tsz" 2)
+		row "stage: store size vs .tar.gz size" "$(mib "$ssz")" \
+		    "$(mib "$tsz")" "$r" "<= 1.1" "$(verdict "$r" "<=" 1.1)" "" ""
+	else
+		return
+	fi
+
+	c="stage second add (1% changed, scan --reuse + add --manifest) vs first add"
+	if ! na "$c" reuse addman; then
+		if ! MLOG=$S/log measure "$RES/stage.man" "$BIN/pkgdiff" scan \
+		    -o "$S/office1.man" "$O1"; then
+			row "$c" "FAILED (scan: $(why))" "" "" "<= 0.10" "MISSED" "" ""
+		else
+			local r
+			for ((r = 1; r <= RUNS; r++)); do
+				second_pk "$r" "$RES/second.pk"
+			done
+			result "$c" "$RES/second.pk" "$RES/stage.stage_pk" "<=" 0.10
+			if ok "$RES/second.pk"; then
+				local g chg
+				g=$(col "$RES/second.growth" 2 median)
+				chg=$(mutfield "$OFFICE" changed_bytes)
+				row "stage second add: store growth vs changed bytes" \
+				    "$(mib "$g")" "$(mib "$chg")" \
+				    "$(calc "$g / $chg" 2)" "<= 2" \
+				    "$(verdict "$(calc "$g / $chg" 2)" "<=" 2)" "" ""
+			fi
+		fi
+	fi
+
+	c="export+import vs tar -czf + tar -xzf"
+	na "$c" export import && return
+	alternate untar "$RUNS" 0 untar_pk untar_peer
+	if ok "$RES/untar.untar_pk" && ok "$RES/untar.untar_peer"; then
+		# The peer is the measured tar -czf (stage case) plus tar -xzf.
+		local czf xzf pm both r
+		czf=$(col "$RES/stage.stage_peer" 1 median)
+		xzf=$(col "$RES/untar.untar_peer" 1 median)
+		pm=$(col "$RES/untar.untar_pk" 1 median)
+		both=$(calc "$czf + $xzf")
+		r=$(calc "$pm / $both" 2)
+		row "$c" "$(secs "$pm")" "$(secs "$both")" "$r" "<= 0.5" \
+		    "$(verdict "$r" "<=" 0.5)" \
+		    "$(kib_mib "$(col "$RES/untar.untar_pk" 2 max)")" \
+		    "$(mib "$(col "$RES/untar.untar_pk" 3 median)")"
+	else
+		result "$c" "$RES/untar.untar_pk" "$RES/untar.untar_peer" "<=" 0.5
+	fi
+}
+
+# --- push to local DPs: issue 4 ----------------------------------------
+# The store with office v1 and v2 (the stage case's), and its DP list.
+PSTORE=
+push_store()
+{
+	[ -n "$PSTORE" ] && return 0
+	PSTORE=$S/pstore
+	rm -rf "$PSTORE"
+	if [ -d "$S/store1" ] && "$BIN/pkgstage" -s "$S/store1" show office 2 \
+	    >/dev/null 2>&1; then
+		mv "$S/store1" "$PSTORE"
+		return 0
+	fi
+	"$BIN/pkgstage" -s "$PSTORE" add office "$O1" >>"$LOG" 2>&1 &&
+	    "$BIN/pkgstage" -s "$PSTORE" add office "$O2" >>"$LOG" 2>&1
+}
+adddp()		# adddp STORE NAME GROUP DIR
+{
+	echo "$2 $3 $(dpesc "$4")" >>"$1/dps"
+}
+
+push_pk()
+{
+	adddp "$PSTORE" "dp$1" bench "$S/dp$1"
+	rm -rf "$S/dp$1"
+	mkdir -p "$S/dp$1"
+	measure "$2" "$BIN/pkgpush" -s "$PSTORE" --version 1 --dp "dp$1" office
+}
+push_rsync()
+{
+	rm -rf "$S/rs$1"
+	measure "$2" rsync -a "$O1/" "$S/rs$1/"
+}
+push_cp()
+{
+	rm -rf "$S/cp$1"
+	measure "$2" cp -a "$O1" "$S/cp$1"
+	rm -rf "$S/cp$1"
+}
+refresh_pk()
+{
+	measure "$2" "$BIN/pkgpush" -s "$PSTORE" --dp "dp$1" office
+}
+refresh_peer()
+{
+	rm -rf "$S/rs$1.new"
+	measure "$2" rsync -a --delete --link-dest="$S/rs$1" "$O2/" "$S/rs$1.new/"
+}
+case_push()
+{
+	local c="push first (atomic) vs rsync -a"
+	na "$c" push && return
+	if ! push_store; then
+		row "$c" "FAILED (staging: $(why))" "" "" "<= 1" "MISSED" "" ""
+		return
+	fi
+	alternate push "$RUNS" 0 push_pk push_rsync push_cp
+	result "$c" "$RES/push.push_pk" "$RES/push.push_rsync" "<=" 1
+	result "push first (atomic) vs cp -a" "$RES/push.push_pk" \
+	    "$RES/push.push_cp" "<=" 1.5
+	note "push: pkgpush fsyncs what it writes (durable); rsync and cp do not"
+
+	c="refresh 1% atomic vs rsync -a --link-dest"
+	ok "$RES/push.push_pk" || return 0
+	na "$c" refresh && return
+	alternate refresh "$RUNS" 0 refresh_pk refresh_peer
+	result "$c" "$RES/refresh.refresh_pk" "$RES/refresh.refresh_peer" "<=" 1
+	if ok "$RES/refresh.refresh_pk"; then
+		local w chg r
+		w=$(col "$RES/refresh.refresh_pk" 3 median)
+		chg=$(mutfield "$OFFICE" changed_bytes)
+		r=$(calc "$w / $chg" 2)
+		row "refresh 1% atomic: bytes written vs changed bytes" \
+		    "$(mib "$w")" "$(mib "$chg")" "$r" "<= 1.1" \
+		    "$(verdict "$r" "<=" 1.1)" "" ""
+		note "refresh: rsync --link-dest wrote $(mib "$(col "$RES/refresh.refresh_peer" 3 median)")"
+	fi
+	local r
+	for ((r = 1; r <= RUNS; r++)); do
+		rm -rf "$S/dp$r" "$S/rs$r" "$S/rs$r.new"
+	done
+}
+
+# --- 8 DPs with -j 2 vs one DP: issue 4 --------------------------------
+dps_one()
+{
+	adddp "$PSTORE" "one$1" one$1 "$S/one$1"
+	rm -rf "$S/one$1"
+	mkdir -p "$S/one$1"
+	measure "$2" "$BIN/pkgpush" -s "$PSTORE" --version 1 --dp "one$1" office
+	rm -rf "$S/one$1"
+}
+dps_eight()
+{
+	local i
+	for ((i = 1; i <= 8; i++)); do
+		adddp "$PSTORE" "eight$1x$i" "g8r$1" "$S/eight$1x$i"
+		rm -rf "$S/eight$1x$i"
+		mkdir -p "$S/eight$1x$i"
+	done
+	measure "$2" "$BIN/pkgpush" -s "$PSTORE" -j 2 --version 1 \
+	    --group "g8r$1" office
+	rm -rf "$S"/eight"$1"x*
+}
+case_dps()
+{
+	local c="push to 8 DPs -j 2 vs 1 DP"
+	na "$c" push group && return
+	push_store || return 0
+	alternate dps "$RUNS" 0 dps_eight dps_one
+	result "$c" "$RES/dps.dps_eight" "$RES/dps.dps_one" "<" 5
+}
+
+# --- the 100k-file package: issue 4 ------------------------------------
+inplace_pk()
+{
+	measure "$2" "$BIN/pkgpush" -s "$S/mstore" --inplace --dp mdp many
+	# Back to v1 for the next round (untimed).
+	MLOG=$S/log measure "$RES/many.reset" "$BIN/pkgpush" -s "$S/mstore" \
+	    --inplace --rollback --version 1 --dp mdp many
+}
+inplace_peer()
+{
+	measure "$2" rsync -a --delete "$M2/" "$S/mrs/"
+	rsync -a --delete "$M1/" "$S/mrs/"
+}
+case_many()
+{
+	local c="stage 100k files (setup, info)"
+	na "$c" add addman reuse && return
+	rm -rf "$S/mstore"
+	if ! measure "$RES/many.add1" "$BIN/pkgstage" -s "$S/mstore" add \
+	    many "$M1"; then
+		row "$c" "FAILED ($(why))" "" "" "" "-" "" ""
+		return
+	fi
+	[ -s "$S/many1.man" ] || "$BIN/pkgdiff" scan -o "$S/many1.man" "$M1"
+	if ! measure "$RES/many.add2" sh -c '"$1" scan --reuse "$2" -o "$3" \
+	    "$4" && "$5" -s "$6" add --manifest "$3" many "$4"' sh \
+	    "$BIN/pkgdiff" "$S/many1.man" "$S/many2.man" "$M2" \
+	    "$BIN/pkgstage" "$S/mstore"; then
+		row "$c" "FAILED (second add: $(why))" "" "" "" "-" "" ""
+		return
+	fi
+	row "$c" "$(secs "$(col "$RES/many.add1" 1 median)") + $(secs "$(col "$RES/many.add2" 1 median)")" \
+	    "" "" "" "-" "$(kib_mib "$(col "$RES/many.add1" 2 max)")" \
+	    "$(mib "$(col "$RES/many.add1" 3 max)")"
+
+	c="push first 100k files --inplace vs rsync -a (info)"
+	na "$c" inplace && return
+	adddp "$S/mstore" mdp bench "$S/mdp"
+	mkdir -p "$S/mdp"
+	measure "$RES/many.first" "$BIN/pkgpush" -s "$S/mstore" --inplace \
+	    --version 1 --dp mdp many
+	measure "$RES/many.firstrs" rsync -a "$M1/" "$S/mrs/"
+	result "$c" "$RES/many.first" "$RES/many.firstrs" "<=" 1
+	ok "$RES/many.first" || return 0
+
+	c="refresh 1% of 100k files --inplace vs rsync -a --delete"
+	na "$c" inrefresh rollback && return
+	alternate inplace "$RUNS" 0 inplace_pk inplace_peer
+	result "$c" "$RES/inplace.inplace_pk" "$RES/inplace.inplace_peer" \
+	    "<=" 0.5
+	local rss
+	rss=$(cat "$RES/many.first" "$RES/inplace.inplace_pk" 2>/dev/null |
+	    awk '{ if ($2 > m) m = $2 } END { print m + 0 }')
+	row "push 100k-file package: peak memory" "$(kib_mib "$rss")" \
+	    "$(kib_mib "$(cat "$RES/many.firstrs" "$RES/inplace.inplace_peer" |
+	    awk '{ if ($2 > m) m = $2 } END { print m + 0 }')")" "" \
+	    "< 100 MiB" "$(verdict "$rss" "<" 102400)" "" ""
+	rm -rf "$S/mdp" "$S/mrs"
+}
+
+# --- refresh over ssh to loopback: issue 6 -----------------------------
+sentbytes()	# sum of "Transferred: sent N" lines in a log
+{
+	awk '/Transferred: sent/ { gsub(",", "", $3); s += $3 }
+	    END { print s + 0 }' "$1"
+}
+ssh_pk()
+{
+	rm -rf "$S/sdp"
+	cp -a "$S/sdp.v1" "$S/sdp"
+	: >"$S/ssh.pk.log"
+	MLOG=$S/ssh.pk.log measure "$2" env PKGDIST_SSH="$SSHV" \
+	    "$BIN/pkgpush" -s "$PSTORE" --dp sdp office
+	echo "$1 $(sentbytes "$S/ssh.pk.log")" >>"$RES/ssh.pk.sent"
+}
+ssh_peer()
+{
+	rsync -a --delete "$O1/" "$S/srs/"
+	: >"$S/ssh.rs.log"
+	MLOG=$S/ssh.rs.log measure "$2" rsync -a --delete -e "$SSHV" \
+	    "$O2/" "127.0.0.1:$S/srs/"
+	echo "$1 $(sentbytes "$S/ssh.rs.log")" >>"$RES/ssh.rs.sent"
+}
+case_ssh()
+{
+	local c="ssh refresh 1% vs rsync -a --delete -e ssh"
+	na "$c" push refresh && return
+	push_store || return 0
+	if [ ! -f "$SRC/tests/lib/sshd.bash" ]; then
+		row "$c" "n/a (tests/lib/sshd.bash missing)" "" "" "" "-" "" ""
+		return
+	fi
+	common_find_bin() { PKGDIST_BIN=$BIN; export PKGDIST_BIN; }
+	BATS_TMPDIR=$S
+	# shellcheck source=/dev/null
+	. "$SRC/tests/lib/sshd.bash"
+	sshd_start >>"$LOG" 2>&1
+	if [ -n "${SSHD_SKIP:-}" ] || [ -z "${SSHD_PORT:-}" ]; then
+		row "$c" "n/a (sshd: ${SSHD_SKIP:-cannot start})" "" "" "" "-" "" ""
+		return
+	fi
+	export PKGDIST_REMOTE_PKGPUSH
+	SSHV=${PKGDIST_SSH/LogLevel=ERROR/LogLevel=VERBOSE}
+	adddp "$PSTORE" sdp bench "ssh://127.0.0.1:$SSHD_PORT$S/sdp"
+	mkdir -p "$S/sdp"
+	if ! MLOG=$S/ssh.log measure "$RES/ssh.first" env PKGDIST_SSH="$SSHV" \
+	    "$BIN/pkgpush" -s "$PSTORE" --version 1 --dp sdp office; then
+		row "$c" "n/a (not built: $(MLOG=$S/ssh.log why))" "" "" "" "-" "" ""
+		sshd_stop
+		return
+	fi
+	cp -a "$S/sdp" "$S/sdp.v1"
+	alternate ssh "$RUNS" 0 ssh_pk ssh_peer
+	result "$c" "$RES/ssh.ssh_pk" "$RES/ssh.ssh_peer" "<=" 1
+	if ok "$RES/ssh.ssh_pk"; then
+		local sent z r
+		sent=$(col "$RES/ssh.pk.sent" 2 median)
+		z=$(mutfield "$OFFICE" changed_z)
+		r=$(calc "$sent / $z" 2)
+		row "ssh refresh: bytes sent vs zlib size of changed files" \
+		    "$(mib "$sent")" "$(mib "$z")" "$r" "<= 1.1" \
+		    "$(verdict "$r" "<=" 1.1)" "" ""
+		note "ssh: rsync -e ssh sent $(mib "$(col "$RES/ssh.rs.sent" 2 median)")"
+	fi
+	sshd_stop
+	rm -rf "$S/sdp" "$S/sdp.v1" "$S/srs"
+}
+
+# ======================================================================
+machine
+run_probes
+
+OFFICE=$(workload office "$OFFICE_N" "$OFFICE_B") || exit 2
+MANY=$(workload many "$MANY_N" "$MANY_B") || exit 2
+BIGD=
+case " $CASES " in
+*" bigscan "*) BIGD=$(workload big 5 $MiB "$BIG_B") || exit 2 ;;
+esac
+O1=$OFFICE/v1 O2=$OFFICE/v2 M1=$MANY/v1 M2=$MANY/v2
+say "data:    office $OFFICE_N files $(mib "$(treebytes "$O1")"), many-small $MANY_N files $(mib "$(treebytes "$M1")")$([ -n "$BIGD" ] && echo ", big $(mib "$(treebytes "$BIGD/v1")")")"
+say "change:  office $(cat "$OFFICE/mut"); many-small $(cat "$MANY/mut")"
+say "caches:  not dropped; every tree read once before the cases, cheap cases warmed by one untimed run of each side; sync before every timed command"
+# Read every tree once, so no side pays for the first read.
+for d in "$O1" "$O2" "$M1" "$M2" ${BIGD:+"$BIGD/v1"}; do
+	tar -cf - -C "$d" . | cat >/dev/null
+done
+
+for c in $CASES; do
+	note "case $c ($(($(date +%s) - T0)) s so far)"
+	"case_$c"
+done
+
+# --- the table ---------------------------------------------------------
+say ""
+say "Ratio is pkgdist / peer (time, unless the row says otherwise)."
+awk -F'\t' '
+	BEGIN { h[1] = "case"; h[2] = "pkgdist"; h[3] = "peer"; h[4] = "ratio"
+		h[5] = "target"; h[6] = "result"; h[7] = "pk peak RSS"
+		h[8] = "pk written"
+		for (i = 1; i <= 8; i++) w[i] = length(h[i]) }
+	{ for (i = 1; i <= 8; i++) { c[NR, i] = $i
+		if (length($i) > w[i]) w[i] = length($i) } }
+	END {
+		line(h)
+		for (i = 1; i <= 8; i++) { s = ""; for (k = 0; k < w[i]; k++) s = s "-"; d[i] = s }
+		line(d)
+		for (r = 1; r <= NR; r++) { for (i = 1; i <= 8; i++) x[i] = c[r, i]; line(x) }
+	}
+	function line(a,   i, s) {
+		s = "| "
+		for (i = 1; i <= 8; i++) s = s sprintf("%-" w[i] "s", a[i]) " | "
+		sub(/ $/, "", s)
+		print s
+	}' "$TABLE" | tee -a "$OUT"
+met=$(awk -F'\t' '$6 == "met"' "$TABLE" | wc -l)
+missed=$(awk -F'\t' '$6 == "MISSED"' "$TABLE" | wc -l)
+say ""
+say "targets: $met met, $missed missed; $(awk -F'\t' '$2 ~ /^n\/a/' "$TABLE" | wc -l) n/a"
+say "elapsed: $(($(date +%s) - T0)) s"
+say "(full output in $OUT; commands and their output in $LOG)"
+exit 0

@@ -1,0 +1,59 @@
+# tests/lib/pkgpush.bash — helpers shared by tests/pkgpush*.bats.
+# shellcheck shell=bash
+#
+# vtree DIR N [FILES]: a tree whose every file says "version N" (so a
+# reader can tell versions apart), with modes already read-only (0444,
+# 0555), so the DP's copy has exactly the store's modes and
+# `pkgdiff verify` of the store's manifest against DP/PKG is clean.
+# A few files are the same in every version ("same*"), to check F1.
+vtree()
+{
+	local d=$1 n=$2 files=${3:-20} i
+	rm -rf "$d"
+	mkdir -p "$d/sub/deeper" "$d/only$n"
+	for ((i = 1; i <= files; i++)); do
+		printf 'version %s file %s\n' "$n" "$i" >"$d/f$i"
+	done
+	printf 'version %s deep\n' "$n" >"$d/sub/deeper/leaf"
+	printf 'version %s only\n' "$n" >"$d/only$n/x"
+	printf 'same in every version\n' >"$d/same.txt"
+	head -c 100000 /dev/zero >"$d/sub/same.bin"
+	ln -s f1 "$d/link"
+	touch -d @1600000000 "$d/same.txt" "$d/sub/same.bin"
+	find "$d" -type f -exec chmod 0444 {} +
+	find "$d" -type d -exec chmod 0555 {} +
+	touch -d @1600000000 "$d/sub"
+}
+
+# stage DIR: stage DIR as the next version of "office".
+stage()
+{
+	pkgstage add office "$1" >/dev/null
+}
+
+# dps NAME...: a DP list with one local DP per name, at $T/NAME, group g.
+dps()
+{
+	local n
+	for n in "$@"; do
+		mkdir -p "$T/$n"
+		printf '%s g %s\n' "$n" "$T/$n"
+	done >"$PKGDIST_STORE/dps"
+}
+
+# at_version DP N: DP/office holds exactly version N of the store.
+at_version()
+{
+	pkgstage show office "$2" >"$T/m.$2" &&
+	    pkgdiff verify "$T/m.$2" "$1/office" >"$T/drift" 2>&1 || {
+		echo "$1/office is not exactly version $2:" >&2
+		cat "$T/drift" >&2
+		return 1
+	}
+}
+
+# listing DIR: inode, ctime, mode and name of everything under DIR.
+listing()
+{
+	find "$1" -printf '%i %C@ %m %s %p\n' | sort -k5
+}

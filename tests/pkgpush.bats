@@ -1,0 +1,314 @@
+#!/usr/bin/env bats
+# pkgpush: targets, layouts, changed files only, state, retries, rollback,
+# symbolic links planted on a DP.
+
+load lib/common
+load lib/pkgpush
+
+setup()
+{
+	common_setup
+	vtree "$T/v1" 1
+	vtree "$T/v2" 2
+	stage "$T/v1"
+	stage "$T/v2"
+	dps dp1 dp2 dp3
+}
+
+@test "pkgpush: usage errors exit 2 and -h prints usage" {
+	run pkgpush -h
+	expect_status 0
+	expect_output_has "usage: pkgpush"
+	run pkgpush --bogus office
+	expect_status 2
+	expect_output_has "usage: pkgpush"
+	run pkgpush --dp dp1
+	expect_status 2
+}
+
+@test "pkgpush: an unknown DP, group or no target exits 2 and touches nothing" {
+	listing "$T/dp1" >"$T/before"
+	run pkgpush --dp nosuch office
+	expect_status 2
+	expect_output_has "unknown DP 'nosuch'"
+	run pkgpush --group nosuch --dp dp1 office
+	expect_status 2
+	expect_output_has "unknown group 'nosuch'"
+	run pkgpush office
+	expect_status 2
+	expect_output_has "no target"
+	run pkgpush --dp dp1 nosuchpkg
+	expect_status 2
+	listing "$T/dp1" >"$T/after"
+	diff "$T/before" "$T/after"
+	[ ! -e "$T/dp1/.pkgdist" ]
+}
+
+@test "pkgpush: a malformed DP list is refused naming file and line" {
+	printf 'dp1 g %s\nbad line\n' "$T/dp1" >"$PKGDIST_STORE/dps"
+	run pkgpush --dp dp1 office
+	expect_status 2
+	expect_output_has "dps:2:"
+	printf 'dp1 g %s\ndp1 h %s\n' "$T/dp1" "$T/dp2" >"$PKGDIST_STORE/dps"
+	run pkgpush --dp dp1 office
+	expect_status 2
+	expect_output_has "dps:2:"
+	expect_output_has "already defined on line 1"
+}
+
+@test "pkgpush: atomic first push makes DP/PKG a link to a complete tree" {
+	run pkgpush --dp dp1 --version 1 office
+	expect_status 0
+	expect_output_has "dp1: office - -> 1:"
+	[ -L "$T/dp1/office" ]
+	[[ "$(readlink "$T/dp1/office")" == .pkgdist/office/v1.* ]]
+	at_version "$T/dp1" 1
+	expect_file_has "$T/dp1/.pkgdist/office/state" "state complete"
+}
+
+@test "pkgpush: a refresh writes only changed files; unchanged keep their inode (F1)" {
+	pkgpush --dp dp1 --version 1 office
+	ino_same=$(stat -c %i "$T/dp1/office/same.txt")
+	ino_bin=$(stat -c %i "$T/dp1/office/sub/same.bin")
+	run pkgpush --dp dp1 office
+	expect_status 0
+	at_version "$T/dp1" 2
+	[ "$(stat -c %i "$T/dp1/office/same.txt")" = "$ino_same" ]
+	[ "$(stat -c %i "$T/dp1/office/sub/same.bin")" = "$ino_bin" ]
+	# Bytes written: the changed and added files only.
+	pkgstage show office 1 >"$T/m1"
+	want=$(pkgdiff diff --stat "$T/m1" "$T/m.2" | awk '$1 == "bytes" { print $2 }')
+	expect_output_has "$want bytes written"
+	expect_output_has "office 1 -> 2:"
+	[ "$want" -lt 100000 ]
+}
+
+@test "pkgpush: in-place refresh leaves unchanged files untouched (F1)" {
+	pkgpush --inplace --dp dp1 --version 1 office
+	[ -d "$T/dp1/office" ] && [ ! -L "$T/dp1/office" ]
+	at_version "$T/dp1" 1
+	before=$(stat -c '%i %Z' "$T/dp1/office/same.txt")
+	run pkgpush --inplace --dp dp1 office
+	expect_status 0
+	at_version "$T/dp1" 2
+	[ "$(stat -c '%i %Z' "$T/dp1/office/same.txt")" = "$before" ]
+	[ ! -e "$T/dp1/office/only1" ]
+	! ls -a "$T/dp1/office" | grep -q pkgdist-tmp
+}
+
+@test "pkgpush: placing a package on a new DP touches no other DP (F4)" {
+	pkgpush --dp dp1 --version 1 office
+	listing "$T/dp1" >"$T/before1"
+	listing "$T/dp3" >"$T/before3"
+	sleep 1	# so that any ctime change would show
+	run pkgpush --dp dp2 office
+	expect_status 0
+	expect_output_lacks "dp1"
+	listing "$T/dp1" >"$T/after1"
+	listing "$T/dp3" >"$T/after3"
+	diff "$T/before1" "$T/after1"
+	diff "$T/before3" "$T/after3"
+	at_version "$T/dp2" 2
+}
+
+@test "pkgpush: targets are the union of --dp, --group and --all; --only narrows" {
+	printf 'dp1 a %s\ndp2 b %s\ndp3 b %s\n' "$T/dp1" "$T/dp2" "$T/dp3" \
+	    >"$PKGDIST_STORE/dps"
+	run pkgpush --group b office
+	expect_status 0
+	expect_output_has "dp2:"
+	expect_output_has "dp3:"
+	expect_output_lacks "dp1:"
+	run pkgpush --all --only dp1 office
+	expect_status 0
+	expect_output_has "dp1:"
+	expect_output_lacks "dp2:"
+}
+
+@test "pkgpush: --refresh-existing targets the DPs that hold the package" {
+	pkgpush --dp dp1 --dp dp3 --version 1 office
+	run pkgpush --refresh-existing office
+	expect_status 0
+	expect_output_has "dp1: office 1 -> 2"
+	expect_output_has "dp3: office 1 -> 2"
+	expect_output_lacks "dp2"
+	[ ! -e "$T/dp2/office" ]
+}
+
+@test "pkgpush: an unmounted DP that held the package fails and gets a retry job with the full command (F3)" {
+	pkgpush --inplace --dp dp1 --dp dp2 --version 1 office
+	mv "$T/dp2" "$T/dp2.unmounted"
+	run pkgpush --refresh-existing --inplace --keep 3 --verify office
+	expect_status 1
+	expect_output_has "pkgpush: dp2: $T/dp2: No such file or directory"
+	expect_output_has "dp1: office 1 -> 2"
+	job=$PKGDIST_STORE/retry/office@dp2
+	[ -f "$job" ]
+	[ ! -e "$PKGDIST_STORE/retry/office@dp1" ]
+	for a in --refresh-existing --inplace --keep 3 --verify --only dp2 \
+	    --version 2 office; do
+		expect_file_has "$job" "arg $a"
+	done
+	run pkgpush --status office
+	expect_output_has "dp2 office 1 unreachable"
+}
+
+@test "pkgpush: a retry job runs and finishes the DP" {
+	pkgpush --dp dp1 --dp dp2 --version 1 office
+	mv "$T/dp2" "$T/dp2.unmounted"
+	run pkgpush --refresh-existing office
+	expect_status 1
+	mv "$T/dp2.unmounted" "$T/dp2"
+	run pkgretry run --now
+	expect_status 0
+	at_version "$T/dp2" 2
+	[ ! -e "$PKGDIST_STORE/retry/office@dp2" ]
+}
+
+@test "pkgpush: --status lists DP, package, version and state" {
+	pkgpush --dp dp1 --version 1 office
+	pkgpush --inplace --dp dp2 office
+	rm -rf "$T/dp3"
+	run pkgpush --status office
+	expect_status 1
+	expect_output_has "dp1 office 1 complete"
+	expect_output_has "dp2 office 2 complete"
+	expect_output_has "dp3 office - unreachable"
+	run pkgpush --status
+	expect_output_has "dp1 office 1 complete"
+}
+
+@test "pkgpush: a DP is never moved down without --rollback; --rollback switches to the kept tree" {
+	pkgpush --dp dp1 --version 1 office
+	tree1=$(readlink "$T/dp1/office")
+	ino=$(stat -c %i "$T/dp1/office/f1")
+	pkgpush --dp dp1 office
+	run pkgpush --dp dp1 --version 1 office
+	expect_status 1
+	expect_output_has "refusing to go down"
+	at_version "$T/dp1" 2
+	[ ! -e "$PKGDIST_STORE/retry/office@dp1" ]
+	run pkgpush --dp dp1 --version 1 --rollback office
+	expect_status 0
+	expect_output_has "switched back"
+	[ "$(readlink "$T/dp1/office")" = "$tree1" ]
+	[ "$(stat -c %i "$T/dp1/office/f1")" = "$ino" ]
+	at_version "$T/dp1" 1
+}
+
+@test "pkgpush: --rollback rebuilds a version no longer kept" {
+	vtree "$T/v3" 3
+	stage "$T/v3"
+	pkgpush --dp dp1 --version 1 office
+	pkgpush --dp dp1 --version 2 --keep 1 office
+	pkgpush --dp dp1 --version 3 --keep 1 office
+	[ "$(ls -d "$T"/dp1/.pkgdist/office/v*.* | grep -vc manifest)" = 1 ]
+	run pkgpush --dp dp1 --version 1 --rollback office
+	expect_status 0
+	at_version "$T/dp1" 1
+}
+
+@test "pkgpush: --keep K keeps K trees, the current one included" {
+	vtree "$T/v3" 3
+	stage "$T/v3"
+	for v in 1 2 3; do pkgpush --dp dp1 --version $v office; done
+	[ ! -e "$T/dp1/.pkgdist/office/v1.1" ]
+	[ -d "$T/dp1/.pkgdist/office/v2.1" ]
+	[ -d "$T/dp1/.pkgdist/office/v3.1" ]
+}
+
+@test "pkgpush: -n says what would be done and changes nothing" {
+	run pkgpush -n --dp dp1 office
+	expect_status 0
+	expect_output_has "would be"
+	[ -z "$(ls -A "$T/dp1")" ]
+}
+
+@test "pkgpush: --verify repairs a file edited on the DP" {
+	pkgpush --dp dp1 office
+	tree=$(readlink "$T/dp1/office")
+	chmod u+w "$T/dp1/$tree/f3"
+	echo tampered >"$T/dp1/$tree/f3"
+	touch -d @"$(stat -c %Y "$T/v2/f3")" "$T/dp1/$tree/f3"
+	run pkgpush --dp dp1 office
+	expect_output_has "up to date"
+	run pkgpush --verify --dp dp1 office
+	expect_status 0
+	expect_output_has "1 changed"
+	at_version "$T/dp1" 2
+}
+
+@test "pkgpush: files are written read-only; o+w in the manifest is kept" {
+	mkdir -p "$T/rw/d"
+	echo a >"$T/rw/plain"
+	echo b >"$T/rw/shared"
+	echo c >"$T/rw/tool"
+	chmod 0644 "$T/rw/plain"
+	chmod 0666 "$T/rw/shared"
+	chmod 4755 "$T/rw/tool"
+	chmod 0700 "$T/rw/d"
+	stage "$T/rw"
+	pkgpush --dp dp1 office
+	[ "$(stat -c %a "$T/dp1/office/plain")" = 444 ]
+	[ "$(stat -c %a "$T/dp1/office/shared")" = 666 ]
+	[ "$(stat -c %a "$T/dp1/office/tool")" = 555 ]
+	[ "$(stat -c %a "$T/dp1/office/d")" = 555 ]
+}
+
+@test "pkgpush: a link planted as DP/.pkgdist never makes pkgpush write outside the DP" {
+	mkdir "$T/elsewhere"
+	ln -s "$T/elsewhere" "$T/dp1/.pkgdist"
+	run pkgpush --dp dp1 office
+	expect_status 1
+	expect_output_has "not a directory"
+	[ -z "$(ls -A "$T/elsewhere")" ]
+	[ ! -e "$T/dp1/office" ]
+}
+
+@test "pkgpush: a link planted inside a DP tree never makes pkgpush write outside the DP" {
+	pkgpush --inplace --dp dp1 --version 1 office
+	mkdir "$T/outside"
+	chmod u+w "$T/dp1/office"
+	rm -rf "$T/dp1/office/sub"
+	ln -s "$T/outside" "$T/dp1/office/sub"
+	run pkgpush --inplace --dp dp1 office
+	expect_status 1
+	[ -z "$(ls -A "$T/outside")" ]
+	# Atomic: a link in place of a directory of the old tree.
+	pkgpush --dp dp2 --version 1 office
+	tree=$(readlink "$T/dp2/office")
+	chmod u+w "$T/dp2/$tree"
+	rm -rf "$T/dp2/$tree/sub"
+	ln -s "$T/outside" "$T/dp2/$tree/sub"
+	run pkgpush --dp dp2 office
+	[ -z "$(ls -A "$T/outside")" ]
+}
+
+@test "pkgpush: DP/PKG that pkgdist did not make is refused" {
+	mkdir "$T/dp1/office"
+	echo mine >"$T/dp1/office/file"
+	run pkgpush --dp dp1 office
+	expect_status 1
+	expect_output_has "refusing"
+	[ "$(cat "$T/dp1/office/file")" = mine ]
+	ln -s /etc "$T/dp2/office"
+	run pkgpush --dp dp2 office
+	expect_status 1
+	[ "$(readlink "$T/dp2/office")" = /etc ]
+}
+
+@test "pkgpush: two pushes to one DP serialise and the DP ends at the higher version (F5)" {
+	vtree "$T/v3" 3 300
+	stage "$T/v3"
+	pkgpush --dp dp1 --version 1 office
+	pkgpush --dp dp1 --version 3 office >"$T/out3" 2>&1 &
+	pkgpush --dp dp1 --version 2 office >"$T/out2" 2>&1 || true
+	wait
+	at_version "$T/dp1" 3
+}
+
+@test "pkgpush: -j pushes to several DPs at once" {
+	run pkgpush -j 3 --all office
+	expect_status 0
+	for d in dp1 dp2 dp3; do at_version "$T/$d" 2; done
+}
