@@ -167,3 +167,20 @@ install_dir()
 	run pkgpush --status office97
 	expect_output_has "dp2 office97 2 complete"
 }
+
+@test "pkgdist-cron: reports a DP that cannot be reached, and its retry failing" {
+	install_dir
+	pkgstage add office97 "$T/src" >/dev/null
+	dps
+	pkgpush --all office97
+	printf 'file 5, changed\n' >"$T/src/setup/f5"
+	pkgstage add office97 "$T/src" >/dev/null
+	mv "$T/dp2" "$T/dp2.away"
+	run pkgpush --refresh-existing office97
+	expect_status 1
+	run "$T/bin/pkgdist-cron"
+	expect_status 1
+	expect_output_has "office97@dp2: failed"
+	expect_output_has "pkgdist-cron: dp2: office97:"
+	expect_output_lacks "pkgdist-cron: dp1"
+}
