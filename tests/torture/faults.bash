@@ -90,8 +90,7 @@ faults_run()
 	local tool=$2 counts=$T/faults-counts op c n e total=0 per=
 	local kinds
 
-	TW=$T/w
-	mkdir -p "$TW"
+	torture_workdir
 	(cd "$TW" && t_setup) || { echo "faults: $1: setup failed" >&2; return 1; }
 	torture_snapshot
 	FAULT_RC=0
