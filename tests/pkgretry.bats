@@ -223,6 +223,16 @@ field()
 	[ -f "$T/store/retry/$id" ]
 }
 
+@test "pkgretry: a retry directory writable by others is refused as a whole" {
+	pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+	chmod 0777 "$T/store/retry"
+	run pkgretry run
+	expect_status 2
+	expect_output_has "writable by group or others"
+	expect_output_lacks "running"
+	[ -n "$(job_file)" ]
+}
+
 @test "pkgretry: a job naming /bin/sh or a path is refused and nothing runs" {
 	run pkgretry add -- /bin/sh -c "touch $T/pwned"
 	expect_status 2

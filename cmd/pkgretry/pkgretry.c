@@ -276,6 +276,28 @@ store_owner(const char *store, uid_t *uid)
 	return 0;
 }
 
+/* Whoever can write the retry directory can plant or swap job files:
+ * it must belong to the store's owner and be closed to group and
+ * others, as each job file must. */
+static int
+dir_trusted(int dirfd, uid_t owner, const char *store)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) == -1)
+		return err_sys("cannot stat '%s/%s'", store, RETRYJOB_DIR);
+	if (st.st_uid != owner)
+		return err_set("'%s/%s' is owned by uid %ju, not by the "
+			       "store's owner (uid %ju): refused",
+		    store, RETRYJOB_DIR, (uintmax_t)st.st_uid,
+		    (uintmax_t)owner);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return err_set("'%s/%s' is writable by group or others "
+			       "(mode %04o): refused",
+		    store, RETRYJOB_DIR, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
 /* ---- run ---- */
 
 enum outcome {
@@ -733,7 +755,8 @@ mode_run(const char *store, const struct run_opts *o)
 	if (exe_dir(c.exedir, sizeof(c.exedir)) == -1 ||
 	    store_owner(store, &c.owner) == -1 ||
 	    open_retry(store, true, &c.dirfd, &c.faileddir, &c.locksdir) ==
-		-1) {
+		-1 ||
+	    dir_trusted(c.dirfd, c.owner, store) == -1) {
 		msg_liberr();
 		goto out;
 	}
