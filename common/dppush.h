@@ -137,6 +137,7 @@ int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
     const char *where);
 int layout_fix_dirs(int rootfd, const struct manifest *m, const char *where);
 int layout_syncfs(int fd, const char *what);
+void layout_start_writeback(int fd);
 int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);
 int layout_copy_old(int olddir, const char *base, const struct entry *e,
     int fd, const char *what, uint64_t *bytes);
