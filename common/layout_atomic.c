@@ -345,7 +345,7 @@ tree_parse(const char *s, struct tree *t)
 	t->k = (unsigned)strtoul(end + 1, &end, 10);
 	if (*end != '\0' || strlen(s) >= sizeof(t->name))
 		return -1;
-	snprintf(t->name, sizeof(t->name), "%s", s);
+	memcpy(t->name, s, strlen(s) + 1);
 	return 0;
 }
 

@@ -489,3 +489,30 @@ snapshot()
 	run pkgretry list
 	[ -z "$output" ]
 }
+
+@test "pkgretry: STORE/retry/config sets max attempts and backoff; the command line wins" {
+	break_tree
+	PKGDIST_NOW=1000 pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+	id=$(job_file)
+	printf '# site settings\nmax-attempts 2\nbackoff 5m:1h\n' \
+	    >"$T/store/retry/config"
+	PKGDIST_NOW=1000 run pkgretry run
+	expect_status 1
+	[ "$(field next "$id")" -eq 1300 ]
+	PKGDIST_NOW=1300 run pkgretry run --backoff 7
+	expect_status 1
+	expect_output_has "moved to failed/"
+	[ -f "$T/store/retry/failed/$id" ]
+	# A broken or foreign config stops the run before any job.
+	PKGDIST_NOW=1000 pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+	printf 'retries 3\n' >"$T/store/retry/config"
+	run pkgretry run
+	expect_status 2
+	expect_output_has "unknown setting 'retries'"
+	expect_output_lacks "running"
+	printf 'max-attempts 3\n' >"$T/store/retry/config"
+	chmod 0666 "$T/store/retry/config"
+	run pkgretry run
+	expect_status 2
+	expect_output_has "refused"
+}
