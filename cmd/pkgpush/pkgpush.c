@@ -466,7 +466,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 		    names_has(&o->groups, dp->group);
 		for (j = 0; o->refresh && j < nh; j++)
 			if (strcmp(hv[j].dp, dp->name) == 0 &&
-			    (hv[j].version != 0 || hv[j].wanted != 0))
+			    hv[j].version != 0)
 				want[i] = true;
 		if (o->only.n && !names_has(&o->only, dp->name))
 			want[i] = false;
