@@ -339,3 +339,16 @@ setup()
 	expect_output_has "dp1: office 1 -> 2"
 	expect_output_lacks "dp2"
 }
+
+@test "pkgpush: a DP keeps the layout it holds the package in" {
+	pkgpush --inplace --dp dp1 --version 1 office
+	pkgpush --dp dp2 --version 1 office
+	run pkgpush --dp dp1 --dp dp2 --inplace office
+	expect_status 0
+	expect_output_has "dp2: office 1 -> 2"
+	expect_output_has "(kept its atomic layout)"
+	[ -d "$T/dp1/office" ] && [ ! -L "$T/dp1/office" ]
+	[ -L "$T/dp2/office" ]
+	at_version "$T/dp1" 2
+	at_version "$T/dp2" 2
+}

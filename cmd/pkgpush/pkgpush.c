@@ -206,10 +206,12 @@ report_ok(struct shared *sh, const struct dp *dp,
 	}
 	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
 	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %" PRIu64
-	    " bytes %s\n", dp->name, sh->pkg, old, r->new_version,
+	    " bytes %s%s\n", dp->name, sh->pkg, old, r->new_version,
 	    sh->o->dry_run ? "would be " : "", r->added, r->changed,
 	    r->deleted, r->meta, r->bytes,
-	    sh->o->dry_run ? "to write" : "written");
+	    sh->o->dry_run ? "to write" : "written", !r->kept_layout ? "" :
+	    r->inplace ? " (kept its in-place layout)" :
+	    " (kept its atomic layout)");
 }
 
 /* Record the outcome in the store (holdings) and on the DP (state). */
