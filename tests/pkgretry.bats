@@ -516,3 +516,41 @@ snapshot()
 	expect_status 2
 	expect_output_has "refused"
 }
+
+@test "pkgretry: a crash at any write, fsync, rename or unlink of a run loses no job and leaves none broken" {
+	# pkgdiff verify (the jobs' command) does none of these operations,
+	# so every crash point is one of pkgretry's own.
+	for outcome in fail succeed; do
+		if [ $outcome = fail ]; then break_tree; else fix_tree; fi
+		rm -rf "$T/store/retry"
+		pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+		id=$(job_file)
+		cp -a "$T/store/retry" "$T/retry.snap"
+		for op in write fsync rename unlink; do
+			for n in 1 2 3 4; do
+				rm -rf "$T/store/retry"
+				cp -a "$T/retry.snap" "$T/store/retry"
+				PKGDIST_FAULT=$op:$n:crash pkgretry run --now \
+				    >/dev/null 2>&1 || true
+				# Every job file left is whole.
+				run pkgretry list
+				expect_status 0
+				if [ $outcome = fail ]; then
+					# Not lost: still queued, counted once at most.
+					[ -f "$T/store/retry/$id" ]
+					a=$(field attempts "$id")
+					[ "$a" -eq 0 ] || [ "$a" -eq 1 ]
+				fi
+				# The next run finishes the work.
+				run pkgretry run --now
+				[ "$status" -le 1 ]
+				if [ $outcome = fail ]; then
+					[ "$(field attempts "$id")" -ge 1 ]
+				else
+					[ ! -e "$T/store/retry/$id" ]
+				fi
+			done
+		done
+		rm -rf "$T/retry.snap"
+	done
+}
