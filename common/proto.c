@@ -326,8 +326,9 @@ rd32(const unsigned char *b)
 	    (uint32_t)b[2] << 8 | b[3];
 }
 
-int
-proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
+static int
+hello_check(const unsigned char *buf, size_t len, uint32_t *version,
+    const char *peer)
 {
 	char shown[3 * PROTO_HELLO_LEN + 1];
 	size_t i, j;
@@ -338,11 +339,11 @@ proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
 		*version = rd32(buf + 8);
 		if (*version != PROTO_VERSION)
 			return err_set("protocol version mismatch: this "
-			    "pkgpush speaks version %u, the peer version %u",
-			    PROTO_VERSION, (unsigned)*version);
+			    "pkgpush speaks version %u, the %s version %u",
+			    PROTO_VERSION, peer, (unsigned)*version);
 		if (rd32(buf + 12) != 0)
-			return err_set("bad hello from the peer "
-			    "(reserved bytes set)");
+			return err_set("bad hello from the %s "
+			    "(reserved bytes set)", peer);
 		return 0;
 	}
 	for (i = j = 0; i < len && i < PROTO_HELLO_LEN; i++) {
@@ -352,8 +353,14 @@ proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
 		shown[j++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
 	}
 	shown[j] = '\0';
-	return err_set("the peer does not speak the pkgdist protocol "
-	    "(it sent \"%s\")", shown);
+	return err_set("the %s does not speak the pkgdist protocol "
+	    "(it sent \"%s\")", peer, shown);
+}
+
+int
+proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
+{
+	return hello_check(buf, len, version, "peer");
 }
 
 int
@@ -403,7 +410,7 @@ proto_hello(struct proto *p)
 			return -1;
 	}
 	p->bytes_in += got;
-	if (proto_check_hello(in, got, &p->peer_version) == -1) {
+	if (hello_check(in, got, &p->peer_version, p->peer) == -1) {
 		const char *line;
 
 		if (got < PROTO_HELLO_LEN &&
@@ -416,8 +423,8 @@ proto_hello(struct proto *p)
 		line = proto_errline(p);
 		snprintf(msg, sizeof(msg), "%s", err_get());
 		if (*line != '\0')
-			return err_set("%s: %s (%s)", p->peer, msg, line);
-		return err_set("%s: %s", p->peer, msg);
+			return err_set("%s (%s)", msg, line);
+		return -1;
 	}
 	return wr == -1 ? closed_error(p) : 0;
 }
