@@ -296,8 +296,19 @@ store_open(const char *dir, int flags, struct store **out)
 	}
 	free(buf);
 	buf = NULL;
-	if ((flags & STORE_CREATE) && store_init_layout(s) == -1)
-		goto fail;
+	if (flags & STORE_CREATE) {
+		/* A store made before retry/ existed, or damaged: make the
+		 * directories that are missing (no fault point otherwise). */
+		static const char *dirs[] = { "objects", "packages", "tmp",
+		    STORE_RETRY };
+		size_t i;
+
+		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+			if (ensure_dir(s->fd, dirs[i], dirs[i]) == -1) {
+				err_prefix("store '%s': ", dir);
+				goto fail;
+			}
+	}
 	if ((s->objfd = open_dir(s->fd, "objects")) == -1 ||
 	    (s->pkgfd = open_dir(s->fd, "packages")) == -1 ||
 	    (s->tmpfd = open_dir(s->fd, "tmp")) == -1) {
@@ -1853,9 +1864,16 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 	    0444) == -1)
 		goto out;
 	snprintf(vname, sizeof(vname), "%" PRIu64, version);
-	if (io_rename(t->vfd, build, t->vfd, vname) == -1 ||
-	    io_fsync_dir(t->vfd, "versions") == -1)
+	if (io_rename(t->vfd, build, t->vfd, vname) == -1)
 		goto out;
+	if (io_fsync_dir(t->vfd, "versions") == -1) {
+		/* Not known to be durable: take it back, so that a failure
+		 * reported is a version not committed. */
+		if (io_rename(t->vfd, vname, t->vfd, build) == -1)
+			err_prefix("%s version %" PRIu64 " is visible but "
+			    "may not be durable: ", t->pkg, version);
+		goto out;
+	}
 	t->done = true;
 	rc = 0;
 out:
