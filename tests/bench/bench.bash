@@ -228,6 +228,7 @@ machine()
 	say "disk:    $fs, $disk"
 	say "tree:    $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?') ($(git -C "$SRC" log -1 --format=%cd --date=iso 2>/dev/null))"
 	say "peers:   $(rsync --version | head -n 1 | awk '{ print $1, $3 }'), $(tar --version | head -n 1), $(gzip --version | head -n 1), $(sha256sum --version | head -n 1), $(openssl version | awk '{ print $1, $2 }'), $(ssh -V 2>&1 | cut -d, -f1)"
+	say "load:    $(cut -d' ' -f1-3 /proc/loadavg) at start (1, 5, 15 min; other work on the machine skews the figures)"
 	say "mode:    $([ "$QUICK" = 1 ] && echo "QUICK (1/10 sizes)" || echo full), $RUNS timed run(s) per side, seed $SEED, median reported"
 }
 
@@ -638,6 +639,12 @@ push_rsync()
 	rm -rf "$S/rs$1"
 	measure "$2" rsync -a "$O1/" "$S/rs$1/"
 }
+push_rsync_sync()
+{
+	rm -rf "$S/rss$1"
+	measure "$2" sh -c 'rsync -a "$1" "$2" && sync' sh "$O1/" "$S/rss$1/"
+	rm -rf "$S/rss$1"
+}
 push_cp()
 {
 	rm -rf "$S/cp$1"
@@ -661,11 +668,13 @@ case_push()
 		row "$c" "FAILED (staging: $(why))" "" "" "<= 1" "MISSED" "" ""
 		return
 	fi
-	alternate push "$RUNS" 0 push_pk push_rsync push_cp
+	alternate push "$RUNS" 0 push_pk push_rsync push_cp push_rsync_sync
 	result "$c" "$RES/push.push_pk" "$RES/push.push_rsync" "<=" 1
 	result "push first (atomic) vs cp -a" "$RES/push.push_pk" \
 	    "$RES/push.push_cp" "<=" 1.5
-	note "push: pkgpush fsyncs what it writes (durable); rsync and cp do not"
+	result "push first (atomic) vs rsync -a + sync (durable, info)" \
+	    "$RES/push.push_pk" "$RES/push.push_rsync_sync" "" ""
+	note "push: pkgpush makes what it writes durable (syncfs); rsync and cp do not"
 
 	c="refresh 1% atomic vs rsync -a --link-dest"
 	ok "$RES/push.push_pk" || return 0
@@ -903,6 +912,6 @@ met=$(awk -F'\t' '$6 == "met"' "$TABLE" | wc -l)
 missed=$(awk -F'\t' '$6 == "MISSED"' "$TABLE" | wc -l)
 say ""
 say "targets: $met met, $missed missed; $(awk -F'\t' '$2 ~ /^n\/a/' "$TABLE" | wc -l) n/a"
-say "elapsed: $(($(date +%s) - T0)) s"
+say "elapsed: $(($(date +%s) - T0)) s; load at end $(cut -d' ' -f1-3 /proc/loadavg)"
 say "(full output in $OUT; commands and their output in $LOG)"
 exit 0
