@@ -24,8 +24,8 @@
  *
  *   client                              server
  *   hello  ----------------------------> hello (both ways at once)
- *   PUSH pkg version flags keep mlen -->
- *   DATA... (the manifest, mlen bytes) ->
+ *   PUSH pkg version flags keep mlen zlen ->
+ *   DATA... (the manifest, zlib)  ------>
  *                                        locks the DP, runs dp_push()
  *          <-------------------------- NEED... NEED_END (contents lacking)
  *   for each need, in order:
@@ -222,6 +222,10 @@ struct proto_push {
 	uint32_t keep;			/* 1 .. 1000 */
 	uint32_t lock_wait;		/* seconds to wait for the DP lock */
 	uint64_t manifest_len;		/* 1 .. PROTO_MANIFEST_MAX */
+	uint64_t manifest_zlen;		/* 0: the manifest follows as it is;
+					 * else the bytes of its zlib stream
+					 * that follow (at most zlib's bound,
+					 * at least 1/1032 of manifest_len) */
 };
 
 struct proto_content {
