@@ -117,6 +117,43 @@ now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Copy the peer's stderr to ours a whole line at a time (one write
+ * each: lines of parallel sessions do not mix). */
+static void
+err_put(const char *b, size_t n)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = write(STDERR_FILENO, b, n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		b += r;
+		n -= (size_t)r;
+	}
+}
+
+static void
+err_pass(struct proto *p, const char *b, size_t n, bool flush)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		p->errpend[p->errpendlen++] = b[i];
+		if (b[i] == '\n' || p->errpendlen == sizeof(p->errpend)) {
+			err_put(p->errpend, p->errpendlen);
+			p->errpendlen = 0;
+		}
+	}
+	if (flush && p->errpendlen > 0) {
+		p->errpend[p->errpendlen++] = '\n';
+		err_put(p->errpend, p->errpendlen);
+		p->errpendlen = 0;
+	}
+}
+
 /* Keep the last PROTO errtail bytes of what the peer writes on errfd. */
 static void
 err_drain_once(struct proto *p)
@@ -132,10 +169,13 @@ err_drain_once(struct proto *p)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				p->errfd_eof = true;
+				err_pass(p, NULL, 0, true);
+			}
 			return;
 		}
+		err_pass(p, tmp, (size_t)r, false);
 		/* tmp is smaller than errtail: keep its tail and all of tmp. */
 		n = (size_t)r;
 		if (p->errlen + n > sizeof(p->errtail) - 1) {
