@@ -45,19 +45,6 @@ push_setup()
 	pkgpush $1 -j 1 --version 1 --dp dp1 --dp dp2 pkg >/dev/null
 }
 
-# at_old_or_new DP: DP/pkg is exactly version 1 or exactly version 2.
-at_old_or_new()
-{
-	if chk_tree_is "$1/pkg" want.1; then
-		torture_note old
-	elif chk_tree_is "$1/pkg" want.2; then
-		torture_note new
-	else
-		torture_why "$1/pkg is neither version 1 nor version 2:" \
-		    "$(chk_tree_diff "$1/pkg" want.2)"
-	fi
-}
-
 @test "torture pkgpush atomic: a crash at any point leaves each DP exactly at its old or new version; the next push completes" {
 	t_setup()
 	{
@@ -69,8 +56,8 @@ at_old_or_new()
 	}
 	t_invariant()
 	{
-		at_old_or_new dp1
-		at_old_or_new dp2
+		chk_dp_old_or_new dp1
+		chk_dp_old_or_new dp2
 		# A DP without the package has it whole or not at all.
 		[ ! -e dp3/pkg ] && [ ! -L dp3/pkg ] ||
 		    chk_tree_is dp3/pkg want.2 ||
@@ -91,66 +78,6 @@ at_old_or_new()
 	torture_run pkgpush-atomic
 }
 
-# inplace_ok DP OLD: every entry of DP/pkg is the old (OLD: want.1, or
-# "none" for a DP that had nothing) or the new entry for its path (files
-# whole), no name is foreign but hidden temporaries, deletions come only
-# after every replacement, and a DP that is a mix says "partial".
-inplace_ok()
-{
-	local dp=$1 old=$2 got
-	[ "$old" != none ] || { old=$T/none; : >"$old"; }
-	got=$(pkgdiff scan -j 1 "$dp/pkg" 2>&1) ||
-	    { torture_why "scan of $dp/pkg failed: $got"; return 1; }
-	printf '%s\n' "$got" | chk_norm_manifest >"$T/got"
-	if cmp -s "$T/got" "$old"; then
-		torture_note old
-		return 0
-	fi
-	if cmp -s "$T/got" want.2; then
-		torture_note new
-		return 0
-	fi
-	# Neither: entry by entry, on type, size, digest, path and link
-	# target (mtimes are set last and may lag).
-	awk '
-	function rest(line,   i, s) { s = line; for (i = 0; i < 5; i++) sub(/^[^ ]+ /, "", s); return s }
-	function key(line,   f) { split(line, f, " "); return f[1] " " f[3] " " f[5] " " rest(line) }
-	function path(line,   s) { s = rest(line); sub(/ -> .*/, "", s); return s }
-	FILENAME == ARGV[1] { old[path($0)] = key($0); next }
-	FILENAME == ARGV[2] { new[path($0)] = key($0); next }
-	{
-		p = path($0)
-		if (p ~ /(^|\/)\.pkgdist-tmp-/) next	# debris, hidden
-		seen[p] = 1
-		k = key($0)
-		got[p] = k
-		if (!(p in old) && !(p in new)) { print "foreign entry " p; bad = 1 }
-		else if (k != old[p] && k != new[p]) { print "entry neither old nor new: " p; bad = 1 }
-	}
-	END {
-		deleted = 0
-		for (p in old)
-			if (!(p in new) && !(p in seen))
-				deleted++
-			else if ((p in new) && !(p in seen)) {
-				print "entry in both versions missing: " p
-				bad = 1
-			}
-		if (deleted > 0)
-			for (p in new)
-				if (!(p in seen) || got[p] != new[p]) {
-					print deleted " entries deleted before " p " was in place"
-					bad = 1
-				}
-		exit bad
-	}
-	' "$old" want.2 "$T/got" >"$T/why" ||
-	    { torture_why "$dp/pkg: $(head -5 "$T/why")"; return 1; }
-	torture_note partial
-	grep -q '^state partial' "$dp/.pkgdist/pkg/state" 2>/dev/null ||
-	    torture_why "$dp/pkg is a mix of versions but its state does not say partial: $(cat "$dp/.pkgdist/pkg/state" 2>&1)"
-}
-
 @test "torture pkgpush --inplace: a crash at any point leaves every file whole, deletes nothing early, says partial; the next push completes" {
 	t_setup()
 	{
@@ -162,9 +89,9 @@ inplace_ok()
 	}
 	t_invariant()
 	{
-		inplace_ok dp1 want.1
-		inplace_ok dp2 want.1
-		[ ! -e dp3/pkg ] || inplace_ok dp3 none
+		chk_inplace_ok dp1 want.1 want.2
+		chk_inplace_ok dp2 want.1 want.2
+		[ ! -e dp3/pkg ] || chk_inplace_ok dp3 none want.2
 	}
 	t_complete()
 	{

@@ -279,11 +279,8 @@ diff_stream(const char *a, const char *b, struct out_ctx *x,
 	if (manifest_reader_open(fa, a, &ra) == -1 ||
 	    manifest_reader_open(fb, b, &rb) == -1)
 		goto out;
-	if (!x->stat) {
-		if ((spill = tmpfile()) == NULL) {
-			err_sys("cannot create a temporary file");
-			goto out;
-		}
+	/* Without a temporary file (no writable /tmp), write as we go. */
+	if (!x->stat && (spill = tmpfile()) != NULL) {
 		if ((spillbuf = malloc(1 << 20)) != NULL)
 			setvbuf(spill, spillbuf, _IOFBF, 1 << 20);
 		x->fp = spill;
