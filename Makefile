@@ -83,6 +83,11 @@ torture: bootstrap
 	@$(MAKE) -s B=$(TESTB) EXTRA_CFLAGS=-DPKGDIST_TESTING all
 	@sh tests/torture/run $(TESTB)
 
+# Every tool under valgrind on a representative run (tests/valgrind/run).
+valgrind: bootstrap
+	@$(MAKE) -s B=$(TESTB) EXTRA_CFLAGS=-DPKGDIST_TESTING all
+	@sh tests/valgrind/run $(TESTB)
+
 lint-man:
 	@if command -v mandoc >/dev/null 2>&1; then \
 		[ -z "$(MAN1)$(MAN5)$(MAN7)" ] || \
@@ -112,5 +117,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all units bootstrap check asan torture lint-man bench demo install uninstall clean
+.PHONY: all units bootstrap check asan torture valgrind lint-man bench demo install uninstall clean
 .PRECIOUS: $(B)/%.o

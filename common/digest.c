@@ -130,7 +130,8 @@ digest_unhex(const char *s, size_t len, unsigned char out[DIGEST_LEN])
 		hi = digest_hexval[u[2 * i]];
 		lo = digest_hexval[u[2 * i + 1]];
 		bad |= (unsigned char)(hi == 0) | (unsigned char)(lo == 0);
-		out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+		out[i] = (unsigned char)(((unsigned)hi - 1) << 4 |
+		    ((unsigned)lo - 1));
 	}
 	return bad ? -1 : 0;
 }

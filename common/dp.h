@@ -18,7 +18,8 @@
  *                               inplace: the package directory itself
  *   DP/.pkgdist/.lock           the DP's lock (held during a push)
  *   DP/.pkgdist/PKG/state       "pkgdist-dpstate 1" record (below)
- *   DP/.pkgdist/PKG/manifest    inplace: the manifest of what DP/PKG holds
+ *   DP/.pkgdist/PKG/manifest    the manifest of what DP/PKG holds (atomic:
+ *                               a hard link to the current vN.K.manifest)
  *   DP/.pkgdist/PKG/vN.K/       atomic: a complete tree of version N
  *   DP/.pkgdist/PKG/vN.K.manifest  its manifest
  *   DP/.pkgdist/PKG/tmp.*       a tree or file being built (debris after

@@ -122,8 +122,8 @@ base_name(const char *s)
 
 /* The id the job's package, DP and argv give. */
 static int
-make_id(const char *package, const char *dp, int argc, char *const argv[],
-    char *id)
+make_id(
+    const char *package, const char *dp, int argc, char *const argv[], char *id)
 {
 	struct digest d = { NULL };
 	unsigned char sum[DIGEST_LEN];
@@ -139,8 +139,8 @@ make_id(const char *package, const char *dp, int argc, char *const argv[],
 		if (digest_init(&d) == -1)
 			return -1;
 		for (i = 0; i < argc; i++)
-			if (digest_update(&d, argv[i],
-			    strlen(argv[i]) + 1) == -1) {
+			if (digest_update(&d, argv[i], strlen(argv[i]) + 1) ==
+			    -1) {
 				digest_free(&d);
 				return -1;
 			}
@@ -169,14 +169,16 @@ copy_argv(int argc, char *const argv[], struct retryjob *j)
 
 		if (strlen(a) > RETRYJOB_ARG_MAX)
 			return err_set("argument %d of the command is longer "
-			    "than %d bytes", i, RETRYJOB_ARG_MAX);
+				       "than %d bytes",
+			    i, RETRYJOB_ARG_MAX);
 		if ((j->argv[i] = strdup(a)) == NULL)
 			return err_sys("cannot allocate a job");
 		j->argc = i + 1;
 	}
 	if (!retryjob_tool_valid(j->argv[0]))
 		return err_set("'%s' is not a pkgdist tool "
-		    "(pkgdiff, pkgstage, pkgpush, pkgdist-update)", argv[0]);
+			       "(pkgdiff, pkgstage, pkgpush, pkgdist-update)",
+		    argv[0]);
 	return 0;
 }
 
@@ -192,8 +194,8 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 	if (copy_argv(argc, argv, j) == -1)
 		goto out;
 	if (package == NULL && dp == NULL && version == 0) {
-		if (retryjob_guess(j->argc, j->argv, &gpkg, &gdp,
-		    &version) == -1)
+		if (retryjob_guess(j->argc, j->argv, &gpkg, &gdp, &version) ==
+		    -1)
 			goto out;
 		package = gpkg;
 		dp = gdp;
@@ -207,7 +209,7 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 		goto out;
 	}
 	if (package == NULL)
-		dp = NULL;	/* a DP alone does not make a key */
+		dp = NULL; /* a DP alone does not make a key */
 	if ((package != NULL && (j->package = strdup(package)) == NULL) ||
 	    (dp != NULL && (j->dp = strdup(dp)) == NULL)) {
 		err_sys("cannot allocate a job");
@@ -224,8 +226,8 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 			goto out;
 		}
 	}
-	if (getcwd(cwd, sizeof(cwd)) == NULL || strlen(cwd) >
-	    RETRYJOB_TEXT_MAX || cwd[0] != '/')
+	if (getcwd(cwd, sizeof(cwd)) == NULL ||
+	    strlen(cwd) > RETRYJOB_TEXT_MAX || cwd[0] != '/')
 		strcpy(cwd, "/");
 	if ((j->dir = strdup(cwd)) == NULL) {
 		err_sys("cannot allocate a job");
@@ -236,7 +238,7 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 	if (make_id(j->package, j->dp, j->argc, j->argv, j->id) == -1)
 		goto out;
 	rc = 0;
- out:
+out:
 	free(gpkg);
 	free(gdp);
 	if (rc == -1)
@@ -276,8 +278,15 @@ static bool
 push_long_has_value(const char *name, size_t len)
 {
 	static const char *const opts[] = {
-		"dp", "group", "jobs", "keep", "only", "serve", "store",
-		"trust", "version",
+		"dp",
+		"group",
+		"jobs",
+		"keep",
+		"only",
+		"serve",
+		"store",
+		"trust",
+		"version",
 	};
 	size_t i;
 
@@ -288,8 +297,8 @@ push_long_has_value(const char *name, size_t len)
 }
 
 static int
-guess_pkgpush(int argc, char *const argv[], char **package, char **dp,
-    uint64_t *version)
+guess_pkgpush(
+    int argc, char *const argv[], char **package, char **dp, uint64_t *version)
 {
 	const char *only = NULL, *dpname = NULL, *operand = NULL;
 	int nonly = 0, ndp = 0, wide = 0, i;
@@ -329,12 +338,14 @@ guess_pkgpush(int argc, char *const argv[], char **package, char **dp,
 				ndp++;
 			} else if (nlen == 7 &&
 			    strncmp(name, "version", 7) == 0) {
-				if (guess_version(val, version) == -1)
+				if (val == NULL ||
+				    guess_version(val, version) == -1)
 					*version = 0;
-			} else if ((nlen == 5 && strncmp(name, "group", 5) ==
-			    0) || (nlen == 3 && strncmp(name, "all", 3) == 0) ||
-			    (nlen == 16 && strncmp(name, "refresh-existing",
-			    16) == 0))
+			} else if ((nlen == 5 &&
+				       strncmp(name, "group", 5) == 0) ||
+			    (nlen == 3 && strncmp(name, "all", 3) == 0) ||
+			    (nlen == 16 &&
+				strncmp(name, "refresh-existing", 16) == 0))
 				wide++;
 			continue;
 		}
@@ -414,12 +425,11 @@ first_operand(int argc, char *const argv[], const char *const *vopts,
 }
 
 int
-retryjob_guess(int argc, char *const argv[], char **package, char **dp,
-    uint64_t *version)
+retryjob_guess(
+    int argc, char *const argv[], char **package, char **dp, uint64_t *version)
 {
-	static const char *const stage_opts[] = {
-		"manifest", "sign", "store", "version", NULL
-	};
+	static const char *const stage_opts[] = { "manifest", "sign", "store",
+		"version", NULL };
 	static const char *const update_opts[] = { "store", NULL };
 	const char *tool, *pkg = NULL;
 
@@ -441,8 +451,8 @@ retryjob_guess(int argc, char *const argv[], char **package, char **dp,
 }
 
 int
-retryjob_pkgpush_argv(int argc, char *const argv[], int optind,
-    const char *dp, uint64_t version, int *outc, char ***out)
+retryjob_pkgpush_argv(int argc, char *const argv[], int optind, const char *dp,
+    uint64_t version, int *outc, char ***out)
 {
 	char **v = NULL, vbuf[32];
 	int n = 0, i, end, rc = -1;
@@ -458,13 +468,14 @@ retryjob_pkgpush_argv(int argc, char *const argv[], int optind,
 		end--;
 	if ((v = calloc((size_t)argc + 6, sizeof(char *))) == NULL)
 		return err_sys("cannot allocate a job");
-#define PUSH(s) do {							\
-	if ((v[n] = strdup(s)) == NULL) {				\
-		err_sys("cannot allocate a job");			\
-		goto out;						\
-	}								\
-	n++;								\
-} while (0)
+#define PUSH(s)                                                                \
+	do {                                                                   \
+		if ((v[n] = strdup(s)) == NULL) {                              \
+			err_sys("cannot allocate a job");                      \
+			goto out;                                              \
+		}                                                              \
+		n++;                                                           \
+	} while (0)
 	PUSH("pkgpush");
 	for (i = 1; i < end; i++) {
 		if (strcmp(argv[i], "--only") == 0 ||
@@ -491,7 +502,7 @@ retryjob_pkgpush_argv(int argc, char *const argv[], int optind,
 	*out = v;
 	v = NULL;
 	rc = 0;
- out:
+out:
 	retryjob_argv_free(n, v);
 	return rc;
 }
@@ -504,8 +515,8 @@ parse_text(const char *s, size_t len, size_t max, char **out)
 
 	for (i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return err_set("raw byte 0x%02x in text",
-			    (unsigned char)s[i]);
+			return err_set(
+			    "raw byte 0x%02x in text", (unsigned char)s[i]);
 	if (path_unescape(s, len, out) == -1)
 		return -1;
 	if (strlen(*out) > max) {
@@ -519,7 +530,7 @@ parse_text(const char *s, size_t len, size_t max, char **out)
 struct lines {
 	const char *p, *end;
 	unsigned no;
-	const char *val;	/* value of the current line */
+	const char *val; /* value of the current line */
 	size_t vlen;
 };
 
@@ -562,8 +573,8 @@ field_name(struct lines *l, const char *key, char **out)
 		return -1;
 	if (l->vlen == 1 && l->val[0] == '-')
 		return 0;
-	if (l->vlen > NAME_MAX_LEN || (*out = strndup(l->val, l->vlen)) ==
-	    NULL || !job_name_valid(*out))
+	if (l->vlen > NAME_MAX_LEN ||
+	    (*out = strndup(l->val, l->vlen)) == NULL || !job_name_valid(*out))
 		return err_set("line %u: bad %s name", l->no, key);
 	return 0;
 }
@@ -590,6 +601,7 @@ retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
 	size_t mlen = strlen(RETRYJOB_MAGIC);
 
 	retryjob_init(j);
+	memset(&l, 0, sizeof(l));
 	l.p = buf;
 	l.end = buf + len;
 	l.no = 1;
@@ -654,8 +666,7 @@ retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
 		if (field_text(&l, "reason", false, &j->reason) == -1)
 			goto bad;
 	}
-	if ((j->argv = calloc(RETRYJOB_MAX_ARGS + 1, sizeof(char *))) ==
-	    NULL) {
+	if ((j->argv = calloc(RETRYJOB_MAX_ARGS + 1, sizeof(char *))) == NULL) {
 		err_sys("cannot allocate a job");
 		goto bad;
 	}
@@ -681,7 +692,8 @@ retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
 	}
 	if (!retryjob_tool_valid(j->argv[0])) {
 		err_set("the command '%s' is not a pkgdist tool (pkgdiff, "
-		    "pkgstage, pkgpush, pkgdist-update): refused", j->argv[0]);
+			"pkgstage, pkgpush, pkgdist-update): refused",
+		    j->argv[0]);
 		goto bad;
 	}
 	if (j->package == NULL && j->dp != NULL) {
@@ -691,12 +703,12 @@ retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
 	if (make_id(j->package, j->dp, j->argc, j->argv, id) == -1)
 		goto bad;
 	if (strcmp(id, j->id) != 0) {
-		err_set("id '%s' does not match the job (expected '%s')",
-		    j->id, id);
+		err_set("id '%s' does not match the job (expected '%s')", j->id,
+		    id);
 		goto bad;
 	}
 	return 0;
- bad:
+bad:
 	err_prefix("%s: ", name);
 	retryjob_free(j);
 	return -1;
@@ -719,11 +731,12 @@ retryjob_write(const struct retryjob *j, FILE *fp)
 {
 	int i;
 
-	if (fprintf(fp, "%s\nid %s\ncreated %" PRId64 "\nattempts %u\n"
-	    "next %" PRId64 "\npackage %s\ndp %s\nversion %" PRIu64 "\n",
-	    RETRYJOB_MAGIC, j->id, j->created, j->attempts, j->next,
-	    j->package != NULL ? j->package : "-",
-	    j->dp != NULL ? j->dp : "-", j->version) < 0)
+	if (fprintf(fp,
+		"%s\nid %s\ncreated %" PRId64 "\nattempts %u\n"
+		"next %" PRId64 "\npackage %s\ndp %s\nversion %" PRIu64 "\n",
+		RETRYJOB_MAGIC, j->id, j->created, j->attempts, j->next,
+		j->package != NULL ? j->package : "-",
+		j->dp != NULL ? j->dp : "-", j->version) < 0)
 		goto fail;
 	if (write_text("dir", j->dir != NULL ? j->dir : "/", fp) == -1 ||
 	    write_text("error", j->error, fp) == -1)
@@ -731,14 +744,14 @@ retryjob_write(const struct retryjob *j, FILE *fp)
 	if (j->failed != 0 || j->reason != NULL) {
 		if (fprintf(fp, "failed %" PRId64 "\n", j->failed) < 0 ||
 		    write_text("reason", j->reason != NULL ? j->reason : "-",
-		    fp) == -1)
+			fp) == -1)
 			goto fail;
 	}
 	for (i = 0; i < j->argc; i++)
 		if (write_text("arg", j->argv[i], fp) == -1)
 			goto fail;
 	return 0;
- fail:
+fail:
 	return err_sys("cannot write job '%s'", j->id);
 }
 
@@ -771,18 +784,19 @@ retryjob_opendir(const char *store, bool create, int *dirfd)
 	}
 	if (create && mkdir_ok(sfd, RETRYJOB_DIR, 0755) == -1)
 		goto out;
-	if ((fd = openat(sfd, RETRYJOB_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+	if ((fd = openat(sfd, RETRYJOB_DIR,
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		err_sys("cannot open '%s/%s'", store, RETRYJOB_DIR);
 		goto out;
 	}
-	if (create && (mkdir_ok(fd, RETRYJOB_FAILED_DIR, 0755) == -1 ||
-	    mkdir_ok(fd, RETRYJOB_LOCKS_DIR, 0755) == -1))
+	if (create &&
+	    (mkdir_ok(fd, RETRYJOB_FAILED_DIR, 0755) == -1 ||
+		mkdir_ok(fd, RETRYJOB_LOCKS_DIR, 0755) == -1))
 		goto out;
 	*dirfd = fd;
 	fd = -1;
 	rc = 0;
- out:
+out:
 	if (fd != -1)
 		close(fd);
 	if (sfd != -1)
@@ -813,8 +827,8 @@ retryjob_load(int dirfd, const char *name, uid_t uid, bool failed,
 	int fd = -1, rc = -1;
 
 	retryjob_init(j);
-	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1) {
+	if ((fd = openat(dirfd, name,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		err_sys("cannot open job '%s'", name);
 		goto out;
 	}
@@ -828,13 +842,14 @@ retryjob_load(int dirfd, const char *name, uid_t uid, bool failed,
 	}
 	if (st.st_uid != uid) {
 		err_set("job '%s' is owned by uid %ju, not by the store's "
-		    "owner (uid %ju): refused", name, (uintmax_t)st.st_uid,
-		    (uintmax_t)uid);
+			"owner (uid %ju): refused",
+		    name, (uintmax_t)st.st_uid, (uintmax_t)uid);
 		goto out;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		err_set("job '%s' is writable by group or others (mode %04o): "
-		    "refused", name, (unsigned)(st.st_mode & 07777));
+			"refused",
+		    name, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > (off_t)RETRYJOB_MAX_BYTES) {
@@ -858,7 +873,7 @@ retryjob_load(int dirfd, const char *name, uid_t uid, bool failed,
 	if (lenp != NULL)
 		*lenp = (size_t)n;
 	rc = 0;
- out:
+out:
 	free(buf);
 	if (fd != -1)
 		close(fd);
@@ -881,7 +896,7 @@ retryjob_save(int dirfd, const struct retryjob *j)
 	if (atomic_commit(&af) == -1)
 		goto out;
 	rc = 0;
- out:
+out:
 	atomic_abort(&af);
 	return rc;
 }
@@ -954,7 +969,7 @@ retryjob_names(int dirfd, char ***names, size_t *np)
 	*np = n;
 	v = NULL;
 	rc = 0;
- out:
+out:
 	retryjob_names_free(v, n);
 	if (d != NULL)
 		closedir(d);
@@ -963,8 +978,7 @@ retryjob_names(int dirfd, char ***names, size_t *np)
 
 int
 retryjob_queue(const char *store, const char *package, const char *dp,
-    uint64_t version, int argc, char *const argv[], const char *error,
-    char *id)
+    uint64_t version, int argc, char *const argv[], const char *error, char *id)
 {
 	struct retryjob j;
 	const char *running;
@@ -977,7 +991,7 @@ retryjob_queue(const char *store, const char *package, const char *dp,
 		memcpy(id, j.id, sizeof(j.id));
 	running = getenv(RETRYJOB_ENV);
 	if (running != NULL && strcmp(running, j.id) == 0) {
-		rc = 0;		/* pkgretry is running this job */
+		rc = 0; /* pkgretry is running this job */
 		goto out;
 	}
 	if (retryjob_opendir(store, true, &dirfd) == -1)
@@ -987,7 +1001,7 @@ retryjob_queue(const char *store, const char *package, const char *dp,
 	if (retryjob_save(dirfd, &j) == -1)
 		goto out;
 	rc = 0;
- out:
+out:
 	if (rc == -1)
 		err_prefix("cannot queue a retry job: ");
 	retryjob_unlock(lfd);

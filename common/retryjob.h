@@ -65,33 +65,33 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define RETRYJOB_MAGIC "pkgdist-retry 1"
-#define RETRYJOB_DIR "retry"		/* under the store */
-#define RETRYJOB_FAILED_DIR "failed"	/* under RETRYJOB_DIR */
-#define RETRYJOB_LOCK ".lock"		/* short writer lock */
-#define RETRYJOB_LOCKS_DIR ".locks"	/* per-job run locks */
-#define RETRYJOB_ENV "PKGDIST_RETRY_JOB"
+#define RETRYJOB_MAGIC	    "pkgdist-retry 1"
+#define RETRYJOB_DIR	    "retry"  /* under the store */
+#define RETRYJOB_FAILED_DIR "failed" /* under RETRYJOB_DIR */
+#define RETRYJOB_LOCK	    ".lock"  /* short writer lock */
+#define RETRYJOB_LOCKS_DIR  ".locks" /* per-job run locks */
+#define RETRYJOB_ENV	    "PKGDIST_RETRY_JOB"
 
-#define RETRYJOB_MAX_BYTES (256u * 1024)	/* whole file */
-#define RETRYJOB_MAX_ARGS 256
-#define RETRYJOB_ARG_MAX 4096		/* one argument, unescaped */
-#define RETRYJOB_TEXT_MAX 4096		/* error, reason, dir, unescaped */
-#define RETRYJOB_ID_MAX 140		/* "PKG@DP": 64 + 1 + 64, + slack */
+#define RETRYJOB_MAX_BYTES (256u * 1024) /* whole file */
+#define RETRYJOB_MAX_ARGS  256
+#define RETRYJOB_ARG_MAX   4096 /* one argument, unescaped */
+#define RETRYJOB_TEXT_MAX  4096 /* error, reason, dir, unescaped */
+#define RETRYJOB_ID_MAX	   140	/* "PKG@DP": 64 + 1 + 64, + slack */
 
 struct retryjob {
 	char id[RETRYJOB_ID_MAX + 1];
-	int64_t created;	/* seconds since the epoch (fault_now()) */
-	unsigned attempts;	/* runs that failed so far */
-	int64_t next;		/* due at or after this time */
-	char *package;		/* NULL when none */
-	char *dp;		/* NULL when none */
-	uint64_t version;	/* 0 when none */
-	char *dir;		/* absolute working directory */
-	char *error;		/* last error; NULL when none */
-	int64_t failed;		/* failed/ jobs: when; 0 otherwise */
-	char *reason;		/* failed/ jobs: why; NULL otherwise */
+	int64_t created;   /* seconds since the epoch (fault_now()) */
+	unsigned attempts; /* runs that failed so far */
+	int64_t next;	   /* due at or after this time */
+	char *package;	   /* NULL when none */
+	char *dp;	   /* NULL when none */
+	uint64_t version;  /* 0 when none */
+	char *dir;	   /* absolute working directory */
+	char *error;	   /* last error; NULL when none */
+	int64_t failed;	   /* failed/ jobs: when; 0 otherwise */
+	char *reason;	   /* failed/ jobs: why; NULL otherwise */
 	int argc;
-	char **argv;		/* argc strings + NULL; argv[0] a tool name */
+	char **argv; /* argc strings + NULL; argv[0] a tool name */
 };
 
 void retryjob_init(struct retryjob *j);
@@ -119,11 +119,11 @@ int retryjob_make(struct retryjob *j, const char *package, const char *dp,
  * What a command names, for "pkgretry add": for pkgpush, its package
  * operand, the DP when exactly one is named by --only or --dp (and no
  * --group/--all/--refresh-existing without --only), and --version; for
- * "pkgstage add", "pkgstage import" and pkgdist-update, the package.
+ * "pkgstage add" and pkgdist-update, the package.
  * Outputs are malloc'd or NULL / 0 when not named.
  */
-int retryjob_guess(int argc, char *const argv[], char **package, char **dp,
-    uint64_t *version);
+int retryjob_guess(
+    int argc, char *const argv[], char **package, char **dp, uint64_t *version);
 
 /*
  * The argv a pkgpush retry runs for one DP: argv with "--version N" and
@@ -141,8 +141,8 @@ void retryjob_argv_free(int argc, char **argv);
  * id) and is used in messages ("NAME:LINE: what is wrong").  failed says
  * whether the file is in failed/ (then "failed"/"reason" are required,
  * else forbidden). */
-int retryjob_parse(const char *buf, size_t len, const char *name,
-    bool failed, struct retryjob *j);
+int retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
+    struct retryjob *j);
 /* Write j's exact bytes. */
 int retryjob_write(const struct retryjob *j, FILE *fp);
 

@@ -76,8 +76,8 @@ scan_display(const char *root, const char *path)
 		return esc;
 	n = strlen(root) + strlen(esc) + 2;
 	if ((s = malloc(n)) != NULL) {
-		if (strcmp(root, "/") == 0)
-			snprintf(s, n, "/%s", esc);
+		if (root[strlen(root) - 1] == '/')
+			snprintf(s, n, "%s%s", root, esc);
 		else
 			snprintf(s, n, "%s/%s", root, esc);
 	}
@@ -141,31 +141,42 @@ scan_type_name(mode_t m)
 }
 
 /*
- * Hashing.
+ * Hashing.  The hasher is a queue of jobs that the walk fills while the
+ * worker threads empty it, so hashing starts with the first file found.
+ * When the walk ends, the jobs not yet taken are sorted biggest first.
+ * The queue (and the results in it) is touched only under mu: it may be
+ * reallocated while the walk appends.
  */
 struct hash_job {
-	struct entry *e;
-	int64_t mtime_ns;	/* st_mtim as seen by the walk (scan only) */
+	size_t idx;		/* entry index in the caller's array */
+	const char *path;	/* stable: the entry's own string */
+	uint64_t size;		/* as the walk saw it (scan only) */
+	int64_t mtime_ns;	/* st_mtim as the walk saw it (scan only) */
+	unsigned char digest[DIGEST_LEN];	/* result */
+	uint64_t got;		/* result: bytes read */
 };
 
 struct hasher {
 	int rootfd;
 	const char *root;
-	struct hash_job *jobs;
-	size_t njobs;
 	bool rehash;		/* scan_rehash: take the size read */
 	struct progress *progress;
-	atomic_size_t next;
-	atomic_int failed;
 	pthread_mutex_t mu;
-	char *errmsg;		/* first failure, copied from a thread */
-	int errnum;
+	pthread_cond_t cv;
+	struct hash_job *jobs;
+	size_t njobs, cap, next;
+	bool done;		/* no job will be added */
+	bool stop;		/* a failure: take no more jobs */
+	char *errmsg;		/* first failure of a worker */
+	pthread_t tid[SCAN_MAXJOBS];
+	int nthreads;
 };
 
+/* Hash j's file; results into dg and *got. */
 static int
-hash_one(struct hasher *h, struct hash_job *j, unsigned char *buf)
+hash_one(const struct hasher *h, const struct hash_job *j,
+    unsigned char *buf, unsigned char dg[DIGEST_LEN], uint64_t *got)
 {
-	struct entry *e = j->e;
 	struct digest d = { 0 };
 	struct stat st;
 	uint64_t total = 0;
@@ -173,9 +184,9 @@ hash_one(struct hasher *h, struct hash_job *j, unsigned char *buf)
 	int fd = -1, rc = -1;
 	char *disp = NULL;
 
-	if ((disp = scan_display(h->root, e->path)) == NULL)
+	if ((disp = scan_display(h->root, j->path)) == NULL)
 		return err_sys("out of memory");
-	fd = scan_open_beneath(h->rootfd, e->path,
+	fd = scan_open_beneath(h->rootfd, j->path,
 	    O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
 		err_sys("cannot open '%s'", disp);
@@ -204,10 +215,6 @@ hash_one(struct hasher *h, struct hash_job *j, unsigned char *buf)
 		progress_add(h->progress, 0, (uint64_t)r);
 		if ((size_t)r < SCAN_BUFSZ)
 			break;
-		if (atomic_load(&h->failed)) {
-			err_set("stopped");
-			goto out;
-		}
 	}
 	if (!h->rehash) {
 		/* The manifest must not pair one size with other bytes. */
@@ -215,17 +222,16 @@ hash_one(struct hasher *h, struct hash_job *j, unsigned char *buf)
 			err_sys("cannot stat '%s'", disp);
 			goto out;
 		}
-		if (total != e->size || (uint64_t)st.st_size != e->size ||
+		if (total != j->size || (uint64_t)st.st_size != j->size ||
 		    (int64_t)st.st_mtim.tv_sec * 1000000000 +
 		    st.st_mtim.tv_nsec != j->mtime_ns) {
 			err_set("'%s': changed while being read", disp);
 			goto out;
 		}
 	}
-	if (digest_final(&d, e->digest) == -1)
+	if (digest_final(&d, dg) == -1)
 		goto out;
-	if (h->rehash)
-		e->size = total;
+	*got = total;
 	progress_add(h->progress, 1, 0);
 	rc = 0;
 out:
@@ -240,33 +246,98 @@ static void *
 hash_worker(void *arg)
 {
 	struct hasher *h = arg;
-	unsigned char *buf;
+	struct hash_job j;
+	unsigned char *buf, dg[DIGEST_LEN];
+	uint64_t got = 0;
 	size_t i;
+	int r;
 
-	if ((buf = malloc(SCAN_BUFSZ)) == NULL) {
-		err_sys("out of memory");
-		goto fail;
-	}
-	while (!atomic_load(&h->failed)) {
-		i = atomic_fetch_add(&h->next, 1);
-		if (i >= h->njobs)
-			break;
-		if (hash_one(h, &h->jobs[i], buf) == -1)
-			goto fail;
-	}
-	free(buf);
-	return NULL;
-fail:
-	free(buf);
+	buf = malloc(SCAN_BUFSZ);
 	pthread_mutex_lock(&h->mu);
-	if (!atomic_load(&h->failed)) {
-		/* err is thread-local: hand the message to the caller. */
-		h->errmsg = strdup(err_get());
-		h->errnum = err_errno();
-		atomic_store(&h->failed, 1);
+	for (;;) {
+		while (h->next == h->njobs && !h->done && !h->stop)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (h->stop || h->next == h->njobs)
+			break;
+		i = h->next++;
+		j = h->jobs[i];
+		pthread_mutex_unlock(&h->mu);
+		if (buf == NULL)
+			r = err_sys("out of memory");
+		else
+			r = hash_one(h, &j, buf, dg, &got);
+		pthread_mutex_lock(&h->mu);
+		if (r == -1) {
+			/* err is per thread: hand the message over. */
+			if (!h->stop && h->errmsg == NULL)
+				h->errmsg = strdup(err_get());
+			h->stop = true;
+			pthread_cond_broadcast(&h->cv);
+			break;
+		}
+		memcpy(h->jobs[i].digest, dg, DIGEST_LEN);
+		h->jobs[i].got = got;
 	}
 	pthread_mutex_unlock(&h->mu);
+	free(buf);
 	return NULL;
+}
+
+static void
+hasher_init(struct hasher *h, int rootfd, const char *root, bool rehash,
+    struct progress *p)
+{
+	memset(h, 0, sizeof(*h));
+	h->rootfd = rootfd;
+	h->root = root;
+	h->rehash = rehash;
+	h->progress = p;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+}
+
+/* Start up to n workers (0: one per CPU).  With none started, the work
+ * is done in hasher_finish(). */
+static void
+hasher_start(struct hasher *h, int n)
+{
+	if (n <= 0)
+		n = scan_ncpu();
+	if (n > SCAN_MAXJOBS)
+		n = SCAN_MAXJOBS;
+	while (h->nthreads < n &&
+	    pthread_create(&h->tid[h->nthreads], NULL, hash_worker, h) == 0)
+		h->nthreads++;
+}
+
+static int
+hasher_add(struct hasher *h, size_t idx, const char *path, uint64_t size,
+    int64_t mtime_ns)
+{
+	struct hash_job *nj;
+	size_t ncap;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->njobs == h->cap) {
+		ncap = h->cap ? h->cap * 2 : 256;
+		if ((nj = realloc(h->jobs, ncap * sizeof(*nj))) == NULL) {
+			rc = err_sys("out of memory");
+			goto out;
+		}
+		h->jobs = nj;
+		h->cap = ncap;
+	}
+	nj = &h->jobs[h->njobs++];
+	memset(nj, 0, sizeof(*nj));
+	nj->idx = idx;
+	nj->path = path;
+	nj->size = size;
+	nj->mtime_ns = mtime_ns;
+	pthread_cond_signal(&h->cv);
+out:
+	pthread_mutex_unlock(&h->mu);
+	return rc;
 }
 
 static int
@@ -274,63 +345,50 @@ job_cmp(const void *a, const void *b)
 {
 	const struct hash_job *x = a, *y = b;
 
-	if (x->e->size != y->e->size)
-		return x->e->size > y->e->size ? -1 : 1;
-	return strcmp(x->e->path, y->e->path);
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return strcmp(x->path, y->path);
 }
 
-/* Hash every job, biggest first, with up to jobs threads. */
+/*
+ * No more jobs: sort those left biggest first, let the workers finish
+ * (or stop them when abort is set, after a failure of the walk), join
+ * them.  Returns -1 with the first worker's error.
+ */
 static int
-hash_all(int rootfd, const char *root, struct hash_job *jobs, size_t njobs,
-    bool rehash, int nthreads, struct progress *p)
+hasher_finish(struct hasher *h, bool abort)
 {
-	struct hasher h;
-	pthread_t tid[SCAN_MAXJOBS];
-	int started = 0, i, rc = -1;
+	int i;
 
-	if (njobs == 0)
-		return 0;
-	qsort(jobs, njobs, sizeof(*jobs), job_cmp);
-	memset(&h, 0, sizeof(h));
-	h.rootfd = rootfd;
-	h.root = root;
-	h.jobs = jobs;
-	h.njobs = njobs;
-	h.rehash = rehash;
-	h.progress = p;
-	atomic_init(&h.next, 0);
-	atomic_init(&h.failed, 0);
-	pthread_mutex_init(&h.mu, NULL);
+	pthread_mutex_lock(&h->mu);
+	if (abort)
+		h->stop = true;
+	else if (h->njobs - h->next > 1)
+		qsort(h->jobs + h->next, h->njobs - h->next,
+		    sizeof(h->jobs[0]), job_cmp);
+	h->done = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	if (h->nthreads == 0 && !abort)
+		hash_worker(h);		/* no thread could start */
+	for (i = 0; i < h->nthreads; i++)
+		pthread_join(h->tid[i], NULL);
+	h->nthreads = 0;
+	if (abort)
+		return -1;
+	if (h->stop)
+		return err_set("%s", h->errmsg != NULL ? h->errmsg :
+		    "out of memory");
+	return 0;
+}
 
-	if (nthreads <= 0)
-		nthreads = scan_ncpu();
-	if (nthreads > SCAN_MAXJOBS)
-		nthreads = SCAN_MAXJOBS;
-	if ((size_t)nthreads > njobs)
-		nthreads = (int)njobs;
-	if (nthreads == 1) {
-		hash_worker(&h);
-	} else {
-		for (i = 0; i < nthreads; i++) {
-			if (pthread_create(&tid[i], NULL, hash_worker,
-			    &h) != 0)
-				break;
-			started++;
-		}
-		if (started == 0)
-			hash_worker(&h);	/* no thread: do it here */
-		for (i = 0; i < started; i++)
-			pthread_join(tid[i], NULL);
-	}
-	if (atomic_load(&h.failed)) {
-		err_set("%s", h.errmsg != NULL ? h.errmsg : "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(h.errmsg);
-	pthread_mutex_destroy(&h.mu);
-	return rc;
+static void
+hasher_free(struct hasher *h)
+{
+	free(h->jobs);
+	free(h->errmsg);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
 }
 
 /*
@@ -341,60 +399,141 @@ struct walker {
 	const char *root;
 	const struct scan_opts *o;
 	struct manifest *out;
-	struct hash_job *jobs;	/* e is an index into out->v until the end */
-	size_t njobs, capjobs;
+	struct hasher *h;	/* NULL: no hashing */
+	size_t rcur;		/* cursor in o->reuse */
 	char path[MANIFEST_PATH_MAX + 1];
 };
 
-static int
-walk_note_job(struct walker *w, size_t idx, const struct stat *st)
-{
-	struct hash_job *nj;
-	size_t ncap;
+/*
+ * One directory's names with what fstatat said, then sorted so that the
+ * walk emits paths in manifest order: each name is a key, and each
+ * subdirectory a second key, name + "/", for the block of paths below
+ * it.  (Paths starting "s/" are contiguous in byte order, so that block
+ * sorts exactly where "s/" does among its siblings.)  The manifest thus
+ * comes out sorted, and the --reuse manifest is followed with a cursor
+ * instead of a search per file.
+ */
+struct item {
+	size_t off;		/* name in the dir's name buffer */
+	mode_t mode;
+	uint64_t size;
+	int64_t mtime, mtime_ns;
+	dev_t dev;
+	ino_t ino;
+};
 
-	if (w->njobs == w->capjobs) {
-		ncap = w->capjobs ? w->capjobs * 2 : 256;
-		if ((nj = realloc(w->jobs, ncap * sizeof(*nj))) == NULL)
-			return err_sys("out of memory");
-		w->jobs = nj;
-		w->capjobs = ncap;
+struct key {
+	const char *name;
+	size_t item;
+	bool sub;		/* the subtree block, name + "/" */
+};
+
+static int
+key_cmp(const void *x, const void *y)
+{
+	const struct key *a = x, *b = y;
+	const unsigned char *p = (const unsigned char *)a->name;
+	const unsigned char *q = (const unsigned char *)b->name;
+	unsigned ca, cb;
+
+	while (*p != '\0' && *p == *q) {
+		p++;
+		q++;
 	}
-	w->jobs[w->njobs].e = (struct entry *)(uintptr_t)idx;
-	w->jobs[w->njobs].mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	ca = *p != '\0' ? *p : a->sub ? '/' : 0;
+	cb = *q != '\0' ? *q : b->sub ? '/' : 0;
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	/* Both ended at once: the same name, entry before its block. */
+	return (int)a->sub - (int)b->sub;
+}
+
+struct dirlist {
+	char *names;
+	size_t len, cap;
+	struct item *items;
+	size_t n, capn;
+};
+
+static int
+dirlist_add(struct dirlist *l, const char *name, size_t nl,
+    const struct stat *st)
+{
+	struct item *it;
+	size_t ncap;
+	char *nb;
+
+	if (l->len + nl + 1 > l->cap) {
+		ncap = l->cap ? l->cap * 2 : 4096;
+		while (ncap < l->len + nl + 1)
+			ncap *= 2;
+		if ((nb = realloc(l->names, ncap)) == NULL)
+			return err_sys("out of memory");
+		l->names = nb;
+		l->cap = ncap;
+	}
+	if (l->n == l->capn) {
+		ncap = l->capn ? l->capn * 2 : 64;
+		if ((it = realloc(l->items, ncap * sizeof(*it))) == NULL)
+			return err_sys("out of memory");
+		l->items = it;
+		l->capn = ncap;
+	}
+	memcpy(l->names + l->len, name, nl + 1);
+	it = &l->items[l->n++];
+	it->off = l->len;
+	it->mode = st->st_mode;
+	it->size = (uint64_t)st->st_size;
+	it->mtime = (int64_t)st->st_mtim.tv_sec;
+	it->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
 	    st->st_mtim.tv_nsec;
-	w->njobs++;
+	it->dev = st->st_dev;
+	it->ino = st->st_ino;
+	l->len += nl + 1;
 	return 0;
 }
 
-/* One name of a directory; len is the length of w->path up to and
- * including the name.  *subdir is set when it is a directory to enter. */
+/* The digest of w->path in the --reuse manifest, when its size and
+ * mtime match; the cursor only moves forward, as the walk does. */
+static const struct entry *
+reuse_match(struct walker *w, uint64_t size, int64_t mtime)
+{
+	const struct manifest *r = w->o->reuse;
+	const struct entry *e;
+	int c = 1;
+
+	while (w->rcur < r->n &&
+	    (c = strcmp(r->v[w->rcur].path, w->path)) < 0)
+		w->rcur++;
+	if (w->rcur == r->n || c != 0)
+		return NULL;
+	e = &r->v[w->rcur];
+	if (e->type != ENTRY_FILE || e->size != size || e->mtime != mtime)
+		return NULL;
+	return e;
+}
+
+/* Record the name at w->path, found in directory dfd. */
 static int
-walk_entry(struct walker *w, int dfd, const char *name, bool *subdir)
+walk_entry(struct walker *w, int dfd, const char *name, const struct item *it)
 {
 	const struct scan_opts *o = w->o;
 	const struct entry *old;
 	struct entry e;
-	struct stat st;
 	char target[MANIFEST_PATH_MAX + 2];
 	ssize_t tl;
-	bool queued;
+	bool queued = false;
 
-	*subdir = false;
-	if (o->skip != NULL && o->skip(w->path, o->skip_arg))
-		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return scan_err(true, w->root, w->path, "cannot stat");
 	memset(&e, 0, sizeof(e));
 	e.path = w->path;
-	e.mode = (unsigned)(st.st_mode & 07777);
-	e.mtime = (int64_t)st.st_mtim.tv_sec;
-	if (S_ISREG(st.st_mode)) {
+	e.mode = (unsigned)(it->mode & 07777);
+	e.mtime = it->mtime;
+	if (S_ISREG(it->mode)) {
 		e.type = ENTRY_FILE;
-		e.size = (uint64_t)st.st_size;
-	} else if (S_ISDIR(st.st_mode)) {
+		e.size = it->size;
+	} else if (S_ISDIR(it->mode)) {
 		e.type = ENTRY_DIR;
-		*subdir = true;
-	} else if (S_ISLNK(st.st_mode)) {
+	} else if (S_ISLNK(it->mode)) {
 		e.type = ENTRY_LINK;
 		tl = readlinkat(dfd, name, target, sizeof(target) - 1);
 		if (tl == -1)
@@ -403,92 +542,66 @@ walk_entry(struct walker *w, int dfd, const char *name, bool *subdir)
 		if ((size_t)tl > MANIFEST_PATH_MAX)
 			return scan_err(false, w->root, w->path,
 			    "link target too long");
-		target[tl] = '\0';
 		if (tl == 0)
 			return scan_err(false, w->root, w->path,
 			    "empty link target");
+		target[tl] = '\0';
 		e.target = target;
 		e.size = (uint64_t)tl;
 	} else {
 		return scan_err(false, w->root, w->path,
-		    S_ISFIFO(st.st_mode) ? "unsupported file type (fifo)" :
-		    S_ISSOCK(st.st_mode) ? "unsupported file type (socket)" :
-		    S_ISCHR(st.st_mode) ?
+		    S_ISFIFO(it->mode) ? "unsupported file type (fifo)" :
+		    S_ISSOCK(it->mode) ? "unsupported file type (socket)" :
+		    S_ISCHR(it->mode) ?
 		    "unsupported file type (character device)" :
-		    S_ISBLK(st.st_mode) ?
+		    S_ISBLK(it->mode) ?
 		    "unsupported file type (block device)" :
-		    scan_type_name(st.st_mode));
+		    scan_type_name(it->mode));
 	}
-	queued = false;
-	if (e.type == ENTRY_FILE && !o->no_hash) {
+	if (e.type == ENTRY_FILE && w->h != NULL) {
 		if (o->reuse != NULL &&
-		    (old = manifest_find(o->reuse, w->path)) != NULL &&
-		    old->type == ENTRY_FILE && old->size == e.size &&
-		    old->mtime == e.mtime)
+		    (old = reuse_match(w, e.size, e.mtime)) != NULL)
 			memcpy(e.digest, old->digest, DIGEST_LEN);
-		else if (walk_note_job(w, w->out->n, &st) == -1)
-			return -1;
 		else
 			queued = true;
 	}
 	if (manifest_add(w->out, &e) == -1)
+		return -1;
+	/* The entry's path string stays put when the array moves. */
+	if (queued && hasher_add(w->h, w->out->n - 1,
+	    w->out->v[w->out->n - 1].path, e.size, it->mtime_ns) == -1)
 		return -1;
 	if (!queued)
 		progress_add(o->progress, 1, 0);
 	return 0;
 }
 
-struct name_list {
-	char *buf;		/* names, NUL-separated */
-	size_t len, cap;
-	size_t *off;
-	size_t n, capoff;
-};
-
-static int
-names_add(struct name_list *l, const char *name)
+/* Put name after the directory's path (w->path[0..plen)). */
+static void
+walk_setpath(struct walker *w, size_t plen, const char *name, size_t nl)
 {
-	size_t n = strlen(name) + 1, ncap;
-	char *nb;
-	size_t *no;
+	size_t base = plen == 0 ? 0 : plen + 1;
 
-	if (l->len + n > l->cap) {
-		ncap = l->cap ? l->cap * 2 : 4096;
-		while (ncap < l->len + n)
-			ncap *= 2;
-		if ((nb = realloc(l->buf, ncap)) == NULL)
-			return err_sys("out of memory");
-		l->buf = nb;
-		l->cap = ncap;
-	}
-	if (l->n == l->capoff) {
-		ncap = l->capoff ? l->capoff * 2 : 64;
-		if ((no = realloc(l->off, ncap * sizeof(*no))) == NULL)
-			return err_sys("out of memory");
-		l->off = no;
-		l->capoff = ncap;
-	}
-	memcpy(l->buf + l->len, name, n);
-	l->off[l->n++] = l->len;
-	l->len += n;
-	return 0;
+	if (plen != 0)
+		w->path[plen] = '/';
+	memcpy(w->path + base, name, nl + 1);
 }
 
 /*
  * Walk the directory dfd (owned: closed here), whose path relative to
- * the root is w->path[0..plen) (empty for the root).  Subdirectories
- * are entered after the directory's own names are read and its stream
- * closed, so one descriptor per level is open, not one stream.
+ * the root is w->path[0..plen) (empty for the root).  Its names are all
+ * read and stat'ed first; subdirectories are entered in key order, one
+ * descriptor per level.
  */
 static int
 walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 {
-	struct name_list sub = { 0 };
+	struct dirlist l = { 0 };
+	struct key *keys = NULL;
 	struct dirent *de;
 	struct stat st;
 	DIR *dir = NULL;
-	size_t i, nl, base;
-	bool isdir;
+	size_t i, k, nk, nl, base = plen == 0 ? 0 : plen + 1;
 	int cfd, rc = -1;
 
 	w->path[plen] = '\0';
@@ -502,17 +615,11 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 		close(dfd);
 		return -1;
 	}
-	if (fault_hit("read") == -1) {
+	if (fault_hit("read") == -1 || (dir = fdopendir(dfd)) == NULL) {
 		scan_err(true, w->root, w->path, "cannot read directory");
 		close(dfd);
 		return -1;
 	}
-	if ((dir = fdopendir(dfd)) == NULL) {
-		scan_err(true, w->root, w->path, "cannot read directory");
-		close(dfd);
-		return -1;
-	}
-	base = plen == 0 ? 0 : plen + 1;
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(dir)) == NULL) {
@@ -534,41 +641,77 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 			    "contains a path longer than 4096 bytes");
 			goto out;
 		}
-		if (plen != 0)
-			w->path[plen] = '/';
-		memcpy(w->path + base, de->d_name, nl + 1);
-		if (walk_entry(w, dirfd(dir), de->d_name, &isdir) == -1)
-			goto out;
-		if (isdir && names_add(&sub, de->d_name) == -1)
-			goto out;
-	}
-	for (i = 0; i < sub.n; i++) {
-		const char *name = sub.buf + sub.off[i];
-
-		nl = strlen(name);
-		if (plen != 0)
-			w->path[plen] = '/';
-		memcpy(w->path + base, name, nl + 1);
-		if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		walk_setpath(w, plen, de->d_name, nl);
+		if (w->o->skip != NULL && w->o->skip(w->path, w->o->skip_arg))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
 			scan_err(true, w->root, w->path, "cannot stat");
 			goto out;
 		}
-		cfd = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
+		if (dirlist_add(&l, de->d_name, nl, &st) == -1)
+			goto out;
+	}
+
+	for (i = 0, nk = l.n; i < l.n; i++)
+		if (S_ISDIR(l.items[i].mode))
+			nk++;
+	if (nk > 0 && (keys = malloc(nk * sizeof(*keys))) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	for (i = 0, k = 0; i < l.n; i++) {
+		keys[k].name = l.names + l.items[i].off;
+		keys[k].item = i;
+		keys[k++].sub = false;
+		if (S_ISDIR(l.items[i].mode)) {
+			keys[k].name = l.names + l.items[i].off;
+			keys[k].item = i;
+			keys[k++].sub = true;
+		}
+	}
+	if (nk > 1)
+		qsort(keys, nk, sizeof(*keys), key_cmp);
+
+	for (k = 0; k < nk; k++) {
+		const struct item *it = &l.items[keys[k].item];
+
+		nl = strlen(keys[k].name);
+		walk_setpath(w, plen, keys[k].name, nl);
+		if (!keys[k].sub) {
+			if (walk_entry(w, dirfd(dir), keys[k].name, it) == -1)
+				goto out;
+			continue;
+		}
+		cfd = openat(dirfd(dir), keys[k].name, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd == -1) {
 			scan_err(true, w->root, w->path,
 			    "cannot read directory");
 			goto out;
 		}
-		if (walk_dir(w, cfd, base + nl, st.st_dev, st.st_ino) == -1)
+		if (walk_dir(w, cfd, base + nl, it->dev, it->ino) == -1)
 			goto out;
 	}
 	rc = 0;
 out:
-	free(sub.buf);
-	free(sub.off);
+	free(keys);
+	free(l.names);
+	free(l.items);
 	closedir(dir);
 	return rc;
+}
+
+/* The walk's order is the manifest's; check it rather than trust it. */
+static bool
+is_sorted(const struct manifest *m)
+{
+	size_t i;
+
+	for (i = 1; i < m->n; i++)
+		if (strcmp(m->v[i - 1].path, m->v[i].path) >= 0)
+			return false;
+	return true;
 }
 
 int
@@ -577,6 +720,7 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 {
 	struct scan_opts defaults;
 	struct walker *w = NULL;
+	struct hasher *h = NULL;
 	struct stat st;
 	size_t i;
 	int fd = -1, wfd, rc = -1;
@@ -585,12 +729,19 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 		scan_opts_init(&defaults);
 		o = &defaults;
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (!o->no_hash && (h = malloc(sizeof(*h))) == NULL)) {
+		free(w);
 		return err_sys("out of memory");
+	}
 	w->rootfd = dirfd;
 	w->root = root != NULL ? root : ".";
 	w->o = o;
 	w->out = out;
+	if (h != NULL) {
+		hasher_init(h, dirfd, w->root, false, o->progress);
+		w->h = h;
+	}
 
 	/* A descriptor of our own, so the walk can close it. */
 	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY |
@@ -602,27 +753,37 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 		err_sys("cannot stat '%s'", w->root);
 		goto out;
 	}
+	if (h != NULL)
+		hasher_start(h, o->jobs);
 	wfd = fd;
 	fd = -1;		/* walk_dir owns it now */
-	if (walk_dir(w, wfd, 0, st.st_dev, st.st_ino) == -1)
+	if (walk_dir(w, wfd, 0, st.st_dev, st.st_ino) == -1) {
+		if (h != NULL)
+			hasher_finish(h, true);	/* keeps the walk's error */
 		goto out;
-	for (i = 0; i < w->njobs; i++)
-		w->jobs[i].e = &out->v[(uintptr_t)w->jobs[i].e];
-	if (hash_all(dirfd, w->root, w->jobs, w->njobs, false, o->jobs,
-	    o->progress) == -1)
-		goto out;
-	manifest_sort(out);
+	}
+	if (h != NULL) {
+		if (hasher_finish(h, false) == -1)
+			goto out;
+		for (i = 0; i < h->njobs; i++)
+			memcpy(out->v[h->jobs[i].idx].digest,
+			    h->jobs[i].digest, DIGEST_LEN);
+	}
+	if (!is_sorted(out))
+		manifest_sort(out);
 	rc = 0;
 out:
 	if (fd != -1)
 		close(fd);
 	if (rc == -1) {
-		/* Keep the error across the frees. */
 		manifest_free(out);
 		manifest_init(out);
 	}
-	if (w != NULL)
-		free(w->jobs);
+	if (h != NULL) {
+		hasher_finish(h, true);		/* no-op when finished */
+		hasher_free(h);
+		free(h);
+	}
 	free(w);
 	return rc;
 }
@@ -643,56 +804,56 @@ int
 scan_hash_file(int dirfd, const char *path, unsigned char out[DIGEST_LEN],
     uint64_t *size, const char *what)
 {
-	struct entry e;
-	struct hash_job j;
 	struct hasher h;
+	struct hash_job j;
 	unsigned char *buf;
+	uint64_t got = 0;
 	int rc;
 
-	memset(&e, 0, sizeof(e));
-	e.type = ENTRY_FILE;
-	e.path = (char *)path;
-	j.e = &e;
-	j.mtime_ns = 0;
+	memset(&j, 0, sizeof(j));
+	j.path = path;
 	memset(&h, 0, sizeof(h));
 	h.rootfd = dirfd;
-	h.root = NULL;
 	h.rehash = true;
 	if ((buf = malloc(SCAN_BUFSZ)) == NULL)
 		return err_sys("out of memory");
-	rc = hash_one(&h, &j, buf);
+	rc = hash_one(&h, &j, buf, out, &got);
 	free(buf);
 	if (rc == -1) {
 		if (what != NULL && strcmp(what, path) != 0)
 			err_prefix("%s: ", what);
 		return -1;
 	}
-	memcpy(out, e.digest, DIGEST_LEN);
 	if (size != NULL)
-		*size = e.size;
+		*size = got;
 	return 0;
 }
 
 int
 scan_rehash(int dirfd, struct entry *v, size_t n, const struct scan_opts *o)
 {
-	struct hash_job *jobs = NULL;
-	size_t i, nj = 0;
-	int rc;
+	struct hasher h;
+	size_t i;
+	int rc = -1;
 
+	hasher_init(&h, dirfd, NULL, true, o != NULL ? o->progress : NULL);
 	for (i = 0; i < n; i++)
-		if (v[i].type == ENTRY_FILE)
-			nj++;
-	if (nj == 0)
-		return 0;
-	if ((jobs = calloc(nj, sizeof(*jobs))) == NULL)
-		return err_sys("out of memory");
-	nj = 0;
-	for (i = 0; i < n; i++)
-		if (v[i].type == ENTRY_FILE)
-			jobs[nj++].e = &v[i];
-	rc = hash_all(dirfd, NULL, jobs, nj, true, o != NULL ? o->jobs : 0,
-	    o != NULL ? o->progress : NULL);
-	free(jobs);
+		if (v[i].type == ENTRY_FILE &&
+		    hasher_add(&h, i, v[i].path, v[i].size, 0) == -1)
+			goto out;
+	if (h.njobs == 0) {
+		rc = 0;
+		goto out;
+	}
+	hasher_start(&h, o != NULL ? o->jobs : 0);
+	if (hasher_finish(&h, false) == -1)
+		goto out;
+	for (i = 0; i < h.njobs; i++) {
+		memcpy(v[h.jobs[i].idx].digest, h.jobs[i].digest, DIGEST_LEN);
+		v[h.jobs[i].idx].size = h.jobs[i].got;
+	}
+	rc = 0;
+out:
+	hasher_free(&h);
 	return rc;
 }

@@ -103,14 +103,13 @@ install_dir()
 	dps
 	pkgpush --all --inplace office97
 	printf 'file 5, changed\n' >"$T/src/setup/f5"
-	# Staging fails: the package's versions directory cannot take a new
-	# version (immutable); reading it still works.
-	need_cmd chattr
-	chattr +i "$T/store/packages/office97/v" 2>/dev/null ||
-	    skip "chattr +i is not supported on this file system"
+	# Staging fails: an I/O error at pkgstage's first mkdir (no other
+	# step of the update makes a directory once the queue exists).
+	mkdir -p "$T/store/retry/failed" "$T/store/retry/.locks"
 	cd "$T"
-	run "$T/bin/pkgdist-update" office97 src --inplace
-	chattr -i "$T/store/packages/office97/v"
+	PKGDIST_FAULT=mkdir:1:EIO run "$T/bin/pkgdist-update" office97 src \
+	    --inplace
+	expect_output_has "Input/output error"
 	[ "$status" -ne 0 ]
 	expect_output_has "queued for retry"
 	run "$T/bin/pkgretry" list
@@ -164,6 +163,47 @@ install_dir()
 	run "$T/bin/pkgdist-cron"
 	expect_status 0
 	expect_output_has "office97@dp2: done"
+	run pkgpush --status office97
+	expect_output_has "dp2 office97 2 complete"
+}
+
+@test "pkgdist-cron: reports a DP that cannot be reached, and its retry failing" {
+	install_dir
+	pkgstage add office97 "$T/src" >/dev/null
+	dps
+	pkgpush --all office97
+	printf 'file 5, changed\n' >"$T/src/setup/f5"
+	pkgstage add office97 "$T/src" >/dev/null
+	mv "$T/dp2" "$T/dp2.away"
+	run pkgpush --refresh-existing office97
+	expect_status 1
+	run "$T/bin/pkgdist-cron"
+	expect_status 1
+	expect_output_has "office97@dp2: failed"
+	expect_output_has "pkgdist-cron: dp2: office97:"
+	expect_output_lacks "pkgdist-cron: dp1"
+}
+
+@test "pkgdist-update: a queued update is done once staged; a DP still down keeps its own job" {
+	install_dir
+	pkgstage add office97 "$T/src" >/dev/null
+	dps
+	pkgpush --all office97
+	printf 'file 5, changed\n' >"$T/src/setup/f5"
+	mkdir -p "$T/store/retry/failed" "$T/store/retry/.locks"
+	PKGDIST_FAULT=mkdir:1:EIO run "$T/bin/pkgdist-update" office97 "$T/src"
+	[ "$status" -ne 0 ]
+	mv "$T/dp2" "$T/dp2.away"
+	run "$T/bin/pkgretry" run --now
+	expect_status 0
+	expect_output_has "office97+pkgdist-update: done"
+	run "$T/bin/pkgretry" list
+	expect_output_lacks "office97+pkgdist-update"
+	expect_output_has "office97@dp2"
+	expect_output_has "--version 2 --only dp2"
+	mv "$T/dp2.away" "$T/dp2"
+	run "$T/bin/pkgretry" run --now
+	expect_status 0
 	run pkgpush --status office97
 	expect_output_has "dp2 office97 2 complete"
 }

@@ -7,6 +7,7 @@
  * trouble.  The work is in common/scan.c and common/changes.c.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -63,6 +64,19 @@ bad_usage(void)
 {
 	usage(stderr);
 	exit(EXIT_TROUBLE);
+}
+
+/* The walk holds one descriptor per directory level: allow deep trees
+ * as far as the hard limit lets us. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int
@@ -265,11 +279,8 @@ diff_stream(const char *a, const char *b, struct out_ctx *x,
 	if (manifest_reader_open(fa, a, &ra) == -1 ||
 	    manifest_reader_open(fb, b, &rb) == -1)
 		goto out;
-	if (!x->stat) {
-		if ((spill = tmpfile()) == NULL) {
-			err_sys("cannot create a temporary file");
-			goto out;
-		}
+	/* Without a temporary file (no writable /tmp), write as we go. */
+	if (!x->stat && (spill = tmpfile()) != NULL) {
 		if ((spillbuf = malloc(1 << 20)) != NULL)
 			setvbuf(spill, spillbuf, _IOFBF, 1 << 20);
 		x->fp = spill;
@@ -389,6 +400,7 @@ main(int argc, char *argv[])
 
 	msg_init(argv[0]);
 	atomic_install_cleanup();
+	raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 
 	if (argc < 2)
@@ -418,8 +430,8 @@ main(int argc, char *argv[])
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (parse_uint(optarg, 1024, &v) == -1 || v == 0) {
-				msg_warn("-j: want a number from 1 to 1024: "
+			if (parse_uint(optarg, 256, &v) == -1 || v == 0) {
+				msg_warn("-j: want a number from 1 to 256: "
 				    "'%s'", optarg);
 				bad_usage();
 			}

@@ -41,32 +41,31 @@
 
 #define DEFAULT_MAX_ATTEMPTS 10
 #define DEFAULT_BACKOFF_BASE 60
-#define DEFAULT_BACKOFF_CAP 3600
-#define LAST_LINE_MAX 1024
+#define DEFAULT_BACKOFF_CAP  3600
+#define LAST_LINE_MAX	     1024
 
-enum mode {
-	MODE_NONE,
-	MODE_ADD,
-	MODE_DROP,
-	MODE_LIST,
-	MODE_RUN
-};
+enum mode { MODE_NONE, MODE_ADD, MODE_DROP, MODE_LIST, MODE_RUN };
 
 struct run_opts {
 	bool now;
 	unsigned max_attempts;
 	int64_t base, cap;
+	bool set_max, set_backoff; /* given on the command line */
 };
+
+/* The store's own settings for run, overridden by the command line. */
+#define CONFIG_NAME "config"
+#define CONFIG_MAX  4096
 
 /* What "run" knows about the store, opened only when a job needs it. */
 struct run_ctx {
-	const char *storepath;		/* absolute */
+	const char *storepath; /* absolute */
 	struct store *store;
 	bool dps_loaded;
 	struct dplist dps;
-	int dirfd;			/* STORE/retry */
-	int faileddir;			/* STORE/retry/failed */
-	int locksdir;			/* STORE/retry/.locks */
+	int dirfd;     /* STORE/retry */
+	int faileddir; /* STORE/retry/failed */
+	int locksdir;  /* STORE/retry/.locks */
 	uid_t owner;
 	char exedir[PATH_MAX];
 	const struct run_opts *o;
@@ -226,8 +225,8 @@ parse_backoff(const char *s, struct run_opts *o)
 {
 	const char *colon = strchr(s, ':');
 
-	if (parse_duration(s, colon != NULL ? (size_t)(colon - s) :
-	    strlen(s), &o->base) == -1)
+	if (parse_duration(s, colon != NULL ? (size_t)(colon - s) : strlen(s),
+		&o->base) == -1)
 		return -1;
 	if (colon != NULL &&
 	    parse_duration(colon + 1, strlen(colon + 1), &o->cap) == -1)
@@ -239,24 +238,24 @@ parse_backoff(const char *s, struct run_opts *o)
 
 /* Open the store's retry directory and its subdirectories. */
 static int
-open_retry(const char *store, bool create, int *dirfd, int *faileddir,
-    int *locksdir)
+open_retry(
+    const char *store, bool create, int *dirfd, int *faileddir, int *locksdir)
 {
 	*dirfd = *faileddir = -1;
 	if (locksdir != NULL)
 		*locksdir = -1;
 	if (retryjob_opendir(store, create, dirfd) == -1)
 		return -1;
-	if ((*faileddir = openat(*dirfd, RETRYJOB_FAILED_DIR, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+	if ((*faileddir = openat(*dirfd, RETRYJOB_FAILED_DIR,
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT && !create)
 			return 0;
 		return err_sys("cannot open '%s/%s/%s'", store, RETRYJOB_DIR,
 		    RETRYJOB_FAILED_DIR);
 	}
-	if (locksdir != NULL && (*locksdir = openat(*dirfd,
-	    RETRYJOB_LOCKS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	if (locksdir != NULL &&
+	    (*locksdir = openat(*dirfd, RETRYJOB_LOCKS_DIR,
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return err_sys("cannot open '%s/%s/%s'", store, RETRYJOB_DIR,
 		    RETRYJOB_LOCKS_DIR);
 	return 0;
@@ -282,13 +281,116 @@ store_owner(const char *store, uid_t *uid)
 	return 0;
 }
 
+/* Whoever can write the retry directory can plant or swap job files:
+ * it must belong to the store's owner and be closed to group and
+ * others, as each job file must. */
+static int
+dir_trusted(int dirfd, uid_t owner, const char *store)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) == -1)
+		return err_sys("cannot stat '%s/%s'", store, RETRYJOB_DIR);
+	if (st.st_uid != owner)
+		return err_set("'%s/%s' is owned by uid %ju, not by the "
+			       "store's owner (uid %ju): refused",
+		    store, RETRYJOB_DIR, (uintmax_t)st.st_uid,
+		    (uintmax_t)owner);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return err_set("'%s/%s' is writable by group or others "
+			       "(mode %04o): refused",
+		    store, RETRYJOB_DIR, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/*
+ * STORE/retry/config, if there: "max-attempts N" and "backoff
+ * BASE[:CAP]" lines, '#' comments and blank lines; anything else is an
+ * error.  Held to the same owner and mode rules as a job file.  What
+ * the command line gave wins.
+ */
+static int
+load_config(int dirfd, uid_t owner, struct run_opts *o)
+{
+	struct run_opts c = *o;
+	struct stat st;
+	char *buf = NULL, *line, *next, *val;
+	size_t len = 0;
+	unsigned no = 0;
+	uint64_t u;
+	int rc = -1;
+
+	if (fstatat(dirfd, CONFIG_NAME, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys("cannot stat '%s'", CONFIG_NAME);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != owner ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return err_set("'%s' is not a regular file of the store's "
+			       "owner closed to group and others: refused",
+		    CONFIG_NAME);
+	if (io_slurp(dirfd, CONFIG_NAME, CONFIG_MAX, &buf, &len) == -1)
+		return -1;
+	if (strlen(buf) != len) {
+		err_set("%s: NUL byte", CONFIG_NAME);
+		goto out;
+	}
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		no++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((val = strpbrk(line, " \t")) == NULL) {
+			err_set("%s:%u: 'KEY VALUE' expected", CONFIG_NAME, no);
+			goto out;
+		}
+		*val++ = '\0';
+		val += strspn(val, " \t");
+		val[strcspn(val, " \t")] = '\0';
+		if (strcmp(line, "max-attempts") == 0) {
+			if (parse_uint(val, 1000000, &u) == -1 || u == 0) {
+				err_set("%s:%u: bad max-attempts '%s'",
+				    CONFIG_NAME, no, val);
+				goto out;
+			}
+			c.max_attempts = (unsigned)u;
+		} else if (strcmp(line, "backoff") == 0) {
+			c.base = DEFAULT_BACKOFF_BASE;
+			c.cap = DEFAULT_BACKOFF_CAP;
+			if (parse_backoff(val, &c) == -1) {
+				err_set("%s:%u: bad backoff '%s'", CONFIG_NAME,
+				    no, val);
+				goto out;
+			}
+		} else {
+			err_set("%s:%u: unknown setting '%s'", CONFIG_NAME, no,
+			    line);
+			goto out;
+		}
+	}
+	if (!o->set_max)
+		o->max_attempts = c.max_attempts;
+	if (!o->set_backoff) {
+		o->base = c.base;
+		o->cap = c.cap;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
 /* ---- run ---- */
 
 enum outcome {
-	OUT_SKIP,		/* not due, locked, gone: nothing done */
-	OUT_DONE,		/* ran and succeeded, or superseded */
-	OUT_FAILED,		/* ran and failed, or moved to failed/ */
-	OUT_TROUBLE		/* could not deal with the job */
+	OUT_SKIP,   /* not due, locked, gone: nothing done */
+	OUT_DONE,   /* ran and succeeded, or superseded */
+	OUT_FAILED, /* ran and failed, or moved to failed/ */
+	OUT_TROUBLE /* could not deal with the job */
 };
 
 struct pending {
@@ -309,8 +411,7 @@ cmp_pending(const void *a, const void *b)
 static int
 ctx_store(struct run_ctx *c)
 {
-	if (c->store == NULL &&
-	    store_open(c->storepath, 0, &c->store) == -1)
+	if (c->store == NULL && store_open(c->storepath, 0, &c->store) == -1)
 		return -1;
 	return 0;
 }
@@ -322,13 +423,13 @@ ctx_dps(struct run_ctx *c)
 
 	if (c->dps_loaded)
 		return 0;
-	if (snprintf(path, sizeof(path), "%s/%s", c->storepath,
-	    STORE_DPS) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", c->storepath, STORE_DPS) >=
+	    (int)sizeof(path))
 		return err_set("store path too long");
 	if (dplist_load(path, &c->dps) == -1) {
 		if (err_errno() != ENOENT)
 			return -1;
-		dplist_init(&c->dps);	/* no list: no DP */
+		dplist_init(&c->dps); /* no list: no DP */
 	}
 	c->dps_loaded = true;
 	return 0;
@@ -350,22 +451,24 @@ job_has_arg(const struct retryjob *j, const char *arg)
  * *impossible nor *superseded set: run it; otherwise why says why.
  */
 static int
-check_job(struct run_ctx *c, const struct retryjob *j, char *why,
-    size_t len, bool *impossible, bool *superseded)
+check_job(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
+    bool *impossible, bool *superseded)
 {
 	struct store_holding *h = NULL;
 	size_t n = 0, i;
 	int r;
 
 	*impossible = *superseded = false;
-	if (j->package == NULL)
+	/* Only a pkgpush job consumes a version and names a DP; a pkgstage
+	 * job with --version N is there to make version N. */
+	if (j->package == NULL || strcmp(j->argv[0], "pkgpush") != 0)
 		return 0;
 	if (j->dp != NULL) {
 		if (ctx_dps(c) == -1)
 			return -1;
 		if (dplist_find(&c->dps, j->dp) == NULL) {
-			snprintf(why, len, "DP '%s' is no longer in the DP "
-			    "list", j->dp);
+			snprintf(why, len,
+			    "DP '%s' is no longer in the DP list", j->dp);
 			*impossible = true;
 			return 0;
 		}
@@ -377,19 +480,19 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why,
 	if ((r = store_has_version(c->store, j->package, j->version)) == -1)
 		return -1;
 	if (r == 0) {
-		snprintf(why, len, "version %" PRIu64 " of '%s' is no longer "
-		    "in the store", j->version, j->package);
+		snprintf(why, len,
+		    "version %" PRIu64 " of '%s' is no longer "
+		    "in the store",
+		    j->version, j->package);
 		*impossible = true;
 		return 0;
 	}
-	if (j->dp == NULL || strcmp(j->argv[0], "pkgpush") != 0 ||
-	    job_has_arg(j, "--rollback"))
+	if (j->dp == NULL || job_has_arg(j, "--rollback"))
 		return 0;
 	if (store_holdings(c->store, j->package, &h, &n) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (strcmp(h[i].dp, j->dp) == 0 &&
-		    h[i].version >= j->version) {
+		if (strcmp(h[i].dp, j->dp) == 0 && h[i].version >= j->version) {
 			snprintf(why, len, "%s already holds version %" PRIu64,
 			    j->dp, h[i].version);
 			*superseded = true;
@@ -402,15 +505,15 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why,
 /* Is the job file still the bytes we ran?  Caller holds the writer
  * lock.  1 yes, 0 no (replaced, dropped), -1 error. */
 static int
-job_unchanged(struct run_ctx *c, const char *name, const char *orig,
-    size_t origlen)
+job_unchanged(
+    struct run_ctx *c, const char *name, const char *orig, size_t origlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	if (io_slurp(c->dirfd, name, RETRYJOB_MAX_BYTES + 1, &buf,
-	    &len) == -1) {
+	if (io_slurp(c->dirfd, name, RETRYJOB_MAX_BYTES + 1, &buf, &len) ==
+	    -1) {
 		if (err_errno() == ENOENT)
 			return 0;
 		return -1;
@@ -423,8 +526,8 @@ job_unchanged(struct run_ctx *c, const char *name, const char *orig,
 /* Under the writer lock, if the job is still the one we ran: remove it
  * (j == NULL), move it to failed/ (j->reason set) or save it. */
 static int
-record(struct run_ctx *c, const char *name, const char *orig,
-    size_t origlen, struct retryjob *j, bool *replaced)
+record(struct run_ctx *c, const char *name, const char *orig, size_t origlen,
+    struct retryjob *j, bool *replaced)
 {
 	int lfd, r, rc = -1;
 
@@ -441,7 +544,7 @@ record(struct run_ctx *c, const char *name, const char *orig,
 	if (j != NULL && j->reason != NULL) {
 		if (retryjob_save(c->faileddir, j) == -1)
 			goto out;
-		j = NULL;	/* then remove it from the queue */
+		j = NULL; /* then remove it from the queue */
 	}
 	if (j == NULL) {
 		if (io_unlink(c->dirfd, name, 0) == -1)
@@ -451,7 +554,7 @@ record(struct run_ctx *c, const char *name, const char *orig,
 	} else if (retryjob_save(c->dirfd, j) == -1)
 		goto out;
 	rc = 0;
- out:
+out:
 	retryjob_unlock(lfd);
 	return rc;
 }
@@ -459,8 +562,8 @@ record(struct run_ctx *c, const char *name, const char *orig,
 /* Run the job's tool; *status gets the wait status, last the last line
  * it wrote to stderr (which is passed through as it comes). */
 static int
-run_child(struct run_ctx *c, const struct retryjob *j, int *status,
-    char *last, size_t lastlen)
+run_child(struct run_ctx *c, const struct retryjob *j, int *status, char *last,
+    size_t lastlen)
 {
 	char path[PATH_MAX], buf[4096], line[LAST_LINE_MAX];
 	size_t linelen = 0;
@@ -476,7 +579,8 @@ run_child(struct run_ctx *c, const struct retryjob *j, int *status,
 	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    access(path, X_OK) == -1)
 		return err_sys("'%s' is not installed beside pkgretry "
-		    "('%s')", j->argv[0], path);
+			       "('%s')",
+		    j->argv[0], path);
 	if (pipe(pfd) == -1)
 		return err_sys("cannot make a pipe");
 	fflush(stdout);
@@ -501,8 +605,10 @@ run_child(struct run_ctx *c, const struct retryjob *j, int *status,
 		    setenv(STORE_ENV, c->storepath, 1) == -1)
 			_exit(127);
 		if (chdir(j->dir) == -1) {
-			dprintf(STDERR_FILENO, "pkgretry: %s: cannot enter "
-			    "'%s': %s\n", j->id, j->dir, strerror(errno));
+			dprintf(STDERR_FILENO,
+			    "pkgretry: %s: cannot enter "
+			    "'%s': %s\n",
+			    j->id, j->dir, strerror(errno));
 			_exit(127);
 		}
 		execv(path, j->argv);
@@ -542,8 +648,8 @@ run_child(struct run_ctx *c, const struct retryjob *j, int *status,
 }
 
 static enum outcome
-fail_job(struct run_ctx *c, const char *name, const char *orig,
-    size_t origlen, struct retryjob *j, const char *reason)
+fail_job(struct run_ctx *c, const char *name, const char *orig, size_t origlen,
+    struct retryjob *j, const char *reason)
 {
 	bool replaced;
 
@@ -554,8 +660,8 @@ fail_job(struct run_ctx *c, const char *name, const char *orig,
 	}
 	j->failed = (int64_t)fault_now();
 	if (record(c, name, orig, origlen, j, &replaced) == -1) {
-		msg_warn("%s: cannot move the job to failed/: %s", name,
-		    err_get());
+		msg_warn(
+		    "%s: cannot move the job to failed/: %s", name, err_get());
 		return OUT_TROUBLE;
 	}
 	if (replaced) {
@@ -576,22 +682,22 @@ run_one(struct run_ctx *c, const char *name)
 	size_t origlen = 0;
 	bool impossible, superseded, replaced;
 	enum outcome res = OUT_TROUBLE;
-	int lfd = -1, status;
+	int lfd = -1, status = 0;
 	int64_t now;
 
 	retryjob_init(&j);
 	if ((lfd = lock_acquire(c->locksdir, name, false, 0)) == -1) {
 		if (err_errno() == EWOULDBLOCK) {
-			res = OUT_SKIP;	/* another run has it */
+			res = OUT_SKIP; /* another run has it */
 			goto out;
 		}
 		msg_warn("%s: %s", name, err_get());
 		goto out;
 	}
-	if (retryjob_load(c->dirfd, name, c->owner, false, &j, &orig,
-	    &origlen) == -1) {
+	if (retryjob_load(
+		c->dirfd, name, c->owner, false, &j, &orig, &origlen) == -1) {
 		if (err_errno() == ENOENT) {
-			res = OUT_SKIP;	/* done by another run meanwhile */
+			res = OUT_SKIP; /* done by another run meanwhile */
 			goto out;
 		}
 		msg_liberr();
@@ -603,14 +709,15 @@ run_one(struct run_ctx *c, const char *name)
 		goto out;
 	}
 	if (j.attempts >= c->o->max_attempts) {
-		snprintf(reason, sizeof(reason), "gave up after %u attempts; "
-		    "last error: %s", j.attempts,
-		    j.error != NULL ? j.error : "none");
+		snprintf(reason, sizeof(reason),
+		    "gave up after %u attempts; "
+		    "last error: %s",
+		    j.attempts, j.error != NULL ? j.error : "none");
 		res = fail_job(c, name, orig, origlen, &j, reason);
 		goto out;
 	}
-	if (check_job(c, &j, why, sizeof(why), &impossible,
-	    &superseded) == -1) {
+	if (check_job(c, &j, why, sizeof(why), &impossible, &superseded) ==
+	    -1) {
 		msg_warn("%s: %s", name, err_get());
 		goto out;
 	}
@@ -626,7 +733,8 @@ run_one(struct run_ctx *c, const char *name)
 		}
 		if (!replaced)
 			printf("%s: superseded (%s, the job was for version "
-			    "%" PRIu64 "): dropped\n", name, why, j.version);
+			       "%" PRIu64 "): dropped\n",
+			    name, why, j.version);
 		res = OUT_DONE;
 		goto out;
 	}
@@ -642,8 +750,9 @@ run_one(struct run_ctx *c, const char *name)
 			msg_warn("%s: %s", name, err_get());
 			goto out;
 		}
-		printf("%s: done (exit 0)%s\n", name, replaced ?
-		    "; a newer job for it was queued meanwhile" : "");
+		printf("%s: done (exit 0)%s\n", name,
+		    replaced ? "; a newer job for it was queued meanwhile" :
+			       "");
 		res = OUT_DONE;
 		goto out;
 	}
@@ -664,8 +773,10 @@ run_one(struct run_ctx *c, const char *name)
 	j.attempts++;
 	now = (int64_t)fault_now();
 	if (j.attempts >= c->o->max_attempts) {
-		snprintf(reason, sizeof(reason), "gave up after %u attempts; "
-		    "last error: %s", j.attempts, j.error);
+		snprintf(reason, sizeof(reason),
+		    "gave up after %u attempts; "
+		    "last error: %s",
+		    j.attempts, j.error);
 		res = fail_job(c, name, orig, origlen, &j, reason);
 		goto out;
 	}
@@ -678,13 +789,14 @@ run_one(struct run_ctx *c, const char *name)
 	fmt_span(j.next - now, in, sizeof(in));
 	if (replaced)
 		printf("%s: failed (%s); a newer job for it was queued "
-		    "meanwhile\n", name, j.error);
+		       "meanwhile\n",
+		    name, j.error);
 	else
 		printf("%s: failed (%s): attempt %u of %u, next at %s "
-		    "(in %s)\n", name, j.error, j.attempts, c->o->max_attempts,
-		    when, in);
+		       "(in %s)\n",
+		    name, j.error, j.attempts, c->o->max_attempts, when, in);
 	res = OUT_FAILED;
- out:
+out:
 	fflush(stdout);
 	retryjob_free(&j);
 	free(orig);
@@ -701,7 +813,7 @@ exe_dir(char *buf, size_t len)
 
 	if ((n = readlink("/proc/self/exe", buf, len - 1)) == -1)
 		return err_sys("cannot find pkgretry's own directory "
-		    "(/proc/self/exe)");
+			       "(/proc/self/exe)");
 	buf[n] = '\0';
 	if ((slash = strrchr(buf, '/')) == NULL)
 		return err_set("cannot find pkgretry's own directory");
@@ -715,6 +827,7 @@ static int
 mode_run(const char *store, const struct run_opts *o)
 {
 	struct run_ctx c;
+	struct run_opts ro = *o;
 	struct pending *pv = NULL;
 	char **names = NULL;
 	size_t n = 0, np = 0, i;
@@ -722,12 +835,14 @@ mode_run(const char *store, const struct run_opts *o)
 
 	memset(&c, 0, sizeof(c));
 	c.storepath = store;
-	c.o = o;
+	c.o = &ro;
 	c.dirfd = c.faileddir = c.locksdir = -1;
 	if (exe_dir(c.exedir, sizeof(c.exedir)) == -1 ||
 	    store_owner(store, &c.owner) == -1 ||
-	    open_retry(store, true, &c.dirfd, &c.faileddir,
-	    &c.locksdir) == -1) {
+	    open_retry(store, true, &c.dirfd, &c.faileddir, &c.locksdir) ==
+		-1 ||
+	    dir_trusted(c.dirfd, c.owner, store) == -1 ||
+	    load_config(c.dirfd, c.owner, &ro) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -745,7 +860,7 @@ mode_run(const char *store, const struct run_opts *o)
 		struct retryjob j;
 
 		if (retryjob_load(c.dirfd, names[i], c.owner, false, &j, NULL,
-		    NULL) == -1) {
+			NULL) == -1) {
 			if (err_errno() != ENOENT) {
 				msg_liberr();
 				trouble = 1;
@@ -757,7 +872,8 @@ mode_run(const char *store, const struct run_opts *o)
 		np++;
 		retryjob_free(&j);
 	}
-	qsort(pv, np, sizeof(*pv), cmp_pending);
+	if (np > 0)
+		qsort(pv, np, sizeof(*pv), cmp_pending);
 	for (i = 0; i < np; i++) {
 		switch (run_one(&c, pv[i].name)) {
 		case OUT_FAILED:
@@ -771,7 +887,7 @@ mode_run(const char *store, const struct run_opts *o)
 		}
 	}
 	rc = trouble ? EXIT_TROUBLE : failed ? EXIT_PARTIAL : EXIT_DONE;
- out:
+out:
 	free(pv);
 	retryjob_names_free(names, n);
 	if (c.store != NULL)
@@ -816,7 +932,7 @@ mode_add(const char *store, int argc, char *const argv[], const char *error)
 	put_command(&j, stdout);
 	putchar('\n');
 	rc = EXIT_DONE;
- out:
+out:
 	retryjob_unlock(lfd);
 	if (dirfd != -1)
 		close(dirfd);
@@ -840,8 +956,8 @@ list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first)
 	for (i = 0; i < n; i++) {
 		struct retryjob j;
 
-		if (retryjob_load(dirfd, names[i], owner, failed, &j, NULL,
-		    NULL) == -1) {
+		if (retryjob_load(
+			dirfd, names[i], owner, failed, &j, NULL, NULL) == -1) {
 			if (err_errno() != ENOENT) {
 				msg_liberr();
 				trouble = 1;
@@ -903,7 +1019,7 @@ mode_list(const char *store)
 	int dirfd = -1, faileddir = -1, rc = EXIT_TROUBLE;
 	bool first = true;
 	int64_t now = (int64_t)fault_now();
-	uid_t owner;
+	uid_t owner = 0;
 
 	if (store_owner(store, &owner) == -1) {
 		msg_liberr();
@@ -911,7 +1027,7 @@ mode_list(const char *store)
 	}
 	if (open_retry(store, false, &dirfd, &faileddir, NULL) == -1) {
 		if (err_errno() == ENOENT && dirfd == -1) {
-			rc = EXIT_DONE;	/* no job was ever queued */
+			rc = EXIT_DONE; /* no job was ever queued */
 			goto out;
 		}
 		msg_liberr();
@@ -922,7 +1038,7 @@ mode_list(const char *store)
 		rc = EXIT_TROUBLE;
 	if (list_dir(faileddir, owner, true, now, &first) == -1)
 		rc = EXIT_TROUBLE;
- out:
+out:
 	close_fd(&dirfd);
 	close_fd(&faileddir);
 	return rc;
@@ -936,8 +1052,8 @@ mode_drop(const char *store, const char *arg)
 	bool infailed = false;
 	struct stat st;
 
-	if (strncmp(id, RETRYJOB_FAILED_DIR "/", strlen(RETRYJOB_FAILED_DIR)
-	    + 1) == 0) {
+	if (strncmp(id, RETRYJOB_FAILED_DIR "/",
+		strlen(RETRYJOB_FAILED_DIR) + 1) == 0) {
 		id += strlen(RETRYJOB_FAILED_DIR) + 1;
 		infailed = true;
 	}
@@ -970,7 +1086,7 @@ mode_drop(const char *store, const char *arg)
 		goto out;
 	}
 	rc = EXIT_DONE;
- out:
+out:
 	retryjob_unlock(lfd);
 	close_fd(&dirfd);
 	close_fd(&faileddir);
@@ -979,22 +1095,15 @@ mode_drop(const char *store, const char *arg)
 
 /* ---- main ---- */
 
-enum {
-	OPT_BACKOFF = 256,
-	OPT_ERROR,
-	OPT_MAX_ATTEMPTS,
-	OPT_NOW
-};
+enum { OPT_BACKOFF = 256, OPT_ERROR, OPT_MAX_ATTEMPTS, OPT_NOW };
 
-static const struct option longopts[] = {
-	{ "backoff", required_argument, NULL, OPT_BACKOFF },
+static const struct option longopts[] = { { "backoff", required_argument, NULL,
+					      OPT_BACKOFF },
 	{ "error", required_argument, NULL, OPT_ERROR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 	{ "now", no_argument, NULL, OPT_NOW },
-	{ "store", required_argument, NULL, 's' },
-	{ NULL, 0, NULL, 0 }
-};
+	{ "store", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 } };
 
 /* An absolute store path, so a job run in another directory (its own)
  * sees the same store. */
@@ -1014,8 +1123,9 @@ abs_store(const char *s, char *buf, size_t len)
 int
 main(int argc, char *argv[])
 {
-	struct run_opts o = { false, DEFAULT_MAX_ATTEMPTS,
-	    DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP };
+	struct run_opts o = { .max_attempts = DEFAULT_MAX_ATTEMPTS,
+		.base = DEFAULT_BACKOFF_BASE,
+		.cap = DEFAULT_BACKOFF_CAP };
 	enum mode mode = MODE_NONE;
 	const char *storeopt = NULL, *store, *error = NULL, *sub;
 	char absbuf[PATH_MAX];
@@ -1028,13 +1138,13 @@ main(int argc, char *argv[])
 	/* Options before the subcommand, then the subcommand's own (-s is
 	 * accepted in both places). */
 	for (pass = 0; pass < 2; pass++) {
-		while ((ch = getopt_long(argc, argv, "+hs:", longopts,
-		    NULL)) != -1) {
+		while ((ch = getopt_long(argc, argv, "+hs:", longopts, NULL)) !=
+		    -1) {
 			switch (ch) {
 			case 'h':
 				usage(stdout);
-				return msg_close_stdout() == -1 ?
-				    EXIT_TROUBLE : EXIT_DONE;
+				return msg_close_stdout() == -1 ? EXIT_TROUBLE :
+								  EXIT_DONE;
 			case 's':
 				storeopt = optarg;
 				break;
@@ -1042,6 +1152,7 @@ main(int argc, char *argv[])
 				if (mode != MODE_RUN ||
 				    parse_backoff(optarg, &o) == -1)
 					bad_usage();
+				o.set_backoff = true;
 				break;
 			case OPT_ERROR:
 				if (mode != MODE_ADD)
@@ -1054,6 +1165,7 @@ main(int argc, char *argv[])
 				    u == 0)
 					bad_usage();
 				o.max_attempts = (unsigned)u;
+				o.set_max = true;
 				break;
 			case OPT_NOW:
 				if (mode != MODE_RUN)

@@ -44,7 +44,7 @@ dps()
 # at_version DP N: DP/office holds exactly version N of the store.
 at_version()
 {
-	pkgstage show office "$2" >"$T/m.$2" &&
+	{ [ -s "$T/m.$2" ] || pkgstage show office "$2" >"$T/m.$2"; } &&
 	    pkgdiff verify "$T/m.$2" "$1/office" >"$T/drift" 2>&1 || {
 		echo "$1/office is not exactly version $2:" >&2
 		cat "$T/drift" >&2
@@ -56,4 +56,28 @@ at_version()
 listing()
 {
 	find "$1" -printf '%i %C@ %m %s %p\n' | sort -k5
+}
+
+# no_debris DP: no temporary left where clients look, nor in .pkgdist.
+no_debris()
+{
+	local left
+	left=$(find "$1" \( -name '.pkgdist-tmp-*' -o -name 'tmp.*' \
+	    -o -name '*.tmp-*' \) -print)
+	if [ -n "$left" ]; then
+		echo "debris left: $left" >&2
+		return 1
+	fi
+}
+
+# each_old_or_new DP: every file of DP/office says version 1 or 2 whole.
+each_old_or_new()
+{
+	local f
+	for f in "$1"/office/f*; do
+		grep -qx "version [12] file ${f##*/f}" "$f" || {
+			echo "$f: $(cat "$f")" >&2
+			return 1
+		}
+	done
 }

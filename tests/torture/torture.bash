@@ -19,7 +19,8 @@
 # the number M of fault-injectable operations (fault.h: every read, write,
 # fsync, rename, link, symlink, mkdir and unlink of the core), then for
 # each crash point N (1..M, or an even sample of at most $TORTURE_MAX of
-# them, 60 by default, every one with TORTURE_FULL=1) restores the
+# them, 60 by default and 20 under make asan, every one with
+# TORTURE_FULL=1) restores the
 # snapshot, runs t_cmd with PKGDIST_FAULT=any:N:crash (SIGKILL at the Nth
 # operation, as a power cut), checks t_invariant, runs t_cmd again
 # without faults and checks t_complete.  The first point that breaks a
@@ -35,7 +36,11 @@
 # (use -j 1 where a tool has threads), so that point N is the same
 # operation in every run.
 
-: "${TORTURE_MAX:=60}"
+# Under the sanitizers (make asan) every run costs more: a smaller sample.
+case ${PKGDIST_BUILD:-} in
+*/asan) : "${TORTURE_MAX:=20}" ;;
+*) : "${TORTURE_MAX:=60}" ;;
+esac
 : "${TORTURE_FULL:=0}"
 
 # The work directory of a scenario; every path of its state lives under
@@ -89,12 +94,29 @@ torture_points()
 	}'
 }
 
+# torture_workdir: set $TW, the scenario's work directory, and the store
+# $PKGDIST_STORE=$TW/store.  It lives on
+# a tmpfs when one can be mounted (root): a SIGKILL leaves the page cache
+# as it was, so a crash point means the same on any file system, and
+# without disk flushes the hundreds of runs take seconds, not minutes.
+torture_workdir()
+{
+	TORTURE_BASE=$T
+	if can_mount_tmpfs; then
+		mount_tmpfs "$T/tt" 512m && TORTURE_BASE=$T/tt
+	fi
+	TW=$TORTURE_BASE/w
+	mkdir -p "$TW"
+	# The store is part of the scenario's state.
+	export PKGDIST_STORE=$TW/store
+}
+
 # torture_snapshot / torture_restore: save and bring back $TW exactly
 # (hard links, symbolic links, modes and times kept).
 torture_snapshot()
 {
-	rm -rf "$T/torture-snap"
-	cp -a "$TW" "$T/torture-snap"
+	rm -rf "$TORTURE_BASE/torture-snap"
+	cp -a "$TW" "$TORTURE_BASE/torture-snap"
 }
 
 torture_restore()
@@ -104,7 +126,7 @@ torture_restore()
 		has_root || chmod -R u+rwX "$TW" 2>/dev/null || true
 		rm -rf "$TW"
 	fi
-	cp -a "$T/torture-snap" "$TW"
+	cp -a "$TORTURE_BASE/torture-snap" "$TW"
 }
 
 # torture_record NAME OPS TRIED CRASHED: print and record the figures.
@@ -138,8 +160,8 @@ torture_run()
 	TORTURE_NAME=$1
 	local n rc tried=0 crashed=0 counts=$T/torture-counts
 
-	TW=$T/w
-	mkdir -p "$TW"
+	rm -f "$T/torture-notes"
+	torture_workdir
 	(cd "$TW" && t_setup) || { echo "torture: $1: setup failed" >&2; return 1; }
 	torture_snapshot
 
@@ -194,6 +216,10 @@ torture_run()
 		fi
 	done
 	torture_record "$1" "$TORTURE_M" "$tried" "$crashed"
+	if [ -s "$T/torture-notes" ]; then
+		torture_say "torture: $1: states seen after the crashes:" \
+		    "$(sort "$T/torture-notes" | uniq -c | awk '{ printf "%s%s=%s", s, $2, $1; s = " " }')"
+	fi
 	if [ "$crashed" -eq 0 ]; then
 		echo "torture: $1: no run was killed: the hook is not armed" >&2
 		return 1
@@ -201,6 +227,14 @@ torture_run()
 }
 
 # ---- helpers for invariants -------------------------------------------
+
+# torture_note WORD: count an outcome seen after a crash (e.g. "old",
+# "new", "partial"); torture_run prints the counts, which shows that the
+# sample reached each kind of state.
+torture_note()
+{
+	echo "$1" >>"$T/torture-notes"
+}
 
 # torture_why TEXT: say why an invariant broke (to stderr, which alone
 # fails the check) and return non-zero.

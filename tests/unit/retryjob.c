@@ -30,25 +30,24 @@ render(const struct retryjob *j, size_t *len)
 
 /* A valid job text for "cmd" jobs is hard to write by hand (the id is a
  * hash), so hostile variants start from a PKG@DP job. */
-static const char good[] =
-    "pkgdist-retry 1\n"
-    "id office97@dp2\n"
-    "created 1700000000\n"
-    "attempts 2\n"
-    "next 1700000120\n"
-    "package office97\n"
-    "dp dp2\n"
-    "version 7\n"
-    "dir /root\n"
-    "error pkgpush:\\040dp2:\\040gone\n"
-    "arg pkgpush\n"
-    "arg --refresh-existing\n"
-    "arg --inplace\n"
-    "arg --version\n"
-    "arg 7\n"
-    "arg --only\n"
-    "arg dp2\n"
-    "arg office97\n";
+static const char good[] = "pkgdist-retry 1\n"
+			   "id office97@dp2\n"
+			   "created 1700000000\n"
+			   "attempts 2\n"
+			   "next 1700000120\n"
+			   "package office97\n"
+			   "dp dp2\n"
+			   "version 7\n"
+			   "dir /root\n"
+			   "error pkgpush:\\040dp2:\\040gone\n"
+			   "arg pkgpush\n"
+			   "arg --refresh-existing\n"
+			   "arg --inplace\n"
+			   "arg --version\n"
+			   "arg 7\n"
+			   "arg --only\n"
+			   "arg dp2\n"
+			   "arg office97\n";
 
 static int
 parses(const char *text, const char *name, int failed)
@@ -133,8 +132,8 @@ test_hostile(void)
 	tap_ok(parses(good, "office97@dp2", 0), "a well-formed job parses");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = variant(bad[i].from, bad[i].to);
-		tap_ok(!parses(s, "office97@dp2", 0), "refused: %s",
-		    bad[i].what);
+		tap_ok(
+		    !parses(s, "office97@dp2", 0), "refused: %s", bad[i].what);
 		free(s);
 	}
 	tap_ok(!parses(good, "office97@dp2", 1),
@@ -199,8 +198,8 @@ test_hostile(void)
 				junk[i] = (char)(seed >> 16);
 			}
 			memcpy(junk, good, m < 40 ? m : 40);
-			if (retryjob_parse(junk, m, "office97@dp2", 0,
-			    &j) == 0) {
+			if (retryjob_parse(junk, m, "office97@dp2", 0, &j) ==
+			    0) {
 				ok = 0;
 				retryjob_free(&j);
 			}
@@ -213,14 +212,16 @@ static void
 test_roundtrip(void)
 {
 	char *argv[] = { "/usr/local/bin/pkgpush", "-s", "/srv/my store",
-	    "--dp", "dp2", "new\nline", "", "back\\slash", "\xff\x01", NULL };
+		"--dp", "dp2", "new\nline", "", "back\\slash", "\xff\x01",
+		NULL };
 	struct retryjob j, k;
 	char *text = NULL, *text2 = NULL;
 	size_t len = 0, len2 = 0;
 	int ok;
 
 	tap_ok(retryjob_make(&j, "office97", "dp2", 7, 9, argv,
-	    "pkgpush: dp2: No such\nfile") == 0, "make a job");
+		   "pkgpush: dp2: No such\nfile") == 0,
+	    "make a job");
 	tap_ok(strcmp(j.id, "office97@dp2") == 0, "its id is PKG@DP");
 	tap_ok(strcmp(j.argv[0], "pkgpush") == 0,
 	    "the program is kept as its bare name");
@@ -233,13 +234,14 @@ test_roundtrip(void)
 
 		for (i = 0; same && i < j.argc; i++)
 			same = strcmp(k.argv[i], j.argv[i]) == 0;
-		tap_ok(same, "every argument survives (spaces, newline, "
+		tap_ok(same,
+		    "every argument survives (spaces, newline, "
 		    "empty, backslash, odd bytes)");
 		tap_ok(strcmp(k.error, j.error) == 0,
 		    "the error survives with its newline");
 		text2 = render(&k, &len2);
 		tap_ok(text2 != NULL && len2 == len &&
-		    memcmp(text, text2, len) == 0,
+			memcmp(text, text2, len) == 0,
 		    "writing the parsed job gives the same bytes");
 		k.failed = 1700000000;
 		k.reason = strdup("gave up");
@@ -248,9 +250,10 @@ test_roundtrip(void)
 		{
 			struct retryjob f;
 
-			tap_ok(text2 != NULL && retryjob_parse(text2, len2,
-			    k.id, 1, &f) == 0 && strcmp(f.reason,
-			    "gave up") == 0, "a failed/ job parses back");
+			tap_ok(text2 != NULL &&
+				retryjob_parse(text2, len2, k.id, 1, &f) == 0 &&
+				strcmp(f.reason, "gave up") == 0,
+			    "a failed/ job parses back");
 			retryjob_free(&f);
 		}
 		retryjob_free(&k);
@@ -276,22 +279,28 @@ test_guess(void)
 		unsigned long long version;
 	} cases[] = {
 		{ { "pkgpush", "-s", "/s", "--version", "7",
-		    "--refresh-existing", "--inplace", "--only", "dp2",
-		    "office97", NULL }, "office97@dp2", 7 },
-		{ { "pkgpush", "--dp=dp1", "office97", NULL },
-		    "office97@dp1", 0 },
-		{ { "pkgpush", "--dp", "dp1", "--dp", "dp2", "office97",
-		    NULL }, "office97+pkgpush", 0 },
+		      "--refresh-existing", "--inplace", "--only", "dp2",
+		      "office97", NULL },
+		    "office97@dp2", 7 },
+		{ { "pkgpush", "--dp=dp1", "office97", NULL }, "office97@dp1",
+		    0 },
+		{ { "pkgpush", "--dp", "dp1", "--dp", "dp2", "office97", NULL },
+		    "office97+pkgpush", 0 },
 		{ { "pkgpush", "--group", "g", "--dp", "dp1", "office97",
-		    NULL }, "office97+pkgpush", 0 },
+		      NULL },
+		    "office97+pkgpush", 0 },
 		{ { "pkgpush", "-sS", "-j", "4", "--all", "--only=dp3",
-		    "office97", NULL }, "office97@dp3", 0 },
+		      "office97", NULL },
+		    "office97@dp3", 0 },
 		{ { "pkgstage", "-s", "/s", "add", "--manifest", "m",
-		    "office97", "/src", NULL }, "office97+pkgstage", 0 },
+		      "office97", "/src", NULL },
+		    "office97+pkgstage", 0 },
 		{ { "pkgstage", "add", "--version=9", "office97", "/src",
-		    NULL }, "office97+pkgstage", 9 },
+		      NULL },
+		    "office97+pkgstage", 9 },
 		{ { "pkgdist-update", "-s", "/s", "office97", "/src",
-		    "--inplace", NULL }, "office97+pkgdist-update", 0 },
+		      "--inplace", NULL },
+		    "office97+pkgdist-update", 0 },
 	};
 	size_t i;
 
@@ -302,12 +311,12 @@ test_guess(void)
 		while (cases[i].cmd[argc] != NULL)
 			argc++;
 		if (retryjob_make(&j, NULL, NULL, 0, argc,
-		    (char *const *)cases[i].cmd, NULL) == -1) {
+			(char *const *)cases[i].cmd, NULL) == -1) {
 			tap_ok(0, "key of case %zu: %s", i, err_get());
 			continue;
 		}
 		tap_ok(strcmp(j.id, cases[i].id) == 0 &&
-		    j.version == cases[i].version,
+			j.version == cases[i].version,
 		    "key of '%s ... %s' is %s (got %s)", cases[i].cmd[0],
 		    cases[i].cmd[argc - 1], cases[i].id, j.id);
 		retryjob_free(&j);
@@ -320,7 +329,7 @@ test_guess(void)
 		retryjob_make(&j, NULL, NULL, 0, 4, a, NULL);
 		retryjob_make(&k, NULL, NULL, 0, 4, b, NULL);
 		tap_ok(strncmp(j.id, "cmd-", 4) == 0 &&
-		    retryjob_id_valid(j.id) && strcmp(j.id, k.id) != 0,
+			retryjob_id_valid(j.id) && strcmp(j.id, k.id) != 0,
 		    "a command naming no package is keyed by a hash of its "
 		    "argv");
 		retryjob_free(&j);
@@ -332,20 +341,21 @@ static void
 test_pkgpush_argv(void)
 {
 	char *argv[] = { "/usr/bin/pkgpush", "-s", "/s", "--version=3",
-	    "--refresh-existing", "--only", "old", "--inplace", "--",
-	    "office97", NULL };
+		"--refresh-existing", "--only", "old", "--inplace", "--",
+		"office97", NULL };
 	const char *want[] = { "pkgpush", "-s", "/s", "--refresh-existing",
-	    "--inplace", "--version", "7", "--only", "dp2", "--",
-	    "office97" };
+		"--inplace", "--version", "7", "--only", "dp2", "--",
+		"office97" };
 	char **out = NULL;
 	int outc = 0, i, same;
 
-	tap_ok(retryjob_pkgpush_argv(10, argv, 9, "dp2", 7, &outc,
-	    &out) == 0, "narrow a pkgpush argv to one DP");
+	tap_ok(retryjob_pkgpush_argv(10, argv, 9, "dp2", 7, &outc, &out) == 0,
+	    "narrow a pkgpush argv to one DP");
 	same = outc == 11;
 	for (i = 0; same && i < outc; i++)
 		same = strcmp(out[i], want[i]) == 0;
-	tap_ok(same && out[outc] == NULL, "options kept, version fixed, "
+	tap_ok(same && out[outc] == NULL,
+	    "options kept, version fixed, "
 	    "target narrowed, before '--' and the operand");
 	retryjob_argv_free(outc, out);
 }

@@ -211,7 +211,8 @@ test_change_file(void)
 	} bads[] = {
 		{ "X f 0644 3 1 " H1 " a\n", "cl:1:", "an unknown kind" },
 		{ "A\n", "cl:1:", "a kind without an entry" },
-		{ "Af 0644 3 1 " H1 " a\n", "cl:1:", "no space after the kind" },
+		{ "Af 0644 3 1 " H1 " a\n", "cl:1:",
+		  "no space after the kind" },
 		{ "A f 0644 3 1 " H1 " b\nD f 0644 3 1 " H1 " a\n", "cl:2:",
 		  "paths out of order" },
 		{ "A f 0644 3 1 " H1 " b\nD f 0644 3 1 " H1 " b\n", "cl:2:",

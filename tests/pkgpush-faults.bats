@@ -1,0 +1,168 @@
+#!/usr/bin/env bats
+# pkgpush under real faults: a full file system, an immutable file, a file
+# held open with a lock, readers during the switch, a crash at every
+# operation.  The DP is always left at its old version whole (or, in
+# place, every file old or new), and the next push finishes the job.
+
+load lib/common
+load lib/pkgpush
+
+setup()
+{
+	common_setup
+	vtree "$T/v1" 1
+	vtree "$T/v2" 2
+	stage "$T/v1"
+	stage "$T/v2"
+	dps dp1 dp2
+}
+
+@test "pkgpush: no space left on the DP leaves it at its old version and queues a retry" {
+	mount_tmpfs "$T/dp1" 400k
+	pkgpush --dp dp1 --version 1 office
+	head -c 600000 /dev/urandom >"$T/v2/big"
+	chmod 0444 "$T/v2/big"
+	pkgstage add office "$T/v2" >/dev/null
+	run pkgpush --dp dp1 --dp dp2 office
+	expect_status 1
+	expect_output_has "pkgpush: dp1: "
+	expect_output_has "No space left on device"
+	expect_output_has "dp2: office - -> 3"
+	at_version "$T/dp1" 1
+	at_version "$T/dp2" 3
+	no_debris "$T/dp1"
+	[ -f "$PKGDIST_STORE/retry/office@dp1" ]
+	expect_file_has "$PKGDIST_STORE/retry/office@dp1" "arg 3"
+}
+
+@test "pkgpush: no space in place leaves every file old and nothing deleted" {
+	mount_tmpfs "$T/dp1" 400k
+	pkgpush --inplace --dp dp1 --version 1 office
+	head -c 600000 /dev/urandom >"$T/v2/big"
+	chmod 0444 "$T/v2/big"
+	pkgstage add office "$T/v2" >/dev/null
+	run pkgpush --inplace --dp dp1 office
+	expect_status 1
+	expect_output_has "No space left on device"
+	at_version "$T/dp1" 1
+	no_debris "$T/dp1"
+	[ -f "$PKGDIST_STORE/retry/office@dp1" ]
+	run pkgpush --status office
+	expect_output_has "dp1 office 1 failed"
+}
+
+@test "pkgpush: an immutable file (chattr +i) is left untouched; state partial; retry finishes" {
+	need_cmd chattr
+	pkgpush --inplace --dp dp1 --version 1 office
+	chattr +i "$T/dp1/office/f3" 2>/dev/null ||
+	    skip "chattr +i not supported on this file system"
+	run pkgpush --inplace --dp dp1 office
+	expect_status 1
+	expect_output_has "f3: file in use"
+	grep -qx "version 1 file 3" "$T/dp1/office/f3"
+	grep -qx "version 2 file 4" "$T/dp1/office/f4"
+	# Nothing deleted while a replacement is missing.
+	[ -e "$T/dp1/office/only1/x" ]
+	each_old_or_new "$T/dp1"
+	no_debris "$T/dp1"
+	run pkgpush --status office
+	expect_output_has "dp1 office 2 partial from 1"
+	[ -f "$PKGDIST_STORE/retry/office@dp1" ]
+	chattr -i "$T/dp1/office/f3"
+	run pkgretry run --now
+	expect_status 0
+	at_version "$T/dp1" 2
+	run pkgpush --status office
+	expect_output_has "dp1 office 2 complete"
+}
+
+@test "pkgpush: a file held with flock is left untouched and the DP's push fails" {
+	need_cmd flock
+	pkgpush --inplace --dp dp1 --version 1 office
+	flock "$T/dp1/office/f5" sh -c ': >"$1"; exec sleep 60' sh \
+	    "$T/locked" >/dev/null 2>&1 3>&- &
+	holder=$!
+	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	run pkgpush --inplace --dp dp1 --dp dp2 office
+	pkill -P "$holder" 2>/dev/null || true	# its sleep, by parent id
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	expect_status 1
+	expect_output_has "f5: file in use, left untouched"
+	expect_output_has "dp2: office - -> 2"
+	grep -qx "version 1 file 5" "$T/dp1/office/f5"
+	[ -e "$T/dp1/office/only1/x" ]
+	each_old_or_new "$T/dp1"
+	expect_file_has "$PKGDIST_STORE/retry/office@dp1" "arg --inplace"
+	run pkgpush --inplace --dp dp1 office
+	expect_status 0
+	at_version "$T/dp1" 2
+}
+
+@test "pkgpush: a file held with an fcntl lock is left untouched" {
+	need_cmd python3
+	pkgpush --inplace --dp dp1 --version 1 office
+	python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "rb")
+fcntl.lockf(f, fcntl.LOCK_SH)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$T/dp1/office/f6" "$T/locked" >/dev/null 2>&1 3>&- &
+	holder=$!
+	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	run pkgpush --inplace --dp dp1 office
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	expect_status 1
+	expect_output_has "f6: file in use"
+	grep -qx "version 1 file 6" "$T/dp1/office/f6"
+}
+
+@test "pkgpush: a reader during atomic pushes never sees an empty, missing or mixed package" {
+	vtree "$T/v3" 3 200
+	vtree "$T/v4" 4 200
+	stage "$T/v3"
+	stage "$T/v4"
+	pkgpush --dp dp1 --version 1 office
+	: >"$T/reads"
+	(
+		while [ ! -e "$T/stop" ]; do
+			# One pass: resolve DP/office once, read every file.
+			if ! out=$(cd "$T/dp1/office" 2>&1 && cat f*); then
+				echo "FAIL cannot read: $out" >>"$T/fail"
+				continue
+			fi
+			[ -n "$out" ] || echo "FAIL empty" >>"$T/fail"
+			n=$(printf '%s\n' "$out" | awk '{ print $2 }' | sort -u | wc -l)
+			[ "$n" -eq 1 ] || echo "FAIL mixed: $n versions" >>"$T/fail"
+			echo x >>"$T/reads"
+		done
+	) &
+	reader=$!
+	for v in 2 3 4 3; do
+		if [ "$v" = 3 ] && [ -e "$T/did4" ]; then
+			pkgpush --dp dp1 --version 3 --rollback --keep 5 office
+		else
+			pkgpush --dp dp1 --version $v --keep 5 office
+		fi
+		[ "$v" = 4 ] && : >"$T/did4"
+	done
+	touch "$T/stop"
+	wait "$reader"
+	[ ! -e "$T/fail" ] || { cat "$T/fail" >&2; false; }
+	[ "$(wc -l <"$T/reads")" -gt 0 ]
+	at_version "$T/dp1" 3
+}
+
+@test "pkgpush: an injected I/O error leaves the DP at its old version whole" {
+	pkgpush --dp dp1 --version 1 office
+	PKGDIST_FAULT=write:3:EIO run pkgpush --dp dp1 office
+	expect_status 1
+	expect_output_has "Input/output error"
+	at_version "$T/dp1" 1
+	no_debris "$T/dp1"
+	[ -f "$PKGDIST_STORE/retry/office@dp1" ]
+	PKGDIST_FAULT=write:2:EIO run pkgpush --inplace --dp dp2 --version 1 office
+	expect_status 1
+	[ ! -e "$T/dp2/office" ]
+}

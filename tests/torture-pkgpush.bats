@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# Crash consistency of pkgpush (tests/torture/torture.bash): a push is
+# killed (SIGKILL through the fault hook) at every fault-injectable
+# operation, or an even sample of them.  Atomic layout: every DP is
+# exactly at its old or its new version, whole.  In-place layout (where a
+# mix is allowed by design): every file is whole (its old or its new
+# content), nothing is deleted before every replacement is done, and a
+# DP that is neither old nor new says "partial" in its state.  Then the
+# next push completes: every DP exactly at the new version.
+
+load lib/common
+load torture/torture
+load torture/checks
+
+setup()
+{
+	common_setup
+	[ -x "$PKGDIST_BIN/pkgpush" ] && [ -x "$PKGDIST_BIN/pkgstage" ] ||
+	    skip "pkgpush or pkgstage is not built yet"
+}
+
+# push_setup LAYOUTFLAG: versions 1 and 2 in the store (2 changes,
+# adds and removes files, adds a directory and removes one), DPs dp1 and
+# dp2 at version 1 (with LAYOUTFLAG, "" or --inplace), dp3 empty;
+# want.1 and want.2 the normalised manifests (checks.bash).
+push_setup()
+{
+	mktree src
+	mkdir -p "src/gone dir"
+	printf 'gone\n' >"src/gone dir/file"
+	pkgstage add pkg src >/dev/null
+	printf 'changed\n' >src/hello.txt
+	printf 'changed too\n' >"src/sub dir/deeper/deepest/leaf.txt"
+	printf 'added\n' >"src/sub dir/added"
+	rm "src/read me.txt"
+	rm -r "src/gone dir"
+	mkdir -p src/newdir
+	printf 'new dir file\n' >src/newdir/file
+	pkgstage add pkg src >/dev/null
+	chk_store_manifest pkg 1 want.1
+	chk_store_manifest pkg 2 want.2
+	mkdir -p dp1 dp2 dp3
+	printf 'dp1 g %s/dp1\ndp2 g %s/dp2\ndp3 g %s/dp3\n' "$PWD" "$PWD" \
+	    "$PWD" >store/dps
+	pkgpush $1 -j 1 --version 1 --dp dp1 --dp dp2 pkg >/dev/null
+}
+
+@test "torture pkgpush atomic: a crash at any point leaves each DP exactly at its old or new version; the next push completes" {
+	t_setup()
+	{
+		push_setup ""
+	}
+	t_cmd()
+	{
+		pkgpush -j 1 --dp dp1 --dp dp2 --dp dp3 pkg >/dev/null
+	}
+	t_invariant()
+	{
+		chk_dp_old_or_new dp1
+		chk_dp_old_or_new dp2
+		# A DP without the package has it whole or not at all.
+		[ ! -e dp3/pkg ] && [ ! -L dp3/pkg ] ||
+		    chk_tree_is dp3/pkg want.2 ||
+		    torture_why "dp3/pkg is there but not version 2"
+	}
+	t_complete()
+	{
+		local d
+		for d in dp1 dp2 dp3; do
+			chk_tree_is $d/pkg want.2 ||
+			    torture_why "$d/pkg is not version 2 after the next push"
+			[ -L $d/pkg ] || torture_why "$d/pkg is not a link"
+			# Debris of the crash is gone.
+			! ls -d $d/.pkgdist/pkg/tmp.* >/dev/null 2>&1 ||
+			    torture_why "debris left in $d/.pkgdist/pkg: $(ls $d/.pkgdist/pkg)"
+		done
+	}
+	torture_run pkgpush-atomic
+}
+
+@test "torture pkgpush --inplace: a crash at any point leaves every file whole, deletes nothing early, says partial; the next push completes" {
+	t_setup()
+	{
+		push_setup --inplace
+	}
+	t_cmd()
+	{
+		pkgpush --inplace -j 1 --dp dp1 --dp dp2 --dp dp3 pkg >/dev/null
+	}
+	t_invariant()
+	{
+		chk_inplace_ok dp1 want.1 want.2
+		chk_inplace_ok dp2 want.1 want.2
+		[ ! -e dp3/pkg ] || chk_inplace_ok dp3 none want.2
+	}
+	t_complete()
+	{
+		local d
+		for d in dp1 dp2 dp3; do
+			chk_tree_is $d/pkg want.2 ||
+			    torture_why "$d/pkg is not version 2 after the next push: $(chk_tree_diff $d/pkg want.2)"
+			[ -d $d/pkg ] && [ ! -L $d/pkg ] ||
+			    torture_why "$d/pkg is not a plain directory"
+			grep -q '^state complete' $d/.pkgdist/pkg/state ||
+			    torture_why "$d state is not complete: $(cat $d/.pkgdist/pkg/state)"
+		done
+	}
+	torture_run pkgpush-inplace
+}
