@@ -76,8 +76,8 @@ scan_display(const char *root, const char *path)
 		return esc;
 	n = strlen(root) + strlen(esc) + 2;
 	if ((s = malloc(n)) != NULL) {
-		if (strcmp(root, "/") == 0)
-			snprintf(s, n, "/%s", esc);
+		if (root[strlen(root) - 1] == '/')
+			snprintf(s, n, "%s%s", root, esc);
 		else
 			snprintf(s, n, "%s/%s", root, esc);
 	}

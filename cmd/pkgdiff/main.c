@@ -430,8 +430,8 @@ main(int argc, char *argv[])
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (parse_uint(optarg, 1024, &v) == -1 || v == 0) {
-				msg_warn("-j: want a number from 1 to 1024: "
+			if (parse_uint(optarg, 256, &v) == -1 || v == 0) {
+				msg_warn("-j: want a number from 1 to 256: "
 				    "'%s'", optarg);
 				bad_usage();
 			}
