@@ -405,7 +405,8 @@ prune(struct dp_apply *a, const char *current)
 
 	if (list_trees(a->pkgfd, &t, &n) == -1)
 		return;
-	qsort(t, n, sizeof(*t), tree_cmp_desc);
+	if (n > 0)	/* t is NULL when there is no tree */
+		qsort(t, n, sizeof(*t), tree_cmp_desc);
 	for (i = 0; i < n; i++) {
 		if (strcmp(t[i].name, current) == 0)
 			continue;
@@ -561,7 +562,8 @@ layout_atomic_rollback(struct dp_apply *a, uint64_t v)
 	manifest_init(&m);
 	if (list_trees(a->pkgfd, &t, &n) == -1)
 		return -1;
-	qsort(t, n, sizeof(*t), tree_cmp_desc);
+	if (n > 0)	/* t is NULL when there is no tree */
+		qsort(t, n, sizeof(*t), tree_cmp_desc);
 	for (i = 0; i < n; i++) {
 		if (t[i].v != v)
 			continue;
