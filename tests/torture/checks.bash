@@ -133,7 +133,7 @@ chk_inplace_ok()
 		if (!(p in old) && !(p in new)) { print "foreign entry " p; bad = 1 }
 		else if (k != old[p] && k != new[p]) { print "entry neither old nor new: " p; bad = 1 }
 		if (k != old[p]) notold = 1
-		if (k != new[p]) notnew = 1
+		if (!(p in new) || k != new[p]) notnew = 1
 	}
 	END {
 		deleted = 0
