@@ -293,3 +293,85 @@ push_done()
 	}
 	faults_run pkgpush-inplace pkgpush
 }
+
+# ---- real faults: a tiny tmpfs that fills up ---------------------------
+
+# big_v2 DIR: version 1 (small) and version 2 (adds 600 KiB of random
+# bytes, which no compression shrinks) staged from DIR.
+big_v2()
+{
+	mkdir -p "$1/sub"
+	printf 'one\n' >"$1/a"
+	printf 'two\n' >"$1/sub/b"
+	pkgstage add pkg "$1" >/dev/null
+	head -c 614400 /dev/urandom >"$1/sub/big.bin"
+	printf 'one changed\n' >"$1/a"
+	pkgstage add pkg "$1" >/dev/null
+	chk_store_manifest pkg 1 "$T/want.1"
+	chk_store_manifest pkg 2 "$T/want.2"
+}
+
+@test "faults tmpfs: a DP that fills up mid-push stays at its old version, whole, exit 1, retry queued; the retry completes once there is room" {
+	mount_tmpfs "$T/dp1" 256k
+	mount_tmpfs "$T/dp2" 256k
+	big_v2 "$T/src"
+	printf 'dp1 g %s\ndp2 g %s\n' "$T/dp1" "$T/dp2" >"$PKGDIST_STORE/dps"
+	pkgpush --version 1 --dp dp1 pkg >/dev/null
+	pkgpush --inplace --version 1 --dp dp2 pkg >/dev/null
+	run pkgpush --dp dp1 pkg
+	expect_status 1
+	expect_output_has "pkgpush: dp1: "
+	expect_output_has "No space left on device"
+	chk_tree_is "$T/dp1/pkg" "$T/want.1"
+	[ -z "$(ls -d "$T"/dp1/.pkgdist/pkg/tmp.* 2>/dev/null)" ]
+	[ -f "$PKGDIST_STORE/retry/pkg@dp1" ]
+	run pkgpush --inplace --dp dp2 pkg
+	expect_status 1
+	expect_output_has "pkgpush: dp2: "
+	expect_output_has "No space left on device"
+	chk_tree_is "$T/dp2/pkg" "$T/want.1"
+	[ -z "$(find "$T/dp2/pkg" -name '.pkgdist-tmp-*')" ]
+	[ -f "$PKGDIST_STORE/retry/pkg@dp2" ]
+	# Room again: the queued retries complete both DPs.
+	mount -o remount,size=4m "$T/dp1"
+	mount -o remount,size=4m "$T/dp2"
+	run pkgretry run --now
+	expect_status 0
+	chk_tree_is "$T/dp1/pkg" "$T/want.2"
+	chk_tree_is "$T/dp2/pkg" "$T/want.2"
+	[ -z "$(ls "$PKGDIST_STORE/retry" | grep @)" ]
+}
+
+@test "faults tmpfs: a store that fills up refuses add and import with exit 2 and stays fsck clean with its old versions" {
+	mount_tmpfs "$T/small" 512k
+	export PKGDIST_STORE=$T/small/store
+	mkdir -p "$T/src/sub"
+	printf 'one\n' >"$T/src/a"
+	pkgstage add pkg "$T/src" >/dev/null
+	local before
+	before=$(hostile_store_state)
+	head -c 819200 /dev/urandom >"$T/src/sub/big.bin"
+	run pkgstage add pkg "$T/src"
+	expect_status 2
+	expect_output_has "pkgstage: "
+	expect_output_has "No space left on device"
+	chk_fsck
+	[ "$(chk_versions pkg)" = 1 ]
+	[ "$(hostile_store_state)" = "$before" ]
+	[ -z "$(ls -A "$PKGDIST_STORE/tmp" | grep -v '\.lock$')" ]
+	# The same version as a package file, imported: the same refusal.
+	PKGDIST_STORE=$T/big pkgstage add pkg "$T/src" >/dev/null
+	PKGDIST_STORE=$T/big pkgstage add pkg "$T/src" >/dev/null
+	PKGDIST_STORE=$T/big pkgstage export pkg 2 -o "$T/v2.pack"
+	run pkgstage import "$T/v2.pack"
+	expect_status 2
+	expect_output_has "No space left on device"
+	chk_fsck
+	[ "$(chk_versions pkg)" = 1 ]
+	[ "$(hostile_store_state)" = "$before" ]
+	# An export to a full file system leaves no partial package file.
+	run pkgstage -s "$T/big" export pkg 2 -o "$T/small/out.pack"
+	expect_status 2
+	expect_output_has "No space left on device"
+	[ -z "$(ls -A "$T/small" | grep out.pack)" ]
+}
