@@ -59,8 +59,8 @@ worker(void *arg)
 		i = w->todo[w->next++];
 		pthread_mutex_unlock(&w->mu);
 		e = &w->m->v[i];
-		if (store_txn_put_file(w->t, w->dirfd, e->path,
-		    w->expect ? e->digest : NULL, e->size, d, NULL) == -1) {
+		if (store_txn_put_file(w->t, w->dirfd, e, w->expect, d,
+		    NULL) == -1) {
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;

@@ -1475,11 +1475,41 @@ same_stat(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-int
-store_txn_put_file(struct store_txn *t, int dirfd, const char *path,
-    const unsigned char *expect, uint64_t expect_size,
-    unsigned char out[DIGEST_LEN], uint64_t *stored)
+/* A known content is not read: the file must still be a regular file
+ * with the manifest's size and mtime. */
+static int
+quick_check(int dirfd, const struct entry *e)
 {
+	struct stat st;
+	int fd;
+
+	if ((fd = open_nofollow(dirfd, e->path)) == -1) {
+		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
+			return err_set("'%s': changed while being staged "
+			    "(%s)", e->path, strerror(errno));
+		return err_sys("cannot open '%s'", e->path);
+	}
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return err_sys("cannot stat '%s'", e->path);
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size ||
+	    (int64_t)st.st_mtime != e->mtime)
+		return err_set("'%s': changed while being staged (%s)",
+		    e->path, !S_ISREG(st.st_mode) ? "no longer a regular "
+		    "file" : (uint64_t)st.st_size != e->size ? "size "
+		    "differs" : "mtime differs");
+	return 0;
+}
+
+int
+store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
+    bool trust_digest, unsigned char out[DIGEST_LEN], uint64_t *stored)
+{
+	const char *path = e->path;
+	const unsigned char *expect = trust_digest ? e->digest : NULL;
+	uint64_t expect_size = e->size;
 	struct stat st1, st2;
 	struct digest dg = { NULL };
 	struct blob_deflate bd;
@@ -1498,7 +1528,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const char *path,
 			return -1;
 		if (k == 1) {
 			memcpy(out, expect, DIGEST_LEN);
-			return 0;
+			return quick_check(dirfd, e);
 		}
 	}
 	if ((fd = open_nofollow(dirfd, path)) == -1) {
@@ -1767,13 +1797,18 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 	size_t len, i;
 	int bfd = -1, rc = -1, have;
 
-	if (version == 0)
-		return err_set("%s: version 0 is not a version", t->pkg);
+	build[0] = '\0';
+	if (version == 0) {
+		err_set("%s: version 0 is not a version", t->pkg);
+		goto out;
+	}
 	if ((have = store_has_version(s, t->pkg, version)) == -1)
-		return -1;
-	if (have)
-		return err_set("%s version %" PRIu64 ": already exists",
-		    t->pkg, version);
+		goto out;
+	if (have) {
+		err_set("%s version %" PRIu64 ": already exists", t->pkg,
+		    version);
+		goto out;
+	}
 	/* Every content is there before anything moves. */
 	for (i = 0; i < m->n; i++) {
 		const struct entry *e = &m->v[i];
@@ -1784,18 +1819,18 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 		files++;
 		bytes += e->size;
 		if ((k = txn_known(t, e->digest)) == -1)
-			return -1;
+			goto out;
 		if (k == 0) {
 			char *esc = path_escape(e->path);
 
 			err_set("'%s': content not in the store",
 			    esc != NULL ? esc : e->path);
 			free(esc);
-			return -1;
+			goto out;
 		}
 	}
 	if (store_manifest_render(m, t->pkg, version, &buf, &len) == -1)
-		return -1;
+		goto out;
 	if (manifest_check(m) == -1)
 		goto out;
 	if (txn_move(t, &added) == -1 || store_sync(s) == -1)
@@ -1827,7 +1862,7 @@ out:
 	if (bfd != -1)
 		close(bfd);
 	free(buf);
-	if (rc == -1)
+	if (rc == -1 && build[0] != '\0')
 		(void)io_remove_tree(t->vfd, build);
 	store_txn_abort(t);
 	return rc;

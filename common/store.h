@@ -247,20 +247,25 @@ int store_txn_begin(struct store *s, const char *pkg, double timeout,
 uint64_t store_txn_newest(const struct store_txn *t);
 
 /*
- * Stage the content of the regular file at path under dirfd (opened with
- * O_NOFOLLOW): read it once in large chunks, hash it as it is read,
- * compress it when the first 64 KiB shrink by more than 10 % at a fast
- * zlib level (else store it as it is).  When expect is not NULL the
- * digest must equal it and the size must be expect_size; when it is
- * NULL the size must stay expect_size and the file must not change while
- * read (fstat before and after).  Otherwise -1, err "'PATH': changed
- * while being staged".  The digest is stored in out.  A content already
- * in the store is only hashed, not written again.  Safe to call from
- * several threads at once on one transaction.  *stored gets the bytes
- * this call added to the store (0 for a known content); may be NULL.
+ * Stage the content of the regular file e->path under dirfd (no link
+ * followed on the way, O_NOFOLLOW at the end): read it once in large
+ * chunks, hash it as it is read, compress it when its first 64 KiB
+ * shrink by more than about 10 % (blob.h), else keep it as it is.
+ *
+ * When trust_digest is false (a metadata-only scan), e->digest is
+ * ignored; the file must have e->size bytes and must not change while
+ * read (fstat before and after: size, mtime, ctime, inode).  When it is
+ * true (a manifest from pkgdiff scan), the bytes read must hash to
+ * e->digest; and a content the store already holds is not read at all:
+ * the file is only checked to still have e's size and mtime (the quick
+ * check of "pkgdiff scan --reuse").  Otherwise -1, err "'PATH': changed
+ * while being staged (...)".  The digest is stored in out.  Safe to call
+ * from several threads at once on one transaction.  *stored gets the
+ * bytes this call added to the store (0 for a known content); may be
+ * NULL.
  */
-int store_txn_put_file(struct store_txn *t, int dirfd, const char *path,
-    const unsigned char *expect, uint64_t expect_size,
+int store_txn_put_file(struct store_txn *t, int dirfd,
+    const struct entry *e, bool trust_digest,
     unsigned char out[DIGEST_LEN], uint64_t *stored);
 
 /*

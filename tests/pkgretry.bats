@@ -489,3 +489,68 @@ snapshot()
 	run pkgretry list
 	[ -z "$output" ]
 }
+
+@test "pkgretry: STORE/retry/config sets max attempts and backoff; the command line wins" {
+	break_tree
+	PKGDIST_NOW=1000 pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+	id=$(job_file)
+	printf '# site settings\nmax-attempts 2\nbackoff 5m:1h\n' \
+	    >"$T/store/retry/config"
+	PKGDIST_NOW=1000 run pkgretry run
+	expect_status 1
+	[ "$(field next "$id")" -eq 1300 ]
+	PKGDIST_NOW=1300 run pkgretry run --backoff 7
+	expect_status 1
+	expect_output_has "moved to failed/"
+	[ -f "$T/store/retry/failed/$id" ]
+	# A broken or foreign config stops the run before any job.
+	PKGDIST_NOW=1000 pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+	printf 'retries 3\n' >"$T/store/retry/config"
+	run pkgretry run
+	expect_status 2
+	expect_output_has "unknown setting 'retries'"
+	expect_output_lacks "running"
+	printf 'max-attempts 3\n' >"$T/store/retry/config"
+	chmod 0666 "$T/store/retry/config"
+	run pkgretry run
+	expect_status 2
+	expect_output_has "refused"
+}
+
+@test "pkgretry: a crash at any write, fsync, rename or unlink of a run loses no job and leaves none broken" {
+	# pkgdiff verify (the jobs' command) does none of these operations,
+	# so every crash point is one of pkgretry's own.
+	for outcome in fail succeed; do
+		if [ $outcome = fail ]; then break_tree; else fix_tree; fi
+		rm -rf "$T/store/retry"
+		pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+		id=$(job_file)
+		cp -a "$T/store/retry" "$T/retry.snap"
+		for op in write fsync rename unlink; do
+			for n in 1 2 3 4; do
+				rm -rf "$T/store/retry"
+				cp -a "$T/retry.snap" "$T/store/retry"
+				PKGDIST_FAULT=$op:$n:crash pkgretry run --now \
+				    >/dev/null 2>&1 || true
+				# Every job file left is whole.
+				run pkgretry list
+				expect_status 0
+				if [ $outcome = fail ]; then
+					# Not lost: still queued, counted once at most.
+					[ -f "$T/store/retry/$id" ]
+					a=$(field attempts "$id")
+					[ "$a" -eq 0 ] || [ "$a" -eq 1 ]
+				fi
+				# The next run finishes the work.
+				run pkgretry run --now
+				[ "$status" -le 1 ]
+				if [ $outcome = fail ]; then
+					[ "$(field attempts "$id")" -ge 1 ]
+				else
+					[ ! -e "$T/store/retry/$id" ]
+				fi
+			done
+		done
+		rm -rf "$T/retry.snap"
+	done
+}

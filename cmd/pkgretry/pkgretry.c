@@ -50,7 +50,12 @@ struct run_opts {
 	bool now;
 	unsigned max_attempts;
 	int64_t base, cap;
+	bool set_max, set_backoff; /* given on the command line */
 };
+
+/* The store's own settings for run, overridden by the command line. */
+#define CONFIG_NAME "config"
+#define CONFIG_MAX  4096
 
 /* What "run" knows about the store, opened only when a job needs it. */
 struct run_ctx {
@@ -296,6 +301,87 @@ dir_trusted(int dirfd, uid_t owner, const char *store)
 			       "(mode %04o): refused",
 		    store, RETRYJOB_DIR, (unsigned)(st.st_mode & 07777));
 	return 0;
+}
+
+/*
+ * STORE/retry/config, if there: "max-attempts N" and "backoff
+ * BASE[:CAP]" lines, '#' comments and blank lines; anything else is an
+ * error.  Held to the same owner and mode rules as a job file.  What
+ * the command line gave wins.
+ */
+static int
+load_config(int dirfd, uid_t owner, struct run_opts *o)
+{
+	struct run_opts c = *o;
+	struct stat st;
+	char *buf = NULL, *line, *next, *val;
+	size_t len = 0;
+	unsigned no = 0;
+	uint64_t u;
+	int rc = -1;
+
+	if (fstatat(dirfd, CONFIG_NAME, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys("cannot stat '%s'", CONFIG_NAME);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != owner ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return err_set("'%s' is not a regular file of the store's "
+			       "owner closed to group and others: refused",
+		    CONFIG_NAME);
+	if (io_slurp(dirfd, CONFIG_NAME, CONFIG_MAX, &buf, &len) == -1)
+		return -1;
+	if (strlen(buf) != len) {
+		err_set("%s: NUL byte", CONFIG_NAME);
+		goto out;
+	}
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		no++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((val = strpbrk(line, " \t")) == NULL) {
+			err_set("%s:%u: 'KEY VALUE' expected", CONFIG_NAME, no);
+			goto out;
+		}
+		*val++ = '\0';
+		val += strspn(val, " \t");
+		val[strcspn(val, " \t")] = '\0';
+		if (strcmp(line, "max-attempts") == 0) {
+			if (parse_uint(val, 1000000, &u) == -1 || u == 0) {
+				err_set("%s:%u: bad max-attempts '%s'",
+				    CONFIG_NAME, no, val);
+				goto out;
+			}
+			c.max_attempts = (unsigned)u;
+		} else if (strcmp(line, "backoff") == 0) {
+			c.base = DEFAULT_BACKOFF_BASE;
+			c.cap = DEFAULT_BACKOFF_CAP;
+			if (parse_backoff(val, &c) == -1) {
+				err_set("%s:%u: bad backoff '%s'", CONFIG_NAME,
+				    no, val);
+				goto out;
+			}
+		} else {
+			err_set("%s:%u: unknown setting '%s'", CONFIG_NAME, no,
+			    line);
+			goto out;
+		}
+	}
+	if (!o->set_max)
+		o->max_attempts = c.max_attempts;
+	if (!o->set_backoff) {
+		o->base = c.base;
+		o->cap = c.cap;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
 }
 
 /* ---- run ---- */
@@ -743,6 +829,7 @@ static int
 mode_run(const char *store, const struct run_opts *o)
 {
 	struct run_ctx c;
+	struct run_opts ro = *o;
 	struct pending *pv = NULL;
 	char **names = NULL;
 	size_t n = 0, np = 0, i;
@@ -750,13 +837,14 @@ mode_run(const char *store, const struct run_opts *o)
 
 	memset(&c, 0, sizeof(c));
 	c.storepath = store;
-	c.o = o;
+	c.o = &ro;
 	c.dirfd = c.faileddir = c.locksdir = -1;
 	if (exe_dir(c.exedir, sizeof(c.exedir)) == -1 ||
 	    store_owner(store, &c.owner) == -1 ||
 	    open_retry(store, true, &c.dirfd, &c.faileddir, &c.locksdir) ==
 		-1 ||
-	    dir_trusted(c.dirfd, c.owner, store) == -1) {
+	    dir_trusted(c.dirfd, c.owner, store) == -1 ||
+	    load_config(c.dirfd, c.owner, &ro) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -1037,8 +1125,9 @@ abs_store(const char *s, char *buf, size_t len)
 int
 main(int argc, char *argv[])
 {
-	struct run_opts o = { false, DEFAULT_MAX_ATTEMPTS, DEFAULT_BACKOFF_BASE,
-		DEFAULT_BACKOFF_CAP };
+	struct run_opts o = { .max_attempts = DEFAULT_MAX_ATTEMPTS,
+		.base = DEFAULT_BACKOFF_BASE,
+		.cap = DEFAULT_BACKOFF_CAP };
 	enum mode mode = MODE_NONE;
 	const char *storeopt = NULL, *store, *error = NULL, *sub;
 	char absbuf[PATH_MAX];
@@ -1065,6 +1154,7 @@ main(int argc, char *argv[])
 				if (mode != MODE_RUN ||
 				    parse_backoff(optarg, &o) == -1)
 					bad_usage();
+				o.set_backoff = true;
 				break;
 			case OPT_ERROR:
 				if (mode != MODE_ADD)
@@ -1077,6 +1167,7 @@ main(int argc, char *argv[])
 				    u == 0)
 					bad_usage();
 				o.max_attempts = (unsigned)u;
+				o.set_max = true;
 				break;
 			case OPT_NOW:
 				if (mode != MODE_RUN)
