@@ -396,3 +396,159 @@ push_hostile()
 	run pkgdiff verify "$T/dp/.pkgdist/pkg/manifest" "$T/dp/pkg"
 	expect_status 0
 }
+
+# ---- hostile DP lists -------------------------------------------------
+
+@test "hostile DP lists: a list that would reach outside (relative, dot-dot, ssh option, NUL, newline, huge) is refused whole; no DP is touched, no ssh runs" {
+	need_tool pkgstage pkgpush
+	chk_sentinel "$T/sentinel"
+	mkdir -p "$T/src" "$T/dp1"
+	printf 'hi\n' >"$T/src/a"
+	pkgstage add pkg "$T/src" >/dev/null
+	# An ssh that leaves a mark if it is ever started.
+	printf '#!/bin/sh\ntouch "%s/ssh-ran"\nexit 1\n' "$T" >"$T/fake-ssh"
+	chmod +x "$T/fake-ssh"
+	export PKGDIST_SSH=$T/fake-ssh
+	local n=0 line
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
+		line=${line//@T@/$T}
+		printf 'dp1 g %s\n%s\n' "$T/dp1" "$line" >"$PKGDIST_STORE/dps"
+		run pkgpush --all pkg
+		[ "$status" -eq 2 ] ||
+		    { echo "line '$line': exit $status: $output" >&2; return 1; }
+		expect_output_has "dps:2"
+		[ -z "$(ls -A "$T/dp1")" ] ||
+		    { echo "line '$line': dp1 was touched" >&2; return 1; }
+		n=$((n + 1))
+	done <<'LINES'
+evil g ../sentinel
+evil g sentinel
+evil g @T@/dp1/../sentinel\000x
+evil g ssh://-oProxyCommand=touch\040@T@/pwned/x
+evil g ssh://host:-22/x
+evil g ssh://host:99999/x
+evil g ssh://host/relative/../../x\000
+../evil g @T@/sentinel
+.hidden g @T@/sentinel
+evil ../g @T@/sentinel
+evil g @T@/sentinel extra
+dp1 g @T@/sentinel
+LINES
+	# A list of a million DPs, and one line of a megabyte.
+	{
+		printf 'dp1 g %s\n' "$T/dp1"
+		head -c 1048576 /dev/zero | tr '\0' 'a'
+		printf ' g /x\n'
+	} >"$PKGDIST_STORE/dps"
+	run pkgpush --all pkg
+	expect_status 2
+	[ -z "$(ls -A "$T/dp1")" ]
+	n=$((n + 1))
+	[ ! -e "$T/ssh-ran" ] && [ ! -e "$T/pwned" ]
+	chk_outside_same "$T/sentinel"
+	hostile_record pkgpush-dp-lists "$n"
+}
+
+# ---- hostile retry jobs -----------------------------------------------
+
+# job_text [FIELD=VALUE...]: the honest job ($T/job, queued by pkgretry
+# add: a pkgdiff job that, if run, writes into the sentinel, so a job
+# that should have been refused and ran anyway shows there), with each
+# FIELD's line replaced by "FIELD VALUE".
+job_text()
+{
+	awk -v subs="$*" 'BEGIN { n = split(subs, s, " ") }
+	    { for (i = 1; i <= n; i++) { f = s[i]; sub(/=.*/, "", f)
+		  if ($1 == f) { v = s[i]; sub(/^[^=]*=/, "", v); $0 = f " " v } }
+	      print }' "$T/job"
+}
+
+@test "hostile retry jobs: links, lying ids, overflowing numbers, NUL bytes, oversize files and planted directories are refused; nothing runs, nothing outside is written" {
+	need_tool pkgretry
+	mkdir -p "$T/src" "$PKGDIST_STORE/retry"
+	printf 'hi\n' >"$T/src/a"
+	chk_sentinel "$T/sentinel"
+	local r=$PKGDIST_STORE/retry n=0 id
+	# The control: the honest job runs and writes into the sentinel,
+	# so every case below would show if it ran.
+	pkgretry add -- pkgdiff scan -o "$T/sentinel/pwned" "$T/src"
+	id=$(ls "$r" | grep '^cmd-')
+	cp "$r/$id" "$T/job"
+	run pkgretry run --now
+	[ -e "$T/sentinel/pwned" ] || { echo "the control job did not run: $output" >&2; return 1; }
+	rm -f "$T/sentinel/pwned" "$r/$id"
+	chk_outside_save "$T/sentinel"
+	case_job()
+	{
+		run pkgretry run --now
+		[ "$status" -ne 0 ] ||
+		    { echo "$1: exit 0: $output" >&2; return 1; }
+		expect_output_has "pkgretry: "
+		chk_outside_same "$T/sentinel" || { echo "$1" >&2; return 1; }
+		find "$r" -mindepth 1 -maxdepth 1 ! -name failed ! -name '.lock*' \
+		    -exec rm -rf {} +
+		n=$((n + 1))
+	}
+	mkdir -p "$T/elsewhere"
+	job_text >"$T/elsewhere/$id"
+	ln -s "$T/elsewhere/$id" "$r/$id"
+	case_job "a job file that is a link"
+	job_text id=cmd-0123456789abcdef >"$r/$id"
+	case_job "an id that is not the file name"
+	job_text attempts=99999999999999999999999 >"$r/$id"
+	case_job "attempts overflowing"
+	job_text next=-1 >"$r/$id"
+	case_job "a negative time"
+	job_text created=0x10 >"$r/$id"
+	case_job "a hexadecimal number"
+	job_text 'dir=relative/dir' >"$r/$id"
+	case_job "a relative working directory"
+	job_text 'error=a\000b' >"$r/$id"
+	case_job "a NUL byte in a text field"
+	{ job_text; echo "arg x\\000y"; } >"$r/$id"
+	case_job "a NUL byte in an argument"
+	job_text | sed '/^attempts /p' >"$r/$id"
+	case_job "a field given twice"
+	job_text | sed 's/^pkgdist-retry 1$/pkgdist-retry 2/' >"$r/$id"
+	case_job "another format version"
+	job_text | sed 's/$/\r/' >"$r/$id"
+	case_job "CR LF line ends"
+	{ job_text; for ((i = 0; i < 300; i++)); do echo "arg a"; done; } >"$r/$id"
+	case_job "more than 256 arguments"
+	{ job_text; head -c 300000 /dev/zero | tr '\0' 'a' | sed 's/^/arg /'; echo; } >"$r/$id"
+	case_job "a file over 256 KiB"
+	job_text | head -5 >"$r/$id"
+	case_job "a truncated job"
+	job_text id=pkg@dp1 package=other dp=dp1 >"$r/pkg@dp1"
+	case_job "a PKG@DP id that names another package"
+	hostile_record pkgretry-jobs "$n"
+}
+
+@test "hostile retry jobs: failed/ and .locks/ planted as links never make pkgretry write outside the store" {
+	need_tool pkgretry
+	mkdir -p "$T/src" "$PKGDIST_STORE/retry"
+	printf 'hi\n' >"$T/src/a"
+	chk_sentinel "$T/sentinel"
+	local r=$PKGDIST_STORE/retry id=cmd-0123456789abcdef n=0
+	# A job that fails (verify against a manifest that differs) and
+	# is past its attempts: it must move to failed/, here a link.
+	printf 'pkgdist-manifest 1\n' >"$T/m"
+	printf 'pkgdist-retry 1\nid %s\ncreated 1\nattempts 99\nnext 1\npackage -\ndp -\nversion 0\ndir %s\nerror -\narg pkgdiff\narg verify\narg %s\narg %s\n' \
+	    $id "$T" "$T/m" "$T/src" >"$r/$id"
+	rm -rf "$r/failed"
+	ln -s "$T/sentinel" "$r/failed"
+	run pkgretry run --now --max-attempts 2
+	[ "$status" -ne 0 ]
+	chk_outside_same "$T/sentinel"
+	n=$((n + 1))
+	rm -f "$r/failed"
+	mkdir -p "$r/failed"
+	rm -rf "$r/.locks"
+	ln -s "$T/sentinel" "$r/.locks"
+	run pkgretry run --now --max-attempts 2
+	[ "$status" -ne 0 ]
+	chk_outside_same "$T/sentinel"
+	n=$((n + 1))
+	hostile_record pkgretry-dir-links "$n"
+}
