@@ -192,12 +192,6 @@ out:
 	return rc;
 }
 
-static const char *
-layout_name(enum dp_layout l)
-{
-	return l == DP_LAYOUT_INPLACE ? "inplace" : "atomic";
-}
-
 int
 dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
     const struct content_source *src, const struct dp_push_opts *o,
@@ -239,14 +233,15 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		r->permanent = true;
 		goto out;
 	}
+	/* A DP keeps the layout it holds the package in: an in-place DP is
+	 * usually a share that cannot hold links, and a client reading an
+	 * atomic DP relies on its link.  o->inplace picks the layout of a
+	 * first install only. */
 	if (r->held && st.layout != want) {
-		err_set("%s/%s: held in the %s layout; refusing to convert "
-		    "it to %s (%s)", h->where, pkg, layout_name(st.layout),
-		    layout_name(want), want == DP_LAYOUT_INPLACE ?
-		    "drop --inplace" : "add --inplace");
-		r->permanent = true;
-		goto out;
+		want = st.layout;
+		r->kept_layout = true;
 	}
+	r->inplace = want == DP_LAYOUT_INPLACE;
 	if (dp_view(newm, pkg, v, &newv) == -1)
 		goto out;
 	if (r->held && !o->dry_run &&

@@ -74,8 +74,8 @@ struct content_source {
 };
 
 struct dp_push_opts {
-	bool inplace;		/* layout for a DP that holds nothing yet,
-				 * and the layout required otherwise */
+	bool inplace;		/* layout for a DP that does not hold the
+				 * package yet (a DP keeps its layout) */
 	bool verify;		/* re-hash what the DP holds first */
 	bool rollback;		/* allow a lower version */
 	bool dry_run;		/* compute and report, change nothing */
@@ -96,6 +96,9 @@ struct dp_push_result {
 	uint64_t busy;		/* inplace: files in use, left untouched */
 	bool reused_tree;	/* rollback to a kept tree, nothing copied */
 	bool up_to_date;	/* nothing to do */
+	bool inplace;		/* the layout used is in place */
+	bool kept_layout;	/* the DP's layout differs from o->inplace's
+				 * and was kept */
 	int failed_errno;	/* on failure: errno class, 0 if unknown */
 	bool permanent;		/* on failure: waiting will not help (a
 				 * lower version refused) */
@@ -137,6 +140,7 @@ int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
     const char *where);
 int layout_fix_dirs(int rootfd, const struct manifest *m, const char *where);
 int layout_syncfs(int fd, const char *what);
+void layout_start_writeback(int fd);
 int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);
 int layout_copy_old(int olddir, const char *base, const struct entry *e,
     int fd, const char *what, uint64_t *bytes);

@@ -50,6 +50,21 @@ layout_syncfs(int fd, const char *what)
 	return 0;
 }
 
+/*
+ * Start writing fd's pages to disk now, without waiting: the final sync
+ * then finds most of the data already there, so the disk works while the
+ * next files are copied instead of all at the end.  A hint only.
+ */
+void
+layout_start_writeback(int fd)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+	(void)fd;
+#endif
+}
+
 int
 layout_set_times(int dirfd, const char *name, int fd, int64_t mtime)
 {
@@ -142,6 +157,7 @@ make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
 		err_sys("%s", what);
 		goto out;
 	}
+	layout_start_writeback(fd);
 	rc = 0;
 out:
 	close(fd);

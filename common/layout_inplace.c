@@ -143,6 +143,7 @@ write_tmp(struct dp_apply *a, int dir, const char *tmp, const struct entry *e,
 		err_sys("%s", what);
 		goto out;
 	}
+	layout_start_writeback(fd);
 	rc = 0;
 out:
 	close(fd);

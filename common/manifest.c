@@ -354,26 +354,82 @@ entry_free(struct entry *e)
 	e->target = NULL;
 }
 
+/* Escape path into o (room for 4 bytes a byte); returns the end. */
+static char *
+path_escape_into(const char *path, char *o)
+{
+	const unsigned char *p = (const unsigned char *)path;
+
+	for (; *p != '\0'; p++) {
+		if (path_needs_escape(*p)) {
+			*o++ = '\\';
+			*o++ = (char)('0' + (*p >> 6));
+			*o++ = (char)('0' + ((*p >> 3) & 7));
+			*o++ = (char)('0' + (*p & 7));
+		} else
+			*o++ = (char)*p;
+	}
+	return o;
+}
+
+static char *
+put_u64(char *o, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*o++ = tmp[--n];
+	return o;
+}
+
+/*
+ * The line is formatted into one buffer and written with one fwrite:
+ * stdio's printf machinery and a call per escaped run cost more than
+ * the stat walk itself in pkgdiff scan --reuse of 100,000 files.
+ */
 int
 entry_write(const struct entry *e, FILE *fp)
 {
-	char hex[DIGEST_HEXLEN + 1];
+	char buf[8 * MANIFEST_PATH_MAX + 128], *o = buf;
+	unsigned mode = e->mode & 07777;
 
-	if (e->type == ENTRY_FILE)
-		digest_hex(e->digest, hex);
-	else
-		strcpy(hex, "-");
-	if (fprintf(fp, "%c %04o %llu %lld %s ", e->type, e->mode & 07777,
-	    (unsigned long long)e->size, (long long)e->mtime, hex) < 0)
-		return err_sys("cannot write manifest");
-	if (path_escape_write(e->path, fp) == -1)
-		return -1;
+	if (strlen(e->path) > MANIFEST_PATH_MAX || (e->type == ENTRY_LINK &&
+	    (e->target == NULL || strlen(e->target) > MANIFEST_PATH_MAX)))
+		return err_set("cannot write manifest: path or target "
+		    "longer than %d bytes", MANIFEST_PATH_MAX);
+	*o++ = e->type;
+	*o++ = ' ';
+	*o++ = (char)('0' + (mode >> 9));
+	*o++ = (char)('0' + ((mode >> 6) & 7));
+	*o++ = (char)('0' + ((mode >> 3) & 7));
+	*o++ = (char)('0' + (mode & 7));
+	*o++ = ' ';
+	o = put_u64(o, e->size);
+	*o++ = ' ';
+	if (e->mtime < 0) {
+		*o++ = '-';
+		o = put_u64(o, (uint64_t)0 - (uint64_t)e->mtime);
+	} else
+		o = put_u64(o, (uint64_t)e->mtime);
+	*o++ = ' ';
+	if (e->type == ENTRY_FILE) {
+		digest_hex(e->digest, o);
+		o += DIGEST_HEXLEN;
+	} else
+		*o++ = '-';
+	*o++ = ' ';
+	o = path_escape_into(e->path, o);
 	if (e->type == ENTRY_LINK) {
-		if (fputs(" -> ", fp) == EOF ||
-		    path_escape_write(e->target, fp) == -1)
-			return err_sys("cannot write manifest");
+		memcpy(o, " -> ", 4);
+		o = path_escape_into(e->target, o + 4);
 	}
-	if (putc('\n', fp) == EOF)
+	*o++ = '\n';
+	if (fwrite(buf, 1, (size_t)(o - buf), fp) != (size_t)(o - buf))
 		return err_sys("cannot write manifest");
 	return 0;
 }
@@ -480,6 +536,8 @@ order_check(struct order *o, const struct entry *e)
 		o->prev = nb;
 		o->prevcap = len + 1;
 	}
+	/* len + 1 cannot wrap to 0, so prev was allocated just above. */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	memcpy(o->prev, e->path, len + 1);
 	return 0;
 }

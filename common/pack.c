@@ -141,6 +141,8 @@ contents_of(const struct manifest *m, struct content **out, size_t *n)
 static const struct content *
 find_content(const struct content *v, size_t n, const unsigned char *d)
 {
+	if (n == 0)
+		return NULL;
 	return bsearch(d, v, n, sizeof(*v), cmp_content);
 }
 

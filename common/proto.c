@@ -117,6 +117,43 @@ now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Copy the peer's stderr to ours a whole line at a time (one write
+ * each: lines of parallel sessions do not mix). */
+static void
+err_put(const char *b, size_t n)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = write(STDERR_FILENO, b, n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		b += r;
+		n -= (size_t)r;
+	}
+}
+
+static void
+err_pass(struct proto *p, const char *b, size_t n, bool flush)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		p->errpend[p->errpendlen++] = b[i];
+		if (b[i] == '\n' || p->errpendlen == sizeof(p->errpend)) {
+			err_put(p->errpend, p->errpendlen);
+			p->errpendlen = 0;
+		}
+	}
+	if (flush && p->errpendlen > 0) {
+		p->errpend[p->errpendlen++] = '\n';
+		err_put(p->errpend, p->errpendlen);
+		p->errpendlen = 0;
+	}
+}
+
 /* Keep the last PROTO errtail bytes of what the peer writes on errfd. */
 static void
 err_drain_once(struct proto *p)
@@ -132,10 +169,13 @@ err_drain_once(struct proto *p)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				p->errfd_eof = true;
+				err_pass(p, NULL, 0, true);
+			}
 			return;
 		}
+		err_pass(p, tmp, (size_t)r, false);
 		/* tmp is smaller than errtail: keep its tail and all of tmp. */
 		n = (size_t)r;
 		if (p->errlen + n > sizeof(p->errtail) - 1) {
@@ -366,7 +406,7 @@ proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
 int
 proto_hello(struct proto *p)
 {
-	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN];
+	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN] = { 0 };
 	size_t got = 0;
 	ssize_t r;
 	int wr;
@@ -726,6 +766,14 @@ flag(struct proto_rbuf *r)
 
 /* ---- messages ---- */
 
+/* zlib's compressBound(), here so the bound holds for any zlib: a
+ * stream of n bytes never needs more than this. */
+static uint64_t
+zbound(uint64_t n)
+{
+	return n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 64;
+}
+
 size_t
 proto_enc_push(const struct proto_push *m, unsigned char *buf)
 {
@@ -738,6 +786,7 @@ proto_enc_push(const struct proto_push *m, unsigned char *buf)
 	proto_put_u32(&w, m->keep);
 	proto_put_u32(&w, m->lock_wait);
 	proto_put_u64(&w, m->manifest_len);
+	proto_put_u64(&w, m->manifest_zlen);
 	return w.len;
 }
 
@@ -754,13 +803,17 @@ proto_dec_push(const unsigned char *b, size_t n, struct proto_push *m)
 	m->keep = proto_get_u32(&r);
 	m->lock_wait = proto_get_u32(&r);
 	m->manifest_len = proto_get_u64(&r);
+	m->manifest_zlen = proto_get_u64(&r);
 	if (proto_rbuf_done(&r, "PUSH", "client") == -1)
 		return -1;
 	if (!name_valid(m->package))
 		return err_set("bad PUSH frame: invalid package name");
 	if (m->version == 0 || (m->flags & ~(uint32_t)PROTO_F_ALL) != 0 ||
 	    m->keep == 0 || m->keep > 1000 || m->lock_wait > 86400 ||
-	    m->manifest_len == 0 || m->manifest_len > PROTO_MANIFEST_MAX)
+	    m->manifest_len == 0 || m->manifest_len > PROTO_MANIFEST_MAX ||
+	    (m->manifest_zlen != 0 &&
+	    (m->manifest_zlen > zbound(m->manifest_len) ||
+	    m->manifest_len / 1032 > m->manifest_zlen)))
 		return err_set("bad PUSH frame: a field is out of range");
 	return 0;
 }
@@ -776,14 +829,6 @@ proto_enc_content(const struct proto_content *m, unsigned char *buf)
 	proto_put_u8(&w, m->zlib);
 	proto_put_u64(&w, m->stored);
 	return w.len;
-}
-
-/* zlib's compressBound(), here so the bound holds for any zlib: a
- * stream of n bytes never needs more than this. */
-static uint64_t
-zbound(uint64_t n)
-{
-	return n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 64;
 }
 
 int

@@ -24,8 +24,8 @@
  *
  *   client                              server
  *   hello  ----------------------------> hello (both ways at once)
- *   PUSH pkg version flags keep mlen -->
- *   DATA... (the manifest, mlen bytes) ->
+ *   PUSH pkg version flags keep mlen zlen ->
+ *   DATA... (the manifest, zlib)  ------>
  *                                        locks the DP, runs dp_push()
  *          <-------------------------- NEED... NEED_END (contents lacking)
  *   for each need, in order:
@@ -102,7 +102,10 @@ const char *proto_type_name(uint32_t type);
 struct proto {
 	int in, out;		/* not owned */
 	int errfd;		/* -1, or the peer's stderr (ssh's), drained
-				 * into errtail while waiting, not owned */
+				 * while waiting: copied to our stderr line
+				 * by line (ssh's warnings, the remote's
+				 * messages) and its tail kept in errtail
+				 * for error messages; not owned */
 	bool out_sock;		/* out is a socket: send(MSG_NOSIGNAL) */
 	double timeout;		/* seconds, per read or write */
 	const char *peer;	/* "remote" / "client", for messages */
@@ -112,6 +115,8 @@ struct proto {
 	char errtail[1024];	/* last bytes of errfd, NUL-terminated */
 	size_t errlen;
 	bool errfd_eof;
+	char errpend[512];	/* a line not yet copied to stderr */
+	size_t errpendlen;
 	pthread_mutex_t wlock;
 	pthread_t ka_thread;
 	pthread_cond_t ka_cond;
@@ -162,7 +167,8 @@ void proto_send_error(struct proto *p, const char *msg, int errnum,
 
 /* The last non-empty line the peer wrote on errfd ("" if none). */
 const char *proto_errline(struct proto *p);
-/* Read what is left on errfd (at most timeout), for a final message. */
+/* Read what is left on errfd (at most timeout), for a final message;
+ * a last line without a newline is copied to stderr too. */
 void proto_drain_err(struct proto *p, double timeout);
 
 /* Send a KEEPALIVE from a thread every interval seconds until
@@ -222,6 +228,10 @@ struct proto_push {
 	uint32_t keep;			/* 1 .. 1000 */
 	uint32_t lock_wait;		/* seconds to wait for the DP lock */
 	uint64_t manifest_len;		/* 1 .. PROTO_MANIFEST_MAX */
+	uint64_t manifest_zlen;		/* 0: the manifest follows as it is;
+					 * else the bytes of its zlib stream
+					 * that follow (at most zlib's bound,
+					 * at least 1/1032 of manifest_len) */
 };
 
 struct proto_content {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "err.h"
 #include "io.h"
 #include "lock.h"
@@ -270,9 +271,6 @@ conn_close(struct conn *c, bool ok)
 {
 	int status;
 
-	if (c->proto_ok)
-		proto_free(&c->p);
-	c->proto_ok = false;
 	if (c->sock != -1)
 		close(c->sock);
 	c->sock = -1;
@@ -286,6 +284,12 @@ conn_close(struct conn *c, bool ok)
 		}
 	}
 	c->pid = -1;
+	/* ssh's last words ("Transferred: ...", warnings) go to stderr. */
+	if (c->proto_ok) {
+		proto_drain_err(&c->p, 1.0);
+		proto_free(&c->p);
+	}
+	c->proto_ok = false;
 	if (c->errfd != -1)
 		close(c->errfd);
 	c->errfd = -1;
@@ -366,52 +370,81 @@ fileidx_find(const struct dsz *v, size_t n, const unsigned char *d)
 
 /* ---- sending ---- */
 
-static int
-send_manifest(struct conn *c, const struct manifest *m, const char *pkg,
-    const struct dp_push_opts *o)
-{
-	struct proto_push ph;
-	char *buf = NULL;
-	size_t len = 0, off, k;
-	FILE *fp;
-	int rc = -1;
+/* The manifest as sent: its bytes, zlib-compressed when that is smaller
+ * (digests and paths compress to about half: worth it on a WAN). */
+struct wire_manifest {
+	unsigned char *data;
+	size_t len;		/* bytes of data */
+	size_t plain;		/* bytes of the manifest */
+	bool zlib;
+};
 
+static int
+manifest_render(const struct manifest *m, struct wire_manifest *w)
+{
+	char *buf = NULL;
+	unsigned char *z = NULL;
+	size_t len = 0, zlen = 0;
+	FILE *fp;
+
+	memset(w, 0, sizeof(*w));
 	if ((fp = open_memstream(&buf, &len)) == NULL)
 		return err_sys("out of memory");
 	if (manifest_write(m, fp) == -1) {
 		fclose(fp);
-		goto out;
+		free(buf);
+		return -1;
 	}
 	if (fclose(fp) != 0) {
-		err_sys("out of memory");
-		goto out;
+		free(buf);
+		return err_sys("out of memory");
 	}
 	if (len == 0 || len > PROTO_MANIFEST_MAX) {
-		err_set("manifest of %zu bytes: too large to send", len);
-		goto out;
+		free(buf);
+		return err_set("manifest of %zu bytes: too large to send", len);
 	}
+	w->plain = len;
+	if (blob_compress(buf, len, &z, &zlen) == 0 && zlen < len) {
+		free(buf);
+		w->data = z;
+		w->len = zlen;
+		w->zlib = true;
+	} else {
+		free(z);
+		w->data = (unsigned char *)buf;
+		w->len = len;
+	}
+	return 0;
+}
+
+static int
+send_manifest(struct conn *c, const struct wire_manifest *wm, uint64_t version,
+    const char *pkg, const struct dp_push_opts *o)
+{
+	struct proto_push ph;
+	size_t off, k;
+
 	memset(&ph, 0, sizeof(ph));
 	snprintf(ph.package, sizeof(ph.package), "%s", pkg);
-	ph.version = m->version;
+	ph.version = version;
 	ph.flags = (o->inplace ? PROTO_F_INPLACE : 0) |
 	    (o->verify ? PROTO_F_VERIFY : 0) |
 	    (o->rollback ? PROTO_F_ROLLBACK : 0) |
 	    (o->dry_run ? PROTO_F_DRY_RUN : 0);
 	ph.keep = o->keep ? o->keep : 2;
 	ph.lock_wait = REMOTE_LOCK_WAIT;
-	ph.manifest_len = len;
+	ph.manifest_len = wm->plain;
+	ph.manifest_zlen = wm->zlib ? wm->len : 0;
 	if (proto_send(&c->p, PROTO_PUSH, c->p.buf,
 	    proto_enc_push(&ph, c->p.buf)) == -1)
-		goto out;
-	for (off = 0; off < len; off += k) {
-		k = len - off < PROTO_FRAME_MAX ? len - off : PROTO_FRAME_MAX;
-		if (proto_send(&c->p, PROTO_DATA, buf + off, k) == -1)
-			goto out;
+		return -1;
+	for (off = 0; off < wm->len; off += k) {
+		k = wm->len - off < PROTO_FRAME_MAX ? wm->len - off :
+		    PROTO_FRAME_MAX;
+		if (proto_send(&c->p, PROTO_DATA, wm->data + off, k) == -1)
+			return -1;
 	}
-	rc = 0;
-out:
-	free(buf);
-	return rc;
+	return 0;
 }
 
 /* Send one content in its stored form. */
@@ -490,6 +523,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 {
 	struct conn c;
 	struct proto_result pr;
+	struct wire_manifest wm = { NULL, 0, 0, false };
 	struct dsz *idx = NULL, *needs = NULL;
 	unsigned char (*nd)[DIGEST_LEN] = NULL;
 	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0;
@@ -516,7 +550,9 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	if (conn_open(t, &c) == -1)
 		goto fail;
 	opened = true;
-	if (proto_hello(&c.p) == -1 || send_manifest(&c, m, pkg, o) == -1)
+	/* Rendered while ssh connects. */
+	if (manifest_render(m, &wm) == -1 || proto_hello(&c.p) == -1 ||
+	    send_manifest(&c, &wm, m->version, pkg, o) == -1)
 		goto fail;
 	for (;;) {
 		if (proto_recv(&c.p, &type, &pl, &len) == -1)
@@ -605,6 +641,7 @@ out:
 		conn_close(&c, rc == 0);
 	}
 	(void)total;
+	free(wm.data);
 	free(idx);
 	free(needs);
 	free(nd);

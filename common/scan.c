@@ -76,8 +76,8 @@ scan_display(const char *root, const char *path)
 		return esc;
 	n = strlen(root) + strlen(esc) + 2;
 	if ((s = malloc(n)) != NULL) {
-		if (strcmp(root, "/") == 0)
-			snprintf(s, n, "/%s", esc);
+		if (root[strlen(root) - 1] == '/')
+			snprintf(s, n, "%s%s", root, esc);
 		else
 			snprintf(s, n, "%s/%s", root, esc);
 	}
@@ -400,38 +400,140 @@ struct walker {
 	const struct scan_opts *o;
 	struct manifest *out;
 	struct hasher *h;	/* NULL: no hashing */
+	size_t rcur;		/* cursor in o->reuse */
 	char path[MANIFEST_PATH_MAX + 1];
 };
 
-/* One name of a directory; len is the length of w->path up to and
- * including the name.  *subdir is set when it is a directory to enter. */
+/*
+ * One directory's names with what fstatat said, then sorted so that the
+ * walk emits paths in manifest order: each name is a key, and each
+ * subdirectory a second key, name + "/", for the block of paths below
+ * it.  (Paths starting "s/" are contiguous in byte order, so that block
+ * sorts exactly where "s/" does among its siblings.)  The manifest thus
+ * comes out sorted, and the --reuse manifest is followed with a cursor
+ * instead of a search per file.
+ */
+struct item {
+	size_t off;		/* name in the dir's name buffer */
+	mode_t mode;
+	uint64_t size;
+	int64_t mtime, mtime_ns;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct key {
+	const char *name;
+	size_t item;
+	bool sub;		/* the subtree block, name + "/" */
+};
+
 static int
-walk_entry(struct walker *w, int dfd, const char *name, bool *subdir)
+key_cmp(const void *x, const void *y)
+{
+	const struct key *a = x, *b = y;
+	const unsigned char *p = (const unsigned char *)a->name;
+	const unsigned char *q = (const unsigned char *)b->name;
+	unsigned ca, cb;
+
+	while (*p != '\0' && *p == *q) {
+		p++;
+		q++;
+	}
+	ca = *p != '\0' ? *p : a->sub ? '/' : 0;
+	cb = *q != '\0' ? *q : b->sub ? '/' : 0;
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	/* Both ended at once: the same name, entry before its block. */
+	return (int)a->sub - (int)b->sub;
+}
+
+struct dirlist {
+	char *names;
+	size_t len, cap;
+	struct item *items;
+	size_t n, capn;
+};
+
+static int
+dirlist_add(struct dirlist *l, const char *name, size_t nl,
+    const struct stat *st)
+{
+	struct item *it;
+	size_t ncap;
+	char *nb;
+
+	if (l->len + nl + 1 > l->cap) {
+		ncap = l->cap ? l->cap * 2 : 4096;
+		while (ncap < l->len + nl + 1)
+			ncap *= 2;
+		if ((nb = realloc(l->names, ncap)) == NULL)
+			return err_sys("out of memory");
+		l->names = nb;
+		l->cap = ncap;
+	}
+	if (l->n == l->capn) {
+		ncap = l->capn ? l->capn * 2 : 64;
+		if ((it = realloc(l->items, ncap * sizeof(*it))) == NULL)
+			return err_sys("out of memory");
+		l->items = it;
+		l->capn = ncap;
+	}
+	memcpy(l->names + l->len, name, nl + 1);
+	it = &l->items[l->n++];
+	it->off = l->len;
+	it->mode = st->st_mode;
+	it->size = (uint64_t)st->st_size;
+	it->mtime = (int64_t)st->st_mtim.tv_sec;
+	it->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+	it->dev = st->st_dev;
+	it->ino = st->st_ino;
+	l->len += nl + 1;
+	return 0;
+}
+
+/* The digest of w->path in the --reuse manifest, when its size and
+ * mtime match; the cursor only moves forward, as the walk does. */
+static const struct entry *
+reuse_match(struct walker *w, uint64_t size, int64_t mtime)
+{
+	const struct manifest *r = w->o->reuse;
+	const struct entry *e;
+	int c = 1;
+
+	while (w->rcur < r->n &&
+	    (c = strcmp(r->v[w->rcur].path, w->path)) < 0)
+		w->rcur++;
+	if (w->rcur == r->n || c != 0)
+		return NULL;
+	e = &r->v[w->rcur];
+	if (e->type != ENTRY_FILE || e->size != size || e->mtime != mtime)
+		return NULL;
+	return e;
+}
+
+/* Record the name at w->path, found in directory dfd. */
+static int
+walk_entry(struct walker *w, int dfd, const char *name, const struct item *it)
 {
 	const struct scan_opts *o = w->o;
 	const struct entry *old;
 	struct entry e;
-	struct stat st;
 	char target[MANIFEST_PATH_MAX + 2];
 	ssize_t tl;
-	bool queued;
+	bool queued = false;
 
-	*subdir = false;
-	if (o->skip != NULL && o->skip(w->path, o->skip_arg))
-		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return scan_err(true, w->root, w->path, "cannot stat");
 	memset(&e, 0, sizeof(e));
 	e.path = w->path;
-	e.mode = (unsigned)(st.st_mode & 07777);
-	e.mtime = (int64_t)st.st_mtim.tv_sec;
-	if (S_ISREG(st.st_mode)) {
+	e.mode = (unsigned)(it->mode & 07777);
+	e.mtime = it->mtime;
+	if (S_ISREG(it->mode)) {
 		e.type = ENTRY_FILE;
-		e.size = (uint64_t)st.st_size;
-	} else if (S_ISDIR(st.st_mode)) {
+		e.size = it->size;
+	} else if (S_ISDIR(it->mode)) {
 		e.type = ENTRY_DIR;
-		*subdir = true;
-	} else if (S_ISLNK(st.st_mode)) {
+	} else if (S_ISLNK(it->mode)) {
 		e.type = ENTRY_LINK;
 		tl = readlinkat(dfd, name, target, sizeof(target) - 1);
 		if (tl == -1)
@@ -440,28 +542,25 @@ walk_entry(struct walker *w, int dfd, const char *name, bool *subdir)
 		if ((size_t)tl > MANIFEST_PATH_MAX)
 			return scan_err(false, w->root, w->path,
 			    "link target too long");
-		target[tl] = '\0';
 		if (tl == 0)
 			return scan_err(false, w->root, w->path,
 			    "empty link target");
+		target[tl] = '\0';
 		e.target = target;
 		e.size = (uint64_t)tl;
 	} else {
 		return scan_err(false, w->root, w->path,
-		    S_ISFIFO(st.st_mode) ? "unsupported file type (fifo)" :
-		    S_ISSOCK(st.st_mode) ? "unsupported file type (socket)" :
-		    S_ISCHR(st.st_mode) ?
+		    S_ISFIFO(it->mode) ? "unsupported file type (fifo)" :
+		    S_ISSOCK(it->mode) ? "unsupported file type (socket)" :
+		    S_ISCHR(it->mode) ?
 		    "unsupported file type (character device)" :
-		    S_ISBLK(st.st_mode) ?
+		    S_ISBLK(it->mode) ?
 		    "unsupported file type (block device)" :
-		    scan_type_name(st.st_mode));
+		    scan_type_name(it->mode));
 	}
-	queued = false;
 	if (e.type == ENTRY_FILE && w->h != NULL) {
 		if (o->reuse != NULL &&
-		    (old = manifest_find(o->reuse, w->path)) != NULL &&
-		    old->type == ENTRY_FILE && old->size == e.size &&
-		    old->mtime == e.mtime)
+		    (old = reuse_match(w, e.size, e.mtime)) != NULL)
 			memcpy(e.digest, old->digest, DIGEST_LEN);
 		else
 			queued = true;
@@ -470,65 +569,39 @@ walk_entry(struct walker *w, int dfd, const char *name, bool *subdir)
 		return -1;
 	/* The entry's path string stays put when the array moves. */
 	if (queued && hasher_add(w->h, w->out->n - 1,
-	    w->out->v[w->out->n - 1].path, e.size,
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) == -1)
+	    w->out->v[w->out->n - 1].path, e.size, it->mtime_ns) == -1)
 		return -1;
 	if (!queued)
 		progress_add(o->progress, 1, 0);
 	return 0;
 }
 
-struct name_list {
-	char *buf;		/* names, NUL-separated */
-	size_t len, cap;
-	size_t *off;
-	size_t n, capoff;
-};
-
-static int
-names_add(struct name_list *l, const char *name)
+/* Put name after the directory's path (w->path[0..plen)). */
+static void
+walk_setpath(struct walker *w, size_t plen, const char *name, size_t nl)
 {
-	size_t n = strlen(name) + 1, ncap;
-	char *nb;
-	size_t *no;
+	size_t base = plen == 0 ? 0 : plen + 1;
 
-	if (l->len + n > l->cap) {
-		ncap = l->cap ? l->cap * 2 : 4096;
-		while (ncap < l->len + n)
-			ncap *= 2;
-		if ((nb = realloc(l->buf, ncap)) == NULL)
-			return err_sys("out of memory");
-		l->buf = nb;
-		l->cap = ncap;
-	}
-	if (l->n == l->capoff) {
-		ncap = l->capoff ? l->capoff * 2 : 64;
-		if ((no = realloc(l->off, ncap * sizeof(*no))) == NULL)
-			return err_sys("out of memory");
-		l->off = no;
-		l->capoff = ncap;
-	}
-	memcpy(l->buf + l->len, name, n);
-	l->off[l->n++] = l->len;
-	l->len += n;
-	return 0;
+	if (plen != 0)
+		w->path[plen] = '/';
+	memcpy(w->path + base, name, nl + 1);
 }
 
 /*
  * Walk the directory dfd (owned: closed here), whose path relative to
- * the root is w->path[0..plen) (empty for the root).  Subdirectories
- * are entered after the directory's own names are read and its stream
- * closed, so one descriptor per level is open, not one stream.
+ * the root is w->path[0..plen) (empty for the root).  Its names are all
+ * read and stat'ed first; subdirectories are entered in key order, one
+ * descriptor per level.
  */
 static int
 walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 {
-	struct name_list sub = { 0 };
+	struct dirlist l = { 0 };
+	struct key *keys = NULL;
 	struct dirent *de;
 	struct stat st;
 	DIR *dir = NULL;
-	size_t i, nl, base;
-	bool isdir;
+	size_t i, k, nk, nl, base = plen == 0 ? 0 : plen + 1;
 	int cfd, rc = -1;
 
 	w->path[plen] = '\0';
@@ -542,17 +615,11 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 		close(dfd);
 		return -1;
 	}
-	if (fault_hit("read") == -1) {
+	if (fault_hit("read") == -1 || (dir = fdopendir(dfd)) == NULL) {
 		scan_err(true, w->root, w->path, "cannot read directory");
 		close(dfd);
 		return -1;
 	}
-	if ((dir = fdopendir(dfd)) == NULL) {
-		scan_err(true, w->root, w->path, "cannot read directory");
-		close(dfd);
-		return -1;
-	}
-	base = plen == 0 ? 0 : plen + 1;
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(dir)) == NULL) {
@@ -574,41 +641,77 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 			    "contains a path longer than 4096 bytes");
 			goto out;
 		}
-		if (plen != 0)
-			w->path[plen] = '/';
-		memcpy(w->path + base, de->d_name, nl + 1);
-		if (walk_entry(w, dirfd(dir), de->d_name, &isdir) == -1)
-			goto out;
-		if (isdir && names_add(&sub, de->d_name) == -1)
-			goto out;
-	}
-	for (i = 0; i < sub.n; i++) {
-		const char *name = sub.buf + sub.off[i];
-
-		nl = strlen(name);
-		if (plen != 0)
-			w->path[plen] = '/';
-		memcpy(w->path + base, name, nl + 1);
-		if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		walk_setpath(w, plen, de->d_name, nl);
+		if (w->o->skip != NULL && w->o->skip(w->path, w->o->skip_arg))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
 			scan_err(true, w->root, w->path, "cannot stat");
 			goto out;
 		}
-		cfd = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
+		if (dirlist_add(&l, de->d_name, nl, &st) == -1)
+			goto out;
+	}
+
+	for (i = 0, nk = l.n; i < l.n; i++)
+		if (S_ISDIR(l.items[i].mode))
+			nk++;
+	if (nk > 0 && (keys = malloc(nk * sizeof(*keys))) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	for (i = 0, k = 0; i < l.n; i++) {
+		keys[k].name = l.names + l.items[i].off;
+		keys[k].item = i;
+		keys[k++].sub = false;
+		if (S_ISDIR(l.items[i].mode)) {
+			keys[k].name = l.names + l.items[i].off;
+			keys[k].item = i;
+			keys[k++].sub = true;
+		}
+	}
+	if (nk > 1)
+		qsort(keys, nk, sizeof(*keys), key_cmp);
+
+	for (k = 0; k < nk; k++) {
+		const struct item *it = &l.items[keys[k].item];
+
+		nl = strlen(keys[k].name);
+		walk_setpath(w, plen, keys[k].name, nl);
+		if (!keys[k].sub) {
+			if (walk_entry(w, dirfd(dir), keys[k].name, it) == -1)
+				goto out;
+			continue;
+		}
+		cfd = openat(dirfd(dir), keys[k].name, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd == -1) {
 			scan_err(true, w->root, w->path,
 			    "cannot read directory");
 			goto out;
 		}
-		if (walk_dir(w, cfd, base + nl, st.st_dev, st.st_ino) == -1)
+		if (walk_dir(w, cfd, base + nl, it->dev, it->ino) == -1)
 			goto out;
 	}
 	rc = 0;
 out:
-	free(sub.buf);
-	free(sub.off);
+	free(keys);
+	free(l.names);
+	free(l.items);
 	closedir(dir);
 	return rc;
+}
+
+/* The walk's order is the manifest's; check it rather than trust it. */
+static bool
+is_sorted(const struct manifest *m)
+{
+	size_t i;
+
+	for (i = 1; i < m->n; i++)
+		if (strcmp(m->v[i - 1].path, m->v[i].path) >= 0)
+			return false;
+	return true;
 }
 
 int
@@ -666,7 +769,8 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 			memcpy(out->v[h->jobs[i].idx].digest,
 			    h->jobs[i].digest, DIGEST_LEN);
 	}
-	manifest_sort(out);
+	if (!is_sorted(out))
+		manifest_sort(out);
 	rc = 0;
 out:
 	if (fd != -1)

@@ -18,10 +18,13 @@
  * so the same tree always gives the same manifest whatever the number of
  * threads.
  *
- * Hashing: files are queued biggest first and hashed by o->jobs threads,
- * each with its own digest context and a large read buffer.  A file
- * whose size changes while it is read fails the scan ("changed while
- * being read"): a manifest never pairs a size with other bytes' digest.
+ * Hashing: o->jobs threads start with the walk and hash files as they
+ * are found (each thread with its own digest context and a 1 MiB read
+ * buffer); when the walk ends, the files not yet taken go biggest
+ * first.  A file whose size or mtime changes while it is read fails the
+ * scan ("changed while being read"): a manifest never pairs a size with
+ * other bytes' digest.  The walk itself visits names in manifest order,
+ * so the --reuse manifest is followed with a cursor, not searched.
  *
  * All functions return 0 on success, -1 with err.h set on failure (then
  * the output manifest is left empty).  They are safe to call from any

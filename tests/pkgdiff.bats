@@ -246,6 +246,19 @@ good_manifest()
 	! grep -qF "$old_same" full
 }
 
+@test "pkgdiff scan --reuse: an unchanged file is not read at all (only directories are)" {
+	fault_hook_works || skip "tools built without the fault hook (PKGDIST_TESTING)"
+	mkdir -p src/sub
+	for i in 1 2 3 4 5; do printf 'file %s\n' "$i" >"src/sub/f$i"; done
+	pkgdiff scan -o old src
+	PKGDIST_FAULT_COUNT=$T/count pkgdiff scan --reuse old src >new
+	cmp old new
+	# Two directories read, no file.
+	grep -qx 'read 2' count
+	PKGDIST_FAULT_COUNT=$T/count2 pkgdiff scan src >/dev/null
+	grep -qx 'read 7' count2
+}
+
 @test "pkgdiff scan --reuse: on an unchanged tree gives the same bytes as a full scan" {
 	mktree src
 	pkgdiff scan src >full

@@ -312,3 +312,43 @@ setup()
 	expect_status 0
 	for d in dp1 dp2 dp3; do at_version "$T/$d" 2; done
 }
+
+@test "pkgpush: --trust refuses an unsigned version or another key's, before touching any DP" {
+	pkgstage keygen -o "$T/key" >/dev/null
+	pkgstage keygen -o "$T/other" >/dev/null
+	pkgstage add --sign "$T/key" office "$T/v2" >/dev/null
+	run pkgpush --trust "$T/key.pub" --dp dp1 --version 2 office
+	expect_status 2
+	expect_output_has "not signed"
+	run pkgpush --trust "$T/other.pub" --dp dp1 office
+	expect_status 2
+	expect_output_has "bad signature"
+	[ -z "$(ls -A "$T/dp1")" ]
+	run pkgpush --trust "$T/key.pub" --dp dp1 office
+	expect_status 0
+	at_version "$T/dp1" 3
+}
+
+@test "pkgpush: --refresh-existing skips a DP whose first push failed (it never held the package)" {
+	mv "$T/dp2" "$T/dp2.gone"
+	run pkgpush --dp dp1 --dp dp2 --version 1 office
+	expect_status 1
+	mv "$T/dp2.gone" "$T/dp2"
+	run pkgpush --refresh-existing office
+	expect_status 0
+	expect_output_has "dp1: office 1 -> 2"
+	expect_output_lacks "dp2"
+}
+
+@test "pkgpush: a DP keeps the layout it holds the package in" {
+	pkgpush --inplace --dp dp1 --version 1 office
+	pkgpush --dp dp2 --version 1 office
+	run pkgpush --dp dp1 --dp dp2 --inplace office
+	expect_status 0
+	expect_output_has "dp2: office 1 -> 2"
+	expect_output_has "(kept its atomic layout)"
+	[ -d "$T/dp1/office" ] && [ ! -L "$T/dp1/office" ]
+	[ -L "$T/dp2/office" ]
+	at_version "$T/dp1" 2
+	at_version "$T/dp2" 2
+}

@@ -203,3 +203,87 @@ setup()
 	pkgstage -s "$S2" export p 2 -o "$T/c.pkg"
 	cmp "$T/a.pkg" "$T/c.pkg"
 }
+
+# ---- hostile package files (written by tests/hostile/mkpack) ----
+
+# hostile_setup: a manifest m.good of two contents c1 c2, valid.
+hostile_setup()
+{
+	command -v perl >/dev/null || skip "perl is needed by mkpack"
+	MKPACK=$PKGDIST_SRC/tests/hostile/mkpack
+	printf 'one\n' >"$T/c1"
+	printf 'two two\n' >"$T/c2"
+	d1=$(sha256sum <"$T/c1" | cut -c1-64)
+	d2=$(sha256sum <"$T/c2" | cut -c1-64)
+	{
+		printf 'pkgdist-manifest 1\npackage h\nversion 1\n'
+		printf 'f 0644 4 1700000000 %s a\n' "$d1"
+		printf 'f 0644 8 1700000000 %s b\n' "$d2"
+	} >"$T/m.good"
+	pkgstage -s "$S2" add other "$T/src" >/dev/null
+}
+
+# refused FILE WHAT: import of FILE exits 2 saying WHAT; nothing changed.
+refused()
+{
+	local before
+	before=$(store_listing "$S2")
+	run pkgstage -s "$S2" import "$1"
+	if [ "$status" -ne 2 ] || [[ "$output" != *"$2"* ]]; then
+		echo "$1: exit $status, want 2 and '$2': $output" >&2
+		return 1
+	fi
+	[ "$(store_listing "$S2")" = "$before" ]
+}
+
+@test "pkgstage import: a package file written by the independent mkpack is accepted" {
+	hostile_setup
+	"$MKPACK" "$T/m.good" "$T/c1" "$T/c2" >"$T/good.pkg"
+	run pkgstage -s "$S2" import "$T/good.pkg"
+	expect_status 0
+	pkgstage -s "$S2" show h 1 | cmp - "$T/m.good"
+	pkgstage -s "$S2" fsck
+}
+
+@test "pkgstage import: hostile headers and lengths are refused before anything is allocated or written" {
+	hostile_setup
+	m=$T/m.good
+	"$MKPACK" --format 2 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "unknown format"
+	"$MKPACK" --flags 1 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "unknown flags"
+	"$MKPACK" --version 0 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "bad version"
+	"$MKPACK" --base 1 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "bad version"
+	"$MKPACK" --package ../etc "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "invalid package name"
+	"$MKPACK" --package other "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "does not name"
+	"$MKPACK" --manifest-len 1099511627776 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "too large"
+	"$MKPACK" --manifest-stored 1000000000 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "$T/x"
+	"$MKPACK" --siglen 4000000000 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "signature too long"
+	"$MKPACK" --count 1152921504606846976 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "contents for"
+	"$MKPACK" --size 1152921504606846976 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "size differs"
+	"$MKPACK" --stored 1000000 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "inconsistent lengths"
+	"$MKPACK" --bad-trailer "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "checksum mismatch"
+	"$MKPACK" --no-trailer "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "truncated"
+}
+
+@test "pkgstage import: hostile manifests and contents in package files are refused, nothing written anywhere" {
+	hostile_setup
+	printf 'pkgdist-manifest 1\npackage h\nversion 1\nf 0644 4 0 %s ../evil\n' "$d1" >"$T/m1"
+	"$MKPACK" "$T/m1" "$T/c1" >"$T/x" && refused "$T/x" "$T/x"
+	printf 'pkgdist-manifest 1\npackage h\nversion 1\nf 0644 4 0 %s /etc/evil\n' "$d1" >"$T/m2"
+	"$MKPACK" "$T/m2" "$T/c1" >"$T/x" && refused "$T/x" "$T/x"
+	printf 'pkgdist-manifest 1\npackage h\nversion 1\nl 0777 4 0 - a -> /etc\nf 0644 4 0 %s a/passwd\n' "$d1" >"$T/m3"
+	"$MKPACK" "$T/m3" "$T/c1" >"$T/x" && refused "$T/x" "$T/x"
+	printf 'pkgdist-manifest 1\npackage h\nversion 1\nd 0755 0 0 - a\nf 0644 4 0 %s a\n' "$d1" >"$T/m4"
+	"$MKPACK" "$T/m4" "$T/c1" >"$T/x" && refused "$T/x" "$T/x"
+	# A content the manifest does not name; a content missing.
+	"$MKPACK" "$T/m.good" "$T/c1" "$T/c2" "$T/m1" >"$T/x" && refused "$T/x" "contents for"
+	printf 'pkgdist-manifest 1\npackage h\nversion 1\nf 0644 4 0 %s a\nf 0644 4 0 %s b\n' "$d1" "$d1" >"$T/m5"
+	printf 'zzz\n' >"$T/c3"
+	"$MKPACK" "$T/m5" "$T/c3" >"$T/x" && refused "$T/x" "not in the manifest"
+	"$MKPACK" "$T/m.good" "$T/c1" >"$T/x" && refused "$T/x" "content not in the store"
+	# The manifest in another spelling than the canonical one.
+	sed 's/^f 0644 4 1700000000 /f 0644 4 01700000000 /' "$T/m.good" >"$T/m6"
+	"$MKPACK" "$T/m6" "$T/c1" "$T/c2" >"$T/x"
+	run pkgstage -s "$S2" import "$T/x"
+	expect_status 2
+	[ ! -e "$T/evil" ] && [ ! -e /etc/evil ]
+}

@@ -103,14 +103,13 @@ install_dir()
 	dps
 	pkgpush --all --inplace office97
 	printf 'file 5, changed\n' >"$T/src/setup/f5"
-	# Staging fails: the package's versions directory cannot take a new
-	# version (immutable); reading it still works.
-	need_cmd chattr
-	chattr +i "$T/store/packages/office97/v" 2>/dev/null ||
-	    skip "chattr +i is not supported on this file system"
+	# Staging fails: an I/O error at pkgstage's first mkdir (no other
+	# step of the update makes a directory once the queue exists).
+	mkdir -p "$T/store/retry/failed" "$T/store/retry/.locks"
 	cd "$T"
-	run "$T/bin/pkgdist-update" office97 src --inplace
-	chattr -i "$T/store/packages/office97/v"
+	PKGDIST_FAULT=mkdir:1:EIO run "$T/bin/pkgdist-update" office97 src \
+	    --inplace
+	expect_output_has "Input/output error"
 	[ "$status" -ne 0 ]
 	expect_output_has "queued for retry"
 	run "$T/bin/pkgretry" list
@@ -191,11 +190,8 @@ install_dir()
 	dps
 	pkgpush --all office97
 	printf 'file 5, changed\n' >"$T/src/setup/f5"
-	need_cmd chattr
-	chattr +i "$T/store/packages/office97/v" 2>/dev/null ||
-	    skip "chattr +i is not supported on this file system"
-	run "$T/bin/pkgdist-update" office97 "$T/src"
-	chattr -i "$T/store/packages/office97/v"
+	mkdir -p "$T/store/retry/failed" "$T/store/retry/.locks"
+	PKGDIST_FAULT=mkdir:1:EIO run "$T/bin/pkgdist-update" office97 "$T/src"
 	[ "$status" -ne 0 ]
 	mv "$T/dp2" "$T/dp2.away"
 	run "$T/bin/pkgretry" run --now

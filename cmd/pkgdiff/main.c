@@ -279,11 +279,8 @@ diff_stream(const char *a, const char *b, struct out_ctx *x,
 	if (manifest_reader_open(fa, a, &ra) == -1 ||
 	    manifest_reader_open(fb, b, &rb) == -1)
 		goto out;
-	if (!x->stat) {
-		if ((spill = tmpfile()) == NULL) {
-			err_sys("cannot create a temporary file");
-			goto out;
-		}
+	/* Without a temporary file (no writable /tmp), write as we go. */
+	if (!x->stat && (spill = tmpfile()) != NULL) {
 		if ((spillbuf = malloc(1 << 20)) != NULL)
 			setvbuf(spill, spillbuf, _IOFBF, 1 << 20);
 		x->fp = spill;
@@ -433,8 +430,8 @@ main(int argc, char *argv[])
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (parse_uint(optarg, 1024, &v) == -1 || v == 0) {
-				msg_warn("-j: want a number from 1 to 1024: "
+			if (parse_uint(optarg, 256, &v) == -1 || v == 0) {
+				msg_warn("-j: want a number from 1 to 256: "
 				    "'%s'", optarg);
 				bad_usage();
 			}

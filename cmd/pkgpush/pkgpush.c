@@ -206,10 +206,12 @@ report_ok(struct shared *sh, const struct dp *dp,
 	}
 	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
 	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %" PRIu64
-	    " bytes %s\n", dp->name, sh->pkg, old, r->new_version,
+	    " bytes %s%s\n", dp->name, sh->pkg, old, r->new_version,
 	    sh->o->dry_run ? "would be " : "", r->added, r->changed,
 	    r->deleted, r->meta, r->bytes,
-	    sh->o->dry_run ? "to write" : "written");
+	    sh->o->dry_run ? "to write" : "written", !r->kept_layout ? "" :
+	    r->inplace ? " (kept its in-place layout)" :
+	    " (kept its atomic layout)");
 }
 
 /* Record the outcome in the store (holdings) and on the DP (state). */
@@ -466,7 +468,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 		    names_has(&o->groups, dp->group);
 		for (j = 0; o->refresh && j < nh; j++)
 			if (strcmp(hv[j].dp, dp->name) == 0 &&
-			    (hv[j].version != 0 || hv[j].wanted != 0))
+			    hv[j].version != 0)
 				want[i] = true;
 		if (o->only.n && !names_has(&o->only, dp->name))
 			want[i] = false;

@@ -408,17 +408,19 @@ incoming_clean(struct serve *sv)
 /* ---- requests ---- */
 
 static int
-read_manifest(struct proto *p, uint64_t mlen, struct manifest *m)
+read_manifest(struct proto *p, uint64_t mlen, uint64_t zlen,
+    struct manifest *m)
 {
 	const unsigned char *pl;
-	unsigned char *buf = NULL, *nb;
+	unsigned char *buf = NULL, *nb, *plain = NULL;
 	size_t cap = 0, have = 0, len;
+	uint64_t want = zlen ? zlen : mlen;
 	int rc = -1;
 
-	while (have < mlen) {
+	while (have < want) {
 		if (proto_expect(p, PROTO_DATA, &pl, &len) == -1)
 			goto out;
-		if (len == 0 || len > mlen - have) {
+		if (len == 0 || len > want - have) {
 			err_set("protocol error: manifest longer than "
 			    "announced");
 			goto out;
@@ -429,8 +431,8 @@ read_manifest(struct proto *p, uint64_t mlen, struct manifest *m)
 
 			while (nc < have + len)
 				nc *= 2;
-			if (nc > mlen)
-				nc = mlen;
+			if (nc > want)
+				nc = want;
 			if ((nb = realloc(buf, nc)) == NULL) {
 				err_sys("out of memory");
 				goto out;
@@ -441,11 +443,26 @@ read_manifest(struct proto *p, uint64_t mlen, struct manifest *m)
 		memcpy(buf + have, pl, len);
 		have += len;
 	}
+	if (zlen != 0) {
+		/* mlen is at most 1032 times the bytes received (proto.c). */
+		if ((plain = malloc(mlen)) == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
+		if (blob_uncompress(buf, have, plain, mlen,
+		    "manifest from client") == -1)
+			goto out;
+		free(buf);
+		buf = plain;
+		plain = NULL;
+		have = mlen;
+	}
 	if (manifest_load_buf((const char *)buf, have, "manifest from client",
 	    m) == -1)
 		goto out;
 	rc = 0;
 out:
+	free(plain);
 	free(buf);
 	return rc;
 }
@@ -492,7 +509,7 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 		return -1;	/* protocol trouble: ERROR, not RESULT */
 	r.new_version = req.version;
 	dry = (req.flags & PROTO_F_DRY_RUN) != 0;
-	if (read_manifest(p, req.manifest_len, &m) == -1)
+	if (read_manifest(p, req.manifest_len, req.manifest_zlen, &m) == -1)
 		return -1;
 	if (m.package == NULL || strcmp(m.package, req.package) != 0 ||
 	    m.version != req.version) {
@@ -569,8 +586,9 @@ send_state(struct proto *p, const char *pkg, const struct dp_state *st,
 
 	memset(&ps, 0, sizeof(ps));
 	snprintf(ps.package, sizeof(ps.package), "%s", pkg);
-	if (damaged != NULL) {
-		snprintf(ps.error, sizeof(ps.error), "%s", damaged);
+	if (damaged != NULL || st == NULL) {
+		snprintf(ps.error, sizeof(ps.error), "%s",
+		    damaged != NULL ? damaged : "no state");
 	} else {
 		ps.layout = (uint8_t)st->layout;
 		ps.status = (uint8_t)st->status;

@@ -468,9 +468,7 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 			return -1;
 		if (dplist_find(&c->dps, j->dp) == NULL) {
 			snprintf(why, len,
-			    "DP '%s' is no longer in the DP "
-			    "list",
-			    j->dp);
+			    "DP '%s' is no longer in the DP list", j->dp);
 			*impossible = true;
 			return 0;
 		}

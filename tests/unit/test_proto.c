@@ -219,6 +219,15 @@ test_codecs(void)
 	ph.manifest_len = PROTO_MANIFEST_MAX + 1;
 	n = proto_enc_push(&ph, buf);
 	tap_ok(proto_dec_push(buf, n, &ph2) == -1, "a huge manifest is refused");
+	ph.manifest_len = 1 << 20;
+	ph.manifest_zlen = 100;
+	n = proto_enc_push(&ph, buf);
+	tap_ok(proto_dec_push(buf, n, &ph2) == -1,
+	    "a manifest claiming more than zlib's ratio is refused");
+	ph.manifest_zlen = 2000;
+	n = proto_enc_push(&ph, buf);
+	tap_ok(proto_dec_push(buf, n, &ph2) == 0, "a compressed manifest");
+	ph.manifest_zlen = 0;
 	ph.manifest_len = 10;
 	strcpy(ph.package, "../etc");
 	n = proto_enc_push(&ph, buf);
