@@ -144,9 +144,12 @@ parse_u64(const char *s, uint64_t *out)
 	if (*s < '1' || *s > '9')
 		return -1;
 	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - 9) / 10)
+		uint64_t dgt = (uint64_t)(*s - '0');
+
+		if (v > UINT64_MAX / 10 ||
+		    (v == UINT64_MAX / 10 && dgt > UINT64_MAX % 10))
 			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + dgt;
 	}
 	if (*s != '\0')
 		return -1;
