@@ -406,7 +406,7 @@ proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
 int
 proto_hello(struct proto *p)
 {
-	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN];
+	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN] = { 0 };
 	size_t got = 0;
 	ssize_t r;
 	int wr;

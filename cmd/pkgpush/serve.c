@@ -586,8 +586,9 @@ send_state(struct proto *p, const char *pkg, const struct dp_state *st,
 
 	memset(&ps, 0, sizeof(ps));
 	snprintf(ps.package, sizeof(ps.package), "%s", pkg);
-	if (damaged != NULL) {
-		snprintf(ps.error, sizeof(ps.error), "%s", damaged);
+	if (damaged != NULL || st == NULL) {
+		snprintf(ps.error, sizeof(ps.error), "%s",
+		    damaged != NULL ? damaged : "no state");
 	} else {
 		ps.layout = (uint8_t)st->layout;
 		ps.status = (uint8_t)st->status;
