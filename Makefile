@@ -94,6 +94,30 @@ lint-man:
 		mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7) || exit 1; \
 	else echo "mandoc not installed: man pages not linted"; fi
 
+# Static checks over common/ and cmd/ (.clang-tidy says which and why).
+# cppcheck sees both configurations (release, and the test build's hook);
+# readdirCalled is off: readdir_r is deprecated, readdir on a DIR of
+# one's own is thread-safe.
+LINTSRC   = $(LIBSRC) $(sort $(wildcard cmd/*/*.c))
+CPPCHECK  = cppcheck -q --std=c11 --enable=warning,portability,performance \
+	--error-exitcode=1 --inline-suppr --library=posix --suppress=readdirCalled
+lint:
+	@for t in cppcheck clang-tidy; do command -v $$t >/dev/null || \
+		{ echo "lint: $$t not installed (make bootstrap)"; exit 2; }; done
+	@$(CPPCHECK) $(CPPFLAGS) $(LINTSRC)
+	@$(CPPCHECK) $(CPPFLAGS) -DPKGDIST_TESTING $(LINTSRC)
+	@printf '%s\n' $(LINTSRC) | xargs -P 2 -n 4 sh -c \
+		'clang-tidy -quiet "$$@" -- -std=c11 $(CPPFLAGS) -DPKGDIST_TESTING' lint
+	@echo "lint: cppcheck and clang-tidy clean on $(words $(LINTSRC)) files"
+
+# libFuzzer harnesses (tests/fuzz/), built by clang, FUZZ_SECONDS each.
+FUZZ_SECONDS = 60
+FUZZSAN   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz: bootstrap
+	@$(MAKE) -s B=build/fuzz CC=clang OPT="-O1 -g" \
+		EXTRA_CFLAGS="$(FUZZSAN) -fsanitize=fuzzer-no-link" build/fuzz/libpkgdist.a
+	@CC=clang FUZZ_CPPFLAGS="$(CPPFLAGS)" sh tests/fuzz/run build/fuzz $(FUZZ_SECONDS)
+
 bench: bootstrap all
 	@sh tests/bench/run $(B)
 
@@ -117,5 +141,5 @@ uninstall:
 clean:
 	rm -rf build
 
-.PHONY: all units bootstrap check asan torture valgrind lint-man bench demo install uninstall clean
+.PHONY: all units bootstrap check asan torture valgrind lint lint-man fuzz bench demo install uninstall clean
 .PRECIOUS: $(B)/%.o

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#define PKGDIST_ERR_C	/* err.h: define the functions, not the analyzer macros */
 #include "err.h"
 
 #define ERR_MAX 1024

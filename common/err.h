@@ -39,4 +39,16 @@ const char *err_get(void);
  * was not a system error.  pkgpush uses it to tell ENOSPC from EIO. */
 int err_errno(void);
 
+/*
+ * For the static analyzer (make lint) only: it cannot see into err.c, so
+ * without this it assumes "return err_set(...)" may return 0 and reports
+ * impossible paths past every failure.  The build never defines this.
+ */
+#if defined(__clang_analyzer__) && !defined(PKGDIST_ERR_C)
+#define err_set(...) (err_set(__VA_ARGS__), -1)
+#define err_sys(...) (err_sys(__VA_ARGS__), -1)
+#define err_code(...) (err_code(__VA_ARGS__), -1)
+#define err_prefix(...) (err_prefix(__VA_ARGS__), -1)
+#endif
+
 #endif

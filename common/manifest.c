@@ -536,6 +536,8 @@ order_check(struct order *o, const struct entry *e)
 		o->prev = nb;
 		o->prevcap = len + 1;
 	}
+	/* len + 1 cannot wrap to 0, so prev was allocated just above. */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	memcpy(o->prev, e->path, len + 1);
 	return 0;
 }

@@ -237,13 +237,14 @@ proto_drain_err(struct proto *p, double timeout)
 }
 
 /* Wait until fd is ready for events (POLLIN or POLLOUT), draining errfd
- * meanwhile; -1 with err on timeout. */
+ * meanwhile; -1 with err on timeout.  1 when waiting for POLLOUT with
+ * watch_in and input arrived first. */
 static int
 wait_fd(struct proto *p, int fd, short events, const char *doing)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	double deadline = now_mono() + p->timeout, left;
-	int n, r;
+	int n, r, ein = -1, eerr = -1;
 
 	for (;;) {
 		left = deadline - now_mono();
@@ -257,21 +258,31 @@ wait_fd(struct proto *p, int fd, short events, const char *doing)
 		pfd[0].revents = 0;
 		n = 1;
 		if (p->errfd != -1 && !p->errfd_eof) {
-			pfd[1].fd = p->errfd;
-			pfd[1].events = POLLIN;
-			pfd[1].revents = 0;
-			n = 2;
+			eerr = n;
+			pfd[n].fd = p->errfd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			n++;
 		}
-		r = poll(pfd, n, (int)(left * 1000) + 1);
+		if (events == POLLOUT && p->watch_in && !p->stashed) {
+			ein = n;
+			pfd[n].fd = p->in;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			n++;
+		}
+		r = poll(pfd, (nfds_t)n, (int)(left * 1000) + 1);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			return err_sys("cannot wait for %s", p->peer);
 		}
-		if (n == 2 && pfd[1].revents != 0)
+		if (eerr != -1 && pfd[eerr].revents != 0)
 			err_drain_once(p);
 		if (pfd[0].revents != 0)
 			return 0;
+		if (ein != -1 && pfd[ein].revents != 0)
+			return 1;
 	}
 }
 
@@ -319,6 +330,26 @@ read_all(struct proto *p, void *buf, size_t n)
 	return 0;
 }
 
+static uint32_t rd32(const unsigned char *b);
+
+/* Input arrived while a send waits: a KEEPALIVE is consumed; another
+ * frame's header is kept for proto_recv() and the send stops. */
+static int
+peek_frame(struct proto *p)
+{
+	unsigned char hdr[PROTO_HDR_LEN];
+
+	if (read_all(p, hdr, sizeof(hdr)) == -1)
+		return -1;
+	if (rd32(hdr) == PROTO_KEEPALIVE && rd32(hdr + 4) == 0)
+		return 0;
+	p->stashed = true;
+	p->stash_type = rd32(hdr);
+	p->stash_len = rd32(hdr + 4);
+	return err_set("%s sent %s while we were sending", p->peer,
+	    proto_type_name(p->stash_type));
+}
+
 static int
 write_all(struct proto *p, const void *buf, size_t n)
 {
@@ -338,7 +369,10 @@ write_all(struct proto *p, const void *buf, size_t n)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(p, p->out, POLLOUT, "sending to") == -1)
+			if ((r = wait_fd(p, p->out, POLLOUT, "sending to")) ==
+			    -1)
+				return -1;
+			if (r == 1 && peek_frame(p) == -1)
 				return -1;
 			continue;
 		}
@@ -406,7 +440,7 @@ proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
 int
 proto_hello(struct proto *p)
 {
-	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN];
+	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN] = { 0 };
 	size_t got = 0;
 	ssize_t r;
 	int wr;
@@ -496,10 +530,16 @@ proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
 	struct proto_error e;
 
 	for (;;) {
-		if (read_all(p, hdr, sizeof(hdr)) == -1)
-			return -1;
-		t = rd32(hdr);
-		n = rd32(hdr + 4);
+		if (p->stashed) {
+			p->stashed = false;
+			t = p->stash_type;
+			n = p->stash_len;
+		} else {
+			if (read_all(p, hdr, sizeof(hdr)) == -1)
+				return -1;
+			t = rd32(hdr);
+			n = rd32(hdr + 4);
+		}
 		if (t == 0 || t > PROTO_TYPE_MAX)
 			return err_set("bad frame from %s: unknown type %u",
 			    p->peer, (unsigned)t);

@@ -111,6 +111,13 @@ struct proto {
 	const char *peer;	/* "remote" / "client", for messages */
 	uint64_t bytes_in, bytes_out;	/* whole frames, hellos included */
 	uint32_t peer_version;	/* after proto_hello() */
+	bool watch_in;		/* while a send waits, read frames that
+				 * arrive: KEEPALIVEs are consumed (the
+				 * wait starts again), any other frame is
+				 * kept for proto_recv() and the send
+				 * fails with p->stashed set */
+	bool stashed;
+	uint32_t stash_type, stash_len;
 	unsigned char *buf;	/* PROTO_FRAME_MAX + PROTO_HDR_LEN */
 	char errtail[1024];	/* last bytes of errfd, NUL-terminated */
 	size_t errlen;
@@ -144,7 +151,9 @@ int proto_hello(struct proto *p);
 int proto_check_hello(const unsigned char *buf, size_t len,
     uint32_t *version);
 
-/* Send one frame (len <= PROTO_FRAME_MAX). */
+/* Send one frame (len <= PROTO_FRAME_MAX).  With watch_in, a frame the
+ * peer sends meanwhile (its result, its error) stops the send: -1 with
+ * p->stashed set, and proto_recv() returns that frame next. */
 int proto_send(struct proto *p, uint32_t type, const void *payload,
     size_t len);
 /*

@@ -516,6 +516,33 @@ result_to(const struct proto_result *pr, struct dp_push_result *r)
 	r->permanent = pr->permanent;
 }
 
+/*
+ * Sending failed: the remote may have stopped reading because its push
+ * failed, and said why.  0 with its RESULT; -1 (the sending error kept,
+ * or the remote's ERROR) otherwise.
+ */
+static int
+salvage_result(struct conn *c, const unsigned char **pl, size_t *len)
+{
+	char why[1024];
+	uint32_t type;
+	int e = err_errno();
+
+	if (!c->p.stashed && e != ECONNRESET)
+		return -1;
+	snprintf(why, sizeof(why), "%s", err_get());
+	c->p.watch_in = false;
+	if (c->p.timeout > 5)
+		c->p.timeout = 5;
+	if (proto_recv(&c->p, &type, pl, len) == 0 && type == PROTO_RESULT)
+		return 0;
+	/* An ERROR frame is the better reason; else the first one. */
+	if (strstr(err_get(), "connection closed") != NULL ||
+	    strstr(err_get(), "no progress") != NULL || err_get()[0] == '\0')
+		err_code(e, "%s", why);
+	return -1;
+}
+
 int
 remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, const struct dp_push_opts *o,
@@ -607,10 +634,16 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 				goto fail;
 			}
 		}
+		/* The remote takes them as it builds the tree; what it says
+		 * meanwhile (its result, if it fails) stops the sending. */
+		c.p.watch_in = true;
 		for (i = 0; i < nneed; i++) {
 			if (send_content(&c, s, &needs[i], sbuf,
-			    &stored) == -1)
+			    &stored) == -1) {
+				if (salvage_result(&c, &pl, &len) == 0)
+					goto result;
 				goto fail;
+			}
 			total += needs[i].size;
 			sent++;
 			if (o->progress)
@@ -618,6 +651,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		}
 		nneed = 0;
 	}
+result:
 	if (proto_dec_result(pl, len, &pr) == -1)
 		goto fail;
 	result_to(&pr, r);

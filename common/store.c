@@ -54,7 +54,7 @@ struct dslot {
 	bool zlib;
 	uint64_t size;		/* content size (fsck) */
 	uint64_t stored;	/* stored size (txn) */
-	size_t ref;		/* caller's index (fsck: first reference) */
+	size_t ref;		/* fsck: first reference; txn: part number */
 };
 
 struct dset {
@@ -1401,13 +1401,13 @@ txn_part(struct store_txn *t, char name[32])
 	return fd;
 }
 
-/* Keep part file name as content d (or drop it if d is known by now). */
+/* Keep part file name as content d (or drop it if d is known by now).
+ * It keeps its part name until commit moves it into objects/. */
 static int
 txn_keep(struct store_txn *t, const char *part, int fd,
     const unsigned char d[DIGEST_LEN], bool zlib, uint64_t stored,
     uint64_t *added)
 {
-	char name[OBJ_NAME_MAX], hex[DIGEST_HEXLEN + 1];
 	struct dslot *sl;
 	bool isnew;
 	int have, rc = -1;
@@ -1421,14 +1421,11 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 		rc = io_unlink(t->stagefd, part, 0);
 		goto out;
 	}
-	digest_hex(d, hex);
-	snprintf(name, sizeof(name), "%s%s", hex, zlib ? ".z" : "");
-	if (io_rename(t->stagefd, part, t->stagefd, name) == -1)
-		goto out;
 	if ((sl = dset_add(&t->staged, d, &isnew)) == NULL)
 		goto out;
 	sl->zlib = zlib;
 	sl->stored = stored;
+	sl->ref = (size_t)strtoull(part + 1, NULL, 10);
 	if (added != NULL)
 		*added = stored;
 	rc = 0;
@@ -1771,7 +1768,7 @@ txn_move(struct store_txn *t, uint64_t *added)
 		if (!sl->used)
 			continue;
 		obj_name(sl->d, sl->zlib, to);
-		snprintf(from, sizeof(from), "%.2s%s", to, to + 3);
+		snprintf(from, sizeof(from), "p%zu", sl->ref);
 		if ((have = store_has_content(s, sl->d)) == -1)
 			return -1;
 		if (have) {

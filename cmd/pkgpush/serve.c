@@ -9,20 +9,28 @@
  * and version asked for), the DP at PATH is opened and locked, and
  * dp_push() runs exactly as for a local DP.  Its content source:
  *
- *   prepare()  asks the client for every content the push needs that is
- *              not already in DP/.pkgdist/.incoming/ (left by an earlier
- *              session that broke), each once, and receives them there:
- *              inflated if sent as zlib, SHA-256 and size checked as they
- *              are written, then renamed to their hex digest.  The
- *              keepalive thread keeps the client waiting meanwhile.
- *   write()    copies a received content into the DP's new file,
- *              checking digest and size again as it writes.
+ *   prepare()  asks the client (NEED) for every content the push needs
+ *              that is not in DP/.pkgdist/.incoming/ already (saved by
+ *              an earlier session that broke), each once, in the order
+ *              of first use; the client streams them in that order.
+ *   write()    takes the next content off the connection straight into
+ *              the DP's new file (inflated if sent as zlib), checking
+ *              size and SHA-256 as it writes: the transfer overlaps the
+ *              work on the tree, and nothing is written twice.  A content
+ *              needed by several files is also copied into .incoming
+ *              the first time, and later ones copy from there (checked
+ *              again).
  *
- * On success the contents received are removed; on failure they are
- * kept, so a retry does not send them again (entries older than
- * INCOMING_MAX_AGE are removed by the next session).  A failure leaves
- * the DP as dp_push() leaves a local one: at its old version, whole.
- * The outcome is sent as RESULT.
+ * If the push fails (a broken connection included: end of input is a
+ * read error), the contents received so far are saved into .incoming
+ * from descriptors kept open (through /proc/self/fd: they outlive the
+ * removal of the unfinished tree; at most KEPT_MAX), so the retry does
+ * not ask for them again; entries older than INCOMING_MAX_AGE go at the
+ * next session.  On success .incoming is emptied of this push's
+ * contents.  A failure leaves the DP as dp_push() leaves a local one: at
+ * its old version, whole.  The outcome is sent as RESULT.  A remote
+ * killed outright (SIGKILL, power cut) saves nothing: its retry sends
+ * everything again.
  *
  * STATUS: what the DP holds of one or every package, as STATE frames.
  *
@@ -61,12 +69,34 @@
 #define COPYBUF ((size_t)1 << 20)
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
+/* One content the push needs. */
+struct want {
+	unsigned char d[DIGEST_LEN];
+	uint64_t size;
+	uint32_t uses;		/* files that need it */
+	bool cached;		/* a verified copy is in .incoming */
+	bool done;		/* received in this session */
+};
+
+/* A content written straight into the new tree, kept open so that it
+ * can be saved to .incoming if the push fails (salvage()). */
+struct kept {
+	size_t wi;
+	int fd;
+};
+
+#define KEPT_MAX 512
+
 struct serve {
 	struct proto *p;
 	struct dp_handle *h;
 	int incfd;			/* DP/.pkgdist/.incoming, or -1 */
-	unsigned char (*got)[DIGEST_LEN];	/* contents of this push */
-	size_t ngot;
+	struct want *w;			/* sorted by digest */
+	size_t nw;
+	size_t *order;			/* the NEED list: indices into w */
+	size_t norder, next;
+	struct kept kept[KEPT_MAX];
+	size_t nkept;
 	uint64_t received;		/* stored bytes read */
 	unsigned char *buf;		/* COPYBUF */
 };
@@ -161,42 +191,57 @@ datarx_read(void *arg, void *buf, size_t n)
 	return (ssize_t)k;
 }
 
-/* Receive one content (its CONTENT frame read) into .incoming. */
+/*
+ * Receive the next content from the connection (its CONTENT frame is
+ * read here) into fd (-1: none), and into a copy in .incoming when tee
+ * is set, checking size and SHA-256 as it is written.
+ */
 static int
-receive_one(struct serve *sv, const struct proto_content *ch)
+receive(struct serve *sv, struct want *w, int fd, const char *what,
+    bool tee)
 {
+	struct proto_content ch;
 	struct blob_inflate inf;
 	struct digest dg = { NULL };
 	struct datarx x;
+	const unsigned char *pl;
 	unsigned char d[DIGEST_LEN];
-	char hex[DIGEST_HEXLEN + 1], tmp[DIGEST_HEXLEN + 16], what[4200];
+	char hex[DIGEST_HEXLEN + 1], tmp[DIGEST_HEXLEN + 16];
 	uint64_t total = 0;
+	size_t len;
 	ssize_t k;
-	int fd = -1, rc = -1;
+	int tfd = -1, rc = -1;
 	bool inf_ok = false;
 
-	digest_hex(ch->digest, hex);
+	digest_hex(w->d, hex);
+	if (proto_expect(sv->p, PROTO_CONTENT, &pl, &len) == -1 ||
+	    proto_dec_content(pl, len, &ch) == -1)
+		return -1;
+	if (memcmp(ch.digest, w->d, DIGEST_LEN) != 0 || ch.size != w->size)
+		return err_set("protocol error: the client sent another "
+		    "content than the one asked for");
 	snprintf(tmp, sizeof(tmp), "%s%s", INCOMING_TMP, hex);
-	snprintf(what, sizeof(what), "%s/%s/%s/%s", sv->h->where, DP_META,
-	    INCOMING, tmp);
+	if (tee) {
+		(void)unlinkat(sv->incfd, tmp, 0);
+		if ((tfd = openat(sv->incfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+			err_sys("%s/%s/%s/%s", sv->h->where, DP_META, INCOMING,
+			    tmp);
+			goto out;
+		}
+	}
 	memset(&x, 0, sizeof(x));
 	x.sv = sv;
-	x.left = ch->stored;
-	(void)unlinkat(sv->incfd, tmp, 0);
-	if ((fd = openat(sv->incfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
-		err_sys("%s", what);
-		goto out;
-	}
+	x.left = ch.stored;
 	if (digest_init(&dg) == -1)
 		goto out;
-	if (ch->zlib) {
+	if (ch.zlib) {
 		if (blob_inflate_init(&inf, datarx_read, &x, hex) == -1)
 			goto out;
 		inf_ok = true;
 	}
 	for (;;) {
-		if (ch->zlib)
+		if (ch.zlib)
 			k = blob_inflate_read(&inf, sv->buf, COPYBUF);
 		else
 			k = datarx_read(&x, sv->buf, COPYBUF);
@@ -204,14 +249,17 @@ receive_one(struct serve *sv, const struct proto_content *ch)
 			goto out;
 		if (k == 0)
 			break;
-		if ((uint64_t)k > ch->size - total) {
+		if ((uint64_t)k > ch.size - total) {
 			err_set("content %s: longer than its size %" PRIu64,
-			    hex, ch->size);
+			    hex, ch.size);
 			goto out;
 		}
 		total += (uint64_t)k;
 		if (digest_update(&dg, sv->buf, (size_t)k) == -1 ||
-		    io_write_full(fd, sv->buf, (size_t)k, what) == -1)
+		    (fd != -1 && io_write_full(fd, sv->buf, (size_t)k,
+		    what) == -1) ||
+		    (tfd != -1 && io_write_full(tfd, sv->buf, (size_t)k,
+		    tmp) == -1))
 			goto out;
 	}
 	if (x.left != 0 || x.curlen != 0) {
@@ -220,154 +268,65 @@ receive_one(struct serve *sv, const struct proto_content *ch)
 	}
 	if (digest_final(&dg, d) == -1)
 		goto out;
-	if (total != ch->size || memcmp(d, ch->digest, DIGEST_LEN) != 0) {
+	if (total != ch.size || memcmp(d, ch.digest, DIGEST_LEN) != 0) {
 		err_set("content %s: digest mismatch (damaged in transit)",
 		    hex);
 		goto out;
 	}
-	if (close(fd) == -1) {
-		fd = -1;
-		err_sys("%s", what);
-		goto out;
+	if (tfd != -1) {
+		if (close(tfd) == -1) {
+			tfd = -1;
+			err_sys("%s", tmp);
+			goto out;
+		}
+		tfd = -1;
+		if (io_rename(sv->incfd, tmp, sv->incfd, hex) == -1)
+			goto out;
+		w->cached = true;
 	}
-	fd = -1;
-	if (io_rename(sv->incfd, tmp, sv->incfd, hex) == -1)
-		goto out;
+	w->done = true;
 	rc = 0;
 out:
 	if (inf_ok)
 		blob_inflate_end(&inf);
 	digest_free(&dg);
-	if (fd != -1)
-		close(fd);
-	if (rc == -1)
+	if (tfd != -1) {
+		close(tfd);
 		(void)unlinkat(sv->incfd, tmp, 0);
+	}
 	return rc;
 }
 
+/* Copy src (from its offset 0) to dst, checking d and size; *bad set
+ * when the bytes are not the content. */
 static int
-cmp_digest(const void *a, const void *b)
+copy_checked(struct serve *sv, int src, int dst, const unsigned char *d,
+    uint64_t size, const char *what, bool *bad)
 {
-	return memcmp(a, b, DIGEST_LEN);
-}
-
-/* The content source's prepare(): get every missing content. */
-static int
-src_prepare(void *ctx, const struct dp_need *v, size_t n)
-{
-	struct serve *sv = ctx;
-	struct proto_wbuf w;
-	struct proto_content ch;
-	const unsigned char *pl;
-	uint64_t *sizes = NULL;
-	size_t i, u, nsend = 0, inframe = 0, len;
-	size_t *send = NULL;
-	int rc = -1;
-
-	if (incoming_open(sv) == -1)
-		return -1;
-	if (n == 0)
-		return 0;
-	/* Unique digests, sorted; sizes follow via a parallel search. */
-	if ((sv->got = malloc(n * sizeof(*sv->got))) == NULL ||
-	    (send = malloc(n * sizeof(*send))) == NULL ||
-	    (sizes = malloc(n * sizeof(*sizes))) == NULL) {
-		err_sys("out of memory");
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		memcpy(sv->got[i], v[i].digest, DIGEST_LEN);
-	qsort(sv->got, n, DIGEST_LEN, cmp_digest);
-	for (i = 0, u = 0; i < n; i++)
-		if (u == 0 || memcmp(sv->got[u - 1], sv->got[i],
-		    DIGEST_LEN) != 0)
-			memmove(sv->got[u++], sv->got[i], DIGEST_LEN);
-	sv->ngot = u;
-	for (i = 0; i < n; i++) {
-		unsigned char (*f)[DIGEST_LEN] = bsearch(v[i].digest, sv->got,
-		    sv->ngot, DIGEST_LEN, cmp_digest);
-		sizes[f - sv->got] = v[i].size;
-	}
-	/* The NEED list: unique contents not received before. */
-	proto_wbuf_init(&w, sv->p->buf, PROTO_FRAME_MAX);
-	for (i = 0; i < sv->ngot; i++) {
-		if (incoming_has(sv, sv->got[i], sizes[i]))
-			continue;
-		send[nsend++] = i;
-	}
-	for (i = 0; i < nsend; i += inframe) {
-		size_t j;
-
-		inframe = nsend - i < PROTO_NEED_PER_FRAME ? nsend - i :
-		    PROTO_NEED_PER_FRAME;
-		proto_wbuf_init(&w, sv->buf, COPYBUF);
-		proto_put_u32(&w, (uint32_t)inframe);
-		for (j = i; j < i + inframe; j++) {
-			proto_put_bytes(&w, sv->got[send[j]], DIGEST_LEN);
-			proto_put_u64(&w, sizes[send[j]]);
-		}
-		if (proto_send(sv->p, PROTO_NEED, w.p, w.len) == -1)
-			goto out;
-	}
-	proto_wbuf_init(&w, sv->buf, COPYBUF);
-	proto_put_u64(&w, nsend);
-	if (proto_send(sv->p, PROTO_NEED_END, w.p, w.len) == -1)
-		goto out;
-	/* The contents, in that order. */
-	for (i = 0; i < nsend; i++) {
-		if (proto_expect(sv->p, PROTO_CONTENT, &pl, &len) == -1 ||
-		    proto_dec_content(pl, len, &ch) == -1)
-			goto out;
-		if (memcmp(ch.digest, sv->got[send[i]], DIGEST_LEN) != 0 ||
-		    ch.size != sizes[send[i]]) {
-			err_set("protocol error: the client sent another "
-			    "content than the one asked for");
-			goto out;
-		}
-		if (receive_one(sv, &ch) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(send);
-	free(sizes);
-	return rc;
-}
-
-/* The content source's write(): copy a received content, checking it. */
-static int
-src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
-    int fd, const char *what)
-{
-	struct serve *sv = ctx;
 	struct digest dg = { NULL };
 	unsigned char got[DIGEST_LEN];
 	char hex[DIGEST_HEXLEN + 1];
 	uint64_t total = 0;
 	ssize_t k;
-	int in = -1, rc = -1;
+	int rc = -1;
 
+	*bad = false;
 	digest_hex(d, hex);
-	if (sv->incfd == -1 ||
-	    (in = openat(sv->incfd, hex, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
-		err_sys("content %s: not received", hex);
-		goto out;
-	}
 	if (digest_init(&dg) == -1)
-		goto out;
+		return -1;
 	for (;;) {
-		if ((k = io_read_full(in, sv->buf, COPYBUF, hex)) == -1)
+		if ((k = io_read_full(src, sv->buf, COPYBUF, hex)) == -1)
 			goto out;
 		if (k == 0)
 			break;
 		if ((uint64_t)k > size - total) {
+			*bad = true;
 			err_set("content %s: longer than its size", hex);
-			goto bad;
+			goto out;
 		}
 		total += (uint64_t)k;
 		if (digest_update(&dg, sv->buf, (size_t)k) == -1 ||
-		    io_write_full(fd, sv->buf, (size_t)k, what) == -1)
+		    io_write_full(dst, sv->buf, (size_t)k, what) == -1)
 			goto out;
 		if ((size_t)k < COPYBUF)
 			break;
@@ -375,34 +334,204 @@ src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 	if (digest_final(&dg, got) == -1)
 		goto out;
 	if (total != size || memcmp(got, d, DIGEST_LEN) != 0) {
+		*bad = true;
 		err_set("content %s: digest mismatch", hex);
-		goto bad;
+		goto out;
 	}
 	rc = 0;
-	goto out;
-bad:
-	/* A damaged received copy must not be used again. */
-	(void)io_unlink(sv->incfd, hex, 0);
 out:
 	digest_free(&dg);
-	if (in != -1)
-		close(in);
 	return rc;
 }
 
-/* After a successful push: the received contents are in the tree. */
+static int
+cmp_want(const void *a, const void *b)
+{
+	return memcmp(a, b, DIGEST_LEN);
+}
+
+static struct want *
+want_find(struct serve *sv, const unsigned char *d)
+{
+	return bsearch(d, sv->w, sv->nw, sizeof(*sv->w), cmp_want);
+}
+
+/*
+ * The content source's prepare(): the contents the push will write, in
+ * order.  Each one not in .incoming already is asked for once (NEED), in
+ * the order of its first use; write() then reads them off the connection
+ * as dp_push() asks for them, so the transfer overlaps the work on the
+ * tree.
+ */
+static int
+src_prepare(void *ctx, const struct dp_need *v, size_t n)
+{
+	struct serve *sv = ctx;
+	struct proto_wbuf wb;
+	struct want *w;
+	size_t i, u, inframe;
+
+	if (incoming_open(sv) == -1)
+		return -1;
+	if (n == 0)
+		return 0;
+	if ((sv->w = calloc(n, sizeof(*sv->w))) == NULL ||
+	    (sv->order = malloc(n * sizeof(*sv->order))) == NULL)
+		return err_sys("out of memory");
+	for (i = 0; i < n; i++) {
+		memcpy(sv->w[i].d, v[i].digest, DIGEST_LEN);
+		sv->w[i].size = v[i].size;
+	}
+	qsort(sv->w, n, sizeof(*sv->w), cmp_want);
+	for (i = 0, u = 0; i < n; i++) {
+		if (u > 0 && memcmp(sv->w[u - 1].d, sv->w[i].d,
+		    DIGEST_LEN) == 0) {
+			if (sv->w[u - 1].size != sv->w[i].size)
+				return err_set("manifest: one digest with two "
+				    "sizes");
+			continue;
+		}
+		sv->w[u++] = sv->w[i];
+	}
+	sv->nw = u;
+	for (i = 0; i < n; i++) {
+		w = want_find(sv, v[i].digest);
+		if (w->uses++ > 0)
+			continue;
+		if (incoming_has(sv, w->d, w->size))
+			w->cached = true;
+		else
+			sv->order[sv->norder++] = (size_t)(w - sv->w);
+	}
+	for (i = 0; i < sv->norder; i += inframe) {
+		size_t j;
+
+		inframe = sv->norder - i < PROTO_NEED_PER_FRAME ?
+		    sv->norder - i : PROTO_NEED_PER_FRAME;
+		proto_wbuf_init(&wb, sv->buf, COPYBUF);
+		proto_put_u32(&wb, (uint32_t)inframe);
+		for (j = i; j < i + inframe; j++) {
+			proto_put_bytes(&wb, sv->w[sv->order[j]].d,
+			    DIGEST_LEN);
+			proto_put_u64(&wb, sv->w[sv->order[j]].size);
+		}
+		if (proto_send(sv->p, PROTO_NEED, wb.p, wb.len) == -1)
+			return -1;
+	}
+	proto_wbuf_init(&wb, sv->buf, COPYBUF);
+	proto_put_u64(&wb, sv->norder);
+	return proto_send(sv->p, PROTO_NEED_END, wb.p, wb.len);
+}
+
+/* The content source's write(): from .incoming, or off the connection. */
+static int
+src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
+    int fd, const char *what)
+{
+	struct serve *sv = ctx;
+	struct want *w = sv->nw ? want_find(sv, d) : NULL;
+	char hex[DIGEST_HEXLEN + 1];
+	int in, rc;
+	bool bad;
+
+	digest_hex(d, hex);
+	if (w == NULL || w->size != size)
+		return err_set("content %s: not announced by prepare()", hex);
+	if (w->cached) {
+		if ((in = openat(sv->incfd, hex, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1)
+			return err_sys("content %s", hex);
+		rc = copy_checked(sv, in, fd, d, size, what, &bad);
+		close(in);
+		/* A damaged copy must not be used again. */
+		if (rc == -1 && bad)
+			(void)io_unlink(sv->incfd, hex, 0);
+		return rc;
+	}
+	if (w->done)
+		return err_set("content %s: asked for twice", hex);
+	/* Contents the layout skipped (it may leave a file alone) are
+	 * kept in .incoming for whoever needs them later. */
+	while (sv->next < sv->norder && &sv->w[sv->order[sv->next]] != w) {
+		if (receive(sv, &sv->w[sv->order[sv->next]], -1, NULL,
+		    true) == -1)
+			return -1;
+		sv->next++;
+	}
+	if (sv->next >= sv->norder)
+		return err_set("content %s: asked for out of order", hex);
+	sv->next++;
+	if (receive(sv, w, fd, what, w->uses > 1) == -1)
+		return -1;
+	/* Kept open: if the push fails, salvage() saves it for a retry. */
+	if (!w->cached && sv->nkept < KEPT_MAX &&
+	    (sv->kept[sv->nkept].fd = dup(fd)) != -1)
+		sv->kept[sv->nkept++].wi = (size_t)(w - sv->w);
+	return 0;
+}
+
+/*
+ * The push failed: save the contents received in this session into
+ * .incoming (from the descriptors kept, which outlive the removal of the
+ * unfinished tree), so the retry does not ask for them again.  Best
+ * effort: without /proc nothing is saved.
+ */
 static void
-incoming_clean(struct serve *sv)
+salvage(struct serve *sv)
+{
+	char hex[DIGEST_HEXLEN + 1], tmp[DIGEST_HEXLEN + 16], proc[64];
+	size_t i;
+	int in, out;
+	bool bad;
+
+	for (i = 0; i < sv->nkept; i++) {
+		struct want *w = &sv->w[sv->kept[i].wi];
+
+		if (w->cached || sv->incfd == -1)
+			continue;
+		digest_hex(w->d, hex);
+		snprintf(tmp, sizeof(tmp), "%s%s", INCOMING_TMP, hex);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
+		    sv->kept[i].fd);
+		if ((in = open(proc, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		(void)unlinkat(sv->incfd, tmp, 0);
+		out = openat(sv->incfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out != -1 && copy_checked(sv, in, out, w->d, w->size, tmp,
+		    &bad) == 0 && close(out) == 0) {
+			out = -1;
+			if (io_rename(sv->incfd, tmp, sv->incfd, hex) == 0)
+				w->cached = true;
+		}
+		if (out != -1)
+			close(out);
+		if (!w->cached)
+			(void)unlinkat(sv->incfd, tmp, 0);
+		close(in);
+	}
+}
+
+/* After the push: forget the descriptors; on success, the copies in
+ * .incoming are in the tree and go. */
+static void
+incoming_done(struct serve *sv, bool ok)
 {
 	char hex[DIGEST_HEXLEN + 1];
 	size_t i;
 
-	if (sv->incfd == -1)
+	if (!ok)
+		salvage(sv);
+	for (i = 0; i < sv->nkept; i++)
+		close(sv->kept[i].fd);
+	sv->nkept = 0;
+	if (!ok || sv->incfd == -1)
 		return;
-	for (i = 0; i < sv->ngot; i++) {
-		digest_hex(sv->got[i], hex);
-		(void)unlinkat(sv->incfd, hex, 0);
-	}
+	for (i = 0; i < sv->nw; i++)
+		if (sv->w[i].cached) {
+			digest_hex(sv->w[i].d, hex);
+			(void)unlinkat(sv->incfd, hex, 0);
+		}
 }
 
 /* ---- requests ---- */
@@ -538,8 +667,8 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 	if (dp_push(&h, req.package, &m, &src, &o, &r) == -1)
 		goto done;
 	rc = 0;
-	incoming_clean(&sv);
 done:
+	incoming_done(&sv, rc == 0);
 	res.ok = rc == 0;
 	res.held = r.held;
 	res.old_partial = r.old_partial;
@@ -571,7 +700,8 @@ done:
 		    path, err_get());
 	if (sv.incfd != -1)
 		close(sv.incfd);
-	free(sv.got);
+	free(sv.w);
+	free(sv.order);
 	free(sv.buf);
 	dp_close(&h);
 	manifest_free(&m);
@@ -586,8 +716,9 @@ send_state(struct proto *p, const char *pkg, const struct dp_state *st,
 
 	memset(&ps, 0, sizeof(ps));
 	snprintf(ps.package, sizeof(ps.package), "%s", pkg);
-	if (damaged != NULL) {
-		snprintf(ps.error, sizeof(ps.error), "%s", damaged);
+	if (damaged != NULL || st == NULL) {
+		snprintf(ps.error, sizeof(ps.error), "%s",
+		    damaged != NULL ? damaged : "no state");
 	} else {
 		ps.layout = (uint8_t)st->layout;
 		ps.status = (uint8_t)st->status;
@@ -656,7 +787,7 @@ serve_main(const char *path)
 		msg_warn("--serve: '%s': not an absolute path", path);
 		return EXIT_TROUBLE;
 	}
-	if (proto_init(&p, STDIN_FILENO, STDOUT_FILENO, -1, "client") == -1)
+	if (proto_init(&p, STDIN_FILENO, STDOUT_FILENO, -1, "sender") == -1)
 		goto fail;
 	up = true;
 	if (proto_hello(&p) == -1)
