@@ -346,7 +346,7 @@ layout_inplace_apply(struct dp_apply *a)
 	unsigned char *dirs = NULL;
 	uint64_t from = a->st->version;
 	unsigned id = 0;
-	int root = -1, pfd, rc = -1, busy, e_no = 0;
+	int root = -1, pfd, rc = -1, busy, e_no = 0, pass;
 	bool touched = false;
 
 	memset(&p, 0, sizeof(p));
@@ -388,7 +388,7 @@ layout_inplace_apply(struct dp_apply *a)
 			p.phase[i] = PH_WRITE;
 	}
 	/* The contents, in the order they will be asked for. */
-	for (int pass = 0; pass < 2; pass++)
+	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < p.cl.n; i++) {
 			const struct entry *e = change_entry(&p.cl.v[i]);
 
