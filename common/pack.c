@@ -157,7 +157,7 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	unsigned char hdr[64], *sig = NULL, *z = NULL, fin[DIGEST_LEN];
 	char *mbuf = NULL;
 	uint64_t count = 0;
-	int rc = -1;
+	int rc = -1, ulk = -1;
 
 	manifest_init(&m);
 	manifest_init(&bm);
@@ -166,6 +166,10 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	if (base != 0 && base == version)
 		return err_set("%s: base %" PRIu64 " is the version itself",
 		    pkg, base);
+	/* gc removes no version while it is read. */
+	if ((ulk = store_lock(s, pkg, STORE_LOCK_USE, true,
+	    STORE_WAIT_DEFAULT)) == -1)
+		return -1;
 	if (store_manifest_bytes(s, pkg, version, &mbuf, &mlen) == -1 ||
 	    store_load_manifest(s, pkg, version, &m) == -1 ||
 	    store_version_signature(s, pkg, version, &sig, &siglen) == -1)
@@ -281,6 +285,7 @@ out:
 	free(bv);
 	manifest_free(&m);
 	manifest_free(&bm);
+	store_unlock(ulk);
 	return rc;
 }
 

@@ -173,6 +173,11 @@ stage_add(struct store *s, const char *pkg, const char *srcdir,
 	}
 	if (store_txn_begin(s, pkg, o->wait, &t) == -1)
 		goto out;
+	if (store_txn_newest(t) == UINT64_MAX) {
+		err_set("%s: no version number is above %" PRIu64, pkg,
+		    store_txn_newest(t));
+		goto out;
+	}
 	v = store_txn_newest(t) + 1;
 	if (o->version != 0) {
 		if (o->version <= store_txn_newest(t)) {

@@ -521,3 +521,12 @@ setup()
 	expect_status 1
 	expect_output_has "does not name p version 2"
 }
+
+@test "pkgstage add: after the largest version number there is no next one (exit 2)" {
+	pkgstage add --version 18446744073709551615 p "$T/src"
+	run pkgstage add p "$T/src"
+	expect_status 2
+	expect_output_has "no version number is above"
+	run pkgstage add --version 18446744073709551616 p "$T/src"
+	expect_status 2
+}

@@ -87,15 +87,17 @@ hostile_record()
 	} >"$HOSTILE_RECORD.new" && mv "$HOSTILE_RECORD.new" "$HOSTILE_RECORD"
 }
 
-# hostile_store_state: what a client of the store sees (names, types,
-# sizes, file mtimes), to compare before and after a refused input or a
-# failed command; temporaries, locks and directory times left out, and
-# the time of STORE/format, which every add and import rewrites with the
-# same bytes (store.c store_init_layout).
+# hostile_store_state: what a client of the store sees (names, sizes and
+# times of its files: manifests, contents, records), to compare before
+# and after a refused input or a failed command.  Left out: temporaries,
+# locks, directories (an import that takes the package lock creates the
+# package's empty directory, which no command lists), and the time of
+# STORE/format, which every add and import rewrites with the same bytes
+# (store.c store_init_layout).
 hostile_store_state()
 {
 	(cd "$PKGDIST_STORE" && find . \( -path ./tmp -o -name '*.lock' -o \
 	    -name lock -o -name use -o -name '.*.tmp-*' \) -prune -o \
-	    -printf '%y %s %T@ %p\n' |
-	    awk '$1 == "d" || $4 == "./format" { $3 = "-" } { print }' | LC_ALL=C sort)
+	    ! -type d -printf '%y %s %T@ %p\n' |
+	    awk '$4 == "./format" { $3 = "-" } { print }' | LC_ALL=C sort)
 }

@@ -130,10 +130,14 @@ chk_inplace_ok()
 		seen[p] = 1
 		k = key($0)
 		got[p] = k
+		# (Never read old[p] or new[p] unless p is in it: awk would
+		# create the element.)
+		ko = (p in old) ? old[p] : "\001"
+		kn = (p in new) ? new[p] : "\001"
 		if (!(p in old) && !(p in new)) { print "foreign entry " p; bad = 1 }
-		else if (k != old[p] && k != new[p]) { print "entry neither old nor new: " p; bad = 1 }
-		if (k != old[p]) notold = 1
-		if (!(p in new) || k != new[p]) notnew = 1
+		else if (k != ko && k != kn) { print "entry neither old nor new: " p; bad = 1 }
+		if (k != ko) notold = 1
+		if (k != kn) notnew = 1
 	}
 	END {
 		deleted = 0

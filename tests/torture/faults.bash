@@ -21,7 +21,8 @@
 #			fault is then counted as "tolerated"; without
 #			f_done, or when it fails, exit 0 is an error
 #
-# faults_run NAME TOOL runs t_cmd once with PKGDIST_FAULT_COUNT to count
+# faults_run NAME TOOL runs t_cmd once (it must exit $FAULTS_REF_RC,
+# default 0) with PKGDIST_FAULT_COUNT to count
 # each kind of operation, then for every kind used (read, write, fsync,
 # rename, link, symlink, mkdir, unlink; FAULT_OPS narrows the list), at
 # the first and at the middle occurrence, and for each errno of
@@ -88,7 +89,7 @@ faults_message_ok()
 {
 	local text
 	text=$(faults_strerror "$2")
-	grep -q -e "^$1: .*'.*'.*$text" \
+	LC_ALL=C grep -q -e "^$1: .*'.*'.*$text" \
 	    -e "^$1: .*content [0-9a-f]\{64\}.*$text" "$3"
 }
 
@@ -105,7 +106,7 @@ faults_run()
 	FAULT_RC=0
 	(cd "$TW" && torture_count_ops "$counts" t_cmd) \
 	    >"$T/faults-out" 2>&1 || FAULT_RC=$?
-	if [ "$FAULT_RC" -ne 0 ]; then
+	if [ "$FAULT_RC" -ne "${FAULTS_REF_RC:-0}" ]; then
 		cat "$T/faults-out" >&2
 		echo "faults: $1: the command without faults exited $FAULT_RC" >&2
 		return 1
@@ -157,3 +158,14 @@ faults_run()
 	    "work done whole:$tolerated"
 	[ "$total" -gt 0 ] || { echo "faults: $1: no operation counted" >&2; return 1; }
 }
+
+# stage_v1_v2 (a fixture of tests/faults*.bats): version 1 staged from src; src then changed for version 2.
+stage_v1_v2()
+{
+	mktree src
+	pkgstage add pkg src >/dev/null
+	printf 'changed\n' >src/hello.txt
+	printf 'added\n' >"src/sub dir/added"
+	rm "src/read me.txt"
+}
+
