@@ -421,6 +421,8 @@ main(int argc, char *argv[])
 	}
 	argc--;
 	argv++;
+	/* getopt names argv[0] in its messages: the tool, not the mode. */
+	argv[0] = (char *)(uintptr_t)msg_progname();
 
 	while ((ch = getopt_long(argc, argv, "hj:o:", longopts,
 	    NULL)) != -1) {

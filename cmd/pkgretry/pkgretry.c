@@ -1133,6 +1133,7 @@ main(int argc, char *argv[])
 	int ch, rc, pass;
 
 	msg_init(argv[0]);
+	argv[0] = (char *)(uintptr_t)msg_progname();
 	atomic_install_cleanup();
 	signal(SIGPIPE, SIG_IGN);
 	/* Options before the subcommand, then the subcommand's own (-s is
@@ -1189,11 +1190,15 @@ main(int argc, char *argv[])
 			mode = MODE_LIST;
 		else if (strcmp(sub, "run") == 0)
 			mode = MODE_RUN;
-		else
+		else {
+			msg_warn("'%s': unknown subcommand", sub);
 			bad_usage();
-		/* Restart getopt on the subcommand's arguments. */
+		}
+		/* Restart getopt on the subcommand's arguments; getopt names
+		 * argv[0] in its messages, which must be the tool's. */
 		argc -= optind;
 		argv += optind;
+		argv[0] = (char *)(uintptr_t)msg_progname();
 		optind = 0;
 	}
 	argc -= optind;
