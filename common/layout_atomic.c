@@ -434,8 +434,14 @@ switch_link(struct dp_apply *a, const char *tree)
 
 	snprintf(target, sizeof(target), "%s/%s/%s", DP_META, a->pkg, tree);
 	(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
-	if (io_symlink(target, a->pkgfd, DP_TMP_PREFIX "link") == -1 ||
-	    io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
+	if (io_symlink(target, a->pkgfd, DP_TMP_PREFIX "link") == -1) {
+		if (err_errno() == EPERM || err_errno() == ENOTSUP ||
+		    err_errno() == ENOSYS)
+			err_prefix("the file system refuses symbolic links "
+			    "(push with --inplace): ");
+		return err_prefix("%s/%s: ", a->h->where, a->pkg);
+	}
+	if (io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
 	    a->pkg) == -1 ||
 	    io_fsync_dir(a->h->rootfd, a->h->where) == -1) {
 		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
