@@ -35,6 +35,7 @@
 #define TXN_PREFIX "txn-"
 #define BUILD_PREFIX ".build-"
 #define DEL_PREFIX ".del-"
+#define FLUSH_Q 1024
 
 struct store {
 	char *dir;
@@ -1280,7 +1281,75 @@ struct store_txn {
 	pthread_mutex_t mu;
 	struct dset staged;	/* contents in stage/ */
 	bool done;
+	/* The flusher: starts the write-back of staged contents while the
+	 * copy goes on, without making the copying threads wait for the
+	 * disk (sync_file_range blocks when the device queue is full). */
+	pthread_t fth;
+	bool fstarted, fstop;
+	pthread_cond_t fcv;
+	int fq[FLUSH_Q];
+	size_t fhead, flen;
 };
+
+static void *
+flusher(void *arg)
+{
+	struct store_txn *t = arg;
+	int fd;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (t->flen == 0 && !t->fstop)
+			pthread_cond_wait(&t->fcv, &t->mu);
+		if (t->flen == 0)
+			break;
+		fd = t->fq[t->fhead];
+		t->fhead = (t->fhead + 1) % FLUSH_Q;
+		t->flen--;
+		pthread_mutex_unlock(&t->mu);
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+		pthread_mutex_lock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+/* Queue fd's write-back (a dup of it; skipped when the queue is full:
+ * store_sync() covers everything anyway). */
+static void
+flush_push(struct store_txn *t, int fd)
+{
+	int d;
+
+	pthread_mutex_lock(&t->mu);
+	if (!t->fstarted && !t->fstop) {
+		if (pthread_create(&t->fth, NULL, flusher, t) == 0)
+			t->fstarted = true;
+		else
+			t->fstop = true;
+	}
+	if (t->fstarted && !t->fstop && t->flen < FLUSH_Q &&
+	    (d = fcntl(fd, F_DUPFD_CLOEXEC, 0)) != -1) {
+		t->fq[(t->fhead + t->flen) % FLUSH_Q] = d;
+		t->flen++;
+		pthread_cond_signal(&t->fcv);
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Stop the flusher after it has started every queued write-back. */
+static void
+flush_stop(struct store_txn *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->fstop = true;
+	pthread_cond_signal(&t->fcv);
+	pthread_mutex_unlock(&t->mu);
+	if (t->fstarted)
+		pthread_join(t->fth, NULL);
+	t->fstarted = false;
+}
 
 uint64_t
 store_txn_newest(const struct store_txn *t)
@@ -1307,6 +1376,7 @@ store_txn_begin(struct store *s, const char *pkg, double timeout,
 	t->lockfd = t->objlockfd = t->stagelock = t->stagefd = t->vfd = -1;
 	snprintf(t->pkg, sizeof(t->pkg), "%s", pkg);
 	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->fcv, NULL);
 	if ((t->lockfd = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
 	    timeout)) == -1)
 		goto fail;
@@ -1353,6 +1423,7 @@ store_txn_abort(struct store_txn *t)
 
 	if (t == NULL)
 		return;
+	flush_stop(t);
 	if (t->stagefd != -1)
 		close(t->stagefd);
 	if (t->stagelock != -1) {
@@ -1366,6 +1437,7 @@ store_txn_abort(struct store_txn *t)
 	lock_release(t->objlockfd);
 	lock_release(t->lockfd);
 	dset_free(&t->staged);
+	pthread_cond_destroy(&t->fcv);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
@@ -1415,8 +1487,9 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	bool isnew;
 	int have, rc = -1;
 
-	/* Start writing it back now; store_sync() waits at commit. */
-	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	/* Start writing it back now (another thread); store_sync() waits
+	 * for all of it at commit. */
+	flush_push(t, fd);
 	if ((have = store_has_content(t->s, d)) == -1)
 		return -1;
 	pthread_mutex_lock(&t->mu);
@@ -1844,6 +1917,7 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 		goto out;
 	if (manifest_check(m) == -1)
 		goto out;
+	flush_stop(t);
 	if (txn_move(t, &added) == -1 || store_sync(s) == -1)
 		goto out;
 	snprintf(build, sizeof(build), BUILD_PREFIX "%" PRIu64, version);

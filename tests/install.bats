@@ -6,8 +6,11 @@ load lib/common
 
 install_into()
 {
-	# The build under test is installed as it is (no rebuild).
-	make -C "$PKGDIST_SRC" -s install B="$PKGDIST_BUILD" PREFIX="$1" >&2
+	# The build under test is installed as it is: install-files is
+	# "make install" without its "make all", which could rebuild the
+	# build under test with other flags while other tests use it.
+	make -C "$PKGDIST_SRC" -s install-files B="$PKGDIST_BUILD" \
+	    PREFIX="$1" >&2
 }
 
 @test "install: the four tools, the scripts and every man page land under PREFIX" {
