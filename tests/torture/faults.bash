@@ -64,12 +64,7 @@ faults_record()
 	shift
 	line="$name injected=$*"
 	torture_say "faults: $line"
-	mkdir -p "$(dirname "$FAULTS_RECORD")" 2>/dev/null || return 0
-	{
-		[ ! -f "$FAULTS_RECORD" ] ||
-		    awk -v n="$name" '$1 != n' "$FAULTS_RECORD"
-		echo "$line"
-	} >"$FAULTS_RECORD.new" && mv "$FAULTS_RECORD.new" "$FAULTS_RECORD"
+	torture_put_record "$FAULTS_RECORD" "$name" "$line"
 }
 
 # faults_fail WHAT: report a broken rule at the current fault and fail.
