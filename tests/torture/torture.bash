@@ -19,7 +19,7 @@
 # the number M of fault-injectable operations (fault.h: every read, write,
 # fsync, rename, link, symlink, mkdir and unlink of the core), then for
 # each crash point N (1..M, or an even sample of at most $TORTURE_MAX of
-# them, 60 by default and 12 under make asan, every one with
+# them, 40 by default and 12 under make asan, every one with
 # TORTURE_FULL=1) restores the
 # snapshot, runs t_cmd with PKGDIST_FAULT=any:N:crash (SIGKILL at the Nth
 # operation, as a power cut), checks t_invariant, runs t_cmd again
@@ -39,7 +39,7 @@
 # Under the sanitizers (make asan) every run costs more: a smaller sample.
 case ${PKGDIST_BUILD:-} in
 */asan) : "${TORTURE_MAX:=12}" ;;
-*) : "${TORTURE_MAX:=60}" ;;
+*) : "${TORTURE_MAX:=40}" ;;
 esac
 : "${TORTURE_FULL:=0}"
 
