@@ -138,7 +138,11 @@ int layout_inplace_apply(struct dp_apply *a);
 /* Shared by the layouts (layout_atomic.c). */
 int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
     const char *where);
-int layout_fix_dirs(int rootfd, const struct manifest *m, const char *where);
+int layout_fix_dirs(int rootfd, const struct manifest *m,
+    const unsigned char *only, const char *where);
+/* Files this big get their writeback started as soon as written (small
+ * ones are left to the final sync: many tiny writes would only seek). */
+#define LAYOUT_WRITEBACK_MIN (1024 * 1024)
 int layout_syncfs(int fd, const char *what);
 void layout_start_writeback(int fd);
 int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);

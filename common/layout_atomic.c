@@ -157,16 +157,19 @@ make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
 		err_sys("%s", what);
 		goto out;
 	}
-	layout_start_writeback(fd);
+	if (e->size >= LAYOUT_WRITEBACK_MIN)
+		layout_start_writeback(fd);
 	rc = 0;
 out:
 	close(fd);
 	return rc;
 }
 
-/* Set mode and mtime of directories, children before parents. */
+/* Set mode and mtime of directories (those flagged in only, or all when
+ * only is NULL), children before parents. */
 int
-layout_fix_dirs(int rootfd, const struct manifest *m, const char *where)
+layout_fix_dirs(int rootfd, const struct manifest *m,
+    const unsigned char *only, const char *where)
 {
 	struct dp_walk w;
 	const char *base;
@@ -177,7 +180,7 @@ layout_fix_dirs(int rootfd, const struct manifest *m, const char *where)
 	for (i = m->n; i-- > 0;) {
 		const struct entry *e = &m->v[i];
 
-		if (e->type != ENTRY_DIR)
+		if (e->type != ENTRY_DIR || (only != NULL && !only[i]))
 			continue;
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
 			goto out;
@@ -311,7 +314,7 @@ need:
 			break;
 		}
 	}
-	if (layout_fix_dirs(newfd, nm, where) == -1)
+	if (layout_fix_dirs(newfd, nm, NULL, where) == -1)
 		goto out;
 	rc = 0;
 	goto out;
