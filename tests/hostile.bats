@@ -248,15 +248,21 @@ push_hostile()
 	fi
 }
 
-@test "hostile DPs: .pkgdist/PKG, .pkgdist/.lock and the state file planted as links never make pkgpush write outside" {
+@test "hostile DPs: .pkgdist, .pkgdist/PKG, .pkgdist/.lock and the state file planted as links never make pkgpush write outside" {
 	need_tool pkgstage pkgpush
 	dp_setup
 	local n=0 dp flags
 	for dp in dp1 dp2; do
 		flags=
 		[ $dp = dp1 ] || flags=--inplace
-		# The package's state directory.
 		cp -a "$T/$dp" "$T/$dp.orig"
+		# The DP's .pkgdist itself, to a populated directory.
+		plant "$T/$dp/.pkgdist" "$T/sentinel"
+		push_hostile $dp $flags
+		expect_status 1
+		n=$((n + 1))
+		rm -rf "$T/$dp"; cp -a "$T/$dp.orig" "$T/$dp"
+		# The package's state directory.
 		plant "$T/$dp/.pkgdist/pkg" "$T/sentinel"
 		push_hostile $dp $flags
 		expect_status 1
