@@ -22,6 +22,8 @@
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define STATE_MAGIC "pkgdist-dpstate 1"
 #define STATE_MAX (64u * 1024)
+/* A manifest kept on a DP is read whole; the store's own limit. */
+#define DP_MANIFEST_MAX ((off_t)1 << 30)
 
 int
 dp_open(const char *path, bool create, struct dp_handle *h)
@@ -300,6 +302,11 @@ load_manifest_at(int dirfd, const char *name, const char *what,
 		return err_sys("%s/%s", what, name);
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		err_set("%s/%s: not a regular file", what, name);
+		goto out;
+	}
+	if (st.st_size > DP_MANIFEST_MAX) {
+		err_set("%s/%s: larger than %lld bytes", what, name,
+		    (long long)DP_MANIFEST_MAX);
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {

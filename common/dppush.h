@@ -81,6 +81,11 @@ struct dp_push_opts {
 	bool dry_run;		/* compute and report, change nothing */
 	unsigned keep;		/* atomic: trees kept, current included */
 	int jobs;		/* hash threads for a scan (0: all CPUs) */
+	/* Threads writing files at once (0 or 1: one, in the order given
+	 * to prepare()).  More only with a source whose write() may be
+	 * called from several threads at once, in any order (the store);
+	 * never with a stream (the remote side). */
+	int write_threads;
 	struct progress *progress;	/* may be NULL */
 };
 
@@ -138,7 +143,13 @@ int layout_inplace_apply(struct dp_apply *a);
 /* Shared by the layouts (layout_atomic.c). */
 int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
     const char *where);
-int layout_fix_dirs(int rootfd, const struct manifest *m, const char *where);
+int layout_fix_dirs(int rootfd, const struct manifest *m,
+    const unsigned char *only, const char *where);
+/* Files this big get their writeback started as soon as written (small
+ * ones are left to the final sync: many tiny writes would only seek). */
+#define LAYOUT_WRITEBACK_MIN (1024 * 1024)
+/* At most this many writer threads per tree build. */
+#define LAYOUT_WRITERS_MAX 8
 int layout_syncfs(int fd, const char *what);
 void layout_start_writeback(int fd);
 int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,10 +137,13 @@ out:
 	return rc;
 }
 
-/* Create a file for e under dir as name, fill it, set mode and mtime. */
+/* Create a file for e under dir as name, fill it, set mode and mtime;
+ * *bytes counts what was written.  Safe to call from several threads
+ * when the source allows it. */
 static int
 make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
-    enum action act, int olddir, const char *oldbase, const char *what)
+    enum action act, int olddir, const char *oldbase, const char *what,
+    uint64_t *bytes)
 {
 	int fd, rc = -1;
 
@@ -147,26 +151,36 @@ make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
 	    O_CLOEXEC, 0600)) == -1)
 		return err_sys("%s", what);
 	if (act == ACT_COPYOLD) {
-		if (layout_copy_old(olddir, oldbase, e, fd, what,
-		    &a->r->bytes) == -1)
+		if (layout_copy_old(olddir, oldbase, e, fd, what, bytes) == -1)
 			goto out;
-	} else if (dp_write_content(a, e, fd, what) == -1)
-		goto out;
+	} else {
+		if (a->src == NULL || a->src->write == NULL) {
+			err_set("%s: no content source", what);
+			goto out;
+		}
+		if (a->src->write(a->src->ctx, e->digest, e->size, fd,
+		    what) == -1)
+			goto out;
+		*bytes += e->size;
+	}
 	if (fchmod(fd, e->mode) == -1 ||
 	    layout_set_times(dir, name, fd, e->mtime) == -1) {
 		err_sys("%s", what);
 		goto out;
 	}
-	layout_start_writeback(fd);
+	if (e->size >= LAYOUT_WRITEBACK_MIN)
+		layout_start_writeback(fd);
 	rc = 0;
 out:
 	close(fd);
 	return rc;
 }
 
-/* Set mode and mtime of directories, children before parents. */
+/* Set mode and mtime of directories (those flagged in only, or all when
+ * only is NULL), children before parents. */
 int
-layout_fix_dirs(int rootfd, const struct manifest *m, const char *where)
+layout_fix_dirs(int rootfd, const struct manifest *m,
+    const unsigned char *only, const char *where)
 {
 	struct dp_walk w;
 	const char *base;
@@ -177,7 +191,7 @@ layout_fix_dirs(int rootfd, const struct manifest *m, const char *where)
 	for (i = m->n; i-- > 0;) {
 		const struct entry *e = &m->v[i];
 
-		if (e->type != ENTRY_DIR)
+		if (e->type != ENTRY_DIR || (only != NULL && !only[i]))
 			continue;
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
 			goto out;
@@ -203,6 +217,125 @@ out:
 	return rc;
 }
 
+/* The files of a tree build that need bytes written, shared by the
+ * writer threads. */
+struct writers {
+	struct dp_apply *a;
+	const unsigned char *act;
+	const size_t *idx;		/* entries of a->newm, in order */
+	size_t n, next;
+	int newfd, oldfd;
+	const char *where;
+	pthread_mutex_t mu;
+	bool stop;
+	char *errmsg;			/* the first failure */
+	int errnum;
+	uint64_t bytes;
+};
+
+static void *
+writer(void *arg)
+{
+	struct writers *w = arg;
+	const struct manifest *nm = w->a->newm;
+	struct dp_walk wn, wo;
+	uint64_t bytes = 0;
+	const char *base, *obase = NULL;
+	char *what = NULL;
+	size_t i, wl = strlen(w->where) + MANIFEST_PATH_MAX + 2;
+	int pfd, opfd = -1;
+
+	dp_walk_init(&wn, w->newfd);
+	dp_walk_init(&wo, w->oldfd);
+	if ((what = malloc(wl)) == NULL) {
+		err_sys("out of memory");
+		goto fail;
+	}
+	for (;;) {
+		const struct entry *e;
+
+		pthread_mutex_lock(&w->mu);
+		if (w->stop || w->next >= w->n) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		i = w->idx[w->next++];
+		pthread_mutex_unlock(&w->mu);
+		e = &nm->v[i];
+		snprintf(what, wl, "%s/%s", w->where, e->path);
+		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1 ||
+		    (w->act[i] == ACT_COPYOLD &&
+		    dp_walk_parent(&wo, e->path, &opfd, &obase) == -1)) {
+			err_prefix("%s: ", w->where);
+			goto fail;
+		}
+		if (make_file(w->a, pfd, base, e, w->act[i], opfd, obase,
+		    what, &bytes) == -1)
+			goto fail;
+		if (w->a->o->progress)
+			progress_add(w->a->o->progress, 1, e->size);
+	}
+	goto out;
+fail:
+	pthread_mutex_lock(&w->mu);
+	if (w->errmsg == NULL) {
+		w->errmsg = strdup(err_get());
+		w->errnum = err_errno();
+	}
+	w->stop = true;
+	pthread_mutex_unlock(&w->mu);
+out:
+	pthread_mutex_lock(&w->mu);
+	w->bytes += bytes;
+	pthread_mutex_unlock(&w->mu);
+	free(what);
+	dp_walk_free(&wn);
+	dp_walk_free(&wo);
+	return NULL;
+}
+
+/* Write the files idx[0..n) with o->write_threads threads (this one
+ * included). */
+static int
+write_files(struct dp_apply *a, const unsigned char *act, const size_t *idx,
+    size_t n, int newfd, int oldfd, const char *where)
+{
+	struct writers w;
+	pthread_t th[LAYOUT_WRITERS_MAX];
+	int nt = a->o->write_threads, k, started = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.a = a;
+	w.act = act;
+	w.idx = idx;
+	w.n = n;
+	w.newfd = newfd;
+	w.oldfd = oldfd;
+	w.where = where;
+	pthread_mutex_init(&w.mu, NULL);
+	if (nt > LAYOUT_WRITERS_MAX)
+		nt = LAYOUT_WRITERS_MAX;
+	if ((size_t)nt > n / 4)
+		nt = (int)(n / 4);	/* threads only pay on many files */
+	for (k = 1; k < nt; k++) {
+		if (pthread_create(&th[started], NULL, writer, &w) != 0)
+			break;
+		started++;
+	}
+	writer(&w);
+	for (k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&w.mu);
+	a->r->bytes += w.bytes;
+	if (w.errmsg != NULL || w.stop) {
+		err_set("%s", w.errmsg ? w.errmsg : "out of memory");
+		a->r->failed_errno = w.errnum;
+		free(w.errmsg);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Build the complete tree a->newm in the empty directory newfd; olddir
  * (-1: none) is the old tree, whose manifest is a->oldm.  Unchanged files
@@ -218,6 +351,7 @@ layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where)
 	size_t i, nneed = 0;
 	const char *base, *obase;
 	char what[4400];
+	size_t *idx = NULL, nidx = 0;
 	int pfd, opfd, rc = -1;
 
 	dp_walk_init(&wn, newfd);
@@ -226,7 +360,8 @@ layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where)
 		err_sys("out of memory");
 		goto out;
 	}
-	if (nm->n && (needs = malloc(nm->n * sizeof(*needs))) == NULL) {
+	if (nm->n && ((needs = malloc(nm->n * sizeof(*needs))) == NULL ||
+	    (idx = malloc(nm->n * sizeof(*idx))) == NULL)) {
 		err_sys("out of memory");
 		goto out;
 	}
@@ -285,12 +420,10 @@ need:
 			}
 			break;
 		case ENTRY_FILE:
-			if (act[i] == ACT_LINK || act[i] == ACT_COPYOLD) {
+			if (act[i] == ACT_LINK) {
 				if (dp_walk_parent(&wo, e->path, &opfd,
 				    &obase) == -1)
 					goto out;
-			}
-			if (act[i] == ACT_LINK) {
 				if (io_link(opfd, obase, pfd, base) == 0) {
 					a->r->linked++;
 					break;
@@ -303,15 +436,16 @@ need:
 					goto fail;
 				act[i] = ACT_COPYOLD;
 			}
-			if (make_file(a, pfd, base, e, act[i], opfd, obase,
-			    what) == -1)
-				goto out;
-			if (a->o->progress)
-				progress_add(a->o->progress, 1, e->size);
+			/* Written next, by the writers, in this order. */
+			idx[nidx++] = i;
 			break;
 		}
 	}
-	if (layout_fix_dirs(newfd, nm, where) == -1)
+	dp_walk_free(&wn);
+	dp_walk_free(&wo);
+	if (write_files(a, act, idx, nidx, newfd, oldfd, where) == -1)
+		goto out;
+	if (layout_fix_dirs(newfd, nm, NULL, where) == -1)
 		goto out;
 	rc = 0;
 	goto out;
@@ -322,6 +456,7 @@ out:
 	dp_walk_free(&wo);
 	free(act);
 	free(needs);
+	free(idx);
 	return rc;
 }
 
@@ -432,8 +567,14 @@ switch_link(struct dp_apply *a, const char *tree)
 
 	snprintf(target, sizeof(target), "%s/%s/%s", DP_META, a->pkg, tree);
 	(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
-	if (io_symlink(target, a->pkgfd, DP_TMP_PREFIX "link") == -1 ||
-	    io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
+	if (io_symlink(target, a->pkgfd, DP_TMP_PREFIX "link") == -1) {
+		if (err_errno() == EPERM || err_errno() == ENOTSUP ||
+		    err_errno() == ENOSYS)
+			err_prefix("the file system refuses symbolic links "
+			    "(push with --inplace): ");
+		return err_prefix("%s/%s: ", a->h->where, a->pkg);
+	}
+	if (io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
 	    a->pkg) == -1 ||
 	    io_fsync_dir(a->h->rootfd, a->h->where) == -1) {
 		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
@@ -541,7 +682,8 @@ out:
 	if (oldfd != -1)
 		close(oldfd);
 	if (built) {
-		a->r->failed_errno = err_errno();
+		if (a->r->failed_errno == 0)
+			a->r->failed_errno = err_errno();
 		layout_remove_quietly(a->pkgfd, tmp);
 	}
 	if (slot != -1)

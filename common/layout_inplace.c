@@ -143,7 +143,8 @@ write_tmp(struct dp_apply *a, int dir, const char *tmp, const struct entry *e,
 		err_sys("%s", what);
 		goto out;
 	}
-	layout_start_writeback(fd);
+	if (e->size >= LAYOUT_WRITEBACK_MIN)
+		layout_start_writeback(fd);
 	rc = 0;
 out:
 	close(fd);
@@ -230,6 +231,37 @@ drop_tmps(struct dp_apply *a, struct plan *p, int root)
 	(void)a;
 }
 
+/*
+ * The directories whose mode or mtime a refresh may have moved: those
+ * holding a changed entry, and changed directories themselves.  Only
+ * they are set again (a refresh of 1% of a big tree must not touch every
+ * directory).  *out: one flag per entry of m.
+ */
+static int
+mark_dirs(const struct plan *p, const struct manifest *m, unsigned char **out)
+{
+	char buf[MANIFEST_PATH_MAX + 1], *s;
+	const struct entry *d;
+	size_t i;
+
+	if ((*out = calloc(m->n ? m->n : 1, 1)) == NULL)
+		return err_sys("out of memory");
+	for (i = 0; i < p->cl.n; i++) {
+		const struct entry *e = change_entry(&p->cl.v[i]);
+
+		snprintf(buf, sizeof(buf), "%s", e->path);
+		if (e->type == ENTRY_DIR && p->cl.v[i].kind != CHANGE_DEL &&
+		    (d = manifest_find(m, buf)) != NULL)
+			(*out)[d - m->v] = 1;
+		if ((s = strrchr(buf, '/')) == NULL)
+			continue;	/* the root: no entry, no mtime */
+		*s = '\0';
+		if ((d = manifest_find(m, buf)) != NULL)
+			(*out)[d - m->v] = 1;
+	}
+	return 0;
+}
+
 static int
 first_install(struct dp_apply *a)
 {
@@ -311,9 +343,10 @@ layout_inplace_apply(struct dp_apply *a)
 	size_t i, nneed = 0;
 	const char *base;
 	char tmp[64], where[4400], what[8600], *firstbusy = NULL;
+	unsigned char *dirs = NULL;
 	uint64_t from = a->st->version;
 	unsigned id = 0;
-	int root = -1, pfd, rc = -1, busy, e_no = 0;
+	int root = -1, pfd, rc = -1, busy, e_no = 0, pass;
 	bool touched = false;
 
 	memset(&p, 0, sizeof(p));
@@ -355,7 +388,7 @@ layout_inplace_apply(struct dp_apply *a)
 			p.phase[i] = PH_WRITE;
 	}
 	/* The contents, in the order they will be asked for. */
-	for (int pass = 0; pass < 2; pass++)
+	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < p.cl.n; i++) {
 			const struct entry *e = change_entry(&p.cl.v[i]);
 
@@ -526,7 +559,8 @@ layout_inplace_apply(struct dp_apply *a)
 	/* 4. Directories, durability, the record. */
 	dp_walk_free(&w);
 	dp_walk_init(&w, -1);
-	if (layout_fix_dirs(root, a->newm, where) == -1 ||
+	if (mark_dirs(&p, a->newm, &dirs) == -1 ||
+	    layout_fix_dirs(root, a->newm, dirs, where) == -1 ||
 	    layout_syncfs(root, where) == -1)
 		goto fail2;
 	if (manifest_save(a->newm, a->pkgfd, DP_MANIFEST, 0444) == -1 ||
@@ -550,6 +584,34 @@ fail1:
 			continue;
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == 0)
 			(void)unlinkat(pfd, base, AT_REMOVEDIR);
+	}
+	/* The directories the temporaries came and went in get back their
+	 * times (and modes): the DP is left exactly as it was. */
+	{
+		unsigned char *od = calloc(a->oldm->n ? a->oldm->n : 1, 1);
+		char buf[MANIFEST_PATH_MAX + 1], *sl;
+		const struct entry *d;
+		char *msg = strdup(err_get());
+
+		for (i = 0; od != NULL && i < p.cl.n; i++) {
+			if (p.phase[i] != PH_WRITE)
+				continue;
+			snprintf(buf, sizeof(buf), "%s",
+			    change_entry(&p.cl.v[i])->path);
+			if ((sl = strrchr(buf, '/')) == NULL)
+				continue;
+			*sl = '\0';
+			if ((d = manifest_find(a->oldm, buf)) != NULL &&
+			    d->type == ENTRY_DIR)
+				od[d - a->oldm->v] = 1;
+		}
+		if (od != NULL)
+			(void)layout_fix_dirs(root, a->oldm, od, where);
+		free(od);
+		if (msg != NULL) {
+			err_set("%s", msg);
+			free(msg);
+		}
 	}
 	if (!touched && !a->r->old_partial) {
 		char *msg = strdup(err_get());
@@ -589,6 +651,7 @@ out:
 	free(p.typechg);
 	free(needs);
 	free(firstbusy);
+	free(dirs);
 	if (root != -1)
 		close(root);
 	return rc;

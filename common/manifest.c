@@ -10,6 +10,7 @@
 #include "atomic.h"
 #include "err.h"
 #include "manifest.h"
+#include "num.h"
 
 /* A line holds at most two escaped paths (4 bytes a byte) and numbers. */
 #define LINE_MAX_LEN (8 * MANIFEST_PATH_MAX + 256)
@@ -176,42 +177,6 @@ path_unescape(const char *s, size_t len, char **outp)
  * Entries
  */
 
-static int
-parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	/* One spelling per number: no sign, no leading zero. */
-	if (len == 0 || (len > 1 && s[0] == '0'))
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-parse_i64(const char *s, size_t len, int64_t *out)
-{
-	uint64_t v;
-	bool neg = len > 0 && s[0] == '-';
-
-	if (neg && (len == 2 && s[1] == '0'))
-		return -1;
-	if (parse_u64(s + neg, len - neg, &v) == -1)
-		return -1;
-	if (v > (uint64_t)INT64_MAX + (neg ? 1 : 0))
-		return -1;
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
-}
-
 /* Next space-delimited field of line[*pos .. len). */
 static int
 next_field(const char *line, size_t len, size_t *pos, const char **f,
@@ -265,12 +230,12 @@ entry_parse_into(const char *line, size_t len, struct entry *e,
 	e->mode = mode;
 	if (next_field(line, len, &pos, &f, &flen, "size") == -1)
 		return -1;
-	if (parse_u64(f, flen, &e->size) == -1)
+	if (num_u64(f, flen, UINT64_MAX, &e->size) == -1)
 		return err_set("size '%.*s' is not a number or too large",
 		    (int)(flen > 24 ? 24 : flen), f);
 	if (next_field(line, len, &pos, &f, &flen, "mtime") == -1)
 		return -1;
-	if (parse_i64(f, flen, &e->mtime) == -1)
+	if (num_i64(f, flen, &e->mtime) == -1)
 		return err_set("mtime '%.*s' is not a number or too large",
 		    (int)(flen > 24 ? 24 : flen), f);
 	if (next_field(line, len, &pos, &f, &flen, "digest") == -1)
@@ -657,7 +622,7 @@ reader_header(struct manifest_reader *r)
 		}
 		if (len > 8 && memcmp(line, "version ", 8) == 0 &&
 		    r->version == 0) {
-			if (parse_u64(line + 8, len - 8, &v) == -1 || v == 0)
+			if (num_u64(line + 8, len - 8, UINT64_MAX, &v) == -1 || v == 0)
 				return err_set("version is not a positive "
 				    "number");
 			r->version = v;

@@ -178,6 +178,11 @@ conn_open(const struct dp_target *t, struct conn *c)
 		err_sys("cannot start ssh");
 		goto out;
 	}
+	/* Room for a few contents in flight while the remote syncs a
+	 * file (best effort). */
+	r = 1 << 20;
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &r, sizeof(r));
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &r, sizeof(r));
 	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
 		goto spawnerr;
 	fa_ok = true;

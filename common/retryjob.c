@@ -21,6 +21,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
 #include "retryjob.h"
 
 static const char *const tools[] = {
@@ -247,31 +248,11 @@ out:
 	return rc;
 }
 
-/* Strict decimal: no sign, no leading zero, no overflow past max. */
-static int
-parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (max - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 /* A value of a command-line option as a version number. */
 static int
 guess_version(const char *s, uint64_t *v)
 {
-	return parse_u64(s, strlen(s), UINT64_MAX, v);
+	return num_u64(s, strlen(s), UINT64_MAX, v);
 }
 
 /* pkgpush's options that take a value. */
@@ -561,7 +542,7 @@ field_num(struct lines *l, const char *key, uint64_t max, uint64_t *out)
 {
 	if (next_field(l, key) == -1)
 		return -1;
-	if (parse_u64(l->val, l->vlen, max, out) == -1)
+	if (num_u64(l->val, l->vlen, max, out) == -1)
 		return err_set("line %u: bad number for '%s'", l->no, key);
 	return 0;
 }

@@ -512,3 +512,9 @@ bad_case()
 	[ -z "$output" ]
 	[[ "$stderr" == "pkgdiff: late.m:20003: path 'a' is out of order"* ]]
 }
+
+@test "pkgdiff: a bad option is reported as 'pkgdiff: ...', usage on stderr, exit 2" {
+	run pkgdiff scan --bogus "$T"
+	expect_status 2
+	[ "${lines[0]}" = "pkgdiff: unrecognized option '--bogus'" ]
+}

@@ -352,3 +352,15 @@ setup()
 	at_version "$T/dp1" 2
 	at_version "$T/dp2" 2
 }
+
+@test "pkgpush: --verify in place repairs an edited, a removed and an added file" {
+	pkgpush --inplace --dp dp1 office
+	chmod u+w "$T/dp1/office" "$T/dp1/office/f3"
+	echo tampered >"$T/dp1/office/f3"
+	rm -f "$T/dp1/office/f4"
+	echo stray >"$T/dp1/office/stray"
+	run pkgpush --inplace --verify --dp dp1 office
+	expect_status 0
+	expect_output_has "1 added, 1 changed, 1 deleted"
+	at_version "$T/dp1" 2
+}

@@ -554,3 +554,12 @@ snapshot()
 		rm -rf "$T/retry.snap"
 	done
 }
+
+@test "pkgretry: a bad option or subcommand is reported as 'pkgretry: ...', exit 2" {
+	run pkgretry run --bogus
+	expect_status 2
+	[ "${lines[0]}" = "pkgretry: unrecognized option '--bogus'" ]
+	run pkgretry frob
+	expect_status 2
+	[ "${lines[0]}" = "pkgretry: 'frob': unknown subcommand" ]
+}

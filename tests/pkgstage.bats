@@ -530,3 +530,21 @@ setup()
 	run pkgstage add --version 18446744073709551616 p "$T/src"
 	expect_status 2
 }
+
+@test "pkgstage add: a file that starts as text and goes on random is compressed where it pays, and reads back whole" {
+	mkdir "$T/t"
+	{ seq 1 400000; head -c 3000000 /dev/urandom; seq 1 400000; } >"$T/t/mixed"
+	pkgstage add p "$T/t"
+	d=$(sha256sum <"$T/t/mixed" | cut -c1-64)
+	o=$PKGDIST_STORE/objects/${d:0:2}/${d:2}.z
+	[ -f "$o" ]
+	size=$(stat -c %s "$T/t/mixed")
+	# The random middle is stored as it is (about 3 MB), the text shrinks.
+	[ "$(stat -c %s "$o")" -lt $((size - 3000000)) ]
+	[ "$(stat -c %s "$o")" -gt 3000000 ]
+	run pkgstage fsck
+	expect_status 0
+	pkgstage export p 1 -o "$T/p.pkg"
+	pkgstage -s "$T/s2" import "$T/p.pkg"
+	pkgstage -s "$T/s2" fsck
+}

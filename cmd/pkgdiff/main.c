@@ -28,6 +28,7 @@
 #include "io.h"
 #include "manifest.h"
 #include "msg.h"
+#include "num.h"
 #include "progress.h"
 #include "scan.h"
 
@@ -77,25 +78,6 @@ raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-static int
-parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *p;
-
-	if (*s == '\0')
-		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		if (v > (max - (uint64_t)(*p - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*out = v;
-	return 0;
 }
 
 /* Write m to path through the atomic helper: the old file (if any)
@@ -421,6 +403,8 @@ main(int argc, char *argv[])
 	}
 	argc--;
 	argv++;
+	/* getopt names argv[0] in its messages: the tool, not the mode. */
+	argv[0] = (char *)(uintptr_t)msg_progname();
 
 	while ((ch = getopt_long(argc, argv, "hj:o:", longopts,
 	    NULL)) != -1) {
@@ -430,7 +414,7 @@ main(int argc, char *argv[])
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (parse_uint(optarg, 256, &v) == -1 || v == 0) {
+			if (num_arg(optarg, 1, 256, &v) == -1) {
 				msg_warn("-j: want a number from 1 to 256: "
 				    "'%s'", optarg);
 				bad_usage();
@@ -465,7 +449,7 @@ main(int argc, char *argv[])
 		case 'V':
 			if (mode != MODE_SCAN)
 				bad_usage();
-			if (parse_uint(optarg, UINT64_MAX, &v) == -1 ||
+			if (num_arg(optarg, 0, UINT64_MAX, &v) == -1 ||
 			    v == 0) {
 				msg_warn("--version: want a positive number: "
 				    "'%s'", optarg);

@@ -31,6 +31,7 @@
 #include "progress.h"
 #include "remote.h"
 #include "retryjob.h"
+#include "scan.h"
 #include "serve.h"
 #include "store.h"
 
@@ -282,6 +283,11 @@ push_one(struct shared *sh, const struct dp *dp)
 	po.dry_run = sh->o->dry_run;
 	po.keep = sh->o->keep;
 	po.jobs = sh->jobsn > 1 ? 2 : 0;
+	/* The store may be read by several threads at once: share the
+	 * CPUs between the DPs pushed at once. */
+	po.write_threads = scan_ncpu() / (sh->jobsn > 0 ? sh->jobsn : 1);
+	if (po.write_threads > 4)
+		po.write_threads = 4;
 	po.progress = sh->progress;
 	src.ctx = sh->store;
 	src.prepare = NULL;

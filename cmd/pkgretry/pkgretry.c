@@ -36,6 +36,7 @@
 #include "lock.h"
 #include "manifest.h"
 #include "msg.h"
+#include "num.h"
 #include "retryjob.h"
 #include "store.h"
 
@@ -169,52 +170,21 @@ put_text(const char *s, FILE *fp)
 			putc(*p, fp);
 }
 
-static int
-parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Seconds, or a number followed by s, m or h. */
+/* Seconds, or a number followed by s, m or h (at most ten years). */
 static int
 parse_duration(const char *s, size_t len, int64_t *out)
 {
-	char buf[32], *end;
-	unsigned long long v;
+	uint64_t v;
 	int64_t mul = 1;
 
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	switch (buf[len - 1]) {
-	case 'h':
+	if (len > 0 && s[len - 1] == 'h')
 		mul = 3600;
-		buf[--len] = '\0';
-		break;
-	case 'm':
+	else if (len > 0 && s[len - 1] == 'm')
 		mul = 60;
-		buf[--len] = '\0';
-		break;
-	case 's':
-		buf[--len] = '\0';
-		break;
-	}
-	if (len == 0 || buf[0] < '0' || buf[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > 10u * 365 * 86400)
+	if (len > 0 && (mul != 1 || s[len - 1] == 's'))
+		len--;
+	if (num_u64(s, len, (uint64_t)10 * 365 * 86400 / (uint64_t)mul,
+	    &v) == -1 || v == 0)
 		return -1;
 	*out = (int64_t)v * mul;
 	return 0;
@@ -352,7 +322,7 @@ load_config(int dirfd, uid_t owner, struct run_opts *o)
 		val += strspn(val, " \t");
 		val[strcspn(val, " \t")] = '\0';
 		if (strcmp(line, "max-attempts") == 0) {
-			if (parse_uint(val, 1000000, &u) == -1 || u == 0) {
+			if (num_arg(val, 1, 1000000, &u) == -1) {
 				err_set("%s:%u: bad max-attempts '%s'",
 				    CONFIG_NAME, no, val);
 				goto out;
@@ -1133,6 +1103,7 @@ main(int argc, char *argv[])
 	int ch, rc, pass;
 
 	msg_init(argv[0]);
+	argv[0] = (char *)(uintptr_t)msg_progname();
 	atomic_install_cleanup();
 	signal(SIGPIPE, SIG_IGN);
 	/* Options before the subcommand, then the subcommand's own (-s is
@@ -1161,8 +1132,7 @@ main(int argc, char *argv[])
 				break;
 			case OPT_MAX_ATTEMPTS:
 				if (mode != MODE_RUN ||
-				    parse_uint(optarg, 1000000, &u) == -1 ||
-				    u == 0)
+				    num_arg(optarg, 1, 1000000, &u) == -1)
 					bad_usage();
 				o.max_attempts = (unsigned)u;
 				o.set_max = true;
@@ -1189,11 +1159,15 @@ main(int argc, char *argv[])
 			mode = MODE_LIST;
 		else if (strcmp(sub, "run") == 0)
 			mode = MODE_RUN;
-		else
+		else {
+			msg_warn("'%s': unknown subcommand", sub);
 			bad_usage();
-		/* Restart getopt on the subcommand's arguments. */
+		}
+		/* Restart getopt on the subcommand's arguments; getopt names
+		 * argv[0] in its messages, which must be the tool's. */
 		argc -= optind;
 		argv += optind;
+		argv[0] = (char *)(uintptr_t)msg_progname();
 		optind = 0;
 	}
 	argc -= optind;

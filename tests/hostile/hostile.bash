@@ -79,12 +79,7 @@ hostile_record()
 {
 	local line="$1 refused=$2"
 	torture_say "hostile: $line"
-	mkdir -p "$(dirname "$HOSTILE_RECORD")" 2>/dev/null || return 0
-	{
-		[ ! -f "$HOSTILE_RECORD" ] ||
-		    awk -v n="$1" '$1 != n' "$HOSTILE_RECORD"
-		echo "$line"
-	} >"$HOSTILE_RECORD.new" && mv "$HOSTILE_RECORD.new" "$HOSTILE_RECORD"
+	torture_put_record "$HOSTILE_RECORD" "$1" "$line"
 }
 
 # hostile_store_state: what a client of the store sees (names, sizes and

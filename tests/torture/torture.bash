@@ -19,7 +19,7 @@
 # the number M of fault-injectable operations (fault.h: every read, write,
 # fsync, rename, link, symlink, mkdir and unlink of the core), then for
 # each crash point N (1..M, or an even sample of at most $TORTURE_MAX of
-# them, 60 by default and 20 under make asan, every one with
+# them, 40 by default and 12 under make asan, every one with
 # TORTURE_FULL=1) restores the
 # snapshot, runs t_cmd with PKGDIST_FAULT=any:N:crash (SIGKILL at the Nth
 # operation, as a power cut), checks t_invariant, runs t_cmd again
@@ -38,8 +38,8 @@
 
 # Under the sanitizers (make asan) every run costs more: a smaller sample.
 case ${PKGDIST_BUILD:-} in
-*/asan) : "${TORTURE_MAX:=20}" ;;
-*) : "${TORTURE_MAX:=60}" ;;
+*/asan) : "${TORTURE_MAX:=12}" ;;
+*) : "${TORTURE_MAX:=40}" ;;
 esac
 : "${TORTURE_FULL:=0}"
 
@@ -129,18 +129,27 @@ torture_restore()
 	cp -a "$TORTURE_BASE/torture-snap" "$TW"
 }
 
+# torture_put_record FILE NAME LINE: replace NAME's line in the record
+# FILE by LINE, under a lock (tests/run runs bats files in parallel).
+torture_put_record()
+{
+	local f=$1 name=$2 line=$3
+	mkdir -p "$(dirname "$f")" 2>/dev/null || return 0
+	{
+		command -v flock >/dev/null 2>&1 && flock 9
+		{
+			[ ! -f "$f" ] || awk -v n="$name" '$1 != n' "$f"
+			echo "$line"
+		} >"$f.new.$$" && mv "$f.new.$$" "$f"
+	} 9>>"$f.lock"
+}
+
 # torture_record NAME OPS TRIED CRASHED: print and record the figures.
 torture_record()
 {
-	local name=$1 line
-	line="$name ops=$2 tried=$3 crashed=$4 full=$TORTURE_FULL"
+	local line="$1 ops=$2 tried=$3 crashed=$4 full=$TORTURE_FULL"
 	torture_say "torture: $line"
-	mkdir -p "$(dirname "$TORTURE_RECORD")" 2>/dev/null || return 0
-	{
-		[ ! -f "$TORTURE_RECORD" ] ||
-		    awk -v n="$name" '$1 != n' "$TORTURE_RECORD"
-		echo "$line"
-	} >"$TORTURE_RECORD.new" && mv "$TORTURE_RECORD.new" "$TORTURE_RECORD"
+	torture_put_record "$TORTURE_RECORD" "$1" "$line"
 }
 
 # torture_fail N WHAT: report a broken rule at crash point N and fail.
