@@ -585,6 +585,21 @@ fail1:
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == 0)
 			(void)unlinkat(pfd, base, AT_REMOVEDIR);
 	}
+	/* The directories that held temporaries get their old times back,
+	 * so the DP is exactly as it was (best effort: the error kept is
+	 * the one that stopped the push). */
+	{
+		char *msg = strdup(err_get());
+		unsigned char *olddirs = NULL;
+
+		if (mark_dirs(&p, a->oldm, &olddirs) == 0)
+			(void)layout_fix_dirs(root, a->oldm, olddirs, where);
+		free(olddirs);
+		if (msg) {
+			err_set("%s", msg);
+			free(msg);
+		}
+	}
 	if (!touched && !a->r->old_partial) {
 		char *msg = strdup(err_get());
 
