@@ -248,15 +248,21 @@ push_hostile()
 	fi
 }
 
-@test "hostile DPs: .pkgdist/PKG, .pkgdist/.lock and the state file planted as links never make pkgpush write outside" {
+@test "hostile DPs: .pkgdist, .pkgdist/PKG, .pkgdist/.lock and the state file planted as links never make pkgpush write outside" {
 	need_tool pkgstage pkgpush
 	dp_setup
 	local n=0 dp flags
 	for dp in dp1 dp2; do
 		flags=
 		[ $dp = dp1 ] || flags=--inplace
-		# The package's state directory.
 		cp -a "$T/$dp" "$T/$dp.orig"
+		# The DP's .pkgdist itself, to a populated directory.
+		plant "$T/$dp/.pkgdist" "$T/sentinel"
+		push_hostile $dp $flags
+		expect_status 1
+		n=$((n + 1))
+		rm -rf "$T/$dp"; cp -a "$T/$dp.orig" "$T/$dp"
+		# The package's state directory.
 		plant "$T/$dp/.pkgdist/pkg" "$T/sentinel"
 		push_hostile $dp $flags
 		expect_status 1
@@ -376,7 +382,6 @@ push_hostile()
 }
 
 @test "pkgpush --inplace --verify: removing leftover temporaries leaves each directory's time as its manifest says" {
-	skip "BUG: dppush.c scan_dp() records the DP's directory times before it removes the '.pkgdist-tmp-*' entries it found; a directory whose time already matched keeps the time of that removal, pkgpush says 'up to date', and pkgdiff verify of DP/.pkgdist/PKG/manifest shows a P line for it (pkgdist-cron: drift)"
 	need_tool pkgstage pkgpush
 	mkdir -p "$T/src/sub" "$T/dp"
 	printf 'a\n' >"$T/src/sub/f"
