@@ -4,6 +4,7 @@
  *	gen tree DIR SEED NFILES BYTES [BIGBYTES]
  *	gen mutate DIR SEED NFILES BYTES [BIGBYTES]
  *	gen manifest FILE SEED NENTRIES GENERATION
+ *	gen fsprobe DIR N
  *
  * tree writes NFILES files totalling BYTES (log-normal sizes; about half
  * of the bytes random, half text made of words), in directories whose
@@ -22,6 +23,10 @@
  * manifest writes a valid, sorted pkgmanifest(5) of NENTRIES files (and a
  * directory every 100 files) with made-up digests; GENERATION 1 is the
  * same list with 1% modified, 0.5% removed and 0.5% added.
+ *
+ * fsprobe times what one file costs the file system under DIR: creating
+ * 2N files of 4 KiB, renaming N of them over the other N, unlinking N, each
+ * phase followed by sync(); it prints microseconds per file for each.
  *
  * Only for the benchmark: plain C, libc, libm and zlib.
  */
@@ -570,11 +575,63 @@ cmd_manifest(const char *file, uint64_t seed, long n, int gen)
 	return 0;
 }
 
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+cmd_fsprobe(const char *dir, long n)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	double t0, t1, t2, t3;
+	long i;
+	int fd;
+
+	mkdirs(dir);
+	t0 = now();
+	for (i = 0; i < 2 * n; i++) {
+		snprintf(a, sizeof(a), "%s/f%ld", dir, i);
+		if ((fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1 ||
+		    write(fd, buf, 4096) != 4096)
+			die(a);
+		close(fd);
+	}
+	sync();
+	t1 = now();
+	for (i = 0; i < n; i++) {
+		snprintf(a, sizeof(a), "%s/f%ld", dir, n + i);
+		snprintf(b, sizeof(b), "%s/f%ld", dir, i);
+		if (rename(a, b) == -1)
+			die(a);
+	}
+	sync();
+	t2 = now();
+	for (i = 0; i < n; i++) {
+		snprintf(a, sizeof(a), "%s/f%ld", dir, i);
+		if (unlink(a) == -1)
+			die(a);
+	}
+	sync();
+	t3 = now();
+	if (rmdir(dir) == -1)
+		die(dir);
+	printf("create %.0f us, rename over a file %.0f us, unlink %.0f us\n",
+	    (t1 - t0) * 1e6 / (double)(2 * n), (t2 - t1) * 1e6 / (double)n,
+	    (t3 - t2) * 1e6 / (double)n);
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: gen tree|mutate DIR SEED NFILES BYTES "
-	    "[BIGBYTES]\n       gen manifest FILE SEED NENTRIES GENERATION\n");
+	    "[BIGBYTES]\n       gen manifest FILE SEED NENTRIES GENERATION\n"
+	    "       gen fsprobe DIR N\n");
 	exit(2);
 }
 
@@ -583,11 +640,13 @@ main(int argc, char *argv[])
 {
 	struct tree t;
 
-	if (argc < 6)
-		usage();
-	buf = malloc(BUFSZ);
+	buf = calloc(1, BUFSZ);
 	if (buf == NULL)
 		die("malloc");
+	if (argc == 4 && strcmp(argv[1], "fsprobe") == 0)
+		return cmd_fsprobe(argv[2], strtol(argv[3], NULL, 10));
+	if (argc < 6)
+		usage();
 	if (strcmp(argv[1], "manifest") == 0)
 		return cmd_manifest(argv[2], strtoull(argv[3], NULL, 10),
 		    strtol(argv[4], NULL, 10), atoi(argv[5]));
