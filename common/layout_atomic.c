@@ -301,7 +301,7 @@ write_files(struct dp_apply *a, const unsigned char *act, const size_t *idx,
     size_t n, int newfd, int oldfd, const char *where)
 {
 	struct writers w;
-	pthread_t th[LAYOUT_WRITERS_MAX];
+	pthread_t th[LAYOUT_WRITERS_MAX] = { 0 };	/* cppcheck: set before use */
 	int nt = a->o->write_threads, k, started = 0;
 
 	memset(&w, 0, sizeof(w));
