@@ -168,16 +168,37 @@ scan_dp(struct dp_handle *h, const char *pkg, const struct dp_state *st,
 		goto out;
 	}
 	if (!o->dry_run && ts.n > 0) {
+		unsigned char *dirs;
+		const struct entry *d;
+		char *sl;
+
+		if ((dirs = calloc(out->n ? out->n : 1, 1)) == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
 		dp_walk_init(&w, fd);
 		for (i = 0; i < ts.n; i++) {
 			if (dp_walk_parent(&w, ts.v[i], &pfd, &base) == -1 ||
 			    io_remove_tree(pfd, base) == -1) {
 				err_prefix("%s: ", what);
 				dp_walk_free(&w);
+				free(dirs);
 				goto out;
+			}
+			/* Its directory gets back the time the scan saw. */
+			if ((sl = strrchr(ts.v[i], '/')) != NULL) {
+				*sl = '\0';
+				if ((d = manifest_find(out, ts.v[i])) != NULL)
+					dirs[d - out->v] = 1;
+				*sl = '/';
 			}
 		}
 		dp_walk_free(&w);
+		if (layout_fix_dirs(fd, out, dirs, what) == -1) {
+			free(dirs);
+			goto out;
+		}
+		free(dirs);
 	}
 	rc = 0;
 out:

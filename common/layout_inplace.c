@@ -585,6 +585,34 @@ fail1:
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == 0)
 			(void)unlinkat(pfd, base, AT_REMOVEDIR);
 	}
+	/* The directories the temporaries came and went in get back their
+	 * times (and modes): the DP is left exactly as it was. */
+	{
+		unsigned char *od = calloc(a->oldm->n ? a->oldm->n : 1, 1);
+		char buf[MANIFEST_PATH_MAX + 1], *sl;
+		const struct entry *d;
+		char *msg = strdup(err_get());
+
+		for (i = 0; od != NULL && i < p.cl.n; i++) {
+			if (p.phase[i] != PH_WRITE)
+				continue;
+			snprintf(buf, sizeof(buf), "%s",
+			    change_entry(&p.cl.v[i])->path);
+			if ((sl = strrchr(buf, '/')) == NULL)
+				continue;
+			*sl = '\0';
+			if ((d = manifest_find(a->oldm, buf)) != NULL &&
+			    d->type == ENTRY_DIR)
+				od[d - a->oldm->v] = 1;
+		}
+		if (od != NULL)
+			(void)layout_fix_dirs(root, a->oldm, od, where);
+		free(od);
+		if (msg != NULL) {
+			err_set("%s", msg);
+			free(msg);
+		}
+	}
 	if (!touched && !a->r->old_partial) {
 		char *msg = strdup(err_get());
 

@@ -248,15 +248,21 @@ push_hostile()
 	fi
 }
 
-@test "hostile DPs: .pkgdist/PKG, .pkgdist/.lock and the state file planted as links never make pkgpush write outside" {
+@test "hostile DPs: .pkgdist, .pkgdist/PKG, .pkgdist/.lock and the state file planted as links never make pkgpush write outside" {
 	need_tool pkgstage pkgpush
 	dp_setup
 	local n=0 dp flags
 	for dp in dp1 dp2; do
 		flags=
 		[ $dp = dp1 ] || flags=--inplace
-		# The package's state directory.
 		cp -a "$T/$dp" "$T/$dp.orig"
+		# The DP's .pkgdist itself, to a populated directory.
+		plant "$T/$dp/.pkgdist" "$T/sentinel"
+		push_hostile $dp $flags
+		expect_status 1
+		n=$((n + 1))
+		rm -rf "$T/$dp"; cp -a "$T/$dp.orig" "$T/$dp"
+		# The package's state directory.
 		plant "$T/$dp/.pkgdist/pkg" "$T/sentinel"
 		push_hostile $dp $flags
 		expect_status 1
@@ -376,7 +382,6 @@ push_hostile()
 }
 
 @test "pkgpush --inplace --verify: removing leftover temporaries leaves each directory's time as its manifest says" {
-	skip "BUG: dppush.c scan_dp() records the DP's directory times before it removes the '.pkgdist-tmp-*' entries it found; a directory whose time already matched keeps the time of that removal, pkgpush says 'up to date', and pkgdiff verify of DP/.pkgdist/PKG/manifest shows a P line for it (pkgdist-cron: drift)"
 	need_tool pkgstage pkgpush
 	mkdir -p "$T/src/sub" "$T/dp"
 	printf 'a\n' >"$T/src/sub/f"
@@ -551,4 +556,31 @@ job_text()
 	chk_outside_same "$T/sentinel"
 	n=$((n + 1))
 	hostile_record pkgretry-dir-links "$n"
+}
+
+@test "hostile enormous depth: a package 1500 directories deep is pushed, its old trees pruned, and debris of a crashed push of it removed" {
+	skip "BUG: io.c io_remove_tree() refuses trees deeper than 1000 directories ('too deeply nested') though manifest paths may be 4096 bytes (about 2048 levels): on a DP the old trees of such a package are never pruned (silently), and the debris tree of a crashed push can never be removed, so every later push to that DP fails"
+	need_tool pkgstage pkgpush
+	local p=$T/src i
+	for ((i = 0; i < 1500; i++)); do p=$p/a; done
+	mkdir -p "$p" "$T/dp"
+	for i in 1 2 3; do
+		printf '%s\n' "$i" >"$p/f"
+		pkgstage add deep "$T/src" >/dev/null
+		printf 'dp g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
+		run pkgpush --keep 1 --dp dp deep
+		expect_status 0
+	done
+	# --keep 1: the current tree only.
+	[ "$(ls "$T/dp/.pkgdist/deep" | grep -c '^v[0-9]*\.[0-9]*$')" -eq 1 ] || {
+		echo "trees left: $(ls "$T/dp/.pkgdist/deep")" >&2
+		return 1
+	}
+	# A crashed push leaves a tree being built: the next push removes it.
+	cp -a "$T/dp/$(readlink "$T/dp/deep")" "$T/dp/.pkgdist/deep/tmp.9.1"
+	printf '4\n' >"$p/f"
+	pkgstage add deep "$T/src" >/dev/null
+	run pkgpush --keep 1 --dp dp deep
+	expect_status 0
+	[ ! -e "$T/dp/.pkgdist/deep/tmp.9.1" ]
 }

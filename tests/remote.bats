@@ -390,3 +390,33 @@ EOF
 	expect_output_lacks "A "
 	[ -z "$(ls "$T/rdp/.pkgdist/.incoming")" ]
 }
+
+@test "remote: a full remote disk fails the DP naming ENOSPC, leaves it whole, queues a retry" {
+	pkgpush --dp r1 --version 1 office
+	PKGDIST_REMOTE_PKGPUSH="PKGDIST_FAULT=write:3:ENOSPC $PKGDIST_BIN/pkgpush" \
+	    run pkgpush --dp r1 office
+	expect_status 1
+	expect_output_has "No space left on device"
+	expect_output_has "retry queued as 'office@r1'"
+	at_version "$T/rdp" 1
+	run pkgpush --status office
+	expect_output_has "r1 office 1 failed"
+	# What was received before the failure is kept for the retry.
+	[ "$(ls "$T/rdp/.pkgdist/.incoming" | grep -vc '^tmp\.')" -eq 2 ]
+	run pkgretry run --now
+	expect_status 0
+	at_version "$T/rdp" 2
+}
+
+@test "remote: two remote DPs pushed at once (-j 2) both arrive" {
+	mkdir -p "$T/rdp2"
+	printf 'r2 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/rdp2" \
+	    >>"$PKGDIST_STORE/dps"
+	run pkgpush -j 2 --group far office
+	expect_status 0
+	expect_output_has "r1: office - -> 2"
+	expect_output_has "r2: office - -> 2"
+	at_version "$T/rdp" 2
+	at_version "$T/rdp2" 2
+	[ "$(wc -l <"$T/stats")" -eq 2 ]
+}
