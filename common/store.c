@@ -2277,7 +2277,7 @@ store_fsck(struct store *s, struct progress *p,
 	char **pk = NULL;
 	size_t np = 0, i, j, k;
 	pthread_t th[64];
-	int nth, rc = -1;
+	int nth, rc = -1, olk = -1;
 	long ncpu;
 
 	memset(&f, 0, sizeof(f));
@@ -2286,6 +2286,14 @@ store_fsck(struct store *s, struct progress *p,
 	f.report = report;
 	f.arg = arg;
 	pthread_mutex_init(&f.mu, NULL);
+	/* No content sweep while we check (adds and imports go on). */
+	if ((olk = lock_acquire(s->fd, "objects.lock", true,
+	    STORE_WAIT_DEFAULT)) == -1 && err_errno() != EACCES &&
+	    err_errno() != EROFS) {
+		/* (A store we may only read is checked without it.) */
+		err_prefix("store '%s': ", s->dir);
+		goto out;
+	}
 	if (store_packages(s, &pk, &np) == -1)
 		goto out;
 	for (i = 0; i < np; i++) {
@@ -2301,6 +2309,9 @@ store_fsck(struct store *s, struct progress *p,
 
 			manifest_init(&m);
 			if (store_load_manifest(s, pk[i], v[j], &m) == -1) {
+				/* Removed by a gc meanwhile: not damage. */
+				if (store_has_version(s, pk[i], v[j]) == 0)
+					continue;
 				fsck_report(&f, "%s version %" PRIu64 ": %s",
 				    pk[i], v[j], err_get());
 				continue;
@@ -2378,6 +2389,7 @@ out:
 	dset_free(&f.set);
 	store_strings_free(pk, np);
 	pthread_mutex_destroy(&f.mu);
+	lock_release(olk);
 	return rc;
 }
 
