@@ -651,6 +651,9 @@ store_version_info(struct store *s, const char *pkg, uint64_t version,
 			long long c;
 			unsigned long long u;
 
+			/* The store's own info file, and only a cache: a bad
+			 * one is worked out again from the manifest below. */
+			/* NOLINTBEGIN(cert-err34-c) */
 			if (sscanf(line, "created %lld", &c) == 1) {
 				info->created = c;
 				seen |= 1;
@@ -663,6 +666,7 @@ store_version_info(struct store *s, const char *pkg, uint64_t version,
 			} else if (sscanf(line, "new_bytes %llu", &u) == 1) {
 				info->new_bytes = u;
 			}
+			/* NOLINTEND(cert-err34-c) */
 		}
 		got = seen == 7;
 	}
@@ -1009,6 +1013,8 @@ holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
 			goto out;
 		}
 		*nl = '\0';
+		/* The store's own holdings record (written under its lock). */
+		/* NOLINTNEXTLINE(cert-err34-c) */
 		k = sscanf(p, "%65s %llu %llu %15s %lld%n", dp, &ver, &want,
 		    st, &t, &used);
 		memset(&h, 0, sizeof(h));
@@ -2356,6 +2362,8 @@ oom:
 		}
 		free(v);
 	}
+	/* An array of pointers: sizeof a pointer is meant. */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	if ((f.todo = calloc(f.set.n + 1, sizeof(*f.todo))) == NULL) {
 		err_sys("out of memory");
 		goto out;
