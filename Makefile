@@ -18,8 +18,8 @@ B         = build
 
 TOOLS     = \
 	pkgdiff \
-	pkgretry \
 	pkgpush \
+	pkgretry \
 	pkgstage
 
 SCRIPTS   = \

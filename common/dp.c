@@ -484,7 +484,8 @@ dp_packages(struct dp_handle *h, char ***names, size_t *np)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), cmpstr);
+	if (n > 0)	/* v is NULL for an empty directory */
+		qsort(v, n, sizeof(*v), cmpstr);
 	*names = v;
 	*np = n;
 	return 0;

@@ -301,7 +301,7 @@ write_files(struct dp_apply *a, const unsigned char *act, const size_t *idx,
     size_t n, int newfd, int oldfd, const char *where)
 {
 	struct writers w;
-	pthread_t th[LAYOUT_WRITERS_MAX];
+	pthread_t th[LAYOUT_WRITERS_MAX] = { 0 };	/* cppcheck: set before use */
 	int nt = a->o->write_threads, k, started = 0;
 
 	memset(&w, 0, sizeof(w));
@@ -540,7 +540,8 @@ prune(struct dp_apply *a, const char *current)
 
 	if (list_trees(a->pkgfd, &t, &n) == -1)
 		return;
-	qsort(t, n, sizeof(*t), tree_cmp_desc);
+	if (n > 0)	/* t is NULL when there is no tree */
+		qsort(t, n, sizeof(*t), tree_cmp_desc);
 	for (i = 0; i < n; i++) {
 		if (strcmp(t[i].name, current) == 0)
 			continue;
@@ -703,7 +704,8 @@ layout_atomic_rollback(struct dp_apply *a, uint64_t v)
 	manifest_init(&m);
 	if (list_trees(a->pkgfd, &t, &n) == -1)
 		return -1;
-	qsort(t, n, sizeof(*t), tree_cmp_desc);
+	if (n > 0)	/* t is NULL when there is no tree */
+		qsort(t, n, sizeof(*t), tree_cmp_desc);
 	for (i = 0; i < n; i++) {
 		if (t[i].v != v)
 			continue;

@@ -238,7 +238,8 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 	j->attempts = 0;
 	if (make_id(j->package, j->dp, j->argc, j->argv, j->id) == -1)
 		goto out;
-	rc = 0;
+	/* The analyzer forgets j->package once snprintf wrote j->id. */
+	rc = 0;	/* NOLINT(clang-analyzer-unix.Malloc) */
 out:
 	free(gpkg);
 	free(gdp);

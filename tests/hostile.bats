@@ -557,3 +557,30 @@ job_text()
 	n=$((n + 1))
 	hostile_record pkgretry-dir-links "$n"
 }
+
+@test "hostile enormous depth: a package 1500 directories deep is pushed, its old trees pruned, and debris of a crashed push of it removed" {
+	skip "BUG: io.c io_remove_tree() refuses trees deeper than 1000 directories ('too deeply nested') though manifest paths may be 4096 bytes (about 2048 levels): on a DP the old trees of such a package are never pruned (silently), and the debris tree of a crashed push can never be removed, so every later push to that DP fails"
+	need_tool pkgstage pkgpush
+	local p=$T/src i
+	for ((i = 0; i < 1500; i++)); do p=$p/a; done
+	mkdir -p "$p" "$T/dp"
+	for i in 1 2 3; do
+		printf '%s\n' "$i" >"$p/f"
+		pkgstage add deep "$T/src" >/dev/null
+		printf 'dp g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
+		run pkgpush --keep 1 --dp dp deep
+		expect_status 0
+	done
+	# --keep 1: the current tree only.
+	[ "$(ls "$T/dp/.pkgdist/deep" | grep -c '^v[0-9]*\.[0-9]*$')" -eq 1 ] || {
+		echo "trees left: $(ls "$T/dp/.pkgdist/deep")" >&2
+		return 1
+	}
+	# A crashed push leaves a tree being built: the next push removes it.
+	cp -a "$T/dp/$(readlink "$T/dp/deep")" "$T/dp/.pkgdist/deep/tmp.9.1"
+	printf '4\n' >"$p/f"
+	pkgstage add deep "$T/src" >/dev/null
+	run pkgpush --keep 1 --dp dp deep
+	expect_status 0
+	[ ! -e "$T/dp/.pkgdist/deep/tmp.9.1" ]
+}

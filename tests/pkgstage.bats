@@ -548,3 +548,22 @@ setup()
 	pkgstage -s "$T/s2" import "$T/p.pkg"
 	pkgstage -s "$T/s2" fsck
 }
+
+@test "pkgstage fsck: waits while gc sweeps contents, and checks beside a running add" {
+	pkgstage add p "$T/src"
+	exec 9>>"$PKGDIST_STORE/objects.lock"
+	flock 9
+	# An exclusive holder (a sweeping gc) makes fsck wait; an add
+	# (shared) does not stop it.
+	pkgstage fsck >"$T/out" 2>&1 9>&- &
+	f=$!
+	sleep 0.3
+	kill -0 "$f"
+	exec 9>&-
+	wait "$f"
+	exec 9>>"$PKGDIST_STORE/objects.lock"
+	flock -s 9
+	run pkgstage fsck
+	exec 9>&-
+	expect_status 0
+}

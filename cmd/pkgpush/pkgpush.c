@@ -704,6 +704,9 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case 'h':
 			usage(stdout);
+			free(o.dps.v);
+			free(o.groups.v);
+			free(o.only.v);
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':

@@ -382,6 +382,7 @@ src_prepare(void *ctx, const struct dp_need *v, size_t n)
 	if ((sv->w = calloc(n, sizeof(*sv->w))) == NULL ||
 	    (sv->order = malloc(n * sizeof(*sv->order))) == NULL)
 		return err_sys("out of memory");
+	sv->norder = 0;
 	for (i = 0; i < n; i++) {
 		memcpy(sv->w[i].d, v[i].digest, DIGEST_LEN);
 		sv->w[i].size = v[i].size;
