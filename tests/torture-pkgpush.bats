@@ -104,3 +104,32 @@ push_setup()
 	}
 	torture_run pkgpush-inplace
 }
+
+@test "torture pkgpush --rollback: a crash at any point leaves the DP exactly at version 2 or 1; the next rollback completes" {
+	t_setup()
+	{
+		push_setup ""
+		pkgpush -j 1 --dp dp1 pkg >/dev/null
+		# dp2 has no kept tree of version 1: its rollback rebuilds it.
+		pkgpush -j 1 --keep 1 --dp dp2 pkg >/dev/null
+	}
+	t_cmd()
+	{
+		pkgpush -j 1 --rollback --version 1 --dp dp1 --dp dp2 pkg >/dev/null
+	}
+	t_invariant()
+	{
+		chk_dp_old_or_new dp1 want.2 want.1
+		chk_dp_old_or_new dp2 want.2 want.1
+	}
+	t_complete()
+	{
+		local d
+		for d in dp1 dp2; do
+			chk_tree_is $d/pkg want.1 ||
+			    torture_why "$d/pkg is not version 1 after the next rollback"
+			[ -L $d/pkg ] || torture_why "$d/pkg is not a link"
+		done
+	}
+	torture_run pkgpush-rollback
+}
