@@ -18,6 +18,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define STATE_MAGIC "pkgdist-dpstate 1"
@@ -123,22 +124,6 @@ dp_pkgdir(struct dp_handle *h, const char *pkg, bool create)
 	return fd;
 }
 
-static int
-parse_u64(const char *s, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10)
-			return -1;
-		x = x * 10 + (uint64_t)(*s - '0');
-	}
-	*v = x;
-	return 0;
-}
-
 static bool
 tree_name_valid(const char *t)
 {
@@ -204,10 +189,10 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 			else
 				goto bad;
 		} else if (strcmp(p, "version") == 0) {
-			if (parse_u64(val, &s->version) == -1)
+			if (num_arg(val, 0, UINT64_MAX, &s->version) == -1)
 				goto bad;
 		} else if (strcmp(p, "from") == 0) {
-			if (parse_u64(val, &s->from) == -1)
+			if (num_arg(val, 0, UINT64_MAX, &s->from) == -1)
 				goto bad;
 		} else if (strcmp(p, "state") == 0) {
 			if (strcmp(val, "complete") == 0)

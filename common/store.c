@@ -794,24 +794,25 @@ fd_read(void *arg, void *buf, size_t n)
 	return io_read_full(r->fd, buf, n, r->what);
 }
 
-int
-store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
+/* A reader of d over fd, already opened by obj_open (taken over, closed
+ * on failure too). */
+static int
+reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
     struct store_reader **out)
 {
 	struct store_reader *r;
-	uint64_t stored;
 	char hex[DIGEST_HEXLEN + 1];
 
 	*out = NULL;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		close(fd);
 		return err_sys("out of memory");
+	}
 	memcpy(r->want, d, DIGEST_LEN);
 	digest_hex(d, hex);
 	snprintf(r->what, sizeof(r->what), "content %s", hex);
-	if ((r->fd = obj_open(s, d, &r->zlib, &stored)) == -1) {
-		free(r);
-		return -1;
-	}
+	r->fd = fd;
+	r->zlib = zlib;
 	if (digest_init(&r->dg) == -1 ||
 	    (r->zlib && blob_inflate_init(&r->inf, fd_read, r,
 	    r->what) == -1)) {
@@ -822,6 +823,20 @@ store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
 	}
 	*out = r;
 	return 0;
+}
+
+int
+store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_reader **out)
+{
+	uint64_t stored;
+	bool zlib;
+	int fd;
+
+	*out = NULL;
+	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
+		return -1;
+	return reader_from_fd(d, fd, zlib, out);
 }
 
 ssize_t
@@ -920,9 +935,11 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 		rc = 0;
 		goto out;
 	}
-	close(fd);
+	/* Compressed: the reader takes over the descriptor (no second
+	 * lookup of the object). */
+	k = reader_from_fd(d, fd, zlib, &r);
 	fd = -1;
-	if (store_content_open(s, d, &r) == -1)
+	if (k == -1)
 		goto out;
 	if ((buf = malloc(BLOB_CHUNK * 4)) == NULL) {
 		err_sys("out of memory");

@@ -364,3 +364,11 @@ setup()
 	expect_output_has "1 added, 1 changed, 1 deleted"
 	at_version "$T/dp1" 2
 }
+
+@test "pkgpush: a bad option is reported as 'pkgpush: ...' (not a path), exit 2" {
+	run "$PKGDIST_BIN/pkgpush" --bogus office97
+	expect_status 2
+	[ "${lines[0]}" = "pkgpush: unrecognized option '--bogus'" ]
+	run pkgpush -j 0 --all office97
+	expect_status 2
+}

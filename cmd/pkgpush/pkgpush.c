@@ -28,6 +28,7 @@
 #include "fault.h"
 #include "manifest.h"
 #include "msg.h"
+#include "num.h"
 #include "progress.h"
 #include "remote.h"
 #include "retryjob.h"
@@ -134,23 +135,6 @@ names_has(const struct names *n, const char *s)
 		if (strcmp(n->v[i], s) == 0)
 			return true;
 	return false;
-}
-
-static int
-parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) /
-		    10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
 }
 
 /* ---- the content source: the store ---- */
@@ -696,6 +680,8 @@ main(int argc, char *argv[])
 	int ch, rc;
 
 	msg_init(argv[0]);
+	/* getopt names argv[0] in its messages: the tool, not a path. */
+	argv[0] = (char *)(uintptr_t)msg_progname();
 	atomic_install_cleanup();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
@@ -710,7 +696,7 @@ main(int argc, char *argv[])
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (parse_u64(optarg, 1024, &u) == -1 || u == 0)
+			if (num_arg(optarg, 1, 1024, &u) == -1)
 				bad_usage();
 			o.jobs = (int)u;
 			break;
@@ -735,7 +721,7 @@ main(int argc, char *argv[])
 			o.inplace = true;
 			break;
 		case OPT_KEEP:
-			if (parse_u64(optarg, 1000, &u) == -1 || u == 0)
+			if (num_arg(optarg, 1, 1000, &u) == -1)
 				bad_usage();
 			o.keep = (unsigned)u;
 			break;
@@ -763,7 +749,7 @@ main(int argc, char *argv[])
 			o.verify = true;
 			break;
 		case OPT_VERSION:
-			if (parse_u64(optarg, UINT64_MAX, &u) == -1 || u == 0)
+			if (num_arg(optarg, 1, UINT64_MAX, &u) == -1)
 				bad_usage();
 			o.version = u;
 			break;

@@ -122,6 +122,20 @@ trash()
 	done
 }
 
+# warm PATH...: read every file under PATH (untimed), so the command that
+# follows finds it in the page cache.  This VM pages out memory idle for
+# about 30 s (a DAMON pageout scheme), so a tree read before the cases is
+# cold again by the time a case runs; each side reads its input just
+# before it is timed instead.
+warm()
+{
+	local d
+	for d in "$@"; do
+		[ -e "$d" ] || continue
+		find "$d" -type f -print0 | xargs -0 -r cat >/dev/null 2>&1
+	done
+}
+
 # --- measuring ---------------------------------------------------------
 # measure FILE CMD...: sync, then run CMD under peakrss; one line
 # "wall rss_kib written status" is appended to FILE.  Output goes to
@@ -404,9 +418,10 @@ result()
 # The cases.  Names: O1/O2 office v1/v2, M1/M2 many-small, BIGD big.
 
 # --- scan: issue 2 -----------------------------------------------------
-scan_pk() { measure "$2" "$BIN/pkgdiff" scan -o "$S/scan.out" "$O1"; }
+scan_pk() { warm "$O1"; measure "$2" "$BIN/pkgdiff" scan -o "$S/scan.out" "$O1"; }
 scan_peer()
 {
+	warm "$O1"
 	measure "$2" sh -c 'find "$1" -type f -print0 |
 	    xargs -0 -P2 -n 64 sha256sum >"$2"' sh "$O1" "$S/sha.out"
 }
@@ -441,9 +456,10 @@ case_scan()
 }
 
 # --- scan of one big file (no target: one file is one thread) ----------
-bigscan_pk() { measure "$2" "$BIN/pkgdiff" scan -o "$S/bigscan.out" "$BIGD/v1"; }
+bigscan_pk() { warm "$BIGD/v1"; measure "$2" "$BIN/pkgdiff" scan -o "$S/bigscan.out" "$BIGD/v1"; }
 bigscan_peer()
 {
+	warm "$BIGD/v1"
 	measure "$2" sh -c 'find "$1" -type f -print0 | xargs -0 sha256sum >"$2"' \
 	    sh "$BIGD/v1" "$S/bigsha.out"
 }
@@ -498,11 +514,13 @@ case_reuse()
 # --- diff of two 1M-entry manifests: issue 2 ---------------------------
 diff_pk()
 {
+	warm "$S/man.a" "$S/man.b"
 	measure "$2" sh -c '"$1" diff "$2" "$3" >"$4"' sh "$BIN/pkgdiff" \
 	    "$S/man.a" "$S/man.b" "$S/diff.out"
 }
 diff_peer()
 {
+	warm "$S/man.a.sorted" "$S/man.b.sorted"
 	measure "$2" sh -c 'comm -3 "$1" "$2" >"$3"' sh \
 	    "$S/man.a.sorted" "$S/man.b.sorted" "$S/comm.out"
 }
@@ -533,17 +551,20 @@ stage_pk()
 {
 	local st=$S/store$1
 	trash "$st"
+	warm "$O1"
 	measure "$2" "$BIN/pkgstage" -s "$st" add office "$O1"
 	[ "$1" = 0 ] || echo "$1 $(dusb "$st")" >>"$RES/stage.size"
 }
 stage_peer()
 {
+	warm "$O1"
 	measure "$2" tar -czf "$S/office.tgz" -C "$O1" .
 }
 untar_pk()
 {
 	local new=$S/imp$1
 	trash "$new" "$S/office.pkg"
+	warm "$S/store1"
 	measure "$2" sh -c '"$1" -s "$2" export office 1 -o "$3" &&
 	    "$1" -s "$4" import "$3"' sh "$BIN/pkgstage" "$S/store1" \
 	    "$S/office.pkg" "$new"
@@ -553,6 +574,7 @@ untar_peer()
 {
 	trash "$S/untar"
 	mkdir -p "$S/untar"
+	warm "$S/office.tgz"
 	measure "$2" tar -xzf "$S/office.tgz" -C "$S/untar"
 	trash "$S/untar"
 }
@@ -653,32 +675,38 @@ push_pk()
 	adddp "$PSTORE" "dp$1" bench "$S/dp$1"
 	trash "$S/dp$1"
 	mkdir -p "$S/dp$1"
+	warm "$PSTORE/objects"
 	measure "$2" "$BIN/pkgpush" -s "$PSTORE" --version 1 --dp "dp$1" office
 }
 push_rsync()
 {
 	trash "$S/rs$1"
+	warm "$O1"
 	measure "$2" rsync -a "$O1/" "$S/rs$1/"
 }
 push_rsync_sync()
 {
 	trash "$S/rss$1"
+	warm "$O1"
 	measure "$2" sh -c 'rsync -a "$1" "$2" && sync' sh "$O1/" "$S/rss$1/"
 	trash "$S/rss$1"
 }
 push_cp()
 {
 	trash "$S/cp$1"
+	warm "$O1"
 	measure "$2" cp -a "$O1" "$S/cp$1"
 	trash "$S/cp$1"
 }
 refresh_pk()
 {
+	warm "$PSTORE/objects"
 	measure "$2" "$BIN/pkgpush" -s "$PSTORE" --dp "dp$1" office
 }
 refresh_peer()
 {
 	trash "$S/rs$1.new"
+	warm "$O2"
 	measure "$2" rsync -a --delete --link-dest="$S/rs$1" "$O2/" "$S/rs$1.new/"
 }
 case_push()
@@ -730,6 +758,7 @@ dps_one()
 	adddp "$PSTORE" "one$1" one$1 "$S/one$1"
 	trash "$S/one$1"
 	mkdir -p "$S/one$1"
+	warm "$PSTORE/objects"
 	measure "$2" "$BIN/pkgpush" -s "$PSTORE" --version 1 --dp "one$1" office
 	trash "$S/one$1"
 }
@@ -741,6 +770,7 @@ dps_eight()
 		trash "$S/eight$1x$i"
 		mkdir -p "$S/eight$1x$i"
 	done
+	warm "$PSTORE/objects"
 	measure "$2" "$BIN/pkgpush" -s "$PSTORE" -j 2 --version 1 \
 	    --group "g8r$1" office
 	trash "$S"/eight"$1"x*
@@ -757,6 +787,7 @@ case_dps()
 # --- the 100k-file package: issue 4 ------------------------------------
 inplace_pk()
 {
+	warm "$S/mstore/objects"
 	measure "$2" "$BIN/pkgpush" -s "$S/mstore" --inplace --dp mdp many
 	# Back to v1 for the next round (untimed).
 	MLOG=$S/log measure "$RES/many.reset" "$BIN/pkgpush" -s "$S/mstore" \
@@ -764,6 +795,7 @@ inplace_pk()
 }
 inplace_peer()
 {
+	warm "$M2"
 	measure "$2" rsync -a --delete "$M2/" "$S/mrs/"
 	rsync -a --delete "$M1/" "$S/mrs/"
 }
@@ -825,6 +857,7 @@ ssh_pk()
 	trash "$S/sdp"
 	cp -a "$S/sdp.v1" "$S/sdp"
 	: >"$S/ssh.pk.log"
+	warm "$PSTORE/objects"
 	MLOG=$S/ssh.pk.out measure "$2" env PKGDIST_SSH="$SSHV -E $S/ssh.pk.log" \
 	    PKGDIST_REMOTE_STATS="$S/ssh.pk.stats" \
 	    "$BIN/pkgpush" -s "$PSTORE" --dp sdp office
@@ -834,6 +867,7 @@ ssh_peer()
 {
 	rsync -a --delete "$O1/" "$S/srs/"
 	: >"$S/ssh.rs.log"
+	warm "$O2"
 	MLOG=$S/ssh.rs.out measure "$2" rsync -a --delete \
 	    -e "$SSHV -E $S/ssh.rs.log" "$O2/" "127.0.0.1:$S/srs/"
 	echo "$1 $(sentbytes "$S/ssh.rs.log")" >>"$RES/ssh.rs.sent"
@@ -902,7 +936,7 @@ esac
 O1=$OFFICE/v1 O2=$OFFICE/v2 M1=$MANY/v1 M2=$MANY/v2
 say "data:    office $OFFICE_N files $(mib "$(treebytes "$O1")"), many-small $MANY_N files $(mib "$(treebytes "$M1")")$([ -n "$BIGD" ] && echo ", big $(mib "$(treebytes "$BIGD/v1")")")"
 say "change:  office $(cat "$OFFICE/mut"); many-small $(cat "$MANY/mut")"
-say "caches:  not dropped; every tree read once before the cases, cheap cases warmed by one untimed run of each side; sync before every timed command"
+say "caches:  not dropped; this VM pages out memory idle for ~30 s (DAMON pageout), so each side reads its input (untimed) just before it is timed; cheap cases also run each side once untimed first; sync before every timed command"
 # Read every tree once, so no side pays for the first read.
 for d in "$O1" "$O2" "$M1" "$M2" ${BIGD:+"$BIGD/v1"}; do
 	tar -cf - -C "$d" . | cat >/dev/null
