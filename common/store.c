@@ -760,25 +760,35 @@ struct store_reader {
 	int fd;
 	bool zlib;
 	bool ended;
+	uint64_t left;		/* stored bytes not read yet (fstat) */
 	struct blob_inflate inf;
 	struct digest dg;
 	unsigned char want[DIGEST_LEN];
 	char what[DIGEST_HEXLEN + 16];
 };
 
+/* Read at most the stored size: the end of the object costs no
+ * read(2) returning 0 (two per object before). */
 static ssize_t
 fd_read(void *arg, void *buf, size_t n)
 {
 	struct store_reader *r = arg;
+	ssize_t k;
 
-	return io_read_full(r->fd, buf, n, r->what);
+	if (r->left == 0)
+		return 0;
+	if (n > r->left)
+		n = (size_t)r->left;
+	if ((k = io_read_full(r->fd, buf, n, r->what)) > 0)
+		r->left -= (uint64_t)k;
+	return k;
 }
 
 /* A reader of d over fd, already opened by obj_open (taken over, closed
  * on failure too). */
 static int
 reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
-    struct store_reader **out)
+    uint64_t stored, struct store_reader **out)
 {
 	struct store_reader *r;
 	char hex[DIGEST_HEXLEN + 1];
@@ -793,6 +803,7 @@ reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
 	snprintf(r->what, sizeof(r->what), "content %s", hex);
 	r->fd = fd;
 	r->zlib = zlib;
+	r->left = stored;
 	if (digest_init(&r->dg) == -1 ||
 	    (r->zlib && blob_inflate_init(&r->inf, fd_read, r,
 	    r->what) == -1)) {
@@ -816,7 +827,7 @@ store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
 	*out = NULL;
 	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
 		return -1;
-	return reader_from_fd(d, fd, zlib, out);
+	return reader_from_fd(d, fd, zlib, stored, out);
 }
 
 ssize_t
@@ -830,7 +841,7 @@ store_reader_read(struct store_reader *r, void *buf, size_t n)
 	if (r->zlib)
 		k = blob_inflate_read(&r->inf, buf, n);
 	else
-		k = io_read_full(r->fd, buf, n, r->what);
+		k = fd_read(r, buf, n);
 	if (k == -1)
 		return -1;
 	if (k > 0) {
@@ -917,7 +928,7 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 	}
 	/* Compressed: the reader takes over the descriptor (no second
 	 * lookup of the object). */
-	k = reader_from_fd(d, fd, zlib, &r);
+	k = reader_from_fd(d, fd, zlib, stored, &r);
 	fd = -1;
 	if (k == -1)
 		goto out;
