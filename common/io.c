@@ -190,6 +190,130 @@ out:
 	return rc;
 }
 
+/* Below this depth io_empty_dir() holds one descriptor per level; deeper
+ * trees (a manifest path may have some 2048 levels, a hostile share any
+ * number) are emptied by io_empty_deep() with two at a time. */
+#define IO_TREE_FD_DEPTH 128
+
+/* Remove every entry of the directory fd that is not a directory and put
+ * the name of its first subdirectory in name: 1 found, 0 none (fd is
+ * then empty), -1 error.  fd is not closed. */
+static int
+io_strip_dir(int fd, const char *what, char name[NAME_MAX + 1])
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int dfd, found = 0, rc = -1;
+
+	(void)fchmod(fd, 0700);
+	if ((dfd = dup(fd)) == -1)
+		return err_sys("cannot read directory '%s'", what);
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return err_sys("cannot read directory '%s'", what);
+	}
+	rewinddir(d);	/* the offset is shared with fd */
+	while (errno = 0, (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			err_sys("cannot stat '%s/.../%s'", what, de->d_name);
+			goto out;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			if (io_unlink(fd, de->d_name, 0) == -1)
+				goto out;
+		} else if (!found) {
+			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
+			found = 1;
+		}
+	}
+	if (errno != 0) {
+		err_sys("cannot read directory '%s'", what);
+		goto out;
+	}
+	rc = found;
+out:
+	closedir(d);
+	return rc;
+}
+
+/* Empty the directory fd however deep it goes, holding at most
+ * IO_DEEP_FDS descriptors: a depth-first walk whose stack keeps the
+ * descriptors of the last IO_DEEP_FDS levels only (a ring); when it has
+ * to climb above them it starts again from fd.  Files are removed on the
+ * way down, each directory once it is empty.  fd is closed. */
+#define IO_DEEP_FDS 32
+static int
+io_empty_deep(int fd, const char *what)
+{
+	int stk[IO_DEEP_FDS];
+	char names[IO_DEEP_FDS][NAME_MAX + 1], next[NAME_MAX + 1];
+	size_t b, n, i;
+	int r, cur, whole, rc = -1;
+
+#define AT(k) ((b + (k)) % IO_DEEP_FDS)
+	for (;;) {
+		/* One pass from fd: stk[AT(0)] is fd itself while whole. */
+		b = 0;
+		n = 0;
+		whole = 1;
+		if ((stk[AT(0)] = dup(fd)) == -1) {
+			err_sys("cannot read directory '%s'", what);
+			goto out;
+		}
+		n = 1;
+		for (;;) {
+			if ((r = io_strip_dir(stk[AT(n - 1)], what, next)) == -1)
+				goto fail;
+			if (r == 1) {
+				cur = openat(stk[AT(n - 1)], next, O_RDONLY |
+				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (cur == -1) {
+					err_sys("cannot open '%s/.../%s'", what,
+					    next);
+					goto fail;
+				}
+				if (n == IO_DEEP_FDS) {
+					/* Forget the oldest level. */
+					close(stk[AT(0)]);
+					b = (b + 1) % IO_DEEP_FDS;
+					n--;
+					whole = 0;
+				}
+				stk[AT(n)] = cur;
+				memcpy(names[AT(n)], next, sizeof(next));
+				n++;
+				continue;
+			}
+			/* stk[AT(n - 1)] is empty. */
+			if (n == 1) {
+				close(stk[AT(0)]);
+				n = 0;
+				break;
+			}
+			close(stk[AT(n - 1)]);
+			n--;
+			if (io_unlink(stk[AT(n - 1)], names[AT(n)],
+			    AT_REMOVEDIR) == -1)
+				goto fail;
+		}
+		if (whole) {
+			rc = 0;		/* fd itself is empty */
+			goto out;
+		}
+	}
+fail:
+	for (i = 0; i < n; i++)
+		close(stk[AT(i)]);
+out:
+#undef AT
+	close(fd);
+	return rc;
+}
+
 static int
 io_empty_dir(int fd, const char *what, int depth)
 {
@@ -198,8 +322,8 @@ io_empty_dir(int fd, const char *what, int depth)
 	DIR *d;
 	int sub, rc = -1;
 
-	if (depth > 1000)
-		return err_set("'%s': too deeply nested", what);
+	if (depth > IO_TREE_FD_DEPTH)
+		return io_empty_deep(fd, what);
 	/* Trees written read-only (pkgpush) must still be removable. */
 	(void)fchmod(fd, 0700);
 	if ((d = fdopendir(fd)) == NULL) {

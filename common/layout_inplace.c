@@ -52,6 +52,7 @@ struct plan {
 	unsigned *tmpid;		/* per change: 0 none, else N */
 	char **typechg;			/* sorted paths whose type changed */
 	size_t ntypechg;
+	long pid;			/* in temporary names: asked once */
 };
 
 static int
@@ -82,9 +83,9 @@ under_typechange(const struct plan *p, const char *path)
 }
 
 static void
-tmpname(char *buf, size_t n, unsigned id)
+tmpname(char *buf, size_t n, long pid, unsigned id)
 {
-	snprintf(buf, n, "%s%ld-%u", DP_INPLACE_TMP, (long)getpid(), id);
+	snprintf(buf, n, "%s%ld-%u", DP_INPLACE_TMP, pid, id);
 }
 
 /*
@@ -184,7 +185,7 @@ apply_meta(int dir, const char *base, const struct entry *e, const char *what)
 /* Create entry e directly (late phase: its old path is gone). */
 static int
 create_direct(struct dp_apply *a, int dir, const char *base,
-    const struct entry *e, unsigned id, const char *what)
+    const struct entry *e, long pid, unsigned id, const char *what)
 {
 	char tmp[64];
 
@@ -193,7 +194,7 @@ create_direct(struct dp_apply *a, int dir, const char *base,
 			return err_prefix("%s: ", what);
 		return 0;
 	}
-	tmpname(tmp, sizeof(tmp), id);
+	tmpname(tmp, sizeof(tmp), pid, id);
 	if (write_tmp(a, dir, tmp, e, what) == -1) {
 		(void)unlinkat(dir, tmp, 0);
 		return -1;
@@ -223,7 +224,7 @@ drop_tmps(struct dp_apply *a, struct plan *p, int root)
 			continue;
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
 			continue;
-		tmpname(tmp, sizeof(tmp), p->tmpid[i]);
+		tmpname(tmp, sizeof(tmp), p->pid, p->tmpid[i]);
 		(void)unlinkat(pfd, tmp, 0);
 		p->tmpid[i] = 0;
 	}
@@ -350,6 +351,7 @@ layout_inplace_apply(struct dp_apply *a)
 	bool touched = false;
 
 	memset(&p, 0, sizeof(p));
+	p.pid = (long)getpid();
 	change_list_init(&p.cl);
 	dp_walk_init(&w, -1);
 	if (!a->r->held)
@@ -428,7 +430,7 @@ layout_inplace_apply(struct dp_apply *a)
 			continue;
 		}
 		p.tmpid[i] = ++id;
-		tmpname(tmp, sizeof(tmp), id);
+		tmpname(tmp, sizeof(tmp), p.pid, id);
 		if (write_tmp(a, pfd, tmp, e, what) == -1)
 			goto fail1;
 		if (a->o->progress)
@@ -464,7 +466,7 @@ layout_inplace_apply(struct dp_apply *a)
 			continue;
 		}
 		if (!busy) {
-			tmpname(tmp, sizeof(tmp), p.tmpid[i]);
+			tmpname(tmp, sizeof(tmp), p.pid, p.tmpid[i]);
 			if (io_rename(pfd, tmp, pfd, base) == 0) {
 				p.tmpid[i] = 0;
 				touched = true;
@@ -485,7 +487,7 @@ layout_inplace_apply(struct dp_apply *a)
 				    "untouched", what);
 		}
 		if (p.tmpid[i]) {
-			tmpname(tmp, sizeof(tmp), p.tmpid[i]);
+			tmpname(tmp, sizeof(tmp), p.pid, p.tmpid[i]);
 			(void)unlinkat(pfd, tmp, 0);
 			p.tmpid[i] = 0;
 		}
@@ -552,7 +554,7 @@ layout_inplace_apply(struct dp_apply *a)
 			err_prefix("%s: ", where);
 			goto fail2;
 		}
-		if (create_direct(a, pfd, base, e, ++id, what) == -1)
+		if (create_direct(a, pfd, base, e, p.pid, ++id, what) == -1)
 			goto fail2;
 	}
 

@@ -28,6 +28,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
 #include "progress.h"
 #include "sign.h"
 #include "store.h"
@@ -139,27 +140,6 @@ dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 }
 
 /* ---- small helpers ---- */
-
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s < '1' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		uint64_t dgt = (uint64_t)(*s - '0');
-
-		if (v > UINT64_MAX / 10 ||
-		    (v == UINT64_MAX / 10 && dgt > UINT64_MAX % 10))
-			return -1;
-		v = v * 10 + dgt;
-	}
-	if (*s != '\0')
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int
 check_pkg(const char *pkg)
@@ -507,7 +487,7 @@ store_versions(struct store *s, const char *pkg, uint64_t **vp, size_t *np)
 		return err_sys("cannot read versions of '%s'", pkg);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (parse_u64(de->d_name, &x) == -1)
+		if (num_arg(de->d_name, 1, UINT64_MAX, &x) == -1)
 			continue;
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -780,38 +760,50 @@ struct store_reader {
 	int fd;
 	bool zlib;
 	bool ended;
+	uint64_t left;		/* stored bytes not read yet (fstat) */
 	struct blob_inflate inf;
 	struct digest dg;
 	unsigned char want[DIGEST_LEN];
 	char what[DIGEST_HEXLEN + 16];
 };
 
+/* Read at most the stored size: the end of the object costs no
+ * read(2) returning 0 (two per object before). */
 static ssize_t
 fd_read(void *arg, void *buf, size_t n)
 {
 	struct store_reader *r = arg;
+	ssize_t k;
 
-	return io_read_full(r->fd, buf, n, r->what);
+	if (r->left == 0)
+		return 0;
+	if (n > r->left)
+		n = (size_t)r->left;
+	if ((k = io_read_full(r->fd, buf, n, r->what)) > 0)
+		r->left -= (uint64_t)k;
+	return k;
 }
 
-int
-store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
-    struct store_reader **out)
+/* A reader of d over fd, already opened by obj_open (taken over, closed
+ * on failure too). */
+static int
+reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
+    uint64_t stored, struct store_reader **out)
 {
 	struct store_reader *r;
-	uint64_t stored;
 	char hex[DIGEST_HEXLEN + 1];
 
 	*out = NULL;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		close(fd);
 		return err_sys("out of memory");
+	}
 	memcpy(r->want, d, DIGEST_LEN);
 	digest_hex(d, hex);
 	snprintf(r->what, sizeof(r->what), "content %s", hex);
-	if ((r->fd = obj_open(s, d, &r->zlib, &stored)) == -1) {
-		free(r);
-		return -1;
-	}
+	r->fd = fd;
+	r->zlib = zlib;
+	r->left = stored;
 	if (digest_init(&r->dg) == -1 ||
 	    (r->zlib && blob_inflate_init(&r->inf, fd_read, r,
 	    r->what) == -1)) {
@@ -822,6 +814,20 @@ store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
 	}
 	*out = r;
 	return 0;
+}
+
+int
+store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_reader **out)
+{
+	uint64_t stored;
+	bool zlib;
+	int fd;
+
+	*out = NULL;
+	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
+		return -1;
+	return reader_from_fd(d, fd, zlib, stored, out);
 }
 
 ssize_t
@@ -835,7 +841,7 @@ store_reader_read(struct store_reader *r, void *buf, size_t n)
 	if (r->zlib)
 		k = blob_inflate_read(&r->inf, buf, n);
 	else
-		k = io_read_full(r->fd, buf, n, r->what);
+		k = fd_read(r, buf, n);
 	if (k == -1)
 		return -1;
 	if (k > 0) {
@@ -920,9 +926,11 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 		rc = 0;
 		goto out;
 	}
-	close(fd);
+	/* Compressed: the reader takes over the descriptor (no second
+	 * lookup of the object). */
+	k = reader_from_fd(d, fd, zlib, stored, &r);
 	fd = -1;
-	if (store_content_open(s, d, &r) == -1)
+	if (k == -1)
 		goto out;
 	if ((buf = malloc(BLOB_CHUNK * 4)) == NULL) {
 		err_sys("out of memory");
