@@ -28,6 +28,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
 #include "progress.h"
 #include "sign.h"
 #include "store.h"
@@ -140,27 +141,6 @@ dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 }
 
 /* ---- small helpers ---- */
-
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s < '1' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		uint64_t dgt = (uint64_t)(*s - '0');
-
-		if (v > UINT64_MAX / 10 ||
-		    (v == UINT64_MAX / 10 && dgt > UINT64_MAX % 10))
-			return -1;
-		v = v * 10 + dgt;
-	}
-	if (*s != '\0')
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static int
 check_pkg(const char *pkg)
@@ -508,7 +488,7 @@ store_versions(struct store *s, const char *pkg, uint64_t **vp, size_t *np)
 		return err_sys("cannot read versions of '%s'", pkg);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (parse_u64(de->d_name, &x) == -1)
+		if (num_arg(de->d_name, 1, UINT64_MAX, &x) == -1)
 			continue;
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;

@@ -567,3 +567,11 @@ setup()
 	exec 9>&-
 	expect_status 0
 }
+
+@test "pkgstage: a bad option is reported as 'pkgstage: ...' (not the subcommand), exit 2" {
+	run "$PKGDIST_BIN/pkgstage" add --bogus office97 "$T"
+	expect_status 2
+	[ "${lines[0]}" = "pkgstage: unrecognized option '--bogus'" ]
+	run pkgstage gc --keep 01
+	expect_status 2
+}

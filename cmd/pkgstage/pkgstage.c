@@ -26,6 +26,7 @@
 #include "exitcode.h"
 #include "manifest.h"
 #include "msg.h"
+#include "num.h"
 #include "pack.h"
 #include "progress.h"
 #include "sign.h"
@@ -123,25 +124,9 @@ bad_usage(void)
 }
 
 static int
-parse_num(const char *s, uint64_t min, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
 parse_version(const char *s, uint64_t *v)
 {
-	if (parse_num(s, 1, v) == -1) {
+	if (num_arg(s, 1, UINT64_MAX, v) == -1) {
 		msg_warn("'%s': not a version number", s);
 		return -1;
 	}
@@ -520,6 +505,8 @@ main(int argc, char *argv[])
 	char **args;
 
 	msg_init(argv[0]);
+	/* getopt names argv[0] in its messages: the tool, not a path. */
+	argv[0] = (char *)(uintptr_t)msg_progname();
 	atomic_install_cleanup();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&o, 0, sizeof(o));
@@ -551,6 +538,7 @@ main(int argc, char *argv[])
 	}
 	/* The subcommand's options (and operands, in any order). */
 	args = argv + optind;
+	args[0] = argv[0];	/* the tool, not the subcommand, in messages */
 	nargs = argc - optind;
 	optind = 0;
 	while ((ch = getopt_long(nargs, args, "ho:s:", longopts, NULL)) !=
@@ -570,12 +558,12 @@ main(int argc, char *argv[])
 			break;
 		case OPT_BASE:
 			if (mode != MODE_EXPORT ||
-			    parse_num(optarg, 1, &o.base) == -1)
+			    num_arg(optarg, 1, UINT64_MAX, &o.base) == -1)
 				bad_usage();
 			break;
 		case OPT_KEEP:
-			if (mode != MODE_GC || parse_num(optarg, 0, &u) == -1 ||
-			    u > 1000000)
+			if (mode != MODE_GC ||
+			    num_arg(optarg, 0, 1000000, &u) == -1)
 				bad_usage();
 			o.keep = (unsigned)u;
 			break;
@@ -596,12 +584,12 @@ main(int argc, char *argv[])
 			break;
 		case OPT_VERSION:
 			if (mode != MODE_ADD ||
-			    parse_num(optarg, 1, &o.version) == -1)
+			    num_arg(optarg, 1, UINT64_MAX, &o.version) == -1)
 				bad_usage();
 			break;
 		case OPT_WAIT:
 			if ((mode != MODE_ADD && mode != MODE_IMPORT &&
-			    mode != MODE_GC) || parse_num(optarg, 0, &u) == -1)
+			    mode != MODE_GC) || num_arg(optarg, 0, UINT64_MAX, &u) == -1)
 				bad_usage();
 			o.wait = (double)u;
 			break;
