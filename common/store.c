@@ -40,6 +40,7 @@
 #define BUILD_PREFIX ".build-"
 #define DEL_PREFIX ".del-"
 #define FLUSH_Q 1024
+#define STORE_SMALL_READ ((uint64_t)128 << 10)	/* read, not mapped */
 
 struct store {
 	char *dir;
@@ -899,7 +900,31 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 		}
 		if (digest_init(&dg) == -1)
 			goto out;
-		if (size > 0) {
+		if (size > 0 && size <= STORE_SMALL_READ) {
+			/* Small: one read(2), not mmap + madvise + munmap. */
+			if ((buf = malloc((size_t)size)) == NULL) {
+				err_sys("out of memory");
+				goto out;
+			}
+			while (done < size) {
+				k = read(fd, buf + done, (size_t)(size - done));
+				if (k == -1 && errno == EINTR)
+					continue;
+				if (k == -1) {
+					err_sys("cannot read content %s", hex);
+					goto out;
+				}
+				if (k == 0) {
+					err_set("content %s: shorter than %"
+					    PRIu64 " bytes", hex, size);
+					goto out;
+				}
+				done += (uint64_t)k;
+			}
+			if (digest_update(&dg, buf, (size_t)size) == -1 ||
+			    io_write_full(outfd, buf, (size_t)size, what) == -1)
+				goto out;
+		} else if (size > 0) {
 			map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 			if (map == MAP_FAILED) {
 				err_sys("cannot map content %s", hex);
