@@ -491,7 +491,7 @@ dp_mode(char type, unsigned m)
 		m &= ~(unsigned)0222;
 	m |= 0444;
 	if (type == ENTRY_DIR)
-		m |= 0111;
+		m |= 0311;
 	return m;
 }
 

@@ -125,8 +125,12 @@ int dp_pkgdir(struct dp_handle *h, const char *pkg, bool create);
  *   - unless m grants write to others (o+w: the manifest says plainly
  *     that the file is meant to be written), every write bit is
  *     dropped;
- *   - read is added for everybody (0444), and search for directories
- *     (0555), since a DP exists to be read by its clients.
+ *   - read is added for everybody (0444), and search for directories,
+ *     since a DP exists to be read by its clients;
+ *   - directories keep owner write (0755): without it only root could
+ *     create, replace or rename anything in them, and pkgpush must work
+ *     for the unprivileged account a site runs it as.  Clients are
+ *     still kept out by the missing group and other write bits.
  * Links keep their mode (it means nothing on Linux).
  */
 unsigned dp_mode(char type, unsigned m);

@@ -207,7 +207,7 @@ layout_fix_dirs(int rootfd, const struct manifest *m,
 		}
 		close(fd);
 	}
-	if (fchmod(rootfd, 0555) == -1) {
+	if (fchmod(rootfd, dp_mode(ENTRY_DIR, 0755)) == -1) {
 		err_sys("%s", where);
 		goto out;
 	}

@@ -252,7 +252,9 @@ setup()
 	[ "$(stat -c %a "$T/dp1/office/plain")" = 444 ]
 	[ "$(stat -c %a "$T/dp1/office/shared")" = 666 ]
 	[ "$(stat -c %a "$T/dp1/office/tool")" = 555 ]
-	[ "$(stat -c %a "$T/dp1/office/d")" = 555 ]
+	# Directories keep owner write: an unprivileged pkgpush must be
+	# able to update them.
+	[ "$(stat -c %a "$T/dp1/office/d")" = 755 ]
 }
 
 @test "pkgpush: a link planted as DP/.pkgdist never makes pkgpush write outside the DP" {
@@ -371,4 +373,32 @@ setup()
 	[ "${lines[0]}" = "pkgpush: unrecognized option '--bogus'" ]
 	run pkgpush -j 0 --all office97
 	expect_status 2
+}
+
+@test "pkgpush: an unprivileged account can push, refresh in place and refresh atomically" {
+	need_root
+	command -v setpriv >/dev/null || skip "setpriv not installed"
+	chmod 0755 "$T"
+	vtree "$T/v1" 1
+	vtree "$T/v2" 2
+	mkdir -p "$T/u/store" "$T/u/dpa" "$T/u/dpi"
+	printf 'dpa g %s\ndpi g %s\n' "$T/u/dpa" "$T/u/dpi" >"$T/u/store/dps"
+	chown -R nobody "$T/u"
+	as_nobody() {
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		    env PKGDIST_STORE="$T/u/store" "$@"
+	}
+	run as_nobody pkgstage add office "$T/v1"
+	expect_status 0
+	run as_nobody pkgpush --dp dpa office
+	expect_status 0
+	run as_nobody pkgpush --dp dpi --inplace office
+	expect_status 0
+	run as_nobody pkgstage add office "$T/v2"
+	expect_status 0
+	run as_nobody pkgpush --dp dpa --dp dpi office
+	expect_status 0
+	PKGDIST_STORE=$T/u/store at_version "$T/u/dpa" 2
+	PKGDIST_STORE=$T/u/store at_version "$T/u/dpi" 2
+	[ ! -L "$T/u/dpi/office" ]
 }

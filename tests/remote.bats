@@ -106,7 +106,7 @@ HELLO='PKGDISTR\000\000\000\001\000\000\000\000'
 	chmod u+w "$T/v3/sub"
 	cp "$T/v3.rand" "$T/v3/sub/random.bin"
 	chmod 0444 "$T/v3/sub/random.bin"
-	chmod 0555 "$T/v3/sub"
+	chmod 0755 "$T/v3/sub"
 	touch -d @1600000000 "$T/v3/sub"
 	pkgpush --dp r1 --version 2 office
 	stage "$T/v3"
@@ -182,7 +182,7 @@ HELLO='PKGDISTR\000\000\000\001\000\000\000\000'
 		head -c 100000 /dev/urandom >"$T/v3/rand$i"
 		chmod 0444 "$T/v3/rand$i"
 	done
-	chmod 0555 "$T/v3"
+	chmod 0755 "$T/v3"
 	stage "$T/v3"
 	# ssh whose input is cut after 350 kB: the remote sees its input
 	# end in the middle of the 4th content.  (perl: head and dd may

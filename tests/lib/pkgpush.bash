@@ -3,7 +3,7 @@
 #
 # vtree DIR N [FILES]: a tree whose every file says "version N" (so a
 # reader can tell versions apart), with modes already read-only (0444,
-# 0555), so the DP's copy has exactly the store's modes and
+# 0755 for directories), so the DP's copy has exactly the store's modes and
 # `pkgdiff verify` of the store's manifest against DP/PKG is clean.
 # A few files are the same in every version ("same*"), to check F1.
 vtree()
@@ -21,7 +21,7 @@ vtree()
 	ln -s f1 "$d/link"
 	touch -d @1600000000 "$d/same.txt" "$d/sub/same.bin"
 	find "$d" -type f -exec chmod 0444 {} +
-	find "$d" -type d -exec chmod 0555 {} +
+	find "$d" -type d -exec chmod 0755 {} +
 	touch -d @1600000000 "$d/sub"
 }
 
