@@ -138,8 +138,8 @@ int retryjob_pkgpush_argv(int argc, char *const argv[], int optind,
 void retryjob_argv_free(int argc, char **argv);
 
 /* Parse a job file's bytes; name is the file name (it must equal the
- * id) and is used in messages ("NAME:LINE: what is wrong").  failed says
- * whether the file is in failed/ (then "failed"/"reason" are required,
+ * id) and is used in messages ("NAME: line N: what is wrong").  failed
+ * says whether the file is in failed/ (then "failed"/"reason" are required,
  * else forbidden). */
 int retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
     struct retryjob *j);
