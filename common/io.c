@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -385,4 +386,15 @@ io_remove_tree(int dirfd, const char *name)
 	if (io_empty_dir(fd, name, 0) == -1)
 		return -1;
 	return io_unlink(dirfd, name, AT_REMOVEDIR);
+}
+
+void
+io_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }

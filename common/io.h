@@ -46,4 +46,11 @@ int io_slurp(int dirfd, const char *path, size_t max, char **buf,
  * a missing name is success. */
 int io_remove_tree(int dirfd, const char *name);
 
+/* Raise the soft limit of open descriptors to the hard limit.  Walks of
+ * a tree (scan, a DP's tree, removal) hold one descriptor per directory
+ * level, and a manifest path may be some 2,000 levels deep: more than
+ * the usual soft limit of 1,024 an unprivileged account gets.  Tools
+ * that walk trees call it once at start. */
+void io_raise_fd_limit(void);
+
 #endif

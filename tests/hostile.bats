@@ -390,9 +390,7 @@ push_hostile()
 	printf 'dp g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
 	pkgpush --inplace --dp dp pkg >/dev/null
 	pkgdiff verify "$T/dp/.pkgdist/pkg/manifest" "$T/dp/pkg"
-	chmod u+w "$T/dp/pkg/sub"
 	printf 'debris\n' >"$T/dp/pkg/sub/.pkgdist-tmp-99-0"
-	chmod u-w "$T/dp/pkg/sub"
 	# The directory's time as the manifest says (as a push leaves it).
 	touch -d @1600000000 "$T/dp/pkg/sub"
 	run pkgpush --inplace --verify --dp dp pkg

@@ -7,7 +7,6 @@
  * trouble.  The work is in common/scan.c and common/changes.c.
  */
 #include <sys/types.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -65,19 +64,6 @@ bad_usage(void)
 {
 	usage(stderr);
 	exit(EXIT_TROUBLE);
-}
-
-/* The walk holds one descriptor per directory level: allow deep trees
- * as far as the hard limit lets us. */
-static void
-raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 /* Write m to path through the atomic helper: the old file (if any)
@@ -382,7 +368,7 @@ main(int argc, char *argv[])
 
 	msg_init(argv[0]);
 	atomic_install_cleanup();
-	raise_fd_limit();
+	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 
 	if (argc < 2)

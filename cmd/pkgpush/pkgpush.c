@@ -25,6 +25,7 @@
 #include "dppush.h"
 #include "err.h"
 #include "exitcode.h"
+#include "io.h"
 #include "fault.h"
 #include "manifest.h"
 #include "msg.h"
@@ -683,6 +684,7 @@ main(int argc, char *argv[])
 	/* getopt names argv[0] in its messages: the tool, not a path. */
 	argv[0] = (char *)(uintptr_t)msg_progname();
 	atomic_install_cleanup();
+	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
 	while ((ch = getopt_long(argc, argv, "hj:ns:", longopts, NULL)) !=

@@ -24,6 +24,7 @@
 #include "atomic.h"
 #include "err.h"
 #include "exitcode.h"
+#include "io.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
@@ -508,6 +509,7 @@ main(int argc, char *argv[])
 	/* getopt names argv[0] in its messages: the tool, not a path. */
 	argv[0] = (char *)(uintptr_t)msg_progname();
 	atomic_install_cleanup();
+	io_raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&o, 0, sizeof(o));
 	o.wait = STORE_WAIT_DEFAULT;
