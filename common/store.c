@@ -1244,27 +1244,32 @@ store_unlock(int fd)
 
 /* ---- leftovers of crashed runs ---- */
 
-/* Remove STORE/tmp/txn-* whose owner is gone (its lock is free). */
+/*
+ * The names under dirfd that match, in a malloc'd array
+ * (store_strings_free).  Listing stops early when memory runs out: the
+ * callers clean leftovers on a best-effort basis and the next run tries
+ * again.
+ */
 static int
-clean_tmp(struct store *s)
+list_names(int dirfd, bool (*match)(const char *), char ***namesp,
+    size_t *np)
 {
 	DIR *d;
 	struct dirent *de;
 	char **names = NULL, **nn;
-	size_t n = 0, cap = 0, i;
-	int fd, rc = 0;
+	size_t n = 0, cap = 0;
+	int fd;
 
-	if ((fd = dup(s->tmpfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	*namesp = NULL;
+	*np = 0;
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
-		return err_sys("cannot read '%s/tmp'", s->dir);
+		return -1;
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-
-		if (strncmp(de->d_name, TXN_PREFIX, strlen(TXN_PREFIX)) != 0 ||
-		    l < 5 || strcmp(de->d_name + l - 5, ".lock") != 0)
+		if (!match(de->d_name))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
@@ -1277,6 +1282,36 @@ clean_tmp(struct store *s)
 		n++;
 	}
 	closedir(d);
+	*namesp = names;
+	*np = n;
+	return 0;
+}
+
+static bool
+is_txn_lock(const char *name)
+{
+	size_t l = strlen(name);
+
+	return strncmp(name, TXN_PREFIX, strlen(TXN_PREFIX)) == 0 && l >= 5 &&
+	    strcmp(name + l - 5, ".lock") == 0;
+}
+
+static bool
+is_vdir_leftover(const char *name)
+{
+	return strncmp(name, BUILD_PREFIX, strlen(BUILD_PREFIX)) == 0 ||
+	    strncmp(name, DEL_PREFIX, strlen(DEL_PREFIX)) == 0;
+}
+
+/* Remove STORE/tmp/txn-* whose owner is gone (its lock is free). */
+static int
+clean_tmp(struct store *s)
+{
+	char **names;
+	size_t n, i;
+
+	if (list_names(s->tmpfd, is_txn_lock, &names, &n) == -1)
+		return err_sys("cannot read '%s/tmp'", s->dir);
 	for (i = 0; i < n; i++) {
 		char dir[NAME_MAX + 1];
 		int lk;
@@ -1291,42 +1326,20 @@ clean_tmp(struct store *s)
 		lock_release(lk);
 	}
 	store_strings_free(names, n);
-	return rc;
+	return 0;
 }
 
 /* Remove v/.build-* and v/.del-* of pkg (caller holds its UPDATE lock). */
 static int
 clean_vdir(struct store *s, int vfd)
 {
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL, **nn;
-	size_t n = 0, cap = 0, i;
-	int fd, rc = 0;
+	char **names;
+	size_t n, i;
+	int rc = 0;
 
 	(void)s;
-	if ((fd = dup(vfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if (list_names(vfd, is_vdir_leftover, &names, &n) == -1)
 		return err_sys("cannot read versions");
-	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, BUILD_PREFIX,
-		    strlen(BUILD_PREFIX)) != 0 &&
-		    strncmp(de->d_name, DEL_PREFIX, strlen(DEL_PREFIX)) != 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((nn = realloc(names, cap * sizeof(*nn))) == NULL)
-				break;
-			names = nn;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			break;
-		n++;
-	}
-	closedir(d);
 	for (i = 0; i < n; i++)
 		if (io_remove_tree(vfd, names[i]) == -1)
 			rc = -1;
