@@ -254,7 +254,7 @@ reap(pid_t pid, double timeout, int *status)
 	pid_t r;
 
 	/* ssh usually exits within a few ms of the remote: look often at
-	 * first, then every 20 ms. */
+	 * first, then every 4 ms (after 30 ms: every 20 ms). */
 	for (;;) {
 		r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
@@ -266,8 +266,10 @@ reap(pid_t pid, double timeout, int *status)
 		ts.tv_nsec = (long)(step * 1e9);
 		nanosleep(&ts, NULL);
 		waited += step;
-		if (step < 0.02)
+		if (step < 0.004)
 			step *= 2;
+		else if (waited > 0.03)
+			step = 0.02;
 	}
 }
 
