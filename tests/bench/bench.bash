@@ -779,10 +779,11 @@ refresh_writes()
 	# Per run: the report's bytes, and wchar less the report line and
 	# the holdings record (what pkgpush wrote to the DP).
 	paste -d' ' "$RES/refresh.refresh_pk" "$RES/refresh.own" |
-	    awk '{ print $1, $8, $5 - $9 - $10 }' >"$RES/refresh.ownw"
+	    awk '{ print $1, $(NF - 2), $5 - $(NF - 1) - $NF }' >"$RES/refresh.ownw"
 	rep=$(col "$RES/refresh.ownw" 2 median)
 	wdp=$(col "$RES/refresh.ownw" 3 median)
-	if [ -z "$wdp" ] || [ "$wdp" -lt 0 ] 2>/dev/null; then
+	# No /proc/PID/io (wchar -1): the report alone.
+	if [ -z "$wdp" ] || awk -v w="$wdp" 'BEGIN { exit !(w < 0) }'; then
 		wdp=""
 	fi
 	# The figure is the larger of the two, so it is never flattering:
