@@ -419,14 +419,14 @@ dp_save_manifest(struct dp_apply *a, const char *name)
 }
 
 int
-dp_write_content(struct dp_apply *a, const struct entry *e, int fd,
-    const char *what)
+dp_write_content(const struct dp_apply *a, const struct entry *e, int fd,
+    const char *what, uint64_t *bytes)
 {
 	if (a->src == NULL || a->src->write == NULL)
 		return err_set("%s: no content source", what);
 	if (a->src->write(a->src->ctx, e->digest, e->size, fd, what) == -1)
 		return -1;
-	a->r->bytes += e->size;
+	*bytes += e->size;
 	return 0;
 }
 

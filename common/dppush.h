@@ -164,6 +164,10 @@ int layout_fix_dirs(int rootfd, const struct manifest *m,
 int layout_syncfs(int fd, const char *what);
 void layout_start_writeback(int fd);
 int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);
+/* Give a file just written (fd, name under dir) e's mode and mtime and
+ * start the writeback of a big one.  0, or -1 with err set. */
+int layout_finish_file(int dir, const char *name, int fd,
+    const struct entry *e, const char *what);
 int layout_copy_old(int olddir, const char *base, const struct entry *e,
     int fd, const char *what, uint64_t *bytes);
 void layout_remove_quietly(int dirfd, const char *name);
@@ -175,8 +179,14 @@ int dp_save_manifest(struct dp_apply *a, const char *name);
  * new state is in place; a failure only sets r->warning. */
 void dp_gc_bases(struct dp_apply *a);
 
-/* Write a content into a new file through src, count its bytes. */
-int dp_write_content(struct dp_apply *a, const struct entry *e, int fd,
-    const char *what);
+/*
+ * The one way a layout writes a file's content: fill fd (a new, empty
+ * regular file) with e's content through a->src and add e->size to
+ * *bytes.  It changes nothing in a (a->r included), so the atomic
+ * layout's writer threads call it at once, each with its own counter,
+ * when the source allows it (o->write_threads).  0, or -1 with err set.
+ */
+int dp_write_content(const struct dp_apply *a, const struct entry *e, int fd,
+    const char *what, uint64_t *bytes);
 
 #endif

@@ -81,6 +81,18 @@ layout_set_times(int dirfd, const char *name, int fd, int64_t mtime)
 	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
+int
+layout_finish_file(int dir, const char *name, int fd, const struct entry *e,
+    const char *what)
+{
+	if (fchmod(fd, e->mode) == -1 ||
+	    layout_set_times(dir, name, fd, e->mtime) == -1)
+		return err_sys("%s", what);
+	if (e->size >= LAYOUT_WRITEBACK_MIN)
+		layout_start_writeback(fd);
+	return 0;
+}
+
 /*
  * Copy the regular file base under olddir into fd, checking it has e's
  * digest and size (the DP's own copy may have drifted).
@@ -139,8 +151,9 @@ out:
 }
 
 /* Create a file for e under dir as name, fill it, set mode and mtime;
- * *bytes counts what was written.  Safe to call from several threads
- * when the source allows it. */
+ * *bytes (the calling thread's own) counts what was written.  Safe to
+ * call from several threads when the source allows it: it changes
+ * nothing shared (dp_write_content). */
 static int
 make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
     enum action act, int olddir, const char *oldbase, const char *what,
@@ -154,23 +167,10 @@ make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
 	if (act == ACT_COPYOLD) {
 		if (layout_copy_old(olddir, oldbase, e, fd, what, bytes) == -1)
 			goto out;
-	} else {
-		if (a->src == NULL || a->src->write == NULL) {
-			err_set("%s: no content source", what);
-			goto out;
-		}
-		if (a->src->write(a->src->ctx, e->digest, e->size, fd,
-		    what) == -1)
-			goto out;
-		*bytes += e->size;
-	}
-	if (fchmod(fd, e->mode) == -1 ||
-	    layout_set_times(dir, name, fd, e->mtime) == -1) {
-		err_sys("%s", what);
+	} else if (dp_write_content(a, e, fd, what, bytes) == -1)
 		goto out;
-	}
-	if (e->size >= LAYOUT_WRITEBACK_MIN)
-		layout_start_writeback(fd);
+	if (layout_finish_file(dir, name, fd, e, what) == -1)
+		goto out;
 	rc = 0;
 out:
 	close(fd);

@@ -138,15 +138,9 @@ write_tmp(struct dp_apply *a, int dir, const char *tmp, const struct entry *e,
 	if ((fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
 		return err_sys("%s", what);
-	if (dp_write_content(a, e, fd, what) == -1)
+	if (dp_write_content(a, e, fd, what, &a->r->bytes) == -1 ||
+	    layout_finish_file(dir, tmp, fd, e, what) == -1)
 		goto out;
-	if (fchmod(fd, e->mode) == -1 ||
-	    layout_set_times(dir, tmp, fd, e->mtime) == -1) {
-		err_sys("%s", what);
-		goto out;
-	}
-	if (e->size >= LAYOUT_WRITEBACK_MIN)
-		layout_start_writeback(fd);
 	rc = 0;
 out:
 	close(fd);

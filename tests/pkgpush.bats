@@ -402,3 +402,25 @@ setup()
 	PKGDIST_STORE=$T/u/store at_version "$T/u/dpi" 2
 	[ ! -L "$T/u/dpi/office" ]
 }
+
+@test "pkgpush: every writer thread's bytes are counted, atomic and in place" {
+	# 64 files: enough for the atomic layout to build with several
+	# writer threads (dp_write_content is their one way to write);
+	# 65 entries: the files and sub/.
+	mkdir -p "$T/big/sub"
+	for i in $(seq 1 64); do
+		head -c $((1000 + i * 37)) /dev/urandom >"$T/big/sub/f$i"
+	done
+	chmod 0444 "$T"/big/sub/f*	# the DP's modes (see vtree)
+	want=$(find "$T/big" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+	pkgstage add big "$T/big" >/dev/null
+	run pkgpush --dp dp1 big
+	expect_status 0
+	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, $want bytes written"
+	run pkgpush --inplace --dp dp2 big
+	expect_status 0
+	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, $want bytes written"
+	pkgstage show big >"$T/mbig"
+	pkgdiff verify "$T/mbig" "$T/dp1/big"
+	pkgdiff verify "$T/mbig" "$T/dp2/big"
+}
