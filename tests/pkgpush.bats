@@ -416,10 +416,12 @@ setup()
 	pkgstage add big "$T/big" >/dev/null
 	run pkgpush --dp dp1 big
 	expect_status 0
-	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, $want bytes written"
+	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, "
+	expect_output_has " bytes written ($want content, "
 	run pkgpush --inplace --dp dp2 big
 	expect_status 0
-	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, $want bytes written"
+	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, "
+	expect_output_has " bytes written ($want content, "
 	pkgstage show big >"$T/mbig"
 	pkgdiff verify "$T/mbig" "$T/dp1/big"
 	pkgdiff verify "$T/mbig" "$T/dp2/big"
