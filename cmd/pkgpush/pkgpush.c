@@ -185,9 +185,10 @@ report_ok(struct shared *sh, const struct dp *dp,
 		return;
 	}
 	if (r->reused_tree) {
-		printf("%s: %s %s -> %" PRIu64 ": switched back to the kept "
-		    "tree, 0 bytes written\n", dp->name, sh->pkg, old,
-		    r->new_version);
+		printf("%s: %s %s -> %" PRIu64 ": %s back to the kept tree, "
+		    "0 bytes %s\n", dp->name, sh->pkg, old, r->new_version,
+		    sh->o->dry_run ? "would switch" : "switched",
+		    sh->o->dry_run ? "to write" : "written");
 		return;
 	}
 	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
