@@ -336,15 +336,20 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		a.pkgfd = pkgfd;
 		a.oldm = &oldm;
 		if (o->dry_run) {
-			/* Report as a switch when a kept tree exists. */
-		} else {
-			if ((k = layout_atomic_rollback(&a, v)) == -1)
-				goto out;
-			if (k == 1) {
-				r->reused_tree = true;
-				rc = 0;
-				goto out;
-			}
+			/* Say what the real run will do: switch back when
+			 * a kept tree is there, else rebuild (below). */
+			char tree[64];
+
+			k = pkgfd == -1 ? 0 :
+			    layout_atomic_kept(&a, v, tree, sizeof(tree));
+		} else
+			k = layout_atomic_rollback(&a, v);
+		if (k == -1)
+			goto out;
+		if (k == 1) {
+			r->reused_tree = true;
+			rc = 0;
+			goto out;
 		}
 	}
 

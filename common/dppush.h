@@ -147,7 +147,13 @@ struct dp_apply {
 };
 
 int layout_atomic_apply(struct dp_apply *a);
-/* Switch DP/PKG back to a kept tree of version v; 1 done, 0 none kept. */
+/* The newest kept tree of version v under a->pkgfd (one whose manifest
+ * is there): 1 and its name in name, 0 none, -1 error.  Changes nothing
+ * (a dry run asks it what layout_atomic_rollback would do). */
+int layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name,
+    size_t len);
+/* Switch DP/PKG back to the kept tree of version v that
+ * layout_atomic_kept() names; 1 done, 0 none kept (nothing changed). */
 int layout_atomic_rollback(struct dp_apply *a, uint64_t v);
 int layout_inplace_apply(struct dp_apply *a);
 

@@ -732,16 +732,15 @@ out:
 }
 
 int
-layout_atomic_rollback(struct dp_apply *a, uint64_t v)
+layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name, size_t len)
 {
 	struct tree *t = NULL;
-	char mname[80];
 	struct manifest m;
+	char mname[80];
 	struct stat st;
 	size_t n = 0, i;
 	int rc = 0;
 
-	manifest_init(&m);
 	if (list_trees(a->pkgfd, &t, &n) == -1)
 		return -1;
 	if (n > 0)	/* t is NULL when there is no tree */
@@ -756,20 +755,28 @@ layout_atomic_rollback(struct dp_apply *a, uint64_t v)
 		/* Its manifest (a delta and its base) must read, or the DP
 		 * would be left at a state nobody can load: a damaged one
 		 * is passed over (the version is then built afresh). */
-		manifest_free(&m);
+		manifest_init(&m);
 		if (mdelta_load_at(a->pkgfd, mname, NULL, &m, NULL) == -1)
 			continue;
-		if (switch_link(a, t[i].name) == -1) {
-			rc = -1;
-			break;
-		}
+		manifest_free(&m);
+		snprintf(name, len, "%s", t[i].name);
 		rc = 1;
-		if (finish_state(a, t[i].name, v) == -1)
-			rc = -1;
-		dp_gc_bases(a);
 		break;
 	}
 	free(t);
-	manifest_free(&m);
 	return rc;
+}
+
+int
+layout_atomic_rollback(struct dp_apply *a, uint64_t v)
+{
+	char tree[64];
+	int k;
+
+	if ((k = layout_atomic_kept(a, v, tree, sizeof(tree))) != 1)
+		return k;
+	if (switch_link(a, tree) == -1 || finish_state(a, tree, v) == -1)
+		return -1;
+	dp_gc_bases(a);
+	return 1;
 }

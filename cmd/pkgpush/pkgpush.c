@@ -189,10 +189,15 @@ report_ok(struct shared *sh, const struct dp *dp,
 		return;
 	}
 	if (r->reused_tree) {
-		printf("%s: %s %s -> %" PRIu64 ": switched back to the kept "
-		    "tree, %" PRIu64 " bytes written (0 content, %" PRIu64
-		    " state)\n", dp->name, sh->pkg, old, r->new_version,
-		    r->state_bytes, r->state_bytes);
+		if (sh->o->dry_run)
+			printf("%s: %s %s -> %" PRIu64 ": would switch back to "
+			    "the kept tree, 0 bytes to write\n", dp->name,
+			    sh->pkg, old, r->new_version);
+		else
+			printf("%s: %s %s -> %" PRIu64 ": switched back to the "
+			    "kept tree, %" PRIu64 " bytes written (0 content, %"
+			    PRIu64 " state)\n", dp->name, sh->pkg, old,
+			    r->new_version, r->state_bytes, r->state_bytes);
 		return;
 	}
 	/* "N bytes written" is every byte written on the DP: contents,

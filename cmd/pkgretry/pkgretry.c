@@ -39,6 +39,7 @@
 #include "num.h"
 #include "retryjob.h"
 #include "store.h"
+#include "timefmt.h"
 
 #define DEFAULT_MAX_ATTEMPTS 10
 #define DEFAULT_BACKOFF_BASE 60
@@ -93,17 +94,6 @@ bad_usage(void)
 }
 
 /* ---- small helpers ---- */
-
-static void
-fmt_time(int64_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (localtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "%" PRId64, t);
-}
 
 static void
 fmt_span(int64_t s, char *buf, size_t len)
@@ -647,7 +637,7 @@ static enum outcome
 run_one(struct run_ctx *c, const char *name)
 {
 	struct retryjob j;
-	char *orig = NULL, why[512], last[LAST_LINE_MAX], when[64], in[32];
+	char *orig = NULL, why[512], last[LAST_LINE_MAX], when[TIMEFMT_LEN], in[32];
 	char reason[LAST_LINE_MAX + 128];
 	size_t origlen = 0;
 	bool impossible, superseded, replaced;
@@ -755,7 +745,7 @@ run_one(struct run_ctx *c, const char *name)
 		msg_warn("%s: %s", name, err_get());
 		goto out;
 	}
-	fmt_time(j.next, when, sizeof(when));
+	timefmt(j.next, when, sizeof(when));
 	fmt_span(j.next - now, in, sizeof(in));
 	if (replaced)
 		printf("%s: failed (%s); a newer job for it was queued "
@@ -913,7 +903,7 @@ out:
 static int
 list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first)
 {
-	char **names = NULL, when[64], in[32];
+	char **names = NULL, when[TIMEFMT_LEN], in[32];
 	size_t n = 0, i;
 	int trouble = 0;
 
@@ -938,11 +928,11 @@ list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first)
 			putchar('\n');
 		*first = false;
 		if (failed) {
-			fmt_time(j.failed, when, sizeof(when));
+			timefmt(j.failed, when, sizeof(when));
 			printf("%s  FAILED at %s, after %u attempts\n", j.id,
 			    when, j.attempts);
 		} else {
-			fmt_time(j.next, when, sizeof(when));
+			timefmt(j.next, when, sizeof(when));
 			if (j.next <= now)
 				snprintf(in, sizeof(in), "due");
 			else {
@@ -961,7 +951,7 @@ list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first)
 			printf("%" PRIu64 "\n", j.version);
 		else
 			printf("-\n");
-		fmt_time(j.created, when, sizeof(when));
+		timefmt(j.created, when, sizeof(when));
 		printf("  queued %s in ", when);
 		put_text(j.dir, stdout);
 		printf("\n  command: ");
