@@ -464,7 +464,7 @@ case_scan()
 	if ok "$RES/scan.scan_pk" && [ -n "$osl" ]; then
 		tput=$(calc "$bytes / $pm / 1048576" 0)
 		ratio=$(calc "$bytes / $pm / $osl" 2)
-		note "scan: openssl speed without -elapsed (CPU time, which this machine may under-count) says $(openssl speed -evp sha256 -bytes 1048576 -seconds 1 -multi "$NCPU" -mr 2>/dev/null | awk -F: '/^\+F:/ { v = $4 } END { printf "%.0f MiB/s", v / 1048576 }')"
+		note "scan: openssl speed without -elapsed (per CPU second: above the -elapsed figure when the run waited for a core) says $(openssl speed -evp sha256 -bytes 1048576 -seconds 1 -multi "$NCPU" -mr 2>/dev/null | awk -F: '/^\+F:/ { v = $4 } END { printf "%.0f MiB/s", v / 1048576 }')"
 		row "scan office throughput vs openssl speed -elapsed ($NCPU cores)" \
 		    "$tput MiB/s" "$(calc "$osl / 1048576" 0) MiB/s" \
 		    "$ratio" ">= 0.85" "$(verdict "$ratio" ">=" 0.85)" "" ""
