@@ -213,12 +213,45 @@ out:
 	return rc;
 }
 
+/*
+ * --verify found the DP's files right but its manifest unreadable: write
+ * it again (a new base, since there is none to go on) under its own name
+ * (atomic: the current tree's vN.K.manifest, and DP/.pkgdist/PKG/manifest
+ * linked to it again), then drop the bases nothing names.
+ */
+static int
+rewrite_manifest(struct dp_apply *a)
+{
+	char mname[80];
+
+	if (a->st->layout == DP_LAYOUT_INPLACE) {
+		if (dp_save_manifest(a, DP_MANIFEST) == -1)
+			return -1;
+	} else {
+		snprintf(mname, sizeof(mname), "%s.manifest", a->st->tree);
+		if (dp_save_manifest(a, mname) == -1)
+			return -1;
+		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
+		if (io_link(a->pkgfd, mname, a->pkgfd, DP_TMP_PREFIX
+		    "manifest") == -1 || io_rename(a->pkgfd, DP_TMP_PREFIX
+		    "manifest", a->pkgfd, DP_MANIFEST) == -1) {
+			(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
+			return err_prefix("%s/%s/%s: ", a->h->where, DP_META,
+			    a->pkg);
+		}
+	}
+	dp_gc_bases(a);
+	return 0;
+}
+
 int
 dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
     const struct content_source *src, const struct dp_push_opts *o,
     struct dp_push_result *r)
 {
-	struct manifest oldm, newv, actual;
+	struct manifest oldm, newv, actual, loaded;
+	const struct manifest *asread = &oldm;
+	struct mdelta_base base;
 	struct dp_state st;
 	struct dp_apply a;
 	enum dp_layout want;
@@ -230,13 +263,30 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	manifest_init(&oldm);
 	manifest_init(&newv);
 	manifest_init(&actual);
+	manifest_init(&loaded);
+	mdelta_base_init(&base);
 	dp_state_init(&st);
 	r->new_version = v;
 	want = o->inplace ? DP_LAYOUT_INPLACE : DP_LAYOUT_ATOMIC;
 	if (!o->dry_run && dp_clean_debris(h, pkg) == -1)
 		goto out;
-	if (dp_state_read(h, pkg, &st, &oldm) == -1)
-		goto out;
+	if (dp_state_read_base(h, pkg, &st, &oldm, &base) == -1) {
+		char *msg;
+
+		/* --verify rebuilds a state manifest that cannot be read
+		 * (damaged, truncated, a link planted as its base): what
+		 * the DP holds comes from hashing it anyway.  Anything
+		 * else wrong (the state record, DP/PKG) still stops. */
+		if (!o->verify || (msg = strdup(err_get())) == NULL)
+			goto out;
+		if (dp_state_read(h, pkg, &st, NULL) == -1) {
+			err_set("%s", msg);
+			free(msg);
+			goto out;
+		}
+		free(msg);
+		r->state_rebuilt = st.status != DP_ST_NONE;
+	}
 	r->held = st.status != DP_ST_NONE;
 	r->old_version = st.version;
 	r->old_partial = st.status == DP_ST_PARTIAL;
@@ -310,7 +360,9 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 			goto out;
 		if (manifest_set_header(&actual, pkg, st.version) == -1)
 			goto out;
-		manifest_free(&oldm);
+		/* The manifest read stays, to write the next as a delta. */
+		loaded = oldm;
+		asread = &loaded;
 		oldm = actual;
 		manifest_init(&actual);
 	}
@@ -321,6 +373,15 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		r->up_to_date = true;
 		r->bytes = 0;
 		rc = 0;
+		/* The files are right but the manifest could not be read:
+		 * write it anew where it was. */
+		if (r->state_rebuilt && !o->dry_run) {
+			a.pkgfd = pkgfd;
+			a.oldm = &oldm;
+			a.base = &base;
+			a.loaded = NULL;
+			rc = rewrite_manifest(&a);
+		}
 		goto out;
 	}
 	if (o->dry_run) {
@@ -332,6 +393,8 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		goto out;
 	a.pkgfd = pkgfd;
 	a.oldm = &oldm;
+	a.base = &base;
+	a.loaded = base.name[0] == '\0' ? NULL : asread;
 	if (want == DP_LAYOUT_ATOMIC)
 		rc = layout_atomic_apply(&a);
 	else
@@ -344,8 +407,20 @@ out:
 	manifest_free(&oldm);
 	manifest_free(&newv);
 	manifest_free(&actual);
+	manifest_free(&loaded);
+	mdelta_base_free(&base);
 	dp_state_free(&st);
 	return rc;
+}
+
+int
+dp_save_manifest(struct dp_apply *a, const char *name)
+{
+	if (mdelta_save_at(a->pkgfd, name, a->loaded, a->newm, a->base,
+	    &a->r->state_bytes) == -1)
+		return err_prefix("%s/%s/%s: ", a->h->where, DP_META,
+		    a->pkg);
+	return 0;
 }
 
 int
@@ -358,4 +433,12 @@ dp_write_content(const struct dp_apply *a, const struct entry *e, int fd,
 		return -1;
 	*bytes += e->size;
 	return 0;
+}
+
+void
+dp_gc_bases(struct dp_apply *a)
+{
+	if (mdelta_gc(a->pkgfd) == -1)
+		snprintf(a->r->warning, sizeof(a->r->warning), "%s/%s/%s: %s",
+		    a->h->where, DP_META, a->pkg, err_get());
 }

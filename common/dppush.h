@@ -44,6 +44,7 @@
 #include "digest.h"
 #include "dp.h"
 #include "manifest.h"
+#include "mdelta.h"
 
 struct progress;
 
@@ -98,6 +99,12 @@ struct dp_push_result {
 	uint64_t added, changed, deleted, meta; /* entries */
 	uint64_t linked;	/* atomic: files hard-linked, unchanged */
 	uint64_t bytes;		/* bytes of content written */
+	uint64_t state_bytes;	/* bytes of state written on the DP (the
+				 * state record, manifest deltas, bases) */
+	bool state_rebuilt;	/* --verify: the DP's state manifest could
+				 * not be read and was made anew */
+	char warning[512];	/* done, but something to tell ("": none):
+				 * an unused base that could not be removed */
 	uint64_t busy;		/* inplace: files in use, left untouched */
 	bool reused_tree;	/* rollback to a kept tree, nothing copied */
 	bool up_to_date;	/* nothing to do */
@@ -128,6 +135,10 @@ struct dp_apply {
 	const char *pkg;
 	int pkgfd;			/* DP/.pkgdist/PKG */
 	const struct manifest *oldm;	/* DP view, may be empty */
+	/* The manifest as read from the DP with its base (mdelta.h), for
+	 * writing the new one as a delta; NULL: none (a new base). */
+	const struct manifest *loaded;
+	struct mdelta_base *base;
 	const struct manifest *newm;	/* DP view, header set */
 	const struct content_source *src;
 	const struct dp_push_opts *o;
@@ -166,6 +177,13 @@ int layout_finish_file(int dir, const char *name, int fd,
 int layout_copy_old(int olddir, const char *base, const struct entry *e,
     int fd, const char *what, uint64_t *bytes);
 void layout_remove_quietly(int dirfd, const char *name);
+
+/* Write a->newm as the DP's manifest name under a->pkgfd (a delta
+ * against a->base when small, mdelta.h); counts r->state_bytes. */
+int dp_save_manifest(struct dp_apply *a, const char *name);
+/* Remove the bases no manifest names any more (mdelta_gc()), once the
+ * new state is in place; a failure only sets r->warning. */
+void dp_gc_bases(struct dp_apply *a);
 
 /*
  * The one way a layout writes a file's content: fill fd (a new, empty

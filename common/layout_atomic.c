@@ -25,6 +25,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "progress.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -530,6 +531,45 @@ tree_cmp_desc(const void *a, const void *b)
 	return x->k < y->k ? 1 : x->k > y->k ? -1 : 0;
 }
 
+/*
+ * Remove tree manifests without their tree (a crash between writing the
+ * manifest and renaming the tree into place): they would keep their
+ * base from being removed.  Under the DP's lock nobody else is between
+ * those two steps.
+ */
+static void
+prune_orphans(int pkgfd)
+{
+	struct dirent *de;
+	struct tree t;
+	struct stat st;
+	char name[64];
+	size_t l;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(pkgfd, ".", DIRFLAGS)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l <= 9 || l - 9 >= sizeof(name) ||
+		    strcmp(de->d_name + l - 9, ".manifest") != 0)
+			continue;
+		memcpy(name, de->d_name, l - 9);
+		name[l - 9] = '\0';
+		if (tree_parse(name, &t) == -1)
+			continue;
+		if (fstatat(pkgfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    errno == ENOENT)
+			(void)io_unlink(pkgfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* Remove trees beyond keep (the current one always stays). */
 static void
 prune(struct dp_apply *a, const char *current)
@@ -557,6 +597,7 @@ prune(struct dp_apply *a, const char *current)
 		(void)io_remove_tree(a->pkgfd, t[i].name);
 	}
 	free(t);
+	prune_orphans(a->pkgfd);
 }
 
 /* Point DP/PKG at tree (under .pkgdist/PKG) with one rename. */
@@ -605,7 +646,7 @@ finish_state(struct dp_apply *a, const char *tree, uint64_t v)
 		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
 		return err_prefix("%s: ", a->h->where);
 	}
-	return dp_state_write(a->h, a->pkg, a->st);
+	return dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 }
 
 int
@@ -656,10 +697,8 @@ layout_atomic_apply(struct dp_apply *a)
 		    -1 && errno == ENOENT)
 			break;
 	}
-	if (manifest_save(a->newm, a->pkgfd, mname, 0444) == -1) {
-		err_prefix("%s: ", a->h->where);
+	if (dp_save_manifest(a, mname) == -1)
 		goto out;
-	}
 	if (io_rename(a->pkgfd, tmp, a->pkgfd, tree) == -1 ||
 	    io_fsync_dir(a->pkgfd, where) == -1) {
 		err_prefix("%s: ", a->h->where);
@@ -676,6 +715,7 @@ layout_atomic_apply(struct dp_apply *a)
 	if (finish_state(a, tree, v) == -1)
 		rc = -1;
 	prune(a, tree);
+	dp_gc_bases(a);
 out:
 	if (newfd != -1)
 		close(newfd);
@@ -695,6 +735,7 @@ int
 layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name, size_t len)
 {
 	struct tree *t = NULL;
+	struct manifest m;
 	char mname[80];
 	struct stat st;
 	size_t n = 0, i;
@@ -711,6 +752,13 @@ layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name, size_t len)
 		if (fstatat(a->pkgfd, mname, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
+		/* Its manifest (a delta and its base) must read, or the DP
+		 * would be left at a state nobody can load: a damaged one
+		 * is passed over (the version is then built afresh). */
+		manifest_init(&m);
+		if (mdelta_load_at(a->pkgfd, mname, NULL, &m, NULL) == -1)
+			continue;
+		manifest_free(&m);
 		snprintf(name, len, "%s", t[i].name);
 		rc = 1;
 		break;
@@ -729,5 +777,6 @@ layout_atomic_rollback(struct dp_apply *a, uint64_t v)
 		return k;
 	if (switch_link(a, tree) == -1 || finish_state(a, tree, v) == -1)
 		return -1;
+	dp_gc_bases(a);
 	return 1;
 }
