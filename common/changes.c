@@ -244,8 +244,15 @@ int
 change_file_load_buf(const char *buf, size_t len, const char *name,
     struct change_file *cf)
 {
+	return change_file_load_lines(buf, len, name, 0, cf);
+}
+
+int
+change_file_load_lines(const char *buf, size_t len, const char *name,
+    unsigned long line0, struct change_file *cf)
+{
 	const char *p = buf, *end = buf + len, *nl;
-	unsigned long lineno = 0;
+	unsigned long lineno = line0;
 
 	while (p < end) {
 		lineno++;

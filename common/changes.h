@@ -121,6 +121,10 @@ void change_file_free(struct change_file *cf);
 int change_file_load(const char *path, struct change_file *cf);
 int change_file_load_buf(const char *buf, size_t len, const char *name,
     struct change_file *cf);
+/* The same for change lines that follow line0 other lines in the file
+ * name (a delta's header, mdelta.h): messages give the file's line. */
+int change_file_load_lines(const char *buf, size_t len, const char *name,
+    unsigned long line0, struct change_file *cf);
 
 /*
  * --stat totals.  bytes is what a refresh transfers: the sizes of the

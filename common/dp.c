@@ -18,13 +18,12 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "num.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define STATE_MAGIC "pkgdist-dpstate 1"
 #define STATE_MAX (64u * 1024)
-/* A manifest kept on a DP is read whole; the store's own limit. */
-#define DP_MANIFEST_MAX ((off_t)1 << 30)
 
 int
 dp_open(const char *path, bool create, struct dp_handle *h)
@@ -231,10 +230,11 @@ out:
 
 int
 dp_state_write(struct dp_handle *h, const char *pkg,
-    const struct dp_state *s)
+    const struct dp_state *s, uint64_t *bytes)
 {
 	struct atomic_file af;
 	FILE *fp;
+	off_t len;
 	int pkgfd, rc = -1;
 
 	memset(&af, 0, sizeof(af));
@@ -260,8 +260,11 @@ dp_state_write(struct dp_handle *h, const char *pkg,
 	else
 		path_escape_write(s->error, fp);
 	fputs("\n", fp);
+	len = ftello(fp);
 	if (atomic_commit(&af) == -1)
 		goto out;
+	if (bytes != NULL && len > 0)
+		*bytes += (uint64_t)len;
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -272,56 +275,16 @@ out:
 	return rc;
 }
 
-/* Load a manifest relative to dirfd, never following a link. */
-static int
-load_manifest_at(int dirfd, const char *name, const char *what,
-    struct manifest *m)
-{
-	char *buf = NULL;
-	struct stat st;
-	ssize_t n;
-	int fd, rc = -1;
-
-	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1)
-		return err_sys("%s/%s", what, name);
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		err_set("%s/%s: not a regular file", what, name);
-		goto out;
-	}
-	if (st.st_size > DP_MANIFEST_MAX) {
-		err_set("%s/%s: larger than %lld bytes", what, name,
-		    (long long)DP_MANIFEST_MAX);
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		err_sys("out of memory");
-		goto out;
-	}
-	if ((n = io_read_full(fd, buf, (size_t)st.st_size, name)) == -1)
-		goto out;
-	buf[n] = '\0';
-	{
-		char *label = NULL;
-		size_t ll = strlen(what) + strlen(name) + 2;
-
-		if ((label = malloc(ll)) == NULL) {
-			err_sys("out of memory");
-			goto out;
-		}
-		snprintf(label, ll, "%s/%s", what, name);
-		rc = manifest_load_buf(buf, (size_t)n, label, m);
-		free(label);
-	}
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 int
 dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
     struct manifest *m)
+{
+	return dp_state_read_base(h, pkg, s, m, NULL);
+}
+
+int
+dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
+    struct manifest *m, struct mdelta_base *b)
 {
 	char what[4200], link[300], mname[80], want[120];
 	struct stat st;
@@ -330,6 +293,8 @@ dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
 	ssize_t n;
 
 	dp_state_init(s);
+	if (b != NULL)
+		mdelta_base_init(b);
 	snprintf(what, sizeof(what), "%s/%s/%s", h->where, DP_META, pkg);
 	if (h->metafd != -1) {
 		pkgfd = openat(h->metafd, pkg, DIRFLAGS);
@@ -386,7 +351,7 @@ dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
 		if (m != NULL) {
 			snprintf(mname, sizeof(mname), "%s.manifest",
 			    s->tree);
-			if (load_manifest_at(pkgfd, mname, what, m) == -1)
+			if (mdelta_load_at(pkgfd, mname, what, m, b) == -1)
 				goto out;
 			if (m->version != 0)
 				s->version = m->version;
@@ -398,8 +363,8 @@ dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
 			    h->where, pkg);
 			goto out;
 		}
-		if (m != NULL && load_manifest_at(pkgfd, DP_MANIFEST, what,
-		    m) == -1)
+		if (m != NULL && mdelta_load_at(pkgfd, DP_MANIFEST, what, m,
+		    b) == -1)
 			goto out;
 	} else {
 		err_set("%s/%s: neither a directory nor a link: refusing "
@@ -416,6 +381,8 @@ out:
 			manifest_free(m);
 			manifest_init(m);
 		}
+		if (b != NULL)
+			mdelta_base_free(b);
 	}
 	return rc;
 }

@@ -22,12 +22,22 @@
  *                               a hard link to the current vN.K.manifest)
  *   DP/.pkgdist/PKG/vN.K/       atomic: a complete tree of version N
  *   DP/.pkgdist/PKG/vN.K.manifest  its manifest
+ *   DP/.pkgdist/PKG/base.N.K    a full manifest (of version N) that the
+ *                               manifests above are deltas against
  *   DP/.pkgdist/PKG/tmp.*       a tree or file being built (debris after
  *                               a crash; removed by the next push)
  *
  * Manifests kept on the DP describe the DP's files as they are: modes
  * after the read-only rule (dp_mode()), header "package"/"version" set,
  * so `pkgdiff verify DP/.pkgdist/PKG/vN.K.manifest DP/PKG` shows drift.
+ * Each (vN.K.manifest, manifest) is a delta file (mdelta.h) naming a
+ * base.N.K beside it and the base's SHA-256, or (written by an older
+ * pkgpush) a full manifest; every reader goes through mdelta_load_at().
+ * A push writes a delta against the base it read when the delta stays
+ * small (MDELTA_REBASE_DIV), else a new base and an empty delta; bases
+ * are immutable and never a tree's manifest, so pruning a tree never
+ * breaks a kept tree's delta; once the new state is in place, bases no
+ * manifest names are removed (mdelta_gc()).
  *
  * The state record (written atomically, after every push):
  *
@@ -51,6 +61,7 @@
 #include <stdint.h>
 
 #include "manifest.h"
+#include "mdelta.h"
 
 #define DP_META ".pkgdist"
 #define DP_LOCK ".lock"
@@ -106,9 +117,14 @@ void dp_state_free(struct dp_state *s);
  */
 int dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
     struct manifest *m);
-/* Write the state record of pkg (DP/.pkgdist/PKG/state) atomically. */
+/* The same; b (may be NULL) gets the base m was read against, for
+ * writing the next manifest as a delta (mdelta.h). */
+int dp_state_read_base(struct dp_handle *h, const char *pkg,
+    struct dp_state *s, struct manifest *m, struct mdelta_base *b);
+/* Write the state record of pkg (DP/.pkgdist/PKG/state) atomically;
+ * *bytes (may be NULL) is increased by the bytes written. */
 int dp_state_write(struct dp_handle *h, const char *pkg,
-    const struct dp_state *s);
+    const struct dp_state *s, uint64_t *bytes);
 
 /* The packages with state on the DP, sorted; malloc'd vector of malloc'd
  * names.  A DP without .pkgdist holds none. */

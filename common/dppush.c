@@ -213,12 +213,45 @@ out:
 	return rc;
 }
 
+/*
+ * --verify found the DP's files right but its manifest unreadable: write
+ * it again (a new base, since there is none to go on) under its own name
+ * (atomic: the current tree's vN.K.manifest, and DP/.pkgdist/PKG/manifest
+ * linked to it again), then drop the bases nothing names.
+ */
+static int
+rewrite_manifest(struct dp_apply *a)
+{
+	char mname[80];
+
+	if (a->st->layout == DP_LAYOUT_INPLACE) {
+		if (dp_save_manifest(a, DP_MANIFEST) == -1)
+			return -1;
+	} else {
+		snprintf(mname, sizeof(mname), "%s.manifest", a->st->tree);
+		if (dp_save_manifest(a, mname) == -1)
+			return -1;
+		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
+		if (io_link(a->pkgfd, mname, a->pkgfd, DP_TMP_PREFIX
+		    "manifest") == -1 || io_rename(a->pkgfd, DP_TMP_PREFIX
+		    "manifest", a->pkgfd, DP_MANIFEST) == -1) {
+			(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
+			return err_prefix("%s/%s/%s: ", a->h->where, DP_META,
+			    a->pkg);
+		}
+	}
+	dp_gc_bases(a);
+	return 0;
+}
+
 int
 dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
     const struct content_source *src, const struct dp_push_opts *o,
     struct dp_push_result *r)
 {
-	struct manifest oldm, newv, actual;
+	struct manifest oldm, newv, actual, loaded;
+	const struct manifest *asread = &oldm;
+	struct mdelta_base base;
 	struct dp_state st;
 	struct dp_apply a;
 	enum dp_layout want;
@@ -230,13 +263,30 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	manifest_init(&oldm);
 	manifest_init(&newv);
 	manifest_init(&actual);
+	manifest_init(&loaded);
+	mdelta_base_init(&base);
 	dp_state_init(&st);
 	r->new_version = v;
 	want = o->inplace ? DP_LAYOUT_INPLACE : DP_LAYOUT_ATOMIC;
 	if (!o->dry_run && dp_clean_debris(h, pkg) == -1)
 		goto out;
-	if (dp_state_read(h, pkg, &st, &oldm) == -1)
-		goto out;
+	if (dp_state_read_base(h, pkg, &st, &oldm, &base) == -1) {
+		char *msg;
+
+		/* --verify rebuilds a state manifest that cannot be read
+		 * (damaged, truncated, a link planted as its base): what
+		 * the DP holds comes from hashing it anyway.  Anything
+		 * else wrong (the state record, DP/PKG) still stops. */
+		if (!o->verify || (msg = strdup(err_get())) == NULL)
+			goto out;
+		if (dp_state_read(h, pkg, &st, NULL) == -1) {
+			err_set("%s", msg);
+			free(msg);
+			goto out;
+		}
+		free(msg);
+		r->state_rebuilt = st.status != DP_ST_NONE;
+	}
 	r->held = st.status != DP_ST_NONE;
 	r->old_version = st.version;
 	r->old_partial = st.status == DP_ST_PARTIAL;
@@ -286,15 +336,20 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		a.pkgfd = pkgfd;
 		a.oldm = &oldm;
 		if (o->dry_run) {
-			/* Report as a switch when a kept tree exists. */
-		} else {
-			if ((k = layout_atomic_rollback(&a, v)) == -1)
-				goto out;
-			if (k == 1) {
-				r->reused_tree = true;
-				rc = 0;
-				goto out;
-			}
+			/* Say what the real run will do: switch back when
+			 * a kept tree is there, else rebuild (below). */
+			char tree[64];
+
+			k = pkgfd == -1 ? 0 :
+			    layout_atomic_kept(&a, v, tree, sizeof(tree));
+		} else
+			k = layout_atomic_rollback(&a, v);
+		if (k == -1)
+			goto out;
+		if (k == 1) {
+			r->reused_tree = true;
+			rc = 0;
+			goto out;
 		}
 	}
 
@@ -305,7 +360,9 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 			goto out;
 		if (manifest_set_header(&actual, pkg, st.version) == -1)
 			goto out;
-		manifest_free(&oldm);
+		/* The manifest read stays, to write the next as a delta. */
+		loaded = oldm;
+		asread = &loaded;
 		oldm = actual;
 		manifest_init(&actual);
 	}
@@ -316,6 +373,15 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		r->up_to_date = true;
 		r->bytes = 0;
 		rc = 0;
+		/* The files are right but the manifest could not be read:
+		 * write it anew where it was. */
+		if (r->state_rebuilt && !o->dry_run) {
+			a.pkgfd = pkgfd;
+			a.oldm = &oldm;
+			a.base = &base;
+			a.loaded = NULL;
+			rc = rewrite_manifest(&a);
+		}
 		goto out;
 	}
 	if (o->dry_run) {
@@ -327,6 +393,8 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		goto out;
 	a.pkgfd = pkgfd;
 	a.oldm = &oldm;
+	a.base = &base;
+	a.loaded = base.name[0] == '\0' ? NULL : asread;
 	if (want == DP_LAYOUT_ATOMIC)
 		rc = layout_atomic_apply(&a);
 	else
@@ -339,18 +407,38 @@ out:
 	manifest_free(&oldm);
 	manifest_free(&newv);
 	manifest_free(&actual);
+	manifest_free(&loaded);
+	mdelta_base_free(&base);
 	dp_state_free(&st);
 	return rc;
 }
 
 int
-dp_write_content(struct dp_apply *a, const struct entry *e, int fd,
-    const char *what)
+dp_save_manifest(struct dp_apply *a, const char *name)
+{
+	if (mdelta_save_at(a->pkgfd, name, a->loaded, a->newm, a->base,
+	    &a->r->state_bytes) == -1)
+		return err_prefix("%s/%s/%s: ", a->h->where, DP_META,
+		    a->pkg);
+	return 0;
+}
+
+int
+dp_write_content(const struct dp_apply *a, const struct entry *e, int fd,
+    const char *what, uint64_t *bytes)
 {
 	if (a->src == NULL || a->src->write == NULL)
 		return err_set("%s: no content source", what);
 	if (a->src->write(a->src->ctx, e->digest, e->size, fd, what) == -1)
 		return -1;
-	a->r->bytes += e->size;
+	*bytes += e->size;
 	return 0;
+}
+
+void
+dp_gc_bases(struct dp_apply *a)
+{
+	if (mdelta_gc(a->pkgfd) == -1)
+		snprintf(a->r->warning, sizeof(a->r->warning), "%s/%s/%s: %s",
+		    a->h->where, DP_META, a->pkg, err_get());
 }

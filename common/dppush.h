@@ -44,6 +44,7 @@
 #include "digest.h"
 #include "dp.h"
 #include "manifest.h"
+#include "mdelta.h"
 
 struct progress;
 
@@ -100,6 +101,12 @@ struct dp_push_result {
 	uint64_t added, changed, deleted, meta; /* entries */
 	uint64_t linked;	/* atomic: files hard-linked, unchanged */
 	uint64_t bytes;		/* bytes of content written */
+	uint64_t state_bytes;	/* bytes of state written on the DP (the
+				 * state record, manifest deltas, bases) */
+	bool state_rebuilt;	/* --verify: the DP's state manifest could
+				 * not be read and was made anew */
+	char warning[512];	/* done, but something to tell ("": none):
+				 * an unused base that could not be removed */
 	uint64_t busy;		/* inplace: files in use, left untouched */
 	bool reused_tree;	/* rollback to a kept tree, nothing copied */
 	bool up_to_date;	/* nothing to do */
@@ -149,6 +156,10 @@ struct dp_apply {
 	const char *pkg;
 	int pkgfd;			/* DP/.pkgdist/PKG */
 	const struct manifest *oldm;	/* DP view, may be empty */
+	/* The manifest as read from the DP with its base (mdelta.h), for
+	 * writing the new one as a delta; NULL: none (a new base). */
+	const struct manifest *loaded;
+	struct mdelta_base *base;
 	const struct manifest *newm;	/* DP view, header set */
 	const struct content_source *src;
 	const struct dp_push_opts *o;
@@ -157,7 +168,13 @@ struct dp_apply {
 };
 
 int layout_atomic_apply(struct dp_apply *a);
-/* Switch DP/PKG back to a kept tree of version v; 1 done, 0 none kept. */
+/* The newest kept tree of version v under a->pkgfd (one whose manifest
+ * is there): 1 and its name in name, 0 none, -1 error.  Changes nothing
+ * (a dry run asks it what layout_atomic_rollback would do). */
+int layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name,
+    size_t len);
+/* Switch DP/PKG back to the kept tree of version v that
+ * layout_atomic_kept() names; 1 done, 0 none kept (nothing changed). */
 int layout_atomic_rollback(struct dp_apply *a, uint64_t v);
 int layout_inplace_apply(struct dp_apply *a);
 
@@ -174,12 +191,29 @@ int layout_fix_dirs(int rootfd, const struct manifest *m,
 int layout_syncfs(int fd, const char *what);
 void layout_start_writeback(int fd);
 int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);
+/* Give a file just written (fd, name under dir) e's mode and mtime and
+ * start the writeback of a big one.  0, or -1 with err set. */
+int layout_finish_file(int dir, const char *name, int fd,
+    const struct entry *e, const char *what);
 int layout_copy_old(int olddir, const char *base, const struct entry *e,
     int fd, const char *what, uint64_t *bytes);
 void layout_remove_quietly(int dirfd, const char *name);
 
-/* Write a content into a new file through src, count its bytes. */
-int dp_write_content(struct dp_apply *a, const struct entry *e, int fd,
-    const char *what);
+/* Write a->newm as the DP's manifest name under a->pkgfd (a delta
+ * against a->base when small, mdelta.h); counts r->state_bytes. */
+int dp_save_manifest(struct dp_apply *a, const char *name);
+/* Remove the bases no manifest names any more (mdelta_gc()), once the
+ * new state is in place; a failure only sets r->warning. */
+void dp_gc_bases(struct dp_apply *a);
+
+/*
+ * The one way a layout writes a file's content: fill fd (a new, empty
+ * regular file) with e's content through a->src and add e->size to
+ * *bytes.  It changes nothing in a (a->r included), so the atomic
+ * layout's writer threads call it at once, each with its own counter,
+ * when the source allows it (o->write_threads).  0, or -1 with err set.
+ */
+int dp_write_content(const struct dp_apply *a, const struct entry *e, int fd,
+    const char *what, uint64_t *bytes);
 
 #endif

@@ -25,6 +25,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "progress.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -78,6 +79,18 @@ layout_set_times(int dirfd, const char *name, int fd, int64_t mtime)
 	if (fd != -1)
 		return futimens(fd, ts);
 	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+int
+layout_finish_file(int dir, const char *name, int fd, const struct entry *e,
+    const char *what)
+{
+	if (fchmod(fd, e->mode) == -1 ||
+	    layout_set_times(dir, name, fd, e->mtime) == -1)
+		return err_sys("%s", what);
+	if (e->size >= LAYOUT_WRITEBACK_MIN)
+		layout_start_writeback(fd);
+	return 0;
 }
 
 /*
@@ -138,8 +151,9 @@ out:
 }
 
 /* Create a file for e under dir as name, fill it, set mode and mtime;
- * *bytes counts what was written.  Safe to call from several threads
- * when the source allows it. */
+ * *bytes (the calling thread's own) counts what was written.  Safe to
+ * call from several threads when the source allows it: it changes
+ * nothing shared (dp_write_content). */
 static int
 make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
     enum action act, int olddir, const char *oldbase, const char *what,
@@ -153,23 +167,10 @@ make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
 	if (act == ACT_COPYOLD) {
 		if (layout_copy_old(olddir, oldbase, e, fd, what, bytes) == -1)
 			goto out;
-	} else {
-		if (a->src == NULL || a->src->write == NULL) {
-			err_set("%s: no content source", what);
-			goto out;
-		}
-		if (a->src->write(a->src->ctx, e->digest, e->size, fd,
-		    what) == -1)
-			goto out;
-		*bytes += e->size;
-	}
-	if (fchmod(fd, e->mode) == -1 ||
-	    layout_set_times(dir, name, fd, e->mtime) == -1) {
-		err_sys("%s", what);
+	} else if (dp_write_content(a, e, fd, what, bytes) == -1)
 		goto out;
-	}
-	if (e->size >= LAYOUT_WRITEBACK_MIN)
-		layout_start_writeback(fd);
+	if (layout_finish_file(dir, name, fd, e, what) == -1)
+		goto out;
 	rc = 0;
 out:
 	close(fd);
@@ -582,6 +583,45 @@ tree_cmp_desc(const void *a, const void *b)
 	return x->k < y->k ? 1 : x->k > y->k ? -1 : 0;
 }
 
+/*
+ * Remove tree manifests without their tree (a crash between writing the
+ * manifest and renaming the tree into place): they would keep their
+ * base from being removed.  Under the DP's lock nobody else is between
+ * those two steps.
+ */
+static void
+prune_orphans(int pkgfd)
+{
+	struct dirent *de;
+	struct tree t;
+	struct stat st;
+	char name[64];
+	size_t l;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(pkgfd, ".", DIRFLAGS)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l <= 9 || l - 9 >= sizeof(name) ||
+		    strcmp(de->d_name + l - 9, ".manifest") != 0)
+			continue;
+		memcpy(name, de->d_name, l - 9);
+		name[l - 9] = '\0';
+		if (tree_parse(name, &t) == -1)
+			continue;
+		if (fstatat(pkgfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    errno == ENOENT)
+			(void)io_unlink(pkgfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* Remove trees beyond keep (the current one always stays). */
 static void
 prune(struct dp_apply *a, const char *current)
@@ -609,6 +649,7 @@ prune(struct dp_apply *a, const char *current)
 		(void)io_remove_tree(a->pkgfd, t[i].name);
 	}
 	free(t);
+	prune_orphans(a->pkgfd);
 }
 
 /* Point DP/PKG at tree (under .pkgdist/PKG) with one rename. */
@@ -657,7 +698,7 @@ finish_state(struct dp_apply *a, const char *tree, uint64_t v)
 		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
 		return err_prefix("%s: ", a->h->where);
 	}
-	return dp_state_write(a->h, a->pkg, a->st);
+	return dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 }
 
 /* ---- the spare tree (dppush.h: dp_push_after) ---- */
@@ -931,6 +972,7 @@ dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep)
 	a.r = &r;
 	a.st = &st;
 	prune(&a, st.tree);
+	dp_gc_bases(&a);
 	snprintf(spare, sizeof(spare), "%s%s", DP_SPARE_PREFIX, st.tree);
 	snprintf(tmp, sizeof(tmp), "%s%s", DP_TMP_PREFIX, spare);
 	snprintf(where, sizeof(where), "%s/%s/%s/%s", h->where, DP_META, pkg,
@@ -1056,10 +1098,8 @@ layout_atomic_apply(struct dp_apply *a)
 		    -1 && errno == ENOENT)
 			break;
 	}
-	if (manifest_save(a->newm, a->pkgfd, mname, 0444) == -1) {
-		err_prefix("%s: ", a->h->where);
+	if (dp_save_manifest(a, mname) == -1)
 		goto out;
-	}
 	if (io_rename(a->pkgfd, tmp, a->pkgfd, tree) == -1 ||
 	    io_fsync_dir(a->pkgfd, where) == -1) {
 		err_prefix("%s: ", a->h->where);
@@ -1075,8 +1115,10 @@ layout_atomic_apply(struct dp_apply *a)
 	rc = 0;
 	if (finish_state(a, tree, v) == -1)
 		rc = -1;
-	if (!a->o->defer_tidy)
+	if (!a->o->defer_tidy) {
 		prune(a, tree);
+		dp_gc_bases(a);
+	}
 out:
 	free(have);
 	if (newfd != -1)
@@ -1094,16 +1136,15 @@ out:
 }
 
 int
-layout_atomic_rollback(struct dp_apply *a, uint64_t v)
+layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name, size_t len)
 {
 	struct tree *t = NULL;
-	char mname[80];
 	struct manifest m;
+	char mname[80];
 	struct stat st;
 	size_t n = 0, i;
 	int rc = 0;
 
-	manifest_init(&m);
 	if (list_trees(a->pkgfd, &t, &n) == -1)
 		return -1;
 	if (n > 0)	/* t is NULL when there is no tree */
@@ -1115,16 +1156,31 @@ layout_atomic_rollback(struct dp_apply *a, uint64_t v)
 		if (fstatat(a->pkgfd, mname, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (switch_link(a, t[i].name) == -1) {
-			rc = -1;
-			break;
-		}
+		/* Its manifest (a delta and its base) must read, or the DP
+		 * would be left at a state nobody can load: a damaged one
+		 * is passed over (the version is then built afresh). */
+		manifest_init(&m);
+		if (mdelta_load_at(a->pkgfd, mname, NULL, &m, NULL) == -1)
+			continue;
+		manifest_free(&m);
+		snprintf(name, len, "%s", t[i].name);
 		rc = 1;
-		if (finish_state(a, t[i].name, v) == -1)
-			rc = -1;
 		break;
 	}
 	free(t);
-	manifest_free(&m);
 	return rc;
+}
+
+int
+layout_atomic_rollback(struct dp_apply *a, uint64_t v)
+{
+	char tree[64];
+	int k;
+
+	if ((k = layout_atomic_kept(a, v, tree, sizeof(tree))) != 1)
+		return k;
+	if (switch_link(a, tree) == -1 || finish_state(a, tree, v) == -1)
+		return -1;
+	dp_gc_bases(a);
+	return 1;
 }

@@ -39,6 +39,7 @@
 #include "err.h"
 #include "io.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "progress.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -137,15 +138,9 @@ write_tmp(struct dp_apply *a, int dir, const char *tmp, const struct entry *e,
 	if ((fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
 		return err_sys("%s", what);
-	if (dp_write_content(a, e, fd, what) == -1)
+	if (dp_write_content(a, e, fd, what, &a->r->bytes) == -1 ||
+	    layout_finish_file(dir, tmp, fd, e, what) == -1)
 		goto out;
-	if (fchmod(fd, e->mode) == -1 ||
-	    layout_set_times(dir, tmp, fd, e->mtime) == -1) {
-		err_sys("%s", what);
-		goto out;
-	}
-	if (e->size >= LAYOUT_WRITEBACK_MIN)
-		layout_start_writeback(fd);
 	rc = 0;
 out:
 	close(fd);
@@ -282,16 +277,14 @@ first_install(struct dp_apply *a)
 	if (layout_build_tree(a, newfd, -1, where, NULL) == -1 ||
 	    layout_syncfs(newfd, where) == -1)
 		goto out;
-	if (manifest_save(a->newm, a->pkgfd, DP_MANIFEST, 0444) == -1) {
-		err_prefix("%s: ", a->h->where);
+	if (dp_save_manifest(a, DP_MANIFEST) == -1)
 		goto out;
-	}
 	a->st->layout = DP_LAYOUT_INPLACE;
 	a->st->status = DP_ST_COMPLETE;
 	a->st->version = a->newm->version;
 	a->st->from = 0;
 	a->st->tree[0] = '\0';
-	if (dp_state_write(a->h, a->pkg, a->st) == -1)
+	if (dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes) == -1)
 		goto out;
 	/* renameat refuses to replace an existing DP/PKG (EEXIST, or
 	 * ENOTEMPTY) only when it is a non-empty directory; check first. */
@@ -305,6 +298,7 @@ first_install(struct dp_apply *a)
 		err_prefix("%s: ", a->h->where);
 		goto undo;
 	}
+	dp_gc_bases(a);
 	rc = 0;
 	goto out;
 undo:
@@ -332,7 +326,7 @@ save_state(struct dp_apply *a, enum dp_status s, uint64_t from,
 	a->st->tree[0] = '\0';
 	free(a->st->error);
 	a->st->error = error ? strdup(error) : NULL;
-	return dp_state_write(a->h, a->pkg, a->st);
+	return dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 }
 
 int
@@ -565,11 +559,13 @@ layout_inplace_apply(struct dp_apply *a)
 	    layout_fix_dirs(root, a->newm, dirs, where) == -1 ||
 	    layout_syncfs(root, where) == -1)
 		goto fail2;
-	if (manifest_save(a->newm, a->pkgfd, DP_MANIFEST, 0444) == -1 ||
-	    save_state(a, DP_ST_COMPLETE, 0, NULL) == -1) {
+	if (dp_save_manifest(a, DP_MANIFEST) == -1)
+		goto fail2;
+	if (save_state(a, DP_ST_COMPLETE, 0, NULL) == -1) {
 		err_prefix("%s: ", a->h->where);
 		goto fail2;
 	}
+	dp_gc_bases(a);
 	rc = 0;
 	goto out;
 
@@ -623,7 +619,8 @@ fail1:
 		a->st->from = 0;
 		free(a->st->error);
 		a->st->error = msg ? strdup(msg) : NULL;
-		(void)dp_state_write(a->h, a->pkg, a->st);
+		(void)dp_state_write(a->h, a->pkg, a->st,
+		    &a->r->state_bytes);
 		if (msg) {
 			err_set("%s", msg);
 			free(msg);

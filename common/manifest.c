@@ -6,10 +6,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "err.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "num.h"
 
 #define MANIFEST_SAVE_BUF	(1 << 20)	/* stdio buffer of manifest_save */
@@ -868,7 +870,9 @@ fail:
 int
 manifest_load(const char *path, struct manifest *m)
 {
+	char head[sizeof(MDELTA_MAGIC) + 1];
 	FILE *fp;
+	ssize_t n;
 	int rc;
 
 	manifest_init(m);
@@ -876,6 +880,14 @@ manifest_load(const char *path, struct manifest *m)
 		return manifest_read(stdin, "(standard input)", m);
 	if ((fp = fopen(path, "re")) == NULL)
 		return err_sys("cannot open '%s'", path);
+	/* A delta file (a DP's state manifest, mdelta.h) is read with its
+	 * base, by the one delta loader.  Peeked with pread: a pipe has no
+	 * offset and is read as a manifest. */
+	if ((n = pread(fileno(fp), head, sizeof(head), 0)) > 0 &&
+	    mdelta_is_delta(head, (size_t)n)) {
+		fclose(fp);
+		return mdelta_load_path(path, m);
+	}
 	rc = manifest_read(fp, path, m);
 	fclose(fp);
 	return rc;

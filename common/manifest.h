@@ -69,7 +69,8 @@ const struct entry *manifest_find(const struct manifest *m,
     const char *path);
 
 /* Parse the file at path ("-" is stdin) completely.  On any broken rule:
- * -1, err = "PATH:LINE: what is wrong", m left empty. */
+ * -1, err = "PATH:LINE: what is wrong", m left empty.  A delta file (a
+ * DP's state manifest, mdelta.h) is read with its base beside it. */
 int manifest_load(const char *path, struct manifest *m);
 /* The same from a buffer (package files, the remote protocol); name is
  * used in messages. */

@@ -931,6 +931,11 @@ proto_enc_result(const struct proto_result *m, unsigned char *buf)
 	proto_put_u64(&w, m->received);
 	proto_put_u32(&w, (uint32_t)m->failed_errno);
 	proto_put_str(&w, m->msg);
+	/* Added later: an older client stops before them (and an older
+	 * server sends none; see proto_dec_result()). */
+	proto_put_u64(&w, m->state_bytes);
+	proto_put_u8(&w, m->state_rebuilt);
+	proto_put_str(&w, m->warning);
 	return w.len;
 }
 
@@ -939,6 +944,7 @@ proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m)
 {
 	struct proto_rbuf r;
 	uint32_t e;
+	size_t i;
 
 	memset(m, 0, sizeof(*m));
 	proto_rbuf_init(&r, b, n);
@@ -960,11 +966,22 @@ proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m)
 	m->received = proto_get_u64(&r);
 	e = proto_get_u32(&r);
 	proto_get_str(&r, m->msg, PROTO_MSG_MAX);
+	/* State bytes, rebuilt flag, warning: absent from an older server. */
+	if (!r.bad && r.off < r.len) {
+		m->state_bytes = proto_get_u64(&r);
+		m->state_rebuilt = flag(&r);
+		proto_get_str(&r, m->warning, PROTO_MSG_MAX);
+	}
 	if (proto_rbuf_done(&r, "RESULT", "remote") == -1)
 		return -1;
 	if (e > 4095)
 		return err_set("bad RESULT frame: a field is out of range");
 	m->failed_errno = (int32_t)e;
+	/* The warning ends up in our messages: printable bytes only. */
+	for (i = 0; m->warning[i] != '\0'; i++)
+		if ((unsigned char)m->warning[i] < 0x20 ||
+		    (unsigned char)m->warning[i] == 0x7f)
+			m->warning[i] = '?';
 	return 0;
 }
 

@@ -264,6 +264,11 @@ struct proto_result {
 	uint64_t received;		/* content bytes the server read */
 	int32_t failed_errno;		/* 0 .. 4095 */
 	char msg[PROTO_MSG_MAX + 1];	/* failure, "" when ok */
+	/* After msg on the wire, and optional there (a server older than
+	 * them sends none: read as 0). */
+	uint64_t state_bytes;		/* state written on the DP */
+	bool state_rebuilt;		/* --verify remade the manifest */
+	char warning[PROTO_MSG_MAX + 1]; /* done, with a warning ("") */
 };
 
 struct proto_state {

@@ -549,6 +549,9 @@ result_to(const struct proto_result *pr, struct dp_push_result *r)
 	r->meta = pr->meta;
 	r->linked = pr->linked;
 	r->bytes = pr->bytes;
+	r->state_bytes = pr->state_bytes;
+	r->state_rebuilt = pr->state_rebuilt;
+	snprintf(r->warning, sizeof(r->warning), "%.511s", pr->warning);
 	r->busy = pr->busy;
 	r->reused_tree = pr->reused_tree;
 	r->up_to_date = pr->up_to_date;

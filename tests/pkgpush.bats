@@ -75,10 +75,10 @@ setup()
 	at_version "$T/dp1" 2
 	[ "$(stat -c %i "$T/dp1/office/same.txt")" = "$ino_same" ]
 	[ "$(stat -c %i "$T/dp1/office/sub/same.bin")" = "$ino_bin" ]
-	# Bytes written: the changed and added files only.
+	# Content written: the changed and added files only.
 	pkgstage show office 1 >"$T/m1"
 	want=$(pkgdiff diff --stat "$T/m1" "$T/m.2" | awk '$1 == "bytes" { print $2 }')
-	expect_output_has "$want bytes written"
+	expect_output_has "($want content, "
 	expect_output_has "office 1 -> 2:"
 	[ "$want" -lt 100000 ]
 }
@@ -188,9 +188,19 @@ setup()
 	expect_output_has "refusing to go down"
 	at_version "$T/dp1" 2
 	[ ! -e "$PKGDIST_STORE/retry/office@dp1" ]
+	# -n says the switch the real run makes, and changes nothing.
+	listing "$T/dp1" >"$T/before"
+	run pkgpush -n --dp dp1 --version 1 --rollback office
+	expect_status 0
+	expect_output_has "dp1: office 2 -> 1: would switch back to the kept tree, 0 bytes to write"
+	expect_output_lacks "would be"
+	listing "$T/dp1" >"$T/after"
+	diff "$T/before" "$T/after"
 	run pkgpush --dp dp1 --version 1 --rollback office
 	expect_status 0
-	expect_output_has "switched back"
+	# Nothing copied: only the state record is written.
+	expect_output_has "dp1: office 2 -> 1: switched back to the kept tree, "
+	expect_output_has " bytes written (0 content, $(stat -c %s "$T/dp1/.pkgdist/office/state") state)"
 	[ "$(readlink "$T/dp1/office")" = "$tree1" ]
 	[ "$(stat -c %i "$T/dp1/office/f1")" = "$ino" ]
 	at_version "$T/dp1" 1
@@ -203,8 +213,21 @@ setup()
 	pkgpush --dp dp1 --version 2 --keep 1 office
 	pkgpush --dp dp1 --version 3 --keep 1 office
 	[ "$(ls -d "$T"/dp1/.pkgdist/office/v*.* | grep -vc manifest)" = 1 ]
+	# -n says the rebuild the real run makes (no kept tree to switch
+	# to), with the same counts, and changes nothing.
+	listing "$T/dp1" >"$T/before"
+	run pkgpush -n --dp dp1 --version 1 --rollback office
+	expect_status 0
+	expect_output_lacks "switch"
+	expect_output_has "dp1: office 3 -> 1: would be "
+	counts=$(sed -n 's/.*would be \([0-9]* added, [0-9]* changed, [0-9]* deleted\).*/\1/p' <<<"$output")
+	[ -n "$counts" ]
+	listing "$T/dp1" >"$T/after"
+	diff "$T/before" "$T/after"
 	run pkgpush --dp dp1 --version 1 --rollback office
 	expect_status 0
+	expect_output_lacks "switch"
+	expect_output_has "dp1: office 3 -> 1: $counts"
 	at_version "$T/dp1" 1
 }
 
@@ -401,4 +424,28 @@ setup()
 	PKGDIST_STORE=$T/u/store at_version "$T/u/dpa" 2
 	PKGDIST_STORE=$T/u/store at_version "$T/u/dpi" 2
 	[ ! -L "$T/u/dpi/office" ]
+}
+
+@test "pkgpush: every writer thread's bytes are counted, atomic and in place" {
+	# 64 files: enough for the atomic layout to build with several
+	# writer threads (dp_write_content is their one way to write);
+	# 65 entries: the files and sub/.
+	mkdir -p "$T/big/sub"
+	for i in $(seq 1 64); do
+		head -c $((1000 + i * 37)) /dev/urandom >"$T/big/sub/f$i"
+	done
+	chmod 0444 "$T"/big/sub/f*	# the DP's modes (see vtree)
+	want=$(find "$T/big" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+	pkgstage add big "$T/big" >/dev/null
+	run pkgpush --dp dp1 big
+	expect_status 0
+	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, "
+	expect_output_has " bytes written ($want content, "
+	run pkgpush --inplace --dp dp2 big
+	expect_status 0
+	expect_output_has "65 added, 0 changed, 0 deleted, 0 metadata, "
+	expect_output_has " bytes written ($want content, "
+	pkgstage show big >"$T/mbig"
+	pkgdiff verify "$T/mbig" "$T/dp1/big"
+	pkgdiff verify "$T/mbig" "$T/dp2/big"
 }

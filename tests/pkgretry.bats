@@ -563,3 +563,28 @@ snapshot()
 	expect_status 2
 	[ "${lines[0]}" = "pkgretry: 'frob': unknown subcommand" ]
 }
+
+@test "pkgretry: list and run show times as pkgstage list does (ISO 8601, local time with its offset)" {
+	break_tree
+	export PKGDIST_NOW=1700000000
+	pkgstage add office "$T/src" >/dev/null
+	pkgretry add -- pkgdiff verify "$T/m" "$T/src"
+	# A zone east of UTC, written +hh:mm, the same in both tools.
+	TZ='<+0530>-5:30' run pkgstage list
+	expect_status 0
+	expect_output_has "office 1 2 10 2023-11-15T03:43:20+05:30"
+	TZ='<+0530>-5:30' run pkgretry list
+	expect_status 0
+	expect_output_has "next at 2023-11-15T03:43:20+05:30 (due)"
+	expect_output_has "queued 2023-11-15T03:43:20+05:30 in "
+	# The first retry at +60 s, in the message of the run as well.
+	TZ='<-0330>3:30' run pkgretry run
+	expect_status 1
+	expect_output_has "next at 2023-11-14T18:44:20-03:30 (in 60s)"
+	# A server on UTC: Z, as pkgstage list always printed there.
+	TZ=UTC0 run pkgstage list office
+	expect_output_has "office 1 2 10 2023-11-14T22:13:20Z"
+	TZ=UTC0 run pkgretry list
+	expect_output_has "next at 2023-11-14T22:14:20Z"
+	! grep -Eq '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]' <<<"$output"
+}

@@ -347,6 +347,10 @@ EOF
 	expect_status 1
 	expect_output_has "refusing to go down"
 	at_version "$T/rdp" 2
+	run pkgpush -n --dp r1 --rollback --version 1 office
+	expect_status 0
+	expect_output_has "would switch back to the kept tree"
+	at_version "$T/rdp" 2
 	run pkgpush --dp r1 --rollback --version 1 office
 	expect_status 0
 	expect_output_has "switched back to the kept tree"

@@ -26,6 +26,7 @@
 #include "exitcode.h"
 #include "io.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "msg.h"
 #include "num.h"
 #include "progress.h"
@@ -171,6 +172,23 @@ is_dir(const char *path)
 	    S_ISDIR(st.st_mode);
 }
 
+/* A side is a delta file (a DP's state manifest, mdelta.h): it is read
+ * whole, with its base, by manifest_load() instead of streamed. */
+static bool
+is_delta(const char *path)
+{
+	char head[sizeof(MDELTA_MAGIC) + 1];
+	ssize_t n;
+	int fd;
+
+	if (strcmp(path, "-") == 0 ||
+	    (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return false;
+	n = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	return n > 0 && mdelta_is_delta(head, (size_t)n);
+}
+
 struct out_ctx {
 	FILE *fp;
 	struct change_stat st;
@@ -285,7 +303,7 @@ do_diff(const char *a, const char *b, const struct options *o)
 	x.fp = stdout;
 	x.stat = o->stat;
 	change_stat_init(&x.st);
-	if (!is_dir(a) && !is_dir(b)) {
+	if (!is_dir(a) && !is_dir(b) && !is_delta(a) && !is_delta(b)) {
 		if (diff_stream(a, b, &x, &n) == -1) {
 			msg_liberr();
 			goto out;

@@ -174,7 +174,7 @@ static void
 report_ok(struct shared *sh, const struct dp *dp,
     const struct dp_push_result *r)
 {
-	char old[32];
+	char old[32], bytes[128];
 
 	if (r->held)
 		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
@@ -182,23 +182,45 @@ report_ok(struct shared *sh, const struct dp *dp,
 	else
 		snprintf(old, sizeof(old), "-");
 	if (r->up_to_date) {
-		printf("%s: %s %s: up to date\n", dp->name, sh->pkg, old);
+		printf("%s: %s %s: up to date%s\n", dp->name, sh->pkg, old,
+		    r->state_rebuilt ? " (its unreadable state manifest was "
+		    "rebuilt)" : "");
+		if (r->warning[0] != '\0')
+			msg_warn("%s: %s", dp->name, r->warning);
 		return;
 	}
 	if (r->reused_tree) {
-		printf("%s: %s %s -> %" PRIu64 ": switched back to the kept "
-		    "tree, 0 bytes written\n", dp->name, sh->pkg, old,
-		    r->new_version);
+		if (sh->o->dry_run)
+			printf("%s: %s %s -> %" PRIu64 ": would switch back to "
+			    "the kept tree, 0 bytes to write\n", dp->name,
+			    sh->pkg, old, r->new_version);
+		else
+			printf("%s: %s %s -> %" PRIu64 ": switched back to the "
+			    "kept tree, %" PRIu64 " bytes written (0 content, %"
+			    PRIu64 " state)\n", dp->name, sh->pkg, old,
+			    r->new_version, r->state_bytes, r->state_bytes);
 		return;
 	}
+	/* "N bytes written" is every byte written on the DP: contents,
+	 * and the state (record, manifest delta, base) in brackets.  A dry
+	 * run can only say the contents. */
+	if (sh->o->dry_run)
+		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes to write",
+		    r->bytes);
+	else
+		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes written (%"
+		    PRIu64 " content, %" PRIu64 " state)", r->bytes +
+		    r->state_bytes, r->bytes, r->state_bytes);
 	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
-	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %" PRIu64
-	    " bytes %s%s\n", dp->name, sh->pkg, old, r->new_version,
+	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %s%s%s\n",
+	    dp->name, sh->pkg, old, r->new_version,
 	    sh->o->dry_run ? "would be " : "", r->added, r->changed,
-	    r->deleted, r->meta, r->bytes,
-	    sh->o->dry_run ? "to write" : "written", !r->kept_layout ? "" :
+	    r->deleted, r->meta, bytes, !r->kept_layout ? "" :
 	    r->inplace ? " (kept its in-place layout)" :
-	    " (kept its atomic layout)");
+	    " (kept its atomic layout)", r->state_rebuilt ?
+	    " (its unreadable state manifest was rebuilt)" : "");
+	if (r->warning[0] != '\0')
+		msg_warn("%s: %s", dp->name, r->warning);
 }
 
 /* Record the outcome in the store (holdings) and on the DP (state). */
@@ -229,7 +251,7 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 				/* Note the failure on the DP for --status. */
 				free(st.error);
 				st.error = strdup(why);
-				(void)dp_state_write(h, sh->pkg, &st);
+				(void)dp_state_write(h, sh->pkg, &st, NULL);
 			}
 			dp_state_free(&st);
 		} else if (!r->held) {

@@ -646,7 +646,7 @@ note_failure(struct dp_handle *h, const char *pkg, const char *why)
 	if (st.status == DP_ST_COMPLETE) {
 		free(st.error);
 		st.error = strdup(why);
-		(void)dp_state_write(h, pkg, &st);
+		(void)dp_state_write(h, pkg, &st, NULL);
 	}
 	dp_state_free(&st);
 }
@@ -723,6 +723,9 @@ done:
 	res.meta = r.meta;
 	res.linked = r.linked;
 	res.bytes = r.bytes;
+	res.state_bytes = r.state_bytes;
+	res.state_rebuilt = r.state_rebuilt;
+	snprintf(res.warning, sizeof(res.warning), "%s", r.warning);
 	res.busy = r.busy;
 	res.received = sv.received;
 	if (rc == -1) {

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -33,6 +32,7 @@
 #include "sign.h"
 #include "stage.h"
 #include "store.h"
+#include "timefmt.h"
 
 #define GC_KEEP_DEFAULT 2
 
@@ -185,24 +185,13 @@ out:
 	return rc;
 }
 
-static void
-fmt_time(int64_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%" PRId64, t);
-}
-
 static int
 list_package(struct store *s, const char *pkg)
 {
 	struct store_version_info in;
 	uint64_t *v;
 	size_t n, i;
-	char when[64];
+	char when[TIMEFMT_LEN];
 
 	if (store_versions(s, pkg, &v, &n) == -1) {
 		msg_liberr();
@@ -214,7 +203,7 @@ list_package(struct store *s, const char *pkg)
 			free(v);
 			return -1;
 		}
-		fmt_time(in.created, when, sizeof(when));
+		timefmt(in.created, when, sizeof(when));
 		printf("%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s%s\n", pkg,
 		    v[i], in.files, in.bytes, when,
 		    in.is_signed ? " signed" : "");

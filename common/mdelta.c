@@ -1,0 +1,869 @@
+/*
+ * mdelta.c — manifests kept as a delta against a full base (see mdelta.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "changes.h"
+#include "digest.h"
+#include "err.h"
+#include "io.h"
+#include "manifest.h"
+#include "mdelta.h"
+#include "num.h"
+
+#define HEAD_MAX 512		/* the header lines of a delta fit in this */
+#define BASE_K_MAX 100000	/* names tried for a new base */
+#define BASE_BUF (1 << 20)	/* stdio buffer writing a base */
+
+void
+mdelta_base_init(struct mdelta_base *b)
+{
+	memset(b, 0, sizeof(*b));
+	change_file_init(&b->touched);
+}
+
+void
+mdelta_base_free(struct mdelta_base *b)
+{
+	change_file_free(&b->touched);
+	mdelta_base_init(b);
+}
+
+bool
+mdelta_name_valid(const char *name)
+{
+	size_t n = strlen(name), p = strlen(MDELTA_BASE_PREFIX), i;
+	bool dot = false;
+
+	if (n >= MDELTA_NAME_MAX || n < p + 3 ||
+	    strncmp(name, MDELTA_BASE_PREFIX, p) != 0)
+		return false;
+	for (i = p; i < n; i++) {
+		if (name[i] == '.') {
+			/* One dot, with digits on both sides. */
+			if (dot || i == p || i == n - 1)
+				return false;
+			dot = true;
+		} else if (name[i] < '0' || name[i] > '9')
+			return false;
+	}
+	return dot;
+}
+
+bool
+mdelta_is_delta(const char *buf, size_t len)
+{
+	size_t n = strlen(MDELTA_MAGIC);
+
+	return len > n && memcmp(buf, MDELTA_MAGIC, n) == 0 && buf[n] == '\n';
+}
+
+/* "label/name", or name alone when label is NULL; malloc'd. */
+static char *
+what_of(const char *label, const char *name)
+{
+	size_t n = (label ? strlen(label) + 1 : 0) + strlen(name) + 1;
+	char *s = malloc(n);
+
+	if (s == NULL)
+		return NULL;
+	if (label != NULL)
+		snprintf(s, n, "%s/%s", label, name);
+	else
+		snprintf(s, n, "%s", name);
+	return s;
+}
+
+/* Read the regular file name under dirfd whole, never through a link. */
+static int
+read_at(int dirfd, const char *name, const char *what, char **bufp,
+    size_t *lenp)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC)) == -1) {
+		if (errno == ELOOP)
+			return err_set("%s: a symbolic link: not followed",
+			    what);
+		return err_sys("%s", what);
+	}
+	if (fstat(fd, &st) == -1) {
+		err_sys("%s", what);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set("%s: not a regular file", what);
+		goto fail;
+	}
+	if (st.st_size > MDELTA_FILE_MAX) {
+		err_set("%s: larger than %lld bytes", what,
+		    (long long)MDELTA_FILE_MAX);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		err_sys("out of memory");
+		goto fail;
+	}
+	if ((n = io_read_full(fd, buf, (size_t)st.st_size, what)) == -1)
+		goto fail;
+	buf[n] = '\0';
+	close(fd);
+	*bufp = buf;
+	*lenp = (size_t)n;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+struct head {
+	char base[MDELTA_NAME_MAX];
+	unsigned char digest[DIGEST_LEN];
+	uint64_t changes;
+	char *package;		/* points into the buffer, or NULL */
+	uint64_t version;
+	size_t off;		/* where the change lines start */
+	unsigned long lines;	/* header lines */
+};
+
+/*
+ * Parse a delta's header lines (the buffer is modified: NULs at line
+ * ends).  Only the first HEAD_MAX bytes are looked at.
+ */
+static int
+head_parse(char *buf, size_t len, const char *what, struct head *h)
+{
+	char *p = buf, *nl, *sp;
+	size_t lim = len < HEAD_MAX ? len : HEAD_MAX;
+	unsigned long lineno = 0;
+	uint64_t u;
+
+	memset(h, 0, sizeof(*h));
+	for (;;) {
+		lineno++;
+		if ((size_t)(p - buf) >= len)
+			break;	/* no change lines */
+		if ((nl = memchr(p, '\n', lim - (size_t)(p - buf))) == NULL) {
+			if (lineno <= 3)
+				return err_set("%s:%lu: truncated delta header",
+				    what, lineno);
+			break;
+		}
+		if (lineno == 1) {
+			/* mdelta_is_delta() checked the magic. */
+		} else if (lineno == 2) {
+			*nl = '\0';
+			if (strncmp(p, "base ", 5) != 0 ||
+			    (sp = strchr(p + 5, ' ')) == NULL)
+				goto bad;
+			*sp = '\0';
+			if (!mdelta_name_valid(p + 5)) {
+				*sp = ' ';
+				goto bad;
+			}
+			snprintf(h->base, sizeof(h->base), "%s", p + 5);
+			if (digest_unhex(sp + 1, strlen(sp + 1),
+			    h->digest) == -1)
+				goto bad;
+		} else if (lineno == 3) {
+			*nl = '\0';
+			if (strncmp(p, "changes ", 8) != 0 ||
+			    num_arg(p + 8, 0, UINT64_MAX, &h->changes) == -1)
+				goto bad;
+		} else if (strncmp(p, "package ", 8) == 0 && lineno == 4) {
+			*nl = '\0';
+			if (!name_valid(p + 8))
+				goto bad;
+			h->package = p + 8;
+		} else if (strncmp(p, "version ", 8) == 0 &&
+		    (lineno == 4 || (lineno == 5 && h->package != NULL))) {
+			*nl = '\0';
+			if (num_arg(p + 8, 1, UINT64_MAX, &u) == -1)
+				goto bad;
+			h->version = u;
+		} else
+			break;	/* the first change line */
+		p = nl + 1;
+	}
+	h->off = (size_t)(p - buf);
+	h->lines = lineno - 1;
+	return 0;
+bad:
+	return err_set("%s:%lu: malformed delta header line", what, lineno);
+}
+
+/* A malloc'd copy of e (its strings duplicated). */
+static int
+entry_dup(const struct entry *e, struct entry *out)
+{
+	*out = *e;
+	out->target = NULL;
+	if ((out->path = strdup(e->path)) == NULL ||
+	    (e->target != NULL && (out->target = strdup(e->target)) == NULL)) {
+		entry_free(out);
+		return err_sys("out of memory");
+	}
+	return 0;
+}
+
+/*
+ * Apply the change lines cf to base, giving out (header not set).  The
+ * entries of both are moved, not copied: base is emptied; cf keeps, for
+ * each line, the base's side (see struct mdelta_base).
+ */
+static int
+apply(struct manifest *base, struct change_file *cf, struct manifest *out,
+    const char *what, const char *bname, unsigned long line0)
+{
+	size_t i = 0, j = 0, nadd = 0, k;
+	const char *why = NULL;
+	struct change_line *l;
+	struct entry tmp;
+	int c;
+
+	manifest_init(out);
+	for (k = 0; k < cf->n; k++)
+		if (cf->v[k].kind == CHANGE_ADD)
+			nadd++;
+	if (base->n + nadd > 0 && (out->v = malloc((base->n + nadd) *
+	    sizeof(*out->v))) == NULL)
+		return err_sys("out of memory");
+	out->cap = base->n + nadd;
+	while (i < base->n || j < cf->n) {
+		if (j == cf->n)
+			c = -1;
+		else if (i == base->n)
+			c = 1;
+		else
+			c = strcmp(base->v[i].path, cf->v[j].e.path);
+		if (c < 0) {
+			out->v[out->n++] = base->v[i];
+			memset(&base->v[i], 0, sizeof(base->v[i]));
+			i++;
+			continue;
+		}
+		l = &cf->v[j];
+		if (c > 0) {
+			if (l->kind != CHANGE_ADD) {
+				why = "the base lacks the path";
+				goto bad;
+			}
+			if (entry_dup(&l->e, &out->v[out->n]) == -1)
+				goto fail;
+			out->n++;
+			j++;
+			continue;
+		}
+		switch (l->kind) {
+		case CHANGE_ADD:
+			why = "the base already has the path";
+			goto bad;
+		case CHANGE_DEL:
+			if (changes_classify(&base->v[i], &l->e) !=
+			    CHANGE_NONE || base->v[i].size != l->e.size) {
+				why = "the deleted entry is not the base's";
+				goto bad;
+			}
+			entry_free(&base->v[i]);
+			break;
+		default:
+			if (changes_classify(&base->v[i], &l->e) != l->kind) {
+				why = "the change is not what the base and "
+				    "the entry differ by";
+				goto bad;
+			}
+			/* The result gets the new entry, the line keeps the
+			 * base's. */
+			tmp = l->e;
+			l->e = base->v[i];
+			out->v[out->n++] = tmp;
+			memset(&base->v[i], 0, sizeof(base->v[i]));
+			break;
+		}
+		i++;
+		j++;
+	}
+	free(base->v);
+	base->v = NULL;
+	base->n = base->cap = 0;
+	return 0;
+bad:
+	{
+		char *esc = path_escape(cf->v[j].e.path);
+
+		err_set("%s:%lu: '%c %s' does not apply to '%s': %s", what,
+		    line0 + (unsigned long)j + 1, cf->v[j].kind,
+		    esc != NULL ? esc : "?", bname, why);
+		free(esc);
+	}
+fail:
+	manifest_free(out);
+	return -1;
+}
+
+/* Index of the first entry of m whose path sorts at or after key. */
+static size_t
+lower_bound(const struct manifest *m, const char *key)
+{
+	size_t lo = 0, hi = m->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(m->v[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+through(const char *what, const char *path, const char *file)
+{
+	char *ep = path_escape(path), *ef = path_escape(file);
+
+	err_set("%s: entry '%s': path '%s' runs through '%s', which is a "
+	    "file or link", what, ep ? ep : "?", ep ? ep : "?",
+	    ef ? ef : "?");
+	free(ep);
+	free(ef);
+	return -1;
+}
+
+/*
+ * The rules of a manifest that applying cf to a valid base can break:
+ * order and uniqueness hold by the merge, each path and entry was
+ * checked by the parser; what is left is "no path runs through a file or
+ * link", and only an added path (A) or a changed entry (M: its type may
+ * change) can break it.  So: no parent of such a path is a file or link,
+ * and no entry lies below it unless it is a directory.  A few binary
+ * searches per line instead of a walk of the whole manifest.
+ */
+static int
+check_lines(const struct manifest *m, const struct change_file *cf,
+    const char *what)
+{
+	char buf[MANIFEST_PATH_MAX + 2], *s;
+	const struct entry *e, *a;
+	size_t k, len, i;
+
+	for (k = 0; k < cf->n; k++) {
+		const char *path = cf->v[k].e.path;
+
+		if (cf->v[k].kind != CHANGE_ADD && cf->v[k].kind != CHANGE_MOD)
+			continue;
+		if ((e = manifest_find(m, path)) == NULL)
+			return err_set("%s: entry lost in applying", what);
+		len = strlen(path);
+		memcpy(buf, path, len + 1);
+		while ((s = strrchr(buf, '/')) != NULL) {
+			*s = '\0';
+			if ((a = manifest_find(m, buf)) != NULL &&
+			    a->type != ENTRY_DIR)
+				return through(what, path, a->path);
+		}
+		if (e->type == ENTRY_DIR)
+			continue;
+		memcpy(buf, path, len);
+		buf[len] = '/';
+		buf[len + 1] = '\0';
+		i = lower_bound(m, buf);
+		if (i < m->n && strncmp(m->v[i].path, buf, len + 1) == 0)
+			return through(what, m->v[i].path, path);
+	}
+	return 0;
+}
+
+int
+mdelta_load_at(int dirfd, const char *name, const char *label,
+    struct manifest *m, struct mdelta_base *b)
+{
+	struct manifest basem;
+	struct change_file cf;
+	unsigned char d[DIGEST_LEN];
+	struct digest dg = { NULL };
+	struct head h;
+	char *buf = NULL, *bbuf = NULL, *what = NULL, *bwhat = NULL;
+	size_t len, blen;
+	int rc = -1;
+
+	manifest_init(m);
+	manifest_init(&basem);
+	change_file_init(&cf);
+	if (b != NULL)
+		mdelta_base_init(b);
+	if ((what = what_of(label, name)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (read_at(dirfd, name, what, &buf, &len) == -1)
+		goto out;
+	if (!mdelta_is_delta(buf, len)) {
+		rc = manifest_load_buf(buf, len, what, m);
+		goto out;
+	}
+	if (head_parse(buf, len, what, &h) == -1)
+		goto out;
+	if ((bwhat = what_of(label, h.base)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (read_at(dirfd, h.base, bwhat, &bbuf, &blen) == -1) {
+		err_prefix("%s: its base: ", what);
+		goto out;
+	}
+	if (digest_init(&dg) == -1 || digest_update(&dg, bbuf, blen) == -1 ||
+	    digest_final(&dg, d) == -1)
+		goto out;
+	if (memcmp(d, h.digest, DIGEST_LEN) != 0) {
+		err_set("%s: its base '%s' is not the file it was written "
+		    "against (SHA-256 differs: damaged or replaced)", what,
+		    h.base);
+		goto out;
+	}
+	if (manifest_load_buf(bbuf, blen, bwhat, &basem) == -1)
+		goto out;
+	free(bbuf);
+	bbuf = NULL;
+	if (change_file_load_lines(buf + h.off, len - h.off, what, h.lines,
+	    &cf) == -1)
+		goto out;
+	if (cf.n != h.changes) {
+		err_set("%s: %zu change lines, its header says %" PRIu64
+		    " (truncated?)", what, cf.n, h.changes);
+		goto out;
+	}
+	if (b != NULL)
+		b->nbase = basem.n;
+	if (apply(&basem, &cf, m, what, h.base, h.lines) == -1)
+		goto out;
+	if (manifest_set_header(m, h.package, h.version) == -1)
+		goto out;
+	if (check_lines(m, &cf, what) == -1)
+		goto out;
+	if (b != NULL) {
+		snprintf(b->name, sizeof(b->name), "%s", h.base);
+		memcpy(b->digest, h.digest, DIGEST_LEN);
+		b->touched = cf;
+		change_file_init(&cf);
+	}
+	rc = 0;
+out:
+	digest_free(&dg);
+	manifest_free(&basem);
+	change_file_free(&cf);
+	free(buf);
+	free(bbuf);
+	free(what);
+	free(bwhat);
+	if (rc == -1) {
+		manifest_free(m);
+		if (b != NULL)
+			mdelta_base_free(b);
+	}
+	return rc;
+}
+
+int
+mdelta_load_path(const char *path, struct manifest *m)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = NULL;
+	int dfd, rc;
+
+	manifest_init(m);
+	if (slash == NULL)
+		return mdelta_load_at(AT_FDCWD, path, NULL, m, NULL);
+	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path)))
+	    == NULL)
+		return err_sys("out of memory");
+	/* The directory is the one the administrator named (it may be a
+	 * link); nothing inside it is followed. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		err_sys("cannot open '%s'", dir);
+		free(dir);
+		return -1;
+	}
+	rc = mdelta_load_at(dfd, slash + 1, slash == path ? "" : dir, m,
+	    NULL);
+	close(dfd);
+	free(dir);
+	return rc;
+}
+
+/*
+ * Write m whole as bname under dirfd (atomic.h) and hash what was
+ * written: streamed to the file and read back from the page cache before
+ * the commit, so a 16 MB manifest never sits whole in memory.
+ */
+static int
+write_base(int dirfd, const char *bname, const struct manifest *m,
+    unsigned char digest[DIGEST_LEN], uint64_t *len)
+{
+	struct atomic_file af;
+	struct digest dg = { NULL };
+	char *sbuf = NULL;
+	uint64_t off = 0;
+	ssize_t n;
+	FILE *fp;
+	int rfd = -1, rc = -1;
+
+	if (atomic_open(&af, dirfd, bname, 0444) == -1)
+		return -1;
+	if ((sbuf = malloc(BASE_BUF)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if ((fp = atomic_stream(&af)) == NULL ||
+	    setvbuf(fp, sbuf, _IOFBF, BASE_BUF) != 0 ||
+	    manifest_write(m, fp) == -1)
+		goto out;
+	if (fflush(fp) == EOF) {
+		err_sys("cannot write '%s'", bname);
+		goto out;
+	}
+	/* The temporary is open for writing only: read it by its name. */
+	if ((rfd = openat(dirfd, af.tmpname, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		err_sys("cannot read back '%s'", bname);
+		goto out;
+	}
+	if (digest_init(&dg) == -1)
+		goto out;
+	for (;;) {
+		n = pread(rfd, sbuf, BASE_BUF, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err_sys("cannot read back '%s'", bname);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (digest_update(&dg, sbuf, (size_t)n) == -1)
+			goto out;
+		off += (uint64_t)n;
+	}
+	if (digest_final(&dg, digest) == -1)
+		goto out;
+	if (atomic_commit(&af) == -1)
+		goto out;
+	*len = off;
+	rc = 0;
+out:
+	if (rfd != -1)
+		close(rfd);
+	if (rc == -1)
+		atomic_abort(&af);
+	digest_free(&dg);
+	free(sbuf);	/* after the stream is closed (commit or abort) */
+	return rc;
+}
+
+struct sink {
+	FILE *fp;
+	size_t n;
+};
+
+static int
+sink_line(const struct change *c, void *arg)
+{
+	struct sink *s = arg;
+
+	s->n++;
+	return change_write(c, s->fp);
+}
+
+/*
+ * Render the delta of new against the base b: the lines are
+ * changes_compute(base, new), computed on the touched paths only (the
+ * paths the old delta or old -> new change; elsewhere base == new).
+ */
+static int
+render_delta(const struct mdelta_base *b, const struct manifest *old,
+    const struct manifest *nm, char **buf, size_t *len, size_t *nlines)
+{
+	struct manifest bt, nt;
+	struct change_list cl;
+	struct sink s = { NULL, 0 };
+	char hex[DIGEST_HEXLEN + 1];
+	size_t i = 0, j = 0, nb = b->touched.n;
+	const struct change_line *tl;
+	const struct entry *be, *ne;
+	long long count;
+	int c, rc = -1;
+
+	*buf = NULL;
+	*len = 0;
+	manifest_init(&bt);
+	manifest_init(&nt);
+	change_list_init(&cl);
+	if (old != NULL && changes_list(old, nm, &cl) == -1)
+		goto out;
+	while (i < nb || j < cl.n) {
+		if (j == cl.n)
+			c = -1;
+		else if (i == nb)
+			c = 1;
+		else
+			c = strcmp(b->touched.v[i].e.path,
+			    change_entry(&cl.v[j])->path);
+		if (c <= 0) {
+			tl = &b->touched.v[i];
+			be = tl->kind == CHANGE_ADD ? NULL : &tl->e;
+			ne = c == 0 ? cl.v[j].to : manifest_find(nm,
+			    tl->e.path);
+		} else {
+			be = cl.v[j].from;
+			ne = cl.v[j].to;
+		}
+		if (be != NULL && manifest_add(&bt, be) == -1)
+			goto out;
+		if (ne != NULL && manifest_add(&nt, ne) == -1)
+			goto out;
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+	if ((s.fp = open_memstream(buf, len)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	/* The line count comes first: count, then write. */
+	if ((count = changes_compute(&bt, &nt, NULL, NULL)) < 0)
+		goto out;
+	digest_hex(b->digest, hex);
+	fprintf(s.fp, "%s\nbase %s %s\nchanges %lld\n", MDELTA_MAGIC,
+	    b->name, hex, count);
+	if (nm->package != NULL)
+		fprintf(s.fp, "package %s\n", nm->package);
+	if (nm->version != 0)
+		fprintf(s.fp, "version %" PRIu64 "\n", nm->version);
+	if (changes_compute(&bt, &nt, sink_line, &s) < 0)
+		goto out;
+	if (ferror(s.fp)) {
+		err_sys("out of memory");
+		goto out;
+	}
+	*nlines = s.n;
+	rc = 0;
+out:
+	if (s.fp != NULL && fclose(s.fp) == EOF && rc == 0) {
+		err_sys("out of memory");
+		rc = -1;
+	}
+	if (rc == -1) {
+		free(*buf);
+		*buf = NULL;
+	}
+	manifest_free(&bt);
+	manifest_free(&nt);
+	change_list_free(&cl);
+	return rc;
+}
+
+int
+mdelta_save_at(int dirfd, const char *name, const struct manifest *old,
+    const struct manifest *m, struct mdelta_base *b, uint64_t *bytes)
+{
+	struct mdelta_base nb;
+	struct stat st;
+	char *buf = NULL, bname[MDELTA_NAME_MAX];
+	size_t len = 0, nlines = 0;
+	uint64_t blen = 0;
+	unsigned k;
+	int rc = -1;
+
+	mdelta_base_init(&nb);
+	if (b != NULL && b->name[0] != '\0' && old != NULL) {
+		if (render_delta(b, old, m, &buf, &len, &nlines) == -1)
+			goto out;
+		if (nlines * MDELTA_REBASE_DIV <= b->nbase) {
+			if (atomic_write_file(dirfd, name, buf, len, 0444) ==
+			    -1)
+				goto out;
+			if (bytes != NULL)
+				*bytes += len;
+			rc = 0;
+			goto out;
+		}
+		free(buf);
+		buf = NULL;
+	}
+	/* A new base, then an empty delta against it. */
+	for (k = 1;; k++) {
+		if (k > BASE_K_MAX) {
+			err_set("no free name for a new base");
+			goto out;
+		}
+		snprintf(bname, sizeof(bname), "%s%" PRIu64 ".%u",
+		    MDELTA_BASE_PREFIX, m->version, k);
+		if (fstatat(dirfd, bname, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    errno == ENOENT)
+			break;
+	}
+	if (write_base(dirfd, bname, m, nb.digest, &blen) == -1)
+		goto out;
+	if (bytes != NULL)
+		*bytes += blen;
+	snprintf(nb.name, sizeof(nb.name), "%s", bname);
+	nb.nbase = m->n;
+	if (render_delta(&nb, NULL, m, &buf, &len, &nlines) == -1 ||
+	    atomic_write_file(dirfd, name, buf, len, 0444) == -1)
+		goto out;
+	if (bytes != NULL)
+		*bytes += len;
+	if (b != NULL) {
+		mdelta_base_free(b);
+		*b = nb;
+		mdelta_base_init(&nb);
+	}
+	rc = 0;
+out:
+	mdelta_base_free(&nb);
+	free(buf);
+	return rc;
+}
+
+int
+mdelta_base_of(int dirfd, const char *name, char out[MDELTA_NAME_MAX])
+{
+	char buf[HEAD_MAX + 1];
+	struct head h;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT || errno == ELOOP)
+			return 0;
+		return err_sys("%s", name);
+	}
+	if (fstat(fd, &st) == -1) {
+		err_sys("%s", name);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	if ((n = pread(fd, buf, HEAD_MAX, 0)) == -1) {
+		err_sys("%s", name);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (!mdelta_is_delta(buf, (size_t)n) ||
+	    head_parse(buf, (size_t)n, name, &h) == -1)
+		return 0;
+	snprintf(out, MDELTA_NAME_MAX, "%s", h.base);
+	return 1;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+mdelta_gc(int dirfd)
+{
+	char **bases = NULL, **refs = NULL, **nv, ref[MDELTA_NAME_MAX];
+	size_t nb = 0, cb = 0, nr = 0, cr = 0, i, l;
+	struct dirent *de;
+	DIR *d;
+	int fd, r, rc = -1;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return err_sys("cannot list the bases");
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return err_sys("cannot list the bases");
+	}
+	while (errno = 0, (de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (mdelta_name_valid(de->d_name)) {
+			if (nb == cb) {
+				cb = cb ? cb * 2 : 8;
+				if ((nv = realloc(bases, cb * sizeof(*nv))) ==
+				    NULL)
+					goto nomem;
+				bases = nv;
+			}
+			if ((bases[nb] = strdup(de->d_name)) == NULL)
+				goto nomem;
+			nb++;
+			continue;
+		}
+		if (!(strcmp(de->d_name, "manifest") == 0 || (l > 9 &&
+		    strcmp(de->d_name + l - 9, ".manifest") == 0)))
+			continue;
+		if ((r = mdelta_base_of(dirfd, de->d_name, ref)) == -1)
+			goto out;	/* unsure what is used: remove none */
+		if (r == 0)
+			continue;
+		if (nr == cr) {
+			cr = cr ? cr * 2 : 8;
+			if ((nv = realloc(refs, cr * sizeof(*nv))) == NULL)
+				goto nomem;
+			refs = nv;
+		}
+		if ((refs[nr] = strdup(ref)) == NULL)
+			goto nomem;
+		nr++;
+	}
+	if (errno != 0) {
+		err_sys("cannot list the bases");
+		goto out;
+	}
+	if (nr > 0)
+		qsort(refs, nr, sizeof(*refs), cmpstr);
+	rc = 0;
+	for (i = 0; i < nb; i++) {	/* the listing is complete */
+		const char *key = bases[i];
+
+		if (nr > 0 && bsearch(&key, refs, nr, sizeof(*refs),
+		    cmpstr) != NULL)
+			continue;
+		if (io_unlink(dirfd, bases[i], 0) == -1 &&
+		    err_errno() != ENOENT) {
+			rc = -1;
+			break;
+		}
+	}
+	goto out;
+nomem:
+	err_sys("out of memory");
+out:
+	closedir(d);
+	for (i = 0; i < nb; i++)
+		free(bases[i]);
+	for (i = 0; i < nr; i++)
+		free(refs[i]);
+	free(bases);
+	free(refs);
+	return rc;
+}

@@ -1,0 +1,33 @@
+/*
+ * timefmt.c — points in time shown to people (timefmt.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "timefmt.h"
+
+void
+timefmt(int64_t t, char *buf, size_t len)
+{
+	char z[16];
+	struct tm tm;
+	time_t tt = (time_t)t;
+	size_t n;
+
+	if (len == 0)
+		return;
+	if ((int64_t)tt != t || localtime_r(&tt, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0 ||
+	    strftime(z, sizeof(z), "%z", &tm) != 5 ||
+	    (z[0] != '+' && z[0] != '-')) {
+		snprintf(buf, len, "%" PRId64, t);
+		return;
+	}
+	/* strftime's "+hhmm" becomes RFC 3339's "+hh:mm", zero "Z". */
+	if (strcmp(z + 1, "0000") == 0)
+		snprintf(buf + n, len - n, "Z");
+	else
+		snprintf(buf + n, len - n, "%.3s:%.2s", z, z + 3);
+}

@@ -1,0 +1,56 @@
+/*
+ * test_timefmt.c — the one time format (timefmt.h): ISO 8601, local time
+ * with its offset, "Z" at a zero offset, one word.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tap.h"
+#include "timefmt.h"
+
+static const char *
+in_zone(const char *tz, int64_t t)
+{
+	static char buf[TIMEFMT_LEN];
+
+	setenv("TZ", tz, 1);
+	tzset();
+	timefmt(t, buf, sizeof(buf));
+	return buf;
+}
+
+static int
+is(const char *got, const char *want)
+{
+	if (strcmp(got, want) != 0)
+		tap_diag("got '%s', want '%s'", got, want);
+	return strcmp(got, want) == 0;
+}
+
+int
+main(void)
+{
+	char small[8];
+
+	tap_ok(is(in_zone("UTC0", 1700000000), "2023-11-14T22:13:20Z"),
+	    "a zero offset is written Z");
+	tap_ok(is(in_zone("<+0530>-5:30", 1700000000),
+	    "2023-11-15T03:43:20+05:30"),
+	    "local time east of UTC carries its +hh:mm offset");
+	tap_ok(is(in_zone("<-0330>3:30", 1700000000),
+	    "2023-11-14T18:43:20-03:30"),
+	    "local time west of UTC carries its -hh:mm offset");
+	tap_ok(is(in_zone("UTC0", -1), "1969-12-31T23:59:59Z"),
+	    "a time before the epoch is a date too");
+	tap_ok(is(in_zone("UTC0", INT64_MAX), "9223372036854775807"),
+	    "a time the C library cannot break down is its number of seconds");
+	tap_ok(strchr(in_zone("<+0530>-5:30", 0), ' ') == NULL,
+	    "the result is one word");
+	memset(small, 'x', sizeof(small));
+	timefmt(1700000000, small, sizeof(small));
+	tap_ok(memchr(small, '\0', sizeof(small)) != NULL,
+	    "a short buffer gets a terminated prefix, no overflow");
+	return tap_done();
+}
