@@ -575,6 +575,9 @@ proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
 		if (t == PROTO_ERROR) {
 			if (proto_dec_error(p->buf, n, &e) == -1)
 				return -1;
+			if (e.msg[0] == '\0')
+				return err_code(e.errnum, "the %s reported an "
+				    "error without saying which", p->peer);
 			return err_code(e.errnum, "%s", e.msg);
 		}
 		*type = t;

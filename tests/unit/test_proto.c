@@ -52,8 +52,9 @@ feed(struct proto *p, const void *bytes, size_t n, int *fdout)
 	return 0;
 }
 
+/* A hello of this protocol version (2). */
 static const unsigned char hello1[16] = {
-	'P', 'K', 'G', 'D', 'I', 'S', 'T', 'R', 0, 0, 0, 1, 0, 0, 0, 0
+	'P', 'K', 'G', 'D', 'I', 'S', 'T', 'R', 0, 0, 0, 2, 0, 0, 0, 0
 };
 
 static void
@@ -78,13 +79,18 @@ test_hello(void)
 	close(sv[0]);
 	close(sv[1]);
 
-	tap_ok(proto_check_hello(hello1, 16, &v) == 0 && v == 1,
-	    "a version 1 hello is accepted");
+	tap_ok(proto_check_hello(hello1, 16, &v) == 0 && v == 2,
+	    "a version 2 hello is accepted");
 	memcpy(h, hello1, 16);
-	h[11] = 2;
+	h[11] = 1;
 	tap_ok(proto_check_hello(h, 16, &v) == -1 &&
-	    strstr(err_get(), "speaks version 1, the peer version 2") != NULL,
-	    "another version is refused naming both: %s", err_get());
+	    strstr(err_get(), "speaks version 2, the peer version 1") != NULL,
+	    "the previous version (1) is refused naming both: %s",
+	    err_get());
+	h[11] = 3;
+	tap_ok(proto_check_hello(h, 16, &v) == -1 &&
+	    strstr(err_get(), "speaks version 2, the peer version 3") != NULL,
+	    "a later version is refused naming both: %s", err_get());
 	tap_ok(proto_check_hello((const unsigned char *)"bash: pkgpush: n",
 	    16, &v) == -1 && strstr(err_get(), "\"bash: pkgpush: n\"") !=
 	    NULL, "a banner is refused and shown: %s", err_get());
