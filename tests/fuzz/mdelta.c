@@ -88,6 +88,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mdelta_base b;
 	size_t hl;
 	char *buf;
+	int fd;
 
 	if (dfd == -1)
 		fuzz_setup();
@@ -96,7 +97,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(buf, head, hl);
 	memcpy(buf + hl, data, size);
-	if (atomic_write_file(dfd, "d.manifest", buf, hl + size, 0644) == -1)
+	/* A plain write: an fsync per input would slow the fuzzer 50x. */
+	if ((fd = openat(dfd, "d.manifest", O_WRONLY | O_CREAT | O_TRUNC,
+	    0644)) == -1 || write(fd, buf, hl + size) != (ssize_t)(hl + size) ||
+	    close(fd) == -1)
 		abort();
 	free(buf);
 	if (mdelta_load_at(dfd, "d.manifest", "fuzz", &m, &b) == -1) {
