@@ -37,7 +37,8 @@ static const struct {
 static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
 static char fault_op[16];		/* "" when no fault is armed */
 static unsigned long fault_n;
-static int fault_errno;			/* 0 means crash */
+static int fault_errno;			/* 0 means crash or hang */
+static int fault_hang;			/* hang instead of crashing */
 static const char *fault_countfile;
 static atomic_ulong fault_count[FAULT_NOPS];
 static atomic_ulong fault_any;
@@ -80,8 +81,9 @@ fault_setup(void)
 	fault_n = strtoul(c1 + 1, &end, 10);
 	if (end != c2 || fault_n == 0 || errno != 0)
 		goto bad;
-	if (strcmp(c2 + 1, "crash") == 0) {
+	if (strcmp(c2 + 1, "crash") == 0 || strcmp(c2 + 1, "hang") == 0) {
 		fault_errno = 0;
+		fault_hang = strcmp(c2 + 1, "hang") == 0;
 		return;
 	}
 	for (i = 0; i < sizeof(fault_errnos) / sizeof(fault_errnos[0]); i++)
@@ -115,6 +117,20 @@ fault_hit(const char *op)
 			return 0;
 	} else if (strcmp(fault_op, op) != 0 || nth_op != fault_n)
 		return 0;
+	if (fault_hang) {
+		/* As a call stuck on a dead NFS server: deaf to every
+		 * signal (in every thread) but SIGKILL, forever. */
+		sigset_t all;
+		int sig;
+
+		for (sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				(void)signal(sig, SIG_IGN);
+		sigfillset(&all);
+		(void)pthread_sigmask(SIG_BLOCK, &all, NULL);
+		for (;;)
+			pause();
+	}
 	if (fault_errno == 0) {
 		/* As a power cut: no atexit handlers, no cleanup. */
 		kill(getpid(), SIGKILL);

@@ -9,8 +9,10 @@
  *   OP      read, write, fsync, rename, link, symlink, mkdir, unlink, or
  *           any (counts every kind)
  *   N       1-based count of matching operations in this process
- *   ACTION  crash (SIGKILL, as a power cut would), or an errno name:
- *           ENOSPC, EIO, EACCES, EROFS, EDQUOT
+ *   ACTION  crash (SIGKILL, as a power cut would), hang (never return,
+ *           deaf to every signal but SIGKILL, as a call stuck on a dead
+ *           NFS server), or an errno name: ENOSPC, EIO, EACCES, EROFS,
+ *           EDQUOT
  *
  * PKGDIST_FAULT_COUNT=FILE makes the process write the number of
  * operations of each kind it performed to FILE at exit ("OP COUNT" lines),

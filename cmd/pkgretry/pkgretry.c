@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,6 +45,11 @@
 #define DEFAULT_MAX_ATTEMPTS 10
 #define DEFAULT_BACKOFF_BASE 60
 #define DEFAULT_BACKOFF_CAP  3600
+/* A job's time limit: twice pkgpush's longest wait for a DP's lock (an
+ * hour), so a push that waited its hour still has one to copy.  Then
+ * SIGTERM to its process group, and SIGKILL after the grace period. */
+#define DEFAULT_TIMEOUT	     7200
+#define DEFAULT_GRACE	     30
 #define LAST_LINE_MAX	     1024
 
 enum mode { MODE_NONE, MODE_ADD, MODE_DROP, MODE_LIST, MODE_RUN };
@@ -52,7 +58,8 @@ struct run_opts {
 	bool now;
 	unsigned max_attempts;
 	int64_t base, cap;
-	bool set_max, set_backoff; /* given on the command line */
+	int64_t timeout, grace;	   /* a job's time limit, then SIGKILL */
+	bool set_max, set_backoff, set_timeout; /* given on the command line */
 };
 
 /* The store's own settings for run, overridden by the command line. */
@@ -79,6 +86,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: pkgretry [-s store] run [--now] [--max-attempts n] "
 	    "[--backoff base[:cap]]\n"
+	    "                [--timeout time[:grace]]\n"
 	    "       pkgretry [-s store] add [--error text] -- command "
 	    "[arg ...]\n"
 	    "       pkgretry [-s store] list\n"
@@ -196,6 +204,21 @@ parse_backoff(const char *s, struct run_opts *o)
 	return 0;
 }
 
+/* TIME[:GRACE], each as parse_duration takes it. */
+static int
+parse_timeout(const char *s, struct run_opts *o)
+{
+	const char *colon = strchr(s, ':');
+
+	if (parse_duration(s, colon != NULL ? (size_t)(colon - s) : strlen(s),
+		&o->timeout) == -1)
+		return -1;
+	if (colon != NULL &&
+	    parse_duration(colon + 1, strlen(colon + 1), &o->grace) == -1)
+		return -1;
+	return 0;
+}
+
 /* Open the store's retry directory and its subdirectories. */
 static int
 open_retry(
@@ -264,10 +287,10 @@ dir_trusted(int dirfd, uid_t owner, const char *store)
 }
 
 /*
- * STORE/retry/config, if there: "max-attempts N" and "backoff
- * BASE[:CAP]" lines, '#' comments and blank lines; anything else is an
- * error.  Held to the same owner and mode rules as a job file.  What
- * the command line gave wins.
+ * STORE/retry/config, if there: "max-attempts N", "backoff BASE[:CAP]"
+ * and "timeout TIME[:GRACE]" lines, '#' comments and blank lines;
+ * anything else is an error.  Held to the same owner and mode rules as
+ * a job file.  What the command line gave wins.
  */
 static int
 load_config(int dirfd, uid_t owner, struct run_opts *o)
@@ -318,6 +341,14 @@ load_config(int dirfd, uid_t owner, struct run_opts *o)
 				goto out;
 			}
 			c.max_attempts = (unsigned)u;
+		} else if (strcmp(line, "timeout") == 0) {
+			c.timeout = DEFAULT_TIMEOUT;
+			c.grace = DEFAULT_GRACE;
+			if (parse_timeout(val, &c) == -1) {
+				err_set("%s:%u: bad timeout '%s'", CONFIG_NAME,
+				    no, val);
+				goto out;
+			}
 		} else if (strcmp(line, "backoff") == 0) {
 			c.base = DEFAULT_BACKOFF_BASE;
 			c.cap = DEFAULT_BACKOFF_CAP;
@@ -337,6 +368,10 @@ load_config(int dirfd, uid_t owner, struct run_opts *o)
 	if (!o->set_backoff) {
 		o->base = c.base;
 		o->cap = c.cap;
+	}
+	if (!o->set_timeout) {
+		o->timeout = c.timeout;
+		o->grace = c.grace;
 	}
 	rc = 0;
 out:
@@ -519,20 +554,119 @@ out:
 	return rc;
 }
 
-/* Run the job's tool; *status gets the wait status, last the last line
- * it wrote to stderr (which is passed through as it comes). */
-static int
-run_child(struct run_ctx *c, const struct retryjob *j, int *status, char *last,
+/* How a job's command ended against its time limit. */
+enum stop {
+	STOP_NONE,	/* exited (or was killed) by itself */
+	STOP_TERM,	/* past its time: ended on SIGTERM */
+	STOP_KILL,	/* still there after the grace: ended on SIGKILL */
+	STOP_LEFT	/* not even SIGKILL ended it: left behind */
+};
+
+/* The running job's process group, for the signal forwarder. */
+static volatile sig_atomic_t child_pgid;
+static const int fwd_sigs[] = { SIGHUP, SIGINT, SIGTERM };
+static struct sigaction fwd_old[3];
+
+/*
+ * The job's command runs in a process group of its own (so that on its
+ * time limit the whole group, ssh included, is stopped), out of reach of
+ * the terminal's and cron's signals to pkgretry's group: pass them on,
+ * then die of them as before (the saved action: atomic.h's cleanup).
+ */
+static void
+fwd_signal(int sig)
+{
+	size_t i;
+
+	if (child_pgid > 0)
+		(void)kill(-(pid_t)child_pgid, sig);
+	for (i = 0; i < 3; i++)
+		if (fwd_sigs[i] == sig)
+			(void)sigaction(sig, &fwd_old[i], NULL);
+	(void)raise(sig); /* delivered once this handler returns */
+}
+
+static void
+fwd_install(pid_t pgid)
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fwd_signal;
+	sigemptyset(&sa.sa_mask);
+	child_pgid = (sig_atomic_t)pgid;
+	for (i = 0; i < 3; i++)
+		(void)sigaction(fwd_sigs[i], &sa, &fwd_old[i]);
+}
+
+static void
+fwd_remove(void)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		(void)sigaction(fwd_sigs[i], &fwd_old[i], NULL);
+	child_pgid = 0;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep the last complete line of what the child wrote to stderr. */
+struct lastline {
+	char line[LAST_LINE_MAX];
+	size_t len;
+};
+
+static void
+last_feed(struct lastline *l, const char *buf, size_t n, char *last,
     size_t lastlen)
 {
-	char path[PATH_MAX], buf[4096], line[LAST_LINE_MAX];
-	size_t linelen = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			if (l->len > 0) {
+				memcpy(last, l->line, l->len);
+				last[l->len] = '\0';
+			}
+			l->len = 0;
+		} else if (l->len < lastlen - 1 && l->len < sizeof(l->line))
+			l->line[l->len++] = buf[i];
+	}
+}
+
+/*
+ * Run the job's tool; *status gets the wait status, last the last line
+ * it wrote to stderr (which is passed through as it comes).  Past
+ * c->o->timeout seconds its process group gets SIGTERM, c->o->grace
+ * seconds later SIGKILL; *stop says which ended it.  If even SIGKILL
+ * does not end it within the grace (a process stuck in the kernel),
+ * it is left behind (*stop STOP_LEFT, *status unset): the run goes on.
+ */
+static int
+run_child(struct run_ctx *c, const struct retryjob *j, int *status,
+    enum stop *stop, char *last, size_t lastlen)
+{
+	char path[PATH_MAX], buf[4096];
+	struct lastline ll = { .len = 0 };
+	struct pollfd pf;
 	struct stat st;
-	int pfd[2] = { -1, -1 }, devnull;
-	ssize_t n, i;
+	int pfd[2] = { -1, -1 }, devnull, r;
+	int64_t now, deadline;
+	ssize_t n;
 	pid_t pid;
+	bool reaped = false;
 
 	last[0] = '\0';
+	*stop = STOP_NONE;
 	if (snprintf(path, sizeof(path), "%s/%s", c->exedir, j->argv[0]) >=
 	    (int)sizeof(path))
 		return err_set("path of '%s' too long", j->argv[0]);
@@ -552,6 +686,7 @@ run_child(struct run_ctx *c, const struct retryjob *j, int *status, char *last,
 		return -1;
 	}
 	if (pid == 0) {
+		(void)setpgid(0, 0);
 		close(pfd[0]);
 		if (dup2(pfd[1], STDERR_FILENO) == -1)
 			_exit(127);
@@ -576,34 +711,86 @@ run_child(struct run_ctx *c, const struct retryjob *j, int *status, char *last,
 		    j->id, path, strerror(errno));
 		_exit(127);
 	}
+	/* Both sides set the group, so a signal sent right after fork()
+	 * finds it. */
+	(void)setpgid(pid, pid);
+	fwd_install(pid);
 	close(pfd[1]);
+	pf.fd = pfd[0];
+	pf.events = POLLIN;
+	deadline = mono_ms() + c->o->timeout * 1000;
 	for (;;) {
-		n = read(pfd[0], buf, sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		(void)io_write_full(STDERR_FILENO, buf, (size_t)n, "stderr");
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				if (linelen > 0) {
-					memcpy(last, line, linelen);
-					last[linelen] = '\0';
-				}
-				linelen = 0;
-			} else if (linelen < lastlen - 1 &&
-			    linelen < sizeof(line))
-				line[linelen++] = buf[i];
+		if (!reaped) {
+			if ((r = waitpid(pid, status, WNOHANG)) == pid)
+				reaped = true;
+			else if (r == -1 && errno != EINTR) {
+				err_sys("cannot wait for '%s'", j->argv[0]);
+				(void)kill(-pid, SIGKILL);
+				break;
+			}
 		}
+		if (reaped && pf.fd == -1)
+			break;
+		now = mono_ms();
+		if (!reaped && now >= deadline) {
+			if (*stop == STOP_KILL) {
+				*stop = STOP_LEFT;
+				break;
+			}
+			*stop = *stop == STOP_NONE ? STOP_TERM : STOP_KILL;
+			(void)kill(-pid, *stop == STOP_TERM ? SIGTERM :
+			    SIGKILL);
+			if (*stop == STOP_TERM)
+				(void)kill(-pid, SIGCONT); /* if stopped */
+			deadline = now + c->o->grace * 1000;
+			continue;
+		}
+		/* Wake at least every second to see whether the child has
+		 * exited while something it started holds the pipe open;
+		 * once it is reaped, take only what is already there. */
+		r = reaped ? 0 : deadline - now < 1000 ? (int)(deadline - now) :
+		    1000;
+		if (pf.fd == -1) {
+			/* Its stderr closed: it is exiting (or, rarely,
+			 * runs on without it). */
+			(void)poll(NULL, 0, r < 20 ? r : 20);
+			continue;
+		}
+		if ((r = poll(&pf, 1, r)) == -1 && errno != EINTR) {
+			err_sys("cannot read the output of '%s'", j->argv[0]);
+			(void)kill(-pid, SIGKILL);
+			break;
+		}
+		if (r == 0 && reaped) {
+			close(pf.fd);
+			pf.fd = -1;
+			continue;
+		}
+		if (r <= 0)
+			continue;
+		if ((n = read(pf.fd, buf, sizeof(buf))) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(pf.fd);
+			pf.fd = -1;
+			continue;
+		}
+		(void)io_write_full(STDERR_FILENO, buf, (size_t)n, "stderr");
+		last_feed(&ll, buf, (size_t)n, last, lastlen);
 	}
-	if (linelen > 0) {
-		memcpy(last, line, linelen);
-		last[linelen] = '\0';
+	fwd_remove();
+	if (pf.fd != -1)
+		close(pf.fd);
+	if (ll.len > 0) {
+		memcpy(last, ll.line, ll.len);
+		last[ll.len] = '\0';
 	}
-	close(pfd[0]);
-	while (waitpid(pid, status, 0) == -1)
-		if (errno != EINTR)
-			return err_sys("cannot wait for '%s'", j->argv[0]);
+	if (!reaped && *stop != STOP_LEFT) {
+		/* An error above: reap what SIGKILL ended. */
+		while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+			;
+		return -1;
+	}
 	return 0;
 }
 
@@ -637,11 +824,13 @@ static enum outcome
 run_one(struct run_ctx *c, const char *name)
 {
 	struct retryjob j;
-	char *orig = NULL, why[512], last[LAST_LINE_MAX], when[TIMEFMT_LEN], in[32];
-	char reason[LAST_LINE_MAX + 128];
+	char *orig = NULL, why[512], last[LAST_LINE_MAX], when[TIMEFMT_LEN];
+	char in[32];
+	char reason[LAST_LINE_MAX + 128], limit[32], grace[32];
 	size_t origlen = 0;
 	bool impossible, superseded, replaced;
 	enum outcome res = OUT_TROUBLE;
+	enum stop stop;
 	int lfd = -1, status = 0;
 	int64_t now;
 
@@ -701,11 +890,12 @@ run_one(struct run_ctx *c, const char *name)
 	printf("%s: running: ", name);
 	put_command(&j, stdout);
 	putchar('\n');
-	if (run_child(c, &j, &status, last, sizeof(last)) == -1) {
+	if (run_child(c, &j, &status, &stop, last, sizeof(last)) == -1) {
 		msg_warn("%s: %s", name, err_get());
 		goto out;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+	if (stop == STOP_NONE && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0) {
 		if (record(c, name, orig, origlen, NULL, &replaced) == -1) {
 			msg_warn("%s: %s", name, err_get());
 			goto out;
@@ -718,7 +908,21 @@ run_one(struct run_ctx *c, const char *name)
 	}
 	free(j.error);
 	j.error = NULL;
-	if (WIFEXITED(status))
+	fmt_span(c->o->timeout, limit, sizeof(limit));
+	fmt_span(c->o->grace, grace, sizeof(grace));
+	if (stop == STOP_TERM)
+		snprintf(reason, sizeof(reason), "%s%stimed out after %s: "
+		    "stopped by SIGTERM", last, last[0] != '\0' ? " (" : "",
+		    limit);
+	else if (stop == STOP_KILL)
+		snprintf(reason, sizeof(reason), "%s%stimed out after %s: "
+		    "killed by SIGKILL, %s after SIGTERM", last,
+		    last[0] != '\0' ? " (" : "", limit, grace);
+	else if (stop == STOP_LEFT)
+		snprintf(reason, sizeof(reason), "%s%stimed out after %s: "
+		    "still there %s after SIGKILL, left behind", last,
+		    last[0] != '\0' ? " (" : "", limit, grace);
+	else if (WIFEXITED(status))
 		snprintf(reason, sizeof(reason), "%s%sexit %d", last,
 		    last[0] != '\0' ? " (" : "", WEXITSTATUS(status));
 	else
@@ -1055,7 +1259,13 @@ out:
 
 /* ---- main ---- */
 
-enum { OPT_BACKOFF = 256, OPT_ERROR, OPT_MAX_ATTEMPTS, OPT_NOW };
+enum {
+	OPT_BACKOFF = 256,
+	OPT_ERROR,
+	OPT_MAX_ATTEMPTS,
+	OPT_NOW,
+	OPT_TIMEOUT
+};
 
 static const struct option longopts[] = { { "backoff", required_argument, NULL,
 					      OPT_BACKOFF },
@@ -1063,7 +1273,9 @@ static const struct option longopts[] = { { "backoff", required_argument, NULL,
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 	{ "now", no_argument, NULL, OPT_NOW },
-	{ "store", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 } };
+	{ "store", required_argument, NULL, 's' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 } };
 
 /* An absolute store path, so a job run in another directory (its own)
  * sees the same store. */
@@ -1085,7 +1297,8 @@ main(int argc, char *argv[])
 {
 	struct run_opts o = { .max_attempts = DEFAULT_MAX_ATTEMPTS,
 		.base = DEFAULT_BACKOFF_BASE,
-		.cap = DEFAULT_BACKOFF_CAP };
+		.cap = DEFAULT_BACKOFF_CAP, .timeout = DEFAULT_TIMEOUT,
+		.grace = DEFAULT_GRACE };
 	enum mode mode = MODE_NONE;
 	const char *storeopt = NULL, *store, *error = NULL, *sub;
 	char absbuf[PATH_MAX];
@@ -1131,6 +1344,12 @@ main(int argc, char *argv[])
 				if (mode != MODE_RUN)
 					bad_usage();
 				o.now = true;
+				break;
+			case OPT_TIMEOUT:
+				if (mode != MODE_RUN ||
+				    parse_timeout(optarg, &o) == -1)
+					bad_usage();
+				o.set_timeout = true;
 				break;
 			default:
 				bad_usage();

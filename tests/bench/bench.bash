@@ -464,7 +464,7 @@ case_scan()
 	if ok "$RES/scan.scan_pk" && [ -n "$osl" ]; then
 		tput=$(calc "$bytes / $pm / 1048576" 0)
 		ratio=$(calc "$bytes / $pm / $osl" 2)
-		note "scan: openssl speed without -elapsed (CPU time, which this machine may under-count) says $(openssl speed -evp sha256 -bytes 1048576 -seconds 1 -multi "$NCPU" -mr 2>/dev/null | awk -F: '/^\+F:/ { v = $4 } END { printf "%.0f MiB/s", v / 1048576 }')"
+		note "scan: openssl speed without -elapsed (per CPU second: above the -elapsed figure when the run waited for a core) says $(openssl speed -evp sha256 -bytes 1048576 -seconds 1 -multi "$NCPU" -mr 2>/dev/null | awk -F: '/^\+F:/ { v = $4 } END { printf "%.0f MiB/s", v / 1048576 }')"
 		row "scan office throughput vs openssl speed -elapsed ($NCPU cores)" \
 		    "$tput MiB/s" "$(calc "$osl / 1048576" 0) MiB/s" \
 		    "$ratio" ">= 0.85" "$(verdict "$ratio" ">=" 0.85)" "" ""
@@ -779,10 +779,11 @@ refresh_writes()
 	# Per run: the report's bytes, and wchar less the report line and
 	# the holdings record (what pkgpush wrote to the DP).
 	paste -d' ' "$RES/refresh.refresh_pk" "$RES/refresh.own" |
-	    awk '{ print $1, $8, $5 - $9 - $10 }' >"$RES/refresh.ownw"
+	    awk '{ print $1, $(NF - 2), $5 - $(NF - 1) - $NF }' >"$RES/refresh.ownw"
 	rep=$(col "$RES/refresh.ownw" 2 median)
 	wdp=$(col "$RES/refresh.ownw" 3 median)
-	if [ -z "$wdp" ] || [ "$wdp" -lt 0 ] 2>/dev/null; then
+	# No /proc/PID/io (wchar -1): the report alone.
+	if [ -z "$wdp" ] || awk -v w="$wdp" 'BEGIN { exit !(w < 0) }'; then
 		wdp=""
 	fi
 	# The figure is the larger of the two, so it is never flattering:
