@@ -1987,11 +1987,10 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 		if ((k = txn_known(t, e->digest)) == -1)
 			goto out;
 		if (k == 0) {
-			char *esc = path_escape(e->path);
+			char shown[PATH_SHOW_LEN];
 
 			err_set("'%s': content not in the store",
-			    esc != NULL ? esc : e->path);
-			free(esc);
+			    path_show(e->path, shown, sizeof(shown)));
 			goto out;
 		}
 	}
@@ -2365,7 +2364,7 @@ store_fsck(struct store *s, struct progress *p,
 			for (k = 0; k < m.n; k++) {
 				struct dslot *sl;
 				struct fsck_ref *nr;
-				char *esc;
+				char shown[PATH_SHOW_LEN];
 				bool isnew;
 				int l;
 
@@ -2389,11 +2388,10 @@ store_fsck(struct store *s, struct progress *p,
 				    sizeof(*nr))) == NULL)
 					goto oom;
 				f.refs = nr;
-				esc = path_escape(m.v[k].path);
 				l = asprintf(&f.refs[f.nrefs].where,
 				    "%s version %" PRIu64 ": '%s'", pk[i],
-				    v[j], esc != NULL ? esc : "?");
-				free(esc);
+				    v[j], path_show(m.v[k].path, shown,
+				    sizeof(shown)));
 				if (l == -1)
 					goto oom;
 				sl->ref = f.nrefs++;
