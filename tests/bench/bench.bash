@@ -814,6 +814,9 @@ refresh_writes()
 	    "" "$(mib "$kr")" "$(calc "$kr / $chg" 2)" "" "(info)" "" ""
 	links=$(find "$S/dp1/office/" -type f -links +1 | wc -l)
 	dirs=$(find "$S/dp1/office/" -type d | wc -l)
+	row "refresh 1%: kernel-counted writes beyond the data (new tree: $links hard links, $dirs dirs; info)" \
+	    "$(mib "$(calc "$k - ${wdp:-$rep}" 0)")" \
+	    "$(mib "$(calc "$kr - $chg" 0)")" "" "" "(info)" "" ""
 	note "refresh: beyond the bytes written, the kernel counts $(mib "$(calc "$k - ${wdp:-$rep}" 0)") for pkgpush and $(mib "$(calc "$kr - $chg" 0)") for rsync --link-dest: the new tree's $links hard links (each dirties its inode's table block: link count, ctime) and $dirs directories (new directory blocks and inodes), plus their journal blocks"
 }
 case_push()

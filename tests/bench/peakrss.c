@@ -67,10 +67,12 @@ main(int argc, char *argv[])
 	/* Read its I/O counts before it is reaped. */
 	while (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) == -1) {
 		if (errno != EINTR) {
-			fprintf(stderr, "peakrss: waitid: %s\n", strerror(errno));
+			fprintf(stderr, "peakrss: waitid: %s\n",
+			    strerror(errno));
 			return 2;
 		}
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	snprintf(path, sizeof(path), "/proc/%ld/io", (long)pid);
 	if ((fp = fopen(path, "r")) != NULL) {
 		while (fgets(line, sizeof(line), fp) != NULL) {
@@ -83,11 +85,11 @@ main(int argc, char *argv[])
 	}
 	while (wait4(pid, &st, 0, &ru) == -1) {
 		if (errno != EINTR) {
-			fprintf(stderr, "peakrss: wait4: %s\n", strerror(errno));
+			fprintf(stderr, "peakrss: wait4: %s\n",
+			    strerror(errno));
 			return 2;
 		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	if ((fp = fopen(argv[1], "a")) == NULL) {
 		fprintf(stderr, "peakrss: %s: %s\n", argv[1], strerror(errno));
