@@ -88,6 +88,8 @@ struct dp_push_opts {
 	 * never with a stream (the remote side). */
 	int write_threads;
 	struct progress *progress;	/* may be NULL */
+	bool defer_tidy;	/* atomic: leave the removal of trees beyond
+				 * keep to dp_push_after() */
 };
 
 void dp_push_opts_init(struct dp_push_opts *o);
@@ -124,6 +126,25 @@ int dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
     const struct content_source *src, const struct dp_push_opts *o,
     struct dp_push_result *r);
 
+/*
+ * Work that may follow a push once its outcome is known (pkgpush --serve
+ * does it after its reply, under the DP's lock still): remove the trees
+ * beyond keep (as dp_push() does without o->defer_tidy), and prepare a
+ * spare of the current tree, DP/.pkgdist/PKG/spare.vN.K: a mirror of it
+ * made of fresh directories and symbolic links and hard links to its
+ * files, synced, then named.  The next push of pkg renames the spare to
+ * its new tree and changes only what differs instead of linking every
+ * unchanged file again; it checks the spare first (each directory holds
+ * exactly the entries the manifest names; each kept file still has the
+ * manifest's type, size, mode and mtime, as the old tree's files are
+ * checked) and builds from scratch when it is not a faithful mirror.
+ * Spares of other trees are removed.  Atomic layout only (else nothing
+ * is done); 0, or -1 with err set (nothing is lost: the next push builds
+ * its tree as it would without a spare).
+ */
+int dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep);
+#define DP_SPARE_PREFIX "spare."
+
 /* Remove debris of an interrupted push of pkg (tmp.* under
  * .pkgdist/PKG).  dp_push() calls it; exposed for tests. */
 int dp_clean_debris(struct dp_handle *h, const char *pkg);
@@ -159,7 +180,7 @@ int layout_inplace_apply(struct dp_apply *a);
 
 /* Shared by the layouts (layout_atomic.c). */
 int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
-    const char *where);
+    const char *where, const unsigned char *have);
 int layout_fix_dirs(int rootfd, const struct manifest *m,
     const unsigned char *only, const char *where);
 /* Files this big get their writeback started as soon as written (small

@@ -31,7 +31,7 @@
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define COPYBUF (256 * 1024)
 
-enum action { ACT_NONE, ACT_LINK, ACT_COPYOLD, ACT_SOURCE };
+enum action { ACT_NONE, ACT_LINK, ACT_COPYOLD, ACT_SOURCE, ACT_KEEP };
 
 /* Remove a tree after a failure, keeping the failure's message. */
 void
@@ -337,13 +337,27 @@ write_files(struct dp_apply *a, const unsigned char *act, const size_t *idx,
 	return 0;
 }
 
+/* Whether the symbolic link name under dirfd points at target. */
+static bool
+link_says(int dirfd, const char *name, const char *target)
+{
+	char buf[MANIFEST_PATH_MAX + 1];
+	ssize_t n;
+
+	n = readlinkat(dirfd, name, buf, sizeof(buf));
+	return n >= 0 && (size_t)n == strlen(target) &&
+	    memcmp(buf, target, (size_t)n) == 0;
+}
+
 /*
- * Build the complete tree a->newm in the empty directory newfd; olddir
- * (-1: none) is the old tree, whose manifest is a->oldm.  Unchanged files
- * are hard links to the old tree.
+ * Build the complete tree a->newm in newfd; olddir (-1: none) is the old
+ * tree, whose manifest is a->oldm.  Unchanged files are hard links to the
+ * old tree.  newfd is empty, or (have not NULL) a spare trimmed by
+ * spare_trim(): have[i] set for each entry of a->newm already there.
  */
 int
-layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where)
+layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where,
+    const unsigned char *have)
 {
 	const struct manifest *nm = a->newm;
 	struct dp_walk wn, wo;
@@ -373,6 +387,30 @@ layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where)
 
 		if (e->type != ENTRY_FILE)
 			continue;
+		if (have != NULL && have[i]) {
+			/* In the spare: a link to the old tree's file, which
+			 * must still be what its manifest says. */
+			if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1) {
+				err_prefix("%s: ", where);
+				goto out;
+			}
+			if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode) &&
+			    (uint64_t)st.st_size == e->size &&
+			    (st.st_mode & 07777) == e->mode &&
+			    (int64_t)st.st_mtime == e->mtime) {
+				act[i] = ACT_KEEP;
+				continue;
+			}
+			snprintf(what, sizeof(what), "%s/%s", where, e->path);
+			if (io_unlink(pfd, base, 0) == -1 &&
+			    err_errno() != ENOENT) {
+				err_prefix("%s: ", what);
+				goto out;
+			}
+			act[i] = ACT_SOURCE;
+			goto need;
+		}
 		act[i] = ACT_SOURCE;
 		if (oldfd == -1 || (o = manifest_find(a->oldm, e->path)) ==
 		    NULL || !entry_same_content(o, e))
@@ -409,11 +447,21 @@ need:
 		}
 		switch (e->type) {
 		case ENTRY_DIR:
+			if (have != NULL && have[i])
+				break;
 			if (io_mkdir(pfd, base, 0700) == -1)
 				goto fail;
 			break;
 		case ENTRY_LINK:
-			if (io_symlink(e->target, pfd, base) == -1)
+			/* A spare's links are its own (made, not linked), and
+			 * kept only when they still say the target. */
+			if (have != NULL && have[i] &&
+			    !link_says(pfd, base, e->target) &&
+			    io_unlink(pfd, base, 0) == -1)
+				goto fail;
+			if ((have == NULL || !have[i] ||
+			    !link_says(pfd, base, e->target)) &&
+			    io_symlink(e->target, pfd, base) == -1)
 				goto fail;
 			if (layout_set_times(pfd, base, -1, e->mtime) == -1) {
 				err_sys("%s", what);
@@ -421,6 +469,10 @@ need:
 			}
 			break;
 		case ENTRY_FILE:
+			if (act[i] == ACT_KEEP) {
+				a->r->linked++;
+				break;
+			}
 			if (act[i] == ACT_LINK) {
 				if (dp_walk_parent(&wo, e->path, &opfd,
 				    &obase) == -1)
@@ -649,14 +701,327 @@ finish_state(struct dp_apply *a, const char *tree, uint64_t v)
 	return dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 }
 
+/* ---- the spare tree (dppush.h: dp_push_after) ---- */
+
+/*
+ * Check that the tree in rootfd holds exactly the entries of m: each
+ * directory (and the root) holds as many entries as m names under it,
+ * each of them named in m with that type.  Files are not stat'ed here:
+ * layout_build_tree() checks each one it keeps.  1 yes, 0 no (the spare
+ * is not used), -1 on an error that is not the tree's.
+ */
+static int
+spare_check(const struct manifest *m, int rootfd)
+{
+	struct dp_walk w;
+	struct dirent *de;
+	const struct entry *p;
+	const char *base, *dir;
+	size_t *cnt = NULL, i, k, dl;
+	char *sl, *path = NULL;
+	DIR *d;
+	int pfd, fd, rc = 0;
+
+	dp_walk_init(&w, rootfd);
+	if ((cnt = calloc(m->n + 1, sizeof(*cnt))) == NULL ||
+	    (path = malloc(MANIFEST_PATH_MAX + 2 + 256)) == NULL) {
+		free(cnt);
+		return err_sys("out of memory");
+	}
+	for (i = 0; i < m->n; i++) {
+		const struct entry *e = &m->v[i];
+
+		if ((sl = strrchr(e->path, '/')) == NULL) {
+			cnt[m->n]++;
+			continue;
+		}
+		/* A copy: m must stay sorted while it is searched. */
+		memcpy(path, e->path, (size_t)(sl - e->path));
+		path[sl - e->path] = '\0';
+		p = manifest_find(m, path);
+		if (p == NULL || p->type != ENTRY_DIR)
+			goto out;
+		cnt[p - m->v]++;
+	}
+	for (i = 0; i <= m->n; i++) {
+		if (i < m->n && m->v[i].type != ENTRY_DIR)
+			continue;
+		dir = i < m->n ? m->v[i].path : NULL;
+		if (dir == NULL)
+			fd = openat(rootfd, ".", DIRFLAGS);
+		else if (dp_walk_parent(&w, dir, &pfd, &base) == -1)
+			goto out;
+		else
+			fd = openat(pfd, base, DIRFLAGS);
+		if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+			if (fd != -1)
+				close(fd);
+			goto out;
+		}
+		dl = dir ? strlen(dir) : 0;
+		k = 0;
+		while ((de = readdir(d)) != NULL) {
+			unsigned char want;
+
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			k++;
+			if (dl + 1 + strlen(de->d_name) > MANIFEST_PATH_MAX)
+				break;
+			if (dir != NULL) {
+				memcpy(path, dir, dl);
+				path[dl] = '/';
+				strcpy(path + dl + 1, de->d_name);
+			} else
+				strcpy(path, de->d_name);
+			if ((p = manifest_find(m, path)) == NULL)
+				break;
+			want = p->type == ENTRY_DIR ? DT_DIR :
+			    p->type == ENTRY_LINK ? DT_LNK : DT_REG;
+			if (de->d_type == DT_UNKNOWN) {
+				struct stat sb;
+
+				if (fstatat(dirfd(d), de->d_name, &sb,
+				    AT_SYMLINK_NOFOLLOW) == -1 ||
+				    (S_ISDIR(sb.st_mode) ? DT_DIR :
+				    S_ISLNK(sb.st_mode) ? DT_LNK :
+				    S_ISREG(sb.st_mode) ? DT_REG : 0) != want)
+					break;
+			} else if (de->d_type != want)
+				break;
+		}
+		closedir(d);
+		/* Every name known, none missing (names are unique). */
+		if (de != NULL || k != cnt[i])
+			goto out;
+	}
+	rc = 1;
+out:
+	dp_walk_free(&w);
+	free(cnt);
+	free(path);
+	return rc;
+}
+
+/*
+ * newfd holds a spare: a mirror of a->oldm.  Check it (spare_check), then
+ * remove what the new version does not keep as it is: entries gone, or
+ * changed in type, content, mode or mtime (files) or target (links).
+ * have[i] is set for each entry of a->newm left in place.  1 done, 0 the
+ * spare is not fit to use, -1 error.
+ */
+static int
+spare_trim(struct dp_apply *a, int newfd, unsigned char *have,
+    const char *where)
+{
+	const struct manifest *om = a->oldm, *nm = a->newm;
+	struct dp_walk w;
+	const char *base;
+	size_t i;
+	int pfd, k, rc = -1;
+
+	if ((k = spare_check(om, newfd)) != 1)
+		return k;
+	dp_walk_init(&w, newfd);
+	for (i = 0; i < om->n; i++) {
+		const struct entry *o = &om->v[i], *e;
+		bool keep;
+
+		e = manifest_find(nm, o->path);
+		keep = e != NULL && e->type == o->type;
+		if (keep && o->type == ENTRY_FILE)
+			keep = entry_same_content(o, e) && o->mode == e->mode &&
+			    o->mtime == e->mtime;
+		else if (keep && o->type == ENTRY_LINK)
+			keep = strcmp(o->target, e->target) == 0;
+		if (keep) {
+			have[e - nm->v] = 1;
+			continue;
+		}
+		/* Its directory may be gone already. */
+		if (dp_walk_parent(&w, o->path, &pfd, &base) == -1) {
+			if (err_errno() == ENOENT)
+				continue;
+			err_prefix("%s: ", where);
+			goto out;
+		}
+		if ((o->type == ENTRY_DIR ? io_remove_tree(pfd, base) :
+		    io_unlink(pfd, base, 0)) == -1 && err_errno() != ENOENT) {
+			err_prefix("%s: ", where);
+			goto out;
+		}
+	}
+	rc = 1;
+out:
+	dp_walk_free(&w);
+	return rc;
+}
+
+/* Fill the empty directory newfd with a mirror of the tree oldfd whose
+ * manifest is m: directories and symbolic links made, files linked. */
+static int
+spare_fill(const struct manifest *m, int newfd, int oldfd, const char *where)
+{
+	struct dp_walk wn, wo;
+	const char *base, *obase;
+	size_t i;
+	int pfd, opfd, rc = -1;
+
+	dp_walk_init(&wn, newfd);
+	dp_walk_init(&wo, oldfd);
+	for (i = 0; i < m->n; i++) {
+		const struct entry *e = &m->v[i];
+
+		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1)
+			goto fail;
+		if (e->type == ENTRY_DIR) {
+			if (io_mkdir(pfd, base, 0700) == -1)
+				goto fail;
+		} else if (e->type == ENTRY_LINK) {
+			if (io_symlink(e->target, pfd, base) == -1 ||
+			    layout_set_times(pfd, base, -1, e->mtime) == -1)
+				goto fail;
+		} else if (dp_walk_parent(&wo, e->path, &opfd, &obase) == -1 ||
+		    io_link(opfd, obase, pfd, base) == -1)
+			goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	err_prefix("%s: ", where);
+out:
+	dp_walk_free(&wn);
+	dp_walk_free(&wo);
+	return rc;
+}
+
+/* Remove every spare.* and tmp.spare.* under pkgfd but keep. */
+static void
+spare_sweep(int pkgfd, const char *keep)
+{
+	struct dirent *de;
+	char **names = NULL, **nv;
+	size_t n = 0, cap = 0, i;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(pkgfd, ".", DIRFLAGS)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if ((strncmp(de->d_name, DP_SPARE_PREFIX,
+		    strlen(DP_SPARE_PREFIX)) != 0 &&
+		    strncmp(de->d_name, DP_TMP_PREFIX DP_SPARE_PREFIX,
+		    strlen(DP_TMP_PREFIX DP_SPARE_PREFIX)) != 0) ||
+		    strcmp(de->d_name, keep) == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4;
+			if ((nv = realloc(names, cap * sizeof(*nv))) == NULL)
+				break;
+			names = nv;
+		}
+		if ((names[n] = strdup(de->d_name)) != NULL)
+			n++;
+	}
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		(void)io_remove_tree(pkgfd, names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+int
+dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep)
+{
+	struct dp_push_opts o;
+	struct dp_push_result r;
+	struct dp_apply a;
+	struct dp_state st;
+	struct manifest m;
+	struct stat sb;
+	char spare[80], tmp[96], where[4400];
+	int pkgfd = -1, newfd = -1, oldfd = -1, rc = -1;
+	bool made = false;
+
+	dp_state_init(&st);
+	manifest_init(&m);
+	if (h->metafd == -1 || (pkgfd = openat(h->metafd, pkg, DIRFLAGS)) ==
+	    -1)
+		return err_sys("%s/%s/%s", h->where, DP_META, pkg);
+	if (dp_state_read(h, pkg, &st, &m) == -1)
+		goto out;
+	if (st.layout != DP_LAYOUT_ATOMIC || st.status != DP_ST_COMPLETE ||
+	    st.tree[0] == '\0') {
+		rc = 0;
+		goto out;
+	}
+	dp_push_opts_init(&o);
+	o.keep = keep;
+	memset(&r, 0, sizeof(r));
+	memset(&a, 0, sizeof(a));
+	a.h = h;
+	a.pkg = pkg;
+	a.pkgfd = pkgfd;
+	a.o = &o;
+	a.r = &r;
+	a.st = &st;
+	prune(&a, st.tree);
+	dp_gc_bases(&a);
+	snprintf(spare, sizeof(spare), "%s%s", DP_SPARE_PREFIX, st.tree);
+	snprintf(tmp, sizeof(tmp), "%s%s", DP_TMP_PREFIX, spare);
+	snprintf(where, sizeof(where), "%s/%s/%s/%s", h->where, DP_META, pkg,
+	    tmp);
+	spare_sweep(pkgfd, spare);
+	if (fstatat(pkgfd, spare, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (io_mkdir(pkgfd, tmp, 0700) == -1) {
+		err_prefix("%s: ", where);
+		goto out;
+	}
+	made = true;
+	if ((newfd = openat(pkgfd, tmp, DIRFLAGS)) == -1 ||
+	    (oldfd = openat(pkgfd, st.tree, DIRFLAGS)) == -1) {
+		err_sys("%s", where);
+		goto out;
+	}
+	/* Durable before it is named a spare. */
+	if (spare_fill(&m, newfd, oldfd, where) == -1 ||
+	    layout_syncfs(newfd, where) == -1 ||
+	    io_rename(pkgfd, tmp, pkgfd, spare) == -1 ||
+	    io_fsync_dir(pkgfd, where) == -1)
+		goto out;
+	made = false;
+	rc = 0;
+out:
+	if (made)
+		layout_remove_quietly(pkgfd, tmp);
+	if (newfd != -1)
+		close(newfd);
+	if (oldfd != -1)
+		close(oldfd);
+	close(pkgfd);
+	dp_state_free(&st);
+	manifest_free(&m);
+	return rc;
+}
+
 int
 layout_atomic_apply(struct dp_apply *a)
 {
-	char tmp[64], tree[64], mname[80], where[4400];
+	char tmp[64], tree[64], mname[80], where[4400], spare[96];
 	uint64_t v = a->newm->version;
+	unsigned char *have = NULL;
 	struct stat st;
 	unsigned k;
-	int newfd = -1, oldfd = -1, slot = -1, rc = -1;
+	int newfd = -1, oldfd = -1, slot = -1, rc = -1, fit;
 	bool built = false;
 
 	if (fstatat(a->h->rootfd, a->pkg, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -667,15 +1032,51 @@ layout_atomic_apply(struct dp_apply *a)
 	    (long)getpid());
 	snprintf(where, sizeof(where), "%s/%s/%s/%s", a->h->where, DP_META,
 	    a->pkg, tmp);
-	if (io_mkdir(a->pkgfd, tmp, 0700) == -1) {
-		err_prefix("%s: ", a->h->where);
-		goto out;
+	/* A spare of the old tree (dp_push_after) becomes the new tree:
+	 * only what changed is done.  Not with --verify or after a partial
+	 * push: the spare mirrors the recorded manifest, not a scan. */
+	snprintf(spare, sizeof(spare), "%s%s", DP_SPARE_PREFIX, a->st->tree);
+	if (a->r->held && a->st->tree[0] && !a->o->verify &&
+	    a->st->status == DP_ST_COMPLETE && a->newm->n > 0 &&
+	    fstatat(a->pkgfd, spare, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode) && io_rename(a->pkgfd, spare, a->pkgfd,
+	    tmp) == 0) {
+		built = true;
+		if ((have = calloc(a->newm->n, 1)) == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
+		if ((newfd = openat(a->pkgfd, tmp, DIRFLAGS)) == -1) {
+			err_sys("%s", where);
+			goto out;
+		}
+		if ((fit = spare_trim(a, newfd, have, where)) == -1)
+			goto out;
+		if (fit == 0) {
+			/* Not a mirror of the old tree: start afresh. */
+			close(newfd);
+			newfd = -1;
+			free(have);
+			have = NULL;
+			if (io_remove_tree(a->pkgfd, tmp) == -1) {
+				err_prefix("%s: ", a->h->where);
+				goto out;
+			}
+			built = false;
+		}
 	}
-	built = true;
-	/* Not tracked for signals (a tree); the next run removes it. */
-	if ((newfd = openat(a->pkgfd, tmp, DIRFLAGS)) == -1) {
-		err_sys("%s", where);
-		goto out;
+	if (have == NULL) {
+		if (io_mkdir(a->pkgfd, tmp, 0700) == -1) {
+			err_prefix("%s: ", a->h->where);
+			goto out;
+		}
+		built = true;
+		/* Not tracked for signals (a tree); the next run removes
+		 * it. */
+		if ((newfd = openat(a->pkgfd, tmp, DIRFLAGS)) == -1) {
+			err_sys("%s", where);
+			goto out;
+		}
 	}
 	if (a->r->held && a->st->tree[0] &&
 	    (oldfd = openat(a->pkgfd, a->st->tree, DIRFLAGS)) == -1) {
@@ -683,7 +1084,7 @@ layout_atomic_apply(struct dp_apply *a)
 		    a->st->tree);
 		goto out;
 	}
-	if (layout_build_tree(a, newfd, oldfd, where) == -1)
+	if (layout_build_tree(a, newfd, oldfd, where, have) == -1)
 		goto out;
 	/* Durable before visible. */
 	if (layout_syncfs(newfd, where) == -1)
@@ -714,9 +1115,12 @@ layout_atomic_apply(struct dp_apply *a)
 	rc = 0;
 	if (finish_state(a, tree, v) == -1)
 		rc = -1;
-	prune(a, tree);
-	dp_gc_bases(a);
+	if (!a->o->defer_tidy) {
+		prune(a, tree);
+		dp_gc_bases(a);
+	}
 out:
+	free(have);
 	if (newfd != -1)
 		close(newfd);
 	if (oldfd != -1)

@@ -274,7 +274,7 @@ first_install(struct dp_apply *a)
 		err_sys("%s", where);
 		goto out;
 	}
-	if (layout_build_tree(a, newfd, -1, where) == -1 ||
+	if (layout_build_tree(a, newfd, -1, where, NULL) == -1 ||
 	    layout_syncfs(newfd, where) == -1)
 		goto out;
 	if (dp_save_manifest(a, DP_MANIFEST) == -1)

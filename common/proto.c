@@ -438,11 +438,9 @@ proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version)
 }
 
 int
-proto_hello(struct proto *p)
+proto_hello_send(struct proto *p)
 {
-	unsigned char h[PROTO_HELLO_LEN], in[PROTO_HELLO_LEN] = { 0 };
-	size_t got = 0;
-	ssize_t r;
+	unsigned char h[PROTO_HELLO_LEN];
 	int wr;
 
 	memcpy(h, PROTO_MAGIC, PROTO_MAGIC_LEN);
@@ -451,11 +449,29 @@ proto_hello(struct proto *p)
 	pthread_mutex_lock(&p->wlock);
 	wr = write_all(p, h, sizeof(h));
 	pthread_mutex_unlock(&p->wlock);
-	if (wr == -1) {
-		/* The peer may have said why before it closed. */
-		if (err_errno() != ECONNRESET)
-			return -1;
-	}
+	return wr;
+}
+
+int
+proto_hello(struct proto *p)
+{
+	int wr;
+
+	/* The peer may have said why before it closed. */
+	if ((wr = proto_hello_send(p)) == -1 && err_errno() != ECONNRESET)
+		return -1;
+	if (proto_hello_recv(p) == -1)
+		return -1;
+	return wr == -1 ? closed_error(p) : 0;
+}
+
+int
+proto_hello_recv(struct proto *p)
+{
+	unsigned char in[PROTO_HELLO_LEN] = { 0 };
+	size_t got = 0;
+	ssize_t r;
+
 	/* Read byte-wise until the magic is known good, so a short banner
 	 * ("bash: pkgpush: command not found\n") is shown as it is. */
 	while (got < sizeof(in)) {
@@ -500,7 +516,7 @@ proto_hello(struct proto *p)
 			return err_set("%s (%s)", msg, line);
 		return -1;
 	}
-	return wr == -1 ? closed_error(p) : 0;
+	return 0;
 }
 
 int

@@ -147,6 +147,12 @@ int proto_parse_timeout(const char *s, double *out);
 
 /* Exchange hellos; fails naming both versions on a mismatch. */
 int proto_hello(struct proto *p);
+/* The two halves, for a client that sends its request right behind its
+ * hello without waiting for the peer's (one round trip less): send ours;
+ * read and check the peer's (the banner of a peer that is not pkgdist,
+ * or its last stderr line, in the error). */
+int proto_hello_send(struct proto *p);
+int proto_hello_recv(struct proto *p);
 /* Check a received hello (the fuzz entry point for it). */
 int proto_check_hello(const unsigned char *buf, size_t len,
     uint32_t *version);

@@ -144,7 +144,7 @@ fail:
 
 /* ---- the ssh child ---- */
 
-struct conn {
+struct remote_conn {
 	pid_t pid;
 	int sock;		/* our end of ssh's stdin and stdout */
 	int errfd;		/* ssh's stderr */
@@ -153,10 +153,10 @@ struct conn {
 	bool proto_ok;
 };
 
-static void conn_close(struct conn *, bool);
+static void conn_close(struct remote_conn *, bool);
 
 static int
-conn_open(const struct dp_target *t, struct conn *c)
+conn_open(const struct dp_target *t, struct remote_conn *c)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -249,10 +249,12 @@ out:
 static int
 reap(pid_t pid, double timeout, int *status)
 {
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	double waited = 0;
+	struct timespec ts = { 0, 0 };
+	double waited = 0, step = 0.0005;
 	pid_t r;
 
+	/* ssh usually exits within a few ms of the remote: look often at
+	 * first, then every 4 ms (after 30 ms: every 20 ms). */
 	for (;;) {
 		r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
@@ -261,8 +263,13 @@ reap(pid_t pid, double timeout, int *status)
 			return 1;
 		if (waited >= timeout)
 			return 0;
+		ts.tv_nsec = (long)(step * 1e9);
 		nanosleep(&ts, NULL);
-		waited += 0.02;
+		waited += step;
+		if (step < 0.004)
+			step *= 2;
+		else if (waited > 0.03)
+			step = 0.02;
 	}
 }
 
@@ -272,7 +279,7 @@ reap(pid_t pid, double timeout, int *status)
  * succeeded (ssh is given longer to finish cleanly).
  */
 static void
-conn_close(struct conn *c, bool ok)
+conn_close(struct remote_conn *c, bool ok)
 {
 	int status;
 
@@ -302,8 +309,36 @@ conn_close(struct conn *c, bool ok)
 	c->where = NULL;
 }
 
+int
+remote_connect(const struct dp_target *t, struct remote_conn **out)
+{
+	struct remote_conn *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return err_sys("out of memory");
+	if (conn_open(t, c) == -1) {
+		free(c);
+		return -1;
+	}
+	/* Our hello goes now; the remote's is read with its first reply.
+	 * A failure here is reported by that read (the peer's reason). */
+	(void)proto_hello_send(&c->p);
+	*out = c;
+	return 0;
+}
+
+void
+remote_conn_free(struct remote_conn *c)
+{
+	if (c == NULL)
+		return;
+	conn_close(c, false);
+	free(c);
+}
+
 static void
-write_stats(const struct conn *c, uint64_t contents, uint64_t cbytes)
+write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes)
 {
 	const char *path = getenv(REMOTE_STATS_ENV);
 	char line[512];
@@ -423,7 +458,7 @@ manifest_render(const struct manifest *m, struct wire_manifest *w)
 }
 
 static int
-send_manifest(struct conn *c, const struct wire_manifest *wm, uint64_t version,
+send_manifest(struct remote_conn *c, const struct wire_manifest *wm, uint64_t version,
     const char *pkg, const struct dp_push_opts *o)
 {
 	struct proto_push ph;
@@ -455,7 +490,7 @@ send_manifest(struct conn *c, const struct wire_manifest *wm, uint64_t version,
 /* Send one content in its stored form; one the store cannot give is
  * named by pkg, m's version and file (store_err_content). */
 static int
-send_content(struct conn *c, struct store *s, const char *pkg,
+send_content(struct remote_conn *c, struct store *s, const char *pkg,
     const struct manifest *m, const struct dsz *need, unsigned char *buf,
     uint64_t *stored)
 {
@@ -535,7 +570,7 @@ result_to(const struct proto_result *pr, struct dp_push_result *r)
  * or the remote's ERROR) otherwise.
  */
 static int
-salvage_result(struct conn *c, const unsigned char **pl, size_t *len)
+salvage_result(struct remote_conn *c, const unsigned char **pl, size_t *len)
 {
 	char why[1024];
 	uint32_t type;
@@ -559,9 +594,9 @@ salvage_result(struct conn *c, const unsigned char **pl, size_t *len)
 int
 remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, const struct dp_push_opts *o,
-    struct dp_push_result *r)
+    struct remote_conn *pre, struct dp_push_result *r)
 {
-	struct conn c;
+	struct remote_conn *cp = pre, cs;
 	struct proto_result pr;
 	struct wire_manifest wm = { NULL, 0, 0, false };
 	struct dsz *idx = NULL, *needs = NULL;
@@ -576,9 +611,11 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 
 	memset(r, 0, sizeof(*r));
 	r->new_version = m->version;
-	memset(&c, 0, sizeof(c));
-	c.pid = -1;
-	c.sock = c.errfd = -1;
+	memset(&cs, 0, sizeof(cs));
+	cs.pid = -1;
+	cs.sock = cs.errfd = -1;
+	if (cp != NULL)
+		opened = true;
 	if (fileidx_build(m, &idx, &nidx) == -1)
 		goto fail;
 	if ((nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*nd))) == NULL ||
@@ -587,15 +624,28 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		err_sys("out of memory");
 		goto fail;
 	}
-	if (conn_open(t, &c) == -1)
+	if (cp == NULL) {
+		if (conn_open(t, &cs) == -1)
+			goto fail;
+		cp = &cs;
+		opened = true;
+		(void)proto_hello_send(&cp->p);
+	}
+	/*
+	 * Rendered while ssh connects; the request follows our hello at
+	 * once and the remote's hello is read behind it (its banner or
+	 * version mismatch, if any, is the better reason for a failure).
+	 */
+	if (manifest_render(m, &wm) == -1 ||
+	    send_manifest(cp, &wm, m->version, pkg, o) == -1) {
+		if (err_errno() == ECONNRESET || err_errno() == EPIPE)
+			(void)proto_hello_recv(&cp->p);
 		goto fail;
-	opened = true;
-	/* Rendered while ssh connects. */
-	if (manifest_render(m, &wm) == -1 || proto_hello(&c.p) == -1 ||
-	    send_manifest(&c, &wm, m->version, pkg, o) == -1)
+	}
+	if (proto_hello_recv(&cp->p) == -1)
 		goto fail;
 	for (;;) {
-		if (proto_recv(&c.p, &type, &pl, &len) == -1)
+		if (proto_recv(&cp->p, &type, &pl, &len) == -1)
 			goto fail;
 		if (type == PROTO_RESULT)
 			break;
@@ -649,11 +699,11 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		}
 		/* The remote takes them as it builds the tree; what it says
 		 * meanwhile (its result, if it fails) stops the sending. */
-		c.p.watch_in = true;
+		cp->p.watch_in = true;
 		for (i = 0; i < nneed; i++) {
-			if (send_content(&c, s, pkg, m, &needs[i], sbuf,
+			if (send_content(cp, s, pkg, m, &needs[i], sbuf,
 			    &stored) == -1) {
-				if (salvage_result(&c, &pl, &len) == 0)
+				if (salvage_result(cp, &pl, &len) == 0)
 					goto result;
 				goto fail;
 			}
@@ -669,7 +719,7 @@ result:
 		goto fail;
 	result_to(&pr, r);
 	if (!pr.ok) {
-		err_code(pr.failed_errno, "%s: %s", c.where, pr.msg);
+		err_code(pr.failed_errno, "%s: %s", cp->where, pr.msg);
 		r->failed_errno = pr.failed_errno;
 		rc = -1;
 		goto out;
@@ -678,14 +728,14 @@ result:
 	goto out;
 fail:
 	if (opened) {
-		err_prefix("%s: ", c.where);
+		err_prefix("%s: ", cp->where);
 		if (r->failed_errno == 0)
 			r->failed_errno = err_errno() ? err_errno() : EIO;
 	}
 out:
 	if (opened) {
-		write_stats(&c, sent, stored);
-		conn_close(&c, rc == 0);
+		write_stats(cp, sent, stored);
+		conn_close(cp, rc == 0);
 	}
 	(void)total;
 	free(wm.data);
@@ -718,7 +768,7 @@ int
 remote_status(const struct dp_target *t, const char *pkg,
     struct remote_state **out, size_t *nout)
 {
-	struct conn c;
+	struct remote_conn c;
 	struct proto_wbuf w;
 	struct proto_state ps;
 	struct remote_state *v = NULL, *nv;

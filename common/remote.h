@@ -53,16 +53,30 @@ struct store;
 /* How long pkgpush --serve waits for the DP's lock by default. */
 #define REMOTE_LOCK_WAIT 3600
 
+/* A connection being set up (ssh started, our hello sent). */
+struct remote_conn;
+
+/*
+ * Start ssh for t and send our hello, without waiting for the remote:
+ * pkgpush calls it before it loads the manifest from the store, so that
+ * work overlaps the ssh handshake.  -1 (err set) only when ssh cannot be
+ * started; a remote that fails later is reported by remote_push().
+ */
+int remote_connect(const struct dp_target *t, struct remote_conn **c);
+/* End a connection that remote_push() will not use (ssh terminated). */
+void remote_conn_free(struct remote_conn *c);
+
 /*
  * Bring pkg on the remote DP t to m's version (m: the store's manifest,
  * header set), reading contents from s.  o as for dp_push() (progress
- * and jobs are local matters and are not sent).  r as dp_push() fills
- * it, from the remote's report; on failure r->failed_errno and
- * r->permanent say why, as for a local DP.
+ * and jobs are local matters and are not sent).  pre: a connection from
+ * remote_connect() for t, taken over (freed here), or NULL to connect
+ * now.  r as dp_push() fills it, from the remote's report; on failure
+ * r->failed_errno and r->permanent say why, as for a local DP.
  */
 int remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, const struct dp_push_opts *o,
-    struct dp_push_result *r);
+    struct remote_conn *pre, struct dp_push_result *r);
 
 /* One package's state on a remote DP, for pkgpush --status. */
 struct remote_state {

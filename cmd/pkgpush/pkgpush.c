@@ -142,6 +142,7 @@ names_has(const struct names *n, const char *s)
 
 struct job {
 	const struct dp *dp;
+	struct remote_conn *conn;	/* ssh started early, or NULL */
 	int result;		/* 0 done, -1 failed */
 };
 
@@ -281,8 +282,9 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 }
 
 static int
-push_one(struct shared *sh, const struct dp *dp)
+push_one(struct shared *sh, struct job *job)
 {
+	const struct dp *dp = job->dp;
 	struct dp_push_result r;
 	struct dp_push_opts po;
 	struct dp_handle h = { -1, -1, -1, NULL };
@@ -312,8 +314,11 @@ push_one(struct shared *sh, const struct dp *dp)
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
+		struct remote_conn *pre = job->conn;
+
+		job->conn = NULL;
 		if (remote_push(&dp->target, sh->store, sh->pkg, sh->m, &po,
-		    &r) == -1)
+		    pre, &r) == -1)
 			goto fail;
 		rc = 0;
 		pthread_mutex_lock(&sh->mu);
@@ -386,7 +391,7 @@ worker(void *arg)
 		pthread_mutex_unlock(&sh->mu);
 		if (i >= sh->njobs)
 			break;
-		sh->jobs[i].result = push_one(sh, sh->jobs[i].dp);
+		sh->jobs[i].result = push_one(sh, &sh->jobs[i]);
 	}
 	return NULL;
 }
@@ -463,18 +468,6 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 			goto out;
 		}
 	}
-	/* Keep gc away from the version while it is read. */
-	if ((ulock = store_lock(s, pkg, STORE_LOCK_USE, true,
-	    STORE_WAIT_DEFAULT)) == -1 ||
-	    store_load_manifest(s, pkg, version, &m) == -1) {
-		msg_liberr();
-		goto out;
-	}
-	if (o->trust != NULL &&
-	    store_verify_version(s, pkg, version, o->trust) == -1) {
-		msg_warn("--trust: %s", err_get());
-		goto out;
-	}
 	/* Targets, in DP list order. */
 	if (l.n && (want = calloc(l.n, sizeof(*want))) == NULL) {
 		msg_warn("out of memory");
@@ -514,6 +507,27 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	for (i = 0, j = 0; i < l.n; i++)
 		if (want[i])
 			sh.jobs[j++].dp = &l.v[i];
+	nth = o->jobs > 0 ? o->jobs : 4;
+	if ((size_t)nth > sh.njobs)
+		nth = (int)sh.njobs;
+	/* The remote DPs pushed first: ssh connects while the manifest is
+	 * loaded (a failure to start ssh is reported by the push). */
+	for (i = 0; i < (size_t)nth; i++)
+		if (sh.jobs[i].dp->target.kind == DP_SSH)
+			(void)remote_connect(&sh.jobs[i].dp->target,
+			    &sh.jobs[i].conn);
+	/* Keep gc away from the version while it is read. */
+	if ((ulock = store_lock(s, pkg, STORE_LOCK_USE, true,
+	    STORE_WAIT_DEFAULT)) == -1 ||
+	    store_load_manifest(s, pkg, version, &m) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (o->trust != NULL &&
+	    store_verify_version(s, pkg, version, o->trust) == -1) {
+		msg_warn("--trust: %s", err_get());
+		goto out;
+	}
 	for (i = 0; i < m.n; i++)
 		if (m.v[i].type == ENTRY_FILE) {
 			items++;
@@ -527,9 +541,6 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	sh.argc = argc;
 	sh.argv = argv;
 	sh.optind = optind;
-	nth = o->jobs > 0 ? o->jobs : 4;
-	if ((size_t)nth > sh.njobs)
-		nth = (int)sh.njobs;
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
@@ -558,6 +569,8 @@ out:
 	free(th);
 	free(want);
 	free(hv);
+	for (i = 0; i < sh.njobs; i++)
+		remote_conn_free(sh.jobs[i].conn);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)

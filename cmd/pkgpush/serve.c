@@ -601,6 +601,40 @@ out:
 	return rc;
 }
 
+/*
+ * The client has its answer; what is left (dp_push_after(): old trees
+ * removed, a spare of the new tree prepared for the next push) need not
+ * keep it waiting.  A child does it, detached from the session (its own
+ * session, stdin, stdout and stderr on /dev/null), so ssh ends the
+ * session as soon as this process exits; the child holds the DP's lock
+ * (the descriptor is inherited) until it is done, so the next push of
+ * this DP waits for it, and a crash of the child leaves only debris the
+ * next push removes.  Without fork() it is done here.
+ */
+static void
+tidy_after(struct dp_handle *h, const char *pkg, unsigned keep)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1) {
+		(void)dp_push_after(h, pkg, keep);
+		return;
+	}
+	if (pid > 0)
+		return;
+	(void)setsid();
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	(void)dp_push_after(h, pkg, keep);
+	_exit(0);
+}
+
 /* Note the failure on the DP for --status, as pkgpush does locally. */
 static void
 note_failure(struct dp_handle *h, const char *pkg, const char *why)
@@ -662,6 +696,7 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 	o.rollback = (req.flags & PROTO_F_ROLLBACK) != 0;
 	o.dry_run = dry;
 	o.keep = req.keep;
+	o.defer_tidy = true;	/* after the reply: tidy_after() */
 	src.ctx = &sv;
 	src.prepare = src_prepare;
 	src.write = src_write;
@@ -706,6 +741,8 @@ done:
 	    p->buf)) == -1 && rc == 0)
 		msg_warn("--serve: %s: the result was not delivered: %s",
 		    path, err_get());
+	if (rc == 0 && !dry && !r.inplace && !r.up_to_date)
+		tidy_after(&h, req.package, req.keep);
 	if (sv.incfd != -1)
 		close(sv.incfd);
 	free(sv.w);
