@@ -279,13 +279,16 @@ change_file_load(const char *path, struct change_file *cf)
 	size_t cap = 0;
 	ssize_t n;
 	unsigned long lineno = 0;
-	const char *name = strcmp(path, "-") == 0 ? "(standard input)" : path;
+	char shown[PATH_SHOW_LEN];
+	/* In messages: escaped, whatever bytes it holds. */
+	const char *name = strcmp(path, "-") == 0 ? "(standard input)" :
+	    path_show(path, shown, sizeof(shown));
 	int rc = -1;
 
 	if (strcmp(path, "-") == 0)
 		fp = stdin;
 	else if ((fp = fopen(path, "r")) == NULL)
-		return err_sys("cannot open '%s'", path);
+		return err_sys("cannot open '%s'", name);
 	for (;;) {
 		errno = 0;
 		if ((n = getline(&line, &cap, fp)) == -1) {

@@ -126,6 +126,74 @@ path_escape(const char *path)
 	return out;
 }
 
+/* Length of the valid UTF-8 sequence at p that is no C1 control, 0 if
+ * none (p[0] >= 0x80). */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		if (c == 0xc2)
+			lo = 0xa0;	/* C1 controls: a terminal acts on them */
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+const char *
+path_show(const char *path, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	size_t o = 0, k;
+
+	if (len == 0)
+		return buf;
+	while (*p != '\0') {
+		k = *p >= 0x80 ? utf8_seq(p) : path_needs_escape(*p) ? 0 : 1;
+		if (o + (k ? k : 4) + 4 > len) {
+			/* Room is kept for "..." and the NUL: cut. */
+			if (o + 4 <= len) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (k == 0) {
+			buf[o++] = '\\';
+			buf[o++] = (char)('0' + (*p >> 6));
+			buf[o++] = (char)('0' + ((*p >> 3) & 7));
+			buf[o++] = (char)('0' + (*p & 7));
+			p++;
+		} else {
+			memcpy(buf + o, p, k);
+			o += k;
+			p += k;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 /* Decode into out (room for len + 1 bytes). */
 static int
 path_unescape_into(const char *s, size_t len, char *out)
@@ -456,12 +524,10 @@ block_cmp(const char *q, const char *p)
 static int
 order_fail(const char *fmt, const char *p1, const char *p2)
 {
-	char *e1 = path_escape(p1), *e2 = path_escape(p2);
+	char s1[PATH_SHOW_LEN], s2[PATH_SHOW_LEN];
 
-	err_set(fmt, e1 != NULL ? e1 : "?", e2 != NULL ? e2 : "?");
-	free(e1);
-	free(e2);
-	return -1;
+	return err_set(fmt, path_show(p1, s1, sizeof(s1)),
+	    path_show(p2, s2, sizeof(s2)));
 }
 
 static int
@@ -591,7 +657,10 @@ reader_line(struct manifest_reader *r, char **line, size_t *len)
 static int
 reader_fail(struct manifest_reader *r)
 {
-	return err_prefix("%s:%lu: ", r->name, r->lineno);
+	char shown[PATH_SHOW_LEN];
+
+	return err_prefix("%s:%lu: ", path_show(r->name, shown,
+	    sizeof(shown)), r->lineno);
 }
 
 static int
@@ -654,7 +723,10 @@ manifest_reader_open(FILE *fp, const char *name,
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->buf = malloc(READ_BLOCK)) == NULL ||
 	    (r->name = strdup(name)) == NULL) {
-		err_sys("cannot read '%s'", name);
+		char shown[PATH_SHOW_LEN];
+
+		err_sys("cannot read '%s'", path_show(name, shown,
+		    sizeof(shown)));
 		manifest_reader_close(r);
 		return -1;
 	}
@@ -807,7 +879,7 @@ int
 manifest_check(const struct manifest *m)
 {
 	struct order o = { 0 };
-	char *esc;
+	char shown[PATH_SHOW_LEN];
 	size_t i;
 	int rc = 0;
 
@@ -819,9 +891,8 @@ manifest_check(const struct manifest *m)
 		    e->size != strlen(e->target)))) {
 			if (e->type == ENTRY_LINK && err_get()[0] == '\0')
 				err_set("link size is not its target length");
-			esc = path_escape(e->path);
-			err_prefix("entry '%s': ", esc != NULL ? esc : "?");
-			free(esc);
+			err_prefix("entry '%s': ", path_show(e->path, shown,
+			    sizeof(shown)));
 			rc = -1;
 			break;
 		}
@@ -870,7 +941,7 @@ fail:
 int
 manifest_load(const char *path, struct manifest *m)
 {
-	char head[sizeof(MDELTA_MAGIC) + 1];
+	char head[sizeof(MDELTA_MAGIC) + 1], shown[PATH_SHOW_LEN];
 	FILE *fp;
 	ssize_t n;
 	int rc;
@@ -879,7 +950,8 @@ manifest_load(const char *path, struct manifest *m)
 	if (strcmp(path, "-") == 0)
 		return manifest_read(stdin, "(standard input)", m);
 	if ((fp = fopen(path, "re")) == NULL)
-		return err_sys("cannot open '%s'", path);
+		return err_sys("cannot open '%s'", path_show(path, shown,
+		    sizeof(shown)));
 	/* A delta file (a DP's state manifest, mdelta.h) is read with its
 	 * base, by the one delta loader.  Peeked with pread: a pipe has no
 	 * offset and is read as a manifest. */
@@ -897,15 +969,17 @@ int
 manifest_load_buf(const char *buf, size_t len, const char *name,
     struct manifest *m)
 {
+	char shown[PATH_SHOW_LEN];
 	FILE *fp;
 	int rc;
 
 	manifest_init(m);
 	if (len == 0)
-		return err_set("%s:1: truncated: empty, expected '%s'", name,
-		    MANIFEST_MAGIC);
+		return err_set("%s:1: truncated: empty, expected '%s'",
+		    path_show(name, shown, sizeof(shown)), MANIFEST_MAGIC);
 	if ((fp = fmemopen((void *)(uintptr_t)buf, len, "r")) == NULL)
-		return err_sys("cannot read '%s'", name);
+		return err_sys("cannot read '%s'", path_show(name, shown,
+		    sizeof(shown)));
 	rc = manifest_read(fp, name, m);
 	fclose(fp);
 	return rc;

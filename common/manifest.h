@@ -123,6 +123,16 @@ int path_escape_write(const char *path, FILE *fp);
 char *path_escape(const char *path);
 /* Decode len bytes into a malloc'd string; -1 with err on a bad escape. */
 int path_unescape(const char *s, size_t len, char **out);
+/*
+ * A path (or any name from outside) for a message: escaped as above,
+ * and, since a message goes to a terminal or a log, every byte that is
+ * not part of valid UTF-8 (or is a C1 control, U+0080-U+009F) as \ooo
+ * too; valid UTF-8 stands as it is.  Written into buf (len bytes, one
+ * line, NUL-terminated), cut with "..." when longer.  Returns buf;
+ * never fails; errno is left alone, so it fits inside err_sys().
+ */
+#define PATH_SHOW_LEN 1024
+const char *path_show(const char *path, char *buf, size_t len);
 /* The PATH rules of SPEC.md; -1 with err saying which one broke. */
 int path_check(const char *path);
 /* The name rule for packages, DPs and groups: [A-Za-z0-9._-]{1,64},

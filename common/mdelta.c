@@ -203,6 +203,9 @@ head_parse(char *buf, size_t len, const char *what, struct head *h)
 	}
 	h->off = (size_t)(p - buf);
 	h->lines = lineno - 1;
+	if (h->lines < 3)
+		return err_set("%s:%lu: truncated delta header", what,
+		    lineno);
 	return 0;
 bad:
 	return err_set("%s:%lu: malformed delta header line", what, lineno);

@@ -226,10 +226,13 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	/* Contents, in their stored form. */
 	for (i = 0; i < ncv; i++) {
 		struct store_raw raw;
+		char hex[DIGEST_HEXLEN + 1];
 		uint64_t left;
 
-		if (store_content_raw(s, cv[i].d, &raw) == -1)
+		if (store_content_raw(s, cv[i].d, &raw) == -1) {
+			store_err_content(pkg, version, &m, cv[i].d);
 			goto out;
+		}
 		memcpy(hdr, cv[i].d, DIGEST_LEN);
 		put64(hdr + 32, cv[i].size);
 		hdr[40] = raw.zlib ? 1 : 0;
@@ -238,6 +241,7 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 			close(raw.fd);
 			goto out;
 		}
+		digest_hex(cv[i].d, hex);
 		for (left = raw.stored_size; left > 0;) {
 			size_t want = left > BLOB_CHUNK ? BLOB_CHUNK :
 			    (size_t)left;
@@ -247,13 +251,12 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 				close(raw.fd);
 				goto out;
 			}
-			got = io_read_full(raw.fd, w.buf + w.len, want,
-			    "content");
+			got = io_read_full(raw.fd, w.buf + w.len, want, hex);
 			if (got <= 0) {
 				if (got == 0)
-					err_set("content of '%s' version %"
-					    PRIu64 " shorter than stored",
-					    pkg, version);
+					err_set("content %s: shorter than "
+					    "stored", hex);
+				store_err_content(pkg, version, &m, cv[i].d);
 				close(raw.fd);
 				goto out;
 			}

@@ -622,10 +622,12 @@ send_whole(struct remote_conn *c, const struct manifest *m,
 	return send_data(c, wm);
 }
 
-/* Send one content in its stored form. */
+/* Send one content in its stored form; one the store cannot give is
+ * named by pkg, m's version and file (store_err_content). */
 static int
-send_content(struct remote_conn *c, struct store *s, const struct dsz *need,
-    unsigned char *buf, uint64_t *stored)
+send_content(struct remote_conn *c, struct store *s, const char *pkg,
+    const struct manifest *m, const struct dsz *need, unsigned char *buf,
+    uint64_t *stored)
 {
 	struct store_raw raw = { -1, false, 0 };
 	struct proto_content ch;
@@ -636,7 +638,7 @@ send_content(struct remote_conn *c, struct store *s, const struct dsz *need,
 
 	digest_hex(need->d, hex);
 	if (store_content_raw(s, need->d, &raw) == -1)
-		return -1;
+		return store_err_content(pkg, m->version, m, need->d);
 	memset(&ch, 0, sizeof(ch));
 	memcpy(ch.digest, need->d, DIGEST_LEN);
 	ch.size = need->size;
@@ -645,6 +647,7 @@ send_content(struct remote_conn *c, struct store *s, const struct dsz *need,
 	if (!raw.zlib && raw.stored_size != need->size) {
 		err_set("content %s: stored size %" PRIu64 ", expected %"
 		    PRIu64, hex, raw.stored_size, need->size);
+		store_err_content(pkg, m->version, m, need->d);
 		goto out;
 	}
 	if (proto_send(&c->p, PROTO_CONTENT, buf,
@@ -654,10 +657,12 @@ send_content(struct remote_conn *c, struct store *s, const struct dsz *need,
 		size_t want = left < PROTO_FRAME_MAX ? (size_t)left :
 		    PROTO_FRAME_MAX;
 
-		if ((k = io_read_full(raw.fd, buf, want, hex)) == -1)
-			goto out;
-		if ((size_t)k != want) {
-			err_set("content %s: shorter than stored size", hex);
+		if ((k = io_read_full(raw.fd, buf, want, hex)) == -1 ||
+		    (size_t)k != want) {
+			if (k != -1)
+				err_set("content %s: shorter than stored size",
+				    hex);
+			store_err_content(pkg, m->version, m, need->d);
 			goto out;
 		}
 		if (proto_send(&c->p, PROTO_DATA, buf, want) == -1)
@@ -850,7 +855,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		 * meanwhile (its result, if it fails) stops the sending. */
 		cp->p.watch_in = true;
 		for (i = 0; i < nneed; i++) {
-			if (send_content(cp, s, &needs[i], sbuf,
+			if (send_content(cp, s, pkg, m, &needs[i], sbuf,
 			    &stored) == -1) {
 				if (salvage_result(cp, &pl, &len) == 0)
 					goto result;

@@ -61,27 +61,29 @@ scan_ncpu(void)
 	return (int)n;
 }
 
-/* "ROOT/escaped path" for messages: one line whatever the name holds. */
+/* "ROOT/path" for messages, escaped (path_show): one line whatever
+ * the names hold. */
 static char *
 scan_display(const char *root, const char *path)
 {
-	char *esc, *s;
+	char *raw, *s;
 	size_t n;
+	int saved = errno;
 
-	if (root != NULL && *path == '\0')
-		return strdup(root);
-	if ((esc = path_escape(path)) == NULL)
+	if (root == NULL)
+		root = "";
+	n = strlen(root) + strlen(path) + 2;
+	if ((raw = malloc(n)) == NULL)
 		return NULL;
-	if (root == NULL || *root == '\0')
-		return esc;
-	n = strlen(root) + strlen(esc) + 2;
-	if ((s = malloc(n)) != NULL) {
-		if (root[strlen(root) - 1] == '/')
-			snprintf(s, n, "%s%s", root, esc);
-		else
-			snprintf(s, n, "%s/%s", root, esc);
-	}
-	free(esc);
+	if (*path == '\0' || *root == '\0' || root[strlen(root) - 1] == '/')
+		snprintf(raw, n, "%s%s", root, path);
+	else
+		snprintf(raw, n, "%s/%s", root, path);
+	/* Room for every byte as \ooo, and path_show's reserve. */
+	if ((s = malloc(4 * n + 4)) != NULL)
+		path_show(raw, s, 4 * n + 4);
+	free(raw);
+	errno = saved;
 	return s;
 }
 
@@ -746,11 +748,11 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 	/* A descriptor of our own, so the walk can close it. */
 	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
-		err_sys("cannot read directory '%s'", w->root);
+		scan_err(true, w->root, "", "cannot read directory");
 		goto out;
 	}
 	if (fstat(fd, &st) == -1) {
-		err_sys("cannot stat '%s'", w->root);
+		scan_err(true, w->root, "", "cannot stat");
 		goto out;
 	}
 	if (h != NULL)
@@ -794,7 +796,7 @@ scan_path(const char *dir, const struct scan_opts *o, struct manifest *out)
 	int fd, rc;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return err_sys("cannot read directory '%s'", dir);
+		return scan_err(true, dir, "", "cannot read directory");
 	rc = scan_tree(fd, dir, o, out);
 	close(fd);
 	return rc;

@@ -871,20 +871,38 @@ store_reader_close(struct store_reader *r)
 }
 
 int
+store_err_content(const char *pkg, uint64_t version,
+    const struct manifest *m, const unsigned char d[DIGEST_LEN])
+{
+	char shown[PATH_SHOW_LEN];
+	size_t i;
+
+	for (i = 0; m != NULL && i < m->n; i++)
+		if (m->v[i].type == ENTRY_FILE &&
+		    memcmp(m->v[i].digest, d, DIGEST_LEN) == 0)
+			return err_prefix("%s version %" PRIu64 ": '%s': ", pkg,
+			    version, path_show(m->v[i].path, shown,
+			    sizeof(shown)));
+	return err_prefix("%s version %" PRIu64 ": ", pkg, version);
+}
+
+int
 store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int outfd, const char *what)
+    uint64_t size, int outfd, const char *what, bool *store_fault)
 {
 	struct store_reader *r = NULL;
 	unsigned char got[DIGEST_LEN];
 	unsigned char *buf = NULL, *map = MAP_FAILED;
 	struct digest dg = { NULL };
 	uint64_t stored, done = 0;
-	bool zlib;
+	bool zlib, out_err = false;	/* the output failed, not the store */
 	int fd = -1, rc = -1;
 	ssize_t k;
 	char hex[DIGEST_HEXLEN + 1];
 
 	digest_hex(d, hex);
+	if (store_fault != NULL)
+		*store_fault = true;
 	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
 		return -1;
 	if (!zlib) {
@@ -921,9 +939,13 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 				}
 				done += (uint64_t)k;
 			}
-			if (digest_update(&dg, buf, (size_t)size) == -1 ||
-			    io_write_full(outfd, buf, (size_t)size, what) == -1)
+			if (digest_update(&dg, buf, (size_t)size) == -1)
 				goto out;
+			if (io_write_full(outfd, buf, (size_t)size, what) ==
+			    -1) {
+				out_err = true;
+				goto out;
+			}
 		} else if (size > 0) {
 			map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 			if (map == MAP_FAILED) {
@@ -936,9 +958,13 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 			size_t part = size - done > BLOB_CHUNK * 4 ?
 			    BLOB_CHUNK * 4 : (size_t)(size - done);
 
-			if (digest_update(&dg, map + done, part) == -1 ||
-			    io_write_full(outfd, map + done, part, what) == -1)
+			if (digest_update(&dg, map + done, part) == -1)
 				goto out;
+			if (io_write_full(outfd, map + done, part, what) ==
+			    -1) {
+				out_err = true;
+				goto out;
+			}
 			done += part;
 		}
 		if (digest_final(&dg, got) == -1)
@@ -968,8 +994,10 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 			    hex, size);
 			goto out;
 		}
-		if (io_write_full(outfd, buf, (size_t)k, what) == -1)
+		if (io_write_full(outfd, buf, (size_t)k, what) == -1) {
+			out_err = true;
 			goto out;
+		}
 	}
 	if (k == -1)
 		goto out;
@@ -980,6 +1008,8 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 	}
 	rc = 0;
 out:
+	if (rc == -1 && store_fault != NULL)
+		*store_fault = !out_err;
 	if (map != MAP_FAILED)
 		munmap(map, size);
 	digest_free(&dg);
@@ -1987,11 +2017,10 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 		if ((k = txn_known(t, e->digest)) == -1)
 			goto out;
 		if (k == 0) {
-			char *esc = path_escape(e->path);
+			char shown[PATH_SHOW_LEN];
 
 			err_set("'%s': content not in the store",
-			    esc != NULL ? esc : e->path);
-			free(esc);
+			    path_show(e->path, shown, sizeof(shown)));
 			goto out;
 		}
 	}
@@ -2365,7 +2394,7 @@ store_fsck(struct store *s, struct progress *p,
 			for (k = 0; k < m.n; k++) {
 				struct dslot *sl;
 				struct fsck_ref *nr;
-				char *esc;
+				char shown[PATH_SHOW_LEN];
 				bool isnew;
 				int l;
 
@@ -2389,11 +2418,10 @@ store_fsck(struct store *s, struct progress *p,
 				    sizeof(*nr))) == NULL)
 					goto oom;
 				f.refs = nr;
-				esc = path_escape(m.v[k].path);
 				l = asprintf(&f.refs[f.nrefs].where,
 				    "%s version %" PRIu64 ": '%s'", pk[i],
-				    v[j], esc != NULL ? esc : "?");
-				free(esc);
+				    v[j], path_show(m.v[k].path, shown,
+				    sizeof(shown)));
 				if (l == -1)
 					goto oom;
 				sl->ref = f.nrefs++;

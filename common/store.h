@@ -168,10 +168,24 @@ void store_reader_close(struct store_reader *r);
  * then partial: callers write to a temporary file and rename it only on
  * success (pkgpush's hot path).  Raw contents are mapped and written
  * from the mapping in large chunks while being hashed (one copy);
- * compressed ones are inflated in large chunks.
+ * compressed ones are inflated in large chunks.  On failure *store_fault
+ * (when not NULL) says whether the store was at fault (the content
+ * missing, unreadable, damaged) rather than the output: the caller
+ * then names the content with store_err_content().
  */
 int store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int outfd, const char *what);
+    uint64_t size, int outfd, const char *what, bool *store_fault);
+
+/*
+ * After a content failed to be read from the store, name it as an
+ * administrator knows it, as fsck does: err becomes "PKG version V:
+ * 'PATH': " in front of the message ("content HEX: digest mismatch
+ * ..."), PATH (escaped, path_show) the first file of m, the version's
+ * manifest, that has the digest d.  Linear in m: for error paths only.
+ * Returns -1.
+ */
+int store_err_content(const char *pkg, uint64_t version,
+    const struct manifest *m, const unsigned char d[DIGEST_LEN]);
 
 /* ---- holdings records: which DP holds what ---- */
 

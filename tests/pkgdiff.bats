@@ -518,3 +518,37 @@ bad_case()
 	expect_status 2
 	[ "${lines[0]}" = "pkgdiff: unrecognized option '--bogus'" ]
 }
+
+@test "pkgdiff: paths in messages are escaped as in manifests, bytes that are not UTF-8 too" {
+	d=$'a\377b\nc'
+	mkdir -p "$T/$d/sub" "$T/é"
+	printf 'x\n' >"$T/$d/sub/f"
+	printf 'pkgdist-manifest 1\nbad\n' >"$T/$d/m"
+	printf 'pkgdist-manifest 1\nf 0644 1 1 %s \377\nf 0644 1 1 %s z\n' \
+	    "$H1" "$H1" >"$T/order.m"
+	run pkgdiff scan "$T/$d/nope"
+	expect_status 2
+	expect_output_has "cannot read directory '$T/a\\377b\\012c/nope'"
+	[[ $output != *$'\377'* && ${#lines[@]} -eq 1 ]]
+	run pkgdiff verify "$T/$d/m" "$T/$d"
+	expect_status 2
+	expect_output_has "$T/a\\377b\\012c/m:2: unknown entry type 'bad'"
+	run pkgdiff diff "$T/$d/nope.m" "$T/$d/m"
+	expect_status 2
+	expect_output_has "cannot open '$T/a\\377b\\012c/nope.m'"
+	run pkgdiff scan -o "$T/$d/nodir/out" "$T/$d"
+	expect_status 2
+	expect_output_has "cannot open directory '$T/a\\377b\\012c/nodir'"
+	run pkgdiff scan "$T/$d/sub/f"
+	expect_status 2
+	expect_output_has "'$T/a\\377b\\012c/sub/f': Not a directory"
+	# A path from inside a manifest: the same.
+	run pkgdiff verify "$T/order.m" "$T/$d"
+	expect_status 2
+	expect_output_has "path 'z' is out of order: it sorts before '\\377'"
+	[[ $output != *$'\377'* ]]
+	# Valid UTF-8 stands as it is.
+	run pkgdiff scan "$T/é/nope"
+	expect_status 2
+	expect_output_has "cannot read directory '$T/é/nope'"
+}

@@ -8,14 +8,15 @@
 load lib/common
 load lib/pkgpush
 
-# bigtree DIR TAG CHANGED: 400 files in two directories; files a/f1 ..
-# a/fCHANGED say "version TAG", the others are the same in every version.
+# bigtree DIR TAG CHANGED [N]: 2N files (default 400) in two directories;
+# files a/f1 .. a/fCHANGED say "version TAG", the others are the same in
+# every version.
 bigtree()
 {
-	local d=$1 n=$2 changed=$3 i
+	local d=$1 n=$2 changed=$3 files=${4:-200} i
 	rm -rf "$d"
 	mkdir -p "$d/a" "$d/b"
-	for ((i = 1; i <= 200; i++)); do
+	for ((i = 1; i <= files; i++)); do
 		if ((i <= changed)); then
 			printf 'version %s a%s\n' "$n" "$i" >"$d/a/f$i"
 		else
@@ -50,10 +51,11 @@ delta_of()
 	    NR == 2 { print $2; exit }' "$1"
 }
 
-# stage_big TAG CHANGED: stage bigtree TAG CHANGED as the next version.
+# stage_big TAG CHANGED [N]: stage bigtree TAG CHANGED N as the next
+# version.
 stage_big()
 {
-	bigtree "$T/src" "$1" "$2"
+	bigtree "$T/src" "$1" "$2" "${3:-200}"
 	stage "$T/src"
 }
 
@@ -308,4 +310,53 @@ damage()
 	expect_status 0
 	expect_output_has "switched back"
 	at_version "$T/dp1" 1
+}
+
+# crash_delta FLAGS: crash a refresh that writes a delta at each of its
+# operations; after each, the DP's files are old or new and the manifest
+# of the tree DP/office shows is readable and right (atomic), and the
+# next push completes, DP/.pkgdist/office/manifest right too.
+crash_delta()
+{
+	local flags=$1 n total tree
+	# 42 entries, 3 changed: a delta (the other crash tests rebase).
+	stage_big 1 0 20
+	stage_big 2 3 20
+	pkgpush $flags --dp dp1 --version 1 office >/dev/null
+	cp -a "$T/dp1" "$T/dp1.v1"
+	PKGDIST_FAULT_COUNT=$T/count pkgpush $flags --dp dp1 office >/dev/null
+	grep -qx 'changes 3' "$M/manifest"
+	total=$(awk '$1 == "any" { print $2 }' "$T/count")
+	[ -n "$total" ] || total=$(awk '{ s += $2 } END { print s }' "$T/count")
+	[ "$total" -gt 5 ]
+	for ((n = 1; n <= total; n++)); do
+		rm -rf "$T/dp1"
+		cp -a "$T/dp1.v1" "$T/dp1"
+		PKGDIST_FAULT=any:$n:crash pkgpush $flags --dp dp1 office \
+		    >/dev/null 2>&1 || true
+		if [ -z "$flags" ]; then
+			{ at_version "$T/dp1" 1 2>/dev/null ||
+			    at_version "$T/dp1" 2; } ||
+			    { echo "after a crash at operation $n" >&2; return 1; }
+			tree=$(readlink "$T/dp1/office")
+			pkgdiff verify "$T/dp1/$tree.manifest" "$T/dp1/office" \
+			    >/dev/null ||
+			    { echo "tree manifest, crash at $n" >&2; return 1; }
+		fi
+		pkgpush $flags --dp dp1 office >/dev/null ||
+		    { echo "recovery after crash $n failed" >&2; return 1; }
+		at_version "$T/dp1" 2 &&
+		    pkgdiff verify "$M/manifest" "$T/dp1/office" >/dev/null ||
+		    { echo "after recovery from crash $n" >&2; return 1; }
+		no_debris "$T/dp1" || return 1
+	done
+	echo "# crashed at $total operations" >&3
+}
+
+@test "pkgpush delta: a crash at any operation of an atomic refresh that writes a delta leaves a readable state, old or new" {
+	crash_delta ""
+}
+
+@test "pkgpush delta: a crash at any operation of an in-place refresh that writes a delta is finished by the next push" {
+	crash_delta --inplace
 }

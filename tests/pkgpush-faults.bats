@@ -166,3 +166,22 @@ time.sleep(60)' "$T/dp1/office/f6" "$T/locked" >/dev/null 2>&1 3>&- &
 	expect_status 1
 	[ ! -e "$T/dp2/office" ]
 }
+
+@test "pkgpush: a content the store cannot give is named by package, version and file" {
+	head -c 200000 /dev/urandom >"$T/v2/big blob"
+	chmod 0444 "$T/v2/big blob"
+	pkgstage add office "$T/v2" >/dev/null
+	h=$(sha256sum <"$T/v2/big blob" | cut -d' ' -f1)
+	o=$PKGDIST_STORE/objects/${h:0:2}/${h:2}
+	[ -f "$o" ]
+	chmod u+w "$o"
+	printf XX | dd of="$o" bs=1 seek=1000 conv=notrunc 2>/dev/null
+	run pkgpush --dp dp1 office
+	expect_status 1
+	expect_output_has "pkgpush: dp1: office version 3: 'big\\040blob': content $h: digest mismatch (store damaged)"
+	[ ! -e "$T/dp1/office" ]
+	rm -f "$o"
+	run pkgpush --inplace --dp dp2 office
+	expect_status 1
+	expect_output_has "pkgpush: dp2: office version 3: 'big\\040blob': content $h: missing"
+}

@@ -287,3 +287,12 @@ refused()
 	expect_status 2
 	[ ! -e "$T/evil" ] && [ ! -e /etc/evil ]
 }
+
+@test "pkgstage export: a content missing from the store is named by package, version and file" {
+	h=$(sha256sum <"$T/src/random" | cut -d' ' -f1)
+	rm -f "$PKGDIST_STORE/objects/${h:0:2}/${h:2}"
+	run pkgstage export p 2 -o "$T/p2.pkg"
+	expect_status 2
+	expect_output_has "pkgstage: p version 2: 'random': content $h: missing"
+	[ ! -e "$T/p2.pkg" ]
+}

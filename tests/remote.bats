@@ -432,3 +432,16 @@ EOF
 	at_version "$T/rdp2" 2
 	[ "$(wc -l <"$T/stats")" -eq 2 ]
 }
+
+@test "remote: a content the store cannot give is named by package, version and file" {
+	head -c 200000 /dev/urandom >"$T/v2/big blob"
+	chmod 0444 "$T/v2/big blob"
+	pkgstage add office "$T/v2" >/dev/null
+	h=$(sha256sum <"$T/v2/big blob" | cut -d' ' -f1)
+	rm -f "$PKGDIST_STORE/objects/${h:0:2}/${h:2}"
+	run pkgpush --dp r1 office
+	expect_status 1
+	expect_output_has "pkgpush: r1: ssh://"
+	expect_output_has "/rdp: office version 3: 'big\\040blob': content $h: missing"
+	[ ! -e "$T/rdp/office" ]
+}

@@ -72,7 +72,7 @@ bad_usage(void)
 static int
 save_to_path(const struct manifest *m, const char *path)
 {
-	char *copy = NULL, *slash;
+	char *copy = NULL, *slash, shown[PATH_SHOW_LEN];
 	const char *dir, *base;
 	int dirfd = -1, rc = -1;
 
@@ -87,15 +87,17 @@ save_to_path(const struct manifest *m, const char *path)
 		base = slash + 1;
 	}
 	if (*base == '\0') {
-		err_set("'%s': not a file name", path);
+		err_set("'%s': not a file name", path_show(path, shown,
+		    sizeof(shown)));
 		goto out;
 	}
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		err_sys("cannot open directory '%s'", dir);
+		err_sys("cannot open directory '%s'", path_show(dir, shown,
+		    sizeof(shown)));
 		goto out;
 	}
 	if (manifest_save(m, dirfd, base, 0644) == -1) {
-		err_prefix("'%s': ", path);
+		err_prefix("'%s': ", path_show(path, shown, sizeof(shown)));
 		goto out;
 	}
 	rc = 0;
@@ -245,7 +247,7 @@ diff_stream(const char *a, const char *b, struct out_ctx *x,
 {
 	FILE *fa = NULL, *fb = NULL, *spill = NULL;
 	struct manifest_reader *ra = NULL, *rb = NULL;
-	char *spillbuf = NULL;
+	char *spillbuf = NULL, shown[PATH_SHOW_LEN];
 	int rc = -1;
 
 	if (strcmp(a, "-") == 0 && strcmp(b, "-") == 0) {
@@ -254,12 +256,12 @@ diff_stream(const char *a, const char *b, struct out_ctx *x,
 	}
 	fa = strcmp(a, "-") == 0 ? stdin : fopen(a, "r");
 	if (fa == NULL) {
-		err_sys("cannot open '%s'", a);
+		err_sys("cannot open '%s'", path_show(a, shown, sizeof(shown)));
 		goto out;
 	}
 	fb = strcmp(b, "-") == 0 ? stdin : fopen(b, "r");
 	if (fb == NULL) {
-		err_sys("cannot open '%s'", b);
+		err_sys("cannot open '%s'", path_show(b, shown, sizeof(shown)));
 		goto out;
 	}
 	if (manifest_reader_open(fa, a, &ra) == -1 ||
@@ -335,6 +337,7 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 {
 	struct manifest want, have;
 	struct out_ctx x;
+	char shown[PATH_SHOW_LEN];
 	long long n;
 	int rc = EXIT_TROUBLE;
 
@@ -347,7 +350,8 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 		goto out;
 	}
 	if (!is_dir(dir)) {
-		msg_warn("'%s': not a directory", dir);
+		msg_warn("'%s': not a directory", path_show(dir, shown,
+		    sizeof(shown)));
 		goto out;
 	}
 	if (scan_with_progress(dir, o->jobs, NULL, &have) == -1) {
@@ -381,6 +385,7 @@ main(int argc, char *argv[])
 	struct options o;
 	enum mode mode = MODE_NONE;
 	const char *cmd;
+	char shown[PATH_SHOW_LEN];
 	uint64_t v;
 	int ch, rc;
 
@@ -402,7 +407,8 @@ main(int argc, char *argv[])
 	else if (strcmp(cmd, "verify") == 0)
 		mode = MODE_VERIFY;
 	else {
-		msg_warn("unknown command '%s'", cmd);
+		msg_warn("unknown command '%s'", path_show(cmd, shown,
+		    sizeof(shown)));
 		bad_usage();
 	}
 	argc--;
@@ -420,7 +426,8 @@ main(int argc, char *argv[])
 		case 'j':
 			if (num_arg(optarg, 1, 256, &v) == -1) {
 				msg_warn("-j: want a number from 1 to 256: "
-				    "'%s'", optarg);
+				    "'%s'", path_show(optarg, shown,
+				    sizeof(shown)));
 				bad_usage();
 			}
 			o.jobs = (int)v;
@@ -435,7 +442,7 @@ main(int argc, char *argv[])
 				bad_usage();
 			if (!name_valid(optarg)) {
 				msg_warn("--package: invalid name '%s'",
-				    optarg);
+				    path_show(optarg, shown, sizeof(shown)));
 				bad_usage();
 			}
 			o.package = optarg;
@@ -456,7 +463,8 @@ main(int argc, char *argv[])
 			if (num_arg(optarg, 0, UINT64_MAX, &v) == -1 ||
 			    v == 0) {
 				msg_warn("--version: want a positive number: "
-				    "'%s'", optarg);
+				    "'%s'", path_show(optarg, shown,
+				    sizeof(shown)));
 				bad_usage();
 			}
 			o.version = v;

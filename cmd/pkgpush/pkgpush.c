@@ -138,15 +138,6 @@ names_has(const struct names *n, const char *s)
 	return false;
 }
 
-/* ---- the content source: the store ---- */
-
-static int
-store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int fd, const char *what)
-{
-	return store_content_copy(ctx, d, size, fd, what);
-}
-
 /* ---- one DP ---- */
 
 struct job {
@@ -169,6 +160,25 @@ struct shared {
 	struct progress *progress;
 	int jobsn;
 };
+
+/* ---- the content source: the store ---- */
+
+/* ctx is the push's struct shared (read only here, by every writer
+ * thread).  A content the store cannot give is named by package,
+ * version and file, not by its digest alone. */
+static int
+store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	const struct shared *sh = ctx;
+	bool fault = false;
+
+	if (store_content_copy(sh->store, d, size, fd, what, &fault) == 0)
+		return 0;
+	if (fault)
+		(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	return -1;
+}
 
 static void
 report_ok(struct shared *sh, const struct dp *dp,
@@ -298,7 +308,7 @@ push_one(struct shared *sh, struct job *job)
 	if (po.write_threads > 4)
 		po.write_threads = 4;
 	po.progress = sh->progress;
-	src.ctx = sh->store;
+	src.ctx = sh;
 	src.prepare = NULL;
 	src.write = store_source_write;
 

@@ -274,6 +274,12 @@ test_hostile(void)
 	put("h.manifest", MDELTA_MAGIC "\nbase base.7.1 ");
 	refused("h.manifest", "truncated delta header",
 	    "a header cut short is refused");
+	put("h.manifest", MDELTA_MAGIC "\n");
+	refused("h.manifest", "DP/h.manifest:2: truncated delta header",
+	    "a header of the magic line alone is refused");
+	put("h.manifest", MDELTA_MAGIC "\nbase base.7.1 " H1 "\n");
+	refused("h.manifest", "DP/h.manifest:3: truncated delta header",
+	    "a header without its line count is refused");
 	/* A link planted as the base. */
 	hostile(base, "changes 0\n", "");
 	t = get("base.7.1");

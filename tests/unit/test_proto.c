@@ -271,6 +271,23 @@ test_codecs(void)
 	    memcmp(&r, &r2, sizeof(r)) == 0, "RESULT round trip");
 	buf[0] = 2;
 	tap_ok(proto_dec_result(buf, n, &r2) == -1, "a flag of 2 is refused");
+	/* The trailer (state bytes, rebuilt, warning): round trip, and a
+	 * server older than it (no trailer) still decodes. */
+	r.state_bytes = 1234;
+	r.state_rebuilt = true;
+	strcpy(r.warning, "cannot remove 'base.1.1'\x01");
+	n = proto_enc_result(&r, buf);
+	r.warning[strlen(r.warning) - 1] = '?';
+	tap_ok(proto_dec_result(buf, n, &r2) == 0 &&
+	    memcmp(&r, &r2, sizeof(r)) == 0,
+	    "RESULT round trip with state bytes and a warning (made "
+	    "printable)");
+	n -= 8 + 1 + 4 + strlen(r.warning);
+	tap_ok(proto_dec_result(buf, n, &r2) == 0 && r2.state_bytes == 0 &&
+	    !r2.state_rebuilt && r2.warning[0] == '\0' && r2.bytes == 77,
+	    "a RESULT without the trailer (an older server) decodes");
+	tap_ok(proto_dec_result(buf, n + 3, &r2) == -1,
+	    "a RESULT with a partial trailer is refused");
 
 	memset(&s, 0, sizeof(s));
 	strcpy(s.package, "office");
