@@ -275,16 +275,18 @@ test_codecs(void)
 	 * server older than it (no trailer) still decodes. */
 	r.state_bytes = 1234;
 	r.state_rebuilt = true;
+	r.from_spare = true;
 	strcpy(r.warning, "cannot remove 'base.1.1'\x01");
 	n = proto_enc_result(&r, buf);
 	r.warning[strlen(r.warning) - 1] = '?';
 	tap_ok(proto_dec_result(buf, n, &r2) == 0 &&
 	    memcmp(&r, &r2, sizeof(r)) == 0,
-	    "RESULT round trip with state bytes and a warning (made "
-	    "printable)");
-	n -= 8 + 1 + 4 + strlen(r.warning);
+	    "RESULT round trip with state bytes, a warning (made "
+	    "printable) and the spare flag");
+	n -= 8 + 1 + 4 + strlen(r.warning) + 1;
 	tap_ok(proto_dec_result(buf, n, &r2) == 0 && r2.state_bytes == 0 &&
-	    !r2.state_rebuilt && r2.warning[0] == '\0' && r2.bytes == 77,
+	    !r2.state_rebuilt && r2.warning[0] == '\0' && r2.bytes == 77 &&
+	    !r2.from_spare,
 	    "a RESULT without the trailer (an older server) decodes");
 	tap_ok(proto_dec_result(buf, n + 3, &r2) == -1,
 	    "a RESULT with a partial trailer is refused");
