@@ -6,8 +6,14 @@
  *
  * PUSH: the manifest is read whole (bounded by PROTO_MANIFEST_MAX and
  * checked by the one manifest parser; its header must name the package
- * and version asked for), the DP at PATH is opened and locked, and
- * dp_push() runs exactly as for a local DP.  Its content source:
+ * and version asked for) or, on a refresh, a change list from the
+ * version the DP holds (applied to the DP's own manifest once the DP is
+ * locked, the result checked against the SHA-256 the client announced;
+ * a DP that does not hold that version asks for the whole manifest),
+ * the DP at PATH is opened and locked, and dp_push() runs exactly as for
+ * a local DP.  After the RESULT, tidy_after() removes old trees and
+ * prepares the next push's spare tree in a detached child that keeps
+ * the DP's lock.  The content source:
  *
  *   prepare()  asks the client (NEED) for every content the push needs
  *              that is not in DP/.pkgdist/.incoming/ already (saved by
