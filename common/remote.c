@@ -736,6 +736,8 @@ out:
 	if (opened) {
 		write_stats(cp, sent, stored);
 		conn_close(cp, rc == 0);
+		if (cp == pre)
+			free(pre);	/* taken over (remote.h) */
 	}
 	(void)total;
 	free(wm.data);
