@@ -371,3 +371,74 @@ change_stat_write(const struct change_stat *s, FILE *fp)
 		return err_sys("cannot write totals");
 	return 0;
 }
+
+/* err_set() naming a change line's path (escaped). */
+static int
+apply_fail(const struct change_line *l, const char *why)
+{
+	char *esc = path_escape(l->e.path);
+
+	err_set("change %c '%s': %s", l->kind, esc != NULL ? esc : "?", why);
+	free(esc);
+	return -1;
+}
+
+int
+changes_apply(const struct manifest *from, const struct change_file *cf,
+    struct manifest *out)
+{
+	size_t i = 0, j = 0;
+	int c;
+
+	manifest_init(out);
+	while (i < from->n || j < cf->n) {
+		const struct change_line *l = j < cf->n ? &cf->v[j] : NULL;
+
+		if (l == NULL)
+			c = -1;
+		else if (i >= from->n)
+			c = 1;
+		else
+			c = strcmp(from->v[i].path, l->e.path);
+		if (c < 0) {
+			if (manifest_add(out, &from->v[i]) == -1)
+				goto fail;
+			i++;
+			continue;
+		}
+		if (c > 0) {
+			if (l->kind != CHANGE_ADD) {
+				apply_fail(l, "no such path in the manifest");
+				goto fail;
+			}
+			if (manifest_add(out, &l->e) == -1)
+				goto fail;
+			j++;
+			continue;
+		}
+		switch (l->kind) {
+		case CHANGE_ADD:
+			apply_fail(l, "the path is in the manifest already");
+			goto fail;
+		case CHANGE_DEL:
+			if (from->v[i].type != l->e.type) {
+				apply_fail(l, "the manifest has another type");
+				goto fail;
+			}
+			break;
+		default:
+			if (manifest_add(out, &l->e) == -1)
+				goto fail;
+			break;
+		}
+		i++;
+		j++;
+	}
+	if (manifest_check(out) == -1)
+		goto fail;
+	return 0;
+fail:
+	manifest_free(out);
+	manifest_init(out);
+	return -1;
+}

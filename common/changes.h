@@ -127,6 +127,19 @@ int change_file_load_lines(const char *buf, size_t len, const char *name,
     unsigned long line0, struct change_file *cf);
 
 /*
+ * Apply a parsed change list to from (complete and sorted): out gets
+ * from's entries with each D line's path removed (it must be there, of
+ * the line's type), each A line's entry added (its path must not be
+ * there), and each M or P line's entry in place of the old one (its path
+ * must be there).  The header is not set.  -1 with err set (the line's
+ * path named) when a line does not fit from, or when the result breaks a
+ * manifest rule (manifest_check); out is then empty.  pkgpush --serve
+ * rebuilds the new manifest this way from the one the DP holds.
+ */
+int changes_apply(const struct manifest *from, const struct change_file *cf,
+    struct manifest *out);
+
+/*
  * --stat totals.  bytes is what a refresh transfers: the sizes of the
  * files (type `f`) of A and M changes.
  */

@@ -103,6 +103,8 @@ struct dp_push_result {
 	uint64_t bytes;		/* bytes of content written */
 	uint64_t state_bytes;	/* bytes of state written on the DP (the
 				 * state record, manifest deltas, bases) */
+	bool from_spare;	/* atomic: the new tree was made from the
+				 * spare (dp_push_after) */
 	bool state_rebuilt;	/* --verify: the DP's state manifest could
 				 * not be read and was made anew */
 	char warning[512];	/* done, but something to tell ("": none):

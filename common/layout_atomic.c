@@ -1084,6 +1084,7 @@ layout_atomic_apply(struct dp_apply *a)
 		    a->st->tree);
 		goto out;
 	}
+	a->r->from_spare = have != NULL;
 	if (layout_build_tree(a, newfd, oldfd, where, have) == -1)
 		goto out;
 	/* Durable before visible. */

@@ -23,7 +23,8 @@ proto_type_name(uint32_t type)
 {
 	static const char *names[] = {
 		NULL, "ERROR", "KEEPALIVE", "PUSH", "DATA", "NEED", "NEED_END",
-		"CONTENT", "RESULT", "STATUS", "STATE", "END"
+		"CONTENT", "RESULT", "STATUS", "STATE", "END", "NEED_MANIFEST",
+		"MANIFEST"
 	};
 	static _Thread_local char other[32];
 
@@ -574,6 +575,9 @@ proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
 		if (t == PROTO_ERROR) {
 			if (proto_dec_error(p->buf, n, &e) == -1)
 				return -1;
+			if (e.msg[0] == '\0')
+				return err_code(e.errnum, "the %s reported an "
+				    "error without saying which", p->peer);
 			return err_code(e.errnum, "%s", e.msg);
 		}
 		*type = t;
@@ -843,7 +847,21 @@ proto_enc_push(const struct proto_push *m, unsigned char *buf)
 	proto_put_u32(&w, m->lock_wait);
 	proto_put_u64(&w, m->manifest_len);
 	proto_put_u64(&w, m->manifest_zlen);
+	proto_put_u64(&w, m->base);
+	proto_put_bytes(&w, m->digest, DIGEST_LEN);
 	return w.len;
+}
+
+/* The bounds of a manifest (or change list) announced as len bytes, of
+ * which zlen (0: not compressed) follow on the wire; empty only when
+ * empty_ok. */
+static bool
+payload_ok(uint64_t len, uint64_t zlen, bool empty_ok)
+{
+	if (len == 0)
+		return empty_ok && zlen == 0;
+	return len <= PROTO_MANIFEST_MAX && (zlen == 0 ||
+	    (zlen <= zbound(len) && len / 1032 <= zlen));
 }
 
 int
@@ -860,17 +878,52 @@ proto_dec_push(const unsigned char *b, size_t n, struct proto_push *m)
 	m->lock_wait = proto_get_u32(&r);
 	m->manifest_len = proto_get_u64(&r);
 	m->manifest_zlen = proto_get_u64(&r);
+	m->base = proto_get_u64(&r);
+	proto_get_bytes(&r, m->digest, DIGEST_LEN);
 	if (proto_rbuf_done(&r, "PUSH", "client") == -1)
 		return -1;
 	if (!name_valid(m->package))
 		return err_set("bad PUSH frame: invalid package name");
 	if (m->version == 0 || (m->flags & ~(uint32_t)PROTO_F_ALL) != 0 ||
 	    m->keep == 0 || m->keep > 1000 || m->lock_wait > 86400 ||
-	    m->manifest_len == 0 || m->manifest_len > PROTO_MANIFEST_MAX ||
-	    (m->manifest_zlen != 0 &&
-	    (m->manifest_zlen > zbound(m->manifest_len) ||
-	    m->manifest_len / 1032 > m->manifest_zlen)))
+	    m->base == m->version ||
+	    !payload_ok(m->manifest_len, m->manifest_zlen, m->base != 0))
 		return err_set("bad PUSH frame: a field is out of range");
+	if (m->base == 0) {
+		size_t i;
+
+		for (i = 0; i < DIGEST_LEN; i++)
+			if (m->digest[i] != 0)
+				return err_set("bad PUSH frame: a digest "
+				    "without a change list");
+	}
+	return 0;
+}
+
+size_t
+proto_enc_manifest(const struct proto_manifest *m, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_FRAME_MAX);
+	proto_put_u64(&w, m->len);
+	proto_put_u64(&w, m->zlen);
+	return w.len;
+}
+
+int
+proto_dec_manifest(const unsigned char *b, size_t n, struct proto_manifest *m)
+{
+	struct proto_rbuf r;
+
+	memset(m, 0, sizeof(*m));
+	proto_rbuf_init(&r, b, n);
+	m->len = proto_get_u64(&r);
+	m->zlen = proto_get_u64(&r);
+	if (proto_rbuf_done(&r, "MANIFEST", "client") == -1)
+		return -1;
+	if (!payload_ok(m->len, m->zlen, false))
+		return err_set("bad MANIFEST frame: a field is out of range");
 	return 0;
 }
 
@@ -936,6 +989,7 @@ proto_enc_result(const struct proto_result *m, unsigned char *buf)
 	proto_put_u64(&w, m->state_bytes);
 	proto_put_u8(&w, m->state_rebuilt);
 	proto_put_str(&w, m->warning);
+	proto_put_u8(&w, m->from_spare);
 	return w.len;
 }
 
@@ -971,6 +1025,7 @@ proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m)
 		m->state_bytes = proto_get_u64(&r);
 		m->state_rebuilt = flag(&r);
 		proto_get_str(&r, m->warning, PROTO_MSG_MAX);
+		m->from_spare = flag(&r);
 	}
 	if (proto_rbuf_done(&r, "RESULT", "remote") == -1)
 		return -1;

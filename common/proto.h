@@ -23,10 +23,22 @@
  * A session (one DP, one request):
  *
  *   client                              server
- *   hello  ----------------------------> hello (both ways at once)
- *   PUSH pkg version flags keep mlen zlen ->
+ *   hello  ----------------------------> hello (both ways at once; the
+ *                                        client does not wait for the
+ *                                        server's before its request)
+ *   PUSH pkg version flags keep mlen zlen base digest ->
  *   DATA... (the manifest, zlib)  ------>
- *                                        locks the DP, runs dp_push()
+ *                                        locks the DP, reads its state
+ *
+ *   With base (the version the store says the DP holds), DATA holds a
+ *   change list instead of the manifest: the server applies it to the
+ *   manifest it holds and checks the result against digest; a result
+ *   that differs is refused (the push fails, the DP is left as it is).
+ *   A DP that does not hold version base whole asks for the manifest:
+ *          <-------------------------- NEED_MANIFEST
+ *   MANIFEST mlen zlen, DATA... ------->
+ *
+ *                                        runs dp_push()
  *          <-------------------------- NEED... NEED_END (contents lacking)
  *   for each need, in order:
  *   CONTENT digest size enc slen ------>
@@ -68,7 +80,7 @@
 
 #define PROTO_MAGIC "PKGDISTR"		/* 8 bytes, no NUL on the wire */
 #define PROTO_MAGIC_LEN 8
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_HELLO_LEN 16
 #define PROTO_HDR_LEN 8
 
@@ -93,7 +105,9 @@ enum proto_type {
 	PROTO_STATUS = 9,	/* client: str package ("" for all) */
 	PROTO_STATE = 10,	/* server: proto_state */
 	PROTO_END = 11,		/* server: end of the STATE list */
-	PROTO_TYPE_MAX = 11
+	PROTO_NEED_MANIFEST = 12, /* server: empty; send the whole manifest */
+	PROTO_MANIFEST = 13,	/* client: proto_manifest */
+	PROTO_TYPE_MAX = 13
 };
 
 /* The name of a frame type for messages ("NEED"; "type 99"). */
@@ -247,6 +261,23 @@ struct proto_push {
 					 * else the bytes of its zlib stream
 					 * that follow (at most zlib's bound,
 					 * at least 1/1032 of manifest_len) */
+	uint64_t base;			/* 0: the manifest follows; else a
+					 * change list (pkgdiff diff) from
+					 * the DP's manifest of version base
+					 * to the new one, both in the DP's
+					 * modes (dp_view), manifest_len
+					 * bytes (0 allowed), never base ==
+					 * version */
+	unsigned char digest[DIGEST_LEN]; /* with base: SHA-256 of the new
+					 * manifest in the DP's modes as
+					 * manifest_write() renders it; else
+					 * zero */
+};
+
+/* MANIFEST: the whole manifest follows (DATA), as for PUSH. */
+struct proto_manifest {
+	uint64_t len;			/* 1 .. PROTO_MANIFEST_MAX */
+	uint64_t zlen;			/* as manifest_zlen */
 };
 
 struct proto_content {
@@ -268,6 +299,7 @@ struct proto_result {
 	 * them sends none: read as 0). */
 	uint64_t state_bytes;		/* state written on the DP */
 	bool state_rebuilt;		/* --verify remade the manifest */
+	bool from_spare;		/* the new tree was the spare */
 	char warning[PROTO_MSG_MAX + 1]; /* done, with a warning ("") */
 };
 
@@ -297,6 +329,9 @@ size_t proto_enc_error(const struct proto_error *m, unsigned char *buf);
 /* Decoders check every field against its bound; -1 with err naming the
  * frame otherwise. */
 int proto_dec_push(const unsigned char *b, size_t n, struct proto_push *m);
+size_t proto_enc_manifest(const struct proto_manifest *m, unsigned char *buf);
+int proto_dec_manifest(const unsigned char *b, size_t n,
+    struct proto_manifest *m);
 int proto_dec_content(const unsigned char *b, size_t n,
     struct proto_content *m);
 int proto_dec_result(const unsigned char *b, size_t n,

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "changes.h"
+#include "digest.h"
 #include "err.h"
 #include "io.h"
 #include "lock.h"
@@ -338,7 +340,8 @@ remote_conn_free(struct remote_conn *c)
 }
 
 static void
-write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes)
+write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
+    const char *how, bool spare)
 {
 	const char *path = getenv(REMOTE_STATS_ENV);
 	char line[512];
@@ -347,8 +350,9 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes)
 	if (path == NULL || *path == '\0')
 		return;
 	n = snprintf(line, sizeof(line), "%s sent %" PRIu64 " received %"
-	    PRIu64 " contents %" PRIu64 " content_bytes %" PRIu64 "\n",
-	    c->where, c->p.bytes_out, c->p.bytes_in, contents, cbytes);
+	    PRIu64 " contents %" PRIu64 " content_bytes %" PRIu64
+	    " manifest %s spare %d\n", c->where, c->p.bytes_out,
+	    c->p.bytes_in, contents, cbytes, how, spare ? 1 : 0);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	/* O_APPEND: one write per line, so parallel sessions do not mix. */
@@ -419,12 +423,13 @@ struct wire_manifest {
 	bool zlib;
 };
 
+static void wire_set(struct wire_manifest *, char *, size_t);
+
 static int
 manifest_render(const struct manifest *m, struct wire_manifest *w)
 {
 	char *buf = NULL;
-	unsigned char *z = NULL;
-	size_t len = 0, zlen = 0;
+	size_t len = 0;
 	FILE *fp;
 
 	memset(w, 0, sizeof(*w));
@@ -443,8 +448,19 @@ manifest_render(const struct manifest *m, struct wire_manifest *w)
 		free(buf);
 		return err_set("manifest of %zu bytes: too large to send", len);
 	}
+	wire_set(w, buf, len);
+	return 0;
+}
+
+/* w takes buf (len bytes, malloc'd), zlib-compressed when that pays. */
+static void
+wire_set(struct wire_manifest *w, char *buf, size_t len)
+{
+	unsigned char *z = NULL;
+	size_t zlen = 0;
+
 	w->plain = len;
-	if (blob_compress(buf, len, &z, &zlen) == 0 && zlen < len) {
+	if (len > 0 && blob_compress(buf, len, &z, &zlen) == 0 && zlen < len) {
 		free(buf);
 		w->data = z;
 		w->len = zlen;
@@ -453,16 +469,121 @@ manifest_render(const struct manifest *m, struct wire_manifest *w)
 		free(z);
 		w->data = (unsigned char *)buf;
 		w->len = len;
+		w->zlib = false;
+	}
+}
+
+/*
+ * The change list from version base (which the store says the DP holds)
+ * to m, both as the DP holds them (dp_view), into w, and the SHA-256 of
+ * the new manifest so rendered: 1.  0 when there is no use in one (base
+ * gone from the store, or most of the manifest changed): the whole
+ * manifest is sent.  -1 on error.
+ */
+static int
+changes_render(struct store *s, const char *pkg, const struct manifest *m,
+    uint64_t base, struct wire_manifest *w, unsigned char digest[DIGEST_LEN])
+{
+	struct manifest bm, bv, nv;
+	struct change_list cl;
+	struct digest dg = { NULL };
+	char *buf = NULL, *nbuf = NULL;
+	size_t len = 0, nlen = 0, i, n;
+	FILE *fp = NULL;
+	int rc = -1;
+
+	manifest_init(&bm);
+	manifest_init(&bv);
+	manifest_init(&nv);
+	change_list_init(&cl);
+	memset(w, 0, sizeof(*w));
+	if (store_load_manifest(s, pkg, base, &bm) == -1) {
+		rc = 0;
+		goto out;
+	}
+	if (dp_view(&bm, pkg, base, &bv) == -1 ||
+	    dp_view(m, pkg, m->version, &nv) == -1 ||
+	    changes_list(&bv, &nv, &cl) == -1)
+		goto out;
+	if (cl.n > nv.n / 2) {
+		rc = 0;
+		goto out;
+	}
+	n = cl.n;
+#ifdef PKGDIST_TESTING
+	/* Test hook: a client that loses a change on the way. */
+	if (n > 0 && getenv("PKGDIST_TEST_DROP_CHANGE") != NULL)
+		n--;
+#endif
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (change_write(&cl.v[i], fp) == -1)
+			goto out;
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		err_sys("out of memory");
+		goto out;
+	}
+	if ((fp = open_memstream(&nbuf, &nlen)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (manifest_write(&nv, fp) == -1)
+		goto out;
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		err_sys("out of memory");
+		goto out;
+	}
+	fp = NULL;
+	if (len > PROTO_MANIFEST_MAX || len >= nlen) {
+		rc = 0;
+		goto out;
+	}
+	if (digest_init(&dg) == -1 || digest_update(&dg, nbuf, nlen) == -1 ||
+	    digest_final(&dg, digest) == -1)
+		goto out;
+	wire_set(w, buf, len);
+	buf = NULL;
+	rc = 1;
+out:
+	if (fp != NULL)
+		fclose(fp);
+	free(buf);
+	free(nbuf);
+	digest_free(&dg);
+	change_list_free(&cl);
+	manifest_free(&bm);
+	manifest_free(&bv);
+	manifest_free(&nv);
+	return rc;
+}
+
+/* DATA frames of w. */
+static int
+send_data(struct remote_conn *c, const struct wire_manifest *w)
+{
+	size_t off, k;
+
+	for (off = 0; off < w->len; off += k) {
+		k = w->len - off < PROTO_FRAME_MAX ? w->len - off :
+		    PROTO_FRAME_MAX;
+		if (proto_send(&c->p, PROTO_DATA, w->data + off, k) == -1)
+			return -1;
 	}
 	return 0;
 }
 
+/* PUSH, then w: the manifest, or (base set) the change list from base. */
 static int
-send_manifest(struct remote_conn *c, const struct wire_manifest *wm, uint64_t version,
-    const char *pkg, const struct dp_push_opts *o)
+send_push(struct remote_conn *c, const struct wire_manifest *wm,
+    uint64_t version, const char *pkg, const struct dp_push_opts *o,
+    uint64_t base, const unsigned char *digest)
 {
 	struct proto_push ph;
-	size_t off, k;
 
 	memset(&ph, 0, sizeof(ph));
 	snprintf(ph.package, sizeof(ph.package), "%s", pkg);
@@ -475,16 +596,30 @@ send_manifest(struct remote_conn *c, const struct wire_manifest *wm, uint64_t ve
 	ph.lock_wait = REMOTE_LOCK_WAIT;
 	ph.manifest_len = wm->plain;
 	ph.manifest_zlen = wm->zlib ? wm->len : 0;
+	ph.base = base;
+	if (base != 0)
+		memcpy(ph.digest, digest, DIGEST_LEN);
 	if (proto_send(&c->p, PROTO_PUSH, c->p.buf,
 	    proto_enc_push(&ph, c->p.buf)) == -1)
 		return -1;
-	for (off = 0; off < wm->len; off += k) {
-		k = wm->len - off < PROTO_FRAME_MAX ? wm->len - off :
-		    PROTO_FRAME_MAX;
-		if (proto_send(&c->p, PROTO_DATA, wm->data + off, k) == -1)
-			return -1;
-	}
-	return 0;
+	return send_data(c, wm);
+}
+
+/* The remote does not hold the base: the whole manifest after all. */
+static int
+send_whole(struct remote_conn *c, const struct manifest *m,
+    struct wire_manifest *wm)
+{
+	struct proto_manifest pm;
+
+	if (wm->data == NULL && manifest_render(m, wm) == -1)
+		return -1;
+	pm.len = wm->plain;
+	pm.zlen = wm->zlib ? wm->len : 0;
+	if (proto_send(&c->p, PROTO_MANIFEST, c->p.buf,
+	    proto_enc_manifest(&pm, c->p.buf)) == -1)
+		return -1;
+	return send_data(c, wm);
 }
 
 /* Send one content in its stored form; one the store cannot give is
@@ -556,6 +691,7 @@ result_to(const struct proto_result *pr, struct dp_push_result *r)
 	r->bytes = pr->bytes;
 	r->state_bytes = pr->state_bytes;
 	r->state_rebuilt = pr->state_rebuilt;
+	r->from_spare = pr->from_spare;
 	snprintf(r->warning, sizeof(r->warning), "%.511s", pr->warning);
 	r->busy = pr->busy;
 	r->reused_tree = pr->reused_tree;
@@ -593,12 +729,16 @@ salvage_result(struct remote_conn *c, const unsigned char **pl, size_t *len)
 
 int
 remote_push(const struct dp_target *t, struct store *s, const char *pkg,
-    const struct manifest *m, const struct dp_push_opts *o,
+    const struct manifest *m, uint64_t base, const struct dp_push_opts *o,
     struct remote_conn *pre, struct dp_push_result *r)
 {
 	struct remote_conn *cp = pre, cs;
 	struct proto_result pr;
 	struct wire_manifest wm = { NULL, 0, 0, false };
+	struct wire_manifest wc = { NULL, 0, 0, false };
+	unsigned char digest[DIGEST_LEN];
+	const char *how = "whole";
+	int k2;
 	struct dsz *idx = NULL, *needs = NULL;
 	unsigned char (*nd)[DIGEST_LEN] = NULL;
 	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0;
@@ -636,8 +776,15 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	 * once and the remote's hello is read behind it (its banner or
 	 * version mismatch, if any, is the better reason for a failure).
 	 */
-	if (manifest_render(m, &wm) == -1 ||
-	    send_manifest(cp, &wm, m->version, pkg, o) == -1) {
+	k2 = 0;
+	if (base != 0 && base != m->version && (k2 = changes_render(s, pkg, m,
+	    base, &wc, digest)) == -1)
+		goto fail;
+	if (k2 == 1)
+		how = "changes";
+	if ((k2 == 1 ? send_push(cp, &wc, m->version, pkg, o, base,
+	    digest) : manifest_render(m, &wm) == -1 ? -1 :
+	    send_push(cp, &wm, m->version, pkg, o, 0, NULL)) == -1) {
 		if (err_errno() == ECONNRESET || err_errno() == EPIPE)
 			(void)proto_hello_recv(&cp->p);
 		goto fail;
@@ -649,6 +796,13 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 			goto fail;
 		if (type == PROTO_RESULT)
 			break;
+		if (type == PROTO_NEED_MANIFEST && len == 0 &&
+		    strcmp(how, "changes") == 0) {
+			how = "fallback";
+			if (send_whole(cp, m, &wm) == -1)
+				goto fail;
+			continue;
+		}
 		if (type == PROTO_NEED) {
 			if (proto_dec_need(pl, len, nd, nsz, &k) == -1)
 				goto fail;
@@ -734,13 +888,14 @@ fail:
 	}
 out:
 	if (opened) {
-		write_stats(cp, sent, stored);
+		write_stats(cp, sent, stored, how, r->from_spare);
 		conn_close(cp, rc == 0);
 		if (cp == pre)
 			free(pre);	/* taken over (remote.h) */
 	}
 	(void)total;
 	free(wm.data);
+	free(wc.data);
 	free(idx);
 	free(needs);
 	free(nd);

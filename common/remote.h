@@ -27,9 +27,12 @@
  * old version, as a local push does.  The caller queues the retry.
  *
  * $PKGDIST_REMOTE_STATS, when set, names a file to which each session
- * appends one line "TARGET sent N received N contents N content_bytes N"
- * (bytes on the wire each way; contents sent and their stored bytes):
- * what the tests and the benchmark measure.
+ * appends one line "TARGET sent N received N contents N content_bytes N
+ * manifest HOW spare N" (bytes on the wire each way; contents sent and their
+ * stored bytes; HOW: whole, changes, or fallback when the remote asked
+ * for the whole manifest after a change list; spare 1 when the remote
+ * made the new tree from its spare): what the tests and the benchmark
+ * measure.
  *
  * Thread-safe: pkgpush runs several remote_push() at once (-j).
  */
@@ -68,14 +71,18 @@ void remote_conn_free(struct remote_conn *c);
 
 /*
  * Bring pkg on the remote DP t to m's version (m: the store's manifest,
- * header set), reading contents from s.  o as for dp_push() (progress
+ * header set), reading contents from s.  base: the version the store
+ * says the DP holds whole (0: none): when the store still has it, only
+ * the change list from it is sent (the remote checks the manifest it
+ * rebuilds against m's digest, and asks for the whole manifest if it
+ * does not hold base after all).  o as for dp_push() (progress
  * and jobs are local matters and are not sent).  pre: a connection from
  * remote_connect() for t, taken over (freed here), or NULL to connect
  * now.  r as dp_push() fills it, from the remote's report; on failure
  * r->failed_errno and r->permanent say why, as for a local DP.
  */
 int remote_push(const struct dp_target *t, struct store *s, const char *pkg,
-    const struct manifest *m, const struct dp_push_opts *o,
+    const struct manifest *m, uint64_t base, const struct dp_push_opts *o,
     struct remote_conn *pre, struct dp_push_result *r);
 
 /* One package's state on a remote DP, for pkgpush --status. */

@@ -22,9 +22,11 @@ setup()
 {
 	common_setup
 	sshd_need
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	vtree "$T/v3" 3
+	# A few files change from one version to the next, as in a
+	# refresh: a change list is much shorter than the manifest.
+	vtree "$T/v1" 1 40
+	small_change "$T/v1" "$T/v2" 2
+	small_change "$T/v2" "$T/v3" 3
 	stage "$T/v1"
 	stage "$T/v2"
 	stage "$T/v3"
@@ -39,6 +41,21 @@ setup()
 teardown()
 {
 	common_teardown
+}
+
+# small_change OLD NEW N: NEW is OLD with f<N> changed, f<N+10> gone,
+# new<N> and sub/deeper/leaf new or changed.
+small_change()
+{
+	cp -a "$1" "$2"
+	chmod -R u+w "$2"
+	printf 'version %s file %s\n' "$3" "$3" >"$2/f$3"
+	rm "$2/f$(($3 + 10))"
+	printf 'new in %s\n' "$3" >"$2/new$3"
+	printf 'version %s deep\n' "$3" >"$2/sub/deeper/leaf"
+	find "$2" -type f -exec chmod 0444 {} +
+	find "$2" -type d -exec chmod 0755 {} +
+	touch -d @1600000000 "$2/sub"
 }
 
 # idle: wait until the remote is done with the DP (its lock is free).
@@ -65,8 +82,10 @@ stat_of()
 	expect_output_has "r1: office 1 -> 2:"
 	at_version "$T/rdp" 2
 	[ "$(stat -c %i "$T/rdp/office/sub/same.bin")" = "$ino" ]
-	# The spare became the new tree.
+	# The spare became the new tree, and only the changes were sent.
 	[ "$(stat -c %i "$P/v2.1")" = "$spare" ]
+	[ "$(stat_of spare)" = 1 ]
+	[ "$(stat_of manifest)" = changes ]
 	# The old version is whole for the clients still reading it.
 	pkgstage show office 1 >"$T/m1"
 	pkgdiff verify "$T/m1" "$P/v1.1"
@@ -84,20 +103,18 @@ stat_of()
 	idle
 	chmod u+w "$P/spare.v1.1/sub"
 	echo planted >"$P/spare.v1.1/sub/planted"
-	spare=$(stat -c %i "$P/spare.v1.1")
 	run pkgpush --dp r1 --version 2 office
 	expect_status 0
 	at_version "$T/rdp" 2
 	[ ! -e "$T/rdp/office/sub/planted" ]
-	[ "$(stat -c %i "$P/v2.1")" != "$spare" ]
+	[ "$(stat_of spare)" = 0 ]
 	idle
 	chmod u+w "$P/spare.v2.1/sub/deeper"
 	rm "$P/spare.v2.1/sub/deeper/leaf"
-	spare=$(stat -c %i "$P/spare.v2.1")
 	run pkgpush --dp r1 --version 3 office
 	expect_status 0
 	at_version "$T/rdp" 3
-	[ "$(stat -c %i "$P/v3.1")" != "$spare" ]
+	[ "$(stat_of spare)" = 0 ]
 	idle
 	no_debris "$T/rdp"
 }
@@ -142,4 +159,74 @@ stat_of()
 	at_version "$T/rdp" 2
 	idle
 	no_debris "$T/rdp"
+}
+
+# holds DP VERSION: make the store's record say the DP holds VERSION.
+holds()
+{
+	local f=$PKGDIST_STORE/packages/office/holdings
+	[ -f "$f" ] || f=$(find "$PKGDIST_STORE" -name holdings | head -n 1)
+	sed -i "s/^$1 [0-9]* [0-9]* /$1 $2 $2 /" "$f"
+}
+
+@test "remote: a refresh sends the change list from the version the DP holds, not the whole manifest" {
+	pkgpush --dp r1 --version 1 office
+	stat_of manifest | grep -qx whole
+	whole=$(stat_of sent)
+	idle
+	run pkgpush --dp r1 --version 2 office
+	expect_status 0
+	at_version "$T/rdp" 2
+	[ "$(stat_of manifest)" = changes ]
+	# The state the DP records is the same as after a whole manifest.
+	run pkgpush --status office
+	expect_output_has "r1 office 2 complete"
+	idle
+	run pkgpush --dp r1 --version 3 office
+	expect_status 0
+	at_version "$T/rdp" 3
+	[ "$(stat_of manifest)" = changes ]
+	[ "$whole" -gt 0 ]
+}
+
+@test "remote: a DP that does not hold the version the store records gets the whole manifest and ends exactly at the new version" {
+	pkgpush --dp r1 --version 1 office
+	idle
+	# The store believes r1 holds 2; it holds 1.
+	holds r1 2
+	grep -q "^r1 2 2 " "$(find "$PKGDIST_STORE" -name holdings | head -n 1)"
+	run pkgpush --dp r1 --version 3 office
+	expect_status 0
+	at_version "$T/rdp" 3
+	[ "$(stat_of manifest)" = fallback ]
+}
+
+@test "remote: without the DP's version in the store, the whole manifest is sent" {
+	pkgpush --dp r1 --version 1 office
+	idle
+	# The store's record names a version it never had.
+	holds r1 9
+	run pkgpush --dp r1 --version 2 office
+	expect_status 0
+	at_version "$T/rdp" 2
+	[ "$(stat_of manifest)" = whole ]
+}
+
+@test "remote: a change list that does not give the announced manifest is refused; the DP stays at its old version whole" {
+	pkgpush --dp r1 --version 1 office
+	idle
+	snapshot_before=$(find "$T/rdp" -printf '%i %p\n' | sort)
+	PKGDIST_TEST_DROP_CHANGE=1 run pkgpush --dp r1 --version 2 office
+	expect_status 1
+	expect_output_has "does not give the manifest it announced"
+	expect_output_has "retry queued as 'office@r1'"
+	at_version "$T/rdp" 1
+	idle
+	no_debris "$T/rdp"
+	[ "$(find "$T/rdp" -printf '%i %p\n' | grep -v '/state$' | sort)" = \
+	    "$(echo "$snapshot_before" | grep -v '/state$')" ]
+	# The retry, with a faithful client, finishes the job.
+	run pkgretry run --now
+	expect_status 0
+	at_version "$T/rdp" 2
 }

@@ -68,7 +68,7 @@ snapshot()
 	    sort -k5 >"$1"
 }
 
-HELLO='PKGDISTR\000\000\000\001\000\000\000\000'
+HELLO='PKGDISTR\000\000\000\002\000\000\000\000'
 
 @test "remote: a push to ssh://host:port/dir brings the remote DP to the version exactly" {
 	run pkgpush --dp r1 --version 1 office
@@ -249,7 +249,15 @@ EOF
 	run pkgpush --dp r1 office
 	expect_status 1
 	expect_output_has "protocol version mismatch"
-	expect_output_has "version 1, the remote version 9"
+	expect_output_has "version 2, the remote version 9"
+	[ ! -e "$T/rdp/office" ]
+}
+
+@test "remote: a peer of the previous protocol version (1) is refused naming both versions" {
+	fake_server old1 'PKGDISTR\000\000\000\001\000\000\000\000'
+	run pkgpush --dp r1 office
+	expect_status 1
+	expect_output_has "version 2, the remote version 1"
 	[ ! -e "$T/rdp/office" ]
 }
 

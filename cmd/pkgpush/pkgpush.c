@@ -315,10 +315,21 @@ push_one(struct shared *sh, struct job *job)
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
 		struct remote_conn *pre = job->conn;
+		struct store_holding *hv = NULL;
+		uint64_t base = 0;
+		size_t nh = 0, i;
 
 		job->conn = NULL;
-		if (remote_push(&dp->target, sh->store, sh->pkg, sh->m, &po,
-		    pre, &r) == -1)
+		/* What the DP holds whole, by the store's record: the
+		 * remote is sent the changes from it (remote.h). */
+		if (store_holdings(sh->store, sh->pkg, &hv, &nh) == 0)
+			for (i = 0; i < nh; i++)
+				if (strcmp(hv[i].dp, dp->name) == 0 &&
+				    hv[i].state != STORE_HOLD_PARTIAL)
+					base = hv[i].version;
+		free(hv);
+		if (remote_push(&dp->target, sh->store, sh->pkg, sh->m, base,
+		    &po, pre, &r) == -1)
 			goto fail;
 		rc = 0;
 		pthread_mutex_lock(&sh->mu);

@@ -6,8 +6,14 @@
  *
  * PUSH: the manifest is read whole (bounded by PROTO_MANIFEST_MAX and
  * checked by the one manifest parser; its header must name the package
- * and version asked for), the DP at PATH is opened and locked, and
- * dp_push() runs exactly as for a local DP.  Its content source:
+ * and version asked for) or, on a refresh, a change list from the
+ * version the DP holds (applied to the DP's own manifest once the DP is
+ * locked, the result checked against the SHA-256 the client announced;
+ * a DP that does not hold that version asks for the whole manifest),
+ * the DP at PATH is opened and locked, and dp_push() runs exactly as for
+ * a local DP.  After the RESULT, tidy_after() removes old trees and
+ * prepares the next push's spare tree in a detached child that keeps
+ * the DP's lock.  The content source:
  *
  *   prepare()  asks the client (NEED) for every content the push needs
  *              that is not in DP/.pkgdist/.incoming/ already (saved by
@@ -55,6 +61,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "changes.h"
 #include "digest.h"
 #include "dp.h"
 #include "dppush.h"
@@ -541,9 +548,11 @@ incoming_done(struct serve *sv, bool ok)
 
 /* ---- requests ---- */
 
+/* Read mlen bytes sent as zlen bytes of zlib (0: as they are) from DATA
+ * frames into a malloc'd buffer (*out NULL when mlen is 0). */
 static int
-read_manifest(struct proto *p, uint64_t mlen, uint64_t zlen,
-    struct manifest *m)
+read_payload(struct proto *p, uint64_t mlen, uint64_t zlen,
+    unsigned char **out)
 {
 	const unsigned char *pl;
 	unsigned char *buf = NULL, *nb, *plain = NULL;
@@ -551,6 +560,7 @@ read_manifest(struct proto *p, uint64_t mlen, uint64_t zlen,
 	uint64_t want = zlen ? zlen : mlen;
 	int rc = -1;
 
+	*out = NULL;
 	while (have < want) {
 		if (proto_expect(p, PROTO_DATA, &pl, &len) == -1)
 			goto out;
@@ -589,15 +599,108 @@ read_manifest(struct proto *p, uint64_t mlen, uint64_t zlen,
 		free(buf);
 		buf = plain;
 		plain = NULL;
-		have = mlen;
 	}
-	if (manifest_load_buf((const char *)buf, have, "manifest from client",
-	    m) == -1)
-		goto out;
+	*out = buf;
+	buf = NULL;
 	rc = 0;
 out:
 	free(plain);
 	free(buf);
+	return rc;
+}
+
+/* The manifest of pkg version v, whole, from the client. */
+static int
+read_manifest(struct proto *p, const char *pkg, uint64_t v, uint64_t mlen,
+    uint64_t zlen, struct manifest *m)
+{
+	unsigned char *buf;
+	int rc;
+
+	if (read_payload(p, mlen, zlen, &buf) == -1)
+		return -1;
+	rc = manifest_load_buf((const char *)buf, mlen, "manifest from client",
+	    m);
+	free(buf);
+	if (rc == -1)
+		return -1;
+	if (m->package == NULL || strcmp(m->package, pkg) != 0 ||
+	    m->version != v) {
+		manifest_free(m);
+		manifest_init(m);
+		return err_set("protocol error: the manifest's header does "
+		    "not name %s version %" PRIu64, pkg, v);
+	}
+	return 0;
+}
+
+/*
+ * The new manifest from the change list cf (PUSH with a base): the DP
+ * (locked) must hold version base whole, else 0 (the client is asked
+ * for the whole manifest).  1 with m set when the change list, applied
+ * to the manifest the DP holds, gives exactly the manifest whose digest
+ * the client announced; -1 (err set) when it does not: it is refused.
+ */
+static int
+manifest_from_changes(struct dp_handle *h, const struct proto_push *req,
+    const struct change_file *cf, struct manifest *m)
+{
+	struct dp_state st;
+	struct manifest old;
+	struct digest dg = { NULL };
+	unsigned char d[DIGEST_LEN];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = NULL;
+	int rc = -1;
+
+	dp_state_init(&st);
+	manifest_init(&old);
+	if (dp_state_read(h, req->package, &st, &old) == -1)
+		goto out;
+	if (st.status != DP_ST_COMPLETE || st.version != req->base) {
+		rc = 0;
+		goto out;
+	}
+	if (changes_apply(&old, cf, m) == -1) {
+		err_prefix("the change list from the client does not apply to "
+		    "version %" PRIu64 " on the DP: ", req->base);
+		goto out;
+	}
+	if (manifest_set_header(m, req->package, req->version) == -1)
+		goto out;
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (manifest_write(m, fp) == -1)
+		goto out;
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		err_sys("out of memory");
+		goto out;
+	}
+	fp = NULL;
+	if (digest_init(&dg) == -1 || digest_update(&dg, buf, len) == -1 ||
+	    digest_final(&dg, d) == -1)
+		goto out;
+	if (memcmp(d, req->digest, DIGEST_LEN) != 0) {
+		err_set("the change list from the client does not give the "
+		    "manifest it announced (SHA-256 differs): refused");
+		goto out;
+	}
+	rc = 1;
+out:
+	if (fp != NULL)
+		fclose(fp);
+	free(buf);
+	digest_free(&dg);
+	if (rc != 1) {
+		manifest_free(m);
+		manifest_init(m);
+	}
+	manifest_free(&old);
+	dp_state_free(&st);
 	return rc;
 }
 
@@ -662,11 +765,13 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 	struct dp_push_opts o;
 	struct dp_push_result r;
 	struct content_source src;
+	struct change_file cf;
 	struct serve sv;
-	bool dry;
+	bool dry, proto_err = false;
 	int rc = -1;
 
 	manifest_init(&m);
+	change_file_init(&cf);
 	memset(&r, 0, sizeof(r));
 	memset(&res, 0, sizeof(res));
 	memset(&sv, 0, sizeof(sv));
@@ -677,14 +782,21 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 		return -1;	/* protocol trouble: ERROR, not RESULT */
 	r.new_version = req.version;
 	dry = (req.flags & PROTO_F_DRY_RUN) != 0;
-	if (read_manifest(p, req.manifest_len, req.manifest_zlen, &m) == -1)
+	if (req.base == 0 && read_manifest(p, req.package, req.version,
+	    req.manifest_len, req.manifest_zlen, &m) == -1)
 		return -1;
-	if (m.package == NULL || strcmp(m.package, req.package) != 0 ||
-	    m.version != req.version) {
-		err_set("protocol error: the manifest's header does not name "
-		    "%s version %" PRIu64, req.package, req.version);
-		manifest_free(&m);
-		return -1;
+	if (req.base != 0) {
+		unsigned char *buf;
+		int k;
+
+		if (read_payload(p, req.manifest_len, req.manifest_zlen,
+		    &buf) == -1)
+			return -1;
+		k = change_file_load_buf(buf ? (const char *)buf : "",
+		    req.manifest_len, "change list from client", &cf);
+		free(buf);
+		if (k == -1)
+			return -1;
 	}
 	if ((sv.buf = malloc(COPYBUF)) == NULL) {
 		err_sys("out of memory");
@@ -704,10 +816,38 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 		goto done;
 	if (!dry && dp_lock(&h, req.lock_wait) == -1)
 		goto done;
+	if (req.base != 0) {
+		struct proto_manifest pm;
+		const unsigned char *mp;
+		size_t mlen;
+		int k;
+
+		if ((k = manifest_from_changes(&h, &req, &cf, &m)) == -1)
+			goto done;
+		if (k == 0) {
+			/* The DP does not hold the base: the manifest,
+			 * then (its own protocol errors are not RESULTs). */
+			if (proto_send(p, PROTO_NEED_MANIFEST, NULL, 0) ==
+			    -1 || proto_expect(p, PROTO_MANIFEST, &mp,
+			    &mlen) == -1 || proto_dec_manifest(mp, mlen,
+			    &pm) == -1 || read_manifest(p, req.package,
+			    req.version, pm.len, pm.zlen, &m) == -1) {
+				proto_err = true;
+				goto done;
+			}
+		}
+	}
 	if (dp_push(&h, req.package, &m, &src, &o, &r) == -1)
 		goto done;
 	rc = 0;
 done:
+	if (proto_err) {
+		free(sv.buf);
+		dp_close(&h);
+		manifest_free(&m);
+		change_file_free(&cf);
+		return -1;
+	}
 	incoming_done(&sv, rc == 0);
 	res.ok = rc == 0;
 	res.held = r.held;
@@ -725,6 +865,7 @@ done:
 	res.bytes = r.bytes;
 	res.state_bytes = r.state_bytes;
 	res.state_rebuilt = r.state_rebuilt;
+	res.from_spare = r.from_spare;
 	snprintf(res.warning, sizeof(res.warning), "%s", r.warning);
 	res.busy = r.busy;
 	res.received = sv.received;
@@ -750,6 +891,7 @@ done:
 	free(sv.buf);
 	dp_close(&h);
 	manifest_free(&m);
+	change_file_free(&cf);
 	return rc == 0 ? EXIT_DONE : EXIT_PARTIAL;
 }
 

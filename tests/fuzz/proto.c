@@ -1,6 +1,7 @@
 /*
  * Harness: the remote DP protocol reader (proto.h) on arbitrary bytes:
- * the hello check, every payload decoder, and proto_recv() reading
+ * the hello check, every payload decoder (protocol 2: PUSH with its
+ * change-list base and digest, MANIFEST), and proto_recv() reading
  * frames from a descriptor holding the input.
  * fuzz-needs: common/proto.c common/manifest.c
  *
@@ -104,7 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	switch (data[0] % 10) {
+	switch (data[0] % 11) {
 	case 0:
 		if (proto_check_hello(b, n, &version) == -1)
 			fuzz_check_err();
@@ -137,6 +138,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 7:
 		fuzz_need(b, n);
+		break;
+	case 8:
+		ROUND_TRIP(struct proto_manifest, proto_dec_manifest,
+		    proto_enc_manifest, b, n);
 		break;
 	default:
 		fuzz_recv(b, n);

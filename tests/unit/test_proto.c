@@ -52,8 +52,9 @@ feed(struct proto *p, const void *bytes, size_t n, int *fdout)
 	return 0;
 }
 
+/* A hello of this protocol version (2). */
 static const unsigned char hello1[16] = {
-	'P', 'K', 'G', 'D', 'I', 'S', 'T', 'R', 0, 0, 0, 1, 0, 0, 0, 0
+	'P', 'K', 'G', 'D', 'I', 'S', 'T', 'R', 0, 0, 0, 2, 0, 0, 0, 0
 };
 
 static void
@@ -78,13 +79,18 @@ test_hello(void)
 	close(sv[0]);
 	close(sv[1]);
 
-	tap_ok(proto_check_hello(hello1, 16, &v) == 0 && v == 1,
-	    "a version 1 hello is accepted");
+	tap_ok(proto_check_hello(hello1, 16, &v) == 0 && v == 2,
+	    "a version 2 hello is accepted");
 	memcpy(h, hello1, 16);
-	h[11] = 2;
+	h[11] = 1;
 	tap_ok(proto_check_hello(h, 16, &v) == -1 &&
-	    strstr(err_get(), "speaks version 1, the peer version 2") != NULL,
-	    "another version is refused naming both: %s", err_get());
+	    strstr(err_get(), "speaks version 2, the peer version 1") != NULL,
+	    "the previous version (1) is refused naming both: %s",
+	    err_get());
+	h[11] = 3;
+	tap_ok(proto_check_hello(h, 16, &v) == -1 &&
+	    strstr(err_get(), "speaks version 2, the peer version 3") != NULL,
+	    "a later version is refused naming both: %s", err_get());
 	tap_ok(proto_check_hello((const unsigned char *)"bash: pkgpush: n",
 	    16, &v) == -1 && strstr(err_get(), "\"bash: pkgpush: n\"") !=
 	    NULL, "a banner is refused and shown: %s", err_get());
@@ -269,16 +275,18 @@ test_codecs(void)
 	 * server older than it (no trailer) still decodes. */
 	r.state_bytes = 1234;
 	r.state_rebuilt = true;
+	r.from_spare = true;
 	strcpy(r.warning, "cannot remove 'base.1.1'\x01");
 	n = proto_enc_result(&r, buf);
 	r.warning[strlen(r.warning) - 1] = '?';
 	tap_ok(proto_dec_result(buf, n, &r2) == 0 &&
 	    memcmp(&r, &r2, sizeof(r)) == 0,
-	    "RESULT round trip with state bytes and a warning (made "
-	    "printable)");
-	n -= 8 + 1 + 4 + strlen(r.warning);
+	    "RESULT round trip with state bytes, a warning (made "
+	    "printable) and the spare flag");
+	n -= 8 + 1 + 4 + strlen(r.warning) + 1;
 	tap_ok(proto_dec_result(buf, n, &r2) == 0 && r2.state_bytes == 0 &&
-	    !r2.state_rebuilt && r2.warning[0] == '\0' && r2.bytes == 77,
+	    !r2.state_rebuilt && r2.warning[0] == '\0' && r2.bytes == 77 &&
+	    !r2.from_spare,
 	    "a RESULT without the trailer (an older server) decodes");
 	tap_ok(proto_dec_result(buf, n + 3, &r2) == -1,
 	    "a RESULT with a partial trailer is refused");
