@@ -890,8 +890,8 @@ out:
 	if (opened) {
 		write_stats(cp, sent, stored, how, r->from_spare);
 		conn_close(cp, rc == 0);
-		if (cp != &cs)
-			free(cp);	/* remote_connect()'s */
+		if (cp == pre)
+			free(pre);	/* taken over (remote.h) */
 	}
 	(void)total;
 	free(wm.data);

@@ -524,7 +524,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	/* The remote DPs pushed first: ssh connects while the manifest is
 	 * loaded (a failure to start ssh is reported by the push). */
 	for (i = 0; i < (size_t)nth; i++)
-		if (sh.jobs[i].dp->target.kind == DP_SSH)
+		if (sh.jobs[i].dp != NULL &&
+		    sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
 			    &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
@@ -580,7 +581,7 @@ out:
 	free(th);
 	free(want);
 	free(hv);
-	for (i = 0; i < sh.njobs; i++)
+	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++)
 		remote_conn_free(sh.jobs[i].conn);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
