@@ -1005,16 +1005,18 @@ ssh_pk()
 {
 	trash "$S/sdp"
 	cp -a "$S/sdp.v1" "$S/sdp"
+	# The store's record goes back with the DP: it holds version 1.
+	cp -p "$S/holdings.v1" "$PSTORE/packages/office/holdings" 2>/dev/null
 	: >"$S/ssh.pk.log"
 	warm "$PSTORE/objects"
 	local t0 t1
-	t0=$(date +%s.%N)
 	MLOG=$S/ssh.pk.out measure "$2" env PKGDIST_SSH="$SSHV -E $S/ssh.pk.log" \
 	    PKGDIST_REMOTE_STATS="$S/ssh.pk.stats" \
 	    "$BIN/pkgpush" -s "$PSTORE" --dp sdp office
 	# pkgpush --serve tidies after its reply (pkgpush(1)), holding the
 	# DP's lock: wait for it (untimed), so that work neither runs during
 	# the peer's timed run nor is cut off by the next copy of sdp.
+	t0=$(date +%s.%N)
 	sdp_idle
 	t1=$(date +%s.%N)
 	echo "$1 $(sentbytes "$S/ssh.pk.log")" >>"$RES/ssh.pk.sent"
@@ -1064,6 +1066,7 @@ case_ssh()
 	fi
 	sdp_idle
 	cp -a "$S/sdp" "$S/sdp.v1"
+	cp -p "$PSTORE/packages/office/holdings" "$S/holdings.v1" 2>/dev/null
 	alternate ssh "$RUNS" 0 ssh_pk ssh_peer
 	result "$c" "$RES/ssh.ssh_pk" "$RES/ssh.ssh_peer" "<=" 1
 	if ok "$RES/ssh.ssh_pk"; then
@@ -1081,7 +1084,7 @@ case_ssh()
 			    "$(verdict "$r" "<=" 1.1)" "" ""
 		fi
 		note "ssh: rsync -e ssh sent $(mib "$(col "$RES/ssh.rs.sent" 2 median)"); pkgpush's own count (PKGDIST_REMOTE_STATS): $(tail -n 1 "$S/ssh.pk.stats" 2>/dev/null)"
-		note "ssh: pkgpush returned in $(secs "$(col "$RES/ssh.ssh_pk" 1 median)"); the remote finished its work after the reply (spare tree, old trees) $(secs "$(col "$RES/ssh.pk.idle" 2 median)") after the start (median; untimed, waited for before the next run)"
+		note "ssh: pkgpush returned in $(secs "$(col "$RES/ssh.ssh_pk" 1 median)"); the remote's work after its reply (spare tree, old trees; pkgpush(1)) went on $(secs "$(col "$RES/ssh.pk.idle" 2 median)") longer (median; untimed, waited for before the next run); manifest sent as: $(tail -n 1 "$S/ssh.pk.stats" 2>/dev/null | awk '{ for (i = 2; i < NF; i++) if ($i == "manifest") print $(i + 1) }')"
 	fi
 	sshd_stop
 	trash "$S/sdp" "$S/sdp.v1" "$S/srs"
