@@ -777,8 +777,11 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	 * version mismatch, if any, is the better reason for a failure).
 	 */
 	k2 = 0;
-	if (base != 0 && base != m->version && (k2 = changes_render(s, pkg, m,
-	    base, &wc, digest)) == -1)
+	/* --verify trusts nothing the DP recorded, its manifest included:
+	 * the whole manifest goes (also the way out for a DP whose record
+	 * makes every change list fail its check). */
+	if (base != 0 && base != m->version && !o->verify &&
+	    (k2 = changes_render(s, pkg, m, base, &wc, digest)) == -1)
 		goto fail;
 	if (k2 == 1)
 		how = "changes";

@@ -230,3 +230,12 @@ holds()
 	expect_status 0
 	at_version "$T/rdp" 2
 }
+
+@test "remote: --verify sends the whole manifest, not a change list from the DP's record" {
+	pkgpush --dp r1 --version 1 office
+	idle
+	run pkgpush --dp r1 --verify --version 2 office
+	expect_status 0
+	at_version "$T/rdp" 2
+	[ "$(stat_of manifest)" = whole ]
+}
