@@ -1005,6 +1005,31 @@ manifest_write(const struct manifest *m, FILE *fp)
 }
 
 int
+manifest_write_mem(const struct manifest *m, char **buf, size_t *len)
+{
+	FILE *fp;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fp = open_memstream(buf, len)) == NULL)
+		return err_sys("out of memory");
+	if (manifest_write(m, fp) == -1) {
+		fclose(fp);
+		goto fail;
+	}
+	if (fclose(fp) != 0) {
+		err_sys("out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*buf);
+	*buf = NULL;
+	*len = 0;
+	return -1;
+}
+
+int
 manifest_save(const struct manifest *m, int dirfd, const char *name,
     unsigned mode)
 {

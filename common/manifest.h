@@ -79,6 +79,9 @@ int manifest_load_buf(const char *buf, size_t len, const char *name,
 
 /* Write the manifest's exact bytes (header lines only when set). */
 int manifest_write(const struct manifest *m, FILE *fp);
+/* The same bytes in a malloc'd buffer (*buf, *len; *buf NULL on error):
+ * what the remote protocol sends and what its digests cover. */
+int manifest_write_mem(const struct manifest *m, char **buf, size_t *len);
 /* Write it atomically as name under dirfd (atomic.h). */
 int manifest_save(const struct manifest *m, int dirfd, const char *name,
     unsigned mode);

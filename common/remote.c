@@ -428,22 +428,12 @@ static void wire_set(struct wire_manifest *, char *, size_t);
 static int
 manifest_render(const struct manifest *m, struct wire_manifest *w)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp;
+	char *buf;
+	size_t len;
 
 	memset(w, 0, sizeof(*w));
-	if ((fp = open_memstream(&buf, &len)) == NULL)
-		return err_sys("out of memory");
-	if (manifest_write(m, fp) == -1) {
-		fclose(fp);
-		free(buf);
+	if (manifest_write_mem(m, &buf, &len) == -1)
 		return -1;
-	}
-	if (fclose(fp) != 0) {
-		free(buf);
-		return err_sys("out of memory");
-	}
 	if (len == 0 || len > PROTO_MANIFEST_MAX) {
 		free(buf);
 		return err_set("manifest of %zu bytes: too large to send", len);
@@ -527,18 +517,9 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 		err_sys("out of memory");
 		goto out;
 	}
-	if ((fp = open_memstream(&nbuf, &nlen)) == NULL) {
-		err_sys("out of memory");
-		goto out;
-	}
-	if (manifest_write(&nv, fp) == -1)
-		goto out;
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		err_sys("out of memory");
-		goto out;
-	}
 	fp = NULL;
+	if (manifest_write_mem(&nv, &nbuf, &nlen) == -1)
+		goto out;
 	if (len > PROTO_MANIFEST_MAX || len >= nlen) {
 		rc = 0;
 		goto out;

@@ -1918,26 +1918,11 @@ int
 store_manifest_render(struct manifest *m, const char *pkg, uint64_t version,
     char **buf, size_t *len)
 {
-	FILE *fp;
-
 	*buf = NULL;
 	*len = 0;
 	if (manifest_set_header(m, pkg, version) == -1)
 		return -1;
-	if ((fp = open_memstream(buf, len)) == NULL)
-		return err_sys("out of memory");
-	if (manifest_write(m, fp) == -1) {
-		fclose(fp);
-		free(*buf);
-		*buf = NULL;
-		return -1;
-	}
-	if (fclose(fp) != 0) {
-		free(*buf);
-		*buf = NULL;
-		return err_sys("out of memory");
-	}
-	return 0;
+	return manifest_write_mem(m, buf, len);
 }
 
 /* Move every staged content into objects/. */

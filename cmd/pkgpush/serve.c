@@ -651,7 +651,6 @@ manifest_from_changes(struct dp_handle *h, const struct proto_push *req,
 	unsigned char d[DIGEST_LEN];
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *fp = NULL;
 	int rc = -1;
 
 	dp_state_init(&st);
@@ -669,18 +668,8 @@ manifest_from_changes(struct dp_handle *h, const struct proto_push *req,
 	}
 	if (manifest_set_header(m, req->package, req->version) == -1)
 		goto out;
-	if ((fp = open_memstream(&buf, &len)) == NULL) {
-		err_sys("out of memory");
+	if (manifest_write_mem(m, &buf, &len) == -1)
 		goto out;
-	}
-	if (manifest_write(m, fp) == -1)
-		goto out;
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		err_sys("out of memory");
-		goto out;
-	}
-	fp = NULL;
 	if (digest_init(&dg) == -1 || digest_update(&dg, buf, len) == -1 ||
 	    digest_final(&dg, d) == -1)
 		goto out;
@@ -691,8 +680,6 @@ manifest_from_changes(struct dp_handle *h, const struct proto_push *req,
 	}
 	rc = 1;
 out:
-	if (fp != NULL)
-		fclose(fp);
 	free(buf);
 	digest_free(&dg);
 	if (rc != 1) {
