@@ -96,6 +96,9 @@ state_of_report()
 	expect_status 0
 	run pkgdiff verify "$M/manifest" "$T/dp1/office"
 	expect_status 0
+	# Someone edits a file on the share (DP files are 0444: an
+	# unprivileged owner must make it writable first; root need not).
+	chmod u+w "$T/dp1/office/b/f9"
 	printf 'drift\n' >"$T/dp1/office/b/f9"
 	run pkgdiff verify "$M/v2.1.manifest" "$T/dp1/office"
 	expect_status 1
