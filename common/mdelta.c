@@ -308,12 +308,12 @@ apply(struct manifest *base, struct change_file *cf, struct manifest *out,
 	return 0;
 bad:
 	{
-		char *esc = path_escape(cf->v[j].e.path);
+		char shown[PATH_SHOW_LEN];
 
 		err_set("%s:%lu: '%c %s' does not apply to '%s': %s", what,
 		    line0 + (unsigned long)j + 1, cf->v[j].kind,
-		    esc != NULL ? esc : "?", bname, why);
-		free(esc);
+		    path_show(cf->v[j].e.path, shown, sizeof(shown)), bname,
+		    why);
 	}
 fail:
 	manifest_free(out);
@@ -339,14 +339,11 @@ lower_bound(const struct manifest *m, const char *key)
 static int
 through(const char *what, const char *path, const char *file)
 {
-	char *ep = path_escape(path), *ef = path_escape(file);
+	char sp[PATH_SHOW_LEN], sf[PATH_SHOW_LEN];
 
-	err_set("%s: entry '%s': path '%s' runs through '%s', which is a "
-	    "file or link", what, ep ? ep : "?", ep ? ep : "?",
-	    ef ? ef : "?");
-	free(ep);
-	free(ef);
-	return -1;
+	return err_set("%s: entry '%s' runs through '%s', which is a file or "
+	    "link", what, path_show(path, sp, sizeof(sp)),
+	    path_show(file, sf, sizeof(sf)));
 }
 
 /*
