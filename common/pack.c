@@ -155,7 +155,7 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	struct content *cv = NULL, *bv = NULL;
 	size_t ncv = 0, nbv = 0, i, k, mlen, siglen = 0, zlen = 0;
 	unsigned char hdr[64], *sig = NULL, *z = NULL, fin[DIGEST_LEN];
-	char *mbuf = NULL;
+	char *mbuf = NULL, *check = NULL;
 	uint64_t count = 0;
 	int rc = -1, ulk = -1;
 
@@ -183,7 +183,8 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 		if (find_content(bv, nbv, cv[i].d) == NULL)
 			cv[k++] = cv[i];
 	ncv = k;
-	if ((w.buf = malloc(BLOB_CHUNK)) == NULL) {
+	if ((w.buf = malloc(BLOB_CHUNK)) == NULL ||
+	    (check = malloc(BLOB_CHUNK)) == NULL) {
 		err_sys("out of memory");
 		goto out;
 	}
@@ -229,7 +230,11 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 		char hex[DIGEST_HEXLEN + 1];
 		uint64_t left;
 
-		if (store_content_raw(s, cv[i].d, &raw) == -1) {
+		/* A damaged content is refused here, by name, rather than
+		 * carried to another site to be refused by its import. */
+		if (store_content_check(s, cv[i].d, cv[i].size, check,
+		    BLOB_CHUNK, NULL) == -1 ||
+		    store_content_raw(s, cv[i].d, &raw) == -1) {
 			store_err_content(pkg, version, &m, cv[i].d);
 			goto out;
 		}
@@ -281,6 +286,7 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 out:
 	digest_free(&w.dg);
 	free(w.buf);
+	free(check);
 	free(z);
 	free(sig);
 	free(mbuf);

@@ -887,6 +887,34 @@ store_err_content(const char *pkg, uint64_t version,
 }
 
 int
+store_content_check(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, void *buf, size_t len, uint64_t *total)
+{
+	struct store_reader *r;
+	char hex[DIGEST_HEXLEN + 1];
+	uint64_t n = 0;
+	ssize_t k;
+
+	if (total != NULL)
+		*total = 0;
+	if (store_content_open(s, d, &r) == -1)
+		return -1;
+	while ((k = store_reader_read(r, buf, len)) > 0)
+		n += (uint64_t)k;
+	store_reader_close(r);
+	if (total != NULL)
+		*total = n;
+	if (k == -1)
+		return -1;
+	if (n != size) {
+		digest_hex(d, hex);
+		return err_set("content %s: has %" PRIu64 " bytes, the "
+		    "manifest says %" PRIu64, hex, n, size);
+	}
+	return 0;
+}
+
+int
 store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
     uint64_t size, int outfd, const char *what, bool *store_fault)
 {
@@ -2294,9 +2322,7 @@ fsck_worker(void *arg)
 
 	for (;;) {
 		struct dslot *sl;
-		struct store_reader *r;
 		uint64_t total = 0;
-		ssize_t k;
 
 		pthread_mutex_lock(&f->mu);
 		sl = f->next < f->ntodo ? f->todo[f->next++] : NULL;
@@ -2308,21 +2334,10 @@ fsck_worker(void *arg)
 			    f->refs[sl->ref].where);
 			continue;
 		}
-		if (store_content_open(f->s, sl->d, &r) == -1) {
+		if (store_content_check(f->s, sl->d, sl->size, buf,
+		    BLOB_CHUNK, &total) == -1)
 			fsck_report(f, "%s: %s", f->refs[sl->ref].where,
 			    err_get());
-			continue;
-		}
-		while ((k = store_reader_read(r, buf, BLOB_CHUNK)) > 0)
-			total += (uint64_t)k;
-		if (k == -1)
-			fsck_report(f, "%s: %s", f->refs[sl->ref].where,
-			    err_get());
-		else if (total != sl->size)
-			fsck_report(f, "%s: content has %" PRIu64 " bytes, "
-			    "the manifest says %" PRIu64,
-			    f->refs[sl->ref].where, total, sl->size);
-		store_reader_close(r);
 		progress_add(f->p, 1, total);
 	}
 	free(buf);

@@ -161,6 +161,15 @@ ssize_t store_reader_read(struct store_reader *r, void *buf, size_t n);
 void store_reader_close(struct store_reader *r);
 
 /*
+ * Read content d to its end as above, so its SHA-256 is checked, and
+ * compare its length with size (the manifest's).  buf (len bytes) is the
+ * caller's scratch; *total (may be NULL) gets the bytes read.  -1 with
+ * err on any damage ("content HEX: ..."); fsck and export call it.
+ */
+int store_content_check(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, void *buf, size_t len, uint64_t *total);
+
+/*
  * Write the content's original bytes to outfd (from its current offset)
  * and check, as they are written, that they have the SHA-256 d and size
  * bytes.  A mismatch, a short content or a write error is -1, err

@@ -296,3 +296,27 @@ refused()
 	expect_output_has "pkgstage: p version 2: 'random': content $h: missing"
 	[ ! -e "$T/p2.pkg" ]
 }
+
+@test "pkgstage export: a damaged content is refused by package, version and file, and no file is left" {
+	h=$(sha256sum <"$T/src/random" | cut -d' ' -f1)
+	o=$PKGDIST_STORE/objects/${h:0:2}/${h:2}
+	[ -f "$o" ]
+	chmod u+w "$o"
+	printf 'X' | dd of="$o" bs=1 seek=1000 conv=notrunc 2>/dev/null
+	run pkgstage export p 2 -o "$T/p2.pkg"
+	expect_status 2
+	expect_output_has "pkgstage: p version 2: 'random': content $h: digest mismatch"
+	[ ! -e "$T/p2.pkg" ]
+	# The same for a content stored compressed: its bytes are checked
+	# after inflating, not only as stored.
+	h=$(sha256sum <"$T/src/text" | cut -d' ' -f1)
+	o=$PKGDIST_STORE/objects/${h:0:2}/${h:2}.z
+	[ -f "$o" ]
+	chmod u+w "$o"
+	printf 'XXXX' | dd of="$o" bs=1 seek=200 conv=notrunc 2>/dev/null
+	run pkgstage export --base 1 p 2 -o "$T/p2.pkg"
+	expect_status 2
+	expect_output_has "pkgstage: p version 2: 'text': content $h:"
+	[ ! -e "$T/p2.pkg" ]
+	[ -z "$(ls "$T" | grep tmp || true)" ]
+}
