@@ -191,6 +191,63 @@ out:
 	return rc;
 }
 
+int
+io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
+    void *arg, char ***namesp, size_t *np)
+{
+	struct dirent *de;
+	char **names = NULL, **nv;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	int fd;
+
+	*namesp = NULL;
+	*np = 0;
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return err_sys("cannot read a directory");
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return err_sys("cannot read a directory");
+	}
+	while (errno = 0, (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    (match != NULL && !match(de->d_name, arg)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((nv = realloc(names, cap * sizeof(*nv))) == NULL)
+				goto fail;
+			names = nv;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			goto fail;
+		n++;
+	}
+	if (errno != 0)
+		goto fail;
+	closedir(d);
+	*namesp = names;
+	*np = n;
+	return 0;
+fail:
+	err_sys("cannot read a directory");
+	closedir(d);
+	io_names_free(names, n);
+	return -1;
+}
+
+void
+io_names_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 /* Below this depth io_empty_dir() holds one descriptor per level; deeper
  * trees (a manifest path may have some 2048 levels, a hostile share any
  * number) are emptied by io_empty_deep() with two at a time. */

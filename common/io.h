@@ -12,6 +12,7 @@
 #ifndef PKGDIST_IO_H
 #define PKGDIST_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,16 @@ int io_unlink(int dirfd, const char *name, int flags);
  * NUL-terminated malloc'd buffer.  dirfd may be AT_FDCWD. */
 int io_slurp(int dirfd, const char *path, size_t max, char **buf,
     size_t *len);
+
+/* The names in the directory dirfd (not "." and "..") for which
+ * match(name, arg) is true (match NULL: every name), in directory order:
+ * a malloc'd vector of malloc'd strings, freed with io_names_free().
+ * The sweeps of leftovers (store, DP) list first and remove after, so no
+ * removal runs while the directory is being read.  -1 with err when the
+ * directory cannot be read or memory runs out. */
+int io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
+    void *arg, char ***names, size_t *n);
+void io_names_free(char **names, size_t n);
 
 /* Remove the tree name under dirfd without following links (rm -rf);
  * a missing name is success. */

@@ -589,37 +589,39 @@ tree_cmp_desc(const void *a, const void *b)
  * base from being removed.  Under the DP's lock nobody else is between
  * those two steps.
  */
+static bool
+is_tree_manifest(const char *name, void *arg)
+{
+	struct tree t;
+	char tree[64];
+	size_t l = strlen(name);
+
+	(void)arg;
+	if (l <= 9 || l - 9 >= sizeof(tree) ||
+	    strcmp(name + l - 9, ".manifest") != 0)
+		return false;
+	memcpy(tree, name, l - 9);
+	tree[l - 9] = '\0';
+	return tree_parse(tree, &t) == 0;
+}
+
 static void
 prune_orphans(int pkgfd)
 {
-	struct dirent *de;
-	struct tree t;
 	struct stat st;
-	char name[64];
-	size_t l;
-	DIR *d;
-	int fd;
+	char **names, tree[64];
+	size_t n, i;
 
-	if ((fd = openat(pkgfd, ".", DIRFLAGS)) == -1)
+	if (io_list_names(pkgfd, is_tree_manifest, NULL, &names, &n) == -1)
 		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		l = strlen(de->d_name);
-		if (l <= 9 || l - 9 >= sizeof(name) ||
-		    strcmp(de->d_name + l - 9, ".manifest") != 0)
-			continue;
-		memcpy(name, de->d_name, l - 9);
-		name[l - 9] = '\0';
-		if (tree_parse(name, &t) == -1)
-			continue;
-		if (fstatat(pkgfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	for (i = 0; i < n; i++) {
+		snprintf(tree, sizeof(tree), "%.*s",
+		    (int)(strlen(names[i]) - 9), names[i]);
+		if (fstatat(pkgfd, tree, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
 		    errno == ENOENT)
-			(void)io_unlink(pkgfd, de->d_name, 0);
+			(void)io_unlink(pkgfd, names[i], 0);
 	}
-	closedir(d);
+	io_names_free(names, n);
 }
 
 /* Remove trees beyond keep (the current one always stays). */
@@ -897,43 +899,27 @@ out:
 }
 
 /* Remove every spare.* and tmp.spare.* under pkgfd but keep. */
+static bool
+is_other_spare(const char *name, void *keep)
+{
+	return (strncmp(name, DP_SPARE_PREFIX, strlen(DP_SPARE_PREFIX)) == 0 ||
+	    strncmp(name, DP_TMP_PREFIX DP_SPARE_PREFIX,
+	    strlen(DP_TMP_PREFIX DP_SPARE_PREFIX)) == 0) &&
+	    strcmp(name, keep) != 0;
+}
+
 static void
 spare_sweep(int pkgfd, const char *keep)
 {
-	struct dirent *de;
-	char **names = NULL, **nv;
-	size_t n = 0, cap = 0, i;
-	DIR *d;
-	int fd;
+	char **names;
+	size_t n, i;
 
-	if ((fd = openat(pkgfd, ".", DIRFLAGS)) == -1)
+	if (io_list_names(pkgfd, is_other_spare, (void *)keep, &names, &n) ==
+	    -1)
 		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if ((strncmp(de->d_name, DP_SPARE_PREFIX,
-		    strlen(DP_SPARE_PREFIX)) != 0 &&
-		    strncmp(de->d_name, DP_TMP_PREFIX DP_SPARE_PREFIX,
-		    strlen(DP_TMP_PREFIX DP_SPARE_PREFIX)) != 0) ||
-		    strcmp(de->d_name, keep) == 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4;
-			if ((nv = realloc(names, cap * sizeof(*nv))) == NULL)
-				break;
-			names = nv;
-		}
-		if ((names[n] = strdup(de->d_name)) != NULL)
-			n++;
-	}
-	closedir(d);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		(void)io_remove_tree(pkgfd, names[i]);
-		free(names[i]);
-	}
-	free(names);
+	io_names_free(names, n);
 }
 
 int

@@ -790,38 +790,19 @@ cmpstr(const void *a, const void *b)
 int
 mdelta_gc(int dirfd)
 {
-	char **bases = NULL, **refs = NULL, **nv, ref[MDELTA_NAME_MAX];
-	size_t nb = 0, cb = 0, nr = 0, cr = 0, i, l;
-	struct dirent *de;
-	DIR *d;
-	int fd, r, rc = -1;
+	char **names, **refs = NULL, **nv, ref[MDELTA_NAME_MAX];
+	size_t n, nr = 0, cr = 0, i, l;
+	int r, rc = -1;
 
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return err_sys("cannot list the bases");
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return err_sys("cannot list the bases");
-	}
-	while (errno = 0, (de = readdir(d)) != NULL) {
-		l = strlen(de->d_name);
-		if (mdelta_name_valid(de->d_name)) {
-			if (nb == cb) {
-				cb = cb ? cb * 2 : 8;
-				if ((nv = realloc(bases, cb * sizeof(*nv))) ==
-				    NULL)
-					goto nomem;
-				bases = nv;
-			}
-			if ((bases[nb] = strdup(de->d_name)) == NULL)
-				goto nomem;
-			nb++;
+	if (io_list_names(dirfd, NULL, NULL, &names, &n) == -1)
+		return err_prefix("the bases: ");
+	/* The bases the manifests name. */
+	for (i = 0; i < n; i++) {
+		l = strlen(names[i]);
+		if (!(strcmp(names[i], "manifest") == 0 || (l > 9 &&
+		    strcmp(names[i] + l - 9, ".manifest") == 0)))
 			continue;
-		}
-		if (!(strcmp(de->d_name, "manifest") == 0 || (l > 9 &&
-		    strcmp(de->d_name + l - 9, ".manifest") == 0)))
-			continue;
-		if ((r = mdelta_base_of(dirfd, de->d_name, ref)) == -1)
+		if ((r = mdelta_base_of(dirfd, names[i], ref)) == -1)
 			goto out;	/* unsure what is used: remove none */
 		if (r == 0)
 			continue;
@@ -835,20 +816,16 @@ mdelta_gc(int dirfd)
 			goto nomem;
 		nr++;
 	}
-	if (errno != 0) {
-		err_sys("cannot list the bases");
-		goto out;
-	}
 	if (nr > 0)
 		qsort(refs, nr, sizeof(*refs), cmpstr);
 	rc = 0;
-	for (i = 0; i < nb; i++) {	/* the listing is complete */
-		const char *key = bases[i];
+	for (i = 0; i < n; i++) {	/* the listing is complete */
+		const char *key = names[i];
 
-		if (nr > 0 && bsearch(&key, refs, nr, sizeof(*refs),
-		    cmpstr) != NULL)
+		if (!mdelta_name_valid(names[i]) || (nr > 0 &&
+		    bsearch(&key, refs, nr, sizeof(*refs), cmpstr) != NULL))
 			continue;
-		if (io_unlink(dirfd, bases[i], 0) == -1 &&
+		if (io_unlink(dirfd, names[i], 0) == -1 &&
 		    err_errno() != ENOENT) {
 			rc = -1;
 			break;
@@ -858,12 +835,7 @@ mdelta_gc(int dirfd)
 nomem:
 	err_sys("out of memory");
 out:
-	closedir(d);
-	for (i = 0; i < nb; i++)
-		free(bases[i]);
-	for (i = 0; i < nr; i++)
-		free(refs[i]);
-	free(bases);
-	free(refs);
+	io_names_free(names, n);
+	io_names_free(refs, nr);
 	return rc;
 }

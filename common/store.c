@@ -385,11 +385,7 @@ store_retry_dirfd(struct store *s, bool create)
 void
 store_strings_free(char **v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	io_names_free(v, n);
 }
 
 static int
@@ -1302,61 +1298,20 @@ store_unlock(int fd)
 
 /* ---- leftovers of crashed runs ---- */
 
-/*
- * The names under dirfd that match, in a malloc'd array
- * (store_strings_free).  Listing stops early when memory runs out: the
- * callers clean leftovers on a best-effort basis and the next run tries
- * again.
- */
-static int
-list_names(int dirfd, bool (*match)(const char *), char ***namesp,
-    size_t *np)
-{
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL, **nn;
-	size_t n = 0, cap = 0;
-	int fd;
-
-	*namesp = NULL;
-	*np = 0;
-	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		if (!match(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((nn = realloc(names, cap * sizeof(*nn))) == NULL)
-				break;
-			names = nn;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			break;
-		n++;
-	}
-	closedir(d);
-	*namesp = names;
-	*np = n;
-	return 0;
-}
-
 static bool
-is_txn_lock(const char *name)
+is_txn_lock(const char *name, void *arg)
 {
 	size_t l = strlen(name);
 
+	(void)arg;
 	return strncmp(name, TXN_PREFIX, strlen(TXN_PREFIX)) == 0 && l >= 5 &&
 	    strcmp(name + l - 5, ".lock") == 0;
 }
 
 static bool
-is_vdir_leftover(const char *name)
+is_vdir_leftover(const char *name, void *arg)
 {
+	(void)arg;
 	return strncmp(name, BUILD_PREFIX, strlen(BUILD_PREFIX)) == 0 ||
 	    strncmp(name, DEL_PREFIX, strlen(DEL_PREFIX)) == 0;
 }
@@ -1368,8 +1323,8 @@ clean_tmp(struct store *s)
 	char **names;
 	size_t n, i;
 
-	if (list_names(s->tmpfd, is_txn_lock, &names, &n) == -1)
-		return err_sys("cannot read '%s/tmp'", s->dir);
+	if (io_list_names(s->tmpfd, is_txn_lock, NULL, &names, &n) == -1)
+		return err_prefix("'%s/tmp': ", s->dir);
 	for (i = 0; i < n; i++) {
 		char dir[NAME_MAX + 1];
 		int lk;
@@ -1383,7 +1338,7 @@ clean_tmp(struct store *s)
 			(void)io_unlink(s->tmpfd, names[i], 0);
 		lock_release(lk);
 	}
-	store_strings_free(names, n);
+	io_names_free(names, n);
 	return 0;
 }
 
@@ -1396,12 +1351,12 @@ clean_vdir(struct store *s, int vfd)
 	int rc = 0;
 
 	(void)s;
-	if (list_names(vfd, is_vdir_leftover, &names, &n) == -1)
-		return err_sys("cannot read versions");
+	if (io_list_names(vfd, is_vdir_leftover, NULL, &names, &n) == -1)
+		return err_prefix("versions: ");
 	for (i = 0; i < n; i++)
 		if (io_remove_tree(vfd, names[i]) == -1)
 			rc = -1;
-	store_strings_free(names, n);
+	io_names_free(names, n);
 	return rc;
 }
 
