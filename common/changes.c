@@ -372,71 +372,180 @@ change_stat_write(const struct change_stat *s, FILE *fp)
 	return 0;
 }
 
-/* err_set() naming a change line's path (escaped). */
-static int
-apply_fail(const struct change_line *l, const char *why)
+/* Index of the first entry of m whose path sorts at or after key. */
+static size_t
+lower_bound(const struct manifest *m, const char *key)
 {
-	char *esc = path_escape(l->e.path);
+	size_t lo = 0, hi = m->n, mid;
 
-	err_set("change %c '%s': %s", l->kind, esc != NULL ? esc : "?", why);
-	free(esc);
-	return -1;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(m->v[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+through(const char *path, const char *file)
+{
+	char sp[PATH_SHOW_LEN], sf[PATH_SHOW_LEN];
+
+	return err_set("entry '%s' runs through '%s', which is a file or link",
+	    path_show(path, sp, sizeof(sp)), path_show(file, sf, sizeof(sf)));
+}
+
+/*
+ * The rules of a manifest that applying cf to a valid manifest can break:
+ * order and uniqueness hold by the merge, each path and entry was
+ * checked by the parser; what is left is "no path runs through a file or
+ * link", and only an added path (A) or a changed entry (M: its type may
+ * change) can break it.  So: no parent of such a path is a file or link,
+ * and no entry lies below it unless it is a directory.  A few binary
+ * searches per line instead of a walk of the whole manifest.
+ */
+static int
+check_lines(const struct manifest *m, const struct change_file *cf,
+    size_t *bad)
+{
+	char buf[MANIFEST_PATH_MAX + 2], *s;
+	const struct entry *e, *a;
+	size_t k, len, i;
+
+	for (k = 0; k < cf->n; k++) {
+		const char *path = cf->v[k].e.path;
+
+		if (cf->v[k].kind != CHANGE_ADD && cf->v[k].kind != CHANGE_MOD)
+			continue;
+		*bad = k;
+		if ((e = manifest_find(m, path)) == NULL)
+			return err_set("entry lost in applying");
+		len = strlen(path);
+		memcpy(buf, path, len + 1);
+		while ((s = strrchr(buf, '/')) != NULL) {
+			*s = '\0';
+			if ((a = manifest_find(m, buf)) != NULL &&
+			    a->type != ENTRY_DIR)
+				return through(path, a->path);
+		}
+		if (e->type == ENTRY_DIR)
+			continue;
+		memcpy(buf, path, len);
+		buf[len] = '/';
+		buf[len + 1] = '\0';
+		i = lower_bound(m, buf);
+		if (i < m->n && strncmp(m->v[i].path, buf, len + 1) == 0)
+			return through(m->v[i].path, path);
+	}
+	return 0;
+}
+
+
+/* A malloc'd copy of e (its strings duplicated). */
+static int
+entry_dup(const struct entry *e, struct entry *out)
+{
+	*out = *e;
+	out->target = NULL;
+	if ((out->path = strdup(e->path)) == NULL ||
+	    (e->target != NULL && (out->target = strdup(e->target)) == NULL)) {
+		entry_free(out);
+		return err_sys("out of memory");
+	}
+	return 0;
 }
 
 int
-changes_apply(const struct manifest *from, const struct change_file *cf,
-    struct manifest *out)
+changes_apply(struct manifest *base, struct change_file *cf,
+    struct manifest *out, const char *to, size_t *bad)
 {
-	size_t i = 0, j = 0;
+	size_t i = 0, j = 0, nadd = 0, k, at;
+	const char *why = NULL;
+	struct change_line *l;
+	struct entry tmp;
 	int c;
 
+	if (bad == NULL)
+		bad = &at;
+	*bad = 0;
 	manifest_init(out);
-	while (i < from->n || j < cf->n) {
-		const struct change_line *l = j < cf->n ? &cf->v[j] : NULL;
-
-		if (l == NULL)
+	for (k = 0; k < cf->n; k++)
+		if (cf->v[k].kind == CHANGE_ADD)
+			nadd++;
+	if (base->n + nadd > 0 && (out->v = malloc((base->n + nadd) *
+	    sizeof(*out->v))) == NULL)
+		return err_sys("out of memory");
+	out->cap = base->n + nadd;
+	while (i < base->n || j < cf->n) {
+		if (j == cf->n)
 			c = -1;
-		else if (i >= from->n)
+		else if (i == base->n)
 			c = 1;
 		else
-			c = strcmp(from->v[i].path, l->e.path);
+			c = strcmp(base->v[i].path, cf->v[j].e.path);
 		if (c < 0) {
-			if (manifest_add(out, &from->v[i]) == -1)
-				goto fail;
+			out->v[out->n++] = base->v[i];
+			memset(&base->v[i], 0, sizeof(base->v[i]));
 			i++;
 			continue;
 		}
+		l = &cf->v[j];
 		if (c > 0) {
 			if (l->kind != CHANGE_ADD) {
-				apply_fail(l, "no such path in the manifest");
-				goto fail;
+				why = "the base lacks the path";
+				goto bad;
 			}
-			if (manifest_add(out, &l->e) == -1)
+			if (entry_dup(&l->e, &out->v[out->n]) == -1)
 				goto fail;
+			out->n++;
 			j++;
 			continue;
 		}
 		switch (l->kind) {
 		case CHANGE_ADD:
-			apply_fail(l, "the path is in the manifest already");
-			goto fail;
+			why = "the base already has the path";
+			goto bad;
 		case CHANGE_DEL:
-			if (from->v[i].type != l->e.type) {
-				apply_fail(l, "the manifest has another type");
-				goto fail;
+			if (changes_classify(&base->v[i], &l->e) !=
+			    CHANGE_NONE || base->v[i].size != l->e.size) {
+				why = "the deleted entry is not the base's";
+				goto bad;
 			}
+			entry_free(&base->v[i]);
 			break;
 		default:
-			if (manifest_add(out, &l->e) == -1)
-				goto fail;
+			if (changes_classify(&base->v[i], &l->e) != l->kind) {
+				why = "the change is not what the base and "
+				    "the entry differ by";
+				goto bad;
+			}
+			/* The result gets the new entry, the line keeps the
+			 * base's. */
+			tmp = l->e;
+			l->e = base->v[i];
+			out->v[out->n++] = tmp;
+			memset(&base->v[i], 0, sizeof(base->v[i]));
 			break;
 		}
 		i++;
 		j++;
 	}
-	if (manifest_check(out) == -1)
+	free(base->v);
+	base->v = NULL;
+	base->n = base->cap = 0;
+	if (check_lines(out, cf, bad) == -1)
 		goto fail;
 	return 0;
+bad:
+	{
+		char shown[PATH_SHOW_LEN];
+
+		*bad = j;
+		err_set("'%c %s' does not apply to '%s': %s", cf->v[j].kind,
+		    path_show(cf->v[j].e.path, shown, sizeof(shown)), to, why);
+	}
 fail:
 	manifest_free(out);
 	manifest_init(out);

@@ -127,17 +127,22 @@ int change_file_load_lines(const char *buf, size_t len, const char *name,
     unsigned long line0, struct change_file *cf);
 
 /*
- * Apply a parsed change list to from (complete and sorted): out gets
- * from's entries with each D line's path removed (it must be there, of
- * the line's type), each A line's entry added (its path must not be
- * there), and each M or P line's entry in place of the old one (its path
- * must be there).  The header is not set.  -1 with err set (the line's
- * path named) when a line does not fit from, or when the result breaks a
- * manifest rule (manifest_check); out is then empty.  pkgpush --serve
- * rebuilds the new manifest this way from the one the DP holds.
+ * Apply a parsed change list to base (complete and sorted), giving out
+ * (header not set).  Entries are moved, not copied: base is emptied, and
+ * each line of cf is left holding the entry it replaced (mdelta.h keeps
+ * those to write the next delta).  Every line must fit base: A only for
+ * a path base lacks, D only of the very entry base has, M or P only
+ * where base's entry and the line's differ by that kind; and the result
+ * must keep the one manifest rule a line can break (no path runs through
+ * a file or link), checked for the changed paths only, so applying a
+ * short list to a large manifest costs a merge and a few searches.  -1
+ * with err ("'K PATH' does not apply to 'TO': why", or "entry 'PATH'
+ * runs through 'FILE', ...") and *bad (may be NULL) the index of the
+ * line at fault; out is then empty.  A DP's delta manifests (mdelta.h)
+ * and pkgpush --serve (a change list from the client) both come here.
  */
-int changes_apply(const struct manifest *from, const struct change_file *cf,
-    struct manifest *out);
+int changes_apply(struct manifest *base, struct change_file *cf,
+    struct manifest *out, const char *to, size_t *bad);
 
 /*
  * --stat totals.  bytes is what a refresh transfers: the sizes of the

@@ -211,185 +211,6 @@ bad:
 	return err_set("%s:%lu: malformed delta header line", what, lineno);
 }
 
-/* A malloc'd copy of e (its strings duplicated). */
-static int
-entry_dup(const struct entry *e, struct entry *out)
-{
-	*out = *e;
-	out->target = NULL;
-	if ((out->path = strdup(e->path)) == NULL ||
-	    (e->target != NULL && (out->target = strdup(e->target)) == NULL)) {
-		entry_free(out);
-		return err_sys("out of memory");
-	}
-	return 0;
-}
-
-/*
- * Apply the change lines cf to base, giving out (header not set).  The
- * entries of both are moved, not copied: base is emptied; cf keeps, for
- * each line, the base's side (see struct mdelta_base).
- */
-static int
-apply(struct manifest *base, struct change_file *cf, struct manifest *out,
-    const char *what, const char *bname, unsigned long line0)
-{
-	size_t i = 0, j = 0, nadd = 0, k;
-	const char *why = NULL;
-	struct change_line *l;
-	struct entry tmp;
-	int c;
-
-	manifest_init(out);
-	for (k = 0; k < cf->n; k++)
-		if (cf->v[k].kind == CHANGE_ADD)
-			nadd++;
-	if (base->n + nadd > 0 && (out->v = malloc((base->n + nadd) *
-	    sizeof(*out->v))) == NULL)
-		return err_sys("out of memory");
-	out->cap = base->n + nadd;
-	while (i < base->n || j < cf->n) {
-		if (j == cf->n)
-			c = -1;
-		else if (i == base->n)
-			c = 1;
-		else
-			c = strcmp(base->v[i].path, cf->v[j].e.path);
-		if (c < 0) {
-			out->v[out->n++] = base->v[i];
-			memset(&base->v[i], 0, sizeof(base->v[i]));
-			i++;
-			continue;
-		}
-		l = &cf->v[j];
-		if (c > 0) {
-			if (l->kind != CHANGE_ADD) {
-				why = "the base lacks the path";
-				goto bad;
-			}
-			if (entry_dup(&l->e, &out->v[out->n]) == -1)
-				goto fail;
-			out->n++;
-			j++;
-			continue;
-		}
-		switch (l->kind) {
-		case CHANGE_ADD:
-			why = "the base already has the path";
-			goto bad;
-		case CHANGE_DEL:
-			if (changes_classify(&base->v[i], &l->e) !=
-			    CHANGE_NONE || base->v[i].size != l->e.size) {
-				why = "the deleted entry is not the base's";
-				goto bad;
-			}
-			entry_free(&base->v[i]);
-			break;
-		default:
-			if (changes_classify(&base->v[i], &l->e) != l->kind) {
-				why = "the change is not what the base and "
-				    "the entry differ by";
-				goto bad;
-			}
-			/* The result gets the new entry, the line keeps the
-			 * base's. */
-			tmp = l->e;
-			l->e = base->v[i];
-			out->v[out->n++] = tmp;
-			memset(&base->v[i], 0, sizeof(base->v[i]));
-			break;
-		}
-		i++;
-		j++;
-	}
-	free(base->v);
-	base->v = NULL;
-	base->n = base->cap = 0;
-	return 0;
-bad:
-	{
-		char shown[PATH_SHOW_LEN];
-
-		err_set("%s:%lu: '%c %s' does not apply to '%s': %s", what,
-		    line0 + (unsigned long)j + 1, cf->v[j].kind,
-		    path_show(cf->v[j].e.path, shown, sizeof(shown)), bname,
-		    why);
-	}
-fail:
-	manifest_free(out);
-	return -1;
-}
-
-/* Index of the first entry of m whose path sorts at or after key. */
-static size_t
-lower_bound(const struct manifest *m, const char *key)
-{
-	size_t lo = 0, hi = m->n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (strcmp(m->v[mid].path, key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static int
-through(const char *what, const char *path, const char *file)
-{
-	char sp[PATH_SHOW_LEN], sf[PATH_SHOW_LEN];
-
-	return err_set("%s: entry '%s' runs through '%s', which is a file or "
-	    "link", what, path_show(path, sp, sizeof(sp)),
-	    path_show(file, sf, sizeof(sf)));
-}
-
-/*
- * The rules of a manifest that applying cf to a valid base can break:
- * order and uniqueness hold by the merge, each path and entry was
- * checked by the parser; what is left is "no path runs through a file or
- * link", and only an added path (A) or a changed entry (M: its type may
- * change) can break it.  So: no parent of such a path is a file or link,
- * and no entry lies below it unless it is a directory.  A few binary
- * searches per line instead of a walk of the whole manifest.
- */
-static int
-check_lines(const struct manifest *m, const struct change_file *cf,
-    const char *what)
-{
-	char buf[MANIFEST_PATH_MAX + 2], *s;
-	const struct entry *e, *a;
-	size_t k, len, i;
-
-	for (k = 0; k < cf->n; k++) {
-		const char *path = cf->v[k].e.path;
-
-		if (cf->v[k].kind != CHANGE_ADD && cf->v[k].kind != CHANGE_MOD)
-			continue;
-		if ((e = manifest_find(m, path)) == NULL)
-			return err_set("%s: entry lost in applying", what);
-		len = strlen(path);
-		memcpy(buf, path, len + 1);
-		while ((s = strrchr(buf, '/')) != NULL) {
-			*s = '\0';
-			if ((a = manifest_find(m, buf)) != NULL &&
-			    a->type != ENTRY_DIR)
-				return through(what, path, a->path);
-		}
-		if (e->type == ENTRY_DIR)
-			continue;
-		memcpy(buf, path, len);
-		buf[len] = '/';
-		buf[len + 1] = '\0';
-		i = lower_bound(m, buf);
-		if (i < m->n && strncmp(m->v[i].path, buf, len + 1) == 0)
-			return through(what, m->v[i].path, path);
-	}
-	return 0;
-}
-
 int
 mdelta_load_at(int dirfd, const char *name, const char *label,
     struct manifest *m, struct mdelta_base *b)
@@ -400,7 +221,7 @@ mdelta_load_at(int dirfd, const char *name, const char *label,
 	struct digest dg = { NULL };
 	struct head h;
 	char *buf = NULL, *bbuf = NULL, *what = NULL, *bwhat = NULL;
-	size_t len, blen;
+	size_t len, blen, bad = 0;
 	int rc = -1;
 
 	manifest_init(m);
@@ -451,11 +272,11 @@ mdelta_load_at(int dirfd, const char *name, const char *label,
 	}
 	if (b != NULL)
 		b->nbase = basem.n;
-	if (apply(&basem, &cf, m, what, h.base, h.lines) == -1)
+	if (changes_apply(&basem, &cf, m, h.base, &bad) == -1) {
+		err_prefix("%s:%lu: ", what, h.lines + (unsigned long)bad + 1);
 		goto out;
+	}
 	if (manifest_set_header(m, h.package, h.version) == -1)
-		goto out;
-	if (check_lines(m, &cf, what) == -1)
 		goto out;
 	if (b != NULL) {
 		snprintf(b->name, sizeof(b->name), "%s", h.base);

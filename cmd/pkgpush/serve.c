@@ -640,17 +640,18 @@ read_manifest(struct proto *p, const char *pkg, uint64_t v, uint64_t mlen,
  * for the whole manifest).  1 with m set when the change list, applied
  * to the manifest the DP holds, gives exactly the manifest whose digest
  * the client announced; -1 (err set) when it does not: it is refused.
+ * cf is used up (changes_apply() moves its entries).
  */
 static int
 manifest_from_changes(struct dp_handle *h, const struct proto_push *req,
-    const struct change_file *cf, struct manifest *m)
+    struct change_file *cf, struct manifest *m)
 {
 	struct dp_state st;
 	struct manifest old;
 	struct digest dg = { NULL };
 	unsigned char d[DIGEST_LEN];
-	char *buf = NULL;
-	size_t len = 0;
+	char *buf = NULL, to[64];
+	size_t len = 0, bad = 0;
 	int rc = -1;
 
 	dp_state_init(&st);
@@ -661,9 +662,10 @@ manifest_from_changes(struct dp_handle *h, const struct proto_push *req,
 		rc = 0;
 		goto out;
 	}
-	if (changes_apply(&old, cf, m) == -1) {
-		err_prefix("the change list from the client does not apply to "
-		    "version %" PRIu64 " on the DP: ", req->base);
+	snprintf(to, sizeof(to), "version %" PRIu64 " on the DP", req->base);
+	if (changes_apply(&old, cf, m, to, &bad) == -1) {
+		err_prefix("the change list from the client, line %zu: ",
+		    bad + 1);
 		goto out;
 	}
 	if (manifest_set_header(m, req->package, req->version) == -1)

@@ -253,7 +253,7 @@ test_hostile(void)
 	refused("h.manifest", "not what the base and the entry differ by",
 	    "a P line changing the content is refused");
 	hostile(base, "changes 1\n", "A f 0444 3 10 " H2 " a/x\n");
-	refused("h.manifest", "DP/h.manifest: entry 'a/x'",
+	refused("h.manifest", "DP/h.manifest:4: entry 'a/x' runs through 'a'",
 	    "a result with a path through a file is refused");
 	hostile(base, "changes 2\n", "M f 0444 3 10 " H2 " b\n"
 	    "M f 0444 3 10 " H2 " a\n");
