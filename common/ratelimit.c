@@ -169,26 +169,30 @@ ratelimit_take(struct ratelimit *rl, size_t n)
 			rl->clock.sleep(rl->clock.ctx, wait);
 }
 
+size_t
+ratelimit_piece(struct ratelimit *rl, size_t n)
+{
+	uint64_t rate, most;
+
+	if ((rate = ratelimit_rate_now(rl)) == 0)
+		return n;
+	most = (uint64_t)((double)rate * PIECE_SECONDS);
+	if (most < 1)
+		most = 1;
+	if (most > PIECE_MAX)
+		most = PIECE_MAX;
+	return n > most ? (size_t)most : n;
+}
+
 int
 ratelimit_write(struct ratelimit *rl, int fd, const void *buf, size_t n,
     const char *what)
 {
 	const unsigned char *p = buf;
-	uint64_t rate;
 	size_t piece;
 
 	while (n > 0) {
-		piece = n;
-		if ((rate = ratelimit_rate_now(rl)) != 0) {
-			uint64_t most = (uint64_t)((double)rate * PIECE_SECONDS);
-
-			if (most < 1)
-				most = 1;
-			if (most > PIECE_MAX)
-				most = PIECE_MAX;
-			if (piece > most)
-				piece = (size_t)most;
-		}
+		piece = ratelimit_piece(rl, n);
 		ratelimit_take(rl, piece);
 		if (io_write_full(fd, p, piece, what) == -1)
 			return -1;

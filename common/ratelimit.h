@@ -60,6 +60,10 @@ void ratelimit_set_fixed(struct ratelimit *rl, uint64_t rate);
  * and its parents, 0 when none caps (what the progress line shows). */
 uint64_t ratelimit_rate_now(struct ratelimit *rl);
 
+/* How much of n bytes to send as one piece under rl's rate now (n when
+ * nothing caps): callers that write themselves cut their writes so. */
+size_t ratelimit_piece(struct ratelimit *rl, size_t n);
+
 /* Wait until n bytes may pass rl and every parent (rl NULL: at once). */
 void ratelimit_take(struct ratelimit *rl, size_t n);
 
