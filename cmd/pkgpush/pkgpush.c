@@ -79,6 +79,10 @@ static const struct option longopts[] = {
 	{ "version", required_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
+#define SHORTOPTS "hj:ns:"
+
+/* What a retry job fixes itself (retryjob_pkgpush_argv()). */
+static const int job_drop[] = { OPT_ONLY, OPT_VERSION, 0 };
 
 struct names {
 	const char **v;
@@ -154,7 +158,6 @@ struct shared {
 	const struct manifest *m;
 	int argc;
 	char **argv;
-	int optind;
 	struct job *jobs;
 	size_t njobs, next;
 	pthread_mutex_t mu;
@@ -287,7 +290,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false;
+	bool opened = false, queued = false;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -366,14 +369,18 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
-	if (retryjob_pkgpush_argv(sh->argc, sh->argv, sh->optind, dp->name,
-	    sh->m->version, &nc, &nv) == -1 ||
+	/* The job is built from the options as parsed (an abbreviated
+	 * --onl is --only), never from the words typed. */
+	if (retryjob_pkgpush_argv(sh->argc, sh->argv, SHORTOPTS, longopts,
+	    job_drop, dp->name, sh->m->version, &nc, &nv) == -1 ||
 	    retryjob_queue(store_dir(sh->store), sh->pkg, dp->name,
-	    sh->m->version, nc, nv, why ? why : "", id) == -1) {
+	    sh->m->version, nc, nv, why ? why : "", id, &queued) == -1) {
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: %s", dp->name, err_get());
 		pthread_mutex_unlock(&sh->mu);
-	} else {
+	} else if (queued) {
+		/* Not when pkgretry runs this very job: it records the
+		 * cause, the line above, as the job's last error. */
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: retry queued as '%s'", dp->name, id);
 		pthread_mutex_unlock(&sh->mu);
@@ -422,8 +429,7 @@ load_dplist(struct store *s, struct dplist *l)
 }
 
 static int
-push(const struct opts *o, const char *pkg, int argc, char **argv,
-    int optind)
+push(const struct opts *o, const char *pkg, int argc, char **argv)
 {
 	struct store *s = NULL;
 	struct dplist l;
@@ -548,7 +554,6 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	sh.m = &m;
 	sh.argc = argc;
 	sh.argv = argv;
-	sh.optind = optind;
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
@@ -744,7 +749,7 @@ main(int argc, char *argv[])
 	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
-	while ((ch = getopt_long(argc, argv, "hj:ns:", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'h':
@@ -831,7 +836,7 @@ main(int argc, char *argv[])
 			msg_warn("--rollback needs --version N");
 			bad_usage();
 		}
-		rc = push(&o, argv[optind], argc, argv, optind);
+		rc = push(&o, argv[optind], argc, argv);
 	}
 	free(o.dps.v);
 	free(o.groups.v);
