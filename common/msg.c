@@ -1,6 +1,8 @@
 /*
- * msg.c — messages to the user (see msg.h).  The only core file besides
- * progress.c that writes to the terminal, and only cmd/ calls it.
+ * msg.c — messages to the user (see msg.h); only cmd/ calls it.  The
+ * core files that write to stderr besides it: progress.c (the progress
+ * display, on a terminal) and proto.c (a remote peer's stderr, copied
+ * line by line while a session waits for it).
  */
 #include <errno.h>
 #include <stdarg.h>

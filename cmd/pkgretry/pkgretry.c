@@ -476,6 +476,7 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 {
 	struct store_holding *h = NULL;
 	size_t n = 0, i;
+	bool verify;
 	int r;
 
 	*impossible = *superseded = false;
@@ -507,12 +508,18 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 		*impossible = true;
 		return 0;
 	}
+	/* A rollback goes down on purpose; a --verify repair is for a DP
+	 * that holds the version but drifted from it: only a DP past its
+	 * version makes it needless. */
 	if (j->dp == NULL || job_has_arg(j, "--rollback"))
 		return 0;
+	verify = job_has_arg(j, "--verify");
 	if (store_holdings(c->store, j->package, &h, &n) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (strcmp(h[i].dp, j->dp) == 0 && h[i].version >= j->version) {
+		if (strcmp(h[i].dp, j->dp) == 0 &&
+		    (h[i].version > j->version ||
+			(h[i].version == j->version && !verify))) {
 			snprintf(why, len, "%s already holds version %" PRIu64,
 			    j->dp, h[i].version);
 			*superseded = true;
