@@ -103,14 +103,56 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pkgpush [-n] [-j N] [-s STORE] [--all] [--dp NAME] "
-	    "[--group G]\n"
-	    "               [--inplace] [--keep K] [--only NAME] "
+	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--dp name] "
+	    "[--group g]\n"
+	    "               [--inplace] [--keep k] [--only name] "
 	    "[--refresh-existing]\n"
-	    "               [--rollback] [--trust KEY.pub] [--verify] "
-	    "[--version N] PKG\n"
-	    "       pkgpush [-s STORE] --status [PKG]\n"
-	    "       pkgpush --serve PATH\n");
+	    "               [--rollback] [--trust key.pub] [--verify] "
+	    "[--version n] pkg\n"
+	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush --serve path\n");
+}
+
+/* -h: the usage, then one line per option (pkgpush(1) says more). */
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	    "  -n, --dry-run         say per DP what would be done, change "
+	    "nothing\n"
+	    "  -j, --jobs n          push to n DPs at once (default 4)\n"
+	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
+	    "                        /var/lib/pkgdist)\n"
+	    "  -h, --help            print this help and exit 0\n"
+	    "      --all             push to every DP of the DP list "
+	    "(STORE/dps)\n"
+	    "      --dp name         push to DP name (may be repeated)\n"
+	    "      --group g         push to every DP of group g (may be "
+	    "repeated)\n"
+	    "      --inplace         a DP new to pkg gets a plain directory, "
+	    "files\n"
+	    "                        renamed over their old selves (shares "
+	    "without links)\n"
+	    "      --keep k          atomic layout: keep k trees on each DP, "
+	    "the current\n"
+	    "                        one included (default 2)\n"
+	    "      --only name       of the targets named, push to DP name "
+	    "only\n"
+	    "      --refresh-existing  also push to every DP that holds pkg\n"
+	    "      --rollback        allow moving a DP to a lower --version\n"
+	    "      --trust key.pub   refuse a version not signed by that key\n"
+	    "      --verify          re-hash each DP first and repair any "
+	    "drift\n"
+	    "      --version n       push version n (default: the newest)\n"
+	    "      --status          print each DP's version and state of pkg "
+	    "(or of\n"
+	    "                        every package)\n"
+	    "      --serve path      the far side of an ssh:// DP (run by "
+	    "pkgpush)\n"
+	    "\n"
+	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
+	    "trouble.\n", stdout);
 }
 
 static noreturn void
@@ -753,14 +795,15 @@ main(int argc, char *argv[])
 	    -1) {
 		switch (ch) {
 		case 'h':
-			usage(stdout);
+			help();
 			free(o.dps.v);
 			free(o.groups.v);
 			free(o.only.v);
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (num_arg(optarg, 1, 1024, &u) == -1)
+			if (msg_num_opt("-j", optarg, 1, 1024,
+			    "how many DPs to push to at once", &u) == -1)
 				bad_usage();
 			o.jobs = (int)u;
 			break;
@@ -785,7 +828,9 @@ main(int argc, char *argv[])
 			o.inplace = true;
 			break;
 		case OPT_KEEP:
-			if (num_arg(optarg, 1, 1000, &u) == -1)
+			if (msg_num_opt("--keep", optarg, 1, 1000,
+			    "version trees kept on a DP, the current one included",
+			    &u) == -1)
 				bad_usage();
 			o.keep = (unsigned)u;
 			break;
@@ -813,7 +858,8 @@ main(int argc, char *argv[])
 			o.verify = true;
 			break;
 		case OPT_VERSION:
-			if (num_arg(optarg, 1, UINT64_MAX, &u) == -1)
+			if (msg_num_opt("--version", optarg, 1, UINT64_MAX,
+			    "versions are numbered from 1", &u) == -1)
 				bad_usage();
 			o.version = u;
 			break;
@@ -833,7 +879,7 @@ main(int argc, char *argv[])
 		if (argc - optind != 1)
 			bad_usage();
 		if (o.rollback && o.version == 0) {
-			msg_warn("--rollback needs --version N");
+			msg_warn("--rollback needs --version n");
 			bad_usage();
 		}
 		rc = push(&o, argv[optind], argc, argv);
