@@ -112,6 +112,31 @@ usage(FILE *fp)
 	    "       pkgretry -h\n");
 }
 
+/* -h: the usage, then one line per option (pkgretry(1) says more). */
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
+	    "                        /var/lib/pkgdist)\n"
+	    "  -h, --help            print this help and exit 0\n"
+	    "      --now             run: every job, due or not\n"
+	    "      --max-attempts n  run: move a job to failed/ after n "
+	    "attempts (10)\n"
+	    "      --backoff base[:cap]  run: seconds before the next attempt, "
+	    "doubled\n"
+	    "                        at each failure up to cap (60:3600)\n"
+	    "      --timeout time[:grace]  run: stop a job after time seconds, "
+	    "killed\n"
+	    "                        grace seconds after SIGTERM (7200:30)\n"
+	    "      --error text      add: the job's last error\n"
+	    "      --                add: the command to queue follows\n"
+	    "\n"
+	    "Exit 0 nothing due is left failing, 1 some job failed again, 2 "
+	    "trouble.\n", stdout);
+}
+
 static noreturn void
 bad_usage(void)
 {
@@ -1434,7 +1459,7 @@ main(int argc, char *argv[])
 		    -1) {
 			switch (ch) {
 			case 'h':
-				usage(stdout);
+				help();
 				return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 								  EXIT_DONE;
 			case 's':
@@ -1453,7 +1478,9 @@ main(int argc, char *argv[])
 				break;
 			case OPT_MAX_ATTEMPTS:
 				if (mode != MODE_RUN ||
-				    num_arg(optarg, 1, 1000000, &u) == -1)
+				    msg_num_opt("--max-attempts", optarg, 1,
+				    1000000, "attempts before a job moves to failed/",
+				    &u) == -1)
 					bad_usage();
 				o.max_attempts = (unsigned)u;
 				o.set_max = true;
