@@ -10,7 +10,6 @@
 
 #include "err.h"
 #include "io.h"
-#include "num.h"
 #include "ratelimit.h"
 
 /*
@@ -22,8 +21,6 @@
 #define BURST_SECONDS 0.25
 #define PIECE_SECONDS 0.05
 #define PIECE_MAX (256 * 1024)
-/* 2^48 bytes per second: far above any link, far below overflow. */
-#define RATE_MAX ((uint64_t)1 << 48)
 
 struct ratelimit {
 	pthread_mutex_t lock;
@@ -199,36 +196,6 @@ ratelimit_write(struct ratelimit *rl, int fd, const void *buf, size_t n,
 		p += piece;
 		n -= piece;
 	}
-	return 0;
-}
-
-int
-ratelimit_parse_rate(const char *s, uint64_t *rate)
-{
-	size_t len = strlen(s);
-	uint64_t v, unit = 1;
-
-	if (len > 0) {
-		switch (s[len - 1]) {
-		case 'K':
-			unit = 1024;
-			break;
-		case 'M':
-			unit = 1024 * 1024;
-			break;
-		case 'G':
-			unit = 1024 * 1024 * 1024;
-			break;
-		}
-		if (unit != 1)
-			len--;
-	}
-	if (num_u64(s, len, RATE_MAX, &v) == -1 || v == 0 ||
-	    v > RATE_MAX / unit)
-		return err_set("'%s' is not a rate: give bytes per second, "
-		    "from 1 to 2^48, optionally with K, M or G (powers of "
-		    "1024), e.g. 512K", s);
-	*rate = v * unit;
 	return 0;
 }
 

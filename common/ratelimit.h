@@ -72,14 +72,6 @@ void ratelimit_take(struct ratelimit *rl, size_t n);
 int ratelimit_write(struct ratelimit *rl, int fd, const void *buf, size_t n,
     const char *what);
 
-/*
- * Parse a rate as STORE/config and --bwlimit spell it: decimal digits,
- * optionally followed by K, M or G (powers of 1024), e.g. "512K", "4M".
- * The rate must be at least 1 byte per second and fit in 2^48.  0, or -1
- * with err set ("'4X' is not a rate: ...").
- */
-int ratelimit_parse_rate(const char *s, uint64_t *rate);
-
 /* Render a rate for people ("512 KiB/s"), into buf of size n. */
 void ratelimit_format(uint64_t rate, char *buf, size_t n);
 

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "err.h"
 #include "ratelimit.h"
 #include "tap.h"
 
@@ -95,7 +94,6 @@ int
 main(void)
 {
 	struct ratelimit *rl, *total, *a, *b;
-	uint64_t r = 0;
 	char buf[32];
 	double t0;
 
@@ -169,22 +167,6 @@ main(void)
 	    "closes (ended at +%.2f s)", vc.t - t0);
 	ratelimit_free(rl);
 
-	tap_ok(ratelimit_parse_rate("512K", &r) == 0 && r == 512 * 1024,
-	    "512K is 524288 bytes per second");
-	tap_ok(ratelimit_parse_rate("4M", &r) == 0 && r == 4 * MIB &&
-	    ratelimit_parse_rate("1G", &r) == 0 && r == 1024 * MIB &&
-	    ratelimit_parse_rate("100", &r) == 0 && r == 100,
-	    "M and G are powers of 1024; a bare number is bytes");
-	tap_ok(ratelimit_parse_rate("0", &r) == -1 &&
-	    ratelimit_parse_rate("4X", &r) == -1 &&
-	    ratelimit_parse_rate("K", &r) == -1 &&
-	    ratelimit_parse_rate("4k", &r) == -1 &&
-	    ratelimit_parse_rate("-1M", &r) == -1 &&
-	    ratelimit_parse_rate("99999999999G", &r) == -1,
-	    "0, unknown suffixes, a bare suffix, signs and overflow are "
-	    "refused");
-	tap_ok(strstr(err_get(), "'99999999999G' is not a rate") != NULL,
-	    "the message names the value (%s)", err_get());
 	ratelimit_format(512 * 1024, buf, sizeof(buf));
 	tap_ok(strcmp(buf, "512 KiB/s") == 0, "512K shows as 512 KiB/s (%s)",
 	    buf);
