@@ -486,11 +486,15 @@ layout_inplace_apply(struct dp_apply *a)
 			p.tmpid[i] = 0;
 		}
 	}
-	/* A deleted file in use also stops the deletions. */
+	/* A file in use that would be removed (deleted, or the old side of
+	 * a type change) also stops the deletions. */
 	for (i = 0; i < p.cl.n; i++) {
-		const struct entry *e = change_entry(&p.cl.v[i]);
+		const struct change *c = &p.cl.v[i];
+		const struct entry *e = c->from;
 
-		if (p.phase[i] != PH_DELETE || e->type != ENTRY_FILE)
+		if (c->from == NULL || e->type != ENTRY_FILE ||
+		    (p.phase[i] != PH_DELETE && !(c->kind == CHANGE_MOD &&
+		    c->to->type != ENTRY_FILE)))
 			continue;
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
 			continue;	/* its directory is gone already */
@@ -501,8 +505,9 @@ layout_inplace_apply(struct dp_apply *a)
 				    strlen(e->path) + 64;
 				if ((firstbusy = malloc(n)) != NULL)
 					snprintf(firstbusy, n, "%s/%s: file "
-					    "in use, not deleted", where,
-					    e->path);
+					    "in use, %s", where, e->path,
+					    p.phase[i] == PH_DELETE ?
+					    "not deleted" : "left untouched");
 			}
 		}
 	}

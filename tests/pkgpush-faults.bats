@@ -99,6 +99,42 @@ setup()
 	at_version "$T/dp1" 2
 }
 
+@test "pkgpush: in place, a file in use whose path changes type (file to directory, file to link) is left untouched; state partial; retry queued" {
+	need_cmd flock
+	mkdir -p "$T/t1" "$T/t2/a"
+	printf 'a in version 1\n' >"$T/t1/a"
+	printf 'l in version 1\n' >"$T/t1/l"
+	printf 'inside a\n' >"$T/t2/a/x"
+	ln -s a/x "$T/t2/l"
+	pkgstage add tc "$T/t1" >/dev/null
+	pkgstage add tc "$T/t2" >/dev/null
+	pkgpush --inplace --dp dp1 --version 1 tc
+	# One process holds both locks (its sleep is the shell exec'd).
+	sh -c 'exec 8<"$1" 9<"$2"; flock 8 && flock 9 && : >"$3" &&
+	    exec sleep 60' sh "$T/dp1/tc/a" "$T/dp1/tc/l" "$T/locked" \
+	    >/dev/null 2>&1 3>&- &
+	holder=$!
+	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	[ -e "$T/locked" ]
+	run pkgpush --inplace --dp dp1 tc
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	expect_status 1
+	expect_output_has "file in use"
+	[ -f "$T/dp1/tc/a" ] && [ ! -L "$T/dp1/tc/l" ] && [ -f "$T/dp1/tc/l" ]
+	grep -qx "a in version 1" "$T/dp1/tc/a"
+	grep -qx "l in version 1" "$T/dp1/tc/l"
+	run pkgpush --status tc
+	expect_output_has "dp1 tc 2 partial from 1"
+	[ -f "$PKGDIST_STORE/retry/tc@dp1" ]
+	run pkgretry run --now
+	expect_status 0
+	[ -d "$T/dp1/tc/a" ] && [ -L "$T/dp1/tc/l" ]
+	grep -qx "inside a" "$T/dp1/tc/l"
+	run pkgpush --status tc
+	expect_output_has "dp1 tc 2 complete"
+}
+
 @test "pkgpush: a file held with an fcntl lock is left untouched" {
 	need_cmd python3
 	pkgpush --inplace --dp dp1 --version 1 office
