@@ -44,7 +44,7 @@
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS };
+enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
@@ -60,7 +60,8 @@ enum {
 	OPT_STATUS,
 	OPT_TRUST,
 	OPT_VERIFY,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_WHERE
 };
 
 static const struct option longopts[] = {
@@ -82,6 +83,7 @@ static const struct option longopts[] = {
 	{ "trust", required_argument, NULL, OPT_TRUST },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "version", required_argument, NULL, OPT_VERSION },
+	{ "where", required_argument, NULL, OPT_WHERE },
 	{ NULL, 0, NULL, 0 }
 };
 #define SHORTOPTS "hj:ns:"
@@ -116,6 +118,7 @@ usage(FILE *fp)
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
 	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n");
 }
 
@@ -160,6 +163,8 @@ help(void)
 	    "                        every package)\n"
 	    "      --serve path      the far side of an ssh:// DP (run by "
 	    "pkgpush)\n"
+	    "      --where name      print DP name's TARGET from the DP list, "
+	    "unescaped\n"
 	    "\n"
 	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
 	    "trouble.\n", stdout);
@@ -894,6 +899,47 @@ out:
 	return rc;
 }
 
+/*
+ * pkgpush --where NAME: DP NAME's TARGET as the DP list gives it, with
+ * its escapes undone (any byte but NUL may follow), and a newline: what
+ * pkgdist-cron needs to find a local DP, from the one DP list parser.
+ */
+static int
+where(const char *storeopt, const char *name)
+{
+	struct store *s = NULL;
+	struct dplist l;
+	const struct dp *dp;
+	char *t = NULL, shown[PATH_SHOW_LEN];
+	int rc = EXIT_TROUBLE;
+
+	dplist_init(&l);
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    load_dplist(s, &l) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if ((dp = dplist_find(&l, name)) == NULL) {
+		msg_warn("'%s': no such DP in '%s/%s'", path_show(name,
+		    shown, sizeof(shown)), store_dir(s), STORE_DPS);
+		goto out;
+	}
+	if (path_unescape(dp->target_text, strlen(dp->target_text),
+	    &t) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (fwrite(t, 1, strlen(t), stdout) != strlen(t) ||
+	    putchar('\n') == EOF)
+		goto out;
+	rc = EXIT_DONE;
+out:
+	free(t);
+	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
 /* pkgpush --serve PATH: the remote end of a remote DP (serve.h), on
  * stdin and stdout; messages go to stderr, which ssh carries back. */
 static int
@@ -919,7 +965,7 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
-	const char *serve_path = NULL;
+	const char *serve_path = NULL, *where_name = NULL;
 	uint64_t u;
 	int ch, rc;
 
@@ -996,6 +1042,10 @@ main(int argc, char *argv[])
 		case OPT_STATUS:
 			mode = MODE_STATUS;
 			break;
+		case OPT_WHERE:
+			mode = MODE_WHERE;
+			where_name = optarg;
+			break;
 		case OPT_TRUST:
 			o.trust = optarg;
 			break;
@@ -1016,6 +1066,10 @@ main(int argc, char *argv[])
 		if (argc != optind)
 			bad_usage();
 		rc = serve(serve_path);
+	} else if (mode == MODE_WHERE) {
+		if (argc != optind)
+			bad_usage();
+		rc = where(o.store, where_name);
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
