@@ -37,14 +37,19 @@ if [ "$QUICK" = 1 ]; then
 	MANY_N=10000 MANY_B=$((40 * MiB))
 	BIG_B=$((200 * MiB))
 	MAN_N=100000
+	HUNDRED_N=500 HUNDRED_B=$((2 * MiB))
 else
 	RUNS=${BENCH_RUNS:-3}
 	OFFICE_N=5000 OFFICE_B=$((500 * MiB))
 	MANY_N=100000 MANY_B=$((400 * MiB))
 	BIG_B=$((2048 * MiB))
 	MAN_N=1000000
+	HUNDRED_N=5000 HUNDRED_B=$((20 * MiB))
 fi
-CASES=${BENCH_CASES:-scan bigscan reuse diff stage push many dps ssh}
+# The hundred-DP case writes 100 copies of its package per side and
+# phase: one run of each, whatever BENCH_RUNS says.
+HUNDRED_RUNS=${BENCH_HUNDRED_RUNS:-1}
+CASES=${BENCH_CASES:-scan bigscan reuse diff stage push many dps ssh hundred}
 
 mkdir -p "$WORK/tools" "$WORK/data" || exit 2
 WORK=$(cd "$WORK" && pwd)
@@ -1088,6 +1093,108 @@ case_ssh()
 	fi
 	sshd_stop
 	trash "$S/sdp" "$S/sdp.v1" "$S/srs"
+}
+
+# --- 100 local DPs and 20 ssh DPs in one command ------------------------
+# A 5,000-file package (HUNDRED) to 100 directories with pkgpush --all
+# -j 8, first push and a 1% refresh, against the same work done by
+# xargs -P 8 rsync; then 20 DP paths on one sshd, -j 8, against xargs -P 8
+# rsync -e ssh.  Each run starts from empty DPs (the first push is timed
+# too, for information).
+hundred_pk()	# hundred_pk RUN FILE GROUP: first push, then the refresh
+{
+	local g=$3 d
+	trash "$S/h.$g"
+	mkdir -p "$S/h.$g"
+	for d in $(seq 1 "$4"); do mkdir -p "$S/h.$g/$d"; done
+	warm "$HSTORE/objects"
+	measure "$2.first" \
+	    "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" --version 1 hundred
+	warm "$HSTORE/objects"
+	MLOG=$S/h.$g.out measure "$2" \
+	    "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" hundred
+	echo "$1 $(grep -c ': hundred 1 -> 2: ' "$S/h.$g.out")" >>"$2.lines"
+	cat "$S/h.$g.out" >>"$LOG"
+}
+hundred_peer()	# hundred_peer RUN FILE NAME COUNT [HOST:]
+{
+	local n=$3 host=${5:-} d
+	trash "$S/hr.$n"
+	mkdir -p "$S/hr.$n"
+	for d in $(seq 1 "$4"); do mkdir -p "$S/hr.$n/$d"; done
+	warm "$H1"
+	measure "$2.first" env SRC="$H1/" DST="$S/hr.$n" HOST="$host" \
+	    RSH="${SSHV:-ssh}" N="$4" sh -c 'seq 1 "$N" | xargs -P 8 -I{} \
+	    rsync -a --delete ${HOST:+-e "$RSH"} "$SRC" "$HOST$DST/{}/"'
+	warm "$H2"
+	measure "$2" env SRC="$H2/" DST="$S/hr.$n" HOST="$host" \
+	    RSH="${SSHV:-ssh}" N="$4" sh -c 'seq 1 "$N" | xargs -P 8 -I{} \
+	    rsync -a --delete ${HOST:+-e "$RSH"} "$SRC" "$HOST$DST/{}/"'
+}
+hundred_local_pk() { hundred_pk "$1" "$2" hl 100; }
+hundred_local_peer() { hundred_peer "$1" "$2" hl 100; }
+hundred_ssh_pk() { hundred_pk "$1" "$2" hs 20; }
+hundred_ssh_peer() { hundred_peer "$1" "$2" hs 20 127.0.0.1:; }
+case_hundred()
+{
+	local c="100 local DPs -j 8: refresh 1% vs xargs -P 8 rsync --delete"
+	local c2="20 ssh DPs -j 8: refresh 1% vs xargs -P 8 rsync -e ssh"
+	na "$c" push refresh && return
+	HUNDRED=$(workload hundred "$HUNDRED_N" "$HUNDRED_B") || return 0
+	H1=$HUNDRED/v1 H2=$HUNDRED/v2
+	HSTORE=$S/hstore
+	trash "$HSTORE"
+	"$BIN/pkgstage" -s "$HSTORE" add hundred "$H1" >>"$LOG" 2>&1 &&
+	    "$BIN/pkgstage" -s "$HSTORE" add hundred "$H2" >>"$LOG" 2>&1 ||
+	    { row "$c" "n/a (cannot stage)" "" "" "" "-" "" ""; return; }
+	local d
+	for d in $(seq 1 100); do adddp "$HSTORE" "hl$d" hl "$S/h.hl/$d"; done
+	SSHV=
+	alternate hundred "$HUNDRED_RUNS" 0 hundred_local_pk hundred_local_peer
+	result "$c" "$RES/hundred.hundred_local_pk" \
+	    "$RES/hundred.hundred_local_peer" "<=" 0.8
+	result "100 local DPs -j 8: first push vs xargs -P 8 rsync (info)" \
+	    "$RES/hundred.hundred_local_pk.first" \
+	    "$RES/hundred.hundred_local_peer.first" "" ""
+	local rss
+	rss=$(col "$RES/hundred.hundred_local_pk" 2 max)
+	local rss1
+	rss1=$(col "$RES/hundred.hundred_local_pk.first" 2 max)
+	[ -n "$rss1" ] && [ -n "$rss" ] && [ "$rss1" -gt "$rss" ] && rss=$rss1
+	if [ -n "$rss" ]; then
+		row "100 local DPs: pkgpush peak RSS vs 150 MiB" "$(kib_mib "$rss")" \
+		    "150 MiB" "$(calc "$rss / 153600" 2)" "< 1" \
+		    "$(verdict "$(calc "$rss / 153600" 2)" "<" 1)" "" ""
+	fi
+	note "hundred: refresh report lines per run (100 expected): $(awk '{ print $2 }' "$RES/hundred.hundred_local_pk.lines" | tr '\n' ' ')"
+	trash "$S/h.hl" "$S/hr.hl"
+	if [ ! -f "$SRC/tests/lib/sshd.bash" ]; then
+		row "$c2" "n/a (tests/lib/sshd.bash missing)" "" "" "" "-" "" ""
+		return
+	fi
+	common_find_bin() { PKGDIST_BIN=$BIN; export PKGDIST_BIN; }
+	BATS_TMPDIR=$S
+	# shellcheck source=/dev/null
+	. "$SRC/tests/lib/sshd.bash"
+	sshd_start >>"$LOG" 2>&1
+	if [ -n "${SSHD_SKIP:-}" ] || [ -z "${SSHD_PORT:-}" ]; then
+		row "$c2" "n/a (sshd: ${SSHD_SKIP:-cannot start})" "" "" "" "-" "" ""
+		return
+	fi
+	export PKGDIST_REMOTE_PKGPUSH
+	SSHV=$PKGDIST_SSH
+	for d in $(seq 1 20); do
+		adddp "$HSTORE" "hs$d" hs "ssh://127.0.0.1:$SSHD_PORT$S/h.hs/$d"
+	done
+	alternate hundred "$HUNDRED_RUNS" 0 hundred_ssh_pk hundred_ssh_peer
+	result "$c2" "$RES/hundred.hundred_ssh_pk" \
+	    "$RES/hundred.hundred_ssh_peer" "<=" 1
+	result "20 ssh DPs -j 8: first push vs xargs -P 8 rsync -e ssh (info)" \
+	    "$RES/hundred.hundred_ssh_pk.first" \
+	    "$RES/hundred.hundred_ssh_peer.first" "" ""
+	sshd_stop
+	SSHV=
+	trash "$S/h.hs" "$S/hr.hs" "$HSTORE"
 }
 
 # ======================================================================
