@@ -60,6 +60,7 @@
 #ifndef PKGDIST_RETRYJOB_H
 #define PKGDIST_RETRYJOB_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,22 +121,39 @@ int retryjob_make(struct retryjob *j, const char *package, const char *dp,
  * operand, the DP when exactly one is named by --only or --dp (and no
  * --group/--all/--refresh-existing without --only), and --version; for
  * "pkgstage add" and pkgdist-update, the package.
- * Outputs are malloc'd or NULL / 0 when not named.
+ * Outputs are malloc'd or NULL / 0 when not named.  A package operand
+ * that is not a valid name is an error: no job for it could succeed.
  */
 int retryjob_guess(
     int argc, char *const argv[], char **package, char **dp, uint64_t *version);
 
 /*
- * The argv a pkgpush retry runs for one DP: argv with "--version N" and
- * "--only DP" inserted before the first operand (optind, as getopt left
- * it; before a "--" that ends the options), any earlier "--only X",
- * "--only=X", "--version X" and "--version=X" removed, argv[0] reduced
- * to "pkgpush".  *out is a malloc'd NULL-terminated vector of malloc'd
- * strings (retryjob_argv_free()).
+ * The argv a pkgpush retry runs for one DP, built from the options as
+ * getopt_long() parses argv with shortopts and longopts (pkgpush's own
+ * tables), never by matching the words: "pkgpush", then every option in
+ * its one full spelling ("--only" for "--onl" or "--only=X", "-j" for a
+ * short one), each value a word of its own, options whose getopt value
+ * is in drop (0-terminated: pkgpush's --only and --version) left out;
+ * then "--version N", "--only DP", "--" and the operands.  A word getopt
+ * refuses is an error.  getopt's state is reset (optind 0) before and
+ * after, and it prints nothing.  *out is a malloc'd NULL-terminated
+ * vector of malloc'd strings (retryjob_argv_free()).
  */
-int retryjob_pkgpush_argv(int argc, char *const argv[], int optind,
-    const char *dp, uint64_t version, int *outc, char ***out);
+int retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
+    const struct option *longopts, const int *drop, const char *dp,
+    uint64_t version, int *outc, char ***out);
 void retryjob_argv_free(int argc, char **argv);
+
+/*
+ * Is j's command one a retry job may carry, in the store at path store?
+ * Each tool has a fixed list of options (exact spellings: no
+ * abbreviation, no -o, no pkgpush --serve) and, for pkgstage and
+ * pkgdiff, of subcommands (pkgstage add and import; pkgdiff diff, scan,
+ * verify); a -s/--store value must name that same store (a relative one
+ * from j->dir).  0 yes; -1 with the reason ("option '-o' is not one a
+ * retry job of pkgdiff may carry: refused").
+ */
+int retryjob_command_check(const struct retryjob *j, const char *store);
 
 /* Parse a job file's bytes; name is the file name (it must equal the
  * id) and is used in messages ("NAME: line N: what is wrong").  failed
@@ -157,6 +175,11 @@ int retryjob_opendir(const char *store, bool create, int *dirfd);
 int retryjob_lock(int dirfd);
 void retryjob_unlock(int fd);
 
+/* Take job id's run lock (.locks/ID) without waiting: -1 with
+ * err_errno() EWOULDBLOCK when another run holds it.  Released with
+ * retryjob_unlock(). */
+int retryjob_run_lock(int locksdir, const char *id);
+
 /*
  * Load job name from dirfd (the retry dir or failed/), refusing a file
  * that is not a regular file (O_NOFOLLOW), not owned by uid, or writable
@@ -167,7 +190,10 @@ int retryjob_load(int dirfd, const char *name, uid_t uid, bool failed,
     struct retryjob *j, char **buf, size_t *len);
 
 /* Write j as j->id under dirfd, atomically (atomic.h, mode 0644).  The
- * caller holds the writer lock. */
+ * caller holds the writer lock.  Written by root in a directory another
+ * account owns, the file is that account's (as are the directories
+ * retryjob_opendir() makes and the lock files): job files are trusted
+ * only when the store's owner owns them. */
 int retryjob_save(int dirfd, const struct retryjob *j);
 
 /* The names in dirfd that are job ids (dot files, temporaries and other
@@ -179,14 +205,17 @@ void retryjob_names_free(char **names, size_t n);
 /*
  * The call pkgpush makes for a DP that failed: build the job
  * (retryjob_make()), then under the writer lock write it over any older
- * job of the same id.  Nothing is written when PKGDIST_RETRY_JOB names
- * this id (the job being run is the one that failed again).  *id (may be
- * NULL) gets the job's id for the caller's message; it must hold
+ * job of the same id; *queued says whether it did.  Nothing is written
+ * (*queued false, return 0) when PKGDIST_RETRY_JOB names this id: the
+ * job being run is the one that failed again, and the pkgretry running
+ * it records the outcome, so the caller must not say a retry was queued
+ * (its last line is then the cause, which pkgretry records).  *id (may
+ * be NULL) gets the job's id for the caller's message; it must hold
  * RETRYJOB_ID_MAX + 1 bytes.
  */
 int retryjob_queue(const char *store, const char *package, const char *dp,
     uint64_t version, int argc, char *const argv[], const char *error,
-    char *id);
+    char *id, bool *queued);
 
 /* Seconds to wait after the attempts-th failure: base * 2^(attempts-1),
  * at most cap (attempts 0: 0). */

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +21,20 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "config.h"
 #include "dp.h"
 #include "dplist.h"
 #include "dppush.h"
 #include "err.h"
 #include "exitcode.h"
 #include "io.h"
+#include "fanout.h"
 #include "fault.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
 #include "progress.h"
+#include "ratelimit.h"
 #include "remote.h"
 #include "retryjob.h"
 #include "scan.h"
@@ -40,10 +44,11 @@
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS };
+enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
+	OPT_BWLIMIT,
 	OPT_DP,
 	OPT_GROUP,
 	OPT_INPLACE,
@@ -55,11 +60,13 @@ enum {
 	OPT_STATUS,
 	OPT_TRUST,
 	OPT_VERIFY,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_WHERE
 };
 
 static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "group", required_argument, NULL, OPT_GROUP },
@@ -76,8 +83,13 @@ static const struct option longopts[] = {
 	{ "trust", required_argument, NULL, OPT_TRUST },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "version", required_argument, NULL, OPT_VERSION },
+	{ "where", required_argument, NULL, OPT_WHERE },
 	{ NULL, 0, NULL, 0 }
 };
+#define SHORTOPTS "hj:ns:"
+
+/* What a retry job fixes itself (retryjob_pkgpush_argv()). */
+static const int job_drop[] = { OPT_ONLY, OPT_VERSION, 0 };
 
 struct names {
 	const char **v;
@@ -92,20 +104,70 @@ struct opts {
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
+	uint64_t bwlimit;	/* --bwlimit: bytes per second, 0: none */
 };
 
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pkgpush [-n] [-j N] [-s STORE] [--all] [--dp NAME] "
-	    "[--group G]\n"
-	    "               [--inplace] [--keep K] [--only NAME] "
-	    "[--refresh-existing]\n"
-	    "               [--rollback] [--trust KEY.pub] [--verify] "
-	    "[--version N] PKG\n"
-	    "       pkgpush [-s STORE] --status [PKG]\n"
-	    "       pkgpush --serve PATH\n");
+	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
+	    "[--dp name]\n"
+	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
+	    "               [--refresh-existing] [--rollback] [--trust key.pub] "
+	    "[--verify]\n"
+	    "               [--version n] pkg\n"
+	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush [-s store] --where name\n"
+	    "       pkgpush --serve path\n");
+}
+
+/* -h: the usage, then one line per option (pkgpush(1) says more). */
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	    "  -n, --dry-run         say per DP what would be done, change "
+	    "nothing\n"
+	    "  -j, --jobs n          push to n DPs at once (default 4)\n"
+	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
+	    "                        /var/lib/pkgdist)\n"
+	    "  -h, --help            print this help and exit 0\n"
+	    "      --all             push to every DP of the DP list "
+	    "(STORE/dps)\n"
+	    "      --bwlimit rate    cap what this command sends to remote DPs, "
+	    "in all,\n"
+	    "                        at rate bytes/s (K, M, G: powers of "
+	    "1024)\n"
+	    "      --dp name         push to DP name (may be repeated)\n"
+	    "      --group g         push to every DP of group g (may be "
+	    "repeated)\n"
+	    "      --inplace         a DP new to pkg gets a plain directory, "
+	    "files\n"
+	    "                        renamed over their old selves (shares "
+	    "without links)\n"
+	    "      --keep k          atomic layout: keep k trees on each DP, "
+	    "the current\n"
+	    "                        one included (default 2)\n"
+	    "      --only name       of the targets named, push to DP name "
+	    "only\n"
+	    "      --refresh-existing  also push to every DP that holds pkg\n"
+	    "      --rollback        allow moving a DP to a lower --version\n"
+	    "      --trust key.pub   refuse a version not signed by that key\n"
+	    "      --verify          re-hash each DP first and repair any "
+	    "drift\n"
+	    "      --version n       push version n (default: the newest)\n"
+	    "      --status          print each DP's version and state of pkg "
+	    "(or of\n"
+	    "                        every package)\n"
+	    "      --serve path      the far side of an ssh:// DP (run by "
+	    "pkgpush)\n"
+	    "      --where name      print DP name's TARGET from the DP list, "
+	    "unescaped\n"
+	    "\n"
+	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
+	    "trouble.\n", stdout);
 }
 
 static noreturn void
@@ -140,9 +202,34 @@ names_has(const struct names *n, const char *s)
 
 /* ---- one DP ---- */
 
+/* A bandwidth cap: the rate of a ratelimit.h limiter, from the bwlimit
+ * lines of STORE/config (asked at every transfer, so windows switch
+ * during a push) and --bwlimit. */
+struct cap {
+	const struct config *cfg;
+	const char *name;	/* the target, or "*": the command's total */
+	const char *group;	/* the target's group, or NULL */
+	uint64_t fixed;		/* --bwlimit (the total only), 0: none */
+};
+
+static uint64_t
+cap_rate(void *ctx, time_t now)
+{
+	const struct cap *c = ctx;
+	const struct config_bwlimit *b;
+	uint64_t rate = c->fixed;
+
+	b = config_bwlimit_find(c->cfg, c->name, c->group, now);
+	if (b != NULL && (rate == 0 || b->rate < rate))
+		rate = b->rate;
+	return rate;
+}
+
 struct job {
 	const struct dp *dp;
 	struct remote_conn *conn;	/* ssh started early, or NULL */
+	struct cap cap;
+	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
 	int result;		/* 0 done, -1 failed */
 };
 
@@ -153,12 +240,15 @@ struct shared {
 	const struct manifest *m;
 	int argc;
 	char **argv;
-	int optind;
 	struct job *jobs;
 	size_t njobs, next;
 	pthread_mutex_t mu;
 	struct progress *progress;
 	int jobsn;
+	bool env_warned;	/* retry_env_warn() said it (under mu) */
+	struct fanout *fanout;	/* two local DPs or more: each content read
+				 * from the store once (fanout.h) */
+	struct content_source fanout_src;
 };
 
 /* ---- the content source: the store ---- */
@@ -252,17 +342,12 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		hd.version = r->held ? r->old_version : 0;
 		hd.state = STORE_HOLD_FAILED;
 		if (h != NULL && h->rootfd != -1 &&
-		    dp_state_read(h, sh->pkg, &st, NULL) == 0) {
+		    dp_note_failure(h, sh->pkg, why, &st) == 0) {
 			if (st.status == DP_ST_PARTIAL) {
 				hd.state = STORE_HOLD_PARTIAL;
 				hd.version = st.from;
-			} else if (st.status == DP_ST_COMPLETE) {
+			} else if (st.status == DP_ST_COMPLETE)
 				hd.version = st.version;
-				/* Note the failure on the DP for --status. */
-				free(st.error);
-				st.error = strdup(why);
-				(void)dp_state_write(h, sh->pkg, &st, NULL);
-			}
 			dp_state_free(&st);
 		} else if (!r->held) {
 			/* Unreachable: keep what the store knew. */
@@ -281,6 +366,33 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		    err_get());
 }
 
+/*
+ * A retry job runs later, often from cron, without this command's
+ * environment: where a variable overrides a setting of STORE/config,
+ * say once that the retry will use the file, and which line to add.
+ * Called with sh->mu held.
+ */
+static void
+retry_env_warn(struct shared *sh, const struct dp *dp)
+{
+	const struct config *cfg = store_config(sh->store);
+	struct config_env_override ov[CONFIG_ENV_MAX];
+	int n, i;
+
+	if (sh->env_warned || dp->target.kind != DP_SSH)
+		return;
+	sh->env_warned = true;
+	if ((n = config_env_overrides(cfg, ov)) == -1) {
+		msg_liberr();
+		return;
+	}
+	for (i = 0; i < n; i++)
+		msg_warn("%s: the retry will not see $%s but the settings "
+		    "of '%s': add the line '%s' there", dp->name, ov[i].var,
+		    cfg->path, ov[i].line);
+	config_env_overrides_free(ov, (size_t)n);
+}
+
 static int
 push_one(struct shared *sh, struct job *job)
 {
@@ -291,7 +403,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false;
+	bool opened = false, queued = false;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -308,9 +420,12 @@ push_one(struct shared *sh, struct job *job)
 	if (po.write_threads > 4)
 		po.write_threads = 4;
 	po.progress = sh->progress;
+	po.rate = job->rate;
 	src.ctx = sh;
 	src.prepare = NULL;
 	src.write = store_source_write;
+	if (sh->fanout != NULL)
+		src = sh->fanout_src;
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
@@ -370,16 +485,21 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
-	if (retryjob_pkgpush_argv(sh->argc, sh->argv, sh->optind, dp->name,
-	    sh->m->version, &nc, &nv) == -1 ||
+	/* The job is built from the options as parsed (an abbreviated
+	 * --onl is --only), never from the words typed. */
+	if (retryjob_pkgpush_argv(sh->argc, sh->argv, SHORTOPTS, longopts,
+	    job_drop, dp->name, sh->m->version, &nc, &nv) == -1 ||
 	    retryjob_queue(store_dir(sh->store), sh->pkg, dp->name,
-	    sh->m->version, nc, nv, why ? why : "", id) == -1) {
+	    sh->m->version, nc, nv, why ? why : "", id, &queued) == -1) {
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: %s", dp->name, err_get());
 		pthread_mutex_unlock(&sh->mu);
-	} else {
+	} else if (queued) {
+		/* Not when pkgretry runs this very job: it records the
+		 * cause, the line above, as the job's last error. */
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: retry queued as '%s'", dp->name, id);
+		retry_env_warn(sh, dp);
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
@@ -425,9 +545,61 @@ load_dplist(struct store *s, struct dplist *l)
 	return 0;
 }
 
+/*
+ * The limiters of a push's remote targets, when STORE/config has bwlimit
+ * lines or --bwlimit is given: one per remote target (its most specific
+ * line), each chained to the command's total (the "*" line and
+ * --bwlimit), which all -j workers share.  Local DPs are not capped.
+ */
 static int
-push(const struct opts *o, const char *pkg, int argc, char **argv,
-    int optind)
+caps_start(struct cap *total_cap, struct ratelimit **total,
+    const struct config *cfg, const struct opts *o, struct job *jobs,
+    size_t n)
+{
+	size_t i;
+
+	*total = NULL;
+	if (cfg->nbwlimit == 0 && o->bwlimit == 0)
+		return 0;
+	total_cap->cfg = cfg;
+	total_cap->name = "*";
+	total_cap->group = NULL;
+	total_cap->fixed = o->bwlimit;
+	if ((*total = ratelimit_new(cap_rate, total_cap, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (jobs[i].dp->target.kind != DP_SSH)
+			continue;
+		jobs[i].cap.cfg = cfg;
+		jobs[i].cap.name = jobs[i].dp->name;
+		jobs[i].cap.group = jobs[i].dp->group;
+		jobs[i].cap.fixed = 0;
+		if ((jobs[i].rate = ratelimit_new(cap_rate, &jobs[i].cap,
+		    *total, NULL)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* A fanout over the store for a push to two local DPs or more. */
+static int
+fanout_start(struct shared *sh)
+{
+	struct content_source store_src = { sh, NULL, store_source_write };
+	size_t i, local = 0;
+
+	for (i = 0; i < sh->njobs; i++)
+		if (sh->jobs[i].dp->target.kind != DP_SSH)
+			local++;
+	if (local < 2)
+		return 0;
+	if ((sh->fanout = fanout_new(&store_src, &sh->fanout_src)) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+push(const struct opts *o, const char *pkg, int argc, char **argv)
 {
 	struct store *s = NULL;
 	struct dplist l;
@@ -439,6 +611,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	int rc = EXIT_TROUBLE, ulock = -1, nth;
 	uint64_t version = o->version, items = 0, bytes = 0;
 	bool *want = NULL;
+	struct cap total_cap;
+	struct ratelimit *total = NULL;
 
 	dplist_init(&l);
 	manifest_init(&m);
@@ -527,7 +701,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 		if (sh.jobs[i].dp != NULL &&
 		    sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
-			    &sh.jobs[i].conn);
+			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
 	if ((ulock = store_lock(s, pkg, STORE_LOCK_USE, true,
 	    STORE_WAIT_DEFAULT)) == -1 ||
@@ -538,6 +712,11 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	if (o->trust != NULL &&
 	    store_verify_version(s, pkg, version, o->trust) == -1) {
 		msg_warn("--trust: %s", err_get());
+		goto out;
+	}
+	if (caps_start(&total_cap, &total, store_config(s), o, sh.jobs,
+	    sh.njobs) == -1) {
+		msg_liberr();
 		goto out;
 	}
 	for (i = 0; i < m.n; i++)
@@ -552,10 +731,13 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	sh.m = &m;
 	sh.argc = argc;
 	sh.argv = argv;
-	sh.optind = optind;
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
+	if (!o->dry_run && fanout_start(&sh) == -1) {
+		msg_liberr();
+		goto out;
+	}
 	if ((th = calloc((size_t)nth, sizeof(*th))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
@@ -581,8 +763,12 @@ out:
 	free(th);
 	free(want);
 	free(hv);
-	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++)
+	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++) {
 		remote_conn_free(sh.jobs[i].conn);
+		ratelimit_free(sh.jobs[i].rate);
+	}
+	ratelimit_free(total);
+	fanout_free(sh.fanout);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
@@ -609,25 +795,20 @@ status_line(const char *dp, const char *pkg, const struct dp_state *st)
 		printf("%s %s %" PRIu64 " complete\n", dp, pkg, st->version);
 }
 
-/* --status of an ssh:// DP: its states, asked over ssh (remote.h). */
-static int
-status_remote(const struct dp *dp, const char *pkg, int *rc)
+/* The lines of one DP's states (dp_states(), remote_status()). */
+static void
+status_lines(const char *dp, const struct dp_pkg_state *v, size_t n, int *rc)
 {
-	struct remote_state *v;
-	size_t n, i;
+	size_t i;
 
-	if (remote_status(&dp->target, pkg, &v, &n) == -1)
-		return -1;
 	for (i = 0; i < n; i++) {
 		if (v[i].damaged != NULL) {
-			printf("%s %s - damaged: %s\n", dp->name,
-			    v[i].package, v[i].damaged);
+			printf("%s %s - damaged: %s\n", dp, v[i].package,
+			    v[i].damaged);
 			*rc = EXIT_PARTIAL;
 		} else
-			status_line(dp->name, v[i].package, &v[i].st);
+			status_line(dp, v[i].package, &v[i].st);
 	}
-	remote_states_free(v, n);
-	return 0;
 }
 
 static int
@@ -636,9 +817,8 @@ status(const char *storeopt, const char *pkg)
 	struct store *s = NULL;
 	struct dplist l;
 	struct dp_handle h;
-	struct dp_state st;
-	char **names = NULL;
-	size_t n = 0, i, k;
+	struct dp_pkg_state *v;
+	size_t n, i;
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
@@ -656,8 +836,12 @@ status(const char *storeopt, const char *pkg)
 		const struct dp *dp = &l.v[i];
 
 		if (dp->target.kind == DP_SSH &&
-		    status_remote(dp, pkg, &rc) == 0)
+		    remote_status(&dp->target, store_config(s), pkg, &v,
+		    &n) == 0) {
+			status_lines(dp->name, v, n, &rc);
+			dp_pkg_states_free(v, n);
 			continue;
+		}
 		/* An ssh DP that failed falls to "unreachable" (err set). */
 		if (dp->target.kind != DP_LOCAL ||
 		    dp_open(dp->target.path, false, &h) == -1) {
@@ -700,26 +884,13 @@ status(const char *storeopt, const char *pkg)
 			rc = EXIT_PARTIAL;
 			continue;
 		}
-		names = NULL;
-		n = 0;
-		if (pkg == NULL && dp_packages(&h, &names, &n) == -1) {
+		if (dp_states(&h, pkg, &v, &n) == -1) {
 			msg_warn("%s: %s", dp->name, err_get());
 			rc = EXIT_PARTIAL;
+		} else {
+			status_lines(dp->name, v, n, &rc);
+			dp_pkg_states_free(v, n);
 		}
-		for (k = 0; k < (pkg ? 1 : n); k++) {
-			const char *pn = pkg ? pkg : names[k];
-
-			if (dp_state_read(&h, pn, &st, NULL) == -1) {
-				printf("%s %s - damaged: %s\n", dp->name, pn,
-				    err_get());
-				rc = EXIT_PARTIAL;
-				continue;
-			}
-			if (pkg != NULL || st.status != DP_ST_NONE)
-				status_line(dp->name, pn, &st);
-			dp_state_free(&st);
-		}
-		dp_packages_free(names, n);
 		dp_close(&h);
 	}
 out:
@@ -728,12 +899,73 @@ out:
 	return rc;
 }
 
+/*
+ * pkgpush --where NAME: DP NAME's TARGET as the DP list gives it, with
+ * its escapes undone (any byte but NUL may follow), and a newline: what
+ * pkgdist-cron needs to find a local DP, from the one DP list parser.
+ */
+static int
+where(const char *storeopt, const char *name)
+{
+	struct store *s = NULL;
+	struct dplist l;
+	const struct dp *dp;
+	char *t = NULL, shown[PATH_SHOW_LEN];
+	int rc = EXIT_TROUBLE;
+
+	dplist_init(&l);
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    load_dplist(s, &l) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if ((dp = dplist_find(&l, name)) == NULL) {
+		msg_warn("'%s': no such DP in '%s/%s'", path_show(name,
+		    shown, sizeof(shown)), store_dir(s), STORE_DPS);
+		goto out;
+	}
+	if (path_unescape(dp->target_text, strlen(dp->target_text),
+	    &t) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (fwrite(t, 1, strlen(t), stdout) != strlen(t) ||
+	    putchar('\n') == EOF)
+		goto out;
+	rc = EXIT_DONE;
+out:
+	free(t);
+	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
+/* pkgpush --serve PATH: the remote end of a remote DP (serve.h), on
+ * stdin and stdout; messages go to stderr, which ssh carries back. */
+static int
+serve(const char *path)
+{
+	char note[1024];
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	r = serve_session(STDIN_FILENO, STDOUT_FILENO, path, note,
+	    sizeof(note));
+	if (note[0] != '\0')
+		msg_warn("--serve: %s", note);
+	if (r == -1) {
+		msg_warn("--serve: %s", err_get());
+		return EXIT_TROUBLE;
+	}
+	return r == 0 ? EXIT_DONE : EXIT_PARTIAL;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
-	const char *serve_path = NULL;
+	const char *serve_path = NULL, *where_name = NULL;
 	uint64_t u;
 	int ch, rc;
 
@@ -744,18 +976,19 @@ main(int argc, char *argv[])
 	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
-	while ((ch = getopt_long(argc, argv, "hj:ns:", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'h':
-			usage(stdout);
+			help();
 			free(o.dps.v);
 			free(o.groups.v);
 			free(o.only.v);
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (num_arg(optarg, 1, 1024, &u) == -1)
+			if (msg_num_opt("-j", optarg, 1, 1024,
+			    "how many DPs to push to at once", &u) == -1)
 				bad_usage();
 			o.jobs = (int)u;
 			break;
@@ -767,6 +1000,12 @@ main(int argc, char *argv[])
 			break;
 		case OPT_ALL:
 			o.all = true;
+			break;
+		case OPT_BWLIMIT:
+			if (config_parse_rate(optarg, &o.bwlimit) == -1) {
+				msg_warn("--bwlimit: %s", err_get());
+				bad_usage();
+			}
 			break;
 		case OPT_DP:
 			if (names_add(&o.dps, optarg) == -1)
@@ -780,7 +1019,9 @@ main(int argc, char *argv[])
 			o.inplace = true;
 			break;
 		case OPT_KEEP:
-			if (num_arg(optarg, 1, 1000, &u) == -1)
+			if (msg_num_opt("--keep", optarg, 1, 1000,
+			    "version trees kept on a DP, the current one included",
+			    &u) == -1)
 				bad_usage();
 			o.keep = (unsigned)u;
 			break;
@@ -801,6 +1042,10 @@ main(int argc, char *argv[])
 		case OPT_STATUS:
 			mode = MODE_STATUS;
 			break;
+		case OPT_WHERE:
+			mode = MODE_WHERE;
+			where_name = optarg;
+			break;
 		case OPT_TRUST:
 			o.trust = optarg;
 			break;
@@ -808,7 +1053,8 @@ main(int argc, char *argv[])
 			o.verify = true;
 			break;
 		case OPT_VERSION:
-			if (num_arg(optarg, 1, UINT64_MAX, &u) == -1)
+			if (msg_num_opt("--version", optarg, 1, UINT64_MAX,
+			    "versions are numbered from 1", &u) == -1)
 				bad_usage();
 			o.version = u;
 			break;
@@ -819,7 +1065,11 @@ main(int argc, char *argv[])
 	if (mode == MODE_SERVE) {
 		if (argc != optind)
 			bad_usage();
-		rc = serve_main(serve_path);
+		rc = serve(serve_path);
+	} else if (mode == MODE_WHERE) {
+		if (argc != optind)
+			bad_usage();
+		rc = where(o.store, where_name);
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
@@ -828,10 +1078,10 @@ main(int argc, char *argv[])
 		if (argc - optind != 1)
 			bad_usage();
 		if (o.rollback && o.version == 0) {
-			msg_warn("--rollback needs --version N");
+			msg_warn("--rollback needs --version n");
 			bad_usage();
 		}
-		rc = push(&o, argv[optind], argc, argv, optind);
+		rc = push(&o, argv[optind], argc, argv);
 	}
 	free(o.dps.v);
 	free(o.groups.v);

@@ -1,11 +1,16 @@
 /*
  * Unit tests of retryjob.c: the job file round trip, the strict parser
  * on hostile input, the key a command gives, the argv of a pkgpush
- * retry, and the backoff.
+ * retry, the options a job may carry, and the backoff.
  */
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "retryjob.h"
@@ -340,16 +345,38 @@ test_guess(void)
 static void
 test_pkgpush_argv(void)
 {
+	/* pkgpush's tables, as far as the test needs them. */
+	static const struct option lo[] = {
+		{ "all", no_argument, NULL, 1 },
+		{ "inplace", no_argument, NULL, 2 },
+		{ "only", required_argument, NULL, 3 },
+		{ "refresh-existing", no_argument, NULL, 4 },
+		{ "store", required_argument, NULL, 's' },
+		{ "version", required_argument, NULL, 5 },
+		{ "verify", no_argument, NULL, 6 },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const int drop[] = { 3, 5, 0 };
 	char *argv[] = { "/usr/bin/pkgpush", "-s", "/s", "--version=3",
 		"--refresh-existing", "--only", "old", "--inplace", "--",
 		"office97", NULL };
 	const char *want[] = { "pkgpush", "-s", "/s", "--refresh-existing",
 		"--inplace", "--version", "7", "--only", "dp2", "--",
 		"office97" };
+	/* Abbreviations (--onl, --vers, --ver is ambiguous: not here),
+	 * joined values, options after the operand. */
+	char *abbr[] = { "pkgpush", "--al", "--onl", "dp1", "--onl=dp2",
+		"--vers", "1", "office97", "--inp", "--store=/t", "--verif",
+		NULL };
+	const char *wabbr[] = { "pkgpush", "--all", "--inplace", "--store",
+		"/t", "--verify", "--version", "1", "--only", "dp1", "--",
+		"office97" };
+	char *bad[] = { "pkgpush", "--nosuch", "office97", NULL };
 	char **out = NULL;
 	int outc = 0, i, same;
 
-	tap_ok(retryjob_pkgpush_argv(10, argv, 9, "dp2", 7, &outc, &out) == 0,
+	tap_ok(retryjob_pkgpush_argv(10, argv, "hj:ns:", lo, drop, "dp2", 7,
+		   &outc, &out) == 0,
 	    "narrow a pkgpush argv to one DP");
 	same = outc == 11;
 	for (i = 0; same && i < outc; i++)
@@ -358,7 +385,120 @@ test_pkgpush_argv(void)
 	    "options kept, version fixed, "
 	    "target narrowed, before '--' and the operand");
 	retryjob_argv_free(outc, out);
+	out = NULL;
+
+	tap_ok(retryjob_pkgpush_argv(11, abbr, "hj:ns:", lo, drop, "dp1", 1,
+		   &outc, &out) == 0,
+	    "an argv with abbreviated options");
+	same = outc == 12;
+	for (i = 0; same && i < outc; i++)
+		same = strcmp(out[i], wabbr[i]) == 0;
+	tap_ok(same, "every abbreviation in its full spelling; every --onl "
+		     "and --vers dropped, whatever its spelling");
+	tap_ok(strcmp(abbr[1], "--al") == 0 && strcmp(abbr[7], "office97") ==
+		0, "the caller's argv is not permuted");
+	retryjob_argv_free(outc, out);
+	out = NULL;
+
+	tap_ok(retryjob_pkgpush_argv(3, bad, "hj:ns:", lo, drop, "dp1", 1,
+		   &outc, &out) == -1 && out == NULL &&
+		strstr(err_get(), "--nosuch") != NULL,
+	    "an option pkgpush does not know is refused by name");
 }
+
+/* Does a job of argv (working directory: the current one) pass
+ * retryjob_command_check() in store; want_err: a piece of the reason. */
+static void
+check_cmd(const char *store, bool ok, const char *want_err, const char *what,
+    int argc, char *const argv[])
+{
+	struct retryjob j;
+	bool pass;
+
+	if (retryjob_make(&j, "office97", NULL, 0, argc, argv, NULL) == -1) {
+		tap_ok(false, "%s: %s", what, err_get());
+		return;
+	}
+	pass = retryjob_command_check(&j, store) == 0;
+	if (!ok && pass)
+		tap_ok(false, "%s: allowed", what);
+	else if (!ok)
+		tap_ok(strstr(err_get(), want_err) != NULL, "%s: '%s'", what,
+		    err_get());
+	else
+		tap_ok(pass, "%s%s%s", what, pass ? "" : ": ",
+		    pass ? "" : err_get());
+	retryjob_free(&j);
+}
+
+#define CMD(ok, err, what, ...)                                                \
+	do {                                                                   \
+		char *v[] = { __VA_ARGS__, NULL };                             \
+		check_cmd(store, ok, err, what, (int)(sizeof(v) / sizeof(v[0])) - 1, v); \
+	} while (0)
+
+static void
+test_command_check(void)
+{
+	char store[] = "/tmp/pkgdist-unit.XXXXXX", other[] =
+	    "/tmp/pkgdist-unit.XXXXXX", cwd[4096], rel[4200], eq[4200];
+
+	if (mkdtemp(store) == NULL || mkdtemp(other) == NULL ||
+	    getcwd(cwd, sizeof(cwd)) == NULL) {
+		tap_ok(false, "temporary directories");
+		return;
+	}
+	snprintf(rel, sizeof(rel), "%s/%s", store, ".");
+	CMD(true, "", "pkgpush's own job", "pkgpush", "-s", store,
+	    "--refresh-existing", "--inplace", "--keep", "3", "-j", "2",
+	    "--version", "7", "--only", "dp2", "--", "office97");
+	snprintf(eq, sizeof(eq), "--store=%s", store);
+	CMD(true, "", "--store=SAME, by another spelling", "pkgpush", eq,
+	    "--all", "office97");
+	CMD(true, "", "the same store by another path", "pkgpush", "-s", rel,
+	    "--verify", "--version=2", "--only=dp1", "office97");
+	CMD(false, "its store", "-s another store", "pkgpush", "-s", other,
+	    "--only", "dp1", "office97");
+	CMD(false, "its store", "-sANOTHER joined", "pkgstage", "add",
+	    "office97", "/src", "-s/");
+	CMD(false, "'--onl' is not one", "an abbreviation", "pkgpush",
+	    "--onl", "dp1", "office97");
+	CMD(false, "'--serve' is not one", "pkgpush --serve", "pkgpush",
+	    "--serve", "/x");
+	CMD(false, "'-o' is not one", "pkgdiff scan -o", "pkgdiff", "scan",
+	    "-o", "/etc/passwd", "/src");
+	CMD(false, "'-o/x' is not one", "pkgdiff scan -oFILE", "pkgdiff",
+	    "scan", "-o/x", "/src");
+	CMD(false, "'--output=/x' is not one", "pkgdiff --output=", "pkgdiff",
+	    "scan", "--output=/x", "/src");
+	CMD(true, "", "pkgdiff verify", "pkgdiff", "verify", "-j", "2", "/m",
+	    "/src");
+	CMD(false, "'pkgstage export' is not a command", "pkgstage export",
+	    "pkgstage", "export", "office97", "1", "-o", "/x");
+	CMD(false, "'pkgstage keygen' is not", "pkgstage keygen", "pkgstage",
+	    "keygen", "-o", "/x");
+	CMD(false, "'-o' is not one", "-o before the subcommand", "pkgstage",
+	    "-o", "/x", "add", "office97", "/src");
+	CMD(true, "", "pkgstage add", "pkgstage", "-s", store, "add",
+	    "--version", "5", "--manifest", "/m", "office97", "/src");
+	CMD(true, "", "pkgstage import", "pkgstage", "import", "--trust",
+	    "/k.pub", "/f.pkg");
+	CMD(false, "without a subcommand", "pkgstage alone", "pkgstage",
+	    "-s", store);
+	CMD(false, "'--verify=x' is not one", "a value to a flag", "pkgpush",
+	    "--verify=x", "office97");
+	CMD(false, "without its value", "a value missing", "pkgpush",
+	    "office97", "--trust");
+	CMD(true, "", "pkgdist-update with pkgpush options", "pkgdist-update",
+	    "-s", store, "office97", "/src", "--inplace", "--dp", "dp1");
+	CMD(false, "'-o' is not one", "pkgdist-update -o", "pkgdist-update",
+	    "office97", "/src", "-o", "/x");
+	CMD(true, "", "after --, words are operands", "pkgdiff", "verify",
+	    "--", "-o", "/src");
+	rmdir(store);
+	rmdir(other);
+}
+#undef CMD
 
 static void
 test_backoff(void)
@@ -393,6 +533,7 @@ main(void)
 	test_roundtrip();
 	test_guess();
 	test_pkgpush_argv();
+	test_command_check();
 	test_backoff();
 	test_ids();
 	return tap_done();
