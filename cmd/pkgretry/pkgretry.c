@@ -32,6 +32,7 @@
 
 #include "atomic.h"
 #include "dplist.h"
+#include "config.h"
 #include "err.h"
 #include "exitcode.h"
 #include "fault.h"
@@ -518,6 +519,20 @@ cmp_pending(const void *a, const void *b)
 	if (x->created != y->created)
 		return x->created < y->created ? -1 : 1;
 	return strcmp(x->name, y->name);
+}
+
+/* STORE/config parses (config.h), as the tools the jobs run will want. */
+static int
+check_config(const char *storepath)
+{
+	struct config cfg;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", storepath, CONFIG_FILE);
+	if (config_load(AT_FDCWD, path, path, &cfg) == -1)
+		return -1;
+	config_free(&cfg);
+	return 0;
 }
 
 static int
@@ -1149,6 +1164,13 @@ mode_run(const char *store, const struct run_opts *o)
 		goto out;
 	}
 	if (retryjob_names(c.dirfd, &names, &n) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	/* With jobs to look at, STORE/config first: a malformed setting is
+	 * trouble to mend, not an attempt of every job that would fail on
+	 * it. */
+	if (n > 0 && check_config(c.storepath) == -1) {
 		msg_liberr();
 		goto out;
 	}
