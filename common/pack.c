@@ -860,6 +860,12 @@ pack_import(struct store *s, int fd, const char *name,
 			goto out;
 		}
 	}
+	if (in->version > STORE_VERSION_GIVEN_MAX) {
+		err_set("%s: %s version %" PRIu64 " is above %" PRIu64 ", the "
+		    "largest version a package file may carry", name,
+		    in->package, in->version, STORE_VERSION_GIVEN_MAX);
+		goto out;
+	}
 	if (store_txn_begin(s, in->package, opts->wait, &t) == -1)
 		goto out;
 	if ((have = store_has_version(s, in->package, in->version)) == -1)

@@ -35,6 +35,7 @@
 
 #define FORMAT_LINE "pkgdist-store 1\n"
 #define HOLD_MAGIC "pkgdist-holdings 1"
+#define LAST_VERSION "last-version"
 #define OBJ_NAME_MAX (2 + 1 + 62 + 2 + 1)
 #define TXN_PREFIX "txn-"
 #define BUILD_PREFIX ".build-"
@@ -187,6 +188,31 @@ ensure_dir(int dirfd, const char *name, const char *what)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A write to the store failed: say what the store was doing and which
+ * store, not the internal file that failed ("cannot write 'p1'"); the
+ * reason (strerror) is kept.  Returns -1.
+ */
+static int
+store_err_io(struct store *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+store_err_io(struct store *s, const char *fmt, ...)
+{
+	char what[PATH_SHOW_LEN + 128];
+	va_list ap;
+	int e = err_errno();
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (e == 0)
+		return err_prefix("%s in store '%s': ", what, s->dir);
+	errno = e;
+	return err_sys("%s in store '%s'", what, s->dir);
 }
 
 /* The store's one call to syncfs: contents renamed into objects/ are
@@ -524,6 +550,55 @@ store_newest(struct store *s, const char *pkg, uint64_t *version)
 	if (n > 0)
 		*version = v[n - 1];
 	free(v);
+	return 0;
+}
+
+/*
+ * The highest version number pkg has had by its mark (0: no mark, as in
+ * every store that never removed a newest version).  A mark that does
+ * not parse is damage: numbers could be given twice.
+ */
+static int
+mark_read(struct store *s, const char *pkg, uint64_t *mark)
+{
+	char path[NAME_MAX_LEN + sizeof(LAST_VERSION) + 2];
+	char *buf = NULL;
+	size_t len;
+	int rc = 0;
+
+	*mark = 0;
+	snprintf(path, sizeof(path), "%s/" LAST_VERSION, pkg);
+	if (io_slurp(s->pkgfd, path, 64, &buf, &len) == -1)
+		return err_errno() == ENOENT ? 0 : -1;
+	if (len < 2 || buf[len - 1] != '\n' ||
+	    (buf[len - 1] = '\0', num_arg(buf, 1, UINT64_MAX, mark) == -1))
+		rc = err_set("'%s/packages/%s': damaged (not a version "
+		    "number)", s->dir, path);
+	free(buf);
+	return rc;
+}
+
+/* Keep v as the highest version number pkg has had (before the newest
+ * version is removed).  A mark already above v stays. */
+static int
+mark_write(struct store *s, const char *pkg, uint64_t v)
+{
+	char line[32];
+	uint64_t old;
+	int pfd, rc;
+
+	if (mark_read(s, pkg, &old) == -1)
+		return -1;
+	if (old >= v)
+		return 0;
+	if ((pfd = open_dir(s->pkgfd, pkg)) == -1)
+		return err_sys("cannot open '%s/packages/%s'", s->dir, pkg);
+	snprintf(line, sizeof(line), "%" PRIu64 "\n", v);
+	rc = atomic_write_file(pfd, LAST_VERSION, line, strlen(line), 0644);
+	close(pfd);
+	if (rc == -1)
+		return store_err_io(s, "cannot keep the last version number "
+		    "of %s", pkg);
 	return 0;
 }
 
@@ -1056,6 +1131,21 @@ store_hold_state_name(enum store_hold_state st)
 	return hold_names[st];
 }
 
+const char *
+store_holding_text(const char *pkg, const struct store_holding *h,
+    char buf[STORE_HOLDING_TEXT])
+{
+	if (h->version != 0)
+		snprintf(buf, STORE_HOLDING_TEXT, "%s held %s version %" PRIu64
+		    " (%s, last pushed %" PRIu64 ")", h->dp, pkg, h->version,
+		    store_hold_state_name(h->state), h->wanted);
+	else
+		snprintf(buf, STORE_HOLDING_TEXT, "%s held no version of %s "
+		    "(%s, last pushed %" PRIu64 ")", h->dp, pkg,
+		    store_hold_state_name(h->state), h->wanted);
+	return buf;
+}
+
 static int
 cmp_holding(const void *a, const void *b)
 {
@@ -1172,7 +1262,10 @@ holdings_write(struct store *s, const char *pkg,
 	rc = atomic_write_file(pfd, "holdings", buf, len, 0644);
 	close(pfd);
 	free(buf);
-	return rc;
+	if (rc == -1)
+		return store_err_io(s, "cannot record the holdings of %s",
+		    pkg);
+	return 0;
 }
 
 /* The holdings lock of pkg (creating the package directory). */
@@ -1240,22 +1333,74 @@ store_holdings(struct store *s, const char *pkg, struct store_holding **v,
 }
 
 int
-store_holding_forget(struct store *s, const char *pkg, const char *dp)
+store_holdings_begin(struct store *s, const char *pkg,
+    const char *const *dps, size_t n, uint64_t version)
+{
+	struct store_holding *v = NULL, *nv;
+	size_t nh, i, j, old;
+	int lk, rc = -1;
+
+	if (check_pkg(pkg) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!name_valid(dps[i]))
+			return err_set("'%s': invalid DP name", dps[i]);
+	if ((lk = holdings_lock(s, pkg)) == -1)
+		return -1;
+	if (holdings_read(s, pkg, &v, &nh) == -1)
+		goto out;
+	if ((nv = realloc(v, (nh + n + 1) * sizeof(*v))) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	v = nv;
+	old = nh;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < old; j++)
+			if (strcmp(v[j].dp, dps[i]) == 0)
+				break;
+		if (j == old) {
+			j = nh++;
+			memset(&v[j], 0, sizeof(v[j]));
+			snprintf(v[j].dp, sizeof(v[j].dp), "%s", dps[i]);
+			v[j].state = STORE_HOLD_FAILED;
+		}
+		v[j].wanted = version;
+		v[j].time = fault_now();
+	}
+	qsort(v, nh, sizeof(*v), cmp_holding);
+	rc = holdings_write(s, pkg, v, nh);
+out:
+	free(v);
+	lock_release(lk);
+	return rc;
+}
+
+int
+store_holding_forget(struct store *s, const char *pkg, const char *dp,
+    struct store_holding *had)
 {
 	struct store_holding *v = NULL;
 	size_t n, i, j;
 	int lk, rc = -1;
 
+	if (had != NULL)
+		memset(had, 0, sizeof(*had));
 	if (check_pkg(pkg) == -1)
 		return -1;
 	if ((lk = holdings_lock(s, pkg)) == -1)
 		return -1;
 	if (holdings_read(s, pkg, &v, &n) == -1)
 		goto out;
-	for (i = j = 0; i < n; i++)
+	for (i = j = 0; i < n; i++) {
 		if (strcmp(v[i].dp, dp) != 0)
 			v[j++] = v[i];
+		else if (had != NULL)
+			*had = v[i];
+	}
 	rc = j == n ? 0 : holdings_write(s, pkg, v, j);
+	if (rc == 0 && j != n)
+		rc = 1;
 out:
 	free(v);
 	lock_release(lk);
@@ -1372,6 +1517,7 @@ struct store_txn {
 	int vfd;		/* packages/PKG/v */
 	char stage[64];
 	uint64_t newest;
+	uint64_t high;		/* newest, or its mark when above */
 	uint64_t seq;
 	pthread_mutex_t mu;
 	struct dset staged;	/* contents in stage/ */
@@ -1452,6 +1598,12 @@ store_txn_newest(const struct store_txn *t)
 	return t->newest;
 }
 
+uint64_t
+store_txn_high(const struct store_txn *t)
+{
+	return t->high;
+}
+
 int
 store_txn_begin(struct store *s, const char *pkg, double timeout,
     struct store_txn **out)
@@ -1491,6 +1643,10 @@ store_txn_begin(struct store *s, const char *pkg, double timeout,
 		goto fail;
 	t->newest = n > 0 ? v[n - 1] : 0;
 	free(v);
+	if (mark_read(s, pkg, &t->high) == -1)
+		goto fail;
+	if (t->high < t->newest)
+		t->high = t->newest;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(t->stage, sizeof(t->stage), TXN_PREFIX "%ld-%lx",
 	    (long)getpid(), (unsigned long)ts.tv_nsec ^
@@ -1695,7 +1851,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	unsigned char *buf = NULL;
 	char part[32] = "";
 	uint64_t total = 0, written = 0;
-	bool zlib = false, first = true;
+	bool zlib = false, first = true, store_side = false;
 	int fd = -1, pfd = -1, rc = -1, k;
 	ssize_t got;
 
@@ -1732,8 +1888,10 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	}
 	if (digest_init(&dg) == -1)
 		goto out;
-	if ((pfd = txn_part(t, part)) == -1)
+	if ((pfd = txn_part(t, part)) == -1) {
+		store_side = true;
 		goto out;
+	}
 	for (;;) {
 		if ((got = io_read_full(fd, buf, BLOB_CHUNK, path)) == -1)
 			goto out;
@@ -1750,6 +1908,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 			break;
 		if (digest_update(&dg, buf, (size_t)got) == -1)
 			goto out;
+		store_side = true;
 		if (zlib) {
 			if (blob_deflate_write(&bd, buf, (size_t)got, pfd,
 			    part, &written) == -1)
@@ -1759,11 +1918,14 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 				goto out;
 			written += (uint64_t)got;
 		}
+		store_side = false;
 		if ((size_t)got < BLOB_CHUNK)
 			break;
 	}
+	store_side = true;
 	if (zlib && blob_deflate_finish(&bd, pfd, part, &written) == -1)
 		goto out;
+	store_side = false;
 	if (digest_final(&dg, out) == -1)
 		goto out;
 	if (fstat(fd, &st2) == -1) {
@@ -1779,11 +1941,19 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		    "longer matches the manifest)", path);
 		goto out;
 	}
-	if (txn_keep(t, part, pfd, out, zlib, written, stored) == -1)
+	if (txn_keep(t, part, pfd, out, zlib, written, stored) == -1) {
+		store_side = true;
 		goto out;
+	}
 	part[0] = '\0';
 	rc = 0;
 out:
+	if (rc == -1 && store_side) {
+		char shown[PATH_SHOW_LEN];
+
+		store_err_io(t->s, "cannot stage '%s'",
+		    path_show(path, shown, sizeof(shown)));
+	}
 	if (rc == -1 && part[0] != '\0')
 		(void)unlinkat(t->stagefd, part, 0);
 	if (pfd != -1)
@@ -1802,6 +1972,7 @@ struct tee {
 	int fd;			/* -1: do not keep */
 	const char *what;
 	uint64_t n;
+	bool wfail;		/* the store's write failed, not the source */
 };
 
 static ssize_t
@@ -1813,8 +1984,10 @@ tee_read(void *arg, void *buf, size_t n)
 	if (k > 0) {
 		t->n += (uint64_t)k;
 		if (t->fd != -1 &&
-		    io_write_full(t->fd, buf, (size_t)k, t->what) == -1)
+		    io_write_full(t->fd, buf, (size_t)k, t->what) == -1) {
+			t->wfail = true;
 			return -1;
+		}
 	}
 	return k;
 }
@@ -1826,7 +1999,7 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 {
 	struct blob_inflate bi;
 	struct digest dg = { NULL };
-	struct tee tee = { rd, arg, -1, NULL, 0 };
+	struct tee tee = { rd, arg, -1, NULL, 0, false };
 	unsigned char got[DIGEST_LEN], *buf = NULL;
 	char part[32] = "", hex[DIGEST_HEXLEN + 1];
 	uint64_t total = 0;
@@ -1844,8 +2017,10 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 	if (digest_init(&dg) == -1)
 		goto out;
 	if (!known) {
-		if ((tee.fd = txn_part(t, part)) == -1)
+		if ((tee.fd = txn_part(t, part)) == -1) {
+			tee.wfail = true;
 			goto out;
+		}
 		tee.what = part;
 	}
 	if (zlib && blob_inflate_init(&bi, tee_read, &tee, hex) == -1)
@@ -1880,12 +2055,16 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 		goto out;
 	}
 	if (!known) {
-		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, stored) == -1)
+		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, stored) == -1) {
+			tee.wfail = true;
 			goto out;
+		}
 		part[0] = '\0';
 	}
 	rc = 0;
 out:
+	if (rc == -1 && tee.wfail)
+		store_err_io(t->s, "cannot stage content %s", hex);
 	if (rc == -1 && part[0] != '\0')
 		(void)unlinkat(t->stagefd, part, 0);
 	if (tee.fd != -1)
@@ -1960,10 +2139,12 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 	uint64_t files = 0, bytes = 0, added = 0;
 	size_t len, i;
 	int bfd = -1, rc = -1, have;
+	bool io = false;	/* failures from here on are the store's */
 
 	build[0] = '\0';
-	if (version == 0) {
-		err_set("%s: version 0 is not a version", t->pkg);
+	if (version == 0 || version > STORE_VERSION_MAX) {
+		err_set("%s: version %" PRIu64 " is not a version (1 to %"
+		    PRIu64 ")", t->pkg, version, STORE_VERSION_MAX);
 		goto out;
 	}
 	if ((have = store_has_version(s, t->pkg, version)) == -1)
@@ -1997,6 +2178,7 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 	if (manifest_check(m) == -1)
 		goto out;
 	flush_stop(t);
+	io = true;
 	if (txn_move(t, &added) == -1 || store_sync(s) == -1)
 		goto out;
 	snprintf(build, sizeof(build), BUILD_PREFIX "%" PRIu64, version);
@@ -2022,14 +2204,19 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 	if (io_fsync_dir(t->vfd, "versions") == -1) {
 		/* Not known to be durable: take it back, so that a failure
 		 * reported is a version not committed. */
-		if (io_rename(t->vfd, vname, t->vfd, build) == -1)
+		if (io_rename(t->vfd, vname, t->vfd, build) == -1) {
 			err_prefix("%s version %" PRIu64 " is visible but "
 			    "may not be durable: ", t->pkg, version);
+			io = false;
+		}
 		goto out;
 	}
 	t->done = true;
 	rc = 0;
 out:
+	if (rc == -1 && io)
+		store_err_io(s, "cannot commit %s version %" PRIu64, t->pkg,
+		    version);
 	if (bfd != -1)
 		close(bfd);
 	free(buf);
@@ -2141,15 +2328,45 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 	return 0;
 }
 
+/* Remove version v of pkg (rename to v/.del-N, then the tree; a crash
+ * between leaves a leftover the next run removes).  The caller holds
+ * the package's UPDATE lock and its USE lock exclusive. */
+static int
+version_remove(int vfd, uint64_t v)
+{
+	char name[32], del[48];
+
+	snprintf(name, sizeof(name), "%" PRIu64, v);
+	snprintf(del, sizeof(del), DEL_PREFIX "%" PRIu64, v);
+	if (io_rename(vfd, name, vfd, del) == -1 ||
+	    io_remove_tree(vfd, del) == -1)
+		return -1;
+	return 0;
+}
+
+/* Does a holdings record name v as held or being brought to? */
+static bool
+held(const struct store_holding *h, size_t nh, uint64_t v)
+{
+	size_t j;
+
+	for (j = 0; j < nh; j++)
+		if (h[j].version == v || h[j].wanted == v)
+			return true;
+	return false;
+}
+
 static int
 gc_package(struct store *s, const char *pkg, unsigned keep, double timeout,
     struct store_gc_result *res)
 {
 	struct store_holding *h = NULL;
 	uint64_t *v = NULL;
-	size_t nv = 0, nh = 0, i, j;
+	size_t nv = 0, nh = 0, i;
 	int lk = -1, ulk = -1, vfd = -1, rc = -1;
 
+	if (keep == 0)
+		keep = 1;	/* never the newest: its number stays used */
 	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
 	    timeout)) == -1)
 		return -1;
@@ -2160,27 +2377,19 @@ gc_package(struct store *s, const char *pkg, unsigned keep, double timeout,
 	}
 	if (clean_vdir(s, vfd) == -1)
 		goto out;
-	if (store_versions(s, pkg, &v, &nv) == -1 ||
-	    store_holdings(s, pkg, &h, &nh) == -1)
+	/* No add or import changes the versions while the UPDATE lock is
+	 * held; a push may record a holding until the USE lock is ours. */
+	if (store_versions(s, pkg, &v, &nv) == -1)
 		goto out;
 	if (nv > keep) {
 		if ((ulk = store_lock(s, pkg, STORE_LOCK_USE, false,
-		    timeout)) == -1)
+		    timeout)) == -1 ||
+		    store_holdings(s, pkg, &h, &nh) == -1)
 			goto out;
 		for (i = 0; i < nv - keep; i++) {
-			char name[32], del[48];
-
-			for (j = 0; j < nh; j++)
-				if (h[j].version == v[i] ||
-				    h[j].wanted == v[i])
-					break;
-			if (j < nh)
+			if (held(h, nh, v[i]))
 				continue;
-			snprintf(name, sizeof(name), "%" PRIu64, v[i]);
-			snprintf(del, sizeof(del), DEL_PREFIX "%" PRIu64,
-			    v[i]);
-			if (io_rename(vfd, name, vfd, del) == -1 ||
-			    io_remove_tree(vfd, del) == -1)
+			if (version_remove(vfd, v[i]) == -1)
 				goto out;
 			res->versions_removed++;
 		}
@@ -2193,6 +2402,177 @@ out:
 		close(vfd);
 	free(v);
 	free(h);
+	store_unlock(ulk);
+	store_unlock(lk);
+	return rc;
+}
+
+void
+store_rm_result_free(struct store_rm_result *r)
+{
+	free(r->versions);
+	free(r->forgot);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Split h into the records in the way of removing version (0: the whole
+ * package), appended to r->forgot, and the others, left in h[0..*nh). */
+static int
+rm_split(struct store_holding *h, size_t *nh, uint64_t version,
+    struct store_rm_result *r)
+{
+	size_t i, j;
+
+	if (*nh > 0 && (r->forgot = calloc(*nh, sizeof(*h))) == NULL)
+		return err_sys("out of memory");
+	for (i = j = 0; i < *nh; i++) {
+		if (version == 0 || h[i].version == version ||
+		    h[i].wanted == version)
+			r->forgot[r->nforgot++] = h[i];
+		else
+			h[j++] = h[i];
+	}
+	*nh = j;
+	return 0;
+}
+
+/* err: what is in the way of removing version (0: the package). */
+static int
+rm_refuse(const char *pkg, uint64_t version, const struct store_rm_result *r)
+{
+	char names[1024], what[64];
+	size_t i, l = 0;
+
+	names[0] = '\0';
+	for (i = 0; i < r->nforgot && l < sizeof(names) - 1; i++)
+		l += (size_t)snprintf(names + l, sizeof(names) - l, "%s%s",
+		    i > 0 ? ", " : "", r->forgot[i].dp);
+	if (version != 0)
+		snprintf(what, sizeof(what), "%s version %" PRIu64, pkg,
+		    version);
+	else
+		snprintf(what, sizeof(what), "package '%s'", pkg);
+	return err_set("%s: recorded as held by %s (pkgpush --forget "
+	    "removes a record; --force removes them with it)", what, names);
+}
+
+/* The records of store_rm(): in the way (refused unless force) or
+ * removed.  Caller holds the package's UPDATE and USE locks. */
+static int
+rm_records(struct store *s, const char *pkg, uint64_t version, bool force,
+    struct store_rm_result *r)
+{
+	struct store_holding *h = NULL;
+	char path[NAME_MAX_LEN + 16];
+	size_t nh = 0;
+	int lk, rc = -1;
+
+	if ((lk = holdings_lock(s, pkg)) == -1)
+		return -1;
+	if (holdings_read(s, pkg, &h, &nh) == -1 ||
+	    rm_split(h, &nh, version, r) == -1)
+		goto out;
+	if (r->nforgot == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (!force) {
+		rm_refuse(pkg, version, r);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/holdings", pkg);
+	if (nh > 0)
+		rc = holdings_write(s, pkg, h, nh);
+	else
+		rc = io_unlink(s->pkgfd, path, 0);
+out:
+	free(h);
+	lock_release(lk);
+	return rc;
+}
+
+/* Which versions store_rm() removes: version alone (checked to exist)
+ * or every one; *newest gets the newest when it is among them, else 0. */
+static int
+rm_versions(struct store *s, const char *pkg, uint64_t version,
+    struct store_rm_result *r, uint64_t *newest)
+{
+	uint64_t *v = NULL;
+	size_t nv = 0, i;
+	int rc = -1;
+
+	if (store_versions(s, pkg, &v, &nv) == -1)
+		return -1;
+	if (version != 0) {
+		for (i = 0; i < nv && v[i] != version; i++)
+			;
+		if (i == nv) {
+			err_set("%s version %" PRIu64 ": no such version",
+			    pkg, version);
+			goto out;
+		}
+		*newest = i == nv - 1 ? version : 0;
+		v[0] = version;
+		nv = 1;
+	} else {
+		*newest = nv > 0 ? v[nv - 1] : 0;
+	}
+	r->versions = v;
+	r->nversions = nv;
+	v = NULL;
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+int
+store_rm(struct store *s, const char *pkg, uint64_t version, bool force,
+    double timeout, struct store_rm_result *r)
+{
+	struct stat st;
+	uint64_t newest = 0;
+	size_t i;
+	int lk = -1, ulk = -1, vfd = -1, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (check_pkg(pkg) == -1)
+		return -1;
+	if (fstatat(s->pkgfd, pkg, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return err_set("package '%s': not in the store", pkg);
+		return err_sys("cannot stat '%s/packages/%s'", s->dir, pkg);
+	}
+	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
+	    timeout)) == -1 ||
+	    (ulk = store_lock(s, pkg, STORE_LOCK_USE, false, timeout)) == -1)
+		goto out;
+	if ((vfd = open_vdir(s, pkg)) == -1) {
+		if (errno != ENOENT || version != 0)
+			goto out;
+	} else if (clean_vdir(s, vfd) == -1) {
+		goto out;
+	}
+	if (vfd != -1 && rm_versions(s, pkg, version, r, &newest) == -1)
+		goto out;
+	if (rm_records(s, pkg, version, force, r) == -1) {
+		free(r->versions);
+		r->versions = NULL;
+		r->nversions = 0;
+		goto out;
+	}
+	/* Its number stays given before the newest goes. */
+	if (newest != 0 && mark_write(s, pkg, newest) == -1)
+		goto out;
+	for (i = 0; i < r->nversions; i++)
+		if (version_remove(vfd, r->versions[i]) == -1)
+			goto out;
+	if (r->nversions > 0 && io_fsync_dir(vfd, "versions") == -1)
+		goto out;
+	rc = 0;
+out:
+	if (vfd != -1)
+		close(vfd);
 	store_unlock(ulk);
 	store_unlock(lk);
 	return rc;

@@ -40,11 +40,12 @@
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS };
+enum mode { MODE_FORGET, MODE_PUSH, MODE_SERVE, MODE_STATUS };
 
 enum {
 	OPT_ALL = 256,
 	OPT_DP,
+	OPT_FORGET,
 	OPT_GROUP,
 	OPT_INPLACE,
 	OPT_KEEP,
@@ -62,6 +63,7 @@ static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "forget", required_argument, NULL, OPT_FORGET },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "inplace", no_argument, NULL, OPT_INPLACE },
@@ -104,6 +106,7 @@ usage(FILE *fp)
 	    "[--refresh-existing]\n"
 	    "               [--rollback] [--trust KEY.pub] [--verify] "
 	    "[--version N] PKG\n"
+	    "       pkgpush [-s STORE] --forget NAME [PKG]\n"
 	    "       pkgpush [-s STORE] --status [PKG]\n"
 	    "       pkgpush --serve PATH\n");
 }
@@ -140,10 +143,15 @@ names_has(const struct names *n, const char *s)
 
 /* ---- one DP ---- */
 
+struct shared;
+
 struct job {
 	const struct dp *dp;
+	struct shared *sh;
 	struct remote_conn *conn;	/* ssh started early, or NULL */
-	int result;		/* 0 done, -1 failed */
+	int result;		/* 0 done, -1 failed, -2 the store failed */
+	bool store_damaged;	/* a content the store could not give (under
+				 * sh->mu: set by writer threads) */
 };
 
 struct shared {
@@ -163,20 +171,26 @@ struct shared {
 
 /* ---- the content source: the store ---- */
 
-/* ctx is the push's struct shared (read only here, by every writer
- * thread).  A content the store cannot give is named by package,
- * version and file, not by its digest alone. */
+/* ctx is the DP's struct job (the push's struct shared read only here,
+ * by every writer thread).  A content the store cannot give is named by
+ * package, version and file, not by its digest alone, and marks the
+ * job: waiting will not mend the store. */
 static int
 store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
     uint64_t size, int fd, const char *what)
 {
-	const struct shared *sh = ctx;
+	struct job *job = ctx;
+	struct shared *sh = job->sh;
 	bool fault = false;
 
 	if (store_content_copy(sh->store, d, size, fd, what, &fault) == 0)
 		return 0;
-	if (fault)
+	if (fault) {
 		(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+		pthread_mutex_lock(&sh->mu);
+		job->store_damaged = true;
+		pthread_mutex_unlock(&sh->mu);
+	}
 	return -1;
 }
 
@@ -277,8 +291,7 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		}
 	}
 	if (store_holding_record(sh->store, sh->pkg, &hd) == -1)
-		msg_warn("%s: cannot record the holding: %s", dp->name,
-		    err_get());
+		msg_warn("%s: %s", dp->name, err_get());
 }
 
 static int
@@ -291,7 +304,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false;
+	bool opened = false, damaged;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -308,7 +321,7 @@ push_one(struct shared *sh, struct job *job)
 	if (po.write_threads > 4)
 		po.write_threads = 4;
 	po.progress = sh->progress;
-	src.ctx = sh;
+	src.ctx = job;
 	src.prepare = NULL;
 	src.write = store_source_write;
 
@@ -363,6 +376,17 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	pthread_mutex_lock(&sh->mu);
+	damaged = job->store_damaged;
+	pthread_mutex_unlock(&sh->mu);
+	if (damaged) {
+		pthread_mutex_lock(&sh->mu);
+		msg_warn("%s: not queued for retry: the store is damaged and "
+		    "waiting will not mend it (see pkgstage fsck)", dp->name);
+		pthread_mutex_unlock(&sh->mu);
+		rc = -2;
+		goto out;
+	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: not queued for retry (waiting will not help)",
@@ -408,6 +432,30 @@ worker(void *arg)
 }
 
 /* ---- modes ---- */
+
+/* Record that every target is being brought to version before any is
+ * touched (store_holdings_begin): gc then keeps it for a DP whose push
+ * is killed after its switch. */
+static int
+begin_holdings(struct store *s, const char *pkg, const struct shared *sh,
+    uint64_t version)
+{
+	const char **names;
+	size_t i;
+	int rc;
+
+	if ((names = calloc(sh->njobs, sizeof(*names))) == NULL) {
+		msg_warn("out of memory");
+		return -1;
+	}
+	for (i = 0; i < sh->njobs; i++)
+		names[i] = sh->jobs[i].dp->name;
+	if ((rc = store_holdings_begin(s, pkg, names, sh->njobs,
+	    version)) == -1)
+		msg_liberr();
+	free(names);
+	return rc;
+}
 
 static int
 load_dplist(struct store *s, struct dplist *l)
@@ -516,8 +564,10 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 		goto out;
 	}
 	for (i = 0, j = 0; i < l.n; i++)
-		if (want[i])
+		if (want[i]) {
+			sh.jobs[j].sh = &sh;
 			sh.jobs[j++].dp = &l.v[i];
+		}
 	nth = o->jobs > 0 ? o->jobs : 4;
 	if ((size_t)nth > sh.njobs)
 		nth = (int)sh.njobs;
@@ -540,6 +590,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 		msg_warn("--trust: %s", err_get());
 		goto out;
 	}
+	if (!o->dry_run && begin_holdings(s, pkg, &sh, version) == -1)
+		goto out;
 	for (i = 0; i < m.n; i++)
 		if (m.v[i].type == ENTRY_FILE) {
 			items++;
@@ -573,8 +625,12 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	progress_end(sh.progress);
 	rc = EXIT_DONE;
 	for (i = 0; i < sh.njobs; i++)
-		if (sh.jobs[i].result != 0)
+		if (sh.jobs[i].result != 0 && rc == EXIT_DONE)
 			rc = EXIT_PARTIAL;
+	/* The store failed a DP: trouble that no retry cures. */
+	for (i = 0; i < sh.njobs; i++)
+		if (sh.jobs[i].result == -2)
+			rc = EXIT_TROUBLE;
 out:
 	(void)items;
 	(void)bytes;
@@ -589,6 +645,61 @@ out:
 		store_unlock(ulock);
 	manifest_free(&m);
 	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
+/* --forget NAME [PKG]: the store's records of what NAME holds (of PKG,
+ * else of every package) go; each one removed is said. */
+static int
+forget(const char *storeopt, const char *name, const char *pkg)
+{
+	struct store *s = NULL;
+	struct store_holding had;
+	char **pk = NULL, text[STORE_HOLDING_TEXT];
+	size_t np = 0, i, n = 0;
+	int rc = EXIT_TROUBLE, k;
+
+	if (!name_valid(name)) {
+		msg_warn("'%s': not a valid DP or site name", name);
+		return EXIT_TROUBLE;
+	}
+	if (pkg != NULL && !name_valid(pkg)) {
+		msg_warn("'%s': not a valid package name", pkg);
+		return EXIT_TROUBLE;
+	}
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    store_packages(s, &pk, &np) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; pkg != NULL && i < np && strcmp(pk[i], pkg) != 0; i++)
+		;
+	if (pkg != NULL && i == np) {
+		msg_warn("package '%s': not in the store", pkg);
+		goto out;
+	}
+	for (i = 0; i < np; i++) {
+		if (pkg != NULL && strcmp(pk[i], pkg) != 0)
+			continue;
+		if ((k = store_holding_forget(s, pk[i], name, &had)) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		if (k == 1) {
+			printf("forgot: %s\n", store_holding_text(pk[i], &had,
+			    text));
+			n++;
+		}
+	}
+	if (n == 0) {
+		msg_warn("%s: the store has no record of what it holds%s%s",
+		    name, pkg != NULL ? " of " : "", pkg != NULL ? pkg : "");
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	store_strings_free(pk, np);
 	store_close(s);
 	return rc;
 }
@@ -733,7 +844,7 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
-	const char *serve_path = NULL;
+	const char *serve_path = NULL, *forget_name = NULL;
 	uint64_t u;
 	int ch, rc;
 
@@ -794,6 +905,10 @@ main(int argc, char *argv[])
 		case OPT_ROLLBACK:
 			o.rollback = true;
 			break;
+		case OPT_FORGET:
+			mode = MODE_FORGET;
+			forget_name = optarg;
+			break;
 		case OPT_SERVE:
 			mode = MODE_SERVE;
 			serve_path = optarg;
@@ -824,6 +939,11 @@ main(int argc, char *argv[])
 		if (argc - optind > 1)
 			bad_usage();
 		rc = status(o.store, optind < argc ? argv[optind] : NULL);
+	} else if (mode == MODE_FORGET) {
+		if (argc - optind > 1)
+			bad_usage();
+		rc = forget(o.store, forget_name,
+		    optind < argc ? argv[optind] : NULL);
 	} else {
 		if (argc - optind != 1)
 			bad_usage();

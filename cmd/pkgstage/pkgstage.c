@@ -45,6 +45,7 @@ enum mode {
 	MODE_IMPORT,
 	MODE_KEYGEN,
 	MODE_LIST,
+	MODE_RM,
 	MODE_SHOW
 };
 
@@ -59,11 +60,13 @@ static const struct {
 	{ "import", MODE_IMPORT },
 	{ "keygen", MODE_KEYGEN },
 	{ "list", MODE_LIST },
+	{ "rm", MODE_RM },
 	{ "show", MODE_SHOW }
 };
 
 enum {
 	OPT_BASE = 256,
+	OPT_FORCE,
 	OPT_KEEP,
 	OPT_MANIFEST,
 	OPT_SIGN,
@@ -74,6 +77,7 @@ enum {
 
 static const struct option longopts[] = {
 	{ "base", required_argument, NULL, OPT_BASE },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "manifest", required_argument, NULL, OPT_MANIFEST },
@@ -96,6 +100,7 @@ struct opts {
 	uint64_t version;
 	unsigned keep;
 	double wait;
+	bool force;
 };
 
 static void
@@ -112,6 +117,8 @@ usage(FILE *fp)
 	    "       pkgstage [-s store] import [--trust key.pub] "
 	    "[--wait seconds] file\n"
 	    "       pkgstage [-s store] gc [--keep k] [--wait seconds]\n"
+	    "       pkgstage [-s store] rm [--force] [--wait seconds] package "
+	    "[version]\n"
 	    "       pkgstage [-s store] fsck\n"
 	    "       pkgstage keygen -o key\n"
 	    "       pkgstage -h\n");
@@ -440,6 +447,41 @@ out:
 	return rc;
 }
 
+static int
+do_rm(const struct opts *o, const char *pkg, const char *ver)
+{
+	struct store *s = NULL;
+	struct store_rm_result r;
+	char text[STORE_HOLDING_TEXT];
+	uint64_t v = 0;
+	size_t i;
+	int rc = EXIT_TROUBLE;
+
+	memset(&r, 0, sizeof(r));
+	if (check_name(pkg) == -1 ||
+	    (ver != NULL && parse_version(ver, &v) == -1))
+		return EXIT_TROUBLE;
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	if (store_rm(s, pkg, v, o->force, o->wait, &r) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; i < r.nforgot; i++)
+		printf("forgot: %s\n", store_holding_text(pkg, &r.forgot[i],
+		    text));
+	for (i = 0; i < r.nversions; i++)
+		printf("removed %s version %" PRIu64 "\n", pkg,
+		    r.versions[i]);
+	if (v == 0)
+		printf("removed package %s\n", pkg);
+	rc = EXIT_DONE;
+out:
+	store_rm_result_free(&r);
+	store_close(s);
+	return rc;
+}
+
 static void
 fsck_line(const char *line, void *arg)
 {
@@ -547,6 +589,11 @@ main(int argc, char *argv[])
 		case 's':
 			o.store = optarg;
 			break;
+		case OPT_FORCE:
+			if (mode != MODE_RM)
+				bad_usage();
+			o.force = true;
+			break;
 		case OPT_BASE:
 			if (mode != MODE_EXPORT ||
 			    num_arg(optarg, 1, UINT64_MAX, &o.base) == -1)
@@ -580,7 +627,8 @@ main(int argc, char *argv[])
 			break;
 		case OPT_WAIT:
 			if ((mode != MODE_ADD && mode != MODE_IMPORT &&
-			    mode != MODE_GC) || num_arg(optarg, 0, UINT64_MAX, &u) == -1)
+			    mode != MODE_GC && mode != MODE_RM) ||
+			    num_arg(optarg, 0, UINT64_MAX, &u) == -1)
 				bad_usage();
 			o.wait = (double)u;
 			break;
@@ -628,6 +676,11 @@ main(int argc, char *argv[])
 		if (nargs > 1)
 			bad_usage();
 		rc = do_list(&o, nargs == 1 ? args[0] : NULL);
+		break;
+	case MODE_RM:
+		if (nargs < 1 || nargs > 2)
+			bad_usage();
+		rc = do_rm(&o, args[0], nargs == 2 ? args[1] : NULL);
 		break;
 	case MODE_SHOW:
 		if (nargs < 1 || nargs > 2)
