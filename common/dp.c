@@ -448,6 +448,93 @@ nomem:
 	return -1;
 }
 
+void
+dp_pkg_states_free(struct dp_pkg_state *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dp_state_free(&v[i].st);
+		free(v[i].damaged);
+	}
+	free(v);
+}
+
+int
+dp_states(struct dp_handle *h, const char *pkg, struct dp_pkg_state **out,
+    size_t *nout)
+{
+	struct dp_pkg_state *v = NULL;
+	char **names = NULL;
+	size_t n = 0, nn = 0, i;
+	int rc = -1;
+
+	*out = NULL;
+	*nout = 0;
+	if (pkg == NULL && dp_packages(h, &names, &nn) == -1)
+		return -1;
+	if (pkg != NULL)
+		nn = 1;
+	if (nn > 0 && (v = calloc(nn, sizeof(*v))) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	for (i = 0; i < nn; i++) {
+		const char *pn = pkg != NULL ? pkg : names[i];
+		struct dp_pkg_state *e = &v[n];
+
+		dp_state_init(&e->st);
+		e->damaged = NULL;
+		snprintf(e->package, sizeof(e->package), "%s", pn);
+		if (dp_state_read(h, pn, &e->st, NULL) == -1) {
+			if ((e->damaged = strdup(err_get())) == NULL) {
+				err_sys("out of memory");
+				goto out;
+			}
+			n++;
+			continue;
+		}
+		/* Every package: those the DP holds. */
+		if (pkg == NULL && e->st.status == DP_ST_NONE) {
+			dp_state_free(&e->st);
+			continue;
+		}
+		n++;
+	}
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	rc = 0;
+out:
+	dp_pkg_states_free(v, n);
+	dp_packages_free(names, pkg != NULL ? 0 : nn);
+	return rc;
+}
+
+int
+dp_note_failure(struct dp_handle *h, const char *pkg, const char *why,
+    struct dp_state *out)
+{
+	struct dp_state st;
+	char *e;
+
+	if (out != NULL)
+		dp_state_init(out);
+	if (dp_state_read(h, pkg, &st, NULL) == -1)
+		return -1;
+	if (st.status == DP_ST_COMPLETE && (e = strdup(why)) != NULL) {
+		free(st.error);
+		st.error = e;
+		(void)dp_state_write(h, pkg, &st, NULL);
+	}
+	if (out != NULL)
+		*out = st;
+	else
+		dp_state_free(&st);
+	return 0;
+}
+
 unsigned
 dp_mode(char type, unsigned m)
 {

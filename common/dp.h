@@ -131,6 +131,35 @@ int dp_state_write(struct dp_handle *h, const char *pkg,
 int dp_packages(struct dp_handle *h, char ***names, size_t *n);
 void dp_packages_free(char **names, size_t n);
 
+/* One package's state on a DP, local or remote (remote_status()). */
+struct dp_pkg_state {
+	char package[NAME_MAX_LEN + 1];
+	struct dp_state st;	/* st.error malloc'd or NULL */
+	char *damaged;		/* the state cannot be read: why; else NULL */
+};
+
+/*
+ * What the DP holds, for pkgpush --status and its remote end: with pkg,
+ * one entry (status DP_ST_NONE when the DP does not hold it); pkg NULL,
+ * one per package the DP holds (dp_packages(), those whose status is
+ * not NONE).  A state that cannot be read is an entry with damaged set,
+ * not a failure.  *v malloc'd (dp_pkg_states_free()); -1 with err set
+ * when the packages cannot be listed or memory runs out.
+ */
+int dp_states(struct dp_handle *h, const char *pkg, struct dp_pkg_state **v,
+    size_t *n);
+void dp_pkg_states_free(struct dp_pkg_state *v, size_t n);
+
+/*
+ * A push of pkg to the DP failed because of why: when the DP holds pkg
+ * complete, why becomes its state's last error ("failed: why" in
+ * --status; best effort, the DP is otherwise left as it is).  st (may
+ * be NULL) gets the state as read (dp_state_free()).  0, or -1 with err
+ * set when the state cannot be read.
+ */
+int dp_note_failure(struct dp_handle *h, const char *pkg, const char *why,
+    struct dp_state *st);
+
 /* Open (creating with create) DP/.pkgdist/PKG; returns the descriptor. */
 int dp_pkgdir(struct dp_handle *h, const char *pkg, bool create);
 

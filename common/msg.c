@@ -1,6 +1,8 @@
 /*
- * msg.c — messages to the user (see msg.h).  The only core file besides
- * progress.c that writes to the terminal, and only cmd/ calls it.
+ * msg.c — messages to the user (see msg.h); only cmd/ calls it.  The
+ * core files that write to stderr besides it: progress.c (the progress
+ * display, on a terminal) and proto.c (a remote peer's stderr, copied
+ * line by line while a session waits for it).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,7 +11,9 @@
 #include <string.h>
 
 #include "err.h"
+#include "manifest.h"
 #include "msg.h"
+#include "num.h"
 
 /* The tool's name is process-wide by nature: set once in main(). */
 static const char *progname = "pkgdist";
@@ -69,6 +73,27 @@ msg_die(int code, const char *fmt, ...)
 	msg_vwarn(fmt, ap);
 	va_end(ap);
 	exit(code);
+}
+
+int
+msg_num_opt(const char *opt, const char *arg, uint64_t min, uint64_t max,
+    const char *why, uint64_t *out)
+{
+	char shown[PATH_SHOW_LEN];
+
+	if (num_arg(arg, min, max, out) == 0)
+		return 0;
+	path_show(arg, shown, sizeof(shown));
+	if (max == UINT64_MAX)
+		msg_warn("%s '%s': want a whole number from %llu up%s%s", opt,
+		    shown, (unsigned long long)min, why != NULL ? ": " : "",
+		    why != NULL ? why : "");
+	else
+		msg_warn("%s '%s': want a whole number from %llu to %llu%s%s",
+		    opt, shown, (unsigned long long)min,
+		    (unsigned long long)max, why != NULL ? ": " : "",
+		    why != NULL ? why : "");
+	return -1;
 }
 
 int

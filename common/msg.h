@@ -10,6 +10,7 @@
 #ifndef PKGDIST_MSG_H
 #define PKGDIST_MSG_H
 
+#include <stdint.h>
 #include <stdnoreturn.h>
 
 /* Remember the tool name (basename of argv0) for every message. */
@@ -24,6 +25,15 @@ void msg_liberr(void);
 noreturn void msg_die(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The number value of option opt (as the user spelt it: "-j", "--keep"),
+ * from min to max.  On a bad value print which option and value are wrong
+ * and why ("--keep '0': want a whole number from 1 to 1000", then ": "
+ * and why when it is not NULL: what the number means) and return -1;
+ * the caller then prints the usage and exits 2.
+ */
+int msg_num_opt(const char *opt, const char *arg, uint64_t min, uint64_t max,
+    const char *why, uint64_t *out);
 /* Flush and close stdout; on failure print why and return -1. */
 int msg_close_stdout(void);
 

@@ -983,7 +983,12 @@ proto_enc_result(const struct proto_result *m, unsigned char *buf)
 	proto_put_u64(&w, m->busy);
 	proto_put_u64(&w, m->received);
 	proto_put_u32(&w, (uint32_t)m->failed_errno);
-	proto_put_str(&w, m->msg);
+	if (m->ok)
+		proto_put_str(&w, m->inplace ? (m->kept_layout ?
+		    "inplace kept-layout" : "inplace") : m->kept_layout ?
+		    "kept-layout" : "");
+	else
+		proto_put_str(&w, m->msg);
 	/* Added later: an older client stops before them (and an older
 	 * server sends none; see proto_dec_result()). */
 	proto_put_u64(&w, m->state_bytes);
@@ -1032,11 +1037,123 @@ proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m)
 	if (e > 4095)
 		return err_set("bad RESULT frame: a field is out of range");
 	m->failed_errno = (int32_t)e;
+	if (m->ok) {
+		/* The words of what the fields before msg lack; unknown
+		 * words are a newer server's and are skipped. */
+		char *word, *save = NULL;
+
+		for (word = strtok_r(m->msg, " ", &save); word != NULL;
+		    word = strtok_r(NULL, " ", &save))
+			if (strcmp(word, "inplace") == 0)
+				m->inplace = true;
+			else if (strcmp(word, "kept-layout") == 0)
+				m->kept_layout = true;
+		m->msg[0] = '\0';
+	}
 	/* The warning ends up in our messages: printable bytes only. */
 	for (i = 0; m->warning[i] != '\0'; i++)
 		if ((unsigned char)m->warning[i] < 0x20 ||
 		    (unsigned char)m->warning[i] == 0x7f)
 			m->warning[i] = '?';
+	return 0;
+}
+
+void
+proto_result_set(struct proto_result *m, const struct dp_push_result *r,
+    bool ok, const char *why, int errnum)
+{
+	memset(m, 0, sizeof(*m));
+	m->ok = ok;
+	m->held = r->held;
+	m->old_partial = r->old_partial;
+	m->reused_tree = r->reused_tree;
+	m->up_to_date = r->up_to_date;
+	m->permanent = r->permanent;
+	m->inplace = r->inplace;
+	m->kept_layout = r->kept_layout;
+	m->old_version = r->old_version;
+	m->new_version = r->new_version;
+	m->added = r->added;
+	m->changed = r->changed;
+	m->deleted = r->deleted;
+	m->meta = r->meta;
+	m->linked = r->linked;
+	m->bytes = r->bytes;
+	m->busy = r->busy;
+	m->state_bytes = r->state_bytes;
+	m->state_rebuilt = r->state_rebuilt;
+	m->from_spare = r->from_spare;
+	snprintf(m->warning, sizeof(m->warning), "%s", r->warning);
+	if (!ok) {
+		m->failed_errno = errnum >= 0 && errnum <= 4095 ? errnum : 0;
+		snprintf(m->msg, sizeof(m->msg), "%s", why);
+	}
+}
+
+void
+proto_result_get(const struct proto_result *m, struct dp_push_result *r)
+{
+	r->held = m->held;
+	r->old_version = m->old_version;
+	if (m->new_version != 0)
+		r->new_version = m->new_version;
+	r->old_partial = m->old_partial;
+	r->added = m->added;
+	r->changed = m->changed;
+	r->deleted = m->deleted;
+	r->meta = m->meta;
+	r->linked = m->linked;
+	r->bytes = m->bytes;
+	r->state_bytes = m->state_bytes;
+	r->state_rebuilt = m->state_rebuilt;
+	r->from_spare = m->from_spare;
+	snprintf(r->warning, sizeof(r->warning), "%.*s",
+	    (int)sizeof(r->warning) - 1, m->warning);
+	r->busy = m->busy;
+	r->reused_tree = m->reused_tree;
+	r->up_to_date = m->up_to_date;
+	r->inplace = m->inplace;
+	r->kept_layout = m->kept_layout;
+	r->failed_errno = m->failed_errno;
+	r->permanent = m->permanent;
+}
+
+void
+proto_state_set(struct proto_state *m, const struct dp_pkg_state *s)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->package, sizeof(m->package), "%s", s->package);
+	if (s->damaged != NULL) {
+		snprintf(m->error, sizeof(m->error), "%s", s->damaged);
+		return;
+	}
+	m->layout = (uint8_t)s->st.layout;
+	m->status = (uint8_t)s->st.status;
+	m->version = s->st.version;
+	m->from = s->st.from;
+	snprintf(m->tree, sizeof(m->tree), "%s", s->st.tree);
+	if (s->st.error != NULL)
+		snprintf(m->error, sizeof(m->error), "%s", s->st.error);
+}
+
+int
+proto_state_get(const struct proto_state *m, struct dp_pkg_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	dp_state_init(&s->st);
+	snprintf(s->package, sizeof(s->package), "%s", m->package);
+	if (m->status == DP_ST_NONE && m->error[0] != '\0') {
+		if ((s->damaged = strdup(m->error)) == NULL)
+			return err_sys("out of memory");
+		return 0;
+	}
+	s->st.layout = m->layout;
+	s->st.status = m->status;
+	s->st.version = m->version;
+	s->st.from = m->from;
+	snprintf(s->st.tree, sizeof(s->st.tree), "%s", m->tree);
+	if (m->error[0] != '\0' && (s->st.error = strdup(m->error)) == NULL)
+		return err_sys("out of memory");
 	return 0;
 }
 

@@ -3,10 +3,15 @@
  * between "pkgpush" (the client) and "pkgpush --serve PATH" (the server,
  * started by ssh on the DP's host), over a pair of descriptors.
  *
- * This file owns the wire format and nothing else: the hello, the frame
- * reader and writer (with timeouts and bounds), and the encoding and
- * decoding of every message.  remote.c (client) and cmd/pkgpush/serve.c
- * (server) drive the session; pkgpush(1) documents it for administrators.
+ * This file owns the wire format: the hello, the frame reader and writer
+ * (with timeouts and bounds), the encoding and decoding of every
+ * message, and the one mapping of a push's outcome and of a DP's state
+ * onto their messages (proto_result_set(), proto_state_set() and their
+ * inverses), which both ends use.  One more thing, outside the wire: a
+ * client's struct proto copies the peer's stderr (ssh's, errfd below)
+ * to our stderr while it waits, the one place in the core that writes
+ * to stderr.  remote.c (client) and serve.c (server) drive the session;
+ * pkgpush(1) documents it for administrators.
  *
  * Wire format.  Both sides first send a hello of PROTO_HELLO_LEN bytes:
  * the 8 bytes PROTO_MAGIC, the protocol version (u32) and 4 bytes 0.
@@ -76,6 +81,8 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "dp.h"
+#include "dppush.h"
 #include "manifest.h"
 
 #define PROTO_MAGIC "PKGDISTR"		/* 8 bytes, no NUL on the wire */
@@ -289,6 +296,11 @@ struct proto_content {
 
 struct proto_result {
 	bool ok;
+	/* On the wire in msg when ok (an older client ignores msg then, an
+	 * older server sends ""): its words "inplace", "kept-layout". */
+	bool inplace;			/* the layout used is in place */
+	bool kept_layout;		/* the DP kept a layout other than the
+					 * one asked for */
 	bool held, old_partial, reused_tree, up_to_date, permanent;
 	uint64_t old_version, new_version;
 	uint64_t added, changed, deleted, meta, linked, bytes, busy;
@@ -317,6 +329,23 @@ struct proto_error {
 	int32_t errnum;			/* 0 .. 4095 */
 	bool permanent;
 };
+
+/*
+ * The one mapping between a push's outcome and its RESULT, used by both
+ * ends.  proto_result_set(): m from r as dp_push() left it; when !ok,
+ * why and errnum are the failure (an errno out of 0..4095 becomes 0);
+ * m->received is the caller's.  proto_result_get(): r as dp_push() would
+ * have filled it (r->new_version kept when m's is 0).
+ */
+void proto_result_set(struct proto_result *m, const struct dp_push_result *r,
+    bool ok, const char *why, int errnum);
+void proto_result_get(const struct proto_result *m, struct dp_push_result *r);
+
+/* The same for one package's state (dp_states()): a damaged one goes as
+ * status NONE with its error.  proto_state_get() fills s (freed with
+ * dp_pkg_states_free()'s rules); -1 with err set when out of memory. */
+void proto_state_set(struct proto_state *m, const struct dp_pkg_state *s);
+int proto_state_get(const struct proto_state *m, struct dp_pkg_state *s);
 
 /* Encoders write into the buffer given (PROTO_FRAME_MAX bytes is always
  * enough) and return the payload length. */

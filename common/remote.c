@@ -656,31 +656,6 @@ out:
 	return rc;
 }
 
-static void
-result_to(const struct proto_result *pr, struct dp_push_result *r)
-{
-	r->held = pr->held;
-	r->old_version = pr->old_version;
-	if (pr->new_version != 0)
-		r->new_version = pr->new_version;
-	r->old_partial = pr->old_partial;
-	r->added = pr->added;
-	r->changed = pr->changed;
-	r->deleted = pr->deleted;
-	r->meta = pr->meta;
-	r->linked = pr->linked;
-	r->bytes = pr->bytes;
-	r->state_bytes = pr->state_bytes;
-	r->state_rebuilt = pr->state_rebuilt;
-	r->from_spare = pr->from_spare;
-	snprintf(r->warning, sizeof(r->warning), "%.511s", pr->warning);
-	r->busy = pr->busy;
-	r->reused_tree = pr->reused_tree;
-	r->up_to_date = pr->up_to_date;
-	r->failed_errno = pr->failed_errno;
-	r->permanent = pr->permanent;
-}
-
 /*
  * Sending failed: the remote may have stopped reading because its push
  * failed, and said why.  0 with its RESULT; -1 (the sending error kept,
@@ -855,7 +830,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 result:
 	if (proto_dec_result(pl, len, &pr) == -1)
 		goto fail;
-	result_to(&pr, r);
+	proto_result_get(&pr, r);
 	if (!pr.ok) {
 		err_code(pr.failed_errno, "%s: %s", cp->where, pr.msg);
 		r->failed_errno = pr.failed_errno;
@@ -890,29 +865,17 @@ out:
 
 /* ---- status ---- */
 
-void
-remote_states_free(struct remote_state *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		dp_state_free(&v[i].st);
-		free(v[i].damaged);
-	}
-	free(v);
-}
-
 /* Most packages one DP can report (bounds the list). */
 #define REMOTE_STATES_MAX 100000
 
 int
 remote_status(const struct dp_target *t, const char *pkg,
-    struct remote_state **out, size_t *nout)
+    struct dp_pkg_state **out, size_t *nout)
 {
 	struct remote_conn c;
 	struct proto_wbuf w;
 	struct proto_state ps;
-	struct remote_state *v = NULL, *nv;
+	struct dp_pkg_state *v = NULL, *nv;
 	const unsigned char *pl;
 	unsigned char buf[128];
 	size_t n = 0, cap = 0, len;
@@ -957,29 +920,13 @@ remote_status(const struct dp_target *t, const char *pkg,
 			}
 			v = nv;
 		}
-		memset(&v[n], 0, sizeof(v[n]));
-		dp_state_init(&v[n].st);
-		snprintf(v[n].package, sizeof(v[n].package), "%s",
-		    ps.package);
-		n++;
-		if (ps.status == DP_ST_NONE && ps.error[0] != '\0') {
-			if ((v[n - 1].damaged = strdup(ps.error)) == NULL) {
-				err_sys("out of memory");
-				goto fail;
-			}
-			continue;
-		}
-		v[n - 1].st.layout = ps.layout;
-		v[n - 1].st.status = ps.status;
-		v[n - 1].st.version = ps.version;
-		v[n - 1].st.from = ps.from;
-		snprintf(v[n - 1].st.tree, sizeof(v[n - 1].st.tree), "%s",
-		    ps.tree);
-		if (ps.error[0] != '\0' &&
-		    (v[n - 1].st.error = strdup(ps.error)) == NULL) {
-			err_sys("out of memory");
+		if (proto_state_get(&ps, &v[n]) == -1) {
+			dp_pkg_states_free(v, n + 1);
+			v = NULL;
+			n = 0;
 			goto fail;
 		}
+		n++;
 	}
 	if (pkg != NULL && n != 1) {
 		err_set("protocol error: no STATE from remote");
@@ -997,6 +944,6 @@ fail:
 out:
 	if (opened)
 		conn_close(&c, rc == 0);
-	remote_states_free(v, n);
+	dp_pkg_states_free(v, n);
 	return rc;
 }

@@ -13,7 +13,7 @@
  * "pkgpush" and is given to the remote shell as it is; PATH is quoted
  * for that shell), with no local shell: the words are exec'd directly.
  * Over ssh's stdin and stdout it speaks proto.h: it sends the package,
- * version, options and manifest; the remote (cmd/pkgpush/serve.c) runs
+ * version, options and manifest; the remote (serve.h) runs
  * the same dp_push() as a local push against PATH, under the DP's lock,
  * and asks for the contents it lacks; remote_push() sends exactly those,
  * in their stored form (zlib stream or raw, store_content_raw()), never
@@ -85,21 +85,14 @@ int remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, uint64_t base, const struct dp_push_opts *o,
     struct remote_conn *pre, struct dp_push_result *r);
 
-/* One package's state on a remote DP, for pkgpush --status. */
-struct remote_state {
-	char package[NAME_MAX_LEN + 1];
-	struct dp_state st;	/* st.error malloc'd or NULL */
-	char *damaged;		/* the state cannot be read: why; else NULL */
-};
-
 /*
- * The state of pkg (or, pkg NULL, of every package the DP holds) on the
- * remote DP t: *v malloc'd (remote_states_free()).  With pkg given, one
- * entry, status DP_ST_NONE when the DP does not hold it.
+ * dp_states() of the remote DP t: the state of pkg (or, pkg NULL, of
+ * every package the DP holds), as its remote end lists them; *v
+ * malloc'd (dp_pkg_states_free()).  With pkg given, one entry, status
+ * DP_ST_NONE when the DP does not hold it.
  */
 int remote_status(const struct dp_target *t, const char *pkg,
-    struct remote_state **v, size_t *n);
-void remote_states_free(struct remote_state *v, size_t n);
+    struct dp_pkg_state **v, size_t *n);
 
 /*
  * The argv that reaches t (ssh words, options, host, remote command),

@@ -8,8 +8,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -432,24 +434,28 @@ retryjob_guess(
 	return 0;
 }
 
+static pthread_mutex_t getopt_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int
-retryjob_pkgpush_argv(int argc, char *const argv[], int optind, const char *dp,
+retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
+    const struct option *longopts, const int *drop, const char *dp,
     uint64_t version, int *outc, char ***out)
 {
-	char **v = NULL, vbuf[32];
-	int n = 0, i, end, rc = -1;
-	bool dashdash;
+	char **args = NULL, **v = NULL, vbuf[32], sbuf[3];
+	int n = 0, i, k, ch, li, rc = -1;
+	bool skip, locked = false;
 
 	*outc = 0;
 	*out = NULL;
-	if (optind < 1 || optind > argc)
-		optind = argc;
-	end = optind;
-	dashdash = end > 1 && strcmp(argv[end - 1], "--") == 0;
-	if (dashdash)
-		end--;
-	if ((v = calloc((size_t)argc + 6, sizeof(char *))) == NULL)
-		return err_sys("cannot allocate a job");
+	if (argc < 1)
+		return err_set("a job's command has no program");
+	/* getopt_long() permutes what it parses: parse a copy. */
+	if ((args = calloc((size_t)argc + 1, sizeof(char *))) == NULL ||
+	    (v = calloc((size_t)argc * 2 + 8, sizeof(char *))) == NULL) {
+		err_sys("cannot allocate a job");
+		goto out;
+	}
+	memcpy(args, argv, (size_t)argc * sizeof(char *));
 #define PUSH(s)                                                                \
 	do {                                                                   \
 		if ((v[n] = strdup(s)) == NULL) {                              \
@@ -459,32 +465,72 @@ retryjob_pkgpush_argv(int argc, char *const argv[], int optind, const char *dp,
 		n++;                                                           \
 	} while (0)
 	PUSH("pkgpush");
-	for (i = 1; i < end; i++) {
-		if (strcmp(argv[i], "--only") == 0 ||
-		    strcmp(argv[i], "--version") == 0) {
-			i++;
-			continue;
+	/* getopt's state is global: one parse at a time (pkgpush queues
+	 * from its writer threads). */
+	pthread_mutex_lock(&getopt_mu);
+	locked = true;
+	opterr = 0;
+	optind = 0;
+	for (;;) {
+		li = -1;
+		optarg = NULL;
+		if ((ch = getopt_long(argc, args, shortopts, longopts, &li)) ==
+		    -1)
+			break;
+		if (ch == '?' || ch == ':') {
+			err_set("'%s': not an option of pkgpush",
+			    args[optind - 1]);
+			goto out;
 		}
-		if (strncmp(argv[i], "--only=", 7) == 0 ||
-		    strncmp(argv[i], "--version=", 10) == 0)
+		for (skip = false, k = 0; drop != NULL && drop[k] != 0; k++)
+			if (drop[k] == ch)
+				skip = true;
+		if (skip)
 			continue;
-		PUSH(argv[i]);
+		if (li >= 0) {
+			/* The one full spelling, however it was abbreviated
+			 * or joined to its value. */
+			if (strlen(longopts[li].name) + 3 > RETRYJOB_ARG_MAX) {
+				err_set("option name too long");
+				goto out;
+			}
+			v[n] = malloc(strlen(longopts[li].name) + 3);
+			if (v[n] == NULL) {
+				err_sys("cannot allocate a job");
+				goto out;
+			}
+			strcpy(v[n], "--");
+			strcat(v[n], longopts[li].name);
+			n++;
+		} else {
+			sbuf[0] = '-';
+			sbuf[1] = (char)ch;
+			sbuf[2] = '\0';
+			PUSH(sbuf);
+		}
+		if (optarg != NULL)
+			PUSH(optarg);
 	}
 	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, version);
 	PUSH("--version");
 	PUSH(vbuf);
 	PUSH("--only");
 	PUSH(dp);
-	if (dashdash)
-		PUSH("--");
+	PUSH("--");
 	for (i = optind; i < argc; i++)
-		PUSH(argv[i]);
+		PUSH(args[i]);
 #undef PUSH
 	*outc = n;
 	*out = v;
 	v = NULL;
 	rc = 0;
 out:
+	if (locked) {
+		optind = 0;
+		opterr = 1;
+		pthread_mutex_unlock(&getopt_mu);
+	}
+	free(args);
 	retryjob_argv_free(n, v);
 	return rc;
 }
@@ -960,12 +1006,14 @@ out:
 
 int
 retryjob_queue(const char *store, const char *package, const char *dp,
-    uint64_t version, int argc, char *const argv[], const char *error, char *id)
+    uint64_t version, int argc, char *const argv[], const char *error,
+    char *id, bool *queued)
 {
 	struct retryjob j;
 	const char *running;
 	int dirfd = -1, lfd = -1, rc = -1;
 
+	*queued = false;
 	retryjob_init(&j);
 	if (retryjob_make(&j, package, dp, version, argc, argv, error) == -1)
 		goto out;
@@ -982,6 +1030,7 @@ retryjob_queue(const char *store, const char *package, const char *dp,
 		goto out;
 	if (retryjob_save(dirfd, &j) == -1)
 		goto out;
+	*queued = true;
 	rc = 0;
 out:
 	if (rc == -1 && err_errno() != 0 && err_errno() != EWOULDBLOCK) {

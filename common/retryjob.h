@@ -60,6 +60,7 @@
 #ifndef PKGDIST_RETRYJOB_H
 #define PKGDIST_RETRYJOB_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -126,15 +127,20 @@ int retryjob_guess(
     int argc, char *const argv[], char **package, char **dp, uint64_t *version);
 
 /*
- * The argv a pkgpush retry runs for one DP: argv with "--version N" and
- * "--only DP" inserted before the first operand (optind, as getopt left
- * it; before a "--" that ends the options), any earlier "--only X",
- * "--only=X", "--version X" and "--version=X" removed, argv[0] reduced
- * to "pkgpush".  *out is a malloc'd NULL-terminated vector of malloc'd
- * strings (retryjob_argv_free()).
+ * The argv a pkgpush retry runs for one DP, built from the options as
+ * getopt_long() parses argv with shortopts and longopts (pkgpush's own
+ * tables), never by matching the words: "pkgpush", then every option in
+ * its one full spelling ("--only" for "--onl" or "--only=X", "-j" for a
+ * short one), each value a word of its own, options whose getopt value
+ * is in drop (0-terminated: pkgpush's --only and --version) left out;
+ * then "--version N", "--only DP", "--" and the operands.  A word getopt
+ * refuses is an error.  getopt's state is reset (optind 0) before and
+ * after, and it prints nothing.  *out is a malloc'd NULL-terminated
+ * vector of malloc'd strings (retryjob_argv_free()).
  */
-int retryjob_pkgpush_argv(int argc, char *const argv[], int optind,
-    const char *dp, uint64_t version, int *outc, char ***out);
+int retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
+    const struct option *longopts, const int *drop, const char *dp,
+    uint64_t version, int *outc, char ***out);
 void retryjob_argv_free(int argc, char **argv);
 
 /* Parse a job file's bytes; name is the file name (it must equal the
@@ -179,14 +185,17 @@ void retryjob_names_free(char **names, size_t n);
 /*
  * The call pkgpush makes for a DP that failed: build the job
  * (retryjob_make()), then under the writer lock write it over any older
- * job of the same id.  Nothing is written when PKGDIST_RETRY_JOB names
- * this id (the job being run is the one that failed again).  *id (may be
- * NULL) gets the job's id for the caller's message; it must hold
+ * job of the same id; *queued says whether it did.  Nothing is written
+ * (*queued false, return 0) when PKGDIST_RETRY_JOB names this id: the
+ * job being run is the one that failed again, and the pkgretry running
+ * it records the outcome, so the caller must not say a retry was queued
+ * (its last line is then the cause, which pkgretry records).  *id (may
+ * be NULL) gets the job's id for the caller's message; it must hold
  * RETRYJOB_ID_MAX + 1 bytes.
  */
 int retryjob_queue(const char *store, const char *package, const char *dp,
     uint64_t version, int argc, char *const argv[], const char *error,
-    char *id);
+    char *id, bool *queued);
 
 /* Seconds to wait after the attempts-th failure: base * 2^(attempts-1),
  * at most cap (attempts 0: 0). */

@@ -30,9 +30,10 @@ good_manifest()
 @test "pkgdiff: -h and --help print the usage on stdout and exit 0" {
 	run pkgdiff -h
 	expect_status 0
-	expect_output_has "usage: pkgdiff scan [-j N] [--reuse OLD]"
-	expect_output_has "pkgdiff diff [-j N] [--stat] A B"
-	expect_output_has "pkgdiff verify [-j N] MANIFEST DIR"
+	expect_output_has "usage: pkgdiff scan [-j n] [--reuse old]"
+	expect_output_has "pkgdiff diff [-j n] [--stat] a b"
+	expect_output_has "pkgdiff verify [-j n] manifest dir"
+	expect_output_has "  -j, --jobs n "
 	run pkgdiff --help
 	expect_status 0
 	run pkgdiff scan --help

@@ -463,6 +463,97 @@ snapshot()
 	snapshot "$T/dp2" | cmp - "$T/dp2.before"
 }
 
+@test "pkgretry: the retry of a --verify repair runs although the DP holds that version" {
+	three_dps --inplace
+	chmod u+w "$T/dp1/office97/setup/f3"
+	printf 'edited on the DP\n' >"$T/dp1/office97/setup/f3"
+	mv "$T/dp1" "$T/dp1.unmounted"
+	run pkgpush --verify --dp dp1 office97
+	expect_status 1
+	expect_file_has "$T/store/retry/office97@dp1" "arg --verify"
+	mv "$T/dp1.unmounted" "$T/dp1"
+	run pkgretry run --now
+	expect_status 0
+	expect_output_lacks "superseded"
+	expect_output_has "running"
+	[ ! -e "$T/store/retry/office97@dp1" ]
+	[ "$(cat "$T/dp1/office97/setup/f3")" = "file 3" ]
+}
+
+@test "pkgretry: a --verify job for a version the DP has passed is still superseded" {
+	three_dps
+	mv "$T/dp1" "$T/dp1.unmounted"
+	run pkgpush --verify --dp dp1 office97
+	expect_status 1
+	cp "$T/store/retry/office97@dp1" "$T/job"
+	mv "$T/dp1.unmounted" "$T/dp1"
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	pkgpush --dp dp1 office97
+	cp "$T/job" "$T/store/retry/office97@dp1"
+	run pkgretry run --now
+	expect_status 0
+	expect_output_has "superseded (dp1 already holds version 2"
+	expect_output_lacks "running"
+}
+
+@test "pkgretry: an abbreviated --only or --version never reaches a retry job (the job is built from the parsed options)" {
+	three_dps
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	mv "$T/dp1" "$T/dp1.unmounted"
+	run pkgpush --all --onl dp1 --onl=dp2 --vers 2 --refresh-ex office97
+	expect_status 1
+	f=$T/store/retry/office97@dp1
+	[ -f "$f" ]
+	[ ! -e "$T/store/retry/office97@dp2" ]
+	# Every option in its full spelling; the target only dp1, version 2.
+	run grep '^arg ' "$f"
+	[ "$output" = "arg pkgpush
+arg --all
+arg --refresh-existing
+arg --version
+arg 2
+arg --only
+arg dp1
+arg --
+arg office97" ]
+	# dp2 gone meanwhile: the retry touches dp1 alone, and succeeds.
+	mv "$T/dp2" "$T/dp2.gone"
+	mv "$T/dp1.unmounted" "$T/dp1"
+	run pkgretry run --now
+	expect_status 0
+	expect_output_lacks "dp2"
+	mv "$T/dp2.gone" "$T/dp2"
+	run pkgpush --status office97
+	expect_output_has "dp1 office97 2 complete"
+	expect_output_has "dp2 office97 2 complete"
+}
+
+@test "pkgretry: a retry's last error is the cause, never a line about the retry itself" {
+	three_dps
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	mv "$T/dp2" "$T/dp2.unmounted"
+	run pkgpush --dp dp2 office97
+	expect_status 1
+	expect_output_has "retry queued as 'office97@dp2'"
+	run pkgretry run --now
+	expect_status 1
+	expect_output_lacks "retry queued"
+	run pkgretry list
+	expect_output_has "last error: pkgpush: dp2: "
+	expect_output_has "No such file or directory"
+	expect_output_lacks "retry queued"
+	run pkgretry run --now --max-attempts 2
+	expect_status 1
+	[ -f "$T/store/retry/failed/office97@dp2" ]
+	run pkgretry list
+	expect_output_has "last error: pkgpush: dp2: "
+	expect_output_has "No such file or directory"
+	expect_output_lacks "retry queued"
+}
+
 @test "pkgretry: a job whose version is gone from the store moves to failed/ at once" {
 	three_dps
 	pkgretry add -- pkgpush --version 9 --only dp1 office97

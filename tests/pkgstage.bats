@@ -23,16 +23,6 @@ setup()
 	expect_output_has "pkgstage keygen -o key"
 }
 
-@test "pkgstage: the usage is the man page's SYNOPSIS" {
-	command -v mandoc >/dev/null && command -v col >/dev/null ||
-	    skip "mandoc or col not installed"
-	pkgstage -h | sed 's/^usage: //; s/^ *//' | tr -s ' \t\n' '   ' >"$T/u"
-	mandoc -Tascii "$PKGDIST_SRC/man/pkgstage.1" | col -bx |
-	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
-	    sed 's/^ *//' | tr -s ' \t\n' '   ' >"$T/m"
-	diff "$T/u" "$T/m"
-}
-
 @test "pkgstage: a bad flag prints the usage on stderr and exits 2" {
 	run pkgstage add --bogus p "$T/src"
 	expect_status 2

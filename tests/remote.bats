@@ -379,6 +379,27 @@ EOF
 	at_version "$T/rdp" 2
 }
 
+@test "remote: a remote DP keeps the layout it holds the package in, and says so" {
+	run pkgpush --dp r1 --inplace --version 1 office
+	expect_status 0
+	run pkgpush --dp r1 office
+	expect_status 0
+	expect_output_has "r1: office 1 -> 2"
+	expect_output_has "(kept its in-place layout)"
+	[ -d "$T/rdp/office" ] && [ ! -L "$T/rdp/office" ]
+	at_version "$T/rdp" 2
+	rm -rf "$T/rdp"
+	mkdir "$T/rdp"
+	run pkgpush --dp r1 --version 1 office
+	expect_status 0
+	expect_output_lacks "kept its"
+	run pkgpush --dp r1 --inplace office
+	expect_status 0
+	expect_output_has "(kept its atomic layout)"
+	[ -L "$T/rdp/office" ]
+	at_version "$T/rdp" 2
+}
+
 @test "remote: pushes to a remote and a local DP run side by side (-j 2)" {
 	run pkgpush -j 2 --dp r1 --dp dp1 office
 	expect_status 0

@@ -52,12 +52,35 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pkgdiff scan [-j N] [--reuse OLD] "
-	    "[--package NAME --version N] [-o FILE]\n"
-	    "                    DIR\n"
-	    "       pkgdiff diff [-j N] [--stat] A B\n"
-	    "       pkgdiff verify [-j N] MANIFEST DIR\n"
+	    "usage: pkgdiff scan [-j n] [--reuse old] "
+	    "[--package name --version n] [-o file]\n"
+	    "                    dir\n"
+	    "       pkgdiff diff [-j n] [--stat] a b\n"
+	    "       pkgdiff verify [-j n] manifest dir\n"
 	    "       pkgdiff -h | --help\n");
+}
+
+/* -h: the usage, then one line per option (pkgdiff(1) says more). */
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	    "  -h, --help            print this help and exit 0\n"
+	    "  -j, --jobs n          hash with n threads (default: one per "
+	    "processor)\n"
+	    "  -o, --output file     scan: write the manifest to file, "
+	    "atomically\n"
+	    "      --package name    scan: write the header line package "
+	    "name\n"
+	    "      --version n       scan: write the header line version n\n"
+	    "      --reuse old       scan: take digests from manifest old "
+	    "where path,\n"
+	    "                        size and mtime are unchanged\n"
+	    "      --stat            diff: print counts and bytes to "
+	    "transfer\n"
+	    "\n"
+	    "Exit 0 no difference, 1 differences, 2 trouble.\n", stdout);
 }
 
 static noreturn void
@@ -398,7 +421,7 @@ main(int argc, char *argv[])
 		bad_usage();
 	cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-		usage(stdout);
+		help();
 		return msg_close_stdout() == -1 ? EXIT_TROUBLE : EXIT_DONE;
 	} else if (strcmp(cmd, "diff") == 0)
 		mode = MODE_DIFF;
@@ -420,16 +443,13 @@ main(int argc, char *argv[])
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
-			usage(stdout);
+			help();
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (num_arg(optarg, 1, 256, &v) == -1) {
-				msg_warn("-j: want a number from 1 to 256: "
-				    "'%s'", path_show(optarg, shown,
-				    sizeof(shown)));
+			if (msg_num_opt("-j", optarg, 1, 256,
+			    "threads that hash at once", &v) == -1)
 				bad_usage();
-			}
 			o.jobs = (int)v;
 			break;
 		case 'o':
@@ -460,13 +480,9 @@ main(int argc, char *argv[])
 		case 'V':
 			if (mode != MODE_SCAN)
 				bad_usage();
-			if (num_arg(optarg, 0, UINT64_MAX, &v) == -1 ||
-			    v == 0) {
-				msg_warn("--version: want a positive number: "
-				    "'%s'", path_show(optarg, shown,
-				    sizeof(shown)));
+			if (msg_num_opt("--version", optarg, 1, UINT64_MAX,
+			    "versions are numbered from 1", &v) == -1)
 				bad_usage();
-			}
 			o.version = v;
 			break;
 		default:

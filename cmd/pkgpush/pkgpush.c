@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,10 @@ static const struct option longopts[] = {
 	{ "version", required_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
+#define SHORTOPTS "hj:ns:"
+
+/* What a retry job fixes itself (retryjob_pkgpush_argv()). */
+static const int job_drop[] = { OPT_ONLY, OPT_VERSION, 0 };
 
 struct names {
 	const char **v;
@@ -100,15 +105,60 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pkgpush [-n] [-j N] [-s STORE] [--all] [--dp NAME] "
-	    "[--group G]\n"
-	    "               [--inplace] [--keep K] [--only NAME] "
+	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--dp name] "
+	    "[--group g]\n"
+	    "               [--inplace] [--keep k] [--only name] "
 	    "[--refresh-existing]\n"
-	    "               [--rollback] [--trust KEY.pub] [--verify] "
-	    "[--version N] PKG\n"
-	    "       pkgpush [-s STORE] --forget NAME [PKG]\n"
-	    "       pkgpush [-s STORE] --status [PKG]\n"
-	    "       pkgpush --serve PATH\n");
+	    "               [--rollback] [--trust key.pub] [--verify] "
+	    "[--version n] pkg\n"
+	    "       pkgpush [-s store] --forget name [pkg]\n"
+	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush --serve path\n");
+}
+
+/* -h: the usage, then one line per option (pkgpush(1) says more). */
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	    "  -n, --dry-run         say per DP what would be done, change "
+	    "nothing\n"
+	    "  -j, --jobs n          push to n DPs at once (default 4)\n"
+	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
+	    "                        /var/lib/pkgdist)\n"
+	    "  -h, --help            print this help and exit 0\n"
+	    "      --all             push to every DP of the DP list "
+	    "(STORE/dps)\n"
+	    "      --dp name         push to DP name (may be repeated)\n"
+	    "      --group g         push to every DP of group g (may be "
+	    "repeated)\n"
+	    "      --inplace         a DP new to pkg gets a plain directory, "
+	    "files\n"
+	    "                        renamed over their old selves (shares "
+	    "without links)\n"
+	    "      --keep k          atomic layout: keep k trees on each DP, "
+	    "the current\n"
+	    "                        one included (default 2)\n"
+	    "      --only name       of the targets named, push to DP name "
+	    "only\n"
+	    "      --refresh-existing  also push to every DP that holds pkg\n"
+	    "      --rollback        allow moving a DP to a lower --version\n"
+	    "      --trust key.pub   refuse a version not signed by that key\n"
+	    "      --verify          re-hash each DP first and repair any "
+	    "drift\n"
+	    "      --version n       push version n (default: the newest)\n"
+	    "      --forget name     remove the store's records of what DP "
+	    "or site name\n"
+	    "                        holds (of pkg, or of every package)\n"
+	    "      --status          print each DP's version and state of pkg "
+	    "(or of\n"
+	    "                        every package)\n"
+	    "      --serve path      the far side of an ssh:// DP (run by "
+	    "pkgpush)\n"
+	    "\n"
+	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
+	    "trouble.\n", stdout);
 }
 
 static noreturn void
@@ -161,7 +211,6 @@ struct shared {
 	const struct manifest *m;
 	int argc;
 	char **argv;
-	int optind;
 	struct job *jobs;
 	size_t njobs, next;
 	pthread_mutex_t mu;
@@ -266,17 +315,12 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		hd.version = r->held ? r->old_version : 0;
 		hd.state = STORE_HOLD_FAILED;
 		if (h != NULL && h->rootfd != -1 &&
-		    dp_state_read(h, sh->pkg, &st, NULL) == 0) {
+		    dp_note_failure(h, sh->pkg, why, &st) == 0) {
 			if (st.status == DP_ST_PARTIAL) {
 				hd.state = STORE_HOLD_PARTIAL;
 				hd.version = st.from;
-			} else if (st.status == DP_ST_COMPLETE) {
+			} else if (st.status == DP_ST_COMPLETE)
 				hd.version = st.version;
-				/* Note the failure on the DP for --status. */
-				free(st.error);
-				st.error = strdup(why);
-				(void)dp_state_write(h, sh->pkg, &st, NULL);
-			}
 			dp_state_free(&st);
 		} else if (!r->held) {
 			/* Unreachable: keep what the store knew. */
@@ -304,7 +348,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, damaged;
+	bool opened = false, queued = false, damaged;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -394,14 +438,18 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
-	if (retryjob_pkgpush_argv(sh->argc, sh->argv, sh->optind, dp->name,
-	    sh->m->version, &nc, &nv) == -1 ||
+	/* The job is built from the options as parsed (an abbreviated
+	 * --onl is --only), never from the words typed. */
+	if (retryjob_pkgpush_argv(sh->argc, sh->argv, SHORTOPTS, longopts,
+	    job_drop, dp->name, sh->m->version, &nc, &nv) == -1 ||
 	    retryjob_queue(store_dir(sh->store), sh->pkg, dp->name,
-	    sh->m->version, nc, nv, why ? why : "", id) == -1) {
+	    sh->m->version, nc, nv, why ? why : "", id, &queued) == -1) {
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: %s", dp->name, err_get());
 		pthread_mutex_unlock(&sh->mu);
-	} else {
+	} else if (queued) {
+		/* Not when pkgretry runs this very job: it records the
+		 * cause, the line above, as the job's last error. */
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: retry queued as '%s'", dp->name, id);
 		pthread_mutex_unlock(&sh->mu);
@@ -474,8 +522,7 @@ load_dplist(struct store *s, struct dplist *l)
 }
 
 static int
-push(const struct opts *o, const char *pkg, int argc, char **argv,
-    int optind)
+push(const struct opts *o, const char *pkg, int argc, char **argv)
 {
 	struct store *s = NULL;
 	struct dplist l;
@@ -604,7 +651,6 @@ push(const struct opts *o, const char *pkg, int argc, char **argv,
 	sh.m = &m;
 	sh.argc = argc;
 	sh.argv = argv;
-	sh.optind = optind;
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
@@ -720,25 +766,20 @@ status_line(const char *dp, const char *pkg, const struct dp_state *st)
 		printf("%s %s %" PRIu64 " complete\n", dp, pkg, st->version);
 }
 
-/* --status of an ssh:// DP: its states, asked over ssh (remote.h). */
-static int
-status_remote(const struct dp *dp, const char *pkg, int *rc)
+/* The lines of one DP's states (dp_states(), remote_status()). */
+static void
+status_lines(const char *dp, const struct dp_pkg_state *v, size_t n, int *rc)
 {
-	struct remote_state *v;
-	size_t n, i;
+	size_t i;
 
-	if (remote_status(&dp->target, pkg, &v, &n) == -1)
-		return -1;
 	for (i = 0; i < n; i++) {
 		if (v[i].damaged != NULL) {
-			printf("%s %s - damaged: %s\n", dp->name,
-			    v[i].package, v[i].damaged);
+			printf("%s %s - damaged: %s\n", dp, v[i].package,
+			    v[i].damaged);
 			*rc = EXIT_PARTIAL;
 		} else
-			status_line(dp->name, v[i].package, &v[i].st);
+			status_line(dp, v[i].package, &v[i].st);
 	}
-	remote_states_free(v, n);
-	return 0;
 }
 
 static int
@@ -747,9 +788,8 @@ status(const char *storeopt, const char *pkg)
 	struct store *s = NULL;
 	struct dplist l;
 	struct dp_handle h;
-	struct dp_state st;
-	char **names = NULL;
-	size_t n = 0, i, k;
+	struct dp_pkg_state *v;
+	size_t n, i;
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
@@ -767,8 +807,11 @@ status(const char *storeopt, const char *pkg)
 		const struct dp *dp = &l.v[i];
 
 		if (dp->target.kind == DP_SSH &&
-		    status_remote(dp, pkg, &rc) == 0)
+		    remote_status(&dp->target, pkg, &v, &n) == 0) {
+			status_lines(dp->name, v, n, &rc);
+			dp_pkg_states_free(v, n);
 			continue;
+		}
 		/* An ssh DP that failed falls to "unreachable" (err set). */
 		if (dp->target.kind != DP_LOCAL ||
 		    dp_open(dp->target.path, false, &h) == -1) {
@@ -811,32 +854,39 @@ status(const char *storeopt, const char *pkg)
 			rc = EXIT_PARTIAL;
 			continue;
 		}
-		names = NULL;
-		n = 0;
-		if (pkg == NULL && dp_packages(&h, &names, &n) == -1) {
+		if (dp_states(&h, pkg, &v, &n) == -1) {
 			msg_warn("%s: %s", dp->name, err_get());
 			rc = EXIT_PARTIAL;
+		} else {
+			status_lines(dp->name, v, n, &rc);
+			dp_pkg_states_free(v, n);
 		}
-		for (k = 0; k < (pkg ? 1 : n); k++) {
-			const char *pn = pkg ? pkg : names[k];
-
-			if (dp_state_read(&h, pn, &st, NULL) == -1) {
-				printf("%s %s - damaged: %s\n", dp->name, pn,
-				    err_get());
-				rc = EXIT_PARTIAL;
-				continue;
-			}
-			if (pkg != NULL || st.status != DP_ST_NONE)
-				status_line(dp->name, pn, &st);
-			dp_state_free(&st);
-		}
-		dp_packages_free(names, n);
 		dp_close(&h);
 	}
 out:
 	dplist_free(&l);
 	store_close(s);
 	return rc;
+}
+
+/* pkgpush --serve PATH: the remote end of a remote DP (serve.h), on
+ * stdin and stdout; messages go to stderr, which ssh carries back. */
+static int
+serve(const char *path)
+{
+	char note[1024];
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	r = serve_session(STDIN_FILENO, STDOUT_FILENO, path, note,
+	    sizeof(note));
+	if (note[0] != '\0')
+		msg_warn("--serve: %s", note);
+	if (r == -1) {
+		msg_warn("--serve: %s", err_get());
+		return EXIT_TROUBLE;
+	}
+	return r == 0 ? EXIT_DONE : EXIT_PARTIAL;
 }
 
 int
@@ -855,18 +905,19 @@ main(int argc, char *argv[])
 	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
-	while ((ch = getopt_long(argc, argv, "hj:ns:", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'h':
-			usage(stdout);
+			help();
 			free(o.dps.v);
 			free(o.groups.v);
 			free(o.only.v);
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
-			if (num_arg(optarg, 1, 1024, &u) == -1)
+			if (msg_num_opt("-j", optarg, 1, 1024,
+			    "how many DPs to push to at once", &u) == -1)
 				bad_usage();
 			o.jobs = (int)u;
 			break;
@@ -891,7 +942,9 @@ main(int argc, char *argv[])
 			o.inplace = true;
 			break;
 		case OPT_KEEP:
-			if (num_arg(optarg, 1, 1000, &u) == -1)
+			if (msg_num_opt("--keep", optarg, 1, 1000,
+			    "version trees kept on a DP, the current one included",
+			    &u) == -1)
 				bad_usage();
 			o.keep = (unsigned)u;
 			break;
@@ -923,7 +976,8 @@ main(int argc, char *argv[])
 			o.verify = true;
 			break;
 		case OPT_VERSION:
-			if (num_arg(optarg, 1, UINT64_MAX, &u) == -1)
+			if (msg_num_opt("--version", optarg, 1, UINT64_MAX,
+			    "versions are numbered from 1", &u) == -1)
 				bad_usage();
 			o.version = u;
 			break;
@@ -934,7 +988,7 @@ main(int argc, char *argv[])
 	if (mode == MODE_SERVE) {
 		if (argc != optind)
 			bad_usage();
-		rc = serve_main(serve_path);
+		rc = serve(serve_path);
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
@@ -948,10 +1002,10 @@ main(int argc, char *argv[])
 		if (argc - optind != 1)
 			bad_usage();
 		if (o.rollback && o.version == 0) {
-			msg_warn("--rollback needs --version N");
+			msg_warn("--rollback needs --version n");
 			bad_usage();
 		}
-		rc = push(&o, argv[optind], argc, argv, optind);
+		rc = push(&o, argv[optind], argc, argv);
 	}
 	free(o.dps.v);
 	free(o.groups.v);

@@ -94,6 +94,31 @@ usage(FILE *fp)
 	    "       pkgretry -h\n");
 }
 
+/* -h: the usage, then one line per option (pkgretry(1) says more). */
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
+	    "                        /var/lib/pkgdist)\n"
+	    "  -h, --help            print this help and exit 0\n"
+	    "      --now             run: every job, due or not\n"
+	    "      --max-attempts n  run: move a job to failed/ after n "
+	    "attempts (10)\n"
+	    "      --backoff base[:cap]  run: seconds before the next attempt, "
+	    "doubled\n"
+	    "                        at each failure up to cap (60:3600)\n"
+	    "      --timeout time[:grace]  run: stop a job after time seconds, "
+	    "killed\n"
+	    "                        grace seconds after SIGTERM (7200:30)\n"
+	    "      --error text      add: the job's last error\n"
+	    "      --                add: the command to queue follows\n"
+	    "\n"
+	    "Exit 0 nothing due is left failing, 1 some job failed again, 2 "
+	    "trouble.\n", stdout);
+}
+
 static noreturn void
 bad_usage(void)
 {
@@ -451,6 +476,7 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 {
 	struct store_holding *h = NULL;
 	size_t n = 0, i;
+	bool verify;
 	int r;
 
 	*impossible = *superseded = false;
@@ -482,12 +508,18 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 		*impossible = true;
 		return 0;
 	}
+	/* A rollback goes down on purpose; a --verify repair is for a DP
+	 * that holds the version but drifted from it: only a DP past its
+	 * version makes it needless. */
 	if (j->dp == NULL || job_has_arg(j, "--rollback"))
 		return 0;
+	verify = job_has_arg(j, "--verify");
 	if (store_holdings(c->store, j->package, &h, &n) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (strcmp(h[i].dp, j->dp) == 0 && h[i].version >= j->version) {
+		if (strcmp(h[i].dp, j->dp) == 0 &&
+		    (h[i].version > j->version ||
+			(h[i].version == j->version && !verify))) {
 			snprintf(why, len, "%s already holds version %" PRIu64,
 			    j->dp, h[i].version);
 			*superseded = true;
@@ -1316,7 +1348,7 @@ main(int argc, char *argv[])
 		    -1) {
 			switch (ch) {
 			case 'h':
-				usage(stdout);
+				help();
 				return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 								  EXIT_DONE;
 			case 's':
@@ -1335,7 +1367,9 @@ main(int argc, char *argv[])
 				break;
 			case OPT_MAX_ATTEMPTS:
 				if (mode != MODE_RUN ||
-				    num_arg(optarg, 1, 1000000, &u) == -1)
+				    msg_num_opt("--max-attempts", optarg, 1,
+				    1000000, "attempts before a job moves to failed/",
+				    &u) == -1)
 					bad_usage();
 				o.max_attempts = (unsigned)u;
 				o.set_max = true;

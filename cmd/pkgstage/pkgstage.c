@@ -124,6 +124,43 @@ usage(FILE *fp)
 	    "       pkgstage -h\n");
 }
 
+/* -h: the usage, then one line per option (pkgstage(1) says more). */
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
+	    "                        /var/lib/pkgdist; the first add creates "
+	    "it)\n"
+	    "  -h, --help            print this help and exit 0\n"
+	    "      --manifest file   add: stage what manifest file says, "
+	    "checked\n"
+	    "                        against srcdir, instead of scanning it\n"
+	    "      --sign key        add: sign the version with secret key\n"
+	    "      --version n       add: stage as version n (above every "
+	    "one given so\n"
+	    "                        far, at most 2^52)\n"
+	    "      --wait seconds    add, import, gc, rm: wait that long for "
+	    "the package's\n"
+	    "                        lock (default 3600)\n"
+	    "      --base m          export: hold only contents version m "
+	    "lacks\n"
+	    "  -o, --output file     export: the package file; keygen: the "
+	    "secret key\n"
+	    "                        (the public key goes to file.pub)\n"
+	    "      --trust key.pub   import: refuse a version not signed by "
+	    "that key\n"
+	    "      --keep k          gc: keep the newest k versions of each "
+	    "package\n"
+	    "                        (default 2) besides those a DP holds\n"
+	    "      --force           rm: also remove the records of the DPs "
+	    "holding it\n"
+	    "\n"
+	    "Exit 0 done, 1 damage found (fsck), 2 trouble (nothing "
+	    "changed).\n", stdout);
+}
+
 static noreturn void
 bad_usage(void)
 {
@@ -550,7 +587,7 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "+hs:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
-			usage(stdout);
+			help();
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 's':
@@ -578,7 +615,7 @@ main(int argc, char *argv[])
 	    -1) {
 		switch (ch) {
 		case 'h':
-			usage(stdout);
+			help();
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'o':
@@ -595,13 +632,14 @@ main(int argc, char *argv[])
 			o.force = true;
 			break;
 		case OPT_BASE:
-			if (mode != MODE_EXPORT ||
-			    num_arg(optarg, 1, UINT64_MAX, &o.base) == -1)
+			if (mode != MODE_EXPORT || msg_num_opt("--base", optarg,
+			    1, UINT64_MAX, "a version number", &o.base) == -1)
 				bad_usage();
 			break;
 		case OPT_KEEP:
-			if (mode != MODE_GC ||
-			    num_arg(optarg, 0, 1000000, &u) == -1)
+			if (mode != MODE_GC || msg_num_opt("--keep", optarg, 0,
+			    1000000, "how many of the newest versions to keep",
+			    &u) == -1)
 				bad_usage();
 			o.keep = (unsigned)u;
 			break;
@@ -621,14 +659,16 @@ main(int argc, char *argv[])
 			o.trust = optarg;
 			break;
 		case OPT_VERSION:
-			if (mode != MODE_ADD ||
-			    num_arg(optarg, 1, UINT64_MAX, &o.version) == -1)
+			if (mode != MODE_ADD || msg_num_opt("--version", optarg,
+			    1, UINT64_MAX, "versions are numbered from 1",
+			    &o.version) == -1)
 				bad_usage();
 			break;
 		case OPT_WAIT:
 			if ((mode != MODE_ADD && mode != MODE_IMPORT &&
 			    mode != MODE_GC && mode != MODE_RM) ||
-			    num_arg(optarg, 0, UINT64_MAX, &u) == -1)
+			    msg_num_opt("--wait", optarg, 0, UINT64_MAX,
+			    "seconds to wait for the lock", &u) == -1)
 				bad_usage();
 			o.wait = (double)u;
 			break;

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <getopt.h>
 #include <string.h>
 
 #include "err.h"
@@ -340,16 +341,38 @@ test_guess(void)
 static void
 test_pkgpush_argv(void)
 {
+	/* pkgpush's tables, as far as the test needs them. */
+	static const struct option lo[] = {
+		{ "all", no_argument, NULL, 1 },
+		{ "inplace", no_argument, NULL, 2 },
+		{ "only", required_argument, NULL, 3 },
+		{ "refresh-existing", no_argument, NULL, 4 },
+		{ "store", required_argument, NULL, 's' },
+		{ "version", required_argument, NULL, 5 },
+		{ "verify", no_argument, NULL, 6 },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const int drop[] = { 3, 5, 0 };
 	char *argv[] = { "/usr/bin/pkgpush", "-s", "/s", "--version=3",
 		"--refresh-existing", "--only", "old", "--inplace", "--",
 		"office97", NULL };
 	const char *want[] = { "pkgpush", "-s", "/s", "--refresh-existing",
 		"--inplace", "--version", "7", "--only", "dp2", "--",
 		"office97" };
+	/* Abbreviations (--onl, --vers, --ver is ambiguous: not here),
+	 * joined values, options after the operand. */
+	char *abbr[] = { "pkgpush", "--al", "--onl", "dp1", "--onl=dp2",
+		"--vers", "1", "office97", "--inp", "--store=/t", "--verif",
+		NULL };
+	const char *wabbr[] = { "pkgpush", "--all", "--inplace", "--store",
+		"/t", "--verify", "--version", "1", "--only", "dp1", "--",
+		"office97" };
+	char *bad[] = { "pkgpush", "--nosuch", "office97", NULL };
 	char **out = NULL;
 	int outc = 0, i, same;
 
-	tap_ok(retryjob_pkgpush_argv(10, argv, 9, "dp2", 7, &outc, &out) == 0,
+	tap_ok(retryjob_pkgpush_argv(10, argv, "hj:ns:", lo, drop, "dp2", 7,
+		   &outc, &out) == 0,
 	    "narrow a pkgpush argv to one DP");
 	same = outc == 11;
 	for (i = 0; same && i < outc; i++)
@@ -358,6 +381,25 @@ test_pkgpush_argv(void)
 	    "options kept, version fixed, "
 	    "target narrowed, before '--' and the operand");
 	retryjob_argv_free(outc, out);
+	out = NULL;
+
+	tap_ok(retryjob_pkgpush_argv(11, abbr, "hj:ns:", lo, drop, "dp1", 1,
+		   &outc, &out) == 0,
+	    "an argv with abbreviated options");
+	same = outc == 12;
+	for (i = 0; same && i < outc; i++)
+		same = strcmp(out[i], wabbr[i]) == 0;
+	tap_ok(same, "every abbreviation in its full spelling; every --onl "
+		     "and --vers dropped, whatever its spelling");
+	tap_ok(strcmp(abbr[1], "--al") == 0 && strcmp(abbr[7], "office97") ==
+		0, "the caller's argv is not permuted");
+	retryjob_argv_free(outc, out);
+	out = NULL;
+
+	tap_ok(retryjob_pkgpush_argv(3, bad, "hj:ns:", lo, drop, "dp1", 1,
+		   &outc, &out) == -1 && out == NULL &&
+		strstr(err_get(), "--nosuch") != NULL,
+	    "an option pkgpush does not know is refused by name");
 }
 
 static void

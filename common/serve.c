@@ -1,6 +1,7 @@
 /*
- * serve.c — "pkgpush --serve PATH", the remote end of a remote DP
- * (serve.h; the protocol is proto.h, the client remote.h).
+ * serve.c — the server half of the remote DP protocol, what
+ * "pkgpush --serve PATH" runs (serve.h; the protocol is proto.h, the
+ * client remote.h).
  *
  * One session: hello, then one request.
  *
@@ -40,9 +41,6 @@
  *
  * STATUS: what the DP holds of one or every package, as STATE frames.
  *
- * Messages for the administrator of the remote host go to stderr, which
- * ssh carries back to the client.
- *
  * _GNU_SOURCE: F_SETPIPE_SZ (a larger pipe from sshd keeps the transfer
  * flowing while the tree is worked on).
  */
@@ -53,7 +51,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,11 +63,9 @@
 #include "dp.h"
 #include "dppush.h"
 #include "err.h"
-#include "exitcode.h"
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
-#include "msg.h"
 #include "proto.h"
 #include "serve.h"
 
@@ -727,25 +722,11 @@ tidy_after(struct dp_handle *h, const char *pkg, unsigned keep)
 	_exit(0);
 }
 
-/* Note the failure on the DP for --status, as pkgpush does locally. */
-static void
-note_failure(struct dp_handle *h, const char *pkg, const char *why)
-{
-	struct dp_state st;
-
-	if (h->rootfd == -1 || dp_state_read(h, pkg, &st, NULL) == -1)
-		return;
-	if (st.status == DP_ST_COMPLETE) {
-		free(st.error);
-		st.error = strdup(why);
-		(void)dp_state_write(h, pkg, &st, NULL);
-	}
-	dp_state_free(&st);
-}
-
+/* A PUSH: 0 done, 1 failed (told in the RESULT), -1 protocol trouble
+ * (err set; the caller sends ERROR). */
 static int
 serve_push(struct proto *p, const unsigned char *pl, size_t len,
-    const char *path)
+    const char *path, char *note, size_t notelen)
 {
 	struct proto_push req;
 	struct proto_result res;
@@ -837,39 +818,17 @@ done:
 		change_file_free(&cf);
 		return -1;
 	}
+	/* The failure as it was, before salvage() may set err again. */
+	proto_result_set(&res, &r, rc == 0, err_get(), r.failed_errno ?
+	    r.failed_errno : err_errno());
 	incoming_done(&sv, rc == 0);
-	res.ok = rc == 0;
-	res.held = r.held;
-	res.old_partial = r.old_partial;
-	res.reused_tree = r.reused_tree;
-	res.up_to_date = r.up_to_date;
-	res.permanent = r.permanent;
-	res.old_version = r.old_version;
-	res.new_version = r.new_version;
-	res.added = r.added;
-	res.changed = r.changed;
-	res.deleted = r.deleted;
-	res.meta = r.meta;
-	res.linked = r.linked;
-	res.bytes = r.bytes;
-	res.state_bytes = r.state_bytes;
-	res.state_rebuilt = r.state_rebuilt;
-	res.from_spare = r.from_spare;
-	snprintf(res.warning, sizeof(res.warning), "%s", r.warning);
-	res.busy = r.busy;
 	res.received = sv.received;
-	if (rc == -1) {
-		res.failed_errno = r.failed_errno ? r.failed_errno :
-		    err_errno();
-		if (res.failed_errno < 0 || res.failed_errno > 4095)
-			res.failed_errno = 0;
-		snprintf(res.msg, sizeof(res.msg), "%s", err_get());
-		if (!dry)
-			note_failure(&h, req.package, res.msg);
-	}
+	/* Noted on the DP for --status, as a local push does. */
+	if (rc == -1 && !dry && h.rootfd != -1)
+		(void)dp_note_failure(&h, req.package, res.msg, NULL);
 	if (proto_send(p, PROTO_RESULT, p->buf, proto_enc_result(&res,
 	    p->buf)) == -1 && rc == 0)
-		msg_warn("--serve: %s: the result was not delivered: %s",
+		snprintf(note, notelen, "%s: the result was not delivered: %s",
 		    path, err_get());
 	if (rc == 0 && !dry && !r.inplace && !r.up_to_date)
 		tidy_after(&h, req.package, req.keep);
@@ -881,40 +840,18 @@ done:
 	dp_close(&h);
 	manifest_free(&m);
 	change_file_free(&cf);
-	return rc == 0 ? EXIT_DONE : EXIT_PARTIAL;
+	return rc == 0 ? 0 : 1;
 }
 
-static int
-send_state(struct proto *p, const char *pkg, const struct dp_state *st,
-    const char *damaged)
-{
-	struct proto_state ps;
-
-	memset(&ps, 0, sizeof(ps));
-	snprintf(ps.package, sizeof(ps.package), "%s", pkg);
-	if (damaged != NULL || st == NULL) {
-		snprintf(ps.error, sizeof(ps.error), "%s",
-		    damaged != NULL ? damaged : "no state");
-	} else {
-		ps.layout = (uint8_t)st->layout;
-		ps.status = (uint8_t)st->status;
-		ps.version = st->version;
-		ps.from = st->from;
-		snprintf(ps.tree, sizeof(ps.tree), "%s", st->tree);
-		if (st->error != NULL)
-			snprintf(ps.error, sizeof(ps.error), "%s", st->error);
-	}
-	return proto_send(p, PROTO_STATE, p->buf, proto_enc_state(&ps,
-	    p->buf));
-}
-
+/* A STATUS: one STATE per package (dp_states()), then END. */
 static int
 serve_status(struct proto *p, const unsigned char *pl, size_t len,
     const char *path)
 {
 	struct dp_handle h = { -1, -1, -1, NULL };
-	struct dp_state st;
-	char pkg[NAME_MAX_LEN + 1], **names = NULL;
+	struct dp_pkg_state *v = NULL;
+	struct proto_state ps;
+	char pkg[NAME_MAX_LEN + 1];
 	size_t n = 0, i;
 	int rc = -1;
 
@@ -922,53 +859,44 @@ serve_status(struct proto *p, const unsigned char *pl, size_t len,
 		return -1;
 	if (dp_open(path, false, &h) == -1)
 		return -1;
-	if (pkg[0] == '\0' && dp_packages(&h, &names, &n) == -1)
+	if (dp_states(&h, pkg[0] != '\0' ? pkg : NULL, &v, &n) == -1)
 		goto out;
-	for (i = 0; i < (pkg[0] ? 1 : n); i++) {
-		const char *pn = pkg[0] ? pkg : names[i];
-
-		if (dp_state_read(&h, pn, &st, NULL) == -1) {
-			if (send_state(p, pn, NULL, err_get()) == -1)
-				goto out;
-			continue;
-		}
-		if ((pkg[0] != '\0' || st.status != DP_ST_NONE) &&
-		    send_state(p, pn, &st, NULL) == -1) {
-			dp_state_free(&st);
+	for (i = 0; i < n; i++) {
+		proto_state_set(&ps, &v[i]);
+		if (proto_send(p, PROTO_STATE, p->buf, proto_enc_state(&ps,
+		    p->buf)) == -1)
 			goto out;
-		}
-		dp_state_free(&st);
 	}
 	if (proto_send(p, PROTO_END, NULL, 0) == -1)
 		goto out;
 	rc = 0;
 out:
-	dp_packages_free(names, n);
+	dp_pkg_states_free(v, n);
 	dp_close(&h);
 	return rc;
 }
 
 int
-serve_main(const char *path)
+serve_session(int in, int out, const char *path, char *note,
+    size_t notelen)
 {
 	struct proto p;
 	const unsigned char *pl;
 	size_t len;
 	uint32_t type;
-	int rc = EXIT_TROUBLE;
-	bool up = false;
+	int rc = -1;
 
-	signal(SIGPIPE, SIG_IGN);
+	if (notelen > 0)
+		note[0] = '\0';
+	if (path[0] != '/')
+		return err_set("'%s': not an absolute path", path);
 	/* Best effort: sshd's pipe holds 64 KiB; 1 MiB lets contents
 	 * arrive while a file is synced.  Fails harmlessly on a socket. */
-	(void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1 << 20);
-	if (path[0] != '/') {
-		msg_warn("--serve: '%s': not an absolute path", path);
-		return EXIT_TROUBLE;
+	(void)fcntl(in, F_SETPIPE_SZ, 1 << 20);
+	if (proto_init(&p, in, out, -1, "sender") == -1) {
+		proto_free(&p);
+		return -1;
 	}
-	if (proto_init(&p, STDIN_FILENO, STDOUT_FILENO, -1, "sender") == -1)
-		goto fail;
-	up = true;
 	if (proto_hello(&p) == -1)
 		goto fail;
 	/* The client waits while the DP is locked, hashed, synced. */
@@ -977,13 +905,12 @@ serve_main(const char *path)
 	if (proto_recv(&p, &type, &pl, &len) == -1)
 		goto fail;
 	if (type == PROTO_PUSH) {
-		rc = serve_push(&p, pl, len, path);
-		if (rc == -1)
+		if ((rc = serve_push(&p, pl, len, path, note, notelen)) == -1)
 			goto fail;
 	} else if (type == PROTO_STATUS) {
 		if (serve_status(&p, pl, len, path) == -1)
 			goto fail;
-		rc = EXIT_DONE;
+		rc = 0;
 	} else {
 		err_set("protocol error: unexpected %s from client",
 		    proto_type_name(type));
@@ -992,10 +919,7 @@ serve_main(const char *path)
 	proto_free(&p);
 	return rc;
 fail:
-	msg_warn("--serve: %s", err_get());
-	if (up) {
-		proto_send_error(&p, err_get(), err_errno(), false);
-		proto_free(&p);
-	}
-	return EXIT_TROUBLE;
+	proto_send_error(&p, err_get(), err_errno(), false);
+	proto_free(&p);
+	return -1;
 }
