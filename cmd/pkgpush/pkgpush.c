@@ -222,22 +222,25 @@ struct shared {
 
 /* ctx is the DP's struct job (the push's struct shared read only here,
  * by every writer thread).  A content the store cannot give is named by
- * package, version and file, not by its digest alone, and marks the
- * job: waiting will not mend the store. */
+ * package, version and file, not by its digest alone; a damaged one
+ * marks the job: waiting will not mend the store. */
 static int
 store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
     uint64_t size, int fd, const char *what)
 {
 	struct job *job = ctx;
 	struct shared *sh = job->sh;
-	bool fault = false;
+	bool fault = false, damaged;
 
 	if (store_content_copy(sh->store, d, size, fd, what, &fault) == 0)
 		return 0;
 	if (fault) {
+		/* Missing or not what its digest says: damage (no failed
+		 * system call); a read error may pass. */
+		damaged = err_errno() == 0;
 		(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
 		pthread_mutex_lock(&sh->mu);
-		job->store_damaged = true;
+		job->store_damaged |= damaged;
 		pthread_mutex_unlock(&sh->mu);
 	}
 	return -1;
