@@ -561,6 +561,54 @@ do_keygen(const struct opts *o)
 	return EXIT_DONE;
 }
 
+/* The mode's operands checked (bad usage exits 2), then the mode. */
+static int
+run(enum mode mode, const struct opts *o, char **args, int nargs)
+{
+	switch (mode) {
+	case MODE_ADD:
+		if (nargs != 2)
+			bad_usage();
+		return do_add(o, args[0], args[1]);
+	case MODE_EXPORT:
+		if (nargs != 2 || o->output == NULL)
+			bad_usage();
+		return do_export(o, args[0], args[1]);
+	case MODE_FSCK:
+		if (nargs != 0)
+			bad_usage();
+		return do_fsck(o);
+	case MODE_GC:
+		if (nargs != 0)
+			bad_usage();
+		return do_gc(o);
+	case MODE_IMPORT:
+		if (nargs != 1)
+			bad_usage();
+		return do_import(o, args[0]);
+	case MODE_KEYGEN:
+		/* -s is accepted with every subcommand, as by every tool:
+		 * keygen writes no store, so it has no use for one. */
+		if (nargs != 0 || o->output == NULL)
+			bad_usage();
+		return do_keygen(o);
+	case MODE_LIST:
+		if (nargs > 1)
+			bad_usage();
+		return do_list(o, nargs == 1 ? args[0] : NULL);
+	case MODE_RM:
+		if (nargs < 1 || nargs > 2)
+			bad_usage();
+		return do_rm(o, args[0], nargs == 2 ? args[1] : NULL);
+	case MODE_SHOW:
+		if (nargs < 1 || nargs > 2)
+			bad_usage();
+		return do_show(o, args[0], nargs == 2 ? args[1] : NULL);
+	default:
+		bad_usage();
+	}
+}
+
 /* ---- main ---- */
 
 int
@@ -679,57 +727,7 @@ main(int argc, char *argv[])
 	args += optind;
 	nargs -= optind;
 
-	switch (mode) {
-	case MODE_ADD:
-		if (nargs != 2)
-			bad_usage();
-		rc = do_add(&o, args[0], args[1]);
-		break;
-	case MODE_EXPORT:
-		if (nargs != 2 || o.output == NULL)
-			bad_usage();
-		rc = do_export(&o, args[0], args[1]);
-		break;
-	case MODE_FSCK:
-		if (nargs != 0)
-			bad_usage();
-		rc = do_fsck(&o);
-		break;
-	case MODE_GC:
-		if (nargs != 0)
-			bad_usage();
-		rc = do_gc(&o);
-		break;
-	case MODE_IMPORT:
-		if (nargs != 1)
-			bad_usage();
-		rc = do_import(&o, args[0]);
-		break;
-	case MODE_KEYGEN:
-		/* -s is accepted with every subcommand (SPEC.md); keygen
-		 * writes no store, so it has no use for one. */
-		if (nargs != 0 || o.output == NULL)
-			bad_usage();
-		rc = do_keygen(&o);
-		break;
-	case MODE_LIST:
-		if (nargs > 1)
-			bad_usage();
-		rc = do_list(&o, nargs == 1 ? args[0] : NULL);
-		break;
-	case MODE_RM:
-		if (nargs < 1 || nargs > 2)
-			bad_usage();
-		rc = do_rm(&o, args[0], nargs == 2 ? args[1] : NULL);
-		break;
-	case MODE_SHOW:
-		if (nargs < 1 || nargs > 2)
-			bad_usage();
-		rc = do_show(&o, args[0], nargs == 2 ? args[1] : NULL);
-		break;
-	default:
-		bad_usage();
-	}
+	rc = run(mode, &o, args, nargs);
 	if (msg_close_stdout() == -1 && rc == EXIT_DONE)
 		rc = EXIT_TROUBLE;
 	return rc;
