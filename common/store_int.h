@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "digest.h"
 #include "store.h"
 
@@ -36,6 +37,7 @@ struct store {
 	int tmpfd;		/* STORE/tmp */
 	pthread_mutex_t mu;	/* objects/ab creation */
 	unsigned char made[256]; /* objects/ab known to exist */
+	struct config cfg;	/* STORE/config */
 };
 
 /* ---- a set of digests (open addressing; digests are random): the

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "config.h"
 #include "dp.h"
 #include "dplist.h"
 #include "dppush.h"
@@ -216,6 +217,7 @@ struct shared {
 	pthread_mutex_t mu;
 	struct progress *progress;
 	int jobsn;
+	bool env_warned;	/* retry_env_warn() said it (under mu) */
 };
 
 /* ---- the content source: the store ---- */
@@ -341,6 +343,33 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		msg_warn("%s: %s", dp->name, err_get());
 }
 
+/*
+ * A retry job runs later, often from cron, without this command's
+ * environment: where a variable overrides a setting of STORE/config,
+ * say once that the retry will use the file, and which line to add.
+ * Called with sh->mu held.
+ */
+static void
+retry_env_warn(struct shared *sh, const struct dp *dp)
+{
+	const struct config *cfg = store_config(sh->store);
+	struct config_env_override ov[CONFIG_ENV_MAX];
+	int n, i;
+
+	if (sh->env_warned || dp->target.kind != DP_SSH)
+		return;
+	sh->env_warned = true;
+	if ((n = config_env_overrides(cfg, ov)) == -1) {
+		msg_liberr();
+		return;
+	}
+	for (i = 0; i < n; i++)
+		msg_warn("%s: the retry will not see $%s but the settings "
+		    "of '%s': add the line '%s' there", dp->name, ov[i].var,
+		    cfg->path, ov[i].line);
+	config_env_overrides_free(ov, (size_t)n);
+}
+
 static int
 push_one(struct shared *sh, struct job *job)
 {
@@ -455,6 +484,7 @@ fail:
 		 * cause, the line above, as the job's last error. */
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: retry queued as '%s'", dp->name, id);
+		retry_env_warn(sh, dp);
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
@@ -627,7 +657,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		if (sh.jobs[i].dp != NULL &&
 		    sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
-			    &sh.jobs[i].conn);
+			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
 	if ((ulock = store_lock(s, pkg, STORE_LOCK_USE, true,
 	    STORE_WAIT_DEFAULT)) == -1 ||
@@ -640,6 +670,10 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_warn("--trust: %s", err_get());
 		goto out;
 	}
+	if (store_config(s)->nbwlimit > 0)
+		msg_warn("'%s': bwlimit lines are read but not enforced yet "
+		    "(line %u): transfers are not capped",
+		    store_config(s)->path, store_config(s)->bwlimit[0].line);
 	if (!o->dry_run && begin_holdings(s, pkg, &sh, version) == -1)
 		goto out;
 	for (i = 0; i < m.n; i++)
@@ -810,7 +844,8 @@ status(const char *storeopt, const char *pkg)
 		const struct dp *dp = &l.v[i];
 
 		if (dp->target.kind == DP_SSH &&
-		    remote_status(&dp->target, pkg, &v, &n) == 0) {
+		    remote_status(&dp->target, store_config(s), pkg, &v,
+		    &n) == 0) {
 			status_lines(dp->name, v, n, &rc);
 			dp_pkg_states_free(v, n);
 			continue;
