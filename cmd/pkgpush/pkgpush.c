@@ -522,17 +522,17 @@ begin_holdings(struct store *s, const char *pkg, const struct shared *sh,
     uint64_t version)
 {
 	const char **names;
-	size_t i;
+	size_t i, n = 0;
 	int rc;
 
-	if ((names = calloc(sh->njobs, sizeof(*names))) == NULL) {
+	if ((names = calloc(sh->njobs + 1, sizeof(*names))) == NULL) {
 		msg_warn("out of memory");
 		return -1;
 	}
 	for (i = 0; i < sh->njobs; i++)
-		names[i] = sh->jobs[i].dp->name;
-	if ((rc = store_holdings_begin(s, pkg, names, sh->njobs,
-	    version)) == -1)
+		if (sh->jobs[i].dp != NULL)
+			names[n++] = sh->jobs[i].dp->name;
+	if ((rc = store_holdings_begin(s, pkg, names, n, version)) == -1)
 		msg_liberr();
 	free(names);
 	return rc;
