@@ -28,6 +28,7 @@
 #include "err.h"
 #include "exitcode.h"
 #include "io.h"
+#include "fanout.h"
 #include "fault.h"
 #include "manifest.h"
 #include "msg.h"
@@ -256,6 +257,9 @@ struct shared {
 	struct progress *progress;
 	int jobsn;
 	bool env_warned;	/* retry_env_warn() said it (under mu) */
+	struct fanout *fanout;	/* two local DPs or more: each content read
+				 * from the store once (fanout.h) */
+	struct content_source fanout_src;
 };
 
 /* ---- the content source: the store ---- */
@@ -439,6 +443,8 @@ push_one(struct shared *sh, struct job *job)
 	src.ctx = job;
 	src.prepare = NULL;
 	src.write = store_source_write;
+	if (sh->fanout != NULL)
+		src = sh->fanout_src;
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
@@ -629,6 +635,23 @@ caps_start(struct cap *total_cap, struct ratelimit **total,
 	return 0;
 }
 
+/* A fanout over the store for a push to two local DPs or more. */
+static int
+fanout_start(struct shared *sh)
+{
+	struct content_source store_src = { sh, NULL, store_source_write };
+	size_t i, local = 0;
+
+	for (i = 0; i < sh->njobs; i++)
+		if (sh->jobs[i].dp->target.kind != DP_SSH)
+			local++;
+	if (local < 2)
+		return 0;
+	if ((sh->fanout = fanout_new(&store_src, &sh->fanout_src)) == NULL)
+		return -1;
+	return 0;
+}
+
 static int
 push(const struct opts *o, const char *pkg, int argc, char **argv)
 {
@@ -769,6 +792,10 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
+	if (!o->dry_run && fanout_start(&sh) == -1) {
+		msg_liberr();
+		goto out;
+	}
 	if ((th = calloc((size_t)nth, sizeof(*th))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
@@ -803,6 +830,7 @@ out:
 		ratelimit_free(sh.jobs[i].rate);
 	}
 	ratelimit_free(total);
+	fanout_free(sh.fanout);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
