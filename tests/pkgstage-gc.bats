@@ -195,16 +195,20 @@ wait_use_shared()
 
 @test "pkgpush: store damage found during a push queues no retry, says so, exits 2" {
 	stage "$T/v2"
-	pkgpush --dp dp1 --version 1 office >/dev/null
+	dps dp1 dp2
+	pkgpush --dp dp1 --dp dp2 --version 1 office >/dev/null
 	# Damage a content only version 2 has.
 	d=$(pkgstage show office 2 | awk '$1 == "f" && $NF == "f1" { print $5 }')
 	o=$(ls "$PKGDIST_STORE/objects/${d:0:2}/${d:2}"*)
 	chmod u+w "$o"
 	printf 'garbage' >"$o"
-	run pkgpush --dp dp1 office
+	# Both DPs (the second asks through the fanout of the first).
+	run pkgpush -j 1 --dp dp1 --dp dp2 office
 	expect_status 2
 	expect_output_has "office version 2: 'f1'"
-	expect_output_has "not queued for retry: the store is damaged"
+	expect_output_has "dp1: not queued for retry: the store is damaged"
+	expect_output_has "dp2: not queued for retry: the store is damaged"
 	[ -z "$(ls "$PKGDIST_STORE/retry" | grep @)" ]
 	at_version "$T/dp1" 1
+	at_version "$T/dp2" 1
 }

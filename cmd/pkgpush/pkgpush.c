@@ -239,6 +239,7 @@ struct job {
 	struct remote_conn *conn;	/* ssh started early, or NULL */
 	struct cap cap;
 	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
+	struct content_source inner;	/* what job_source_write() asks */
 	int result;		/* 0 done, -1 failed, -2 the store failed */
 	bool store_damaged;	/* a content the store could not give (under
 				 * sh->mu: set by writer threads) */
@@ -260,33 +261,71 @@ struct shared {
 	struct fanout *fanout;	/* two local DPs or more: each content read
 				 * from the store once (fanout.h) */
 	struct content_source fanout_src;
+	/* Contents found damaged in the store (under mu; rare, so a short
+	 * list): a DP that failed on one gets no retry job. */
+	unsigned char (*damaged)[DIGEST_LEN];
+	size_t ndamaged;
 };
 
 /* ---- the content source: the store ---- */
 
-/* ctx is the DP's struct job (the push's struct shared read only here,
- * by every writer thread).  A content the store cannot give is named by
- * package, version and file, not by its digest alone; a damaged one
- * marks the job: waiting will not mend the store. */
+/* ctx is the push's struct shared (read only here, by every writer
+ * thread).  A content the store cannot give is named by package,
+ * version and file, not by its digest alone; a damaged one (missing or
+ * not what its digest says: no failed system call, where a read error
+ * may pass) is noted in sh->damaged. */
 static int
 store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
     uint64_t size, int fd, const char *what)
 {
-	struct job *job = ctx;
-	struct shared *sh = job->sh;
+	struct shared *sh = ctx;
+	unsigned char (*nv)[DIGEST_LEN];
 	bool fault = false, damaged;
 
 	if (store_content_copy(sh->store, d, size, fd, what, &fault) == 0)
 		return 0;
-	if (fault) {
-		/* Missing or not what its digest says: damage (no failed
-		 * system call); a read error may pass. */
-		damaged = err_errno() == 0;
-		(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
-		pthread_mutex_lock(&sh->mu);
-		job->store_damaged |= damaged;
-		pthread_mutex_unlock(&sh->mu);
+	if (!fault)
+		return -1;
+	damaged = err_errno() == 0;
+	(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	if (!damaged)
+		return -1;
+	pthread_mutex_lock(&sh->mu);
+	if ((nv = realloc(sh->damaged, (sh->ndamaged + 1) *
+	    sizeof(*nv))) != NULL) {
+		sh->damaged = nv;
+		memcpy(sh->damaged[sh->ndamaged++], d, DIGEST_LEN);
 	}
+	pthread_mutex_unlock(&sh->mu);
+	return -1;
+}
+
+/* One DP's source: the store's (or the fanout over it, which asks the
+ * store on its behalf), marking the job when the content it failed on
+ * is one the store has damaged. */
+static int
+job_source_prepare(void *ctx, const struct dp_need *v, size_t n)
+{
+	struct job *job = ctx;
+
+	return job->inner.prepare(job->inner.ctx, v, n);
+}
+
+static int
+job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	struct job *job = ctx;
+	struct shared *sh = job->sh;
+	size_t i;
+
+	if (job->inner.write(job->inner.ctx, d, size, fd, what) == 0)
+		return 0;
+	pthread_mutex_lock(&sh->mu);
+	for (i = 0; i < sh->ndamaged; i++)
+		if (memcmp(sh->damaged[i], d, DIGEST_LEN) == 0)
+			job->store_damaged = true;
+	pthread_mutex_unlock(&sh->mu);
 	return -1;
 }
 
@@ -440,11 +479,14 @@ push_one(struct shared *sh, struct job *job)
 		po.write_threads = 4;
 	po.progress = sh->progress;
 	po.rate = job->rate;
-	src.ctx = job;
-	src.prepare = NULL;
-	src.write = store_source_write;
+	job->inner.ctx = sh;
+	job->inner.prepare = NULL;
+	job->inner.write = store_source_write;
 	if (sh->fanout != NULL)
-		src = sh->fanout_src;
+		job->inner = sh->fanout_src;
+	src.ctx = job;
+	src.prepare = job->inner.prepare != NULL ? job_source_prepare : NULL;
+	src.write = job_source_write;
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
@@ -831,6 +873,7 @@ out:
 	}
 	ratelimit_free(total);
 	fanout_free(sh.fanout);
+	free(sh.damaged);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
