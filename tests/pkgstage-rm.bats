@@ -170,6 +170,11 @@ holdings()
 	expect_output_has "usage: pkgpush"
 	run pkgpush --forget dp1 office extra
 	expect_status 2
+	run pkgpush --forget dp1 --keep 3 office
+	expect_status 2
+	expect_output_has "--keep means nothing with --forget"
+	run pkgpush --forget dp1 --status
+	expect_status 2
 	run pkgpush --forget 'bad name'
 	expect_status 2
 	run pkgpush --forget dp1 Nosuch
