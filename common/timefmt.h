@@ -28,4 +28,11 @@
  */
 void timefmt(int64_t t, char *buf, size_t len);
 
+/*
+ * A span of s seconds as a person reads it, in one unit, rounded down:
+ * "45s" below 2 minutes, "17m" below 2 hours, "5h" below 2 days, else
+ * "3d" (pkgretry: "next at ... (in 17m)", "timed out after 2h").
+ */
+void timefmt_span(int64_t s, char *buf, size_t len);
+
 #endif
