@@ -44,3 +44,21 @@ timefmt_span(int64_t s, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%" PRId64 "d", s / 86400);
 }
+
+int
+timefmt_utc(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (len == 0)
+		return -1;
+	buf[0] = '\0';
+	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		buf[0] = '\0';
+		return -1;
+	}
+	return 0;
+}

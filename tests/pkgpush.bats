@@ -26,6 +26,24 @@ setup()
 	expect_status 2
 }
 
+@test "pkgpush --where: a DP's TARGET from the DP list, unescaped, any bytes; an unknown DP exits 2" {
+	mkdir -p "$T/a b"$'\n'"c"
+	printf 'odd g %s/a\\040b\\012c\nfar g ssh://pkg@far.example.org/srv/dp\n' \
+	    "$T" >>"$PKGDIST_STORE/dps"
+	got=$(pkgpush --where odd && echo x)
+	[ "$got" = "$T/a b"$'\n'"c"$'\n'x ]
+	run pkgpush --where far
+	expect_status 0
+	[ "$output" = "ssh://pkg@far.example.org/srv/dp" ]
+	run pkgpush --where dp1
+	[ "$output" = "$T/dp1" ]
+	run pkgpush --where nosuch
+	expect_status 2
+	expect_output_has "'nosuch': no such DP in"
+	run pkgpush --where dp1 office
+	expect_status 2
+}
+
 @test "pkgpush: an unknown DP, group or no target exits 2 and touches nothing" {
 	listing "$T/dp1" >"$T/before"
 	run pkgpush --dp nosuch office

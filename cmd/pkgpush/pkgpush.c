@@ -28,11 +28,13 @@
 #include "err.h"
 #include "exitcode.h"
 #include "io.h"
+#include "fanout.h"
 #include "fault.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
 #include "progress.h"
+#include "ratelimit.h"
 #include "remote.h"
 #include "retryjob.h"
 #include "scan.h"
@@ -42,10 +44,11 @@
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS };
+enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
+	OPT_BWLIMIT,
 	OPT_DP,
 	OPT_GROUP,
 	OPT_INPLACE,
@@ -57,11 +60,13 @@ enum {
 	OPT_STATUS,
 	OPT_TRUST,
 	OPT_VERIFY,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_WHERE
 };
 
 static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "group", required_argument, NULL, OPT_GROUP },
@@ -78,6 +83,7 @@ static const struct option longopts[] = {
 	{ "trust", required_argument, NULL, OPT_TRUST },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "version", required_argument, NULL, OPT_VERSION },
+	{ "where", required_argument, NULL, OPT_WHERE },
 	{ NULL, 0, NULL, 0 }
 };
 #define SHORTOPTS "hj:ns:"
@@ -98,19 +104,21 @@ struct opts {
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
+	uint64_t bwlimit;	/* --bwlimit: bytes per second, 0: none */
 };
 
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--dp name] "
-	    "[--group g]\n"
-	    "               [--inplace] [--keep k] [--only name] "
-	    "[--refresh-existing]\n"
-	    "               [--rollback] [--trust key.pub] [--verify] "
-	    "[--version n] pkg\n"
+	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
+	    "[--dp name]\n"
+	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
+	    "               [--refresh-existing] [--rollback] [--trust key.pub] "
+	    "[--verify]\n"
+	    "               [--version n] pkg\n"
 	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n");
 }
 
@@ -128,6 +136,10 @@ help(void)
 	    "  -h, --help            print this help and exit 0\n"
 	    "      --all             push to every DP of the DP list "
 	    "(STORE/dps)\n"
+	    "      --bwlimit rate    cap what this command sends to remote DPs, "
+	    "in all,\n"
+	    "                        at rate bytes/s (K, M, G: powers of "
+	    "1024)\n"
 	    "      --dp name         push to DP name (may be repeated)\n"
 	    "      --group g         push to every DP of group g (may be "
 	    "repeated)\n"
@@ -151,6 +163,8 @@ help(void)
 	    "                        every package)\n"
 	    "      --serve path      the far side of an ssh:// DP (run by "
 	    "pkgpush)\n"
+	    "      --where name      print DP name's TARGET from the DP list, "
+	    "unescaped\n"
 	    "\n"
 	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
 	    "trouble.\n", stdout);
@@ -188,9 +202,34 @@ names_has(const struct names *n, const char *s)
 
 /* ---- one DP ---- */
 
+/* A bandwidth cap: the rate of a ratelimit.h limiter, from the bwlimit
+ * lines of STORE/config (asked at every transfer, so windows switch
+ * during a push) and --bwlimit. */
+struct cap {
+	const struct config *cfg;
+	const char *name;	/* the target, or "*": the command's total */
+	const char *group;	/* the target's group, or NULL */
+	uint64_t fixed;		/* --bwlimit (the total only), 0: none */
+};
+
+static uint64_t
+cap_rate(void *ctx, time_t now)
+{
+	const struct cap *c = ctx;
+	const struct config_bwlimit *b;
+	uint64_t rate = c->fixed;
+
+	b = config_bwlimit_find(c->cfg, c->name, c->group, now);
+	if (b != NULL && (rate == 0 || b->rate < rate))
+		rate = b->rate;
+	return rate;
+}
+
 struct job {
 	const struct dp *dp;
 	struct remote_conn *conn;	/* ssh started early, or NULL */
+	struct cap cap;
+	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
 	int result;		/* 0 done, -1 failed */
 };
 
@@ -207,6 +246,9 @@ struct shared {
 	struct progress *progress;
 	int jobsn;
 	bool env_warned;	/* retry_env_warn() said it (under mu) */
+	struct fanout *fanout;	/* two local DPs or more: each content read
+				 * from the store once (fanout.h) */
+	struct content_source fanout_src;
 };
 
 /* ---- the content source: the store ---- */
@@ -378,9 +420,12 @@ push_one(struct shared *sh, struct job *job)
 	if (po.write_threads > 4)
 		po.write_threads = 4;
 	po.progress = sh->progress;
+	po.rate = job->rate;
 	src.ctx = sh;
 	src.prepare = NULL;
 	src.write = store_source_write;
+	if (sh->fanout != NULL)
+		src = sh->fanout_src;
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
@@ -500,6 +545,59 @@ load_dplist(struct store *s, struct dplist *l)
 	return 0;
 }
 
+/*
+ * The limiters of a push's remote targets, when STORE/config has bwlimit
+ * lines or --bwlimit is given: one per remote target (its most specific
+ * line), each chained to the command's total (the "*" line and
+ * --bwlimit), which all -j workers share.  Local DPs are not capped.
+ */
+static int
+caps_start(struct cap *total_cap, struct ratelimit **total,
+    const struct config *cfg, const struct opts *o, struct job *jobs,
+    size_t n)
+{
+	size_t i;
+
+	*total = NULL;
+	if (cfg->nbwlimit == 0 && o->bwlimit == 0)
+		return 0;
+	total_cap->cfg = cfg;
+	total_cap->name = "*";
+	total_cap->group = NULL;
+	total_cap->fixed = o->bwlimit;
+	if ((*total = ratelimit_new(cap_rate, total_cap, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (jobs[i].dp->target.kind != DP_SSH)
+			continue;
+		jobs[i].cap.cfg = cfg;
+		jobs[i].cap.name = jobs[i].dp->name;
+		jobs[i].cap.group = jobs[i].dp->group;
+		jobs[i].cap.fixed = 0;
+		if ((jobs[i].rate = ratelimit_new(cap_rate, &jobs[i].cap,
+		    *total, NULL)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* A fanout over the store for a push to two local DPs or more. */
+static int
+fanout_start(struct shared *sh)
+{
+	struct content_source store_src = { sh, NULL, store_source_write };
+	size_t i, local = 0;
+
+	for (i = 0; i < sh->njobs; i++)
+		if (sh->jobs[i].dp->target.kind != DP_SSH)
+			local++;
+	if (local < 2)
+		return 0;
+	if ((sh->fanout = fanout_new(&store_src, &sh->fanout_src)) == NULL)
+		return -1;
+	return 0;
+}
+
 static int
 push(const struct opts *o, const char *pkg, int argc, char **argv)
 {
@@ -513,6 +611,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	int rc = EXIT_TROUBLE, ulock = -1, nth;
 	uint64_t version = o->version, items = 0, bytes = 0;
 	bool *want = NULL;
+	struct cap total_cap;
+	struct ratelimit *total = NULL;
 
 	dplist_init(&l);
 	manifest_init(&m);
@@ -614,10 +714,11 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_warn("--trust: %s", err_get());
 		goto out;
 	}
-	if (store_config(s)->nbwlimit > 0)
-		msg_warn("'%s': bwlimit lines are read but not enforced yet "
-		    "(line %u): transfers are not capped",
-		    store_config(s)->path, store_config(s)->bwlimit[0].line);
+	if (caps_start(&total_cap, &total, store_config(s), o, sh.jobs,
+	    sh.njobs) == -1) {
+		msg_liberr();
+		goto out;
+	}
 	for (i = 0; i < m.n; i++)
 		if (m.v[i].type == ENTRY_FILE) {
 			items++;
@@ -633,6 +734,10 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
+	if (!o->dry_run && fanout_start(&sh) == -1) {
+		msg_liberr();
+		goto out;
+	}
 	if ((th = calloc((size_t)nth, sizeof(*th))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
@@ -658,8 +763,12 @@ out:
 	free(th);
 	free(want);
 	free(hv);
-	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++)
+	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++) {
 		remote_conn_free(sh.jobs[i].conn);
+		ratelimit_free(sh.jobs[i].rate);
+	}
+	ratelimit_free(total);
+	fanout_free(sh.fanout);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
@@ -790,6 +899,47 @@ out:
 	return rc;
 }
 
+/*
+ * pkgpush --where NAME: DP NAME's TARGET as the DP list gives it, with
+ * its escapes undone (any byte but NUL may follow), and a newline: what
+ * pkgdist-cron needs to find a local DP, from the one DP list parser.
+ */
+static int
+where(const char *storeopt, const char *name)
+{
+	struct store *s = NULL;
+	struct dplist l;
+	const struct dp *dp;
+	char *t = NULL, shown[PATH_SHOW_LEN];
+	int rc = EXIT_TROUBLE;
+
+	dplist_init(&l);
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    load_dplist(s, &l) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if ((dp = dplist_find(&l, name)) == NULL) {
+		msg_warn("'%s': no such DP in '%s/%s'", path_show(name,
+		    shown, sizeof(shown)), store_dir(s), STORE_DPS);
+		goto out;
+	}
+	if (path_unescape(dp->target_text, strlen(dp->target_text),
+	    &t) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (fwrite(t, 1, strlen(t), stdout) != strlen(t) ||
+	    putchar('\n') == EOF)
+		goto out;
+	rc = EXIT_DONE;
+out:
+	free(t);
+	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
 /* pkgpush --serve PATH: the remote end of a remote DP (serve.h), on
  * stdin and stdout; messages go to stderr, which ssh carries back. */
 static int
@@ -815,7 +965,7 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
-	const char *serve_path = NULL;
+	const char *serve_path = NULL, *where_name = NULL;
 	uint64_t u;
 	int ch, rc;
 
@@ -850,6 +1000,12 @@ main(int argc, char *argv[])
 			break;
 		case OPT_ALL:
 			o.all = true;
+			break;
+		case OPT_BWLIMIT:
+			if (config_parse_rate(optarg, &o.bwlimit) == -1) {
+				msg_warn("--bwlimit: %s", err_get());
+				bad_usage();
+			}
 			break;
 		case OPT_DP:
 			if (names_add(&o.dps, optarg) == -1)
@@ -886,6 +1042,10 @@ main(int argc, char *argv[])
 		case OPT_STATUS:
 			mode = MODE_STATUS;
 			break;
+		case OPT_WHERE:
+			mode = MODE_WHERE;
+			where_name = optarg;
+			break;
 		case OPT_TRUST:
 			o.trust = optarg;
 			break;
@@ -906,6 +1066,10 @@ main(int argc, char *argv[])
 		if (argc != optind)
 			bad_usage();
 		rc = serve(serve_path);
+	} else if (mode == MODE_WHERE) {
+		if (argc != optind)
+			bad_usage();
+		rc = where(o.store, where_name);
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
