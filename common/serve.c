@@ -824,7 +824,8 @@ done:
 	incoming_done(&sv, rc == 0);
 	res.received = sv.received;
 	/* Noted on the DP for --status, as a local push does. */
-	if (rc == -1 && !dry && h.rootfd != -1)
+	if (rc == -1 && !dry && h.rootfd != -1 &&
+	    !dp_push_refused(&r, o.rollback))
 		(void)dp_note_failure(&h, req.package, res.msg, NULL);
 	if (proto_send(p, PROTO_RESULT, p->buf, proto_enc_result(&res,
 	    p->buf)) == -1 && rc == 0)

@@ -1270,6 +1270,27 @@ store_holdings(struct store *s, const char *pkg, struct store_holding **v,
 }
 
 int
+store_holding_find(struct store *s, const char *pkg, const char *dp,
+    struct store_holding *h)
+{
+	struct store_holding *v = NULL;
+	size_t n, i;
+	int rc = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (store_holdings(s, pkg, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].dp, dp) == 0) {
+			*h = v[i];
+			rc = 1;
+			break;
+		}
+	free(v);
+	return rc;
+}
+
+int
 store_holding_forget(struct store *s, const char *pkg, const char *dp)
 {
 	struct store_holding *v = NULL;

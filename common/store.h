@@ -234,6 +234,11 @@ int store_holding_record(struct store *s, const char *pkg,
 int store_holdings(struct store *s, const char *pkg,
     struct store_holding **v, size_t *n);
 
+/* The holding of dp for pkg: 1 with *h filled, 0 when the store records
+ * none (*h zeroed), -1 with err when the records cannot be read. */
+int store_holding_find(struct store *s, const char *pkg, const char *dp,
+    struct store_holding *h);
+
 /* Forget the holding of dp for pkg (a DP removed from the list). */
 int store_holding_forget(struct store *s, const char *pkg, const char *dp);
 

@@ -39,7 +39,9 @@
 #include "retryjob.h"
 #include "scan.h"
 #include "serve.h"
+#include "status.h"
 #include "store.h"
+#include "targets.h"
 
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
@@ -55,6 +57,7 @@ enum {
 	OPT_KEEP,
 	OPT_ONLY,
 	OPT_REFRESH,
+	OPT_REINIT,
 	OPT_ROLLBACK,
 	OPT_SERVE,
 	OPT_STATUS,
@@ -76,6 +79,7 @@ static const struct option longopts[] = {
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "only", required_argument, NULL, OPT_ONLY },
 	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
+	{ "reinit", no_argument, NULL, OPT_REINIT },
 	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
 	{ "serve", required_argument, NULL, OPT_SERVE },
 	{ "status", no_argument, NULL, OPT_STATUS },
@@ -100,7 +104,7 @@ struct opts {
 	const char *store;
 	uint64_t version;	/* 0: newest */
 	struct names dps, groups, only;
-	bool all, refresh, inplace, verify, rollback, dry_run;
+	bool all, refresh, inplace, verify, rollback, dry_run, reinit;
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
@@ -114,7 +118,8 @@ usage(FILE *fp)
 	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
 	    "[--dp name]\n"
 	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
-	    "               [--refresh-existing] [--rollback] [--trust key.pub] "
+	    "               [--refresh-existing] [--reinit] [--rollback]\n"
+	    "               [--trust key.pub] "
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
 	    "       pkgpush [-s store] --status [pkg]\n"
@@ -153,6 +158,10 @@ help(void)
 	    "      --only name       of the targets named, push to DP name "
 	    "only\n"
 	    "      --refresh-existing  also push to every DP that holds pkg\n"
+	    "      --reinit          place pkg afresh on a DP that shows no "
+	    ".pkgdist/\n"
+	    "                        although the store records it holding "
+	    "a version\n"
 	    "      --rollback        allow moving a DP to a lower --version\n"
 	    "      --trust key.pub   refuse a version not signed by that key\n"
 	    "      --verify          re-hash each DP first and repair any "
@@ -189,16 +198,6 @@ names_add(struct names *n, const char *s)
 	return 0;
 }
 
-static bool
-names_has(const struct names *n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n->n; i++)
-		if (strcmp(n->v[i], s) == 0)
-			return true;
-	return false;
-}
 
 /* ---- one DP ---- */
 
@@ -323,13 +322,19 @@ report_ok(struct shared *sh, const struct dp *dp,
 		msg_warn("%s: %s", dp->name, r->warning);
 }
 
-/* Record the outcome in the store (holdings) and on the DP (state). */
+/*
+ * Record the outcome in the store (holdings) and on the DP (state).  A
+ * refused move (dp_push_refused()) is no failure of the DP: it still
+ * holds its version as it did, and is recorded so.
+ */
 static void
 record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
     const struct dp_push_result *r, int rc, const char *why)
 {
-	struct store_holding hd;
+	struct store_holding hd, known;
 	struct dp_state st;
+	bool refused = rc != 0 && dp_push_refused(r, sh->o->rollback);
+	int k;
 
 	memset(&hd, 0, sizeof(hd));
 	snprintf(hd.dp, sizeof(hd.dp), "%s", dp->name);
@@ -338,6 +343,16 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 	if (rc == 0) {
 		hd.version = r->new_version;
 		hd.state = STORE_HOLD_COMPLETE;
+	} else if (refused) {
+		hd.version = hd.wanted = r->old_version;
+		hd.state = r->old_partial ? STORE_HOLD_PARTIAL :
+		    STORE_HOLD_COMPLETE;
+		if (h != NULL && h->rootfd != -1 &&
+		    dp_state_read(h, sh->pkg, &st, NULL) == 0) {
+			if (st.status == DP_ST_PARTIAL)
+				hd.version = hd.wanted = st.from;
+			dp_state_free(&st);
+		}
 	} else {
 		hd.version = r->held ? r->old_version : 0;
 		hd.state = STORE_HOLD_FAILED;
@@ -351,14 +366,11 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 			dp_state_free(&st);
 		} else if (!r->held) {
 			/* Unreachable: keep what the store knew. */
-			struct store_holding *v = NULL;
-			size_t n = 0, i;
-
-			if (store_holdings(sh->store, sh->pkg, &v, &n) == 0)
-				for (i = 0; i < n; i++)
-					if (strcmp(v[i].dp, dp->name) == 0)
-						hd.version = v[i].version;
-			free(v);
+			if ((k = store_holding_find(sh->store, sh->pkg,
+			    dp->name, &known)) == 1)
+				hd.version = known.version;
+			else if (k == -1)
+				msg_warn("%s: %s", dp->name, err_get());
 		}
 	}
 	if (store_holding_record(sh->store, sh->pkg, &hd) == -1)
@@ -430,19 +442,15 @@ push_one(struct shared *sh, struct job *job)
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
 		struct remote_conn *pre = job->conn;
-		struct store_holding *hv = NULL;
+		struct store_holding known;
 		uint64_t base = 0;
-		size_t nh = 0, i;
 
 		job->conn = NULL;
 		/* What the DP holds whole, by the store's record: the
 		 * remote is sent the changes from it (remote.h). */
-		if (store_holdings(sh->store, sh->pkg, &hv, &nh) == 0)
-			for (i = 0; i < nh; i++)
-				if (strcmp(hv[i].dp, dp->name) == 0 &&
-				    hv[i].state != STORE_HOLD_PARTIAL)
-					base = hv[i].version;
-		free(hv);
+		if (store_holding_find(sh->store, sh->pkg, dp->name,
+		    &known) == 1 && known.state != STORE_HOLD_PARTIAL)
+			base = known.version;
 		if (remote_push(&dp->target, sh->store, sh->pkg, sh->m, base,
 		    &po, pre, &r) == -1)
 			goto fail;
@@ -455,7 +463,8 @@ push_one(struct shared *sh, struct job *job)
 			record(sh, dp, NULL, &r, 0, NULL);
 		goto out;
 	}
-	if (dp_open(dp->target.path, !sh->o->dry_run, &h) == -1)
+	if (targets_open(sh->store, dp, sh->pkg, !sh->o->dry_run,
+	    sh->o->reinit, &h) == -1)
 		goto fail;
 	opened = true;
 	if (!sh->o->dry_run && dp_lock(&h, DP_LOCK_WAIT) == -1)
@@ -478,6 +487,13 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	if (dp_push_refused(&r, sh->o->rollback)) {
+		pthread_mutex_lock(&sh->mu);
+		msg_warn("%s: not queued for retry: it still holds %s %"
+		    PRIu64 " as it did", dp->name, sh->pkg, r.old_version);
+		pthread_mutex_unlock(&sh->mu);
+		goto out;
+	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: not queued for retry (waiting will not help)",
@@ -605,8 +621,9 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	struct dplist l;
 	struct manifest m;
 	struct shared sh;
-	struct store_holding *hv = NULL;
-	size_t nh = 0, i, j;
+	struct targets_sel sel;
+	char **stray = NULL;
+	size_t nstray = 0, i, j;
 	pthread_t *th = NULL;
 	int rc = EXIT_TROUBLE, ulock = -1, nth;
 	uint64_t version = o->version, items = 0, bytes = 0;
@@ -617,6 +634,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	dplist_init(&l);
 	manifest_init(&m);
 	memset(&sh, 0, sizeof(sh));
+	memset(&sel, 0, sizeof(sel));
 	pthread_mutex_init(&sh.mu, NULL);
 	if (!name_valid(pkg)) {
 		msg_warn("'%s': not a valid package name", pkg);
@@ -627,22 +645,18 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_liberr();
 		goto out;
 	}
-	for (i = 0; i < o->dps.n; i++)
-		if (dplist_find(&l, o->dps.v[i]) == NULL) {
-			msg_warn("--dp: unknown DP '%s'", o->dps.v[i]);
-			goto out;
-		}
-	for (i = 0; i < o->only.n; i++)
-		if (dplist_find(&l, o->only.v[i]) == NULL) {
-			msg_warn("--only: unknown DP '%s'", o->only.v[i]);
-			goto out;
-		}
-	for (i = 0; i < o->groups.n; i++)
-		if (!dplist_has_group(&l, o->groups.v[i])) {
-			msg_warn("--group: unknown group '%s'",
-			    o->groups.v[i]);
-			goto out;
-		}
+	sel.dps = o->dps.v;
+	sel.ndps = o->dps.n;
+	sel.groups = o->groups.v;
+	sel.ngroups = o->groups.n;
+	sel.only = o->only.v;
+	sel.nonly = o->only.n;
+	sel.all = o->all;
+	sel.refresh = o->refresh;
+	if (targets_check(&l, &sel) == -1) {
+		msg_liberr();
+		goto out;
+	}
 	if (version == 0) {
 		if (store_newest(s, pkg, &version) == -1) {
 			msg_liberr();
@@ -658,29 +672,14 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_warn("out of memory");
 		goto out;
 	}
-	if (o->refresh && store_holdings(s, pkg, &hv, &nh) == -1) {
+	if (targets_select(s, pkg, &l, &sel, want, &sh.njobs, &stray,
+	    &nstray) == -1) {
 		msg_liberr();
 		goto out;
 	}
-	for (i = 0; i < l.n; i++) {
-		const struct dp *dp = &l.v[i];
-
-		want[i] = o->all || names_has(&o->dps, dp->name) ||
-		    names_has(&o->groups, dp->group);
-		for (j = 0; o->refresh && j < nh; j++)
-			if (strcmp(hv[j].dp, dp->name) == 0 &&
-			    hv[j].version != 0)
-				want[i] = true;
-		if (o->only.n && !names_has(&o->only, dp->name))
-			want[i] = false;
-	}
-	for (j = 0; o->refresh && j < nh; j++)
-		if (dplist_find(&l, hv[j].dp) == NULL)
-			msg_warn("%s: holds %s but is not in the DP list: "
-			    "skipped", hv[j].dp, pkg);
-	for (i = 0; i < l.n; i++)
-		if (want[i])
-			sh.njobs++;
+	for (j = 0; j < nstray; j++)
+		msg_warn("%s: holds %s but is not in the DP list: skipped",
+		    stray[j], pkg);
 	if (sh.njobs == 0) {
 		msg_warn("%s: no target DP", pkg);
 		goto out;
@@ -762,7 +761,7 @@ out:
 	(void)bytes;
 	free(th);
 	free(want);
-	free(hv);
+	store_strings_free(stray, nstray);
 	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++) {
 		remote_conn_free(sh.jobs[i].conn);
 		ratelimit_free(sh.jobs[i].rate);
@@ -779,36 +778,24 @@ out:
 	return rc;
 }
 
+/*
+ * One --status line: "NAME PKG VERSION STATE[: why] newest N" (VERSION
+ * and N "-" when there is none; a partial row says "partial from M").
+ */
 static void
-status_line(const char *dp, const char *pkg, const struct dp_state *st)
+status_print(const struct status_row *r)
 {
-	if (st->status == DP_ST_NONE)
-		printf("%s %s - none\n", dp, pkg);
-	else if (st->status == DP_ST_PARTIAL)
-		printf("%s %s %" PRIu64 " partial from %" PRIu64 "%s%s\n", dp,
-		    pkg, st->version, st->from, st->error ? ": " : "",
-		    st->error ? st->error : "");
-	else if (st->error != NULL)
-		printf("%s %s %" PRIu64 " failed: %s\n", dp, pkg,
-		    st->version, st->error);
-	else
-		printf("%s %s %" PRIu64 " complete\n", dp, pkg, st->version);
-}
+	char ver[24] = "-", newest[24] = "-", from[40] = "";
 
-/* The lines of one DP's states (dp_states(), remote_status()). */
-static void
-status_lines(const char *dp, const struct dp_pkg_state *v, size_t n, int *rc)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (v[i].damaged != NULL) {
-			printf("%s %s - damaged: %s\n", dp, v[i].package,
-			    v[i].damaged);
-			*rc = EXIT_PARTIAL;
-		} else
-			status_line(dp, v[i].package, &v[i].st);
-	}
+	if (r->version != 0)
+		snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
+	if (r->newest != 0)
+		snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
+	if (r->state == STATUS_PARTIAL)
+		snprintf(from, sizeof(from), " from %" PRIu64, r->from);
+	printf("%s %s %s %s%s%s%s newest %s\n", r->target, r->package, ver,
+	    status_state_name(r->state), from, r->error != NULL ? ": " : "",
+	    r->error != NULL ? r->error : "", newest);
 }
 
 static int
@@ -816,9 +803,8 @@ status(const char *storeopt, const char *pkg)
 {
 	struct store *s = NULL;
 	struct dplist l;
-	struct dp_handle h;
-	struct dp_pkg_state *v;
-	size_t n, i;
+	struct status_row *v = NULL;
+	size_t n = 0, i;
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
@@ -827,73 +813,19 @@ status(const char *storeopt, const char *pkg)
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    load_dplist(s, &l) == -1) {
+	    load_dplist(s, &l) == -1 ||
+	    status_collect(s, &l, pkg, &v, &n) == -1) {
 		msg_liberr();
 		goto out;
 	}
 	rc = EXIT_DONE;
-	for (i = 0; i < l.n; i++) {
-		const struct dp *dp = &l.v[i];
-
-		if (dp->target.kind == DP_SSH &&
-		    remote_status(&dp->target, store_config(s), pkg, &v,
-		    &n) == 0) {
-			status_lines(dp->name, v, n, &rc);
-			dp_pkg_states_free(v, n);
-			continue;
-		}
-		/* An ssh DP that failed falls to "unreachable" (err set). */
-		if (dp->target.kind != DP_LOCAL ||
-		    dp_open(dp->target.path, false, &h) == -1) {
-			/* What the store last knew of it. */
-			struct store_holding *hv = NULL;
-			char **pk = NULL;
-			size_t np = 0, nh, p, q;
-			char *why = strdup(err_get());
-			bool any = false;
-
-			if (pkg == NULL)
-				(void)store_packages(s, &pk, &np);
-			for (p = 0; p < (pkg ? 1 : np); p++) {
-				const char *pn = pkg ? pkg : pk[p];
-
-				nh = 0;
-				if (store_holdings(s, pn, &hv, &nh) == -1)
-					continue;
-				for (q = 0; q < nh; q++)
-					if (strcmp(hv[q].dp, dp->name) == 0) {
-						char vb[24] = "-";
-
-						if (hv[q].version)
-							snprintf(vb, sizeof(vb),
-							    "%" PRIu64,
-							    hv[q].version);
-						printf("%s %s %s unreachable: "
-						    "%s\n", dp->name, pn, vb,
-						    why);
-						any = true;
-					}
-				free(hv);
-				hv = NULL;
-			}
-			if (!any)
-				printf("%s %s - unreachable: %s\n", dp->name,
-				    pkg ? pkg : "-", why);
-			free(why);
-			store_strings_free(pk, np);
+	for (i = 0; i < n; i++) {
+		status_print(&v[i]);
+		if (!status_row_ok(&v[i]))
 			rc = EXIT_PARTIAL;
-			continue;
-		}
-		if (dp_states(&h, pkg, &v, &n) == -1) {
-			msg_warn("%s: %s", dp->name, err_get());
-			rc = EXIT_PARTIAL;
-		} else {
-			status_lines(dp->name, v, n, &rc);
-			dp_pkg_states_free(v, n);
-		}
-		dp_close(&h);
 	}
 out:
+	status_rows_free(v, n);
 	dplist_free(&l);
 	store_close(s);
 	return rc;
@@ -1031,6 +963,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_REFRESH:
 			o.refresh = true;
+			break;
+		case OPT_REINIT:
+			o.reinit = true;
 			break;
 		case OPT_ROLLBACK:
 			o.rollback = true;
