@@ -179,6 +179,54 @@ help(void)
 	    "trouble.\n", stdout);
 }
 
+/*
+ * Does mode take option opt?  A push takes every option but the other
+ * modes'; --status and --where read the store only; --serve takes
+ * nothing (its far side passes everything in the protocol).
+ */
+static bool
+mode_takes(enum mode mode, int opt)
+{
+	switch (mode) {
+	case MODE_PUSH:
+		return opt != OPT_SERVE && opt != OPT_STATUS &&
+		    opt != OPT_WHERE;
+	case MODE_STATUS:
+		return opt == 's' || opt == OPT_STATUS;
+	case MODE_WHERE:
+		return opt == 's' || opt == OPT_WHERE;
+	case MODE_SERVE:
+		return opt == OPT_SERVE;
+	}
+	return false;
+}
+
+/* How an option is spelt in messages: "-j", "--keep". */
+static void
+opt_name(int opt, char *buf, size_t len)
+{
+	size_t i;
+
+	if (opt < 256) {
+		snprintf(buf, len, "-%c", opt);
+		return;
+	}
+	for (i = 0; longopts[i].name != NULL; i++)
+		if (longopts[i].val == opt) {
+			snprintf(buf, len, "--%s", longopts[i].name);
+			return;
+		}
+	snprintf(buf, len, "?");
+}
+
+/* The mode option itself, for messages. */
+static int
+mode_opt(enum mode mode)
+{
+	return mode == MODE_SERVE ? OPT_SERVE : mode == MODE_STATUS ?
+	    OPT_STATUS : mode == MODE_WHERE ? OPT_WHERE : 0;
+}
+
 static noreturn void
 bad_usage(void)
 {
@@ -898,8 +946,10 @@ main(int argc, char *argv[])
 	struct opts o;
 	enum mode mode = MODE_PUSH;
 	const char *serve_path = NULL, *where_name = NULL;
+	char n1[32], n2[32];
 	uint64_t u;
-	int ch, rc;
+	int ch, rc, *given;
+	size_t ngiven = 0, i;
 
 	msg_init(argv[0]);
 	/* getopt names argv[0] in its messages: the tool, not a path. */
@@ -908,11 +958,17 @@ main(int argc, char *argv[])
 	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
+	/* The options given, in order, for the check of the mode. */
+	if ((given = calloc((size_t)argc + 1, sizeof(*given))) == NULL)
+		msg_die(EXIT_TROUBLE, "out of memory");
 	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
+		if (ch != '?' && ch != ':')
+			given[ngiven++] = ch;
 		switch (ch) {
 		case 'h':
 			help();
+			free(given);
 			free(o.dps.v);
 			free(o.groups.v);
 			free(o.only.v);
@@ -997,6 +1053,16 @@ main(int argc, char *argv[])
 			bad_usage();
 		}
 	}
+	/* An option that means nothing in the mode is refused, not
+	 * ignored: "--status --keep 5" is a mistake to point out. */
+	for (i = 0; i < ngiven; i++)
+		if (!mode_takes(mode, given[i])) {
+			opt_name(given[i], n1, sizeof(n1));
+			opt_name(mode_opt(mode), n2, sizeof(n2));
+			msg_warn("%s means nothing with %s", n1, n2);
+			bad_usage();
+		}
+	free(given);
 	if (mode == MODE_SERVE) {
 		if (argc != optind)
 			bad_usage();
