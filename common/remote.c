@@ -22,6 +22,7 @@
 
 #include "blob.h"
 #include "changes.h"
+#include "child.h"
 #include "config.h"
 #include "digest.h"
 #include "digestset.h"
@@ -251,34 +252,6 @@ out:
 }
 
 
-/* Wait for the child up to timeout seconds; 1 if it was reaped. */
-static int
-reap(pid_t pid, double timeout, int *status)
-{
-	struct timespec ts = { 0, 0 };
-	double waited = 0, step = 0.0005;
-	pid_t r;
-
-	/* ssh usually exits within a few ms of the remote: look often at
-	 * first, then every 4 ms (after 30 ms: every 20 ms). */
-	for (;;) {
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 1;
-		if (r == -1 && errno != EINTR)
-			return 1;
-		if (waited >= timeout)
-			return 0;
-		ts.tv_nsec = (long)(step * 1e9);
-		nanosleep(&ts, NULL);
-		waited += step;
-		if (step < 0.004)
-			step *= 2;
-		else if (waited > 0.03)
-			step = 0.02;
-	}
-}
-
 /*
  * End the session: close our end (the remote sees end of input), then
  * wait for ssh; one that lingers is terminated.  ok: the session
@@ -292,15 +265,8 @@ conn_close(struct remote_conn *c, bool ok)
 	if (c->sock != -1)
 		close(c->sock);
 	c->sock = -1;
-	if (c->pid != -1) {
-		if (!reap(c->pid, ok ? 10.0 : 0.5, &status)) {
-			kill(c->pid, SIGTERM);
-			if (!reap(c->pid, 5.0, &status)) {
-				kill(c->pid, SIGKILL);
-				(void)reap(c->pid, 60.0, &status);
-			}
-		}
-	}
+	if (c->pid != -1)
+		(void)child_end(c->pid, ok ? 10.0 : 0.5, 5.0, 60.0, &status);
 	c->pid = -1;
 	/* ssh's last words ("Transferred: ...", warnings) go to stderr. */
 	if (c->proto_ok) {
