@@ -851,6 +851,7 @@ fail:
 	}
 out:
 	if (opened) {
+		r->bytes_sent = cp->p.bytes_out;
 		write_stats(cp, sent, stored, how, r->from_spare);
 		conn_close(cp, rc == 0);
 		if (cp == pre)

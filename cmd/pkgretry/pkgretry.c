@@ -36,6 +36,7 @@
 #include "exitcode.h"
 #include "fault.h"
 #include "io.h"
+#include "json.h"
 #include "lock.h"
 #include "manifest.h"
 #include "msg.h"
@@ -107,7 +108,7 @@ usage(FILE *fp)
 	    "                [--timeout time[:grace]]\n"
 	    "       pkgretry [-s store] add [--error text] -- command "
 	    "[arg ...]\n"
-	    "       pkgretry [-s store] list\n"
+	    "       pkgretry [-s store] list [--json]\n"
 	    "       pkgretry [-s store] drop id\n"
 	    "       pkgretry -h\n");
 }
@@ -132,6 +133,8 @@ help(void)
 	    "                        grace seconds after SIGTERM (7200:30)\n"
 	    "      --error text      add: the job's last error\n"
 	    "      --                add: the command to queue follows\n"
+	    "      --json            list: one JSON object per job instead "
+	    "of text\n"
 	    "\n"
 	    "Exit 0 nothing due is left failing, 1 some job failed again, 2 "
 	    "trouble.\n", stdout);
@@ -1247,8 +1250,61 @@ out:
 	return rc;
 }
 
+/* A time for --json: RFC 3339 UTC, or null. */
+static void
+json_key_time(struct json *jw, const char *key, int64_t t)
+{
+	char when[TIMEFMT_LEN];
+
+	json_key_string(jw, key,
+	    timefmt_utc(t, when, sizeof(when)) == 0 ? when : NULL);
+}
+
+/* list --json: one job as one JSON line (pkgretry(1), OUTPUT). */
 static int
-list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first)
+list_json(const struct retryjob *j, bool failed)
+{
+	struct json jw;
+	int i, r;
+
+	json_init(&jw);
+	json_object_begin(&jw);
+	json_key_int(&jw, "schema", 1);
+	json_key_string(&jw, "id", j->id);
+	json_key_string(&jw, "package", j->package);
+	json_key_string(&jw, "target", j->dp);
+	if (j->version != 0)
+		json_key_uint(&jw, "version", j->version);
+	else
+		json_key_null(&jw, "version");
+	json_key_uint(&jw, "attempts", j->attempts);
+	if (failed)
+		json_key_null(&jw, "next");
+	else
+		json_key_time(&jw, "next", j->next);
+	json_key(&jw, "command");
+	json_array_begin(&jw);
+	for (i = 0; i < j->argc; i++)
+		json_string(&jw, j->argv[i]);
+	json_array_end(&jw);
+	json_key_string(&jw, "last_error", j->error);
+	json_key_bool(&jw, "failed", failed);
+	json_key_time(&jw, "created", j->created);
+	json_key_string(&jw, "dir", j->dir);
+	if (failed)
+		json_key_time(&jw, "failed_at", j->failed);
+	else
+		json_key_null(&jw, "failed_at");
+	json_key_string(&jw, "reason", j->reason);
+	json_object_end(&jw);
+	r = json_line_write(&jw, stdout);
+	json_free(&jw);
+	return r;
+}
+
+static int
+list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first,
+    bool json)
 {
 	char **names = NULL, when[TIMEFMT_LEN], in[32];
 	size_t n = 0, i;
@@ -1269,6 +1325,14 @@ list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first)
 				msg_liberr();
 				trouble = 1;
 			}
+			continue;
+		}
+		if (json) {
+			if (list_json(&j, failed) == -1) {
+				msg_liberr();
+				trouble = 1;
+			}
+			retryjob_free(&j);
 			continue;
 		}
 		if (!*first)
@@ -1321,7 +1385,7 @@ list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first)
 }
 
 static int
-mode_list(const char *store)
+mode_list(const char *store, bool json)
 {
 	int dirfd = -1, faileddir = -1, rc = EXIT_TROUBLE;
 	bool first = true;
@@ -1341,9 +1405,9 @@ mode_list(const char *store)
 		goto out;
 	}
 	rc = EXIT_DONE;
-	if (list_dir(dirfd, owner, false, now, &first) == -1)
+	if (list_dir(dirfd, owner, false, now, &first, json) == -1)
 		rc = EXIT_TROUBLE;
-	if (list_dir(faileddir, owner, true, now, &first) == -1)
+	if (list_dir(faileddir, owner, true, now, &first, json) == -1)
 		rc = EXIT_TROUBLE;
 out:
 	close_fd(&dirfd);
@@ -1405,6 +1469,7 @@ out:
 enum {
 	OPT_BACKOFF = 256,
 	OPT_ERROR,
+	OPT_JSON,
 	OPT_MAX_ATTEMPTS,
 	OPT_NOW,
 	OPT_TIMEOUT
@@ -1413,6 +1478,7 @@ enum {
 static const struct option longopts[] = { { "backoff", required_argument, NULL,
 					      OPT_BACKOFF },
 	{ "error", required_argument, NULL, OPT_ERROR },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 	{ "now", no_argument, NULL, OPT_NOW },
@@ -1447,6 +1513,7 @@ main(int argc, char *argv[])
 	char absbuf[PATH_MAX];
 	uint64_t u;
 	int ch, rc, pass;
+	bool json = false;
 
 	msg_init(argv[0]);
 	argv[0] = (char *)(uintptr_t)msg_progname();
@@ -1475,6 +1542,11 @@ main(int argc, char *argv[])
 				if (mode != MODE_ADD)
 					bad_usage();
 				error = optarg;
+				break;
+			case OPT_JSON:
+				if (mode != MODE_LIST)
+					bad_usage();
+				json = true;
 				break;
 			case OPT_MAX_ATTEMPTS:
 				if (mode != MODE_RUN ||
@@ -1542,7 +1614,7 @@ main(int argc, char *argv[])
 	case MODE_LIST:
 		if (argc != 0)
 			bad_usage();
-		rc = mode_list(store);
+		rc = mode_list(store, json);
 		break;
 	case MODE_RUN:
 		if (argc != 0)
