@@ -731,6 +731,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		opened = true;
 		(void)proto_hello_send(&cp->p);
 	}
+	cp->p.rate = o->rate;
 	/*
 	 * Rendered while ssh connects; the request follows our hello at
 	 * once and the remote's hello is read behind it (its banner or
