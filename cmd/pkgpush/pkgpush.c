@@ -817,17 +817,20 @@ out:
 static void
 status_line(const char *dp, const char *pkg, const struct dp_state *st)
 {
+	/* A recorded error is shown on its line whatever it holds (one
+	 * written by an earlier release may hold a raw newline). */
 	if (st->status == DP_ST_NONE)
-		printf("%s %s - none\n", dp, pkg);
+		printf("%s %s - none", dp, pkg);
 	else if (st->status == DP_ST_PARTIAL)
-		printf("%s %s %" PRIu64 " partial from %" PRIu64 "%s%s\n", dp,
-		    pkg, st->version, st->from, st->error ? ": " : "",
-		    st->error ? st->error : "");
+		printf("%s %s %" PRIu64 " partial from %" PRIu64 "%s", dp,
+		    pkg, st->version, st->from, st->error ? ": " : "");
 	else if (st->error != NULL)
-		printf("%s %s %" PRIu64 " failed: %s\n", dp, pkg,
-		    st->version, st->error);
+		printf("%s %s %" PRIu64 " failed: ", dp, pkg, st->version);
 	else
-		printf("%s %s %" PRIu64 " complete\n", dp, pkg, st->version);
+		printf("%s %s %" PRIu64 " complete", dp, pkg, st->version);
+	if (st->status != DP_ST_NONE && st->error != NULL)
+		msg_put_text(st->error, stdout);
+	putchar('\n');
 }
 
 /* The lines of one DP's states (dp_states(), remote_status()). */
@@ -838,8 +841,9 @@ status_lines(const char *dp, const struct dp_pkg_state *v, size_t n, int *rc)
 
 	for (i = 0; i < n; i++) {
 		if (v[i].damaged != NULL) {
-			printf("%s %s - damaged: %s\n", dp, v[i].package,
-			    v[i].damaged);
+			printf("%s %s - damaged: ", dp, v[i].package);
+			msg_put_text(v[i].damaged, stdout);
+			putchar('\n');
 			*rc = EXIT_PARTIAL;
 		} else
 			status_line(dp, v[i].package, &v[i].st);
@@ -903,17 +907,22 @@ status(const char *storeopt, const char *pkg)
 							snprintf(vb, sizeof(vb),
 							    "%" PRIu64,
 							    hv[q].version);
-						printf("%s %s %s unreachable: "
-						    "%s\n", dp->name, pn, vb,
-						    why);
+						printf("%s %s %s unreachable: ",
+						    dp->name, pn, vb);
+						msg_put_text(why ? why : "",
+						    stdout);
+						putchar('\n');
 						any = true;
 					}
 				free(hv);
 				hv = NULL;
 			}
-			if (!any)
-				printf("%s %s - unreachable: %s\n", dp->name,
-				    pkg ? pkg : "-", why);
+			if (!any) {
+				printf("%s %s - unreachable: ", dp->name,
+				    pkg ? pkg : "-");
+				msg_put_text(why ? why : "", stdout);
+				putchar('\n');
+			}
 			free(why);
 			store_strings_free(pk, np);
 			rc = EXIT_PARTIAL;

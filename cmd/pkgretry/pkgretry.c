@@ -201,19 +201,6 @@ put_command(const struct retryjob *j, FILE *fp)
 	}
 }
 
-/* A text for one line: control bytes shown as \ooo. */
-static void
-put_text(const char *s, FILE *fp)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\%03o", *p);
-		else
-			putc(*p, fp);
-}
-
 /* Seconds, or a number followed by s, m or h (at most ten years). */
 static int
 parse_duration(const char *s, size_t len, int64_t *out)
@@ -1364,18 +1351,18 @@ list_dir(int dirfd, uid_t owner, bool failed, int64_t now, bool *first,
 			printf("-\n");
 		timefmt(j.created, when, sizeof(when));
 		printf("  queued %s in ", when);
-		put_text(j.dir, stdout);
+		msg_put_text(j.dir, stdout);
 		printf("\n  command: ");
 		put_command(&j, stdout);
 		putchar('\n');
 		if (j.error != NULL) {
 			printf("  last error: ");
-			put_text(j.error, stdout);
+			msg_put_text(j.error, stdout);
 			putchar('\n');
 		}
 		if (j.reason != NULL) {
 			printf("  reason: ");
-			put_text(j.reason, stdout);
+			msg_put_text(j.reason, stdout);
 			putchar('\n');
 		}
 		retryjob_free(&j);

@@ -413,7 +413,7 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	} else {
 		if ((dfd = open_parent(o->output, base, sizeof(base))) == -1)
 			goto out;
-		if (atomic_open(&af, dfd, base, 0644) == -1) {
+		if (atomic_open(&af, dfd, base, ATOMIC_MODE_USER) == -1) {
 			msg_liberr();
 			goto out;
 		}
