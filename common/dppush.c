@@ -405,6 +405,17 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		r->up_to_date = true;
 		r->bytes = 0;
 		rc = 0;
+		/* Nothing to do is a success: a failure noted on the DP by
+		 * an earlier push (dp_note_failure) is no longer true. */
+		if (st.error != NULL && !o->dry_run) {
+			free(st.error);
+			st.error = NULL;
+			if (dp_state_write(h, pkg, &st, &r->state_bytes) ==
+			    -1) {
+				rc = -1;
+				goto out;
+			}
+		}
 		/* The files are right but the manifest could not be read:
 		 * write it anew where it was. */
 		a.pkgfd = pkgfd;
@@ -445,6 +456,14 @@ out:
 	mdelta_base_free(&base);
 	dp_state_free(&st);
 	return rc;
+}
+
+bool
+dp_push_refused(const struct dp_push_result *r, bool rollback)
+{
+	/* The checks of step 2, which come before anything is written. */
+	return r->permanent && r->held && (rollback ?
+	    r->old_version < r->new_version : r->old_version > r->new_version);
 }
 
 int

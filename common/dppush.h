@@ -133,6 +133,16 @@ int dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
     struct dp_push_result *r);
 
 /*
+ * True when r is dp_push() refusing to move the DP (to a lower version
+ * without rollback, or to a higher one with it): the DP was not touched
+ * and still holds its version, so the refusal fails the command for it
+ * but is not noted on the DP or in the store as a failure, and queues no
+ * retry.  Works on a remote DP's result too (held, old_version and
+ * permanent travel in RESULT).
+ */
+bool dp_push_refused(const struct dp_push_result *r, bool rollback);
+
+/*
  * Work that may follow a push once its outcome is known (pkgpush --serve
  * does it after its reply, under the DP's lock still): remove the trees
  * beyond keep (as dp_push() does without o->defer_tidy), and prepare a
