@@ -30,6 +30,7 @@
 #include "io.h"
 #include "fanout.h"
 #include "fault.h"
+#include "json.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
@@ -55,6 +56,7 @@ enum {
 	OPT_FORGET,
 	OPT_GROUP,
 	OPT_INPLACE,
+	OPT_JSON,
 	OPT_KEEP,
 	OPT_ONLY,
 	OPT_REFRESH,
@@ -78,6 +80,7 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "inplace", no_argument, NULL, OPT_INPLACE },
 	{ "jobs", required_argument, NULL, 'j' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "only", required_argument, NULL, OPT_ONLY },
 	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
@@ -94,8 +97,9 @@ static const struct option longopts[] = {
 };
 #define SHORTOPTS "hj:ns:"
 
-/* What a retry job fixes itself (retryjob_pkgpush_argv()). */
-static const int job_drop[] = { OPT_ONLY, OPT_VERSION, 0 };
+/* What a retry job fixes itself (retryjob_pkgpush_argv()); --json is
+ * for the reader of this command's output, not pkgretry's. */
+static const int job_drop[] = { OPT_JSON, OPT_ONLY, OPT_VERSION, 0 };
 
 struct names {
 	const char **v;
@@ -106,7 +110,7 @@ struct opts {
 	const char *store;
 	uint64_t version;	/* 0: newest */
 	struct names dps, groups, only;
-	bool all, refresh, inplace, verify, rollback, dry_run, reinit;
+	bool all, refresh, inplace, verify, rollback, dry_run, reinit, json;
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
@@ -119,13 +123,14 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
 	    "[--dp name]\n"
-	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
+	    "               [--group g] [--inplace] [--json] [--keep k] "
+	    "[--only name]\n"
 	    "               [--refresh-existing] [--reinit] [--rollback]\n"
 	    "               [--trust key.pub] "
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
 	    "       pkgpush [-s store] --forget name [pkg]\n"
-	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush [-s store] --status [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n");
 }
@@ -155,6 +160,9 @@ help(void)
 	    "files\n"
 	    "                        renamed over their old selves (shares "
 	    "without links)\n"
+	    "      --json            print one JSON object per target (or "
+	    "line of\n"
+	    "                        --status) instead of text\n"
 	    "      --keep k          atomic layout: keep k trees on each DP, "
 	    "the current\n"
 	    "                        one included (default 2)\n"
@@ -379,12 +387,22 @@ job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
 	return -1;
 }
 
+static void report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry);
+
 static void
 report_ok(struct shared *sh, const struct dp *dp,
     const struct dp_push_result *r)
 {
 	char old[32], bytes[128];
 
+	if (sh->o->json) {
+		report_json(sh, dp, r, true, NULL, NULL);
+		if (r->warning[0] != '\0')
+			msg_warn("%s: %s", dp->name, r->warning);
+		return;
+	}
 	if (r->held)
 		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
 		    r->old_partial ? " (partial)" : "");
@@ -430,6 +448,50 @@ report_ok(struct shared *sh, const struct dp *dp,
 	    " (its unreadable state manifest was rebuilt)" : "");
 	if (r->warning[0] != '\0')
 		msg_warn("%s: %s", dp->name, r->warning);
+}
+
+/*
+ * --json: the report of one target as one JSON line (pkgpush(1),
+ * OUTPUT).  ok false: why is the message, retry the job's id or NULL.
+ * Called with sh->mu held.
+ */
+static void
+report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", dp->name);
+	json_key_string(&j, "package", sh->pkg);
+	if (r->held)
+		json_key_uint(&j, "from", r->old_version);
+	else
+		json_key_null(&j, "from");
+	json_key_uint(&j, "to", r->new_version);
+	json_key_bool(&j, "ok", ok);
+	json_key_uint(&j, "added", r->added);
+	json_key_uint(&j, "changed", r->changed);
+	json_key_uint(&j, "deleted", r->deleted);
+	/* As the text report: a dry run knows the contents only. */
+	json_key_uint(&j, "bytes_written", sh->o->dry_run ? r->bytes :
+	    r->bytes + r->state_bytes);
+	if (dp->target.kind == DP_SSH)
+		json_key_uint(&j, "bytes_sent", r->bytes_sent);
+	else
+		json_key_null(&j, "bytes_sent");
+	json_key_string(&j, "error", ok ? NULL : why);
+	json_key_string(&j, "retry", retry);
+	json_key_bool(&j, "dry_run", sh->o->dry_run);
+	json_key_bool(&j, "up_to_date", r->up_to_date);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	fflush(stdout);
+	json_free(&j);
 }
 
 /*
@@ -642,6 +704,12 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
+	if (rc == -1 && sh->o->json) {
+		pthread_mutex_lock(&sh->mu);
+		report_json(sh, dp, &r, false, why ? why : "failed",
+		    queued ? id : NULL);
+		pthread_mutex_unlock(&sh->mu);
+	}
 	if (nv != NULL)
 		retryjob_argv_free(nc, nv);
 	free(why);
@@ -1004,9 +1072,13 @@ status_print(const struct status_row *r)
 		snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
 	if (r->state == STATUS_PARTIAL)
 		snprintf(from, sizeof(from), " from %" PRIu64, r->from);
-	printf("%s %s %s %s%s%s%s newest %s\n", r->target, r->package, ver,
-	    status_state_name(r->state), from, r->error != NULL ? ": " : "",
-	    r->error != NULL ? r->error : "", newest);
+	/* A recorded error is shown on its line whatever it holds (one
+	 * written by an earlier release may hold a raw newline). */
+	printf("%s %s %s %s%s%s", r->target, r->package, ver,
+	    status_state_name(r->state), from, r->error != NULL ? ": " : "");
+	if (r->error != NULL)
+		msg_put_text(r->error, stdout);
+	printf(" newest %s\n", newest);
 }
 
 static int
@@ -1168,6 +1240,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_INPLACE:
 			o.inplace = true;
+			break;
+		case OPT_JSON:
+			o.json = true;
 			break;
 		case OPT_KEEP:
 			if (msg_num_opt("--keep", optarg, 1, 1000,
