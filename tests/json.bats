@@ -227,3 +227,65 @@ assert raw(c[i + 1]) == want, (c, want)
 	grep -q 'udcff' "$T/jobs"
 	! grep -q $'\377' "$T/jobs" || false
 }
+
+# status_state: dp1 at 2 (atomic), dp2 behind at 1, dp3 in place at 2,
+# dp4 unreachable, dp5 without the package.
+status_state()
+{
+	mkdir -p "$T/dp1" "$T/dp2" "$T/dp3" "$T/dp5"
+	printf 'dp1 g %s\ndp2 g %s\ndp3 g %s\ndp4 g %s\ndp5 g %s\n' "$T/dp1" \
+	    "$T/dp2" "$T/dp3" "$T/gone" "$T/dp5" >"$PKGDIST_STORE/dps"
+	pkgpush --dp dp1 office >/dev/null
+	pkgpush --dp dp2 --version 1 office >/dev/null
+	pkgpush --inplace --dp dp3 office >/dev/null
+	pkgpush --dp dp4 office >/dev/null 2>&1 || true
+}
+
+@test "pkgpush --status --json: one object per DP and package with version, newest, state and layout; exit code unchanged" {
+	status_state
+	run pkgpush --status office
+	expect_status 1
+	run pkgpush --status --json office
+	expect_status 1
+	pkgpush --status --json office >"$T/out" 2>"$T/err" || true
+	[ ! -s "$T/err" ]
+	jl "$T/out" '
+d = by("target")
+assert list(d) == ["dp1", "dp2", "dp3", "dp4", "dp5"], list(d)
+for o in objs:
+    assert {"schema", "target", "package", "version", "newest", "state",
+        "layout"} <= set(o), o
+    assert o["package"] == "office" and o["newest"] == 2
+assert d["dp1"]["version"] == 2 and d["dp1"]["state"] == "complete"
+assert d["dp1"]["layout"] == "atomic"
+assert d["dp2"]["version"] == 1 and d["dp2"]["state"] == "complete"
+assert d["dp3"]["layout"] == "inplace" and d["dp3"]["version"] == 2
+assert d["dp4"]["state"] == "unreachable" and d["dp4"]["version"] is None
+assert "No such file" in d["dp4"]["error"]
+assert d["dp5"]["state"] == "none" and d["dp5"]["version"] is None
+assert d["dp5"]["layout"] is None
+'
+	# Every package when none is named: the DPs that hold it.
+	pkgpush --status --json >"$T/all" || true
+	jl "$T/all" 'assert sorted(by("target")) == ["dp1", "dp2", "dp3", "dp4"]'
+}
+
+@test "pkgpush --status on a terminal: aligned columns and a summary line; unchanged when not a terminal" {
+	need_cmd script
+	status_state
+	pkgpush --status office >"$T/plain" || true
+	grep -qx 'dp2 office 1 complete newest 2' "$T/plain"
+	[ "$(wc -l <"$T/plain")" -eq 5 ]
+	script -qec "pkgpush --status office" /dev/null | tr -d '\r' >"$T/tty" || true
+	cat "$T/tty"
+	[ "$(wc -l <"$T/tty")" -eq 7 ]	# header, 5 rows, summary
+	tail -n 1 "$T/tty" | grep -qx '5 DPs: 2 complete at newest, 1 behind, 1 unreachable, 1 without it'
+	python3 -c '
+import sys
+rows = open(sys.argv[1]).read().split("\n")[:-2]
+col = rows[0].index("STATE")
+assert all(r[col - 2:col] == "  " and r[col] != " " for r in rows), rows
+col = rows[0].index("NEWEST")
+assert all(r[col - 2:col] == "  " for r in rows), rows
+' "$T/tty"
+}

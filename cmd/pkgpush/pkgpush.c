@@ -195,8 +195,9 @@ help(void)
 
 /*
  * Does mode take option opt?  A push takes every option but the other
- * modes'; --status, --where and --forget use the store only; --serve
- * takes nothing (its far side passes everything in the protocol).
+ * modes'; --status, --where and --forget use the store only (--status
+ * also --json); --serve takes nothing (its far side passes everything
+ * in the protocol).
  */
 static bool
 mode_takes(enum mode mode, int opt)
@@ -208,7 +209,7 @@ mode_takes(enum mode mode, int opt)
 	case MODE_FORGET:
 		return opt == 's' || opt == OPT_FORGET;
 	case MODE_STATUS:
-		return opt == 's' || opt == OPT_STATUS;
+		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON;
 	case MODE_WHERE:
 		return opt == 's' || opt == OPT_WHERE;
 	case MODE_SERVE:
@@ -1081,8 +1082,149 @@ status_print(const struct status_row *r)
 	printf(" newest %s\n", newest);
 }
 
+/* --status --json: one row as one JSON line (pkgpush(1), OUTPUT). */
+static void
+status_json(const struct status_row *r)
+{
+	struct json j;
+	/* The SPEC's five states: a DP whose state cannot be read has
+	 * failed (its error says why). */
+	const char *state = r->state == STATUS_DAMAGED ? "failed" :
+	    status_state_name(r->state);
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", r->target);
+	json_key_string(&j, "package", strcmp(r->package, "-") == 0 ? NULL :
+	    r->package);
+	if (r->version != 0)
+		json_key_uint(&j, "version", r->version);
+	else
+		json_key_null(&j, "version");
+	if (r->newest != 0)
+		json_key_uint(&j, "newest", r->newest);
+	else
+		json_key_null(&j, "newest");
+	json_key_string(&j, "state", state);
+	json_key_string(&j, "layout", r->layout == DP_LAYOUT_ATOMIC ?
+	    "atomic" : r->layout == DP_LAYOUT_INPLACE ? "inplace" : NULL);
+	if (r->state == STATUS_PARTIAL)
+		json_key_uint(&j, "from", r->from);
+	else
+		json_key_null(&j, "from");
+	json_key_string(&j, "error", r->error);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	json_free(&j);
+}
+
+/* What one DP is, for the summary line on a terminal: its worst row. */
+enum status_kind { SK_NEWEST, SK_BEHIND, SK_PARTIAL, SK_FAILED,
+	SK_UNREACHABLE, SK_NONE, SK_N };
+
+static enum status_kind
+status_kind(const struct status_row *r)
+{
+	switch (r->state) {
+	case STATUS_COMPLETE:
+		return r->version < r->newest ? SK_BEHIND : SK_NEWEST;
+	case STATUS_PARTIAL:
+		return SK_PARTIAL;
+	case STATUS_UNREACHABLE:
+		return SK_UNREACHABLE;
+	case STATUS_NONE:
+		return SK_NONE;
+	default:
+		return SK_FAILED;
+	}
+}
+
+/*
+ * --status on a terminal: the same fields in aligned columns under a
+ * header, and a closing line that counts the DPs by their worst row
+ * ("12 DPs: 10 complete at newest, 1 behind, 1 unreachable").
+ */
+static void
+status_table(const struct status_row *v, size_t n)
+{
+	static const char *const kname[SK_N] = { "complete at newest",
+	    "behind", "partial", "failed", "unreachable", "without it" };
+	static const int rank[SK_N] = { 0, 1, 2, 3, 4, -1 };
+	char ver[24], newest[24], state[48];
+	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp = 0, count[SK_N] = { 0 };
+	enum status_kind worst;
+	bool first;
+
+	for (i = 0; i < n; i++) {
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    v[i].state));
+		if (v[i].state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    v[i].from);
+		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
+		if (strlen(v[i].target) > w[0])
+			w[0] = strlen(v[i].target);
+		if (strlen(v[i].package) > w[1])
+			w[1] = strlen(v[i].package);
+		if (strlen(ver) > w[2])
+			w[2] = strlen(ver);
+		if (strlen(state) > w[3])
+			w[3] = strlen(state);
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], "DP", (int)w[1],
+	    "PACKAGE", (int)w[2], "VERSION", (int)w[3], "STATE", "NEWEST");
+	for (i = 0; i < n; i++) {
+		const struct status_row *r = &v[i];
+
+		snprintf(ver, sizeof(ver), "-");
+		snprintf(newest, sizeof(newest), "-");
+		if (r->version != 0)
+			snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
+		if (r->newest != 0)
+			snprintf(newest, sizeof(newest), "%" PRIu64,
+			    r->newest);
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    r->state));
+		if (r->state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    r->from);
+		printf("%-*s  %-*s  %-*s  %-*s  %-6s", (int)w[0], r->target,
+		    (int)w[1], r->package, (int)w[2], ver, (int)w[3], state,
+		    newest);
+		if (r->error != NULL) {
+			fputs("  ", stdout);
+			msg_put_text(r->error, stdout);
+		}
+		putchar('\n');
+		/* Rows of one DP come together. */
+		if (i + 1 < n && strcmp(v[i + 1].target, r->target) == 0)
+			continue;
+		for (k = i, worst = SK_NONE; ; k--) {
+			enum status_kind sk = status_kind(&v[k]);
+
+			if (rank[sk] > rank[worst])
+				worst = sk;
+			if (k == 0 || strcmp(v[k - 1].target, r->target) != 0)
+				break;
+		}
+		count[worst]++;
+		ndp++;
+	}
+	printf("%zu DP%s:", ndp, ndp == 1 ? "" : "s");
+	first = true;
+	for (k = 0; k < SK_N; k++) {
+		if (count[k] == 0 && k != SK_NEWEST)
+			continue;
+		printf("%s %zu %s", first ? "" : ",", count[k], kname[k]);
+		first = false;
+	}
+	putchar('\n');
+}
+
 static int
-status(const char *storeopt, const char *pkg)
+status(const char *storeopt, const char *pkg, bool json)
 {
 	struct store *s = NULL;
 	struct dplist l;
@@ -1102,8 +1244,14 @@ status(const char *storeopt, const char *pkg)
 		goto out;
 	}
 	rc = EXIT_DONE;
+	/* A person at a terminal gets a table; a script, the fields. */
+	if (!json && isatty(STDOUT_FILENO))
+		status_table(v, n);
 	for (i = 0; i < n; i++) {
-		status_print(&v[i]);
+		if (json)
+			status_json(&v[i]);
+		else if (!isatty(STDOUT_FILENO))
+			status_print(&v[i]);
 		if (!status_row_ok(&v[i]))
 			rc = EXIT_PARTIAL;
 	}
@@ -1316,7 +1464,8 @@ main(int argc, char *argv[])
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
-		rc = status(o.store, optind < argc ? argv[optind] : NULL);
+		rc = status(o.store, optind < argc ? argv[optind] : NULL,
+		    o.json);
 	} else if (mode == MODE_FORGET) {
 		if (argc - optind > 1)
 			bad_usage();
