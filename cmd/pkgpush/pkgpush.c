@@ -463,7 +463,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, queued = false;
+	bool opened = false, queued = false, running;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -535,17 +535,23 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	/* Run by pkgretry as this DP's job, say nothing about a retry:
+	 * the cause, the line above, is what it records. */
+	running = retryjob_running(sh->pkg, dp->name);
 	if (dp_push_refused(&r, sh->o->rollback)) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: it still holds %s %"
-		    PRIu64 " as it did", dp->name, sh->pkg, r.old_version);
+		if (!running)
+			msg_warn("%s: not queued for retry: it still holds %s %"
+			    PRIu64 " as it did", dp->name, sh->pkg,
+			    r.old_version);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry (waiting will not help)",
-		    dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry (waiting will not "
+			    "help)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
