@@ -25,6 +25,7 @@
 #include "child.h"
 #include "config.h"
 #include "digest.h"
+#include "digestset.h"
 #include "err.h"
 #include "io.h"
 #include "lock.h"
@@ -341,47 +342,6 @@ struct fileidx {
 	size_t n;
 };
 
-static int
-cmp_digest(const void *a, const void *b)
-{
-	return memcmp(a, b, DIGEST_LEN);
-}
-
-struct dsz {
-	unsigned char d[DIGEST_LEN];
-	uint64_t size;
-};
-
-static int
-fileidx_build(const struct manifest *m, struct dsz **out, size_t *n)
-{
-	struct dsz *v;
-	size_t i, k = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (m->n == 0)
-		return 0;
-	if ((v = malloc(m->n * sizeof(*v))) == NULL)
-		return err_sys("out of memory");
-	for (i = 0; i < m->n; i++)
-		if (m->v[i].type == ENTRY_FILE) {
-			memcpy(v[k].d, m->v[i].digest, DIGEST_LEN);
-			v[k].size = m->v[i].size;
-			k++;
-		}
-	qsort(v, k, sizeof(*v), cmp_digest);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-static const struct dsz *
-fileidx_find(const struct dsz *v, size_t n, const unsigned char *d)
-{
-	return bsearch(d, v, n, sizeof(*v), cmp_digest);
-}
-
 /* ---- sending ---- */
 
 /* The manifest as sent: its bytes, zlib-compressed when that is smaller
@@ -577,8 +537,8 @@ send_whole(struct remote_conn *c, const struct manifest *m,
  * named by pkg, m's version and file (store_err_content). */
 static int
 send_content(struct remote_conn *c, struct store *s, const char *pkg,
-    const struct manifest *m, const struct dsz *need, unsigned char *buf,
-    uint64_t *stored)
+    const struct manifest *m, const struct digestset_item *need,
+    unsigned char *buf, uint64_t *stored)
 {
 	struct store_raw raw = { -1, false, 0 };
 	struct proto_content ch;
@@ -665,11 +625,11 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	unsigned char digest[DIGEST_LEN];
 	const char *how = "whole";
 	int k2;
-	struct dsz *idx = NULL, *needs = NULL;
+	struct digestset_item *idx = NULL, *needs = NULL;
 	unsigned char (*nd)[DIGEST_LEN] = NULL;
 	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0;
 	const unsigned char *pl;
-	size_t nidx = 0, nneed = 0, k, i, len;
+	size_t nidx = 0, nfiles = 0, nneed = 0, k, i, len;
 	uint32_t type;
 	unsigned char *sbuf = NULL;
 	int rc = -1;
@@ -682,7 +642,10 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	cs.sock = cs.errfd = -1;
 	if (cp != NULL)
 		opened = true;
-	if (fileidx_build(m, &idx, &nidx) == -1)
+	/* The remote asks for each content once: at most one a file. */
+	for (i = 0; i < m->n; i++)
+		nfiles += m->v[i].type == ENTRY_FILE;
+	if (digestset_of_manifest(m, &idx, &nidx) == -1)
 		goto fail;
 	if ((nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*nd))) == NULL ||
 	    (nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*nsz))) == NULL ||
@@ -736,18 +699,20 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		if (type == PROTO_NEED) {
 			if (proto_dec_need(pl, len, nd, nsz, &k) == -1)
 				goto fail;
-			if (k > nidx - nneed) {
+			if (k > nfiles - nneed) {
 				err_set("protocol error: the remote asks for "
 				    "more contents than the manifest has");
 				goto fail;
 			}
-			if (needs == NULL && nidx > 0 &&
-			    (needs = malloc(nidx * sizeof(*needs))) == NULL) {
+			if (needs == NULL && nfiles > 0 &&
+			    (needs = malloc(nfiles * sizeof(*needs))) == NULL) {
 				err_sys("out of memory");
 				goto fail;
 			}
 			for (i = 0; i < k; i++) {
-				const struct dsz *f = fileidx_find(idx, nidx,
+				const struct digestset_item *f;
+
+				f = digestset_find(idx, nidx, sizeof(*idx),
 				    nd[i]);
 
 				/* Only contents of this version, ever. */

@@ -1332,8 +1332,15 @@ retryjob_queue(const char *store, const char *package, const char *dp,
 	*queued = true;
 	rc = 0;
 out:
-	if (rc == -1)
+	if (rc == -1 && err_errno() != 0 && err_errno() != EWOULDBLOCK) {
+		/* The job's file name says nothing to an administrator:
+		 * the package, the DP and the store do. */
+		errno = err_errno();
+		err_sys("cannot queue the retry of %s for %s in store '%s'",
+		    package, dp != NULL ? dp : "every target", store);
+	} else if (rc == -1) {
 		err_prefix("cannot queue a retry job: ");
+	}
 	retryjob_unlock(lfd);
 	if (dirfd != -1)
 		close(dirfd);

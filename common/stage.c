@@ -173,17 +173,24 @@ stage_add(struct store *s, const char *pkg, const char *srcdir,
 	}
 	if (store_txn_begin(s, pkg, o->wait, &t) == -1)
 		goto out;
-	if (store_txn_newest(t) == UINT64_MAX) {
-		err_set("%s: no version number is above %" PRIu64, pkg,
-		    store_txn_newest(t));
+	if (store_txn_high(t) >= STORE_VERSION_MAX) {
+		err_set("%s: no version number is above %" PRIu64 " (the "
+		    "largest a store keeps)", pkg, store_txn_high(t));
 		goto out;
 	}
-	v = store_txn_newest(t) + 1;
+	v = store_txn_high(t) + 1;
 	if (o->version != 0) {
-		if (o->version <= store_txn_newest(t)) {
-			err_set("%s: version %" PRIu64 " is not above the "
-			    "newest, %" PRIu64, pkg, o->version,
-			    store_txn_newest(t));
+		if (o->version > STORE_VERSION_GIVEN_MAX) {
+			err_set("%s: version %" PRIu64 " is above %" PRIu64
+			    ", the largest that may be given", pkg,
+			    o->version, STORE_VERSION_GIVEN_MAX);
+			goto out;
+		}
+		if (o->version <= store_txn_high(t)) {
+			err_set("%s: version %" PRIu64 " is not above %s, %"
+			    PRIu64, pkg, o->version, store_txn_high(t) ==
+			    store_txn_newest(t) ? "the newest" :
+			    "the last version number given", store_txn_high(t));
 			goto out;
 		}
 		v = o->version;

@@ -46,12 +46,13 @@
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
+enum mode { MODE_FORGET, MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
 	OPT_BWLIMIT,
 	OPT_DP,
+	OPT_FORGET,
 	OPT_GROUP,
 	OPT_INPLACE,
 	OPT_KEEP,
@@ -72,6 +73,7 @@ static const struct option longopts[] = {
 	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "forget", required_argument, NULL, OPT_FORGET },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "inplace", no_argument, NULL, OPT_INPLACE },
@@ -122,6 +124,7 @@ usage(FILE *fp)
 	    "               [--trust key.pub] "
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
+	    "       pkgpush [-s store] --forget name [pkg]\n"
 	    "       pkgpush [-s store] --status [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n");
@@ -167,6 +170,9 @@ help(void)
 	    "      --verify          re-hash each DP first and repair any "
 	    "drift\n"
 	    "      --version n       push version n (default: the newest)\n"
+	    "      --forget name     remove the store's records of what DP "
+	    "or site name\n"
+	    "                        holds (of pkg, or of every package)\n"
 	    "      --status          print each DP's version and state of pkg "
 	    "(or of\n"
 	    "                        every package)\n"
@@ -181,8 +187,8 @@ help(void)
 
 /*
  * Does mode take option opt?  A push takes every option but the other
- * modes'; --status and --where read the store only; --serve takes
- * nothing (its far side passes everything in the protocol).
+ * modes'; --status, --where and --forget use the store only; --serve
+ * takes nothing (its far side passes everything in the protocol).
  */
 static bool
 mode_takes(enum mode mode, int opt)
@@ -190,7 +196,9 @@ mode_takes(enum mode mode, int opt)
 	switch (mode) {
 	case MODE_PUSH:
 		return opt != OPT_SERVE && opt != OPT_STATUS &&
-		    opt != OPT_WHERE;
+		    opt != OPT_WHERE && opt != OPT_FORGET;
+	case MODE_FORGET:
+		return opt == 's' || opt == OPT_FORGET;
 	case MODE_STATUS:
 		return opt == 's' || opt == OPT_STATUS;
 	case MODE_WHERE:
@@ -224,7 +232,8 @@ static int
 mode_opt(enum mode mode)
 {
 	return mode == MODE_SERVE ? OPT_SERVE : mode == MODE_STATUS ?
-	    OPT_STATUS : mode == MODE_WHERE ? OPT_WHERE : 0;
+	    OPT_STATUS : mode == MODE_WHERE ? OPT_WHERE : mode == MODE_FORGET ?
+	    OPT_FORGET : 0;
 }
 
 static noreturn void
@@ -272,12 +281,18 @@ cap_rate(void *ctx, time_t now)
 	return rate;
 }
 
+struct shared;
+
 struct job {
 	const struct dp *dp;
+	struct shared *sh;
 	struct remote_conn *conn;	/* ssh started early, or NULL */
 	struct cap cap;
 	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
-	int result;		/* 0 done, -1 failed */
+	struct content_source inner;	/* what job_source_write() asks */
+	int result;		/* 0 done, -1 failed, -2 the store failed */
+	bool store_damaged;	/* a content the store could not give (under
+				 * sh->mu: set by writer threads) */
 };
 
 struct shared {
@@ -296,24 +311,71 @@ struct shared {
 	struct fanout *fanout;	/* two local DPs or more: each content read
 				 * from the store once (fanout.h) */
 	struct content_source fanout_src;
+	/* Contents found damaged in the store (under mu; rare, so a short
+	 * list): a DP that failed on one gets no retry job. */
+	unsigned char (*damaged)[DIGEST_LEN];
+	size_t ndamaged;
 };
 
 /* ---- the content source: the store ---- */
 
 /* ctx is the push's struct shared (read only here, by every writer
  * thread).  A content the store cannot give is named by package,
- * version and file, not by its digest alone. */
+ * version and file, not by its digest alone; a damaged one (missing or
+ * not what its digest says: no failed system call, where a read error
+ * may pass) is noted in sh->damaged. */
 static int
 store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
     uint64_t size, int fd, const char *what)
 {
-	const struct shared *sh = ctx;
-	bool fault = false;
+	struct shared *sh = ctx;
+	unsigned char (*nv)[DIGEST_LEN];
+	bool fault = false, damaged;
 
 	if (store_content_copy(sh->store, d, size, fd, what, &fault) == 0)
 		return 0;
-	if (fault)
-		(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	if (!fault)
+		return -1;
+	damaged = err_errno() == 0;
+	(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	if (!damaged)
+		return -1;
+	pthread_mutex_lock(&sh->mu);
+	if ((nv = realloc(sh->damaged, (sh->ndamaged + 1) *
+	    sizeof(*nv))) != NULL) {
+		sh->damaged = nv;
+		memcpy(sh->damaged[sh->ndamaged++], d, DIGEST_LEN);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return -1;
+}
+
+/* One DP's source: the store's (or the fanout over it, which asks the
+ * store on its behalf), marking the job when the content it failed on
+ * is one the store has damaged. */
+static int
+job_source_prepare(void *ctx, const struct dp_need *v, size_t n)
+{
+	struct job *job = ctx;
+
+	return job->inner.prepare(job->inner.ctx, v, n);
+}
+
+static int
+job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	struct job *job = ctx;
+	struct shared *sh = job->sh;
+	size_t i;
+
+	if (job->inner.write(job->inner.ctx, d, size, fd, what) == 0)
+		return 0;
+	pthread_mutex_lock(&sh->mu);
+	for (i = 0; i < sh->ndamaged; i++)
+		if (memcmp(sh->damaged[i], d, DIGEST_LEN) == 0)
+			job->store_damaged = true;
+	pthread_mutex_unlock(&sh->mu);
 	return -1;
 }
 
@@ -422,8 +484,7 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		}
 	}
 	if (store_holding_record(sh->store, sh->pkg, &hd) == -1)
-		msg_warn("%s: cannot record the holding: %s", dp->name,
-		    err_get());
+		msg_warn("%s: %s", dp->name, err_get());
 }
 
 /*
@@ -463,7 +524,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, queued = false, running;
+	bool opened = false, queued = false, damaged, running;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -481,11 +542,14 @@ push_one(struct shared *sh, struct job *job)
 		po.write_threads = 4;
 	po.progress = sh->progress;
 	po.rate = job->rate;
-	src.ctx = sh;
-	src.prepare = NULL;
-	src.write = store_source_write;
+	job->inner.ctx = sh;
+	job->inner.prepare = NULL;
+	job->inner.write = store_source_write;
 	if (sh->fanout != NULL)
-		src = sh->fanout_src;
+		job->inner = sh->fanout_src;
+	src.ctx = job;
+	src.prepare = job->inner.prepare != NULL ? job_source_prepare : NULL;
+	src.write = job_source_write;
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
@@ -538,6 +602,19 @@ fail:
 	/* Run by pkgretry as this DP's job, say nothing about a retry:
 	 * the cause, the line above, is what it records. */
 	running = retryjob_running(sh->pkg, dp->name);
+	pthread_mutex_lock(&sh->mu);
+	damaged = job->store_damaged;
+	pthread_mutex_unlock(&sh->mu);
+	if (damaged) {
+		pthread_mutex_lock(&sh->mu);
+		if (!running)
+			msg_warn("%s: not queued for retry: the store is "
+			    "damaged and waiting will not mend it (see "
+			    "pkgstage fsck)", dp->name);
+		pthread_mutex_unlock(&sh->mu);
+		rc = -2;
+		goto out;
+	}
 	if (dp_push_refused(&r, sh->o->rollback)) {
 		pthread_mutex_lock(&sh->mu);
 		if (!running)
@@ -598,6 +675,30 @@ worker(void *arg)
 }
 
 /* ---- modes ---- */
+
+/* Record that every target is being brought to version before any is
+ * touched (store_holdings_begin): gc then keeps it for a DP whose push
+ * is killed after its switch. */
+static int
+begin_holdings(struct store *s, const char *pkg, const struct shared *sh,
+    uint64_t version)
+{
+	const char **names;
+	size_t i, n = 0;
+	int rc;
+
+	if ((names = calloc(sh->njobs + 1, sizeof(*names))) == NULL) {
+		msg_warn("out of memory");
+		return -1;
+	}
+	for (i = 0; i < sh->njobs; i++)
+		if (sh->jobs[i].dp != NULL)
+			names[n++] = sh->jobs[i].dp->name;
+	if ((rc = store_holdings_begin(s, pkg, names, n, version)) == -1)
+		msg_liberr();
+	free(names);
+	return rc;
+}
 
 static int
 load_dplist(struct store *s, struct dplist *l)
@@ -743,8 +844,10 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		goto out;
 	}
 	for (i = 0, j = 0; i < l.n; i++)
-		if (want[i])
+		if (want[i]) {
+			sh.jobs[j].sh = &sh;
 			sh.jobs[j++].dp = &l.v[i];
+		}
 	nth = o->jobs > 0 ? o->jobs : 4;
 	if ((size_t)nth > sh.njobs)
 		nth = (int)sh.njobs;
@@ -772,6 +875,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_liberr();
 		goto out;
 	}
+	if (!o->dry_run && begin_holdings(s, pkg, &sh, version) == -1)
+		goto out;
 	for (i = 0; i < m.n; i++)
 		if (m.v[i].type == ENTRY_FILE) {
 			items++;
@@ -808,8 +913,12 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	progress_end(sh.progress);
 	rc = EXIT_DONE;
 	for (i = 0; i < sh.njobs; i++)
-		if (sh.jobs[i].result != 0)
+		if (sh.jobs[i].result != 0 && rc == EXIT_DONE)
 			rc = EXIT_PARTIAL;
+	/* The store failed a DP: trouble that no retry cures. */
+	for (i = 0; i < sh.njobs; i++)
+		if (sh.jobs[i].result == -2)
+			rc = EXIT_TROUBLE;
 out:
 	(void)items;
 	(void)bytes;
@@ -822,12 +931,68 @@ out:
 	}
 	ratelimit_free(total);
 	fanout_free(sh.fanout);
+	free(sh.damaged);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
 		store_unlock(ulock);
 	manifest_free(&m);
 	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
+/* --forget NAME [PKG]: the store's records of what NAME holds (of PKG,
+ * else of every package) go; each one removed is said. */
+static int
+forget(const char *storeopt, const char *name, const char *pkg)
+{
+	struct store *s = NULL;
+	struct store_holding had;
+	char **pk = NULL, text[STORE_HOLDING_TEXT];
+	size_t np = 0, i, n = 0;
+	int rc = EXIT_TROUBLE, k;
+
+	if (!name_valid(name)) {
+		msg_warn("'%s': not a valid DP or site name", name);
+		return EXIT_TROUBLE;
+	}
+	if (pkg != NULL && !name_valid(pkg)) {
+		msg_warn("'%s': not a valid package name", pkg);
+		return EXIT_TROUBLE;
+	}
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    store_packages(s, &pk, &np) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; pkg != NULL && i < np && strcmp(pk[i], pkg) != 0; i++)
+		;
+	if (pkg != NULL && i == np) {
+		msg_warn("package '%s': not in the store", pkg);
+		goto out;
+	}
+	for (i = 0; i < np; i++) {
+		if (pkg != NULL && strcmp(pk[i], pkg) != 0)
+			continue;
+		if ((k = store_holding_forget(s, pk[i], name, &had)) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		if (k == 1) {
+			printf("forgot: %s\n", store_holding_text(pk[i], &had,
+			    text));
+			n++;
+		}
+	}
+	if (n == 0) {
+		msg_warn("%s: the store has no record of what it holds%s%s",
+		    name, pkg != NULL ? " of " : "", pkg != NULL ? pkg : "");
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	store_strings_free(pk, np);
 	store_close(s);
 	return rc;
 }
@@ -951,7 +1116,7 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
-	const char *serve_path = NULL, *where_name = NULL;
+	const char *serve_path = NULL, *forget_name = NULL, *where_name = NULL;
 	char n1[32], n2[32];
 	uint64_t u;
 	int ch, rc, *given;
@@ -1032,6 +1197,10 @@ main(int argc, char *argv[])
 		case OPT_ROLLBACK:
 			o.rollback = true;
 			break;
+		case OPT_FORGET:
+			mode = MODE_FORGET;
+			forget_name = optarg;
+			break;
 		case OPT_SERVE:
 			mode = MODE_SERVE;
 			serve_path = optarg;
@@ -1081,6 +1250,11 @@ main(int argc, char *argv[])
 		if (argc - optind > 1)
 			bad_usage();
 		rc = status(o.store, optind < argc ? argv[optind] : NULL);
+	} else if (mode == MODE_FORGET) {
+		if (argc - optind > 1)
+			bad_usage();
+		rc = forget(o.store, forget_name,
+		    optind < argc ? argv[optind] : NULL);
 	} else {
 		if (argc - optind != 1)
 			bad_usage();
