@@ -194,3 +194,21 @@ bare()
 		expect_output_has "$PKGDIST_STORE/config:"
 	done
 }
+
+@test "config: pkgretry run with a malformed STORE/config stops (exit 2) before any job runs; the jobs keep their attempts" {
+	mv "$T/dp1" "$T/dp1.gone"
+	run pkgpush --dp dp1 office
+	expect_status 1
+	mv "$T/dp1.gone" "$T/dp1"
+	cp "$PKGDIST_STORE/retry/office@dp1" "$T/job.before"
+	printf 'mount\n' >"$PKGDIST_STORE/config"
+	run pkgretry run --now
+	expect_status 2
+	expect_output_has "$PKGDIST_STORE/config:1: mount: give one NAME or GROUP"
+	cmp "$T/job.before" "$PKGDIST_STORE/retry/office@dp1"
+	[ -z "$(ls -A "$T/dp1")" ]
+	rm "$PKGDIST_STORE/config"
+	run pkgretry run --now
+	expect_status 0
+	at_version "$T/dp1" 2
+}
