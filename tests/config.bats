@@ -77,7 +77,7 @@ bare()
 	expect_status 2
 	expect_output_has "$want"
 	run "$PKGDIST_SRC/scripts/pkgdist-update" -s "$PKGDIST_STORE" office \
-	    "$T/v2" dp1
+	    "$T/v2" --dp dp1
 	expect_status 2
 	expect_output_has "$want"
 	run "$PKGDIST_SRC/scripts/pkgdist-cron"
