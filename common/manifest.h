@@ -82,7 +82,8 @@ int manifest_write(const struct manifest *m, FILE *fp);
 /* The same bytes in a malloc'd buffer (*buf, *len; *buf NULL on error):
  * what the remote protocol sends and what its digests cover. */
 int manifest_write_mem(const struct manifest *m, char **buf, size_t *len);
-/* Write it atomically as name under dirfd (atomic.h). */
+/* Write it atomically as name under dirfd (atomic.h; mode may be
+ * ATOMIC_MODE_USER for a file a user names). */
 int manifest_save(const struct manifest *m, int dirfd, const char *name,
     unsigned mode);
 
