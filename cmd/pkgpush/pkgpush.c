@@ -587,7 +587,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, queued = false, damaged;
+	bool opened = false, queued = false, damaged, running;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -662,28 +662,36 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	/* Run by pkgretry as this DP's job, say nothing about a retry:
+	 * the cause, the line above, is what it records. */
+	running = retryjob_running(sh->pkg, dp->name);
 	pthread_mutex_lock(&sh->mu);
 	damaged = job->store_damaged;
 	pthread_mutex_unlock(&sh->mu);
 	if (damaged) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: the store is damaged and "
-		    "waiting will not mend it (see pkgstage fsck)", dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry: the store is "
+			    "damaged and waiting will not mend it (see "
+			    "pkgstage fsck)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		rc = -2;
 		goto out;
 	}
 	if (dp_push_refused(&r, sh->o->rollback)) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: it still holds %s %"
-		    PRIu64 " as it did", dp->name, sh->pkg, r.old_version);
+		if (!running)
+			msg_warn("%s: not queued for retry: it still holds %s %"
+			    PRIu64 " as it did", dp->name, sh->pkg,
+			    r.old_version);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry (waiting will not help)",
-		    dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry (waiting will not "
+			    "help)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
