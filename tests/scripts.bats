@@ -97,6 +97,82 @@ install_dir()
 	[ "$status" -ne 0 ]
 }
 
+@test "pkgdist-update: options before or after the operands; -s reaches every tool; -- ends the options" {
+	# No default store: only -s can name it.
+	unset PKGDIST_STORE
+	pkgstage -s "$T/store" add office97 "$T/src" >/dev/null
+	dps
+	printf 'file 5, changed\n' >"$T/src/setup/f5"
+	# Options first (pkgpush's among them), then the operands.
+	run sh "$UPDATE" --dp dp1 -s "$T/store" office97 "$T/src"
+	expect_status 0
+	expect_output_has "staged 'office97' version 2"
+	run pkgpush -s "$T/store" --status office97
+	expect_output_has "dp1 office97 2 complete"
+	expect_output_has "dp2 office97 - none"
+	# -s after the operands, mixed with pkgpush's options: staging,
+	# the push and the store of the queued jobs are all that store.
+	printf 'file 6, changed\n' >"$T/src/setup/f6"
+	run sh "$UPDATE" office97 --dp dp2 "$T/src" --inplace -s "$T/store"
+	expect_status 0
+	expect_output_has "staged 'office97' version 3"
+	[ ! -e /var/lib/pkgdist/packages/office97 ]
+	run pkgpush -s "$T/store" --status office97
+	expect_output_has "dp1 office97 3 complete"
+	expect_output_has "dp2 office97 3 complete"
+	[ ! -L "$T/dp2/office97" ] && [ -d "$T/dp2/office97" ]
+	# A failed staging queues the update with that store.
+	mkdir -p "$T/store/retry/failed" "$T/store/retry/.locks"
+	printf 'file 7, changed\n' >"$T/src/setup/f7"
+	PKGDIST_FAULT=mkdir:1:EIO run sh "$UPDATE" office97 "$T/src" -s "$T/store"
+	[ "$status" -ne 0 ]
+	run pkgretry -s "$T/store" list
+	expect_output_has "pkgdist-update -s $T/store -- office97 $T/src"
+	# "--": an operand that starts with '-'.
+	mkdir "$T/-src"
+	cp -R "$T/src/." "$T/-src/"
+	printf 'file 8, changed\n' >"$T/-src/setup/f8"
+	cd "$T"
+	run sh "$UPDATE" -s "$T/store" -- office97 -src
+	expect_status 0
+	expect_output_lacks "usage:"
+	expect_output_has "staged 'office97' version 4"
+	# An option neither the script's nor a push's: usage, nothing done.
+	run sh "$UPDATE" office97 "$T/src" --status -s "$T/store"
+	expect_status 2
+	expect_output_has "usage: pkgdist-update"
+	run sh "$UPDATE" office97 "$T/src" extra -s "$T/store"
+	expect_status 2
+}
+
+@test "pkgdist-update -n: changes nothing, says what would be staged and pushed" {
+	pkgstage add office97 "$T/src" >/dev/null
+	dps
+	pkgpush --dp dp1 office97
+	printf 'file 5, changed\n' >"$T/src/setup/f5"
+	listing() { find "$T/store" "$T/dp1" "$T/dp2" -printf '%i %C@ %m %s %p\n' | sort -k5; }
+	listing >"$T/before"
+	run sh "$UPDATE" -n office97 "$T/src" --dp dp2
+	expect_status 0
+	expect_output_has "modified 1"
+	expect_output_has "would stage '$T/src' as version 2 of 'office97'"
+	expect_output_has "would push it: pkgpush --version 2 --refresh-existing --dp dp2 office97"
+	expect_output_has "dp1: office97 1: up to date"
+	expect_output_has "dp2: office97 - -> 1: would be"
+	listing >"$T/after"
+	diff "$T/before" "$T/after"
+	run pkgstage show office97 2
+	[ "$status" -ne 0 ]
+	# A first version: nothing staged either.
+	run sh "$UPDATE" --dry-run docs "$T/src" --all
+	expect_status 0
+	expect_output_has "would stage '$T/src' as version 1 of 'docs'"
+	run pkgstage list docs
+	[ -z "$output" ] || [ "$status" -ne 0 ]
+	listing >"$T/after"
+	diff "$T/before" "$T/after"
+}
+
 @test "pkgdist-update: a failed staging queues the whole update, which pkgretry runs later" {
 	install_dir
 	pkgstage add office97 "$T/src" >/dev/null
@@ -114,7 +190,7 @@ install_dir()
 	expect_output_has "queued for retry"
 	run "$T/bin/pkgretry" list
 	expect_output_has "office97+pkgdist-update"
-	expect_output_has "command: pkgdist-update office97 src --inplace"
+	expect_output_has "command: pkgdist-update --inplace -- office97 src"
 	# From elsewhere, later: the job runs where it was queued.
 	cd /
 	run "$T/bin/pkgretry" run --now

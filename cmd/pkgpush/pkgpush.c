@@ -586,7 +586,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, queued = false, damaged;
+	bool opened = false, queued = false, damaged, running;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -661,28 +661,36 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	/* Run by pkgretry as this DP's job, say nothing about a retry:
+	 * the cause, the line above, is what it records. */
+	running = retryjob_running(sh->pkg, dp->name);
 	pthread_mutex_lock(&sh->mu);
 	damaged = job->store_damaged;
 	pthread_mutex_unlock(&sh->mu);
 	if (damaged) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: the store is damaged and "
-		    "waiting will not mend it (see pkgstage fsck)", dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry: the store is "
+			    "damaged and waiting will not mend it (see "
+			    "pkgstage fsck)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		rc = -2;
 		goto out;
 	}
 	if (dp_push_refused(&r, sh->o->rollback)) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: it still holds %s %"
-		    PRIu64 " as it did", dp->name, sh->pkg, r.old_version);
+		if (!running)
+			msg_warn("%s: not queued for retry: it still holds %s %"
+			    PRIu64 " as it did", dp->name, sh->pkg,
+			    r.old_version);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry (waiting will not help)",
-		    dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry (waiting will not "
+			    "help)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
@@ -895,11 +903,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	for (j = 0; j < nstray; j++)
 		msg_warn("%s: holds %s but is not in the DP list: skipped",
 		    stray[j], pkg);
-	if (sh.njobs == 0) {
-		msg_warn("%s: no target DP", pkg);
-		goto out;
-	}
-	if ((sh.jobs = calloc(sh.njobs, sizeof(*sh.jobs))) == NULL) {
+	/* One job per target, each with its DP, in DP list order. */
+	if ((sh.jobs = calloc(l.n > 0 ? l.n : 1, sizeof(*sh.jobs))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
 	}
@@ -908,14 +913,18 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 			sh.jobs[j].sh = &sh;
 			sh.jobs[j++].dp = &l.v[i];
 		}
+	sh.njobs = j;
+	if (sh.njobs == 0) {
+		msg_warn("%s: no target DP", pkg);
+		goto out;
+	}
 	nth = o->jobs > 0 ? o->jobs : 4;
 	if ((size_t)nth > sh.njobs)
 		nth = (int)sh.njobs;
 	/* The remote DPs pushed first: ssh connects while the manifest is
 	 * loaded (a failure to start ssh is reported by the push). */
 	for (i = 0; i < (size_t)nth; i++)
-		if (sh.jobs[i].dp != NULL &&
-		    sh.jobs[i].dp->target.kind == DP_SSH)
+		if (sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
 			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
