@@ -98,6 +98,7 @@ targets_select(struct store *s, const char *pkg, const struct dplist *l,
 		*stray = sv;
 		*nstray = ns;
 		sv = NULL;
+		ns = 0;
 	}
 	rc = 0;
 out:

@@ -253,3 +253,76 @@ unmount()
 	expect_output_has "dp1 office 2 complete newest 2"
 	expect_output_has "dp2 office 2 complete newest 2"
 }
+
+@test "pkgpush: an option that means nothing in a mode is refused, naming it (exit 2)" {
+	run pkgpush --status --inplace --rollback --dp nosuch --keep 5
+	expect_status 2
+	expect_output_has "pkgpush: --inplace means nothing with --status"
+	expect_output_has "usage: pkgpush"
+	run pkgpush --status -j 2 office
+	expect_status 2
+	expect_output_has "-j means nothing with --status"
+	run pkgpush -n --status
+	expect_status 2
+	expect_output_has "-n means nothing with --status"
+	run pkgpush --status --version 1 office
+	expect_status 2
+	expect_output_has "--version means nothing with --status"
+	run pkgpush --where dp1 --all
+	expect_status 2
+	expect_output_has "--all means nothing with --where"
+	run pkgpush --serve /x -s "$PKGDIST_STORE"
+	expect_status 2
+	expect_output_has "-s means nothing with --serve"
+	run pkgpush --status --serve /x
+	expect_status 2
+	expect_output_has "--status means nothing with --serve"
+	# What a mode does take still works.
+	run pkgpush -s "$PKGDIST_STORE" --status office
+	expect_status 0
+	expect_output_has "dp1 office - none newest 2"
+}
+
+@test "pkgpush: --refresh-existing names a recorded DP that left the DP list, and goes on with the others" {
+	pkgpush --dp dp1 --dp dp2 --version 1 office
+	dps dp1 dp3
+	run pkgpush --refresh-existing office
+	expect_status 0
+	expect_output_has "dp2: holds office but is not in the DP list: skipped"
+	expect_output_has "dp1: office 1 -> 2"
+	expect_output_lacks "dp3:"
+}
+
+@test "pkgpush: a first push to a new DP interrupted by SIGTERM: --status shows it failed, --refresh-existing names it" {
+	need_cmd flock
+	mkdir -p "$T/dp3/.pkgdist"
+	flock "$T/dp3/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \
+	    "$T/locked" >/dev/null 2>&1 3>&- &
+	holder=$!
+	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	[ -e "$T/locked" ]
+	pkgpush --dp dp3 office >"$T/out" 2>&1 &
+	p=$!
+	for _ in $(seq 100); do
+		ls -l "/proc/$p/fd" 2>/dev/null | grep -qF "$T/dp3/.pkgdist/.lock" &&
+		    break
+		sleep 0.1
+	done
+	kill -TERM "$p"
+	rc=0
+	wait "$p" || rc=$?
+	pkill -P "$holder" 2>/dev/null || true
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	[ "$rc" -eq 143 ]
+	[ ! -e "$T/dp3/office" ]
+	run pkgpush --status
+	expect_status 1
+	expect_output_has "dp3 office - failed: a push of version 2 did not finish: nothing of it is there newest 2"
+	run pkgpush --refresh-existing office
+	expect_status 0
+	expect_output_has "dp3: office - -> 2"
+	at_version "$T/dp3" 2
+	run pkgpush --status
+	expect_status 0
+}

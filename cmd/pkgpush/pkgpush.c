@@ -30,6 +30,7 @@
 #include "io.h"
 #include "fanout.h"
 #include "fault.h"
+#include "json.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
@@ -46,14 +47,16 @@
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
+enum mode { MODE_FORGET, MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
 	OPT_BWLIMIT,
 	OPT_DP,
+	OPT_FORGET,
 	OPT_GROUP,
 	OPT_INPLACE,
+	OPT_JSON,
 	OPT_KEEP,
 	OPT_ONLY,
 	OPT_REFRESH,
@@ -72,10 +75,12 @@ static const struct option longopts[] = {
 	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "forget", required_argument, NULL, OPT_FORGET },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "inplace", no_argument, NULL, OPT_INPLACE },
 	{ "jobs", required_argument, NULL, 'j' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "only", required_argument, NULL, OPT_ONLY },
 	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
@@ -92,8 +97,9 @@ static const struct option longopts[] = {
 };
 #define SHORTOPTS "hj:ns:"
 
-/* What a retry job fixes itself (retryjob_pkgpush_argv()). */
-static const int job_drop[] = { OPT_ONLY, OPT_VERSION, 0 };
+/* What a retry job fixes itself (retryjob_pkgpush_argv()); --json is
+ * for the reader of this command's output, not pkgretry's. */
+static const int job_drop[] = { OPT_JSON, OPT_ONLY, OPT_VERSION, 0 };
 
 struct names {
 	const char **v;
@@ -104,7 +110,7 @@ struct opts {
 	const char *store;
 	uint64_t version;	/* 0: newest */
 	struct names dps, groups, only;
-	bool all, refresh, inplace, verify, rollback, dry_run, reinit;
+	bool all, refresh, inplace, verify, rollback, dry_run, reinit, json;
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
@@ -117,12 +123,14 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
 	    "[--dp name]\n"
-	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
+	    "               [--group g] [--inplace] [--json] [--keep k] "
+	    "[--only name]\n"
 	    "               [--refresh-existing] [--reinit] [--rollback]\n"
 	    "               [--trust key.pub] "
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
-	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush [-s store] --forget name [pkg]\n"
+	    "       pkgpush [-s store] --status [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n");
 }
@@ -152,6 +160,8 @@ help(void)
 	    "files\n"
 	    "                        renamed over their old selves (shares "
 	    "without links)\n"
+	    "      --json            print one JSON object a target or status "
+	    "line\n"
 	    "      --keep k          atomic layout: keep k trees on each DP, "
 	    "the current\n"
 	    "                        one included (default 2)\n"
@@ -167,6 +177,9 @@ help(void)
 	    "      --verify          re-hash each DP first and repair any "
 	    "drift\n"
 	    "      --version n       push version n (default: the newest)\n"
+	    "      --forget name     remove the store's records of what DP "
+	    "or site name\n"
+	    "                        holds (of pkg, or of every package)\n"
 	    "      --status          print each DP's version and state of pkg "
 	    "(or of\n"
 	    "                        every package)\n"
@@ -177,6 +190,58 @@ help(void)
 	    "\n"
 	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
 	    "trouble.\n", stdout);
+}
+
+/*
+ * Does mode take option opt?  A push takes every option but the other
+ * modes'; --status, --where and --forget use the store only (--status
+ * also --json); --serve takes nothing (its far side passes everything
+ * in the protocol).
+ */
+static bool
+mode_takes(enum mode mode, int opt)
+{
+	switch (mode) {
+	case MODE_PUSH:
+		return opt != OPT_SERVE && opt != OPT_STATUS &&
+		    opt != OPT_WHERE && opt != OPT_FORGET;
+	case MODE_FORGET:
+		return opt == 's' || opt == OPT_FORGET;
+	case MODE_STATUS:
+		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON;
+	case MODE_WHERE:
+		return opt == 's' || opt == OPT_WHERE;
+	case MODE_SERVE:
+		return opt == OPT_SERVE;
+	}
+	return false;
+}
+
+/* How an option is spelt in messages: "-j", "--keep". */
+static void
+opt_name(int opt, char *buf, size_t len)
+{
+	size_t i;
+
+	if (opt < 256) {
+		snprintf(buf, len, "-%c", opt);
+		return;
+	}
+	for (i = 0; longopts[i].name != NULL; i++)
+		if (longopts[i].val == opt) {
+			snprintf(buf, len, "--%s", longopts[i].name);
+			return;
+		}
+	snprintf(buf, len, "?");
+}
+
+/* The mode option itself, for messages. */
+static int
+mode_opt(enum mode mode)
+{
+	return mode == MODE_SERVE ? OPT_SERVE : mode == MODE_STATUS ?
+	    OPT_STATUS : mode == MODE_WHERE ? OPT_WHERE : mode == MODE_FORGET ?
+	    OPT_FORGET : 0;
 }
 
 static noreturn void
@@ -224,12 +289,18 @@ cap_rate(void *ctx, time_t now)
 	return rate;
 }
 
+struct shared;
+
 struct job {
 	const struct dp *dp;
+	struct shared *sh;
 	struct remote_conn *conn;	/* ssh started early, or NULL */
 	struct cap cap;
 	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
-	int result;		/* 0 done, -1 failed */
+	struct content_source inner;	/* what job_source_write() asks */
+	int result;		/* 0 done, -1 failed, -2 the store failed */
+	bool store_damaged;	/* a content the store could not give (under
+				 * sh->mu: set by writer threads) */
 };
 
 struct shared {
@@ -248,26 +319,77 @@ struct shared {
 	struct fanout *fanout;	/* two local DPs or more: each content read
 				 * from the store once (fanout.h) */
 	struct content_source fanout_src;
+	/* Contents found damaged in the store (under mu; rare, so a short
+	 * list): a DP that failed on one gets no retry job. */
+	unsigned char (*damaged)[DIGEST_LEN];
+	size_t ndamaged;
 };
 
 /* ---- the content source: the store ---- */
 
 /* ctx is the push's struct shared (read only here, by every writer
  * thread).  A content the store cannot give is named by package,
- * version and file, not by its digest alone. */
+ * version and file, not by its digest alone; a damaged one (missing or
+ * not what its digest says: no failed system call, where a read error
+ * may pass) is noted in sh->damaged. */
 static int
 store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
     uint64_t size, int fd, const char *what)
 {
-	const struct shared *sh = ctx;
-	bool fault = false;
+	struct shared *sh = ctx;
+	unsigned char (*nv)[DIGEST_LEN];
+	bool fault = false, damaged;
 
 	if (store_content_copy(sh->store, d, size, fd, what, &fault) == 0)
 		return 0;
-	if (fault)
-		(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	if (!fault)
+		return -1;
+	damaged = err_errno() == 0;
+	(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	if (!damaged)
+		return -1;
+	pthread_mutex_lock(&sh->mu);
+	if ((nv = realloc(sh->damaged, (sh->ndamaged + 1) *
+	    sizeof(*nv))) != NULL) {
+		sh->damaged = nv;
+		memcpy(sh->damaged[sh->ndamaged++], d, DIGEST_LEN);
+	}
+	pthread_mutex_unlock(&sh->mu);
 	return -1;
 }
+
+/* One DP's source: the store's (or the fanout over it, which asks the
+ * store on its behalf), marking the job when the content it failed on
+ * is one the store has damaged. */
+static int
+job_source_prepare(void *ctx, const struct dp_need *v, size_t n)
+{
+	struct job *job = ctx;
+
+	return job->inner.prepare(job->inner.ctx, v, n);
+}
+
+static int
+job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	struct job *job = ctx;
+	struct shared *sh = job->sh;
+	size_t i;
+
+	if (job->inner.write(job->inner.ctx, d, size, fd, what) == 0)
+		return 0;
+	pthread_mutex_lock(&sh->mu);
+	for (i = 0; i < sh->ndamaged; i++)
+		if (memcmp(sh->damaged[i], d, DIGEST_LEN) == 0)
+			job->store_damaged = true;
+	pthread_mutex_unlock(&sh->mu);
+	return -1;
+}
+
+static void report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry);
 
 static void
 report_ok(struct shared *sh, const struct dp *dp,
@@ -275,6 +397,12 @@ report_ok(struct shared *sh, const struct dp *dp,
 {
 	char old[32], bytes[128];
 
+	if (sh->o->json) {
+		report_json(sh, dp, r, true, NULL, NULL);
+		if (r->warning[0] != '\0')
+			msg_warn("%s: %s", dp->name, r->warning);
+		return;
+	}
 	if (r->held)
 		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
 		    r->old_partial ? " (partial)" : "");
@@ -320,6 +448,50 @@ report_ok(struct shared *sh, const struct dp *dp,
 	    " (its unreadable state manifest was rebuilt)" : "");
 	if (r->warning[0] != '\0')
 		msg_warn("%s: %s", dp->name, r->warning);
+}
+
+/*
+ * --json: the report of one target as one JSON line (pkgpush(1),
+ * OUTPUT).  ok false: why is the message, retry the job's id or NULL.
+ * Called with sh->mu held.
+ */
+static void
+report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", dp->name);
+	json_key_string(&j, "package", sh->pkg);
+	if (r->held)
+		json_key_uint(&j, "from", r->old_version);
+	else
+		json_key_null(&j, "from");
+	json_key_uint(&j, "to", r->new_version);
+	json_key_bool(&j, "ok", ok);
+	json_key_uint(&j, "added", r->added);
+	json_key_uint(&j, "changed", r->changed);
+	json_key_uint(&j, "deleted", r->deleted);
+	/* As the text report: a dry run knows the contents only. */
+	json_key_uint(&j, "bytes_written", sh->o->dry_run ? r->bytes :
+	    r->bytes + r->state_bytes);
+	if (dp->target.kind == DP_SSH)
+		json_key_uint(&j, "bytes_sent", r->bytes_sent);
+	else
+		json_key_null(&j, "bytes_sent");
+	json_key_string(&j, "error", ok ? NULL : why);
+	json_key_string(&j, "retry", retry);
+	json_key_bool(&j, "dry_run", sh->o->dry_run);
+	json_key_bool(&j, "up_to_date", r->up_to_date);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	fflush(stdout);
+	json_free(&j);
 }
 
 /*
@@ -374,8 +546,7 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		}
 	}
 	if (store_holding_record(sh->store, sh->pkg, &hd) == -1)
-		msg_warn("%s: cannot record the holding: %s", dp->name,
-		    err_get());
+		msg_warn("%s: %s", dp->name, err_get());
 }
 
 /*
@@ -415,7 +586,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, queued = false;
+	bool opened = false, queued = false, damaged, running;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -433,11 +604,14 @@ push_one(struct shared *sh, struct job *job)
 		po.write_threads = 4;
 	po.progress = sh->progress;
 	po.rate = job->rate;
-	src.ctx = sh;
-	src.prepare = NULL;
-	src.write = store_source_write;
+	job->inner.ctx = sh;
+	job->inner.prepare = NULL;
+	job->inner.write = store_source_write;
 	if (sh->fanout != NULL)
-		src = sh->fanout_src;
+		job->inner = sh->fanout_src;
+	src.ctx = job;
+	src.prepare = job->inner.prepare != NULL ? job_source_prepare : NULL;
+	src.write = job_source_write;
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
@@ -487,17 +661,36 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	/* Run by pkgretry as this DP's job, say nothing about a retry:
+	 * the cause, the line above, is what it records. */
+	running = retryjob_running(sh->pkg, dp->name);
+	pthread_mutex_lock(&sh->mu);
+	damaged = job->store_damaged;
+	pthread_mutex_unlock(&sh->mu);
+	if (damaged) {
+		pthread_mutex_lock(&sh->mu);
+		if (!running)
+			msg_warn("%s: not queued for retry: the store is "
+			    "damaged and waiting will not mend it (see "
+			    "pkgstage fsck)", dp->name);
+		pthread_mutex_unlock(&sh->mu);
+		rc = -2;
+		goto out;
+	}
 	if (dp_push_refused(&r, sh->o->rollback)) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: it still holds %s %"
-		    PRIu64 " as it did", dp->name, sh->pkg, r.old_version);
+		if (!running)
+			msg_warn("%s: not queued for retry: it still holds %s %"
+			    PRIu64 " as it did", dp->name, sh->pkg,
+			    r.old_version);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry (waiting will not help)",
-		    dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry (waiting will not "
+			    "help)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
@@ -519,6 +712,12 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
+	if (rc == -1 && sh->o->json) {
+		pthread_mutex_lock(&sh->mu);
+		report_json(sh, dp, &r, false, why ? why : "failed",
+		    queued ? id : NULL);
+		pthread_mutex_unlock(&sh->mu);
+	}
 	if (nv != NULL)
 		retryjob_argv_free(nc, nv);
 	free(why);
@@ -544,6 +743,30 @@ worker(void *arg)
 }
 
 /* ---- modes ---- */
+
+/* Record that every target is being brought to version before any is
+ * touched (store_holdings_begin): gc then keeps it for a DP whose push
+ * is killed after its switch. */
+static int
+begin_holdings(struct store *s, const char *pkg, const struct shared *sh,
+    uint64_t version)
+{
+	const char **names;
+	size_t i, n = 0;
+	int rc;
+
+	if ((names = calloc(sh->njobs + 1, sizeof(*names))) == NULL) {
+		msg_warn("out of memory");
+		return -1;
+	}
+	for (i = 0; i < sh->njobs; i++)
+		if (sh->jobs[i].dp != NULL)
+			names[n++] = sh->jobs[i].dp->name;
+	if ((rc = store_holdings_begin(s, pkg, names, n, version)) == -1)
+		msg_liberr();
+	free(names);
+	return rc;
+}
 
 static int
 load_dplist(struct store *s, struct dplist *l)
@@ -680,25 +903,28 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	for (j = 0; j < nstray; j++)
 		msg_warn("%s: holds %s but is not in the DP list: skipped",
 		    stray[j], pkg);
-	if (sh.njobs == 0) {
-		msg_warn("%s: no target DP", pkg);
-		goto out;
-	}
-	if ((sh.jobs = calloc(sh.njobs, sizeof(*sh.jobs))) == NULL) {
+	/* One job per target, each with its DP, in DP list order. */
+	if ((sh.jobs = calloc(l.n > 0 ? l.n : 1, sizeof(*sh.jobs))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
 	}
 	for (i = 0, j = 0; i < l.n; i++)
-		if (want[i])
+		if (want[i]) {
+			sh.jobs[j].sh = &sh;
 			sh.jobs[j++].dp = &l.v[i];
+		}
+	sh.njobs = j;
+	if (sh.njobs == 0) {
+		msg_warn("%s: no target DP", pkg);
+		goto out;
+	}
 	nth = o->jobs > 0 ? o->jobs : 4;
 	if ((size_t)nth > sh.njobs)
 		nth = (int)sh.njobs;
 	/* The remote DPs pushed first: ssh connects while the manifest is
 	 * loaded (a failure to start ssh is reported by the push). */
 	for (i = 0; i < (size_t)nth; i++)
-		if (sh.jobs[i].dp != NULL &&
-		    sh.jobs[i].dp->target.kind == DP_SSH)
+		if (sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
 			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
@@ -718,6 +944,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_liberr();
 		goto out;
 	}
+	if (!o->dry_run && begin_holdings(s, pkg, &sh, version) == -1)
+		goto out;
 	for (i = 0; i < m.n; i++)
 		if (m.v[i].type == ENTRY_FILE) {
 			items++;
@@ -754,8 +982,12 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	progress_end(sh.progress);
 	rc = EXIT_DONE;
 	for (i = 0; i < sh.njobs; i++)
-		if (sh.jobs[i].result != 0)
+		if (sh.jobs[i].result != 0 && rc == EXIT_DONE)
 			rc = EXIT_PARTIAL;
+	/* The store failed a DP: trouble that no retry cures. */
+	for (i = 0; i < sh.njobs; i++)
+		if (sh.jobs[i].result == -2)
+			rc = EXIT_TROUBLE;
 out:
 	(void)items;
 	(void)bytes;
@@ -768,12 +1000,68 @@ out:
 	}
 	ratelimit_free(total);
 	fanout_free(sh.fanout);
+	free(sh.damaged);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
 		store_unlock(ulock);
 	manifest_free(&m);
 	dplist_free(&l);
+	store_close(s);
+	return rc;
+}
+
+/* --forget NAME [PKG]: the store's records of what NAME holds (of PKG,
+ * else of every package) go; each one removed is said. */
+static int
+forget(const char *storeopt, const char *name, const char *pkg)
+{
+	struct store *s = NULL;
+	struct store_holding had;
+	char **pk = NULL, text[STORE_HOLDING_TEXT];
+	size_t np = 0, i, n = 0;
+	int rc = EXIT_TROUBLE, k;
+
+	if (!name_valid(name)) {
+		msg_warn("'%s': not a valid DP or site name", name);
+		return EXIT_TROUBLE;
+	}
+	if (pkg != NULL && !name_valid(pkg)) {
+		msg_warn("'%s': not a valid package name", pkg);
+		return EXIT_TROUBLE;
+	}
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    store_packages(s, &pk, &np) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; pkg != NULL && i < np && strcmp(pk[i], pkg) != 0; i++)
+		;
+	if (pkg != NULL && i == np) {
+		msg_warn("package '%s': not in the store", pkg);
+		goto out;
+	}
+	for (i = 0; i < np; i++) {
+		if (pkg != NULL && strcmp(pk[i], pkg) != 0)
+			continue;
+		if ((k = store_holding_forget(s, pk[i], name, &had)) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		if (k == 1) {
+			printf("forgot: %s\n", store_holding_text(pk[i], &had,
+			    text));
+			n++;
+		}
+	}
+	if (n == 0) {
+		msg_warn("%s: the store has no record of what it holds%s%s",
+		    name, pkg != NULL ? " of " : "", pkg != NULL ? pkg : "");
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	store_strings_free(pk, np);
 	store_close(s);
 	return rc;
 }
@@ -793,13 +1081,158 @@ status_print(const struct status_row *r)
 		snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
 	if (r->state == STATUS_PARTIAL)
 		snprintf(from, sizeof(from), " from %" PRIu64, r->from);
-	printf("%s %s %s %s%s%s%s newest %s\n", r->target, r->package, ver,
-	    status_state_name(r->state), from, r->error != NULL ? ": " : "",
-	    r->error != NULL ? r->error : "", newest);
+	/* A recorded error is shown on its line whatever it holds (one
+	 * written by an earlier release may hold a raw newline). */
+	printf("%s %s %s %s%s%s", r->target, r->package, ver,
+	    status_state_name(r->state), from, r->error != NULL ? ": " : "");
+	if (r->error != NULL)
+		msg_put_text(r->error, stdout);
+	printf(" newest %s\n", newest);
+}
+
+/* --status --json: one row as one JSON line (pkgpush(1), OUTPUT). */
+static void
+status_json(const struct status_row *r)
+{
+	struct json j;
+	/* The SPEC's five states: a DP whose state cannot be read has
+	 * failed (its error says why). */
+	const char *state = r->state == STATUS_DAMAGED ? "failed" :
+	    status_state_name(r->state);
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", r->target);
+	json_key_string(&j, "package", strcmp(r->package, "-") == 0 ? NULL :
+	    r->package);
+	if (r->version != 0)
+		json_key_uint(&j, "version", r->version);
+	else
+		json_key_null(&j, "version");
+	if (r->newest != 0)
+		json_key_uint(&j, "newest", r->newest);
+	else
+		json_key_null(&j, "newest");
+	json_key_string(&j, "state", state);
+	json_key_string(&j, "layout", r->layout == DP_LAYOUT_ATOMIC ?
+	    "atomic" : r->layout == DP_LAYOUT_INPLACE ? "inplace" : NULL);
+	if (r->state == STATUS_PARTIAL)
+		json_key_uint(&j, "from", r->from);
+	else
+		json_key_null(&j, "from");
+	json_key_string(&j, "error", r->error);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	json_free(&j);
+}
+
+/* What one DP is, for the summary line on a terminal: its worst row. */
+enum status_kind { SK_NEWEST, SK_BEHIND, SK_PARTIAL, SK_FAILED,
+	SK_UNREACHABLE, SK_NONE, SK_N };
+
+static enum status_kind
+status_kind(const struct status_row *r)
+{
+	switch (r->state) {
+	case STATUS_COMPLETE:
+		return r->version < r->newest ? SK_BEHIND : SK_NEWEST;
+	case STATUS_PARTIAL:
+		return SK_PARTIAL;
+	case STATUS_UNREACHABLE:
+		return SK_UNREACHABLE;
+	case STATUS_NONE:
+		return SK_NONE;
+	default:
+		return SK_FAILED;
+	}
+}
+
+/*
+ * --status on a terminal: the same fields in aligned columns under a
+ * header, and a closing line that counts the DPs by their worst row
+ * ("12 DPs: 10 complete at newest, 1 behind, 1 unreachable").
+ */
+static void
+status_table(const struct status_row *v, size_t n)
+{
+	static const char *const kname[SK_N] = { "complete at newest",
+	    "behind", "partial", "failed", "unreachable", "without it" };
+	static const int rank[SK_N] = { 0, 1, 2, 3, 4, -1 };
+	char ver[24], newest[24], state[48];
+	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp = 0, count[SK_N] = { 0 };
+	enum status_kind worst;
+	bool first;
+
+	for (i = 0; i < n; i++) {
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    v[i].state));
+		if (v[i].state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    v[i].from);
+		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
+		if (strlen(v[i].target) > w[0])
+			w[0] = strlen(v[i].target);
+		if (strlen(v[i].package) > w[1])
+			w[1] = strlen(v[i].package);
+		if (strlen(ver) > w[2])
+			w[2] = strlen(ver);
+		if (strlen(state) > w[3])
+			w[3] = strlen(state);
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], "DP", (int)w[1],
+	    "PACKAGE", (int)w[2], "VERSION", (int)w[3], "STATE", "NEWEST");
+	for (i = 0; i < n; i++) {
+		const struct status_row *r = &v[i];
+
+		snprintf(ver, sizeof(ver), "-");
+		snprintf(newest, sizeof(newest), "-");
+		if (r->version != 0)
+			snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
+		if (r->newest != 0)
+			snprintf(newest, sizeof(newest), "%" PRIu64,
+			    r->newest);
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    r->state));
+		if (r->state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    r->from);
+		printf("%-*s  %-*s  %-*s  %-*s  %-6s", (int)w[0], r->target,
+		    (int)w[1], r->package, (int)w[2], ver, (int)w[3], state,
+		    newest);
+		if (r->error != NULL) {
+			fputs("  ", stdout);
+			msg_put_text(r->error, stdout);
+		}
+		putchar('\n');
+		/* Rows of one DP come together. */
+		if (i + 1 < n && strcmp(v[i + 1].target, r->target) == 0)
+			continue;
+		for (k = i, worst = SK_NONE; ; k--) {
+			enum status_kind sk = status_kind(&v[k]);
+
+			if (rank[sk] > rank[worst])
+				worst = sk;
+			if (k == 0 || strcmp(v[k - 1].target, r->target) != 0)
+				break;
+		}
+		count[worst]++;
+		ndp++;
+	}
+	printf("%zu DP%s:", ndp, ndp == 1 ? "" : "s");
+	first = true;
+	for (k = 0; k < SK_N; k++) {
+		if (count[k] == 0 && k != SK_NEWEST)
+			continue;
+		printf("%s %zu %s", first ? "" : ",", count[k], kname[k]);
+		first = false;
+	}
+	putchar('\n');
 }
 
 static int
-status(const char *storeopt, const char *pkg)
+status(const char *storeopt, const char *pkg, bool json)
 {
 	struct store *s = NULL;
 	struct dplist l;
@@ -819,8 +1252,14 @@ status(const char *storeopt, const char *pkg)
 		goto out;
 	}
 	rc = EXIT_DONE;
+	/* A person at a terminal gets a table; a script, the fields. */
+	if (!json && isatty(STDOUT_FILENO))
+		status_table(v, n);
 	for (i = 0; i < n; i++) {
-		status_print(&v[i]);
+		if (json)
+			status_json(&v[i]);
+		else if (!isatty(STDOUT_FILENO))
+			status_print(&v[i]);
 		if (!status_row_ok(&v[i]))
 			rc = EXIT_PARTIAL;
 	}
@@ -897,9 +1336,11 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
-	const char *serve_path = NULL, *where_name = NULL;
+	const char *serve_path = NULL, *forget_name = NULL, *where_name = NULL;
+	char n1[32], n2[32];
 	uint64_t u;
-	int ch, rc;
+	int ch, rc, *given;
+	size_t ngiven = 0, i;
 
 	msg_init(argv[0]);
 	/* getopt names argv[0] in its messages: the tool, not a path. */
@@ -908,11 +1349,17 @@ main(int argc, char *argv[])
 	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
+	/* The options given, in order, for the check of the mode. */
+	if ((given = calloc((size_t)argc + 1, sizeof(*given))) == NULL)
+		msg_die(EXIT_TROUBLE, "out of memory");
 	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
+		if (ch != '?' && ch != ':')
+			given[ngiven++] = ch;
 		switch (ch) {
 		case 'h':
 			help();
+			free(given);
 			free(o.dps.v);
 			free(o.groups.v);
 			free(o.only.v);
@@ -950,6 +1397,9 @@ main(int argc, char *argv[])
 		case OPT_INPLACE:
 			o.inplace = true;
 			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
 		case OPT_KEEP:
 			if (msg_num_opt("--keep", optarg, 1, 1000,
 			    "version trees kept on a DP, the current one included",
@@ -969,6 +1419,10 @@ main(int argc, char *argv[])
 			break;
 		case OPT_ROLLBACK:
 			o.rollback = true;
+			break;
+		case OPT_FORGET:
+			mode = MODE_FORGET;
+			forget_name = optarg;
 			break;
 		case OPT_SERVE:
 			mode = MODE_SERVE;
@@ -997,6 +1451,16 @@ main(int argc, char *argv[])
 			bad_usage();
 		}
 	}
+	/* An option that means nothing in the mode is refused, not
+	 * ignored: "--status --keep 5" is a mistake to point out. */
+	for (i = 0; i < ngiven; i++)
+		if (!mode_takes(mode, given[i])) {
+			opt_name(given[i], n1, sizeof(n1));
+			opt_name(mode_opt(mode), n2, sizeof(n2));
+			msg_warn("%s means nothing with %s", n1, n2);
+			bad_usage();
+		}
+	free(given);
 	if (mode == MODE_SERVE) {
 		if (argc != optind)
 			bad_usage();
@@ -1008,7 +1472,13 @@ main(int argc, char *argv[])
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
-		rc = status(o.store, optind < argc ? argv[optind] : NULL);
+		rc = status(o.store, optind < argc ? argv[optind] : NULL,
+		    o.json);
+	} else if (mode == MODE_FORGET) {
+		if (argc - optind > 1)
+			bad_usage();
+		rc = forget(o.store, forget_name,
+		    optind < argc ? argv[optind] : NULL);
 	} else {
 		if (argc - optind != 1)
 			bad_usage();
