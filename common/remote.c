@@ -176,6 +176,19 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 	c->proto_ok = false;
 	if ((c->where = dplist_target_string(t)) == NULL)
 		return -1;
+	{
+		/* For messages: shown as every path is (path_show()). */
+		size_t wl = 4 * strlen(c->where) + 8;
+		char *shown = malloc(wl);
+
+		if (shown == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
+		path_show(c->where, shown, wl);
+		free(c->where);
+		c->where = shown;
+	}
 	if (remote_argv(t, cfg, &argv) == -1)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||

@@ -76,8 +76,8 @@ bare()
 	run pkgpush --status
 	expect_status 2
 	expect_output_has "$want"
-	run "$PKGDIST_SRC/scripts/pkgdist-update" -s "$PKGDIST_STORE" office \
-	    "$T/v2" dp1
+	run "$PKGDIST_SRC/scripts/pkgdist-update" -s "$PKGDIST_STORE" --dp dp1 \
+	    office "$T/v2"
 	expect_status 2
 	expect_output_has "$want"
 	run "$PKGDIST_SRC/scripts/pkgdist-cron"

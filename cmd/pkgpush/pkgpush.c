@@ -160,9 +160,8 @@ help(void)
 	    "files\n"
 	    "                        renamed over their old selves (shares "
 	    "without links)\n"
-	    "      --json            print one JSON object per target (or "
-	    "line of\n"
-	    "                        --status) instead of text\n"
+	    "      --json            print one JSON object a target or status "
+	    "line\n"
 	    "      --keep k          atomic layout: keep k trees on each DP, "
 	    "the current\n"
 	    "                        one included (default 2)\n"
@@ -904,11 +903,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	for (j = 0; j < nstray; j++)
 		msg_warn("%s: holds %s but is not in the DP list: skipped",
 		    stray[j], pkg);
-	if (sh.njobs == 0) {
-		msg_warn("%s: no target DP", pkg);
-		goto out;
-	}
-	if ((sh.jobs = calloc(sh.njobs, sizeof(*sh.jobs))) == NULL) {
+	/* One job per target, each with its DP, in DP list order. */
+	if ((sh.jobs = calloc(l.n > 0 ? l.n : 1, sizeof(*sh.jobs))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
 	}
@@ -917,14 +913,18 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 			sh.jobs[j].sh = &sh;
 			sh.jobs[j++].dp = &l.v[i];
 		}
+	sh.njobs = j;
+	if (sh.njobs == 0) {
+		msg_warn("%s: no target DP", pkg);
+		goto out;
+	}
 	nth = o->jobs > 0 ? o->jobs : 4;
 	if ((size_t)nth > sh.njobs)
 		nth = (int)sh.njobs;
 	/* The remote DPs pushed first: ssh connects while the manifest is
 	 * loaded (a failure to start ssh is reported by the push). */
 	for (i = 0; i < (size_t)nth; i++)
-		if (sh.jobs[i].dp != NULL &&
-		    sh.jobs[i].dp->target.kind == DP_SSH)
+		if (sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
 			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
