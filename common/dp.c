@@ -28,13 +28,16 @@
 int
 dp_open(const char *path, bool create, struct dp_handle *h)
 {
+	size_t wl = 4 * strlen(path) + 8;	/* \ooo: 4 bytes a byte */
+
 	h->rootfd = h->metafd = h->lockfd = -1;
-	if ((h->where = strdup(path)) == NULL)
+	if ((h->where = malloc(wl)) == NULL)
 		return err_sys("out of memory");
+	path_show(path, h->where, wl);
 	/* The root itself may be a link (a mount point); nothing below. */
 	if ((h->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
-		err_sys("%s", path);
+		err_sys("%s", h->where);
 		goto fail;
 	}
 	h->metafd = openat(h->rootfd, DP_META, DIRFLAGS);
@@ -510,6 +513,19 @@ out:
 	dp_pkg_states_free(v, n);
 	dp_packages_free(names, pkg != NULL ? 0 : nn);
 	return rc;
+}
+
+const char *
+dp_what(const char *where, const char *path, char *buf, size_t len)
+{
+	size_t n;
+
+	if (len == 0)
+		return buf;
+	snprintf(buf, len, "%s/", where);
+	n = strlen(buf);
+	path_show(path, buf + n, len - n);
+	return buf;
 }
 
 int

@@ -75,7 +75,8 @@ struct dp_handle {
 	int rootfd;		/* the DP root directory */
 	int metafd;		/* DP/.pkgdist, -1 if absent (read-only open) */
 	int lockfd;		/* -1 unless locked */
-	char *where;		/* the DP's path, for messages */
+	char *where;		/* the DP's path, for messages: shown with
+				 * path_show(), one line whatever it holds */
 };
 
 /*
@@ -86,6 +87,14 @@ struct dp_handle {
  * is unreachable: an unmounted share is not recreated).
  */
 int dp_open(const char *path, bool create, struct dp_handle *h);
+
+/*
+ * "WHERE/PATH" for a message into buf (len bytes): where as h->where
+ * (already shown), path, from a manifest, through path_show(), so that
+ * a name with a newline stays on its line.  Returns buf.
+ */
+const char *dp_what(const char *where, const char *path, char *buf,
+    size_t len);
 void dp_close(struct dp_handle *h);
 
 /* Take the DP's lock, waiting up to timeout seconds (lock.h). */

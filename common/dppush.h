@@ -121,6 +121,7 @@ struct dp_push_result {
 	int failed_errno;	/* on failure: errno class, 0 if unknown */
 	bool permanent;		/* on failure: waiting will not help (a
 				 * lower version refused) */
+	uint64_t bytes_sent;	/* remote: bytes sent on the connection */
 };
 
 /*

@@ -185,6 +185,7 @@ layout_fix_dirs(int rootfd, const struct manifest *m,
 {
 	struct dp_walk w;
 	const char *base;
+	char what[4400 + PATH_SHOW_LEN];
 	size_t i;
 	int pfd, fd, rc = -1;
 
@@ -197,12 +198,14 @@ layout_fix_dirs(int rootfd, const struct manifest *m,
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
 			goto out;
 		if ((fd = openat(pfd, base, DIRFLAGS)) == -1) {
-			err_sys("%s/%s", where, e->path);
+			err_sys("%s", dp_what(where, e->path, what,
+			    sizeof(what)));
 			goto out;
 		}
 		if (fchmod(fd, e->mode) == -1 ||
 		    layout_set_times(pfd, base, fd, e->mtime) == -1) {
-			err_sys("%s/%s", where, e->path);
+			err_sys("%s", dp_what(where, e->path, what,
+			    sizeof(what)));
 			close(fd);
 			goto out;
 		}
@@ -243,7 +246,7 @@ writer(void *arg)
 	uint64_t bytes = 0;
 	const char *base, *obase = NULL;
 	char *what = NULL;
-	size_t i, wl = strlen(w->where) + MANIFEST_PATH_MAX + 2;
+	size_t i, wl = strlen(w->where) + PATH_SHOW_LEN + 2;
 	int pfd, opfd = -1;
 
 	dp_walk_init(&wn, w->newfd);
@@ -263,7 +266,7 @@ writer(void *arg)
 		i = w->idx[w->next++];
 		pthread_mutex_unlock(&w->mu);
 		e = &nm->v[i];
-		snprintf(what, wl, "%s/%s", w->where, e->path);
+		dp_what(w->where, e->path, what, wl);
 		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1 ||
 		    (w->act[i] == ACT_COPYOLD &&
 		    dp_walk_parent(&wo, e->path, &opfd, &obase) == -1)) {
@@ -402,7 +405,7 @@ layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where,
 				act[i] = ACT_KEEP;
 				continue;
 			}
-			snprintf(what, sizeof(what), "%s/%s", where, e->path);
+			dp_what(where, e->path, what, sizeof(what));
 			if (io_unlink(pfd, base, 0) == -1 &&
 			    err_errno() != ENOENT) {
 				err_prefix("%s: ", what);
@@ -440,7 +443,7 @@ need:
 	for (i = 0; i < nm->n; i++) {
 		const struct entry *e = &nm->v[i];
 
-		snprintf(what, sizeof(what), "%s/%s", where, e->path);
+		dp_what(where, e->path, what, sizeof(what));
 		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1) {
 			err_prefix("%s: ", where);
 			goto out;

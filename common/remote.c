@@ -176,6 +176,19 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 	c->proto_ok = false;
 	if ((c->where = dplist_target_string(t)) == NULL)
 		return -1;
+	{
+		/* For messages: shown as every path is (path_show()). */
+		size_t wl = 4 * strlen(c->where) + 8;
+		char *shown = malloc(wl);
+
+		if (shown == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
+		path_show(c->where, shown, wl);
+		free(c->where);
+		c->where = shown;
+	}
 	if (remote_argv(t, cfg, &argv) == -1)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
@@ -242,11 +255,12 @@ out:
 		close(ep[1]);
 	remote_argv_free(argv);
 	if (rc == -1) {
-		char msg[1024];
+		char *msg = strdup(err_get());
 
-		snprintf(msg, sizeof(msg), "%s", err_get());
 		conn_close(c, false);
-		err_set("%s", msg);
+		if (msg != NULL)
+			err_set("%s", msg);
+		free(msg);
 	}
 	return rc;
 }
@@ -594,22 +608,26 @@ out:
 static int
 salvage_result(struct remote_conn *c, const unsigned char **pl, size_t *len)
 {
-	char why[1024];
+	char *why;
 	uint32_t type;
 	int e = err_errno();
 
 	if (!c->p.stashed && e != ECONNRESET)
 		return -1;
-	snprintf(why, sizeof(why), "%s", err_get());
+	if ((why = strdup(err_get())) == NULL)
+		return -1;
 	c->p.watch_in = false;
 	if (c->p.timeout > 5)
 		c->p.timeout = 5;
-	if (proto_recv(&c->p, &type, pl, len) == 0 && type == PROTO_RESULT)
+	if (proto_recv(&c->p, &type, pl, len) == 0 && type == PROTO_RESULT) {
+		free(why);
 		return 0;
+	}
 	/* An ERROR frame is the better reason; else the first one. */
 	if (strstr(err_get(), "connection closed") != NULL ||
 	    strstr(err_get(), "no progress") != NULL || err_get()[0] == '\0')
 		err_code(e, "%s", why);
+	free(why);
 	return -1;
 }
 
@@ -783,6 +801,7 @@ fail:
 	}
 out:
 	if (opened) {
+		r->bytes_sent = cp->p.bytes_out;
 		write_stats(cp, sent, stored, how, r->from_spare);
 		conn_close(cp, rc == 0);
 		if (cp == pre)

@@ -1291,6 +1291,16 @@ out:
 	return rc;
 }
 
+bool
+retryjob_running(const char *package, const char *dp)
+{
+	const char *running = getenv(RETRYJOB_ENV);
+	size_t n = strlen(package);
+
+	return running != NULL && strncmp(running, package, n) == 0 &&
+	    running[n] == '@' && strcmp(running + n + 1, dp) == 0;
+}
+
 int
 retryjob_queue(const char *store, const char *package, const char *dp,
     uint64_t version, int argc, char *const argv[], const char *error,

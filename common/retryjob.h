@@ -224,6 +224,11 @@ int retryjob_queue(const char *store, const char *package, const char *dp,
     uint64_t version, int argc, char *const argv[], const char *error,
     char *id, bool *queued);
 
+/* True when this process is pkgretry running the job of package on dp
+ * (PKGDIST_RETRY_JOB is "PACKAGE@DP"): what it would queue for that DP
+ * is that job, and it says nothing about a retry. */
+bool retryjob_running(const char *package, const char *dp);
+
 /* Seconds to wait after the attempts-th failure: base * 2^(attempts-1),
  * at most cap (attempts 0: 0). */
 int64_t retryjob_backoff(int64_t base, int64_t cap, unsigned attempts);

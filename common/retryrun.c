@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dplist.h"
+#include "config.h"
 #include "err.h"
 #include "fault.h"
 #include "io.h"
@@ -896,6 +897,11 @@ retryrun_run(const char *store, const char *exedir,
 	    dir_trusted(c.dirfd, c.owner, store) == -1 ||
 	    load_config(c.dirfd, c.owner, &c.o) == -1 ||
 	    retryjob_names(c.dirfd, &names, &n) == -1)
+		goto out;
+	/* With jobs to look at, STORE/config first: a malformed setting is
+	 * trouble to mend, not an attempt of every job that would fail on
+	 * it. */
+	if (n > 0 && config_check(store) == -1)
 		goto out;
 	if (n > 0 && (pv = calloc(n, sizeof(*pv))) == NULL) {
 		err_sys("cannot allocate");

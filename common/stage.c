@@ -37,7 +37,8 @@ struct work {
 	size_t ntodo, next;
 	pthread_mutex_t mu;
 	bool failed;
-	char err[1024];		/* first error (err.h is per thread) */
+	char *err;		/* first error (err.h is per thread), or
+				 * NULL when there was no memory for it */
 	struct progress *p;
 };
 
@@ -64,8 +65,7 @@ worker(void *arg)
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;
-				snprintf(w->err, sizeof(w->err), "%s",
-				    err_get());
+				w->err = strdup(err_get());
 			}
 			pthread_mutex_unlock(&w->mu);
 			break;
@@ -127,12 +127,13 @@ copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
 	while (k-- > 0)
 		pthread_join(th[k], NULL);
 	if (w.failed) {
-		err_set("%s", w.err);
+		err_set("%s", w.err != NULL ? w.err : "out of memory");
 		goto out;
 	}
 	rc = 0;
 out:
 	free(w.todo);
+	free(w.err);
 	pthread_mutex_destroy(&w.mu);
 	return rc;
 }

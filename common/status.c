@@ -159,24 +159,28 @@ row_add(struct collect *c, const char *dp, const char *pkg)
 	return r;
 }
 
+/* The row's why: a copy of why. */
 static int
-set_error(struct status_row *r, const char *fmt, const char *why,
-    uint64_t v)
+set_error(struct status_row *r, const char *why)
 {
-	char buf[64];
-	size_t len;
-
-	if (why != NULL) {
-		if ((r->error = strdup(why)) == NULL)
-			return err_sys("out of memory");
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	len = strlen(fmt) + strlen(buf) + 1;
-	if ((r->error = malloc(len)) == NULL)
+	if ((r->error = strdup(why)) == NULL)
 		return err_sys("out of memory");
-	snprintf(r->error, len, fmt, buf);
 	return 0;
+}
+
+/* The row's why, from the store's records: "... version N ...". */
+static int
+set_error_version(struct status_row *r, bool pushing, uint64_t v)
+{
+	char buf[160];
+
+	if (pushing)
+		snprintf(buf, sizeof(buf), "a push of version %" PRIu64 " did "
+		    "not finish: nothing of it is there", v);
+	else
+		snprintf(buf, sizeof(buf), "the store records it holding "
+		    "version %" PRIu64 ", but nothing of it is there", v);
+	return set_error(r, buf);
 }
 
 /* The rows of a DP's own states. */
@@ -195,7 +199,7 @@ add_states(struct collect *c, const struct dp *dp,
 		if (v[i].damaged != NULL) {
 			r->state = STATUS_DAMAGED;
 			r->version = 0;
-			if (set_error(r, NULL, v[i].damaged, 0) == -1)
+			if (set_error(r, v[i].damaged) == -1)
 				return -1;
 		} else if (v[i].st.status == DP_ST_NONE) {
 			r->state = STATUS_NONE;
@@ -204,11 +208,11 @@ add_states(struct collect *c, const struct dp *dp,
 			r->state = STATUS_PARTIAL;
 			r->from = v[i].st.from;
 			if (v[i].st.error != NULL &&
-			    set_error(r, NULL, v[i].st.error, 0) == -1)
+			    set_error(r, v[i].st.error) == -1)
 				return -1;
 		} else if (v[i].st.error != NULL) {
 			r->state = STATUS_FAILED;
-			if (set_error(r, NULL, v[i].st.error, 0) == -1)
+			if (set_error(r, v[i].st.error) == -1)
 				return -1;
 		} else
 			r->state = STATUS_COMPLETE;
@@ -243,11 +247,8 @@ add_left_behind(struct collect *c, const struct dp *dp, size_t first)
 			return -1;
 		r->state = STATUS_FAILED;
 		r->version = 0;
-		if (h->wanted != 0 ? set_error(r, "a push of version %s "
-		    "did not finish: nothing of it is there", NULL,
-		    h->wanted) == -1 : set_error(r, "the store records it "
-		    "holding version %s, but nothing of it is there", NULL,
-		    h->version) == -1)
+		if (set_error_version(r, h->wanted != 0, h->wanted != 0 ?
+		    h->wanted : h->version) == -1)
 			return -1;
 	}
 	return 0;
@@ -269,7 +270,7 @@ add_unreachable(struct collect *c, const struct dp *dp, const char *why)
 			return -1;
 		r->state = STATUS_UNREACHABLE;
 		r->version = h->version;
-		if (set_error(r, NULL, why, 0) == -1)
+		if (set_error(r, why) == -1)
 			return -1;
 		any = true;
 	}
@@ -278,7 +279,7 @@ add_unreachable(struct collect *c, const struct dp *dp, const char *why)
 		    "-")) == NULL)
 			return -1;
 		r->state = STATUS_UNREACHABLE;
-		if (set_error(r, NULL, why, 0) == -1)
+		if (set_error(r, why) == -1)
 			return -1;
 	}
 	return 0;

@@ -76,8 +76,8 @@ bare()
 	run pkgpush --status
 	expect_status 2
 	expect_output_has "$want"
-	run "$PKGDIST_SRC/scripts/pkgdist-update" -s "$PKGDIST_STORE" office \
-	    "$T/v2" dp1
+	run "$PKGDIST_SRC/scripts/pkgdist-update" -s "$PKGDIST_STORE" --dp dp1 \
+	    office "$T/v2"
 	expect_status 2
 	expect_output_has "$want"
 	run "$PKGDIST_SRC/scripts/pkgdist-cron"
@@ -193,4 +193,22 @@ bare()
 		expect_status 2
 		expect_output_has "$PKGDIST_STORE/config:"
 	done
+}
+
+@test "config: pkgretry run with a malformed STORE/config stops (exit 2) before any job runs; the jobs keep their attempts" {
+	mv "$T/dp1" "$T/dp1.gone"
+	run pkgpush --dp dp1 office
+	expect_status 1
+	mv "$T/dp1.gone" "$T/dp1"
+	cp "$PKGDIST_STORE/retry/office@dp1" "$T/job.before"
+	printf 'mount\n' >"$PKGDIST_STORE/config"
+	run pkgretry run --now
+	expect_status 2
+	expect_output_has "$PKGDIST_STORE/config:1: mount: give one NAME or GROUP"
+	cmp "$T/job.before" "$PKGDIST_STORE/retry/office@dp1"
+	[ -z "$(ls -A "$T/dp1")" ]
+	rm "$PKGDIST_STORE/config"
+	run pkgretry run --now
+	expect_status 0
+	at_version "$T/dp1" 2
 }

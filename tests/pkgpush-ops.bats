@@ -292,3 +292,37 @@ unmount()
 	expect_output_has "dp1: office 1 -> 2"
 	expect_output_lacks "dp3:"
 }
+
+@test "pkgpush: a first push to a new DP interrupted by SIGTERM: --status shows it failed, --refresh-existing names it" {
+	need_cmd flock
+	mkdir -p "$T/dp3/.pkgdist"
+	flock "$T/dp3/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \
+	    "$T/locked" >/dev/null 2>&1 3>&- &
+	holder=$!
+	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	[ -e "$T/locked" ]
+	pkgpush --dp dp3 office >"$T/out" 2>&1 &
+	p=$!
+	for _ in $(seq 100); do
+		ls -l "/proc/$p/fd" 2>/dev/null | grep -qF "$T/dp3/.pkgdist/.lock" &&
+		    break
+		sleep 0.1
+	done
+	kill -TERM "$p"
+	rc=0
+	wait "$p" || rc=$?
+	pkill -P "$holder" 2>/dev/null || true
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	[ "$rc" -eq 143 ]
+	[ ! -e "$T/dp3/office" ]
+	run pkgpush --status
+	expect_status 1
+	expect_output_has "dp3 office - failed: a push of version 2 did not finish: nothing of it is there newest 2"
+	run pkgpush --refresh-existing office
+	expect_status 0
+	expect_output_has "dp3: office - -> 2"
+	at_version "$T/dp3" 2
+	run pkgpush --status
+	expect_status 0
+}

@@ -30,6 +30,7 @@
 #include "io.h"
 #include "fanout.h"
 #include "fault.h"
+#include "json.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
@@ -55,6 +56,7 @@ enum {
 	OPT_FORGET,
 	OPT_GROUP,
 	OPT_INPLACE,
+	OPT_JSON,
 	OPT_KEEP,
 	OPT_ONLY,
 	OPT_REFRESH,
@@ -78,6 +80,7 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "inplace", no_argument, NULL, OPT_INPLACE },
 	{ "jobs", required_argument, NULL, 'j' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "only", required_argument, NULL, OPT_ONLY },
 	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
@@ -94,8 +97,9 @@ static const struct option longopts[] = {
 };
 #define SHORTOPTS "hj:ns:"
 
-/* What a retry job fixes itself (retryjob_pkgpush_argv()). */
-static const int job_drop[] = { OPT_ONLY, OPT_VERSION, 0 };
+/* What a retry job fixes itself (retryjob_pkgpush_argv()); --json is
+ * for the reader of this command's output, not pkgretry's. */
+static const int job_drop[] = { OPT_JSON, OPT_ONLY, OPT_VERSION, 0 };
 
 struct names {
 	const char **v;
@@ -106,7 +110,7 @@ struct opts {
 	const char *store;
 	uint64_t version;	/* 0: newest */
 	struct names dps, groups, only;
-	bool all, refresh, inplace, verify, rollback, dry_run, reinit;
+	bool all, refresh, inplace, verify, rollback, dry_run, reinit, json;
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
@@ -119,13 +123,14 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
 	    "[--dp name]\n"
-	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
+	    "               [--group g] [--inplace] [--json] [--keep k] "
+	    "[--only name]\n"
 	    "               [--refresh-existing] [--reinit] [--rollback]\n"
 	    "               [--trust key.pub] "
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
 	    "       pkgpush [-s store] --forget name [pkg]\n"
-	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush [-s store] --status [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n");
 }
@@ -155,6 +160,8 @@ help(void)
 	    "files\n"
 	    "                        renamed over their old selves (shares "
 	    "without links)\n"
+	    "      --json            print one JSON object a target or status "
+	    "line\n"
 	    "      --keep k          atomic layout: keep k trees on each DP, "
 	    "the current\n"
 	    "                        one included (default 2)\n"
@@ -187,8 +194,9 @@ help(void)
 
 /*
  * Does mode take option opt?  A push takes every option but the other
- * modes'; --status, --where and --forget use the store only; --serve
- * takes nothing (its far side passes everything in the protocol).
+ * modes'; --status, --where and --forget use the store only (--status
+ * also --json); --serve takes nothing (its far side passes everything
+ * in the protocol).
  */
 static bool
 mode_takes(enum mode mode, int opt)
@@ -200,7 +208,7 @@ mode_takes(enum mode mode, int opt)
 	case MODE_FORGET:
 		return opt == 's' || opt == OPT_FORGET;
 	case MODE_STATUS:
-		return opt == 's' || opt == OPT_STATUS;
+		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON;
 	case MODE_WHERE:
 		return opt == 's' || opt == OPT_WHERE;
 	case MODE_SERVE:
@@ -379,12 +387,22 @@ job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
 	return -1;
 }
 
+static void report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry);
+
 static void
 report_ok(struct shared *sh, const struct dp *dp,
     const struct dp_push_result *r)
 {
 	char old[32], bytes[128];
 
+	if (sh->o->json) {
+		report_json(sh, dp, r, true, NULL, NULL);
+		if (r->warning[0] != '\0')
+			msg_warn("%s: %s", dp->name, r->warning);
+		return;
+	}
 	if (r->held)
 		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
 		    r->old_partial ? " (partial)" : "");
@@ -430,6 +448,50 @@ report_ok(struct shared *sh, const struct dp *dp,
 	    " (its unreadable state manifest was rebuilt)" : "");
 	if (r->warning[0] != '\0')
 		msg_warn("%s: %s", dp->name, r->warning);
+}
+
+/*
+ * --json: the report of one target as one JSON line (pkgpush(1),
+ * OUTPUT).  ok false: why is the message, retry the job's id or NULL.
+ * Called with sh->mu held.
+ */
+static void
+report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", dp->name);
+	json_key_string(&j, "package", sh->pkg);
+	if (r->held)
+		json_key_uint(&j, "from", r->old_version);
+	else
+		json_key_null(&j, "from");
+	json_key_uint(&j, "to", r->new_version);
+	json_key_bool(&j, "ok", ok);
+	json_key_uint(&j, "added", r->added);
+	json_key_uint(&j, "changed", r->changed);
+	json_key_uint(&j, "deleted", r->deleted);
+	/* As the text report: a dry run knows the contents only. */
+	json_key_uint(&j, "bytes_written", sh->o->dry_run ? r->bytes :
+	    r->bytes + r->state_bytes);
+	if (dp->target.kind == DP_SSH)
+		json_key_uint(&j, "bytes_sent", r->bytes_sent);
+	else
+		json_key_null(&j, "bytes_sent");
+	json_key_string(&j, "error", ok ? NULL : why);
+	json_key_string(&j, "retry", retry);
+	json_key_bool(&j, "dry_run", sh->o->dry_run);
+	json_key_bool(&j, "up_to_date", r->up_to_date);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	fflush(stdout);
+	json_free(&j);
 }
 
 /*
@@ -524,7 +586,7 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, queued = false, damaged;
+	bool opened = false, queued = false, damaged, running;
 
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
@@ -599,28 +661,36 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	/* Run by pkgretry as this DP's job, say nothing about a retry:
+	 * the cause, the line above, is what it records. */
+	running = retryjob_running(sh->pkg, dp->name);
 	pthread_mutex_lock(&sh->mu);
 	damaged = job->store_damaged;
 	pthread_mutex_unlock(&sh->mu);
 	if (damaged) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: the store is damaged and "
-		    "waiting will not mend it (see pkgstage fsck)", dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry: the store is "
+			    "damaged and waiting will not mend it (see "
+			    "pkgstage fsck)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		rc = -2;
 		goto out;
 	}
 	if (dp_push_refused(&r, sh->o->rollback)) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry: it still holds %s %"
-		    PRIu64 " as it did", dp->name, sh->pkg, r.old_version);
+		if (!running)
+			msg_warn("%s: not queued for retry: it still holds %s %"
+			    PRIu64 " as it did", dp->name, sh->pkg,
+			    r.old_version);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry (waiting will not help)",
-		    dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry (waiting will not "
+			    "help)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
@@ -642,6 +712,12 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
+	if (rc == -1 && sh->o->json) {
+		pthread_mutex_lock(&sh->mu);
+		report_json(sh, dp, &r, false, why ? why : "failed",
+		    queued ? id : NULL);
+		pthread_mutex_unlock(&sh->mu);
+	}
 	if (nv != NULL)
 		retryjob_argv_free(nc, nv);
 	free(why);
@@ -827,11 +903,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	for (j = 0; j < nstray; j++)
 		msg_warn("%s: holds %s but is not in the DP list: skipped",
 		    stray[j], pkg);
-	if (sh.njobs == 0) {
-		msg_warn("%s: no target DP", pkg);
-		goto out;
-	}
-	if ((sh.jobs = calloc(sh.njobs, sizeof(*sh.jobs))) == NULL) {
+	/* One job per target, each with its DP, in DP list order. */
+	if ((sh.jobs = calloc(l.n > 0 ? l.n : 1, sizeof(*sh.jobs))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
 	}
@@ -840,14 +913,18 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 			sh.jobs[j].sh = &sh;
 			sh.jobs[j++].dp = &l.v[i];
 		}
+	sh.njobs = j;
+	if (sh.njobs == 0) {
+		msg_warn("%s: no target DP", pkg);
+		goto out;
+	}
 	nth = o->jobs > 0 ? o->jobs : 4;
 	if ((size_t)nth > sh.njobs)
 		nth = (int)sh.njobs;
 	/* The remote DPs pushed first: ssh connects while the manifest is
 	 * loaded (a failure to start ssh is reported by the push). */
 	for (i = 0; i < (size_t)nth; i++)
-		if (sh.jobs[i].dp != NULL &&
-		    sh.jobs[i].dp->target.kind == DP_SSH)
+		if (sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
 			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
@@ -1004,13 +1081,158 @@ status_print(const struct status_row *r)
 		snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
 	if (r->state == STATUS_PARTIAL)
 		snprintf(from, sizeof(from), " from %" PRIu64, r->from);
-	printf("%s %s %s %s%s%s%s newest %s\n", r->target, r->package, ver,
-	    status_state_name(r->state), from, r->error != NULL ? ": " : "",
-	    r->error != NULL ? r->error : "", newest);
+	/* A recorded error is shown on its line whatever it holds (one
+	 * written by an earlier release may hold a raw newline). */
+	printf("%s %s %s %s%s%s", r->target, r->package, ver,
+	    status_state_name(r->state), from, r->error != NULL ? ": " : "");
+	if (r->error != NULL)
+		msg_put_text(r->error, stdout);
+	printf(" newest %s\n", newest);
+}
+
+/* --status --json: one row as one JSON line (pkgpush(1), OUTPUT). */
+static void
+status_json(const struct status_row *r)
+{
+	struct json j;
+	/* The SPEC's five states: a DP whose state cannot be read has
+	 * failed (its error says why). */
+	const char *state = r->state == STATUS_DAMAGED ? "failed" :
+	    status_state_name(r->state);
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", r->target);
+	json_key_string(&j, "package", strcmp(r->package, "-") == 0 ? NULL :
+	    r->package);
+	if (r->version != 0)
+		json_key_uint(&j, "version", r->version);
+	else
+		json_key_null(&j, "version");
+	if (r->newest != 0)
+		json_key_uint(&j, "newest", r->newest);
+	else
+		json_key_null(&j, "newest");
+	json_key_string(&j, "state", state);
+	json_key_string(&j, "layout", r->layout == DP_LAYOUT_ATOMIC ?
+	    "atomic" : r->layout == DP_LAYOUT_INPLACE ? "inplace" : NULL);
+	if (r->state == STATUS_PARTIAL)
+		json_key_uint(&j, "from", r->from);
+	else
+		json_key_null(&j, "from");
+	json_key_string(&j, "error", r->error);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	json_free(&j);
+}
+
+/* What one DP is, for the summary line on a terminal: its worst row. */
+enum status_kind { SK_NEWEST, SK_BEHIND, SK_PARTIAL, SK_FAILED,
+	SK_UNREACHABLE, SK_NONE, SK_N };
+
+static enum status_kind
+status_kind(const struct status_row *r)
+{
+	switch (r->state) {
+	case STATUS_COMPLETE:
+		return r->version < r->newest ? SK_BEHIND : SK_NEWEST;
+	case STATUS_PARTIAL:
+		return SK_PARTIAL;
+	case STATUS_UNREACHABLE:
+		return SK_UNREACHABLE;
+	case STATUS_NONE:
+		return SK_NONE;
+	default:
+		return SK_FAILED;
+	}
+}
+
+/*
+ * --status on a terminal: the same fields in aligned columns under a
+ * header, and a closing line that counts the DPs by their worst row
+ * ("12 DPs: 10 complete at newest, 1 behind, 1 unreachable").
+ */
+static void
+status_table(const struct status_row *v, size_t n)
+{
+	static const char *const kname[SK_N] = { "complete at newest",
+	    "behind", "partial", "failed", "unreachable", "without it" };
+	static const int rank[SK_N] = { 0, 1, 2, 3, 4, -1 };
+	char ver[24], newest[24], state[48];
+	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp = 0, count[SK_N] = { 0 };
+	enum status_kind worst;
+	bool first;
+
+	for (i = 0; i < n; i++) {
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    v[i].state));
+		if (v[i].state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    v[i].from);
+		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
+		if (strlen(v[i].target) > w[0])
+			w[0] = strlen(v[i].target);
+		if (strlen(v[i].package) > w[1])
+			w[1] = strlen(v[i].package);
+		if (strlen(ver) > w[2])
+			w[2] = strlen(ver);
+		if (strlen(state) > w[3])
+			w[3] = strlen(state);
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], "DP", (int)w[1],
+	    "PACKAGE", (int)w[2], "VERSION", (int)w[3], "STATE", "NEWEST");
+	for (i = 0; i < n; i++) {
+		const struct status_row *r = &v[i];
+
+		snprintf(ver, sizeof(ver), "-");
+		snprintf(newest, sizeof(newest), "-");
+		if (r->version != 0)
+			snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
+		if (r->newest != 0)
+			snprintf(newest, sizeof(newest), "%" PRIu64,
+			    r->newest);
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    r->state));
+		if (r->state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    r->from);
+		printf("%-*s  %-*s  %-*s  %-*s  %-6s", (int)w[0], r->target,
+		    (int)w[1], r->package, (int)w[2], ver, (int)w[3], state,
+		    newest);
+		if (r->error != NULL) {
+			fputs("  ", stdout);
+			msg_put_text(r->error, stdout);
+		}
+		putchar('\n');
+		/* Rows of one DP come together. */
+		if (i + 1 < n && strcmp(v[i + 1].target, r->target) == 0)
+			continue;
+		for (k = i, worst = SK_NONE; ; k--) {
+			enum status_kind sk = status_kind(&v[k]);
+
+			if (rank[sk] > rank[worst])
+				worst = sk;
+			if (k == 0 || strcmp(v[k - 1].target, r->target) != 0)
+				break;
+		}
+		count[worst]++;
+		ndp++;
+	}
+	printf("%zu DP%s:", ndp, ndp == 1 ? "" : "s");
+	first = true;
+	for (k = 0; k < SK_N; k++) {
+		if (count[k] == 0 && k != SK_NEWEST)
+			continue;
+		printf("%s %zu %s", first ? "" : ",", count[k], kname[k]);
+		first = false;
+	}
+	putchar('\n');
 }
 
 static int
-status(const char *storeopt, const char *pkg)
+status(const char *storeopt, const char *pkg, bool json)
 {
 	struct store *s = NULL;
 	struct dplist l;
@@ -1030,8 +1252,14 @@ status(const char *storeopt, const char *pkg)
 		goto out;
 	}
 	rc = EXIT_DONE;
+	/* A person at a terminal gets a table; a script, the fields. */
+	if (!json && isatty(STDOUT_FILENO))
+		status_table(v, n);
 	for (i = 0; i < n; i++) {
-		status_print(&v[i]);
+		if (json)
+			status_json(&v[i]);
+		else if (!isatty(STDOUT_FILENO))
+			status_print(&v[i]);
 		if (!status_row_ok(&v[i]))
 			rc = EXIT_PARTIAL;
 	}
@@ -1169,6 +1397,9 @@ main(int argc, char *argv[])
 		case OPT_INPLACE:
 			o.inplace = true;
 			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
 		case OPT_KEEP:
 			if (msg_num_opt("--keep", optarg, 1, 1000,
 			    "version trees kept on a DP, the current one included",
@@ -1241,7 +1472,8 @@ main(int argc, char *argv[])
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
-		rc = status(o.store, optind < argc ? argv[optind] : NULL);
+		rc = status(o.store, optind < argc ? argv[optind] : NULL,
+		    o.json);
 	} else if (mode == MODE_FORGET) {
 		if (argc - optind > 1)
 			bad_usage();

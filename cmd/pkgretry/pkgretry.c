@@ -20,6 +20,7 @@
 #include "exitcode.h"
 #include "fault.h"
 #include "io.h"
+#include "json.h"
 #include "msg.h"
 #include "retryjob.h"
 #include "retryrun.h"
@@ -50,7 +51,7 @@ usage(FILE *fp)
 	    "                [--timeout time[:grace]]\n"
 	    "       pkgretry [-s store] add [--error text] -- command "
 	    "[arg ...]\n"
-	    "       pkgretry [-s store] list\n"
+	    "       pkgretry [-s store] list [--json]\n"
 	    "       pkgretry [-s store] drop id\n"
 	    "       pkgretry -h\n");
 }
@@ -75,6 +76,8 @@ help(void)
 	    "                        grace seconds after SIGTERM (7200:30)\n"
 	    "      --error text      add: the job's last error\n"
 	    "      --                add: the command to queue follows\n"
+	    "      --json            list: one JSON object per job instead "
+	    "of text\n"
 	    "\n"
 	    "Exit 0 nothing due is left failing, 1 some job failed again, 2 "
 	    "trouble.\n", stdout);
@@ -88,19 +91,6 @@ bad_usage(void)
 }
 
 /* ---- showing a job ---- */
-
-/* A text for one line: control bytes shown as \ooo. */
-static void
-put_text(const char *s, FILE *fp)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\%03o", *p);
-		else
-			putc(*p, fp);
-}
 
 /* ---- run: what the engine did, one line a job ---- */
 
@@ -211,10 +201,64 @@ mode_add(const char *store, int argc, char *const argv[], const char *error)
 	return EXIT_DONE;
 }
 
-/* "list": one paragraph a job, a blank line between two. */
+/* A time for --json: RFC 3339 UTC, or null. */
+static void
+json_key_time(struct json *jw, const char *key, int64_t t)
+{
+	char when[TIMEFMT_LEN];
+
+	json_key_string(jw, key,
+	    timefmt_utc(t, when, sizeof(when)) == 0 ? when : NULL);
+}
+
+/* list --json: one job as one JSON line (pkgretry(1), OUTPUT). */
+static int
+list_json(const struct retryjob *j, bool failed)
+{
+	struct json jw;
+	int i, r;
+
+	json_init(&jw);
+	json_object_begin(&jw);
+	json_key_int(&jw, "schema", 1);
+	json_key_string(&jw, "id", j->id);
+	json_key_string(&jw, "package", j->package);
+	json_key_string(&jw, "target", j->dp);
+	if (j->version != 0)
+		json_key_uint(&jw, "version", j->version);
+	else
+		json_key_null(&jw, "version");
+	json_key_uint(&jw, "attempts", j->attempts);
+	if (failed)
+		json_key_null(&jw, "next");
+	else
+		json_key_time(&jw, "next", j->next);
+	json_key(&jw, "command");
+	json_array_begin(&jw);
+	for (i = 0; i < j->argc; i++)
+		json_string(&jw, j->argv[i]);
+	json_array_end(&jw);
+	json_key_string(&jw, "last_error", j->error);
+	json_key_bool(&jw, "failed", failed);
+	json_key_time(&jw, "created", j->created);
+	json_key_string(&jw, "dir", j->dir);
+	if (failed)
+		json_key_time(&jw, "failed_at", j->failed);
+	else
+		json_key_null(&jw, "failed_at");
+	json_key_string(&jw, "reason", j->reason);
+	json_object_end(&jw);
+	r = json_line_write(&jw, stdout);
+	json_free(&jw);
+	return r;
+}
+
+/* "list": one paragraph a job, a blank line between two; with --json,
+ * one JSON line a job. */
 struct lister {
 	int64_t now;
 	bool first;
+	bool json;
 };
 
 static void
@@ -231,6 +275,11 @@ list_job(void *arg, const struct retryjob *j, bool failed)
 	struct lister *l = arg;
 	char when[TIMEFMT_LEN], in[32], span[24];
 
+	if (l->json) {
+		if (list_json(j, failed) == -1)
+			msg_liberr();
+		return;
+	}
 	if (!l->first)
 		putchar('\n');
 	l->first = false;
@@ -254,26 +303,26 @@ list_job(void *arg, const struct retryjob *j, bool failed)
 		printf("-\n");
 	timefmt(j->created, when, sizeof(when));
 	printf("  queued %s in ", when);
-	put_text(j->dir, stdout);
+	msg_put_text(j->dir, stdout);
 	printf("\n  command: ");
 	retryjob_show_command(j->argc, j->argv, stdout);
 	putchar('\n');
 	if (j->error != NULL) {
 		printf("  last error: ");
-		put_text(j->error, stdout);
+		msg_put_text(j->error, stdout);
 		putchar('\n');
 	}
 	if (j->reason != NULL) {
 		printf("  reason: ");
-		put_text(j->reason, stdout);
+		msg_put_text(j->reason, stdout);
 		putchar('\n');
 	}
 }
 
 static int
-mode_list(const char *store)
+mode_list(const char *store, bool json)
 {
-	struct lister l = { (int64_t)fault_now(), true };
+	struct lister l = { (int64_t)fault_now(), true, json };
 	bool trouble;
 
 	if (retryrun_list(store, list_job, list_bad, &l, &trouble) == -1) {
@@ -304,6 +353,7 @@ mode_drop(const char *store, const char *id)
 enum {
 	OPT_BACKOFF = 256,
 	OPT_ERROR,
+	OPT_JSON,
 	OPT_MAX_ATTEMPTS,
 	OPT_NOW,
 	OPT_TIMEOUT
@@ -312,6 +362,7 @@ enum {
 static const struct option longopts[] = { { "backoff", required_argument, NULL,
 					      OPT_BACKOFF },
 	{ "error", required_argument, NULL, OPT_ERROR },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 	{ "now", no_argument, NULL, OPT_NOW },
@@ -344,6 +395,7 @@ main(int argc, char *argv[])
 	char absbuf[PATH_MAX];
 	uint64_t u;
 	int ch, rc, pass;
+	bool json = false;
 
 	msg_init(argv[0]);
 	retryrun_opts_init(&o);
@@ -374,6 +426,11 @@ main(int argc, char *argv[])
 				if (mode != MODE_ADD)
 					bad_usage();
 				error = optarg;
+				break;
+			case OPT_JSON:
+				if (mode != MODE_LIST)
+					bad_usage();
+				json = true;
 				break;
 			case OPT_MAX_ATTEMPTS:
 				if (mode != MODE_RUN ||
@@ -434,7 +491,7 @@ main(int argc, char *argv[])
 		rc = mode_drop(store, argv[0]);
 		break;
 	case MODE_LIST:
-		rc = mode_list(store);
+		rc = mode_list(store, json);
 		break;
 	default:
 		rc = mode_run(store, &o);

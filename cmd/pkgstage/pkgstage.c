@@ -24,6 +24,7 @@
 #include "err.h"
 #include "exitcode.h"
 #include "io.h"
+#include "json.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
@@ -67,6 +68,7 @@ static const struct {
 enum {
 	OPT_BASE = 256,
 	OPT_FORCE,
+	OPT_JSON,
 	OPT_KEEP,
 	OPT_MANIFEST,
 	OPT_SIGN,
@@ -79,6 +81,7 @@ static const struct option longopts[] = {
 	{ "base", required_argument, NULL, OPT_BASE },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "manifest", required_argument, NULL, OPT_MANIFEST },
 	{ "output", required_argument, NULL, 'o' },
@@ -101,6 +104,7 @@ struct opts {
 	unsigned keep;
 	double wait;
 	bool force;
+	bool json;
 };
 
 static void
@@ -110,7 +114,7 @@ usage(FILE *fp)
 	    "usage: pkgstage [-s store] add [--manifest file] [--sign key] "
 	    "[--version n]\n"
 	    "                [--wait seconds] package srcdir\n"
-	    "       pkgstage [-s store] list [package]\n"
+	    "       pkgstage [-s store] list [--json] [package]\n"
 	    "       pkgstage [-s store] show package [version]\n"
 	    "       pkgstage [-s store] export [--base m] package version "
 	    "-o file\n"
@@ -156,6 +160,8 @@ help(void)
 	    "                        (default 2) besides those a DP holds\n"
 	    "      --force           rm: also remove the records of the DPs "
 	    "holding it\n"
+	    "      --json            list: one JSON object per version "
+	    "instead of text\n"
 	    "\n"
 	    "Exit 0 done, 1 damage found (fsck), 2 trouble (nothing "
 	    "changed).\n", stdout);
@@ -229,8 +235,33 @@ out:
 	return rc;
 }
 
+/* list --json: one version as one JSON line (pkgstage(1), OUTPUT). */
 static int
-list_package(struct store *s, const char *pkg)
+list_json(const char *pkg, uint64_t version,
+    const struct store_version_info *in)
+{
+	struct json j;
+	char when[TIMEFMT_LEN];
+	int r;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "package", pkg);
+	json_key_uint(&j, "version", version);
+	json_key_string(&j, "created",
+	    timefmt_utc(in->created, when, sizeof(when)) == 0 ? when : NULL);
+	json_key_uint(&j, "files", in->files);
+	json_key_uint(&j, "bytes", in->bytes);
+	json_key_bool(&j, "signed", in->is_signed);
+	json_object_end(&j);
+	r = json_line_write(&j, stdout);
+	json_free(&j);
+	return r;
+}
+
+static int
+list_package(struct store *s, const char *pkg, bool json)
 {
 	struct store_version_info in;
 	uint64_t *v;
@@ -246,6 +277,14 @@ list_package(struct store *s, const char *pkg)
 			msg_liberr();
 			free(v);
 			return -1;
+		}
+		if (json) {
+			if (list_json(pkg, v[i], &in) == -1) {
+				msg_liberr();
+				free(v);
+				return -1;
+			}
+			continue;
 		}
 		timefmt(in.created, when, sizeof(when));
 		printf("%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s%s\n", pkg,
@@ -280,11 +319,11 @@ do_list(const struct opts *o, const char *pkg)
 			msg_warn("package '%s': not in the store", pkg);
 			goto out;
 		}
-		if (list_package(s, pkg) == -1)
+		if (list_package(s, pkg, o->json) == -1)
 			goto out;
 	} else {
 		for (i = 0; i < n; i++)
-			if (list_package(s, pk[i]) == -1)
+			if (list_package(s, pk[i], o->json) == -1)
 				goto out;
 	}
 	rc = EXIT_DONE;
@@ -384,7 +423,7 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	} else {
 		if ((dfd = open_parent(o->output, base, sizeof(base))) == -1)
 			goto out;
-		if (atomic_open(&af, dfd, base, 0644) == -1) {
+		if (atomic_open(&af, dfd, base, ATOMIC_MODE_USER) == -1) {
 			msg_liberr();
 			goto out;
 		}
@@ -683,6 +722,11 @@ main(int argc, char *argv[])
 			if (mode != MODE_EXPORT || msg_num_opt("--base", optarg,
 			    1, UINT64_MAX, "a version number", &o.base) == -1)
 				bad_usage();
+			break;
+		case OPT_JSON:
+			if (mode != MODE_LIST)
+				bad_usage();
+			o.json = true;
 			break;
 		case OPT_KEEP:
 			if (mode != MODE_GC || msg_num_opt("--keep", optarg, 0,
