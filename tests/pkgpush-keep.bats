@@ -104,7 +104,7 @@ link_rename_point()
 	pkgpush --dp dp1 --version 1 --rollback office >/dev/null
 	# What an earlier release wrote: no "lived" line.
 	sed -i '/^lived /d' "$M/state"
-	! grep -q '^lived' "$M/state"
+	! grep -q '^lived' "$M/state" || false
 	run pkgpush --dp dp1 --version 3 office
 	expect_status 0
 	at_version "$T/dp1" 3
