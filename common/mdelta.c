@@ -292,7 +292,10 @@ pointer_resolve(int dirfd, const char *buf, size_t len, const char *what,
 		    what, path, target);
 		goto out;
 	}
-	snprintf(out, MDELTA_NAME_MAX, "%s%s", base, MDELTA_POINTER_SUFFIX);
+	/* Lengths checked above. */
+	memcpy(out, base, strlen(base));
+	memcpy(out + strlen(base), MDELTA_POINTER_SUFFIX,
+	    sizeof(MDELTA_POINTER_SUFFIX));
 	rc = 0;
 out:
 	if (up != -1 && up != dirfd)
