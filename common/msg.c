@@ -14,6 +14,7 @@
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
+#include "progress.h"
 
 /* The tool's name is process-wide by nature: set once in main(). */
 static const char *progname = "pkgdist";
@@ -41,11 +42,13 @@ msg_vwarn(const char *fmt, va_list ap)
 	int saved = errno;
 	size_t len = strlen(fmt);
 
+	progress_hold();
 	fprintf(stderr, "%s: ", progname);
 	vfprintf(stderr, fmt, ap);
 	if (len > 0 && fmt[len - 1] == ':')
 		fprintf(stderr, " %s", strerror(saved));
 	fputc('\n', stderr);
+	progress_release();
 }
 
 void
@@ -61,7 +64,9 @@ msg_warn(const char *fmt, ...)
 void
 msg_liberr(void)
 {
+	progress_hold();
 	fprintf(stderr, "%s: %s\n", progname, err_get());
+	progress_release();
 }
 
 void

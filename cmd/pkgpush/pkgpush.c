@@ -334,6 +334,7 @@ push_one(struct shared *sh, struct job *job)
 	int rc = -1, nc = 0;
 	bool opened = false, queued = false;
 
+	progress_target_start(sh->progress);
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
 	dp_push_opts_init(&po);
@@ -374,8 +375,10 @@ push_one(struct shared *sh, struct job *job)
 			goto fail;
 		rc = 0;
 		pthread_mutex_lock(&sh->mu);
+		progress_hold();
 		report_ok(sh, dp, &r);
 		fflush(stdout);
+		progress_release();
 		pthread_mutex_unlock(&sh->mu);
 		if (!sh->o->dry_run)
 			record(sh, dp, NULL, &r, 0, NULL);
@@ -390,8 +393,10 @@ push_one(struct shared *sh, struct job *job)
 		goto fail;
 	rc = 0;
 	pthread_mutex_lock(&sh->mu);
+	progress_hold();
 	report_ok(sh, dp, &r);
 	fflush(stdout);
+	progress_release();
 	pthread_mutex_unlock(&sh->mu);
 	if (!sh->o->dry_run)
 		record(sh, dp, &h, &r, 0, NULL);
@@ -428,6 +433,7 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
+	progress_target_done(sh->progress, rc != 0);
 	if (nv != NULL)
 		retryjob_argv_free(nc, nv);
 	free(why);
@@ -599,6 +605,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
+	progress_targets(sh.progress, sh.njobs, "DPs");
 	if ((th = calloc((size_t)nth, sizeof(*th))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
