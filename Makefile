@@ -41,9 +41,20 @@ BINS      = $(foreach t,$(TOOLS),$(if $(wildcard cmd/$(t)/*.c),$(B)/bin/$(t)))
 
 all: $(LIB) $(BINS)
 
-$(B)/%.o: %.c $(wildcard common/*.h)
+# Header dependencies: the compiler writes, beside each object, the
+# headers and included sources it read (B/DIR/FILE.d, -MMD -MP), so
+# touching one rebuilds exactly the objects that use it.  An object
+# without its .d (built before there were any) is rebuilt once.
+DEPFLAGS  = -MMD -MP
+DEPS      = $(patsubst %.c,$(B)/%.d,$(LIBSRC) $(wildcard cmd/*/*.c) $(UNITSRC))
+
+$(B)/%.o: %.c $(B)/%.d
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(DEPS):
+
+-include $(wildcard $(DEPS))
 
 $(LIB): $(LIBOBJ)
 	rm -f $@
@@ -152,4 +163,4 @@ clean:
 	rm -rf build
 
 .PHONY: all units bootstrap check asan install-files torture valgrind lint lint-man fuzz bench demo install uninstall clean
-.PRECIOUS: $(B)/%.o
+.PRECIOUS: $(B)/%.o $(B)/%.d

@@ -535,6 +535,193 @@ out:
 	return rc;
 }
 
+/*
+ * The options a queued command may carry, per tool: what pkgpush's own
+ * jobs, a queued staging step and a queued update need, no more.  No
+ * -o (a file written where the job's owner chooses), no --serve, no
+ * pkgstage export, keygen, gc.  Exact spellings only: an abbreviation
+ * is refused, as getopt might read it as an option left out here.
+ */
+struct job_opt {
+	const char *name; /* long name */
+	char letter;	  /* short option, or 0 */
+	bool value;	  /* takes a value */
+};
+
+static const struct job_opt push_opts[] = {
+	{ "all", 0, false },
+	{ "bwlimit", 0, true },
+	{ "dp", 0, true },
+	{ "dry-run", 'n', false },
+	{ "group", 0, true },
+	{ "inplace", 0, false },
+	{ "jobs", 'j', true },
+	{ "json", 0, false },
+	{ "keep", 0, true },
+	{ "only", 0, true },
+	{ "refresh-existing", 0, false },
+	{ "reinit", 0, false },
+	{ "rollback", 0, false },
+	{ "store", 's', true },
+	{ "trust", 0, true },
+	{ "verify", 0, false },
+	{ "version", 0, true },
+	{ NULL, 0, false },
+};
+
+static const struct job_opt stage_opts[] = {
+	{ "manifest", 0, true },
+	{ "sign", 0, true },
+	{ "store", 's', true },
+	{ "trust", 0, true },
+	{ "version", 0, true },
+	{ "wait", 0, true },
+	{ NULL, 0, false },
+};
+
+static const struct job_opt diff_opts[] = {
+	{ "jobs", 'j', true },
+	{ "package", 0, true },
+	{ "reuse", 0, true },
+	{ "stat", 0, false },
+	{ "version", 0, true },
+	{ NULL, 0, false },
+};
+
+/* pkgdist-update's own, then pkgpush's, which it passes on. */
+static const struct job_opt update_opts[] = {
+	{ "dry-run", 'n', false },
+	{ "store", 's', true },
+	{ NULL, 0, false },
+};
+
+struct job_tool {
+	const char *name;
+	const struct job_opt *opts, *more;
+	const char *const *subs; /* NULL: no subcommand */
+};
+
+static const char *const stage_subs[] = { "add", "import", NULL };
+static const char *const diff_subs[] = { "diff", "scan", "verify", NULL };
+
+static const struct job_tool job_tools[] = {
+	{ "pkgdiff", diff_opts, NULL, diff_subs },
+	{ "pkgdist-update", update_opts, push_opts, NULL },
+	{ "pkgpush", push_opts, NULL, NULL },
+	{ "pkgstage", stage_opts, NULL, stage_subs },
+};
+
+static const struct job_opt *
+opt_find(const struct job_tool *t, const char *name, size_t len, char letter)
+{
+	const struct job_opt *const sets[2] = { t->opts, t->more };
+	const struct job_opt *o;
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		for (o = sets[i]; o != NULL && o->name != NULL; o++)
+			if (letter != 0 ? o->letter == letter :
+					  strlen(o->name) == len &&
+					  strncmp(o->name, name, len) == 0)
+				return o;
+	return NULL;
+}
+
+/* A --store / -s value must name the store the job is queued in: the
+ * same directory, a relative path taken from the job's directory. */
+static int
+check_store_arg(const struct retryjob *j, const char *val,
+    const struct stat *store)
+{
+	struct stat st;
+	char path[PATH_MAX];
+
+	if (val[0] == '/')
+		snprintf(path, sizeof(path), "%s", val);
+	else if (snprintf(path, sizeof(path), "%s/%s", j->dir, val) >=
+	    (int)sizeof(path))
+		return err_set("its store '%s' is not the job's own: refused",
+		    val);
+	if (stat(path, &st) == -1 || st.st_dev != store->st_dev ||
+	    st.st_ino != store->st_ino)
+		return err_set("its store '%s' is not the job's own: refused",
+		    val);
+	return 0;
+}
+
+int
+retryjob_command_check(const struct retryjob *j, const char *store)
+{
+	const struct job_tool *t = NULL;
+	const struct job_opt *o;
+	struct stat sst;
+	const char *a, *val;
+	bool opts = true, sub = false;
+	size_t i, len;
+	int k;
+
+	for (i = 0; i < sizeof(job_tools) / sizeof(job_tools[0]); i++)
+		if (strcmp(j->argv[0], job_tools[i].name) == 0)
+			t = &job_tools[i];
+	if (t == NULL)
+		return err_set("the command '%s' is not a pkgdist tool: refused",
+		    j->argv[0]);
+	if (stat(store, &sst) == -1)
+		return err_sys("cannot stat store '%s'", store);
+	for (k = 1; k < j->argc; k++) {
+		a = j->argv[k];
+		if (!opts || a[0] != '-' || a[1] == '\0') {
+			if (t->subs != NULL && !sub) {
+				for (i = 0; t->subs[i] != NULL; i++)
+					if (strcmp(a, t->subs[i]) == 0)
+						break;
+				if (t->subs[i] == NULL)
+					return err_set("'%s %s' is not a "
+						       "command a retry job "
+						       "may carry: refused",
+					    t->name, a);
+				sub = true;
+			}
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			opts = false;
+			continue;
+		}
+		val = NULL;
+		if (a[1] == '-') {
+			len = strcspn(a + 2, "=");
+			if ((o = opt_find(t, a + 2, len, 0)) == NULL ||
+			    (!o->value && a[2 + len] == '='))
+				goto refused;
+			if (o->value)
+				val = a[2 + len] == '=' ? a + 3 + len :
+							  j->argv[++k];
+		} else {
+			/* One short option a word, its value joined or
+			 * the next word. */
+			if ((o = opt_find(t, NULL, 0, a[1])) == NULL ||
+			    (!o->value && a[2] != '\0'))
+				goto refused;
+			if (o->value)
+				val = a[2] != '\0' ? a + 2 : j->argv[++k];
+		}
+		if (o->value && val == NULL)
+			return err_set("option '%s' without its value: refused",
+			    a);
+		if (val != NULL && strcmp(o->name, "store") == 0 &&
+		    check_store_arg(j, val, &sst) == -1)
+			return -1;
+	}
+	if (t->subs != NULL && !sub)
+		return err_set("'%s' without a subcommand: refused", t->name);
+	return 0;
+refused:
+	return err_set("option '%s' is not one a retry job of %s may carry: "
+		       "refused",
+	    a, t->name);
+}
+
 /* Escaped text: bytes above 0x20 but 0x7f, then path_unescape(). */
 static int
 parse_text(const char *s, size_t len, size_t max, char **out)
@@ -783,6 +970,33 @@ fail:
 	return err_sys("cannot write job '%s'", j->id);
 }
 
+/*
+ * What root makes in a store owned by another account (the retry
+ * directories, job files, lock files) is given to the owner of the
+ * directory it is made in: else that account's own next run would refuse
+ * the job (not the owner's) or could not take the lock.  fd is the new
+ * file (-1: name under dirfd).
+ */
+static int
+give_to_dir_owner(int dirfd, int fd, const char *name)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (fstat(dirfd, &st) == -1)
+		return err_sys("cannot stat the directory of '%s'", name);
+	if (st.st_uid == 0)
+		return 0;
+	if ((fd != -1 ? fchown(fd, st.st_uid, st.st_gid) :
+			fchownat(dirfd, name, st.st_uid, st.st_gid,
+			    AT_SYMLINK_NOFOLLOW)) == -1)
+		return err_sys("cannot give '%s' to the store's owner (uid "
+			       "%ju)",
+		    name, (uintmax_t)st.st_uid);
+	return 0;
+}
+
 static int
 mkdir_ok(int dirfd, const char *name, mode_t mode)
 {
@@ -795,9 +1009,12 @@ mkdir_ok(int dirfd, const char *name, mode_t mode)
 	}
 	if (errno != ENOENT)
 		return err_sys("cannot stat '%s'", name);
-	if (io_mkdir(dirfd, name, mode) == -1 && err_errno() != EEXIST)
+	if (io_mkdir(dirfd, name, mode) == -1) {
+		if (err_errno() == EEXIST)
+			return 0;
 		return -1;
-	return 0;
+	}
+	return give_to_dir_owner(dirfd, -1, name);
 }
 
 int
@@ -832,10 +1049,31 @@ out:
 	return rc;
 }
 
+/* Take lock name under dirfd, the file given to the directory's owner. */
+static int
+lock_owned(int dirfd, const char *name, double timeout)
+{
+	int fd;
+
+	if ((fd = lock_acquire(dirfd, name, false, timeout)) == -1)
+		return -1;
+	if (give_to_dir_owner(dirfd, fd, name) == -1) {
+		lock_release(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 retryjob_lock(int dirfd)
 {
-	return lock_acquire(dirfd, RETRYJOB_LOCK, false, 30);
+	return lock_owned(dirfd, RETRYJOB_LOCK, 30);
+}
+
+int
+retryjob_run_lock(int locksdir, const char *id)
+{
+	return lock_owned(locksdir, id, 0);
 }
 
 void
@@ -917,6 +1155,8 @@ retryjob_save(int dirfd, const struct retryjob *j)
 
 	if (atomic_open(&af, dirfd, j->id, 0644) == -1)
 		return -1;
+	if (give_to_dir_owner(dirfd, atomic_fd(&af), j->id) == -1)
+		goto out;
 	if ((fp = atomic_stream(&af)) == NULL)
 		goto out;
 	if (retryjob_write(j, fp) == -1)

@@ -143,6 +143,17 @@ int retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
     uint64_t version, int *outc, char ***out);
 void retryjob_argv_free(int argc, char **argv);
 
+/*
+ * Is j's command one a retry job may carry, in the store at path store?
+ * Each tool has a fixed list of options (exact spellings: no
+ * abbreviation, no -o, no pkgpush --serve) and, for pkgstage and
+ * pkgdiff, of subcommands (pkgstage add and import; pkgdiff diff, scan,
+ * verify); a -s/--store value must name that same store (a relative one
+ * from j->dir).  0 yes; -1 with the reason ("option '-o' is not one a
+ * retry job of pkgdiff may carry: refused").
+ */
+int retryjob_command_check(const struct retryjob *j, const char *store);
+
 /* Parse a job file's bytes; name is the file name (it must equal the
  * id) and is used in messages ("NAME: line N: what is wrong").  failed
  * says whether the file is in failed/ (then "failed"/"reason" are required,
@@ -163,6 +174,11 @@ int retryjob_opendir(const char *store, bool create, int *dirfd);
 int retryjob_lock(int dirfd);
 void retryjob_unlock(int fd);
 
+/* Take job id's run lock (.locks/ID) without waiting: -1 with
+ * err_errno() EWOULDBLOCK when another run holds it.  Released with
+ * retryjob_unlock(). */
+int retryjob_run_lock(int locksdir, const char *id);
+
 /*
  * Load job name from dirfd (the retry dir or failed/), refusing a file
  * that is not a regular file (O_NOFOLLOW), not owned by uid, or writable
@@ -173,7 +189,10 @@ int retryjob_load(int dirfd, const char *name, uid_t uid, bool failed,
     struct retryjob *j, char **buf, size_t *len);
 
 /* Write j as j->id under dirfd, atomically (atomic.h, mode 0644).  The
- * caller holds the writer lock. */
+ * caller holds the writer lock.  Written by root in a directory another
+ * account owns, the file is that account's (as are the directories
+ * retryjob_opendir() makes and the lock files): job files are trusted
+ * only when the store's owner owns them. */
 int retryjob_save(int dirfd, const struct retryjob *j);
 
 /* The names in dirfd that are job ids (dot files, temporaries and other

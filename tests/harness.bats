@@ -43,8 +43,8 @@ load lib/common
 	expect_status 4
 	expect_output_has "some words"
 	expect_output_lacks "other"
-	! expect_status 0 2>/dev/null
-	! expect_output_has "absent" 2>/dev/null
+	! expect_status 0 2>/dev/null || false
+	! expect_output_has "absent" 2>/dev/null || false
 }
 
 @test "harness: a tmpfs mounted by mount_tmpfs is full at its size" {
@@ -53,4 +53,28 @@ load lib/common
 	run dd if=/dev/zero of="$T/small/fill" bs=1k count=200
 	[ "$status" -ne 0 ]
 	expect_output_has "No space left on device"
+}
+
+@test "harness: no negated command in the suite is one that cannot fail" {
+	# Under bats a '! cmd' that is not the last command of its test or
+	# function never fails it (set -e ignores a negated command): such
+	# a check must read '! cmd || false' (or be the last line).
+	run awk '
+		function flush() {
+			if (pend != "" && $0 !~ /^[ \t]*}[ \t]*$/)
+				print pend
+			pend = ""
+		}
+		FNR == 1 { if (pend != "") print pend; pend = ""; prev = "" }
+		/^[ \t]*$/ || /^[ \t]*#/ { next }
+		{ flush() }
+		/^[ \t]*! / && prev !~ /(\\|\|\||&&|\|)[ \t]*$/ && $0 !~ /\|\|/ {
+			pend = FILENAME ":" FNR ": " $0
+		}
+		{ prev = $0 }
+		END { if (pend != "") print pend }
+	' "$PKGDIST_SRC"/tests/*.bats "$PKGDIST_SRC"/tests/lib/*.bash \
+	    "$PKGDIST_SRC"/tests/torture/*.bash
+	expect_status 0
+	[ -z "$output" ] || { echo "$output"; false; }
 }

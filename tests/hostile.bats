@@ -473,20 +473,24 @@ job_text()
 	printf 'hi\n' >"$T/src/a"
 	chk_sentinel "$T/sentinel"
 	local r=$PKGDIST_STORE/retry n=0 id
-	# The control: the honest job runs and writes into the sentinel,
-	# so every case below would show if it ran.
-	pkgretry add -- pkgdiff scan -o "$T/sentinel/pwned" "$T/src"
-	id=$(ls "$r" | grep '^cmd-')
+	# The control: the honest job runs (it stages version 1 of ctl),
+	# so every case below would show if it ran (a version 2).  A job
+	# may not write outside its store (no -o): none may, the sentinel
+	# shows.
+	pkgretry add -- pkgstage add ctl "$T/src"
+	id=ctl+pkgstage
 	cp "$r/$id" "$T/job"
 	run pkgretry run --now
-	[ -e "$T/sentinel/pwned" ] || { echo "the control job did not run: $output" >&2; return 1; }
-	rm -f "$T/sentinel/pwned" "$r/$id"
+	pkgstage show ctl 1 >/dev/null || { echo "the control job did not run: $output" >&2; return 1; }
+	rm -f "$r/$id"
 	chk_outside_save "$T/sentinel"
 	case_job()
 	{
 		run pkgretry run --now
 		[ "$status" -ne 0 ] ||
 		    { echo "$1: exit 0: $output" >&2; return 1; }
+		! pkgstage show ctl 2 >/dev/null 2>&1 ||
+		    { echo "$1: it ran: $output" >&2; return 1; }
 		expect_output_has "pkgretry: "
 		chk_outside_same "$T/sentinel" || { echo "$1" >&2; return 1; }
 		find "$r" -mindepth 1 -maxdepth 1 ! -name failed ! -name '.lock*' \

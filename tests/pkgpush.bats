@@ -93,7 +93,7 @@ setup()
 	at_version "$T/dp1" 2
 	[ "$(stat -c '%i %Z' "$T/dp1/office/same.txt")" = "$before" ]
 	[ ! -e "$T/dp1/office/only1" ]
-	! ls -a "$T/dp1/office" | grep -q pkgdist-tmp
+	! ls -a "$T/dp1/office" | grep -q pkgdist-tmp || false
 }
 
 @test "pkgpush: placing a package on a new DP touches no other DP (F4)" {
@@ -322,14 +322,58 @@ setup()
 	[ "$(readlink "$T/dp2/office")" = /etc ]
 }
 
+# waits_for_lock PID DP: PID has DP's lock file open (it is in its
+# lock wait, the lock being held), within 10 s.
+waits_for_lock()
+{
+	local _
+	for _ in $(seq 100); do
+		ls -l "/proc/$1/fd" 2>/dev/null | grep -qF "$2/.pkgdist/.lock" &&
+		    return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 @test "pkgpush: two pushes to one DP serialise and the DP ends at the higher version (F5)" {
+	need_cmd flock
 	vtree "$T/v3" 3 300
 	stage "$T/v3"
 	pkgpush --dp dp1 --version 1 office
+	# The DP's lock is held: both pushes wait for it, the DP untouched.
+	flock "$T/dp1/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \
+	    "$T/locked" >/dev/null 2>&1 3>&- &
+	holder=$!
+	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	[ -e "$T/locked" ]
 	pkgpush --dp dp1 --version 3 office >"$T/out3" 2>&1 &
-	pkgpush --dp dp1 --version 2 office >"$T/out2" 2>&1 || true
-	wait
+	p3=$!
+	pkgpush --dp dp1 --version 2 office >"$T/out2" 2>&1 &
+	p2=$!
+	waits_for_lock "$p3" "$T/dp1"
+	waits_for_lock "$p2" "$T/dp1"
+	sleep 0.5
+	at_version "$T/dp1" 1
+	[ ! -s "$T/out3" ] && [ ! -s "$T/out2" ]
+	pkill -P "$holder" 2>/dev/null || true	# its sleep, by parent id
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	rc3=0 rc2=0
+	wait "$p3" || rc3=$?
+	wait "$p2" || rc2=$?
+	cat "$T/out3" "$T/out2"
 	at_version "$T/dp1" 3
+	# One after the other: the second saw what the first left.  Either
+	# 3 landed and 2 was refused (loudly), or 2 landed and 3 went on
+	# from it; two pushes that both started from 1 did not serialise.
+	if grep -qF "dp1: office 1 -> 3" "$T/out3"; then
+		[ "$rc3" -eq 0 ] && [ "$rc2" -eq 1 ]
+		grep -qF "refusing to go down" "$T/out2"
+	else
+		[ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ]
+		grep -qF "dp1: office 1 -> 2" "$T/out2"
+		grep -qF "dp1: office 2 -> 3" "$T/out3"
+	fi
 }
 
 @test "pkgpush: -j pushes to several DPs at once" {

@@ -133,7 +133,7 @@ hold_dp_lock()
 		kill -0 "$child" 2>/dev/null || break
 		sleep 0.1
 	done
-	! kill -0 "$child" 2>/dev/null
+	! kill -0 "$child" 2>/dev/null || false
 	# pkgretry died of the signal before recording anything: the job
 	# is as it was, whole.
 	[ "$(field attempts)" -eq 0 ]

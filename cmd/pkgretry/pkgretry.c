@@ -14,12 +14,14 @@
 #include <sys/wait.h>
 
 #include <ctype.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,6 +68,21 @@ struct run_opts {
 #define CONFIG_NAME "config"
 #define CONFIG_MAX  4096
 
+/*
+ * The account a job's command runs as: the store's owner, who wrote the
+ * job.  A pkgretry run by that account runs it as it is (drop false); one
+ * run by root drops to the owner in the child, before exec: groups, gid,
+ * then uid, and HOME, USER and LOGNAME are the owner's.
+ */
+struct runas {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	char *name, *home;
+};
+
 /* What "run" knows about the store, opened only when a job needs it. */
 struct run_ctx {
 	const char *storepath; /* absolute */
@@ -76,6 +93,7 @@ struct run_ctx {
 	int faileddir; /* STORE/retry/failed */
 	int locksdir;  /* STORE/retry/.locks */
 	uid_t owner;
+	struct runas as; /* whom the jobs run as */
 	char exedir[PATH_MAX];
 	const struct run_opts *o;
 };
@@ -404,6 +422,80 @@ out:
 	return rc;
 }
 
+/*
+ * Whom jobs of a store owned by owner run as (struct runas).  A job must
+ * never make the account running it do more than the job's owner could:
+ * root drops to the owner; any other account than the owner refuses.
+ */
+static int
+runas_init(struct runas *as, uid_t owner)
+{
+	struct passwd *pw;
+	gid_t *g;
+	int n = 16;
+
+	memset(as, 0, sizeof(*as));
+	as->uid = owner;
+	if (geteuid() == owner)
+		return 0;
+	if (geteuid() != 0)
+		return err_set("the store's jobs are its owner's (uid %ju): "
+			       "they are run by that account or by root, not "
+			       "by uid %ju",
+		    (uintmax_t)owner, (uintmax_t)geteuid());
+	errno = 0;
+	if ((pw = getpwuid(owner)) == NULL)
+		return err_set("the store's owner, uid %ju, has no account to "
+			       "run its jobs as%s%s",
+		    (uintmax_t)owner, errno != 0 ? ": " : "",
+		    errno != 0 ? strerror(errno) : "");
+	as->drop = true;
+	as->gid = pw->pw_gid;
+	if ((as->name = strdup(pw->pw_name)) == NULL ||
+	    (as->home = strdup(pw->pw_dir)) == NULL)
+		return err_sys("cannot allocate");
+	for (;;) {
+		if ((g = realloc(as->groups, (size_t)n * sizeof(*g))) == NULL)
+			return err_sys("cannot allocate");
+		as->groups = g;
+		if (getgrouplist(as->name, as->gid, g, &n) != -1)
+			break;
+		if (n > 65536)
+			return err_set("'%s' is in too many groups", as->name);
+		n *= 2;
+	}
+	as->ngroups = n;
+	return 0;
+}
+
+static void
+runas_free(struct runas *as)
+{
+	free(as->groups);
+	free(as->name);
+	free(as->home);
+	memset(as, 0, sizeof(*as));
+}
+
+/* In the child, before exec: become the job's owner for good. */
+static int
+runas_become(const struct runas *as)
+{
+	if (!as->drop)
+		return 0;
+	if (setgroups((size_t)as->ngroups, as->groups) == -1 ||
+	    setgid(as->gid) == -1 || setuid(as->uid) == -1)
+		return -1;
+	/* Not to be undone. */
+	if (setuid(0) != -1 || geteuid() != as->uid || getegid() != as->gid)
+		return -1;
+	if (setenv("HOME", as->home, 1) == -1 ||
+	    setenv("USER", as->name, 1) == -1 ||
+	    setenv("LOGNAME", as->name, 1) == -1)
+		return -1;
+	return 0;
+}
+
 /* ---- run ---- */
 
 enum outcome {
@@ -480,6 +572,11 @@ check_job(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 	int r;
 
 	*impossible = *superseded = false;
+	if (retryjob_command_check(j, c->storepath) == -1) {
+		snprintf(why, len, "%s", err_get());
+		*impossible = true;
+		return 0;
+	}
 	/* Only a pkgpush job consumes a version and names a DP; a pkgstage
 	 * job with --version N is there to make version N. */
 	if (j->package == NULL || strcmp(j->argv[0], "pkgpush") != 0)
@@ -728,6 +825,14 @@ run_child(struct run_ctx *c, const struct retryjob *j, int *status,
 			close(devnull);
 		}
 		signal(SIGPIPE, SIG_DFL);
+		if (runas_become(&c->as) == -1) {
+			dprintf(STDERR_FILENO,
+			    "pkgretry: %s: cannot become the store's owner "
+			    "'%s' (uid %ju): %s\n",
+			    j->id, c->as.name, (uintmax_t)c->as.uid,
+			    strerror(errno));
+			_exit(127);
+		}
 		if (setenv(RETRYJOB_ENV, j->id, 1) == -1 ||
 		    setenv(STORE_ENV, c->storepath, 1) == -1)
 			_exit(127);
@@ -867,7 +972,7 @@ run_one(struct run_ctx *c, const char *name)
 	int64_t now;
 
 	retryjob_init(&j);
-	if ((lfd = lock_acquire(c->locksdir, name, false, 0)) == -1) {
+	if ((lfd = retryjob_run_lock(c->locksdir, name)) == -1) {
 		if (err_errno() == EWOULDBLOCK) {
 			res = OUT_SKIP; /* another run has it */
 			goto out;
@@ -1035,6 +1140,7 @@ mode_run(const char *store, const struct run_opts *o)
 	c.dirfd = c.faileddir = c.locksdir = -1;
 	if (exe_dir(c.exedir, sizeof(c.exedir)) == -1 ||
 	    store_owner(store, &c.owner) == -1 ||
+	    runas_init(&c.as, c.owner) == -1 ||
 	    open_retry(store, true, &c.dirfd, &c.faileddir, &c.locksdir) ==
 		-1 ||
 	    dir_trusted(c.dirfd, c.owner, store) == -1 ||
@@ -1090,6 +1196,7 @@ out:
 		store_close(c.store);
 	if (c.dps_loaded)
 		dplist_free(&c.dps);
+	runas_free(&c.as);
 	close_fd(&c.dirfd);
 	close_fd(&c.faileddir);
 	close_fd(&c.locksdir);
@@ -1108,6 +1215,10 @@ mode_add(const char *store, int argc, char *const argv[], const char *error)
 
 	retryjob_init(&j);
 	if (retryjob_make(&j, NULL, NULL, 0, argc, argv, error) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	if (retryjob_command_check(&j, store) == -1) {
 		msg_liberr();
 		goto out;
 	}

@@ -1,12 +1,16 @@
 /*
  * Unit tests of retryjob.c: the job file round trip, the strict parser
  * on hostile input, the key a command gives, the argv of a pkgpush
- * retry, and the backoff.
+ * retry, the options a job may carry, and the backoff.
  */
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "retryjob.h"
@@ -402,6 +406,100 @@ test_pkgpush_argv(void)
 	    "an option pkgpush does not know is refused by name");
 }
 
+/* Does a job of argv (working directory: the current one) pass
+ * retryjob_command_check() in store; want_err: a piece of the reason. */
+static void
+check_cmd(const char *store, bool ok, const char *want_err, const char *what,
+    int argc, char *const argv[])
+{
+	struct retryjob j;
+	bool pass;
+
+	if (retryjob_make(&j, "office97", NULL, 0, argc, argv, NULL) == -1) {
+		tap_ok(false, "%s: %s", what, err_get());
+		return;
+	}
+	pass = retryjob_command_check(&j, store) == 0;
+	if (!ok && pass)
+		tap_ok(false, "%s: allowed", what);
+	else if (!ok)
+		tap_ok(strstr(err_get(), want_err) != NULL, "%s: '%s'", what,
+		    err_get());
+	else
+		tap_ok(pass, "%s%s%s", what, pass ? "" : ": ",
+		    pass ? "" : err_get());
+	retryjob_free(&j);
+}
+
+#define CMD(ok, err, what, ...)                                                \
+	do {                                                                   \
+		char *v[] = { __VA_ARGS__, NULL };                             \
+		check_cmd(store, ok, err, what, (int)(sizeof(v) / sizeof(v[0])) - 1, v); \
+	} while (0)
+
+static void
+test_command_check(void)
+{
+	char store[] = "/tmp/pkgdist-unit.XXXXXX", other[] =
+	    "/tmp/pkgdist-unit.XXXXXX", cwd[4096], rel[4200], eq[4200];
+
+	if (mkdtemp(store) == NULL || mkdtemp(other) == NULL ||
+	    getcwd(cwd, sizeof(cwd)) == NULL) {
+		tap_ok(false, "temporary directories");
+		return;
+	}
+	snprintf(rel, sizeof(rel), "%s/%s", store, ".");
+	CMD(true, "", "pkgpush's own job", "pkgpush", "-s", store,
+	    "--refresh-existing", "--inplace", "--keep", "3", "-j", "2",
+	    "--version", "7", "--only", "dp2", "--", "office97");
+	snprintf(eq, sizeof(eq), "--store=%s", store);
+	CMD(true, "", "--store=SAME, by another spelling", "pkgpush", eq,
+	    "--all", "office97");
+	CMD(true, "", "the same store by another path", "pkgpush", "-s", rel,
+	    "--verify", "--version=2", "--only=dp1", "office97");
+	CMD(false, "its store", "-s another store", "pkgpush", "-s", other,
+	    "--only", "dp1", "office97");
+	CMD(false, "its store", "-sANOTHER joined", "pkgstage", "add",
+	    "office97", "/src", "-s/");
+	CMD(false, "'--onl' is not one", "an abbreviation", "pkgpush",
+	    "--onl", "dp1", "office97");
+	CMD(false, "'--serve' is not one", "pkgpush --serve", "pkgpush",
+	    "--serve", "/x");
+	CMD(false, "'-o' is not one", "pkgdiff scan -o", "pkgdiff", "scan",
+	    "-o", "/etc/passwd", "/src");
+	CMD(false, "'-o/x' is not one", "pkgdiff scan -oFILE", "pkgdiff",
+	    "scan", "-o/x", "/src");
+	CMD(false, "'--output=/x' is not one", "pkgdiff --output=", "pkgdiff",
+	    "scan", "--output=/x", "/src");
+	CMD(true, "", "pkgdiff verify", "pkgdiff", "verify", "-j", "2", "/m",
+	    "/src");
+	CMD(false, "'pkgstage export' is not a command", "pkgstage export",
+	    "pkgstage", "export", "office97", "1", "-o", "/x");
+	CMD(false, "'pkgstage keygen' is not", "pkgstage keygen", "pkgstage",
+	    "keygen", "-o", "/x");
+	CMD(false, "'-o' is not one", "-o before the subcommand", "pkgstage",
+	    "-o", "/x", "add", "office97", "/src");
+	CMD(true, "", "pkgstage add", "pkgstage", "-s", store, "add",
+	    "--version", "5", "--manifest", "/m", "office97", "/src");
+	CMD(true, "", "pkgstage import", "pkgstage", "import", "--trust",
+	    "/k.pub", "/f.pkg");
+	CMD(false, "without a subcommand", "pkgstage alone", "pkgstage",
+	    "-s", store);
+	CMD(false, "'--verify=x' is not one", "a value to a flag", "pkgpush",
+	    "--verify=x", "office97");
+	CMD(false, "without its value", "a value missing", "pkgpush",
+	    "office97", "--trust");
+	CMD(true, "", "pkgdist-update with pkgpush options", "pkgdist-update",
+	    "-s", store, "office97", "/src", "--inplace", "--dp", "dp1");
+	CMD(false, "'-o' is not one", "pkgdist-update -o", "pkgdist-update",
+	    "office97", "/src", "-o", "/x");
+	CMD(true, "", "after --, words are operands", "pkgdiff", "verify",
+	    "--", "-o", "/src");
+	rmdir(store);
+	rmdir(other);
+}
+#undef CMD
+
 static void
 test_backoff(void)
 {
@@ -435,6 +533,7 @@ main(void)
 	test_roundtrip();
 	test_guess();
 	test_pkgpush_argv();
+	test_command_check();
 	test_backoff();
 	test_ids();
 	return tap_done();
