@@ -460,6 +460,26 @@ worker(void *arg)
 
 /* ---- modes ---- */
 
+/* What to add to a message that a DP is not found, when the DP list is
+ * empty: that it does not exist, or lists no DP, and where it is. */
+static const char *
+dplist_note(const struct store *s, const struct dplist *l, char *buf,
+    size_t len)
+{
+	char path[PATH_MAX], shown[PATH_SHOW_LEN];
+
+	if (l->n > 0)
+		return "";
+	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
+	path_show(path, shown, sizeof(shown));
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		snprintf(buf, len, ": the DP list '%s' does not exist (one DP "
+		    "a line: NAME GROUP TARGET; see pkgpush(1))", shown);
+	else
+		snprintf(buf, len, ": the DP list '%s' lists no DP", shown);
+	return buf;
+}
+
 static int
 load_dplist(struct store *s, struct dplist *l)
 {
@@ -489,6 +509,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	int rc = EXIT_TROUBLE, ulock = -1, nth;
 	uint64_t version = o->version, items = 0, bytes = 0;
 	bool *want = NULL;
+	char note[PATH_MAX + PATH_SHOW_LEN];
 
 	dplist_init(&l);
 	manifest_init(&m);
@@ -505,18 +526,21 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	}
 	for (i = 0; i < o->dps.n; i++)
 		if (dplist_find(&l, o->dps.v[i]) == NULL) {
-			msg_warn("--dp: unknown DP '%s'", o->dps.v[i]);
+			msg_warn("--dp: unknown DP '%s'%s", o->dps.v[i],
+			    dplist_note(s, &l, note, sizeof(note)));
 			goto out;
 		}
 	for (i = 0; i < o->only.n; i++)
 		if (dplist_find(&l, o->only.v[i]) == NULL) {
-			msg_warn("--only: unknown DP '%s'", o->only.v[i]);
+			msg_warn("--only: unknown DP '%s'%s", o->only.v[i],
+			    dplist_note(s, &l, note, sizeof(note)));
 			goto out;
 		}
 	for (i = 0; i < o->groups.n; i++)
 		if (!dplist_has_group(&l, o->groups.v[i])) {
-			msg_warn("--group: unknown group '%s'",
-			    o->groups.v[i]);
+			msg_warn("--group: unknown group '%s'%s",
+			    o->groups.v[i],
+			    dplist_note(s, &l, note, sizeof(note)));
 			goto out;
 		}
 	if (version == 0) {
@@ -525,7 +549,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 			goto out;
 		}
 		if (version == 0) {
-			msg_warn("%s: no such package in the store", pkg);
+			msg_warn("%s: no such package in the store (pkgstage "
+			    "add stages it)", pkg);
 			goto out;
 		}
 	}
@@ -558,7 +583,18 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		if (want[i])
 			sh.njobs++;
 	if (sh.njobs == 0) {
-		msg_warn("%s: no target DP", pkg);
+		if (l.n == 0)
+			msg_warn("%s: no target DP%s", pkg,
+			    dplist_note(s, &l, note, sizeof(note)));
+		else if (o->only.n > 0)
+			msg_warn("%s: no target DP: --only leaves none of the "
+			    "DPs named", pkg);
+		else if (o->refresh && o->dps.n + o->groups.n == 0 && !o->all)
+			msg_warn("%s: no target DP: no DP holds it yet (place "
+			    "it with --dp, --group or --all)", pkg);
+		else
+			msg_warn("%s: no target DP (name them with --dp, "
+			    "--group, --all or --refresh-existing)", pkg);
 		goto out;
 	}
 	if ((sh.jobs = calloc(sh.njobs, sizeof(*sh.jobs))) == NULL) {
@@ -683,6 +719,7 @@ status(const char *storeopt, const char *pkg)
 	struct dp_handle h;
 	struct dp_pkg_state *v;
 	size_t n, i;
+	uint64_t newest = 0;
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
@@ -691,8 +728,14 @@ status(const char *storeopt, const char *pkg)
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    load_dplist(s, &l) == -1) {
+	    load_dplist(s, &l) == -1 ||
+	    (pkg != NULL && store_newest(s, pkg, &newest) == -1)) {
 		msg_liberr();
+		goto out;
+	}
+	if (pkg != NULL && newest == 0) {
+		msg_warn("%s: no such package in the store (pkgstage list "
+		    "shows those it has)", pkg);
 		goto out;
 	}
 	rc = EXIT_DONE;
