@@ -47,6 +47,7 @@
 #include "mdelta.h"
 
 struct progress;
+struct ratelimit;
 
 /* One content the push needs. */
 struct dp_need {
@@ -88,6 +89,8 @@ struct dp_push_opts {
 	 * never with a stream (the remote side). */
 	int write_threads;
 	struct progress *progress;	/* may be NULL */
+	struct ratelimit *rate;	/* remote DPs: the cap on what crosses the
+				 * connection (ratelimit.h), or NULL */
 	bool defer_tidy;	/* atomic: leave the removal of trees beyond
 				 * keep to dp_push_after() */
 };

@@ -18,6 +18,7 @@
 #include "err.h"
 #include "progress.h"
 #include "proto.h"
+#include "ratelimit.h"
 
 const char *
 proto_type_name(uint32_t type)
@@ -313,8 +314,12 @@ read_all(struct proto *p, void *buf, size_t n)
 	ssize_t r;
 
 	while (done < n) {
-		r = read(p->in, b + done, n - done);
+		r = read(p->in, b + done, ratelimit_piece(p->rate, n - done));
 		if (r > 0) {
+			/* What the far side sends counts against the cap
+			 * too: by reading no faster, the link is kept to
+			 * it both ways. */
+			ratelimit_take(p->rate, (size_t)r);
 			done += (size_t)r;
 			continue;
 		}
@@ -360,13 +365,24 @@ write_all(struct proto *p, const void *buf, size_t n)
 	const unsigned char *b = buf;
 	size_t done = 0;
 	ssize_t r;
+	bool booked = false;
 
 	while (done < n) {
+		size_t piece = ratelimit_piece(p->rate, n - done);
+
+		if (p->rate != NULL && !booked) {
+			/* Booked before it goes, so a cap is never
+			 * overrun; a piece cut short is booked whole, a
+			 * little below the cap at worst. */
+			ratelimit_take(p->rate, piece);
+			booked = true;
+		}
 		if (p->out_sock)
-			r = send(p->out, b + done, n - done, MSG_NOSIGNAL);
+			r = send(p->out, b + done, piece, MSG_NOSIGNAL);
 		else
-			r = write(p->out, b + done, n - done);
+			r = write(p->out, b + done, piece);
 		if (r > 0) {
+			booked = false;
 			done += (size_t)r;
 			continue;
 		}

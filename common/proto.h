@@ -120,6 +120,8 @@ enum proto_type {
 /* The name of a frame type for messages ("NEED"; "type 99"). */
 const char *proto_type_name(uint32_t type);
 
+struct ratelimit;
+
 struct proto {
 	int in, out;		/* not owned */
 	int errfd;		/* -1, or the peer's stderr (ssh's), drained
@@ -131,6 +133,9 @@ struct proto {
 	double timeout;		/* seconds, per read or write */
 	const char *peer;	/* "remote" / "client", for messages */
 	uint64_t bytes_in, bytes_out;	/* whole frames, hellos included */
+	struct ratelimit *rate;	/* NULL, or the cap on what crosses the
+				 * connection, both ways (ratelimit.h);
+				 * not owned */
 	uint32_t peer_version;	/* after proto_hello() */
 	bool watch_in;		/* while a send waits, read frames that
 				 * arrive: KEEPALIVEs are consumed (the

@@ -22,6 +22,7 @@
 
 #include "blob.h"
 #include "changes.h"
+#include "config.h"
 #include "digest.h"
 #include "err.h"
 #include "io.h"
@@ -77,7 +78,7 @@ static int
 argv_add(char **v, size_t *n, const char *s, size_t len)
 {
 	if (*n >= REMOTE_WORDS_MAX)
-		return err_set("%s: too many words", REMOTE_SSH_ENV);
+		return err_set("ssh command: too many words");
 	if ((v[*n] = strndup(s, len)) == NULL)
 		return err_sys("out of memory");
 	(*n)++;
@@ -85,7 +86,8 @@ argv_add(char **v, size_t *n, const char *s, size_t len)
 }
 
 int
-remote_argv(const struct dp_target *t, char ***out)
+remote_argv(const struct dp_target *t, const struct config *cfg,
+    char ***out)
 {
 	const char *ssh, *prog, *s;
 	char **v = NULL, port[16], *q = NULL, *cmd = NULL;
@@ -94,10 +96,8 @@ remote_argv(const struct dp_target *t, char ***out)
 	*out = NULL;
 	if (t->kind != DP_SSH || t->host == NULL || t->path == NULL)
 		return err_set("not an ssh:// target");
-	if ((ssh = getenv(REMOTE_SSH_ENV)) == NULL)
-		ssh = "ssh";
-	if ((prog = getenv(REMOTE_PKGPUSH_ENV)) == NULL || *prog == '\0')
-		prog = "pkgpush";
+	ssh = config_ssh(cfg);
+	prog = config_remote_pkgpush(cfg);
 	if ((v = calloc(REMOTE_WORDS_MAX + 1, sizeof(*v))) == NULL)
 		return err_sys("out of memory");
 	for (s = ssh; *s != '\0';) {
@@ -158,7 +158,8 @@ struct remote_conn {
 static void conn_close(struct remote_conn *, bool);
 
 static int
-conn_open(const struct dp_target *t, struct remote_conn *c)
+conn_open(const struct dp_target *t, const struct config *cfg,
+    struct remote_conn *c)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -173,7 +174,7 @@ conn_open(const struct dp_target *t, struct remote_conn *c)
 	c->proto_ok = false;
 	if ((c->where = dplist_target_string(t)) == NULL)
 		return -1;
-	if (remote_argv(t, &argv) == -1)
+	if (remote_argv(t, cfg, &argv) == -1)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
 	    pipe2(ep, O_CLOEXEC) == -1) {
@@ -217,6 +218,8 @@ conn_open(const struct dp_target *t, struct remote_conn *c)
 	if (proto_init(&c->p, c->sock, c->sock, c->errfd, "remote") == -1)
 		goto out;
 	c->proto_ok = true;
+	if (config_ssh_timeout(cfg, c->p.timeout, &c->p.timeout) == -1)
+		goto out;
 	rc = 0;
 	goto out;
 spawnerr:
@@ -312,14 +315,15 @@ conn_close(struct remote_conn *c, bool ok)
 }
 
 int
-remote_connect(const struct dp_target *t, struct remote_conn **out)
+remote_connect(const struct dp_target *t, const struct config *cfg,
+    struct remote_conn **out)
 {
 	struct remote_conn *c;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return err_sys("out of memory");
-	if (conn_open(t, c) == -1) {
+	if (conn_open(t, cfg, c) == -1) {
 		free(c);
 		return -1;
 	}
@@ -722,12 +726,13 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		goto fail;
 	}
 	if (cp == NULL) {
-		if (conn_open(t, &cs) == -1)
+		if (conn_open(t, store_config(s), &cs) == -1)
 			goto fail;
 		cp = &cs;
 		opened = true;
 		(void)proto_hello_send(&cp->p);
 	}
+	cp->p.rate = o->rate;
 	/*
 	 * Rendered while ssh connects; the request follows our hello at
 	 * once and the remote's hello is read behind it (its banner or
@@ -877,8 +882,8 @@ out:
 #define REMOTE_STATES_MAX 100000
 
 int
-remote_status(const struct dp_target *t, const char *pkg,
-    struct dp_pkg_state **out, size_t *nout)
+remote_status(const struct dp_target *t, const struct config *cfg,
+    const char *pkg, struct dp_pkg_state **out, size_t *nout)
 {
 	struct remote_conn c;
 	struct proto_wbuf w;
@@ -894,7 +899,7 @@ remote_status(const struct dp_target *t, const char *pkg,
 	*out = NULL;
 	*nout = 0;
 	memset(&c, 0, sizeof(c));
-	if (conn_open(t, &c) == -1)
+	if (conn_open(t, cfg, &c) == -1)
 		goto fail;
 	opened = true;
 	proto_wbuf_init(&w, buf, sizeof(buf));

@@ -5,13 +5,15 @@
  * remote_push() is what pkgpush calls instead of dp_push() for a DP of
  * kind DP_SSH: it starts
  *
- *   $PKGDIST_SSH [-p PORT] [-l USER] HOST \
- *       $PKGDIST_REMOTE_PKGPUSH --serve 'PATH'
+ *   SSH [-p PORT] [-l USER] HOST REMOTE-PKGPUSH --serve 'PATH'
  *
- * ($PKGDIST_SSH defaults to "ssh" and is split into words on blanks, so
- * "ssh -i KEY -o OPTION" works; $PKGDIST_REMOTE_PKGPUSH defaults to
- * "pkgpush" and is given to the remote shell as it is; PATH is quoted
- * for that shell), with no local shell: the words are exec'd directly.
+ * (SSH and REMOTE-PKGPUSH are the settings config_ssh() and
+ * config_remote_pkgpush() give: $PKGDIST_SSH, else the store's "ssh"
+ * line, else "ssh", split into words on blanks, so "ssh -i KEY -o
+ * OPTION" works; $PKGDIST_REMOTE_PKGPUSH, else the "remote-pkgpush"
+ * line, else "pkgpush", given to the remote shell as it is; PATH is
+ * quoted for that shell), with no local shell: the words are exec'd
+ * directly.
  * Over ssh's stdin and stdout it speaks proto.h: it sends the package,
  * version, options and manifest; the remote (serve.h) runs
  * the same dp_push() as a local push against PATH, under the DP's lock,
@@ -20,7 +22,7 @@
  * recompressed; the remote checks every SHA-256 as it writes and reports
  * the result, which remote_push() returns as dp_push() would.
  *
- * A broken connection, a stuck peer (timeouts: $PKGDIST_SSH_TIMEOUT),
+ * A broken connection, a stuck peer (timeouts: config_ssh_timeout()),
  * a peer of another protocol version, or a remote that asks for a
  * content the manifest does not name is a failure of that DP (-1, err
  * set, "ssh://host/path: why"); the remote then leaves the DP at its
@@ -47,10 +49,9 @@
 #include "manifest.h"
 #include "proto.h"
 
+struct config;
 struct store;
 
-#define REMOTE_SSH_ENV "PKGDIST_SSH"
-#define REMOTE_PKGPUSH_ENV "PKGDIST_REMOTE_PKGPUSH"
 #define REMOTE_STATS_ENV "PKGDIST_REMOTE_STATS"
 
 /* How long pkgpush --serve waits for the DP's lock by default. */
@@ -60,18 +61,22 @@ struct store;
 struct remote_conn;
 
 /*
- * Start ssh for t and send our hello, without waiting for the remote:
+ * Start ssh for t (with the settings cfg, the store's: store_config();
+ * NULL: the environment and the defaults only) and send our hello,
+ * without waiting for the remote:
  * pkgpush calls it before it loads the manifest from the store, so that
  * work overlaps the ssh handshake.  -1 (err set) only when ssh cannot be
  * started; a remote that fails later is reported by remote_push().
  */
-int remote_connect(const struct dp_target *t, struct remote_conn **c);
+int remote_connect(const struct dp_target *t, const struct config *cfg,
+    struct remote_conn **c);
 /* End a connection that remote_push() will not use (ssh terminated). */
 void remote_conn_free(struct remote_conn *c);
 
 /*
  * Bring pkg on the remote DP t to m's version (m: the store's manifest,
- * header set), reading contents from s.  base: the version the store
+ * header set), reading contents from s (and the settings from its
+ * store_config()).  base: the version the store
  * says the DP holds whole (0: none): when the store still has it, only
  * the change list from it is sent (the remote checks the manifest it
  * rebuilds against m's digest, and asks for the whole manifest if it
@@ -86,19 +91,20 @@ int remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     struct remote_conn *pre, struct dp_push_result *r);
 
 /*
- * dp_states() of the remote DP t: the state of pkg (or, pkg NULL, of
- * every package the DP holds), as its remote end lists them; *v
- * malloc'd (dp_pkg_states_free()).  With pkg given, one entry, status
- * DP_ST_NONE when the DP does not hold it.
+ * dp_states() of the remote DP t, reached with the settings cfg: the
+ * state of pkg (or, pkg NULL, of every package the DP holds), as its
+ * remote end lists them; *v malloc'd (dp_pkg_states_free()).  With pkg
+ * given, one entry, status DP_ST_NONE when the DP does not hold it.
  */
-int remote_status(const struct dp_target *t, const char *pkg,
-    struct dp_pkg_state **v, size_t *n);
+int remote_status(const struct dp_target *t, const struct config *cfg,
+    const char *pkg, struct dp_pkg_state **v, size_t *n);
 
 /*
  * The argv that reaches t (ssh words, options, host, remote command),
  * malloc'd, NULL-terminated (remote_argv_free()).  Exposed for tests.
  */
-int remote_argv(const struct dp_target *t, char ***argv);
+int remote_argv(const struct dp_target *t, const struct config *cfg,
+    char ***argv);
 void remote_argv_free(char **argv);
 
 /* Quote s for a POSIX shell: '...' with each ' as '\'' (malloc'd). */

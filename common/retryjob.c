@@ -262,6 +262,7 @@ static bool
 push_long_has_value(const char *name, size_t len)
 {
 	static const char *const opts[] = {
+		"bwlimit",
 		"dp",
 		"group",
 		"jobs",
@@ -341,8 +342,11 @@ guess_pkgpush(
 				break;
 			}
 	}
-	if (operand != NULL && job_name_valid(operand) &&
-	    (*package = strdup(operand)) == NULL)
+	if (operand != NULL && !job_name_valid(operand))
+		return err_set("'%s': invalid package name: a job for it "
+			       "could never succeed",
+		    operand);
+	if (operand != NULL && (*package = strdup(operand)) == NULL)
 		return err_sys("cannot allocate a job");
 	if (nonly == 1)
 		dpname = only;
@@ -428,8 +432,11 @@ retryjob_guess(
 		pkg = first_operand(argc, argv, stage_opts, "add", version);
 	else if (strcmp(tool, "pkgdist-update") == 0)
 		pkg = first_operand(argc, argv, update_opts, NULL, version);
-	if (pkg != NULL && job_name_valid(pkg) &&
-	    (*package = strdup(pkg)) == NULL)
+	if (pkg != NULL && !job_name_valid(pkg))
+		return err_set("'%s': invalid package name: a job for it "
+			       "could never succeed",
+		    pkg);
+	if (pkg != NULL && (*package = strdup(pkg)) == NULL)
 		return err_sys("cannot allocate a job");
 	return 0;
 }

@@ -121,7 +121,8 @@ int retryjob_make(struct retryjob *j, const char *package, const char *dp,
  * operand, the DP when exactly one is named by --only or --dp (and no
  * --group/--all/--refresh-existing without --only), and --version; for
  * "pkgstage add" and pkgdist-update, the package.
- * Outputs are malloc'd or NULL / 0 when not named.
+ * Outputs are malloc'd or NULL / 0 when not named.  A package operand
+ * that is not a valid name is an error: no job for it could succeed.
  */
 int retryjob_guess(
     int argc, char *const argv[], char **package, char **dp, uint64_t *version);

@@ -22,6 +22,7 @@
 
 #include "atomic.h"
 #include "blob.h"
+#include "config.h"
 #include "digest.h"
 #include "err.h"
 #include "fault.h"
@@ -50,6 +51,7 @@ struct store {
 	int tmpfd;		/* STORE/tmp */
 	pthread_mutex_t mu;	/* objects/ab creation */
 	unsigned char made[256]; /* objects/ab known to exist */
+	struct config cfg;	/* STORE/config */
 };
 
 /* ---- a set of digests (open addressing; digests are random) ---- */
@@ -258,6 +260,24 @@ store_init_layout(struct store *s)
 	return 0;
 }
 
+/* STORE/config, named in messages by its path under the directory as
+ * given. */
+static int
+store_load_config(struct store *s)
+{
+	char *shown;
+	size_t len = strlen(s->dir) + sizeof(CONFIG_FILE) + 1;
+	int r;
+
+	if ((shown = malloc(len)) == NULL)
+		return err_sys("out of memory");
+	snprintf(shown, len, "%s%s%s", s->dir, s->dir[0] != '\0' &&
+	    s->dir[strlen(s->dir) - 1] == '/' ? "" : "/", CONFIG_FILE);
+	r = config_load(s->fd, CONFIG_FILE, shown, &s->cfg);
+	free(shown);
+	return r;
+}
+
 int
 store_open(const char *dir, int flags, struct store **out)
 {
@@ -270,6 +290,7 @@ store_open(const char *dir, int flags, struct store **out)
 		return err_sys("out of memory");
 	s->fd = s->objfd = s->pkgfd = s->tmpfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
+	config_init(&s->cfg);
 	if ((s->dir = strdup(dir)) == NULL) {
 		err_sys("out of memory");
 		goto fail;
@@ -336,6 +357,8 @@ store_open(const char *dir, int flags, struct store **out)
 		err_sys("store '%s': damaged layout", dir);
 		goto fail;
 	}
+	if (store_load_config(s) == -1)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -358,6 +381,7 @@ store_close(struct store *s)
 	if (s->tmpfd != -1)
 		close(s->tmpfd);
 	pthread_mutex_destroy(&s->mu);
+	config_free(&s->cfg);
 	free(s->dir);
 	free(s);
 }
@@ -366,6 +390,12 @@ const char *
 store_dir(const struct store *s)
 {
 	return s->dir;
+}
+
+const struct config *
+store_config(const struct store *s)
+{
+	return &s->cfg;
 }
 
 int

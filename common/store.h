@@ -7,6 +7,8 @@
  *
  *   STORE/format                  "pkgdist-store 1"
  *   STORE/dps                     the DP list (pkgpush's dplist.h parses it)
+ *   STORE/config                  the site settings (config.h), read by
+ *                                 store_open()
  *   STORE/retry/                  retry jobs (retryjob.h)
  *   STORE/objects/ab/cdef...      one content, named by its SHA-256 in hex
  *                                 (2 + 62 digits): the bytes as they are
@@ -49,6 +51,7 @@
 #include "digest.h"
 #include "manifest.h"
 
+struct config;
 struct progress;
 struct store;
 
@@ -78,9 +81,15 @@ enum {
 
 /* Open the store at dir.  Without STORE_CREATE a missing store is an
  * error ("store 'DIR': No such file or directory"); a directory that is
- * not a store (no or wrong STORE/format) is always one. */
+ * not a store (no or wrong STORE/format) is always one.  STORE/config is
+ * read here: a malformed one is an error ("DIR/config:LINE: ..."), so
+ * every tool that opens the store refuses it. */
 int store_open(const char *dir, int flags, struct store **out);
 void store_close(struct store *s);
+
+/* The store's settings (STORE/config; empty when it has none), owned by
+ * s.  The getters of config.h apply the environment's overrides. */
+const struct config *store_config(const struct store *s);
 
 /* The store directory as given, and a descriptor on it (owned by s). */
 const char *store_dir(const struct store *s);

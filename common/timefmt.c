@@ -31,3 +31,21 @@ timefmt(int64_t t, char *buf, size_t len)
 	else
 		snprintf(buf + n, len - n, "%.3s:%.2s", z, z + 3);
 }
+
+int
+timefmt_utc(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (len == 0)
+		return -1;
+	buf[0] = '\0';
+	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		buf[0] = '\0';
+		return -1;
+	}
+	return 0;
+}

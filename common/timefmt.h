@@ -28,4 +28,11 @@
  */
 void timefmt(int64_t t, char *buf, size_t len);
 
+/*
+ * For programs, not people (the --json output): t in UTC as RFC 3339,
+ * "2026-11-22T03:34:27Z", whatever TZ says.  0, or -1 (buf "") for a
+ * time with no such form (before year 0 or after 9999): JSON says null.
+ */
+int timefmt_utc(int64_t t, char *buf, size_t len);
+
 #endif

@@ -126,6 +126,88 @@ install_dir()
 	[ -z "$output" ]
 }
 
+@test "pkgdist-update: an invalid package name is refused before any work (nothing hashed, staged or queued), exit 2" {
+	install_dir
+	for name in "my package" .hidden "a/b" "$(printf 'x%.0s' {1..65})" ""; do
+		run "$T/bin/pkgdist-update" "$name" "$T/src"
+		expect_status 2
+		expect_output_has "invalid package name"
+		expect_output_has "nothing queued"
+		expect_output_lacks "hashed"
+		expect_output_lacks "changes since"
+	done
+	[ ! -e "$T/store/retry" ]
+	[ ! -e "$T/store/packages" ]
+	# Nor does pkgretry add queue a command for such a name.
+	run "$T/bin/pkgretry" add -- pkgdist-update "my package" "$T/src"
+	expect_status 2
+	expect_output_has "invalid package name"
+	run "$T/bin/pkgretry" add -- pkgpush --dp dp1 "my package"
+	expect_status 2
+	[ -z "$(ls -A "$T/store/retry" 2>/dev/null | grep -v -e '^failed$' -e '^\.')" ]
+}
+
+@test "pkgdist-update: a permission on the store this account will never have is not queued, exit 2" {
+	need_root
+	command -v setpriv >/dev/null || skip "setpriv not installed"
+	install_dir
+	pkgstage add office97 "$T/src" >/dev/null
+	dps
+	pkgpush --all office97
+	pkgretry list >/dev/null
+	mkdir -p "$T/store/retry/failed" "$T/store/retry/.locks"
+	printf 'file 5, changed\n' >"$T/src/setup/f5"
+	chmod 0755 "$T"
+	chmod -R go+rX "$T/store" "$T/src"
+	run setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	    env PKGDIST_STORE="$T/store" "$T/bin/pkgdist-update" office97 "$T/src"
+	expect_status 2
+	expect_output_has "Permission denied"
+	expect_output_has "cannot write the store '$T/store': waiting will not help, not queued"
+	expect_output_lacks "queued for retry"
+	[ -z "$(ls -A "$T/store/retry" | grep -v -e '^failed$' -e '^\.')" ]
+}
+
+@test "pkgpush: what waiting cannot cure (a bad name, a version the store lacks, the store's permission) exits 2 and queues nothing" {
+	pkgstage add office97 "$T/src" >/dev/null
+	dps
+	run pkgpush --dp dp1 "my package"
+	expect_status 2
+	expect_output_has "'my package'"
+	run pkgpush --dp dp1 --version 9 office97
+	expect_status 2
+	expect_output_has "no such version"
+	if has_root && command -v setpriv >/dev/null; then
+		chmod 0755 "$T"
+		chmod -R go+rX "$T/store"
+		run setpriv --reuid=nobody --regid="$(id -g nobody)" \
+		    --clear-groups env PKGDIST_STORE="$T/store" \
+		    "$PKGDIST_BIN/pkgpush" --dp dp1 office97
+		expect_status 2
+		expect_output_has "Permission denied"
+		[ -z "$(ls -A "$T/dp1")" ]
+	fi
+	[ ! -e "$T/store/retry" ] ||
+	    [ -z "$(ls -A "$T/store/retry" | grep -v -e '^failed$' -e '^\.')" ]
+}
+
+@test "pkgretry: a job pkgpush queued whose DP left the DP list moves to failed/ at once, unrun" {
+	pkgstage add office97 "$T/src" >/dev/null
+	dps
+	mv "$T/dp2" "$T/dp2.gone"
+	run pkgpush --all office97
+	expect_status 1
+	[ -f "$T/store/retry/office97@dp2" ]
+	printf 'dp1 office %s\n' "$T/dp1" >"$T/store/dps"
+	mv "$T/dp2.gone" "$T/dp2"
+	run pkgretry run
+	expect_status 1
+	expect_output_has "office97@dp2: failed for good: cannot succeed: DP 'dp2' is no longer in the DP list"
+	expect_output_lacks "running"
+	[ -f "$T/store/retry/failed/office97@dp2" ]
+	[ -z "$(ls -A "$T/dp2")" ]
+}
+
 @test "pkgdist-cron: quiet when every DP is complete and matches its version" {
 	install_dir
 	pkgstage add office97 "$T/src" >/dev/null

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "config.h"
 #include "dp.h"
 #include "dplist.h"
 #include "dppush.h"
@@ -32,6 +33,7 @@
 #include "msg.h"
 #include "num.h"
 #include "progress.h"
+#include "ratelimit.h"
 #include "remote.h"
 #include "retryjob.h"
 #include "scan.h"
@@ -45,6 +47,7 @@ enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS };
 
 enum {
 	OPT_ALL = 256,
+	OPT_BWLIMIT,
 	OPT_DP,
 	OPT_GROUP,
 	OPT_INPLACE,
@@ -61,6 +64,7 @@ enum {
 
 static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "group", required_argument, NULL, OPT_GROUP },
@@ -97,18 +101,19 @@ struct opts {
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
+	uint64_t bwlimit;	/* --bwlimit: bytes per second, 0: none */
 };
 
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--dp name] "
-	    "[--group g]\n"
-	    "               [--inplace] [--keep k] [--only name] "
-	    "[--refresh-existing]\n"
-	    "               [--rollback] [--trust key.pub] [--verify] "
-	    "[--version n] pkg\n"
+	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
+	    "[--dp name]\n"
+	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
+	    "               [--refresh-existing] [--rollback] [--trust key.pub] "
+	    "[--verify]\n"
+	    "               [--version n] pkg\n"
 	    "       pkgpush [-s store] --status [pkg]\n"
 	    "       pkgpush --serve path\n");
 }
@@ -127,6 +132,10 @@ help(void)
 	    "  -h, --help            print this help and exit 0\n"
 	    "      --all             push to every DP of the DP list "
 	    "(STORE/dps)\n"
+	    "      --bwlimit rate    cap what this command sends to remote DPs, "
+	    "in all,\n"
+	    "                        at rate bytes/s (K, M, G: powers of "
+	    "1024)\n"
 	    "      --dp name         push to DP name (may be repeated)\n"
 	    "      --group g         push to every DP of group g (may be "
 	    "repeated)\n"
@@ -187,9 +196,34 @@ names_has(const struct names *n, const char *s)
 
 /* ---- one DP ---- */
 
+/* A bandwidth cap: the rate of a ratelimit.h limiter, from the bwlimit
+ * lines of STORE/config (asked at every transfer, so windows switch
+ * during a push) and --bwlimit. */
+struct cap {
+	const struct config *cfg;
+	const char *name;	/* the target, or "*": the command's total */
+	const char *group;	/* the target's group, or NULL */
+	uint64_t fixed;		/* --bwlimit (the total only), 0: none */
+};
+
+static uint64_t
+cap_rate(void *ctx, time_t now)
+{
+	const struct cap *c = ctx;
+	const struct config_bwlimit *b;
+	uint64_t rate = c->fixed;
+
+	b = config_bwlimit_find(c->cfg, c->name, c->group, now);
+	if (b != NULL && (rate == 0 || b->rate < rate))
+		rate = b->rate;
+	return rate;
+}
+
 struct job {
 	const struct dp *dp;
 	struct remote_conn *conn;	/* ssh started early, or NULL */
+	struct cap cap;
+	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
 	int result;		/* 0 done, -1 failed */
 };
 
@@ -205,6 +239,7 @@ struct shared {
 	pthread_mutex_t mu;
 	struct progress *progress;
 	int jobsn;
+	bool env_warned;	/* retry_env_warn() said it (under mu) */
 };
 
 /* ---- the content source: the store ---- */
@@ -322,6 +357,33 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 		    err_get());
 }
 
+/*
+ * A retry job runs later, often from cron, without this command's
+ * environment: where a variable overrides a setting of STORE/config,
+ * say once that the retry will use the file, and which line to add.
+ * Called with sh->mu held.
+ */
+static void
+retry_env_warn(struct shared *sh, const struct dp *dp)
+{
+	const struct config *cfg = store_config(sh->store);
+	struct config_env_override ov[CONFIG_ENV_MAX];
+	int n, i;
+
+	if (sh->env_warned || dp->target.kind != DP_SSH)
+		return;
+	sh->env_warned = true;
+	if ((n = config_env_overrides(cfg, ov)) == -1) {
+		msg_liberr();
+		return;
+	}
+	for (i = 0; i < n; i++)
+		msg_warn("%s: the retry will not see $%s but the settings "
+		    "of '%s': add the line '%s' there", dp->name, ov[i].var,
+		    cfg->path, ov[i].line);
+	config_env_overrides_free(ov, (size_t)n);
+}
+
 static int
 push_one(struct shared *sh, struct job *job)
 {
@@ -350,6 +412,7 @@ push_one(struct shared *sh, struct job *job)
 	if (po.write_threads > 4)
 		po.write_threads = 4;
 	po.progress = sh->progress;
+	po.rate = job->rate;
 	src.ctx = sh;
 	src.prepare = NULL;
 	src.write = store_source_write;
@@ -430,6 +493,7 @@ fail:
 		 * cause, the line above, as the job's last error. */
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: retry queued as '%s'", dp->name, id);
+		retry_env_warn(sh, dp);
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
@@ -496,6 +560,42 @@ load_dplist(struct store *s, struct dplist *l)
 	return 0;
 }
 
+/*
+ * The limiters of a push's remote targets, when STORE/config has bwlimit
+ * lines or --bwlimit is given: one per remote target (its most specific
+ * line), each chained to the command's total (the "*" line and
+ * --bwlimit), which all -j workers share.  Local DPs are not capped.
+ */
+static int
+caps_start(struct cap *total_cap, struct ratelimit **total,
+    const struct config *cfg, const struct opts *o, struct job *jobs,
+    size_t n)
+{
+	size_t i;
+
+	*total = NULL;
+	if (cfg->nbwlimit == 0 && o->bwlimit == 0)
+		return 0;
+	total_cap->cfg = cfg;
+	total_cap->name = "*";
+	total_cap->group = NULL;
+	total_cap->fixed = o->bwlimit;
+	if ((*total = ratelimit_new(cap_rate, total_cap, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (jobs[i].dp->target.kind != DP_SSH)
+			continue;
+		jobs[i].cap.cfg = cfg;
+		jobs[i].cap.name = jobs[i].dp->name;
+		jobs[i].cap.group = jobs[i].dp->group;
+		jobs[i].cap.fixed = 0;
+		if ((jobs[i].rate = ratelimit_new(cap_rate, &jobs[i].cap,
+		    *total, NULL)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 push(const struct opts *o, const char *pkg, int argc, char **argv)
 {
@@ -510,6 +610,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	uint64_t version = o->version, items = 0, bytes = 0;
 	bool *want = NULL;
 	char note[PATH_MAX + PATH_SHOW_LEN];
+	struct cap total_cap;
+	struct ratelimit *total = NULL;
 
 	dplist_init(&l);
 	manifest_init(&m);
@@ -613,7 +715,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		if (sh.jobs[i].dp != NULL &&
 		    sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
-			    &sh.jobs[i].conn);
+			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
 	if ((ulock = store_lock(s, pkg, STORE_LOCK_USE, true,
 	    STORE_WAIT_DEFAULT)) == -1 ||
@@ -624,6 +726,11 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	if (o->trust != NULL &&
 	    store_verify_version(s, pkg, version, o->trust) == -1) {
 		msg_warn("--trust: %s", err_get());
+		goto out;
+	}
+	if (caps_start(&total_cap, &total, store_config(s), o, sh.jobs,
+	    sh.njobs) == -1) {
+		msg_liberr();
 		goto out;
 	}
 	for (i = 0; i < m.n; i++)
@@ -667,8 +774,11 @@ out:
 	free(th);
 	free(want);
 	free(hv);
-	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++)
+	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++) {
 		remote_conn_free(sh.jobs[i].conn);
+		ratelimit_free(sh.jobs[i].rate);
+	}
+	ratelimit_free(total);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
@@ -743,7 +853,8 @@ status(const char *storeopt, const char *pkg)
 		const struct dp *dp = &l.v[i];
 
 		if (dp->target.kind == DP_SSH &&
-		    remote_status(&dp->target, pkg, &v, &n) == 0) {
+		    remote_status(&dp->target, store_config(s), pkg, &v,
+		    &n) == 0) {
 			status_lines(dp->name, v, n, &rc);
 			dp_pkg_states_free(v, n);
 			continue;
@@ -865,6 +976,12 @@ main(int argc, char *argv[])
 			break;
 		case OPT_ALL:
 			o.all = true;
+			break;
+		case OPT_BWLIMIT:
+			if (config_parse_rate(optarg, &o.bwlimit) == -1) {
+				msg_warn("--bwlimit: %s", err_get());
+				bad_usage();
+			}
 			break;
 		case OPT_DP:
 			if (names_add(&o.dps, optarg) == -1)

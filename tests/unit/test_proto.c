@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "err.h"
 #include "proto.h"
 #include "remote.h"
@@ -345,7 +346,7 @@ test_ssh_command(void)
 	t.path = "/srv/dp one";
 	setenv("PKGDIST_SSH", " ssh  -i /k\t-o BatchMode=yes ", 1);
 	setenv("PKGDIST_REMOTE_PKGPUSH", "/opt/bin/pkgpush", 1);
-	if (remote_argv(&t, &argv) == 0) {
+	if (remote_argv(&t, NULL, &argv) == 0) {
 		for (i = 0; argv[i] != NULL; i++) {
 			strcat(line, "[");
 			strcat(line, argv[i]);
@@ -361,7 +362,7 @@ test_ssh_command(void)
 	t.user = NULL;
 	t.port = 0;
 	line[0] = '\0';
-	if (remote_argv(&t, &argv) == 0)
+	if (remote_argv(&t, NULL, &argv) == 0)
 		for (i = 0; argv[i] != NULL; i++) {
 			strcat(line, "[");
 			strcat(line, argv[i]);
@@ -370,6 +371,38 @@ test_ssh_command(void)
 	tap_ok(strcmp(line, "[ssh][far1][pkgpush --serve '/srv/dp one']") == 0,
 	    "the defaults: %s", line);
 	remote_argv_free(argv);
+	{
+		static const char text[] = "ssh ssh -i /etc/k\n"
+		    "remote-pkgpush /usr/local/bin/pkgpush\n";
+		struct config cfg;
+
+		line[0] = '\0';
+		if (config_load_buf(text, strlen(text), "config", &cfg) == 0 &&
+		    remote_argv(&t, &cfg, &argv) == 0)
+			for (i = 0; argv[i] != NULL; i++) {
+				strcat(line, "[");
+				strcat(line, argv[i]);
+				strcat(line, "]");
+			}
+		tap_ok(strcmp(line, "[ssh][-i][/etc/k][far1][/usr/local/bin/"
+		    "pkgpush --serve '/srv/dp one']") == 0,
+		    "the store's config: %s", line);
+		remote_argv_free(argv);
+		setenv("PKGDIST_SSH", "ssh -i /env", 1);
+		line[0] = '\0';
+		if (remote_argv(&t, &cfg, &argv) == 0)
+			for (i = 0; argv[i] != NULL; i++) {
+				strcat(line, "[");
+				strcat(line, argv[i]);
+				strcat(line, "]");
+			}
+		tap_ok(strcmp(line, "[ssh][-i][/env][far1][/usr/local/bin/"
+		    "pkgpush --serve '/srv/dp one']") == 0,
+		    "PKGDIST_SSH overrides the ssh line: %s", line);
+		remote_argv_free(argv);
+		unsetenv("PKGDIST_SSH");
+		config_free(&cfg);
+	}
 	setenv("PKGDIST_SSH_TIMEOUT", "abc", 1);
 	{
 		struct proto p;

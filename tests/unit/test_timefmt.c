@@ -52,5 +52,16 @@ main(void)
 	timefmt(1700000000, small, sizeof(small));
 	tap_ok(memchr(small, '\0', sizeof(small)) != NULL,
 	    "a short buffer gets a terminated prefix, no overflow");
+	setenv("TZ", "<+0530>-5:30", 1);
+	tzset();
+	{
+		char u[TIMEFMT_LEN];
+
+		tap_ok(timefmt_utc(1700000000, u, sizeof(u)) == 0 &&
+		    is(u, "2023-11-14T22:13:20Z"),
+		    "timefmt_utc is UTC whatever TZ says");
+		tap_ok(timefmt_utc(INT64_MAX, u, sizeof(u)) == -1 &&
+		    u[0] == '\0', "timefmt_utc refuses a time beyond 9999");
+	}
 	return tap_done();
 }
