@@ -331,8 +331,16 @@ EOF
 	expect_output_has "r1 office 1 complete"
 	run pkgpush --status office
 	expect_output_has "r1 office 1 complete"
+	# A package of the store that the remote DP does not hold.
+	mkdir "$T/other"
+	echo x >"$T/other/x"
+	pkgstage add other "$T/other" >/dev/null
+	run pkgpush --status other
+	expect_output_has "r1 other - none"
+	# One the store lacks is trouble.
 	run pkgpush --status nosuch
-	expect_output_has "r1 nosuch - none"
+	expect_status 2
+	expect_output_has "nosuch: no such package in the store"
 }
 
 @test "remote: --verify repairs a file edited on the remote DP" {
