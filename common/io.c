@@ -1,11 +1,16 @@
 /*
  * io.c — full-transfer loops and the fault-injectable system calls
  * (see io.h).
+ *
+ * _GNU_SOURCE: copy_file_range(2).
  */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,4 +459,68 @@ io_raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* The kernel cannot copy between these two (another file system, a
+ * kernel without it): copy by hand instead. */
+static bool
+copy_unsupported(int e)
+{
+	return e == EXDEV || e == EINVAL || e == ENOSYS || e == EOPNOTSUPP ||
+	    e == EBADF;
+}
+
+int
+io_copy_file(int in, int out, uint64_t size, const char *what)
+{
+	off_t off_in = 0, off_out = 0;
+	unsigned char *buf = NULL;
+	bool kernel = true;
+	size_t want;
+	ssize_t r;
+	int rc = -1;
+
+	if (fault_hit("write") == -1)
+		return err_sys("cannot write '%s'", what);
+	while ((uint64_t)off_out < size) {
+		want = size - (uint64_t)off_out > (1u << 30) ? (1u << 30) :
+		    (size_t)(size - (uint64_t)off_out);
+		if (kernel) {
+			r = copy_file_range(in, &off_in, out, &off_out, want, 0);
+			if (r == -1 && copy_unsupported(errno)) {
+				kernel = false;
+				continue;
+			}
+		} else {
+			if (buf == NULL && (buf = malloc(1 << 20)) == NULL) {
+				err_sys("out of memory");
+				goto out;
+			}
+			if (want > (1 << 20))
+				want = 1 << 20;
+			if ((r = pread(in, buf, want, off_in)) > 0) {
+				if (lseek(out, off_out, SEEK_SET) == -1 ||
+				    io_write_full(out, buf, (size_t)r, what) ==
+				    -1)
+					goto out;
+				off_in += r;
+				off_out += r;
+			}
+		}
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			err_sys("cannot write '%s'", what);
+			goto out;
+		}
+		if (r == 0) {
+			err_set("cannot write '%s': its source ended at %jd of "
+			    "%ju bytes", what, (intmax_t)off_in, (uintmax_t)size);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
 }

@@ -53,6 +53,13 @@ int io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
     void *arg, char ***names, size_t *n);
 void io_names_free(char **names, size_t n);
 
+/* Copy the first size bytes of the regular file in to out (a new,
+ * empty file, at offset 0), by the kernel where it can (copy_file_range:
+ * no copy through user space; shared extents where the file system has
+ * them), else by reads and writes.  A source shorter than size is an
+ * error.  Counts as one "write" for the fault hook; what names out. */
+int io_copy_file(int in, int out, uint64_t size, const char *what);
+
 /* Remove the tree name under dirfd without following links (rm -rf);
  * a missing name is success. */
 int io_remove_tree(int dirfd, const char *name);

@@ -419,7 +419,7 @@ struct item {
 	size_t off;		/* name in the dir's name buffer */
 	mode_t mode;
 	uint64_t size;
-	int64_t mtime, mtime_ns;
+	int64_t mtime, mtime_ns, ctime_ns;
 	dev_t dev;
 	ino_t ino;
 };
@@ -489,6 +489,8 @@ dirlist_add(struct dirlist *l, const char *name, size_t nl,
 	it->mtime = (int64_t)st->st_mtim.tv_sec;
 	it->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
 	    st->st_mtim.tv_nsec;
+	it->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 +
+	    st->st_ctim.tv_nsec;
 	it->dev = st->st_dev;
 	it->ino = st->st_ino;
 	l->len += nl + 1;
@@ -521,6 +523,7 @@ walk_entry(struct walker *w, int dfd, const char *name, const struct item *it)
 {
 	const struct scan_opts *o = w->o;
 	const struct entry *old;
+	struct scan_stat ss;
 	struct entry e;
 	char target[MANIFEST_PATH_MAX + 2];
 	ssize_t tl;
@@ -564,7 +567,16 @@ walk_entry(struct walker *w, int dfd, const char *name, const struct item *it)
 		if (o->reuse != NULL &&
 		    (old = reuse_match(w, e.size, e.mtime)) != NULL)
 			memcpy(e.digest, old->digest, DIGEST_LEN);
-		else
+		else if (o->known != NULL) {
+			ss.ino = (uint64_t)it->ino;
+			ss.size = it->size;
+			ss.mtime = it->mtime;
+			ss.mtime_ns = it->mtime_ns;
+			ss.ctime_ns = it->ctime_ns;
+			ss.mode = e.mode;
+			queued = !o->known(w->path, &ss, e.digest,
+			    o->known_arg);
+		} else
 			queued = true;
 	}
 	if (manifest_add(w->out, &e) == -1)

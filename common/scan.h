@@ -42,6 +42,16 @@
 
 struct progress;
 
+/* What the walk's fstatat said of a regular file, for scan_opts.known. */
+struct scan_stat {
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime;		/* st_mtim.tv_sec, as a manifest has it */
+	int64_t mtime_ns;	/* st_mtim, nanoseconds since the epoch */
+	int64_t ctime_ns;	/* st_ctim, likewise */
+	unsigned mode;		/* permission bits (st_mode & 07777) */
+};
+
 struct scan_opts {
 	/* Hash threads; 0 or less means one per online CPU. */
 	int jobs;
@@ -60,6 +70,14 @@ struct scan_opts {
 	 * it) out of the manifest.  NULL: keep everything. */
 	bool (*skip)(const char *path, void *arg);
 	void *skip_arg;
+	/* The stat check (statcache.h): when set, called for each regular
+	 * file the walk finds, in manifest order, with what fstatat said;
+	 * returning true with digest filled takes that digest and the file
+	 * is not opened; false (also when it cannot tell) has it hashed.
+	 * Asked when reuse gave no digest; NULL: ask nothing. */
+	bool (*known)(const char *path, const struct scan_stat *st,
+	    unsigned char digest[DIGEST_LEN], void *arg);
+	void *known_arg;
 };
 
 /* Fill o with defaults (all cores, no reuse, no progress, hashing). */

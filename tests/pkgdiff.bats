@@ -32,7 +32,7 @@ good_manifest()
 	expect_status 0
 	expect_output_has "usage: pkgdiff scan [-j n] [--reuse old]"
 	expect_output_has "pkgdiff diff [-j n] [--stat] a b"
-	expect_output_has "pkgdiff verify [-j n] manifest dir"
+	expect_output_has "pkgdiff verify [-j n] [--cache file [--deep]] manifest dir"
 	expect_output_has "  -j, --jobs n "
 	run pkgdiff --help
 	expect_status 0
@@ -414,6 +414,97 @@ bytes 0" ]
 	expect_status 1
 	expect_output_has "M l 0777 10 "
 	expect_output_has "D f "
+}
+
+# --- verify --cache (the stat check) ----------------------------------
+
+# poison CACHE PATH: the digest CACHE records for PATH (escaped) set to
+# one no file has, so a check that trusts the record says the file
+# drifted, and one that reads the file does not.
+poison()
+{
+	sed -i "s/ [0-9a-f]\{64\} $2\$/ $(printf '0%.0s' $(seq 64)) $2/" "$1"
+	grep -q " 0\{64\} $2\$" "$1"
+}
+
+@test "pkgdiff verify --cache: a file whose stat is unchanged is not read again; --deep reads it" {
+	mktree dp
+	pkgdiff scan -o m dp
+	# Older than the racy second: recorded.
+	sleep 1.2
+	run pkgdiff verify --cache c m dp
+	expect_status 0
+	[ -z "$output" ]
+	head -1 c | grep -qx 'pkgdist-statcache 1'
+	grep -q ' hello.txt$' c
+	grep -q ' new\\012line$' c
+	poison c hello.txt
+	# The record is trusted: the file was not read.
+	run pkgdiff verify --cache c m dp
+	expect_status 1
+	expect_output_has "M f 0644 6 "
+	# --deep reads every file and writes the record anew.
+	run pkgdiff verify --cache c --deep m dp
+	expect_status 0
+	[ -z "$output" ]
+	run pkgdiff verify --cache c m dp
+	expect_status 0
+	! ls -a | grep -q 'tmp-' || false
+}
+
+@test "pkgdiff verify --cache: a change stat shows is read: contents under the same size and mtime (ctime), mode, a new inode" {
+	mkdir dp
+	printf 'one\n' >dp/a
+	printf 'two\n' >dp/b
+	printf 'six\n' >dp/c
+	touch -d @1700000000 dp/a dp/b dp/c
+	pkgdiff scan -o m dp
+	sleep 1.2
+	pkgdiff verify --cache c m dp
+	# Same size, mtime put back: only ctime shows it.
+	printf 'ONE\n' >dp/a
+	touch -d @1700000000 dp/a
+	# The same bytes under a new inode, and the record poisoned: a new
+	# inode is read (no drift), the record is not trusted for it.
+	poison c b
+	cp -p dp/b dp/b.new && mv dp/b.new dp/b
+	# A mode change: read, and reported.
+	chmod 0600 dp/c
+	run pkgdiff verify --cache c m dp
+	expect_status 1
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == "M f 0644 4 1700000000 $(sha dp/a) a" ]]
+	[[ "${lines[1]}" == "P f 0600 4 1700000000 $(sha dp/c) c" ]]
+}
+
+@test "pkgdiff verify --cache: a file changed within the racy second is not recorded" {
+	mkdir dp
+	printf 'fresh\n' >dp/a
+	pkgdiff scan -o m dp
+	run pkgdiff verify --cache c m dp
+	expect_status 0
+	[ "$(cat c)" = "pkgdist-statcache 1" ]
+}
+
+@test "pkgdiff verify --cache: a missing record is empty; a damaged one is said and every file is read" {
+	mktree dp
+	pkgdiff scan -o m dp
+	run pkgdiff verify --cache none/c m dp
+	expect_status 2
+	expect_output_has "none"
+	printf 'pkgdist-statcache 1\n1 2 3 4 nothex hello.txt\n' >c
+	run pkgdiff verify --cache c m dp
+	expect_status 0
+	expect_output_has "pkgdiff: c:2: bad digest (every file is read)"
+	head -1 c | grep -qx 'pkgdist-statcache 1'
+	printf 'something else\n' >c
+	run pkgdiff verify --cache c m dp
+	expect_status 0
+	expect_output_has "c:1: not a stat cache"
+	run pkgdiff verify --deep m dp
+	expect_status 2
+	run pkgdiff scan --cache c dp
+	expect_status 2
 }
 
 @test "pkgdiff verify: a broken manifest or a missing directory is exit 2" {

@@ -26,6 +26,24 @@ setup()
 	expect_status 2
 }
 
+@test "pkgpush --where: a DP's TARGET from the DP list, unescaped, any bytes; an unknown DP exits 2" {
+	mkdir -p "$T/a b"$'\n'"c"
+	printf 'odd g %s/a\\040b\\012c\nfar g ssh://pkg@far.example.org/srv/dp\n' \
+	    "$T" >>"$PKGDIST_STORE/dps"
+	got=$(pkgpush --where odd && echo x)
+	[ "$got" = "$T/a b"$'\n'"c"$'\n'x ]
+	run pkgpush --where far
+	expect_status 0
+	[ "$output" = "ssh://pkg@far.example.org/srv/dp" ]
+	run pkgpush --where dp1
+	[ "$output" = "$T/dp1" ]
+	run pkgpush --where nosuch
+	expect_status 2
+	expect_output_has "'nosuch': no such DP in"
+	run pkgpush --where dp1 office
+	expect_status 2
+}
+
 @test "pkgpush: an unknown DP, group or no target exits 2 and touches nothing" {
 	listing "$T/dp1" >"$T/before"
 	run pkgpush --dp nosuch office
@@ -398,15 +416,26 @@ waits_for_lock()
 	at_version "$T/dp1" 3
 }
 
-@test "pkgpush: --refresh-existing skips a DP whose first push failed (it never held the package)" {
+@test "pkgpush: no DP left behind: a DP whose first push failed is shown failed by --status and named by --refresh-existing" {
 	mv "$T/dp2" "$T/dp2.gone"
 	run pkgpush --dp dp1 --dp dp2 --version 1 office
 	expect_status 1
 	mv "$T/dp2.gone" "$T/dp2"
+	run pkgpush --status office
+	expect_status 1
+	expect_output_has "dp1 office 1 complete newest 2"
+	expect_output_has "dp2 office - failed: a push of version 1 did not finish"
+	run pkgpush --status
+	expect_status 1
+	expect_output_has "dp2 office - failed:"
 	run pkgpush --refresh-existing office
 	expect_status 0
 	expect_output_has "dp1: office 1 -> 2"
-	expect_output_lacks "dp2"
+	expect_output_has "dp2: office - -> 2"
+	at_version "$T/dp2" 2
+	run pkgpush --status
+	expect_status 0
+	expect_output_has "dp2 office 2 complete newest 2"
 }
 
 @test "pkgpush: a DP keeps the layout it holds the package in" {

@@ -31,6 +31,7 @@
 #include "num.h"
 #include "progress.h"
 #include "scan.h"
+#include "statcache.h"
 
 enum mode {
 	MODE_NONE,
@@ -40,6 +41,8 @@ enum mode {
 };
 
 struct options {
+	const char *cache;	/* verify --cache */
+	bool deep;		/* verify --deep */
 	int jobs;		/* 0: all cores */
 	const char *output;	/* scan -o */
 	const char *package;	/* scan --package */
@@ -56,7 +59,7 @@ usage(FILE *fp)
 	    "[--package name --version n] [-o file]\n"
 	    "                    dir\n"
 	    "       pkgdiff diff [-j n] [--stat] a b\n"
-	    "       pkgdiff verify [-j n] manifest dir\n"
+	    "       pkgdiff verify [-j n] [--cache file [--deep]] manifest dir\n"
 	    "       pkgdiff -h | --help\n");
 }
 
@@ -79,6 +82,12 @@ help(void)
 	    "                        size and mtime are unchanged\n"
 	    "      --stat            diff: print counts and bytes to "
 	    "transfer\n"
+	    "      --cache file      verify: read only files whose stat "
+	    "differs from\n"
+	    "                        the manifest or from what file "
+	    "recorded; rewrite it\n"
+	    "      --deep            verify --cache: read every file all the "
+	    "same\n"
 	    "\n"
 	    "Exit 0 no difference, 1 differences, 2 trouble.\n", stdout);
 }
@@ -90,36 +99,49 @@ bad_usage(void)
 	exit(EXIT_TROUBLE);
 }
 
-/* Write m to path through the atomic helper: the old file (if any)
- * stays whole until the new one is complete. */
+/*
+ * Open the directory of path (as the user typed it) for an atomic write
+ * of its last component: *dirfd and *base (a malloc'd copy in *copy, to
+ * free).  The old file (if any) stays whole until the new one is
+ * complete.
+ */
+static int
+open_parent(const char *path, int *dirfd, const char **base, char **copy)
+{
+	char *slash, shown[PATH_SHOW_LEN];
+	const char *dir;
+
+	*dirfd = -1;
+	if ((*copy = strdup(path)) == NULL)
+		return err_sys("out of memory");
+	if ((slash = strrchr(*copy, '/')) == NULL) {
+		dir = ".";
+		*base = *copy;
+	} else {
+		*slash = '\0';
+		dir = slash == *copy ? "/" : *copy;
+		*base = slash + 1;
+	}
+	if (**base == '\0')
+		return err_set("'%s': not a file name", path_show(path, shown,
+		    sizeof(shown)));
+	if ((*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return err_sys("cannot open directory '%s'", path_show(dir,
+		    shown, sizeof(shown)));
+	return 0;
+}
+
+/* Write m to path through the atomic helper. */
 static int
 save_to_path(const struct manifest *m, const char *path)
 {
-	char *copy = NULL, *slash, shown[PATH_SHOW_LEN];
-	const char *dir, *base;
+	char *copy = NULL, shown[PATH_SHOW_LEN];
+	const char *base;
 	int dirfd = -1, rc = -1;
 
-	if ((copy = strdup(path)) == NULL)
-		return err_sys("out of memory");
-	if ((slash = strrchr(copy, '/')) == NULL) {
-		dir = ".";
-		base = copy;
-	} else {
-		*slash = '\0';
-		dir = slash == copy ? "/" : copy;
-		base = slash + 1;
-	}
-	if (*base == '\0') {
-		err_set("'%s': not a file name", path_show(path, shown,
-		    sizeof(shown)));
+	if (open_parent(path, &dirfd, &base, &copy) == -1)
 		goto out;
-	}
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		err_sys("cannot open directory '%s'", path_show(dir, shown,
-		    sizeof(shown)));
-		goto out;
-	}
-	if (manifest_save(m, dirfd, base, 0644) == -1) {
+	if (manifest_save(m, dirfd, base, ATOMIC_MODE_USER) == -1) {
 		err_prefix("'%s': ", path_show(path, shown, sizeof(shown)));
 		goto out;
 	}
@@ -131,10 +153,11 @@ out:
 	return rc;
 }
 
-/* Scan dir with a progress line on a terminal. */
+/* Scan dir with a progress line on a terminal; cache (may be NULL)
+ * answers for files whose stat it knows (statcache.h). */
 static int
 scan_with_progress(const char *dir, int jobs, const struct manifest *reuse,
-    struct manifest *m)
+    struct statcache *cache, struct manifest *m)
 {
 	struct scan_opts so;
 	int rc;
@@ -142,6 +165,10 @@ scan_with_progress(const char *dir, int jobs, const struct manifest *reuse,
 	scan_opts_init(&so);
 	so.jobs = jobs;
 	so.reuse = reuse;
+	if (cache != NULL) {
+		so.known = statcache_known;
+		so.known_arg = cache;
+	}
 	so.progress = progress_start("scanning", 0, 0);
 	rc = scan_path(dir, &so, m);
 	progress_end(so.progress);
@@ -161,7 +188,7 @@ do_scan(const char *dir, const struct options *o)
 		goto out;
 	}
 	if (scan_with_progress(dir, o->jobs, o->reuse != NULL ? &old : NULL,
-	    &m) == -1) {
+	    NULL, &m) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -237,7 +264,7 @@ static int
 load_side(const char *path, int jobs, struct manifest *m)
 {
 	if (is_dir(path))
-		return scan_with_progress(path, jobs, NULL, m);
+		return scan_with_progress(path, jobs, NULL, NULL, m);
 	return manifest_load(path, m);
 }
 
@@ -355,17 +382,26 @@ out:
 	return rc;
 }
 
+/*
+ * verify: scan dir and print its drift from manifest.  With o->cache, a
+ * file whose stat the last check's record vouches for is not read (all
+ * are with o->deep), and the record is written anew for the next check;
+ * a damaged record is said and read past (every file is then read).
+ */
 static int
 do_verify(const char *manifest, const char *dir, const struct options *o)
 {
 	struct manifest want, have;
+	struct statcache cache;
 	struct out_ctx x;
-	char shown[PATH_SHOW_LEN];
+	char shown[PATH_SHOW_LEN], *copy = NULL;
+	const char *base = NULL;
 	long long n;
-	int rc = EXIT_TROUBLE;
+	int cfd = -1, rc = EXIT_TROUBLE;
 
 	manifest_init(&want);
 	manifest_init(&have);
+	statcache_init(&cache, &want, o->deep);
 	memset(&x, 0, sizeof(x));
 	x.fp = stdout;
 	if (manifest_load(manifest, &want) == -1) {
@@ -377,7 +413,18 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 		    sizeof(shown)));
 		goto out;
 	}
-	if (scan_with_progress(dir, o->jobs, NULL, &have) == -1) {
+	if (o->cache != NULL) {
+		if (open_parent(o->cache, &cfd, &base, &copy) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		path_show(o->cache, shown, sizeof(shown));
+		if (!o->deep &&
+		    statcache_load(&cache, cfd, base, shown) == -1)
+			msg_warn("%s (every file is read)", err_get());
+	}
+	if (scan_with_progress(dir, o->jobs, NULL, o->cache != NULL ?
+	    &cache : NULL, &have) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -385,8 +432,17 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 		msg_liberr();
 		goto out;
 	}
+	if (o->cache != NULL &&
+	    statcache_save(&cache, &have, cfd, base) == -1) {
+		msg_liberr();
+		goto out;
+	}
 	rc = n > 0 ? EXIT_PARTIAL : EXIT_DONE;
 out:
+	statcache_free(&cache);
+	if (cfd != -1)
+		close(cfd);
+	free(copy);
 	manifest_free(&want);
 	manifest_free(&have);
 	return rc;
@@ -396,6 +452,8 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
+		{ "cache", required_argument, NULL, 'C' },
+		{ "deep", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
@@ -442,6 +500,16 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "hj:o:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'C':
+			if (mode != MODE_VERIFY)
+				bad_usage();
+			o.cache = optarg;
+			break;
+		case 'D':
+			if (mode != MODE_VERIFY)
+				bad_usage();
+			o.deep = true;
+			break;
 		case 'h':
 			help();
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
@@ -504,7 +572,7 @@ main(int argc, char *argv[])
 		rc = do_diff(argv[0], argv[1], &o);
 		break;
 	case MODE_VERIFY:
-		if (argc != 2)
+		if (argc != 2 || (o.deep && o.cache == NULL))
 			bad_usage();
 		rc = do_verify(argv[0], argv[1], &o);
 		break;

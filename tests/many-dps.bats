@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# A hundred DPs in one command: 100 local DPs with --all -j 8 (first push
+# and a refresh), 20 DPs over one real sshd with at most -j ssh
+# connections; one report line per DP; a DP that fails (full disk, a
+# connection killed mid-run) fails alone and gets its retry job.
+
+load lib/common
+load lib/sshd
+
+setup_file()
+{
+	sshd_start
+}
+
+teardown_file()
+{
+	sshd_stop
+}
+
+setup()
+{
+	common_setup
+	mkdir -p "$T/v1/sub"
+	for i in $(seq 1 40); do
+		printf 'file %s\n' "$i" >"$T/v1/sub/f$i.txt"
+	done
+	head -c 100000 /dev/urandom >"$T/v1/setup.bin"
+	cp -a "$T/v1" "$T/v2"
+	echo changed >"$T/v2/sub/f7.txt"
+	pkgstage add office "$T/v1" >/dev/null
+	pkgstage add office "$T/v2" >/dev/null
+}
+
+teardown()
+{
+	common_teardown
+}
+
+# local_dps N: DPs l1..lN (group local) under $T/l.
+local_dps()
+{
+	local i
+	for i in $(seq 1 "$1"); do
+		mkdir -p "$T/l/$i"
+		echo "l$i local $T/l/$i"
+	done >>"$PKGDIST_STORE/dps"
+}
+
+# remote_dps N: DPs r1..rN (group far) on the sshd, under $T/r.
+remote_dps()
+{
+	local i
+	for i in $(seq 1 "$1"); do
+		mkdir -p "$T/r/$i"
+		printf 'r%s far ssh://%s:%s%s\n' "$i" "$SSHD_HOST" "$SSHD_PORT" \
+		    "$T/r/$i"
+	done >>"$PKGDIST_STORE/dps"
+}
+
+@test "many DPs: 100 local DPs in one --all -j 8, one line each, then a refresh writes one file on each" {
+	local_dps 100
+	run pkgpush -j 8 --all --version 1 office
+	expect_status 0
+	[ "$(grep -c '^l[0-9]*: office - -> 1: 42 added' <<<"$output")" -eq 100 ]
+	[ "$(wc -l <<<"$output")" -eq 100 ]
+	for i in 1 50 100; do
+		diff -r "$T/v1" "$T/l/$i/office"
+	done
+	ino=$(stat -Lc %i "$T/l/77/office/setup.bin")
+	run pkgpush -j 8 --all office
+	expect_status 0
+	[ "$(grep -c '^l[0-9]*: office 1 -> 2: 0 added, 1 changed, 0 deleted' <<<"$output")" -eq 100 ]
+	for i in 1 50 100; do
+		diff -r "$T/v2" "$T/l/$i/office"
+	done
+	# F1 on every DP: an unchanged file keeps its inode.
+	[ "$(stat -Lc %i "$T/l/77/office/setup.bin")" = "$ino" ]
+	run pkgpush --status office
+	[ "$(grep -c ' office 2 complete' <<<"$output")" -eq 100 ]
+}
+
+@test "many DPs: among 100, the DPs whose disks are full fail alone and get retry jobs; the other 97 complete" {
+	can_mount_tmpfs || skip "cannot mount a tmpfs here (not root)"
+	local_dps 100
+	for i in 13 50 99; do
+		mount_tmpfs "$T/l/$i" 32k
+	done
+	run pkgpush -j 8 --all --version 1 office
+	expect_status 1
+	[ "$(grep -c '^l[0-9]*: office - -> 1: 42 added' <<<"$output")" -eq 97 ]
+	for i in 13 50 99; do
+		grep -q "^pkgpush: l$i: .*No space left on device" <<<"$output"
+		[ ! -e "$T/l/$i/office" ]
+	done
+	run pkgretry list
+	[ "$(grep -c 'office@l' <<<"$output")" -eq 3 ]
+	for i in 12 14 49 51 98 100; do
+		diff -r "$T/v1" "$T/l/$i/office"
+	done
+}
+
+@test "many DPs: 20 DPs over ssh in one command hold at most -j connections, one line each" {
+	sshd_need
+	remote_dps 20
+	pkgpush -j 4 --group far --version 1 office >"$T/out" 2>&1 &
+	pid=$!
+	most=0
+	while kill -0 "$pid" 2>/dev/null; do
+		n=$(pgrep -c -P "$pid" 2>/dev/null || true)
+		[ "${n:-0}" -le "$most" ] || most=$n
+		sleep 0.05
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/out"
+	[ "$rc" -eq 0 ]
+	echo "most ssh children at once: $most" >&3
+	[ "$most" -le 4 ]
+	[ "$(grep -c '^r[0-9]*: office - -> 1: 42 added' "$T/out")" -eq 20 ]
+	for i in 1 10 20; do
+		diff -r "$T/v1" "$T/r/$i/office"
+	done
+}
+
+@test "many DPs: an ssh connection killed mid-run fails that DP alone, with a retry job; the other 19 complete" {
+	sshd_need
+	remote_dps 20
+	# Slow enough (100 KB to each DP at 300 KiB/s for all) that the
+	# connections can be seen and one killed.
+	echo 'bwlimit * 300K' >"$PKGDIST_STORE/config"
+	pkgpush -j 4 --group far --version 1 office >"$T/out" 2>&1 &
+	pid=$!
+	victim=
+	for _ in $(seq 200); do
+		victim=$(pgrep -P "$pid" 2>/dev/null | head -n 1 || true)
+		[ -n "$victim" ] && break
+		sleep 0.05
+	done
+	[ -n "$victim" ]
+	kill -9 "$victim"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/out"
+	[ "$rc" -eq 1 ]
+	[ "$(grep -c '^r[0-9]*: office - -> 1: 42 added' "$T/out")" -eq 19 ]
+	failed=$(grep -c '^pkgpush: r[0-9]*: ' "$T/out" | head -n 1)
+	[ "$failed" -ge 1 ]
+	run pkgretry list
+	[ "$(grep -c 'office@r' <<<"$output")" -eq 1 ]
+	run pkgpush --status office
+	[ "$(grep -c ' office 1 complete' <<<"$output")" -eq 19 ]
+}
