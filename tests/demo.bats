@@ -3,11 +3,17 @@
 
 load lib/common
 
-@test "demo: the main job runs end to end and every check in it holds" {
+# run_demo: the demo of the build under test, in $T, no terminal.
+run_demo()
+{
 	need_cmd flock
 	b=${PKGDIST_BUILD:-$(dirname "$PKGDIST_BIN")}
 	TMPDIR=$T run sh "$PKGDIST_SRC/scripts/demo" "$b" </dev/null
 	expect_status 0
+}
+
+@test "demo: the main job runs end to end and every check in it holds" {
+	run_demo
 	expect_output_has "pkgretry list"
 	expect_output_has "--refresh-existing"
 	expect_output_has "ok: data7.cab was not rewritten"
@@ -34,20 +40,14 @@ load lib/common
 }
 
 @test "demo: pkgdist-cron finds a DP edited by hand and the repair it names clears it" {
-	need_cmd flock
-	b=${PKGDIST_BUILD:-$(dirname "$PKGDIST_BIN")}
-	TMPDIR=$T run sh "$PKGDIST_SRC/scripts/demo" "$b" </dev/null
-	expect_status 0
+	run_demo
 	expect_output_has "pkgpush --verify --dp dp2 --version 2 office97"
 	expect_output_has "ok: pkgdist-cron exited 1 and named dp2's edited file"
 	expect_output_has "dp2: office97 2 -> 2: 0 added, 1 changed"
 }
 
 @test "demo: pkgdist-cron finds the DPs a push to one DP left behind" {
-	need_cmd flock
-	b=${PKGDIST_BUILD:-$(dirname "$PKGDIST_BIN")}
-	TMPDIR=$T run sh "$PKGDIST_SRC/scripts/demo" "$b" </dev/null
-	expect_status 0
+	run_demo
 	expect_output_has "ok: pkgdist-cron exited 1 and named dp2 and dp3 as behind"
 	expect_output_has "dp3: office97 2 -> 3: 0 added, 1 changed"
 }
