@@ -181,6 +181,9 @@ struct dp_apply {
 	const struct dp_push_opts *o;
 	struct dp_push_result *r;
 	struct dp_state *st;		/* current state, updated */
+	/* Atomic: entries of newm hard-linked to the old tree's file and
+	 * given their new mode and mtime there (layout_build_tree). */
+	size_t *retimed, nretimed;
 };
 
 int layout_atomic_apply(struct dp_apply *a);
@@ -192,6 +195,10 @@ int layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name,
 /* Switch DP/PKG back to the kept tree of version v that
  * layout_atomic_kept() names; 1 done, 0 none kept (nothing changed). */
 int layout_atomic_rollback(struct dp_apply *a, uint64_t v);
+/* Up to date: finish what a push cut short after its switch (the record
+ * of the tree DP/PKG links to, the trees beyond keep) and make
+ * DP/.pkgdist/PKG/manifest a pointer if it is not one. */
+int layout_atomic_finish(struct dp_apply *a);
 int layout_inplace_apply(struct dp_apply *a);
 
 /* Shared by the layouts (layout_atomic.c). */

@@ -707,7 +707,7 @@ retryjob_command_check(const struct retryjob *j, const char *store)
 		} else {
 			/* One short option a word, its value joined or
 			 * the next word. */
-			if ((o = opt_find(t, NULL, 0, a[1])) == NULL ||
+			if ((o = opt_find(t, "", 0, a[1])) == NULL ||
 			    (!o->value && a[2] != '\0'))
 				goto refused;
 			if (o->value)

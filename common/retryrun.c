@@ -294,7 +294,10 @@ runas_groups(struct runas *as)
 static int
 runas_init(struct runas *as, uid_t owner)
 {
-	struct passwd *pw;
+	struct passwd pwd, *pw = NULL;
+	char *buf = NULL, *nb;
+	size_t blen = 4096;
+	int r, rc = -1;
 
 	memset(as, 0, sizeof(*as));
 	as->uid = owner;
@@ -305,21 +308,38 @@ runas_init(struct runas *as, uid_t owner)
 			       "they are run by that account or by root, not "
 			       "by uid %ju",
 		    (uintmax_t)owner, (uintmax_t)geteuid());
-	errno = 0;
-	if ((pw = getpwuid(owner)) == NULL)
-		return err_set("the store's owner, uid %ju, has no account to "
-			       "run its jobs as%s%s",
-		    (uintmax_t)owner, errno != 0 ? ": " : "",
-		    errno != 0 ? strerror(errno) : "");
+	for (;;) {
+		if ((nb = realloc(buf, blen)) == NULL) {
+			err_sys("cannot allocate");
+			goto out;
+		}
+		buf = nb;
+		if ((r = getpwuid_r(owner, &pwd, buf, blen, &pw)) != ERANGE ||
+		    blen > 1 << 20)
+			break;
+		blen *= 2;
+	}
+	if (pw == NULL) {
+		err_set("the store's owner, uid %ju, has no account to run its "
+			"jobs as%s%s",
+		    (uintmax_t)owner, r != 0 ? ": " : "",
+		    r != 0 ? strerror(r) : "");
+		goto out;
+	}
 	as->drop = true;
 	as->gid = pw->pw_gid;
 	if ((as->name = strdup(pw->pw_name)) == NULL ||
 	    (as->home = strdup(pw->pw_dir)) == NULL ||
 	    (as->env[0] = env_word("HOME", as->home)) == NULL ||
 	    (as->env[1] = env_word("USER", as->name)) == NULL ||
-	    (as->env[2] = env_word("LOGNAME", as->name)) == NULL)
-		return err_sys("cannot allocate");
-	return runas_groups(as);
+	    (as->env[2] = env_word("LOGNAME", as->name)) == NULL) {
+		err_sys("cannot allocate");
+		goto out;
+	}
+	rc = runas_groups(as);
+out:
+	free(buf);
+	return rc;
 }
 
 /* In the child, before exec: become the job's owner for good. */
@@ -898,12 +918,16 @@ retryrun_run(const char *store, const char *exedir,
 	    load_config(c.dirfd, c.owner, &c.o) == -1 ||
 	    retryjob_names(c.dirfd, &names, &n) == -1)
 		goto out;
+	if (n == 0) {
+		rc = 0; /* nothing queued */
+		goto out;
+	}
 	/* With jobs to look at, STORE/config first: a malformed setting is
 	 * trouble to mend, not an attempt of every job that would fail on
 	 * it. */
-	if (n > 0 && config_check(store) == -1)
+	if (config_check(store) == -1)
 		goto out;
-	if (n > 0 && (pv = calloc(n, sizeof(*pv))) == NULL) {
+	if ((pv = calloc(n, sizeof(*pv))) == NULL) {
 		err_sys("cannot allocate");
 		goto out;
 	}

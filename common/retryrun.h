@@ -15,7 +15,7 @@
  *
  * Trust: the queue (STORE/retry) and every job file and STORE/retry/
  * config must belong to the store directory's owner and be closed to
- * group and others; the jobs run as that owner (struct retryrun_as):
+ * group and others; the jobs run as that owner:
  * as they are when the owner runs pkgretry, dropped to the owner when
  * root does, refused for any other account.
  *

@@ -212,3 +212,23 @@ wait_use_shared()
 	at_version "$T/dp1" 1
 	at_version "$T/dp2" 1
 }
+
+@test "pkgpush: a store too full for a retry job names the package, the DP and the store, not the job's file" {
+	# dp2's share is missing: it fails and its job is written.
+	printf 'dp2 g %s/nosuch\n' "$T" >"$PKGDIST_STORE/dps"
+	PKGDIST_FAULT_COUNT=$T/count pkgpush --dp dp2 office 2>/dev/null || true
+	rm -f "$PKGDIST_STORE"/retry/office@dp2
+	n=$(awk '$1 == "write" { print $2 }' "$T/count")
+	hit=0
+	for ((i = 1; i <= n; i++)); do
+		run env PKGDIST_FAULT="write:$i:ENOSPC" pkgpush --dp dp2 office
+		rm -f "$PKGDIST_STORE"/retry/office@dp2
+		expect_output_lacks "write 'office@dp2"
+		expect_output_lacks "write 'holdings"
+		if [[ "$output" == *"cannot queue the retry"* ]]; then
+			expect_output_has "cannot queue the retry of office for dp2 in store '$PKGDIST_STORE': No space left on device"
+			hit=1
+		fi
+	done
+	[ "$hit" -eq 1 ]
+}
