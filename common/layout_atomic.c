@@ -830,11 +830,19 @@ switch_link(struct dp_apply *a, const char *tree)
 		return err_prefix("%s/%s: ", a->h->where, a->pkg);
 	}
 	if (io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
-	    a->pkg) == -1 ||
-	    io_fsync_dir(a->h->rootfd, a->h->where) == -1) {
+	    a->pkg) == -1) {
+		/* Say what the administrator can act on (the DP's own
+		 * directory), not the name of the temporary link. */
+		int e = err_errno();
+
 		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
-		return err_prefix("%s/%s: ", a->h->where, a->pkg);
+		return err_code(e, "cannot switch '%s/%s' to its new tree: "
+		    "%s%s", a->h->where, a->pkg, strerror(e),
+		    e == EACCES || e == EPERM || e == EROFS ?
+		    " (the DP's directory must be writable)" : "");
 	}
+	if (io_fsync_dir(a->h->rootfd, a->h->where) == -1)
+		return err_prefix("%s/%s: ", a->h->where, a->pkg);
 	return 0;
 }
 
@@ -1359,8 +1367,16 @@ layout_atomic_apply(struct dp_apply *a)
 	/* Before the switch: the pointer is right for either tree. */
 	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
 	    &a->r->state_bytes) == -1 || switch_link(a, tree) == -1) {
-		/* Never live: it goes (and can never count as kept). */
-		remove_tree_quietly(a->pkgfd, tree);
+		char target[300];
+
+		/* Never live: it goes (and can never count as kept).  A
+		 * switch done but not made durable keeps it. */
+		snprintf(target, sizeof(target), "%s/%s/%s", DP_META, a->pkg,
+		    tree);
+		if (link_says(a->h->rootfd, a->pkg, target))
+			switched = true;
+		else
+			remove_tree_quietly(a->pkgfd, tree);
 		goto out;
 	}
 	switched = true;

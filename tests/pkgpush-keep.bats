@@ -38,7 +38,7 @@ link_rename_point()
 		out=$(PKGDIST_FAULT=rename:$n:EIO pkgpush --dp dp1 --version 2 \
 		    office 2>&1) || true
 		case $out in
-		*"$T/dp1/office: cannot rename"*) echo "$n"; return 0 ;;
+		*"cannot switch '$T/dp1/office'"*) echo "$n"; return 0 ;;
 		esac
 		rm -rf "$T/dp1"
 		cp -a "$T/try" "$T/dp1"
@@ -65,8 +65,12 @@ link_rename_point()
 @test "pkgpush --keep: a push whose switch fails leaves no never-live tree, and the next push keeps the live one" {
 	pkgpush --dp dp1 --version 1 office >/dev/null
 	n=$(link_rename_point)
-	run env PKGDIST_FAULT=rename:$n:EIO pkgpush --dp dp1 --version 2 office
+	run env PKGDIST_FAULT=rename:$n:EACCES pkgpush --dp dp1 --version 2 office
 	expect_status 1
+	# The message names the DP's link and what it needs, not the
+	# temporary link's name.
+	expect_output_has "cannot switch '$T/dp1/office' to its new tree: Permission denied (the DP's directory must be writable)"
+	expect_output_lacks "tmp.link"
 	at_version "$T/dp1" 1
 	[ "$(trees)" = "v1.1 " ]
 	no_debris "$T/dp1"
@@ -100,7 +104,7 @@ link_rename_point()
 	pkgpush --dp dp1 --version 1 --rollback office >/dev/null
 	# What an earlier release wrote: no "lived" line.
 	sed -i '/^lived /d' "$M/state"
-	! grep -q '^lived' "$M/state"
+	! grep -q '^lived' "$M/state" || false
 	run pkgpush --dp dp1 --version 3 office
 	expect_status 0
 	at_version "$T/dp1" 3
