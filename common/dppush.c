@@ -18,6 +18,7 @@
 #include "err.h"
 #include "io.h"
 #include "manifest.h"
+#include "progress.h"
 #include "scan.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -249,7 +250,7 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	struct dp_state st;
 	struct dp_apply a;
 	enum dp_layout want;
-	uint64_t v = newm->version;
+	uint64_t v = newm->version, planned = 0;
 	long long nchg;
 	int pkgfd = -1, rc = -1, k;
 
@@ -395,6 +396,10 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		rc = 0;
 		goto out;
 	}
+	/* The progress line's total grows by what this DP needs; what a
+	 * failure leaves unwritten comes off again below. */
+	planned = r->bytes;
+	progress_expect(o->progress, (int64_t)planned);
 	r->bytes = 0;	/* from here: bytes actually written */
 	if (pkgfd == -1 && (pkgfd = dp_pkgdir(h, pkg, true)) == -1)
 		goto out;
@@ -409,6 +414,8 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 out:
 	if (rc == -1 && r->failed_errno == 0)
 		r->failed_errno = err_errno();
+	if (rc == -1 && planned > r->bytes)
+		progress_expect(o->progress, -(int64_t)(planned - r->bytes));
 	if (pkgfd != -1)
 		close(pkgfd);
 	manifest_free(&oldm);

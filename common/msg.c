@@ -14,6 +14,7 @@
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
+#include "progress.h"
 
 /* The tool's name is process-wide by nature: set once in main(). */
 static const char *progname = "pkgdist";
@@ -56,6 +57,7 @@ msg_vwarn(const char *fmt, va_list ap)
 	va_list aq;
 	int n;
 
+	progress_hold();
 	fprintf(stderr, "%s: ", progname);
 	va_copy(aq, ap);
 	n = vsnprintf(NULL, 0, fmt, aq);
@@ -72,6 +74,7 @@ msg_vwarn(const char *fmt, va_list ap)
 	if (len > 0 && fmt[len - 1] == ':')
 		fprintf(stderr, " %s", strerror(saved));
 	fputc('\n', stderr);
+	progress_release();
 }
 
 void
@@ -87,9 +90,11 @@ msg_warn(const char *fmt, ...)
 void
 msg_liberr(void)
 {
+	progress_hold();
 	fprintf(stderr, "%s: ", progname);
 	msg_put_text(err_get(), stderr);
 	fputc('\n', stderr);
+	progress_release();
 }
 
 void

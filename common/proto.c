@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "progress.h"
 #include "proto.h"
 #include "ratelimit.h"
 
@@ -126,15 +127,17 @@ err_put(const char *b, size_t n)
 {
 	ssize_t r;
 
+	progress_hold();
 	while (n > 0) {
 		r = write(STDERR_FILENO, b, n);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return;
+			break;
 		b += r;
 		n -= (size_t)r;
 	}
+	progress_release();
 }
 
 static void

@@ -645,7 +645,8 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	int k2;
 	struct digestset_item *idx = NULL, *needs = NULL;
 	unsigned char (*nd)[DIGEST_LEN] = NULL;
-	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0;
+	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0, expected = 0;
+	uint64_t round;
 	const unsigned char *pl;
 	size_t nidx = 0, nfiles = 0, nneed = 0, k, i, len;
 	uint32_t type;
@@ -767,6 +768,10 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		/* The remote takes them as it builds the tree; what it says
 		 * meanwhile (its result, if it fails) stops the sending. */
 		cp->p.watch_in = true;
+		for (i = 0, round = 0; i < nneed; i++)
+			round += needs[i].size;
+		expected += round;
+		progress_expect(o->progress, (int64_t)round);
 		for (i = 0; i < nneed; i++) {
 			if (send_content(cp, s, pkg, m, &needs[i], sbuf,
 			    &stored) == -1) {
@@ -800,6 +805,9 @@ fail:
 			r->failed_errno = err_errno() ? err_errno() : EIO;
 	}
 out:
+	/* What the progress line expected and was not sent. */
+	if (expected > total)
+		progress_expect(o->progress, -(int64_t)(expected - total));
 	if (opened) {
 		r->bytes_sent = cp->p.bytes_out;
 		write_stats(cp, sent, stored, how, r->from_spare);

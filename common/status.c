@@ -123,7 +123,8 @@ load_pkgrecs(struct collect *c)
 			goto out;
 	}
 	if (c->pkg != NULL && c->p[0].newest == 0) {
-		err_set("%s: no such package in the store", c->pkg);
+		err_set("%s: no such package in the store (pkgstage list "
+		    "shows those it has)", c->pkg);
 		goto out;
 	}
 	rc = 0;

@@ -279,7 +279,13 @@ store_open(const char *dir, int flags, struct store **out)
 		goto fail;
 	}
 	if ((s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		if (errno != ENOENT || !(flags & STORE_CREATE)) {
+		if (errno == ENOENT && !(flags & STORE_CREATE)) {
+			err_code(ENOENT, "store '%s' does not exist (the first "
+			    "'pkgstage add' creates it; -s STORE or "
+			    "$PKGDIST_STORE names another)", dir);
+			goto fail;
+		}
+		if (errno != ENOENT) {
 			err_sys("store '%s'", dir);
 			goto fail;
 		}

@@ -289,3 +289,19 @@ col = rows[0].index("NEWEST")
 assert all(r[col - 2:col] == "  " for r in rows), rows
 ' "$T/tty"
 }
+
+@test "pkgpush: an ssh:// DP whose path holds a newline is shown escaped in messages and --status" {
+	sshd_need
+	export PKGDIST_SSH_TIMEOUT=20
+	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" \
+	    "$T/a\\012r9\\040office\\0401\\040complete" >"$PKGDIST_STORE/dps"
+	pkgpush --dp r1 office >"$T/out" 2>"$T/err" || true
+	cat "$T/err"
+	! grep -v '^pkgpush: ' "$T/err" || false
+	grep -q 'a\\012r9' "$T/err"
+	pkgpush --status office >"$T/status" 2>"$T/err2" || true
+	! grep -v "^pkgpush: " "$T/err2" || false
+	cat "$T/status"
+	[ "$(wc -l <"$T/status")" -eq 1 ]
+	! grep -q '^r9' "$T/status" || false
+}

@@ -552,6 +552,25 @@ PY
 	expect_output_has "    M f 0444 7 "
 }
 
+@test "pkgdist-cron: a DP whose path holds a space, a newline at its end and a byte that is not UTF-8 is checked like any other" {
+	install_dir
+	pkgstage add office97 "$T/src" >/dev/null
+	odd="$T/dp 3"$'\xff\n'
+	mkdir "$odd"
+	printf 'dp3 office %s/dp\\0403\xff\\012\n' "$T" >"$T/store/dps"
+	pkgpush --all office97
+	[ -L "$odd/office97" ]
+	run "$T/bin/pkgdist-cron"
+	expect_status 0
+	[ -z "$output" ]
+	[ -s "$T/store/cron/stat/dp3/office97" ]
+	chmod 0600 "$odd/office97/setup/f4"
+	run "$T/bin/pkgdist-cron"
+	expect_status 1
+	expect_output_has "pkgdist-cron: dp3: office97: drift from version 1"
+	expect_output_has "    P f 0600 "
+}
+
 @test "pkgdist-cron --metrics: the Prometheus text format, atomically, with the versions, target_ok, retry jobs and the last success" {
 	need_cmd python3
 	install_dir

@@ -588,6 +588,7 @@ push_one(struct shared *sh, struct job *job)
 	int rc = -1, nc = 0;
 	bool opened = false, queued = false, damaged, running;
 
+	progress_target_start(sh->progress);
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
 	dp_push_opts_init(&po);
@@ -630,8 +631,10 @@ push_one(struct shared *sh, struct job *job)
 			goto fail;
 		rc = 0;
 		pthread_mutex_lock(&sh->mu);
+		progress_hold();
 		report_ok(sh, dp, &r);
 		fflush(stdout);
+		progress_release();
 		pthread_mutex_unlock(&sh->mu);
 		if (!sh->o->dry_run)
 			record(sh, dp, NULL, &r, 0, NULL);
@@ -647,8 +650,10 @@ push_one(struct shared *sh, struct job *job)
 		goto fail;
 	rc = 0;
 	pthread_mutex_lock(&sh->mu);
+	progress_hold();
 	report_ok(sh, dp, &r);
 	fflush(stdout);
+	progress_release();
 	pthread_mutex_unlock(&sh->mu);
 	if (!sh->o->dry_run)
 		record(sh, dp, &h, &r, 0, NULL);
@@ -718,6 +723,7 @@ out:
 		    queued ? id : NULL);
 		pthread_mutex_unlock(&sh->mu);
 	}
+	progress_target_done(sh->progress, rc != 0);
 	if (nv != NULL)
 		retryjob_argv_free(nc, nv);
 	free(why);
@@ -743,6 +749,26 @@ worker(void *arg)
 }
 
 /* ---- modes ---- */
+
+/* What to add to a message that a DP is not found, when the DP list is
+ * empty: that it does not exist, or lists no DP, and where it is. */
+static const char *
+dplist_note(const struct store *s, const struct dplist *l, char *buf,
+    size_t len)
+{
+	char path[PATH_MAX], shown[PATH_SHOW_LEN];
+
+	if (l->n > 0)
+		return "";
+	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
+	path_show(path, shown, sizeof(shown));
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		snprintf(buf, len, ": the DP list '%s' does not exist (one DP "
+		    "a line: NAME GROUP TARGET; see pkgpush(1))", shown);
+	else
+		snprintf(buf, len, ": the DP list '%s' lists no DP", shown);
+	return buf;
+}
 
 /* Record that every target is being brought to version before any is
  * touched (store_holdings_begin): gc then keeps it for a DP whose push
@@ -851,6 +877,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	int rc = EXIT_TROUBLE, ulock = -1, nth;
 	uint64_t version = o->version, items = 0, bytes = 0;
 	bool *want = NULL;
+	char note[PATH_MAX + PATH_SHOW_LEN];
 	struct cap total_cap;
 	struct ratelimit *total = NULL;
 
@@ -877,7 +904,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	sel.all = o->all;
 	sel.refresh = o->refresh;
 	if (targets_check(&l, &sel) == -1) {
-		msg_liberr();
+		msg_warn("%s%s", err_get(), dplist_note(s, &l, note,
+		    sizeof(note)));
 		goto out;
 	}
 	if (version == 0) {
@@ -886,7 +914,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 			goto out;
 		}
 		if (version == 0) {
-			msg_warn("%s: no such package in the store", pkg);
+			msg_warn("%s: no such package in the store (pkgstage "
+			    "add stages it)", pkg);
 			goto out;
 		}
 	}
@@ -915,7 +944,18 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		}
 	sh.njobs = j;
 	if (sh.njobs == 0) {
-		msg_warn("%s: no target DP", pkg);
+		if (l.n == 0)
+			msg_warn("%s: no target DP%s", pkg,
+			    dplist_note(s, &l, note, sizeof(note)));
+		else if (o->only.n > 0)
+			msg_warn("%s: no target DP: --only leaves none of the "
+			    "DPs named", pkg);
+		else if (o->refresh && o->dps.n + o->groups.n == 0 && !o->all)
+			msg_warn("%s: no target DP: no DP holds it yet (place "
+			    "it with --dp, --group or --all)", pkg);
+		else
+			msg_warn("%s: no target DP (name them with --dp, "
+			    "--group, --all or --refresh-existing)", pkg);
 		goto out;
 	}
 	nth = o->jobs > 0 ? o->jobs : 4;
@@ -961,6 +1001,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
+	progress_targets(sh.progress, sh.njobs, "DPs");
 	if (!o->dry_run && fanout_start(&sh) == -1) {
 		msg_liberr();
 		goto out;

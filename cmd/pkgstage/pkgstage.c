@@ -211,6 +211,7 @@ do_add(const struct opts *o, const char *pkg, const char *src)
 {
 	struct store *s = NULL;
 	struct stage_opts so;
+	char label[128];
 	uint64_t v;
 	int rc = EXIT_TROUBLE;
 
@@ -221,7 +222,8 @@ do_add(const struct opts *o, const char *pkg, const char *src)
 	so.manifest = o->manifest;
 	so.wait = o->wait;
 	so.sign_key = o->sign;
-	so.progress = progress_start("staging", 0, 0);
+	snprintf(label, sizeof(label), "%s: staging", pkg);
+	so.progress = progress_start(label, 0, 0);
 	if (stage_add(s, pkg, src, &so, &v) == -1) {
 		progress_end(so.progress);
 		msg_liberr();
@@ -406,7 +408,7 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	struct store *s = NULL;
 	struct atomic_file af;
 	struct progress *p = NULL;
-	char base[NAME_MAX + 1];
+	char base[NAME_MAX + 1], label[128];
 	uint64_t v;
 	int dfd = -1, rc = EXIT_TROUBLE, fd;
 	bool to_stdout = strcmp(o->output, "-") == 0;
@@ -429,7 +431,8 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 		}
 		fd = atomic_fd(&af);
 	}
-	p = progress_start("exporting", 0, 0);
+	snprintf(label, sizeof(label), "%s %" PRIu64 ": exporting", pkg, v);
+	p = progress_start(label, 0, 0);
 	if (pack_export(s, pkg, v, o->base, fd, p) == -1) {
 		progress_end(p);
 		msg_liberr();
