@@ -71,18 +71,26 @@ $(B)/unit/%: $(B)/tests/unit/%.o $(LIB)
 
 units: $(UNITBIN)
 
+# make bootstrap installs (as root, with apt-get) everything the build,
+# the tests, lint, fuzz and valgrind use, or prints the command.  make
+# check, demo and asan only check (NEEDED): they install nothing when the
+# build and the tests can run, and say what bootstrap would add.
 bootstrap:
 	@sh scripts/bootstrap
 
+NEEDED    = sh scripts/bootstrap --needed
+
 # The test build carries the fault-injection hook (PKGDIST_TESTING).
 TESTB     = build/test
-check: bootstrap
+check:
+	@$(NEEDED)
 	@$(MAKE) -s B=$(TESTB) EXTRA_CFLAGS=-DPKGDIST_TESTING all units
 	@$(MAKE) -s lint-man
 	@sh tests/run $(TESTB)
 
 ASANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-asan: bootstrap
+asan:
+	@$(NEEDED)
 	@$(MAKE) -s B=build/asan OPT="-O1 -g" EXTRA_CFLAGS="-DPKGDIST_TESTING $(ASANFLAGS)" \
 		EXTRA_LDFLAGS="$(ASANFLAGS)" all units
 	@# One errno per injected fault here: the sanitizers look for memory
@@ -93,7 +101,8 @@ asan: bootstrap
 
 # Crash-consistency torture (tests/torture/): also part of check, with
 # a sample of crash points; TORTURE_FULL=1 tries every one.
-torture: bootstrap
+torture:
+	@$(NEEDED)
 	@$(MAKE) -s B=$(TESTB) EXTRA_CFLAGS=-DPKGDIST_TESTING all
 	@sh tests/torture/run $(TESTB)
 
@@ -135,7 +144,13 @@ fuzz: bootstrap
 bench: bootstrap all
 	@sh tests/bench/run $(B)
 
-demo: bootstrap all
+# The demo builds quietly: one line says what; V=1 shows each compiler
+# line as a plain make does.
+demo:
+	@$(NEEDED)
+	@echo "make demo: building pkgdiff, pkgstage, pkgpush and pkgretry in" \
+		"$(B)/$(if $(V),, (make V=1 demo shows the compiler lines))"
+	@$(MAKE) $(if $(V),,-s) B=$(B) all
 	@sh scripts/demo $(B)
 
 # install-files copies what B holds without building: the tests install

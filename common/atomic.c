@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "err.h"
 #include "fault.h"
 #include "io.h"
+#include "manifest.h"
 
 #define ATOMIC_SLOTS 256
 #define ATOMIC_NAME_KEEP 200	/* room for the mark within NAME_MAX */
@@ -102,29 +104,93 @@ atomic_install_cleanup(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+/*
+ * ATOMIC_MODE_USER: what is at name decides.  0 with af->through set
+ * (and af->fd open) for a device, fifo or socket; 0 with *keep the
+ * existing regular file's stat; 0 with keep->st_nlink 0 when nothing is
+ * there; -1 with err set.
+ */
+static int
+atomic_user_target(struct atomic_file *af, struct stat *keep)
+{
+	char shown[PATH_SHOW_LEN];
+	struct stat st;
+
+	memset(keep, 0, sizeof(*keep));
+	if (fstatat(af->dirfd, af->name, &st, 0) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys("cannot write '%s'", path_show(af->name,
+		    shown, sizeof(shown)));
+	}
+	if (S_ISREG(st.st_mode)) {
+		*keep = st;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return err_sys("cannot write '%s'", path_show(af->name,
+		    shown, sizeof(shown)));
+	}
+	/* A device, fifo or socket: written through, as "> FILE" does. */
+	af->fd = openat(af->dirfd, af->name, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (af->fd == -1)
+		return err_sys("cannot write '%s'", path_show(af->name,
+		    shown, sizeof(shown)));
+	af->through = 1;
+	return 0;
+}
+
 int
 atomic_open(struct atomic_file *af, int dirfd, const char *name,
     mode_t mode)
 {
+	struct stat keep, st;
+	bool user = mode == ATOMIC_MODE_USER;
+
 	af->dirfd = dirfd;
 	af->fd = -1;
 	af->fp = NULL;
 	af->slot = -1;
-	af->mode = mode;
+	af->mode = user ? 0 : mode;
+	af->keep_mode = 0;
+	af->through = 0;
 	af->tmpname[0] = '\0';
 	if (strchr(name, '/') != NULL || strlen(name) >= sizeof(af->name))
 		return err_set("'%s': not a plain file name", name);
 	strcpy(af->name, name);
+	if (user) {
+		if (atomic_user_target(af, &keep) == -1)
+			return -1;
+		if (af->through)
+			return 0;
+	}
 	if (atomic_tmpname(name, af->tmpname, sizeof(af->tmpname)) == -1)
 		return -1;
+	/* A user's new file is created 0666, which the umask cuts. */
 	af->fd = openat(dirfd, af->tmpname,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    user && keep.st_nlink == 0 ? 0666 : 0600);
 	if (af->fd == -1) {
 		err_sys("cannot create '%s'", af->tmpname);
 		af->tmpname[0] = '\0';
 		return -1;
 	}
 	af->slot = atomic_track(dirfd, af->tmpname);
+	if (user) {
+		if (keep.st_nlink != 0) {
+			af->mode = keep.st_mode & 07777 & ~(mode_t)(S_ISUID |
+			    S_ISGID);
+			/* Root replacing another account's file keeps it
+			 * that account's. */
+			if (geteuid() == 0 && (keep.st_uid != 0 ||
+			    keep.st_gid != 0))
+				(void)fchown(af->fd, keep.st_uid, keep.st_gid);
+		} else if (fstat(af->fd, &st) == 0)
+			af->mode = st.st_mode & 0777;
+		else
+			af->mode = 0600;
+	}
 	return 0;
 }
 
@@ -181,6 +247,17 @@ atomic_commit(struct atomic_file *af)
 			goto fail;
 		}
 		af->fp = NULL;
+	}
+	if (af->through) {
+		/* Nothing to rename, and a device or fifo has nothing to
+		 * sync (fsync fails with EINVAL on many). */
+		fd = af->fd;
+		af->fd = -1;
+		if (close(fd) == -1) {
+			err_sys("cannot write '%s'", af->name);
+			goto fail;
+		}
+		return 0;
 	}
 	if (io_fsync(af->fd, af->name) == -1)
 		goto fail;

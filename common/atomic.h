@@ -26,6 +26,9 @@ struct atomic_file {
 	FILE *fp;		/* from atomic_stream(), or NULL */
 	int slot;		/* cleanup registry slot, -1 if none */
 	mode_t mode;
+	int keep_mode;		/* ATOMIC_MODE_USER: mode is the file's own */
+	int through;		/* ATOMIC_MODE_USER: writing through a device,
+				 * fifo or socket, no temporary, no rename */
 	char name[256];
 	char tmpname[300];
 };
@@ -35,6 +38,18 @@ struct atomic_file {
  * and remove leftovers of a crash. */
 #define ATOMIC_TMP_MARK ".tmp-"
 
+/*
+ * Open a temporary for name under dirfd; at commit it gets mode.
+ *
+ * mode ATOMIC_MODE_USER is for a file a user names (-o FILE), written as
+ * a shell's "> FILE" would leave it, but atomically: an existing regular
+ * FILE (a symbolic link is followed to see what it is) keeps its
+ * permission bits (and, for root, its owner); a new one gets
+ * 0666 & ~umask; an existing device node, fifo or socket is written
+ * through and never replaced (-o /dev/null stays the device); a
+ * directory is refused (EISDIR).
+ */
+#define ATOMIC_MODE_USER ((mode_t)-1)
 int atomic_open(struct atomic_file *af, int dirfd, const char *name,
     mode_t mode);
 int atomic_write(struct atomic_file *af, const void *buf, size_t n);

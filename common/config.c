@@ -2,6 +2,7 @@
  * config.c — parse STORE/config (see config.h for the format).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +384,23 @@ config_load(int dirfd, const char *name, const char *shown,
 	}
 	r = config_load_buf(buf, len, shown, c);
 	free(buf);
+	return r;
+}
+
+int
+config_check(const char *dir)
+{
+	struct config c;
+	char *path;
+	size_t len = strlen(dir) + sizeof(CONFIG_FILE) + 1;
+	int r;
+
+	if ((path = malloc(len)) == NULL)
+		return err_sys("out of memory");
+	snprintf(path, len, "%s/%s", dir, CONFIG_FILE);
+	r = config_load(AT_FDCWD, path, path, &c);
+	config_free(&c);
+	free(path);
 	return r;
 }
 

@@ -92,6 +92,10 @@ void config_free(struct config *c);
  */
 int config_load(int dirfd, const char *name, const char *shown,
     struct config *c);
+/* Parse DIR/config only to check it, for code that reads the store's
+ * directory without store_open() (pkgretry run, before its jobs): 0, or
+ * -1 with err as config_load(). */
+int config_check(const char *dir);
 /* The same from a buffer; the fuzzing entry point. */
 int config_load_buf(const char *buf, size_t len, const char *shown,
     struct config *c);

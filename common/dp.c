@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,16 @@
 int
 dp_open(const char *path, bool create, struct dp_handle *h)
 {
+	size_t wl = 4 * strlen(path) + 8;	/* \ooo: 4 bytes a byte */
+
 	h->rootfd = h->metafd = h->lockfd = -1;
-	if ((h->where = strdup(path)) == NULL)
+	if ((h->where = malloc(wl)) == NULL)
 		return err_sys("out of memory");
+	path_show(path, h->where, wl);
 	/* The root itself may be a link (a mount point); nothing below. */
 	if ((h->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
-		err_sys("%s", path);
+		err_sys("%s", h->where);
 		goto fail;
 	}
 	h->metafd = openat(h->rootfd, DP_META, DIRFLAGS);
@@ -95,7 +99,114 @@ void
 dp_state_free(struct dp_state *s)
 {
 	free(s->error);
+	free(s->lived);
 	dp_state_init(s);
+}
+
+int
+dp_tree_parse(const char *name, uint64_t *v, unsigned *k)
+{
+	const char *dot;
+	uint64_t n, kk;
+
+	if (name[0] != 'v' || strlen(name) >= DP_TREE_MAX ||
+	    (dot = strchr(name, '.')) == NULL ||
+	    num_u64(name + 1, (size_t)(dot - name - 1), UINT64_MAX, &n) ==
+	    -1 || num_u64(dot + 1, strlen(dot + 1), UINT_MAX, &kk) == -1 ||
+	    kk == 0)
+		return -1;
+	if (v != NULL)
+		*v = n;
+	if (k != NULL)
+		*k = (unsigned)kk;
+	return 0;
+}
+
+int
+dp_tree_manifest(const char *name, char tree[DP_TREE_MAX])
+{
+	size_t l = strlen(name), sl = strlen(DP_TREE_MANIFEST);
+
+	if (l <= sl || l - sl >= DP_TREE_MAX ||
+	    strcmp(name + l - sl, DP_TREE_MANIFEST) != 0)
+		return -1;
+	memcpy(tree, name, l - sl);
+	tree[l - sl] = '\0';
+	return dp_tree_parse(tree, NULL, NULL);
+}
+
+void
+dp_tree_manifest_name(const char *tree,
+    char out[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)])
+{
+	snprintf(out, DP_TREE_MAX + sizeof(DP_TREE_MANIFEST), "%s%s", tree,
+	    DP_TREE_MANIFEST);
+}
+
+int
+dp_state_lived(const struct dp_state *s, size_t i, char out[DP_TREE_MAX])
+{
+	const char *p = s->lived, *e;
+
+	if (p == NULL)
+		return 0;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return 0;
+		e = p + strcspn(p, " ");
+		if (i-- == 0) {
+			snprintf(out, DP_TREE_MAX, "%.*s", (int)(e - p), p);
+			return 1;
+		}
+		p = e;
+	}
+}
+
+int
+dp_state_set_lived(struct dp_state *s, char (*v)[DP_TREE_MAX], size_t n)
+{
+	size_t i, len = 1;
+	char *l;
+
+	for (i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	if ((l = malloc(len)) == NULL)
+		return err_sys("out of memory");
+	l[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(l, " ");
+		strcat(l, v[i]);
+	}
+	free(s->lived);
+	s->lived = l;
+	return 0;
+}
+
+int
+dp_state_make_live(struct dp_state *s, const char *tree)
+{
+	char (*v)[DP_TREE_MAX] = NULL, t[DP_TREE_MAX];
+	size_t n = 0, i;
+	int rc;
+
+	for (i = 0; dp_state_lived(s, i, t) == 1; i++)
+		n++;
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return err_sys("out of memory");
+	n = 0;
+	if (s->tree[0] != '\0' && strcmp(s->tree, tree) != 0)
+		snprintf(v[n++], DP_TREE_MAX, "%s", s->tree);
+	for (i = 0; dp_state_lived(s, i, t) == 1; i++)
+		if (strcmp(t, tree) != 0 && strcmp(t, s->tree) != 0)
+			snprintf(v[n++], DP_TREE_MAX, "%s", t);
+	rc = dp_state_set_lived(s, v, n);
+	free(v);
+	if (rc == 0)
+		snprintf(s->tree, sizeof(s->tree), "%s", tree);
+	return rc;
 }
 
 int
@@ -123,17 +234,30 @@ dp_pkgdir(struct dp_handle *h, const char *pkg, bool create)
 	return fd;
 }
 
+/* Is val a "lived" line's value: "-", or tree names, blank-separated? */
 static bool
-tree_name_valid(const char *t)
+lived_valid(const char *val)
 {
-	size_t i, n = strlen(t);
+	char t[DP_TREE_MAX];
+	size_t l;
 
-	if (n < 4 || n >= 64 || t[0] != 'v')
+	if (strcmp(val, "-") == 0)
+		return true;
+	if (*val == '\0')
 		return false;
-	for (i = 1; i < n; i++)
-		if (!((t[i] >= '0' && t[i] <= '9') || t[i] == '.'))
+	while (*val != '\0') {
+		l = strcspn(val, " ");
+		if (l == 0 || l >= DP_TREE_MAX)
 			return false;
-	return strchr(t, '.') != NULL;
+		memcpy(t, val, l);
+		t[l] = '\0';
+		if (dp_tree_parse(t, NULL, NULL) == -1)
+			return false;
+		val += l;
+		if (*val == ' ' && *++val == '\0')
+			return false;
+	}
+	return true;
 }
 
 /* Parse the state record; fd-relative read with O_NOFOLLOW. */
@@ -201,9 +325,19 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 			else
 				goto bad;
 		} else if (strcmp(p, "tree") == 0) {
-			if (!tree_name_valid(val))
+			if (dp_tree_parse(val, NULL, NULL) == -1)
 				goto bad;
 			snprintf(s->tree, sizeof(s->tree), "%s", val);
+		} else if (strcmp(p, "lived") == 0) {
+			free(s->lived);
+			s->lived = NULL;
+			if (!lived_valid(val))
+				goto bad;
+			if ((s->lived = strdup(strcmp(val, "-") == 0 ? "" :
+			    val)) == NULL) {
+				err_sys("out of memory");
+				goto out;
+			}
 		} else if (strcmp(p, "error") == 0) {
 			free(s->error);
 			s->error = NULL;
@@ -254,6 +388,8 @@ dp_state_write(struct dp_handle *h, const char *pkg,
 		fprintf(fp, "from %" PRIu64 "\n", s->from);
 	if (s->layout == DP_LAYOUT_ATOMIC && s->tree[0])
 		fprintf(fp, "tree %s\n", s->tree);
+	if (s->layout == DP_LAYOUT_ATOMIC && s->lived != NULL)
+		fprintf(fp, "lived %s\n", s->lived[0] ? s->lived : "-");
 	fputs("error ", fp);
 	if (s->error == NULL || s->error[0] == '\0')
 		fputs("-", fp);
@@ -286,7 +422,9 @@ int
 dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
     struct manifest *m, struct mdelta_base *b)
 {
-	char what[4200], link[300], mname[80], want[120];
+	char what[4200], link[300], want[120];
+	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
+	uint64_t lv;
 	struct stat st;
 	bool found = false;
 	int pkgfd = -1, rc = -1;
@@ -313,8 +451,7 @@ dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
 		}
 		/* Never installed, a first install that never reached its
 		 * rename, or removed by hand: the DP does not hold it. */
-		free(s->error);
-		dp_state_init(s);
+		dp_state_free(s);
 		rc = 0;
 		goto out;
 	}
@@ -327,7 +464,7 @@ dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
 		link[n] = '\0';
 		snprintf(want, sizeof(want), "%s/%s/", DP_META, pkg);
 		if (strncmp(link, want, strlen(want)) != 0 ||
-		    !tree_name_valid(link + strlen(want))) {
+		    dp_tree_parse(link + strlen(want), &lv, NULL) == -1) {
 			err_set("%s/%s: a link to '%s', not to a tree of "
 			    "pkgdist: refusing to touch it", h->where, pkg,
 			    link);
@@ -340,17 +477,22 @@ dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
 		}
 		if (!found || s->layout != DP_LAYOUT_ATOMIC ||
 		    strcmp(s->tree, link + strlen(want)) != 0) {
-			/* Crash between the switch and the record. */
+			/* Crash between the switch and the record: the
+			 * record's tree was live until the switch. */
+			if (found && s->layout == DP_LAYOUT_ATOMIC &&
+			    s->lived != NULL &&
+			    dp_state_make_live(s, link + strlen(want)) == -1)
+				goto out;
+			s->stale = true;
 			s->layout = DP_LAYOUT_ATOMIC;
 			s->status = DP_ST_COMPLETE;
 			s->from = 0;
 			snprintf(s->tree, sizeof(s->tree), "%s",
 			    link + strlen(want));
-			s->version = strtoull(s->tree + 1, NULL, 10);
+			s->version = lv;
 		}
 		if (m != NULL) {
-			snprintf(mname, sizeof(mname), "%s.manifest",
-			    s->tree);
+			dp_tree_manifest_name(s->tree, mname);
 			if (mdelta_load_at(pkgfd, mname, what, m, b) == -1)
 				goto out;
 			if (m->version != 0)
@@ -385,6 +527,18 @@ out:
 			mdelta_base_free(b);
 	}
 	return rc;
+}
+
+int
+dp_current_manifest(struct dp_handle *h, const char *pkg, int pkgfd,
+    uint64_t *bytes)
+{
+	char link[8 + 256];
+
+	snprintf(link, sizeof(link), "../../%s", pkg);
+	if (mdelta_save_pointer(pkgfd, DP_MANIFEST, link, bytes) == -1)
+		return err_prefix("%s/%s/%s: ", h->where, DP_META, pkg);
+	return 0;
 }
 
 static int
@@ -510,6 +664,19 @@ out:
 	dp_pkg_states_free(v, n);
 	dp_packages_free(names, pkg != NULL ? 0 : nn);
 	return rc;
+}
+
+const char *
+dp_what(const char *where, const char *path, char *buf, size_t len)
+{
+	size_t n;
+
+	if (len == 0)
+		return buf;
+	snprintf(buf, len, "%s/", where);
+	n = strlen(buf);
+	path_show(path, buf + n, len - n);
+	return buf;
 }
 
 int

@@ -19,7 +19,8 @@
  *   DP/.pkgdist/.lock           the DP's lock (held during a push)
  *   DP/.pkgdist/PKG/state       "pkgdist-dpstate 1" record (below)
  *   DP/.pkgdist/PKG/manifest    the manifest of what DP/PKG holds (atomic:
- *                               a hard link to the current vN.K.manifest)
+ *                               a pointer to the vN.K.manifest of the tree
+ *                               DP/PKG links to, dp_current_manifest())
  *   DP/.pkgdist/PKG/vN.K/       atomic: a complete tree of version N
  *   DP/.pkgdist/PKG/vN.K.manifest  its manifest
  *   DP/.pkgdist/PKG/base.N.K    a full manifest (of version N) that the
@@ -48,6 +49,11 @@
  *   state complete|partial
  *   from M                 partial only: the version it was at before
  *   tree vN.K              atomic only: the current tree
+ *   lived vN.K ...         atomic only: the trees that were live before
+ *                          the current one, most recently live first
+ *                          ("-": none); what --keep keeps.  A record
+ *                          without it (an earlier release) says nothing
+ *                          of which trees were live: dp_state_lived()
  *   error TEXT             last failure, escaped as manifest paths ("-")
  *
  * For the atomic layout the link DP/PKG is the truth (a crash between
@@ -68,6 +74,10 @@
 #define DP_STATE "state"
 #define DP_MANIFEST "manifest"
 #define DP_TMP_PREFIX "tmp."
+/* An atomic tree "vN.K" (N its version, K a number that makes the name
+ * new) and its manifest beside it, "vN.K" DP_TREE_MANIFEST. */
+#define DP_TREE_MAX 64
+#define DP_TREE_MANIFEST ".manifest"
 /* Temporary names inside a package directory (inplace layout). */
 #define DP_INPLACE_TMP ".pkgdist-tmp-"
 
@@ -75,7 +85,8 @@ struct dp_handle {
 	int rootfd;		/* the DP root directory */
 	int metafd;		/* DP/.pkgdist, -1 if absent (read-only open) */
 	int lockfd;		/* -1 unless locked */
-	char *where;		/* the DP's path, for messages */
+	char *where;		/* the DP's path, for messages: shown with
+				 * path_show(), one line whatever it holds */
 };
 
 /*
@@ -86,6 +97,14 @@ struct dp_handle {
  * is unreachable: an unmounted share is not recreated).
  */
 int dp_open(const char *path, bool create, struct dp_handle *h);
+
+/*
+ * "WHERE/PATH" for a message into buf (len bytes): where as h->where
+ * (already shown), path, from a manifest, through path_show(), so that
+ * a name with a newline stays on its line.  Returns buf.
+ */
+const char *dp_what(const char *where, const char *path, char *buf,
+    size_t len);
 void dp_close(struct dp_handle *h);
 
 /* Take the DP's lock, waiting up to timeout seconds (lock.h). */
@@ -99,8 +118,14 @@ struct dp_state {
 	enum dp_status status;	/* NONE: the DP does not hold the package */
 	uint64_t version;
 	uint64_t from;		/* partial: version before */
-	char tree[64];		/* atomic: "vN.K" */
+	char tree[DP_TREE_MAX];	/* atomic: "vN.K" */
+	char *lived;		/* atomic: the "lived" line's trees (blank-
+				 * separated, "" none), or NULL when the
+				 * record has no such line; malloc'd */
 	char *error;		/* last failure, or NULL; malloc'd */
+	bool stale;		/* atomic: the record names another tree than
+				 * DP/PKG links to (a crash after the switch):
+				 * the fields follow the link */
 };
 
 void dp_state_init(struct dp_state *s);
@@ -125,6 +150,50 @@ int dp_state_read_base(struct dp_handle *h, const char *pkg,
  * *bytes (may be NULL) is increased by the bytes written. */
 int dp_state_write(struct dp_handle *h, const char *pkg,
     const struct dp_state *s, uint64_t *bytes);
+
+/*
+ * Tree names.  dp_tree_parse(): is name exactly "vN.K" (decimal, no
+ * leading zero, N a uint64_t, K from 1 to UINT_MAX, shorter than
+ * DP_TREE_MAX)?  0 and *v, *k set (either may be NULL), or -1 (no error
+ * text: the caller says what the name was).  dp_tree_manifest(): is name
+ * a tree's manifest, "vN.K.manifest"?  Then 0 and the tree's name in
+ * tree.  The one parser of these names for every reader of a DP.
+ */
+int dp_tree_parse(const char *name, uint64_t *v, unsigned *k);
+int dp_tree_manifest(const char *name, char tree[DP_TREE_MAX]);
+/* out = tree's manifest name, "vN.K.manifest". */
+void dp_tree_manifest_name(const char *tree,
+    char out[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)]);
+
+/*
+ * The order in which trees were live, for --keep.  dp_state_make_live()
+ * records that tree becomes the current one: the previous current tree
+ * goes first in s->lived, tree leaves it (s->lived NULL: it is made,
+ * with the previous current tree alone; a layout that finds a record of
+ * an earlier release seeds it first with dp_state_set_lived()).  0, or
+ * -1 (out of memory).
+ *
+ * dp_state_lived(): the i-th tree of s->lived (0: the most recently
+ * live before the current), copied into out; 1, or 0 past the end.
+ */
+int dp_state_make_live(struct dp_state *s, const char *tree);
+int dp_state_lived(const struct dp_state *s, size_t i,
+    char out[DP_TREE_MAX]);
+/* Replace s->lived by the trees of v[0..n) in that order (NULL-safe).
+ * 0, or -1 (out of memory). */
+int dp_state_set_lived(struct dp_state *s, char (*v)[DP_TREE_MAX],
+    size_t n);
+
+/*
+ * Atomic layout: make DP/.pkgdist/PKG/manifest (pkgfd: DP/.pkgdist/PKG)
+ * the pointer to the manifest of the tree DP/PKG links to (mdelta.h,
+ * "link ../../PKG"), unless it is one already; an earlier release kept a
+ * hard link to the current tree's manifest there, which a crash right
+ * after the switch left naming the old tree.  *bytes as for
+ * dp_state_write().  0, or -1 with err set.
+ */
+int dp_current_manifest(struct dp_handle *h, const char *pkg, int pkgfd,
+    uint64_t *bytes);
 
 /* The packages with state on the DP, sorted; malloc'd vector of malloc'd
  * names.  A DP without .pkgdist holds none. */

@@ -241,13 +241,24 @@ parse_line(const char *line, size_t len, struct dp *dp)
 	size_t fl[4], n, i;
 	char *target = NULL;
 
-	n = split(line, len, f, fl);
-	if (n != 3)
-		return err_set("expected 'NAME GROUP TARGET', found %zu "
-		    "field%s", n > 4 ? (size_t)4 : n, n == 1 ? "" : "s");
+	/* A DOS line end first: it is the likely cause of what follows. */
+	if (len > 0 && line[len - 1] == '\r')
+		return err_set("line ends in '\\r' (a DOS line end; the list "
+		    "wants Unix line ends: dos2unix FILE, or sed -i 's/\\r$//' "
+		    "FILE)");
 	for (i = 0; i < len; i++)
 		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-			return err_set("control character in line");
+			return err_set("control character \\%03o in line "
+			    "(write it in TARGET as \\%03o)",
+			    (unsigned char)line[i], (unsigned char)line[i]);
+	n = split(line, len, f, fl);
+	if (n > 3)
+		return err_set("expected 'NAME GROUP TARGET', found %s "
+		    "fields (a space in TARGET is written \\040, a tab "
+		    "\\011)", n > 4 ? "more than 4" : "4");
+	if (n != 3)
+		return err_set("expected 'NAME GROUP TARGET', found %zu "
+		    "field%s", n, n == 1 ? "" : "s");
 	if ((dp->name = xstrndup(f[0], fl[0])) == NULL ||
 	    (dp->group = xstrndup(f[1], fl[1])) == NULL ||
 	    (dp->target_text = xstrndup(f[2], fl[2])) == NULL)

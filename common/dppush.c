@@ -18,6 +18,7 @@
 #include "err.h"
 #include "io.h"
 #include "manifest.h"
+#include "progress.h"
 #include "scan.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -217,61 +218,23 @@ out:
  * --verify found the DP's files right but its manifest unreadable: write
  * it again (a new base, since there is none to go on) under its own name
  * (atomic: the current tree's vN.K.manifest, and DP/.pkgdist/PKG/manifest
- * linked to it again), then drop the bases nothing names.
+ * its pointer again), then drop the bases nothing names.
  */
-/* Atomic layout: DP/.pkgdist/PKG/manifest a hard link to mname again. */
-static int
-relink_manifest(struct dp_apply *a, const char *mname)
-{
-	(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
-	if (io_link(a->pkgfd, mname, a->pkgfd, DP_TMP_PREFIX "manifest") ==
-	    -1 || io_rename(a->pkgfd, DP_TMP_PREFIX "manifest", a->pkgfd,
-	    DP_MANIFEST) == -1) {
-		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
-		return err_prefix("%s/%s/%s: ", a->h->where, DP_META, a->pkg);
-	}
-	return 0;
-}
-
 static int
 rewrite_manifest(struct dp_apply *a)
 {
-	char mname[80];
+	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
 
 	if (a->st->layout == DP_LAYOUT_INPLACE) {
 		if (dp_save_manifest(a, DP_MANIFEST) == -1)
 			return -1;
 	} else {
-		snprintf(mname, sizeof(mname), "%s.manifest", a->st->tree);
+		dp_tree_manifest_name(a->st->tree, mname);
 		if (dp_save_manifest(a, mname) == -1 ||
-		    relink_manifest(a, mname) == -1)
+		    dp_current_manifest(a->h, a->pkg, a->pkgfd,
+		    &a->r->state_bytes) == -1)
 			return -1;
 	}
-	dp_gc_bases(a);
-	return 0;
-}
-
-/*
- * Atomic layout, up to date: a crash between the switch of DP/PKG and
- * the record (dp_state_read() then follows the link) leaves
- * DP/.pkgdist/PKG/manifest and the state record at the old tree; finish
- * them now, as the interrupted push would have.
- */
-static int
-finish_switch(struct dp_apply *a)
-{
-	struct stat cur, want;
-	char mname[80];
-
-	snprintf(mname, sizeof(mname), "%s.manifest", a->st->tree);
-	if (fstatat(a->pkgfd, mname, &want, AT_SYMLINK_NOFOLLOW) == -1)
-		return 0;	/* dp_state_read() read it: gone since? */
-	if (fstatat(a->pkgfd, DP_MANIFEST, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    cur.st_ino == want.st_ino && cur.st_dev == want.st_dev)
-		return 0;
-	if (relink_manifest(a, mname) == -1 ||
-	    dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes) == -1)
-		return -1;
 	dp_gc_bases(a);
 	return 0;
 }
@@ -287,7 +250,7 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	struct dp_state st;
 	struct dp_apply a;
 	enum dp_layout want;
-	uint64_t v = newm->version;
+	uint64_t v = newm->version, planned = 0;
 	long long nchg;
 	int pkgfd = -1, rc = -1, k;
 
@@ -405,6 +368,17 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		r->up_to_date = true;
 		r->bytes = 0;
 		rc = 0;
+		/* Nothing to do is a success: a failure noted on the DP by
+		 * an earlier push (dp_note_failure) is no longer true. */
+		if (st.error != NULL && !o->dry_run) {
+			free(st.error);
+			st.error = NULL;
+			if (dp_state_write(h, pkg, &st, &r->state_bytes) ==
+			    -1) {
+				rc = -1;
+				goto out;
+			}
+		}
 		/* The files are right but the manifest could not be read:
 		 * write it anew where it was. */
 		a.pkgfd = pkgfd;
@@ -415,13 +389,17 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 			rc = rewrite_manifest(&a);
 		else if (st.layout == DP_LAYOUT_ATOMIC && !o->dry_run &&
 		    pkgfd != -1)
-			rc = finish_switch(&a);
+			rc = layout_atomic_finish(&a);
 		goto out;
 	}
 	if (o->dry_run) {
 		rc = 0;
 		goto out;
 	}
+	/* The progress line's total grows by what this DP needs; what a
+	 * failure leaves unwritten comes off again below. */
+	planned = r->bytes;
+	progress_expect(o->progress, (int64_t)planned);
 	r->bytes = 0;	/* from here: bytes actually written */
 	if (pkgfd == -1 && (pkgfd = dp_pkgdir(h, pkg, true)) == -1)
 		goto out;
@@ -436,6 +414,8 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 out:
 	if (rc == -1 && r->failed_errno == 0)
 		r->failed_errno = err_errno();
+	if (rc == -1 && planned > r->bytes)
+		progress_expect(o->progress, -(int64_t)(planned - r->bytes));
 	if (pkgfd != -1)
 		close(pkgfd);
 	manifest_free(&oldm);
@@ -445,6 +425,14 @@ out:
 	mdelta_base_free(&base);
 	dp_state_free(&st);
 	return rc;
+}
+
+bool
+dp_push_refused(const struct dp_push_result *r, bool rollback)
+{
+	/* The checks of step 2, which come before anything is written. */
+	return r->permanent && r->held && (rollback ?
+	    r->old_version < r->new_version : r->old_version > r->new_version);
 }
 
 int

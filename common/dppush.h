@@ -121,6 +121,7 @@ struct dp_push_result {
 	int failed_errno;	/* on failure: errno class, 0 if unknown */
 	bool permanent;		/* on failure: waiting will not help (a
 				 * lower version refused) */
+	uint64_t bytes_sent;	/* remote: bytes sent on the connection */
 };
 
 /*
@@ -130,6 +131,16 @@ struct dp_push_result {
 int dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
     const struct content_source *src, const struct dp_push_opts *o,
     struct dp_push_result *r);
+
+/*
+ * True when r is dp_push() refusing to move the DP (to a lower version
+ * without rollback, or to a higher one with it): the DP was not touched
+ * and still holds its version, so the refusal fails the command for it
+ * but is not noted on the DP or in the store as a failure, and queues no
+ * retry.  Works on a remote DP's result too (held, old_version and
+ * permanent travel in RESULT).
+ */
+bool dp_push_refused(const struct dp_push_result *r, bool rollback);
 
 /*
  * Work that may follow a push once its outcome is known (pkgpush --serve
@@ -170,6 +181,9 @@ struct dp_apply {
 	const struct dp_push_opts *o;
 	struct dp_push_result *r;
 	struct dp_state *st;		/* current state, updated */
+	/* Atomic: entries of newm hard-linked to the old tree's file and
+	 * given their new mode and mtime there (layout_build_tree). */
+	size_t *retimed, nretimed;
 };
 
 int layout_atomic_apply(struct dp_apply *a);
@@ -181,6 +195,10 @@ int layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name,
 /* Switch DP/PKG back to the kept tree of version v that
  * layout_atomic_kept() names; 1 done, 0 none kept (nothing changed). */
 int layout_atomic_rollback(struct dp_apply *a, uint64_t v);
+/* Up to date: finish what a push cut short after its switch (the record
+ * of the tree DP/PKG links to, the trees beyond keep) and make
+ * DP/.pkgdist/PKG/manifest a pointer if it is not one. */
+int layout_atomic_finish(struct dp_apply *a);
 int layout_inplace_apply(struct dp_apply *a);
 
 /* Shared by the layouts (layout_atomic.c). */

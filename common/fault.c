@@ -40,6 +40,8 @@ static unsigned long fault_n;
 static int fault_errno;			/* 0 means crash or hang */
 static int fault_hang;			/* hang instead of crashing */
 static const char *fault_countfile;
+static char slow_op[16];		/* "" when nothing is slowed */
+static unsigned long slow_ms;
 static atomic_ulong fault_count[FAULT_NOPS];
 static atomic_ulong fault_any;
 
@@ -61,11 +63,23 @@ fault_write_counts(void)
 static void
 fault_setup(void)
 {
-	const char *spec = getenv("PKGDIST_FAULT");
+	const char *spec = getenv("PKGDIST_FAULT"), *slow;
 	const char *c1, *c2;
 	char *end;
 	size_t i;
 
+	slow = getenv("PKGDIST_FAULT_SLOW");
+	if (slow != NULL && *slow != '\0') {
+		c1 = strchr(slow, ':');
+		if (c1 == NULL || (size_t)(c1 - slow) >= sizeof(slow_op))
+			goto badslow;
+		errno = 0;
+		slow_ms = strtoul(c1 + 1, &end, 10);
+		if (*end != '\0' || errno != 0 || slow_ms > 60000)
+			goto badslow;
+		memcpy(slow_op, slow, c1 - slow);
+		slow_op[c1 - slow] = '\0';
+	}
 	fault_countfile = getenv("PKGDIST_FAULT_COUNT");
 	if (fault_countfile != NULL && *fault_countfile != '\0')
 		atexit(fault_write_counts);
@@ -95,6 +109,9 @@ bad:
 	/* A malformed spec in a test is a test bug: stop loudly. */
 	fprintf(stderr, "PKGDIST_FAULT: malformed '%s'\n", spec);
 	abort();
+badslow:
+	fprintf(stderr, "PKGDIST_FAULT_SLOW: malformed '%s'\n", slow);
+	abort();
 }
 
 int
@@ -110,6 +127,9 @@ fault_hit(const char *op)
 			break;
 		}
 	nth_any = atomic_fetch_add(&fault_any, 1) + 1;
+	if (slow_op[0] != '\0' && (strcmp(slow_op, "any") == 0 ||
+	    strcmp(slow_op, op) == 0))
+		(void)usleep((useconds_t)(slow_ms * 1000));
 	if (fault_op[0] == '\0')
 		return 0;
 	if (strcmp(fault_op, "any") == 0) {

@@ -17,6 +17,9 @@
  * PKGDIST_FAULT_COUNT=FILE makes the process write the number of
  * operations of each kind it performed to FILE at exit ("OP COUNT" lines),
  * so a torture test knows how many crash points exist.
+ * PKGDIST_FAULT_SLOW=OP:MS makes every operation of kind OP (or any)
+ * take MS milliseconds longer, as on a slow disk or link, so a test can
+ * watch work in progress (the progress line).
  * PKGDIST_NOW=SECONDS replaces time(NULL) through fault_now(), so tests
  * can move the clock (retry backoff).
  */

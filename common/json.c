@@ -1,5 +1,6 @@
 /*
- * json.c — the JSON writer (see json.h for the escaping of bytes).
+ * json.c — the JSON writer (see json.h for the escaping of bytes; what
+ * is valid UTF-8 is utf8_char()'s, manifest.h, as for path_show()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 
 #include "err.h"
 #include "json.h"
+#include "manifest.h"
 
 void
 json_init(struct json *j)
@@ -145,48 +147,6 @@ json_array_end(struct json *j)
 	json_close(j, ']', false);
 }
 
-/*
- * The code point of the valid UTF-8 sequence at p (n bytes left) in
- * *cp, and its length; 0 when p[0] starts none (a stray continuation
- * byte, a cut or overlong sequence, a surrogate, above U+10FFFF).
- */
-static size_t
-json_utf8(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t k, i;
-	uint32_t v;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		k = 2;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		k = 3;
-		v = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		k = 4;
-		v = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
-	} else
-		return 0;
-	if (n < k || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 1; i < k; i++) {
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-		v = v << 6 | (p[i] & 0x3f);
-	}
-	*cp = v;
-	return k;
-}
-
 static void
 json_put_u(struct json *j, unsigned v)
 {
@@ -240,7 +200,7 @@ json_put_string(struct json *j, const char *s, size_t len)
 				json_put_u(j, p[i]);	/* controls, DEL */
 				break;
 			}
-			if ((k = json_utf8(p + i, len - i, &cp)) == 0) {
+			if ((k = utf8_char(p + i, len - i, &cp)) == 0) {
 				json_put_u(j, 0xdc00 | p[i]);
 				break;
 			}

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "atomic.h"
 #include "digest.h"
@@ -31,7 +33,9 @@
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define COPYBUF (256 * 1024)
 
-enum action { ACT_NONE, ACT_LINK, ACT_COPYOLD, ACT_SOURCE, ACT_KEEP };
+enum action {
+	ACT_NONE, ACT_LINK, ACT_COPYOLD, ACT_SOURCE, ACT_KEEP, ACT_RETIME
+};
 
 /* Remove a tree after a failure, keeping the failure's message. */
 void
@@ -185,6 +189,7 @@ layout_fix_dirs(int rootfd, const struct manifest *m,
 {
 	struct dp_walk w;
 	const char *base;
+	char what[4400 + PATH_SHOW_LEN];
 	size_t i;
 	int pfd, fd, rc = -1;
 
@@ -197,12 +202,14 @@ layout_fix_dirs(int rootfd, const struct manifest *m,
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
 			goto out;
 		if ((fd = openat(pfd, base, DIRFLAGS)) == -1) {
-			err_sys("%s/%s", where, e->path);
+			err_sys("%s", dp_what(where, e->path, what,
+			    sizeof(what)));
 			goto out;
 		}
 		if (fchmod(fd, e->mode) == -1 ||
 		    layout_set_times(pfd, base, fd, e->mtime) == -1) {
-			err_sys("%s/%s", where, e->path);
+			err_sys("%s", dp_what(where, e->path, what,
+			    sizeof(what)));
 			close(fd);
 			goto out;
 		}
@@ -243,7 +250,7 @@ writer(void *arg)
 	uint64_t bytes = 0;
 	const char *base, *obase = NULL;
 	char *what = NULL;
-	size_t i, wl = strlen(w->where) + MANIFEST_PATH_MAX + 2;
+	size_t i, wl = strlen(w->where) + PATH_SHOW_LEN + 2;
 	int pfd, opfd = -1;
 
 	dp_walk_init(&wn, w->newfd);
@@ -263,7 +270,7 @@ writer(void *arg)
 		i = w->idx[w->next++];
 		pthread_mutex_unlock(&w->mu);
 		e = &nm->v[i];
-		snprintf(what, wl, "%s/%s", w->where, e->path);
+		dp_what(w->where, e->path, what, wl);
 		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1 ||
 		    (w->act[i] == ACT_COPYOLD &&
 		    dp_walk_parent(&wo, e->path, &opfd, &obase) == -1)) {
@@ -349,6 +356,79 @@ link_says(int dirfd, const char *name, const char *target)
 	    memcmp(buf, target, (size_t)n) == 0;
 }
 
+/* Is errnum a file system's way of saying it cannot clone or link? */
+static bool
+cannot_share(int errnum)
+{
+	return errnum == EPERM || errnum == EMLINK || errnum == ENOTSUP ||
+	    errnum == EOPNOTSUPP || errnum == EXDEV || errnum == EINVAL ||
+	    errnum == ENOTTY || errnum == ENOSYS;
+}
+
+/*
+ * Entry i of a->newm, whose content the old tree's file (obase under
+ * opfd, checked against a->oldm by the caller) has, differs from it in
+ * mode or mtime only: make it under pfd as base without writing a byte
+ * of content.  Where the file system clones (FICLONE: a new inode that
+ * shares the old one's blocks), a clone gets the new mode and mtime and
+ * the old tree is untouched.  Elsewhere the old file is hard-linked and
+ * the shared inode gets the new mode and mtime: clients still reading
+ * the old tree see them too (the same bytes, a new time or mode), so i
+ * is recorded in a->retimed first: a push that fails before its switch
+ * puts the old ones back (retime_undo), and after the switch the
+ * manifests of the kept trees that share the inode are made to say so
+ * (retime_kept).  1 done, 0 neither works here (the caller copies), -1
+ * with err set.
+ */
+static int
+retime_file(struct dp_apply *a, size_t i, int opfd, const char *obase,
+    int pfd, const char *base, const char *what)
+{
+	const struct entry *e = &a->newm->v[i];
+	int ofd, nfd, rc;
+
+#ifdef FICLONE
+	if ((ofd = openat(opfd, obase, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return err_sys("%s", what);
+	if ((nfd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		close(ofd);
+		return err_sys("%s", what);
+	}
+	if (ioctl(nfd, FICLONE, ofd) == 0) {
+		rc = layout_finish_file(pfd, base, nfd, e, what);
+		close(nfd);
+		close(ofd);
+		return rc == -1 ? -1 : 1;
+	}
+	rc = errno;
+	close(nfd);
+	close(ofd);
+	(void)unlinkat(pfd, base, 0);
+	if (!cannot_share(rc)) {
+		errno = rc;
+		return err_sys("cannot clone '%s'", what);
+	}
+#endif
+	if (io_link(opfd, obase, pfd, base) == -1)
+		return cannot_share(err_errno()) ? 0 : err_prefix("%s: ", what);
+	if (a->retimed == NULL && (a->retimed = calloc(a->newm->n,
+	    sizeof(*a->retimed))) == NULL)
+		return err_sys("out of memory");
+	a->retimed[a->nretimed++] = i;
+	if ((nfd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return err_sys("%s", what);
+	if (fchmod(nfd, e->mode) == -1 ||
+	    layout_set_times(pfd, base, nfd, e->mtime) == -1) {
+		close(nfd);
+		return err_sys("%s", what);
+	}
+	close(nfd);
+	return 1;
+}
+
 /*
  * Build the complete tree a->newm in newfd; olddir (-1: none) is the old
  * tree, whose manifest is a->oldm.  Unchanged files are hard links to the
@@ -367,7 +447,7 @@ layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where,
 	const char *base, *obase;
 	char what[4400];
 	size_t *idx = NULL, nidx = 0;
-	int pfd, opfd, rc = -1;
+	int pfd, opfd, rc = -1, k;
 
 	dp_walk_init(&wn, newfd);
 	dp_walk_init(&wo, oldfd);
@@ -402,7 +482,7 @@ layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where,
 				act[i] = ACT_KEEP;
 				continue;
 			}
-			snprintf(what, sizeof(what), "%s/%s", where, e->path);
+			dp_what(where, e->path, what, sizeof(what));
 			if (io_unlink(pfd, base, 0) == -1 &&
 			    err_errno() != ENOENT) {
 				err_prefix("%s: ", what);
@@ -415,19 +495,18 @@ layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where,
 		if (oldfd == -1 || (o = manifest_find(a->oldm, e->path)) ==
 		    NULL || !entry_same_content(o, e))
 			goto need;
-		act[i] = ACT_COPYOLD;
-		if (o->mode != e->mode || o->mtime != e->mtime)
-			continue;
 		/* The old file must still be what its manifest says. */
 		if (dp_walk_parent(&wo, e->path, &opfd, &obase) == -1 ||
 		    fstatat(opfd, obase, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size ||
-		    (st.st_mode & 07777) != e->mode ||
-		    (int64_t)st.st_mtime != e->mtime) {
+		    (st.st_mode & 07777) != o->mode ||
+		    (int64_t)st.st_mtime != o->mtime) {
 			act[i] = ACT_SOURCE;
 			goto need;
 		}
-		act[i] = ACT_LINK;
+		/* Only its mode or mtime changed: no byte is written. */
+		act[i] = o->mode != e->mode || o->mtime != e->mtime ?
+		    ACT_RETIME : ACT_LINK;
 		continue;
 need:
 		memcpy(needs[nneed].digest, e->digest, DIGEST_LEN);
@@ -440,7 +519,7 @@ need:
 	for (i = 0; i < nm->n; i++) {
 		const struct entry *e = &nm->v[i];
 
-		snprintf(what, sizeof(what), "%s/%s", where, e->path);
+		dp_what(where, e->path, what, sizeof(what));
 		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1) {
 			err_prefix("%s: ", where);
 			goto out;
@@ -472,6 +551,19 @@ need:
 			if (act[i] == ACT_KEEP) {
 				a->r->linked++;
 				break;
+			}
+			if (act[i] == ACT_RETIME) {
+				if (dp_walk_parent(&wo, e->path, &opfd,
+				    &obase) == -1)
+					goto out;
+				if ((k = retime_file(a, i, opfd, obase, pfd,
+				    base, what)) == -1)
+					goto out;
+				if (k == 1) {
+					a->r->linked++;
+					break;
+				}
+				act[i] = ACT_COPYOLD;
 			}
 			if (act[i] == ACT_LINK) {
 				if (dp_walk_parent(&wo, e->path, &opfd,
@@ -514,60 +606,39 @@ out:
 }
 
 struct tree {
-	char name[64];
+	char name[DP_TREE_MAX];
 	uint64_t v;
 	unsigned k;
 };
 
-static int
-tree_parse(const char *s, struct tree *t)
+/* The trees under pkgfd (complete ones: vN.K directories). */
+static bool
+is_tree(const char *name, void *arg)
 {
-	char *end;
-
-	if (s[0] != 'v' || s[1] < '0' || s[1] > '9')
-		return -1;
-	errno = 0;
-	t->v = strtoull(s + 1, &end, 10);
-	if (errno || *end != '.' || end[1] < '0' || end[1] > '9')
-		return -1;
-	t->k = (unsigned)strtoul(end + 1, &end, 10);
-	if (*end != '\0' || strlen(s) >= sizeof(t->name))
-		return -1;
-	memcpy(t->name, s, strlen(s) + 1);
-	return 0;
+	(void)arg;
+	return dp_tree_parse(name, NULL, NULL) == 0;
 }
 
-/* The trees under pkgfd (complete ones: vN.K directories). */
 static int
 list_trees(int pkgfd, struct tree **out, size_t *np)
 {
-	struct tree *v = NULL, *nv, t;
-	struct dirent *de;
-	size_t n = 0, cap = 0;
-	DIR *d;
-	int fd;
+	struct tree *v = NULL;
+	char **names;
+	size_t n, i;
 
-	if ((fd = openat(pkgfd, ".", DIRFLAGS)) == -1)
-		return err_sys("cannot read the trees");
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return err_sys("cannot read the trees");
+	*out = NULL;
+	*np = 0;
+	if (io_list_names(pkgfd, is_tree, NULL, &names, &n) == -1)
+		return err_prefix("cannot read the trees: ");
+	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL) {
+		io_names_free(names, n);
+		return err_sys("out of memory");
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (tree_parse(de->d_name, &t) == -1)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				closedir(d);
-				free(v);
-				return err_sys("out of memory");
-			}
-			v = nv;
-		}
-		v[n++] = t;
+	for (i = 0; i < n; i++) {
+		snprintf(v[i].name, sizeof(v[i].name), "%s", names[i]);
+		(void)dp_tree_parse(names[i], &v[i].v, &v[i].k);
 	}
-	closedir(d);
+	io_names_free(names, n);
 	*out = v;
 	*np = n;
 	return 0;
@@ -592,65 +663,154 @@ tree_cmp_desc(const void *a, const void *b)
 static bool
 is_tree_manifest(const char *name, void *arg)
 {
-	struct tree t;
-	char tree[64];
-	size_t l = strlen(name);
+	char tree[DP_TREE_MAX];
 
 	(void)arg;
-	if (l <= 9 || l - 9 >= sizeof(tree) ||
-	    strcmp(name + l - 9, ".manifest") != 0)
-		return false;
-	memcpy(tree, name, l - 9);
-	tree[l - 9] = '\0';
-	return tree_parse(tree, &t) == 0;
+	return dp_tree_manifest(name, tree) == 0;
 }
 
 static void
 prune_orphans(int pkgfd)
 {
 	struct stat st;
-	char **names, tree[64];
+	char **names, tree[DP_TREE_MAX];
 	size_t n, i;
 
 	if (io_list_names(pkgfd, is_tree_manifest, NULL, &names, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
-		snprintf(tree, sizeof(tree), "%.*s",
-		    (int)(strlen(names[i]) - 9), names[i]);
-		if (fstatat(pkgfd, tree, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		if (dp_tree_manifest(names[i], tree) == 0 &&
+		    fstatat(pkgfd, tree, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
 		    errno == ENOENT)
 			(void)io_unlink(pkgfd, names[i], 0);
 	}
 	io_names_free(names, n);
 }
 
-/* Remove trees beyond keep (the current one always stays). */
+/* Remove tree t and its manifest (the manifest first: a tree without
+ * one is never taken for a kept tree).  Failing to is not failing the
+ * push. */
 static void
-prune(struct dp_apply *a, const char *current)
+remove_tree(int pkgfd, const char *t)
 {
-	struct tree *t = NULL;
-	char mname[80];
-	size_t n = 0, i, kept = 1;
+	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
 
-	if (list_trees(a->pkgfd, &t, &n) == -1)
+	dp_tree_manifest_name(t, mname);
+	if (io_unlink(pkgfd, mname, 0) == -1 && err_errno() != ENOENT)
 		return;
-	if (n > 0)	/* t is NULL when there is no tree */
-		qsort(t, n, sizeof(*t), tree_cmp_desc);
-	for (i = 0; i < n; i++) {
-		if (strcmp(t[i].name, current) == 0)
-			continue;
-		if (kept < (a->o->keep ? a->o->keep : 1)) {
-			kept++;
-			continue;
-		}
-		snprintf(mname, sizeof(mname), "%s.manifest", t[i].name);
-		/* Failing to prune is not failing the push. */
-		if (io_unlink(a->pkgfd, mname, 0) == -1 &&
-		    err_errno() != ENOENT)
-			continue;
-		(void)io_remove_tree(a->pkgfd, t[i].name);
+	(void)io_remove_tree(pkgfd, t);
+}
+
+/* The same after a failure, keeping the failure's message. */
+static void
+remove_tree_quietly(int pkgfd, const char *t)
+{
+	char *msg = strdup(err_get());
+
+	remove_tree(pkgfd, t);
+	if (msg != NULL)
+		err_set("%s", msg);
+	free(msg);
+}
+
+/*
+ * The trees other than the current one in the order they were last live,
+ * most recent first, into v (n of them): those the state's "lived" line
+ * names that exist, in its order.  A state without the line (an earlier
+ * release) says nothing of the order: then every other tree, by
+ * (version, K) from the highest, as that release kept them.  With the
+ * line, a tree it does not name was never live (a switch that failed or
+ * was cut short) and is left out.
+ */
+static int
+lived_order(struct dp_apply *a, struct tree *t, size_t nt,
+    char (**v)[DP_TREE_MAX], size_t *n)
+{
+	char name[DP_TREE_MAX];
+	size_t i, j;
+
+	*n = 0;
+	if ((*v = calloc(nt + 1, sizeof(**v))) == NULL)
+		return err_sys("out of memory");
+	if (a->st->lived == NULL) {
+		if (nt > 0)	/* t is NULL when there is no tree */
+			qsort(t, nt, sizeof(*t), tree_cmp_desc);
+		for (i = 0; i < nt; i++)
+			if (strcmp(t[i].name, a->st->tree) != 0)
+				memcpy((*v)[(*n)++], t[i].name, DP_TREE_MAX);
+		return 0;
 	}
+	for (j = 0; dp_state_lived(a->st, j, name) == 1; j++) {
+		if (strcmp(name, a->st->tree) == 0)
+			continue;
+		for (i = 0; i < nt; i++)
+			if (strcmp(t[i].name, name) == 0)
+				break;
+		if (i < nt && *n < nt)
+			memcpy((*v)[(*n)++], name, DP_TREE_MAX);
+	}
+	return 0;
+}
+
+/*
+ * Make tree the current one in a->st: the tree live until now becomes
+ * the most recently live.  A state of an earlier release (no "lived"
+ * line) is first given the order it kept trees in (lived_order()).
+ */
+static int
+make_live(struct dp_apply *a, const char *tree)
+{
+	char (*v)[DP_TREE_MAX] = NULL;
+	struct tree *t = NULL;
+	size_t nt = 0, n = 0;
+	int rc = -1;
+
+	/* A first install has no tree before it (any other tree there was
+	 * never live). */
+	if (a->st->lived == NULL && a->st->tree[0] != '\0') {
+		if (list_trees(a->pkgfd, &t, &nt) == -1 ||
+		    lived_order(a, t, nt, &v, &n) == -1 ||
+		    dp_state_set_lived(a->st, v, n) == -1)
+			goto out;
+	}
+	rc = dp_state_make_live(a->st, tree);
+out:
 	free(t);
+	free(v);
+	return rc;
+}
+
+/*
+ * Remove trees beyond keep: the current one (a->st->tree) and the keep-1
+ * trees most recently live before it stay, every other tree goes (never
+ * live ones too).  The state's "lived" line is trimmed to the trees
+ * kept (written by the caller).
+ */
+static void
+prune(struct dp_apply *a)
+{
+	char (*v)[DP_TREE_MAX] = NULL;
+	struct tree *t = NULL;
+	size_t nt = 0, n = 0, i, j, keep;
+
+	keep = (a->o->keep ? a->o->keep : 1) - 1;
+	if (list_trees(a->pkgfd, &t, &nt) == -1 ||
+	    lived_order(a, t, nt, &v, &n) == -1)
+		goto out;
+	for (i = 0; i < nt; i++) {
+		if (strcmp(t[i].name, a->st->tree) == 0)
+			continue;
+		for (j = 0; j < n && j < keep; j++)
+			if (strcmp(v[j], t[i].name) == 0)
+				break;
+		if (j == n || j == keep)
+			remove_tree(a->pkgfd, t[i].name);
+	}
+	if (a->st->lived != NULL)
+		(void)dp_state_set_lived(a->st, v, n < keep ? n : keep);
+out:
+	free(t);
+	free(v);
 	prune_orphans(a->pkgfd);
 }
 
@@ -670,36 +830,43 @@ switch_link(struct dp_apply *a, const char *tree)
 		return err_prefix("%s/%s: ", a->h->where, a->pkg);
 	}
 	if (io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
-	    a->pkg) == -1 ||
-	    io_fsync_dir(a->h->rootfd, a->h->where) == -1) {
+	    a->pkg) == -1) {
+		/* Say what the administrator can act on (the DP's own
+		 * directory), not the name of the temporary link. */
+		int e = err_errno();
+
 		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
-		return err_prefix("%s/%s: ", a->h->where, a->pkg);
+		return err_code(e, "cannot switch '%s/%s' to its new tree: "
+		    "%s%s", a->h->where, a->pkg, strerror(e),
+		    e == EACCES || e == EPERM || e == EROFS ?
+		    " (the DP's directory must be writable)" : "");
 	}
+	if (io_fsync_dir(a->h->rootfd, a->h->where) == -1)
+		return err_prefix("%s/%s: ", a->h->where, a->pkg);
 	return 0;
 }
 
+/*
+ * Record that DP/PKG now points at tree (version v): the state, with
+ * tree most recently made live (make_live); with tidy, the trees beyond
+ * keep removed first (prune), so the record names only trees kept.
+ * DP/.pkgdist/PKG/manifest needs no change: it stands for the manifest
+ * of whatever tree DP/PKG points at (dp_current_manifest(), called
+ * before the switch).
+ */
 static int
-finish_state(struct dp_apply *a, const char *tree, uint64_t v)
+finish_state(struct dp_apply *a, const char *tree, uint64_t v, bool tidy)
 {
-	char mname[80];
-
 	a->st->layout = DP_LAYOUT_ATOMIC;
 	a->st->status = DP_ST_COMPLETE;
 	a->st->version = v;
 	a->st->from = 0;
 	free(a->st->error);
 	a->st->error = NULL;
-	snprintf(a->st->tree, sizeof(a->st->tree), "%s", tree);
-	/* DP/.pkgdist/PKG/manifest: the same stable name in both layouts
-	 * for what DP/PKG holds (a hard link, nothing copied). */
-	snprintf(mname, sizeof(mname), "%s.manifest", tree);
-	(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
-	if (io_link(a->pkgfd, mname, a->pkgfd, DP_TMP_PREFIX "manifest") ==
-	    -1 || io_rename(a->pkgfd, DP_TMP_PREFIX "manifest", a->pkgfd,
-	    DP_MANIFEST) == -1) {
-		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "manifest", 0);
+	if (make_live(a, tree) == -1)
 		return err_prefix("%s: ", a->h->where);
-	}
+	if (tidy)
+		prune(a);
 	return dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 }
 
@@ -931,7 +1098,7 @@ dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep)
 	struct dp_state st;
 	struct manifest m;
 	struct stat sb;
-	char spare[80], tmp[96], where[4400];
+	char spare[80], tmp[96], where[4400], *lived = NULL;
 	int pkgfd = -1, newfd = -1, oldfd = -1, rc = -1;
 	bool made = false;
 
@@ -957,7 +1124,12 @@ dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep)
 	a.o = &o;
 	a.r = &r;
 	a.st = &st;
-	prune(&a, st.tree);
+	lived = st.lived != NULL ? strdup(st.lived) : NULL;
+	prune(&a);
+	/* The record names the trees kept only. */
+	if (lived != NULL && st.lived != NULL && strcmp(lived, st.lived) != 0 &&
+	    dp_state_write(h, pkg, &st, NULL) == -1)
+		goto out;
 	dp_gc_bases(&a);
 	snprintf(spare, sizeof(spare), "%s%s", DP_SPARE_PREFIX, st.tree);
 	snprintf(tmp, sizeof(tmp), "%s%s", DP_TMP_PREFIX, spare);
@@ -996,7 +1168,103 @@ out:
 	close(pkgfd);
 	dp_state_free(&st);
 	manifest_free(&m);
+	free(lived);
 	return rc;
+}
+
+/* A push that fails before its switch: the old tree's files that
+ * retime_file() gave a new mode and mtime get their old ones back. */
+static void
+retime_undo(struct dp_apply *a, int oldfd)
+{
+	const struct entry *e, *o;
+	struct dp_walk w;
+	const char *base;
+	size_t i;
+	int pfd, fd;
+
+	dp_walk_init(&w, oldfd);
+	for (i = 0; i < a->nretimed; i++) {
+		e = &a->newm->v[a->retimed[i]];
+		if ((o = manifest_find(a->oldm, e->path)) == NULL ||
+		    dp_walk_parent(&w, e->path, &pfd, &base) == -1 ||
+		    (fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC)) == -1)
+			continue;
+		(void)fchmod(fd, o->mode);
+		(void)layout_set_times(pfd, base, fd, o->mtime);
+		close(fd);
+	}
+	dp_walk_free(&w);
+}
+
+/*
+ * After the switch: a kept tree whose file shares its inode with a file
+ * retime_file() gave a new mode and mtime shows them too; its manifest
+ * is written anew to say so (whole: a new base), so that a rollback to
+ * it and `pkgdiff verify` of it stay right.  A failure is a warning.
+ */
+static void
+retime_kept(struct dp_apply *a)
+{
+	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
+	struct stat cur, old;
+	struct tree *t = NULL;
+	struct dp_walk wc, wt;
+	struct manifest m;
+	struct entry *x;
+	const struct entry *e;
+	const char *base;
+	size_t nt = 0, i, j;
+	int curfd = -1, tfd, pfd;
+	bool changed;
+
+	if (a->nretimed == 0 || list_trees(a->pkgfd, &t, &nt) == -1 ||
+	    (curfd = openat(a->pkgfd, a->st->tree, DIRFLAGS)) == -1)
+		goto out;
+	dp_walk_init(&wc, curfd);
+	for (i = 0; i < nt; i++) {
+		if (strcmp(t[i].name, a->st->tree) == 0 ||
+		    (tfd = openat(a->pkgfd, t[i].name, DIRFLAGS)) == -1)
+			continue;
+		dp_tree_manifest_name(t[i].name, mname);
+		if (mdelta_load_at(a->pkgfd, mname, NULL, &m, NULL) == -1) {
+			close(tfd);
+			continue;
+		}
+		changed = false;
+		dp_walk_init(&wt, tfd);
+		for (j = 0; j < a->nretimed; j++) {
+			e = &a->newm->v[a->retimed[j]];
+			x = (struct entry *)manifest_find(&m, e->path);
+			if (x == NULL || x->type != ENTRY_FILE ||
+			    dp_walk_parent(&wc, e->path, &pfd, &base) == -1 ||
+			    fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) ==
+			    -1 || dp_walk_parent(&wt, e->path, &pfd, &base) ==
+			    -1 || fstatat(pfd, base, &old, AT_SYMLINK_NOFOLLOW) ==
+			    -1 || cur.st_ino != old.st_ino ||
+			    cur.st_dev != old.st_dev)
+				continue;
+			if (x->mode != e->mode || x->mtime != e->mtime) {
+				x->mode = e->mode;
+				x->mtime = e->mtime;
+				changed = true;
+			}
+		}
+		dp_walk_free(&wt);
+		close(tfd);
+		if (changed && mdelta_save_at(a->pkgfd, mname, NULL, &m, NULL,
+		    &a->r->state_bytes) == -1)
+			snprintf(a->r->warning, sizeof(a->r->warning),
+			    "%s/%s/%s: %s", a->h->where, DP_META, a->pkg,
+			    err_get());
+		manifest_free(&m);
+	}
+	dp_walk_free(&wc);
+out:
+	if (curfd != -1)
+		close(curfd);
+	free(t);
 }
 
 int
@@ -1008,7 +1276,7 @@ layout_atomic_apply(struct dp_apply *a)
 	struct stat st;
 	unsigned k;
 	int newfd = -1, oldfd = -1, slot = -1, rc = -1, fit;
-	bool built = false;
+	bool built = false, switched = false;
 
 	if (fstatat(a->h->rootfd, a->pkg, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISLNK(st.st_mode))
@@ -1096,17 +1364,35 @@ layout_atomic_apply(struct dp_apply *a)
 	built = false;
 	atomic_untrack(slot);
 	slot = -1;
-	if (switch_link(a, tree) == -1)
+	/* Before the switch: the pointer is right for either tree. */
+	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
+	    &a->r->state_bytes) == -1 || switch_link(a, tree) == -1) {
+		char target[300];
+
+		/* Never live: it goes (and can never count as kept).  A
+		 * switch done but not made durable keeps it. */
+		snprintf(target, sizeof(target), "%s/%s/%s", DP_META, a->pkg,
+		    tree);
+		if (link_says(a->h->rootfd, a->pkg, target))
+			switched = true;
+		else
+			remove_tree_quietly(a->pkgfd, tree);
 		goto out;
+	}
+	switched = true;
 	/* The switch is done: from here a failure is only a warning. */
 	rc = 0;
-	if (finish_state(a, tree, v) == -1)
+	if (finish_state(a, tree, v, !a->o->defer_tidy) == -1)
 		rc = -1;
-	if (!a->o->defer_tidy) {
-		prune(a, tree);
+	retime_kept(a);
+	if (!a->o->defer_tidy)
 		dp_gc_bases(a);
-	}
 out:
+	if (rc == -1 && !switched && oldfd != -1)
+		retime_undo(a, oldfd);
+	free(a->retimed);
+	a->retimed = NULL;
+	a->nretimed = 0;
 	free(have);
 	if (newfd != -1)
 		close(newfd);
@@ -1120,6 +1406,23 @@ out:
 	if (slot != -1)
 		atomic_untrack(slot);
 	return rc;
+}
+
+int
+layout_atomic_finish(struct dp_apply *a)
+{
+	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
+	    &a->r->state_bytes) == -1)
+		return -1;
+	if (!a->st->stale)
+		return 0;
+	if (!a->o->defer_tidy)
+		prune(a);
+	if (dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes) == -1)
+		return -1;
+	a->st->stale = false;
+	dp_gc_bases(a);
+	return 0;
 }
 
 int
@@ -1166,7 +1469,9 @@ layout_atomic_rollback(struct dp_apply *a, uint64_t v)
 
 	if ((k = layout_atomic_kept(a, v, tree, sizeof(tree))) != 1)
 		return k;
-	if (switch_link(a, tree) == -1 || finish_state(a, tree, v) == -1)
+	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
+	    &a->r->state_bytes) == -1 || switch_link(a, tree) == -1 ||
+	    finish_state(a, tree, v, false) == -1)
 		return -1;
 	dp_gc_bases(a);
 	return 1;

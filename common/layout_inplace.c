@@ -410,7 +410,7 @@ layout_inplace_apply(struct dp_apply *a)
 
 		if (p.phase[i] != PH_WRITE)
 			continue;
-		snprintf(what, sizeof(what), "%s/%s", where, e->path);
+		dp_what(where, e->path, what, sizeof(what));
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
 			err_prefix("%s: ", where);
 			goto fail1;
@@ -442,7 +442,7 @@ layout_inplace_apply(struct dp_apply *a)
 			continue;
 		if (e->type == ENTRY_DIR)
 			continue;
-		snprintf(what, sizeof(what), "%s/%s", where, e->path);
+		dp_what(where, e->path, what, sizeof(what));
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
 			err_prefix("%s: ", where);
 			goto fail2;
@@ -502,10 +502,13 @@ layout_inplace_apply(struct dp_apply *a)
 			a->r->busy++;
 			if (firstbusy == NULL) {
 				size_t n = strlen(where) +
-				    strlen(e->path) + 64;
+				    PATH_SHOW_LEN + 64;
+				char shown[PATH_SHOW_LEN];
+
 				if ((firstbusy = malloc(n)) != NULL)
 					snprintf(firstbusy, n, "%s/%s: file "
-					    "in use, %s", where, e->path,
+					    "in use, %s", where, path_show(
+					    e->path, shown, sizeof(shown)),
 					    p.phase[i] == PH_DELETE ?
 					    "not deleted" : "left untouched");
 			}
@@ -527,7 +530,7 @@ layout_inplace_apply(struct dp_apply *a)
 		if (p.phase[i] != PH_DELETE &&
 		    !(c->kind == CHANGE_MOD && c->from->type != c->to->type))
 			continue;
-		snprintf(what, sizeof(what), "%s/%s", where, e->path);
+		dp_what(where, e->path, what, sizeof(what));
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
 			if (err_errno() == ENOENT)
 				continue;
@@ -548,7 +551,7 @@ layout_inplace_apply(struct dp_apply *a)
 
 		if (p.phase[i] != PH_LATE)
 			continue;
-		snprintf(what, sizeof(what), "%s/%s", where, e->path);
+		dp_what(where, e->path, what, sizeof(what));
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
 			err_prefix("%s: ", where);
 			goto fail2;

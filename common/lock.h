@@ -13,8 +13,10 @@
 #include <stdbool.h>
 
 /* Take an exclusive (or, with shared, a shared) lock on name under dirfd.
- * Returns the lock descriptor, or -1: err says "'NAME' is locked by
- * another process (waited N s)" on timeout, with err_errno() EWOULDBLOCK. */
+ * Returns the lock descriptor, or -1: err says "'PATH' is locked by
+ * another process (waited N s)" on timeout, with err_errno() EWOULDBLOCK;
+ * messages name the lock by its full path ("cannot open lock
+ * '/var/lib/pkgdist/packages/office97/lock': Permission denied"). */
 int lock_acquire(int dirfd, const char *name, bool shared, double timeout);
 
 void lock_release(int fd);

@@ -126,38 +126,54 @@ path_escape(const char *path)
 	return out;
 }
 
-/* Length of the valid UTF-8 sequence at p that is no C1 control, 0 if
- * none (p[0] >= 0x80). */
-static size_t
-utf8_seq(const unsigned char *p)
+size_t
+utf8_char(const unsigned char *p, size_t n, uint32_t *cp)
 {
 	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
+	size_t k, i;
+	uint32_t v;
 
 	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		if (c == 0xc2)
-			lo = 0xa0;	/* C1 controls: a terminal acts on them */
+		k = 2;
+		v = c & 0x1f;
 	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
+		k = 3;
+		v = c & 0x0f;
 		if (c == 0xe0)
 			lo = 0xa0;	/* overlong */
 		else if (c == 0xed)
 			hi = 0x9f;	/* surrogates */
 	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
+		k = 4;
+		v = c & 0x07;
 		if (c == 0xf0)
 			lo = 0x90;	/* overlong */
 		else if (c == 0xf4)
 			hi = 0x8f;	/* above U+10FFFF */
 	} else
 		return 0;
-	if (p[1] < lo || p[1] > hi)
+	/* Each byte is looked at only once the one before it held: a NUL
+	 * ends a cut sequence before anything past it is read. */
+	if (n < k || p[1] < lo || p[1] > hi)
 		return 0;
-	for (i = 2; i < n; i++)
+	for (i = 1; i < k; i++) {
 		if (p[i] < 0x80 || p[i] > 0xbf)
 			return 0;
-	return n;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	*cp = v;
+	return k;
+}
+
+/* Length of the valid UTF-8 sequence at p (NUL-terminated) that is no
+ * C1 control (a terminal acts on them), 0 if none (p[0] >= 0x80). */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	uint32_t cp;
+	size_t k = utf8_char(p, 4, &cp);
+
+	return k != 0 && cp >= 0xa0 ? k : 0;
 }
 
 const char *

@@ -82,7 +82,8 @@ int manifest_write(const struct manifest *m, FILE *fp);
 /* The same bytes in a malloc'd buffer (*buf, *len; *buf NULL on error):
  * what the remote protocol sends and what its digests cover. */
 int manifest_write_mem(const struct manifest *m, char **buf, size_t *len);
-/* Write it atomically as name under dirfd (atomic.h). */
+/* Write it atomically as name under dirfd (atomic.h; mode may be
+ * ATOMIC_MODE_USER for a file a user names). */
 int manifest_save(const struct manifest *m, int dirfd, const char *name,
     unsigned mode);
 
@@ -136,6 +137,13 @@ int path_unescape(const char *s, size_t len, char **out);
  */
 #define PATH_SHOW_LEN 1024
 const char *path_show(const char *path, char *buf, size_t len);
+/*
+ * The valid UTF-8 character at p (at most n bytes): its length, and its
+ * code point in *cp; 0 when p[0] starts none (a stray continuation byte,
+ * a cut or overlong sequence, an encoded surrogate, above U+10FFFF).
+ * What path_show() and the JSON writer (json.h) call valid UTF-8.
+ */
+size_t utf8_char(const unsigned char *p, size_t n, uint32_t *cp);
 /* The PATH rules of SPEC.md; -1 with err saying which one broke. */
 int path_check(const char *path);
 /* The name rule for packages, DPs and groups: [A-Za-z0-9._-]{1,64},

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +60,19 @@ mdelta_name_valid(const char *name)
 	return dot;
 }
 
+static bool
+starts_with_line(const char *buf, size_t len, const char *magic)
+{
+	size_t n = strlen(magic);
+
+	return len > n && memcmp(buf, magic, n) == 0 && buf[n] == '\n';
+}
+
 bool
 mdelta_is_delta(const char *buf, size_t len)
 {
-	size_t n = strlen(MDELTA_MAGIC);
-
-	return len > n && memcmp(buf, MDELTA_MAGIC, n) == 0 && buf[n] == '\n';
+	return starts_with_line(buf, len, MDELTA_MAGIC) ||
+	    starts_with_line(buf, len, MDELTA_POINTER_MAGIC);
 }
 
 /* "label/name", or name alone when label is NULL; malloc'd. */
@@ -211,9 +219,104 @@ bad:
 	return err_set("%s:%lu: malformed delta header line", what, lineno);
 }
 
+/* The pointer file is exactly its magic line and "link PATH". */
+static int
+pointer_parse(const char *buf, size_t len, const char *what, char **path)
+{
+	size_t n = strlen(MDELTA_POINTER_MAGIC) + 1;
+	const char *p = buf + n, *nl, *name;
+
+	if (len <= n + 5 || memcmp(p, "link ", 5) != 0 ||
+	    (nl = memchr(p, '\n', len - n)) == NULL || nl + 1 != buf + len)
+		return err_set("%s: malformed manifest pointer", what);
+	p += 5;
+	for (name = p; name + 3 <= nl && memcmp(name, "../", 3) == 0;)
+		name += 3;
+	if (name == nl || memchr(name, '/', (size_t)(nl - name)) != NULL ||
+	    memchr(p, '\0', (size_t)(nl - p)) != NULL ||
+	    (nl - name == 1 && name[0] == '.') ||
+	    (nl - name == 2 && memcmp(name, "..", 2) == 0) ||
+	    nl - p > 255)
+		return err_set("%s: malformed manifest pointer", what);
+	if ((*path = strndup(p, (size_t)(nl - p))) == NULL)
+		return err_sys("out of memory");
+	return 0;
+}
+
+/*
+ * The name of the manifest a pointer file under dirfd stands for: its
+ * link's target's last component plus MDELTA_POINTER_SUFFIX, in dirfd.
+ * The link's target is only read, as a name: nothing is opened through
+ * it.
+ */
+static int
+pointer_resolve(int dirfd, const char *buf, size_t len, const char *what,
+    char out[MDELTA_NAME_MAX])
+{
+	char *path = NULL, target[PATH_MAX], *base;
+	const char *name;
+	size_t ups;
+	ssize_t n;
+	int up = -1, rc = -1;
+
+	if (pointer_parse(buf, len, what, &path) == -1)
+		return -1;
+	for (name = path, ups = 0; strncmp(name, "../", 3) == 0; name += 3)
+		ups++;
+	if (ups == 0)
+		up = dirfd;
+	else {
+		/* "../../" and so on: the directory above, name in it. */
+		char *dir = strndup(path, (size_t)(name - path));
+
+		up = dir == NULL ? -1 : openat(dirfd, dir, O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC);
+		free(dir);
+		if (up == -1) {
+			err_sys("%s: its link '%s'", what, path);
+			goto out;
+		}
+	}
+	if ((n = readlinkat(up, name, target, sizeof(target) - 1)) == -1) {
+		err_sys("%s: its link '%s'", what, path);
+		goto out;
+	}
+	target[n] = '\0';
+	while (n > 1 && target[n - 1] == '/')
+		target[--n] = '\0';
+	base = strrchr(target, '/');
+	base = base != NULL ? base + 1 : target;
+	if (base[0] == '\0' || base[0] == '.' || strlen(base) +
+	    strlen(MDELTA_POINTER_SUFFIX) >= MDELTA_NAME_MAX) {
+		err_set("%s: its link '%s' points at '%s', not at a tree",
+		    what, path, target);
+		goto out;
+	}
+	/* Lengths checked above. */
+	memcpy(out, base, strlen(base));
+	memcpy(out + strlen(base), MDELTA_POINTER_SUFFIX,
+	    sizeof(MDELTA_POINTER_SUFFIX));
+	rc = 0;
+out:
+	if (up != -1 && up != dirfd)
+		close(up);
+	free(path);
+	return rc;
+}
+
+static int load_at(int, const char *, const char *, struct manifest *,
+    struct mdelta_base *, bool);
+
 int
 mdelta_load_at(int dirfd, const char *name, const char *label,
     struct manifest *m, struct mdelta_base *b)
+{
+	return load_at(dirfd, name, label, m, b, true);
+}
+
+static int
+load_at(int dirfd, const char *name, const char *label, struct manifest *m,
+    struct mdelta_base *b, bool follow)
 {
 	struct manifest basem;
 	struct change_file cf;
@@ -235,7 +338,19 @@ mdelta_load_at(int dirfd, const char *name, const char *label,
 	}
 	if (read_at(dirfd, name, what, &buf, &len) == -1)
 		goto out;
-	if (!mdelta_is_delta(buf, len)) {
+	if (starts_with_line(buf, len, MDELTA_POINTER_MAGIC)) {
+		char target[MDELTA_NAME_MAX];
+
+		if (!follow) {
+			err_set("%s: a manifest pointer to a pointer", what);
+			goto out;
+		}
+		if (pointer_resolve(dirfd, buf, len, what, target) == -1)
+			goto out;
+		rc = load_at(dirfd, target, label, m, b, false);
+		goto out;
+	}
+	if (!starts_with_line(buf, len, MDELTA_MAGIC)) {
 		rc = manifest_load_buf(buf, len, what, m);
 		goto out;
 	}
@@ -564,6 +679,40 @@ out:
 }
 
 int
+mdelta_save_pointer(int dirfd, const char *name, const char *link,
+    uint64_t *bytes)
+{
+	char *buf = NULL, *want = NULL;
+	size_t len, wl;
+	int rc = -1;
+
+	wl = strlen(MDELTA_POINTER_MAGIC) + strlen(link) + 8;
+	if ((want = malloc(wl)) == NULL)
+		return err_sys("out of memory");
+	snprintf(want, wl, "%s\nlink %s\n", MDELTA_POINTER_MAGIC, link);
+	wl = strlen(want);
+	/* Already there: nothing to write.  Anything else there (a manifest
+	 * of an earlier release, a planted link) is replaced; a file that
+	 * cannot be read is an error. */
+	if (read_at(dirfd, name, name, &buf, &len) == 0) {
+		if (len == wl && memcmp(buf, want, wl) == 0) {
+			rc = 0;
+			goto out;
+		}
+	} else if (err_errno() != 0 && err_errno() != ENOENT)
+		goto out;
+	if (atomic_write_file(dirfd, name, want, wl, 0444) == -1)
+		goto out;
+	if (bytes != NULL)
+		*bytes += wl;
+	rc = 0;
+out:
+	free(buf);
+	free(want);
+	return rc;
+}
+
+int
 mdelta_base_of(int dirfd, const char *name, char out[MDELTA_NAME_MAX])
 {
 	char buf[HEAD_MAX + 1];
@@ -595,7 +744,7 @@ mdelta_base_of(int dirfd, const char *name, char out[MDELTA_NAME_MAX])
 	}
 	close(fd);
 	buf[n] = '\0';
-	if (!mdelta_is_delta(buf, (size_t)n) ||
+	if (!starts_with_line(buf, (size_t)n, MDELTA_MAGIC) ||
 	    head_parse(buf, (size_t)n, name, &h) == -1)
 		return 0;
 	snprintf(out, MDELTA_NAME_MAX, "%s", h.base);

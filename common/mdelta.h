@@ -22,7 +22,8 @@
  * delta's base cannot change or vanish under it while a kept manifest
  * names it (mdelta_gc() removes only bases no file names).
  *
- * One loader: mdelta_load_at() reads a full manifest or a delta (every DP
+ * One loader: mdelta_load_at() reads a full manifest, a delta or a
+ * pointer (every DP
  * reader goes through it: dp_state_read(), rollback, --verify, --status,
  * --serve), and manifest_load() hands a delta to it, so
  * `pkgdiff verify DP/.pkgdist/PKG/vN.K.manifest DP/PKG` works.  A DP is
@@ -49,6 +50,25 @@
 #include "manifest.h"
 
 #define MDELTA_MAGIC "pkgdist-manifest-delta 1"
+/*
+ * A manifest pointer: the manifest of the tree a symbolic link points at.
+ *
+ *   pkgdist-manifest-link 1
+ *   link PATH               a symbolic link: "../" steps, then a name,
+ *                           relative to the pointer's directory
+ *
+ * It stands for the file in the pointer's directory named after the last
+ * component of the link's target plus MDELTA_POINTER_SUFFIX (a full
+ * manifest or a delta; never another pointer).  A DP's atomic layout
+ * keeps DP/.pkgdist/PKG/manifest as one ("link ../../PKG"): the one
+ * rename that switches DP/PKG to a new tree switches what the pointer
+ * stands for, so the two can never disagree, whatever the crash.  The
+ * link's target is read as a name only; nothing is opened through it.
+ * Its magic line is no longer than the delta's, so a reader that peeks
+ * at sizeof(MDELTA_MAGIC) + 1 bytes to tell a delta sees it too.
+ */
+#define MDELTA_POINTER_MAGIC "pkgdist-manifest-link 1"
+#define MDELTA_POINTER_SUFFIX ".manifest"
 #define MDELTA_BASE_PREFIX "base."
 #define MDELTA_NAME_MAX 64
 /* The largest manifest or delta file read (the store's own limit). */
@@ -86,7 +106,7 @@ void mdelta_base_free(struct mdelta_base *b);
 /* Is name a base's name ("base.N.K", digits, at most 63 bytes)? */
 bool mdelta_name_valid(const char *name);
 
-/* Do the first len bytes of a file start a delta file? */
+/* Do the first len bytes of a file start a delta file or a pointer? */
 bool mdelta_is_delta(const char *buf, size_t len);
 
 /*
@@ -113,6 +133,15 @@ int mdelta_load_path(const char *path, struct manifest *m);
  */
 int mdelta_save_at(int dirfd, const char *name, const struct manifest *old,
     const struct manifest *m, struct mdelta_base *b, uint64_t *bytes);
+
+/*
+ * Make name under dirfd a pointer to the manifest of the tree the link
+ * (PATH as above) points at, unless it is one already (then nothing is
+ * written).  *bytes (may be NULL) is increased by the bytes written.
+ * 0, or -1 with err set.
+ */
+int mdelta_save_pointer(int dirfd, const char *name, const char *link,
+    uint64_t *bytes);
 
 /*
  * The base a file under dirfd names: 1 and out set for a delta, 0 for

@@ -14,6 +14,7 @@
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
+#include "progress.h"
 
 /* The tool's name is process-wide by nature: set once in main(). */
 static const char *progname = "pkgdist";
@@ -35,17 +36,45 @@ msg_progname(void)
 	return progname;
 }
 
+void
+msg_put_text(const char *s, FILE *fp)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\%03o", *p);
+		else
+			putc(*p, fp);
+}
+
 static void
 msg_vwarn(const char *fmt, va_list ap)
 {
 	int saved = errno;
 	size_t len = strlen(fmt);
+	char *text = NULL;
+	va_list aq;
+	int n;
 
+	progress_hold();
 	fprintf(stderr, "%s: ", progname);
-	vfprintf(stderr, fmt, ap);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n >= 0 && (text = malloc((size_t)n + 1)) != NULL) {
+		va_copy(aq, ap);
+		if (vsnprintf(text, (size_t)n + 1, fmt, aq) < 0)
+			text[0] = '\0';
+		va_end(aq);
+		msg_put_text(text, stderr);
+		free(text);
+	} else
+		vfprintf(stderr, fmt, ap);
 	if (len > 0 && fmt[len - 1] == ':')
 		fprintf(stderr, " %s", strerror(saved));
 	fputc('\n', stderr);
+	progress_release();
 }
 
 void
@@ -61,7 +90,11 @@ msg_warn(const char *fmt, ...)
 void
 msg_liberr(void)
 {
-	fprintf(stderr, "%s: %s\n", progname, err_get());
+	progress_hold();
+	fprintf(stderr, "%s: ", progname);
+	msg_put_text(err_get(), stderr);
+	fputc('\n', stderr);
+	progress_release();
 }
 
 void

@@ -11,6 +11,7 @@
 #define PKGDIST_MSG_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdnoreturn.h>
 
 /* Remember the tool name (basename of argv0) for every message. */
@@ -21,6 +22,14 @@ void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "TOOL: " + the core's last error (err_get()). */
 void msg_liberr(void);
+
+/*
+ * Write s to fp as one line's text: control bytes (a newline, a
+ * carriage return, an escape, DEL) as \ooo, all else as it is.  Every
+ * message goes out so (a name with a newline cannot forge a line), and
+ * the tools print texts from records (a DP's last error) with it.
+ */
+void msg_put_text(const char *s, FILE *fp);
 
 noreturn void msg_die(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

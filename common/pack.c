@@ -11,6 +11,7 @@
 
 #include "blob.h"
 #include "digest.h"
+#include "digestset.h"
 #include "err.h"
 #include "io.h"
 #include "manifest.h"
@@ -102,57 +103,13 @@ pw_put(struct pw *w, const void *p, size_t n, bool hash)
 	return 0;
 }
 
-struct content {
-	unsigned char d[DIGEST_LEN];
-	uint64_t size;
-};
-
-static int
-cmp_content(const void *a, const void *b)
-{
-	return memcmp(a, b, DIGEST_LEN);
-}
-
-/* Unique `f` contents of m, sorted by digest. */
-static int
-contents_of(const struct manifest *m, struct content **out, size_t *n)
-{
-	struct content *v;
-	size_t i, k = 0, j;
-
-	*out = NULL;
-	*n = 0;
-	if ((v = calloc(m->n + 1, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
-	for (i = 0; i < m->n; i++)
-		if (m->v[i].type == ENTRY_FILE) {
-			memcpy(v[k].d, m->v[i].digest, DIGEST_LEN);
-			v[k++].size = m->v[i].size;
-		}
-	qsort(v, k, sizeof(*v), cmp_content);
-	for (i = j = 0; i < k; i++)
-		if (j == 0 || memcmp(v[j - 1].d, v[i].d, DIGEST_LEN) != 0)
-			v[j++] = v[i];
-	*out = v;
-	*n = j;
-	return 0;
-}
-
-static const struct content *
-find_content(const struct content *v, size_t n, const unsigned char *d)
-{
-	if (n == 0)
-		return NULL;
-	return bsearch(d, v, n, sizeof(*v), cmp_content);
-}
-
 int
 pack_export(struct store *s, const char *pkg, uint64_t version,
     uint64_t base, int fd, struct progress *p)
 {
 	struct pw w = { fd, { NULL }, NULL, 0, 0, p };
 	struct manifest m, bm;
-	struct content *cv = NULL, *bv = NULL;
+	struct digestset_item *cv = NULL, *bv = NULL;
 	size_t ncv = 0, nbv = 0, i, k, mlen, siglen = 0, zlen = 0;
 	unsigned char hdr[64], *sig = NULL, *z = NULL, fin[DIGEST_LEN];
 	char *mbuf = NULL, *check = NULL;
@@ -175,12 +132,12 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	    store_version_signature(s, pkg, version, &sig, &siglen) == -1)
 		goto out;
 	if (base != 0 && (store_load_manifest(s, pkg, base, &bm) == -1 ||
-	    contents_of(&bm, &bv, &nbv) == -1))
+	    digestset_of_manifest(&bm, &bv, &nbv) == -1))
 		goto out;
-	if (contents_of(&m, &cv, &ncv) == -1)
+	if (digestset_of_manifest(&m, &cv, &ncv) == -1)
 		goto out;
 	for (i = k = 0; i < ncv; i++)
-		if (find_content(bv, nbv, cv[i].d) == NULL)
+		if (digestset_find(bv, nbv, sizeof(*bv), cv[i].d) == NULL)
 			cv[k++] = cv[i];
 	ncv = k;
 	if ((w.buf = malloc(BLOB_CHUNK)) == NULL ||
@@ -317,7 +274,7 @@ struct pack_reader {
 	size_t mlen;
 	unsigned char *sig;
 	size_t siglen;
-	struct content *cv;	/* the manifest's contents */
+	struct digestset_item *cv;	/* the manifest's contents */
 	size_t ncv;
 	uint64_t count, index;
 	unsigned char last[DIGEST_LEN];
@@ -525,7 +482,7 @@ reader_start(struct pack_reader *r)
 		if (src_read(r, r->sig, r->siglen, true) == -1)
 			return -1;
 	}
-	if (contents_of(&r->m, &r->cv, &r->ncv) == -1)
+	if (digestset_of_manifest(&r->m, &r->cv, &r->ncv) == -1)
 		return -1;
 	if (src_read(r, b4, 8, true) == -1)
 		return -1;
@@ -730,7 +687,7 @@ int
 pack_reader_next(struct pack_reader *r, struct pack_content *c)
 {
 	unsigned char h[49], scratch[65536];
-	const struct content *mc;
+	const struct digestset_item *mc;
 	ssize_t k;
 
 	if (r->ended)
@@ -769,7 +726,8 @@ pack_reader_next(struct pack_reader *r, struct pack_content *c)
 	if (r->index > 0 && memcmp(r->last, r->c.digest, DIGEST_LEN) >= 0)
 		return err_set("%s: contents out of order", r->name);
 	memcpy(r->last, r->c.digest, DIGEST_LEN);
-	if ((mc = find_content(r->cv, r->ncv, r->c.digest)) == NULL)
+	if ((mc = digestset_find(r->cv, r->ncv, sizeof(*r->cv),
+	    r->c.digest)) == NULL)
 		return err_set("%s: content %" PRIu64 " not in the manifest",
 		    r->name, r->index + 1);
 	if (mc->size != r->c.size)
@@ -859,6 +817,12 @@ pack_import(struct store *s, int fd, const char *name,
 			    in->package, in->version);
 			goto out;
 		}
+	}
+	if (in->version > STORE_VERSION_GIVEN_MAX) {
+		err_set("%s: %s version %" PRIu64 " is above %" PRIu64 ", the "
+		    "largest version a package file may carry", name,
+		    in->package, in->version, STORE_VERSION_GIVEN_MAX);
+		goto out;
 	}
 	if (store_txn_begin(s, in->package, opts->wait, &t) == -1)
 		goto out;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "progress.h"
 #include "proto.h"
 #include "ratelimit.h"
 
@@ -126,15 +127,17 @@ err_put(const char *b, size_t n)
 {
 	ssize_t r;
 
+	progress_hold();
 	while (n > 0) {
 		r = write(STDERR_FILENO, b, n);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return;
+			break;
 		b += r;
 		n -= (size_t)r;
 	}
+	progress_release();
 }
 
 static void
@@ -524,13 +527,14 @@ proto_hello_recv(struct proto *p)
 		    memcmp(in, PROTO_MAGIC, got < PROTO_MAGIC_LEN ? got :
 		    PROTO_MAGIC_LEN) == 0)
 			return closed_error(p);
-		char msg[512];
+		char *msg;
 
 		proto_drain_err(p, 0.5);
 		line = proto_errline(p);
-		snprintf(msg, sizeof(msg), "%s", err_get());
-		if (*line != '\0')
-			return err_set("%s (%s)", msg, line);
+		if (*line == '\0' || (msg = strdup(err_get())) == NULL)
+			return -1;
+		err_set("%s (%s)", msg, line);
+		free(msg);
 		return -1;
 	}
 	return 0;

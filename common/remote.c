@@ -22,8 +22,10 @@
 
 #include "blob.h"
 #include "changes.h"
+#include "child.h"
 #include "config.h"
 #include "digest.h"
+#include "digestset.h"
 #include "err.h"
 #include "io.h"
 #include "lock.h"
@@ -174,6 +176,19 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 	c->proto_ok = false;
 	if ((c->where = dplist_target_string(t)) == NULL)
 		return -1;
+	{
+		/* For messages: shown as every path is (path_show()). */
+		size_t wl = 4 * strlen(c->where) + 8;
+		char *shown = malloc(wl);
+
+		if (shown == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
+		path_show(c->where, shown, wl);
+		free(c->where);
+		c->where = shown;
+	}
 	if (remote_argv(t, cfg, &argv) == -1)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
@@ -240,43 +255,16 @@ out:
 		close(ep[1]);
 	remote_argv_free(argv);
 	if (rc == -1) {
-		char msg[1024];
+		char *msg = strdup(err_get());
 
-		snprintf(msg, sizeof(msg), "%s", err_get());
 		conn_close(c, false);
-		err_set("%s", msg);
+		if (msg != NULL)
+			err_set("%s", msg);
+		free(msg);
 	}
 	return rc;
 }
 
-
-/* Wait for the child up to timeout seconds; 1 if it was reaped. */
-static int
-reap(pid_t pid, double timeout, int *status)
-{
-	struct timespec ts = { 0, 0 };
-	double waited = 0, step = 0.0005;
-	pid_t r;
-
-	/* ssh usually exits within a few ms of the remote: look often at
-	 * first, then every 4 ms (after 30 ms: every 20 ms). */
-	for (;;) {
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 1;
-		if (r == -1 && errno != EINTR)
-			return 1;
-		if (waited >= timeout)
-			return 0;
-		ts.tv_nsec = (long)(step * 1e9);
-		nanosleep(&ts, NULL);
-		waited += step;
-		if (step < 0.004)
-			step *= 2;
-		else if (waited > 0.03)
-			step = 0.02;
-	}
-}
 
 /*
  * End the session: close our end (the remote sees end of input), then
@@ -291,15 +279,8 @@ conn_close(struct remote_conn *c, bool ok)
 	if (c->sock != -1)
 		close(c->sock);
 	c->sock = -1;
-	if (c->pid != -1) {
-		if (!reap(c->pid, ok ? 10.0 : 0.5, &status)) {
-			kill(c->pid, SIGTERM);
-			if (!reap(c->pid, 5.0, &status)) {
-				kill(c->pid, SIGKILL);
-				(void)reap(c->pid, 60.0, &status);
-			}
-		}
-	}
+	if (c->pid != -1)
+		(void)child_end(c->pid, ok ? 10.0 : 0.5, 5.0, 60.0, &status);
 	c->pid = -1;
 	/* ssh's last words ("Transferred: ...", warnings) go to stderr. */
 	if (c->proto_ok) {
@@ -374,47 +355,6 @@ struct fileidx {
 	uint64_t *size;
 	size_t n;
 };
-
-static int
-cmp_digest(const void *a, const void *b)
-{
-	return memcmp(a, b, DIGEST_LEN);
-}
-
-struct dsz {
-	unsigned char d[DIGEST_LEN];
-	uint64_t size;
-};
-
-static int
-fileidx_build(const struct manifest *m, struct dsz **out, size_t *n)
-{
-	struct dsz *v;
-	size_t i, k = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (m->n == 0)
-		return 0;
-	if ((v = malloc(m->n * sizeof(*v))) == NULL)
-		return err_sys("out of memory");
-	for (i = 0; i < m->n; i++)
-		if (m->v[i].type == ENTRY_FILE) {
-			memcpy(v[k].d, m->v[i].digest, DIGEST_LEN);
-			v[k].size = m->v[i].size;
-			k++;
-		}
-	qsort(v, k, sizeof(*v), cmp_digest);
-	*out = v;
-	*n = k;
-	return 0;
-}
-
-static const struct dsz *
-fileidx_find(const struct dsz *v, size_t n, const unsigned char *d)
-{
-	return bsearch(d, v, n, sizeof(*v), cmp_digest);
-}
 
 /* ---- sending ---- */
 
@@ -611,8 +551,8 @@ send_whole(struct remote_conn *c, const struct manifest *m,
  * named by pkg, m's version and file (store_err_content). */
 static int
 send_content(struct remote_conn *c, struct store *s, const char *pkg,
-    const struct manifest *m, const struct dsz *need, unsigned char *buf,
-    uint64_t *stored)
+    const struct manifest *m, const struct digestset_item *need,
+    unsigned char *buf, uint64_t *stored)
 {
 	struct store_raw raw = { -1, false, 0 };
 	struct proto_content ch;
@@ -668,22 +608,26 @@ out:
 static int
 salvage_result(struct remote_conn *c, const unsigned char **pl, size_t *len)
 {
-	char why[1024];
+	char *why;
 	uint32_t type;
 	int e = err_errno();
 
 	if (!c->p.stashed && e != ECONNRESET)
 		return -1;
-	snprintf(why, sizeof(why), "%s", err_get());
+	if ((why = strdup(err_get())) == NULL)
+		return -1;
 	c->p.watch_in = false;
 	if (c->p.timeout > 5)
 		c->p.timeout = 5;
-	if (proto_recv(&c->p, &type, pl, len) == 0 && type == PROTO_RESULT)
+	if (proto_recv(&c->p, &type, pl, len) == 0 && type == PROTO_RESULT) {
+		free(why);
 		return 0;
+	}
 	/* An ERROR frame is the better reason; else the first one. */
 	if (strstr(err_get(), "connection closed") != NULL ||
 	    strstr(err_get(), "no progress") != NULL || err_get()[0] == '\0')
 		err_code(e, "%s", why);
+	free(why);
 	return -1;
 }
 
@@ -699,11 +643,12 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	unsigned char digest[DIGEST_LEN];
 	const char *how = "whole";
 	int k2;
-	struct dsz *idx = NULL, *needs = NULL;
+	struct digestset_item *idx = NULL, *needs = NULL;
 	unsigned char (*nd)[DIGEST_LEN] = NULL;
-	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0;
+	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0, expected = 0;
+	uint64_t round;
 	const unsigned char *pl;
-	size_t nidx = 0, nneed = 0, k, i, len;
+	size_t nidx = 0, nfiles = 0, nneed = 0, k, i, len;
 	uint32_t type;
 	unsigned char *sbuf = NULL;
 	int rc = -1;
@@ -716,7 +661,10 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	cs.sock = cs.errfd = -1;
 	if (cp != NULL)
 		opened = true;
-	if (fileidx_build(m, &idx, &nidx) == -1)
+	/* The remote asks for each content once: at most one a file. */
+	for (i = 0; i < m->n; i++)
+		nfiles += m->v[i].type == ENTRY_FILE;
+	if (digestset_of_manifest(m, &idx, &nidx) == -1)
 		goto fail;
 	if ((nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*nd))) == NULL ||
 	    (nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*nsz))) == NULL ||
@@ -770,18 +718,20 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		if (type == PROTO_NEED) {
 			if (proto_dec_need(pl, len, nd, nsz, &k) == -1)
 				goto fail;
-			if (k > nidx - nneed) {
+			if (k > nfiles - nneed) {
 				err_set("protocol error: the remote asks for "
 				    "more contents than the manifest has");
 				goto fail;
 			}
-			if (needs == NULL && nidx > 0 &&
-			    (needs = malloc(nidx * sizeof(*needs))) == NULL) {
+			if (needs == NULL && nfiles > 0 &&
+			    (needs = malloc(nfiles * sizeof(*needs))) == NULL) {
 				err_sys("out of memory");
 				goto fail;
 			}
 			for (i = 0; i < k; i++) {
-				const struct dsz *f = fileidx_find(idx, nidx,
+				const struct digestset_item *f;
+
+				f = digestset_find(idx, nidx, sizeof(*idx),
 				    nd[i]);
 
 				/* Only contents of this version, ever. */
@@ -818,6 +768,10 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		/* The remote takes them as it builds the tree; what it says
 		 * meanwhile (its result, if it fails) stops the sending. */
 		cp->p.watch_in = true;
+		for (i = 0, round = 0; i < nneed; i++)
+			round += needs[i].size;
+		expected += round;
+		progress_expect(o->progress, (int64_t)round);
 		for (i = 0; i < nneed; i++) {
 			if (send_content(cp, s, pkg, m, &needs[i], sbuf,
 			    &stored) == -1) {
@@ -851,7 +805,11 @@ fail:
 			r->failed_errno = err_errno() ? err_errno() : EIO;
 	}
 out:
+	/* What the progress line expected and was not sent. */
+	if (expected > total)
+		progress_expect(o->progress, -(int64_t)(expected - total));
 	if (opened) {
+		r->bytes_sent = cp->p.bytes_out;
 		write_stats(cp, sent, stored, how, r->from_spare);
 		conn_close(cp, rc == 0);
 		if (cp == pre)

@@ -707,7 +707,7 @@ retryjob_command_check(const struct retryjob *j, const char *store)
 		} else {
 			/* One short option a word, its value joined or
 			 * the next word. */
-			if ((o = opt_find(t, NULL, 0, a[1])) == NULL ||
+			if ((o = opt_find(t, "", 0, a[1])) == NULL ||
 			    (!o->value && a[2] != '\0'))
 				goto refused;
 			if (o->value)
@@ -727,6 +727,46 @@ refused:
 	return err_set("option '%s' is not one a retry job of %s may carry: "
 		       "refused",
 	    a, t->name);
+}
+
+/* A shell word that means arg, for showing a command; bytes a terminal
+ * would act on are shown as \ooo (the job file's own escaping). */
+static void
+show_word(const char *a, FILE *fp)
+{
+	const unsigned char *p;
+	bool plain = *a != '\0';
+
+	for (p = (const unsigned char *)a; *p != '\0'; p++)
+		if (!(isalnum(*p) || strchr("@%+=:,./_-", *p) != NULL))
+			plain = false;
+	if (plain) {
+		fputs(a, fp);
+		return;
+	}
+	putc('\'', fp);
+	for (p = (const unsigned char *)a; *p != '\0'; p++) {
+		if (*p == '\'')
+			fputs("'\\''", fp);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\%03o", *p);
+		else
+			putc(*p, fp);
+	}
+	putc('\'', fp);
+}
+
+void
+retryjob_show_command(int argc, char *const argv[], FILE *fp)
+{
+	const char *base = strrchr(argv[0], '/');
+	int i;
+
+	show_word(base != NULL ? base + 1 : argv[0], fp);
+	for (i = 1; i < argc; i++) {
+		putc(' ', fp);
+		show_word(argv[i], fp);
+	}
 }
 
 /* Escaped text: bytes above 0x20 but 0x7f, then path_unescape(). */
@@ -1251,6 +1291,16 @@ out:
 	return rc;
 }
 
+bool
+retryjob_running(const char *package, const char *dp)
+{
+	const char *running = getenv(RETRYJOB_ENV);
+	size_t n = strlen(package);
+
+	return running != NULL && strncmp(running, package, n) == 0 &&
+	    running[n] == '@' && strcmp(running + n + 1, dp) == 0;
+}
+
 int
 retryjob_queue(const char *store, const char *package, const char *dp,
     uint64_t version, int argc, char *const argv[], const char *error,
@@ -1266,6 +1316,8 @@ retryjob_queue(const char *store, const char *package, const char *dp,
 		goto out;
 	if (id != NULL)
 		memcpy(id, j.id, sizeof(j.id));
+	if (retryjob_command_check(&j, store) == -1)
+		goto out;
 	running = getenv(RETRYJOB_ENV);
 	if (running != NULL && strcmp(running, j.id) == 0) {
 		rc = 0; /* pkgretry is running this job */
@@ -1280,8 +1332,15 @@ retryjob_queue(const char *store, const char *package, const char *dp,
 	*queued = true;
 	rc = 0;
 out:
-	if (rc == -1)
+	if (rc == -1 && err_errno() != 0 && err_errno() != EWOULDBLOCK) {
+		/* The job's file name says nothing to an administrator:
+		 * the package, the DP and the store do. */
+		errno = err_errno();
+		err_sys("cannot queue the retry of %s for %s in store '%s'",
+		    package, dp != NULL ? dp : "every target", store);
+	} else if (rc == -1) {
 		err_prefix("cannot queue a retry job: ");
+	}
 	retryjob_unlock(lfd);
 	if (dirfd != -1)
 		close(dirfd);

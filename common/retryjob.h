@@ -155,6 +155,11 @@ void retryjob_argv_free(int argc, char **argv);
  */
 int retryjob_command_check(const struct retryjob *j, const char *store);
 
+/* Write a command as a person reads it: shell words (quoted where a
+ * shell would need it), its program by its bare name, bytes a terminal
+ * would act on as \ooo; no newline.  Errors are the stream's. */
+void retryjob_show_command(int argc, char *const argv[], FILE *fp);
+
 /* Parse a job file's bytes; name is the file name (it must equal the
  * id) and is used in messages ("NAME: line N: what is wrong").  failed
  * says whether the file is in failed/ (then "failed"/"reason" are required,
@@ -203,9 +208,11 @@ int retryjob_names(int dirfd, char ***names, size_t *n);
 void retryjob_names_free(char **names, size_t n);
 
 /*
- * The call pkgpush makes for a DP that failed: build the job
- * (retryjob_make()), then under the writer lock write it over any older
- * job of the same id; *queued says whether it did.  Nothing is written
+ * Queue a command: what pkgpush does for a DP that failed, and
+ * "pkgretry add".  Build the job (retryjob_make(); package, dp, version
+ * NULL/0: guessed from argv), check it carries only what a job may
+ * (retryjob_command_check()), then under the writer lock write it over
+ * any older job of the same id; *queued says whether it did.  Nothing is written
  * (*queued false, return 0) when PKGDIST_RETRY_JOB names this id: the
  * job being run is the one that failed again, and the pkgretry running
  * it records the outcome, so the caller must not say a retry was queued
@@ -216,6 +223,11 @@ void retryjob_names_free(char **names, size_t n);
 int retryjob_queue(const char *store, const char *package, const char *dp,
     uint64_t version, int argc, char *const argv[], const char *error,
     char *id, bool *queued);
+
+/* True when this process is pkgretry running the job of package on dp
+ * (PKGDIST_RETRY_JOB is "PACKAGE@DP"): what it would queue for that DP
+ * is that job, and it says nothing about a retry. */
+bool retryjob_running(const char *package, const char *dp);
 
 /* Seconds to wait after the attempts-th failure: base * 2^(attempts-1),
  * at most cap (attempts 0: 0). */

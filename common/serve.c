@@ -60,6 +60,7 @@
 #include "blob.h"
 #include "changes.h"
 #include "digest.h"
+#include "digestset.h"
 #include "dp.h"
 #include "dppush.h"
 #include "err.h"
@@ -77,8 +78,7 @@
 
 /* One content the push needs. */
 struct want {
-	unsigned char d[DIGEST_LEN];
-	uint64_t size;
+	struct digestset_item c;	/* first: a digestset element */
 	uint32_t uses;		/* files that need it */
 	bool cached;		/* a verified copy is in .incoming */
 	bool done;		/* received in this session */
@@ -219,11 +219,12 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 	int tfd = -1, rc = -1;
 	bool inf_ok = false;
 
-	digest_hex(w->d, hex);
+	digest_hex(w->c.d, hex);
 	if (proto_expect(sv->p, PROTO_CONTENT, &pl, &len) == -1 ||
 	    proto_dec_content(pl, len, &ch) == -1)
 		return -1;
-	if (memcmp(ch.digest, w->d, DIGEST_LEN) != 0 || ch.size != w->size)
+	if (memcmp(ch.digest, w->c.d, DIGEST_LEN) != 0 ||
+	    ch.size != w->c.size)
 		return err_set("protocol error: the client sent another "
 		    "content than the one asked for");
 	snprintf(tmp, sizeof(tmp), "%s%s", INCOMING_TMP, hex);
@@ -350,16 +351,10 @@ out:
 	return rc;
 }
 
-static int
-cmp_want(const void *a, const void *b)
-{
-	return memcmp(a, b, DIGEST_LEN);
-}
-
 static struct want *
 want_find(struct serve *sv, const unsigned char *d)
 {
-	return bsearch(d, sv->w, sv->nw, sizeof(*sv->w), cmp_want);
+	return digestset_find(sv->w, sv->nw, sizeof(*sv->w), d);
 }
 
 /*
@@ -375,7 +370,7 @@ src_prepare(void *ctx, const struct dp_need *v, size_t n)
 	struct serve *sv = ctx;
 	struct proto_wbuf wb;
 	struct want *w;
-	size_t i, u, inframe;
+	size_t i, inframe;
 
 	if (incoming_open(sv) == -1)
 		return -1;
@@ -386,26 +381,16 @@ src_prepare(void *ctx, const struct dp_need *v, size_t n)
 		return err_sys("out of memory");
 	sv->norder = 0;
 	for (i = 0; i < n; i++) {
-		memcpy(sv->w[i].d, v[i].digest, DIGEST_LEN);
-		sv->w[i].size = v[i].size;
+		memcpy(sv->w[i].c.d, v[i].digest, DIGEST_LEN);
+		sv->w[i].c.size = v[i].size;
 	}
-	qsort(sv->w, n, sizeof(*sv->w), cmp_want);
-	for (i = 0, u = 0; i < n; i++) {
-		if (u > 0 && memcmp(sv->w[u - 1].d, sv->w[i].d,
-		    DIGEST_LEN) == 0) {
-			if (sv->w[u - 1].size != sv->w[i].size)
-				return err_set("manifest: one digest with two "
-				    "sizes");
-			continue;
-		}
-		sv->w[u++] = sv->w[i];
-	}
-	sv->nw = u;
+	if (digestset_sort(sv->w, n, sizeof(*sv->w), true, &sv->nw) == -1)
+		return err_prefix("manifest: ");
 	for (i = 0; i < n; i++) {
 		w = want_find(sv, v[i].digest);
 		if (w->uses++ > 0)
 			continue;
-		if (incoming_has(sv, w->d, w->size))
+		if (incoming_has(sv, w->c.d, w->c.size))
 			w->cached = true;
 		else
 			sv->order[sv->norder++] = (size_t)(w - sv->w);
@@ -418,9 +403,9 @@ src_prepare(void *ctx, const struct dp_need *v, size_t n)
 		proto_wbuf_init(&wb, sv->buf, COPYBUF);
 		proto_put_u32(&wb, (uint32_t)inframe);
 		for (j = i; j < i + inframe; j++) {
-			proto_put_bytes(&wb, sv->w[sv->order[j]].d,
+			proto_put_bytes(&wb, sv->w[sv->order[j]].c.d,
 			    DIGEST_LEN);
-			proto_put_u64(&wb, sv->w[sv->order[j]].size);
+			proto_put_u64(&wb, sv->w[sv->order[j]].c.size);
 		}
 		if (proto_send(sv->p, PROTO_NEED, wb.p, wb.len) == -1)
 			return -1;
@@ -442,7 +427,7 @@ src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 	bool bad;
 
 	digest_hex(d, hex);
-	if (w == NULL || w->size != size)
+	if (w == NULL || w->c.size != size)
 		return err_set("content %s: not announced by prepare()", hex);
 	if (w->cached) {
 		if ((in = openat(sv->incfd, hex, O_RDONLY | O_NOFOLLOW |
@@ -496,7 +481,7 @@ salvage(struct serve *sv)
 
 		if (w->cached || sv->incfd == -1)
 			continue;
-		digest_hex(w->d, hex);
+		digest_hex(w->c.d, hex);
 		snprintf(tmp, sizeof(tmp), "%s%s", INCOMING_TMP, hex);
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
 		    sv->kept[i].fd);
@@ -505,8 +490,8 @@ salvage(struct serve *sv)
 		(void)unlinkat(sv->incfd, tmp, 0);
 		out = openat(sv->incfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (out != -1 && copy_checked(sv, in, out, w->d, w->size, tmp,
-		    &bad) == 0 && close(out) == 0) {
+		if (out != -1 && copy_checked(sv, in, out, w->c.d, w->c.size,
+		    tmp, &bad) == 0 && close(out) == 0) {
 			out = -1;
 			if (io_rename(sv->incfd, tmp, sv->incfd, hex) == 0)
 				w->cached = true;
@@ -536,7 +521,7 @@ incoming_done(struct serve *sv, bool ok)
 		return;
 	for (i = 0; i < sv->nw; i++)
 		if (sv->w[i].cached) {
-			digest_hex(sv->w[i].d, hex);
+			digest_hex(sv->w[i].c.d, hex);
 			(void)unlinkat(sv->incfd, hex, 0);
 		}
 }
@@ -824,7 +809,8 @@ done:
 	incoming_done(&sv, rc == 0);
 	res.received = sv.received;
 	/* Noted on the DP for --status, as a local push does. */
-	if (rc == -1 && !dry && h.rootfd != -1)
+	if (rc == -1 && !dry && h.rootfd != -1 &&
+	    !dp_push_refused(&r, o.rollback))
 		(void)dp_note_failure(&h, req.package, res.msg, NULL);
 	if (proto_send(p, PROTO_RESULT, p->buf, proto_enc_result(&res,
 	    p->buf)) == -1 && rc == 0)

@@ -37,7 +37,8 @@ struct work {
 	size_t ntodo, next;
 	pthread_mutex_t mu;
 	bool failed;
-	char err[1024];		/* first error (err.h is per thread) */
+	char *err;		/* first error (err.h is per thread), or
+				 * NULL when there was no memory for it */
 	struct progress *p;
 };
 
@@ -64,8 +65,7 @@ worker(void *arg)
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;
-				snprintf(w->err, sizeof(w->err), "%s",
-				    err_get());
+				w->err = strdup(err_get());
 			}
 			pthread_mutex_unlock(&w->mu);
 			break;
@@ -127,12 +127,13 @@ copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
 	while (k-- > 0)
 		pthread_join(th[k], NULL);
 	if (w.failed) {
-		err_set("%s", w.err);
+		err_set("%s", w.err != NULL ? w.err : "out of memory");
 		goto out;
 	}
 	rc = 0;
 out:
 	free(w.todo);
+	free(w.err);
 	pthread_mutex_destroy(&w.mu);
 	return rc;
 }
@@ -173,17 +174,24 @@ stage_add(struct store *s, const char *pkg, const char *srcdir,
 	}
 	if (store_txn_begin(s, pkg, o->wait, &t) == -1)
 		goto out;
-	if (store_txn_newest(t) == UINT64_MAX) {
-		err_set("%s: no version number is above %" PRIu64, pkg,
-		    store_txn_newest(t));
+	if (store_txn_high(t) >= STORE_VERSION_MAX) {
+		err_set("%s: no version number is above %" PRIu64 " (the "
+		    "largest a store keeps)", pkg, store_txn_high(t));
 		goto out;
 	}
-	v = store_txn_newest(t) + 1;
+	v = store_txn_high(t) + 1;
 	if (o->version != 0) {
-		if (o->version <= store_txn_newest(t)) {
-			err_set("%s: version %" PRIu64 " is not above the "
-			    "newest, %" PRIu64, pkg, o->version,
-			    store_txn_newest(t));
+		if (o->version > STORE_VERSION_GIVEN_MAX) {
+			err_set("%s: version %" PRIu64 " is above %" PRIu64
+			    ", the largest that may be given", pkg,
+			    o->version, STORE_VERSION_GIVEN_MAX);
+			goto out;
+		}
+		if (o->version <= store_txn_high(t)) {
+			err_set("%s: version %" PRIu64 " is not above %s, %"
+			    PRIu64, pkg, o->version, store_txn_high(t) ==
+			    store_txn_newest(t) ? "the newest" :
+			    "the last version number given", store_txn_high(t));
 			goto out;
 		}
 		v = o->version;

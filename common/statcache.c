@@ -249,7 +249,8 @@ statcache_save(struct statcache *c, const struct manifest *have,
 	int rc = -1;
 
 	/* The walk's order is the manifest's; do not rely on it. */
-	qsort(c->seen, c->nseen, sizeof(c->seen[0]), rec_cmp);
+	if (c->nseen > 1)
+		qsort(c->seen, c->nseen, sizeof(c->seen[0]), rec_cmp);
 	if (atomic_open(&af, dirfd, name, 0644) == -1)
 		return -1;
 	if ((fp = atomic_stream(&af)) == NULL)

@@ -16,6 +16,10 @@
  *   STORE/packages/PKG/lock       lock: add, import, gc (STORE_LOCK_UPDATE)
  *   STORE/packages/PKG/use        lock: readers of versions vs gc
  *   STORE/packages/PKG/holdings   holdings records (see below)
+ *   STORE/packages/PKG/last-version  the highest version number the
+ *                                 package has had, written when its newest
+ *                                 version is removed (store_rm); missing in
+ *                                 a store that never removed one
  *   STORE/packages/PKG/v/N/manifest   version N's manifest (with header)
  *   STORE/packages/PKG/v/N/info   creation time, file count, bytes
  *   STORE/packages/PKG/v/N/sig    Ed25519 signature of manifest (optional)
@@ -64,6 +68,12 @@ struct store;
 /* The default --wait of tools that take a package lock: generous, so a
  * second add queues behind a long first one instead of failing. */
 #define STORE_WAIT_DEFAULT 3600.0
+
+/* The largest version number (2^53 - 1: every JSON reader keeps it
+ * exact), and the largest one a caller may choose (add --version, a
+ * package file's): 2^52, which leaves as many adds again after it. */
+#define STORE_VERSION_MAX (((uint64_t)1 << 53) - 1)
+#define STORE_VERSION_GIVEN_MAX ((uint64_t)1 << 52)
 
 /* Largest manifest the store accepts (bytes), and largest content. */
 #define STORE_MANIFEST_MAX ((size_t)1 << 30)
@@ -210,7 +220,8 @@ int store_err_content(const char *pkg, uint64_t version,
 enum store_hold_state {
 	STORE_HOLD_COMPLETE,	/* DP is at version, whole */
 	STORE_HOLD_PARTIAL,	/* push of wanted stopped midway (inplace) */
-	STORE_HOLD_FAILED	/* push of wanted failed; DP still at version */
+	STORE_HOLD_FAILED	/* push of wanted failed, or is not known to
+				 * have ended; DP still at version */
 };
 
 struct store_holding {
@@ -224,18 +235,46 @@ struct store_holding {
 /* "complete", "partial", "failed". */
 const char *store_hold_state_name(enum store_hold_state st);
 
+/* h in words, for a message saying what was forgotten: "dp1 held
+ * office version 2 (complete, last pushed 2)", or "dp1 held no version
+ * of office (failed, last pushed 3)".  Returns buf. */
+#define STORE_HOLDING_TEXT (2 * NAME_MAX_LEN + 96)
+const char *store_holding_text(const char *pkg, const struct store_holding *h,
+    char buf[STORE_HOLDING_TEXT]);
+
 /* Record (replace) the holding of h->dp for pkg, atomically and under a
  * short lock of its own, so pushes of several DPs in threads or
  * processes may all record.  Safe from any thread. */
 int store_holding_record(struct store *s, const char *pkg,
     const struct store_holding *h);
 
+/*
+ * Record, before a push touches any of them, that the n DPs named in dps
+ * are being brought to version: each one's wanted becomes version (its
+ * version and state stay as recorded; a DP with no record gets one
+ * holding nothing, state failed), in one write under the holdings lock.
+ * gc keeps every version named as a holding's wanted, so a push killed
+ * after a DP switched and before its outcome was recorded still keeps
+ * the version the DP may now hold.  The caller holds pkg's USE lock
+ * shared from before this call until every outcome is recorded.
+ */
+int store_holdings_begin(struct store *s, const char *pkg,
+    const char *const *dps, size_t n, uint64_t version);
+
 /* Holdings of pkg, sorted by DP name (malloc'd; none: *n = 0). */
 int store_holdings(struct store *s, const char *pkg,
     struct store_holding **v, size_t *n);
 
-/* Forget the holding of dp for pkg (a DP removed from the list). */
-int store_holding_forget(struct store *s, const char *pkg, const char *dp);
+/* The holding of dp for pkg: 1 with *h filled, 0 when the store records
+ * none (*h zeroed), -1 with err when the records cannot be read. */
+int store_holding_find(struct store *s, const char *pkg, const char *dp,
+    struct store_holding *h);
+
+/* Forget the holding of dp for pkg (a DP removed from the list).  *had
+ * (may be NULL) gets the record removed; 0 when there was none (had->dp
+ * is then ""), 1 when one was removed. */
+int store_holding_forget(struct store *s, const char *pkg, const char *dp,
+    struct store_holding *had);
 
 /* ---- locks ---- */
 
@@ -275,8 +314,13 @@ struct store_txn;
 int store_txn_begin(struct store *s, const char *pkg, double timeout,
     struct store_txn **t);
 
-/* Newest version when the lock was taken (0: none): add uses it + 1. */
+/* Newest version when the lock was taken (0: none). */
 uint64_t store_txn_newest(const struct store_txn *t);
+
+/* The highest version number the package has had (the newest, or a
+ * newer one removed since: numbers are never given twice): add gives it
+ * + 1, and add --version N must be above it. */
+uint64_t store_txn_high(const struct store_txn *t);
 
 /*
  * Stage the content of the regular file e->path under dirfd (no link
@@ -341,11 +385,42 @@ struct store_gc_result {
 };
 
 /* Remove, per package, versions beyond the newest keep that no holding
- * names (as version or wanted), then every content no version uses, and
- * leftovers of crashed runs.  Takes each package's locks in turn (wait
- * up to timeout) and the objects lock exclusive for the sweep. */
+ * names (as version or wanted), never the newest (keep 0 is keep 1),
+ * then every content no version uses, and leftovers of crashed runs.
+ * Takes each package's locks in turn (wait up to timeout): the UPDATE
+ * lock, then the USE lock exclusive, and reads the holdings only then,
+ * so a push that was reading records its holding first; the objects
+ * lock exclusive for the sweep. */
 int store_gc(struct store *s, unsigned keep, double timeout,
     struct store_gc_result *res);
+
+/* What store_rm() removed (or, refused, would have to forget). */
+struct store_rm_result {
+	uint64_t *versions;	/* removed, ascending (malloc'd) */
+	size_t nversions;
+	struct store_holding *forgot;	/* records removed (malloc'd) */
+	size_t nforgot;
+};
+
+void store_rm_result_free(struct store_rm_result *r);
+
+/*
+ * Remove version of pkg (0: every version, and its holdings records),
+ * under its UPDATE lock and its USE lock exclusive (wait up to timeout).
+ * Refused (-1, err naming them: "PKG version N: held by dp1, dp2
+ * (--force removes their records too)") while a holdings record names
+ * the version as held or being brought to (for the whole package: any
+ * record holding or wanting a version), unless force, which removes
+ * those records too.  A version the store lacks is -1 ("PKG version N:
+ * no such version"), a package it lacks -1 ("package 'PKG': not in the
+ * store").  When the newest version goes, its number is kept in
+ * packages/PKG/last-version first, so no later add gives it again (the
+ * package's directory stays for that).  Contents no version uses any
+ * longer stay until the next gc.  r is filled in both on success and on
+ * a refusal (the records in the way); the caller frees it.
+ */
+int store_rm(struct store *s, const char *pkg, uint64_t version, bool force,
+    double timeout, struct store_rm_result *r);
 
 /* Check the whole store: every manifest parses and names its package and
  * version, every content referenced exists and has its hash (and size).

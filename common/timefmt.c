@@ -32,6 +32,19 @@ timefmt(int64_t t, char *buf, size_t len)
 		snprintf(buf + n, len - n, "%.3s:%.2s", z, z + 3);
 }
 
+void
+timefmt_span(int64_t s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%" PRId64 "s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%" PRId64 "m", s / 60);
+	else if (s < 2 * 86400)
+		snprintf(buf, len, "%" PRId64 "h", s / 3600);
+	else
+		snprintf(buf, len, "%" PRId64 "d", s / 86400);
+}
+
 int
 timefmt_utc(int64_t t, char *buf, size_t len)
 {

@@ -29,6 +29,13 @@
 void timefmt(int64_t t, char *buf, size_t len);
 
 /*
+ * A span of s seconds as a person reads it, in one unit, rounded down:
+ * "45s" below 2 minutes, "17m" below 2 hours, "5h" below 2 days, else
+ * "3d" (pkgretry: "next at ... (in 17m)", "timed out after 2h").
+ */
+void timefmt_span(int64_t s, char *buf, size_t len);
+
+/*
  * For programs, not people (the --json output): t in UTC as RFC 3339,
  * "2026-11-22T03:34:27Z", whatever TZ says.  0, or -1 (buf "") for a
  * time with no such form (before year 0 or after 9999): JSON says null.

@@ -4,7 +4,7 @@
 # remote-pkgpush and ssh-timeout lines reach a remote DP (a real sshd on
 # loopback) with no environment, as a retry run from cron has; the
 # environment overrides them, and pkgpush says when a retry will not
-# see an override; bwlimit lines are checked and said to be unenforced.
+# see an override; bwlimit lines are checked.
 
 load lib/common
 load lib/sshd
@@ -76,8 +76,8 @@ bare()
 	run pkgpush --status
 	expect_status 2
 	expect_output_has "$want"
-	run "$PKGDIST_SRC/scripts/pkgdist-update" -s "$PKGDIST_STORE" office \
-	    "$T/v2" dp1
+	run "$PKGDIST_SRC/scripts/pkgdist-update" -s "$PKGDIST_STORE" --dp dp1 \
+	    office "$T/v2"
 	expect_status 2
 	expect_output_has "$want"
 	run "$PKGDIST_SRC/scripts/pkgdist-cron"
@@ -180,13 +180,11 @@ bare()
 	at_version "$T/rdp" 1
 }
 
-@test "config: bwlimit lines are checked; pkgpush says once that they are not enforced yet" {
+@test "config: bwlimit lines are checked before any DP is touched" {
 	printf 'bwlimit * 4M\nbwlimit branch 512K 22:00-06:00\nbwlimit dp1 1G\n' \
 	    >"$PKGDIST_STORE/config"
 	run pkgpush --dp dp1 office
 	expect_status 0
-	expect_output_has "'$PKGDIST_STORE/config': bwlimit lines are read but not enforced yet (line 1)"
-	[ "$(printf '%s\n' "$output" | grep -c 'not enforced')" -eq 1 ]
 	for bad in 'bwlimit dp1 1M 08:00-08:00' 'bwlimit dp1 1M 8:00-9:00' \
 	    'bwlimit * 0' 'bwlimit dp1 1T' 'bwlimit dp1' \
 	    "$(printf 'bwlimit dp1 1M\nbwlimit dp1 2M')"; do
@@ -195,4 +193,22 @@ bare()
 		expect_status 2
 		expect_output_has "$PKGDIST_STORE/config:"
 	done
+}
+
+@test "config: pkgretry run with a malformed STORE/config stops (exit 2) before any job runs; the jobs keep their attempts" {
+	mv "$T/dp1" "$T/dp1.gone"
+	run pkgpush --dp dp1 office
+	expect_status 1
+	mv "$T/dp1.gone" "$T/dp1"
+	cp "$PKGDIST_STORE/retry/office@dp1" "$T/job.before"
+	printf 'mount\n' >"$PKGDIST_STORE/config"
+	run pkgretry run --now
+	expect_status 2
+	expect_output_has "$PKGDIST_STORE/config:1: mount: give one NAME or GROUP"
+	cmp "$T/job.before" "$PKGDIST_STORE/retry/office@dp1"
+	[ -z "$(ls -A "$T/dp1")" ]
+	rm "$PKGDIST_STORE/config"
+	run pkgretry run --now
+	expect_status 0
+	at_version "$T/dp1" 2
 }

@@ -51,6 +51,18 @@ delta_of()
 	    NR == 2 { print $2; exit }' "$1"
 }
 
+# cur FILE: the delta file of what dp1 holds: atomic, the manifest of the
+# tree DP/office links to (DP/.pkgdist/office/manifest is a pointer to
+# it); in place, DP/.pkgdist/office/manifest itself.
+cur()
+{
+	if [ -L "$T/dp1/office" ]; then
+		echo "$M/$(basename "$(readlink "$T/dp1/office")").manifest"
+	else
+		echo "$M/manifest"
+	fi
+}
+
 # stage_big TAG CHANGED [N]: stage bigtree TAG CHANGED N as the next
 # version.
 stage_big()
@@ -90,7 +102,10 @@ state_of_report()
 	[ "$(ls "$M" | grep -c '^base\.')" -eq 1 ]
 	# Every byte of state counted: the delta and the state record.
 	[ "$state" -eq $(($(size "$M/v2.1.manifest") + $(size "$M/state"))) ]
-	[ "$(stat -c %i "$M/manifest")" = "$(stat -c %i "$M/v2.1.manifest")" ]
+	# DP/.pkgdist/office/manifest stands for the manifest of the tree
+	# DP/office links to (one rename switches both).
+	[ "$(head -1 "$M/manifest")" = "pkgdist-manifest-link 1" ]
+	[ "$(cur)" = "$M/v2.1.manifest" ]
 	# The documented drift check reads the delta with its base.
 	run pkgdiff verify "$M/v2.1.manifest" "$T/dp1/office"
 	expect_status 0
@@ -219,7 +234,7 @@ damage()
 	run pkgdiff verify "$M/manifest" "$T/dp1/office"
 	expect_status 0
 	# A base changed behind the deltas' back.
-	base=$(delta_of "$M/manifest")
+	base=$(delta_of "$(cur)")
 	damage flip "$M/$base"
 	run pkgpush --dp dp1 --version 2 --rollback office
 	expect_status 1
@@ -240,7 +255,7 @@ damage()
 	stage_big 1 0
 	stage_big 2 3
 	pkgpush --inplace --dp dp1 --version 1 office >/dev/null
-	base=$(delta_of "$M/manifest")
+	base=$(delta_of "$(cur)")
 	damage truncate "$M/$base"
 	run pkgpush --inplace --dp dp1 office
 	expect_status 1
@@ -260,7 +275,7 @@ damage()
 	stage_big 1 0
 	stage_big 2 3
 	pkgpush --dp dp1 --version 1 office >/dev/null
-	base=$(delta_of "$M/manifest")
+	base=$(delta_of "$(cur)")
 	# The same bytes elsewhere: only following the link would load it.
 	cp "$M/$base" "$T/outside"
 	chmod 0644 "$T/outside"
@@ -277,7 +292,7 @@ damage()
 	expect_status 0
 	expect_output_has "rebuilt"
 	at_version "$T/dp1" 2
-	[ "$(delta_of "$M/manifest")" != "$base" ]
+	[ "$(delta_of "$(cur)")" != "$base" ]
 	run pkgdiff verify "$M/manifest" "$T/dp1/office"
 	expect_status 0
 	# The kept tree of version 1 still names the link: a rollback does
@@ -317,8 +332,8 @@ damage()
 
 # crash_delta FLAGS: crash a refresh that writes a delta at each of its
 # operations; after each, the DP's files are old or new and the manifest
-# of the tree DP/office shows is readable and right (atomic), and the
-# next push completes, DP/.pkgdist/office/manifest right too.
+# of the tree DP/office shows and DP/.pkgdist/office/manifest are
+# readable and right (atomic), and the next push completes.
 crash_delta()
 {
 	local flags=$1 n total tree
@@ -328,7 +343,7 @@ crash_delta()
 	pkgpush $flags --dp dp1 --version 1 office >/dev/null
 	cp -a "$T/dp1" "$T/dp1.v1"
 	PKGDIST_FAULT_COUNT=$T/count pkgpush $flags --dp dp1 office >/dev/null
-	grep -qx 'changes 3' "$M/manifest"
+	grep -qx 'changes 3' "$(cur)"
 	total=$(awk '$1 == "any" { print $2 }' "$T/count")
 	[ -n "$total" ] || total=$(awk '{ s += $2 } END { print s }' "$T/count")
 	[ "$total" -gt 5 ]
@@ -345,6 +360,12 @@ crash_delta()
 			pkgdiff verify "$T/dp1/$tree.manifest" "$T/dp1/office" \
 			    >/dev/null ||
 			    { echo "tree manifest, crash at $n" >&2; return 1; }
+			# The documented drift check is right at once, the
+			# crash between the switch and the record included.
+			pkgdiff verify "$M/manifest" "$T/dp1/office" \
+			    >/dev/null ||
+			    { echo "DP/.pkgdist/office/manifest, crash at $n" >&2
+			      return 1; }
 		fi
 		pkgpush $flags --dp dp1 office >/dev/null ||
 		    { echo "recovery after crash $n failed" >&2; return 1; }

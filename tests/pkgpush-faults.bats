@@ -212,12 +212,16 @@ time.sleep(60)' "$T/dp1/office/f6" "$T/locked" >/dev/null 2>&1 3>&- &
 	[ -f "$o" ]
 	chmod u+w "$o"
 	printf XX | dd of="$o" bs=1 seek=1000 conv=notrunc 2>/dev/null
+	# Waiting will not mend the store: no retry job, exit 2.
 	run pkgpush --dp dp1 office
-	expect_status 1
+	expect_status 2
 	expect_output_has "pkgpush: dp1: office version 3: 'big\\040blob': content $h: digest mismatch (store damaged)"
+	expect_output_has "dp1: not queued for retry: the store is damaged"
 	[ ! -e "$T/dp1/office" ]
+	[ ! -e "$PKGDIST_STORE/retry/office@dp1" ]
 	rm -f "$o"
 	run pkgpush --inplace --dp dp2 office
-	expect_status 1
+	expect_status 2
 	expect_output_has "pkgpush: dp2: office version 3: 'big\\040blob': content $h: missing"
+	[ ! -e "$PKGDIST_STORE/retry/office@dp2" ]
 }

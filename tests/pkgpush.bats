@@ -416,15 +416,26 @@ waits_for_lock()
 	at_version "$T/dp1" 3
 }
 
-@test "pkgpush: --refresh-existing skips a DP whose first push failed (it never held the package)" {
+@test "pkgpush: no DP left behind: a DP whose first push failed is shown failed by --status and named by --refresh-existing" {
 	mv "$T/dp2" "$T/dp2.gone"
 	run pkgpush --dp dp1 --dp dp2 --version 1 office
 	expect_status 1
 	mv "$T/dp2.gone" "$T/dp2"
+	run pkgpush --status office
+	expect_status 1
+	expect_output_has "dp1 office 1 complete newest 2"
+	expect_output_has "dp2 office - failed: a push of version 1 did not finish"
+	run pkgpush --status
+	expect_status 1
+	expect_output_has "dp2 office - failed:"
 	run pkgpush --refresh-existing office
 	expect_status 0
 	expect_output_has "dp1: office 1 -> 2"
-	expect_output_lacks "dp2"
+	expect_output_has "dp2: office - -> 2"
+	at_version "$T/dp2" 2
+	run pkgpush --status
+	expect_status 0
+	expect_output_has "dp2 office 2 complete newest 2"
 }
 
 @test "pkgpush: a DP keeps the layout it holds the package in" {

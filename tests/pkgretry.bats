@@ -671,6 +671,21 @@ arg office97" ]
 	expect_output_lacks "retry queued"
 }
 
+@test "pkgretry: a push refused for good under pkgretry records the refusal as the last error, not a line about queueing" {
+	three_dps
+	printf 'file 3, changed\n' >"$T/pkg/setup/f3"
+	pkgstage add office97 "$T/pkg" >/dev/null
+	pkgretry add -- pkgpush --all --rollback --version 2 --only dp1 office97 >/dev/null
+	run pkgretry run --now
+	expect_status 1
+	expect_output_has "only goes down"
+	expect_output_lacks "not queued"
+	run pkgretry list
+	expect_output_has "last error: pkgpush: dp1: "
+	expect_output_has "only goes down"
+	expect_output_lacks "queued for retry"
+}
+
 @test "pkgretry: a job whose version is gone from the store moves to failed/ at once" {
 	three_dps
 	pkgretry add -- pkgpush --version 9 --only dp1 office97

@@ -326,13 +326,18 @@ EOF
 
 @test "remote: --status reads the state from the remote DP" {
 	pkgpush --dp r1 --version 1 office
+	# Version 2 is the newest: the DP is behind.
 	run pkgpush --status
-	expect_status 0
-	expect_output_has "r1 office 1 complete"
+	expect_status 1
+	expect_output_has "r1 office 1 complete newest 2"
+	pkgpush --dp r1 office
 	run pkgpush --status office
-	expect_output_has "r1 office 1 complete"
+	expect_status 0
+	expect_output_has "r1 office 2 complete newest 2"
+	expect_output_has "dp1 office - none newest 2"
 	run pkgpush --status nosuch
-	expect_output_has "r1 nosuch - none"
+	expect_status 2
+	expect_output_has "nosuch: no such package in the store"
 }
 
 @test "remote: --verify repairs a file edited on the remote DP" {

@@ -56,10 +56,14 @@ push_setup()
 	t_invariant()
 	{
 		chk_dp_old_or_new dp1
+		# Its manifest is right too, the crash between the switch of
+		# the link and the record included.
+		chk_dp_manifest dp1
 		# A DP without the package has it whole or not at all.
 		[ ! -e dp2/pkg ] && [ ! -L dp2/pkg ] ||
 		    chk_tree_is dp2/pkg want.2 ||
 		    torture_why "dp2/pkg is there but not version 2"
+		[ ! -L dp2/pkg ] || chk_dp_manifest dp2
 	}
 	t_complete()
 	{
@@ -74,6 +78,43 @@ push_setup()
 		done
 	}
 	torture_run pkgpush-atomic
+}
+
+@test "torture pkgpush --keep after a rollback: a crash at any point never removes the tree live before, nor leaves a wrong manifest; the next push keeps it" {
+	t_setup()
+	{
+		push_setup ""
+		# dp1: version 2, then back to version 1 (v1.1 live again,
+		# v2.1 kept); version 3 staged.
+		pkgpush -j 1 --dp dp1 pkg >/dev/null
+		pkgpush -j 1 --rollback --version 1 --dp dp1 pkg >/dev/null
+		printf 'third\n' >src/hello.txt
+		pkgstage add pkg src >/dev/null
+		chk_store_manifest pkg 3 want.3
+	}
+	t_cmd()
+	{
+		pkgpush -j 1 --dp dp1 pkg >/dev/null
+	}
+	t_invariant()
+	{
+		chk_dp_old_or_new dp1 want.1 want.3
+		chk_dp_manifest dp1
+		# The tree live until this push is never pruned.
+		chk_tree_is dp1/.pkgdist/pkg/v1.1 want.1 ||
+		    torture_why "v1.1, live before the push, is gone or not whole: $(ls dp1/.pkgdist/pkg)"
+	}
+	t_complete()
+	{
+		chk_tree_is dp1/pkg want.3 ||
+		    torture_why "dp1/pkg is not version 3 after the next push"
+		chk_dp_manifest dp1
+		chk_tree_is dp1/.pkgdist/pkg/v1.1 want.1 ||
+		    torture_why "v1.1, live before version 3, was not kept"
+		[ ! -e dp1/.pkgdist/pkg/v2.1 ] ||
+		    torture_why "v2.1 kept: it was live before v1.1, beyond --keep 2"
+	}
+	torture_run pkgpush-keep
 }
 
 @test "torture pkgpush --inplace: a crash at any point leaves every file whole, deletes nothing early, says partial; the next push completes" {

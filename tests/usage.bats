@@ -167,3 +167,39 @@ check_bad_flag()
 	expect_status 2
 	[[ "$stderr" == *"pkgdiff: -j '300': want a whole number from 1 to 256"* ]]
 }
+
+@test "man pages: no mdoc macro is printed as text (mandoc and groff)" {
+	local f r bad=0
+	need_cmd mandoc
+	for f in "$PKGDIST_SRC"/man/*.[157]; do
+		for r in mandoc groff; do
+			command -v "$r" >/dev/null || continue
+			if [ "$r" = mandoc ]; then
+				mandoc -Tascii "$f"
+			else
+				groff -mdoc -Tascii "$f" 2>/dev/null
+			fi | col -bx | grep -nE \
+			    '(^|[ (])(Fl|Ar|Cm|Op|Pq|Nm|Xr|Ev|Pa|Sy|Li|Ql|Dq|Sq) [^ ]' \
+			    >"$T/macros" || true
+			if [ -s "$T/macros" ]; then
+				sed "s|^|$r $(basename "$f"): |" "$T/macros"
+				bad=1
+			fi
+		done
+	done
+	[ "$bad" -eq 0 ]
+}
+
+@test "man pages: every EXIT STATUS gives 130 and 143 (SIGINT, SIGTERM) and what they leave" {
+	local f
+	need_cmd mandoc
+	for f in pkgdiff pkgstage pkgpush pkgretry pkgdist-update pkgdist-cron; do
+		mandoc -Tascii "$PKGDIST_SRC/man/$f.1" | col -bx |
+		    sed -n '/^EXIT STATUS/,/^EXAMPLES/p' >"$T/exit"
+		grep -q '130' "$T/exit" && grep -q '143' "$T/exit" &&
+		    grep -q 'SIGINT' "$T/exit" && grep -q 'SIGTERM' "$T/exit" || {
+			echo "$f(1): EXIT STATUS lacks 130/143"
+			return 1
+		}
+	done
+}

@@ -141,7 +141,7 @@ save_to_path(const struct manifest *m, const char *path)
 
 	if (open_parent(path, &dirfd, &base, &copy) == -1)
 		goto out;
-	if (manifest_save(m, dirfd, base, 0644) == -1) {
+	if (manifest_save(m, dirfd, base, ATOMIC_MODE_USER) == -1) {
 		err_prefix("'%s': ", path_show(path, shown, sizeof(shown)));
 		goto out;
 	}

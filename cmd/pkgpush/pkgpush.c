@@ -30,6 +30,7 @@
 #include "io.h"
 #include "fanout.h"
 #include "fault.h"
+#include "json.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
@@ -39,22 +40,27 @@
 #include "retryjob.h"
 #include "scan.h"
 #include "serve.h"
+#include "status.h"
 #include "store.h"
+#include "targets.h"
 
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
+enum mode { MODE_FORGET, MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
 	OPT_BWLIMIT,
 	OPT_DP,
+	OPT_FORGET,
 	OPT_GROUP,
 	OPT_INPLACE,
+	OPT_JSON,
 	OPT_KEEP,
 	OPT_ONLY,
 	OPT_REFRESH,
+	OPT_REINIT,
 	OPT_ROLLBACK,
 	OPT_SERVE,
 	OPT_STATUS,
@@ -69,13 +75,16 @@ static const struct option longopts[] = {
 	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "forget", required_argument, NULL, OPT_FORGET },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "inplace", no_argument, NULL, OPT_INPLACE },
 	{ "jobs", required_argument, NULL, 'j' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "only", required_argument, NULL, OPT_ONLY },
 	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
+	{ "reinit", no_argument, NULL, OPT_REINIT },
 	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
 	{ "serve", required_argument, NULL, OPT_SERVE },
 	{ "status", no_argument, NULL, OPT_STATUS },
@@ -88,8 +97,9 @@ static const struct option longopts[] = {
 };
 #define SHORTOPTS "hj:ns:"
 
-/* What a retry job fixes itself (retryjob_pkgpush_argv()). */
-static const int job_drop[] = { OPT_ONLY, OPT_VERSION, 0 };
+/* What a retry job fixes itself (retryjob_pkgpush_argv()); --json is
+ * for the reader of this command's output, not pkgretry's. */
+static const int job_drop[] = { OPT_JSON, OPT_ONLY, OPT_VERSION, 0 };
 
 struct names {
 	const char **v;
@@ -100,7 +110,7 @@ struct opts {
 	const char *store;
 	uint64_t version;	/* 0: newest */
 	struct names dps, groups, only;
-	bool all, refresh, inplace, verify, rollback, dry_run;
+	bool all, refresh, inplace, verify, rollback, dry_run, reinit, json;
 	unsigned keep;
 	const char *trust;
 	int jobs;		/* 0: default */
@@ -113,11 +123,14 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
 	    "[--dp name]\n"
-	    "               [--group g] [--inplace] [--keep k] [--only name]\n"
-	    "               [--refresh-existing] [--rollback] [--trust key.pub] "
+	    "               [--group g] [--inplace] [--json] [--keep k] "
+	    "[--only name]\n"
+	    "               [--refresh-existing] [--reinit] [--rollback]\n"
+	    "               [--trust key.pub] "
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
-	    "       pkgpush [-s store] --status [pkg]\n"
+	    "       pkgpush [-s store] --forget name [pkg]\n"
+	    "       pkgpush [-s store] --status [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n");
 }
@@ -147,17 +160,26 @@ help(void)
 	    "files\n"
 	    "                        renamed over their old selves (shares "
 	    "without links)\n"
+	    "      --json            print one JSON object a target or status "
+	    "line\n"
 	    "      --keep k          atomic layout: keep k trees on each DP, "
 	    "the current\n"
 	    "                        one included (default 2)\n"
 	    "      --only name       of the targets named, push to DP name "
 	    "only\n"
 	    "      --refresh-existing  also push to every DP that holds pkg\n"
+	    "      --reinit          place pkg afresh on a DP that shows no "
+	    ".pkgdist/\n"
+	    "                        although the store records it holding "
+	    "a version\n"
 	    "      --rollback        allow moving a DP to a lower --version\n"
 	    "      --trust key.pub   refuse a version not signed by that key\n"
 	    "      --verify          re-hash each DP first and repair any "
 	    "drift\n"
 	    "      --version n       push version n (default: the newest)\n"
+	    "      --forget name     remove the store's records of what DP "
+	    "or site name\n"
+	    "                        holds (of pkg, or of every package)\n"
 	    "      --status          print each DP's version and state of pkg "
 	    "(or of\n"
 	    "                        every package)\n"
@@ -168,6 +190,58 @@ help(void)
 	    "\n"
 	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
 	    "trouble.\n", stdout);
+}
+
+/*
+ * Does mode take option opt?  A push takes every option but the other
+ * modes'; --status, --where and --forget use the store only (--status
+ * also --json); --serve takes nothing (its far side passes everything
+ * in the protocol).
+ */
+static bool
+mode_takes(enum mode mode, int opt)
+{
+	switch (mode) {
+	case MODE_PUSH:
+		return opt != OPT_SERVE && opt != OPT_STATUS &&
+		    opt != OPT_WHERE && opt != OPT_FORGET;
+	case MODE_FORGET:
+		return opt == 's' || opt == OPT_FORGET;
+	case MODE_STATUS:
+		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON;
+	case MODE_WHERE:
+		return opt == 's' || opt == OPT_WHERE;
+	case MODE_SERVE:
+		return opt == OPT_SERVE;
+	}
+	return false;
+}
+
+/* How an option is spelt in messages: "-j", "--keep". */
+static void
+opt_name(int opt, char *buf, size_t len)
+{
+	size_t i;
+
+	if (opt < 256) {
+		snprintf(buf, len, "-%c", opt);
+		return;
+	}
+	for (i = 0; longopts[i].name != NULL; i++)
+		if (longopts[i].val == opt) {
+			snprintf(buf, len, "--%s", longopts[i].name);
+			return;
+		}
+	snprintf(buf, len, "?");
+}
+
+/* The mode option itself, for messages. */
+static int
+mode_opt(enum mode mode)
+{
+	return mode == MODE_SERVE ? OPT_SERVE : mode == MODE_STATUS ?
+	    OPT_STATUS : mode == MODE_WHERE ? OPT_WHERE : mode == MODE_FORGET ?
+	    OPT_FORGET : 0;
 }
 
 static noreturn void
@@ -189,16 +263,6 @@ names_add(struct names *n, const char *s)
 	return 0;
 }
 
-static bool
-names_has(const struct names *n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n->n; i++)
-		if (strcmp(n->v[i], s) == 0)
-			return true;
-	return false;
-}
 
 /* ---- one DP ---- */
 
@@ -225,12 +289,18 @@ cap_rate(void *ctx, time_t now)
 	return rate;
 }
 
+struct shared;
+
 struct job {
 	const struct dp *dp;
+	struct shared *sh;
 	struct remote_conn *conn;	/* ssh started early, or NULL */
 	struct cap cap;
 	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
-	int result;		/* 0 done, -1 failed */
+	struct content_source inner;	/* what job_source_write() asks */
+	int result;		/* 0 done, -1 failed, -2 the store failed */
+	bool store_damaged;	/* a content the store could not give (under
+				 * sh->mu: set by writer threads) */
 };
 
 struct shared {
@@ -249,26 +319,77 @@ struct shared {
 	struct fanout *fanout;	/* two local DPs or more: each content read
 				 * from the store once (fanout.h) */
 	struct content_source fanout_src;
+	/* Contents found damaged in the store (under mu; rare, so a short
+	 * list): a DP that failed on one gets no retry job. */
+	unsigned char (*damaged)[DIGEST_LEN];
+	size_t ndamaged;
 };
 
 /* ---- the content source: the store ---- */
 
 /* ctx is the push's struct shared (read only here, by every writer
  * thread).  A content the store cannot give is named by package,
- * version and file, not by its digest alone. */
+ * version and file, not by its digest alone; a damaged one (missing or
+ * not what its digest says: no failed system call, where a read error
+ * may pass) is noted in sh->damaged. */
 static int
 store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
     uint64_t size, int fd, const char *what)
 {
-	const struct shared *sh = ctx;
-	bool fault = false;
+	struct shared *sh = ctx;
+	unsigned char (*nv)[DIGEST_LEN];
+	bool fault = false, damaged;
 
 	if (store_content_copy(sh->store, d, size, fd, what, &fault) == 0)
 		return 0;
-	if (fault)
-		(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	if (!fault)
+		return -1;
+	damaged = err_errno() == 0;
+	(void)store_err_content(sh->pkg, sh->m->version, sh->m, d);
+	if (!damaged)
+		return -1;
+	pthread_mutex_lock(&sh->mu);
+	if ((nv = realloc(sh->damaged, (sh->ndamaged + 1) *
+	    sizeof(*nv))) != NULL) {
+		sh->damaged = nv;
+		memcpy(sh->damaged[sh->ndamaged++], d, DIGEST_LEN);
+	}
+	pthread_mutex_unlock(&sh->mu);
 	return -1;
 }
+
+/* One DP's source: the store's (or the fanout over it, which asks the
+ * store on its behalf), marking the job when the content it failed on
+ * is one the store has damaged. */
+static int
+job_source_prepare(void *ctx, const struct dp_need *v, size_t n)
+{
+	struct job *job = ctx;
+
+	return job->inner.prepare(job->inner.ctx, v, n);
+}
+
+static int
+job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	struct job *job = ctx;
+	struct shared *sh = job->sh;
+	size_t i;
+
+	if (job->inner.write(job->inner.ctx, d, size, fd, what) == 0)
+		return 0;
+	pthread_mutex_lock(&sh->mu);
+	for (i = 0; i < sh->ndamaged; i++)
+		if (memcmp(sh->damaged[i], d, DIGEST_LEN) == 0)
+			job->store_damaged = true;
+	pthread_mutex_unlock(&sh->mu);
+	return -1;
+}
+
+static void report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry);
 
 static void
 report_ok(struct shared *sh, const struct dp *dp,
@@ -276,6 +397,12 @@ report_ok(struct shared *sh, const struct dp *dp,
 {
 	char old[32], bytes[128];
 
+	if (sh->o->json) {
+		report_json(sh, dp, r, true, NULL, NULL);
+		if (r->warning[0] != '\0')
+			msg_warn("%s: %s", dp->name, r->warning);
+		return;
+	}
 	if (r->held)
 		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
 		    r->old_partial ? " (partial)" : "");
@@ -323,13 +450,63 @@ report_ok(struct shared *sh, const struct dp *dp,
 		msg_warn("%s: %s", dp->name, r->warning);
 }
 
-/* Record the outcome in the store (holdings) and on the DP (state). */
+/*
+ * --json: the report of one target as one JSON line (pkgpush(1),
+ * OUTPUT).  ok false: why is the message, retry the job's id or NULL.
+ * Called with sh->mu held.
+ */
+static void
+report_json(struct shared *sh, const struct dp *dp,
+    const struct dp_push_result *r, bool ok, const char *why,
+    const char *retry)
+{
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", dp->name);
+	json_key_string(&j, "package", sh->pkg);
+	if (r->held)
+		json_key_uint(&j, "from", r->old_version);
+	else
+		json_key_null(&j, "from");
+	json_key_uint(&j, "to", r->new_version);
+	json_key_bool(&j, "ok", ok);
+	json_key_uint(&j, "added", r->added);
+	json_key_uint(&j, "changed", r->changed);
+	json_key_uint(&j, "deleted", r->deleted);
+	/* As the text report: a dry run knows the contents only. */
+	json_key_uint(&j, "bytes_written", sh->o->dry_run ? r->bytes :
+	    r->bytes + r->state_bytes);
+	if (dp->target.kind == DP_SSH)
+		json_key_uint(&j, "bytes_sent", r->bytes_sent);
+	else
+		json_key_null(&j, "bytes_sent");
+	json_key_string(&j, "error", ok ? NULL : why);
+	json_key_string(&j, "retry", retry);
+	json_key_bool(&j, "dry_run", sh->o->dry_run);
+	json_key_bool(&j, "up_to_date", r->up_to_date);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	fflush(stdout);
+	json_free(&j);
+}
+
+/*
+ * Record the outcome in the store (holdings) and on the DP (state).  A
+ * refused move (dp_push_refused()) is no failure of the DP: it still
+ * holds its version as it did, and is recorded so.
+ */
 static void
 record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
     const struct dp_push_result *r, int rc, const char *why)
 {
-	struct store_holding hd;
+	struct store_holding hd, known;
 	struct dp_state st;
+	bool refused = rc != 0 && dp_push_refused(r, sh->o->rollback);
+	int k;
 
 	memset(&hd, 0, sizeof(hd));
 	snprintf(hd.dp, sizeof(hd.dp), "%s", dp->name);
@@ -338,6 +515,16 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 	if (rc == 0) {
 		hd.version = r->new_version;
 		hd.state = STORE_HOLD_COMPLETE;
+	} else if (refused) {
+		hd.version = hd.wanted = r->old_version;
+		hd.state = r->old_partial ? STORE_HOLD_PARTIAL :
+		    STORE_HOLD_COMPLETE;
+		if (h != NULL && h->rootfd != -1 &&
+		    dp_state_read(h, sh->pkg, &st, NULL) == 0) {
+			if (st.status == DP_ST_PARTIAL)
+				hd.version = hd.wanted = st.from;
+			dp_state_free(&st);
+		}
 	} else {
 		hd.version = r->held ? r->old_version : 0;
 		hd.state = STORE_HOLD_FAILED;
@@ -351,19 +538,15 @@ record(struct shared *sh, const struct dp *dp, struct dp_handle *h,
 			dp_state_free(&st);
 		} else if (!r->held) {
 			/* Unreachable: keep what the store knew. */
-			struct store_holding *v = NULL;
-			size_t n = 0, i;
-
-			if (store_holdings(sh->store, sh->pkg, &v, &n) == 0)
-				for (i = 0; i < n; i++)
-					if (strcmp(v[i].dp, dp->name) == 0)
-						hd.version = v[i].version;
-			free(v);
+			if ((k = store_holding_find(sh->store, sh->pkg,
+			    dp->name, &known)) == 1)
+				hd.version = known.version;
+			else if (k == -1)
+				msg_warn("%s: %s", dp->name, err_get());
 		}
 	}
 	if (store_holding_record(sh->store, sh->pkg, &hd) == -1)
-		msg_warn("%s: cannot record the holding: %s", dp->name,
-		    err_get());
+		msg_warn("%s: %s", dp->name, err_get());
 }
 
 /*
@@ -403,8 +586,9 @@ push_one(struct shared *sh, struct job *job)
 	struct content_source src;
 	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
-	bool opened = false, queued = false;
+	bool opened = false, queued = false, damaged, running;
 
+	progress_target_start(sh->progress);
 	memset(&r, 0, sizeof(r));
 	r.new_version = sh->m->version;
 	dp_push_opts_init(&po);
@@ -421,41 +605,43 @@ push_one(struct shared *sh, struct job *job)
 		po.write_threads = 4;
 	po.progress = sh->progress;
 	po.rate = job->rate;
-	src.ctx = sh;
-	src.prepare = NULL;
-	src.write = store_source_write;
+	job->inner.ctx = sh;
+	job->inner.prepare = NULL;
+	job->inner.write = store_source_write;
 	if (sh->fanout != NULL)
-		src = sh->fanout_src;
+		job->inner = sh->fanout_src;
+	src.ctx = job;
+	src.prepare = job->inner.prepare != NULL ? job_source_prepare : NULL;
+	src.write = job_source_write;
 
 	if (dp->target.kind == DP_SSH) {
 		/* The remote runs dp_push() itself (remote.h). */
 		struct remote_conn *pre = job->conn;
-		struct store_holding *hv = NULL;
+		struct store_holding known;
 		uint64_t base = 0;
-		size_t nh = 0, i;
 
 		job->conn = NULL;
 		/* What the DP holds whole, by the store's record: the
 		 * remote is sent the changes from it (remote.h). */
-		if (store_holdings(sh->store, sh->pkg, &hv, &nh) == 0)
-			for (i = 0; i < nh; i++)
-				if (strcmp(hv[i].dp, dp->name) == 0 &&
-				    hv[i].state != STORE_HOLD_PARTIAL)
-					base = hv[i].version;
-		free(hv);
+		if (store_holding_find(sh->store, sh->pkg, dp->name,
+		    &known) == 1 && known.state != STORE_HOLD_PARTIAL)
+			base = known.version;
 		if (remote_push(&dp->target, sh->store, sh->pkg, sh->m, base,
 		    &po, pre, &r) == -1)
 			goto fail;
 		rc = 0;
 		pthread_mutex_lock(&sh->mu);
+		progress_hold();
 		report_ok(sh, dp, &r);
 		fflush(stdout);
+		progress_release();
 		pthread_mutex_unlock(&sh->mu);
 		if (!sh->o->dry_run)
 			record(sh, dp, NULL, &r, 0, NULL);
 		goto out;
 	}
-	if (dp_open(dp->target.path, !sh->o->dry_run, &h) == -1)
+	if (targets_open(sh->store, dp, sh->pkg, !sh->o->dry_run,
+	    sh->o->reinit, &h) == -1)
 		goto fail;
 	opened = true;
 	if (!sh->o->dry_run && dp_lock(&h, DP_LOCK_WAIT) == -1)
@@ -464,8 +650,10 @@ push_one(struct shared *sh, struct job *job)
 		goto fail;
 	rc = 0;
 	pthread_mutex_lock(&sh->mu);
+	progress_hold();
 	report_ok(sh, dp, &r);
 	fflush(stdout);
+	progress_release();
 	pthread_mutex_unlock(&sh->mu);
 	if (!sh->o->dry_run)
 		record(sh, dp, &h, &r, 0, NULL);
@@ -478,10 +666,36 @@ fail:
 	if (sh->o->dry_run)
 		goto out;
 	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	/* Run by pkgretry as this DP's job, say nothing about a retry:
+	 * the cause, the line above, is what it records. */
+	running = retryjob_running(sh->pkg, dp->name);
+	pthread_mutex_lock(&sh->mu);
+	damaged = job->store_damaged;
+	pthread_mutex_unlock(&sh->mu);
+	if (damaged) {
+		pthread_mutex_lock(&sh->mu);
+		if (!running)
+			msg_warn("%s: not queued for retry: the store is "
+			    "damaged and waiting will not mend it (see "
+			    "pkgstage fsck)", dp->name);
+		pthread_mutex_unlock(&sh->mu);
+		rc = -2;
+		goto out;
+	}
+	if (dp_push_refused(&r, sh->o->rollback)) {
+		pthread_mutex_lock(&sh->mu);
+		if (!running)
+			msg_warn("%s: not queued for retry: it still holds %s %"
+			    PRIu64 " as it did", dp->name, sh->pkg,
+			    r.old_version);
+		pthread_mutex_unlock(&sh->mu);
+		goto out;
+	}
 	if (r.permanent) {
 		pthread_mutex_lock(&sh->mu);
-		msg_warn("%s: not queued for retry (waiting will not help)",
-		    dp->name);
+		if (!running)
+			msg_warn("%s: not queued for retry (waiting will not "
+			    "help)", dp->name);
 		pthread_mutex_unlock(&sh->mu);
 		goto out;
 	}
@@ -503,6 +717,13 @@ fail:
 		pthread_mutex_unlock(&sh->mu);
 	}
 out:
+	if (rc == -1 && sh->o->json) {
+		pthread_mutex_lock(&sh->mu);
+		report_json(sh, dp, &r, false, why ? why : "failed",
+		    queued ? id : NULL);
+		pthread_mutex_unlock(&sh->mu);
+	}
+	progress_target_done(sh->progress, rc != 0);
 	if (nv != NULL)
 		retryjob_argv_free(nc, nv);
 	free(why);
@@ -528,6 +749,50 @@ worker(void *arg)
 }
 
 /* ---- modes ---- */
+
+/* What to add to a message that a DP is not found, when the DP list is
+ * empty: that it does not exist, or lists no DP, and where it is. */
+static const char *
+dplist_note(const struct store *s, const struct dplist *l, char *buf,
+    size_t len)
+{
+	char path[PATH_MAX], shown[PATH_SHOW_LEN];
+
+	if (l->n > 0)
+		return "";
+	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
+	path_show(path, shown, sizeof(shown));
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		snprintf(buf, len, ": the DP list '%s' does not exist (one DP "
+		    "a line: NAME GROUP TARGET; see pkgpush(1))", shown);
+	else
+		snprintf(buf, len, ": the DP list '%s' lists no DP", shown);
+	return buf;
+}
+
+/* Record that every target is being brought to version before any is
+ * touched (store_holdings_begin): gc then keeps it for a DP whose push
+ * is killed after its switch. */
+static int
+begin_holdings(struct store *s, const char *pkg, const struct shared *sh,
+    uint64_t version)
+{
+	const char **names;
+	size_t i, n = 0;
+	int rc;
+
+	if ((names = calloc(sh->njobs + 1, sizeof(*names))) == NULL) {
+		msg_warn("out of memory");
+		return -1;
+	}
+	for (i = 0; i < sh->njobs; i++)
+		if (sh->jobs[i].dp != NULL)
+			names[n++] = sh->jobs[i].dp->name;
+	if ((rc = store_holdings_begin(s, pkg, names, n, version)) == -1)
+		msg_liberr();
+	free(names);
+	return rc;
+}
 
 static int
 load_dplist(struct store *s, struct dplist *l)
@@ -605,18 +870,21 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	struct dplist l;
 	struct manifest m;
 	struct shared sh;
-	struct store_holding *hv = NULL;
-	size_t nh = 0, i, j;
+	struct targets_sel sel;
+	char **stray = NULL;
+	size_t nstray = 0, i, j;
 	pthread_t *th = NULL;
 	int rc = EXIT_TROUBLE, ulock = -1, nth;
 	uint64_t version = o->version, items = 0, bytes = 0;
 	bool *want = NULL;
+	char note[PATH_MAX + PATH_SHOW_LEN];
 	struct cap total_cap;
 	struct ratelimit *total = NULL;
 
 	dplist_init(&l);
 	manifest_init(&m);
 	memset(&sh, 0, sizeof(sh));
+	memset(&sel, 0, sizeof(sel));
 	pthread_mutex_init(&sh.mu, NULL);
 	if (!name_valid(pkg)) {
 		msg_warn("'%s': not a valid package name", pkg);
@@ -627,29 +895,27 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_liberr();
 		goto out;
 	}
-	for (i = 0; i < o->dps.n; i++)
-		if (dplist_find(&l, o->dps.v[i]) == NULL) {
-			msg_warn("--dp: unknown DP '%s'", o->dps.v[i]);
-			goto out;
-		}
-	for (i = 0; i < o->only.n; i++)
-		if (dplist_find(&l, o->only.v[i]) == NULL) {
-			msg_warn("--only: unknown DP '%s'", o->only.v[i]);
-			goto out;
-		}
-	for (i = 0; i < o->groups.n; i++)
-		if (!dplist_has_group(&l, o->groups.v[i])) {
-			msg_warn("--group: unknown group '%s'",
-			    o->groups.v[i]);
-			goto out;
-		}
+	sel.dps = o->dps.v;
+	sel.ndps = o->dps.n;
+	sel.groups = o->groups.v;
+	sel.ngroups = o->groups.n;
+	sel.only = o->only.v;
+	sel.nonly = o->only.n;
+	sel.all = o->all;
+	sel.refresh = o->refresh;
+	if (targets_check(&l, &sel) == -1) {
+		msg_warn("%s%s", err_get(), dplist_note(s, &l, note,
+		    sizeof(note)));
+		goto out;
+	}
 	if (version == 0) {
 		if (store_newest(s, pkg, &version) == -1) {
 			msg_liberr();
 			goto out;
 		}
 		if (version == 0) {
-			msg_warn("%s: no such package in the store", pkg);
+			msg_warn("%s: no such package in the store (pkgstage "
+			    "add stages it)", pkg);
 			goto out;
 		}
 	}
@@ -658,48 +924,47 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_warn("out of memory");
 		goto out;
 	}
-	if (o->refresh && store_holdings(s, pkg, &hv, &nh) == -1) {
+	if (targets_select(s, pkg, &l, &sel, want, &sh.njobs, &stray,
+	    &nstray) == -1) {
 		msg_liberr();
 		goto out;
 	}
-	for (i = 0; i < l.n; i++) {
-		const struct dp *dp = &l.v[i];
-
-		want[i] = o->all || names_has(&o->dps, dp->name) ||
-		    names_has(&o->groups, dp->group);
-		for (j = 0; o->refresh && j < nh; j++)
-			if (strcmp(hv[j].dp, dp->name) == 0 &&
-			    hv[j].version != 0)
-				want[i] = true;
-		if (o->only.n && !names_has(&o->only, dp->name))
-			want[i] = false;
-	}
-	for (j = 0; o->refresh && j < nh; j++)
-		if (dplist_find(&l, hv[j].dp) == NULL)
-			msg_warn("%s: holds %s but is not in the DP list: "
-			    "skipped", hv[j].dp, pkg);
-	for (i = 0; i < l.n; i++)
-		if (want[i])
-			sh.njobs++;
-	if (sh.njobs == 0) {
-		msg_warn("%s: no target DP", pkg);
-		goto out;
-	}
-	if ((sh.jobs = calloc(sh.njobs, sizeof(*sh.jobs))) == NULL) {
+	for (j = 0; j < nstray; j++)
+		msg_warn("%s: holds %s but is not in the DP list: skipped",
+		    stray[j], pkg);
+	/* One job per target, each with its DP, in DP list order. */
+	if ((sh.jobs = calloc(l.n > 0 ? l.n : 1, sizeof(*sh.jobs))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
 	}
 	for (i = 0, j = 0; i < l.n; i++)
-		if (want[i])
+		if (want[i]) {
+			sh.jobs[j].sh = &sh;
 			sh.jobs[j++].dp = &l.v[i];
+		}
+	sh.njobs = j;
+	if (sh.njobs == 0) {
+		if (l.n == 0)
+			msg_warn("%s: no target DP%s", pkg,
+			    dplist_note(s, &l, note, sizeof(note)));
+		else if (o->only.n > 0)
+			msg_warn("%s: no target DP: --only leaves none of the "
+			    "DPs named", pkg);
+		else if (o->refresh && o->dps.n + o->groups.n == 0 && !o->all)
+			msg_warn("%s: no target DP: no DP holds it yet (place "
+			    "it with --dp, --group or --all)", pkg);
+		else
+			msg_warn("%s: no target DP (name them with --dp, "
+			    "--group, --all or --refresh-existing)", pkg);
+		goto out;
+	}
 	nth = o->jobs > 0 ? o->jobs : 4;
 	if ((size_t)nth > sh.njobs)
 		nth = (int)sh.njobs;
 	/* The remote DPs pushed first: ssh connects while the manifest is
 	 * loaded (a failure to start ssh is reported by the push). */
 	for (i = 0; i < (size_t)nth; i++)
-		if (sh.jobs[i].dp != NULL &&
-		    sh.jobs[i].dp->target.kind == DP_SSH)
+		if (sh.jobs[i].dp->target.kind == DP_SSH)
 			(void)remote_connect(&sh.jobs[i].dp->target,
 			    store_config(s), &sh.jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
@@ -719,6 +984,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_liberr();
 		goto out;
 	}
+	if (!o->dry_run && begin_holdings(s, pkg, &sh, version) == -1)
+		goto out;
 	for (i = 0; i < m.n; i++)
 		if (m.v[i].type == ENTRY_FILE) {
 			items++;
@@ -734,6 +1001,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	sh.jobsn = nth;
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
+	progress_targets(sh.progress, sh.njobs, "DPs");
 	if (!o->dry_run && fanout_start(&sh) == -1) {
 		msg_liberr();
 		goto out;
@@ -755,20 +1023,25 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	progress_end(sh.progress);
 	rc = EXIT_DONE;
 	for (i = 0; i < sh.njobs; i++)
-		if (sh.jobs[i].result != 0)
+		if (sh.jobs[i].result != 0 && rc == EXIT_DONE)
 			rc = EXIT_PARTIAL;
+	/* The store failed a DP: trouble that no retry cures. */
+	for (i = 0; i < sh.njobs; i++)
+		if (sh.jobs[i].result == -2)
+			rc = EXIT_TROUBLE;
 out:
 	(void)items;
 	(void)bytes;
 	free(th);
 	free(want);
-	free(hv);
+	store_strings_free(stray, nstray);
 	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++) {
 		remote_conn_free(sh.jobs[i].conn);
 		ratelimit_free(sh.jobs[i].rate);
 	}
 	ratelimit_free(total);
 	fanout_free(sh.fanout);
+	free(sh.damaged);
 	free(sh.jobs);
 	pthread_mutex_destroy(&sh.mu);
 	if (ulock != -1)
@@ -779,46 +1052,233 @@ out:
 	return rc;
 }
 
-static void
-status_line(const char *dp, const char *pkg, const struct dp_state *st)
+/* --forget NAME [PKG]: the store's records of what NAME holds (of PKG,
+ * else of every package) go; each one removed is said. */
+static int
+forget(const char *storeopt, const char *name, const char *pkg)
 {
-	if (st->status == DP_ST_NONE)
-		printf("%s %s - none\n", dp, pkg);
-	else if (st->status == DP_ST_PARTIAL)
-		printf("%s %s %" PRIu64 " partial from %" PRIu64 "%s%s\n", dp,
-		    pkg, st->version, st->from, st->error ? ": " : "",
-		    st->error ? st->error : "");
-	else if (st->error != NULL)
-		printf("%s %s %" PRIu64 " failed: %s\n", dp, pkg,
-		    st->version, st->error);
-	else
-		printf("%s %s %" PRIu64 " complete\n", dp, pkg, st->version);
+	struct store *s = NULL;
+	struct store_holding had;
+	char **pk = NULL, text[STORE_HOLDING_TEXT];
+	size_t np = 0, i, n = 0;
+	int rc = EXIT_TROUBLE, k;
+
+	if (!name_valid(name)) {
+		msg_warn("'%s': not a valid DP or site name", name);
+		return EXIT_TROUBLE;
+	}
+	if (pkg != NULL && !name_valid(pkg)) {
+		msg_warn("'%s': not a valid package name", pkg);
+		return EXIT_TROUBLE;
+	}
+	if (store_open(store_path(storeopt), 0, &s) == -1 ||
+	    store_packages(s, &pk, &np) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; pkg != NULL && i < np && strcmp(pk[i], pkg) != 0; i++)
+		;
+	if (pkg != NULL && i == np) {
+		msg_warn("package '%s': not in the store", pkg);
+		goto out;
+	}
+	for (i = 0; i < np; i++) {
+		if (pkg != NULL && strcmp(pk[i], pkg) != 0)
+			continue;
+		if ((k = store_holding_forget(s, pk[i], name, &had)) == -1) {
+			msg_liberr();
+			goto out;
+		}
+		if (k == 1) {
+			printf("forgot: %s\n", store_holding_text(pk[i], &had,
+			    text));
+			n++;
+		}
+	}
+	if (n == 0) {
+		msg_warn("%s: the store has no record of what it holds%s%s",
+		    name, pkg != NULL ? " of " : "", pkg != NULL ? pkg : "");
+		goto out;
+	}
+	rc = EXIT_DONE;
+out:
+	store_strings_free(pk, np);
+	store_close(s);
+	return rc;
 }
 
-/* The lines of one DP's states (dp_states(), remote_status()). */
+/*
+ * One --status line: "NAME PKG VERSION STATE[: why] newest N" (VERSION
+ * and N "-" when there is none; a partial row says "partial from M").
+ */
 static void
-status_lines(const char *dp, const struct dp_pkg_state *v, size_t n, int *rc)
+status_print(const struct status_row *r)
 {
-	size_t i;
+	char ver[24] = "-", newest[24] = "-", from[40] = "";
 
-	for (i = 0; i < n; i++) {
-		if (v[i].damaged != NULL) {
-			printf("%s %s - damaged: %s\n", dp, v[i].package,
-			    v[i].damaged);
-			*rc = EXIT_PARTIAL;
-		} else
-			status_line(dp, v[i].package, &v[i].st);
+	if (r->version != 0)
+		snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
+	if (r->newest != 0)
+		snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
+	if (r->state == STATUS_PARTIAL)
+		snprintf(from, sizeof(from), " from %" PRIu64, r->from);
+	/* A recorded error is shown on its line whatever it holds (one
+	 * written by an earlier release may hold a raw newline). */
+	printf("%s %s %s %s%s%s", r->target, r->package, ver,
+	    status_state_name(r->state), from, r->error != NULL ? ": " : "");
+	if (r->error != NULL)
+		msg_put_text(r->error, stdout);
+	printf(" newest %s\n", newest);
+}
+
+/* --status --json: one row as one JSON line (pkgpush(1), OUTPUT). */
+static void
+status_json(const struct status_row *r)
+{
+	struct json j;
+	/* The SPEC's five states: a DP whose state cannot be read has
+	 * failed (its error says why). */
+	const char *state = r->state == STATUS_DAMAGED ? "failed" :
+	    status_state_name(r->state);
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "target", r->target);
+	json_key_string(&j, "package", strcmp(r->package, "-") == 0 ? NULL :
+	    r->package);
+	if (r->version != 0)
+		json_key_uint(&j, "version", r->version);
+	else
+		json_key_null(&j, "version");
+	if (r->newest != 0)
+		json_key_uint(&j, "newest", r->newest);
+	else
+		json_key_null(&j, "newest");
+	json_key_string(&j, "state", state);
+	json_key_string(&j, "layout", r->layout == DP_LAYOUT_ATOMIC ?
+	    "atomic" : r->layout == DP_LAYOUT_INPLACE ? "inplace" : NULL);
+	if (r->state == STATUS_PARTIAL)
+		json_key_uint(&j, "from", r->from);
+	else
+		json_key_null(&j, "from");
+	json_key_string(&j, "error", r->error);
+	json_object_end(&j);
+	if (json_line_write(&j, stdout) == -1)
+		msg_liberr();
+	json_free(&j);
+}
+
+/* What one DP is, for the summary line on a terminal: its worst row. */
+enum status_kind { SK_NEWEST, SK_BEHIND, SK_PARTIAL, SK_FAILED,
+	SK_UNREACHABLE, SK_NONE, SK_N };
+
+static enum status_kind
+status_kind(const struct status_row *r)
+{
+	switch (r->state) {
+	case STATUS_COMPLETE:
+		return r->version < r->newest ? SK_BEHIND : SK_NEWEST;
+	case STATUS_PARTIAL:
+		return SK_PARTIAL;
+	case STATUS_UNREACHABLE:
+		return SK_UNREACHABLE;
+	case STATUS_NONE:
+		return SK_NONE;
+	default:
+		return SK_FAILED;
 	}
 }
 
+/*
+ * --status on a terminal: the same fields in aligned columns under a
+ * header, and a closing line that counts the DPs by their worst row
+ * ("12 DPs: 10 complete at newest, 1 behind, 1 unreachable").
+ */
+static void
+status_table(const struct status_row *v, size_t n)
+{
+	static const char *const kname[SK_N] = { "complete at newest",
+	    "behind", "partial", "failed", "unreachable", "without it" };
+	static const int rank[SK_N] = { 0, 1, 2, 3, 4, -1 };
+	char ver[24], newest[24], state[48];
+	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp = 0, count[SK_N] = { 0 };
+	enum status_kind worst;
+	bool first;
+
+	for (i = 0; i < n; i++) {
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    v[i].state));
+		if (v[i].state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    v[i].from);
+		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
+		if (strlen(v[i].target) > w[0])
+			w[0] = strlen(v[i].target);
+		if (strlen(v[i].package) > w[1])
+			w[1] = strlen(v[i].package);
+		if (strlen(ver) > w[2])
+			w[2] = strlen(ver);
+		if (strlen(state) > w[3])
+			w[3] = strlen(state);
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], "DP", (int)w[1],
+	    "PACKAGE", (int)w[2], "VERSION", (int)w[3], "STATE", "NEWEST");
+	for (i = 0; i < n; i++) {
+		const struct status_row *r = &v[i];
+
+		snprintf(ver, sizeof(ver), "-");
+		snprintf(newest, sizeof(newest), "-");
+		if (r->version != 0)
+			snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
+		if (r->newest != 0)
+			snprintf(newest, sizeof(newest), "%" PRIu64,
+			    r->newest);
+		snprintf(state, sizeof(state), "%s", status_state_name(
+		    r->state));
+		if (r->state == STATUS_PARTIAL)
+			snprintf(state, sizeof(state), "partial from %" PRIu64,
+			    r->from);
+		printf("%-*s  %-*s  %-*s  %-*s  %-6s", (int)w[0], r->target,
+		    (int)w[1], r->package, (int)w[2], ver, (int)w[3], state,
+		    newest);
+		if (r->error != NULL) {
+			fputs("  ", stdout);
+			msg_put_text(r->error, stdout);
+		}
+		putchar('\n');
+		/* Rows of one DP come together. */
+		if (i + 1 < n && strcmp(v[i + 1].target, r->target) == 0)
+			continue;
+		for (k = i, worst = SK_NONE; ; k--) {
+			enum status_kind sk = status_kind(&v[k]);
+
+			if (rank[sk] > rank[worst])
+				worst = sk;
+			if (k == 0 || strcmp(v[k - 1].target, r->target) != 0)
+				break;
+		}
+		count[worst]++;
+		ndp++;
+	}
+	printf("%zu DP%s:", ndp, ndp == 1 ? "" : "s");
+	first = true;
+	for (k = 0; k < SK_N; k++) {
+		if (count[k] == 0 && k != SK_NEWEST)
+			continue;
+		printf("%s %zu %s", first ? "" : ",", count[k], kname[k]);
+		first = false;
+	}
+	putchar('\n');
+}
+
 static int
-status(const char *storeopt, const char *pkg)
+status(const char *storeopt, const char *pkg, bool json)
 {
 	struct store *s = NULL;
 	struct dplist l;
-	struct dp_handle h;
-	struct dp_pkg_state *v;
-	size_t n, i;
+	struct status_row *v = NULL;
+	size_t n = 0, i;
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
@@ -827,73 +1287,25 @@ status(const char *storeopt, const char *pkg)
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    load_dplist(s, &l) == -1) {
+	    load_dplist(s, &l) == -1 ||
+	    status_collect(s, &l, pkg, &v, &n) == -1) {
 		msg_liberr();
 		goto out;
 	}
 	rc = EXIT_DONE;
-	for (i = 0; i < l.n; i++) {
-		const struct dp *dp = &l.v[i];
-
-		if (dp->target.kind == DP_SSH &&
-		    remote_status(&dp->target, store_config(s), pkg, &v,
-		    &n) == 0) {
-			status_lines(dp->name, v, n, &rc);
-			dp_pkg_states_free(v, n);
-			continue;
-		}
-		/* An ssh DP that failed falls to "unreachable" (err set). */
-		if (dp->target.kind != DP_LOCAL ||
-		    dp_open(dp->target.path, false, &h) == -1) {
-			/* What the store last knew of it. */
-			struct store_holding *hv = NULL;
-			char **pk = NULL;
-			size_t np = 0, nh, p, q;
-			char *why = strdup(err_get());
-			bool any = false;
-
-			if (pkg == NULL)
-				(void)store_packages(s, &pk, &np);
-			for (p = 0; p < (pkg ? 1 : np); p++) {
-				const char *pn = pkg ? pkg : pk[p];
-
-				nh = 0;
-				if (store_holdings(s, pn, &hv, &nh) == -1)
-					continue;
-				for (q = 0; q < nh; q++)
-					if (strcmp(hv[q].dp, dp->name) == 0) {
-						char vb[24] = "-";
-
-						if (hv[q].version)
-							snprintf(vb, sizeof(vb),
-							    "%" PRIu64,
-							    hv[q].version);
-						printf("%s %s %s unreachable: "
-						    "%s\n", dp->name, pn, vb,
-						    why);
-						any = true;
-					}
-				free(hv);
-				hv = NULL;
-			}
-			if (!any)
-				printf("%s %s - unreachable: %s\n", dp->name,
-				    pkg ? pkg : "-", why);
-			free(why);
-			store_strings_free(pk, np);
+	/* A person at a terminal gets a table; a script, the fields. */
+	if (!json && isatty(STDOUT_FILENO))
+		status_table(v, n);
+	for (i = 0; i < n; i++) {
+		if (json)
+			status_json(&v[i]);
+		else if (!isatty(STDOUT_FILENO))
+			status_print(&v[i]);
+		if (!status_row_ok(&v[i]))
 			rc = EXIT_PARTIAL;
-			continue;
-		}
-		if (dp_states(&h, pkg, &v, &n) == -1) {
-			msg_warn("%s: %s", dp->name, err_get());
-			rc = EXIT_PARTIAL;
-		} else {
-			status_lines(dp->name, v, n, &rc);
-			dp_pkg_states_free(v, n);
-		}
-		dp_close(&h);
 	}
 out:
+	status_rows_free(v, n);
 	dplist_free(&l);
 	store_close(s);
 	return rc;
@@ -965,9 +1377,11 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	enum mode mode = MODE_PUSH;
-	const char *serve_path = NULL, *where_name = NULL;
+	const char *serve_path = NULL, *forget_name = NULL, *where_name = NULL;
+	char n1[32], n2[32];
 	uint64_t u;
-	int ch, rc;
+	int ch, rc, *given;
+	size_t ngiven = 0, i;
 
 	msg_init(argv[0]);
 	/* getopt names argv[0] in its messages: the tool, not a path. */
@@ -976,11 +1390,17 @@ main(int argc, char *argv[])
 	io_raise_fd_limit();
 	memset(&o, 0, sizeof(o));
 	o.keep = 2;
+	/* The options given, in order, for the check of the mode. */
+	if ((given = calloc((size_t)argc + 1, sizeof(*given))) == NULL)
+		msg_die(EXIT_TROUBLE, "out of memory");
 	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
 	    -1) {
+		if (ch != '?' && ch != ':')
+			given[ngiven++] = ch;
 		switch (ch) {
 		case 'h':
 			help();
+			free(given);
 			free(o.dps.v);
 			free(o.groups.v);
 			free(o.only.v);
@@ -1018,6 +1438,9 @@ main(int argc, char *argv[])
 		case OPT_INPLACE:
 			o.inplace = true;
 			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
 		case OPT_KEEP:
 			if (msg_num_opt("--keep", optarg, 1, 1000,
 			    "version trees kept on a DP, the current one included",
@@ -1032,8 +1455,15 @@ main(int argc, char *argv[])
 		case OPT_REFRESH:
 			o.refresh = true;
 			break;
+		case OPT_REINIT:
+			o.reinit = true;
+			break;
 		case OPT_ROLLBACK:
 			o.rollback = true;
+			break;
+		case OPT_FORGET:
+			mode = MODE_FORGET;
+			forget_name = optarg;
 			break;
 		case OPT_SERVE:
 			mode = MODE_SERVE;
@@ -1062,6 +1492,16 @@ main(int argc, char *argv[])
 			bad_usage();
 		}
 	}
+	/* An option that means nothing in the mode is refused, not
+	 * ignored: "--status --keep 5" is a mistake to point out. */
+	for (i = 0; i < ngiven; i++)
+		if (!mode_takes(mode, given[i])) {
+			opt_name(given[i], n1, sizeof(n1));
+			opt_name(mode_opt(mode), n2, sizeof(n2));
+			msg_warn("%s means nothing with %s", n1, n2);
+			bad_usage();
+		}
+	free(given);
 	if (mode == MODE_SERVE) {
 		if (argc != optind)
 			bad_usage();
@@ -1073,7 +1513,13 @@ main(int argc, char *argv[])
 	} else if (mode == MODE_STATUS) {
 		if (argc - optind > 1)
 			bad_usage();
-		rc = status(o.store, optind < argc ? argv[optind] : NULL);
+		rc = status(o.store, optind < argc ? argv[optind] : NULL,
+		    o.json);
+	} else if (mode == MODE_FORGET) {
+		if (argc - optind > 1)
+			bad_usage();
+		rc = forget(o.store, forget_name,
+		    optind < argc ? argv[optind] : NULL);
 	} else {
 		if (argc - optind != 1)
 			bad_usage();

@@ -24,6 +24,7 @@
 #include "err.h"
 #include "exitcode.h"
 #include "io.h"
+#include "json.h"
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
@@ -45,6 +46,7 @@ enum mode {
 	MODE_IMPORT,
 	MODE_KEYGEN,
 	MODE_LIST,
+	MODE_RM,
 	MODE_SHOW
 };
 
@@ -59,11 +61,14 @@ static const struct {
 	{ "import", MODE_IMPORT },
 	{ "keygen", MODE_KEYGEN },
 	{ "list", MODE_LIST },
+	{ "rm", MODE_RM },
 	{ "show", MODE_SHOW }
 };
 
 enum {
 	OPT_BASE = 256,
+	OPT_FORCE,
+	OPT_JSON,
 	OPT_KEEP,
 	OPT_MANIFEST,
 	OPT_SIGN,
@@ -74,7 +79,9 @@ enum {
 
 static const struct option longopts[] = {
 	{ "base", required_argument, NULL, OPT_BASE },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "manifest", required_argument, NULL, OPT_MANIFEST },
 	{ "output", required_argument, NULL, 'o' },
@@ -96,6 +103,8 @@ struct opts {
 	uint64_t version;
 	unsigned keep;
 	double wait;
+	bool force;
+	bool json;
 };
 
 static void
@@ -105,13 +114,15 @@ usage(FILE *fp)
 	    "usage: pkgstage [-s store] add [--manifest file] [--sign key] "
 	    "[--version n]\n"
 	    "                [--wait seconds] package srcdir\n"
-	    "       pkgstage [-s store] list [package]\n"
+	    "       pkgstage [-s store] list [--json] [package]\n"
 	    "       pkgstage [-s store] show package [version]\n"
 	    "       pkgstage [-s store] export [--base m] package version "
 	    "-o file\n"
 	    "       pkgstage [-s store] import [--trust key.pub] "
 	    "[--wait seconds] file\n"
 	    "       pkgstage [-s store] gc [--keep k] [--wait seconds]\n"
+	    "       pkgstage [-s store] rm [--force] [--wait seconds] package "
+	    "[version]\n"
 	    "       pkgstage [-s store] fsck\n"
 	    "       pkgstage keygen -o key\n"
 	    "       pkgstage -h\n");
@@ -132,9 +143,10 @@ help(void)
 	    "                        against srcdir, instead of scanning it\n"
 	    "      --sign key        add: sign the version with secret key\n"
 	    "      --version n       add: stage as version n (above every "
-	    "existing one)\n"
-	    "      --wait seconds    add, import, gc: wait that long for the "
-	    "package's\n"
+	    "one given so\n"
+	    "                        far, at most 2^52)\n"
+	    "      --wait seconds    add, import, gc, rm: wait that long for "
+	    "the package's\n"
 	    "                        lock (default 3600)\n"
 	    "      --base m          export: hold only contents version m "
 	    "lacks\n"
@@ -146,6 +158,10 @@ help(void)
 	    "      --keep k          gc: keep the newest k versions of each "
 	    "package\n"
 	    "                        (default 2) besides those a DP holds\n"
+	    "      --force           rm: also remove the records of the DPs "
+	    "holding it\n"
+	    "      --json            list: one JSON object per version "
+	    "instead of text\n"
 	    "\n"
 	    "Exit 0 done, 1 damage found (fsck), 2 trouble (nothing "
 	    "changed).\n", stdout);
@@ -195,6 +211,7 @@ do_add(const struct opts *o, const char *pkg, const char *src)
 {
 	struct store *s = NULL;
 	struct stage_opts so;
+	char label[128];
 	uint64_t v;
 	int rc = EXIT_TROUBLE;
 
@@ -205,7 +222,8 @@ do_add(const struct opts *o, const char *pkg, const char *src)
 	so.manifest = o->manifest;
 	so.wait = o->wait;
 	so.sign_key = o->sign;
-	so.progress = progress_start("staging", 0, 0);
+	snprintf(label, sizeof(label), "%s: staging", pkg);
+	so.progress = progress_start(label, 0, 0);
 	if (stage_add(s, pkg, src, &so, &v) == -1) {
 		progress_end(so.progress);
 		msg_liberr();
@@ -219,8 +237,33 @@ out:
 	return rc;
 }
 
+/* list --json: one version as one JSON line (pkgstage(1), OUTPUT). */
 static int
-list_package(struct store *s, const char *pkg)
+list_json(const char *pkg, uint64_t version,
+    const struct store_version_info *in)
+{
+	struct json j;
+	char when[TIMEFMT_LEN];
+	int r;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_key_int(&j, "schema", 1);
+	json_key_string(&j, "package", pkg);
+	json_key_uint(&j, "version", version);
+	json_key_string(&j, "created",
+	    timefmt_utc(in->created, when, sizeof(when)) == 0 ? when : NULL);
+	json_key_uint(&j, "files", in->files);
+	json_key_uint(&j, "bytes", in->bytes);
+	json_key_bool(&j, "signed", in->is_signed);
+	json_object_end(&j);
+	r = json_line_write(&j, stdout);
+	json_free(&j);
+	return r;
+}
+
+static int
+list_package(struct store *s, const char *pkg, bool json)
 {
 	struct store_version_info in;
 	uint64_t *v;
@@ -236,6 +279,14 @@ list_package(struct store *s, const char *pkg)
 			msg_liberr();
 			free(v);
 			return -1;
+		}
+		if (json) {
+			if (list_json(pkg, v[i], &in) == -1) {
+				msg_liberr();
+				free(v);
+				return -1;
+			}
+			continue;
 		}
 		timefmt(in.created, when, sizeof(when));
 		printf("%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s%s\n", pkg,
@@ -270,11 +321,11 @@ do_list(const struct opts *o, const char *pkg)
 			msg_warn("package '%s': not in the store", pkg);
 			goto out;
 		}
-		if (list_package(s, pkg) == -1)
+		if (list_package(s, pkg, o->json) == -1)
 			goto out;
 	} else {
 		for (i = 0; i < n; i++)
-			if (list_package(s, pk[i]) == -1)
+			if (list_package(s, pk[i], o->json) == -1)
 				goto out;
 	}
 	rc = EXIT_DONE;
@@ -357,7 +408,7 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	struct store *s = NULL;
 	struct atomic_file af;
 	struct progress *p = NULL;
-	char base[NAME_MAX + 1];
+	char base[NAME_MAX + 1], label[128];
 	uint64_t v;
 	int dfd = -1, rc = EXIT_TROUBLE, fd;
 	bool to_stdout = strcmp(o->output, "-") == 0;
@@ -374,13 +425,14 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	} else {
 		if ((dfd = open_parent(o->output, base, sizeof(base))) == -1)
 			goto out;
-		if (atomic_open(&af, dfd, base, 0644) == -1) {
+		if (atomic_open(&af, dfd, base, ATOMIC_MODE_USER) == -1) {
 			msg_liberr();
 			goto out;
 		}
 		fd = atomic_fd(&af);
 	}
-	p = progress_start("exporting", 0, 0);
+	snprintf(label, sizeof(label), "%s %" PRIu64 ": exporting", pkg, v);
+	p = progress_start(label, 0, 0);
 	if (pack_export(s, pkg, v, o->base, fd, p) == -1) {
 		progress_end(p);
 		msg_liberr();
@@ -474,6 +526,41 @@ out:
 	return rc;
 }
 
+static int
+do_rm(const struct opts *o, const char *pkg, const char *ver)
+{
+	struct store *s = NULL;
+	struct store_rm_result r;
+	char text[STORE_HOLDING_TEXT];
+	uint64_t v = 0;
+	size_t i;
+	int rc = EXIT_TROUBLE;
+
+	memset(&r, 0, sizeof(r));
+	if (check_name(pkg) == -1 ||
+	    (ver != NULL && parse_version(ver, &v) == -1))
+		return EXIT_TROUBLE;
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	if (store_rm(s, pkg, v, o->force, o->wait, &r) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; i < r.nforgot; i++)
+		printf("forgot: %s\n", store_holding_text(pkg, &r.forgot[i],
+		    text));
+	for (i = 0; i < r.nversions; i++)
+		printf("removed %s version %" PRIu64 "\n", pkg,
+		    r.versions[i]);
+	if (v == 0)
+		printf("removed package %s\n", pkg);
+	rc = EXIT_DONE;
+out:
+	store_rm_result_free(&r);
+	store_close(s);
+	return rc;
+}
+
 static void
 fsck_line(const char *line, void *arg)
 {
@@ -514,6 +601,54 @@ do_keygen(const struct opts *o)
 		return EXIT_TROUBLE;
 	}
 	return EXIT_DONE;
+}
+
+/* The mode's operands checked (bad usage exits 2), then the mode. */
+static int
+run(enum mode mode, const struct opts *o, char **args, int nargs)
+{
+	switch (mode) {
+	case MODE_ADD:
+		if (nargs != 2)
+			bad_usage();
+		return do_add(o, args[0], args[1]);
+	case MODE_EXPORT:
+		if (nargs != 2 || o->output == NULL)
+			bad_usage();
+		return do_export(o, args[0], args[1]);
+	case MODE_FSCK:
+		if (nargs != 0)
+			bad_usage();
+		return do_fsck(o);
+	case MODE_GC:
+		if (nargs != 0)
+			bad_usage();
+		return do_gc(o);
+	case MODE_IMPORT:
+		if (nargs != 1)
+			bad_usage();
+		return do_import(o, args[0]);
+	case MODE_KEYGEN:
+		/* -s is accepted with every subcommand, as by every tool:
+		 * keygen writes no store, so it has no use for one. */
+		if (nargs != 0 || o->output == NULL)
+			bad_usage();
+		return do_keygen(o);
+	case MODE_LIST:
+		if (nargs > 1)
+			bad_usage();
+		return do_list(o, nargs == 1 ? args[0] : NULL);
+	case MODE_RM:
+		if (nargs < 1 || nargs > 2)
+			bad_usage();
+		return do_rm(o, args[0], nargs == 2 ? args[1] : NULL);
+	case MODE_SHOW:
+		if (nargs < 1 || nargs > 2)
+			bad_usage();
+		return do_show(o, args[0], nargs == 2 ? args[1] : NULL);
+	default:
+		bad_usage();
+	}
 }
 
 /* ---- main ---- */
@@ -581,10 +716,20 @@ main(int argc, char *argv[])
 		case 's':
 			o.store = optarg;
 			break;
+		case OPT_FORCE:
+			if (mode != MODE_RM)
+				bad_usage();
+			o.force = true;
+			break;
 		case OPT_BASE:
 			if (mode != MODE_EXPORT || msg_num_opt("--base", optarg,
 			    1, UINT64_MAX, "a version number", &o.base) == -1)
 				bad_usage();
+			break;
+		case OPT_JSON:
+			if (mode != MODE_LIST)
+				bad_usage();
+			o.json = true;
 			break;
 		case OPT_KEEP:
 			if (mode != MODE_GC || msg_num_opt("--keep", optarg, 0,
@@ -616,8 +761,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_WAIT:
 			if ((mode != MODE_ADD && mode != MODE_IMPORT &&
-			    mode != MODE_GC) || msg_num_opt("--wait", optarg, 0,
-			    UINT64_MAX, "seconds to wait for the lock", &u) == -1)
+			    mode != MODE_GC && mode != MODE_RM) ||
+			    msg_num_opt("--wait", optarg, 0, UINT64_MAX,
+			    "seconds to wait for the lock", &u) == -1)
 				bad_usage();
 			o.wait = (double)u;
 			break;
@@ -628,52 +774,7 @@ main(int argc, char *argv[])
 	args += optind;
 	nargs -= optind;
 
-	switch (mode) {
-	case MODE_ADD:
-		if (nargs != 2)
-			bad_usage();
-		rc = do_add(&o, args[0], args[1]);
-		break;
-	case MODE_EXPORT:
-		if (nargs != 2 || o.output == NULL)
-			bad_usage();
-		rc = do_export(&o, args[0], args[1]);
-		break;
-	case MODE_FSCK:
-		if (nargs != 0)
-			bad_usage();
-		rc = do_fsck(&o);
-		break;
-	case MODE_GC:
-		if (nargs != 0)
-			bad_usage();
-		rc = do_gc(&o);
-		break;
-	case MODE_IMPORT:
-		if (nargs != 1)
-			bad_usage();
-		rc = do_import(&o, args[0]);
-		break;
-	case MODE_KEYGEN:
-		/* -s is accepted with every subcommand (SPEC.md); keygen
-		 * writes no store, so it has no use for one. */
-		if (nargs != 0 || o.output == NULL)
-			bad_usage();
-		rc = do_keygen(&o);
-		break;
-	case MODE_LIST:
-		if (nargs > 1)
-			bad_usage();
-		rc = do_list(&o, nargs == 1 ? args[0] : NULL);
-		break;
-	case MODE_SHOW:
-		if (nargs < 1 || nargs > 2)
-			bad_usage();
-		rc = do_show(&o, args[0], nargs == 2 ? args[1] : NULL);
-		break;
-	default:
-		bad_usage();
-	}
+	rc = run(mode, &o, args, nargs);
 	if (msg_close_stdout() == -1 && rc == EXIT_DONE)
 		rc = EXIT_TROUBLE;
 	return rc;

@@ -104,6 +104,17 @@ chk_dp_old_or_new()
 	fi
 }
 
+# chk_dp_manifest DP: the documented drift check of DP/pkg, `pkgdiff
+# verify DP/.pkgdist/pkg/manifest DP/pkg`, finds no drift (the state a
+# client-side check reads is right, whatever the crash).
+chk_dp_manifest()
+{
+	local out rc=0
+	out=$(pkgdiff verify -j 1 "$1/.pkgdist/pkg/manifest" "$1/pkg" 2>&1) || rc=$?
+	[ "$rc" -eq 0 ] ||
+	    torture_why "pkgdiff verify $1/.pkgdist/pkg/manifest $1/pkg exited $rc: $(printf '%s\n' "$out" | head -5)"
+}
+
 # chk_inplace_ok DP OLD NEW: every entry of DP/pkg is the old (OLD: a
 # normalised manifest, or "none" for a DP that had nothing) or the new
 # (NEW) entry for its path (files whole), no name is foreign but hidden

@@ -111,7 +111,13 @@ main(void)
 	refused("dp g relative/dir\n", "absolute", "a relative target");
 	refused("dp g /a\\x\n", "dps:1: target", "a bad escape");
 	refused("dp g /a\\000b\n", "dps:1:", "an escaped NUL");
-	refused("dp g /a\rb\n", "dps:1:", "a raw control character");
+	refused("dp g /a\rb\n", "dps:1: control character \\015 in line "
+	    "(write it in TARGET as \\015)", "a raw control character");
+	refused("dp1 g /a\r\n", "dps:1: line ends in '\\r' (a DOS line end",
+	    "a DOS line end, named as such");
+	refused("dp1 g /a b\n", "found 4 fields (a space in TARGET is "
+	    "written \\040", "a blank in a target: the message says \\040");
+	refused("dp1 g /a b c d\n", "found more than 4 fields", "six fields");
 	refused("dp g ftp://host/x\n", "unknown scheme", "another scheme");
 	{
 		char buf[] = "dp g /a\0b\n";

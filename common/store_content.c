@@ -1,0 +1,380 @@
+/*
+ * store_content.c — the store's contents: objects by SHA-256, readers
+ * that check the digest at the end, the one checked copy to an output
+ * (see store.h, "contents").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "digest.h"
+#include "err.h"
+#include "fault.h"
+#include "io.h"
+#include "manifest.h"
+#include "store.h"
+#include "store_int.h"
+
+#define STORE_SMALL_READ ((uint64_t)128 << 10)	/* read, not mapped */
+
+/* ---- contents ---- */
+
+/* Open the stored form of d: raw first, then zlib.  -1 with errno
+ * ENOENT and err "content HEX: missing" when neither exists. */
+static int
+obj_open(struct store *s, const unsigned char d[DIGEST_LEN], bool *zlib,
+    uint64_t *stored)
+{
+	char name[STORE_OBJ_NAME_MAX], hex[DIGEST_HEXLEN + 1];
+	struct stat st;
+	int fd, z;
+
+	for (z = 0; z < 2; z++) {
+		store_obj_name(d, z, name);
+		fd = openat(s->objfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != -1)
+			break;
+		if (errno != ENOENT)
+			return err_sys("cannot open content '%s/objects/%s'",
+			    s->dir, name);
+	}
+	if (fd == -1) {
+		digest_hex(d, hex);
+		err_set("content %s: missing", hex);
+		errno = ENOENT;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		err_set("content '%s/objects/%s': not a regular file", s->dir,
+		    name);
+		close(fd);
+		return -1;
+	}
+	*zlib = z == 1;
+	*stored = (uint64_t)st.st_size;
+	return fd;
+}
+
+int
+store_has_content(struct store *s, const unsigned char d[DIGEST_LEN])
+{
+	char name[STORE_OBJ_NAME_MAX];
+	int z;
+
+	for (z = 0; z < 2; z++) {
+		store_obj_name(d, z, name);
+		if (faccessat(s->objfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			return 1;
+		if (errno != ENOENT && errno != ENOTDIR)
+			return err_sys("cannot stat '%s/objects/%s'", s->dir,
+			    name);
+	}
+	return 0;
+}
+
+int
+store_content_raw(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_raw *raw)
+{
+	raw->fd = obj_open(s, d, &raw->zlib, &raw->stored_size);
+	return raw->fd == -1 ? -1 : 0;
+}
+
+struct store_reader {
+	int fd;
+	bool zlib;
+	bool ended;
+	uint64_t left;		/* stored bytes not read yet (fstat) */
+	struct blob_inflate inf;
+	struct digest dg;
+	unsigned char want[DIGEST_LEN];
+	char what[DIGEST_HEXLEN + 16];
+};
+
+/* Read at most the stored size: the end of the object costs no
+ * read(2) returning 0 (two per object before). */
+static ssize_t
+fd_read(void *arg, void *buf, size_t n)
+{
+	struct store_reader *r = arg;
+	ssize_t k;
+
+	if (r->left == 0)
+		return 0;
+	if (n > r->left)
+		n = (size_t)r->left;
+	if ((k = io_read_full(r->fd, buf, n, r->what)) > 0)
+		r->left -= (uint64_t)k;
+	return k;
+}
+
+/* A reader of d over fd, already opened by obj_open (taken over, closed
+ * on failure too). */
+static int
+reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
+    uint64_t stored, struct store_reader **out)
+{
+	struct store_reader *r;
+	char hex[DIGEST_HEXLEN + 1];
+
+	*out = NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		close(fd);
+		return err_sys("out of memory");
+	}
+	memcpy(r->want, d, DIGEST_LEN);
+	digest_hex(d, hex);
+	snprintf(r->what, sizeof(r->what), "content %s", hex);
+	r->fd = fd;
+	r->zlib = zlib;
+	r->left = stored;
+	if (digest_init(&r->dg) == -1 ||
+	    (r->zlib && blob_inflate_init(&r->inf, fd_read, r,
+	    r->what) == -1)) {
+		digest_free(&r->dg);
+		close(r->fd);
+		free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+int
+store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_reader **out)
+{
+	uint64_t stored;
+	bool zlib;
+	int fd;
+
+	*out = NULL;
+	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
+		return -1;
+	return reader_from_fd(d, fd, zlib, stored, out);
+}
+
+ssize_t
+store_reader_read(struct store_reader *r, void *buf, size_t n)
+{
+	unsigned char got[DIGEST_LEN];
+	ssize_t k;
+
+	if (r->ended)
+		return 0;
+	if (r->zlib)
+		k = blob_inflate_read(&r->inf, buf, n);
+	else
+		k = fd_read(r, buf, n);
+	if (k == -1)
+		return -1;
+	if (k > 0) {
+		if (digest_update(&r->dg, buf, (size_t)k) == -1)
+			return -1;
+		return k;
+	}
+	r->ended = true;
+	if (digest_final(&r->dg, got) == -1)
+		return -1;
+	if (memcmp(got, r->want, DIGEST_LEN) != 0)
+		return err_set("%s: digest mismatch", r->what);
+	return 0;
+}
+
+void
+store_reader_close(struct store_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->zlib)
+		blob_inflate_end(&r->inf);
+	digest_free(&r->dg);
+	close(r->fd);
+	free(r);
+}
+
+int
+store_err_content(const char *pkg, uint64_t version,
+    const struct manifest *m, const unsigned char d[DIGEST_LEN])
+{
+	char shown[PATH_SHOW_LEN];
+	size_t i;
+
+	for (i = 0; m != NULL && i < m->n; i++)
+		if (m->v[i].type == ENTRY_FILE &&
+		    memcmp(m->v[i].digest, d, DIGEST_LEN) == 0)
+			return err_prefix("%s version %" PRIu64 ": '%s': ", pkg,
+			    version, path_show(m->v[i].path, shown,
+			    sizeof(shown)));
+	return err_prefix("%s version %" PRIu64 ": ", pkg, version);
+}
+
+int
+store_content_check(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, void *buf, size_t len, uint64_t *total)
+{
+	struct store_reader *r;
+	char hex[DIGEST_HEXLEN + 1];
+	uint64_t n = 0;
+	ssize_t k;
+
+	if (total != NULL)
+		*total = 0;
+	if (store_content_open(s, d, &r) == -1)
+		return -1;
+	while ((k = store_reader_read(r, buf, len)) > 0)
+		n += (uint64_t)k;
+	store_reader_close(r);
+	if (total != NULL)
+		*total = n;
+	if (k == -1)
+		return -1;
+	if (n != size) {
+		digest_hex(d, hex);
+		return err_set("content %s: has %" PRIu64 " bytes, the "
+		    "manifest says %" PRIu64, hex, n, size);
+	}
+	return 0;
+}
+
+int
+store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int outfd, const char *what, bool *store_fault)
+{
+	struct store_reader *r = NULL;
+	unsigned char got[DIGEST_LEN];
+	unsigned char *buf = NULL, *map = MAP_FAILED;
+	struct digest dg = { NULL };
+	uint64_t stored, done = 0;
+	bool zlib, out_err = false;	/* the output failed, not the store */
+	int fd = -1, rc = -1;
+	ssize_t k;
+	char hex[DIGEST_HEXLEN + 1];
+
+	digest_hex(d, hex);
+	if (store_fault != NULL)
+		*store_fault = true;
+	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
+		return -1;
+	if (!zlib) {
+		/* Map, hash and write from the mapping: one copy. */
+		if (stored != size) {
+			err_set("content %s: %" PRIu64 " bytes stored, %"
+			    PRIu64 " expected", hex, stored, size);
+			goto out;
+		}
+		if (fault_hit("read") == -1) {
+			err_sys("cannot read content %s", hex);
+			goto out;
+		}
+		if (digest_init(&dg) == -1)
+			goto out;
+		if (size > 0 && size <= STORE_SMALL_READ) {
+			/* Small: one read(2), not mmap + madvise + munmap. */
+			if ((buf = malloc((size_t)size)) == NULL) {
+				err_sys("out of memory");
+				goto out;
+			}
+			while (done < size) {
+				k = read(fd, buf + done, (size_t)(size - done));
+				if (k == -1 && errno == EINTR)
+					continue;
+				if (k == -1) {
+					err_sys("cannot read content %s", hex);
+					goto out;
+				}
+				if (k == 0) {
+					err_set("content %s: shorter than %"
+					    PRIu64 " bytes", hex, size);
+					goto out;
+				}
+				done += (uint64_t)k;
+			}
+			if (digest_update(&dg, buf, (size_t)size) == -1)
+				goto out;
+			if (io_write_full(outfd, buf, (size_t)size, what) ==
+			    -1) {
+				out_err = true;
+				goto out;
+			}
+		} else if (size > 0) {
+			map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+			if (map == MAP_FAILED) {
+				err_sys("cannot map content %s", hex);
+				goto out;
+			}
+			(void)madvise(map, size, MADV_SEQUENTIAL);
+		}
+		while (done < size) {
+			size_t part = size - done > BLOB_CHUNK * 4 ?
+			    BLOB_CHUNK * 4 : (size_t)(size - done);
+
+			if (digest_update(&dg, map + done, part) == -1)
+				goto out;
+			if (io_write_full(outfd, map + done, part, what) ==
+			    -1) {
+				out_err = true;
+				goto out;
+			}
+			done += part;
+		}
+		if (digest_final(&dg, got) == -1)
+			goto out;
+		if (memcmp(got, d, DIGEST_LEN) != 0) {
+			err_set("content %s: digest mismatch (store damaged)",
+			    hex);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	/* Compressed: the reader takes over the descriptor (no second
+	 * lookup of the object). */
+	k = reader_from_fd(d, fd, zlib, stored, &r);
+	fd = -1;
+	if (k == -1)
+		goto out;
+	if ((buf = malloc(BLOB_CHUNK * 4)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	while ((k = store_reader_read(r, buf, BLOB_CHUNK * 4)) > 0) {
+		done += (uint64_t)k;
+		if (done > size) {
+			err_set("content %s: longer than %" PRIu64 " bytes",
+			    hex, size);
+			goto out;
+		}
+		if (io_write_full(outfd, buf, (size_t)k, what) == -1) {
+			out_err = true;
+			goto out;
+		}
+	}
+	if (k == -1)
+		goto out;
+	if (done != size) {
+		err_set("content %s: %" PRIu64 " bytes, %" PRIu64 " expected",
+		    hex, done, size);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1 && store_fault != NULL)
+		*store_fault = !out_err;
+	if (map != MAP_FAILED)
+		munmap(map, size);
+	digest_free(&dg);
+	store_reader_close(r);
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}

@@ -1,0 +1,602 @@
+/*
+ * store_gc.c — removing and checking: gc, rm, fsck (see store.h,
+ * "maintenance").
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "blob.h"
+#include "digest.h"
+#include "err.h"
+#include "io.h"
+#include "lock.h"
+#include "manifest.h"
+#include "progress.h"
+#include "store.h"
+#include "store_int.h"
+
+/* ---- gc ---- */
+
+/* Add every content of every version to used. */
+static int
+collect_used(struct store *s, struct dset *used)
+{
+	char **pk = NULL;
+	size_t np, i, j, k;
+	int rc = -1;
+
+	if (store_packages(s, &pk, &np) == -1)
+		return -1;
+	for (i = 0; i < np; i++) {
+		uint64_t *v;
+		size_t nv;
+
+		if (store_versions(s, pk[i], &v, &nv) == -1)
+			goto out;
+		for (j = 0; j < nv; j++) {
+			struct manifest m;
+			bool isnew;
+
+			manifest_init(&m);
+			if (store_load_manifest(s, pk[i], v[j], &m) == -1) {
+				free(v);
+				goto out;
+			}
+			for (k = 0; k < m.n; k++)
+				if (m.v[k].type == ENTRY_FILE &&
+				    store_dset_add(used, m.v[k].digest,
+				    &isnew) == NULL) {
+					manifest_free(&m);
+					free(v);
+					goto out;
+				}
+			manifest_free(&m);
+		}
+		free(v);
+	}
+	rc = 0;
+out:
+	store_strings_free(pk, np);
+	return rc;
+}
+
+static int
+unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN])
+{
+	char hex[DIGEST_HEXLEN];
+	size_t l = strlen(name);
+
+	if (l != 62 && !(l == 64 && strcmp(name + 62, ".z") == 0))
+		return -1;
+	memcpy(hex, dir, 2);
+	memcpy(hex + 2, name, 62);
+	return digest_unhex(hex, DIGEST_HEXLEN, d);
+}
+
+static int
+sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
+{
+	int b;
+
+	for (b = 0; b < 256; b++) {
+		char dir[3];
+		DIR *d;
+		struct dirent *de;
+		int fd;
+
+		snprintf(dir, sizeof(dir), "%02x", b);
+		if ((fd = store_open_dir(s->objfd, dir)) == -1) {
+			if (errno == ENOENT)
+				continue;
+			return err_sys("cannot open '%s/objects/%s'", s->dir,
+			    dir);
+		}
+		if ((d = fdopendir(fd)) == NULL) {
+			close(fd);
+			return err_sys("cannot read '%s/objects/%s'", s->dir,
+			    dir);
+		}
+		while ((de = readdir(d)) != NULL) {
+			unsigned char dg[DIGEST_LEN];
+			struct stat st;
+
+			if (unhex_name(dir, de->d_name, dg) == -1 ||
+			    store_dset_find(used, dg) != NULL)
+				continue;
+			if (fstatat(dirfd(d), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+				res->bytes_freed += (uint64_t)st.st_size;
+			if (io_unlink(dirfd(d), de->d_name, 0) == -1) {
+				closedir(d);
+				return -1;
+			}
+			res->contents_removed++;
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* Remove version v of pkg (rename to v/.del-N, then the tree; a crash
+ * between leaves a leftover the next run removes).  The caller holds
+ * the package's UPDATE lock and its USE lock exclusive. */
+static int
+version_remove(int vfd, uint64_t v)
+{
+	char name[32], del[48];
+
+	snprintf(name, sizeof(name), "%" PRIu64, v);
+	snprintf(del, sizeof(del), STORE_DEL_PREFIX "%" PRIu64, v);
+	if (io_rename(vfd, name, vfd, del) == -1 ||
+	    io_remove_tree(vfd, del) == -1)
+		return -1;
+	return 0;
+}
+
+/* Does a holdings record name v as held or being brought to? */
+static bool
+held(const struct store_holding *h, size_t nh, uint64_t v)
+{
+	size_t j;
+
+	for (j = 0; j < nh; j++)
+		if (h[j].version == v || h[j].wanted == v)
+			return true;
+	return false;
+}
+
+static int
+gc_package(struct store *s, const char *pkg, unsigned keep, double timeout,
+    struct store_gc_result *res)
+{
+	struct store_holding *h = NULL;
+	uint64_t *v = NULL;
+	size_t nv = 0, nh = 0, i;
+	int lk = -1, ulk = -1, vfd = -1, rc = -1;
+
+	if (keep == 0)
+		keep = 1;	/* never the newest: its number stays used */
+	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
+	    timeout)) == -1)
+		return -1;
+	if ((vfd = store_open_vdir(s, pkg)) == -1) {
+		if (errno == ENOENT)
+			rc = 0;
+		goto out;
+	}
+	if (store_clean_vdir(s, vfd) == -1)
+		goto out;
+	/* No add or import changes the versions while the UPDATE lock is
+	 * held; a push may record a holding until the USE lock is ours. */
+	if (store_versions(s, pkg, &v, &nv) == -1)
+		goto out;
+	if (nv > keep) {
+		if ((ulk = store_lock(s, pkg, STORE_LOCK_USE, false,
+		    timeout)) == -1 ||
+		    store_holdings(s, pkg, &h, &nh) == -1)
+			goto out;
+		for (i = 0; i < nv - keep; i++) {
+			if (held(h, nh, v[i]))
+				continue;
+			if (version_remove(vfd, v[i]) == -1)
+				goto out;
+			res->versions_removed++;
+		}
+		if (io_fsync_dir(vfd, "versions") == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (vfd != -1)
+		close(vfd);
+	free(v);
+	free(h);
+	store_unlock(ulk);
+	store_unlock(lk);
+	return rc;
+}
+
+void
+store_rm_result_free(struct store_rm_result *r)
+{
+	free(r->versions);
+	free(r->forgot);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Split h into the records in the way of removing version (0: the whole
+ * package), appended to r->forgot, and the others, left in h[0..*nh). */
+static int
+rm_split(struct store_holding *h, size_t *nh, uint64_t version,
+    struct store_rm_result *r)
+{
+	size_t i, j;
+
+	if (*nh > 0 && (r->forgot = calloc(*nh, sizeof(*h))) == NULL)
+		return err_sys("out of memory");
+	for (i = j = 0; i < *nh; i++) {
+		if (version == 0 || h[i].version == version ||
+		    h[i].wanted == version)
+			r->forgot[r->nforgot++] = h[i];
+		else
+			h[j++] = h[i];
+	}
+	*nh = j;
+	return 0;
+}
+
+/* err: what is in the way of removing version (0: the package). */
+static int
+rm_refuse(const char *pkg, uint64_t version, const struct store_rm_result *r)
+{
+	char names[1024], what[64];
+	size_t i, l = 0;
+
+	names[0] = '\0';
+	for (i = 0; i < r->nforgot && l < sizeof(names) - 1; i++)
+		l += (size_t)snprintf(names + l, sizeof(names) - l, "%s%s",
+		    i > 0 ? ", " : "", r->forgot[i].dp);
+	if (version != 0)
+		snprintf(what, sizeof(what), "%s version %" PRIu64, pkg,
+		    version);
+	else
+		snprintf(what, sizeof(what), "package '%s'", pkg);
+	return err_set("%s: recorded as held by %s (pkgpush --forget "
+	    "removes a record; --force removes them with it)", what, names);
+}
+
+/* The records of store_rm(): in the way (refused unless force) or
+ * removed.  Caller holds the package's UPDATE and USE locks. */
+static int
+rm_records(struct store *s, const char *pkg, uint64_t version, bool force,
+    struct store_rm_result *r)
+{
+	struct store_holding *h = NULL;
+	char path[NAME_MAX_LEN + 16];
+	size_t nh = 0;
+	int lk, rc = -1;
+
+	if ((lk = store_holdings_lock(s, pkg)) == -1)
+		return -1;
+	if (store_holdings_read(s, pkg, &h, &nh) == -1 ||
+	    rm_split(h, &nh, version, r) == -1)
+		goto out;
+	if (r->nforgot == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (!force) {
+		rm_refuse(pkg, version, r);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/holdings", pkg);
+	if (nh > 0)
+		rc = store_holdings_write(s, pkg, h, nh);
+	else
+		rc = io_unlink(s->pkgfd, path, 0);
+out:
+	free(h);
+	lock_release(lk);
+	return rc;
+}
+
+/* Which versions store_rm() removes: version alone (checked to exist)
+ * or every one; *newest gets the newest when it is among them, else 0. */
+static int
+rm_versions(struct store *s, const char *pkg, uint64_t version,
+    struct store_rm_result *r, uint64_t *newest)
+{
+	uint64_t *v = NULL;
+	size_t nv = 0, i;
+	int rc = -1;
+
+	if (store_versions(s, pkg, &v, &nv) == -1)
+		return -1;
+	if (version != 0) {
+		for (i = 0; i < nv && v[i] != version; i++)
+			;
+		if (i == nv) {
+			err_set("%s version %" PRIu64 ": no such version",
+			    pkg, version);
+			goto out;
+		}
+		*newest = i == nv - 1 ? version : 0;
+		v[0] = version;
+		nv = 1;
+	} else {
+		*newest = nv > 0 ? v[nv - 1] : 0;
+	}
+	r->versions = v;
+	r->nversions = nv;
+	v = NULL;
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+int
+store_rm(struct store *s, const char *pkg, uint64_t version, bool force,
+    double timeout, struct store_rm_result *r)
+{
+	struct stat st;
+	uint64_t newest = 0;
+	size_t i;
+	int lk = -1, ulk = -1, vfd = -1, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (store_check_pkg(pkg) == -1)
+		return -1;
+	if (fstatat(s->pkgfd, pkg, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return err_set("package '%s': not in the store", pkg);
+		return err_sys("cannot stat '%s/packages/%s'", s->dir, pkg);
+	}
+	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
+	    timeout)) == -1 ||
+	    (ulk = store_lock(s, pkg, STORE_LOCK_USE, false, timeout)) == -1)
+		goto out;
+	if ((vfd = store_open_vdir(s, pkg)) == -1) {
+		if (errno != ENOENT || version != 0)
+			goto out;
+	} else if (store_clean_vdir(s, vfd) == -1) {
+		goto out;
+	}
+	if (vfd != -1 && rm_versions(s, pkg, version, r, &newest) == -1)
+		goto out;
+	if (rm_records(s, pkg, version, force, r) == -1) {
+		free(r->versions);
+		r->versions = NULL;
+		r->nversions = 0;
+		goto out;
+	}
+	/* Its number stays given before the newest goes. */
+	if (newest != 0 && store_mark_write(s, pkg, newest) == -1)
+		goto out;
+	for (i = 0; i < r->nversions; i++)
+		if (version_remove(vfd, r->versions[i]) == -1)
+			goto out;
+	if (r->nversions > 0 && io_fsync_dir(vfd, "versions") == -1)
+		goto out;
+	rc = 0;
+out:
+	if (vfd != -1)
+		close(vfd);
+	store_unlock(ulk);
+	store_unlock(lk);
+	return rc;
+}
+
+int
+store_gc(struct store *s, unsigned keep, double timeout,
+    struct store_gc_result *res)
+{
+	struct dset used = { NULL, 0, 0 };
+	char **pk = NULL;
+	size_t np = 0, i;
+	int olk = -1, rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (store_packages(s, &pk, &np) == -1)
+		return -1;
+	for (i = 0; i < np; i++)
+		if (gc_package(s, pk[i], keep, timeout, res) == -1)
+			goto out;
+	if ((olk = lock_acquire(s->fd, "objects.lock", false,
+	    timeout)) == -1) {
+		err_prefix("store '%s': ", s->dir);
+		goto out;
+	}
+	if (store_clean_tmp(s) == -1 || collect_used(s, &used) == -1 ||
+	    sweep(s, &used, res) == -1)
+		goto out;
+	rc = 0;
+out:
+	lock_release(olk);
+	store_dset_free(&used);
+	store_strings_free(pk, np);
+	return rc;
+}
+
+/* ---- fsck ---- */
+
+struct fsck_ref {
+	char *where;		/* "PKG version N: 'PATH'" */
+};
+
+struct fsck {
+	struct store *s;
+	struct dset set;
+	struct fsck_ref *refs;
+	size_t nrefs;
+	struct dslot **todo;
+	size_t ntodo, next;
+	pthread_mutex_t mu;
+	struct progress *p;
+	void (*report)(const char *, void *);
+	void *arg;
+	long damage;
+};
+
+static void
+fsck_report(struct fsck *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fsck_report(struct fsck *f, const char *fmt, ...)
+{
+	char line[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&f->mu);
+	f->damage++;
+	if (f->report != NULL)
+		f->report(line, f->arg);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void *
+fsck_worker(void *arg)
+{
+	struct fsck *f = arg;
+	unsigned char *buf = malloc(BLOB_CHUNK);
+
+	for (;;) {
+		struct dslot *sl;
+		uint64_t total = 0;
+
+		pthread_mutex_lock(&f->mu);
+		sl = f->next < f->ntodo ? f->todo[f->next++] : NULL;
+		pthread_mutex_unlock(&f->mu);
+		if (sl == NULL)
+			break;
+		if (buf == NULL) {
+			fsck_report(f, "%s: cannot check: out of memory",
+			    f->refs[sl->ref].where);
+			continue;
+		}
+		if (store_content_check(f->s, sl->d, sl->size, buf,
+		    BLOB_CHUNK, &total) == -1)
+			fsck_report(f, "%s: %s", f->refs[sl->ref].where,
+			    err_get());
+		progress_add(f->p, 1, total);
+	}
+	free(buf);
+	return NULL;
+}
+
+int
+store_fsck(struct store *s, struct progress *p,
+    void (*report)(const char *line, void *arg), void *arg)
+{
+	struct fsck f;
+	char **pk = NULL;
+	size_t np = 0, i, j, k;
+	pthread_t th[64];
+	int nth, rc = -1, olk = -1;
+	long ncpu;
+
+	memset(&f, 0, sizeof(f));
+	f.s = s;
+	f.p = p;
+	f.report = report;
+	f.arg = arg;
+	pthread_mutex_init(&f.mu, NULL);
+	/* No content sweep while we check (adds and imports go on). */
+	if ((olk = lock_acquire(s->fd, "objects.lock", true,
+	    STORE_WAIT_DEFAULT)) == -1 && err_errno() != EACCES &&
+	    err_errno() != EROFS) {
+		/* (A store we may only read is checked without it.) */
+		err_prefix("store '%s': ", s->dir);
+		goto out;
+	}
+	if (store_packages(s, &pk, &np) == -1)
+		goto out;
+	for (i = 0; i < np; i++) {
+		uint64_t *v;
+		size_t nv;
+
+		if (store_versions(s, pk[i], &v, &nv) == -1) {
+			fsck_report(&f, "%s: %s", pk[i], err_get());
+			continue;
+		}
+		for (j = 0; j < nv; j++) {
+			struct manifest m;
+
+			manifest_init(&m);
+			if (store_load_manifest(s, pk[i], v[j], &m) == -1) {
+				/* Removed by a gc meanwhile: not damage. */
+				if (store_has_version(s, pk[i], v[j]) == 0)
+					continue;
+				fsck_report(&f, "%s version %" PRIu64 ": %s",
+				    pk[i], v[j], err_get());
+				continue;
+			}
+			for (k = 0; k < m.n; k++) {
+				struct dslot *sl;
+				struct fsck_ref *nr;
+				char shown[PATH_SHOW_LEN];
+				bool isnew;
+				int l;
+
+				if (m.v[k].type != ENTRY_FILE)
+					continue;
+				if ((sl = store_dset_add(&f.set, m.v[k].digest,
+				    &isnew)) == NULL)
+					goto oom;
+				if (!isnew) {
+					if (sl->size != m.v[k].size)
+						fsck_report(&f, "%s version %"
+						    PRIu64 ": '%s': size "
+						    "differs from another "
+						    "file of the same "
+						    "content", pk[i], v[j],
+						    m.v[k].path);
+					continue;
+				}
+				sl->size = m.v[k].size;
+				if ((nr = realloc(f.refs, (f.nrefs + 1) *
+				    sizeof(*nr))) == NULL)
+					goto oom;
+				f.refs = nr;
+				l = asprintf(&f.refs[f.nrefs].where,
+				    "%s version %" PRIu64 ": '%s'", pk[i],
+				    v[j], path_show(m.v[k].path, shown,
+				    sizeof(shown)));
+				if (l == -1)
+					goto oom;
+				sl->ref = f.nrefs++;
+			}
+			manifest_free(&m);
+			continue;
+oom:
+			manifest_free(&m);
+			free(v);
+			err_sys("out of memory");
+			goto out;
+		}
+		free(v);
+	}
+	/* An array of pointers: sizeof a pointer is meant. */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	if ((f.todo = calloc(f.set.n + 1, sizeof(*f.todo))) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	for (i = 0; i < f.set.cap; i++)
+		if (f.set.v[i].used)
+			f.todo[f.ntodo++] = &f.set.v[i];
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	nth = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
+	for (i = 0; i < (size_t)nth; i++)
+		if (pthread_create(&th[i], NULL, fsck_worker, &f) != 0)
+			break;
+	if (i == 0)
+		fsck_worker(&f);
+	for (j = 0; j < i; j++)
+		pthread_join(th[j], NULL);
+	rc = f.damage > INT32_MAX ? INT32_MAX : (int)f.damage;
+out:
+	for (i = 0; i < f.nrefs; i++)
+		free(f.refs[i].where);
+	free(f.refs);
+	free(f.todo);
+	store_dset_free(&f.set);
+	store_strings_free(pk, np);
+	pthread_mutex_destroy(&f.mu);
+	lock_release(olk);
+	return rc;
+}
