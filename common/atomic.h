@@ -5,7 +5,10 @@
  * directory ("NAME.tmp-PID-N"), is written in full and fsynced, renamed
  * over NAME, and the directory is fsynced.  Readers see the old file or
  * the new one, never a part.  Until commit or abort the temporary name is
- * registered so that SIGINT, SIGTERM or exit() removes it.
+ * registered so that SIGINT, SIGTERM or SIGHUP removes it (the handler of
+ * atomic_install_cleanup()).  Nothing removes it at exit() or after a
+ * crash: a temporary left that way keeps its recognisable name
+ * (ATOMIC_TMP_MARK) and is removed by the next run or "pkgstage gc".
  *
  *   struct atomic_file af;
  *   if (atomic_open(&af, dirfd, "manifest", 0444) == -1) goto out;
