@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "ratelimit.h"
 
 #define DRAW_EVERY_MS	100	/* at most ten redraws a second */
 #define FIRST_DRAW_MS	500	/* short work shows nothing */
@@ -34,6 +35,7 @@ struct progress {
 	atomic_uint_fast64_t targets, targets_started, targets_done;
 	atomic_uint_fast64_t targets_failed;
 	atomic_llong next_draw_ms;	/* monotonic ms of the next redraw */
+	struct ratelimit *cap;		/* set before any redraw, or NULL */
 	long long start_ms;
 	/* Under the mutex: */
 	bool shown;			/* the line is on the terminal */
@@ -222,6 +224,10 @@ progress_draw(struct progress *p, long long now)
 		}
 	} else
 		put(line, sizeof(line), &n, "%s, %s/s", b, r);
+	if (p->cap != NULL && (rate = ratelimit_rate_now(p->cap)) != 0) {
+		ratelimit_format(rate, r, sizeof(r));
+		put(line, sizeof(line), &n, ", cap %s", r);
+	}
 	/* A line that wraps could not be erased with one \r. */
 	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
 	    (size_t)ws.ws_col - 1 < width)
@@ -322,5 +328,15 @@ void
 progress_release(void)
 {
 	held--;
+	pthread_mutex_unlock(&mu);
+}
+
+void
+progress_cap(struct progress *p, struct ratelimit *rl)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&mu);
+	p->cap = rl;
 	pthread_mutex_unlock(&mu);
 }

@@ -54,6 +54,10 @@ void progress_expect(struct progress *p, int64_t bytes);
 void progress_targets(struct progress *p, uint64_t total, const char *noun);
 void progress_target_start(struct progress *p);
 void progress_target_done(struct progress *p, int failed);
+/* Show the bandwidth cap in effect now on rl's chain (", cap 512
+ * KiB/s"; nothing while no cap holds); rl must outlive p's line. */
+struct ratelimit;
+void progress_cap(struct progress *p, struct ratelimit *rl);
 /* Erase the line and free. */
 void progress_end(struct progress *p);
 

@@ -164,3 +164,16 @@ hhmm()
 	expect_output_has "config:1"
 	[ ! -e "$T/r1/office" ]
 }
+
+@test "bwlimit: the progress line on a terminal shows the cap in effect" {
+	command -v python3 >/dev/null || skip "python3 not installed"
+	dps_remote 1
+	echo 'bwlimit * 2M' >"$PKGDIST_STORE/config"
+	PKGDIST_PROGRESS=1 run python3 "$PKGDIST_SRC/tests/lib/onpty.py" \
+	    "$T/tty" pkgpush --dp r1 office
+	expect_status 0
+	grep -aq 'cap 2 MiB/s' "$T/tty"
+	# Not on a terminal: no progress line, no cap shown.
+	run pkgpush --dp r1 --version 1 office
+	expect_output_lacks "cap 2"
+}

@@ -1002,6 +1002,16 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	if (!o->dry_run)
 		sh.progress = progress_start(pkg, 0, 0);
 	progress_targets(sh.progress, sh.njobs, "DPs");
+	/* The cap shown: the command's total, else the first target's. */
+	if (total != NULL && ratelimit_rate_now(total) == 0)
+		for (i = 0; i < sh.njobs; i++)
+			if (sh.jobs[i].rate != NULL &&
+			    ratelimit_rate_now(sh.jobs[i].rate) != 0) {
+				progress_cap(sh.progress, sh.jobs[i].rate);
+				break;
+			}
+	if (total != NULL && ratelimit_rate_now(total) != 0)
+		progress_cap(sh.progress, total);
 	if (!o->dry_run && fanout_start(&sh) == -1) {
 		msg_liberr();
 		goto out;
