@@ -47,6 +47,7 @@ setup()
 @test "pkgpush: a push that fails after an only-touched file was shared puts the old tree's time back" {
 	pkgpush --dp dp1 office >/dev/null
 	touch -d @1700000000 "$T/src/big"
+	rm -f "$T/src/same"
 	printf 'changed\n' >"$T/src/same"
 	chmod 0444 "$T/src/same"
 	stage "$T/src"
