@@ -1509,6 +1509,7 @@ main(int argc, char *argv[])
 			opt_name(given[i], n1, sizeof(n1));
 			opt_name(mode_opt(mode), n2, sizeof(n2));
 			msg_warn("%s means nothing with %s", n1, n2);
+			free(given);
 			bad_usage();
 		}
 	free(given);
