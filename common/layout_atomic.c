@@ -261,6 +261,7 @@ writer(void *arg)
 	}
 	for (;;) {
 		const struct entry *e;
+		enum action act;
 
 		pthread_mutex_lock(&w->mu);
 		if (w->stop || w->next >= w->n) {
@@ -270,14 +271,17 @@ writer(void *arg)
 		i = w->idx[w->next++];
 		pthread_mutex_unlock(&w->mu);
 		e = &nm->v[i];
+		/* Read once: the old tree's parent is looked up only for a
+		 * copy from it, and make_file must see the same action. */
+		act = w->act[i];
 		dp_what(w->where, e->path, what, wl);
 		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1 ||
-		    (w->act[i] == ACT_COPYOLD &&
+		    (act == ACT_COPYOLD &&
 		    dp_walk_parent(&wo, e->path, &opfd, &obase) == -1)) {
 			err_prefix("%s: ", w->where);
 			goto fail;
 		}
-		if (make_file(w->a, pfd, base, e, w->act[i], opfd, obase,
+		if (make_file(w->a, pfd, base, e, act, opfd, obase,
 		    what, &bytes) == -1)
 			goto fail;
 		if (w->a->o->progress)
