@@ -235,7 +235,7 @@ split(const char *line, size_t len, const char **f, size_t *fl)
 }
 
 static int
-parse_line(const char *line, size_t len, struct dp *dp)
+parse_line(const char *line, size_t len, const char *noun, struct dp *dp)
 {
 	const char *f[4];
 	size_t fl[4], n, i;
@@ -264,8 +264,8 @@ parse_line(const char *line, size_t len, struct dp *dp)
 	    (dp->target_text = xstrndup(f[2], fl[2])) == NULL)
 		return -1;
 	if (!name_valid(dp->name))
-		return err_set("bad DP name (want [A-Za-z0-9._-]{1,64}, "
-		    "not starting with '.')");
+		return err_set("bad %s name (want [A-Za-z0-9._-]{1,64}, "
+		    "not starting with '.')", noun);
 	if (!name_valid(dp->group))
 		return err_set("bad group name (want [A-Za-z0-9._-]{1,64}, "
 		    "not starting with '.')");
@@ -289,8 +289,10 @@ dp_free(struct dp *dp)
 	memset(dp, 0, sizeof(*dp));
 }
 
-int
-dplist_load_buf(const char *buf, size_t len, const char *name,
+/* The one parser of both lists; noun ("DP", "site") names a line's
+ * subject in messages. */
+static int
+load_buf(const char *buf, size_t len, const char *name, const char *noun,
     struct dplist *l)
 {
 	const char *p = buf, *end = buf + len, *nl;
@@ -312,14 +314,14 @@ dplist_load_buf(const char *buf, size_t len, const char *name,
 			;
 		if (i == ll || p[i] == '#')
 			goto next;
-		if (parse_line(p, ll, &dp) == -1) {
+		if (parse_line(p, ll, noun, &dp) == -1) {
 			err_prefix("%s:%u: ", name, lineno);
 			goto fail;
 		}
 		dp.line = lineno;
 		if (dplist_find(l, dp.name) != NULL) {
-			err_set("%s:%u: DP '%s' already defined on line %u",
-			    name, lineno, dp.name,
+			err_set("%s:%u: %s '%s' already defined on line %u",
+			    name, lineno, noun, dp.name,
 			    dplist_find(l, dp.name)->line);
 			goto fail;
 		}
@@ -346,7 +348,14 @@ fail:
 }
 
 int
-dplist_load(const char *path, struct dplist *l)
+dplist_load_buf(const char *buf, size_t len, const char *name,
+    struct dplist *l)
+{
+	return load_buf(buf, len, name, "DP", l);
+}
+
+static int
+load_file(const char *path, const char *noun, struct dplist *l)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -355,9 +364,54 @@ dplist_load(const char *path, struct dplist *l)
 	dplist_init(l);
 	if (io_slurp(AT_FDCWD, path, DPLIST_MAX_SIZE, &buf, &len) == -1)
 		return -1;
-	r = dplist_load_buf(buf, len, path, l);
+	r = load_buf(buf, len, path, noun, l);
 	free(buf);
 	return r;
+}
+
+int
+dplist_load(const char *path, struct dplist *l)
+{
+	return load_file(path, "DP", l);
+}
+
+/* A missing file is an empty list. */
+static int
+load_or_empty(const char *path, const char *noun, struct dplist *l)
+{
+	if (load_file(path, noun, l) == 0)
+		return 0;
+	if (err_errno() != ENOENT)
+		return -1;
+	dplist_init(l);
+	return 0;
+}
+
+int
+dplist_load_pair(const char *dps_path, const char *sites_path,
+    struct dplist *dps, struct dplist *sites)
+{
+	const struct dp *clash;
+	size_t i;
+
+	dplist_init(sites);
+	if (load_or_empty(dps_path, "DP", dps) == -1)
+		return -1;
+	if (load_or_empty(sites_path, "site", sites) == -1)
+		goto fail;
+	for (i = 0; i < sites->n; i++)
+		if ((clash = dplist_find(dps, sites->v[i].name)) != NULL) {
+			err_set("%s:%u: site '%s' has the name of the DP on "
+			    "%s:%u (a name is one target: unique across both "
+			    "lists)", sites_path, sites->v[i].line,
+			    sites->v[i].name, dps_path, clash->line);
+			goto fail;
+		}
+	return 0;
+fail:
+	dplist_free(dps);
+	dplist_free(sites);
+	return -1;
 }
 
 const struct dp *

@@ -21,6 +21,11 @@
  * naming "FILE:LINE".  The whole file is refused on the first error:
  * there is no partial list.
  *
+ * The site list, STORE/sites (child sites, SPEC "Child sites"), has the
+ * same format and rules and goes through this same parser; a NAME is
+ * unique across both lists (dplist_load_pair()), so a holdings record
+ * or a retry job names one target.
+ *
  * Callers: pkgpush (targets), pkgretry (does a job's DP still exist?),
  * --status.  The parser is fuzzed (dplist_load_buf on arbitrary bytes).
  *
@@ -74,6 +79,12 @@ void dplist_free(struct dplist *l);
  * err_errno() ENOENT when the file does not exist, so a caller may treat
  * a missing list as empty). */
 int dplist_load(const char *path, struct dplist *l);
+/* STORE/dps and STORE/sites together (a missing file is an empty list):
+ * -1, both lists empty, on an error of either file, or when a site has
+ * the name of a DP (err "SITES:LINE: site 'x' has the name of the DP on
+ * DPS:LINE ..."). */
+int dplist_load_pair(const char *dps_path, const char *sites_path,
+    struct dplist *dps, struct dplist *sites);
 /* The same from a buffer (NUL bytes in it are an error); name is used
  * in messages.  This is the fuzzing entry point. */
 int dplist_load_buf(const char *buf, size_t len, const char *name,

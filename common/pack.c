@@ -18,6 +18,7 @@
 #include "pack.h"
 #include "progress.h"
 #include "sign.h"
+#include "trust.h"
 #include "store.h"
 
 /* zlib cannot expand more than about 1032:1. */
@@ -793,12 +794,16 @@ pack_import(struct store *s, int fd, const char *name,
 	size_t siglen, mlen, oldlen;
 	uint64_t stored;
 	int have, k, rc = -1;
-	bool present = false;
+	bool present = false, refused;
 
 	manifest_init(&m);
-	*res = PACK_IMPORTED;
-	if (pack_reader_open_fd(fd, name, &r) == -1)
+	/* A broken rule of the format is the file's fault; a failed read
+	 * (EIO) is the system's. */
+	if (pack_reader_open_fd(fd, name, &r) == -1) {
+		*res = err_errno() != 0 ? PACK_FAILED : PACK_REFUSED;
 		return -1;
+	}
+	*res = PACK_REFUSED;
 	in = pack_reader_info(r);
 	if (pkg_out != NULL)
 		memcpy(pkg_out, in->package, strlen(in->package) + 1);
@@ -818,12 +823,19 @@ pack_import(struct store *s, int fd, const char *name,
 			goto out;
 		}
 	}
+	if (trust_check(s, name, in->package, in->version, mb, mlen, sig,
+	    siglen, &refused) == -1) {
+		if (!refused)
+			*res = PACK_FAILED;
+		goto out;
+	}
 	if (in->version > STORE_VERSION_GIVEN_MAX) {
 		err_set("%s: %s version %" PRIu64 " is above %" PRIu64 ", the "
 		    "largest version a package file may carry", name,
 		    in->package, in->version, STORE_VERSION_GIVEN_MAX);
 		goto out;
 	}
+	*res = PACK_FAILED;
 	if (store_txn_begin(s, in->package, opts->wait, &t) == -1)
 		goto out;
 	if ((have = store_has_version(s, in->package, in->version)) == -1)
@@ -833,6 +845,7 @@ pack_import(struct store *s, int fd, const char *name,
 		    &oldlen) == -1)
 			goto out;
 		if (oldlen != mlen || memcmp(old, mb, mlen) != 0) {
+			*res = PACK_REFUSED;
 			err_set("%s: %s version %" PRIu64 " is already in the "
 			    "store with another content", name, in->package,
 			    in->version);
@@ -844,12 +857,17 @@ pack_import(struct store *s, int fd, const char *name,
 		if ((k = store_has_version(s, in->package, in->base)) == -1)
 			goto out;
 		if (k == 0) {
+			*res = PACK_NEEDS_BASE;
 			err_set("%s: a delta against %s version %" PRIu64
 			    ", which this store lacks", name, in->package,
 			    in->base);
 			goto out;
 		}
 	}
+	/* From here a failure with errno set (ENOSPC, EIO) is the
+	 * system's (see out:); one without, a content not as the file
+	 * says. */
+	*res = PACK_REFUSED;
 	while ((k = pack_reader_next(r, &c)) == 1) {
 		if (present) {
 			/* Check every byte all the same. */
@@ -888,13 +906,18 @@ pack_import(struct store *s, int fd, const char *name,
 		err_set("%s: manifest not in canonical form", name);
 		goto out;
 	}
-	if (in->version < store_txn_newest(t))
-		*res = PACK_IMPORTED_OLDER;
+	*res = in->version < store_txn_newest(t) ? PACK_IMPORTED_OLDER :
+	    PACK_IMPORTED;
 	rc = store_txn_commit(t, &m, in->version, sig, siglen);
 	t = NULL;
-	if (rc == -1)
+	if (rc == -1) {
+		*res = PACK_FAILED;
 		err_prefix("%s: ", name);
+	}
 out:
+	if (rc == -1 && *res != PACK_NEEDS_BASE && *res != PACK_FAILED &&
+	    err_errno() != 0)
+		*res = PACK_FAILED;
 	store_txn_abort(t);
 	free(old);
 	manifest_free(&m);

@@ -133,7 +133,16 @@ struct pack_import_opts {
 enum pack_import_result {
 	PACK_IMPORTED,			/* a new version */
 	PACK_IMPORTED_OLDER,		/* a new version below the newest */
-	PACK_ALREADY_PRESENT		/* the same version was there: no-op */
+	PACK_ALREADY_PRESENT,		/* the same version was there: no-op */
+	/* Why a failed import failed (pack_import() returned -1): */
+	PACK_FAILED,			/* the store or the system: the file
+					 * may import later */
+	PACK_REFUSED,			/* the file: damaged, hostile, not
+					 * signed as STORE/trust or --trust
+					 * wants, another content for a
+					 * version present */
+	PACK_NEEDS_BASE			/* a delta against a version the
+					 * store lacks */
 };
 
 /*
@@ -143,7 +152,9 @@ enum pack_import_result {
  * visible; on any failure nothing in the store has changed.  The same
  * version with the same manifest already present is a no-op
  * (PACK_ALREADY_PRESENT); the same version with another manifest is an
- * error.  Takes the package's UPDATE lock.  *pkg_out (may be NULL)
+ * error.  STORE/trust applies (trust.h), and opts->trust besides.  On
+ * failure *res says whose fault it was (PACK_FAILED, PACK_REFUSED,
+ * PACK_NEEDS_BASE).  Takes the package's UPDATE lock.  *pkg_out (may be NULL)
  * receives the package name (static storage of the reader copied into
  * the caller's buffer of NAME_MAX_LEN + 1), *version_out the version.
  */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -170,30 +171,160 @@ out:
 	return rc;
 }
 
+/* 1 when sig is k's signature of msg, 0 when not, -1 with err. */
+static int
+verify_key(EVP_PKEY *k, const void *msg, size_t n, const unsigned char *sig,
+    size_t siglen)
+{
+	EVP_MD_CTX *c;
+	int ok;
+
+	if (siglen != SIGN_LEN)
+		return 0;
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return err_sys("out of memory");
+	ok = EVP_DigestVerifyInit(c, NULL, NULL, NULL, k) == 1 &&
+	    EVP_DigestVerify(c, sig, siglen, msg, n) == 1;
+	EVP_MD_CTX_free(c);
+	return ok;
+}
+
 int
 sign_verify(const char *pubfile, const void *msg, size_t n,
     const unsigned char *sig, size_t siglen)
 {
 	EVP_PKEY *k;
-	EVP_MD_CTX *c = NULL;
-	int rc = -1;
+	int r;
 
 	if ((k = read_key(pubfile, 0)) == NULL)
 		return -1;
-	if ((c = EVP_MD_CTX_new()) == NULL) {
+	r = verify_key(k, msg, n, sig, siglen);
+	EVP_PKEY_free(k);
+	if (r == 0)
+		return err_set("bad signature (not made by the key in '%s')",
+		    pubfile);
+	return r == 1 ? 0 : -1;
+}
+
+/* ---- key rings ---- */
+
+/* A trust file of this size holds hundreds of keys. */
+#define KEYRING_MAX (256 * 1024)
+
+struct sign_keyring {
+	EVP_PKEY **k;
+	size_t n;
+	char *path;
+};
+
+void
+sign_keyring_free(struct sign_keyring *kr)
+{
+	size_t i;
+
+	if (kr == NULL)
+		return;
+	for (i = 0; i < kr->n; i++)
+		EVP_PKEY_free(kr->k[i]);
+	free(kr->k);
+	free(kr->path);
+	free(kr);
+}
+
+int
+sign_keyring_load(const char *path, struct sign_keyring **out)
+{
+	struct sign_keyring *kr = NULL;
+	char *buf = NULL, *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	const unsigned char *p;
+	long dlen;
+	size_t len;
+	BIO *b = NULL;
+	EVP_PKEY *k, **nk;
+	int rc = -1;
+
+	*out = NULL;
+	if (io_slurp(AT_FDCWD, path, KEYRING_MAX, &buf, &len) == -1)
+		return -1;
+	if ((kr = calloc(1, sizeof(*kr))) == NULL ||
+	    (kr->path = strdup(path)) == NULL ||
+	    (b = BIO_new_mem_buf(buf, (int)len)) == NULL) {
 		err_sys("out of memory");
 		goto out;
 	}
-	if (siglen != SIGN_LEN ||
-	    EVP_DigestVerifyInit(c, NULL, NULL, NULL, k) != 1 ||
-	    EVP_DigestVerify(c, sig, siglen, msg, n) != 1) {
-		err_set("bad signature (not made by the key in '%s')",
-		    pubfile);
+	for (;;) {
+		ERR_clear_error();
+		if (PEM_read_bio(b, &name, &header, &data, &dlen) != 1) {
+			/* The end, or a block that does not decode. */
+			if (ERR_GET_REASON(ERR_peek_last_error()) ==
+			    PEM_R_NO_START_LINE)
+				break;
+			err_set("'%s': key %zu: not a PEM block", path,
+			    kr->n + 1);
+			goto out;
+		}
+		if (strcmp(name, "PUBLIC KEY") != 0) {
+			err_set("'%s': key %zu: a '%s' block, not a public "
+			    "key (only KEY.pub files belong here)", path,
+			    kr->n + 1, name);
+			goto out;
+		}
+		p = data;
+		if ((k = d2i_PUBKEY(NULL, &p, dlen)) == NULL ||
+		    EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+			EVP_PKEY_free(k);
+			err_set("'%s': key %zu: not an Ed25519 public key",
+			    path, kr->n + 1);
+			goto out;
+		}
+		if ((nk = realloc(kr->k, (kr->n + 1) * sizeof(*nk))) == NULL) {
+			EVP_PKEY_free(k);
+			err_sys("out of memory");
+			goto out;
+		}
+		kr->k = nk;
+		kr->k[kr->n++] = k;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		name = header = NULL;
+		data = NULL;
+	}
+	if (kr->n == 0) {
+		err_set("'%s': holds no public key", path);
 		goto out;
 	}
+	*out = kr;
+	kr = NULL;
 	rc = 0;
 out:
-	EVP_MD_CTX_free(c);
-	EVP_PKEY_free(k);
+	ERR_clear_error();
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(b);
+	free(buf);
+	sign_keyring_free(kr);
 	return rc;
+}
+
+size_t
+sign_keyring_count(const struct sign_keyring *kr)
+{
+	return kr->n;
+}
+
+int
+sign_keyring_verify(const struct sign_keyring *kr, const void *msg,
+    size_t n, const unsigned char *sig, size_t siglen)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < kr->n; i++)
+		if ((r = verify_key(kr->k[i], msg, n, sig, siglen)) != 0)
+			return r == 1 ? 0 : -1;
+	return err_set("signed by none of the %zu key%s in '%s'", kr->n,
+	    kr->n == 1 ? "" : "s", kr->path);
 }

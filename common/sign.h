@@ -34,4 +34,21 @@ int sign_data(const char *keyfile, const void *msg, size_t n,
 int sign_verify(const char *pubfile, const void *msg, size_t n,
     const unsigned char *sig, size_t siglen);
 
+/*
+ * A key ring: public keys as sign_keygen() writes them in KEY.pub, one
+ * PEM block after another in one file (text between blocks, such as a
+ * line saying whose key follows, is ignored).  Every block must be a
+ * "PUBLIC KEY" holding an Ed25519 key, and there must be one at least:
+ * else -1, err "PATH: key N: ...".  A missing file is -1 with
+ * err_errno() ENOENT.
+ */
+struct sign_keyring;
+int sign_keyring_load(const char *path, struct sign_keyring **out);
+size_t sign_keyring_count(const struct sign_keyring *kr);
+/* 0 when sig is a signature of msg by one of the keys; -1, err "signed
+ * by none of the N keys in 'PATH'", otherwise. */
+int sign_keyring_verify(const struct sign_keyring *kr, const void *msg,
+    size_t n, const unsigned char *sig, size_t siglen);
+void sign_keyring_free(struct sign_keyring *kr);
+
 #endif

@@ -63,6 +63,10 @@ struct store;
 #define STORE_ENV "PKGDIST_STORE"
 /* Names under the store directory (store_dirfd()). */
 #define STORE_DPS "dps"
+#define STORE_SITES "sites"		/* child sites (dplist.h) */
+#define STORE_TRUST "trust"		/* keys a version from outside
+					 * must be signed by (trust.h) */
+#define STORE_INCOMING "incoming"	/* the inbox (inbox.h) */
 #define STORE_RETRY "retry"
 
 /* The default --wait of tools that take a package lock: generous, so a

@@ -40,6 +40,7 @@
 #include "retryjob.h"
 #include "scan.h"
 #include "serve.h"
+#include "sites.h"
 #include "status.h"
 #include "store.h"
 #include "targets.h"
@@ -794,19 +795,17 @@ begin_holdings(struct store *s, const char *pkg, const struct shared *sh,
 	return rc;
 }
 
+/* The DP list, and the site list into sites (NULL: checked for a name
+ * clash, then dropped); a missing file is an empty list. */
 static int
-load_dplist(struct store *s, struct dplist *l)
+load_dplist(struct store *s, struct dplist *l, struct dplist *sites)
 {
-	char path[PATH_MAX];
+	struct dplist drop;
 
-	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
-	if (dplist_load(path, l) == -1) {
-		if (err_errno() == ENOENT) {
-			dplist_init(l);
-			return 0;
-		}
+	if (sites_lists_load(s, l, sites != NULL ? sites : &drop) == -1)
 		return -1;
-	}
+	if (sites == NULL)
+		dplist_free(&drop);
 	return 0;
 }
 
@@ -891,7 +890,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		goto out;
 	}
 	if (store_open(store_path(o->store), 0, &s) == -1 ||
-	    load_dplist(s, &l) == -1) {
+	    load_dplist(s, &l, NULL) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -1297,7 +1296,7 @@ status(const char *storeopt, const char *pkg, bool json)
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    load_dplist(s, &l) == -1 ||
+	    load_dplist(s, &l, NULL) == -1 ||
 	    status_collect(s, &l, pkg, &v, &n) == -1) {
 		msg_liberr();
 		goto out;
@@ -1337,7 +1336,7 @@ where(const char *storeopt, const char *name)
 
 	dplist_init(&l);
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    load_dplist(s, &l) == -1) {
+	    load_dplist(s, &l, NULL) == -1) {
 		msg_liberr();
 		goto out;
 	}

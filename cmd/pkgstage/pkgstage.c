@@ -492,7 +492,7 @@ do_import(const struct opts *o, const char *file)
 		msg_warn("%s version %" PRIu64 ": imported; version %" PRIu64
 		    " stays the newest", pkg, v, newest);
 		break;
-	case PACK_IMPORTED:
+	default:
 		break;
 	}
 	printf("%s %" PRIu64 "\n", pkg, v);
