@@ -269,6 +269,8 @@ push_long_has_value(const char *name, size_t len)
 		"keep",
 		"only",
 		"serve",
+		"site",
+		"site-group",
 		"store",
 		"trust",
 		"version",
@@ -557,6 +559,7 @@ struct job_opt {
 
 static const struct job_opt push_opts[] = {
 	{ "all", 0, false },
+	{ "all-sites", 0, false },
 	{ "bwlimit", 0, true },
 	{ "dp", 0, true },
 	{ "dry-run", 'n', false },
@@ -569,6 +572,8 @@ static const struct job_opt push_opts[] = {
 	{ "refresh-existing", 0, false },
 	{ "reinit", 0, false },
 	{ "rollback", 0, false },
+	{ "site", 0, true },
+	{ "site-group", 0, true },
 	{ "store", 's', true },
 	{ "trust", 0, true },
 	{ "verify", 0, false },

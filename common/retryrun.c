@@ -492,7 +492,7 @@ struct run_ctx {
 	const char *exedir;
 	struct store *store;
 	bool dps_loaded;
-	struct dplist dps;
+	struct dplist dps, sites;	/* a job's target is in one */
 	int dirfd, faileddir, locksdir;
 	uid_t owner;
 	struct runas as;
@@ -507,18 +507,18 @@ struct run_ctx {
 static int
 ctx_dps(struct run_ctx *c)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], sites[PATH_MAX];
 
 	if (c->dps_loaded)
 		return 0;
 	if (snprintf(path, sizeof(path), "%s/%s", c->storepath, STORE_DPS) >=
-	    (int)sizeof(path))
+	    (int)sizeof(path) ||
+	    snprintf(sites, sizeof(sites), "%s/%s", c->storepath,
+	    STORE_SITES) >= (int)sizeof(sites))
 		return err_set("store path too long");
-	if (dplist_load(path, &c->dps) == -1) {
-		if (err_errno() != ENOENT)
-			return -1;
-		dplist_init(&c->dps); /* no list: no DP */
-	}
+	/* No list: no DP, no site. */
+	if (dplist_load_pair(path, sites, &c->dps, &c->sites) == -1)
+		return -1;
 	c->dps_loaded = true;
 	return 0;
 }
@@ -543,7 +543,8 @@ judge(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 	if (j->dp != NULL) {
 		if (ctx_dps(c) == -1)
 			return -1;
-		f.dp_listed = dplist_find(&c->dps, j->dp) != NULL;
+		f.dp_listed = dplist_find(&c->dps, j->dp) != NULL ||
+		    dplist_find(&c->sites, j->dp) != NULL;
 	}
 	if (f.dp_listed && j->version != 0) {
 		if (c->store == NULL &&
@@ -879,8 +880,10 @@ ctx_free(struct run_ctx *c)
 {
 	if (c->store != NULL)
 		store_close(c->store);
-	if (c->dps_loaded)
+	if (c->dps_loaded) {
 		dplist_free(&c->dps);
+		dplist_free(&c->sites);
+	}
 	runas_free(&c->as);
 	if (c->dirfd != -1)
 		close(c->dirfd);

@@ -1,13 +1,23 @@
 /*
  * sites.c — child sites: the site list, a push to a site (sites.h).
  */
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "atomic.h"
 #include "dplist.h"
 #include "err.h"
+#include "fault.h"
+#include "pack.h"
 #include "sites.h"
 #include "store.h"
+#include "targets.h"
 
 int
 sites_lists_load(struct store *s, struct dplist *dps, struct dplist *sites)
@@ -22,4 +32,234 @@ sites_lists_load(struct store *s, struct dplist *dps, struct dplist *sites)
 	    STORE_SITES) >= (int)sizeof(site_path))
 		return err_set("store path too long");
 	return dplist_load_pair(dp_path, site_path, dps, sites);
+}
+
+int
+sites_check(const struct dplist *l, const struct sites_sel *sel)
+{
+	size_t i;
+
+	for (i = 0; i < sel->nsites; i++)
+		if (dplist_find(l, sel->sites[i]) == NULL)
+			return err_set("--site: unknown site '%s'",
+			    sel->sites[i]);
+	for (i = 0; i < sel->ngroups; i++)
+		if (!dplist_has_group(l, sel->groups[i]))
+			return err_set("--site-group: unknown site group '%s'",
+			    sel->groups[i]);
+	return 0;
+}
+
+int
+sites_select(struct store *s, const char *pkg, const struct dplist *l,
+    const struct sites_sel *sel, bool *want, size_t *n)
+{
+	struct targets_sel t;
+	size_t i;
+
+	/* The target rule is the DPs' own, over the other list. */
+	memset(&t, 0, sizeof(t));
+	t.dps = sel->sites;
+	t.ndps = sel->nsites;
+	t.groups = sel->groups;
+	t.ngroups = sel->ngroups;
+	t.only = sel->only;
+	t.nonly = sel->nonly;
+	t.all = sel->all;
+	t.refresh = sel->refresh;
+	if (targets_select(s, pkg, l, &t, want, n, NULL, NULL) == -1)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		if (want[i] && l->v[i].target.kind == DP_SSH)
+			return err_set("site '%s': an ssh:// child site is not "
+			    "supported by this release (a directory TARGET, "
+			    "the child's inbox, is)", l->v[i].name);
+	return 0;
+}
+
+/* What the records say site holds of pkg: its newest version, 0: none. */
+static int
+site_holds(struct store *s, const char *pkg, const char *site,
+    uint64_t *version)
+{
+	struct store_holding h;
+	int k;
+
+	*version = 0;
+	if ((k = store_holding_find(s, pkg, site, &h)) == -1)
+		return -1;
+	if (k == 1)
+		*version = h.version;
+	return 0;
+}
+
+static int
+record(struct store *s, const char *pkg, const char *site, uint64_t held,
+    uint64_t wanted, bool ok)
+{
+	struct store_holding h;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.dp, sizeof(h.dp), "%s", site);
+	h.version = held;
+	h.wanted = wanted;
+	h.state = ok ? STORE_HOLD_COMPLETE : STORE_HOLD_FAILED;
+	h.time = fault_now();
+	return store_holding_record(s, pkg, &h);
+}
+
+/* Write the package file into the inbox open at dfd. */
+static int
+write_file(struct store *s, int dfd, const char *pkg,
+    const struct manifest *m, struct site_push_result *r)
+{
+	struct atomic_file af;
+	struct stat st;
+	int rc = -1;
+
+	if (atomic_open(&af, dfd, r->file, 0644) == -1)
+		return -1;
+	if (pack_export(s, pkg, m->version, r->base, atomic_fd(&af),
+	    NULL) == -1)
+		goto out;
+	if (fstat(atomic_fd(&af), &st) == -1) {
+		err_sys("%s", r->file);
+		goto out;
+	}
+	r->bytes = (uint64_t)st.st_size;
+	rc = atomic_commit(&af);
+out:
+	atomic_abort(&af);
+	return rc;
+}
+
+int
+site_push(struct store *s, const struct dp *site, const char *pkg,
+    const struct manifest *m, bool dry_run, struct site_push_result *r)
+{
+	char *where = NULL;
+	int dfd = -1, k, rc = -1;
+
+	memset(r, 0, sizeof(r[0]));
+	r->to = m->version;
+	snprintf(r->file, sizeof(r->file), "%s-%" PRIu64 ".pkg", pkg,
+	    m->version);
+	if (site->target.kind != DP_LOCAL) {
+		r->permanent = true;
+		return err_set("an ssh:// child site is not supported by "
+		    "this release");
+	}
+	if (site_holds(s, pkg, site->name, &r->from) == -1)
+		return -1;
+	if (r->from == m->version) {
+		r->up_to_date = true;
+		return 0;
+	}
+	/* A delta against what the site holds, when this store still has
+	 * that version to tell what it lacks. */
+	if (r->from != 0) {
+		if ((k = store_has_version(s, pkg, r->from)) == -1)
+			return -1;
+		if (k == 1)
+			r->base = r->from;
+	}
+	if (dry_run)
+		return 0;
+	if ((dfd = open(site->target.path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		err_sys("the inbox '%s' cannot be opened", site->target.path);
+		goto fail;
+	}
+	if (write_file(s, dfd, pkg, m, r) == -1) {
+		err_prefix("%s/%s: ", site->target.path, r->file);
+		goto fail;
+	}
+	/* The site now has what it had, and this version. */
+	if (record(s, pkg, site->name, r->from > m->version ? r->from :
+	    m->version, m->version, true) == -1)
+		goto out;
+	rc = 0;
+	goto out;
+fail:
+	/* The cause is what the caller reports, not a failure to record. */
+	where = strdup(err_get());
+	(void)record(s, pkg, site->name, r->from, m->version, false);
+	if (where != NULL)
+		err_set("%s", where);
+out:
+	free(where);
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
+/* One row of a site for pkg from the records (h NULL: none). */
+static int
+status_row(struct status_row **rows, size_t *n, const char *site,
+    const char *pkg, uint64_t newest, const struct store_holding *h)
+{
+	struct status_row *nv, *r;
+	char why[160];
+
+	if ((nv = realloc(*rows, (*n + 1) * sizeof(*nv))) == NULL)
+		return err_sys("out of memory");
+	*rows = nv;
+	r = &nv[(*n)++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->target, sizeof(r->target), "%s", site);
+	snprintf(r->package, sizeof(r->package), "%s", pkg);
+	r->newest = newest;
+	r->layout = DP_LAYOUT_NONE;
+	if (h == NULL) {
+		r->state = STATUS_NONE;
+		return 0;
+	}
+	r->version = h->version;
+	r->state = STATUS_COMPLETE;
+	if (h->state != STORE_HOLD_COMPLETE) {
+		r->state = STATUS_FAILED;
+		snprintf(why, sizeof(why), "the last push, of version %"
+		    PRIu64 ", failed", h->wanted);
+		if ((r->error = strdup(why)) == NULL)
+			return err_sys("out of memory");
+	}
+	return 0;
+}
+
+int
+sites_status(struct store *s, const struct dplist *l, const char *pkg,
+    struct status_row **rows, size_t *n)
+{
+	struct store_holding h;
+	char **pk = NULL;
+	size_t np = 0, i, j;
+	uint64_t newest;
+	int k, rc = -1;
+
+	if (l->n == 0)
+		return 0;
+	if (pkg != NULL) {
+		if ((pk = calloc(1, sizeof(*pk))) == NULL ||
+		    (pk[0] = strdup(pkg)) == NULL) {
+			free(pk);
+			return err_sys("out of memory");
+		}
+		np = 1;
+	} else if (store_packages(s, &pk, &np) == -1)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		for (j = 0; j < np; j++) {
+			if ((k = store_holding_find(s, pk[j], l->v[i].name,
+			    &h)) == -1 || store_newest(s, pk[j], &newest) == -1)
+				goto out;
+			if (k == 0 && pkg == NULL)
+				continue;
+			if (status_row(rows, n, l->v[i].name, pk[j], newest,
+			    k == 1 ? &h : NULL) == -1)
+				goto out;
+		}
+	rc = 0;
+out:
+	store_strings_free(pk, np);
+	return rc;
 }

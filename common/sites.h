@@ -13,7 +13,13 @@
 #ifndef PKGDIST_SITES_H
 #define PKGDIST_SITES_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "dplist.h"
+#include "manifest.h"
+#include "status.h"
 
 struct store;
 
@@ -21,5 +27,73 @@ struct store;
  * a missing file is an empty list, a name in both is an error). */
 int sites_lists_load(struct store *s, struct dplist *dps,
     struct dplist *sites);
+
+/* What a command names among the sites (pkgpush --site, --site-group,
+ * --all-sites; --refresh-existing and --only as for DPs, targets.h). */
+struct sites_sel {
+	const char *const *sites;	/* --site NAME... */
+	size_t nsites;
+	const char *const *groups;	/* --site-group G... */
+	size_t ngroups;
+	const char *const *only;	/* --only NAME... (0: no narrowing) */
+	size_t nonly;
+	bool all;			/* --all-sites */
+	bool refresh;			/* --refresh-existing */
+};
+
+/* Every --site and --site-group of sel is in l: else -1, err "--site:
+ * unknown site 'x'" or "--site-group: unknown site group 'g'". */
+int sites_check(const struct dplist *l, const struct sites_sel *sel);
+
+/* The sites of sel for pkg, as targets_select() picks DPs: want[i] for
+ * l->v[i], *n their count; with sel->refresh every site the store
+ * records as holding pkg, or as being brought to it.  A site chosen that
+ * this release cannot push to (an ssh:// TARGET) is -1, so the command
+ * fails before anything is touched. */
+int sites_select(struct store *s, const char *pkg, const struct dplist *l,
+    const struct sites_sel *sel, bool *want, size_t *n);
+
+/* The outcome of one push to a site. */
+struct site_push_result {
+	uint64_t from;		/* the version the records say the site
+				 * holds (its newest); 0: none */
+	uint64_t to;		/* the version pushed */
+	uint64_t base;		/* the file is a delta against base; 0:
+				 * whole */
+	uint64_t bytes;		/* bytes of the package file written */
+	bool up_to_date;	/* the records say it holds to already:
+				 * nothing written */
+	bool permanent;		/* failed in a way waiting will not mend */
+	char file[NAME_MAX_LEN + 32];	/* "PKG-N.pkg" */
+};
+
+/*
+ * Bring site (of STORE/sites) to version of pkg, whose manifest m the
+ * caller has loaded and keeps from gc (the package's USE lock).
+ *
+ * A directory TARGET is the child's inbox: one package file PKG-N.pkg
+ * is written there through a temporary name starting with '.' and a
+ * rename (atomic.h), a delta against the newest version the records say
+ * the site holds when this store still has it, else whole (pack.h).  A
+ * missing TARGET directory makes the site unreachable (-1).  The outcome
+ * is recorded in the store's holdings (the site then holds the higher of
+ * version and what it held), so the next push sends a delta against it;
+ * a failure is recorded as failed, still holding what it held.  With
+ * dry_run nothing is written or recorded.
+ *
+ * -1 with err on failure (r filled as far as known; r->permanent when a
+ * retry cannot help).
+ */
+int site_push(struct store *s, const struct dp *site, const char *pkg,
+    const struct manifest *m, bool dry_run, struct site_push_result *r);
+
+/*
+ * --status rows of every site of l for pkg (NULL: every package it is
+ * recorded for), appended to *rows (*n entries, realloc'd), from the
+ * store's records: a directory site is never asked (its inbox says
+ * nothing of what the child imported).
+ */
+int sites_status(struct store *s, const struct dplist *l, const char *pkg,
+    struct status_row **rows, size_t *n);
 
 #endif

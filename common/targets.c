@@ -37,7 +37,9 @@ targets_check(const struct dplist *l, const struct targets_sel *sel)
 		if (dplist_find(l, sel->dps[i]) == NULL)
 			return err_set("--dp: unknown DP '%s'", sel->dps[i]);
 	for (i = 0; i < sel->nonly; i++)
-		if (dplist_find(l, sel->only[i]) == NULL)
+		if (dplist_find(l, sel->only[i]) == NULL &&
+		    (sel->sites == NULL ||
+		    dplist_find(sel->sites, sel->only[i]) == NULL))
 			return err_set("--only: unknown DP '%s'", sel->only[i]);
 	for (i = 0; i < sel->ngroups; i++)
 		if (!dplist_has_group(l, sel->groups[i]))
@@ -81,6 +83,8 @@ targets_select(struct store *s, const char *pkg, const struct dplist *l,
 	}
 	for (j = 0; stray != NULL && j < nh; j++) {
 		if (dplist_find(l, hv[j].dp) != NULL ||
+		    (sel->sites != NULL &&
+		    dplist_find(sel->sites, hv[j].dp) != NULL) ||
 		    (sel->nonly > 0 && !has(sel->only, sel->nonly, hv[j].dp)))
 			continue;
 		if ((nv = realloc(sv, (ns + 1) * sizeof(*nv))) == NULL) {

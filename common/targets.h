@@ -44,6 +44,9 @@ struct targets_sel {
 	size_t nonly;
 	bool all;			/* --all */
 	bool refresh;			/* --refresh-existing */
+	const struct dplist *sites;	/* the site list (sites.h), or NULL:
+					 * --only may name a site, and a
+					 * site's holdings are no stray */
 };
 
 /* Every name of sel is in l: else -1, err "--dp: unknown DP 'x'",

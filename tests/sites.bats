@@ -41,3 +41,135 @@ setup()
 	expect_status 2
 	expect_output_has "sites:1: bad site name"
 }
+
+# inbox NAME...: a site list with one directory site per name, at
+# $T/NAME-inbox, group r.
+inbox()
+{
+	local n
+	for n in "$@"; do
+		mkdir -p "$T/$n-inbox"
+		printf '%s r %s\n' "$n" "$T/$n-inbox"
+	done >"$PKGDIST_STORE/sites"
+}
+
+@test "site push: a directory site gets one whole package file, nothing else; it imports at the child" {
+	inbox region1
+	run pkgpush --site region1 office
+	expect_status 0
+	expect_output_has "region1: office - -> 1: wrote office-1.pkg (whole),"
+	[ "$(ls -A "$T/region1-inbox")" = office-1.pkg ]
+	[ ! -e "$T/dp1/office" ]
+	run pkgstage -s "$T/child" import "$T/region1-inbox/office-1.pkg"
+	expect_status 0
+	[ "$(pkgstage -s "$T/child" show office 1)" = "$(pkgstage show office 1)" ]
+}
+
+@test "site push: the next version is a delta against the one the records say the site holds" {
+	inbox region1
+	pkgpush --site region1 office
+	mv "$T/region1-inbox/office-1.pkg" "$T/v1.pkg"
+	vtree "$T/src" 2
+	stage "$T/src"
+	run pkgpush --refresh-existing office
+	expect_status 0
+	expect_output_has "region1: office 1 -> 2: wrote office-2.pkg (a delta against 1),"
+	[ "$(ls -A "$T/region1-inbox")" = office-2.pkg ]
+	whole=$(stat -c %s "$T/v1.pkg")
+	delta=$(stat -c %s "$T/region1-inbox/office-2.pkg")
+	[ "$delta" -lt "$whole" ]
+	run pkgstage -s "$T/child" import "$T/region1-inbox/office-2.pkg"
+	expect_status 2
+	expect_output_has "a delta against office version 1"
+	pkgstage -s "$T/child" import "$T/v1.pkg"
+	run pkgstage -s "$T/child" import "$T/region1-inbox/office-2.pkg"
+	expect_status 0
+	[ "$(pkgstage -s "$T/child" show office 2)" = "$(pkgstage show office 2)" ]
+	# Up to date: nothing written.
+	rm "$T/region1-inbox/office-2.pkg"
+	run pkgpush --site region1 office
+	expect_status 0
+	expect_output_has "region1: office 2: up to date"
+	[ -z "$(ls -A "$T/region1-inbox")" ]
+}
+
+@test "site push: a missing inbox fails that site alone, with a retry job narrowed to it that finishes the push" {
+	inbox region1 region2
+	rmdir "$T/region2-inbox"
+	run pkgpush --dp dp1 --all-sites office
+	expect_status 1
+	expect_output_has "region1: office - -> 1: wrote office-1.pkg"
+	expect_output_has "region2: the inbox '$T/region2-inbox' cannot be opened: No such file or directory"
+	expect_output_has "region2: retry queued as 'office@region2'"
+	at_version "$T/dp1" 1
+	grep -qx 'arg --only' "$PKGDIST_STORE/retry/office@region2"
+	grep -qx 'arg region2' "$PKGDIST_STORE/retry/office@region2"
+	grep -qx 'arg --all-sites' "$PKGDIST_STORE/retry/office@region2"
+	run pkgpush --status office
+	expect_status 1
+	expect_output_has "region2 office - failed: the last push, of version 1, failed newest 1"
+	mkdir "$T/region2-inbox"
+	run pkgretry run --now
+	expect_status 0
+	[ "$(ls -A "$T/region2-inbox")" = office-1.pkg ]
+	[ "$(ls -A "$T/region1-inbox")" = office-1.pkg ]
+	run pkgpush --status office
+	expect_status 0
+	expect_output_has "region2 office 1 complete newest 1"
+}
+
+@test "site push: a failed write leaves no file in the inbox, and the site keeps what it held" {
+	inbox region1
+	pkgpush --site region1 office
+	rm "$T/region1-inbox/office-1.pkg"
+	vtree "$T/src" 2
+	stage "$T/src"
+	# The first write is the records of the push begun; the second,
+	# the package file's.
+	PKGDIST_FAULT=write:2:ENOSPC run pkgpush --site region1 office
+	expect_status 1
+	expect_output_has "No space left on device"
+	[ -z "$(ls -A "$T/region1-inbox")" ]
+	run pkgpush --status office
+	expect_output_has "region1 office 1 failed"
+	run pkgpush --site region1 office
+	expect_status 0
+	expect_output_has "region1: office 1 -> 2: wrote office-2.pkg (a delta against 1)"
+}
+
+@test "site push: --site-group, --only, -n and --json" {
+	printf 'a r %s\nb r %s\nc other %s\n' "$T/a" "$T/b" "$T/c" >"$PKGDIST_STORE/sites"
+	mkdir "$T/a" "$T/b" "$T/c"
+	run pkgpush -n --site-group r office
+	expect_status 0
+	expect_output_has "a: office - -> 1: would write office-1.pkg (whole)"
+	expect_output_has "b: office - -> 1: would write office-1.pkg (whole)"
+	[ -z "$(ls -A "$T/a")" ] && [ -z "$(ls -A "$T/b")" ]
+	run pkgpush --site-group r --only b office
+	expect_status 0
+	[ -z "$(ls -A "$T/a")" ] && [ -n "$(ls -A "$T/b")" ]
+	run --separate-stderr pkgpush --json --site c office
+	expect_status 0
+	[[ "$output" == '{"schema":1,"target":"c","package":"office","from":null,"to":1,"ok":true,'* ]]
+	[ -z "$(ls -A "$T/a")" ]
+	run pkgpush --status
+	expect_output_has "b office 1 complete newest 1"
+	expect_output_has "c office 1 complete newest 1"
+	expect_output_lacks "a office"
+}
+
+@test "site push: an unknown site or group, or an ssh site, is trouble before anything is touched" {
+	inbox region1
+	printf 'far r ssh://h.example.org/srv/store\n' >>"$PKGDIST_STORE/sites"
+	run pkgpush --site nope office
+	expect_status 2
+	expect_output_has "--site: unknown site 'nope'"
+	run pkgpush --site-group nope office
+	expect_status 2
+	expect_output_has "--site-group: unknown site group 'nope'"
+	run pkgpush --dp dp1 --all-sites office
+	expect_status 2
+	expect_output_has "site 'far': an ssh:// child site is not supported"
+	[ ! -e "$T/dp1/office" ]
+	[ -z "$(ls -A "$T/region1-inbox")" ]
+}

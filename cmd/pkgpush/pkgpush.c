@@ -52,6 +52,7 @@ enum mode { MODE_FORGET, MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
+	OPT_ALL_SITES,
 	OPT_BWLIMIT,
 	OPT_DP,
 	OPT_FORGET,
@@ -64,6 +65,8 @@ enum {
 	OPT_REINIT,
 	OPT_ROLLBACK,
 	OPT_SERVE,
+	OPT_SITE,
+	OPT_SITE_GROUP,
 	OPT_STATUS,
 	OPT_TRUST,
 	OPT_VERIFY,
@@ -73,6 +76,7 @@ enum {
 
 static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
+	{ "all-sites", no_argument, NULL, OPT_ALL_SITES },
 	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
@@ -88,6 +92,8 @@ static const struct option longopts[] = {
 	{ "reinit", no_argument, NULL, OPT_REINIT },
 	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
 	{ "serve", required_argument, NULL, OPT_SERVE },
+	{ "site", required_argument, NULL, OPT_SITE },
+	{ "site-group", required_argument, NULL, OPT_SITE_GROUP },
 	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "store", required_argument, NULL, 's' },
 	{ "trust", required_argument, NULL, OPT_TRUST },
@@ -111,6 +117,8 @@ struct opts {
 	const char *store;
 	uint64_t version;	/* 0: newest */
 	struct names dps, groups, only;
+	struct names sites, site_groups;	/* --site, --site-group */
+	bool all_sites;
 	bool all, refresh, inplace, verify, rollback, dry_run, reinit, json;
 	unsigned keep;
 	const char *trust;
@@ -122,12 +130,13 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--bwlimit rate] "
-	    "[--dp name]\n"
-	    "               [--group g] [--inplace] [--json] [--keep k] "
-	    "[--only name]\n"
-	    "               [--refresh-existing] [--reinit] [--rollback]\n"
-	    "               [--trust key.pub] "
+	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--all-sites] "
+	    "[--bwlimit rate]\n"
+	    "               [--dp name] [--group g] [--inplace] [--json] "
+	    "[--keep k]\n"
+	    "               [--only name] [--refresh-existing] [--reinit] "
+	    "[--rollback]\n"
+	    "               [--site name] [--site-group g] [--trust key.pub] "
 	    "[--verify]\n"
 	    "               [--version n] pkg\n"
 	    "       pkgpush [-s store] --forget name [pkg]\n"
@@ -150,6 +159,8 @@ help(void)
 	    "  -h, --help            print this help and exit 0\n"
 	    "      --all             push to every DP of the DP list "
 	    "(STORE/dps)\n"
+	    "      --all-sites       push to every child site of the site "
+	    "list (STORE/sites)\n"
 	    "      --bwlimit rate    cap what this command sends to remote DPs, "
 	    "in all,\n"
 	    "                        at rate bytes/s (K, M, G: powers of "
@@ -166,14 +177,19 @@ help(void)
 	    "      --keep k          atomic layout: keep k trees on each DP, "
 	    "the current\n"
 	    "                        one included (default 2)\n"
-	    "      --only name       of the targets named, push to DP name "
-	    "only\n"
-	    "      --refresh-existing  also push to every DP that holds pkg\n"
+	    "      --only name       of the targets named, push to DP or site "
+	    "name only\n"
+	    "      --refresh-existing  also push to every DP and site that "
+	    "holds pkg\n"
 	    "      --reinit          place pkg afresh on a DP that shows no "
 	    ".pkgdist/\n"
 	    "                        although the store records it holding "
 	    "a version\n"
 	    "      --rollback        allow moving a DP to a lower --version\n"
+	    "      --site name       push to child site name (may be "
+	    "repeated)\n"
+	    "      --site-group g    push to every child site of group g "
+	    "(may be repeated)\n"
 	    "      --trust key.pub   refuse a version not signed by that key\n"
 	    "      --verify          re-hash each DP first and repair any "
 	    "drift\n"
@@ -862,6 +878,121 @@ fanout_start(struct shared *sh)
 	return 0;
 }
 
+/* ---- child sites ---- */
+
+/* One site's report: a line (pkgpush(1), The report), or --json. */
+static void
+site_report(const struct shared *sh, const struct dp *site,
+    const struct site_push_result *r, const char *why, const char *retry)
+{
+	struct json j;
+	char from[24] = "-", base[48] = "whole";
+
+	if (sh->o->json) {
+		json_init(&j);
+		json_object_begin(&j);
+		json_key_int(&j, "schema", 1);
+		json_key_string(&j, "target", site->name);
+		json_key_string(&j, "package", sh->pkg);
+		if (r->from != 0)
+			json_key_uint(&j, "from", r->from);
+		else
+			json_key_null(&j, "from");
+		json_key_uint(&j, "to", r->to);
+		json_key_bool(&j, "ok", why == NULL);
+		json_key_null(&j, "added");
+		json_key_null(&j, "changed");
+		json_key_null(&j, "deleted");
+		json_key_uint(&j, "bytes_written", r->bytes);
+		json_key_null(&j, "bytes_sent");
+		json_key_string(&j, "error", why);
+		json_key_string(&j, "retry", retry);
+		json_key_bool(&j, "dry_run", sh->o->dry_run);
+		json_key_bool(&j, "up_to_date", r->up_to_date);
+		json_key_string(&j, "file", r->up_to_date ? NULL : r->file);
+		if (r->base != 0)
+			json_key_uint(&j, "base", r->base);
+		else
+			json_key_null(&j, "base");
+		json_object_end(&j);
+		if (json_line_write(&j, stdout) == -1)
+			msg_liberr();
+		json_free(&j);
+		return;
+	}
+	if (why != NULL)
+		return;
+	if (r->from != 0)
+		snprintf(from, sizeof(from), "%" PRIu64, r->from);
+	if (r->base != 0)
+		snprintf(base, sizeof(base), "a delta against %" PRIu64,
+		    r->base);
+	if (r->up_to_date)
+		printf("%s: %s %s: up to date\n", site->name, sh->pkg, from);
+	else if (sh->o->dry_run)
+		printf("%s: %s %s -> %" PRIu64 ": would write %s (%s)\n",
+		    site->name, sh->pkg, from, r->to, r->file, base);
+	else
+		printf("%s: %s %s -> %" PRIu64 ": wrote %s (%s), %" PRIu64
+		    " bytes\n", site->name, sh->pkg, from, r->to, r->file,
+		    base, r->bytes);
+}
+
+/*
+ * Push to each site of l that want names, in turn, after the DPs.  A
+ * site that fails is said, and gets a retry job with the whole command
+ * narrowed to it (--only SITE, --version N), as a DP does.  0 when
+ * every site was brought to the version, -1 when one failed.
+ */
+static int
+push_sites(struct shared *sh, const struct dplist *l, const bool *want)
+{
+	struct site_push_result r;
+	char *why, id[RETRYJOB_ID_MAX + 1], **nv;
+	size_t i;
+	int nc, rc = 0;
+	bool queued;
+
+	for (i = 0; i < l->n; i++) {
+		if (!want[i])
+			continue;
+		if (site_push(sh->store, &l->v[i], sh->pkg, sh->m,
+		    sh->o->dry_run, &r) == 0) {
+			site_report(sh, &l->v[i], &r, NULL, NULL);
+			fflush(stdout);
+			continue;
+		}
+		rc = -1;
+		queued = false;
+		nv = NULL;
+		nc = 0;
+		why = strdup(err_get());
+		msg_warn("%s: %s", l->v[i].name, why ? why : "failed");
+		if (!sh->o->dry_run && !r.permanent) {
+			if (retryjob_pkgpush_argv(sh->argc, sh->argv,
+			    SHORTOPTS, longopts, job_drop, l->v[i].name,
+			    sh->m->version, &nc, &nv) == -1 ||
+			    retryjob_queue(store_dir(sh->store), sh->pkg,
+			    l->v[i].name, sh->m->version, nc, nv,
+			    why ? why : "", id, &queued) == -1)
+				msg_warn("%s: %s", l->v[i].name, err_get());
+			else if (queued)
+				msg_warn("%s: retry queued as '%s'",
+				    l->v[i].name, id);
+		} else if (r.permanent && !retryjob_running(sh->pkg,
+		    l->v[i].name))
+			msg_warn("%s: not queued for retry (waiting will not "
+			    "help)", l->v[i].name);
+		site_report(sh, &l->v[i], &r, why ? why : "failed",
+		    queued ? id : NULL);
+		fflush(stdout);
+		if (nv != NULL)
+			retryjob_argv_free(nc, nv);
+		free(why);
+	}
+	return rc;
+}
+
 static int
 push(const struct opts *o, const char *pkg, int argc, char **argv)
 {
@@ -879,8 +1010,13 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	char note[PATH_MAX + PATH_SHOW_LEN];
 	struct cap total_cap;
 	struct ratelimit *total = NULL;
+	struct dplist sites;
+	struct sites_sel ssel;
+	bool *want_sites = NULL;
+	size_t nsites = 0;
 
 	dplist_init(&l);
+	dplist_init(&sites);
 	manifest_init(&m);
 	memset(&sh, 0, sizeof(sh));
 	memset(&sel, 0, sizeof(sel));
@@ -890,10 +1026,20 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		goto out;
 	}
 	if (store_open(store_path(o->store), 0, &s) == -1 ||
-	    load_dplist(s, &l, NULL) == -1) {
+	    load_dplist(s, &l, &sites) == -1) {
 		msg_liberr();
 		goto out;
 	}
+	memset(&ssel, 0, sizeof(ssel));
+	ssel.sites = o->sites.v;
+	ssel.nsites = o->sites.n;
+	ssel.groups = o->site_groups.v;
+	ssel.ngroups = o->site_groups.n;
+	ssel.only = o->only.v;
+	ssel.nonly = o->only.n;
+	ssel.all = o->all_sites;
+	ssel.refresh = o->refresh;
+	sel.sites = &sites;
 	sel.dps = o->dps.v;
 	sel.ndps = o->dps.n;
 	sel.groups = o->groups.v;
@@ -905,6 +1051,10 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	if (targets_check(&l, &sel) == -1) {
 		msg_warn("%s%s", err_get(), dplist_note(s, &l, note,
 		    sizeof(note)));
+		goto out;
+	}
+	if (sites_check(&sites, &ssel) == -1) {
+		msg_liberr();
 		goto out;
 	}
 	if (version == 0) {
@@ -931,6 +1081,12 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	for (j = 0; j < nstray; j++)
 		msg_warn("%s: holds %s but is not in the DP list: skipped",
 		    stray[j], pkg);
+	if ((sites.n && (want_sites = calloc(sites.n,
+	    sizeof(*want_sites))) == NULL) || sites_select(s, pkg, &sites,
+	    &ssel, want_sites, &nsites) == -1) {
+		msg_liberr();
+		goto out;
+	}
 	/* One job per target, each with its DP, in DP list order. */
 	if ((sh.jobs = calloc(l.n > 0 ? l.n : 1, sizeof(*sh.jobs))) == NULL) {
 		msg_warn("out of memory");
@@ -942,7 +1098,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 			sh.jobs[j++].dp = &l.v[i];
 		}
 	sh.njobs = j;
-	if (sh.njobs == 0) {
+	if (sh.njobs == 0 && nsites == 0) {
 		if (l.n == 0)
 			msg_warn("%s: no target DP%s", pkg,
 			    dplist_note(s, &l, note, sizeof(note)));
@@ -1031,6 +1187,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		pthread_join(th[i], NULL);
 	progress_end(sh.progress);
 	rc = EXIT_DONE;
+	if (nsites > 0 && push_sites(&sh, &sites, want_sites) == -1)
+		rc = EXIT_PARTIAL;
 	for (i = 0; i < sh.njobs; i++)
 		if (sh.jobs[i].result != 0 && rc == EXIT_DONE)
 			rc = EXIT_PARTIAL;
@@ -1043,6 +1201,8 @@ out:
 	(void)bytes;
 	free(th);
 	free(want);
+	free(want_sites);
+	dplist_free(&sites);
 	store_strings_free(stray, nstray);
 	for (i = 0; sh.jobs != NULL && i < sh.njobs; i++) {
 		remote_conn_free(sh.jobs[i].conn);
@@ -1285,19 +1445,21 @@ static int
 status(const char *storeopt, const char *pkg, bool json)
 {
 	struct store *s = NULL;
-	struct dplist l;
+	struct dplist l, sites;
 	struct status_row *v = NULL;
 	size_t n = 0, i;
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
+	dplist_init(&sites);
 	if (pkg != NULL && !name_valid(pkg)) {
 		msg_warn("'%s': not a valid package name", pkg);
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    load_dplist(s, &l, NULL) == -1 ||
-	    status_collect(s, &l, pkg, &v, &n) == -1) {
+	    load_dplist(s, &l, &sites) == -1 ||
+	    status_collect(s, &l, pkg, &v, &n) == -1 ||
+	    sites_status(s, &sites, pkg, &v, &n) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -1316,6 +1478,7 @@ status(const char *storeopt, const char *pkg, bool json)
 out:
 	status_rows_free(v, n);
 	dplist_free(&l);
+	dplist_free(&sites);
 	store_close(s);
 	return rc;
 }
@@ -1413,6 +1576,8 @@ main(int argc, char *argv[])
 			free(o.dps.v);
 			free(o.groups.v);
 			free(o.only.v);
+			free(o.sites.v);
+			free(o.site_groups.v);
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
 			    EXIT_DONE;
 		case 'j':
@@ -1429,6 +1594,17 @@ main(int argc, char *argv[])
 			break;
 		case OPT_ALL:
 			o.all = true;
+			break;
+		case OPT_ALL_SITES:
+			o.all_sites = true;
+			break;
+		case OPT_SITE:
+			if (names_add(&o.sites, optarg) == -1)
+				msg_die(EXIT_TROUBLE, "out of memory");
+			break;
+		case OPT_SITE_GROUP:
+			if (names_add(&o.site_groups, optarg) == -1)
+				msg_die(EXIT_TROUBLE, "out of memory");
 			break;
 		case OPT_BWLIMIT:
 			if (config_parse_rate(optarg, &o.bwlimit) == -1) {
@@ -1542,6 +1718,8 @@ main(int argc, char *argv[])
 	free(o.dps.v);
 	free(o.groups.v);
 	free(o.only.v);
+	free(o.sites.v);
+	free(o.site_groups.v);
 	if (msg_close_stdout() == -1 && rc == EXIT_DONE)
 		rc = EXIT_TROUBLE;
 	return rc;
