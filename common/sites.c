@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "config.h"
 #include "dplist.h"
 #include "err.h"
 #include "fault.h"
@@ -169,6 +170,19 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 	    O_CLOEXEC)) == -1) {
 		err_sys("the inbox '%s' cannot be opened", site->target.path);
 		goto fail;
+	}
+	if (config_mount_required(store_config(s), site->name, site->group)) {
+		struct dp_handle h = { dfd, -1, -1, site->target.path };
+
+		if ((k = targets_mount_point(&h)) == -1)
+			goto fail;
+		if (k == 0) {
+			err_set("%s: not a mount point, and '%s' says 'mount' "
+			    "for %s: the share looks unmounted; nothing is "
+			    "written there", site->target.path,
+			    store_config(s)->path, site->name);
+			goto fail;
+		}
 	}
 	if (write_file(s, dfd, pkg, m, r) == -1) {
 		err_prefix("%s/%s: ", site->target.path, r->file);

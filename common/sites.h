@@ -75,7 +75,9 @@ struct site_push_result {
  * is written there through a temporary name starting with '.' and a
  * rename (atomic.h), a delta against the newest version the records say
  * the site holds when this store still has it, else whole (pack.h).  A
- * missing TARGET directory makes the site unreachable (-1).  The outcome
+ * missing TARGET directory makes the site unreachable (-1), and so does
+ * one that a "mount" line of STORE/config names (the site or its group)
+ * when it is not a mount point (targets.h, the reach rule).  The outcome
  * is recorded in the store's holdings (the site then holds the higher of
  * version and what it held), so the next push sends a delta against it;
  * a failure is recorded as failed, still holding what it held.  With

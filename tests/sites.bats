@@ -173,3 +173,13 @@ inbox()
 	[ ! -e "$T/dp1/office" ]
 	[ -z "$(ls -A "$T/region1-inbox")" ]
 }
+
+@test "site push: a 'mount' line for the site keeps an unmounted inbox unwritten; the site fails with its retry" {
+	inbox region1
+	echo "mount r" >"$PKGDIST_STORE/config"
+	run pkgpush --site region1 office
+	expect_status 1
+	expect_output_has "region1: $T/region1-inbox: not a mount point"
+	expect_output_has "retry queued as 'office@region1'"
+	[ -z "$(ls -A "$T/region1-inbox")" ]
+}

@@ -202,8 +202,8 @@ help(void)
 	    "                        every package)\n"
 	    "      --serve path      the far side of an ssh:// DP (run by "
 	    "pkgpush)\n"
-	    "      --where name      print DP name's TARGET from the DP list, "
-	    "unescaped\n"
+	    "      --where name      print DP or site name's TARGET from its "
+	    "list, unescaped\n"
 	    "\n"
 	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
 	    "trouble.\n", stdout);
@@ -1492,18 +1492,21 @@ static int
 where(const char *storeopt, const char *name)
 {
 	struct store *s = NULL;
-	struct dplist l;
+	struct dplist l, sites;
 	const struct dp *dp;
 	char *t = NULL, shown[PATH_SHOW_LEN];
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
+	dplist_init(&sites);
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    load_dplist(s, &l, NULL) == -1) {
+	    load_dplist(s, &l, &sites) == -1) {
 		msg_liberr();
 		goto out;
 	}
-	if ((dp = dplist_find(&l, name)) == NULL) {
+	/* A site's too: a name is one target. */
+	if ((dp = dplist_find(&l, name)) == NULL &&
+	    (dp = dplist_find(&sites, name)) == NULL) {
 		msg_warn("'%s': no such DP in '%s/%s'", path_show(name,
 		    shown, sizeof(shown)), store_dir(s), STORE_DPS);
 		goto out;
@@ -1520,6 +1523,7 @@ where(const char *storeopt, const char *name)
 out:
 	free(t);
 	dplist_free(&l);
+	dplist_free(&sites);
 	store_close(s);
 	return rc;
 }

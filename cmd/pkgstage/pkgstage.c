@@ -23,6 +23,8 @@
 #include "atomic.h"
 #include "err.h"
 #include "exitcode.h"
+#include "fault.h"
+#include "inbox.h"
 #include "io.h"
 #include "json.h"
 #include "manifest.h"
@@ -68,6 +70,7 @@ static const struct {
 enum {
 	OPT_BASE = 256,
 	OPT_FORCE,
+	OPT_INCOMING,
 	OPT_JSON,
 	OPT_KEEP,
 	OPT_MANIFEST,
@@ -81,6 +84,7 @@ static const struct option longopts[] = {
 	{ "base", required_argument, NULL, OPT_BASE },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "incoming", no_argument, NULL, OPT_INCOMING },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "manifest", required_argument, NULL, OPT_MANIFEST },
@@ -105,6 +109,7 @@ struct opts {
 	double wait;
 	bool force;
 	bool json;
+	bool incoming;		/* import, list: STORE/incoming/ */
 };
 
 static void
@@ -115,11 +120,14 @@ usage(FILE *fp)
 	    "[--version n]\n"
 	    "                [--wait seconds] package srcdir\n"
 	    "       pkgstage [-s store] list [--json] [package]\n"
+	    "       pkgstage [-s store] list --incoming\n"
 	    "       pkgstage [-s store] show package [version]\n"
 	    "       pkgstage [-s store] export [--base m] package version "
 	    "-o file\n"
 	    "       pkgstage [-s store] import [--trust key.pub] "
 	    "[--wait seconds] file\n"
+	    "       pkgstage [-s store] import --incoming [--trust key.pub] "
+	    "[--wait seconds]\n"
 	    "       pkgstage [-s store] gc [--keep k] [--wait seconds]\n"
 	    "       pkgstage [-s store] rm [--force] [--wait seconds] package "
 	    "[version]\n"
@@ -155,6 +163,9 @@ help(void)
 	    "                        (the public key goes to file.pub)\n"
 	    "      --trust key.pub   import: refuse a version not signed by "
 	    "that key\n"
+	    "      --incoming        import: every package file of the inbox "
+	    "STORE/incoming/;\n"
+	    "                        list: the files waiting there\n"
 	    "      --keep k          gc: keep the newest k versions of each "
 	    "package\n"
 	    "                        (default 2) besides those a DP holds\n"
@@ -504,6 +515,125 @@ out:
 	return rc;
 }
 
+/* ---- the inbox ---- */
+
+/* An age for a person: "42s", "17m", "3h05m", "2d04h". */
+static void
+age_text(int64_t secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 60)
+		snprintf(buf, len, "%" PRId64 "s", secs);
+	else if (secs < 3600)
+		snprintf(buf, len, "%" PRId64 "m", secs / 60);
+	else if (secs < 86400)
+		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", secs / 3600,
+		    secs / 60 % 60);
+	else
+		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", secs / 86400,
+		    secs / 3600 % 24);
+}
+
+/* What import --incoming did with one file: the versions in on stdout
+ * ("PKG V", as import prints them; pkgdist-cron pushes them), the rest
+ * on stderr. */
+static void
+incoming_report(void *arg, const struct inbox_event *ev)
+{
+	char name[PATH_SHOW_LEN];
+
+	(void)arg;
+	path_show(ev->f->name, name, sizeof(name));
+	switch (ev->kind) {
+	case INBOX_WAS_PRESENT:
+		msg_warn("%s: %s version %" PRIu64 ": already in the store, "
+		    "removed", name, ev->f->package, ev->f->version);
+		/* FALLTHROUGH */
+	case INBOX_IMPORTED:
+		printf("%s %" PRIu64 "\n", ev->f->package, ev->f->version);
+		fflush(stdout);
+		break;
+	case INBOX_WAITING:
+		msg_warn("%s: %s version %" PRIu64 " waits for version %"
+		    PRIu64, name, ev->f->package, ev->f->version, ev->f->base);
+		break;
+	case INBOX_MOVED_BAD:
+		msg_warn("%s: moved to incoming/bad/: %s", name, ev->why);
+		break;
+	case INBOX_TROUBLE:
+		msg_warn("%s: left for the next run: %s", name, ev->why);
+		break;
+	}
+}
+
+static int
+do_import_incoming(const struct opts *o)
+{
+	struct store *s = NULL;
+	struct inbox_opts io;
+	struct inbox_result r;
+	int rc = EXIT_TROUBLE;
+
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	memset(&io, 0, sizeof(io));
+	io.wait = o->wait;
+	io.trust = o->trust;
+	io.report = incoming_report;
+	if (inbox_import(s, &io, &r) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	rc = r.trouble > 0 ? EXIT_TROUBLE : r.bad > 0 ? EXIT_PARTIAL :
+	    EXIT_DONE;
+out:
+	store_close(s);
+	return rc;
+}
+
+/* list --incoming: "FILE PKG VERSION STATE AGE" a file, STATE "ready",
+ * "waits for M" or "bad" (why on stderr). */
+static int
+do_list_incoming(const struct opts *o)
+{
+	struct store *s = NULL;
+	struct inbox_file *v = NULL;
+	char name[PATH_SHOW_LEN], ver[24], age[32], state[48];
+	size_t n = 0, i;
+	int64_t now = (int64_t)fault_now();
+	int rc = EXIT_TROUBLE;
+
+	if (open_store(o, 0, &s) == -1)
+		return EXIT_TROUBLE;
+	if (inbox_list(s, &v, &n) == -1) {
+		msg_liberr();
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		path_show(v[i].name, name, sizeof(name));
+		age_text(now - v[i].mtime, age, sizeof(age));
+		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
+		if (v[i].state == INBOX_BAD) {
+			msg_warn("%s: will move to incoming/bad/: %s", name,
+			    v[i].why);
+			snprintf(state, sizeof(state), "bad");
+		} else if (v[i].state == INBOX_WAITS)
+			snprintf(state, sizeof(state), "waits for %" PRIu64,
+			    v[i].base);
+		else
+			snprintf(state, sizeof(state), "ready");
+		printf("%s %s %s %s %s\n", name, v[i].package[0] != '\0' ?
+		    v[i].package : "-", v[i].version != 0 ? ver : "-", state,
+		    age);
+	}
+	rc = EXIT_DONE;
+out:
+	inbox_files_free(v, n);
+	store_close(s);
+	return rc;
+}
+
 static int
 do_gc(const struct opts *o)
 {
@@ -625,6 +755,11 @@ run(enum mode mode, const struct opts *o, char **args, int nargs)
 			bad_usage();
 		return do_gc(o);
 	case MODE_IMPORT:
+		if (o->incoming) {
+			if (nargs != 0)
+				bad_usage();
+			return do_import_incoming(o);
+		}
 		if (nargs != 1)
 			bad_usage();
 		return do_import(o, args[0]);
@@ -635,6 +770,11 @@ run(enum mode mode, const struct opts *o, char **args, int nargs)
 			bad_usage();
 		return do_keygen(o);
 	case MODE_LIST:
+		if (o->incoming) {
+			if (nargs != 0 || o->json)
+				bad_usage();
+			return do_list_incoming(o);
+		}
 		if (nargs > 1)
 			bad_usage();
 		return do_list(o, nargs == 1 ? args[0] : NULL);
@@ -725,6 +865,11 @@ main(int argc, char *argv[])
 			if (mode != MODE_EXPORT || msg_num_opt("--base", optarg,
 			    1, UINT64_MAX, "a version number", &o.base) == -1)
 				bad_usage();
+			break;
+		case OPT_INCOMING:
+			if (mode != MODE_IMPORT && mode != MODE_LIST)
+				bad_usage();
+			o.incoming = true;
 			break;
 		case OPT_JSON:
 			if (mode != MODE_LIST)
