@@ -278,7 +278,7 @@ sign_keyring_load(const char *path, struct sign_keyring **out)
 			    path, kr->n + 1);
 			goto out;
 		}
-		if ((nk = realloc(kr->k, (kr->n + 1) * sizeof(*nk))) == NULL) {
+		if ((nk = realloc(kr->k, (kr->n + 1) * sizeof(EVP_PKEY *))) == NULL) {
 			EVP_PKEY_free(k);
 			err_sys("out of memory");
 			goto out;

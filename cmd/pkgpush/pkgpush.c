@@ -1171,7 +1171,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		msg_liberr();
 		goto out;
 	}
-	if ((th = calloc((size_t)nth, sizeof(*th))) == NULL) {
+	/* No DP (sites only) is no thread, and calloc(0) may be NULL. */
+	if ((th = calloc(nth > 0 ? (size_t)nth : 1, sizeof(*th))) == NULL) {
 		msg_warn("out of memory");
 		goto out;
 	}
