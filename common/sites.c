@@ -157,8 +157,9 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 		return 0;
 	}
 	/* A delta against what the site holds, when this store still has
-	 * that version to tell what it lacks. */
-	if (r->from != 0) {
+	 * that version to tell what it lacks (a package file's base is
+	 * always below its version: an older version goes whole). */
+	if (r->from != 0 && r->from < m->version) {
 		if ((k = store_has_version(s, pkg, r->from)) == -1)
 			return -1;
 		if (k == 1)

@@ -183,3 +183,19 @@ inbox()
 	expect_output_has "retry queued as 'office@region1'"
 	[ -z "$(ls -A "$T/region1-inbox")" ]
 }
+
+@test "site push: an older version to a site that holds a newer one goes whole; the site is still recorded at the newer" {
+	inbox region1
+	vtree "$T/src" 2
+	stage "$T/src"
+	pkgpush --site region1 office
+	mv "$T/region1-inbox/office-2.pkg" "$T/v2.pkg"
+	run pkgpush --site region1 --version 1 office
+	expect_status 0
+	expect_output_has "region1: office 2 -> 1: wrote office-1.pkg (whole)"
+	pkgstage -s "$T/child" import "$T/v2.pkg"
+	run pkgstage -s "$T/child" import "$T/region1-inbox/office-1.pkg"
+	expect_status 0
+	run pkgpush --status office
+	expect_output_has "region1 office 2 complete newest 2"
+}
