@@ -91,6 +91,13 @@ int
 remote_argv(const struct dp_target *t, const struct config *cfg,
     char ***out)
 {
+	return remote_argv_mode(t, cfg, "--serve", out);
+}
+
+int
+remote_argv_mode(const struct dp_target *t, const struct config *cfg,
+    const char *mode, char ***out)
+{
 	const char *ssh, *prog, *s;
 	char **v = NULL, port[16], *q = NULL, *cmd = NULL;
 	size_t n = 0, len;
@@ -127,12 +134,12 @@ remote_argv(const struct dp_target *t, const struct config *cfg,
 		goto fail;
 	if ((q = remote_shell_quote(t->path)) == NULL)
 		goto fail;
-	len = strlen(prog) + strlen(q) + 16;
+	len = strlen(prog) + strlen(mode) + strlen(q) + 16;
 	if ((cmd = malloc(len)) == NULL) {
 		err_sys("out of memory");
 		goto fail;
 	}
-	snprintf(cmd, len, "%s --serve %s", prog, q);
+	snprintf(cmd, len, "%s %s %s", prog, mode, q);
 	if (argv_add(v, &n, cmd, strlen(cmd)) == -1)
 		goto fail;
 	free(q);
@@ -160,8 +167,8 @@ struct remote_conn {
 static void conn_close(struct remote_conn *, bool);
 
 static int
-conn_open(const struct dp_target *t, const struct config *cfg,
-    struct remote_conn *c)
+conn_open_mode(const struct dp_target *t, const struct config *cfg,
+    const char *mode, struct remote_conn *c)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -189,7 +196,7 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 		free(c->where);
 		c->where = shown;
 	}
-	if (remote_argv(t, cfg, &argv) == -1)
+	if (remote_argv_mode(t, cfg, mode, &argv) == -1)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
 	    pipe2(ep, O_CLOEXEC) == -1) {
@@ -293,6 +300,57 @@ conn_close(struct remote_conn *c, bool ok)
 	c->errfd = -1;
 	free(c->where);
 	c->where = NULL;
+}
+
+static int
+conn_open(const struct dp_target *t, const struct config *cfg,
+    struct remote_conn *c)
+{
+	return conn_open_mode(t, cfg, "--serve", c);
+}
+
+int
+remote_open_mode(const struct dp_target *t, const struct config *cfg,
+    const char *mode, struct remote_conn **out)
+{
+	struct remote_conn *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return err_sys("out of memory");
+	if (conn_open_mode(t, cfg, mode, c) == -1) {
+		free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+remote_conn_fd(const struct remote_conn *c)
+{
+	return c->sock;
+}
+
+const char *
+remote_conn_where(const struct remote_conn *c)
+{
+	return c->where;
+}
+
+double
+remote_conn_timeout(const struct remote_conn *c)
+{
+	return c->p.timeout;
+}
+
+void
+remote_conn_done(struct remote_conn *c)
+{
+	if (c == NULL)
+		return;
+	conn_close(c, true);
+	free(c);
 }
 
 int

@@ -74,6 +74,24 @@ int remote_connect(const struct dp_target *t, const struct config *cfg,
 void remote_conn_free(struct remote_conn *c);
 
 /*
+ * A session with the remote program in another mode (a child site,
+ * sites.h): ssh started as for a DP, with "--serve PATH" replaced by
+ * "MODE PATH", its standard input and output on remote_conn_fd() (a
+ * socket) for the caller's own protocol, no hello sent.
+ * remote_conn_done() ends a session that went well (ssh given time to
+ * exit cleanly), remote_conn_free() one that did not; either passes on
+ * what the remote wrote to stderr.
+ */
+int remote_open_mode(const struct dp_target *t, const struct config *cfg,
+    const char *mode, struct remote_conn **c);
+int remote_conn_fd(const struct remote_conn *c);
+/* "ssh://host/path", for messages. */
+const char *remote_conn_where(const struct remote_conn *c);
+/* Seconds a read may wait for the peer (config_ssh_timeout()). */
+double remote_conn_timeout(const struct remote_conn *c);
+void remote_conn_done(struct remote_conn *c);
+
+/*
  * Bring pkg on the remote DP t to m's version (m: the store's manifest,
  * header set), reading contents from s (and the settings from its
  * store_config()).  base: the version the store
@@ -105,6 +123,8 @@ int remote_status(const struct dp_target *t, const struct config *cfg,
  */
 int remote_argv(const struct dp_target *t, const struct config *cfg,
     char ***argv);
+int remote_argv_mode(const struct dp_target *t, const struct config *cfg,
+    const char *mode, char ***argv);
 void remote_argv_free(char **argv);
 
 /* Quote s for a POSIX shell: '...' with each ' as '\'' (malloc'd). */

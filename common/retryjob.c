@@ -268,6 +268,7 @@ push_long_has_value(const char *name, size_t len)
 		"jobs",
 		"keep",
 		"only",
+		"receive",
 		"serve",
 		"site",
 		"site-group",

@@ -17,6 +17,7 @@
 #include "fault.h"
 #include "pack.h"
 #include "sites.h"
+#include "sitessh.h"
 #include "store.h"
 #include "targets.h"
 
@@ -56,7 +57,6 @@ sites_select(struct store *s, const char *pkg, const struct dplist *l,
     const struct sites_sel *sel, bool *want, size_t *n)
 {
 	struct targets_sel t;
-	size_t i;
 
 	/* The target rule is the DPs' own, over the other list. */
 	memset(&t, 0, sizeof(t));
@@ -68,14 +68,7 @@ sites_select(struct store *s, const char *pkg, const struct dplist *l,
 	t.nonly = sel->nonly;
 	t.all = sel->all;
 	t.refresh = sel->refresh;
-	if (targets_select(s, pkg, l, &t, want, n, NULL, NULL) == -1)
-		return -1;
-	for (i = 0; i < l->n; i++)
-		if (want[i] && l->v[i].target.kind == DP_SSH)
-			return err_set("site '%s': an ssh:// child site is not "
-			    "supported by this release (a directory TARGET, "
-			    "the child's inbox, is)", l->v[i].name);
-	return 0;
+	return targets_select(s, pkg, l, &t, want, n, NULL, NULL);
 }
 
 /* What the records say site holds of pkg: its newest version, 0: none. */
@@ -145,13 +138,16 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 	r->to = m->version;
 	snprintf(r->file, sizeof(r->file), "%s-%" PRIu64 ".pkg", pkg,
 	    m->version);
-	if (site->target.kind != DP_LOCAL) {
-		r->permanent = true;
-		return err_set("an ssh:// child site is not supported by "
-		    "this release");
-	}
 	if (site_holds(s, pkg, site->name, &r->from) == -1)
 		return -1;
+	if (site->target.kind == DP_SSH) {
+		/* The child's store says what it has. */
+		if (sitessh_push(s, site, pkg, m, dry_run, r) == -1)
+			goto fail;
+		if (dry_run)
+			return 0;
+		goto done;
+	}
 	if (r->from == m->version) {
 		r->up_to_date = true;
 		return 0;
@@ -189,6 +185,7 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 		err_prefix("%s/%s: ", site->target.path, r->file);
 		goto fail;
 	}
+done:
 	/* The site now has what it had, and this version. */
 	if (record(s, pkg, site->name, r->from > m->version ? r->from :
 	    m->version, m->version, true) == -1)
@@ -198,7 +195,8 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 fail:
 	/* The cause is what the caller reports, not a failure to record. */
 	where = strdup(err_get());
-	(void)record(s, pkg, site->name, r->from, m->version, false);
+	if (!dry_run)
+		(void)record(s, pkg, site->name, r->from, m->version, false);
 	if (where != NULL)
 		err_set("%s", where);
 out:

@@ -47,9 +47,7 @@ int sites_check(const struct dplist *l, const struct sites_sel *sel);
 
 /* The sites of sel for pkg, as targets_select() picks DPs: want[i] for
  * l->v[i], *n their count; with sel->refresh every site the store
- * records as holding pkg, or as being brought to it.  A site chosen that
- * this release cannot push to (an ssh:// TARGET) is -1, so the command
- * fails before anything is touched. */
+ * records as holding pkg, or as being brought to it. */
 int sites_select(struct store *s, const char *pkg, const struct dplist *l,
     const struct sites_sel *sel, bool *want, size_t *n);
 
@@ -71,7 +69,9 @@ struct site_push_result {
  * Bring site (of STORE/sites) to version of pkg, whose manifest m the
  * caller has loaded and keeps from gc (the package's USE lock).
  *
- * A directory TARGET is the child's inbox: one package file PKG-N.pkg
+ * An ssh:// TARGET is the child's store, brought to the version through
+ * pkgpush --receive there (sitessh.h).  A directory TARGET is the
+ * child's inbox: one package file PKG-N.pkg
  * is written there through a temporary name starting with '.' and a
  * rename (atomic.h), a delta against the newest version the records say
  * the site holds when this store still has it, else whole (pack.h).  A

@@ -41,6 +41,7 @@
 #include "scan.h"
 #include "serve.h"
 #include "sites.h"
+#include "sitessh.h"
 #include "status.h"
 #include "store.h"
 #include "targets.h"
@@ -48,7 +49,8 @@
 /* How long a push waits for another push on the same DP. */
 #define DP_LOCK_WAIT 3600.0
 
-enum mode { MODE_FORGET, MODE_PUSH, MODE_SERVE, MODE_STATUS, MODE_WHERE };
+enum mode { MODE_FORGET, MODE_PUSH, MODE_RECEIVE, MODE_SERVE, MODE_STATUS,
+	MODE_WHERE };
 
 enum {
 	OPT_ALL = 256,
@@ -61,6 +63,7 @@ enum {
 	OPT_JSON,
 	OPT_KEEP,
 	OPT_ONLY,
+	OPT_RECEIVE,
 	OPT_REFRESH,
 	OPT_REINIT,
 	OPT_ROLLBACK,
@@ -88,6 +91,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "only", required_argument, NULL, OPT_ONLY },
+	{ "receive", required_argument, NULL, OPT_RECEIVE },
 	{ "refresh-existing", no_argument, NULL, OPT_REFRESH },
 	{ "reinit", no_argument, NULL, OPT_REINIT },
 	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
@@ -142,7 +146,8 @@ usage(FILE *fp)
 	    "       pkgpush [-s store] --forget name [pkg]\n"
 	    "       pkgpush [-s store] --status [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
-	    "       pkgpush --serve path\n");
+	    "       pkgpush --serve path\n"
+	    "       pkgpush --receive path\n");
 }
 
 /* -h: the usage, then one line per option (pkgpush(1) says more). */
@@ -202,6 +207,9 @@ help(void)
 	    "                        every package)\n"
 	    "      --serve path      the far side of an ssh:// DP (run by "
 	    "pkgpush)\n"
+	    "      --receive path    the far side of an ssh:// child site: "
+	    "the store path\n"
+	    "                        (run by pkgpush)\n"
 	    "      --where name      print DP or site name's TARGET from its "
 	    "list, unescaped\n"
 	    "\n"
@@ -221,7 +229,9 @@ mode_takes(enum mode mode, int opt)
 	switch (mode) {
 	case MODE_PUSH:
 		return opt != OPT_SERVE && opt != OPT_STATUS &&
-		    opt != OPT_WHERE && opt != OPT_FORGET;
+		    opt != OPT_WHERE && opt != OPT_FORGET && opt != OPT_RECEIVE;
+	case MODE_RECEIVE:
+		return opt == OPT_RECEIVE;
 	case MODE_FORGET:
 		return opt == 's' || opt == OPT_FORGET;
 	case MODE_STATUS:
@@ -256,7 +266,8 @@ opt_name(int opt, char *buf, size_t len)
 static int
 mode_opt(enum mode mode)
 {
-	return mode == MODE_SERVE ? OPT_SERVE : mode == MODE_STATUS ?
+	return mode == MODE_RECEIVE ? OPT_RECEIVE :
+	    mode == MODE_SERVE ? OPT_SERVE : mode == MODE_STATUS ?
 	    OPT_STATUS : mode == MODE_WHERE ? OPT_WHERE : mode == MODE_FORGET ?
 	    OPT_FORGET : 0;
 }
@@ -909,7 +920,8 @@ site_report(const struct shared *sh, const struct dp *site,
 		json_key_string(&j, "retry", retry);
 		json_key_bool(&j, "dry_run", sh->o->dry_run);
 		json_key_bool(&j, "up_to_date", r->up_to_date);
-		json_key_string(&j, "file", r->up_to_date ? NULL : r->file);
+		json_key_string(&j, "file", r->up_to_date ||
+		    site->target.kind == DP_SSH ? NULL : r->file);
 		if (r->base != 0)
 			json_key_uint(&j, "base", r->base);
 		else
@@ -929,6 +941,10 @@ site_report(const struct shared *sh, const struct dp *site,
 		    r->base);
 	if (r->up_to_date)
 		printf("%s: %s %s: up to date\n", site->name, sh->pkg, from);
+	else if (site->target.kind == DP_SSH)
+		printf("%s: %s %s -> %" PRIu64 ": %s its store (%s)\n",
+		    site->name, sh->pkg, from, r->to, sh->o->dry_run ?
+		    "would be imported into" : "imported into", base);
 	else if (sh->o->dry_run)
 		printf("%s: %s %s -> %" PRIu64 ": would write %s (%s)\n",
 		    site->name, sh->pkg, from, r->to, r->file, base);
@@ -1549,6 +1565,19 @@ serve(const char *path)
 	return r == 0 ? EXIT_DONE : EXIT_PARTIAL;
 }
 
+/* pkgpush --receive PATH: the far side of a child site over ssh
+ * (sitessh.h), PATH its store. */
+static int
+receive(const char *path)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (sitessh_serve(STDIN_FILENO, STDOUT_FILENO, path) == -1) {
+		msg_warn("--receive: %s", err_get());
+		return EXIT_TROUBLE;
+	}
+	return EXIT_DONE;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1659,6 +1688,10 @@ main(int argc, char *argv[])
 			mode = MODE_SERVE;
 			serve_path = optarg;
 			break;
+		case OPT_RECEIVE:
+			mode = MODE_RECEIVE;
+			serve_path = optarg;
+			break;
 		case OPT_STATUS:
 			mode = MODE_STATUS;
 			break;
@@ -1693,10 +1726,11 @@ main(int argc, char *argv[])
 			bad_usage();
 		}
 	free(given);
-	if (mode == MODE_SERVE) {
+	if (mode == MODE_SERVE || mode == MODE_RECEIVE) {
 		if (argc != optind)
 			bad_usage();
-		rc = serve(serve_path);
+		rc = mode == MODE_SERVE ? serve(serve_path) :
+		    receive(serve_path);
 	} else if (mode == MODE_WHERE) {
 		if (argc != optind)
 			bad_usage();

@@ -1,0 +1,67 @@
+/*
+ * sitessh.h — a child site reached over ssh: TARGET
+ * "ssh://[user@]host[:port]/path" is the child's store on that host.
+ *
+ * The parent starts, as for a remote DP (remote.h: $PKGDIST_SSH or the
+ * "ssh" line, $PKGDIST_REMOTE_PKGPUSH or the "remote-pkgpush" line),
+ *
+ *   SSH HOST REMOTE-PKGPUSH --receive 'PATH'
+ *
+ * and the two speak, on ssh's standard input and output:
+ *
+ *   parent: "pkgdist-site 1 PKG VERSION\n"
+ *   child:  "have\n"            the store has that version: nothing more
+ *           "base B\n"          it lacks it; B its highest version below
+ *                               VERSION (0: none)
+ *           "error TEXT\n"      no store at PATH, or trouble: it ends
+ *   parent: one package file (pack.h) of VERSION, a delta against B when
+ *           the parent's store has B, else whole; then end of input
+ *   child:  "done imported\n", "done older\n", "done present\n"
+ *           "refused TEXT\n"    the file: damaged, or a signature that
+ *                               the child's STORE/trust refuses
+ *           "error TEXT\n"      the child's store failed (a full disk)
+ *
+ * The child imports the file as "pkgstage import" does (pack_import():
+ * every byte checked before the version is visible, under the package's
+ * lock, STORE/trust applied), so the version appears there whole or not
+ * at all, and a newer version it holds stays its newest.  It never
+ * creates a store: a missing one is "error".  Every line is at most
+ * SITESSH_LINE_MAX bytes; the child reads the request byte by byte, so
+ * nothing of the package file is taken for it.
+ *
+ * What crosses the network is what the child's highest version below
+ * lacks (pack.h's delta), not the contents it may hold in other
+ * versions; a broken connection leaves the child's store as it was, and
+ * the retry sends the file again.
+ *
+ * Functions return 0 or -1 with err.h set; nothing prints.
+ */
+#ifndef PKGDIST_SITESSH_H
+#define PKGDIST_SITESSH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dplist.h"
+#include "manifest.h"
+
+struct store;
+struct site_push_result;
+
+#define SITESSH_MODE "--receive"
+#define SITESSH_MAGIC "pkgdist-site 1"
+#define SITESSH_LINE_MAX 4096
+
+/* The parent's side: bring the child store of site (kind DP_SSH) to m's
+ * version of pkg; r as site_push() fills it (sites.h), the caller
+ * records.  -1 with err when the site failed. */
+int sitessh_push(struct store *s, const struct dp *site, const char *pkg,
+    const struct manifest *m, bool dry_run, struct site_push_result *r);
+
+/* The child's side (pkgpush --receive PATH) on in and out.  0 when the
+ * session went as the parent asked (a version imported or present), -1
+ * with err otherwise (after telling the parent). */
+int sitessh_serve(int in, int out, const char *path);
+
+#endif

@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# Child sites over ssh (SPEC.md "Child sites"): TARGET ssh://host/path is
+# the child's store, reached through a real sshd on loopback
+# (tests/lib/sshd.bash) and pkgpush --receive there.
+
+load lib/common
+load lib/sshd
+load lib/pkgpush
+
+bats_require_minimum_version 1.5.0
+
+setup_file()
+{
+	sshd_start
+}
+
+teardown_file()
+{
+	sshd_stop
+}
+
+setup()
+{
+	common_setup
+	sshd_need
+	export PKGDIST_SSH_TIMEOUT=20
+	for v in 1 2 3; do
+		vtree "$T/v$v" $v 200
+	done
+	head -c 2000000 /dev/urandom >"$T/v1/big"
+	cp "$T/v1/big" "$T/v2/big"
+	cp "$T/v1/big" "$T/v3/big"
+	stage "$T/v1"
+	stage "$T/v2"
+	C=$T/child
+	mktree "$T/empty"
+	pkgstage -s "$C" add other "$T/empty" >/dev/null
+	printf 'kid r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$C" \
+	    >"$PKGDIST_STORE/sites"
+}
+
+teardown()
+{
+	common_teardown
+}
+
+# same V: the child's version V is the parent's.
+same()
+{
+	[ "$(pkgstage -s "$C" show office "$1")" = "$(pkgstage show office "$1")" ]
+}
+
+# sent: the bytes ssh sent in its last session (its own count, -v).
+sent()
+{
+	sed -n 's/.*Transferred: sent \([0-9]*\),.*/\1/p' "$T/ssh.log" | tail -n 1
+}
+
+@test "site over ssh: a first push sends the version whole, the next a delta; both land whole in the child's store" {
+	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --version 1 --site kid office 2>"$T/ssh.log"
+	printf '%s\n' "$stderr" >"$T/ssh.log"
+	expect_status 0
+	[ "$output" = "kid: office - -> 1: imported into its store (whole)" ]
+	same 1
+	whole=$(sent)
+	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --refresh-existing office
+	printf '%s\n' "$stderr" >"$T/ssh.log"
+	expect_status 0
+	[ "$output" = "kid: office 1 -> 2: imported into its store (a delta against 1)" ]
+	same 2
+	delta=$(sent)
+	[ -n "$whole" ] && [ -n "$delta" ]
+	# The 2 MB file that did not change is not sent again.
+	[ "$delta" -lt 1000000 ] && [ "$whole" -gt 2000000 ]
+	run pkgstage -s "$C" fsck
+	expect_status 0
+	run pkgpush --site kid office
+	expect_status 0
+	expect_output_has "kid: office 2: up to date"
+}
+
+@test "site over ssh: a child with a newer version keeps it as newest, and gets the older one" {
+	pkgpush --site kid office >/dev/null
+	run pkgpush --site kid --version 1 office
+	expect_status 0
+	expect_output_has "kid: office 2 -> 1: imported into its store (whole)"
+	same 1
+	same 2
+	run pkgstage -s "$C" show office
+	[ "$output" = "$(pkgstage show office 2)" ]
+}
+
+@test "site over ssh: a missing store is unreachable: the site fails with a retry job, the store is not created" {
+	printf 'kid r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/nostore" \
+	    >"$PKGDIST_STORE/sites"
+	run pkgpush --site kid office
+	expect_status 1
+	expect_output_has "kid: ssh://"
+	expect_output_has "nostore"
+	expect_output_has "retry queued as 'office@kid'"
+	[ ! -e "$T/nostore" ]
+}
+
+@test "site over ssh: STORE/trust at the child refuses an unsigned version (retry queued) and takes a signed one" {
+	pkgstage keygen -o "$T/k"
+	cp "$T/k.pub" "$C/trust"
+	before=$(pkgstage -s "$C" list)
+	run pkgpush --site kid office
+	expect_status 1
+	expect_output_has "is not signed"
+	expect_output_has "retry queued as 'office@kid'"
+	[ "$(pkgstage -s "$C" list)" = "$before" ]
+	pkgstage add --sign "$T/k" office "$T/v3" >/dev/null
+	run pkgpush --site kid office
+	expect_status 0
+	same 3
+}
+
+@test "site over ssh: a connection killed mid-transfer leaves the child's store as it was; the retry finishes" {
+	pkgpush --version 1 --site kid office >/dev/null
+	before=$(pkgstage -s "$C" list)
+	# An ssh that dies after 300 kB of the package file.
+	{
+		echo '#!/bin/sh'
+		echo "head -c 300000 | $PKGDIST_SSH \"\$@\""
+	} >"$T/cutssh"
+	chmod +x "$T/cutssh"
+	PKGDIST_SSH=$T/cutssh run pkgpush --site kid office
+	expect_status 1
+	expect_output_has "retry queued as 'office@kid'"
+	[ "$(pkgstage -s "$C" list)" = "$before" ]
+	run pkgstage -s "$C" fsck
+	expect_status 0
+	run pkgretry run --now
+	expect_status 0
+	same 2
+}
+
+@test "site over ssh: -n asks the child and changes nothing; --status shows the records" {
+	run pkgpush -n --site kid office
+	expect_status 0
+	expect_output_has "kid: office - -> 2: would be imported into its store (whole)"
+	run pkgstage -s "$C" show office
+	expect_status 2
+	pkgpush --site kid office
+	run pkgpush --status office
+	expect_output_has "kid office 2 complete newest 2"
+}
