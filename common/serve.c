@@ -59,6 +59,7 @@
 
 #include "blob.h"
 #include "changes.h"
+#include "checked.h"
 #include "digest.h"
 #include "digestset.h"
 #include "dp.h"
@@ -197,6 +198,33 @@ datarx_read(void *arg, void *buf, size_t n)
 	return (ssize_t)k;
 }
 
+/* The bytes of one content as they come off the connection: DATA
+ * frames, inflated when sent as zlib (a checked_source). */
+struct rx {
+	struct serve *sv;
+	struct datarx x;
+	struct blob_inflate inf;
+	bool zlib;
+	const char *hex;
+};
+
+static ssize_t
+rx_next(void *ctx, const unsigned char **p)
+{
+	struct rx *r = ctx;
+	ssize_t k;
+
+	if (r->zlib)
+		k = blob_inflate_read(&r->inf, r->sv->buf, COPYBUF);
+	else
+		k = datarx_read(&r->x, r->sv->buf, COPYBUF);
+	if (k == 0 && (r->x.left != 0 || r->x.curlen != 0))
+		return err_set("content %s: stored bytes left after its end",
+		    r->hex);
+	*p = r->sv->buf;
+	return k;
+}
+
 /*
  * Receive the next content from the connection (its CONTENT frame is
  * read here) into fd (-1: none), and into a copy in .incoming when tee
@@ -207,15 +235,12 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
     bool tee)
 {
 	struct proto_content ch;
-	struct blob_inflate inf;
-	struct digest dg = { NULL };
-	struct datarx x;
+	struct checked_out out[2];
+	struct checked_source src;
+	struct rx rx;
 	const unsigned char *pl;
-	unsigned char d[DIGEST_LEN];
 	char hex[DIGEST_HEXLEN + 1], tmp[DIGEST_HEXLEN + 16];
-	uint64_t total = 0;
 	size_t len;
-	ssize_t k;
 	int tfd = -1, rc = -1;
 	bool inf_ok = false;
 
@@ -237,49 +262,26 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 			goto out;
 		}
 	}
-	memset(&x, 0, sizeof(x));
-	x.sv = sv;
-	x.left = ch.stored;
-	if (digest_init(&dg) == -1)
-		goto out;
+	memset(&rx, 0, sizeof(rx));
+	rx.sv = sv;
+	rx.x.sv = sv;
+	rx.x.left = ch.stored;
+	rx.zlib = ch.zlib;
+	rx.hex = hex;
 	if (ch.zlib) {
-		if (blob_inflate_init(&inf, datarx_read, &x, hex) == -1)
+		if (blob_inflate_init(&rx.inf, datarx_read, &rx.x, hex) == -1)
 			goto out;
 		inf_ok = true;
 	}
-	for (;;) {
-		if (ch.zlib)
-			k = blob_inflate_read(&inf, sv->buf, COPYBUF);
-		else
-			k = datarx_read(&x, sv->buf, COPYBUF);
-		if (k == -1)
-			goto out;
-		if (k == 0)
-			break;
-		if ((uint64_t)k > ch.size - total) {
-			err_set("content %s: longer than its size %" PRIu64,
-			    hex, ch.size);
-			goto out;
-		}
-		total += (uint64_t)k;
-		if (digest_update(&dg, sv->buf, (size_t)k) == -1 ||
-		    (fd != -1 && io_write_full(fd, sv->buf, (size_t)k,
-		    what) == -1) ||
-		    (tfd != -1 && io_write_full(tfd, sv->buf, (size_t)k,
-		    tmp) == -1))
-			goto out;
-	}
-	if (x.left != 0 || x.curlen != 0) {
-		err_set("content %s: stored bytes left after its end", hex);
+	src.next = rx_next;
+	src.ctx = &rx;
+	out[0].fd = fd;
+	out[0].what = what;
+	out[1].fd = tfd;
+	out[1].what = tmp;
+	if (checked_copy(&src, ch.digest, ch.size, out, 2,
+	    " (damaged in transit)", NULL) == -1)
 		goto out;
-	}
-	if (digest_final(&dg, d) == -1)
-		goto out;
-	if (total != ch.size || memcmp(d, ch.digest, DIGEST_LEN) != 0) {
-		err_set("content %s: digest mismatch (damaged in transit)",
-		    hex);
-		goto out;
-	}
 	if (tfd != -1) {
 		if (close(tfd) == -1) {
 			tfd = -1;
@@ -295,8 +297,7 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 	rc = 0;
 out:
 	if (inf_ok)
-		blob_inflate_end(&inf);
-	digest_free(&dg);
+		blob_inflate_end(&rx.inf);
 	if (tfd != -1) {
 		close(tfd);
 		(void)unlinkat(sv->incfd, tmp, 0);
@@ -310,44 +311,14 @@ static int
 copy_checked(struct serve *sv, int src, int dst, const unsigned char *d,
     uint64_t size, const char *what, bool *bad)
 {
-	struct digest dg = { NULL };
-	unsigned char got[DIGEST_LEN];
 	char hex[DIGEST_HEXLEN + 1];
-	uint64_t total = 0;
-	ssize_t k;
-	int rc = -1;
+	enum checked_fault fault;
+	int rc;
 
-	*bad = false;
 	digest_hex(d, hex);
-	if (digest_init(&dg) == -1)
-		return -1;
-	for (;;) {
-		if ((k = io_read_full(src, sv->buf, COPYBUF, hex)) == -1)
-			goto out;
-		if (k == 0)
-			break;
-		if ((uint64_t)k > size - total) {
-			*bad = true;
-			err_set("content %s: longer than its size", hex);
-			goto out;
-		}
-		total += (uint64_t)k;
-		if (digest_update(&dg, sv->buf, (size_t)k) == -1 ||
-		    io_write_full(dst, sv->buf, (size_t)k, what) == -1)
-			goto out;
-		if ((size_t)k < COPYBUF)
-			break;
-	}
-	if (digest_final(&dg, got) == -1)
-		goto out;
-	if (total != size || memcmp(got, d, DIGEST_LEN) != 0) {
-		*bad = true;
-		err_set("content %s: digest mismatch", hex);
-		goto out;
-	}
-	rc = 0;
-out:
-	digest_free(&dg);
+	rc = checked_copy_fd(src, hex, sv->buf, COPYBUF, d, size, dst, what,
+	    &fault);
+	*bad = rc == -1 && fault == CHECKED_CONTENT;
 	return rc;
 }
 
