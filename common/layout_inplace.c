@@ -339,13 +339,16 @@ static void
 note_busy(struct plan *p, const char *what, const char *how)
 {
 	size_t n;
+	char *msg;
 
 	p->a->r->busy++;
 	if (p->firstbusy != NULL)
 		return;
 	n = strlen(what) + strlen(how) + 32;
-	if ((p->firstbusy = malloc(n)) != NULL)
-		snprintf(p->firstbusy, n, "%s: file in use, %s", what, how);
+	if ((msg = malloc(n)) == NULL)
+		return;
+	snprintf(msg, n, "%s: file in use, %s", what, how);
+	p->firstbusy = msg;
 }
 
 /*

@@ -47,7 +47,6 @@
 #define _GNU_SOURCE
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -110,15 +109,33 @@ struct serve {
 
 /* ---- DP/.pkgdist/.incoming ---- */
 
+/* In .incoming, what goes when a session opens it: temporaries, and
+ * entries that are no regular file or older than INCOMING_MAX_AGE. */
+struct stale {
+	int dirfd;
+	time_t now;
+};
+
+static bool
+is_stale(const char *name, void *arg)
+{
+	const struct stale *s = arg;
+	struct stat st;
+
+	if (name[0] == '.')
+		return false;
+	return strncmp(name, INCOMING_TMP, strlen(INCOMING_TMP)) == 0 ||
+	    (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (!S_ISREG(st.st_mode) || s->now - st.st_mtime > INCOMING_MAX_AGE));
+}
+
 /* Open (create) the directory; remove temporaries and old entries. */
 static int
 incoming_open(struct serve *sv)
 {
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	time_t now = fault_now();
-	int fd;
+	struct stale stale;
+	char **names;
+	size_t n, i;
 
 	if (sv->incfd != -1)
 		return 0;
@@ -129,23 +146,14 @@ incoming_open(struct serve *sv)
 		return err_prefix("%s/%s: ", sv->h->where, DP_META);
 	if ((sv->incfd = openat(sv->h->metafd, INCOMING, DIRFLAGS)) == -1)
 		return err_sys("%s/%s/%s", sv->h->where, DP_META, INCOMING);
-	if ((fd = dup(sv->incfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		return err_sys("%s/%s/%s", sv->h->where, DP_META, INCOMING);
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (strncmp(de->d_name, INCOMING_TMP,
-		    strlen(INCOMING_TMP)) == 0 ||
-		    (fstatat(sv->incfd, de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (!S_ISREG(st.st_mode) ||
-		    now - st.st_mtime > INCOMING_MAX_AGE)))
-			(void)io_remove_tree(sv->incfd, de->d_name);
-	}
-	closedir(d);
+	stale.dirfd = sv->incfd;
+	stale.now = fault_now();
+	if (io_list_names(sv->incfd, is_stale, &stale, &names, &n) == -1)
+		return err_prefix("%s/%s/%s: ", sv->h->where, DP_META,
+		    INCOMING);
+	for (i = 0; i < n; i++)
+		(void)io_remove_tree(sv->incfd, names[i]);
+	io_names_free(names, n);
 	return 0;
 }
 
