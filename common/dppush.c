@@ -246,7 +246,7 @@ read_state(struct dp_handle *h, const char *pkg, uint64_t v,
     const struct dp_push_opts *o, struct dp_push_result *r,
     struct dp_state *st, struct manifest *oldm, struct mdelta_base *base)
 {
-	char *msg;
+	struct err_saved why = ERR_SAVED_INIT;
 
 	if (!o->dry_run && clean_debris(h, pkg) == -1)
 		return -1;
@@ -255,14 +255,12 @@ read_state(struct dp_handle *h, const char *pkg, uint64_t v,
 		 * (damaged, truncated, a link planted as its base): what
 		 * the DP holds comes from hashing it anyway.  Anything
 		 * else wrong (the state record, DP/PKG) still stops. */
-		if (!o->verify || (msg = strdup(err_get())) == NULL)
+		if (!o->verify)
 			return -1;
-		if (dp_state_read(h, pkg, st, NULL) == -1) {
-			err_set("%s", msg);
-			free(msg);
-			return -1;
-		}
-		free(msg);
+		err_save(&why);
+		if (dp_state_read(h, pkg, st, NULL) == -1)
+			return err_restore(&why);
+		err_drop(&why);
 		r->state_rebuilt = st->status != DP_ST_NONE;
 	}
 	r->held = st->status != DP_ST_NONE;

@@ -39,11 +39,11 @@ enum action {
 void
 layout_remove_quietly(int dirfd, const char *name)
 {
-	char *msg = strdup(err_get());
+	struct err_saved failure = ERR_SAVED_INIT;
 
-	if (io_remove_tree(dirfd, name) == -1 && msg != NULL)
-		err_set("%s", msg);
-	free(msg);
+	err_save(&failure);
+	(void)io_remove_tree(dirfd, name);
+	err_restore(&failure);
 }
 
 int
@@ -214,8 +214,7 @@ struct writers {
 	const char *where;
 	pthread_mutex_t mu;
 	bool stop;
-	char *errmsg;			/* the first failure */
-	int errnum;
+	struct err_saved err;		/* the first failure */
 	uint64_t bytes;
 };
 
@@ -268,10 +267,8 @@ writer(void *arg)
 	goto out;
 fail:
 	pthread_mutex_lock(&w->mu);
-	if (w->errmsg == NULL) {
-		w->errmsg = strdup(err_get());
-		w->errnum = err_errno();
-	}
+	if (w->err.msg == NULL)
+		err_save(&w->err);
 	w->stop = true;
 	pthread_mutex_unlock(&w->mu);
 out:
@@ -317,11 +314,9 @@ write_files(struct dp_apply *a, const unsigned char *act, const size_t *idx,
 		pthread_join(th[k], NULL);
 	pthread_mutex_destroy(&w.mu);
 	a->r->bytes += w.bytes;
-	if (w.errmsg != NULL || w.stop) {
-		err_set("%s", w.errmsg ? w.errmsg : "out of memory");
-		a->r->failed_errno = w.errnum;
-		free(w.errmsg);
-		return -1;
+	if (w.stop) {
+		a->r->failed_errno = w.err.errnum;
+		return err_restore(&w.err);
 	}
 	return 0;
 }

@@ -122,12 +122,11 @@ remove_tree(int pkgfd, const char *t)
 static void
 remove_tree_quietly(int pkgfd, const char *t)
 {
-	char *msg = strdup(err_get());
+	struct err_saved failure = ERR_SAVED_INIT;
 
+	err_save(&failure);
 	remove_tree(pkgfd, t);
-	if (msg != NULL)
-		err_set("%s", msg);
-	free(msg);
+	err_restore(&failure);
 }
 
 /*

@@ -610,13 +610,15 @@ static void
 undo_writes(struct plan *p)
 {
 	struct dp_apply *a = p->a;
-	char buf[MANIFEST_PATH_MAX + 1], *sl, *msg;
+	struct err_saved failure = ERR_SAVED_INIT;
+	char buf[MANIFEST_PATH_MAX + 1], *sl;
 	const struct entry *d;
 	unsigned char *od;
 	const char *base;
 	size_t i;
 	int pfd;
 
+	err_save(&failure);
 	drop_tmps(p);
 	for (i = p->cl.n; i-- > 0;) {
 		const struct entry *e = change_entry(&p->cl.v[i]);
@@ -627,7 +629,6 @@ undo_writes(struct plan *p)
 		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == 0)
 			(void)unlinkat(pfd, base, AT_REMOVEDIR);
 	}
-	msg = strdup(err_get());
 	od = calloc(a->oldm->n ? a->oldm->n : 1, 1);
 	for (i = 0; od != NULL && i < p->cl.n; i++) {
 		if (p->phase[i] != PH_WRITE)
@@ -644,24 +645,16 @@ undo_writes(struct plan *p)
 	if (od != NULL)
 		(void)layout_fix_dirs(p->root, a->oldm, od, p->where);
 	free(od);
-	if (msg != NULL) {
-		err_set("%s", msg);
-		free(msg);
-	}
 	if (!p->touched && !a->r->old_partial) {
-		msg = strdup(err_get());
 		a->st->version = p->from;
 		a->st->status = DP_ST_COMPLETE;
 		a->st->from = 0;
 		free(a->st->error);
-		a->st->error = msg ? strdup(msg) : NULL;
+		a->st->error = strdup(failure.msg);
 		(void)dp_state_write(a->h, a->pkg, a->st,
 		    &a->r->state_bytes);
-		if (msg) {
-			err_set("%s", msg);
-			free(msg);
-		}
 	}
+	err_restore(&failure);
 }
 
 /* A failure after something was replaced (or a file in use): the DP is
@@ -669,15 +662,12 @@ undo_writes(struct plan *p)
 static void
 keep_partial(struct plan *p)
 {
-	char *msg;
+	struct err_saved failure = ERR_SAVED_INIT;
 
+	err_save(&failure);
 	drop_tmps(p);
-	msg = strdup(err_get());
-	(void)save_state(p->a, DP_ST_PARTIAL, p->from, msg);
-	if (msg) {
-		err_set("%s", msg);
-		free(msg);
-	}
+	(void)save_state(p->a, DP_ST_PARTIAL, p->from, failure.msg);
+	err_restore(&failure);
 }
 
 static int
