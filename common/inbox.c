@@ -316,11 +316,12 @@ static void
 trouble(const struct inbox_opts *o, struct inbox_result *r,
     const struct inbox_file *f)
 {
-	char *why = strdup(err_get());
+	struct err_saved why = ERR_SAVED_INIT;
 
+	err_save(&why);
 	r->trouble++;
-	tell(o, INBOX_TROUBLE, f, why != NULL ? why : "out of memory");
-	free(why);
+	tell(o, INBOX_TROUBLE, f, why.msg);
+	err_drop(&why);
 }
 
 static void

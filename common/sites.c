@@ -131,7 +131,7 @@ int
 site_push(struct store *s, const struct dp *site, const char *pkg,
     const struct manifest *m, bool dry_run, struct site_push_result *r)
 {
-	char *where = NULL;
+	struct err_saved why = ERR_SAVED_INIT;
 	int dfd = -1, k, rc = -1;
 
 	memset(r, 0, sizeof(r[0]));
@@ -194,13 +194,11 @@ done:
 	goto out;
 fail:
 	/* The cause is what the caller reports, not a failure to record. */
-	where = strdup(err_get());
+	err_save(&why);
 	if (!dry_run)
 		(void)record(s, pkg, site->name, r->from, m->version, false);
-	if (where != NULL)
-		err_set("%s", where);
+	(void)err_restore(&why);
 out:
-	free(where);
 	if (dfd != -1)
 		close(dfd);
 	return rc;

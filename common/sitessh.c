@@ -114,6 +114,7 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
     const struct manifest *m, bool dry_run, struct site_push_result *r)
 {
 	struct remote_conn *c = NULL;
+	struct err_saved why = ERR_SAVED_INIT;
 	struct sigaction ign, old;
 	char line[SITESSH_LINE_MAX];
 	const char *rest, *where;
@@ -193,12 +194,9 @@ out:
 	if (rc == 0)
 		remote_conn_done(c);
 	else {
-		char *why = strdup(err_get());
-
+		err_save(&why);
 		remote_conn_free(c);
-		if (why != NULL)
-			err_set("%s", why);
-		free(why);
+		(void)err_restore(&why);
 	}
 	return rc;
 }
@@ -226,6 +224,7 @@ int
 sitessh_serve(int in, int out, const char *path)
 {
 	struct store *s = NULL;
+	struct err_saved why = ERR_SAVED_INIT;
 	struct pack_import_opts po;
 	enum pack_import_result res;
 	char line[SITESSH_LINE_MAX], pkg[NAME_MAX_LEN + 1];
@@ -263,28 +262,19 @@ sitessh_serve(int in, int out, const char *path)
 	po.wait = STORE_WAIT_DEFAULT;
 	if (pack_import(s, in, "the parent's package file", &po, &res, NULL,
 	    NULL) == -1) {
-		char *why = strdup(err_get());
-
+		err_save(&why);
 		(void)line_write(out, "%s %s", res == PACK_FAILED ? "error" :
-		    "refused", why != NULL ? why : "out of memory");
-		if (why != NULL)
-			err_set("%s", why);
-		free(why);
+		    "refused", why.msg);
+		(void)err_restore(&why);
 		goto out;
 	}
 	rc = line_write(out, "done %s", res == PACK_ALREADY_PRESENT ?
 	    "present" : res == PACK_IMPORTED_OLDER ? "older" : "imported");
 	goto out;
 tell:
-	{
-		char *why = strdup(err_get());
-
-		(void)line_write(out, "error %s", why != NULL ? why :
-		    "out of memory");
-		if (why != NULL)
-			err_set("%s", why);
-		free(why);
-	}
+	err_save(&why);
+	(void)line_write(out, "error %s", why.msg);
+	(void)err_restore(&why);
 out:
 	store_close(s);
 	return rc;

@@ -965,7 +965,8 @@ static int
 push_sites(struct shared *sh, const struct dplist *l, const bool *want)
 {
 	struct site_push_result r;
-	char *why, id[RETRYJOB_ID_MAX + 1], **nv;
+	struct err_saved why = ERR_SAVED_INIT;
+	char id[RETRYJOB_ID_MAX + 1], **nv;
 	size_t i;
 	int nc, rc = 0;
 	bool queued;
@@ -983,15 +984,15 @@ push_sites(struct shared *sh, const struct dplist *l, const bool *want)
 		queued = false;
 		nv = NULL;
 		nc = 0;
-		why = strdup(err_get());
-		msg_warn("%s: %s", l->v[i].name, why ? why : "failed");
+		err_save(&why);
+		msg_warn("%s: %s", l->v[i].name, why.msg);
 		if (!sh->o->dry_run && !r.permanent) {
 			if (retryjob_pkgpush_argv(sh->argc, sh->argv,
 			    SHORTOPTS, longopts, job_drop, l->v[i].name,
 			    sh->m->version, &nc, &nv) == -1 ||
 			    retryjob_queue(store_dir(sh->store), sh->pkg,
 			    l->v[i].name, sh->m->version, nc, nv,
-			    why ? why : "", id, &queued) == -1)
+			    why.msg, id, &queued) == -1)
 				msg_warn("%s: %s", l->v[i].name, err_get());
 			else if (queued)
 				msg_warn("%s: retry queued as '%s'",
@@ -1000,12 +1001,11 @@ push_sites(struct shared *sh, const struct dplist *l, const bool *want)
 		    l->v[i].name))
 			msg_warn("%s: not queued for retry (waiting will not "
 			    "help)", l->v[i].name);
-		site_report(sh, &l->v[i], &r, why ? why : "failed",
-		    queued ? id : NULL);
+		site_report(sh, &l->v[i], &r, why.msg, queued ? id : NULL);
 		fflush(stdout);
 		if (nv != NULL)
 			retryjob_argv_free(nc, nv);
-		free(why);
+		err_drop(&why);
 	}
 	return rc;
 }
