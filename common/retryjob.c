@@ -562,6 +562,7 @@ static const struct job_opt push_opts[] = {
 	{ "all", 0, false },
 	{ "all-sites", 0, false },
 	{ "bwlimit", 0, true },
+	{ "cascade", 0, false },
 	{ "dp", 0, true },
 	{ "dry-run", 'n', false },
 	{ "group", 0, true },

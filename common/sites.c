@@ -129,23 +129,35 @@ out:
 
 int
 site_push(struct store *s, const struct dp *site, const char *pkg,
-    const struct manifest *m, bool dry_run, struct site_push_result *r)
+    const struct manifest *m, const struct site_push_opts *o,
+    struct site_push_result *r)
 {
+	bool dry_run = o->dry_run;
 	struct err_saved why = ERR_SAVED_INIT;
 	int dfd = -1, k, rc = -1;
 
 	memset(r, 0, sizeof(r[0]));
 	r->to = m->version;
+	r->cascade_rc = -1;
 	snprintf(r->file, sizeof(r->file), "%s-%" PRIu64 ".pkg", pkg,
 	    m->version);
 	if (site_holds(s, pkg, site->name, &r->from) == -1)
 		return -1;
 	if (site->target.kind == DP_SSH) {
 		/* The child's store says what it has. */
-		if (sitessh_push(s, site, pkg, m, dry_run, r) == -1)
+		if (sitessh_push(s, site, pkg, m, o, r) == -1)
 			goto fail;
 		if (dry_run)
 			return 0;
+		if (r->cascade_rc >= 2) {
+			/* Its store has the version; its push went wrong. */
+			if (record(s, pkg, site->name, r->from > m->version ?
+			    r->from : m->version, m->version, true) == -1)
+				goto out;
+			err_set("its own push of the version failed (exit %d: "
+			    "see the lines above)", r->cascade_rc);
+			goto out;
+		}
 		goto done;
 	}
 	if (r->from == m->version) {

@@ -51,6 +51,19 @@ int sites_check(const struct dplist *l, const struct sites_sel *sel);
 int sites_select(struct store *s, const char *pkg, const struct dplist *l,
     const struct sites_sel *sel, bool *want, size_t *n);
 
+/* How a push to a site goes. */
+struct site_push_opts {
+	bool dry_run;		/* -n: ask, write nothing, record nothing */
+	bool cascade;		/* --cascade: an ssh:// child pushes on to
+				 * its own targets holding the package */
+	bool json;		/* the child's report lines as JSON */
+	/* Each line of a cascade's report as it comes, the target already
+	 * named SITE/DP: a report line (err false) or a message for stderr
+	 * without the tool's name (err true). */
+	void (*line)(void *arg, bool err, const char *text);
+	void *arg;
+};
+
 /* The outcome of one push to a site. */
 struct site_push_result {
 	uint64_t from;		/* the version the records say the site
@@ -62,6 +75,8 @@ struct site_push_result {
 	bool up_to_date;	/* the records say it holds to already:
 				 * nothing written */
 	bool permanent;		/* failed in a way waiting will not mend */
+	int cascade_rc;		/* the child's own push: its exit status,
+				 * -1 when none ran */
 	char file[NAME_MAX_LEN + 32];	/* "PKG-N.pkg" */
 };
 
@@ -81,13 +96,19 @@ struct site_push_result {
  * is recorded in the store's holdings (the site then holds the higher of
  * version and what it held), so the next push sends a delta against it;
  * a failure is recorded as failed, still holding what it held.  With
- * dry_run nothing is written or recorded.
+ * o->dry_run nothing is written or recorded.  With o->cascade an ssh://
+ * child then runs its own "pkgpush --refresh-existing --cascade" for the
+ * version (sitessh.h), also when it had the version already; its exit
+ * status 2 fails the site, 1 is r->cascade_rc for the caller to count
+ * (the child queued its own retries).  A directory site's child pushes
+ * on by itself (pkgdist-cron): o->cascade asks nothing more of it.
  *
  * -1 with err on failure (r filled as far as known; r->permanent when a
  * retry cannot help).
  */
 int site_push(struct store *s, const struct dp *site, const char *pkg,
-    const struct manifest *m, bool dry_run, struct site_push_result *r);
+    const struct manifest *m, const struct site_push_opts *o,
+    struct site_push_result *r);
 
 /*
  * --status rows of every site of l for pkg (NULL: every package it is

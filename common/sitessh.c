@@ -1,15 +1,23 @@
 /*
  * sitessh.c — a child site over ssh: both sides (sitessh.h).
+ *
+ * _GNU_SOURCE: pipe2(2), for the cascade's pipes.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -17,9 +25,12 @@
 #include "num.h"
 #include "pack.h"
 #include "remote.h"
+#include "retryrun.h"
 #include "sites.h"
 #include "sitessh.h"
 #include "store.h"
+
+extern char **environ;
 
 /* ---- lines ---- */
 
@@ -109,10 +120,76 @@ word_is(const char *line, const char *word)
 
 /* ---- the parent ---- */
 
+/* A line of the child's report named from here: "SITE/" before its
+ * target (after "\"target\":\"" in a JSON line). */
+static void
+pass_out(const struct site_push_opts *o, const char *site, const char *text)
+{
+	static const char key[] = "\"target\":\"";
+	char buf[SITESSH_LINE_MAX + NAME_MAX_LEN + 2];
+	const char *t;
+
+	if (o->line == NULL)
+		return;
+	if (text[0] == '{' && (t = strstr(text, key)) != NULL)
+		snprintf(buf, sizeof(buf), "%.*s%s/%s",
+		    (int)(t + sizeof(key) - 1 - text), text, site,
+		    t + sizeof(key) - 1);
+	else
+		snprintf(buf, sizeof(buf), "%s/%s", site, text);
+	o->line(o->arg, false, buf);
+}
+
+/* A message of the child's: "pkgpush: dp2: why" is "SITE/dp2: why". */
+static void
+pass_err(const struct site_push_opts *o, const char *site, const char *text)
+{
+	char buf[SITESSH_LINE_MAX + NAME_MAX_LEN + 2];
+	const char *colon = strstr(text, ": ");
+
+	if (o->line == NULL)
+		return;
+	if (colon != NULL && strchr(text, ' ') == colon + 1 &&
+	    strncmp(text, "pkgpush", 7) == 0)
+		text = colon + 2;
+	snprintf(buf, sizeof(buf), "%s/%s", site, text);
+	o->line(o->arg, true, buf);
+}
+
+/* The child's cascade, read to its end: r->cascade_rc. */
+static int
+read_cascade(int fd, double timeout, const char *where, const char *site,
+    const struct site_push_opts *o, struct site_push_result *r)
+{
+	char line[SITESSH_LINE_MAX];
+	const char *rest;
+	uint64_t rc;
+
+	for (;;) {
+		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+			return -1;
+		if ((rest = word_is(line, "out")) != NULL)
+			pass_out(o, site, rest);
+		else if ((rest = word_is(line, "err")) != NULL)
+			pass_err(o, site, rest);
+		else if (strcmp(line, "wait") == 0)
+			continue;
+		else if ((rest = word_is(line, "cascade")) != NULL &&
+		    num_u64(rest, strlen(rest), 255, &rc) == 0) {
+			r->cascade_rc = (int)rc;
+			return 0;
+		} else
+			return err_set("%s: an answer not of the protocol",
+			    where);
+	}
+}
+
 int
 sitessh_push(struct store *s, const struct dp *site, const char *pkg,
-    const struct manifest *m, bool dry_run, struct site_push_result *r)
+    const struct manifest *m, const struct site_push_opts *o,
+    struct site_push_result *r)
 {
+	bool dry_run = o->dry_run, cascade = o->cascade && !o->dry_run;
 	struct remote_conn *c = NULL;
 	struct err_saved why = ERR_SAVED_INIT;
 	struct sigaction ign, old;
@@ -129,8 +206,9 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	fd = remote_conn_fd(c);
 	where = remote_conn_where(c);
 	timeout = remote_conn_timeout(c);
-	if (line_write(fd, "%s %s %" PRIu64, SITESSH_MAGIC, pkg,
-	    m->version) == -1 || line_read(fd, timeout, where, line,
+	if (line_write(fd, "%s %s %" PRIu64 "%s%s", SITESSH_MAGIC, pkg,
+	    m->version, cascade ? " cascade" : "", cascade && o->json ?
+	    " json" : "") == -1 || line_read(fd, timeout, where, line,
 	    sizeof(line)) == -1)
 		goto out;
 	if ((rest = word_is(line, "error")) != NULL) {
@@ -139,6 +217,9 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	}
 	if (strcmp(line, "have") == 0) {
 		r->up_to_date = true;
+		if (cascade && read_cascade(fd, timeout, where, site->name, o,
+		    r) == -1)
+			goto out;
 		rc = 0;
 		goto out;
 	}
@@ -180,6 +261,9 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	if (line_read(fd, timeout * 10, where, line, sizeof(line)) == -1)
 		goto out;
 	if ((rest = word_is(line, "done")) != NULL) {
+		if (cascade && read_cascade(fd, timeout, where, site->name, o,
+		    r) == -1)
+			goto out;
 		rc = 0;
 		goto out;
 	}
@@ -220,6 +304,166 @@ below(struct store *s, const char *pkg, uint64_t v, uint64_t *b)
 	return 0;
 }
 
+/* Send what the fd of one of the cascade's streams has: each whole line
+ * as "WORD TEXT" (a line too long goes in parts).  0 at its end. */
+static int
+pass_stream(int fd, int out, const char *word, char *buf, size_t *len)
+{
+	char *nl;
+	ssize_t k;
+
+	if ((k = read(fd, buf + *len, SITESSH_LINE_MAX - 64 - *len)) == -1)
+		return errno == EINTR || errno == EAGAIN ? 1 :
+		    err_sys("the cascade's output");
+	if (k == 0) {
+		if (*len > 0 && line_write(out, "%s %.*s", word, (int)*len,
+		    buf) == -1)
+			return -1;
+		*len = 0;
+		return 0;
+	}
+	*len += (size_t)k;
+	while ((nl = memchr(buf, '\n', *len)) != NULL) {
+		if (line_write(out, "%s %.*s", word, (int)(nl - buf),
+		    buf) == -1)
+			return -1;
+		*len -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, *len);
+	}
+	if (*len == SITESSH_LINE_MAX - 64) {
+		if (line_write(out, "%s %.*s", word, (int)*len, buf) == -1)
+			return -1;
+		*len = 0;
+	}
+	return 1;
+}
+
+/*
+ * The child's own push of pkg version v to its targets that hold it
+ * (the pkgpush beside this one, on the store at path), its lines passed
+ * to the parent, then "cascade RC".  Nothing holds it here: "cascade 0".
+ */
+static int
+cascade(struct store *s, int out, const char *path, const char *pkg,
+    uint64_t v, bool json)
+{
+	struct store_holding *h = NULL;
+	posix_spawn_file_actions_t fa;
+	char exe[PATH_MAX], vbuf[24], obuf[SITESSH_LINE_MAX],
+	    ebuf[SITESSH_LINE_MAX];
+	char *argv[12];
+	struct pollfd pf[2];
+	size_t nh = 0, olen = 0, elen = 0, i;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status, r, k, n = 0;
+	int rc = -1;
+	pid_t pid = -1;
+	bool fa_ok = false;
+
+	if (store_holdings(s, pkg, &h, &nh) == -1)
+		return -1;
+	for (i = 0, k = 0; i < nh; i++)
+		if (h[i].version != 0 || h[i].wanted != 0)
+			k = 1;
+	free(h);
+	if (k == 0)
+		return line_write(out, "cascade 0");
+	if (retryrun_exedir(exe, sizeof(exe) - 9) == -1)
+		return -1;
+	strcat(exe, "/pkgpush");
+	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, v);
+	argv[n++] = exe;
+	argv[n++] = (char *)(uintptr_t)"-s";
+	argv[n++] = (char *)(uintptr_t)path;
+	argv[n++] = (char *)(uintptr_t)"--refresh-existing";
+	argv[n++] = (char *)(uintptr_t)"--cascade";
+	if (json)
+		argv[n++] = (char *)(uintptr_t)"--json";
+	argv[n++] = (char *)(uintptr_t)"--version";
+	argv[n++] = vbuf;
+	argv[n++] = (char *)(uintptr_t)"--";
+	argv[n++] = (char *)(uintptr_t)pkg;
+	argv[n] = NULL;
+	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1) {
+		err_sys("cannot start the cascade");
+		goto out;
+	}
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		goto spawnerr;
+	fa_ok = true;
+	if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+	    O_RDONLY, 0)) != 0 ||
+	    (r = posix_spawn_file_actions_adddup2(&fa, po[1], 1)) != 0 ||
+	    (r = posix_spawn_file_actions_adddup2(&fa, pe[1], 2)) != 0)
+		goto spawnerr;
+	if ((r = posix_spawn(&pid, exe, &fa, NULL, argv, environ)) != 0) {
+		pid = -1;
+		goto spawnerr;
+	}
+	close(po[1]);
+	close(pe[1]);
+	po[1] = pe[1] = -1;
+	/* Both streams to their end, a "wait" when it is quiet a while. */
+	while (po[0] != -1 || pe[0] != -1) {
+		pf[0].fd = po[0];
+		pf[1].fd = pe[0];
+		pf[0].events = pf[1].events = POLLIN;
+		pf[0].revents = pf[1].revents = 0;
+		if ((r = poll(pf, 2, 10000)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err_sys("the cascade's output");
+			goto out;
+		}
+		if (r == 0) {
+			if (line_write(out, "wait") == -1)
+				goto out;
+			continue;
+		}
+		if (pf[0].revents != 0) {
+			if ((k = pass_stream(po[0], out, "out", obuf,
+			    &olen)) == -1)
+				goto out;
+			if (k == 0) {
+				close(po[0]);
+				po[0] = -1;
+			}
+		}
+		if (pf[1].revents != 0) {
+			if ((k = pass_stream(pe[0], out, "err", ebuf,
+			    &elen)) == -1)
+				goto out;
+			if (k == 0) {
+				close(pe[0]);
+				pe[0] = -1;
+			}
+		}
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			err_sys("the cascade");
+			goto out;
+		}
+	pid = -1;
+	rc = line_write(out, "cascade %d", WIFEXITED(status) ?
+	    WEXITSTATUS(status) : 2);
+	goto out;
+spawnerr:
+	errno = r;
+	err_sys("cannot run '%s'", exe);
+out:
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	for (i = 0; i < 2; i++) {
+		if (po[i] != -1)
+			close(po[i]);
+		if (pe[i] != -1)
+			close(pe[i]);
+	}
+	if (pid != -1)
+		(void)waitpid(pid, &status, 0);
+	return rc;
+}
+
 int
 sitessh_serve(int in, int out, const char *path)
 {
@@ -228,9 +472,10 @@ sitessh_serve(int in, int out, const char *path)
 	struct pack_import_opts po;
 	enum pack_import_result res;
 	char line[SITESSH_LINE_MAX], pkg[NAME_MAX_LEN + 1];
-	const char *rest, *sp;
+	const char *rest, *sp, *flags;
 	uint64_t v, b;
 	int k, rc = -1;
+	bool want_cascade = false, json = false;
 
 	if (line_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
 		return -1;
@@ -242,8 +487,16 @@ sitessh_serve(int in, int out, const char *path)
 	}
 	memcpy(pkg, rest, (size_t)(sp - rest));
 	pkg[sp - rest] = '\0';
-	if (!name_valid(pkg) || num_u64(sp + 1, strlen(sp + 1),
-	    STORE_VERSION_MAX, &v) == -1 || v == 0) {
+	/* Then the version, and the flags after it. */
+	flags = strchr(sp + 1, ' ');
+	if (flags != NULL) {
+		want_cascade = strcmp(flags, " cascade") == 0 ||
+		    strcmp(flags, " cascade json") == 0;
+		json = strcmp(flags, " cascade json") == 0;
+	}
+	if (!name_valid(pkg) || num_u64(sp + 1, flags != NULL ?
+	    (size_t)(flags - sp - 1) : strlen(sp + 1), STORE_VERSION_MAX,
+	    &v) == -1 || v == 0 || (flags != NULL && !want_cascade)) {
 		err_set("not a request of this protocol");
 		goto tell;
 	}
@@ -252,7 +505,8 @@ sitessh_serve(int in, int out, const char *path)
 	    (k = store_has_version(s, pkg, v)) == -1)
 		goto tell;
 	if (k == 1) {
-		rc = line_write(out, "have");
+		if ((rc = line_write(out, "have")) == 0 && want_cascade)
+			rc = cascade(s, out, path, pkg, v, json);
 		goto out;
 	}
 	if (below(s, pkg, v, &b) == -1 ||
@@ -270,6 +524,8 @@ sitessh_serve(int in, int out, const char *path)
 	}
 	rc = line_write(out, "done %s", res == PACK_ALREADY_PRESENT ?
 	    "present" : res == PACK_IMPORTED_OLDER ? "older" : "imported");
+	if (rc == 0 && want_cascade)
+		rc = cascade(s, out, path, pkg, v, json);
 	goto out;
 tell:
 	err_save(&why);

@@ -9,7 +9,7 @@
  *
  * and the two speak, on ssh's standard input and output:
  *
- *   parent: "pkgdist-site 1 PKG VERSION\n"
+ *   parent: "pkgdist-site 1 PKG VERSION[ cascade[ json]]\n"
  *   child:  "have\n"            the store has that version: nothing more
  *           "base B\n"          it lacks it; B its highest version below
  *                               VERSION (0: none)
@@ -20,6 +20,17 @@
  *           "refused TEXT\n"    the file: damaged, or a signature that
  *                               the child's STORE/trust refuses
  *           "error TEXT\n"      the child's store failed (a full disk)
+ *
+ * With "cascade", after "have" or "done ...", the child runs its own
+ * "pkgpush -s PATH --refresh-existing --cascade --version VERSION PKG"
+ * (the pkgpush beside it, its own store, settings and environment: the
+ * ssh it reaches its DPs with is its own), when any of its DPs or sites
+ * is recorded for PKG, and passes on what it prints:
+ *
+ *   child:  "out TEXT\n"        a line of its report (stdout)
+ *           "err TEXT\n"        a line of its messages (stderr)
+ *           "wait\n"            every few seconds while it runs
+ *           "cascade RC\n"      its exit status; the session ends
  *
  * The child imports the file as "pkgstage import" does (pack_import():
  * every byte checked before the version is visible, under the package's
@@ -47,6 +58,7 @@
 #include "manifest.h"
 
 struct store;
+struct site_push_opts;
 struct site_push_result;
 
 #define SITESSH_MODE "--receive"
@@ -57,7 +69,8 @@ struct site_push_result;
  * version of pkg; r as site_push() fills it (sites.h), the caller
  * records.  -1 with err when the site failed. */
 int sitessh_push(struct store *s, const struct dp *site, const char *pkg,
-    const struct manifest *m, bool dry_run, struct site_push_result *r);
+    const struct manifest *m, const struct site_push_opts *o,
+    struct site_push_result *r);
 
 /* The child's side (pkgpush --receive PATH) on in and out.  0 when the
  * session went as the parent asked (a version imported or present), -1

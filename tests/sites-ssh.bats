@@ -30,6 +30,10 @@ setup()
 	head -c 2000000 /dev/urandom >"$T/v1/big"
 	cp "$T/v1/big" "$T/v2/big"
 	cp "$T/v1/big" "$T/v3/big"
+	# Read-only, one mtime, as vtree's files (pkgpush.bash): a DP's copy
+	# then has exactly the store's modes.
+	chmod 0444 "$T/v1/big" "$T/v2/big" "$T/v3/big"
+	touch -d @1600000000 "$T/v1/big" "$T/v2/big" "$T/v3/big"
 	stage "$T/v1"
 	stage "$T/v2"
 	C=$T/child
@@ -145,4 +149,69 @@ sent()
 	pkgpush --site kid office
 	run pkgpush --status office
 	expect_output_has "kid office 2 complete newest 2"
+}
+
+# hierarchy: central (this store) -> region (ssh) -> branch (ssh), each
+# with its own local DPs and config (the ssh it reaches its children
+# with is in its own config, not the environment).
+hierarchy()
+{
+	R=$T/region
+	B=$T/branch
+	mkdir -p "$T/c-dp" "$T/r-dp1" "$T/r-dp2" "$T/b-dp"
+	pkgstage -s "$R" add other "$T/empty" >/dev/null
+	pkgstage -s "$B" add other "$T/empty" >/dev/null
+	printf 'cdp c %s\n' "$T/c-dp" >"$PKGDIST_STORE/dps"
+	printf 'region r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$R" \
+	    >"$PKGDIST_STORE/sites"
+	printf 'rdp1 r %s\nrdp2 r %s\n' "$T/r-dp1" "$T/r-dp2" >"$R/dps"
+	printf 'branch b ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$B" \
+	    >"$R/sites"
+	printf 'bdp b %s\n' "$T/b-dp" >"$B/dps"
+	printf 'ssh %s\nremote-pkgpush %s\n' "$PKGDIST_SSH" \
+	    "$PKGDIST_BIN/pkgpush" >"$R/config"
+}
+
+@test "site over ssh: --cascade to the bottom of a three-level hierarchy, lines named SITE/DP and SITE/CHILD/DP" {
+	hierarchy
+	pkgpush --version 1 --dp cdp --site region office >/dev/null
+	pkgpush -s "$R" --all --all-sites office >/dev/null
+	pkgpush -s "$B" --all office >/dev/null
+	at_version "$T/b-dp" 1
+	run --separate-stderr pkgpush --refresh-existing --cascade office
+	expect_status 0
+	[[ "$output" == *"cdp: office 1 -> 2: "* ]]
+	[[ "$output" == *"region: office 1 -> 2: imported into its store (a delta against 1)"* ]]
+	[[ "$output" == *"region/rdp1: office 1 -> 2: "* ]]
+	[[ "$output" == *"region/rdp2: office 1 -> 2: "* ]]
+	[[ "$output" == *"region/branch: office 1 -> 2: imported into its store (a delta against 1)"* ]]
+	[[ "$output" == *"region/branch/bdp: office 1 -> 2: "* ]]
+	for d in c-dp r-dp1 r-dp2 b-dp; do at_version "$T/$d" 2; done
+	# Again: every level is up to date, and says so.
+	run pkgpush --refresh-existing --cascade office
+	expect_status 0
+	expect_output_has "region/branch/bdp: office 2: up to date"
+}
+
+@test "site over ssh: a child that cannot reach its DP queues its own retry; the parent says so and exits 1" {
+	hierarchy
+	pkgpush --version 1 --site region office >/dev/null
+	pkgpush -s "$R" --all office >/dev/null
+	rmdir "$T/r-dp2" 2>/dev/null || rm -rf "$T/r-dp2"
+	run pkgpush --site region --cascade office
+	expect_status 1
+	expect_output_has "region/rdp1: office 1 -> 2: "
+	expect_output_has "region/rdp2: retry queued as 'office@rdp2'"
+	[ -f "$R/retry/office@rdp2" ]
+	[ ! -e "$PKGDIST_STORE/retry/office@region" ]
+	at_version "$T/r-dp1" 2
+}
+
+@test "site over ssh: --json with --cascade names the child's targets SITE/DP" {
+	hierarchy
+	pkgpush --version 1 --site region office >/dev/null
+	pkgpush -s "$R" --dp rdp1 office >/dev/null
+	run --separate-stderr pkgpush --json --site region --cascade office
+	expect_status 0
+	[[ "$output" == *'"target":"region/rdp1","package":"office","from":1,"to":2,"ok":true'* ]]
 }

@@ -56,6 +56,7 @@ enum {
 	OPT_ALL = 256,
 	OPT_ALL_SITES,
 	OPT_BWLIMIT,
+	OPT_CASCADE,
 	OPT_DP,
 	OPT_FORGET,
 	OPT_GROUP,
@@ -81,6 +82,7 @@ static const struct option longopts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "all-sites", no_argument, NULL, OPT_ALL_SITES },
 	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
+	{ "cascade", no_argument, NULL, OPT_CASCADE },
 	{ "dp", required_argument, NULL, OPT_DP },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "forget", required_argument, NULL, OPT_FORGET },
@@ -122,7 +124,7 @@ struct opts {
 	uint64_t version;	/* 0: newest */
 	struct names dps, groups, only;
 	struct names sites, site_groups;	/* --site, --site-group */
-	bool all_sites;
+	bool all_sites, cascade;
 	bool all, refresh, inplace, verify, rollback, dry_run, reinit, json;
 	unsigned keep;
 	const char *trust;
@@ -136,13 +138,14 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: pkgpush [-n] [-j n] [-s store] [--all] [--all-sites] "
 	    "[--bwlimit rate]\n"
-	    "               [--dp name] [--group g] [--inplace] [--json] "
-	    "[--keep k]\n"
-	    "               [--only name] [--refresh-existing] [--reinit] "
-	    "[--rollback]\n"
-	    "               [--site name] [--site-group g] [--trust key.pub] "
-	    "[--verify]\n"
-	    "               [--version n] pkg\n"
+	    "               [--cascade] [--dp name] [--group g] [--inplace] "
+	    "[--json]\n"
+	    "               [--keep k] "
+	    "[--only name] [--refresh-existing] [--reinit]\n"
+	    "               [--rollback] "
+	    "[--site name] [--site-group g] [--trust key.pub]\n"
+	    "               [--verify] "
+	    "[--version n] pkg\n"
 	    "       pkgpush [-s store] --forget name [pkg]\n"
 	    "       pkgpush [-s store] --status [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
@@ -170,6 +173,9 @@ help(void)
 	    "in all,\n"
 	    "                        at rate bytes/s (K, M, G: powers of "
 	    "1024)\n"
+	    "      --cascade         an ssh:// child site then pushes on to its "
+	    "own DPs\n"
+	    "                        and sites that hold pkg\n"
 	    "      --dp name         push to DP name (may be repeated)\n"
 	    "      --group g         push to every DP of group g (may be "
 	    "repeated)\n"
@@ -955,6 +961,20 @@ site_report(const struct shared *sh, const struct dp *site,
 		    base, r->bytes);
 }
 
+/* A line of a child's cascade (sites.h), its target named SITE/DP. */
+static void
+cascade_line(void *arg, bool err, const char *text)
+{
+	(void)arg;
+	if (err)
+		msg_warn("%s", text);
+	else {
+		fputs(text, stdout);
+		putchar('\n');
+		fflush(stdout);
+	}
+}
+
 /*
  * Push to each site of l that want names, in turn, after the DPs.  A
  * site that fails is said, and gets a retry job with the whole command
@@ -965,19 +985,28 @@ static int
 push_sites(struct shared *sh, const struct dplist *l, const bool *want)
 {
 	struct site_push_result r;
+	struct site_push_opts po;
 	struct err_saved why = ERR_SAVED_INIT;
 	char id[RETRYJOB_ID_MAX + 1], **nv;
 	size_t i;
 	int nc, rc = 0;
 	bool queued;
 
+	memset(&po, 0, sizeof(po));
+	po.dry_run = sh->o->dry_run;
+	po.cascade = sh->o->cascade;
+	po.json = sh->o->json;
+	po.line = cascade_line;
 	for (i = 0; i < l->n; i++) {
 		if (!want[i])
 			continue;
-		if (site_push(sh->store, &l->v[i], sh->pkg, sh->m,
-		    sh->o->dry_run, &r) == 0) {
+		if (site_push(sh->store, &l->v[i], sh->pkg, sh->m, &po,
+		    &r) == 0) {
 			site_report(sh, &l->v[i], &r, NULL, NULL);
 			fflush(stdout);
+			/* Its own targets failed: it queued their retries. */
+			if (r.cascade_rc == 1)
+				rc = -1;
 			continue;
 		}
 		rc = -1;
@@ -1632,6 +1661,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_ALL_SITES:
 			o.all_sites = true;
+			break;
+		case OPT_CASCADE:
+			o.cascade = true;
 			break;
 		case OPT_SITE:
 			if (names_add(&o.sites, optarg) == -1)
