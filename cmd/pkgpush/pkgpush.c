@@ -584,7 +584,8 @@ push_one(struct shared *sh, struct job *job)
 	struct dp_push_opts po;
 	struct dp_handle h = { -1, -1, -1, NULL };
 	struct content_source src;
-	char *why = NULL, id[RETRYJOB_ID_MAX + 1], **nv = NULL;
+	struct err_saved why = ERR_SAVED_INIT;
+	char id[RETRYJOB_ID_MAX + 1], **nv = NULL;
 	int rc = -1, nc = 0;
 	bool opened = false, queued = false, damaged, running;
 
@@ -659,13 +660,13 @@ push_one(struct shared *sh, struct job *job)
 		record(sh, dp, &h, &r, 0, NULL);
 	goto out;
 fail:
-	why = strdup(err_get());
+	err_save(&why);
 	pthread_mutex_lock(&sh->mu);
-	msg_warn("%s: %s", dp->name, why ? why : "failed");
+	msg_warn("%s: %s", dp->name, why.msg);
 	pthread_mutex_unlock(&sh->mu);
 	if (sh->o->dry_run)
 		goto out;
-	record(sh, dp, opened ? &h : NULL, &r, -1, why ? why : "");
+	record(sh, dp, opened ? &h : NULL, &r, -1, why.msg);
 	/* Run by pkgretry as this DP's job, say nothing about a retry:
 	 * the cause, the line above, is what it records. */
 	running = retryjob_running(sh->pkg, dp->name);
@@ -704,7 +705,7 @@ fail:
 	if (retryjob_pkgpush_argv(sh->argc, sh->argv, SHORTOPTS, longopts,
 	    job_drop, dp->name, sh->m->version, &nc, &nv) == -1 ||
 	    retryjob_queue(store_dir(sh->store), sh->pkg, dp->name,
-	    sh->m->version, nc, nv, why ? why : "", id, &queued) == -1) {
+	    sh->m->version, nc, nv, why.msg, id, &queued) == -1) {
 		pthread_mutex_lock(&sh->mu);
 		msg_warn("%s: %s", dp->name, err_get());
 		pthread_mutex_unlock(&sh->mu);
@@ -719,14 +720,14 @@ fail:
 out:
 	if (rc == -1 && sh->o->json) {
 		pthread_mutex_lock(&sh->mu);
-		report_json(sh, dp, &r, false, why ? why : "failed",
+		report_json(sh, dp, &r, false, why.msg ? why.msg : "failed",
 		    queued ? id : NULL);
 		pthread_mutex_unlock(&sh->mu);
 	}
 	progress_target_done(sh->progress, rc != 0);
 	if (nv != NULL)
 		retryjob_argv_free(nc, nv);
-	free(why);
+	err_drop(&why);
 	dp_close(&h);
 	return rc;
 }
