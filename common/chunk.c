@@ -262,7 +262,7 @@ struct chunk_feed {
 	size_t head, queued;
 	bool lent;		/* the caller holds buf[head + queued] */
 	bool stop, failed;
-	char *err;
+	struct err_saved err;	/* the chunker's failure, for the caller */
 };
 
 static void *
@@ -287,7 +287,7 @@ feed_run(void *arg)
 		pthread_mutex_lock(&f->mu);
 		if (r == -1 && !f->failed) {
 			f->failed = true;
-			f->err = strdup(err_get());
+			err_save(&f->err);
 		}
 		f->head = (f->head + 1) % FEED_BUFS;
 		f->queued--;
@@ -307,7 +307,7 @@ feed_free(struct chunk_feed *f)
 	chunker_free(&f->c);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
-	free(f->err);
+	err_drop(&f->err);
 	free(f);
 }
 
@@ -392,7 +392,7 @@ chunk_feed_end(struct chunk_feed *f, struct chunk_list *out)
 
 	feed_join(f);
 	if (f->failed) {
-		err_set("%s", f->err != NULL ? f->err : "out of memory");
+		err_restore(&f->err);
 		feed_free(f);
 		return -1;
 	}
