@@ -215,3 +215,28 @@ hierarchy()
 	expect_status 0
 	[[ "$output" == *'"target":"region/rdp1","package":"office","from":1,"to":2,"ok":true'* ]]
 }
+
+@test "site over ssh: two versions pushed to one child at once, and a push racing its inbox, many rounds: every version lands, the newest stays newest" {
+	stage "$T/v3"
+	pkgstage export office 1 -o "$T/office-1.pkg"
+	for round in 1 2 3 4 5; do
+		rm -rf "$C"
+		pkgstage -s "$C" add other "$T/empty" >/dev/null
+		mkdir "$C/incoming"
+		cp "$T/office-1.pkg" "$C/incoming/"
+		pkgpush --forget kid >/dev/null 2>&1 || true
+		pkgpush --site kid --version 2 office >"$T/a" 2>&1 &
+		a=$!
+		pkgpush --site kid --version 3 office >"$T/b" 2>&1 &
+		b=$!
+		pkgstage -s "$C" import --incoming >"$T/c" 2>&1 &
+		c=$!
+		wait $a || { cat "$T/a"; false; }
+		wait $b || { cat "$T/b"; false; }
+		wait $c || { cat "$T/c"; false; }
+		for v in 1 2 3; do same $v; done
+		[ "$(pkgstage -s "$C" show office)" = "$(pkgstage show office 3)" ]
+		run pkgstage -s "$C" fsck
+		expect_status 0
+	done
+}

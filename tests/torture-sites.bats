@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# Crash consistency of a child site's store (tests/torture/torture.bash):
+# the far side of an ssh:// site push (pkgpush --receive, fed here on a
+# pipe as ssh would) and the inbox import (pkgstage import --incoming)
+# are killed at every fault-injectable operation, or an even sample;
+# after each crash the child's store is clean and holds exactly the old
+# versions, or the old and the new one; the next run completes.
+
+load lib/common
+load torture/torture
+load torture/checks
+
+setup()
+{
+	common_setup
+	[ -x "$PKGDIST_BIN/pkgpush" ] || skip "pkgpush is not built yet"
+}
+
+# The parent's versions 1 and 2 (store.src), the child (store) with 1,
+# and the delta 1 -> 2 as a package file.
+two_versions()
+{
+	mktree src
+	PKGDIST_STORE=$PWD/store.src pkgstage add pkg src >/dev/null
+	printf 'changed\n' >src/hello.txt
+	printf 'added\n' >"src/sub dir/added"
+	rm "src/read me.txt"
+	PKGDIST_STORE=$PWD/store.src pkgstage add pkg src >/dev/null
+	PKGDIST_STORE=$PWD/store.src pkgstage show pkg 2 >want.full
+	PKGDIST_STORE=$PWD/store.src pkgstage export pkg 1 -o v1.pack
+	PKGDIST_STORE=$PWD/store.src pkgstage export --base 1 pkg 2 -o d2.pack
+	pkgstage import v1.pack >/dev/null
+}
+
+old_or_new()
+{
+	chk_fsck || return 1
+	local v
+	v=$(chk_versions pkg)
+	case $v in
+	1) torture_note old ;;
+	"1 2") torture_note new
+		cmp -s <(pkgstage show pkg 2) want.full ||
+		    torture_why "version 2 is not the parent's" ;;
+	*) torture_why "versions after the crash: '$v' (want '1' or '1 2')" ;;
+	esac
+}
+
+both()
+{
+	chk_fsck || return 1
+	[ "$(chk_versions pkg)" = "1 2" ] ||
+	    torture_why "versions after the next run: '$(chk_versions pkg)'"
+	cmp -s <(pkgstage show pkg 2) want.full ||
+	    torture_why "version 2's manifest differs from the parent's"
+}
+
+@test "torture site receive: a crash at any point leaves the child's old versions or the old and the new one; the next push completes" {
+	t_setup()
+	{
+		two_versions
+	}
+	t_cmd()
+	{
+		# What the parent sends: the request, then (after the child's
+		# "base 1") the delta; the child stops reading after "have".
+		{ echo "pkgdist-site 1 pkg 2"; cat d2.pack; } |
+		    pkgpush --receive "$PKGDIST_STORE" >reply || return
+		grep -q '^done \|^have$' reply
+	}
+	t_invariant()
+	{
+		old_or_new
+	}
+	t_complete()
+	{
+		both
+	}
+	torture_run site-receive
+}
+
+@test "torture inbox: a crash at any point leaves the old versions or the old and the new one; the next run completes and empties the inbox" {
+	t_setup()
+	{
+		two_versions
+		mkdir store/incoming
+		cp d2.pack store/incoming/pkg-2.pkg
+	}
+	t_cmd()
+	{
+		pkgstage import --incoming >/dev/null
+	}
+	t_invariant()
+	{
+		old_or_new
+	}
+	t_complete()
+	{
+		both || return 1
+		[ -z "$(ls -A store/incoming | grep -v '^\.lock$')" ] ||
+		    torture_why "the inbox still holds: $(ls -A store/incoming)"
+	}
+	torture_run inbox-import
+}
