@@ -216,16 +216,16 @@ out:
 	return rc;
 }
 
-/* One row of a site for pkg from the records (h NULL: none). */
-static int
-status_row(struct status_row **rows, size_t *n, const char *site,
-    const char *pkg, uint64_t newest, const struct store_holding *h)
+static struct status_row *
+row_add(struct status_row **rows, size_t *n, const char *site,
+    const char *pkg, uint64_t newest)
 {
 	struct status_row *nv, *r;
-	char why[160];
 
-	if ((nv = realloc(*rows, (*n + 1) * sizeof(*nv))) == NULL)
-		return err_sys("out of memory");
+	if ((nv = realloc(*rows, (*n + 1) * sizeof(*nv))) == NULL) {
+		err_sys("out of memory");
+		return NULL;
+	}
 	*rows = nv;
 	r = &nv[(*n)++];
 	memset(r, 0, sizeof(*r));
@@ -233,6 +233,28 @@ status_row(struct status_row **rows, size_t *n, const char *site,
 	snprintf(r->package, sizeof(r->package), "%s", pkg);
 	r->newest = newest;
 	r->layout = DP_LAYOUT_NONE;
+	return r;
+}
+
+/* One row of a site for pkg from the records (h NULL: none); why set:
+ * the site could not be asked, "unreachable". */
+static int
+status_row(struct status_row **rows, size_t *n, const char *site,
+    const char *pkg, uint64_t newest, const struct store_holding *h,
+    const char *why)
+{
+	struct status_row *r;
+	char text[160];
+
+	if ((r = row_add(rows, n, site, pkg, newest)) == NULL)
+		return -1;
+	if (why != NULL) {
+		r->state = STATUS_UNREACHABLE;
+		r->version = h != NULL ? h->version : 0;
+		if ((r->error = strdup(why)) == NULL)
+			return err_sys("out of memory");
+		return 0;
+	}
 	if (h == NULL) {
 		r->state = STATUS_NONE;
 		return 0;
@@ -241,24 +263,88 @@ status_row(struct status_row **rows, size_t *n, const char *site,
 	r->state = STATUS_COMPLETE;
 	if (h->state != STORE_HOLD_COMPLETE) {
 		r->state = STATUS_FAILED;
-		snprintf(why, sizeof(why), "the last push, of version %"
+		snprintf(text, sizeof(text), "the last push, of version %"
 		    PRIu64 ", failed", h->wanted);
-		if ((r->error = strdup(why)) == NULL)
+		if ((r->error = strdup(text)) == NULL)
 			return err_sys("out of memory");
 	}
 	return 0;
 }
 
-int
-sites_status(struct store *s, const struct dplist *l, const char *pkg,
-    struct status_row **rows, size_t *n)
+/* The rows of site from the records, for the packages pk. */
+static int
+records_rows(struct store *s, const struct dp *site, char **pk, size_t np,
+    bool named, const char *why, struct status_row **rows, size_t *n)
 {
 	struct store_holding h;
-	char **pk = NULL;
-	size_t np = 0, i, j;
 	uint64_t newest;
-	int k, rc = -1;
+	size_t j, first = *n;
+	int k;
 
+	for (j = 0; j < np; j++) {
+		if ((k = store_holding_find(s, pk[j], site->name, &h)) == -1 ||
+		    store_newest(s, pk[j], &newest) == -1)
+			return -1;
+		if (k == 0 && !named)
+			continue;
+		if (status_row(rows, n, site->name, pk[j], newest, k == 1 ?
+		    &h : NULL, why) == -1)
+			return -1;
+	}
+	/* Unreachable, and nothing recorded: one line all the same. */
+	if (why != NULL && *n == first &&
+	    status_row(rows, n, site->name, "-", 0, NULL, why) == -1)
+		return -1;
+	return 0;
+}
+
+/* An ssh:// site's rows, asked of its store. */
+static int
+ssh_rows(struct store *s, const struct dp *site, const char *pkg,
+    char **pk, size_t np, const struct site_push_opts *o,
+    struct status_row **rows, size_t *n, int *cascade_rc)
+{
+	struct sitessh_has *v = NULL;
+	struct status_row *r;
+	struct err_saved why = ERR_SAVED_INIT;
+	size_t nv = 0, i;
+	uint64_t newest;
+	int crc, rc = -1;
+
+	if (sitessh_status(s, site, pkg, o, &v, &nv, &crc) == -1) {
+		err_save(&why);
+		rc = records_rows(s, site, pk, np, pkg != NULL, why.msg, rows,
+		    n);
+		err_drop(&why);
+		return rc;
+	}
+	if (crc > *cascade_rc)
+		*cascade_rc = crc;
+	for (i = 0; i < nv; i++) {
+		if (store_newest(s, v[i].package, &newest) == -1)
+			goto out;
+		if ((r = row_add(rows, n, site->name, v[i].package,
+		    newest)) == NULL)
+			goto out;
+		r->version = v[i].version;
+		r->state = v[i].version != 0 ? STATUS_COMPLETE : STATUS_NONE;
+	}
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+int
+sites_status(struct store *s, const struct dplist *l, const char *pkg,
+    const struct site_push_opts *o, struct status_row **rows, size_t *n,
+    int *cascade_rc)
+{
+	char **pk = NULL;
+	size_t np = 0, i;
+	int rc = -1;
+
+	*cascade_rc = -1;
 	if (l->n == 0)
 		return 0;
 	if (pkg != NULL) {
@@ -270,17 +356,15 @@ sites_status(struct store *s, const struct dplist *l, const char *pkg,
 		np = 1;
 	} else if (store_packages(s, &pk, &np) == -1)
 		return -1;
-	for (i = 0; i < l->n; i++)
-		for (j = 0; j < np; j++) {
-			if ((k = store_holding_find(s, pk[j], l->v[i].name,
-			    &h)) == -1 || store_newest(s, pk[j], &newest) == -1)
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i].target.kind == DP_SSH) {
+			if (ssh_rows(s, &l->v[i], pkg, pk, np, o, rows, n,
+			    cascade_rc) == -1)
 				goto out;
-			if (k == 0 && pkg == NULL)
-				continue;
-			if (status_row(rows, n, l->v[i].name, pk[j], newest,
-			    k == 1 ? &h : NULL) == -1)
-				goto out;
-		}
+		} else if (records_rows(s, &l->v[i], pk, np, pkg != NULL,
+		    NULL, rows, n) == -1)
+			goto out;
+	}
 	rc = 0;
 out:
 	store_strings_free(pk, np);

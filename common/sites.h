@@ -111,12 +111,17 @@ int site_push(struct store *s, const struct dp *site, const char *pkg,
     struct site_push_result *r);
 
 /*
- * --status rows of every site of l for pkg (NULL: every package it is
- * recorded for), appended to *rows (*n entries, realloc'd), from the
- * store's records: a directory site is never asked (its inbox says
- * nothing of what the child imported).
+ * --status rows of every site of l for pkg (NULL: every package),
+ * appended to *rows (*n entries, realloc'd).  An ssh:// site is asked
+ * (sitessh_status()): its newest version of each package, "complete"
+ * (or "none"); one that cannot be asked gives the store's records,
+ * "unreachable", with why.  A directory site gives the store's records
+ * (its inbox says nothing of what the child imported).  With o->cascade
+ * each child's own status lines go to o->line, and the highest of their
+ * exit statuses to *cascade_rc (-1: none ran).
  */
 int sites_status(struct store *s, const struct dplist *l, const char *pkg,
-    struct status_row **rows, size_t *n);
+    const struct site_push_opts *o, struct status_row **rows, size_t *n,
+    int *cascade_rc);
 
 #endif

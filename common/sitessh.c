@@ -285,6 +285,86 @@ out:
 	return rc;
 }
 
+int
+sitessh_status(struct store *s, const struct dp *site, const char *pkg,
+    const struct site_push_opts *o, struct sitessh_has **out, size_t *nout,
+    int *cascade_rc)
+{
+	struct remote_conn *c = NULL;
+	struct err_saved why = ERR_SAVED_INIT;
+	struct sitessh_has *v = NULL, *nv;
+	struct site_push_result r;
+	char line[SITESSH_LINE_MAX];
+	const char *rest, *sp, *where;
+	size_t n = 0;
+	double timeout;
+	int fd, rc = -1;
+
+	*out = NULL;
+	*nout = 0;
+	*cascade_rc = -1;
+	if (remote_open_mode(&site->target, store_config(s), SITESSH_MODE,
+	    &c) == -1)
+		return -1;
+	fd = remote_conn_fd(c);
+	where = remote_conn_where(c);
+	timeout = remote_conn_timeout(c);
+	if (line_write(fd, "%s %s%s%s", SITESSH_STATUS_MAGIC,
+	    pkg != NULL ? pkg : "*", o->cascade ? " cascade" : "",
+	    o->cascade && o->json ? " json" : "") == -1)
+		goto out;
+	for (;;) {
+		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+			goto out;
+		if (strcmp(line, "end") == 0)
+			break;
+		if ((rest = word_is(line, "error")) != NULL) {
+			err_set("%s: %s", where, rest);
+			goto out;
+		}
+		if ((rest = word_is(line, "has")) == NULL ||
+		    (sp = strchr(rest, ' ')) == NULL ||
+		    (size_t)(sp - rest) > NAME_MAX_LEN) {
+			err_set("%s: an answer not of the protocol (a pkgpush "
+			    "without --receive there?)", where);
+			goto out;
+		}
+		if ((nv = realloc(v, (n + 1) * sizeof(*nv))) == NULL) {
+			err_sys("out of memory");
+			goto out;
+		}
+		v = nv;
+		memcpy(v[n].package, rest, (size_t)(sp - rest));
+		v[n].package[sp - rest] = '\0';
+		if (!name_valid(v[n].package) || num_u64(sp + 1,
+		    strlen(sp + 1), STORE_VERSION_MAX, &v[n].version) == -1) {
+			err_set("%s: an answer not of the protocol", where);
+			goto out;
+		}
+		n++;
+	}
+	if (o->cascade) {
+		memset(&r, 0, sizeof(r));
+		if (read_cascade(fd, timeout, where, site->name, o, &r) == -1)
+			goto out;
+		*cascade_rc = r.cascade_rc;
+	}
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	free(v);
+	if (rc == 0)
+		remote_conn_done(c);
+	else {
+		err_save(&why);
+		remote_conn_free(c);
+		(void)err_restore(&why);
+	}
+	return rc;
+}
+
 /* ---- the child ---- */
 
 /* The highest version of pkg below v in s (0: none). */
@@ -339,50 +419,24 @@ pass_stream(int fd, int out, const char *word, char *buf, size_t *len)
 }
 
 /*
- * The child's own push of pkg version v to its targets that hold it
- * (the pkgpush beside this one, on the store at path), its lines passed
- * to the parent, then "cascade RC".  Nothing holds it here: "cascade 0".
+ * Run argv (argv[0] the pkgpush beside this one, set here) with its
+ * output passed to the parent line by line, then "cascade RC".
  */
 static int
-cascade(struct store *s, int out, const char *path, const char *pkg,
-    uint64_t v, bool json)
+run_own(int out, char **argv)
 {
-	struct store_holding *h = NULL;
 	posix_spawn_file_actions_t fa;
-	char exe[PATH_MAX], vbuf[24], obuf[SITESSH_LINE_MAX],
-	    ebuf[SITESSH_LINE_MAX];
-	char *argv[12];
+	char exe[PATH_MAX], obuf[SITESSH_LINE_MAX], ebuf[SITESSH_LINE_MAX];
 	struct pollfd pf[2];
-	size_t nh = 0, olen = 0, elen = 0, i;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status, r, k, n = 0;
-	int rc = -1;
+	size_t olen = 0, elen = 0, i;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status, r, k, rc = -1;
 	pid_t pid = -1;
 	bool fa_ok = false;
 
-	if (store_holdings(s, pkg, &h, &nh) == -1)
-		return -1;
-	for (i = 0, k = 0; i < nh; i++)
-		if (h[i].version != 0 || h[i].wanted != 0)
-			k = 1;
-	free(h);
-	if (k == 0)
-		return line_write(out, "cascade 0");
 	if (retryrun_exedir(exe, sizeof(exe) - 9) == -1)
 		return -1;
 	strcat(exe, "/pkgpush");
-	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, v);
-	argv[n++] = exe;
-	argv[n++] = (char *)(uintptr_t)"-s";
-	argv[n++] = (char *)(uintptr_t)path;
-	argv[n++] = (char *)(uintptr_t)"--refresh-existing";
-	argv[n++] = (char *)(uintptr_t)"--cascade";
-	if (json)
-		argv[n++] = (char *)(uintptr_t)"--json";
-	argv[n++] = (char *)(uintptr_t)"--version";
-	argv[n++] = vbuf;
-	argv[n++] = (char *)(uintptr_t)"--";
-	argv[n++] = (char *)(uintptr_t)pkg;
-	argv[n] = NULL;
+	argv[0] = exe;
 	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1) {
 		err_sys("cannot start the cascade");
 		goto out;
@@ -461,6 +515,125 @@ out:
 	}
 	if (pid != -1)
 		(void)waitpid(pid, &status, 0);
+	argv[0] = NULL;		/* exe is ours */
+	return rc;
+}
+
+/*
+ * The child's own push of pkg version v to its targets that hold it
+ * (the pkgpush beside this one, on the store at path), its lines passed
+ * to the parent, then "cascade RC".  Nothing holds it here: "cascade 0".
+ */
+static int
+cascade(struct store *s, int out, const char *path, const char *pkg,
+    uint64_t v, bool json)
+{
+	struct store_holding *h = NULL;
+	char vbuf[24], *argv[12];
+	size_t nh = 0, i;
+	int k, n = 1;
+
+	if (store_holdings(s, pkg, &h, &nh) == -1)
+		return -1;
+	for (i = 0, k = 0; i < nh; i++)
+		if (h[i].version != 0 || h[i].wanted != 0)
+			k = 1;
+	free(h);
+	if (k == 0)
+		return line_write(out, "cascade 0");
+	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, v);
+	argv[n++] = (char *)(uintptr_t)"-s";
+	argv[n++] = (char *)(uintptr_t)path;
+	argv[n++] = (char *)(uintptr_t)"--refresh-existing";
+	argv[n++] = (char *)(uintptr_t)"--cascade";
+	if (json)
+		argv[n++] = (char *)(uintptr_t)"--json";
+	argv[n++] = (char *)(uintptr_t)"--version";
+	argv[n++] = vbuf;
+	argv[n++] = (char *)(uintptr_t)"--";
+	argv[n++] = (char *)(uintptr_t)pkg;
+	argv[n] = NULL;
+	return run_own(out, argv);
+}
+
+/* "pkgdist-site-status 1 PKG|*[ cascade[ json]]": what this store has. */
+static int
+serve_status(int out, const char *path, const char *rest)
+{
+	struct store *s = NULL;
+	char pkg[NAME_MAX_LEN + 1], **names = NULL, *argv[12];
+	const char *flags;
+	size_t len, nn = 0, i;
+	uint64_t v;
+	bool all, casc = false, json = false;
+	int n = 1, rc = -1;
+
+	flags = strchr(rest, ' ');
+	len = flags != NULL ? (size_t)(flags - rest) : strlen(rest);
+	if (flags != NULL) {
+		casc = strcmp(flags, " cascade") == 0 ||
+		    strcmp(flags, " cascade json") == 0;
+		json = strcmp(flags, " cascade json") == 0;
+	}
+	if (len > NAME_MAX_LEN || (flags != NULL && !casc)) {
+		err_set("not a request of this protocol");
+		goto tell;
+	}
+	memcpy(pkg, rest, len);
+	pkg[len] = '\0';
+	all = strcmp(pkg, "*") == 0;
+	if (!all && !name_valid(pkg)) {
+		err_set("not a request of this protocol");
+		goto tell;
+	}
+	if (store_open(path, 0, &s) == -1)
+		goto tell;
+	if (all) {
+		if (store_packages(s, &names, &nn) == -1)
+			goto tell;
+		for (i = 0; i < nn; i++) {
+			if (store_newest(s, names[i], &v) == -1)
+				goto tell;
+			if (v != 0 && line_write(out, "has %s %" PRIu64,
+			    names[i], v) == -1)
+				goto out;
+		}
+	} else {
+		if (store_newest(s, pkg, &v) == -1)
+			goto tell;
+		if (line_write(out, "has %s %" PRIu64, pkg, v) == -1)
+			goto out;
+	}
+	if (line_write(out, "end") == -1)
+		goto out;
+	if (!casc) {
+		rc = 0;
+		goto out;
+	}
+	argv[n++] = (char *)(uintptr_t)"-s";
+	argv[n++] = (char *)(uintptr_t)path;
+	argv[n++] = (char *)(uintptr_t)"--status";
+	argv[n++] = (char *)(uintptr_t)"--cascade";
+	if (json)
+		argv[n++] = (char *)(uintptr_t)"--json";
+	if (!all) {
+		argv[n++] = (char *)(uintptr_t)"--";
+		argv[n++] = pkg;
+	}
+	argv[n] = NULL;
+	rc = run_own(out, argv);
+	goto out;
+tell:
+	{
+		struct err_saved why = ERR_SAVED_INIT;
+
+		err_save(&why);
+		(void)line_write(out, "error %s", why.msg);
+		(void)err_restore(&why);
+	}
+out:
+	store_strings_free(names, nn);
+	store_close(s);
 	return rc;
 }
 
@@ -479,6 +652,8 @@ sitessh_serve(int in, int out, const char *path)
 
 	if (line_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
 		return -1;
+	if ((rest = word_is(line, SITESSH_STATUS_MAGIC)) != NULL)
+		return serve_status(out, path, rest);
 	if ((rest = word_is(line, SITESSH_MAGIC)) == NULL ||
 	    (sp = strchr(rest, ' ')) == NULL ||
 	    (size_t)(sp - rest) > NAME_MAX_LEN) {

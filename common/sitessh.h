@@ -32,6 +32,17 @@
  *           "wait\n"            every few seconds while it runs
  *           "cascade RC\n"      its exit status; the session ends
  *
+ * For --status the parent asks instead
+ *
+ *   parent: "pkgdist-site-status 1 PKG|*[ cascade[ json]]\n"
+ *   child:  "has PKG V\n"       its newest version of PKG (of each of its
+ *                               packages for "*"; V 0: none), then
+ *           "end\n"
+ *
+ * and with "cascade" the child then runs its own "pkgpush -s PATH
+ * --status --cascade [--json] [PKG]", passed on as "out", "err", "wait"
+ * and "cascade RC" lines, as above.
+ *
  * The child imports the file as "pkgstage import" does (pack_import():
  * every byte checked before the version is visible, under the package's
  * lock, STORE/trust applied), so the version appears there whole or not
@@ -63,6 +74,7 @@ struct site_push_result;
 
 #define SITESSH_MODE "--receive"
 #define SITESSH_MAGIC "pkgdist-site 1"
+#define SITESSH_STATUS_MAGIC "pkgdist-site-status 1"
 #define SITESSH_LINE_MAX 4096
 
 /* The parent's side: bring the child store of site (kind DP_SSH) to m's
@@ -71,6 +83,22 @@ struct site_push_result;
 int sitessh_push(struct store *s, const struct dp *site, const char *pkg,
     const struct manifest *m, const struct site_push_opts *o,
     struct site_push_result *r);
+
+/* What a child's store has of one package, for --status. */
+struct sitessh_has {
+	char package[NAME_MAX_LEN + 1];
+	uint64_t version;		/* its newest; 0: none */
+};
+
+/*
+ * Ask the child store of site, reached with the settings of s, what it
+ * has of pkg (NULL: of every package): *v malloc'd.  With o->cascade its
+ * own status lines go to o->line, and its exit status to *cascade_rc
+ * (else -1).  -1 with err when it cannot be asked.
+ */
+int sitessh_status(struct store *s, const struct dp *site, const char *pkg,
+    const struct site_push_opts *o, struct sitessh_has **v, size_t *n,
+    int *cascade_rc);
 
 /* The child's side (pkgpush --receive PATH) on in and out.  0 when the
  * session went as the parent asked (a version imported or present), -1

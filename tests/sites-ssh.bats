@@ -240,3 +240,36 @@ hierarchy()
 		expect_status 0
 	done
 }
+
+@test "site over ssh: --status asks the child; --status --cascade adds its lines as SITE/DP; an unreachable child shows the records, marked so" {
+	hierarchy
+	pkgpush --version 1 --dp cdp --site region office >/dev/null
+	pkgpush -s "$R" --all --all-sites office >/dev/null
+	pkgpush -s "$B" --all office >/dev/null
+	run pkgpush --status office
+	expect_status 1
+	expect_output_has "region office 1 complete newest 2"
+	expect_output_lacks "region/"
+	pkgpush --refresh-existing --cascade office >/dev/null
+	run pkgpush --status --cascade office
+	expect_status 0
+	expect_output_has "cdp office 2 complete newest 2"
+	expect_output_has "region office 2 complete newest 2"
+	expect_output_has "region/rdp1 office 2 complete newest 2"
+	expect_output_has "region/branch office 2 complete newest 2"
+	expect_output_has "region/branch/bdp office 2 complete newest 2"
+	run --separate-stderr pkgpush --status --cascade --json office
+	expect_status 0
+	[[ "$output" == *'"target":"region/branch/bdp","package":"office","version":2'* ]]
+	# The branch's store gone: the region says it is unreachable.
+	mv "$B" "$T/branch.away"
+	run pkgpush --status --cascade office
+	expect_status 1
+	expect_output_has "region/branch office 2 unreachable: "
+	# The region's store gone: the centre's records, marked so.
+	mv "$R" "$T/region.away"
+	run pkgpush --status --cascade office
+	expect_status 1
+	expect_output_has "region office 2 unreachable: "
+	expect_output_lacks "region/rdp1"
+}

@@ -147,7 +147,7 @@ usage(FILE *fp)
 	    "               [--verify] "
 	    "[--version n] pkg\n"
 	    "       pkgpush [-s store] --forget name [pkg]\n"
-	    "       pkgpush [-s store] --status [--json] [pkg]\n"
+	    "       pkgpush [-s store] --status [--cascade] [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
 	    "       pkgpush --serve path\n"
 	    "       pkgpush --receive path\n");
@@ -241,7 +241,8 @@ mode_takes(enum mode mode, int opt)
 	case MODE_FORGET:
 		return opt == 's' || opt == OPT_FORGET;
 	case MODE_STATUS:
-		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON;
+		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON ||
+		    opt == OPT_CASCADE;
 	case MODE_WHERE:
 		return opt == 's' || opt == OPT_WHERE;
 	case MODE_SERVE:
@@ -1488,17 +1489,53 @@ status_table(const struct status_row *v, size_t n)
 	putchar('\n');
 }
 
+/* --status --cascade: the children's lines, kept to follow ours. */
+struct kept_lines {
+	char **v;
+	size_t n;
+	bool failed;		/* out of memory: some are missing */
+};
+
+static void
+keep_line(void *arg, bool err, const char *text)
+{
+	struct kept_lines *k = arg;
+	char **nv;
+
+	if (err) {
+		msg_warn("%s", text);
+		return;
+	}
+	if ((nv = realloc(k->v, (k->n + 1) * sizeof(*nv))) == NULL ||
+	    (nv[k->n] = strdup(text)) == NULL) {
+		if (nv != NULL)
+			k->v = nv;
+		k->failed = true;
+		return;
+	}
+	k->v = nv;
+	k->n++;
+}
+
 static int
-status(const char *storeopt, const char *pkg, bool json)
+status(const char *storeopt, const char *pkg, bool json, bool cascade)
 {
 	struct store *s = NULL;
 	struct dplist l, sites;
+	struct site_push_opts so;
+	struct kept_lines kept = { NULL, 0, false };
+	int crc = -1;
 	struct status_row *v = NULL;
 	size_t n = 0, i;
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
 	dplist_init(&sites);
+	memset(&so, 0, sizeof(so));
+	so.cascade = cascade;
+	so.json = json;
+	so.line = keep_line;
+	so.arg = &kept;
 	if (pkg != NULL && !name_valid(pkg)) {
 		msg_warn("'%s': not a valid package name", pkg);
 		return EXIT_TROUBLE;
@@ -1506,7 +1543,7 @@ status(const char *storeopt, const char *pkg, bool json)
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
 	    load_dplist(s, &l, &sites) == -1 ||
 	    status_collect(s, &l, pkg, &v, &n) == -1 ||
-	    sites_status(s, &sites, pkg, &v, &n) == -1) {
+	    sites_status(s, &sites, pkg, &so, &v, &n, &crc) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -1522,7 +1559,17 @@ status(const char *storeopt, const char *pkg, bool json)
 		if (!status_row_ok(&v[i]))
 			rc = EXIT_PARTIAL;
 	}
+	/* The children's own lines, each target SITE/DP. */
+	for (i = 0; i < kept.n; i++)
+		puts(kept.v[i]);
+	if (kept.failed)
+		msg_warn("--cascade: out of memory: some lines are missing");
+	if (crc >= 1 || kept.failed)
+		rc = EXIT_PARTIAL;
 out:
+	for (i = 0; i < kept.n; i++)
+		free(kept.v[i]);
+	free(kept.v);
 	status_rows_free(v, n);
 	dplist_free(&l);
 	dplist_free(&sites);
@@ -1772,7 +1819,7 @@ main(int argc, char *argv[])
 		if (argc - optind > 1)
 			bad_usage();
 		rc = status(o.store, optind < argc ? argv[optind] : NULL,
-		    o.json);
+		    o.json, o.cascade);
 	} else if (mode == MODE_FORGET) {
 		if (argc - optind > 1)
 			bad_usage();
