@@ -195,3 +195,15 @@ inbox()
 	run pkgpush --status office
 	expect_output_has "region1 office 2 complete newest 2"
 }
+
+@test "site push: a site's retry job whose site left the site list moves to failed/ at once" {
+	inbox region1
+	rmdir "$T/region1-inbox"
+	run pkgpush --site region1 office
+	expect_status 1
+	[ -f "$PKGDIST_STORE/retry/office@region1" ]
+	: >"$PKGDIST_STORE/sites"
+	run pkgretry run --now
+	[ -f "$PKGDIST_STORE/retry/failed/office@region1" ]
+	[ ! -e "$PKGDIST_STORE/retry/office@region1" ]
+}
