@@ -104,14 +104,65 @@ pw_put(struct pw *w, const void *p, size_t n, bool hash)
 	return 0;
 }
 
+/* The contents of m not in base bm's set bv, and in only when given. */
+static size_t
+delta_of(struct digestset_item *cv, size_t ncv,
+    const struct digestset_item *bv, size_t nbv,
+    const struct digestset_item *only, size_t nonly)
+{
+	size_t i, k;
+
+	for (i = k = 0; i < ncv; i++)
+		if (digestset_find(bv, nbv, sizeof(*bv), cv[i].d) == NULL &&
+		    (only == NULL || digestset_find(only, nonly,
+		    sizeof(*only), cv[i].d) != NULL))
+			cv[k++] = cv[i];
+	return k;
+}
+
+int
+pack_contents(struct store *s, const char *pkg, uint64_t version,
+    uint64_t base, struct digestset_item **v, size_t *n)
+{
+	struct manifest m, bm;
+	struct digestset_item *bv = NULL;
+	size_t nbv = 0;
+	int rc = -1;
+
+	*v = NULL;
+	*n = 0;
+	manifest_init(&m);
+	manifest_init(&bm);
+	if (store_load_manifest(s, pkg, version, &m) == -1 ||
+	    (base != 0 && (store_load_manifest(s, pkg, base, &bm) == -1 ||
+	    digestset_of_manifest(&bm, &bv, &nbv) == -1)) ||
+	    digestset_of_manifest(&m, v, n) == -1)
+		goto out;
+	*n = delta_of(*v, *n, bv, nbv, NULL, 0);
+	rc = 0;
+out:
+	free(bv);
+	manifest_free(&m);
+	manifest_free(&bm);
+	return rc;
+}
+
 int
 pack_export(struct store *s, const char *pkg, uint64_t version,
     uint64_t base, int fd, struct progress *p)
 {
+	return pack_export_only(s, pkg, version, base, NULL, 0, fd, p);
+}
+
+int
+pack_export_only(struct store *s, const char *pkg, uint64_t version,
+    uint64_t base, const struct digestset_item *only, size_t nonly, int fd,
+    struct progress *p)
+{
 	struct pw w = { fd, { NULL }, NULL, 0, 0, p };
 	struct manifest m, bm;
 	struct digestset_item *cv = NULL, *bv = NULL;
-	size_t ncv = 0, nbv = 0, i, k, mlen, siglen = 0, zlen = 0;
+	size_t ncv = 0, nbv = 0, i, mlen, siglen = 0, zlen = 0;
 	unsigned char hdr[64], *sig = NULL, *z = NULL, fin[DIGEST_LEN];
 	char *mbuf = NULL, *check = NULL;
 	uint64_t count = 0;
@@ -137,10 +188,7 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 		goto out;
 	if (digestset_of_manifest(&m, &cv, &ncv) == -1)
 		goto out;
-	for (i = k = 0; i < ncv; i++)
-		if (digestset_find(bv, nbv, sizeof(*bv), cv[i].d) == NULL)
-			cv[k++] = cv[i];
-	ncv = k;
+	ncv = delta_of(cv, ncv, bv, nbv, only, nonly);
 	if ((w.buf = malloc(BLOB_CHUNK)) == NULL ||
 	    (check = malloc(BLOB_CHUNK)) == NULL) {
 		err_sys("out of memory");
@@ -918,6 +966,13 @@ out:
 	if (rc == -1 && *res != PACK_NEEDS_BASE && *res != PACK_FAILED &&
 	    err_errno() != 0)
 		*res = PACK_FAILED;
+	if (rc == -1 && t != NULL && opts->keep_contents) {
+		struct err_saved why = ERR_SAVED_INIT;
+
+		err_save(&why);
+		(void)store_txn_keep_contents(t);
+		(void)err_restore(&why);
+	}
 	store_txn_abort(t);
 	free(old);
 	manifest_free(&m);

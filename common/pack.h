@@ -30,7 +30,9 @@
  *   32  SHA-256 of every byte before the trailer magic
  *
  * A full package holds every content its manifest names; a delta holds
- * every content its manifest names that the base version lacks.
+ * every content its manifest names that the base version lacks (or
+ * fewer, for a store that said which of them it has: pack_export_only();
+ * an import checks at its end that every content is there).
  *
  * The reader treats every byte as hostile: every length and count is
  * bounded before anything is allocated, the manifest goes through the
@@ -124,10 +126,28 @@ void pack_reader_close(struct pack_reader *r);
 int pack_export(struct store *s, const char *pkg, uint64_t version,
     uint64_t base, int fd, struct progress *p);
 
+struct digestset_item;
+
+/* The contents a package file of version of pkg holds (a delta against
+ * base when base != 0): *v malloc'd, a sorted set (digestset.h). */
+int pack_contents(struct store *s, const char *pkg, uint64_t version,
+    uint64_t base, struct digestset_item **v, size_t *n);
+
+/* As pack_export(), holding of those contents only the ones in the
+ * sorted set only (n elements): for a store known to have the rest (a
+ * child site that said what it lacks); its import checks that every
+ * content is there. */
+int pack_export_only(struct store *s, const char *pkg, uint64_t version,
+    uint64_t base, const struct digestset_item *only, size_t nonly, int fd,
+    struct progress *p);
+
 struct pack_import_opts {
 	double wait;			/* package lock timeout */
 	const char *trust;		/* public key file; NULL: no check */
 	struct progress *progress;
+	bool keep_contents;		/* a failed import keeps the contents
+					 * it checked (store_txn_keep_contents:
+					 * a site receive cut short) */
 };
 
 enum pack_import_result {

@@ -72,6 +72,9 @@ struct site_push_result {
 	uint64_t base;		/* the file is a delta against base; 0:
 				 * whole */
 	uint64_t bytes;		/* bytes of the package file written */
+	uint64_t contents;	/* ssh: contents the file would hold */
+	uint64_t contents_sent;	/* ssh: of those, the ones the child
+				 * lacked, sent */
 	bool up_to_date;	/* the records say it holds to already:
 				 * nothing written */
 	bool permanent;		/* failed in a way waiting will not mend */

@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "digest.h"
+#include "digestset.h"
 #include "err.h"
 #include "fault.h"
 #include "num.h"
@@ -118,7 +120,63 @@ word_is(const char *line, const char *word)
 	return line[n] == ' ' ? line + n + 1 : NULL;
 }
 
+/* Most digests one offer may carry: a manifest's entries at most. */
+#define OFFER_MAX ((uint64_t)1 << 24)
+
 /* ---- the parent ---- */
+
+/* Offer the contents cv to the child, and take its answer: *only (a
+ * sorted set, malloc'd) the ones it lacks. */
+static int
+offer(int fd, double timeout, const char *where,
+    const struct digestset_item *cv, size_t ncv,
+    struct digestset_item **only, size_t *nonly)
+{
+	struct digestset_item *v = NULL, *it;
+	char line[SITESSH_LINE_MAX], hex[DIGEST_HEXLEN + 1];
+	const char *rest;
+	uint64_t m, i;
+	size_t kept;
+
+	*only = NULL;
+	*nonly = 0;
+	if (line_write(fd, "offer %zu", ncv) == -1)
+		return -1;
+	for (i = 0; i < ncv; i++) {
+		digest_hex(cv[i].d, hex);
+		if (line_write(fd, "%s", hex) == -1)
+			return -1;
+	}
+	if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+		return -1;
+	if ((rest = word_is(line, "error")) != NULL)
+		return err_set("%s: %s", where, rest);
+	if ((rest = word_is(line, "lack")) == NULL ||
+	    num_u64(rest, strlen(rest), ncv, &m) == -1)
+		return err_set("%s: an answer not of the protocol", where);
+	if (m > 0 && (v = calloc((size_t)m, sizeof(*v))) == NULL)
+		return err_sys("out of memory");
+	for (i = 0; i < m; i++) {
+		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+			goto fail;
+		if (digest_unhex(line, strlen(line), v[i].d) == -1 ||
+		    (it = digestset_find(cv, ncv, sizeof(*cv), v[i].d)) ==
+		    NULL) {
+			err_set("%s: it lacks a content not offered", where);
+			goto fail;
+		}
+		v[i].size = it->size;
+	}
+	if (m > 0 && digestset_sort(v, (size_t)m, sizeof(*v), false,
+	    &kept) == -1)
+		goto fail;
+	*only = v;
+	*nonly = m > 0 ? kept : 0;
+	return 0;
+fail:
+	free(v);
+	return -1;
+}
 
 /* A line of the child's report named from here: "SITE/" before its
  * target (after "\"target\":\"" in a JSON line). */
@@ -192,6 +250,8 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	bool dry_run = o->dry_run, cascade = o->cascade && !o->dry_run;
 	struct remote_conn *c = NULL;
 	struct err_saved why = ERR_SAVED_INIT;
+	struct digestset_item *cv = NULL, *only = NULL;
+	size_t ncv = 0, nonly = 0;
 	struct sigaction ign, old;
 	char line[SITESSH_LINE_MAX];
 	const char *rest, *where;
@@ -243,13 +303,20 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 		rc = 0;
 		goto out;
 	}
+	/* Only what its store lacks, of what the file would hold. */
+	if (pack_contents(s, pkg, m->version, r->base, &cv, &ncv) == -1 ||
+	    offer(fd, timeout, where, cv, ncv, &only, &nonly) == -1)
+		goto out;
+	r->contents = ncv;
+	r->contents_sent = nonly;
 	/* A child gone mid-file is a failed write, not our death. */
 	memset(&ign, 0, sizeof(ign));
 	ign.sa_handler = SIG_IGN;
 	sigemptyset(&ign.sa_mask);
 	if (sigaction(SIGPIPE, &ign, &old) == 0)
 		ignoring = true;
-	if (pack_export(s, pkg, m->version, r->base, fd, NULL) == -1) {
+	if (pack_export_only(s, pkg, m->version, r->base, only, nonly, fd,
+	    NULL) == -1) {
 		err_prefix("%s: ", where);
 		goto out;
 	}
@@ -273,6 +340,8 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	else
 		err_set("%s: an answer not of the protocol", where);
 out:
+	free(cv);
+	free(only);
 	if (ignoring)
 		(void)sigaction(SIGPIPE, &old, NULL);
 	if (rc == 0)
@@ -556,6 +625,50 @@ cascade(struct store *s, int out, const char *path, const char *pkg,
 	return run_own(out, argv);
 }
 
+/* The parent's offer: which of its contents this store lacks. */
+static int
+answer_offer(int in, int out, struct store *s)
+{
+	char line[SITESSH_LINE_MAX];
+	unsigned char (*lack)[DIGEST_LEN] = NULL;
+	char hex[DIGEST_HEXLEN + 1];
+	const char *rest;
+	uint64_t n, i, m = 0;
+	int k, rc = -1;
+
+	if (line_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
+		return -1;
+	if ((rest = word_is(line, "offer")) == NULL ||
+	    num_u64(rest, strlen(rest), OFFER_MAX, &n) == -1)
+		return err_set("not a request of this protocol");
+	if (n > 0 && (lack = calloc((size_t)n, sizeof(*lack))) == NULL)
+		return err_sys("out of memory");
+	for (i = 0; i < n; i++) {
+		if (line_read(in, 600.0, "the parent", line,
+		    sizeof(line)) == -1)
+			goto out;
+		if (digest_unhex(line, strlen(line), lack[m]) == -1) {
+			err_set("not a digest in the offer");
+			goto out;
+		}
+		if ((k = store_has_content(s, lack[m])) == -1)
+			goto out;
+		if (k == 0)
+			m++;
+	}
+	if (line_write(out, "lack %" PRIu64, m) == -1)
+		goto out;
+	for (i = 0; i < m; i++) {
+		digest_hex(lack[i], hex);
+		if (line_write(out, "%s", hex) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(lack);
+	return rc;
+}
+
 /* "pkgdist-site-status 1 PKG|*[ cascade[ json]]": what this store has. */
 static int
 serve_status(int out, const char *path, const char *rest)
@@ -685,10 +798,12 @@ sitessh_serve(int in, int out, const char *path)
 		goto out;
 	}
 	if (below(s, pkg, v, &b) == -1 ||
-	    line_write(out, "base %" PRIu64, b) == -1)
+	    line_write(out, "base %" PRIu64, b) == -1 ||
+	    answer_offer(in, out, s) == -1)
 		goto tell;
 	memset(&po, 0, sizeof(po));
 	po.wait = STORE_WAIT_DEFAULT;
+	po.keep_contents = true;
 	if (pack_import(s, in, "the parent's package file", &po, &res, NULL,
 	    NULL) == -1) {
 		err_save(&why);

@@ -14,8 +14,13 @@
  *           "base B\n"          it lacks it; B its highest version below
  *                               VERSION (0: none)
  *           "error TEXT\n"      no store at PATH, or trouble: it ends
- *   parent: one package file (pack.h) of VERSION, a delta against B when
- *           the parent's store has B, else whole; then end of input
+ *   parent: "offer N\n", then N lines of a digest each (lowercase hex):
+ *           the contents of VERSION, less those of B when the parent's
+ *           store has B (a delta), else all of them
+ *   child:  "lack M\n", then the M of those digests its store lacks
+ *   parent: one package file (pack.h) of VERSION, a delta against B (or
+ *           whole, as offered), holding only those M contents; then end
+ *           of input
  *   child:  "done imported\n", "done older\n", "done present\n"
  *           "refused TEXT\n"    the file: damaged, or a signature that
  *                               the child's STORE/trust refuses
@@ -51,10 +56,13 @@
  * SITESSH_LINE_MAX bytes; the child reads the request byte by byte, so
  * nothing of the package file is taken for it.
  *
- * What crosses the network is what the child's highest version below
- * lacks (pack.h's delta), not the contents it may hold in other
- * versions; a broken connection leaves the child's store as it was, and
- * the retry sends the file again.
+ * What crosses the network is the contents the child's store lacks, not
+ * those it holds in any version or package.  A transfer cut short (a
+ * broken connection, a failure of either side) leaves the child's
+ * versions as they were, but keeps in its store the contents received
+ * whole and checked (store_txn_keep_contents()), so the retry does not
+ * send them again; gc removes them there if no version comes to use
+ * them.
  *
  * Functions return 0 or -1 with err.h set; nothing prints.
  */

@@ -391,6 +391,11 @@ int store_txn_put_stream(struct store_txn *t,
 int store_txn_commit(struct store_txn *t, struct manifest *m,
     uint64_t version, const unsigned char *sig, size_t siglen);
 void store_txn_abort(struct store_txn *t);
+/* Before an abort: move the contents put so far (each checked against
+ * its digest) into objects/, durably, with no version using them yet: a
+ * transfer cut short (a child site's receive) then need not bring them
+ * again; gc removes them if no version comes to use them. */
+int store_txn_keep_contents(struct store_txn *t);
 
 /* The exact bytes store_txn_commit() stores for m with that header
  * (malloc'd, NUL-terminated): what add --sign signs. */

@@ -704,6 +704,18 @@ txn_move(struct store_txn *t, uint64_t *added)
 }
 
 int
+store_txn_keep_contents(struct store_txn *t)
+{
+	uint64_t added;
+
+	flush_stop(t);
+	if (txn_move(t, &added) == -1 || store_sync(t->s) == -1)
+		return store_err_io(t->s, "cannot keep the contents received "
+		    "of %s", t->pkg);
+	return 0;
+}
+
+int
 store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
     const unsigned char *sig, size_t siglen)
 {

@@ -64,13 +64,13 @@ sent()
 	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --version 1 --site kid office 2>"$T/ssh.log"
 	printf '%s\n' "$stderr" >"$T/ssh.log"
 	expect_status 0
-	[ "$output" = "kid: office - -> 1: imported into its store (whole)" ]
+	[[ "$output" == "kid: office - -> 1: imported into its store (whole; "*" contents sent)" ]]
 	same 1
 	whole=$(sent)
 	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --refresh-existing office
 	printf '%s\n' "$stderr" >"$T/ssh.log"
 	expect_status 0
-	[ "$output" = "kid: office 1 -> 2: imported into its store (a delta against 1)" ]
+	[[ "$output" == "kid: office 1 -> 2: imported into its store (a delta against 1; "*" contents sent)" ]]
 	same 2
 	delta=$(sent)
 	[ -n "$whole" ] && [ -n "$delta" ]
@@ -87,7 +87,7 @@ sent()
 	pkgpush --site kid office >/dev/null
 	run pkgpush --site kid --version 1 office
 	expect_status 0
-	expect_output_has "kid: office 2 -> 1: imported into its store (whole)"
+	expect_output_has "kid: office 2 -> 1: imported into its store (whole; "
 	same 1
 	same 2
 	run pkgstage -s "$C" show office
@@ -120,24 +120,43 @@ sent()
 	same 3
 }
 
-@test "site over ssh: a connection killed mid-transfer leaves the child's store as it was; the retry finishes" {
+@test "site over ssh: a transfer cut short leaves the child's versions as they were; the retry sends only the contents that did not arrive" {
 	pkgpush --version 1 --site kid office >/dev/null
+	# Version 3: six new incompressible files, 2.4 MB in all.
+	for i in 1 2 3 4 5 6; do
+		head -c 400000 /dev/urandom >"$T/v3/new$i"
+	done
+	chmod 0444 "$T/v3"/new*
+	stage "$T/v3"
 	before=$(pkgstage -s "$C" list)
-	# An ssh that dies after 300 kB of the package file.
-	{
-		echo '#!/bin/sh'
-		echo "head -c 300000 | $PKGDIST_SSH \"\$@\""
-	} >"$T/cutssh"
-	chmod +x "$T/cutssh"
-	PKGDIST_SSH=$T/cutssh run pkgpush --site kid office
+	# The parent's second write of the package file (1 MiB each) fails:
+	# the child sees its input end mid-file.
+	PKGDIST_FAULT=write:3:EIO run pkgpush --site kid --version 3 office
 	expect_status 1
 	expect_output_has "retry queued as 'office@kid'"
 	[ "$(pkgstage -s "$C" list)" = "$before" ]
 	run pkgstage -s "$C" fsck
 	expect_status 0
-	run pkgretry run --now
+	run pkgpush --site kid --version 3 office
 	expect_status 0
-	same 2
+	[[ "$output" =~ \(a\ delta\ against\ 1\;\ ([0-9]+)\ of\ ([0-9]+)\ contents\ sent\) ]]
+	[ "${BASH_REMATCH[1]}" -lt "${BASH_REMATCH[2]}" ]
+	same 3
+	run pkgstage -s "$C" fsck
+	expect_status 0
+}
+
+@test "site over ssh: a content the child holds in another package does not cross the network" {
+	mkdir "$T/o"
+	cp -p "$T/v1/big" "$T/o/big"
+	pkgstage -s "$C" add other2 "$T/o" >/dev/null
+	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --version 1 --site kid office
+	printf '%s\n' "$stderr" >"$T/ssh.log"
+	expect_status 0
+	[[ "$output" =~ \(whole\;\ ([0-9]+)\ of\ ([0-9]+)\ contents\ sent\) ]]
+	[ "${BASH_REMATCH[1]}" -eq $((BASH_REMATCH[2] - 1)) ]
+	[ "$(sent)" -lt 1000000 ]
+	same 1
 }
 
 @test "site over ssh: -n asks the child and changes nothing; --status shows the records" {
@@ -181,10 +200,10 @@ hierarchy()
 	run --separate-stderr pkgpush --refresh-existing --cascade office
 	expect_status 0
 	[[ "$output" == *"cdp: office 1 -> 2: "* ]]
-	[[ "$output" == *"region: office 1 -> 2: imported into its store (a delta against 1)"* ]]
+	[[ "$output" == *"region: office 1 -> 2: imported into its store (a delta against 1; "* ]]
 	[[ "$output" == *"region/rdp1: office 1 -> 2: "* ]]
 	[[ "$output" == *"region/rdp2: office 1 -> 2: "* ]]
-	[[ "$output" == *"region/branch: office 1 -> 2: imported into its store (a delta against 1)"* ]]
+	[[ "$output" == *"region/branch: office 1 -> 2: imported into its store (a delta against 1; "* ]]
 	[[ "$output" == *"region/branch/bdp: office 1 -> 2: "* ]]
 	for d in c-dp r-dp1 r-dp2 b-dp; do at_version "$T/$d" 2; done
 	# Again: every level is up to date, and says so.

@@ -30,6 +30,13 @@ two_versions()
 	PKGDIST_STORE=$PWD/store.src pkgstage export pkg 1 -o v1.pack
 	PKGDIST_STORE=$PWD/store.src pkgstage export --base 1 pkg 2 -o d2.pack
 	pkgstage import v1.pack >/dev/null
+	# What the parent offers for the delta: version 2's contents that
+	# version 1 lacks.
+	PKGDIST_STORE=$PWD/store.src pkgstage show pkg 2 |
+	    awk '$1 == "f" { print $5 }' | sort -u >d2.all
+	PKGDIST_STORE=$PWD/store.src pkgstage show pkg 1 |
+	    awk '$1 == "f" { print $5 }' | sort -u >d1.all
+	comm -23 d2.all d1.all >offer
 }
 
 old_or_new()
@@ -63,8 +70,10 @@ both()
 	t_cmd()
 	{
 		# What the parent sends: the request, then (after the child's
-		# "base 1") the delta; the child stops reading after "have".
-		{ echo "pkgdist-site 1 pkg 2"; cat d2.pack; } |
+		# "base 1") its offer and the delta; the child stops reading
+		# after "have".
+		{ echo "pkgdist-site 1 pkg 2"; echo "offer $(wc -l <offer)"
+		  cat offer d2.pack; } |
 		    pkgpush --receive "$PKGDIST_STORE" >reply || return
 		grep -q '^done \|^have$' reply
 	}

@@ -949,10 +949,13 @@ site_report(const struct shared *sh, const struct dp *site,
 		    r->base);
 	if (r->up_to_date)
 		printf("%s: %s %s: up to date\n", site->name, sh->pkg, from);
+	else if (site->target.kind == DP_SSH && sh->o->dry_run)
+		printf("%s: %s %s -> %" PRIu64 ": would be imported into its "
+		    "store (%s)\n", site->name, sh->pkg, from, r->to, base);
 	else if (site->target.kind == DP_SSH)
-		printf("%s: %s %s -> %" PRIu64 ": %s its store (%s)\n",
-		    site->name, sh->pkg, from, r->to, sh->o->dry_run ?
-		    "would be imported into" : "imported into", base);
+		printf("%s: %s %s -> %" PRIu64 ": imported into its store (%s; "
+		    "%" PRIu64 " of %" PRIu64 " contents sent)\n", site->name,
+		    sh->pkg, from, r->to, base, r->contents_sent, r->contents);
 	else if (sh->o->dry_run)
 		printf("%s: %s %s -> %" PRIu64 ": would write %s (%s)\n",
 		    site->name, sh->pkg, from, r->to, r->file, base);
