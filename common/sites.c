@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -15,6 +16,7 @@
 #include "dplist.h"
 #include "err.h"
 #include "fault.h"
+#include "io.h"
 #include "pack.h"
 #include "sites.h"
 #include "sitessh.h"
@@ -102,6 +104,45 @@ record(struct store *s, const char *pkg, const char *site, uint64_t held,
 	return store_holding_record(s, pkg, &h);
 }
 
+/* A temporary a push of pkg left in an inbox (".PKG-N.pkg.tmp-PID-N",
+ * atomic.h) is removed by the next push once this old: a push still
+ * writing one is younger. */
+#define DEBRIS_AGE (24 * 3600)
+
+struct debris {
+	const char *pkg;
+};
+
+static bool
+is_debris(const char *name, void *arg)
+{
+	const struct debris *d = arg;
+	size_t n = strlen(d->pkg);
+
+	return name[0] == '.' && strncmp(name + 1, d->pkg, n) == 0 &&
+	    name[1 + n] == '-' && strstr(name, ".pkg" ATOMIC_TMP_MARK) != NULL;
+}
+
+/* Remove what pushes of pkg left in the inbox when they were killed
+ * (a signal removes its own; SIGKILL or a crash does not); best effort. */
+static void
+sweep_debris(int dfd, const char *pkg)
+{
+	struct debris d = { pkg };
+	struct stat st;
+	char **v = NULL;
+	size_t n = 0, i;
+	time_t now = fault_now();
+
+	if (io_list_names(dfd, is_debris, &d, &v, &n) == -1)
+		return;
+	for (i = 0; i < n; i++)
+		if (fstatat(dfd, v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && now - st.st_mtime > DEBRIS_AGE)
+			(void)unlinkat(dfd, v[i], 0);
+	io_names_free(v, n);
+}
+
 /* Write the package file into the inbox open at dfd. */
 static int
 write_file(struct store *s, int dfd, const char *pkg,
@@ -111,6 +152,7 @@ write_file(struct store *s, int dfd, const char *pkg,
 	struct stat st;
 	int rc = -1;
 
+	sweep_debris(dfd, pkg);
 	if (atomic_open(&af, dfd, r->file, 0644) == -1)
 		return -1;
 	if (pack_export(s, pkg, m->version, r->base, atomic_fd(&af),

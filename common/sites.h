@@ -91,7 +91,9 @@ struct site_push_result {
  * pkgpush --receive there (sitessh.h).  A directory TARGET is the
  * child's inbox: one package file PKG-N.pkg
  * is written there through a temporary name starting with '.' and a
- * rename (atomic.h), a delta against the newest version the records say
+ * rename (atomic.h; such a temporary that a killed push of pkg left there
+ * is removed by the next push once a day old), a delta against the
+ * newest version the records say
  * the site holds when this store still has it, else whole (pack.h).  A
  * missing TARGET directory makes the site unreachable (-1), and so does
  * one that a "mount" line of STORE/config names (the site or its group)

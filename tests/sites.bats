@@ -207,3 +207,18 @@ inbox()
 	[ -f "$PKGDIST_STORE/retry/failed/office@region1" ]
 	[ ! -e "$PKGDIST_STORE/retry/office@region1" ]
 }
+
+@test "site push: a temporary a killed push left in the inbox goes at the next push once a day old; a fresh one stays" {
+	inbox region1
+	old="$T/region1-inbox/.office-1.pkg.tmp-999-0"
+	new="$T/region1-inbox/.office-1.pkg.tmp-998-0"
+	other="$T/region1-inbox/.other-1.pkg.tmp-997-0"
+	echo partial >"$old"
+	echo partial >"$new"
+	echo partial >"$other"
+	touch -d '2 days ago' "$old" "$other"
+	run pkgpush --site region1 office
+	expect_status 0
+	[ ! -e "$old" ] && [ -e "$new" ] && [ -e "$other" ]
+	[ -f "$T/region1-inbox/office-1.pkg" ]
+}

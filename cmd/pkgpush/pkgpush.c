@@ -1027,9 +1027,13 @@ push_sites(struct shared *sh, const struct dplist *l, const bool *want)
 			    l->v[i].name, sh->m->version, nc, nv,
 			    why.msg, id, &queued) == -1)
 				msg_warn("%s: %s", l->v[i].name, err_get());
-			else if (queued)
+			else if (queued) {
 				msg_warn("%s: retry queued as '%s'",
 				    l->v[i].name, id);
+				pthread_mutex_lock(&sh->mu);
+				retry_env_warn(sh, &l->v[i]);
+				pthread_mutex_unlock(&sh->mu);
+			}
 		} else if (r.permanent && !retryjob_running(sh->pkg,
 		    l->v[i].name))
 			msg_warn("%s: not queued for retry (waiting will not "
