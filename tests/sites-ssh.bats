@@ -97,12 +97,16 @@ sent()
 @test "site over ssh: a missing store is unreachable: the site fails with a retry job, the store is not created" {
 	printf 'kid r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/nostore" \
 	    >"$PKGDIST_STORE/sites"
-	run pkgpush --site kid office
+	run pkgpush --site kid --cascade --refresh-existing office
 	expect_status 1
 	expect_output_has "kid: ssh://"
 	expect_output_has "nostore"
 	expect_output_has "retry queued as 'office@kid'"
 	[ ! -e "$T/nostore" ]
+	# The job is the whole command narrowed to the site (F3).
+	for a in --site kid --cascade --refresh-existing --only; do
+		grep -qx "arg $a" "$PKGDIST_STORE/retry/office@kid"
+	done
 }
 
 @test "site over ssh: STORE/trust at the child refuses an unsigned version (retry queued) and takes a signed one" {
