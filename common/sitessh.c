@@ -250,7 +250,7 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	bool dry_run = o->dry_run, cascade = o->cascade && !o->dry_run;
 	struct remote_conn *c = NULL;
 	struct err_saved why = ERR_SAVED_INIT;
-	struct digestset_item *cv = NULL, *only = NULL;
+	struct digestset_item *cv = NULL, *only = NULL, nothing;
 	size_t ncv = 0, nonly = 0;
 	struct sigaction ign, old;
 	char line[SITESSH_LINE_MAX];
@@ -315,8 +315,9 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	sigemptyset(&ign.sa_mask);
 	if (sigaction(SIGPIPE, &ign, &old) == 0)
 		ignoring = true;
-	if (pack_export_only(s, pkg, m->version, r->base, only, nonly, fd,
-	    NULL) == -1) {
+	/* An empty set, not none: a child that lacks nothing gets none. */
+	if (pack_export_only(s, pkg, m->version, r->base, only != NULL ?
+	    only : &nothing, nonly, fd, NULL) == -1) {
 		err_prefix("%s: ", where);
 		goto out;
 	}

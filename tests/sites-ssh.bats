@@ -150,7 +150,7 @@ sent()
 	expect_status 0
 }
 
-@test "site over ssh: a content the child holds in another package does not cross the network" {
+@test "site over ssh: contents the child holds in another package do not cross the network" {
 	mkdir "$T/o"
 	cp -p "$T/v1/big" "$T/o/big"
 	pkgstage -s "$C" add other2 "$T/o" >/dev/null
@@ -161,6 +161,19 @@ sent()
 	[ "${BASH_REMATCH[1]}" -eq $((BASH_REMATCH[2] - 1)) ]
 	[ "$(sent)" -lt 1000000 ]
 	same 1
+	# Every content there already, a new 1 MB one included: none is
+	# sent.
+	cp -a "$T/v2" "$T/v4"
+	chmod u+w "$T/v4"
+	head -c 1000000 /dev/urandom >"$T/v4/extra"
+	stage "$T/v4"
+	pkgstage -s "$C" add other3 "$T/v4" >/dev/null
+	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --version 3 --site kid office
+	printf '%s\n' "$stderr" >"$T/ssh.log"
+	expect_status 0
+	expect_output_has "(a delta against 1; 0 of "
+	[ "$(sent)" -lt 500000 ]
+	same 3
 }
 
 @test "site over ssh: -n asks the child and changes nothing; --status shows the records" {
