@@ -248,3 +248,33 @@ err_errno(void)
 {
 	return err_saved_errno;
 }
+
+/* err_save()'s message when it cannot copy one (never freed). */
+static char err_nomem[] = "out of memory";
+
+void
+err_save(struct err_saved *s)
+{
+	if ((s->msg = strdup(err_get())) == NULL)
+		s->msg = err_nomem;
+	s->errnum = err_saved_errno;
+}
+
+int
+err_restore(struct err_saved *s)
+{
+	if (s->msg == NULL)
+		return -1;
+	err_code(s->errnum, "%s", s->msg);
+	err_drop(s);
+	return -1;
+}
+
+void
+err_drop(struct err_saved *s)
+{
+	if (s->msg != err_nomem)
+		free(s->msg);
+	s->msg = NULL;
+	s->errnum = 0;
+}

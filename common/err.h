@@ -40,6 +40,30 @@ const char *err_get(void);
 int err_errno(void);
 
 /*
+ * A failure kept aside: its message and err_errno().  For clean-up that
+ * may fail in turn (and set an error of its own) after the failure worth
+ * reporting, and for handing a worker thread's failure to the thread
+ * that reports it (the message buffer is per thread).  Start it empty
+ * (ERR_SAVED_INIT, or all zero).
+ */
+struct err_saved {
+	char *msg;	/* NULL: nothing saved */
+	int errnum;
+};
+#define ERR_SAVED_INIT { NULL, 0 }
+
+/* Keep the current error in s, which must be empty.  With no memory to
+ * copy it, s holds "out of memory" (and the errno). */
+void err_save(struct err_saved *s);
+
+/* Make the error saved in s current again and empty s; returns -1.  An
+ * empty s leaves the current error as it is. */
+int err_restore(struct err_saved *s);
+
+/* Empty s without restoring it. */
+void err_drop(struct err_saved *s);
+
+/*
  * For the static analyzer (make lint) only: it cannot see into err.c, so
  * without this it assumes "return err_set(...)" may return 0 and reports
  * impossible paths past every failure.  The build never defines this.

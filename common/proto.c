@@ -527,15 +527,11 @@ proto_hello_recv(struct proto *p)
 		    memcmp(in, PROTO_MAGIC, got < PROTO_MAGIC_LEN ? got :
 		    PROTO_MAGIC_LEN) == 0)
 			return closed_error(p);
-		char *msg;
-
 		proto_drain_err(p, 0.5);
 		line = proto_errline(p);
-		if (*line == '\0' || (msg = strdup(err_get())) == NULL)
+		if (*line == '\0')
 			return -1;
-		err_set("%s (%s)", msg, line);
-		free(msg);
-		return -1;
+		return err_set("%s (%s)", err_get(), line);
 	}
 	return 0;
 }

@@ -397,7 +397,8 @@ push_one(struct run *run, struct job *job)
 	struct dp_push_opts po;
 	struct dp_handle h = { -1, -1, -1, NULL };
 	struct content_source src;
-	char *why = NULL, id[RETRYJOB_ID_MAX + 1];
+	struct err_saved why = ERR_SAVED_INIT;
+	char id[RETRYJOB_ID_MAX + 1];
 	int rc = -1;
 	bool opened = false, queued = false;
 
@@ -433,18 +434,18 @@ push_one(struct run *run, struct job *job)
 	job_done(run, dp, &h, &r);
 	goto out;
 fail:
-	why = strdup(err_get());
-	rc = job_failed(run, job, opened ? &h : NULL, &r,
-	    why != NULL ? why : "failed", id, &queued);
+	err_save(&why);
+	rc = job_failed(run, job, opened ? &h : NULL, &r, why.msg, id,
+	    &queued);
 out:
 	if (rc == -1 && run->h->failed != NULL) {
 		pthread_mutex_lock(&run->mu);
-		run->h->failed(run->arg, dp, &r, why ? why : "failed",
-		    queued ? id : NULL);
+		run->h->failed(run->arg, dp, &r, why.msg != NULL ? why.msg :
+		    "failed", queued ? id : NULL);
 		pthread_mutex_unlock(&run->mu);
 	}
 	progress_target_done(run->progress, rc != 0);
-	free(why);
+	err_drop(&why);
 	dp_close(&h);
 	return rc;
 }
@@ -494,14 +495,16 @@ static int
 check_names(struct store *s, const struct dplist *l,
     const struct pushrun_opts *o)
 {
-	char note[PATH_MAX + PATH_SHOW_LEN], *e;
+	char note[PATH_MAX + PATH_SHOW_LEN];
+	struct err_saved e = ERR_SAVED_INIT;
 
 	if (targets_check(l, &o->sel) == 0)
 		return 0;
-	if (l->n > 0 || (e = strdup(err_get())) == NULL)
+	if (l->n > 0)
 		return -1;
-	err_set("%s%s", e, dplist_note(s, l, note, sizeof(note)));
-	free(e);
+	err_save(&e);
+	err_set("%s%s", e.msg, dplist_note(s, l, note, sizeof(note)));
+	err_drop(&e);
 	return -1;
 }
 

@@ -255,12 +255,11 @@ out:
 		close(ep[1]);
 	remote_argv_free(argv);
 	if (rc == -1) {
-		char *msg = strdup(err_get());
+		struct err_saved failure = ERR_SAVED_INIT;
 
+		err_save(&failure);
 		conn_close(c, false);
-		if (msg != NULL)
-			err_set("%s", msg);
-		free(msg);
+		err_restore(&failure);
 	}
 	return rc;
 }
@@ -608,26 +607,24 @@ out:
 static int
 salvage_result(struct remote_conn *c, const unsigned char **pl, size_t *len)
 {
-	char *why;
+	struct err_saved first = ERR_SAVED_INIT;
 	uint32_t type;
-	int e = err_errno();
 
-	if (!c->p.stashed && e != ECONNRESET)
+	if (!c->p.stashed && err_errno() != ECONNRESET)
 		return -1;
-	if ((why = strdup(err_get())) == NULL)
-		return -1;
+	err_save(&first);
 	c->p.watch_in = false;
 	if (c->p.timeout > 5)
 		c->p.timeout = 5;
 	if (proto_recv(&c->p, &type, pl, len) == 0 && type == PROTO_RESULT) {
-		free(why);
+		err_drop(&first);
 		return 0;
 	}
 	/* An ERROR frame is the better reason; else the first one. */
 	if (strstr(err_get(), "connection closed") != NULL ||
 	    strstr(err_get(), "no progress") != NULL || err_get()[0] == '\0')
-		err_code(e, "%s", why);
-	free(why);
+		return err_restore(&first);
+	err_drop(&first);
 	return -1;
 }
 

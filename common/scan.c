@@ -169,7 +169,7 @@ struct hasher {
 	size_t njobs, cap, next;
 	bool done;		/* no job will be added */
 	bool stop;		/* a failure: take no more jobs */
-	char *errmsg;		/* first failure of a worker */
+	struct err_saved err;	/* first failure of a worker */
 	pthread_t tid[SCAN_MAXJOBS];
 	int nthreads;
 };
@@ -271,8 +271,8 @@ hash_worker(void *arg)
 		pthread_mutex_lock(&h->mu);
 		if (r == -1) {
 			/* err is per thread: hand the message over. */
-			if (!h->stop && h->errmsg == NULL)
-				h->errmsg = strdup(err_get());
+			if (!h->stop && h->err.msg == NULL)
+				err_save(&h->err);
 			h->stop = true;
 			pthread_cond_broadcast(&h->cv);
 			break;
@@ -379,8 +379,7 @@ hasher_finish(struct hasher *h, bool abort)
 	if (abort)
 		return -1;
 	if (h->stop)
-		return err_set("%s", h->errmsg != NULL ? h->errmsg :
-		    "out of memory");
+		return err_restore(&h->err);
 	return 0;
 }
 
@@ -388,7 +387,7 @@ static void
 hasher_free(struct hasher *h)
 {
 	free(h->jobs);
-	free(h->errmsg);
+	err_drop(&h->err);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 }

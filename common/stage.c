@@ -37,8 +37,7 @@ struct work {
 	size_t ntodo, next;
 	pthread_mutex_t mu;
 	bool failed;
-	char *err;		/* first error (err.h is per thread), or
-				 * NULL when there was no memory for it */
+	struct err_saved err;	/* first error (err.h is per thread) */
 	struct progress *p;
 };
 
@@ -65,7 +64,7 @@ worker(void *arg)
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;
-				w->err = strdup(err_get());
+				err_save(&w->err);
 			}
 			pthread_mutex_unlock(&w->mu);
 			break;
@@ -127,13 +126,13 @@ copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
 	while (k-- > 0)
 		pthread_join(th[k], NULL);
 	if (w.failed) {
-		err_set("%s", w.err != NULL ? w.err : "out of memory");
+		err_restore(&w.err);
 		goto out;
 	}
 	rc = 0;
 out:
 	free(w.todo);
-	free(w.err);
+	err_drop(&w.err);
 	pthread_mutex_destroy(&w.mu);
 	return rc;
 }

@@ -299,7 +299,7 @@ collect_dp(struct collect *c, const struct dp *dp)
 	struct dp_handle h = { -1, -1, -1, NULL };
 	struct dp_pkg_state *v = NULL;
 	size_t n = 0, first = c->n;
-	char *why;
+	struct err_saved why = ERR_SAVED_INIT;
 	int rc;
 
 	if (dp->target.kind == DP_SSH)
@@ -310,10 +310,10 @@ collect_dp(struct collect *c, const struct dp *dp)
 		rc = dp_states(&h, c->pkg, &v, &n);
 	dp_close(&h);
 	if (rc == -1) {
-		if ((why = strdup(err_get())) == NULL)
-			return err_sys("out of memory");
-		rc = add_unreachable(c, dp, why);
-		free(why);
+		/* The rows keep the message; adding them may fail anew. */
+		err_save(&why);
+		rc = add_unreachable(c, dp, why.msg);
+		err_drop(&why);
 		return rc;
 	}
 	rc = add_states(c, dp, v, n);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "blob.h"
+#include "chunk.h"
 #include "digest.h"
 #include "err.h"
 #include "io.h"
@@ -70,13 +71,16 @@ out:
 	return rc;
 }
 
+/* An object's name (a content, or a content's chunk index: *index). */
 static int
-unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN])
+unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
+    bool *index)
 {
 	char hex[DIGEST_HEXLEN];
 	size_t l = strlen(name);
 
-	if (l != 62 && !(l == 64 && strcmp(name + 62, ".z") == 0))
+	*index = l == 64 && strcmp(name + 62, STORE_CHUNKS_SUFFIX) == 0;
+	if (l != 62 && !(l == 64 && strcmp(name + 62, ".z") == 0) && !*index)
 		return -1;
 	memcpy(hex, dir, 2);
 	memcpy(hex + 2, name, 62);
@@ -109,8 +113,9 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 		while ((de = readdir(d)) != NULL) {
 			unsigned char dg[DIGEST_LEN];
 			struct stat st;
+			bool index;
 
-			if (unhex_name(dir, de->d_name, dg) == -1 ||
+			if (unhex_name(dir, de->d_name, dg, &index) == -1 ||
 			    store_dset_find(used, dg) != NULL)
 				continue;
 			if (fstatat(dirfd(d), de->d_name, &st,
@@ -120,7 +125,8 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 				closedir(d);
 				return -1;
 			}
-			res->contents_removed++;
+			if (!index)
+				res->contents_removed++;
 		}
 		closedir(d);
 	}
@@ -457,6 +463,7 @@ fsck_worker(void *arg)
 	for (;;) {
 		struct dslot *sl;
 		uint64_t total = 0;
+		int k;
 
 		pthread_mutex_lock(&f->mu);
 		sl = f->next < f->ntodo ? f->todo[f->next++] : NULL;
@@ -468,8 +475,20 @@ fsck_worker(void *arg)
 			    f->refs[sl->ref].where);
 			continue;
 		}
-		if (store_content_check(f->s, sl->d, sl->size, buf,
-		    BLOB_CHUNK, &total) == -1)
+		if (sl->size > CHUNK_THRESHOLD) {
+			char why[256];
+
+			k = store_chunks_check(f->s, sl->d, sl->size, buf,
+			    BLOB_CHUNK, &total, why, sizeof(why));
+			if (k == 1)
+				fsck_report(f, "%s: %s (remove it: it is "
+				    "rebuilt when next needed)",
+				    f->refs[sl->ref].where, why);
+		} else {
+			k = store_content_check(f->s, sl->d, sl->size, buf,
+			    BLOB_CHUNK, &total);
+		}
+		if (k == -1)
 			fsck_report(f, "%s: %s", f->refs[sl->ref].where,
 			    err_get());
 		progress_add(f->p, 1, total);

@@ -3,7 +3,8 @@
  * the cause of an error on a path of PATH_MAX bytes, which comes last,
  * survives err_set, err_sys and err_prefix; each thread has its own
  * message, and a thread's buffer is released when it ends (make asan
- * checks that nothing leaks).
+ * checks that nothing leaks); err_save/err_restore keep a failure aside
+ * across clean-up and hand it from one thread to another.
  */
 #include <errno.h>
 #include <limits.h>
@@ -35,6 +36,16 @@ thread_main(void *arg)
 	(void)arg;
 	err_set("thread: %s: %s", longpath, "its own reason");
 	return strdup(err_get());
+}
+
+/* A worker's failure, handed to main through err_save(). */
+static void *
+saver_main(void *arg)
+{
+	errno = EIO;
+	err_sys("worker: %s", longpath);
+	err_save(arg);
+	return NULL;
 }
 
 int
@@ -72,6 +83,32 @@ main(void)
 		    strcmp(err_get(), "main's") == 0,
 		    "each thread has its own message");
 		free(got);
+	} else
+		tap_ok(0, "thread");
+
+	struct err_saved sv = ERR_SAVED_INIT;
+
+	errno = ENOSPC;
+	err_sys("first");
+	err_save(&sv);
+	err_set("the clean-up's own failure");
+	tap_ok(err_restore(&sv) == -1 && strcmp(err_get(), "first: No space "
+	    "left on device") == 0 && err_errno() == ENOSPC && sv.msg == NULL,
+	    "err_restore puts back the saved message and errno, and empties");
+	err_set("current");
+	tap_ok(err_restore(&sv) == -1 && strcmp(err_get(), "current") == 0,
+	    "an empty err_saved leaves the current error");
+	err_save(&sv);
+	err_drop(&sv);
+	tap_ok(sv.msg == NULL && strcmp(err_get(), "current") == 0,
+	    "err_drop empties without restoring");
+	if (pthread_create(&th, NULL, saver_main, &sv) == 0 &&
+	    pthread_join(th, NULL) == 0) {
+		err_restore(&sv);
+		tap_ok(ends_with(err_get(), ": Input/output error") &&
+		    strncmp(err_get(), "worker: /aaa", 12) == 0 &&
+		    err_errno() == EIO, "a worker's failure crosses threads "
+		    "whole, errno included");
 	} else
 		tap_ok(0, "thread");
 	return tap_done();
