@@ -431,16 +431,23 @@ out:
 	return rc;
 }
 
+static void
+forgot(void *arg, const char *pkg, const struct store_holding *had)
+{
+	char text[STORE_HOLDING_TEXT];
+
+	(void)arg;
+	printf("forgot: %s\n", store_holding_text(pkg, had, text));
+}
+
 /* --forget NAME [PKG]: the store's records of what NAME holds (of PKG,
  * else of every package) go; each one removed is said. */
 static int
 forget(const char *storeopt, const char *name, const char *pkg)
 {
 	struct store *s = NULL;
-	struct store_holding had;
-	char **pk = NULL, text[STORE_HOLDING_TEXT];
-	size_t np = 0, i, n = 0;
-	int rc = EXIT_TROUBLE, k;
+	size_t n;
+	int rc = EXIT_TROUBLE;
 
 	if (!name_valid(name)) {
 		msg_warn("'%s': not a valid DP or site name", name);
@@ -451,28 +458,10 @@ forget(const char *storeopt, const char *name, const char *pkg)
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    store_packages(s, &pk, &np) == -1) {
+	    store_holding_forget_every(s, pkg, name, forgot, NULL, &n) ==
+	    -1) {
 		msg_liberr();
 		goto out;
-	}
-	for (i = 0; pkg != NULL && i < np && strcmp(pk[i], pkg) != 0; i++)
-		;
-	if (pkg != NULL && i == np) {
-		msg_warn("package '%s': not in the store", pkg);
-		goto out;
-	}
-	for (i = 0; i < np; i++) {
-		if (pkg != NULL && strcmp(pk[i], pkg) != 0)
-			continue;
-		if ((k = store_holding_forget(s, pk[i], name, &had)) == -1) {
-			msg_liberr();
-			goto out;
-		}
-		if (k == 1) {
-			printf("forgot: %s\n", store_holding_text(pk[i], &had,
-			    text));
-			n++;
-		}
 	}
 	if (n == 0) {
 		msg_warn("%s: the store has no record of what it holds%s%s",
@@ -481,7 +470,6 @@ forget(const char *storeopt, const char *name, const char *pkg)
 	}
 	rc = EXIT_DONE;
 out:
-	store_strings_free(pk, np);
 	store_close(s);
 	return rc;
 }
