@@ -22,6 +22,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 
 #define ATOMIC_SLOTS 256
 #define ATOMIC_NAME_KEEP 200	/* room for the mark within NAME_MAX */

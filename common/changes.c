@@ -12,6 +12,7 @@
 #include "changes.h"
 #include "err.h"
 #include "manifest.h"
+#include "path.h"
 
 const struct entry *
 change_entry(const struct change *c)

@@ -13,6 +13,7 @@
 #include "io.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "proto.h"
 
 /* Most words a line may have (ssh CMD... is the long one). */

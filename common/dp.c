@@ -21,6 +21,7 @@
 #include "manifest.h"
 #include "mdelta.h"
 #include "num.h"
+#include "path.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define STATE_MAGIC "pkgdist-dpstate 1"

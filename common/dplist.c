@@ -12,6 +12,7 @@
 #include "err.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 
 void
 dplist_init(struct dplist *l)

@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "mdelta.h"
 #include "num.h"
+#include "path.h"
 
 #define HEAD_MAX 512		/* the header lines of a delta fit in this */
 #define BASE_K_MAX 100000	/* names tried for a new base */

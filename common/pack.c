@@ -16,6 +16,7 @@
 #include "io.h"
 #include "manifest.h"
 #include "pack.h"
+#include "path.h"
 #include "progress.h"
 #include "sign.h"
 #include "store.h"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "path.h"
 #include "progress.h"
 #include "proto.h"
 #include "ratelimit.h"

@@ -29,6 +29,7 @@
 #include "err.h"
 #include "io.h"
 #include "lock.h"
+#include "path.h"
 #include "progress.h"
 #include "proto.h"
 #include "remote.h"

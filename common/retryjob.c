@@ -24,6 +24,7 @@
 #include "lock.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "retryjob.h"
 
 static const char *const tools[] = {

@@ -37,6 +37,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 #include "progress.h"
 #include "scan.h"
 

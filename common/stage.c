@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "manifest.h"
+#include "path.h"
 #include "progress.h"
 #include "scan.h"
 #include "sign.h"

@@ -17,6 +17,7 @@
 #include "io.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "scan.h"
 #include "statcache.h"
 

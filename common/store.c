@@ -26,6 +26,7 @@
 #include "lock.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "sign.h"
 #include "store.h"
 #include "store_int.h"

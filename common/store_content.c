@@ -20,6 +20,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 #include "store.h"
 #include "store_int.h"
 

@@ -21,6 +21,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "path.h"
 #include "progress.h"
 #include "store.h"
 #include "store_int.h"

@@ -17,6 +17,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "path.h"
 #include "store.h"
 #include "store_int.h"
 

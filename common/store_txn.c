@@ -24,6 +24,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "path.h"
 #include "store.h"
 #include "store_int.h"
 

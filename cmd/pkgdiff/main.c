@@ -29,6 +29,7 @@
 #include "mdelta.h"
 #include "msg.h"
 #include "num.h"
+#include "path.h"
 #include "progress.h"
 #include "scan.h"
 #include "statcache.h"

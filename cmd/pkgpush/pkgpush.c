@@ -34,6 +34,7 @@
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
+#include "path.h"
 #include "progress.h"
 #include "ratelimit.h"
 #include "remote.h"

@@ -29,6 +29,7 @@
 #include "msg.h"
 #include "num.h"
 #include "pack.h"
+#include "path.h"
 #include "progress.h"
 #include "sign.h"
 #include "stage.h"
