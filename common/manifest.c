@@ -11,7 +11,6 @@
 #include "atomic.h"
 #include "err.h"
 #include "manifest.h"
-#include "mdelta.h"
 #include "num.h"
 #include "path.h"
 
@@ -699,9 +698,8 @@ fail:
 int
 manifest_load(const char *path, struct manifest *m)
 {
-	char head[sizeof(MDELTA_MAGIC) + 1], shown[PATH_SHOW_LEN];
+	char shown[PATH_SHOW_LEN];
 	FILE *fp;
-	ssize_t n;
 	int rc;
 
 	manifest_init(m);
@@ -710,14 +708,6 @@ manifest_load(const char *path, struct manifest *m)
 	if ((fp = fopen(path, "re")) == NULL)
 		return err_sys("cannot open '%s'", path_show(path, shown,
 		    sizeof(shown)));
-	/* A delta file (a DP's state manifest, mdelta.h) is read with its
-	 * base, by the one delta loader.  Peeked with pread: a pipe has no
-	 * offset and is read as a manifest. */
-	if ((n = pread(fileno(fp), head, sizeof(head), 0)) > 0 &&
-	    mdelta_is_delta(head, (size_t)n)) {
-		fclose(fp);
-		return mdelta_load_path(path, m);
-	}
 	rc = manifest_read(fp, path, m);
 	fclose(fp);
 	return rc;

@@ -69,8 +69,9 @@ const struct entry *manifest_find(const struct manifest *m,
     const char *path);
 
 /* Parse the file at path ("-" is stdin) completely.  On any broken rule:
- * -1, err = "PATH:LINE: what is wrong", m left empty.  A delta file (a
- * DP's state manifest, mdelta.h) is read with its base beside it. */
+ * -1, err = "PATH:LINE: what is wrong", m left empty.  A full manifest
+ * only: mdelta_load_path() also reads a delta file (a DP's state
+ * manifest, mdelta.h) with its base. */
 int manifest_load(const char *path, struct manifest *m);
 /* The same from a buffer (package files, the remote protocol); name is
  * used in messages. */

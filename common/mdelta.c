@@ -417,8 +417,25 @@ out:
 	return rc;
 }
 
-int
-mdelta_load_path(const char *path, struct manifest *m)
+bool
+mdelta_path_is_delta(const char *path)
+{
+	char head[sizeof(MDELTA_MAGIC) + 1];
+	ssize_t n;
+	int fd;
+
+	/* Peeked with pread: a pipe has no offset and is no delta. */
+	if (strcmp(path, "-") == 0 ||
+	    (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return false;
+	n = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	return n > 0 && mdelta_is_delta(head, (size_t)n);
+}
+
+/* A delta file or a pointer at path, with its base beside it. */
+static int
+load_delta_path(const char *path, struct manifest *m)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = NULL;
@@ -442,6 +459,14 @@ mdelta_load_path(const char *path, struct manifest *m)
 	close(dfd);
 	free(dir);
 	return rc;
+}
+
+int
+mdelta_load_path(const char *path, struct manifest *m)
+{
+	if (mdelta_path_is_delta(path))
+		return load_delta_path(path, m);
+	return manifest_load(path, m);
 }
 
 /*

@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "path.h"
 #include "progress.h"
 #include "scan.h"
@@ -158,7 +159,7 @@ stage_add(struct store *s, const char *pkg, const char *srcdir,
 	if ((dirfd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return err_sys("cannot open '%s'", srcdir);
 	if (o->manifest != NULL) {
-		if (manifest_load(o->manifest, &m) == -1)
+		if (mdelta_load_path(o->manifest, &m) == -1)
 			goto out;
 		if (m.package != NULL && strcmp(m.package, pkg) != 0) {
 			err_set("'%s' describes package '%s', not '%s'",

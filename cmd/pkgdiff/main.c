@@ -184,7 +184,7 @@ do_scan(const char *dir, const struct options *o)
 
 	manifest_init(&old);
 	manifest_init(&m);
-	if (o->reuse != NULL && manifest_load(o->reuse, &old) == -1) {
+	if (o->reuse != NULL && mdelta_load_path(o->reuse, &old) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -225,23 +225,6 @@ is_dir(const char *path)
 	    S_ISDIR(st.st_mode);
 }
 
-/* A side is a delta file (a DP's state manifest, mdelta.h): it is read
- * whole, with its base, by manifest_load() instead of streamed. */
-static bool
-is_delta(const char *path)
-{
-	char head[sizeof(MDELTA_MAGIC) + 1];
-	ssize_t n;
-	int fd;
-
-	if (strcmp(path, "-") == 0 ||
-	    (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
-		return false;
-	n = pread(fd, head, sizeof(head), 0);
-	close(fd);
-	return n > 0 && mdelta_is_delta(head, (size_t)n);
-}
-
 struct out_ctx {
 	FILE *fp;
 	struct change_stat st;
@@ -266,7 +249,7 @@ load_side(const char *path, int jobs, struct manifest *m)
 {
 	if (is_dir(path))
 		return scan_with_progress(path, jobs, NULL, NULL, m);
-	return manifest_load(path, m);
+	return mdelta_load_path(path, m);
 }
 
 /* Copy the spilled change list to stdout. */
@@ -356,7 +339,10 @@ do_diff(const char *a, const char *b, const struct options *o)
 	x.fp = stdout;
 	x.stat = o->stat;
 	change_stat_init(&x.st);
-	if (!is_dir(a) && !is_dir(b) && !is_delta(a) && !is_delta(b)) {
+	/* A delta file (a DP's state manifest) is read whole, with its
+	 * base, instead of streamed. */
+	if (!is_dir(a) && !is_dir(b) && !mdelta_path_is_delta(a) &&
+	    !mdelta_path_is_delta(b)) {
 		if (diff_stream(a, b, &x, &n) == -1) {
 			msg_liberr();
 			goto out;
@@ -405,7 +391,7 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 	statcache_init(&cache, &want, o->deep);
 	memset(&x, 0, sizeof(x));
 	x.fp = stdout;
-	if (manifest_load(manifest, &want) == -1) {
+	if (mdelta_load_path(manifest, &want) == -1) {
 		msg_liberr();
 		goto out;
 	}
