@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "num.h"
 #include "path.h"
 #include "progress.h"
 #include "proto.h"
@@ -40,13 +40,9 @@ proto_type_name(uint32_t type)
 int
 proto_parse_timeout(const char *s, double *out)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !(v > 0) ||
-	    !isfinite(v) || v > 86400.0 * 365)
+	if (num_decimal(s, strlen(s), 86400.0 * 365, &v) == -1 || !(v > 0))
 		return err_set("%s: invalid timeout '%s' (seconds > 0)",
 		    PROTO_TIMEOUT_ENV, s);
 	*out = v;

@@ -668,6 +668,16 @@ out:
 	return rc;
 }
 
+/* The value of an info line "KEY VALUE" when its key is key, else NULL. */
+static const char *
+info_value(const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(line, key, n) == 0 && line[n] == ' ' ? line + n + 1 :
+	    NULL;
+}
+
 int
 store_version_info(struct store *s, const char *pkg, uint64_t version,
     struct store_version_info *info)
@@ -692,27 +702,24 @@ store_version_info(struct store *s, const char *pkg, uint64_t version,
 	if (io_slurp(s->pkgfd, path, 4096, &buf, &len) == 0) {
 		int seen = 0;
 
+		/* The store's own info file, and only a cache: a bad one
+		 * is worked out again from the manifest below. */
 		for (line = strtok_r(buf, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save)) {
-			long long c;
-			unsigned long long u;
+			const char *v;
 
-			/* The store's own info file, and only a cache: a bad
-			 * one is worked out again from the manifest below. */
-			/* NOLINTBEGIN(cert-err34-c) */
-			if (sscanf(line, "created %lld", &c) == 1) {
-				info->created = c;
+			if ((v = info_value(line, "created")) != NULL &&
+			    num_i64(v, strlen(v), &info->created) == 0)
 				seen |= 1;
-			} else if (sscanf(line, "files %llu", &u) == 1) {
-				info->files = u;
+			else if ((v = info_value(line, "files")) != NULL &&
+			    num_u64(v, strlen(v), UINT64_MAX, &info->files) == 0)
 				seen |= 2;
-			} else if (sscanf(line, "bytes %llu", &u) == 1) {
-				info->bytes = u;
+			else if ((v = info_value(line, "bytes")) != NULL &&
+			    num_u64(v, strlen(v), UINT64_MAX, &info->bytes) == 0)
 				seen |= 4;
-			} else if (sscanf(line, "new_bytes %llu", &u) == 1) {
-				info->new_bytes = u;
-			}
-			/* NOLINTEND(cert-err34-c) */
+			else if ((v = info_value(line, "new_bytes")) != NULL)
+				(void)num_u64(v, strlen(v), UINT64_MAX,
+				    &info->new_bytes);
 		}
 		got = seen == 7;
 	}

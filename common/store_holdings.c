@@ -17,6 +17,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
 #include "path.h"
 #include "store.h"
 #include "store_int.h"
@@ -56,6 +57,56 @@ cmp_holding(const void *a, const void *b)
 }
 
 /* Parse packages/PKG/holdings (missing: none). */
+/* The next of a record's fields, separated by exactly one space: *f
+ * and *n; *p moves past it.  -1 when there is none (an empty one, a
+ * space at the end). */
+static int
+next_word(const char **p, const char **f, size_t *n)
+{
+	const char *sp = strchr(*p, ' ');
+
+	*f = *p;
+	*n = sp != NULL ? (size_t)(sp - *p) : strlen(*p);
+	if (*n == 0 || (sp != NULL && sp[1] == '\0'))
+		return -1;
+	*p = sp != NULL ? sp + 1 : *p + *n;
+	return 0;
+}
+
+/* One record, "DP VERSION WANTED STATE TIME", into h; err says what is
+ * wrong. */
+static int
+parse_holding(const char *line, struct store_holding *h)
+{
+	const char *p = line, *f;
+	size_t n;
+	int k;
+
+	memset(h, 0, sizeof(*h));
+	if (next_word(&p, &f, &n) == -1 || n > NAME_MAX_LEN)
+		return err_set("bad record");
+	memcpy(h->dp, f, n);
+	h->dp[n] = '\0';
+	if (!name_valid(h->dp) ||
+	    next_word(&p, &f, &n) == -1 ||
+	    num_u64(f, n, UINT64_MAX, &h->version) == -1 ||
+	    next_word(&p, &f, &n) == -1 ||
+	    num_u64(f, n, UINT64_MAX, &h->wanted) == -1 ||
+	    next_word(&p, &f, &n) == -1)
+		return err_set("bad record");
+	for (k = 0; k < 3; k++)
+		if (strlen(hold_names[k]) == n &&
+		    memcmp(f, hold_names[k], n) == 0)
+			break;
+	if (k == 3)
+		return err_set("bad state '%.*s'", (int)(n < 16 ? n : 16), f);
+	h->state = (enum store_hold_state)k;
+	if (next_word(&p, &f, &n) == -1 || num_i64(f, n, &h->time) == -1 ||
+	    *p != '\0')
+		return err_set("bad record");
+	return 0;
+}
+
 int
 store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
     size_t *np)
@@ -80,11 +131,6 @@ store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
 		goto out;
 	}
 	for (p = buf + strlen(STORE_HOLD_MAGIC) + 1; *p != '\0'; p = nl + 1) {
-		char dp[NAME_MAX_LEN + 2], st[16];
-		unsigned long long ver, want;
-		long long t;
-		int k, used = 0;
-
 		lineno++;
 		if ((nl = strchr(p, '\n')) == NULL) {
 			err_set("'%s/packages/%s':%zu: unterminated line",
@@ -93,28 +139,11 @@ store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
 		}
 		*nl = '\0';
 		/* The store's own holdings record (written under its lock). */
-		/* NOLINTNEXTLINE(cert-err34-c) */
-		k = sscanf(p, "%65s %llu %llu %15s %lld%n", dp, &ver, &want,
-		    st, &t, &used);
-		memset(&h, 0, sizeof(h));
-		if (k != 5 || p[used] != '\0' || !name_valid(dp)) {
-			err_set("'%s/packages/%s':%zu: bad record", s->dir,
-			    path, lineno);
+		if (parse_holding(p, &h) == -1) {
+			err_prefix("'%s/packages/%s':%zu: ", s->dir, path,
+			    lineno);
 			goto out;
 		}
-		for (k = 0; k < 3; k++)
-			if (strcmp(st, hold_names[k]) == 0)
-				break;
-		if (k == 3) {
-			err_set("'%s/packages/%s':%zu: bad state '%s'", s->dir,
-			    path, lineno, st);
-			goto out;
-		}
-		memcpy(h.dp, dp, strlen(dp) + 1);
-		h.version = ver;
-		h.wanted = want;
-		h.state = (enum store_hold_state)k;
-		h.time = t;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {

@@ -24,6 +24,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
 #include "path.h"
 #include "store.h"
 #include "store_int.h"
@@ -260,9 +261,13 @@ txn_keep(struct store_txn *t, const char *part, int fd,
     uint64_t *added)
 {
 	struct dslot *sl;
+	uint64_t ref;
 	bool isnew;
 	int have, rc = -1;
 
+	/* txn_part() named it "pN": N is the reference. */
+	if (num_u64(part + 1, strlen(part + 1), SIZE_MAX, &ref) == -1)
+		return err_set("'%s': not a part file's name", part);
 	/* Start writing it back now (another thread); store_sync() waits
 	 * for all of it at commit. */
 	flush_push(t, fd);
@@ -277,7 +282,7 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 		goto out;
 	sl->zlib = zlib;
 	sl->stored = stored;
-	sl->ref = (size_t)strtoull(part + 1, NULL, 10);
+	sl->ref = (size_t)ref;
 	if (added != NULL)
 		*added = stored;
 	rc = 0;
