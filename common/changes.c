@@ -159,7 +159,7 @@ list_push(const struct change *c, void *arg)
 	if (l->n == l->cap) {
 		ncap = l->cap ? l->cap * 2 : 64;
 		if ((nv = realloc(l->v, ncap * sizeof(*nv))) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		l->v = nv;
 		l->cap = ncap;
 	}
@@ -232,7 +232,7 @@ cf_line(struct change_file *cf, const char *s, size_t len, const char *name,
 		ncap = cf->cap ? cf->cap * 2 : 64;
 		if ((nv = realloc(cf->v, ncap * sizeof(*nv))) == NULL) {
 			entry_free(&cl.e);
-			return err_sys("out of memory");
+			return err_nomem();
 		}
 		cf->v = nv;
 		cf->cap = ncap;
@@ -453,7 +453,7 @@ entry_dup(const struct entry *e, struct entry *out)
 	if ((out->path = strdup(e->path)) == NULL ||
 	    (e->target != NULL && (out->target = strdup(e->target)) == NULL)) {
 		entry_free(out);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	return 0;
 }
@@ -477,7 +477,7 @@ changes_apply(struct manifest *base, struct change_file *cf,
 			nadd++;
 	if (base->n + nadd > 0 && (out->v = malloc((base->n + nadd) *
 	    sizeof(*out->v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	out->cap = base->n + nadd;
 	while (i < base->n || j < cf->n) {
 		if (j == cf->n)

@@ -34,7 +34,7 @@ dp_open(const char *path, bool create, struct dp_handle *h)
 
 	h->rootfd = h->metafd = h->lockfd = -1;
 	if ((h->where = malloc(wl)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	path_show(path, h->where, wl);
 	/* The root itself may be a link (a mount point); nothing below. */
 	if ((h->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
@@ -174,7 +174,7 @@ dp_state_set_lived(struct dp_state *s, char (*v)[DP_TREE_MAX], size_t n)
 	for (i = 0; i < n; i++)
 		len += strlen(v[i]) + 1;
 	if ((l = malloc(len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	l[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -196,7 +196,7 @@ dp_state_make_live(struct dp_state *s, const char *tree)
 	for (i = 0; dp_state_lived(s, i, t) == 1; i++)
 		n++;
 	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	n = 0;
 	if (s->tree[0] != '\0' && strcmp(s->tree, tree) != 0)
 		snprintf(v[n++], DP_TREE_MAX, "%s", s->tree);
@@ -284,7 +284,7 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if ((n = io_read_full(fd, buf, (size_t)st.st_size, DP_STATE)) == -1)
@@ -336,7 +336,7 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 				goto bad;
 			if ((s->lived = strdup(strcmp(val, "-") == 0 ? "" :
 			    val)) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 		} else if (strcmp(p, "error") == 0) {
@@ -597,7 +597,7 @@ dp_packages(struct dp_handle *h, char ***names, size_t *np)
 	*np = n;
 	return 0;
 nomem:
-	err_sys("out of memory");
+	err_nomem();
 	closedir(d);
 	dp_packages_free(v, n);
 	return -1;
@@ -631,7 +631,7 @@ dp_states(struct dp_handle *h, const char *pkg, struct dp_pkg_state **out,
 	if (pkg != NULL)
 		nn = 1;
 	if (nn > 0 && (v = calloc(nn, sizeof(*v))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < nn; i++) {
@@ -643,7 +643,7 @@ dp_states(struct dp_handle *h, const char *pkg, struct dp_pkg_state **out,
 		snprintf(e->package, sizeof(e->package), "%s", pn);
 		if (dp_state_read(h, pn, &e->st, NULL) == -1) {
 			if ((e->damaged = strdup(err_get())) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			n++;
@@ -729,7 +729,7 @@ dp_view(const struct manifest *src, const char *pkg, uint64_t version,
 		goto fail;
 	if (src->n > 0) {
 		if ((out->v = malloc(src->n * sizeof(*out->v))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto fail;
 		}
 		out->cap = src->n;
@@ -793,7 +793,7 @@ dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
 	if (w->curcap < plen + 1) {
 		char *nc = realloc(w->cur, plen + 1);
 		if (nc == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		if (w->cur == NULL)
 			nc[0] = '\0';
 		w->cur = nc;
@@ -820,10 +820,10 @@ dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
 			int *nf = realloc(w->fds, nc * sizeof(*nf));
 			size_t *ne;
 			if (nf == NULL)
-				return err_sys("out of memory");
+				return err_nomem();
 			w->fds = nf;
 			if ((ne = realloc(w->ends, nc * sizeof(*ne))) == NULL)
-				return err_sys("out of memory");
+				return err_nomem();
 			w->ends = ne;
 			w->cap = nc;
 		}

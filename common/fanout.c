@@ -164,18 +164,18 @@ fanout_new(const struct content_source *inner, struct content_source *src)
 	struct fanout *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	if (pthread_mutex_init(&f->mu, NULL) != 0) {
 		free(f);
-		err_set("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	if (pthread_cond_init(&f->done, NULL) != 0) {
 		pthread_mutex_destroy(&f->mu);
 		free(f);
-		err_set("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	f->inner = *inner;
@@ -184,7 +184,7 @@ fanout_new(const struct content_source *inner, struct content_source *src)
 		;
 	if ((f->v = calloc(f->slots, sizeof(*f->v))) == NULL) {
 		fanout_free(f);
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	src->ctx = f;

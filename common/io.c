@@ -170,7 +170,7 @@ io_slurp(int dirfd, const char *path, size_t max, char **bufp,
 			if (cap > max + 1)
 				cap = max + 1;
 			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				err_sys("cannot read '%s'", path);
+				err_nomem();
 				goto out;
 			}
 			buf = nbuf;
@@ -493,7 +493,7 @@ io_copy_file(int in, int out, uint64_t size, const char *what)
 			}
 		} else {
 			if (buf == NULL && (buf = malloc(1 << 20)) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			if (want > (1 << 20))

@@ -105,7 +105,7 @@ entry_parse_into(const char *line, size_t len, struct entry *e,
 	plen = arrow != NULL ? (size_t)(arrow - f) : flen;
 	if (plen + 1 > *pcap) {
 		if ((nb = realloc(e->path, plen + 1)) == NULL)
-			return err_sys("cannot parse entry");
+			return err_nomem();
 		e->path = nb;
 		*pcap = plen + 1;
 	}
@@ -127,7 +127,7 @@ entry_parse_into(const char *line, size_t len, struct entry *e,
 		return err_set("unexpected text after the link target");
 	if (flen + 1 > *tcap) {
 		if ((nb = realloc(e->target, flen + 1)) == NULL)
-			return err_sys("cannot parse entry");
+			return err_nomem();
 		e->target = nb;
 		*tcap = flen + 1;
 	}
@@ -319,12 +319,12 @@ order_check(struct order *o, const struct entry *e)
 			o->cap = ncap;
 		}
 		if ((o->stack[o->depth] = strdup(e->path)) == NULL)
-			return err_sys("cannot check manifest");
+			return err_nomem();
 		o->depth++;
 	}
 	if (len + 1 > o->prevcap) {
 		if ((nb = realloc(o->prev, len + 1)) == NULL)
-			return err_sys("cannot check manifest");
+			return err_nomem();
 		o->prev = nb;
 		o->prevcap = len + 1;
 	}
@@ -445,7 +445,7 @@ reader_header(struct manifest_reader *r)
 		if (len > 8 && memcmp(line, "package ", 8) == 0 &&
 		    r->package == NULL && r->version == 0) {
 			if ((r->package = strndup(line + 8, len - 8)) == NULL)
-				return err_sys("cannot read header");
+				return err_nomem();
 			if (!name_valid(r->package))
 				return err_set("invalid package name");
 			continue;
@@ -587,7 +587,7 @@ manifest_add(struct manifest *m, const struct entry *e)
 		size_t ncap = m->cap ? m->cap * 2 : 256;
 
 		if ((ne = realloc(m->v, ncap * sizeof(*ne))) == NULL)
-			return err_sys("cannot grow manifest");
+			return err_nomem();
 		m->v = ne;
 		m->cap = ncap;
 	}
@@ -595,11 +595,11 @@ manifest_add(struct manifest *m, const struct entry *e)
 	*ne = *e;
 	ne->target = NULL;
 	if ((ne->path = strdup(e->path)) == NULL)
-		return err_sys("cannot grow manifest");
+		return err_nomem();
 	if (e->type == ENTRY_LINK &&
 	    (ne->target = strdup(e->target != NULL ? e->target : "")) == NULL) {
 		free(ne->path);
-		return err_sys("cannot grow manifest");
+		return err_nomem();
 	}
 	m->n++;
 	return 0;
@@ -611,7 +611,7 @@ manifest_set_header(struct manifest *m, const char *pkg, uint64_t version)
 	char *p = NULL;
 
 	if (pkg != NULL && (p = strdup(pkg)) == NULL)
-		return err_sys("cannot set manifest header");
+		return err_nomem();
 	free(m->package);
 	m->package = p;
 	m->version = version;
@@ -760,13 +760,13 @@ manifest_write_mem(const struct manifest *m, char **buf, size_t *len)
 	*buf = NULL;
 	*len = 0;
 	if ((fp = open_memstream(buf, len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (manifest_write(m, fp) == -1) {
 		fclose(fp);
 		goto fail;
 	}
 	if (fclose(fp) != 0) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	return 0;

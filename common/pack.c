@@ -84,8 +84,8 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 
 	manifest_init(&m);
 	manifest_init(&bm);
-	if (!name_valid(pkg))
-		return err_set("'%s': invalid package name", pkg);
+	if (package_name_check(pkg) == -1)
+		return -1;
 	if (base != 0 && base == version)
 		return err_set("%s: base %" PRIu64 " is the version itself",
 		    pkg, base);
@@ -108,7 +108,7 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	ncv = k;
 	if ((w.buf = malloc(BLOB_CHUNK)) == NULL ||
 	    (check = malloc(BLOB_CHUNK)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (digest_init(&w.dg) == -1)
@@ -358,7 +358,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 				cap = (size_t)slen;
 			if ((nst = realloc(st, cap + 1)) == NULL) {
 				free(st);
-				return err_sys("out of memory");
+				return err_nomem();
 			}
 			st = nst;
 		}
@@ -370,7 +370,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 	}
 	if (h[0] == 0) {
 		if (st == NULL && (st = malloc(1)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		st[len] = '\0';
 		*out = (char *)st;
 		*outlen = (size_t)len;
@@ -378,7 +378,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 	}
 	if ((o = malloc((size_t)len + 1)) == NULL) {
 		free(st);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	if (blob_uncompress(st, (size_t)slen, (unsigned char *)o, (size_t)len,
 	    what) == -1) {
@@ -444,7 +444,7 @@ reader_start(struct pack_reader *r)
 		return err_set("%s: signature too long", r->name);
 	if (r->siglen > 0) {
 		if ((r->sig = malloc(r->siglen)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		if (src_read(r, r->sig, r->siglen, true) == -1)
 			return -1;
 	}
@@ -469,7 +469,7 @@ reader_new(struct pack_reader **out, const char *name)
 
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	r->fd = -1;
 	r->name = name;
 	manifest_init(&r->m);
@@ -486,7 +486,7 @@ pack_reader_open_fd(int fd, const char *name, struct pack_reader **out)
 		return -1;
 	r->fd = fd;
 	if ((r->buf = malloc(BLOB_CHUNK)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		pack_reader_close(r);
 		return -1;
 	}

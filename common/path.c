@@ -30,6 +30,15 @@ name_valid(const char *name)
 	return true;
 }
 
+int
+package_name_check(const char *pkg)
+{
+	if (!name_valid(pkg))
+		return err_set("'%s': invalid package name",
+		    pkg != NULL ? pkg : "");
+	return 0;
+}
+
 static bool
 path_needs_escape(unsigned char c)
 {
@@ -247,7 +256,7 @@ path_unescape(const char *s, size_t len, char **outp)
 
 	*outp = NULL;
 	if ((out = malloc(len + 1)) == NULL)
-		return err_sys("cannot decode path");
+		return err_nomem();
 	if (path_unescape_into(s, len, out) == -1) {
 		free(out);
 		return -1;

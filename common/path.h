@@ -55,5 +55,8 @@ int path_check(const char *path);
 /* The name rule for packages, DPs and groups: [A-Za-z0-9._-]{1,64},
  * not starting with '.'. */
 bool name_valid(const char *name);
+/* -1 with err "'PKG': invalid package name" unless name_valid(pkg) (NULL
+ * is not): the one wording for a package name refused. */
+int package_name_check(const char *pkg);
 
 #endif

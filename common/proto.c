@@ -84,7 +84,7 @@ proto_init(struct proto *p, int in, int out, int errfd, const char *peer)
 	}
 	p->buf = malloc(PROTO_FRAME_MAX + PROTO_HDR_LEN);
 	if (p->buf == NULL)
-		return err_sys("cannot start the protocol");
+		return err_nomem();
 	if ((s = getenv(PROTO_TIMEOUT_ENV)) != NULL && *s != '\0' &&
 	    proto_parse_timeout(s, &p->timeout) == -1)
 		return -1;
@@ -1143,7 +1143,7 @@ proto_state_get(const struct proto_state *m, struct dp_pkg_state *s)
 	snprintf(s->package, sizeof(s->package), "%s", m->package);
 	if (m->status == DP_ST_NONE && m->error[0] != '\0') {
 		if ((s->damaged = strdup(m->error)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		return 0;
 	}
 	s->st.layout = m->layout;
@@ -1152,7 +1152,7 @@ proto_state_get(const struct proto_state *m, struct dp_pkg_state *s)
 	s->st.from = m->from;
 	snprintf(s->st.tree, sizeof(s->st.tree), "%s", m->tree);
 	if (m->error[0] != '\0' && (s->st.error = strdup(m->error)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	return 0;
 }
 

@@ -72,7 +72,7 @@ ratelimit_new(ratelimit_rate_fn rate_fn, void *ctx, struct ratelimit *parent,
 	struct ratelimit *rl;
 
 	if ((rl = calloc(1, sizeof(*rl))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	if (pthread_mutex_init(&rl->lock, NULL) != 0) {

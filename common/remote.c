@@ -48,7 +48,7 @@ remote_shell_quote(const char *s)
 	for (i = 0; s[i] != '\0'; i++)
 		n += s[i] == '\'' ? 4 : 1;
 	if ((out = malloc(n + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	p = out;
@@ -83,7 +83,7 @@ argv_add(char **v, size_t *n, const char *s, size_t len)
 	if (*n >= REMOTE_WORDS_MAX)
 		return err_set("ssh command: too many words");
 	if ((v[*n] = strndup(s, len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	(*n)++;
 	return 0;
 }
@@ -102,7 +102,7 @@ remote_argv(const struct dp_target *t, const struct config *cfg,
 	ssh = config_ssh(cfg);
 	prog = config_remote_pkgpush(cfg);
 	if ((v = calloc(REMOTE_WORDS_MAX + 1, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (s = ssh; *s != '\0';) {
 		if (*s == ' ' || *s == '\t' || *s == '\n') {
 			s++;
@@ -130,7 +130,7 @@ remote_argv(const struct dp_target *t, const struct config *cfg,
 		goto fail;
 	len = strlen(prog) + strlen(q) + 16;
 	if ((cmd = malloc(len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	snprintf(cmd, len, "%s --serve %s", prog, q);
@@ -183,7 +183,7 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 		char *shown = malloc(wl);
 
 		if (shown == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		path_show(c->where, shown, wl);
@@ -303,7 +303,7 @@ remote_connect(const struct dp_target *t, const struct config *cfg,
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (conn_open(t, cfg, c) == -1) {
 		free(c);
 		return -1;
@@ -450,7 +450,7 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 		n--;
 #endif
 	if ((fp = open_memstream(&buf, &len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -458,7 +458,7 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 			goto out;
 	if (fclose(fp) != 0) {
 		fp = NULL;
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	fp = NULL;
@@ -667,7 +667,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	if ((nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*nd))) == NULL ||
 	    (nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*nsz))) == NULL ||
 	    (sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	if (cp == NULL) {
@@ -723,7 +723,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 			}
 			if (needs == NULL && nfiles > 0 &&
 			    (needs = malloc(nfiles * sizeof(*needs))) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto fail;
 			}
 			for (i = 0; i < k; i++) {
@@ -876,7 +876,7 @@ remote_status(const struct dp_target *t, const struct config *cfg,
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto fail;
 			}
 			v = nv;

@@ -167,7 +167,7 @@ copy_argv(int argc, char *const argv[], struct retryjob *j)
 		return err_set("a job's command has 1 to %d arguments, not %d",
 		    RETRYJOB_MAX_ARGS, argc);
 	if ((j->argv = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	for (i = 0; i < argc; i++) {
 		const char *a = i == 0 ? base_name(argv[0]) : argv[i];
 
@@ -176,7 +176,7 @@ copy_argv(int argc, char *const argv[], struct retryjob *j)
 				       "than %d bytes",
 			    i, RETRYJOB_ARG_MAX);
 		if ((j->argv[i] = strdup(a)) == NULL)
-			return err_sys("cannot allocate a job");
+			return err_nomem();
 		j->argc = i + 1;
 	}
 	if (!retryjob_tool_valid(j->argv[0]))
@@ -205,18 +205,18 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 		dp = gdp;
 	}
 	if (package != NULL && !job_name_valid(package)) {
-		err_set("'%s' is not a valid package name", package);
+		err_set("'%s': invalid package name", package);
 		goto out;
 	}
 	if (dp != NULL && !job_name_valid(dp)) {
-		err_set("'%s' is not a valid DP name", dp);
+		err_set("'%s': invalid DP name", dp);
 		goto out;
 	}
 	if (package == NULL)
 		dp = NULL; /* a DP alone does not make a key */
 	if ((package != NULL && (j->package = strdup(package)) == NULL) ||
 	    (dp != NULL && (j->dp = strdup(dp)) == NULL)) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	j->version = version;
@@ -226,7 +226,7 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 		if (n > RETRYJOB_TEXT_MAX)
 			n = RETRYJOB_TEXT_MAX;
 		if ((j->error = strndup(error, n)) == NULL) {
-			err_sys("cannot allocate a job");
+			err_nomem();
 			goto out;
 		}
 	}
@@ -234,7 +234,7 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 	    strlen(cwd) > RETRYJOB_TEXT_MAX || cwd[0] != '/')
 		strcpy(cwd, "/");
 	if ((j->dir = strdup(cwd)) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	j->created = j->next = (int64_t)fault_now();
@@ -348,14 +348,14 @@ guess_pkgpush(
 			       "could never succeed",
 		    operand);
 	if (operand != NULL && (*package = strdup(operand)) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	if (nonly == 1)
 		dpname = only;
 	else if (nonly != 0 || ndp != 1 || wide != 0)
 		dpname = NULL;
 	if (*package != NULL && dpname != NULL && job_name_valid(dpname) &&
 	    (*dp = strdup(dpname)) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	return 0;
 }
 
@@ -438,7 +438,7 @@ retryjob_guess(
 			       "could never succeed",
 		    pkg);
 	if (pkg != NULL && (*package = strdup(pkg)) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	return 0;
 }
 
@@ -460,14 +460,14 @@ retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
 	/* getopt_long() permutes what it parses: parse a copy. */
 	if ((args = calloc((size_t)argc + 1, sizeof(char *))) == NULL ||
 	    (v = calloc((size_t)argc * 2 + 8, sizeof(char *))) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	memcpy(args, argv, (size_t)argc * sizeof(char *));
 #define PUSH(s)                                                                \
 	do {                                                                   \
 		if ((v[n] = strdup(s)) == NULL) {                              \
-			err_sys("cannot allocate a job");                      \
+			err_nomem();                      \
 			goto out;                                              \
 		}                                                              \
 		n++;                                                           \
@@ -504,7 +504,7 @@ retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
 			}
 			v[n] = malloc(strlen(longopts[li].name) + 3);
 			if (v[n] == NULL) {
-				err_sys("cannot allocate a job");
+				err_nomem();
 				goto out;
 			}
 			strcpy(v[n], "--");
@@ -930,7 +930,7 @@ retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
 			goto bad;
 	}
 	if ((j->argv = calloc(RETRYJOB_MAX_ARGS + 1, sizeof(char *))) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto bad;
 	}
 	while (l.p < l.end) {
@@ -1172,7 +1172,7 @@ retryjob_load(int dirfd, const char *name, uid_t uid, bool failed,
 		goto out;
 	}
 	if ((buf = malloc(RETRYJOB_MAX_BYTES + 2)) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	if ((n = io_read_full(fd, buf, RETRYJOB_MAX_BYTES + 1, name)) == -1)
@@ -1263,13 +1263,13 @@ retryjob_names(int dirfd, char ***names, size_t *np)
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("cannot list the retry directory");
+				err_nomem();
 				goto out;
 			}
 			v = nv;
 		}
 		if ((v[n] = strdup(de->d_name)) == NULL) {
-			err_sys("cannot list the retry directory");
+			err_nomem();
 			goto out;
 		}
 		n++;

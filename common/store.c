@@ -85,7 +85,7 @@ store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 		ns.cap = s->cap == 0 ? 64 : s->cap * 2;
 		ns.n = s->n;
 		if ((ns.v = calloc(ns.cap, sizeof(*ns.v))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			return NULL;
 		}
 		for (i = 0; i < s->cap; i++)
@@ -107,14 +107,6 @@ store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 
 /* ---- small helpers ---- */
 
-int
-store_check_pkg(const char *pkg)
-{
-	if (pkg == NULL || !name_valid(pkg))
-		return err_set("'%s': invalid package name",
-		    pkg != NULL ? pkg : "");
-	return 0;
-}
 
 void
 store_obj_name(const unsigned char d[DIGEST_LEN], bool zlib, char out[STORE_OBJ_NAME_MAX])
@@ -254,7 +246,7 @@ store_load_config(struct store *s)
 	int r;
 
 	if ((shown = malloc(len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	snprintf(shown, len, "%s%s%s", s->dir, s->dir[0] != '\0' &&
 	    s->dir[strlen(s->dir) - 1] == '/' ? "" : "/", CONFIG_FILE);
 	r = config_load(s->fd, CONFIG_FILE, shown, &s->cfg);
@@ -271,12 +263,12 @@ store_open(const char *dir, int flags, struct store **out)
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	s->fd = s->objfd = s->pkgfd = s->tmpfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	config_init(&s->cfg);
 	if ((s->dir = strdup(dir)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	if ((s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
@@ -455,7 +447,7 @@ store_packages(struct store *s, char ***names, size_t *n)
 	*n = cnt;
 	return 0;
 nomem:
-	err_sys("out of memory");
+	err_nomem();
 fail:
 	closedir(d);
 	store_strings_free(v, cnt);
@@ -495,7 +487,7 @@ store_versions(struct store *s, const char *pkg, uint64_t **vp, size_t *np)
 
 	*vp = NULL;
 	*np = 0;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if ((fd = store_open_vdir(s, pkg)) == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -509,7 +501,7 @@ store_versions(struct store *s, const char *pkg, uint64_t **vp, size_t *np)
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto fail;
 			}
 			v = nv;
@@ -610,7 +602,7 @@ store_has_version(struct store *s, const char *pkg, uint64_t version)
 	char path[NAME_MAX_LEN + 64];
 	struct stat st;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	vpath(path, sizeof(path), pkg, version, "manifest");
 	if (fstatat(s->pkgfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -628,7 +620,7 @@ store_manifest_bytes(struct store *s, const char *pkg, uint64_t version,
 
 	*buf = NULL;
 	*len = 0;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (version == 0 || store_has_version(s, pkg, version) == 0)
 		return err_set("%s version %" PRIu64 ": no such version",
@@ -801,7 +793,7 @@ store_lock(struct store *s, const char *pkg, enum store_lock_kind kind,
 {
 	int pfd, fd;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (kind == STORE_LOCK_UPDATE) {
 		shared = false;

@@ -129,7 +129,7 @@ reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		close(fd);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	memcpy(r->want, d, DIGEST_LEN);
 	digest_hex(d, hex);
@@ -281,7 +281,7 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 		if (size > 0 && size <= STORE_SMALL_READ) {
 			/* Small: one read(2), not mmap + madvise + munmap. */
 			if ((buf = malloc((size_t)size)) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			while (done < size) {
@@ -344,7 +344,7 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 	if (k == -1)
 		goto out;
 	if ((buf = malloc(BLOB_CHUNK * 4)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	while ((k = store_reader_read(r, buf, BLOB_CHUNK * 4)) > 0) {

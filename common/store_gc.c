@@ -224,7 +224,7 @@ rm_split(struct store_holding *h, size_t *nh, uint64_t version,
 	size_t i, j;
 
 	if (*nh > 0 && (r->forgot = calloc(*nh, sizeof(*h))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = j = 0; i < *nh; i++) {
 		if (version == 0 || h[i].version == version ||
 		    h[i].wanted == version)
@@ -336,7 +336,7 @@ store_rm(struct store *s, const char *pkg, uint64_t version, bool force,
 	int lk = -1, ulk = -1, vfd = -1, rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (fstatat(s->pkgfd, pkg, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
@@ -566,7 +566,7 @@ store_fsck(struct store *s, struct progress *p,
 oom:
 			manifest_free(&m);
 			free(v);
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		free(v);
@@ -574,7 +574,7 @@ oom:
 	/* An array of pointers: sizeof a pointer is meant. */
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	if ((f.todo = calloc(f.set.n + 1, sizeof(*f.todo))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < f.set.cap; i++)

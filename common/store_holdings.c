@@ -147,7 +147,7 @@ store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			v = nv;
@@ -176,7 +176,7 @@ store_holdings_write(struct store *s, const char *pkg,
 	int pfd, rc;
 
 	if ((fp = open_memstream(&buf, &len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	fprintf(fp, "%s\n", STORE_HOLD_MAGIC);
 	for (i = 0; i < n; i++)
 		fprintf(fp, "%s %" PRIu64 " %" PRIu64 " %s %lld\n", v[i].dp,
@@ -184,7 +184,7 @@ store_holdings_write(struct store *s, const char *pkg,
 		    store_hold_state_name(v[i].state), (long long)v[i].time);
 	if (fclose(fp) != 0) {
 		free(buf);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	if ((pfd = store_open_dir(s->pkgfd, pkg)) == -1) {
 		free(buf);
@@ -222,7 +222,7 @@ store_holding_record(struct store *s, const char *pkg,
 	size_t n, i;
 	int lk, rc = -1;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (!name_valid(h->dp))
 		return err_set("'%s': invalid DP name", h->dp);
@@ -237,7 +237,7 @@ store_holding_record(struct store *s, const char *pkg,
 			break;
 	if (i == n) {
 		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		v = nv;
@@ -258,7 +258,7 @@ store_holdings(struct store *s, const char *pkg, struct store_holding **v,
 {
 	*v = NULL;
 	*n = 0;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	return store_holdings_read(s, pkg, v, n);
 }
@@ -271,7 +271,7 @@ store_holdings_begin(struct store *s, const char *pkg,
 	size_t nh, i, j, old;
 	int lk, rc = -1;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (!name_valid(dps[i]))
@@ -281,7 +281,7 @@ store_holdings_begin(struct store *s, const char *pkg,
 	if (store_holdings_read(s, pkg, &v, &nh) == -1)
 		goto out;
 	if ((nv = realloc(v, (nh + n + 1) * sizeof(*v))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	v = nv;
@@ -338,7 +338,7 @@ store_holding_forget(struct store *s, const char *pkg, const char *dp,
 
 	if (had != NULL)
 		memset(had, 0, sizeof(*had));
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if ((lk = store_holdings_lock(s, pkg)) == -1)
 		return -1;

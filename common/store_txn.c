@@ -141,10 +141,10 @@ store_txn_begin(struct store *s, const char *pkg, double timeout,
 	size_t n;
 
 	*out = NULL;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	t->s = s;
 	t->lockfd = t->objlockfd = t->stagelock = t->stagefd = t->vfd = -1;
 	snprintf(t->pkg, sizeof(t->pkg), "%s", pkg);
@@ -413,7 +413,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		goto out;
 	}
 	if ((buf = malloc(BLOB_CHUNK)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (digest_init(&dg) == -1)
@@ -543,7 +543,7 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 	if ((known = txn_known(t, d)) == -1)
 		return -1;
 	if ((buf = malloc(BLOB_CHUNK)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (digest_init(&dg) == -1)
 		goto out;
 	if (!known) {

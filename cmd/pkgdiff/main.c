@@ -114,7 +114,7 @@ open_parent(const char *path, int *dirfd, const char **base, char **copy)
 
 	*dirfd = -1;
 	if ((*copy = strdup(path)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if ((slash = strrchr(*copy, '/')) == NULL) {
 		dir = ".";
 		*base = *copy;
@@ -516,8 +516,9 @@ main(int argc, char *argv[])
 			if (mode != MODE_SCAN)
 				bad_usage();
 			if (!name_valid(optarg)) {
-				msg_warn("--package: invalid name '%s'",
-				    path_show(optarg, shown, sizeof(shown)));
+				msg_warn("--package: '%s': invalid package "
+				    "name", path_show(optarg, shown,
+				    sizeof(shown)));
 				bad_usage();
 			}
 			o.package = optarg;

@@ -888,8 +888,8 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	memset(&sh, 0, sizeof(sh));
 	memset(&sel, 0, sizeof(sel));
 	pthread_mutex_init(&sh.mu, NULL);
-	if (!name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (package_name_check(pkg) == -1) {
+		msg_liberr();
 		goto out;
 	}
 	if (store_open(store_path(o->store), 0, &s) == -1 ||
@@ -1076,11 +1076,11 @@ forget(const char *storeopt, const char *name, const char *pkg)
 	int rc = EXIT_TROUBLE, k;
 
 	if (!name_valid(name)) {
-		msg_warn("'%s': not a valid DP or site name", name);
+		msg_warn("'%s': invalid DP or site name", name);
 		return EXIT_TROUBLE;
 	}
-	if (pkg != NULL && !name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (pkg != NULL && package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
@@ -1294,8 +1294,8 @@ status(const char *storeopt, const char *pkg, bool json)
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
-	if (pkg != NULL && !name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (pkg != NULL && package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
