@@ -272,52 +272,6 @@ fail:
 	return -1;
 }
 
-int
-change_file_load(const char *path, struct change_file *cf)
-{
-	FILE *fp = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	unsigned long lineno = 0;
-	char shown[PATH_SHOW_LEN];
-	/* In messages: escaped, whatever bytes it holds. */
-	const char *name = strcmp(path, "-") == 0 ? "(standard input)" :
-	    path_show(path, shown, sizeof(shown));
-	int rc = -1;
-
-	if (strcmp(path, "-") == 0)
-		fp = stdin;
-	else if ((fp = fopen(path, "r")) == NULL)
-		return err_sys("cannot open '%s'", name);
-	for (;;) {
-		errno = 0;
-		if ((n = getline(&line, &cap, fp)) == -1) {
-			if (ferror(fp)) {
-				err_sys("cannot read '%s'", name);
-				goto out;
-			}
-			break;
-		}
-		lineno++;
-		if (line[n - 1] != '\n') {
-			err_set("%s:%lu: last line has no newline "
-			    "(truncated?)", name, lineno);
-			goto out;
-		}
-		if (cf_line(cf, line, (size_t)n - 1, name, lineno) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(line);
-	if (fp != NULL && fp != stdin)
-		fclose(fp);
-	if (rc == -1)
-		change_file_free(cf);
-	return rc;
-}
-
 /*
  * --stat
  */

@@ -117,8 +117,6 @@ struct change_file {
 
 void change_file_init(struct change_file *cf);
 void change_file_free(struct change_file *cf);
-/* path "-" is stdin. */
-int change_file_load(const char *path, struct change_file *cf);
 int change_file_load_buf(const char *buf, size_t len, const char *name,
     struct change_file *cf);
 /* The same for change lines that follow line0 other lines in the file

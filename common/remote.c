@@ -348,14 +348,6 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
 	close(fd);
 }
 
-/* ---- the files a remote may ask for ---- */
-
-struct fileidx {
-	unsigned char (*d)[DIGEST_LEN];
-	uint64_t *size;
-	size_t n;
-};
-
 /* ---- sending ---- */
 
 /* The manifest as sent: its bytes, zlib-compressed when that is smaller

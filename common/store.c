@@ -374,24 +374,6 @@ store_config(const struct store *s)
 	return &s->cfg;
 }
 
-int
-store_dirfd(const struct store *s)
-{
-	return s->fd;
-}
-
-int
-store_retry_dirfd(struct store *s, bool create)
-{
-	int fd;
-
-	if (create && store_ensure_dir(s->fd, STORE_RETRY, STORE_RETRY) == -1)
-		return -1;
-	if ((fd = store_open_dir(s->fd, STORE_RETRY)) == -1)
-		return err_sys("cannot open '%s/%s'", s->dir, STORE_RETRY);
-	return fd;
-}
-
 /* ---- packages and versions ---- */
 
 void

@@ -877,7 +877,7 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	size_t nstray = 0, i, j;
 	pthread_t *th = NULL;
 	int rc = EXIT_TROUBLE, ulock = -1, nth;
-	uint64_t version = o->version, items = 0, bytes = 0;
+	uint64_t version = o->version;
 	bool *want = NULL;
 	char note[PATH_MAX + PATH_SHOW_LEN];
 	struct cap total_cap;
@@ -988,12 +988,6 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 	}
 	if (!o->dry_run && begin_holdings(s, pkg, &sh, version) == -1)
 		goto out;
-	for (i = 0; i < m.n; i++)
-		if (m.v[i].type == ENTRY_FILE) {
-			items++;
-			bytes += m.v[i].size;
-		}
-
 	sh.o = o;
 	sh.store = s;
 	sh.pkg = pkg;
@@ -1042,8 +1036,6 @@ push(const struct opts *o, const char *pkg, int argc, char **argv)
 		if (sh.jobs[i].result == -2)
 			rc = EXIT_TROUBLE;
 out:
-	(void)items;
-	(void)bytes;
 	free(th);
 	free(want);
 	store_strings_free(stray, nstray);
