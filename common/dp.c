@@ -2,7 +2,6 @@
  * dp.c — a DP on this host: open, lock, state records, the mode rule and
  * the descriptor-relative tree walk (see dp.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -542,65 +541,30 @@ dp_current_manifest(struct dp_handle *h, const char *pkg, int pkgfd,
 	return 0;
 }
 
-static int
-cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void
 dp_packages_free(char **names, size_t n)
 {
-	size_t i;
+	io_names_free(names, n);
+}
 
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+static bool
+is_package(const char *name, void *arg)
+{
+	(void)arg;
+	return name_valid(name);
 }
 
 int
 dp_packages(struct dp_handle *h, char ***names, size_t *np)
 {
-	struct dirent *de;
-	DIR *d = NULL;
-	char **v = NULL, **nv;
-	size_t n = 0, cap = 0;
-	int fd;
-
 	*names = NULL;
 	*np = 0;
 	if (h->metafd == -1)
 		return 0;
-	if ((fd = openat(h->metafd, ".", DIRFLAGS)) == -1)
-		return err_sys("%s/%s", h->where, DP_META);
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return err_sys("%s/%s", h->where, DP_META);
-	}
-	while (errno = 0, (de = readdir(d)) != NULL) {
-		if (!name_valid(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
-				goto nomem;
-			v = nv;
-		}
-		if ((v[n] = strdup(de->d_name)) == NULL)
-			goto nomem;
-		n++;
-	}
-	closedir(d);
-	if (n > 0)	/* v is NULL for an empty directory */
-		qsort(v, n, sizeof(*v), cmpstr);
-	*names = v;
-	*np = n;
+	if (io_list_names(h->metafd, is_package, NULL, names, np) == -1)
+		return err_prefix("%s/%s: ", h->where, DP_META);
+	io_names_sort(*names, *np);
 	return 0;
-nomem:
-	err_nomem();
-	closedir(d);
-	dp_packages_free(v, n);
-	return -1;
 }
 
 void

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1217,79 +1216,26 @@ out:
 	return rc;
 }
 
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void
 retryjob_names_free(char **names, size_t n)
 {
-	size_t i;
+	io_names_free(names, n);
+}
 
-	if (names == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+static bool
+is_job(const char *name, void *arg)
+{
+	(void)arg;
+	return retryjob_id_valid(name);
 }
 
 int
 retryjob_names(int dirfd, char ***names, size_t *np)
 {
-	DIR *d = NULL;
-	struct dirent *de;
-	char **v = NULL, **nv;
-	size_t n = 0, cap = 0;
-	int fd, rc = -1;
-
-	*names = NULL;
-	*np = 0;
-	if ((fd = dup(dirfd)) == -1) {
-		err_sys("cannot read the retry directory");
-		goto out;
-	}
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		err_sys("cannot read the retry directory");
-		goto out;
-	}
-	rewinddir(d);
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!retryjob_id_valid(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_nomem();
-				goto out;
-			}
-			v = nv;
-		}
-		if ((v[n] = strdup(de->d_name)) == NULL) {
-			err_nomem();
-			goto out;
-		}
-		n++;
-		errno = 0;
-	}
-	if (errno != 0) {
-		err_sys("cannot read the retry directory");
-		goto out;
-	}
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_names);
-	*names = v;
-	*np = n;
-	v = NULL;
-	rc = 0;
-out:
-	retryjob_names_free(v, n);
-	if (d != NULL)
-		closedir(d);
-	return rc;
+	if (io_list_names(dirfd, is_job, NULL, names, np) == -1)
+		return err_prefix("the retry directory: ");
+	io_names_sort(*names, *np);
+	return 0;
 }
 
 bool

@@ -4,7 +4,6 @@
  * module's other files are named in store_int.h).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -382,58 +381,20 @@ store_strings_free(char **v, size_t n)
 	io_names_free(v, n);
 }
 
-static int
-cmp_str(const void *a, const void *b)
+static bool
+is_package(const char *name, void *arg)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	(void)arg;
+	return name_valid(name);
 }
 
 int
 store_packages(struct store *s, char ***names, size_t *n)
 {
-	DIR *d = NULL;
-	struct dirent *de;
-	char **v = NULL, **nv;
-	size_t cnt = 0, cap = 0;
-	int fd;
-
-	*names = NULL;
-	*n = 0;
-	if ((fd = dup(s->pkgfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		return err_sys("cannot read '%s/packages'", s->dir);
-	}
-	rewinddir(d);
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (!name_valid(de->d_name))
-			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
-				goto nomem;
-			v = nv;
-		}
-		if ((v[cnt] = strdup(de->d_name)) == NULL)
-			goto nomem;
-		cnt++;
-	}
-	if (errno != 0) {
-		err_sys("cannot read '%s/packages'", s->dir);
-		goto fail;
-	}
-	closedir(d);
-	if (cnt > 0)
-		qsort(v, cnt, sizeof(*v), cmp_str);
-	*names = v;
-	*n = cnt;
+	if (io_list_names(s->pkgfd, is_package, NULL, names, n) == -1)
+		return err_prefix("'%s/packages': ", s->dir);
+	io_names_sort(*names, *n);
 	return 0;
-nomem:
-	err_nomem();
-fail:
-	closedir(d);
-	store_strings_free(v, cnt);
-	return -1;
 }
 
 static int
@@ -458,14 +419,22 @@ store_open_vdir(struct store *s, const char *pkg)
 	return fd;
 }
 
+static bool
+is_version(const char *name, void *arg)
+{
+	uint64_t x;
+
+	(void)arg;
+	return num_arg(name, 1, UINT64_MAX, &x) == 0;
+}
+
 int
 store_versions(struct store *s, const char *pkg, uint64_t **vp, size_t *np)
 {
-	DIR *d;
-	struct dirent *de;
-	uint64_t *v = NULL, *nv, x;
-	size_t cnt = 0, cap = 0;
-	int fd;
+	char **names;
+	uint64_t *v = NULL;
+	size_t n, i;
+	int fd, rc;
 
 	*vp = NULL;
 	*np = 0;
@@ -473,37 +442,22 @@ store_versions(struct store *s, const char *pkg, uint64_t **vp, size_t *np)
 		return -1;
 	if ((fd = store_open_vdir(s, pkg)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return err_sys("cannot read versions of '%s'", pkg);
+	rc = io_list_names(fd, is_version, NULL, &names, &n);
+	close(fd);
+	if (rc == -1)
+		return err_prefix("versions of '%s': ", pkg);
+	if (n > 0 && (v = malloc(n * sizeof(*v))) == NULL) {
+		io_names_free(names, n);
+		return err_nomem();
 	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (num_arg(de->d_name, 1, UINT64_MAX, &x) == -1)
-			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_nomem();
-				goto fail;
-			}
-			v = nv;
-		}
-		v[cnt++] = x;
-	}
-	if (errno != 0) {
-		err_sys("cannot read versions of '%s'", pkg);
-		goto fail;
-	}
-	closedir(d);
-	if (cnt > 0)
-		qsort(v, cnt, sizeof(*v), cmp_u64);
+	for (i = 0; i < n; i++)
+		(void)num_arg(names[i], 1, UINT64_MAX, &v[i]);
+	io_names_free(names, n);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_u64);
 	*vp = v;
-	*np = cnt;
+	*np = n;
 	return 0;
-fail:
-	closedir(d);
-	free(v);
-	return -1;
 }
 
 int

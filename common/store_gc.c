@@ -3,7 +3,6 @@
  * "maintenance").
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -84,17 +83,32 @@ unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN])
 	return digest_unhex(hex, DIGEST_HEXLEN, d);
 }
 
+/* What sweep() asks of a name in objects/XX: a content nothing uses. */
+struct unused {
+	const char *dir;	/* "XX" */
+	const struct dset *used;
+};
+
+static bool
+is_unused(const char *name, void *arg)
+{
+	const struct unused *u = arg;
+	unsigned char dg[DIGEST_LEN];
+
+	return unhex_name(u->dir, name, dg) == 0 &&
+	    store_dset_find(u->used, dg) == NULL;
+}
+
 static int
 sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 {
-	int b;
+	struct unused u = { NULL, used };
+	char dir[3], **names;
+	struct stat st;
+	size_t n, i;
+	int b, fd, rc;
 
 	for (b = 0; b < 256; b++) {
-		char dir[3];
-		DIR *d;
-		struct dirent *de;
-		int fd;
-
 		snprintf(dir, sizeof(dir), "%02x", b);
 		if ((fd = store_open_dir(s->objfd, dir)) == -1) {
 			if (errno == ENOENT)
@@ -102,28 +116,22 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 			return err_sys("cannot open '%s/objects/%s'", s->dir,
 			    dir);
 		}
-		if ((d = fdopendir(fd)) == NULL) {
+		u.dir = dir;
+		if (io_list_names(fd, is_unused, &u, &names, &n) == -1) {
 			close(fd);
-			return err_sys("cannot read '%s/objects/%s'", s->dir,
-			    dir);
+			return err_prefix("'%s/objects/%s': ", s->dir, dir);
 		}
-		while ((de = readdir(d)) != NULL) {
-			unsigned char dg[DIGEST_LEN];
-			struct stat st;
-
-			if (unhex_name(dir, de->d_name, dg) == -1 ||
-			    store_dset_find(used, dg) != NULL)
-				continue;
-			if (fstatat(dirfd(d), de->d_name, &st,
+		for (i = 0, rc = 0; i < n && rc == 0; i++) {
+			if (fstatat(fd, names[i], &st,
 			    AT_SYMLINK_NOFOLLOW) == 0)
 				res->bytes_freed += (uint64_t)st.st_size;
-			if (io_unlink(dirfd(d), de->d_name, 0) == -1) {
-				closedir(d);
-				return -1;
-			}
-			res->contents_removed++;
+			if ((rc = io_unlink(fd, names[i], 0)) == 0)
+				res->contents_removed++;
 		}
-		closedir(d);
+		io_names_free(names, n);
+		close(fd);
+		if (rc == -1)
+			return -1;
 	}
 	return 0;
 }
