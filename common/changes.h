@@ -1,7 +1,7 @@
 /*
  * changes.h — the change list: what turns one manifest into another.
  *
- * A change list (SPEC.md, pkgmanifest(5)) has one line per path that
+ * A change list (pkgmanifest(5)) has one line per path that
  * differs, sorted by path like a manifest:
  *
  *   A ENTRY   added: the path is only in the new manifest (its entry)

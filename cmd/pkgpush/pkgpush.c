@@ -1140,8 +1140,8 @@ static void
 status_json(const struct status_row *r)
 {
 	struct json j;
-	/* The SPEC's five states: a DP whose state cannot be read has
-	 * failed (its error says why). */
+	/* The five states of pkgpush(1)'s --status --json: a DP whose
+	 * state cannot be read has failed (its error says why). */
 	const char *state = r->state == STATUS_DAMAGED ? "failed" :
 	    status_state_name(r->state);
 
