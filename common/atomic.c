@@ -319,3 +319,30 @@ atomic_write_file(int dirfd, const char *name, const void *buf, size_t len,
 	}
 	return atomic_commit(&af);
 }
+
+int
+atomic_open_parent(const char *path, char *base, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash != NULL ? slash + 1 : path;
+	char shown[PATH_SHOW_LEN], *dir;
+	int fd;
+
+	if (*name == '\0' || strlen(name) >= len)
+		return err_set("'%s': not a file name", path_show(path, shown,
+		    sizeof(shown)));
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return err_nomem();
+	memcpy(base, name, strlen(name) + 1);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		err_sys("cannot open directory '%s'", path_show(dir, shown,
+		    sizeof(shown)));
+	free(dir);
+	return fd;
+}

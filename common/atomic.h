@@ -69,6 +69,15 @@ void atomic_abort(struct atomic_file *af);
 int atomic_write_file(int dirfd, const char *name, const void *buf,
     size_t len, mode_t mode);
 
+/*
+ * Open the directory of path, a file a user names (-o FILE, as typed),
+ * for an atomic write of its last component, copied into base (len
+ * bytes).  Returns the directory's descriptor, or -1 with err set (no
+ * name after the last '/', a name that does not fit, a directory that
+ * cannot be opened).
+ */
+int atomic_open_parent(const char *path, char *base, size_t len);
+
 /* Install the SIGINT/SIGTERM/SIGHUP handler that removes the registered
  * temporary files, then dies of the same signal.  Tools call it once at
  * start.  Only files are removed there (unlink is async-signal-safe, a

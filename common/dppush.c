@@ -10,18 +10,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
+#include "atomic.h"
 #include "changes.h"
 #include "dp.h"
 #include "dppush.h"
 #include "err.h"
 #include "io.h"
+#include "layout.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "progress.h"
 #include "scan.h"
-
-#define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 void
 dp_push_opts_init(struct dp_push_opts *o)
@@ -30,43 +30,43 @@ dp_push_opts_init(struct dp_push_opts *o)
 	o->keep = 2;
 }
 
-int
-dp_clean_debris(struct dp_handle *h, const char *pkg)
+/* Debris of an interrupted push under .pkgdist/PKG: a tree or spare
+ * being built (tmp.*), a temporary file (atomic.h). */
+static bool
+is_debris(const char *name, void *arg)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd, pkgfd, rc = 0;
+	(void)arg;
+	return strncmp(name, DP_TMP_PREFIX, strlen(DP_TMP_PREFIX)) == 0 ||
+	    strstr(name, ATOMIC_TMP_MARK) != NULL;
+}
+
+/* Remove the debris of an interrupted push of pkg. */
+static int
+clean_debris(struct dp_handle *h, const char *pkg)
+{
+	char **names;
+	size_t n, i;
+	int pkgfd, rc = 0;
 
 	if (h->metafd == -1)
 		return 0;
-	if ((pkgfd = openat(h->metafd, pkg, DIRFLAGS)) == -1)
+	if ((pkgfd = openat(h->metafd, pkg, LAYOUT_DIRFLAGS)) == -1)
 		return errno == ENOENT ? 0 : err_sys("%s/%s/%s", h->where,
 		    DP_META, pkg);
-	if ((fd = dup(pkgfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if (io_list_names(pkgfd, is_debris, NULL, &names, &n) == -1) {
 		close(pkgfd);
-		return err_sys("%s/%s/%s", h->where, DP_META, pkg);
+		return err_prefix("%s/%s/%s: ", h->where, DP_META, pkg);
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, DP_TMP_PREFIX,
-		    strlen(DP_TMP_PREFIX)) != 0 &&
-		    strstr(de->d_name, ".tmp-") == NULL)
-			continue;
-		if (io_remove_tree(pkgfd, de->d_name) == -1) {
+	for (i = 0; i < n; i++)
+		if (io_remove_tree(pkgfd, names[i]) == -1) {
 			err_prefix("%s/%s/%s: ", h->where, DP_META, pkg);
 			rc = -1;
 			break;
 		}
-	}
-	closedir(d);
+	io_names_free(names, n);
 	close(pkgfd);
 	return rc;
 }
-
-struct count {
-	struct dp_push_result *r;
-};
 
 static int
 count_change(const struct change *c, void *arg)
@@ -146,11 +146,11 @@ scan_dp(struct dp_handle *h, const char *pkg, const struct dp_state *st,
 
 	memset(&ts, 0, sizeof(ts));
 	if (st->layout == DP_LAYOUT_ATOMIC) {
-		fd = openat(pkgfd, st->tree, DIRFLAGS);
+		fd = openat(pkgfd, st->tree, LAYOUT_DIRFLAGS);
 		snprintf(what, sizeof(what), "%s/%s/%s/%s", h->where,
 		    DP_META, pkg, st->tree);
 	} else {
-		fd = openat(h->rootfd, pkg, DIRFLAGS);
+		fd = openat(h->rootfd, pkg, LAYOUT_DIRFLAGS);
 		snprintf(what, sizeof(what), "%s/%s", h->where, pkg);
 	}
 	if (fd == -1)
@@ -214,28 +214,95 @@ out:
 	return rc;
 }
 
+/* The layout of a DP that holds a package in l (none: a first install
+ * in the atomic layout). */
+static const struct layout_ops *
+layout_of(enum dp_layout l)
+{
+	return l == DP_LAYOUT_INPLACE ? &layout_inplace : &layout_atomic;
+}
+
 /*
  * --verify found the DP's files right but its manifest unreadable: write
- * it again (a new base, since there is none to go on) under its own name
- * (atomic: the current tree's vN.K.manifest, and DP/.pkgdist/PKG/manifest
- * its pointer again), then drop the bases nothing names.
+ * it again (a new base, since there is none to go on) under its own name,
+ * then drop the bases nothing names.
  */
 static int
-rewrite_manifest(struct dp_apply *a)
+rewrite_manifest(const struct layout_ops *lo, struct dp_apply *a)
 {
-	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
+	if (lo->rewrite_manifest(a) == -1)
+		return -1;
+	layout_gc_bases(a);
+	return 0;
+}
 
-	if (a->st->layout == DP_LAYOUT_INPLACE) {
-		if (dp_save_manifest(a, DP_MANIFEST) == -1)
+/*
+ * Steps 1 and 2: the DP's state for pkg into st and what it records the
+ * DP holds into oldm (with its base); the refusals of a move the other
+ * way than o->rollback says (r->permanent).
+ */
+static int
+read_state(struct dp_handle *h, const char *pkg, uint64_t v,
+    const struct dp_push_opts *o, struct dp_push_result *r,
+    struct dp_state *st, struct manifest *oldm, struct mdelta_base *base)
+{
+	struct err_saved why = ERR_SAVED_INIT;
+
+	if (!o->dry_run && clean_debris(h, pkg) == -1)
+		return -1;
+	if (dp_state_read_base(h, pkg, st, oldm, base) == -1) {
+		/* --verify rebuilds a state manifest that cannot be read
+		 * (damaged, truncated, a link planted as its base): what
+		 * the DP holds comes from hashing it anyway.  Anything
+		 * else wrong (the state record, DP/PKG) still stops. */
+		if (!o->verify)
 			return -1;
-	} else {
-		dp_tree_manifest_name(a->st->tree, mname);
-		if (dp_save_manifest(a, mname) == -1 ||
-		    dp_current_manifest(a->h, a->pkg, a->pkgfd,
+		err_save(&why);
+		if (dp_state_read(h, pkg, st, NULL) == -1)
+			return err_restore(&why);
+		err_drop(&why);
+		r->state_rebuilt = st->status != DP_ST_NONE;
+	}
+	r->held = st->status != DP_ST_NONE;
+	r->old_version = st->version;
+	r->old_partial = st->status == DP_ST_PARTIAL;
+	if (r->held && st->version > v && !o->rollback) {
+		r->permanent = true;
+		return err_set("%s/%s: holds version %" PRIu64 ", above %"
+		    PRIu64 ": refusing to go down (use --rollback)", h->where,
+		    pkg, st->version, v);
+	}
+	if (r->held && st->version < v && o->rollback) {
+		r->permanent = true;
+		return err_set("%s/%s: holds version %" PRIu64 ", below %"
+		    PRIu64 ": --rollback only goes down", h->where, pkg,
+		    st->version, v);
+	}
+	return 0;
+}
+
+/*
+ * Nothing to change: a success.  A failure noted on the DP by an earlier
+ * push (dp_note_failure) is no longer true; a manifest --verify could
+ * not read is written anew; what a push cut short after it changed the
+ * DP is finished (the layout's finish).
+ */
+static int
+up_to_date(const struct layout_ops *lo, struct dp_apply *a)
+{
+	if (a->o->dry_run)
+		return 0;
+	if (a->st->error != NULL) {
+		free(a->st->error);
+		a->st->error = NULL;
+		if (dp_state_write(a->h, a->pkg, a->st,
 		    &a->r->state_bytes) == -1)
 			return -1;
 	}
-	dp_gc_bases(a);
+	if (a->r->state_rebuilt)
+		return rewrite_manifest(lo, a);
+	if (lo->finish != NULL && a->pkgfd != -1)
+		return lo->finish(a);
 	return 0;
 }
 
@@ -246,10 +313,10 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 {
 	struct manifest oldm, newv, actual, loaded;
 	const struct manifest *asread = &oldm;
+	const struct layout_ops *lo;
 	struct mdelta_base base;
 	struct dp_state st;
 	struct dp_apply a;
-	enum dp_layout want;
 	uint64_t v = newm->version, planned = 0;
 	long long nchg;
 	int pkgfd = -1, rc = -1, k;
@@ -262,59 +329,25 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	mdelta_base_init(&base);
 	dp_state_init(&st);
 	r->new_version = v;
-	want = o->inplace ? DP_LAYOUT_INPLACE : DP_LAYOUT_ATOMIC;
-	if (!o->dry_run && dp_clean_debris(h, pkg) == -1)
+	lo = layout_of(o->inplace ? DP_LAYOUT_INPLACE : DP_LAYOUT_ATOMIC);
+	if (read_state(h, pkg, v, o, r, &st, &oldm, &base) == -1)
 		goto out;
-	if (dp_state_read_base(h, pkg, &st, &oldm, &base) == -1) {
-		char *msg;
-
-		/* --verify rebuilds a state manifest that cannot be read
-		 * (damaged, truncated, a link planted as its base): what
-		 * the DP holds comes from hashing it anyway.  Anything
-		 * else wrong (the state record, DP/PKG) still stops. */
-		if (!o->verify || (msg = strdup(err_get())) == NULL)
-			goto out;
-		if (dp_state_read(h, pkg, &st, NULL) == -1) {
-			err_set("%s", msg);
-			free(msg);
-			goto out;
-		}
-		free(msg);
-		r->state_rebuilt = st.status != DP_ST_NONE;
-	}
-	r->held = st.status != DP_ST_NONE;
-	r->old_version = st.version;
-	r->old_partial = st.status == DP_ST_PARTIAL;
-	if (r->held && st.version > v && !o->rollback) {
-		err_set("%s/%s: holds version %" PRIu64 ", above %" PRIu64
-		    ": refusing to go down (use --rollback)", h->where, pkg,
-		    st.version, v);
-		r->permanent = true;
-		goto out;
-	}
-	if (r->held && st.version < v && o->rollback) {
-		err_set("%s/%s: holds version %" PRIu64 ", below %" PRIu64
-		    ": --rollback only goes down", h->where, pkg, st.version,
-		    v);
-		r->permanent = true;
-		goto out;
-	}
 	/* A DP keeps the layout it holds the package in: an in-place DP is
 	 * usually a share that cannot hold links, and a client reading an
 	 * atomic DP relies on its link.  o->inplace picks the layout of a
 	 * first install only. */
-	if (r->held && st.layout != want) {
-		want = st.layout;
+	if (r->held && st.layout != lo->layout) {
+		lo = layout_of(st.layout);
 		r->kept_layout = true;
 	}
-	r->inplace = want == DP_LAYOUT_INPLACE;
+	r->inplace = lo->layout == DP_LAYOUT_INPLACE;
 	if (dp_view(newm, pkg, v, &newv) == -1)
 		goto out;
 	if (r->held && !o->dry_run &&
 	    (pkgfd = dp_pkgdir(h, pkg, false)) == -1)
 		goto out;
 	if (r->held && o->dry_run && h->metafd != -1)
-		pkgfd = openat(h->metafd, pkg, DIRFLAGS);
+		pkgfd = openat(h->metafd, pkg, LAYOUT_DIRFLAGS);
 
 	memset(&a, 0, sizeof(a));
 	a.h = h;
@@ -324,22 +357,16 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	a.st = &st;
 	a.src = src;
 	a.newm = &newv;
+	a.pkgfd = pkgfd;
+	a.oldm = &oldm;
+	a.base = &base;
 
-	/* Rollback to a kept tree: nothing copied. */
-	if (r->held && o->rollback && want == DP_LAYOUT_ATOMIC && !o->verify &&
+	/* Rollback to a kept tree: nothing copied.  A dry run says what
+	 * the real run will do: switch back when a kept tree is there,
+	 * else rebuild (below). */
+	if (r->held && o->rollback && lo->rollback != NULL && !o->verify &&
 	    st.version > v) {
-		a.pkgfd = pkgfd;
-		a.oldm = &oldm;
-		if (o->dry_run) {
-			/* Say what the real run will do: switch back when
-			 * a kept tree is there, else rebuild (below). */
-			char tree[64];
-
-			k = pkgfd == -1 ? 0 :
-			    layout_atomic_kept(&a, v, tree, sizeof(tree));
-		} else
-			k = layout_atomic_rollback(&a, v);
-		if (k == -1)
+		if ((k = pkgfd == -1 ? 0 : lo->rollback(&a, v)) == -1)
 			goto out;
 		if (k == 1) {
 			r->reused_tree = true;
@@ -367,29 +394,7 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	    st.status == DP_ST_COMPLETE) {
 		r->up_to_date = true;
 		r->bytes = 0;
-		rc = 0;
-		/* Nothing to do is a success: a failure noted on the DP by
-		 * an earlier push (dp_note_failure) is no longer true. */
-		if (st.error != NULL && !o->dry_run) {
-			free(st.error);
-			st.error = NULL;
-			if (dp_state_write(h, pkg, &st, &r->state_bytes) ==
-			    -1) {
-				rc = -1;
-				goto out;
-			}
-		}
-		/* The files are right but the manifest could not be read:
-		 * write it anew where it was. */
-		a.pkgfd = pkgfd;
-		a.oldm = &oldm;
-		a.base = &base;
-		a.loaded = NULL;
-		if (r->state_rebuilt && !o->dry_run)
-			rc = rewrite_manifest(&a);
-		else if (st.layout == DP_LAYOUT_ATOMIC && !o->dry_run &&
-		    pkgfd != -1)
-			rc = layout_atomic_finish(&a);
+		rc = up_to_date(lo, &a);
 		goto out;
 	}
 	if (o->dry_run) {
@@ -404,13 +409,8 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	if (pkgfd == -1 && (pkgfd = dp_pkgdir(h, pkg, true)) == -1)
 		goto out;
 	a.pkgfd = pkgfd;
-	a.oldm = &oldm;
-	a.base = &base;
 	a.loaded = base.name[0] == '\0' ? NULL : asread;
-	if (want == DP_LAYOUT_ATOMIC)
-		rc = layout_atomic_apply(&a);
-	else
-		rc = layout_inplace_apply(&a);
+	rc = lo->apply(&a);
 out:
 	if (rc == -1 && r->failed_errno == 0)
 		r->failed_errno = err_errno();
@@ -436,31 +436,44 @@ dp_push_refused(const struct dp_push_result *r, bool rollback)
 }
 
 int
-dp_save_manifest(struct dp_apply *a, const char *name)
+dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep)
 {
-	if (mdelta_save_at(a->pkgfd, name, a->loaded, a->newm, a->base,
-	    &a->r->state_bytes) == -1)
-		return err_prefix("%s/%s/%s: ", a->h->where, DP_META,
-		    a->pkg);
-	return 0;
-}
+	const struct layout_ops *lo;
+	struct dp_push_opts o;
+	struct dp_push_result r;
+	struct dp_apply a;
+	struct dp_state st;
+	struct manifest m;
+	int pkgfd, rc = -1;
 
-int
-dp_write_content(const struct dp_apply *a, const struct entry *e, int fd,
-    const char *what, uint64_t *bytes)
-{
-	if (a->src == NULL || a->src->write == NULL)
-		return err_set("%s: no content source", what);
-	if (a->src->write(a->src->ctx, e->digest, e->size, fd, what) == -1)
-		return -1;
-	*bytes += e->size;
-	return 0;
-}
-
-void
-dp_gc_bases(struct dp_apply *a)
-{
-	if (mdelta_gc(a->pkgfd) == -1)
-		snprintf(a->r->warning, sizeof(a->r->warning), "%s/%s/%s: %s",
-		    a->h->where, DP_META, a->pkg, err_get());
+	dp_state_init(&st);
+	manifest_init(&m);
+	if (h->metafd == -1 || (pkgfd = openat(h->metafd, pkg,
+	    LAYOUT_DIRFLAGS)) == -1)
+		return err_sys("%s/%s/%s", h->where, DP_META, pkg);
+	if (dp_state_read(h, pkg, &st, &m) == -1)
+		goto out;
+	lo = layout_of(st.layout);
+	if (st.status != DP_ST_COMPLETE || st.layout != lo->layout ||
+	    lo->after == NULL) {
+		rc = 0;
+		goto out;
+	}
+	dp_push_opts_init(&o);
+	o.keep = keep;
+	memset(&r, 0, sizeof(r));
+	memset(&a, 0, sizeof(a));
+	a.h = h;
+	a.pkg = pkg;
+	a.pkgfd = pkgfd;
+	a.o = &o;
+	a.r = &r;
+	a.st = &st;
+	a.oldm = &m;
+	rc = lo->after(&a);
+out:
+	close(pkgfd);
+	dp_state_free(&st);
+	manifest_free(&m);
+	return rc;
 }

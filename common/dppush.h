@@ -5,8 +5,8 @@
  * store: it takes the DP (dp.h), the new version's manifest and a
  * content source, a struct of callbacks that writes a content, named by
  * its SHA-256 and size, into a file descriptor.  Locally (pkgpush) the
- * source reads the store; on a remote DP (pkgpush --serve, issue 6) the
- * same dp_push() runs on the far side with a source that reads contents
+ * source reads the store; on a remote DP (pkgpush --serve) the same
+ * dp_push() runs on the far side with a source that reads contents
  * from the SSH stream.  Both sides thus share the layouts, the state,
  * the checks and the failure behaviour.
  *
@@ -29,6 +29,9 @@
  *      inplace), asking src->write() for each added or changed file;
  *   6. write the state and manifest; atomic: remove trees beyond o->keep.
  *
+ * The layouts are the engine's own (layout.h, private to dppush.c and
+ * layout*.c); nothing outside sees them.
+ *
  * A failure at any step leaves the DP at its old version (atomic: old
  * tree whole, new tree removed; inplace: every file old or new, nothing
  * deleted, state "partial") and returns -1 with err set; r->failed_errno
@@ -44,7 +47,6 @@
 #include "digest.h"
 #include "dp.h"
 #include "manifest.h"
-#include "mdelta.h"
 
 struct progress;
 struct ratelimit;
@@ -159,84 +161,5 @@ bool dp_push_refused(const struct dp_push_result *r, bool rollback);
  * its tree as it would without a spare).
  */
 int dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep);
-#define DP_SPARE_PREFIX "spare."
-
-/* Remove debris of an interrupted push of pkg (tmp.* under
- * .pkgdist/PKG).  dp_push() calls it; exposed for tests. */
-int dp_clean_debris(struct dp_handle *h, const char *pkg);
-
-/* ---- internal to the layouts (layout_atomic.c, layout_inplace.c) ---- */
-
-struct dp_apply {
-	struct dp_handle *h;
-	const char *pkg;
-	int pkgfd;			/* DP/.pkgdist/PKG */
-	const struct manifest *oldm;	/* DP view, may be empty */
-	/* The manifest as read from the DP with its base (mdelta.h), for
-	 * writing the new one as a delta; NULL: none (a new base). */
-	const struct manifest *loaded;
-	struct mdelta_base *base;
-	const struct manifest *newm;	/* DP view, header set */
-	const struct content_source *src;
-	const struct dp_push_opts *o;
-	struct dp_push_result *r;
-	struct dp_state *st;		/* current state, updated */
-	/* Atomic: entries of newm hard-linked to the old tree's file and
-	 * given their new mode and mtime there (layout_build_tree). */
-	size_t *retimed, nretimed;
-};
-
-int layout_atomic_apply(struct dp_apply *a);
-/* The newest kept tree of version v under a->pkgfd (one whose manifest
- * is there): 1 and its name in name, 0 none, -1 error.  Changes nothing
- * (a dry run asks it what layout_atomic_rollback would do). */
-int layout_atomic_kept(struct dp_apply *a, uint64_t v, char *name,
-    size_t len);
-/* Switch DP/PKG back to the kept tree of version v that
- * layout_atomic_kept() names; 1 done, 0 none kept (nothing changed). */
-int layout_atomic_rollback(struct dp_apply *a, uint64_t v);
-/* Up to date: finish what a push cut short after its switch (the record
- * of the tree DP/PKG links to, the trees beyond keep) and make
- * DP/.pkgdist/PKG/manifest a pointer if it is not one. */
-int layout_atomic_finish(struct dp_apply *a);
-int layout_inplace_apply(struct dp_apply *a);
-
-/* Shared by the layouts (layout_atomic.c). */
-int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
-    const char *where, const unsigned char *have);
-int layout_fix_dirs(int rootfd, const struct manifest *m,
-    const unsigned char *only, const char *where);
-/* Files this big get their writeback started as soon as written (small
- * ones are left to the final sync: many tiny writes would only seek). */
-#define LAYOUT_WRITEBACK_MIN (1024 * 1024)
-/* At most this many writer threads per tree build. */
-#define LAYOUT_WRITERS_MAX 8
-int layout_syncfs(int fd, const char *what);
-void layout_start_writeback(int fd);
-int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);
-/* Give a file just written (fd, name under dir) e's mode and mtime and
- * start the writeback of a big one.  0, or -1 with err set. */
-int layout_finish_file(int dir, const char *name, int fd,
-    const struct entry *e, const char *what);
-int layout_copy_old(int olddir, const char *base, const struct entry *e,
-    int fd, const char *what, uint64_t *bytes);
-void layout_remove_quietly(int dirfd, const char *name);
-
-/* Write a->newm as the DP's manifest name under a->pkgfd (a delta
- * against a->base when small, mdelta.h); counts r->state_bytes. */
-int dp_save_manifest(struct dp_apply *a, const char *name);
-/* Remove the bases no manifest names any more (mdelta_gc()), once the
- * new state is in place; a failure only sets r->warning. */
-void dp_gc_bases(struct dp_apply *a);
-
-/*
- * The one way a layout writes a file's content: fill fd (a new, empty
- * regular file) with e's content through a->src and add e->size to
- * *bytes.  It changes nothing in a (a->r included), so the atomic
- * layout's writer threads call it at once, each with its own counter,
- * when the source allows it (o->write_threads).  0, or -1 with err set.
- */
-int dp_write_content(const struct dp_apply *a, const struct entry *e, int fd,
-    const char *what, uint64_t *bytes);
 
 #endif

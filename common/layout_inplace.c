@@ -35,25 +35,31 @@
 
 #include "changes.h"
 #include "dp.h"
-#include "dppush.h"
 #include "err.h"
 #include "io.h"
+#include "layout.h"
 #include "manifest.h"
 #include "mdelta.h"
 #include "progress.h"
-
-#define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 /* Per change: which phase, and the temporary written for it. */
 enum { PH_NONE, PH_WRITE, PH_META, PH_DELETE, PH_LATE };
 
 struct plan {
+	struct dp_apply *a;
 	struct change_list cl;
 	unsigned char *phase;		/* per change */
 	unsigned *tmpid;		/* per change: 0 none, else N */
 	char **typechg;			/* sorted paths whose type changed */
 	size_t ntypechg;
 	long pid;			/* in temporary names: asked once */
+	uint64_t from;			/* the version the DP was at */
+	int root;			/* DP/PKG */
+	struct dp_walk w;		/* in DP/PKG */
+	unsigned id;			/* the last temporary's N */
+	bool touched;			/* something replaced or removed */
+	char *firstbusy;		/* the first file in use, or NULL */
+	char where[4400], what[8600];
 };
 
 static int
@@ -138,7 +144,7 @@ write_tmp(struct dp_apply *a, int dir, const char *tmp, const struct entry *e,
 	if ((fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
 		return err_sys("%s", what);
-	if (dp_write_content(a, e, fd, what, &a->r->bytes) == -1 ||
+	if (layout_write_content(a, e, fd, what, &a->r->bytes) == -1 ||
 	    layout_finish_file(dir, tmp, fd, e, what) == -1)
 		goto out;
 	rc = 0;
@@ -203,7 +209,7 @@ create_direct(struct dp_apply *a, int dir, const char *base,
 
 /* Remove the temporaries of phase 1 still there (after a failure). */
 static void
-drop_tmps(struct dp_apply *a, struct plan *p, int root)
+drop_tmps(struct plan *p)
 {
 	struct dp_walk w;
 	const char *base;
@@ -211,7 +217,7 @@ drop_tmps(struct dp_apply *a, struct plan *p, int root)
 	size_t i;
 	int pfd;
 
-	dp_walk_init(&w, root);
+	dp_walk_init(&w, p->root);
 	for (i = 0; i < p->cl.n; i++) {
 		const struct entry *e = change_entry(&p->cl.v[i]);
 
@@ -224,7 +230,6 @@ drop_tmps(struct dp_apply *a, struct plan *p, int root)
 		p->tmpid[i] = 0;
 	}
 	dp_walk_free(&w);
-	(void)a;
 }
 
 /*
@@ -270,14 +275,14 @@ first_install(struct dp_apply *a)
 	    a->pkg, tmp);
 	if (io_mkdir(a->pkgfd, tmp, 0700) == -1)
 		return err_prefix("%s: ", a->h->where);
-	if ((newfd = openat(a->pkgfd, tmp, DIRFLAGS)) == -1) {
+	if ((newfd = openat(a->pkgfd, tmp, LAYOUT_DIRFLAGS)) == -1) {
 		err_sys("%s", where);
 		goto out;
 	}
 	if (layout_build_tree(a, newfd, -1, where, NULL) == -1 ||
 	    layout_syncfs(newfd, where) == -1)
 		goto out;
-	if (dp_save_manifest(a, DP_MANIFEST) == -1)
+	if (layout_save_manifest(a, DP_MANIFEST) == -1)
 		goto out;
 	a->st->layout = DP_LAYOUT_INPLACE;
 	a->st->status = DP_ST_COMPLETE;
@@ -298,7 +303,7 @@ first_install(struct dp_apply *a)
 		err_prefix("%s: ", a->h->where);
 		goto undo;
 	}
-	dp_gc_bases(a);
+	layout_gc_bases(a);
 	rc = 0;
 	goto out;
 undo:
@@ -329,66 +334,71 @@ save_state(struct dp_apply *a, enum dp_status s, uint64_t from,
 	return dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 }
 
-int
-layout_inplace_apply(struct dp_apply *a)
+/* Note that the file shown as what is in use ("file in use, how"). */
+static void
+note_busy(struct plan *p, const char *what, const char *how)
 {
-	struct plan p;
-	struct dp_walk w;
+	size_t n;
+	char *msg;
+
+	p->a->r->busy++;
+	if (p->firstbusy != NULL)
+		return;
+	n = strlen(what) + strlen(how) + 32;
+	if ((msg = malloc(n)) == NULL)
+		return;
+	snprintf(msg, n, "%s: file in use, %s", what, how);
+	p->firstbusy = msg;
+}
+
+/*
+ * The plan: the changes from a->oldm to a->newm, the phase of each (a
+ * change under a path whose type changes waits until that path is
+ * gone), and the contents asked of the source, in the order phases 1
+ * and 3 will write them.
+ */
+static int
+plan_changes(struct plan *p)
+{
+	struct dp_apply *a = p->a;
 	struct dp_need *needs = NULL;
 	size_t i, nneed = 0;
-	const char *base;
-	char tmp[64], where[4400], what[8600], *firstbusy = NULL;
-	unsigned char *dirs = NULL;
-	uint64_t from = a->st->version;
-	unsigned id = 0;
-	int root = -1, pfd, rc = -1, busy, e_no = 0, pass;
-	bool touched = false;
+	int pass, rc = -1;
 
-	memset(&p, 0, sizeof(p));
-	p.pid = (long)getpid();
-	change_list_init(&p.cl);
-	dp_walk_init(&w, -1);
-	if (!a->r->held)
-		return first_install(a);
-
-	snprintf(where, sizeof(where), "%s/%s", a->h->where, a->pkg);
-	if ((root = openat(a->h->rootfd, a->pkg, DIRFLAGS)) == -1)
-		return err_sys("%s", where);
-	if (changes_list(a->oldm, a->newm, &p.cl) == -1)
-		goto out;
-	if (p.cl.n && ((p.phase = calloc(p.cl.n, 1)) == NULL ||
-	    (p.tmpid = calloc(p.cl.n, sizeof(*p.tmpid))) == NULL ||
-	    (p.typechg = malloc(p.cl.n * sizeof(char *))) == NULL ||
-	    (needs = malloc(p.cl.n * sizeof(*needs))) == NULL)) {
+	if (changes_list(a->oldm, a->newm, &p->cl) == -1)
+		return -1;
+	if (p->cl.n && ((p->phase = calloc(p->cl.n, 1)) == NULL ||
+	    (p->tmpid = calloc(p->cl.n, sizeof(*p->tmpid))) == NULL ||
+	    (p->typechg = malloc(p->cl.n * sizeof(char *))) == NULL ||
+	    (needs = malloc(p->cl.n * sizeof(*needs))) == NULL)) {
 		err_sys("out of memory");
 		goto out;
 	}
-	for (i = 0; i < p.cl.n; i++) {
-		const struct change *c = &p.cl.v[i];
+	/* Already sorted: the change list is in path order. */
+	for (i = 0; i < p->cl.n; i++) {
+		const struct change *c = &p->cl.v[i];
 
 		if (c->kind == CHANGE_MOD && c->from->type != c->to->type)
-			p.typechg[p.ntypechg++] = c->to->path;
+			p->typechg[p->ntypechg++] = c->to->path;
 	}
-	/* Already sorted: the change list is in path order. */
-	for (i = 0; i < p.cl.n; i++) {
-		const struct change *c = &p.cl.v[i];
+	for (i = 0; i < p->cl.n; i++) {
+		const struct change *c = &p->cl.v[i];
 		const struct entry *e = change_entry(c);
 
 		if (c->kind == CHANGE_DEL)
-			p.phase[i] = PH_DELETE;
-		else if (under_typechange(&p, e->path))
-			p.phase[i] = PH_LATE;
+			p->phase[i] = PH_DELETE;
+		else if (under_typechange(p, e->path))
+			p->phase[i] = PH_LATE;
 		else if (c->kind == CHANGE_PERM)
-			p.phase[i] = PH_META;
+			p->phase[i] = PH_META;
 		else
-			p.phase[i] = PH_WRITE;
+			p->phase[i] = PH_WRITE;
 	}
-	/* The contents, in the order they will be asked for. */
 	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < p.cl.n; i++) {
-			const struct entry *e = change_entry(&p.cl.v[i]);
+		for (i = 0; i < p->cl.n; i++) {
+			const struct entry *e = change_entry(&p->cl.v[i]);
 
-			if (p.phase[i] != (pass ? PH_LATE : PH_WRITE) ||
+			if (p->phase[i] != (pass ? PH_LATE : PH_WRITE) ||
 			    e->type != ENTRY_FILE)
 				continue;
 			memcpy(needs[nneed].digest, e->digest, DIGEST_LEN);
@@ -398,268 +408,338 @@ layout_inplace_apply(struct dp_apply *a)
 	if (a->src && a->src->prepare &&
 	    a->src->prepare(a->src->ctx, needs, nneed) == -1)
 		goto out;
+	rc = 0;
+out:
+	free(needs);
+	return rc;
+}
 
-	/* 0. The intent, before anything is touched. */
-	if (save_state(a, DP_ST_PARTIAL, from, NULL) == -1)
-		goto out;
+/* 1. Every added or changed file or link as a temporary beside its
+ * target (new directories made), then one sync. */
+static int
+write_temporaries(struct plan *p)
+{
+	struct dp_apply *a = p->a;
+	const char *base;
+	char tmp[64];
+	size_t i;
+	int pfd;
 
-	/* 1. Temporaries (and new directories). */
-	dp_walk_init(&w, root);
-	for (i = 0; i < p.cl.n; i++) {
-		const struct entry *e = change_entry(&p.cl.v[i]);
+	for (i = 0; i < p->cl.n; i++) {
+		const struct entry *e = change_entry(&p->cl.v[i]);
 
-		if (p.phase[i] != PH_WRITE)
+		if (p->phase[i] != PH_WRITE)
 			continue;
-		dp_what(where, e->path, what, sizeof(what));
-		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
-			err_prefix("%s: ", where);
-			goto fail1;
-		}
+		dp_what(p->where, e->path, p->what, sizeof(p->what));
+		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == -1)
+			return err_prefix("%s: ", p->where);
 		if (e->type == ENTRY_DIR) {
 			if (io_mkdir(pfd, base, 0700) == -1 &&
-			    err_errno() != EEXIST) {
-				err_prefix("%s: ", what);
-				goto fail1;
-			}
+			    err_errno() != EEXIST)
+				return err_prefix("%s: ", p->what);
 			continue;
 		}
-		p.tmpid[i] = ++id;
-		tmpname(tmp, sizeof(tmp), p.pid, id);
-		if (write_tmp(a, pfd, tmp, e, what) == -1)
-			goto fail1;
+		p->tmpid[i] = ++p->id;
+		tmpname(tmp, sizeof(tmp), p->pid, p->id);
+		if (write_tmp(a, pfd, tmp, e, p->what) == -1)
+			return -1;
 		if (a->o->progress)
 			progress_add(a->o->progress, 1, e->size);
 	}
-	if (layout_syncfs(root, where) == -1)
-		goto fail1;
+	return layout_syncfs(p->root, p->where);
+}
 
-	/* 2. Replacements: each temporary over its target. */
-	for (i = 0; i < p.cl.n; i++) {
-		const struct change *c = &p.cl.v[i];
-		const struct entry *e = change_entry(c);
+/* 2, for change i: its temporary over its target, or its new mode and
+ * mtime; a target in use is left untouched (its temporary goes). */
+static int
+replace_one(struct plan *p, size_t i)
+{
+	const struct change *c = &p->cl.v[i];
+	const struct entry *e = change_entry(c);
+	const char *base;
+	char tmp[64];
+	int pfd, busy = 0;
 
-		if (p.phase[i] != PH_WRITE && p.phase[i] != PH_META)
-			continue;
-		if (e->type == ENTRY_DIR)
-			continue;
-		dp_what(where, e->path, what, sizeof(what));
-		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
-			err_prefix("%s: ", where);
-			goto fail2;
-		}
-		busy = 0;
-		if (c->kind != CHANGE_ADD && e->type == ENTRY_FILE &&
-		    (busy = in_use(pfd, base)) == -1) {
-			err_sys("%s", what);
-			goto fail2;
-		}
-		if (!busy && p.phase[i] == PH_META) {
-			if (apply_meta(pfd, base, e, what) == -1)
-				goto fail2;
-			touched = true;
-			continue;
-		}
-		if (!busy) {
-			tmpname(tmp, sizeof(tmp), p.pid, p.tmpid[i]);
-			if (io_rename(pfd, tmp, pfd, base) == 0) {
-				p.tmpid[i] = 0;
-				touched = true;
-				continue;
-			}
-			if (err_errno() != EPERM && err_errno() != EBUSY &&
-			    err_errno() != ETXTBSY && err_errno() != EACCES) {
-				err_prefix("%s: ", what);
-				goto fail2;
-			}
-			busy = 1;
-		}
-		a->r->busy++;
-		if (firstbusy == NULL) {
-			size_t n = strlen(what) + 64;
-			if ((firstbusy = malloc(n)) != NULL)
-				snprintf(firstbusy, n, "%s: file in use, left "
-				    "untouched", what);
-		}
-		if (p.tmpid[i]) {
-			tmpname(tmp, sizeof(tmp), p.pid, p.tmpid[i]);
-			(void)unlinkat(pfd, tmp, 0);
-			p.tmpid[i] = 0;
-		}
+	dp_what(p->where, e->path, p->what, sizeof(p->what));
+	if (dp_walk_parent(&p->w, e->path, &pfd, &base) == -1)
+		return err_prefix("%s: ", p->where);
+	if (c->kind != CHANGE_ADD && e->type == ENTRY_FILE &&
+	    (busy = in_use(pfd, base)) == -1)
+		return err_sys("%s", p->what);
+	if (!busy && p->phase[i] == PH_META) {
+		if (apply_meta(pfd, base, e, p->what) == -1)
+			return -1;
+		p->touched = true;
+		return 0;
 	}
-	/* A file in use that would be removed (deleted, or the old side of
-	 * a type change) also stops the deletions. */
-	for (i = 0; i < p.cl.n; i++) {
-		const struct change *c = &p.cl.v[i];
+	if (!busy) {
+		tmpname(tmp, sizeof(tmp), p->pid, p->tmpid[i]);
+		if (io_rename(pfd, tmp, pfd, base) == 0) {
+			p->tmpid[i] = 0;
+			p->touched = true;
+			return 0;
+		}
+		if (err_errno() != EPERM && err_errno() != EBUSY &&
+		    err_errno() != ETXTBSY && err_errno() != EACCES)
+			return err_prefix("%s: ", p->what);
+	}
+	note_busy(p, p->what, "left untouched");
+	if (p->tmpid[i]) {
+		tmpname(tmp, sizeof(tmp), p->pid, p->tmpid[i]);
+		(void)unlinkat(pfd, tmp, 0);
+		p->tmpid[i] = 0;
+	}
+	return 0;
+}
+
+/* 2. The replacements; then the files in use that phase 3 would remove
+ * (deleted, or the old side of a type change) are counted too: any file
+ * in use stops phase 3 (*busy). */
+static int
+replace_all(struct plan *p, bool *busy)
+{
+	char shown[PATH_SHOW_LEN], what[sizeof(p->where) + PATH_SHOW_LEN + 2];
+	const char *base;
+	size_t i;
+	int pfd;
+
+	for (i = 0; i < p->cl.n; i++)
+		if ((p->phase[i] == PH_WRITE || p->phase[i] == PH_META) &&
+		    change_entry(&p->cl.v[i])->type != ENTRY_DIR &&
+		    replace_one(p, i) == -1)
+			return -1;
+	for (i = 0; i < p->cl.n; i++) {
+		const struct change *c = &p->cl.v[i];
 		const struct entry *e = c->from;
 
 		if (c->from == NULL || e->type != ENTRY_FILE ||
-		    (p.phase[i] != PH_DELETE && !(c->kind == CHANGE_MOD &&
+		    (p->phase[i] != PH_DELETE && !(c->kind == CHANGE_MOD &&
 		    c->to->type != ENTRY_FILE)))
 			continue;
-		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
+		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == -1)
 			continue;	/* its directory is gone already */
-		if ((busy = in_use(pfd, base)) == 1) {
-			a->r->busy++;
-			if (firstbusy == NULL) {
-				size_t n = strlen(where) +
-				    PATH_SHOW_LEN + 64;
-				char shown[PATH_SHOW_LEN];
-
-				if ((firstbusy = malloc(n)) != NULL)
-					snprintf(firstbusy, n, "%s/%s: file "
-					    "in use, %s", where, path_show(
-					    e->path, shown, sizeof(shown)),
-					    p.phase[i] == PH_DELETE ?
-					    "not deleted" : "left untouched");
-			}
+		if (in_use(pfd, base) == 1) {
+			snprintf(what, sizeof(what), "%s/%s", p->where,
+			    path_show(e->path, shown, sizeof(shown)));
+			note_busy(p, what, p->phase[i] == PH_DELETE ?
+			    "not deleted" : "left untouched");
 		}
 	}
-	if (a->r->busy) {
-		err_set("%s%s", firstbusy ? firstbusy : where,
-		    a->r->busy > 1 ? " (and others)" : "");
-		errno = EBUSY;
-		e_no = EBUSY;
-		goto partial;
-	}
+	*busy = p->a->r->busy > 0;
+	return 0;
+}
 
-	/* 3. Deletions, deepest first; then the new sides of type changes. */
-	for (i = p.cl.n; i-- > 0;) {
-		const struct change *c = &p.cl.v[i];
+/* 3. Deletions, deepest first; then the new sides of type changes. */
+static int
+delete_and_retype(struct plan *p)
+{
+	const char *base;
+	size_t i;
+	int pfd;
+
+	for (i = p->cl.n; i-- > 0;) {
+		const struct change *c = &p->cl.v[i];
 		const struct entry *e = c->from;
 
-		if (p.phase[i] != PH_DELETE &&
+		if (p->phase[i] != PH_DELETE &&
 		    !(c->kind == CHANGE_MOD && c->from->type != c->to->type))
 			continue;
-		dp_what(where, e->path, what, sizeof(what));
-		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
+		dp_what(p->where, e->path, p->what, sizeof(p->what));
+		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == -1) {
 			if (err_errno() == ENOENT)
 				continue;
-			goto fail2;
+			return -1;
 		}
 		if (e->type == ENTRY_DIR) {
 			if (io_remove_tree(pfd, base) == -1)
-				goto fail2;
+				return -1;
 		} else if (io_unlink(pfd, base, 0) == -1 &&
-		    err_errno() != ENOENT) {
-			err_prefix("%s: ", where);
-			goto fail2;
-		}
-		touched = true;
+		    err_errno() != ENOENT)
+			return err_prefix("%s: ", p->where);
+		p->touched = true;
 	}
-	for (i = 0; i < p.cl.n; i++) {
-		const struct entry *e = change_entry(&p.cl.v[i]);
+	for (i = 0; i < p->cl.n; i++) {
+		const struct entry *e = change_entry(&p->cl.v[i]);
 
-		if (p.phase[i] != PH_LATE)
+		if (p->phase[i] != PH_LATE)
 			continue;
-		dp_what(where, e->path, what, sizeof(what));
-		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1) {
-			err_prefix("%s: ", where);
-			goto fail2;
-		}
-		if (create_direct(a, pfd, base, e, p.pid, ++id, what) == -1)
-			goto fail2;
+		dp_what(p->where, e->path, p->what, sizeof(p->what));
+		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == -1)
+			return err_prefix("%s: ", p->where);
+		if (create_direct(p->a, pfd, base, e, p->pid, ++p->id,
+		    p->what) == -1)
+			return -1;
 	}
+	return 0;
+}
 
-	/* 4. Directories, durability, the record. */
-	dp_walk_free(&w);
-	dp_walk_init(&w, -1);
-	if (mark_dirs(&p, a->newm, &dirs) == -1 ||
-	    layout_fix_dirs(root, a->newm, dirs, where) == -1 ||
-	    layout_syncfs(root, where) == -1)
-		goto fail2;
-	if (dp_save_manifest(a, DP_MANIFEST) == -1)
-		goto fail2;
+/* 4. Directories, durability, the record. */
+static int
+finish_refresh(struct plan *p)
+{
+	struct dp_apply *a = p->a;
+	unsigned char *dirs = NULL;
+	int rc = -1;
+
+	dp_walk_free(&p->w);
+	dp_walk_init(&p->w, -1);
+	if (mark_dirs(p, a->newm, &dirs) == -1 ||
+	    layout_fix_dirs(p->root, a->newm, dirs, p->where) == -1 ||
+	    layout_syncfs(p->root, p->where) == -1 ||
+	    layout_save_manifest(a, DP_MANIFEST) == -1)
+		goto out;
 	if (save_state(a, DP_ST_COMPLETE, 0, NULL) == -1) {
 		err_prefix("%s: ", a->h->where);
-		goto fail2;
+		goto out;
 	}
-	dp_gc_bases(a);
+	layout_gc_bases(a);
 	rc = 0;
-	goto out;
+out:
+	free(dirs);
+	return rc;
+}
 
-fail1:
-	/* Nothing replaced yet: back to the old version, complete. */
-	e_no = err_errno();
-	drop_tmps(a, &p, root);
-	/* New, still empty directories go too: no debris. */
-	for (i = p.cl.n; i-- > 0;) {
-		const struct entry *e = change_entry(&p.cl.v[i]);
+/*
+ * Phase 1 failed, nothing replaced yet: back to the old version,
+ * complete.  The temporaries go, and the new, still empty directories;
+ * the directories they came and went in get back their times (and
+ * modes): the DP is left exactly as it was.  The failure's message is
+ * kept.
+ */
+static void
+undo_writes(struct plan *p)
+{
+	struct dp_apply *a = p->a;
+	struct err_saved failure = ERR_SAVED_INIT;
+	char buf[MANIFEST_PATH_MAX + 1], *sl;
+	const struct entry *d;
+	unsigned char *od;
+	const char *base;
+	size_t i;
+	int pfd;
 
-		if (p.phase[i] != PH_WRITE || e->type != ENTRY_DIR ||
-		    p.cl.v[i].kind != CHANGE_ADD)
+	err_save(&failure);
+	drop_tmps(p);
+	for (i = p->cl.n; i-- > 0;) {
+		const struct entry *e = change_entry(&p->cl.v[i]);
+
+		if (p->phase[i] != PH_WRITE || e->type != ENTRY_DIR ||
+		    p->cl.v[i].kind != CHANGE_ADD)
 			continue;
-		if (dp_walk_parent(&w, e->path, &pfd, &base) == 0)
+		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == 0)
 			(void)unlinkat(pfd, base, AT_REMOVEDIR);
 	}
-	/* The directories the temporaries came and went in get back their
-	 * times (and modes): the DP is left exactly as it was. */
-	{
-		unsigned char *od = calloc(a->oldm->n ? a->oldm->n : 1, 1);
-		char buf[MANIFEST_PATH_MAX + 1], *sl;
-		const struct entry *d;
-		char *msg = strdup(err_get());
-
-		for (i = 0; od != NULL && i < p.cl.n; i++) {
-			if (p.phase[i] != PH_WRITE)
-				continue;
-			snprintf(buf, sizeof(buf), "%s",
-			    change_entry(&p.cl.v[i])->path);
-			if ((sl = strrchr(buf, '/')) == NULL)
-				continue;
-			*sl = '\0';
-			if ((d = manifest_find(a->oldm, buf)) != NULL &&
-			    d->type == ENTRY_DIR)
-				od[d - a->oldm->v] = 1;
-		}
-		if (od != NULL)
-			(void)layout_fix_dirs(root, a->oldm, od, where);
-		free(od);
-		if (msg != NULL) {
-			err_set("%s", msg);
-			free(msg);
-		}
+	od = calloc(a->oldm->n ? a->oldm->n : 1, 1);
+	for (i = 0; od != NULL && i < p->cl.n; i++) {
+		if (p->phase[i] != PH_WRITE)
+			continue;
+		snprintf(buf, sizeof(buf), "%s",
+		    change_entry(&p->cl.v[i])->path);
+		if ((sl = strrchr(buf, '/')) == NULL)
+			continue;
+		*sl = '\0';
+		if ((d = manifest_find(a->oldm, buf)) != NULL &&
+		    d->type == ENTRY_DIR)
+			od[d - a->oldm->v] = 1;
 	}
-	if (!touched && !a->r->old_partial) {
-		char *msg = strdup(err_get());
-
-		a->st->version = from;
+	if (od != NULL)
+		(void)layout_fix_dirs(p->root, a->oldm, od, p->where);
+	free(od);
+	if (!p->touched && !a->r->old_partial) {
+		a->st->version = p->from;
 		a->st->status = DP_ST_COMPLETE;
 		a->st->from = 0;
 		free(a->st->error);
-		a->st->error = msg ? strdup(msg) : NULL;
+		a->st->error = strdup(failure.msg);
 		(void)dp_state_write(a->h, a->pkg, a->st,
 		    &a->r->state_bytes);
-		if (msg) {
-			err_set("%s", msg);
-			free(msg);
-		}
 	}
-	goto out;
-fail2:
-	e_no = err_errno();
-partial:
-	drop_tmps(a, &p, root);
-	{
-		char *msg = strdup(err_get());
+	err_restore(&failure);
+}
 
-		(void)save_state(a, DP_ST_PARTIAL, from, msg);
-		if (msg) {
-			err_set("%s", msg);
-			free(msg);
-		}
+/* A failure after something was replaced (or a file in use): the DP is
+ * partly at the new version and says so, with the failure's message. */
+static void
+keep_partial(struct plan *p)
+{
+	struct err_saved failure = ERR_SAVED_INIT;
+
+	err_save(&failure);
+	drop_tmps(p);
+	(void)save_state(p->a, DP_ST_PARTIAL, p->from, failure.msg);
+	err_restore(&failure);
+}
+
+static int
+inplace_apply(struct dp_apply *a)
+{
+	struct plan p;
+	int rc = -1, e_no = 0;
+	bool busy = false;
+
+	if (!a->r->held)
+		return first_install(a);
+	memset(&p, 0, sizeof(p));
+	p.a = a;
+	p.pid = (long)getpid();
+	p.from = a->st->version;
+	change_list_init(&p.cl);
+	dp_walk_init(&p.w, -1);
+	snprintf(p.where, sizeof(p.where), "%s/%s", a->h->where, a->pkg);
+	if ((p.root = openat(a->h->rootfd, a->pkg, LAYOUT_DIRFLAGS)) == -1)
+		return err_sys("%s", p.where);
+	if (plan_changes(&p) == -1)
+		goto out;
+	/* 0. The intent, before anything is touched. */
+	if (save_state(a, DP_ST_PARTIAL, p.from, NULL) == -1)
+		goto out;
+	dp_walk_init(&p.w, p.root);
+	if (write_temporaries(&p) == -1) {
+		e_no = err_errno();
+		undo_writes(&p);
+		goto out;
 	}
+	if (replace_all(&p, &busy) == -1)
+		goto partial;
+	if (busy) {
+		err_set("%s%s", p.firstbusy ? p.firstbusy : p.where,
+		    a->r->busy > 1 ? " (and others)" : "");
+		errno = EBUSY;
+		e_no = EBUSY;
+		keep_partial(&p);
+		goto out;
+	}
+	if (delete_and_retype(&p) == -1 || finish_refresh(&p) == -1)
+		goto partial;
+	rc = 0;
+	goto out;
+partial:
+	e_no = err_errno();
+	keep_partial(&p);
 out:
 	if (rc == -1)
 		a->r->failed_errno = e_no ? e_no : err_errno();
-	dp_walk_free(&w);
+	dp_walk_free(&p.w);
 	change_list_free(&p.cl);
 	free(p.phase);
 	free(p.tmpid);
 	free(p.typechg);
-	free(needs);
-	free(firstbusy);
-	free(dirs);
-	if (root != -1)
-		close(root);
+	free(p.firstbusy);
+	if (p.root != -1)
+		close(p.root);
 	return rc;
 }
+
+/* The manifest of DP/PKG written anew. */
+static int
+inplace_rewrite_manifest(struct dp_apply *a)
+{
+	return layout_save_manifest(a, DP_MANIFEST);
+}
+
+const struct layout_ops layout_inplace = {
+	.name = "inplace",
+	.layout = DP_LAYOUT_INPLACE,
+	.apply = inplace_apply,
+	.rewrite_manifest = inplace_rewrite_manifest,
+};

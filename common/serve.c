@@ -47,7 +47,6 @@
 #define _GNU_SOURCE
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -59,6 +58,7 @@
 
 #include "blob.h"
 #include "changes.h"
+#include "checked.h"
 #include "digest.h"
 #include "digestset.h"
 #include "dp.h"
@@ -109,15 +109,33 @@ struct serve {
 
 /* ---- DP/.pkgdist/.incoming ---- */
 
+/* In .incoming, what goes when a session opens it: temporaries, and
+ * entries that are no regular file or older than INCOMING_MAX_AGE. */
+struct stale {
+	int dirfd;
+	time_t now;
+};
+
+static bool
+is_stale(const char *name, void *arg)
+{
+	const struct stale *s = arg;
+	struct stat st;
+
+	if (name[0] == '.')
+		return false;
+	return strncmp(name, INCOMING_TMP, strlen(INCOMING_TMP)) == 0 ||
+	    (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (!S_ISREG(st.st_mode) || s->now - st.st_mtime > INCOMING_MAX_AGE));
+}
+
 /* Open (create) the directory; remove temporaries and old entries. */
 static int
 incoming_open(struct serve *sv)
 {
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	time_t now = fault_now();
-	int fd;
+	struct stale stale;
+	char **names;
+	size_t n, i;
 
 	if (sv->incfd != -1)
 		return 0;
@@ -128,23 +146,14 @@ incoming_open(struct serve *sv)
 		return err_prefix("%s/%s: ", sv->h->where, DP_META);
 	if ((sv->incfd = openat(sv->h->metafd, INCOMING, DIRFLAGS)) == -1)
 		return err_sys("%s/%s/%s", sv->h->where, DP_META, INCOMING);
-	if ((fd = dup(sv->incfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		return err_sys("%s/%s/%s", sv->h->where, DP_META, INCOMING);
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (strncmp(de->d_name, INCOMING_TMP,
-		    strlen(INCOMING_TMP)) == 0 ||
-		    (fstatat(sv->incfd, de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (!S_ISREG(st.st_mode) ||
-		    now - st.st_mtime > INCOMING_MAX_AGE)))
-			(void)io_remove_tree(sv->incfd, de->d_name);
-	}
-	closedir(d);
+	stale.dirfd = sv->incfd;
+	stale.now = fault_now();
+	if (io_list_names(sv->incfd, is_stale, &stale, &names, &n) == -1)
+		return err_prefix("%s/%s/%s: ", sv->h->where, DP_META,
+		    INCOMING);
+	for (i = 0; i < n; i++)
+		(void)io_remove_tree(sv->incfd, names[i]);
+	io_names_free(names, n);
 	return 0;
 }
 
@@ -197,6 +206,33 @@ datarx_read(void *arg, void *buf, size_t n)
 	return (ssize_t)k;
 }
 
+/* The bytes of one content as they come off the connection: DATA
+ * frames, inflated when sent as zlib (a checked_source). */
+struct rx {
+	struct serve *sv;
+	struct datarx x;
+	struct blob_inflate inf;
+	bool zlib;
+	const char *hex;
+};
+
+static ssize_t
+rx_next(void *ctx, const unsigned char **p)
+{
+	struct rx *r = ctx;
+	ssize_t k;
+
+	if (r->zlib)
+		k = blob_inflate_read(&r->inf, r->sv->buf, COPYBUF);
+	else
+		k = datarx_read(&r->x, r->sv->buf, COPYBUF);
+	if (k == 0 && (r->x.left != 0 || r->x.curlen != 0))
+		return err_set("content %s: stored bytes left after its end",
+		    r->hex);
+	*p = r->sv->buf;
+	return k;
+}
+
 /*
  * Receive the next content from the connection (its CONTENT frame is
  * read here) into fd (-1: none), and into a copy in .incoming when tee
@@ -207,15 +243,12 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
     bool tee)
 {
 	struct proto_content ch;
-	struct blob_inflate inf;
-	struct digest dg = { NULL };
-	struct datarx x;
+	struct checked_out out[2];
+	struct checked_source src;
+	struct rx rx;
 	const unsigned char *pl;
-	unsigned char d[DIGEST_LEN];
 	char hex[DIGEST_HEXLEN + 1], tmp[DIGEST_HEXLEN + 16];
-	uint64_t total = 0;
 	size_t len;
-	ssize_t k;
 	int tfd = -1, rc = -1;
 	bool inf_ok = false;
 
@@ -237,49 +270,26 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 			goto out;
 		}
 	}
-	memset(&x, 0, sizeof(x));
-	x.sv = sv;
-	x.left = ch.stored;
-	if (digest_init(&dg) == -1)
-		goto out;
+	memset(&rx, 0, sizeof(rx));
+	rx.sv = sv;
+	rx.x.sv = sv;
+	rx.x.left = ch.stored;
+	rx.zlib = ch.zlib;
+	rx.hex = hex;
 	if (ch.zlib) {
-		if (blob_inflate_init(&inf, datarx_read, &x, hex) == -1)
+		if (blob_inflate_init(&rx.inf, datarx_read, &rx.x, hex) == -1)
 			goto out;
 		inf_ok = true;
 	}
-	for (;;) {
-		if (ch.zlib)
-			k = blob_inflate_read(&inf, sv->buf, COPYBUF);
-		else
-			k = datarx_read(&x, sv->buf, COPYBUF);
-		if (k == -1)
-			goto out;
-		if (k == 0)
-			break;
-		if ((uint64_t)k > ch.size - total) {
-			err_set("content %s: longer than its size %" PRIu64,
-			    hex, ch.size);
-			goto out;
-		}
-		total += (uint64_t)k;
-		if (digest_update(&dg, sv->buf, (size_t)k) == -1 ||
-		    (fd != -1 && io_write_full(fd, sv->buf, (size_t)k,
-		    what) == -1) ||
-		    (tfd != -1 && io_write_full(tfd, sv->buf, (size_t)k,
-		    tmp) == -1))
-			goto out;
-	}
-	if (x.left != 0 || x.curlen != 0) {
-		err_set("content %s: stored bytes left after its end", hex);
+	src.next = rx_next;
+	src.ctx = &rx;
+	out[0].fd = fd;
+	out[0].what = what;
+	out[1].fd = tfd;
+	out[1].what = tmp;
+	if (checked_copy(&src, ch.digest, ch.size, out, 2,
+	    " (damaged in transit)", NULL) == -1)
 		goto out;
-	}
-	if (digest_final(&dg, d) == -1)
-		goto out;
-	if (total != ch.size || memcmp(d, ch.digest, DIGEST_LEN) != 0) {
-		err_set("content %s: digest mismatch (damaged in transit)",
-		    hex);
-		goto out;
-	}
 	if (tfd != -1) {
 		if (close(tfd) == -1) {
 			tfd = -1;
@@ -295,8 +305,7 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 	rc = 0;
 out:
 	if (inf_ok)
-		blob_inflate_end(&inf);
-	digest_free(&dg);
+		blob_inflate_end(&rx.inf);
 	if (tfd != -1) {
 		close(tfd);
 		(void)unlinkat(sv->incfd, tmp, 0);
@@ -310,44 +319,14 @@ static int
 copy_checked(struct serve *sv, int src, int dst, const unsigned char *d,
     uint64_t size, const char *what, bool *bad)
 {
-	struct digest dg = { NULL };
-	unsigned char got[DIGEST_LEN];
 	char hex[DIGEST_HEXLEN + 1];
-	uint64_t total = 0;
-	ssize_t k;
-	int rc = -1;
+	enum checked_fault fault;
+	int rc;
 
-	*bad = false;
 	digest_hex(d, hex);
-	if (digest_init(&dg) == -1)
-		return -1;
-	for (;;) {
-		if ((k = io_read_full(src, sv->buf, COPYBUF, hex)) == -1)
-			goto out;
-		if (k == 0)
-			break;
-		if ((uint64_t)k > size - total) {
-			*bad = true;
-			err_set("content %s: longer than its size", hex);
-			goto out;
-		}
-		total += (uint64_t)k;
-		if (digest_update(&dg, sv->buf, (size_t)k) == -1 ||
-		    io_write_full(dst, sv->buf, (size_t)k, what) == -1)
-			goto out;
-		if ((size_t)k < COPYBUF)
-			break;
-	}
-	if (digest_final(&dg, got) == -1)
-		goto out;
-	if (total != size || memcmp(got, d, DIGEST_LEN) != 0) {
-		*bad = true;
-		err_set("content %s: digest mismatch", hex);
-		goto out;
-	}
-	rc = 0;
-out:
-	digest_free(&dg);
+	rc = checked_copy_fd(src, hex, sv->buf, COPYBUF, d, size, dst, what,
+	    &fault);
+	*bad = rc == -1 && fault == CHECKED_CONTENT;
 	return rc;
 }
 

@@ -18,37 +18,6 @@
 
 #define KEYFILE_MAX 16384
 
-/* Split path into a directory descriptor and a base name. */
-static int
-open_parent(const char *path, char *base, size_t baselen)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd;
-
-	if (slash == NULL) {
-		if (strlen(path) >= baselen || *path == '\0')
-			return err_set("'%s': invalid file name", path);
-		strcpy(base, path);
-		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	} else {
-		size_t dl = (size_t)(slash - path);
-
-		if (dl >= sizeof(dir) || strlen(slash + 1) >= baselen ||
-		    slash[1] == '\0')
-			return err_set("'%s': invalid file name", path);
-		memcpy(dir, path, dl);
-		dir[dl] = '\0';
-		if (dl == 0)
-			strcpy(dir, "/");
-		strcpy(base, slash + 1);
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (fd == -1)
-		return err_sys("cannot open the directory of '%s'", path);
-	return fd;
-}
-
 static int
 write_bio(int dirfd, const char *name, BIO *b, mode_t mode)
 {
@@ -68,7 +37,7 @@ sign_keygen(const char *path)
 	BIO *bs = NULL, *bp = NULL;
 	int dfd, rc = -1;
 
-	if ((dfd = open_parent(path, base, sizeof(base) - 4)) == -1)
+	if ((dfd = atomic_open_parent(path, base, sizeof(base) - 4)) == -1)
 		return -1;
 	snprintf(pub, sizeof(pub), "%s.pub", base);
 	if (faccessat(dfd, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||

@@ -1,7 +1,7 @@
 /*
  * store_content.c — the store's contents: objects by SHA-256, readers
- * that check the digest at the end, the one checked copy to an output
- * (see store.h, "contents").
+ * that check the digest at the end, the copy to an output (checked.h;
+ * see store.h, "contents").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "checked.h"
 #include "digest.h"
 #include "err.h"
 #include "fault.h"
@@ -246,27 +247,85 @@ store_content_check(struct store *s, const unsigned char d[DIGEST_LEN],
 	return 0;
 }
 
+/* A stored object as a checked_source: a small raw one read whole, a
+ * big raw one mapped, a compressed one inflated (the reader's own digest
+ * is not kept: checked_copy() hashes). */
+struct obj_src {
+	struct store_reader *r;		/* compressed, else NULL */
+	int fd;				/* raw */
+	uint64_t size, done;
+	unsigned char *buf, *map;
+	const char *hex;
+};
+
+static ssize_t
+obj_next(void *ctx, const unsigned char **p)
+{
+	struct obj_src *o = ctx;
+	size_t part;
+	ssize_t k;
+
+	if (o->r != NULL) {
+		*p = o->buf;
+		return blob_inflate_read(&o->r->inf, o->buf, BLOB_CHUNK * 4);
+	}
+	if (o->done == o->size)
+		return 0;
+	if (o->map == MAP_FAILED) {
+		/* Small: one read(2), not mmap + madvise + munmap. */
+		while (o->done < o->size) {
+			k = read(o->fd, o->buf + o->done,
+			    (size_t)(o->size - o->done));
+			if (k == -1 && errno == EINTR)
+				continue;
+			if (k == -1)
+				return err_sys("cannot read content %s",
+				    o->hex);
+			if (k == 0)
+				break;
+			o->done += (uint64_t)k;
+		}
+		*p = o->buf;
+		k = (ssize_t)o->done;
+		o->done = o->size;
+		return k;
+	}
+	part = o->size - o->done > BLOB_CHUNK * 4 ? BLOB_CHUNK * 4 :
+	    (size_t)(o->size - o->done);
+	*p = o->map + o->done;
+	o->done += part;
+	return (ssize_t)part;
+}
+
 int
 store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
     uint64_t size, int outfd, const char *what, bool *store_fault)
 {
-	struct store_reader *r = NULL;
-	unsigned char got[DIGEST_LEN];
-	unsigned char *buf = NULL, *map = MAP_FAILED;
-	struct digest dg = { NULL };
-	uint64_t stored, done = 0;
-	bool zlib, out_err = false;	/* the output failed, not the store */
-	int fd = -1, rc = -1;
-	ssize_t k;
+	struct obj_src o;
+	struct checked_source src = { obj_next, &o };
+	struct checked_out out = { outfd, what };
+	enum checked_fault fault = CHECKED_SOURCE;
+	uint64_t stored;
+	bool zlib;
+	int fd, rc = -1;
 	char hex[DIGEST_HEXLEN + 1];
 
 	digest_hex(d, hex);
-	if (store_fault != NULL)
-		*store_fault = true;
+	memset(&o, 0, sizeof(o));
+	o.map = MAP_FAILED;
+	o.fd = -1;
+	o.size = size;
+	o.hex = hex;
 	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
-		return -1;
-	if (!zlib) {
+		goto out;
+	if (zlib) {
+		/* The reader takes over the descriptor (no second lookup of
+		 * the object). */
+		if (reader_from_fd(d, fd, zlib, stored, &o.r) == -1)
+			goto out;
+	} else {
 		/* Map, hash and write from the mapping: one copy. */
+		o.fd = fd;
 		if (stored != size) {
 			err_set("content %s: %" PRIu64 " bytes stored, %"
 			    PRIu64 " expected", hex, stored, size);
@@ -276,106 +335,29 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 			err_sys("cannot read content %s", hex);
 			goto out;
 		}
-		if (digest_init(&dg) == -1)
-			goto out;
-		if (size > 0 && size <= STORE_SMALL_READ) {
-			/* Small: one read(2), not mmap + madvise + munmap. */
-			if ((buf = malloc((size_t)size)) == NULL) {
-				err_nomem();
-				goto out;
-			}
-			while (done < size) {
-				k = read(fd, buf + done, (size_t)(size - done));
-				if (k == -1 && errno == EINTR)
-					continue;
-				if (k == -1) {
-					err_sys("cannot read content %s", hex);
-					goto out;
-				}
-				if (k == 0) {
-					err_set("content %s: shorter than %"
-					    PRIu64 " bytes", hex, size);
-					goto out;
-				}
-				done += (uint64_t)k;
-			}
-			if (digest_update(&dg, buf, (size_t)size) == -1)
-				goto out;
-			if (io_write_full(outfd, buf, (size_t)size, what) ==
-			    -1) {
-				out_err = true;
-				goto out;
-			}
-		} else if (size > 0) {
-			map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-			if (map == MAP_FAILED) {
+		if (size > STORE_SMALL_READ) {
+			o.map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+			if (o.map == MAP_FAILED) {
 				err_sys("cannot map content %s", hex);
 				goto out;
 			}
-			(void)madvise(map, size, MADV_SEQUENTIAL);
+			(void)madvise(o.map, size, MADV_SEQUENTIAL);
 		}
-		while (done < size) {
-			size_t part = size - done > BLOB_CHUNK * 4 ?
-			    BLOB_CHUNK * 4 : (size_t)(size - done);
-
-			if (digest_update(&dg, map + done, part) == -1)
-				goto out;
-			if (io_write_full(outfd, map + done, part, what) ==
-			    -1) {
-				out_err = true;
-				goto out;
-			}
-			done += part;
-		}
-		if (digest_final(&dg, got) == -1)
-			goto out;
-		if (memcmp(got, d, DIGEST_LEN) != 0) {
-			err_set("content %s: digest mismatch (store damaged)",
-			    hex);
-			goto out;
-		}
-		rc = 0;
-		goto out;
 	}
-	/* Compressed: the reader takes over the descriptor (no second
-	 * lookup of the object). */
-	k = reader_from_fd(d, fd, zlib, stored, &r);
-	fd = -1;
-	if (k == -1)
-		goto out;
-	if ((buf = malloc(BLOB_CHUNK * 4)) == NULL) {
+	if ((o.r != NULL || o.map == MAP_FAILED) && (o.buf = malloc(o.r !=
+	    NULL ? BLOB_CHUNK * 4 : (size_t)size + 1)) == NULL) {
 		err_nomem();
 		goto out;
 	}
-	while ((k = store_reader_read(r, buf, BLOB_CHUNK * 4)) > 0) {
-		done += (uint64_t)k;
-		if (done > size) {
-			err_set("content %s: longer than %" PRIu64 " bytes",
-			    hex, size);
-			goto out;
-		}
-		if (io_write_full(outfd, buf, (size_t)k, what) == -1) {
-			out_err = true;
-			goto out;
-		}
-	}
-	if (k == -1)
-		goto out;
-	if (done != size) {
-		err_set("content %s: %" PRIu64 " bytes, %" PRIu64 " expected",
-		    hex, done, size);
-		goto out;
-	}
-	rc = 0;
+	rc = checked_copy(&src, d, size, &out, 1, " (store damaged)", &fault);
 out:
-	if (rc == -1 && store_fault != NULL)
-		*store_fault = !out_err;
-	if (map != MAP_FAILED)
-		munmap(map, size);
-	digest_free(&dg);
-	store_reader_close(r);
-	free(buf);
-	if (fd != -1)
-		close(fd);
+	if (store_fault != NULL)
+		*store_fault = rc == -1 && fault != CHECKED_OUTPUT;
+	if (o.map != MAP_FAILED)
+		munmap(o.map, size);
+	store_reader_close(o.r);
+	free(o.buf);
+	if (o.fd != -1)
+		close(o.fd);
 	return rc;
 }

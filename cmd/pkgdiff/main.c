@@ -100,57 +100,22 @@ bad_usage(void)
 	exit(EXIT_TROUBLE);
 }
 
-/*
- * Open the directory of path (as the user typed it) for an atomic write
- * of its last component: *dirfd and *base (a malloc'd copy in *copy, to
- * free).  The old file (if any) stays whole until the new one is
- * complete.
- */
-static int
-open_parent(const char *path, int *dirfd, const char **base, char **copy)
-{
-	char *slash, shown[PATH_SHOW_LEN];
-	const char *dir;
-
-	*dirfd = -1;
-	if ((*copy = strdup(path)) == NULL)
-		return err_nomem();
-	if ((slash = strrchr(*copy, '/')) == NULL) {
-		dir = ".";
-		*base = *copy;
-	} else {
-		*slash = '\0';
-		dir = slash == *copy ? "/" : *copy;
-		*base = slash + 1;
-	}
-	if (**base == '\0')
-		return err_set("'%s': not a file name", path_show(path, shown,
-		    sizeof(shown)));
-	if ((*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return err_sys("cannot open directory '%s'", path_show(dir,
-		    shown, sizeof(shown)));
-	return 0;
-}
-
 /* Write m to path through the atomic helper. */
 static int
 save_to_path(const struct manifest *m, const char *path)
 {
-	char *copy = NULL, shown[PATH_SHOW_LEN];
-	const char *base;
-	int dirfd = -1, rc = -1;
+	char base[NAME_MAX + 1], shown[PATH_SHOW_LEN];
+	int dirfd, rc = -1;
 
-	if (open_parent(path, &dirfd, &base, &copy) == -1)
-		goto out;
+	if ((dirfd = atomic_open_parent(path, base, sizeof(base))) == -1)
+		return -1;
 	if (manifest_save(m, dirfd, base, ATOMIC_MODE_USER) == -1) {
 		err_prefix("'%s': ", path_show(path, shown, sizeof(shown)));
 		goto out;
 	}
 	rc = 0;
 out:
-	if (dirfd != -1)
-		close(dirfd);
-	free(copy);
+	close(dirfd);
 	return rc;
 }
 
@@ -381,8 +346,7 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 	struct manifest want, have;
 	struct statcache cache;
 	struct out_ctx x;
-	char shown[PATH_SHOW_LEN], *copy = NULL;
-	const char *base = NULL;
+	char shown[PATH_SHOW_LEN], base[NAME_MAX + 1];
 	long long n;
 	int cfd = -1, rc = EXIT_TROUBLE;
 
@@ -401,7 +365,8 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 		goto out;
 	}
 	if (o->cache != NULL) {
-		if (open_parent(o->cache, &cfd, &base, &copy) == -1) {
+		if ((cfd = atomic_open_parent(o->cache, base,
+		    sizeof(base))) == -1) {
 			msg_liberr();
 			goto out;
 		}
@@ -429,7 +394,6 @@ out:
 	statcache_free(&cache);
 	if (cfd != -1)
 		close(cfd);
-	free(copy);
 	manifest_free(&want);
 	manifest_free(&have);
 	return rc;

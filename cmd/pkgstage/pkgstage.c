@@ -377,32 +377,6 @@ out:
 	return rc;
 }
 
-/* Split path into a directory descriptor and base name. */
-static int
-open_parent(const char *path, char *base, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd;
-
-	if (slash == NULL) {
-		snprintf(dir, sizeof(dir), ".");
-		slash = path - 1;
-	} else if (slash == path) {
-		snprintf(dir, sizeof(dir), "/");
-	} else {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	}
-	if (slash[1] == '\0' || strlen(slash + 1) >= len) {
-		msg_warn("'%s': not a file name", path);
-		return -1;
-	}
-	snprintf(base, len, "%s", slash + 1);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		msg_warn("cannot open directory '%s':", dir);
-	return fd;
-}
-
 static int
 do_export(const struct opts *o, const char *pkg, const char *ver)
 {
@@ -424,8 +398,11 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	if (to_stdout) {
 		fd = STDOUT_FILENO;
 	} else {
-		if ((dfd = open_parent(o->output, base, sizeof(base))) == -1)
+		if ((dfd = atomic_open_parent(o->output, base,
+		    sizeof(base))) == -1) {
+			msg_liberr();
 			goto out;
+		}
 		if (atomic_open(&af, dfd, base, ATOMIC_MODE_USER) == -1) {
 			msg_liberr();
 			goto out;

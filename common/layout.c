@@ -1,0 +1,653 @@
+/*
+ * layout.c — what the layouts share (layout.h): the tree builder (a
+ * plan of where each file comes from, then the entries made, the files
+ * written by a few threads), and the helpers for files, directories and
+ * the DP's manifest.
+ *
+ * _GNU_SOURCE: syncfs(2), sync_file_range(2).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "checked.h"
+#include "digest.h"
+#include "dp.h"
+#include "err.h"
+#include "fault.h"
+#include "io.h"
+#include "layout.h"
+#include "manifest.h"
+#include "mdelta.h"
+#include "progress.h"
+
+#define COPYBUF (256 * 1024)
+
+enum action {
+	ACT_NONE, ACT_LINK, ACT_COPYOLD, ACT_SOURCE, ACT_KEEP, ACT_RETIME
+};
+
+void
+layout_remove_quietly(int dirfd, const char *name)
+{
+	struct err_saved failure = ERR_SAVED_INIT;
+
+	err_save(&failure);
+	(void)io_remove_tree(dirfd, name);
+	err_restore(&failure);
+}
+
+int
+layout_syncfs(int fd, const char *what)
+{
+	if (fault_hit("fsync") == -1 || syncfs(fd) == -1)
+		return err_sys("cannot sync '%s'", what);
+	return 0;
+}
+
+/*
+ * Start writing fd's pages to disk now, without waiting: the final sync
+ * then finds most of the data already there, so the disk works while the
+ * next files are copied instead of all at the end.  A hint only.
+ */
+static void
+start_writeback(int fd)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+	(void)fd;
+#endif
+}
+
+int
+layout_set_times(int dirfd, const char *name, int fd, int64_t mtime)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = (time_t)mtime;
+	ts[1].tv_nsec = 0;
+	if (fd != -1)
+		return futimens(fd, ts);
+	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+int
+layout_finish_file(int dir, const char *name, int fd, const struct entry *e,
+    const char *what)
+{
+	if (fchmod(fd, e->mode) == -1 ||
+	    layout_set_times(dir, name, fd, e->mtime) == -1)
+		return err_sys("%s", what);
+	if (e->size >= LAYOUT_WRITEBACK_MIN)
+		start_writeback(fd);
+	return 0;
+}
+
+/*
+ * Copy the regular file base under olddir into fd, checking it has e's
+ * digest and size (the DP's own copy may have drifted).
+ */
+static int
+copy_old(int olddir, const char *base, const struct entry *e, int fd,
+    const char *what, uint64_t *bytes)
+{
+	enum checked_fault fault;
+	struct stat st;
+	char *buf = NULL;
+	int in, rc = -1;
+
+	if ((in = openat(olddir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return err_sys("%s", what);
+	if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode)) {
+		err_set("%s: not a regular file in the old tree", what);
+		goto out;
+	}
+	if ((buf = malloc(COPYBUF)) == NULL) {
+		err_sys("out of memory");
+		goto out;
+	}
+	if (checked_copy_fd(in, what, buf, COPYBUF, e->digest, e->size, fd,
+	    what, &fault) == -1) {
+		if (fault == CHECKED_CONTENT)
+			err_set("%s: the DP's old copy has drifted from its "
+			    "manifest (run with --verify)", what);
+		goto out;
+	}
+	*bytes += e->size;
+	rc = 0;
+out:
+	free(buf);
+	close(in);
+	return rc;
+}
+
+/* Create a file for e under dir as name, fill it, set mode and mtime;
+ * *bytes (the calling thread's own) counts what was written.  Safe to
+ * call from several threads when the source allows it: it changes
+ * nothing shared (dp_write_content). */
+static int
+make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
+    enum action act, int olddir, const char *oldbase, const char *what,
+    uint64_t *bytes)
+{
+	int fd, rc = -1;
+
+	if ((fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return err_sys("%s", what);
+	if (act == ACT_COPYOLD) {
+		if (copy_old(olddir, oldbase, e, fd, what, bytes) == -1)
+			goto out;
+	} else if (layout_write_content(a, e, fd, what, bytes) == -1)
+		goto out;
+	if (layout_finish_file(dir, name, fd, e, what) == -1)
+		goto out;
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int
+layout_fix_dirs(int rootfd, const struct manifest *m,
+    const unsigned char *only, const char *where)
+{
+	struct dp_walk w;
+	const char *base;
+	char what[4400 + PATH_SHOW_LEN];
+	size_t i;
+	int pfd, fd, rc = -1;
+
+	dp_walk_init(&w, rootfd);
+	for (i = m->n; i-- > 0;) {
+		const struct entry *e = &m->v[i];
+
+		if (e->type != ENTRY_DIR || (only != NULL && !only[i]))
+			continue;
+		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
+			goto out;
+		if ((fd = openat(pfd, base, LAYOUT_DIRFLAGS)) == -1) {
+			err_sys("%s", dp_what(where, e->path, what,
+			    sizeof(what)));
+			goto out;
+		}
+		if (fchmod(fd, e->mode) == -1 ||
+		    layout_set_times(pfd, base, fd, e->mtime) == -1) {
+			err_sys("%s", dp_what(where, e->path, what,
+			    sizeof(what)));
+			close(fd);
+			goto out;
+		}
+		close(fd);
+	}
+	if (fchmod(rootfd, dp_mode(ENTRY_DIR, 0755)) == -1) {
+		err_sys("%s", where);
+		goto out;
+	}
+	rc = 0;
+out:
+	dp_walk_free(&w);
+	return rc;
+}
+
+/* The files of a tree build that need bytes written, shared by the
+ * writer threads. */
+struct writers {
+	struct dp_apply *a;
+	const unsigned char *act;
+	const size_t *idx;		/* entries of a->newm, in order */
+	size_t n, next;
+	int newfd, oldfd;
+	const char *where;
+	pthread_mutex_t mu;
+	bool stop;
+	struct err_saved err;		/* the first failure */
+	uint64_t bytes;
+};
+
+static void *
+writer(void *arg)
+{
+	struct writers *w = arg;
+	const struct manifest *nm = w->a->newm;
+	struct dp_walk wn, wo;
+	uint64_t bytes = 0;
+	const char *base, *obase = NULL;
+	char *what = NULL;
+	size_t i, wl = strlen(w->where) + PATH_SHOW_LEN + 2;
+	int pfd, opfd = -1;
+
+	dp_walk_init(&wn, w->newfd);
+	dp_walk_init(&wo, w->oldfd);
+	if ((what = malloc(wl)) == NULL) {
+		err_sys("out of memory");
+		goto fail;
+	}
+	for (;;) {
+		const struct entry *e;
+		enum action act;
+
+		pthread_mutex_lock(&w->mu);
+		if (w->stop || w->next >= w->n) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		i = w->idx[w->next++];
+		pthread_mutex_unlock(&w->mu);
+		e = &nm->v[i];
+		/* Read once: the old tree's parent is looked up only for a
+		 * copy from it, and make_file must see the same action. */
+		act = w->act[i];
+		dp_what(w->where, e->path, what, wl);
+		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1 ||
+		    (act == ACT_COPYOLD &&
+		    dp_walk_parent(&wo, e->path, &opfd, &obase) == -1)) {
+			err_prefix("%s: ", w->where);
+			goto fail;
+		}
+		if (make_file(w->a, pfd, base, e, act, opfd, obase,
+		    what, &bytes) == -1)
+			goto fail;
+		if (w->a->o->progress)
+			progress_add(w->a->o->progress, 1, e->size);
+	}
+	goto out;
+fail:
+	pthread_mutex_lock(&w->mu);
+	if (w->err.msg == NULL)
+		err_save(&w->err);
+	w->stop = true;
+	pthread_mutex_unlock(&w->mu);
+out:
+	pthread_mutex_lock(&w->mu);
+	w->bytes += bytes;
+	pthread_mutex_unlock(&w->mu);
+	free(what);
+	dp_walk_free(&wn);
+	dp_walk_free(&wo);
+	return NULL;
+}
+
+/* Write the files idx[0..n) with o->write_threads threads (this one
+ * included). */
+static int
+write_files(struct dp_apply *a, const unsigned char *act, const size_t *idx,
+    size_t n, int newfd, int oldfd, const char *where)
+{
+	struct writers w;
+	pthread_t th[LAYOUT_WRITERS_MAX] = { 0 };	/* cppcheck: set before use */
+	int nt = a->o->write_threads, k, started = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.a = a;
+	w.act = act;
+	w.idx = idx;
+	w.n = n;
+	w.newfd = newfd;
+	w.oldfd = oldfd;
+	w.where = where;
+	pthread_mutex_init(&w.mu, NULL);
+	if (nt > LAYOUT_WRITERS_MAX)
+		nt = LAYOUT_WRITERS_MAX;
+	if ((size_t)nt > n / 4)
+		nt = (int)(n / 4);	/* threads only pay on many files */
+	for (k = 1; k < nt; k++) {
+		if (pthread_create(&th[started], NULL, writer, &w) != 0)
+			break;
+		started++;
+	}
+	writer(&w);
+	for (k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&w.mu);
+	a->r->bytes += w.bytes;
+	if (w.stop) {
+		a->r->failed_errno = w.err.errnum;
+		return err_restore(&w.err);
+	}
+	return 0;
+}
+
+bool
+layout_link_says(int dirfd, const char *name, const char *target)
+{
+	char buf[MANIFEST_PATH_MAX + 1];
+	ssize_t n;
+
+	n = readlinkat(dirfd, name, buf, sizeof(buf));
+	return n >= 0 && (size_t)n == strlen(target) &&
+	    memcmp(buf, target, (size_t)n) == 0;
+}
+
+/* Is errnum a file system's way of saying it cannot clone or link? */
+static bool
+cannot_share(int errnum)
+{
+	return errnum == EPERM || errnum == EMLINK || errnum == ENOTSUP ||
+	    errnum == EOPNOTSUPP || errnum == EXDEV || errnum == EINVAL ||
+	    errnum == ENOTTY || errnum == ENOSYS;
+}
+
+/*
+ * Entry i of a->newm, whose content the old tree's file (obase under
+ * opfd, checked against a->oldm by the caller) has, differs from it in
+ * mode or mtime only: make it under pfd as base without writing a byte
+ * of content.  Where the file system clones (FICLONE: a new inode that
+ * shares the old one's blocks), a clone gets the new mode and mtime and
+ * the old tree is untouched.  Elsewhere the old file is hard-linked and
+ * the shared inode gets the new mode and mtime: clients still reading
+ * the old tree see them too (the same bytes, a new time or mode), so i
+ * is recorded in a->retimed first: a push that fails before its switch
+ * puts the old ones back (layout_retime_undo), and after the switch the
+ * manifests of the kept trees that share the inode are made to say so
+ * (the atomic layout).  1 done, 0 neither works here (the caller copies), -1
+ * with err set.
+ */
+static int
+retime_file(struct dp_apply *a, size_t i, int opfd, const char *obase,
+    int pfd, const char *base, const char *what)
+{
+	const struct entry *e = &a->newm->v[i];
+	int ofd, nfd, rc;
+
+#ifdef FICLONE
+	if ((ofd = openat(opfd, obase, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return err_sys("%s", what);
+	if ((nfd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		close(ofd);
+		return err_sys("%s", what);
+	}
+	if (ioctl(nfd, FICLONE, ofd) == 0) {
+		rc = layout_finish_file(pfd, base, nfd, e, what);
+		close(nfd);
+		close(ofd);
+		return rc == -1 ? -1 : 1;
+	}
+	rc = errno;
+	close(nfd);
+	close(ofd);
+	(void)unlinkat(pfd, base, 0);
+	if (!cannot_share(rc)) {
+		errno = rc;
+		return err_sys("cannot clone '%s'", what);
+	}
+#endif
+	if (io_link(opfd, obase, pfd, base) == -1)
+		return cannot_share(err_errno()) ? 0 : err_prefix("%s: ", what);
+	if (a->retimed == NULL && (a->retimed = calloc(a->newm->n,
+	    sizeof(*a->retimed))) == NULL)
+		return err_sys("out of memory");
+	a->retimed[a->nretimed++] = i;
+	if ((nfd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return err_sys("%s", what);
+	if (fchmod(nfd, e->mode) == -1 ||
+	    layout_set_times(pfd, base, nfd, e->mtime) == -1) {
+		close(nfd);
+		return err_sys("%s", what);
+	}
+	close(nfd);
+	return 1;
+}
+
+void
+layout_retime_undo(struct dp_apply *a, int oldfd)
+{
+	const struct entry *e, *o;
+	struct dp_walk w;
+	const char *base;
+	size_t i;
+	int pfd, fd;
+
+	dp_walk_init(&w, oldfd);
+	for (i = 0; i < a->nretimed; i++) {
+		e = &a->newm->v[a->retimed[i]];
+		if ((o = manifest_find(a->oldm, e->path)) == NULL ||
+		    dp_walk_parent(&w, e->path, &pfd, &base) == -1 ||
+		    (fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC)) == -1)
+			continue;
+		(void)fchmod(fd, o->mode);
+		(void)layout_set_times(pfd, base, fd, o->mtime);
+		close(fd);
+	}
+	dp_walk_free(&w);
+}
+
+/* A tree build: the plan (an action per entry of a->newm) and where it
+ * stands. */
+struct build {
+	struct dp_apply *a;
+	int newfd, oldfd;
+	const char *where;
+	const unsigned char *have;	/* in the spare already, or NULL */
+	struct dp_walk wn, wo;		/* in the new tree, the old one */
+	unsigned char *act;		/* enum action, per entry */
+	size_t *idx, nidx;		/* the files the writers write */
+	char what[4400];
+};
+
+/*
+ * Plan entry i, a file: keep it (in the spare and still right), link it
+ * to the old tree's file (the same content, the old file still what its
+ * manifest says), retime such a link, or take its content from the
+ * source (then it is added to needs).  0, or -1 with err set.
+ */
+static int
+plan_file(struct build *b, size_t i, struct dp_need *needs, size_t *nneed)
+{
+	const struct entry *e = &b->a->newm->v[i], *o;
+	const char *base, *obase;
+	struct stat st;
+	int pfd, opfd;
+
+	b->act[i] = ACT_SOURCE;
+	if (b->have != NULL && b->have[i]) {
+		/* In the spare: a link to the old tree's file, which must
+		 * still be what its manifest says. */
+		if (dp_walk_parent(&b->wn, e->path, &pfd, &base) == -1)
+			return err_prefix("%s: ", b->where);
+		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && (uint64_t)st.st_size == e->size &&
+		    (st.st_mode & 07777) == e->mode &&
+		    (int64_t)st.st_mtime == e->mtime) {
+			b->act[i] = ACT_KEEP;
+			return 0;
+		}
+		dp_what(b->where, e->path, b->what, sizeof(b->what));
+		if (io_unlink(pfd, base, 0) == -1 && err_errno() != ENOENT)
+			return err_prefix("%s: ", b->what);
+	} else if (b->oldfd != -1 &&
+	    (o = manifest_find(b->a->oldm, e->path)) != NULL &&
+	    entry_same_content(o, e) &&
+	    dp_walk_parent(&b->wo, e->path, &opfd, &obase) == 0 &&
+	    fstatat(opfd, obase, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && (uint64_t)st.st_size == e->size &&
+	    (st.st_mode & 07777) == o->mode &&
+	    (int64_t)st.st_mtime == o->mtime) {
+		/* The old file is still what its manifest says; if only its
+		 * mode or mtime changed, no byte is written. */
+		b->act[i] = o->mode != e->mode || o->mtime != e->mtime ?
+		    ACT_RETIME : ACT_LINK;
+		return 0;
+	}
+	memcpy(needs[*nneed].digest, e->digest, DIGEST_LEN);
+	needs[*nneed].size = e->size;
+	(*nneed)++;
+	return 0;
+}
+
+/* Make file i under pfd as base by its plan, without writing content:
+ * kept, retimed or linked (then counted linked), or queued for the
+ * writers (a copy of the old file where the file system cannot link). */
+static int
+make_file_entry(struct build *b, size_t i, int pfd, const char *base)
+{
+	const struct entry *e = &b->a->newm->v[i];
+	const char *obase;
+	int opfd, k;
+
+	if (b->act[i] == ACT_KEEP) {
+		b->a->r->linked++;
+		return 0;
+	}
+	if (b->act[i] == ACT_RETIME) {
+		if (dp_walk_parent(&b->wo, e->path, &opfd, &obase) == -1 ||
+		    (k = retime_file(b->a, i, opfd, obase, pfd, base,
+		    b->what)) == -1)
+			return -1;
+		if (k == 1) {
+			b->a->r->linked++;
+			return 0;
+		}
+		b->act[i] = ACT_COPYOLD;
+	}
+	if (b->act[i] == ACT_LINK) {
+		if (dp_walk_parent(&b->wo, e->path, &opfd, &obase) == -1)
+			return -1;
+		if (io_link(opfd, obase, pfd, base) == 0) {
+			b->a->r->linked++;
+			return 0;
+		}
+		/* A share without hard links: copy. */
+		if (err_errno() != EPERM && err_errno() != EMLINK &&
+		    err_errno() != ENOTSUP && err_errno() != EXDEV)
+			return err_prefix("%s: ", b->where);
+		b->act[i] = ACT_COPYOLD;
+	}
+	/* Written next, by the writers, in this order. */
+	b->idx[b->nidx++] = i;
+	return 0;
+}
+
+/* Make entry i of a->newm in the new tree (directories, links, files
+ * linked; contents are left to the writers). */
+static int
+make_entry(struct build *b, size_t i)
+{
+	const struct entry *e = &b->a->newm->v[i];
+	bool had = b->have != NULL && b->have[i];
+	const char *base;
+	int pfd;
+
+	dp_what(b->where, e->path, b->what, sizeof(b->what));
+	if (dp_walk_parent(&b->wn, e->path, &pfd, &base) == -1)
+		return err_prefix("%s: ", b->where);
+	switch (e->type) {
+	case ENTRY_DIR:
+		if (!had && io_mkdir(pfd, base, 0700) == -1)
+			return err_prefix("%s: ", b->where);
+		break;
+	case ENTRY_LINK:
+		/* A spare's links are its own (made, not linked), and kept
+		 * only when they still say the target. */
+		if ((!had || !layout_link_says(pfd, base, e->target)) &&
+		    ((had && io_unlink(pfd, base, 0) == -1) ||
+		    io_symlink(e->target, pfd, base) == -1))
+			return err_prefix("%s: ", b->where);
+		if (layout_set_times(pfd, base, -1, e->mtime) == -1)
+			return err_sys("%s", b->what);
+		break;
+	case ENTRY_FILE:
+		return make_file_entry(b, i, pfd, base);
+	}
+	return 0;
+}
+
+int
+layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where,
+    const unsigned char *have)
+{
+	const struct manifest *nm = a->newm;
+	struct dp_need *needs = NULL;
+	struct build b;
+	size_t i, nneed = 0;
+	int rc = -1;
+
+	memset(&b, 0, sizeof(b));
+	b.a = a;
+	b.newfd = newfd;
+	b.oldfd = oldfd;
+	b.where = where;
+	b.have = have;
+	dp_walk_init(&b.wn, newfd);
+	dp_walk_init(&b.wo, oldfd);
+	if (nm->n && ((b.act = calloc(nm->n, 1)) == NULL ||
+	    (needs = malloc(nm->n * sizeof(*needs))) == NULL ||
+	    (b.idx = malloc(nm->n * sizeof(*b.idx))) == NULL)) {
+		err_sys("out of memory");
+		goto out;
+	}
+	/* Plan: which files come from the old tree; the source is told
+	 * the rest at once. */
+	for (i = 0; i < nm->n; i++)
+		if (nm->v[i].type == ENTRY_FILE &&
+		    plan_file(&b, i, needs, &nneed) == -1)
+			goto out;
+	if (a->src && a->src->prepare &&
+	    a->src->prepare(a->src->ctx, needs, nneed) == -1)
+		goto out;
+	for (i = 0; i < nm->n; i++)
+		if (make_entry(&b, i) == -1)
+			goto out;
+	dp_walk_free(&b.wn);
+	dp_walk_free(&b.wo);
+	if (write_files(a, b.act, b.idx, b.nidx, newfd, oldfd, where) == -1 ||
+	    layout_fix_dirs(newfd, nm, NULL, where) == -1)
+		goto out;
+	rc = 0;
+out:
+	dp_walk_free(&b.wn);
+	dp_walk_free(&b.wo);
+	free(b.act);
+	free(needs);
+	free(b.idx);
+	return rc;
+}
+
+/* ---- the DP's manifest, contents ---- */
+
+int
+layout_save_manifest(struct dp_apply *a, const char *name)
+{
+	if (mdelta_save_at(a->pkgfd, name, a->loaded, a->newm, a->base,
+	    &a->r->state_bytes) == -1)
+		return err_prefix("%s/%s/%s: ", a->h->where, DP_META,
+		    a->pkg);
+	return 0;
+}
+
+int
+layout_write_content(const struct dp_apply *a, const struct entry *e, int fd,
+    const char *what, uint64_t *bytes)
+{
+	if (a->src == NULL || a->src->write == NULL)
+		return err_set("%s: no content source", what);
+	if (a->src->write(a->src->ctx, e->digest, e->size, fd, what) == -1)
+		return -1;
+	*bytes += e->size;
+	return 0;
+}
+
+void
+layout_gc_bases(struct dp_apply *a)
+{
+	if (mdelta_gc(a->pkgfd) == -1)
+		snprintf(a->r->warning, sizeof(a->r->warning), "%s/%s/%s: %s",
+		    a->h->where, DP_META, a->pkg, err_get());
+}
