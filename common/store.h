@@ -13,6 +13,8 @@
  *   STORE/objects/ab/cdef...      one content, named by its SHA-256 in hex
  *                                 (2 + 62 digits): the bytes as they are
  *   STORE/objects/ab/cdef....z    or a zlib stream (RFC 1950) of them
+ *   STORE/objects/ab/cdef....k    the chunk index of a content above
+ *                                 CHUNK_THRESHOLD bytes (chunkindex.h)
  *   STORE/packages/PKG/lock       lock: add, import, gc (STORE_LOCK_UPDATE)
  *   STORE/packages/PKG/use        lock: readers of versions vs gc
  *   STORE/packages/PKG/holdings   holdings records (see below)
@@ -55,6 +57,7 @@
 #include "digest.h"
 #include "manifest.h"
 
+struct chunk_list;
 struct config;
 struct progress;
 struct store;
@@ -209,6 +212,20 @@ int store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
  */
 int store_err_content(const char *pkg, uint64_t version,
     const struct manifest *m, const unsigned char d[DIGEST_LEN]);
+
+/* ---- chunks of large contents ---- */
+
+/*
+ * The chunks (chunk.h) of content d, size bytes (above CHUNK_THRESHOLD),
+ * from its index; an index that is missing (a content an earlier release
+ * stored, or one imported), damaged or cut with other sizes is built by
+ * reading the content (its SHA-256 and size checked: -1 with err
+ * "content HEX: ..." otherwise) and kept for next time when the store
+ * may be written.  out is the caller's (chunk_list_free).  Safe from
+ * several threads.
+ */
+int store_content_chunks(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, struct chunk_list *out);
 
 /* ---- holdings records: which DP holds what ---- */
 

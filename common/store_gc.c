@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "blob.h"
+#include "chunk.h"
 #include "digest.h"
 #include "err.h"
 #include "io.h"
@@ -70,13 +71,16 @@ out:
 	return rc;
 }
 
+/* An object's name (a content, or a content's chunk index: *index). */
 static int
-unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN])
+unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
+    bool *index)
 {
 	char hex[DIGEST_HEXLEN];
 	size_t l = strlen(name);
 
-	if (l != 62 && !(l == 64 && strcmp(name + 62, ".z") == 0))
+	*index = l == 64 && strcmp(name + 62, STORE_CHUNKS_SUFFIX) == 0;
+	if (l != 62 && !(l == 64 && strcmp(name + 62, ".z") == 0) && !*index)
 		return -1;
 	memcpy(hex, dir, 2);
 	memcpy(hex + 2, name, 62);
@@ -94,8 +98,9 @@ is_unused(const char *name, void *arg)
 {
 	const struct unused *u = arg;
 	unsigned char dg[DIGEST_LEN];
+	bool index;
 
-	return unhex_name(u->dir, name, dg) == 0 &&
+	return unhex_name(u->dir, name, dg, &index) == 0 &&
 	    store_dset_find(u->used, dg) == NULL;
 }
 
@@ -103,9 +108,11 @@ static int
 sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 {
 	struct unused u = { NULL, used };
+	unsigned char dg[DIGEST_LEN];
 	char dir[3], **names;
 	struct stat st;
 	size_t n, i;
+	bool index;
 	int b, fd, rc;
 
 	for (b = 0; b < 256; b++) {
@@ -125,7 +132,9 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 			if (fstatat(fd, names[i], &st,
 			    AT_SYMLINK_NOFOLLOW) == 0)
 				res->bytes_freed += (uint64_t)st.st_size;
-			if ((rc = io_unlink(fd, names[i], 0)) == 0)
+			/* A chunk index goes with its content, not counted. */
+			(void)unhex_name(dir, names[i], dg, &index);
+			if ((rc = io_unlink(fd, names[i], 0)) == 0 && !index)
 				res->contents_removed++;
 		}
 		io_names_free(names, n);
@@ -466,6 +475,7 @@ fsck_worker(void *arg)
 	for (;;) {
 		struct dslot *sl;
 		uint64_t total = 0;
+		int k;
 
 		pthread_mutex_lock(&f->mu);
 		sl = f->next < f->ntodo ? f->todo[f->next++] : NULL;
@@ -477,8 +487,20 @@ fsck_worker(void *arg)
 			    f->refs[sl->ref].where);
 			continue;
 		}
-		if (store_content_check(f->s, sl->d, sl->size, buf,
-		    BLOB_CHUNK, &total) == -1)
+		if (sl->size > CHUNK_THRESHOLD) {
+			char why[256];
+
+			k = store_chunks_check(f->s, sl->d, sl->size, buf,
+			    BLOB_CHUNK, &total, why, sizeof(why));
+			if (k == 1)
+				fsck_report(f, "%s: %s (remove it: it is "
+				    "rebuilt when next needed)",
+				    f->refs[sl->ref].where, why);
+		} else {
+			k = store_content_check(f->s, sl->d, sl->size, buf,
+			    BLOB_CHUNK, &total);
+		}
+		if (k == -1)
 			fsck_report(f, "%s: %s", f->refs[sl->ref].where,
 			    err_get());
 		progress_add(f->p, 1, total);

@@ -51,6 +51,7 @@ struct dslot {
 	uint64_t size;		/* content size (fsck) */
 	uint64_t stored;	/* stored size (txn) */
 	size_t ref;		/* fsck: first reference; txn: part number */
+	bool chunks;		/* txn: its chunk index is staged too */
 };
 
 struct dset {
@@ -84,6 +85,26 @@ int store_err_io(struct store *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The store's one syncfs (through the fault hook as an fsync). */
 int store_sync(struct store *s);
+
+/* ---- chunk indexes (store_chunks.c) ---- */
+
+struct chunk_list;
+
+#define STORE_CHUNKS_SUFFIX ".k"
+/* "ab/cdef....k": the name of d's chunk index under STORE/objects. */
+void store_chunks_name(const unsigned char d[DIGEST_LEN],
+    char out[STORE_OBJ_NAME_MAX]);
+/* Write l as d's index to a new file name under dirfd (no fsync: the
+ * commit's syncfs covers it). */
+int store_chunks_write_at(int dirfd, const char *name,
+    const struct chunk_list *l, const unsigned char d[DIGEST_LEN]);
+/* fsck: read content d once (buf of len bytes), checking its SHA-256
+ * and size (-1 with err otherwise; *total the bytes read), and its index
+ * against it: 1 when the index is damaged or does not match (why says
+ * how), 0 when it matches or there is none. */
+int store_chunks_check(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, void *buf, size_t len, uint64_t *total, char *why,
+    size_t whylen);
 
 /* ---- packages and versions ---- */
 

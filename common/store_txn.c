@@ -18,6 +18,7 @@
 
 #include "atomic.h"
 #include "blob.h"
+#include "chunk.h"
 #include "digest.h"
 #include "err.h"
 #include "fault.h"
@@ -258,8 +259,10 @@ txn_part(struct store_txn *t, char name[32])
 static int
 txn_keep(struct store_txn *t, const char *part, int fd,
     const unsigned char d[DIGEST_LEN], bool zlib, uint64_t stored,
-    uint64_t *added)
+    bool chunks, uint64_t *added)
 {
+	char kpart[40];
+
 	struct dslot *sl;
 	uint64_t ref;
 	bool isnew;
@@ -275,11 +278,15 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 		return -1;
 	pthread_mutex_lock(&t->mu);
 	if (have || store_dset_find(&t->staged, d) != NULL) {
+		snprintf(kpart, sizeof(kpart), "%s" STORE_CHUNKS_SUFFIX, part);
 		rc = io_unlink(t->stagefd, part, 0);
+		if (rc == 0 && chunks)
+			rc = io_unlink(t->stagefd, kpart, 0);
 		goto out;
 	}
 	if ((sl = store_dset_add(&t->staged, d, &isnew)) == NULL)
 		goto out;
+	sl->chunks = chunks;
 	sl->zlib = zlib;
 	sl->stored = stored;
 	sl->ref = (size_t)ref;
@@ -378,8 +385,10 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	struct stat st1, st2;
 	struct digest dg = { NULL };
 	struct blob_deflate bd;
-	unsigned char *buf = NULL;
-	char part[32] = "";
+	struct chunk_feed *feed = NULL;
+	struct chunk_list chunks = { 0 };
+	unsigned char *buf = NULL, *rb;
+	char part[32] = "", kpart[40] = "";
 	uint64_t total = 0, written = 0;
 	bool zlib = false, first = true, store_side = false;
 	int fd = -1, pfd = -1, rc = -1, k;
@@ -412,7 +421,12 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		    "no longer a regular file");
 		goto out;
 	}
-	if ((buf = malloc(BLOB_CHUNK)) == NULL) {
+	/* A large content is chunked on the way (chunk.h): its own thread
+	 * takes each buffer once it is hashed and stored. */
+	if (expect_size > CHUNK_THRESHOLD) {
+		if (chunk_feed_start(NULL, &feed) == -1)
+			goto out;
+	} else if ((buf = malloc(BLOB_CHUNK)) == NULL) {
 		err_nomem();
 		goto out;
 	}
@@ -423,10 +437,11 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		goto out;
 	}
 	for (;;) {
-		if ((got = io_read_full(fd, buf, BLOB_CHUNK, path)) == -1)
+		rb = feed != NULL ? chunk_feed_buf(feed) : buf;
+		if ((got = io_read_full(fd, rb, BLOB_CHUNK, path)) == -1)
 			goto out;
 		if (first) {
-			zlib = blob_pays(buf, (size_t)got);
+			zlib = blob_pays(rb, (size_t)got);
 			if (zlib && blob_deflate_init(&bd) == -1)
 				goto out;
 			first = false;
@@ -436,19 +451,21 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		total += (uint64_t)got;
 		if (total > expect_size)
 			break;
-		if (digest_update(&dg, buf, (size_t)got) == -1)
+		if (digest_update(&dg, rb, (size_t)got) == -1)
 			goto out;
 		store_side = true;
 		if (zlib) {
-			if (blob_deflate_write(&bd, buf, (size_t)got, pfd,
+			if (blob_deflate_write(&bd, rb, (size_t)got, pfd,
 			    part, &written) == -1)
 				goto out;
 		} else {
-			if (io_write_full(pfd, buf, (size_t)got, part) == -1)
+			if (io_write_full(pfd, rb, (size_t)got, part) == -1)
 				goto out;
 			written += (uint64_t)got;
 		}
 		store_side = false;
+		if (feed != NULL && chunk_feed_push(feed, (size_t)got) == -1)
+			goto out;
 		if ((size_t)got < BLOB_CHUNK)
 			break;
 	}
@@ -471,11 +488,26 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		    "longer matches the manifest)", path);
 		goto out;
 	}
-	if (txn_keep(t, part, pfd, out, zlib, written, stored) == -1) {
+	if (feed != NULL) {
+		k = chunk_feed_end(feed, &chunks);
+		feed = NULL;
+		if (k == -1)
+			goto out;
+		snprintf(kpart, sizeof(kpart), "%s" STORE_CHUNKS_SUFFIX, part);
+		if (store_chunks_write_at(t->stagefd, kpart, &chunks, out) ==
+		    -1) {
+			kpart[0] = '\0';
+			store_side = true;
+			goto out;
+		}
+	}
+	if (txn_keep(t, part, pfd, out, zlib, written, kpart[0] != '\0',
+	    stored) == -1) {
 		store_side = true;
 		goto out;
 	}
 	part[0] = '\0';
+	kpart[0] = '\0';
 	rc = 0;
 out:
 	if (rc == -1 && store_side) {
@@ -486,10 +518,14 @@ out:
 	}
 	if (rc == -1 && part[0] != '\0')
 		(void)unlinkat(t->stagefd, part, 0);
+	if (rc == -1 && kpart[0] != '\0')
+		(void)unlinkat(t->stagefd, kpart, 0);
 	if (pfd != -1)
 		close(pfd);
 	if (fd != -1)
 		close(fd);
+	chunk_feed_abort(feed);
+	chunk_list_free(&chunks);
 	blob_deflate_end(&bd);
 	digest_free(&dg);
 	free(buf);
@@ -585,7 +621,8 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 		goto out;
 	}
 	if (!known) {
-		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, stored) == -1) {
+		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, false,
+		    stored) == -1) {
 			tee.wfail = true;
 			goto out;
 		}
@@ -623,6 +660,7 @@ txn_move(struct store_txn *t, uint64_t *added)
 {
 	struct store *s = t->s;
 	char from[STORE_OBJ_NAME_MAX], to[STORE_OBJ_NAME_MAX], dir[3];
+	char kfrom[STORE_OBJ_NAME_MAX];
 	size_t i;
 	int have;
 
@@ -634,11 +672,15 @@ txn_move(struct store_txn *t, uint64_t *added)
 			continue;
 		store_obj_name(sl->d, sl->zlib, to);
 		snprintf(from, sizeof(from), "p%zu", sl->ref);
+		snprintf(kfrom, sizeof(kfrom), "p%zu" STORE_CHUNKS_SUFFIX,
+		    sl->ref);
 		if ((have = store_has_content(s, sl->d)) == -1)
 			return -1;
 		if (have) {
 			/* Another transaction put it meanwhile. */
-			if (io_unlink(t->stagefd, from, 0) == -1)
+			if (io_unlink(t->stagefd, from, 0) == -1 ||
+			    (sl->chunks && io_unlink(t->stagefd, kfrom,
+			    0) == -1))
 				return -1;
 			continue;
 		}
@@ -653,6 +695,13 @@ txn_move(struct store_txn *t, uint64_t *added)
 			s->made[sl->d[0]] = 1;
 		}
 		pthread_mutex_unlock(&s->mu);
+		/* The index first: a content staged here never lacks it. */
+		if (sl->chunks) {
+			store_chunks_name(sl->d, to);
+			if (io_rename(t->stagefd, kfrom, s->objfd, to) == -1)
+				return -1;
+			store_obj_name(sl->d, sl->zlib, to);
+		}
 		if (io_rename(t->stagefd, from, s->objfd, to) == -1)
 			return -1;
 		*added += sl->stored;

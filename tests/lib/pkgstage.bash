@@ -16,7 +16,7 @@ store_listing()
 count_objects()
 {
 	local s=${1:-$PKGDIST_STORE}
-	find "$s/objects" -type f | wc -l
+	find "$s/objects" -type f ! -name '*.k' | wc -l
 }
 
 # fault_ops COUNTFILE: the "any" count written by PKGDIST_FAULT_COUNT.
