@@ -1,7 +1,8 @@
 /*
  * bigendian.h — unsigned integers as big-endian bytes, the byte order of
- * the package file (pack.h) and of the remote protocol (proto.h).
- * Byte by byte, so alignment and the host's own order do not matter.
+ * the package file (pack.h), the remote protocol (proto.h) and the chunk
+ * index (chunkindex.h).  Byte by byte, so alignment and the host's own
+ * order do not matter.
  */
 #ifndef PKGDIST_BIGENDIAN_H
 #define PKGDIST_BIGENDIAN_H
