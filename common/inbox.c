@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ set_bad(struct inbox_file *f, const char *why)
 {
 	f->state = INBOX_BAD;
 	if ((f->why = strdup(why)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	return 0;
 }
 
@@ -176,11 +177,15 @@ cmp_file(const void *a, const void *b)
 static int
 open_inbox(struct store *s)
 {
+	char path[PATH_MAX];
 	int dfd;
 
-	if ((dfd = openat(store_dirfd(s), STORE_INCOMING, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return err_sys("cannot open '%s/%s'", store_dir(s), STORE_INCOMING);
+	if (snprintf(path, sizeof(path), "%s/%s", store_dir(s),
+	    STORE_INCOMING) >= (int)sizeof(path))
+		return err_set("store path too long");
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return err_sys("cannot open '%s'", path);
 	return dfd;
 }
 
@@ -197,7 +202,7 @@ gather(struct store *s, int dfd, struct inbox_file **out, size_t *nout)
 	if (io_list_names(dfd, listed, NULL, &names, &n) == -1)
 		return -1;
 	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -268,7 +273,7 @@ move_bad(int dfd, const struct inbox_file *f, const char *why)
 	snprintf(wname, sizeof(wname), "%.*s.why", 250, f->name);
 	len = strlen(why) + 2;
 	if ((text = malloc(len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	snprintf(text, len, "%s\n", why);
@@ -412,7 +417,7 @@ inbox_import(struct store *s, const struct inbox_opts *o,
 	    gather(s, dfd, &v, &n) == -1)
 		goto out;
 	if (n > 0 && (done = calloc(n, sizeof(*done))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < n; i++)

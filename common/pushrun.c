@@ -555,7 +555,7 @@ pick_targets(struct run *run, const struct dplist *l)
 	int rc = -1;
 
 	if (l->n && (want = calloc(l->n, sizeof(*want))) == NULL) {
-		err_set("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (targets_select(run->store, run->pkg, l, &run->o->sel, want, &n,
@@ -566,7 +566,7 @@ pick_targets(struct run *run, const struct dplist *l)
 		    "skipped", run->pkg);
 	if ((run->jobs = calloc(l->n > 0 ? l->n : 1,
 	    sizeof(*run->jobs))) == NULL) {
-		err_set("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0, j = 0; i < l->n; i++)
@@ -581,7 +581,7 @@ pick_targets(struct run *run, const struct dplist *l)
 	    sites_select(run->store, run->pkg, run->o->sites, &run->o->ssel,
 	    run->want_sites, &run->nsites) == -1)) {
 		if (run->want_sites == NULL)
-			err_set("out of memory");
+			err_nomem();
 		goto out;
 	}
 	if (run->njobs == 0 && run->nsites == 0) {
@@ -606,7 +606,7 @@ begin_holdings(struct run *run, uint64_t version)
 	int rc;
 
 	if ((names = calloc(run->njobs + 1, sizeof(*names))) == NULL)
-		return err_set("out of memory");
+		return err_nomem();
 	for (i = 0; i < run->njobs; i++)
 		if (run->jobs[i].dp != NULL)
 			names[n++] = run->jobs[i].dp->name;
@@ -699,7 +699,7 @@ run_workers(struct run *run)
 
 	/* No DP (sites only) is no thread, and calloc(0) may be NULL. */
 	if ((th = calloc(n > 0 ? n : 1, sizeof(*th))) == NULL)
-		return err_set("out of memory");
+		return err_nomem();
 	for (i = 0; i < n; i++)
 		if (pthread_create(&th[i], NULL, worker, run) != 0) {
 			n = i;

@@ -121,7 +121,7 @@ sign_data(const char *keyfile, const void *msg, size_t n,
 	if ((k = read_key(keyfile, 1)) == NULL)
 		return -1;
 	if ((c = EVP_MD_CTX_new()) == NULL || (s = malloc(SIGN_LEN)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (EVP_DigestSignInit(c, NULL, NULL, NULL, k) != 1 ||
@@ -151,7 +151,7 @@ verify_key(EVP_PKEY *k, const void *msg, size_t n, const unsigned char *sig,
 	if (siglen != SIGN_LEN)
 		return 0;
 	if ((c = EVP_MD_CTX_new()) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	ok = EVP_DigestVerifyInit(c, NULL, NULL, NULL, k) == 1 &&
 	    EVP_DigestVerify(c, sig, siglen, msg, n) == 1;
 	EVP_MD_CTX_free(c);
@@ -219,7 +219,7 @@ sign_keyring_load(const char *path, struct sign_keyring **out)
 	if ((kr = calloc(1, sizeof(*kr))) == NULL ||
 	    (kr->path = strdup(path)) == NULL ||
 	    (b = BIO_new_mem_buf(buf, (int)len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (;;) {
@@ -249,7 +249,7 @@ sign_keyring_load(const char *path, struct sign_keyring **out)
 		}
 		if ((nk = realloc(kr->k, (kr->n + 1) * sizeof(EVP_PKEY *))) == NULL) {
 			EVP_PKEY_free(k);
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		kr->k = nk;

@@ -265,7 +265,7 @@ row_add(struct status_row **rows, size_t *n, const char *site,
 	struct status_row *nv, *r;
 
 	if ((nv = realloc(*rows, (*n + 1) * sizeof(*nv))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	*rows = nv;
@@ -294,7 +294,7 @@ status_row(struct status_row **rows, size_t *n, const char *site,
 		r->state = STATUS_UNREACHABLE;
 		r->version = h != NULL ? h->version : 0;
 		if ((r->error = strdup(why)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		return 0;
 	}
 	if (h == NULL) {
@@ -308,7 +308,7 @@ status_row(struct status_row **rows, size_t *n, const char *site,
 		snprintf(text, sizeof(text), "the last push, of version %"
 		    PRIu64 ", failed", h->wanted);
 		if ((r->error = strdup(text)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 	}
 	return 0;
 }
@@ -393,7 +393,7 @@ sites_status(struct store *s, const struct dplist *l, const char *pkg,
 		if ((pk = calloc(1, sizeof(*pk))) == NULL ||
 		    (pk[0] = strdup(pkg)) == NULL) {
 			free(pk);
-			return err_sys("out of memory");
+			return err_nomem();
 		}
 		np = 1;
 	} else if (store_packages(s, &pk, &np) == -1)

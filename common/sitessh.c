@@ -155,7 +155,7 @@ offer(int fd, double timeout, const char *where,
 	    num_u64(rest, strlen(rest), ncv, &m) == -1)
 		return err_set("%s: an answer not of the protocol", where);
 	if (m > 0 && (v = calloc((size_t)m, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = 0; i < m; i++) {
 		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
 			goto fail;
@@ -400,7 +400,7 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
 			goto out;
 		}
 		if ((nv = realloc(v, (n + 1) * sizeof(*nv))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		v = nv;
@@ -643,7 +643,7 @@ answer_offer(int in, int out, struct store *s)
 	    num_u64(rest, strlen(rest), OFFER_MAX, &n) == -1)
 		return err_set("not a request of this protocol");
 	if (n > 0 && (lack = calloc((size_t)n, sizeof(*lack))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = 0; i < n; i++) {
 		if (line_read(in, 600.0, "the parent", line,
 		    sizeof(line)) == -1)

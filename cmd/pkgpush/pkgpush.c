@@ -24,6 +24,7 @@
 #include "json.h"
 #include "manifest.h"
 #include "msg.h"
+#include "path.h"
 #include "pushrun.h"
 #include "serve.h"
 #include "sites.h"
@@ -537,8 +538,8 @@ push(struct opts *o, const char *pkg, int argc, char **argv)
 
 	dplist_init(&l);
 	dplist_init(&sites);
-	if (!name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	o->push.ssel.sites = o->sites.v;
@@ -599,11 +600,11 @@ forget(const char *storeopt, const char *name, const char *pkg)
 	int rc = EXIT_TROUBLE;
 
 	if (!name_valid(name)) {
-		msg_warn("'%s': not a valid DP or site name", name);
+		msg_warn("'%s': invalid DP or site name", name);
 		return EXIT_TROUBLE;
 	}
-	if (pkg != NULL && !name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (pkg != NULL && package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
@@ -652,8 +653,8 @@ static void
 status_json(const struct status_row *r)
 {
 	struct json j;
-	/* The SPEC's five states: a DP whose state cannot be read has
-	 * failed (its error says why). */
+	/* The five states of pkgpush(1)'s --status --json: a DP whose
+	 * state cannot be read has failed (its error says why). */
 	const char *state = r->state == STATUS_DAMAGED ? "failed" :
 	    status_state_name(r->state);
 
@@ -800,8 +801,8 @@ status(const char *storeopt, const char *pkg, bool json, bool cascade)
 	so.json = json;
 	so.line = keep_line;
 	so.arg = &kept;
-	if (pkg != NULL && !name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (pkg != NULL && package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
