@@ -29,6 +29,7 @@
 #include "err.h"
 #include "io.h"
 #include "lock.h"
+#include "path.h"
 #include "progress.h"
 #include "proto.h"
 #include "remote.h"
@@ -47,7 +48,7 @@ remote_shell_quote(const char *s)
 	for (i = 0; s[i] != '\0'; i++)
 		n += s[i] == '\'' ? 4 : 1;
 	if ((out = malloc(n + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	p = out;
@@ -82,7 +83,7 @@ argv_add(char **v, size_t *n, const char *s, size_t len)
 	if (*n >= REMOTE_WORDS_MAX)
 		return err_set("ssh command: too many words");
 	if ((v[*n] = strndup(s, len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	(*n)++;
 	return 0;
 }
@@ -101,7 +102,7 @@ remote_argv(const struct dp_target *t, const struct config *cfg,
 	ssh = config_ssh(cfg);
 	prog = config_remote_pkgpush(cfg);
 	if ((v = calloc(REMOTE_WORDS_MAX + 1, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (s = ssh; *s != '\0';) {
 		if (*s == ' ' || *s == '\t' || *s == '\n') {
 			s++;
@@ -129,7 +130,7 @@ remote_argv(const struct dp_target *t, const struct config *cfg,
 		goto fail;
 	len = strlen(prog) + strlen(q) + 16;
 	if ((cmd = malloc(len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	snprintf(cmd, len, "%s --serve %s", prog, q);
@@ -182,7 +183,7 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 		char *shown = malloc(wl);
 
 		if (shown == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		path_show(c->where, shown, wl);
@@ -302,7 +303,7 @@ remote_connect(const struct dp_target *t, const struct config *cfg,
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (conn_open(t, cfg, c) == -1) {
 		free(c);
 		return -1;
@@ -346,14 +347,6 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
 	(void)io_write_full(fd, line, (size_t)n, path);
 	close(fd);
 }
-
-/* ---- the files a remote may ask for ---- */
-
-struct fileidx {
-	unsigned char (*d)[DIGEST_LEN];
-	uint64_t *size;
-	size_t n;
-};
 
 /* ---- sending ---- */
 
@@ -449,7 +442,7 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 		n--;
 #endif
 	if ((fp = open_memstream(&buf, &len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -457,7 +450,7 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 			goto out;
 	if (fclose(fp) != 0) {
 		fp = NULL;
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	fp = NULL;
@@ -693,7 +686,7 @@ take_need(struct push_session *ps, const unsigned char *pl, size_t len)
 		    "contents than the manifest has");
 	if (ps->needs == NULL && ps->nfiles > 0 && (ps->needs =
 	    malloc(ps->nfiles * sizeof(*ps->needs))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = 0; i < k; i++) {
 		f = digestset_find(ps->idx, ps->nidx, sizeof(*ps->idx),
 		    ps->nd[i]);
@@ -833,7 +826,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	if ((ps.nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nd))) == NULL ||
 	    (ps.nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nsz))) ==
 	    NULL || (ps.sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	if (ps.cp == NULL) {
@@ -929,7 +922,7 @@ remote_status(const struct dp_target *t, const struct config *cfg,
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto fail;
 			}
 			v = nv;
