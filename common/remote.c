@@ -23,6 +23,7 @@
 #include "blob.h"
 #include "changes.h"
 #include "child.h"
+#include "chunk.h"
 #include "config.h"
 #include "digest.h"
 #include "digestset.h"
@@ -32,6 +33,7 @@
 #include "progress.h"
 #include "proto.h"
 #include "remote.h"
+#include "remote_recipe.h"
 #include "store.h"
 
 extern char **environ;
@@ -233,6 +235,7 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 	if (proto_init(&c->p, c->sock, c->sock, c->errfd, "remote") == -1)
 		goto out;
 	c->proto_ok = true;
+	c->p.drop_mismatch = true;
 	if (config_ssh_timeout(cfg, c->p.timeout, &c->p.timeout) == -1)
 		goto out;
 	rc = 0;
@@ -294,6 +297,28 @@ conn_close(struct remote_conn *c, bool ok)
 	c->where = NULL;
 }
 
+/*
+ * The remote's hello names an older version than ours: a release that
+ * refused our hello and closed (one speaking version 2 accepts no other).
+ * Start again in its version, sending our hello; its refusal is not
+ * copied to stderr (it only said that it is older).
+ */
+static int
+conn_reopen_older(const struct dp_target *t, const struct config *cfg,
+    struct remote_conn *c)
+{
+	uint32_t v = c->p.peer_version;
+	struct ratelimit *rate = c->p.rate;
+
+	c->p.errfd = -1;
+	conn_close(c, false);
+	if (conn_open(t, cfg, c) == -1)
+		return -1;
+	c->p.version = v;
+	c->p.rate = rate;
+	return proto_hello_send(&c->p);
+}
+
 int
 remote_connect(const struct dp_target *t, const struct config *cfg,
     struct remote_conn **out)
@@ -325,7 +350,7 @@ remote_conn_free(struct remote_conn *c)
 
 static void
 write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
-    const char *how, bool spare)
+    const char *how, bool spare, uint64_t recipes, uint64_t saved)
 {
 	const char *path = getenv(REMOTE_STATS_ENV);
 	char line[512];
@@ -335,8 +360,9 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
 		return;
 	n = snprintf(line, sizeof(line), "%s sent %" PRIu64 " received %"
 	    PRIu64 " contents %" PRIu64 " content_bytes %" PRIu64
-	    " manifest %s spare %d\n", c->where, c->p.bytes_out,
-	    c->p.bytes_in, contents, cbytes, how, spare ? 1 : 0);
+	    " manifest %s spare %d recipes %" PRIu64 " saved %" PRIu64 "\n",
+	    c->where, c->p.bytes_out, c->p.bytes_in, contents, cbytes, how,
+	    spare ? 1 : 0, recipes, saved);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	/* O_APPEND: one write per line, so parallel sessions do not mix. */
@@ -628,6 +654,44 @@ salvage_result(struct remote_conn *c, const unsigned char **pl, size_t *len)
 	return -1;
 }
 
+/* A content sent as a recipe, and the bytes it saved, until the remote
+ * says whether its old copy held (it asks for it again when not). */
+struct recipe_note {
+	unsigned char d[DIGEST_LEN];
+	uint64_t saved;
+};
+
+static int
+recipe_note(struct recipe_note **v, size_t *n, const unsigned char *d,
+    uint64_t saved)
+{
+	struct recipe_note *nv;
+
+	if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
+		return err_sys("out of memory");
+	memcpy(nv[*n].d, d, DIGEST_LEN);
+	nv[*n].saved = saved;
+	*v = nv;
+	(*n)++;
+	return 0;
+}
+
+/* What the recipe of d saved (0 when there was none), taken back. */
+static uint64_t
+recipe_unnote(struct recipe_note *v, size_t n, const unsigned char *d)
+{
+	uint64_t saved;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (memcmp(v[i].d, d, DIGEST_LEN) == 0) {
+			saved = v[i].saved;
+			v[i].saved = 0;
+			return saved;
+		}
+	return 0;
+}
+
 int
 remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, uint64_t base, const struct dp_push_opts *o,
@@ -648,9 +712,14 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	size_t nidx = 0, nfiles = 0, nneed = 0, k, i, len;
 	uint32_t type;
 	unsigned char *sbuf = NULL;
-	int rc = -1;
-	bool opened = false;
+	struct manifest oldm;
+	struct recipe_note *notes = NULL;
+	size_t nnotes = 0;
+	uint64_t recipes = 0, rounds = 0;
+	int rc = -1, attempt;
+	bool opened = false, recipes_ok = false, oldm_loaded = false;
 
+	manifest_init(&oldm);
 	memset(r, 0, sizeof(*r));
 	r->new_version = m->version;
 	memset(&cs, 0, sizeof(cs));
@@ -691,15 +760,28 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		goto fail;
 	if (k2 == 1)
 		how = "changes";
-	if ((k2 == 1 ? send_push(cp, &wc, m->version, pkg, o, base,
-	    digest) : manifest_render(m, &wm) == -1 ? -1 :
-	    send_push(cp, &wm, m->version, pkg, o, 0, NULL)) == -1) {
-		if (err_errno() == ECONNRESET || err_errno() == EPIPE)
-			(void)proto_hello_recv(&cp->p);
+	else if (manifest_render(m, &wm) == -1)
 		goto fail;
+	for (attempt = 0;; attempt++) {
+		int sk, hk = -1;
+
+		sk = k2 == 1 ? send_push(cp, &wc, m->version, pkg, o, base,
+		    digest) : send_push(cp, &wm, m->version, pkg, o, 0, NULL);
+		if (sk == 0 || err_errno() == ECONNRESET ||
+		    err_errno() == EPIPE)
+			hk = proto_hello_recv(&cp->p);
+		if (hk == 0 && cp->p.peer_version < cp->p.version &&
+		    attempt == 0) {
+			if (conn_reopen_older(t, store_config(s), cp) == -1)
+				goto fail;
+			continue;
+		}
+		if (sk == -1 || hk == -1)
+			goto fail;
+		break;
 	}
-	if (proto_hello_recv(&cp->p) == -1)
-		goto fail;
+	/* Recipes need a remote of version 3 that holds the base. */
+	recipes_ok = cp->p.peer_version >= 3 && k2 == 1;
 	for (;;) {
 		if (proto_recv(&cp->p, &type, &pl, &len) == -1)
 			goto fail;
@@ -708,6 +790,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		if (type == PROTO_NEED_MANIFEST && len == 0 &&
 		    strcmp(how, "changes") == 0) {
 			how = "fallback";
+			recipes_ok = false;
 			if (send_whole(cp, m, &wm) == -1)
 				goto fail;
 			continue;
@@ -770,8 +853,40 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		expected += round;
 		progress_expect(o->progress, (int64_t)round);
 		for (i = 0; i < nneed; i++) {
-			if (send_content(cp, s, pkg, m, &needs[i], sbuf,
-			    &stored) == -1) {
+			const struct entry *oe = NULL;
+			uint64_t rsent, rsaved;
+			int kr = 0;
+
+			/* A large file changed: a recipe from the DP's old
+			 * copy, the first time it is asked for (asked again,
+			 * the old copy drifted: whole). */
+			if (recipes_ok && rounds == 0 &&
+			    needs[i].size > CHUNK_THRESHOLD) {
+				if (!oldm_loaded) {
+					oldm_loaded = true;
+					if (store_load_manifest(s, pkg, base,
+					    &oldm) == -1)
+						recipes_ok = false;
+				}
+				if (recipes_ok)
+					oe = remote_recipe_base(m, &oldm,
+					    needs[i].d, needs[i].size);
+			}
+			if (oe != NULL && (kr = remote_recipe_send(&cp->p, s,
+			    needs[i].d, needs[i].size, oe, sbuf, &rsent,
+			    &rsaved)) == 1) {
+				recipes++;
+				r->bytes_saved += rsaved;
+				if (recipe_note(&notes, &nnotes, needs[i].d,
+				    rsaved) == -1)
+					goto fail;
+			}
+			/* Asked for again: its recipe saved nothing. */
+			if (rounds > 0)
+				r->bytes_saved -= recipe_unnote(notes, nnotes,
+				    needs[i].d);
+			if (kr == -1 || (kr == 0 && send_content(cp, s, pkg,
+			    m, &needs[i], sbuf, &stored) == -1)) {
 				if (salvage_result(cp, &pl, &len) == 0)
 					goto result;
 				goto fail;
@@ -782,6 +897,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 				progress_add(o->progress, 1, needs[i].size);
 		}
 		nneed = 0;
+		rounds++;
 	}
 result:
 	if (proto_dec_result(pl, len, &pr) == -1)
@@ -807,12 +923,15 @@ out:
 		progress_expect(o->progress, -(int64_t)(expected - total));
 	if (opened) {
 		r->bytes_sent = cp->p.bytes_out;
-		write_stats(cp, sent, stored, how, r->from_spare);
+		write_stats(cp, sent, stored, how, r->from_spare, recipes,
+		    r->bytes_saved);
 		conn_close(cp, rc == 0);
 		if (cp == pre)
 			free(pre);	/* taken over (remote.h) */
 	}
 	(void)total;
+	manifest_free(&oldm);
+	free(notes);
 	free(wm.data);
 	free(wc.data);
 	free(idx);
@@ -851,8 +970,13 @@ remote_status(const struct dp_target *t, const struct config *cfg,
 	opened = true;
 	proto_wbuf_init(&w, buf, sizeof(buf));
 	proto_put_str(&w, pkg ? pkg : "");
-	if (proto_hello(&c.p) == -1 ||
-	    proto_send(&c.p, PROTO_STATUS, buf, w.len) == -1)
+	if (proto_hello(&c.p) == -1)
+		goto fail;
+	if (c.p.peer_version < c.p.version &&
+	    (conn_reopen_older(t, cfg, &c) == -1 ||
+	    proto_hello_recv(&c.p) == -1))
+		goto fail;
+	if (proto_send(&c.p, PROTO_STATUS, buf, w.len) == -1)
 		goto fail;
 	for (;;) {
 		if (proto_recv(&c.p, &type, &pl, &len) == -1)
