@@ -114,6 +114,21 @@ refresh()
 	    [ "$(sha256sum <"$T/rdp/.pkgdist/office/${old##*/}/big.img")" = "$before" ]
 }
 
+@test "pkgpush ssh --inplace: the recipe reads the old file the new one replaces" {
+	modes
+	pkgstage add office "$T/src" >/dev/null
+	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" \
+	    "$T/rdp" >"$PKGDIST_STORE/dps"
+	run pkgpush --inplace --dp r1 office
+	expect_status 0
+	[ -d "$T/rdp/office" ] && [ ! -L "$T/rdp/office" ]
+	overwrite "$T/src/big.img" $((4 * MIB)) 100000
+	refresh
+	[ "$(stat_of recipes)" -eq 1 ]
+	[ "$(stat_of sent)" -lt $((400 * 1024)) ]
+	cmp "$T/src/big.img" "$T/rdp/office/big.img"
+}
+
 @test "pkgpush ssh: bytes inserted at the start move only the cuts near them" {
 	first_push
 	chmod u+w "$T/src/big.img"
@@ -172,7 +187,8 @@ old_release()
 	    >/dev/null 2>&1 || skip "needs this repository's git history"
 	c=$(git -C "$root" log -1 --format=%H -S'#define PROTO_VERSION 3' \
 	    -- common/proto.h)
-	[ -n "$c" ] || skip "no commit introduces protocol 3 yet"
+	[ -n "$c" ] && git -C "$root" rev-parse -q --verify "$c^" >/dev/null ||
+	    skip "this history does not hold the release before protocol 3"
 	mkdir -p "$OLD"
 	git -C "$root" archive "$c^" | tar -x -C "$OLD"
 	make -s -C "$OLD" all >/dev/null 2>&1 ||
