@@ -223,20 +223,6 @@ layout_of(enum dp_layout l)
 }
 
 /*
- * --verify found the DP's files right but its manifest unreadable: write
- * it again (a new base, since there is none to go on) under its own name,
- * then drop the bases nothing names.
- */
-static int
-rewrite_manifest(const struct layout_ops *lo, struct dp_apply *a)
-{
-	if (lo->rewrite_manifest(a) == -1)
-		return -1;
-	layout_gc_bases(a);
-	return 0;
-}
-
-/*
  * Steps 1 and 2: the DP's state for pkg into st and what it records the
  * DP holds into oldm (with its base); the refusals of a move the other
  * way than o->rollback says (r->permanent).
@@ -284,8 +270,9 @@ read_state(struct dp_handle *h, const char *pkg, uint64_t v,
 /*
  * Nothing to change: a success.  A failure noted on the DP by an earlier
  * push (dp_note_failure) is no longer true; a manifest --verify could
- * not read is written anew; what a push cut short after it changed the
- * DP is finished (the layout's finish).
+ * not read is written anew (a new base, since there is none to go on),
+ * then the bases nothing names go; what a push cut short after it
+ * changed the DP is finished (the layout's finish).
  */
 static int
 up_to_date(const struct layout_ops *lo, struct dp_apply *a)
@@ -299,8 +286,12 @@ up_to_date(const struct layout_ops *lo, struct dp_apply *a)
 		    &a->r->state_bytes) == -1)
 			return -1;
 	}
-	if (a->r->state_rebuilt)
-		return rewrite_manifest(lo, a);
+	if (a->r->state_rebuilt) {
+		if (lo->rewrite_manifest(a) == -1)
+			return -1;
+		layout_gc_bases(a);
+		return 0;
+	}
 	if (lo->finish != NULL && a->pkgfd != -1)
 		return lo->finish(a);
 	return 0;

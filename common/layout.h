@@ -33,8 +33,6 @@
 #include "mdelta.h"
 
 #define LAYOUT_DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-/* "spare." + the current tree's name: the atomic layout's spare tree. */
-#define LAYOUT_SPARE_PREFIX "spare."
 /* Files this big get their writeback started as soon as written (small
  * ones are left to the final sync: many tiny writes would only seek). */
 #define LAYOUT_WRITEBACK_MIN (1024 * 1024)
@@ -68,8 +66,7 @@ struct dp_apply {
  * no use for is NULL.
  */
 struct layout_ops {
-	const char *name;		/* "atomic", "inplace" */
-	enum dp_layout layout;
+	enum dp_layout layout;		/* the one it is */
 	/* Bring the DP from a->oldm to a->newm and record it (dppush.h,
 	 * steps 5 and 6). */
 	int (*apply)(struct dp_apply *a);

@@ -610,7 +610,6 @@ out:
 }
 
 const struct layout_ops layout_atomic = {
-	.name = "atomic",
 	.layout = DP_LAYOUT_ATOMIC,
 	.apply = atomic_apply,
 	.finish = atomic_finish,

@@ -738,7 +738,6 @@ inplace_rewrite_manifest(struct dp_apply *a)
 }
 
 const struct layout_ops layout_inplace = {
-	.name = "inplace",
 	.layout = DP_LAYOUT_INPLACE,
 	.apply = inplace_apply,
 	.rewrite_manifest = inplace_rewrite_manifest,

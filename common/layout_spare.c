@@ -23,6 +23,9 @@
 #include "layout.h"
 #include "manifest.h"
 
+/* "spare." + the current tree's name. */
+#define SPARE_PREFIX "spare."
+
 /*
  * Does the directory dirfd (path dir in m, NULL: the root) hold exactly
  * the entries m names under it, cnt of them, each with m's type?  A
@@ -227,10 +230,10 @@ out:
 static bool
 is_other_spare(const char *name, void *keep)
 {
-	return (strncmp(name, LAYOUT_SPARE_PREFIX,
-	    strlen(LAYOUT_SPARE_PREFIX)) == 0 ||
-	    strncmp(name, DP_TMP_PREFIX LAYOUT_SPARE_PREFIX,
-	    strlen(DP_TMP_PREFIX LAYOUT_SPARE_PREFIX)) == 0) &&
+	return (strncmp(name, SPARE_PREFIX,
+	    strlen(SPARE_PREFIX)) == 0 ||
+	    strncmp(name, DP_TMP_PREFIX SPARE_PREFIX,
+	    strlen(DP_TMP_PREFIX SPARE_PREFIX)) == 0) &&
 	    strcmp(name, keep) != 0;
 }
 
@@ -252,7 +255,7 @@ int
 layout_spare_take(struct dp_apply *a, const char *tmp, const char *where,
     int *newfd, unsigned char **have)
 {
-	char spare[DP_TREE_MAX + sizeof(LAYOUT_SPARE_PREFIX)];
+	char spare[DP_TREE_MAX + sizeof(SPARE_PREFIX)];
 	struct stat st;
 	int fit;
 
@@ -263,7 +266,7 @@ layout_spare_take(struct dp_apply *a, const char *tmp, const char *where,
 	if (!a->r->held || a->st->tree[0] == '\0' || a->o->verify ||
 	    a->st->status != DP_ST_COMPLETE || a->newm->n == 0)
 		return 0;
-	snprintf(spare, sizeof(spare), "%s%s", LAYOUT_SPARE_PREFIX,
+	snprintf(spare, sizeof(spare), "%s%s", SPARE_PREFIX,
 	    a->st->tree);
 	if (fstatat(a->pkgfd, spare, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    !S_ISDIR(st.st_mode) ||
@@ -301,13 +304,13 @@ fail:
 int
 layout_spare_make(struct dp_apply *a)
 {
-	char spare[DP_TREE_MAX + sizeof(LAYOUT_SPARE_PREFIX)], tmp[96];
+	char spare[DP_TREE_MAX + sizeof(SPARE_PREFIX)], tmp[96];
 	char where[4400];
 	struct stat sb;
 	int newfd = -1, oldfd = -1, rc = -1;
 	bool made = false;
 
-	snprintf(spare, sizeof(spare), "%s%s", LAYOUT_SPARE_PREFIX,
+	snprintf(spare, sizeof(spare), "%s%s", SPARE_PREFIX,
 	    a->st->tree);
 	snprintf(tmp, sizeof(tmp), "%s%s", DP_TMP_PREFIX, spare);
 	snprintf(where, sizeof(where), "%s/%s/%s/%s", a->h->where, DP_META,
