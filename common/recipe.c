@@ -122,6 +122,92 @@ out:
 	return rc;
 }
 
+#define REFINE_BLOCK ((size_t)16 << 10)
+
+/* Bytes in common at the start (back false) or the end (back true) of
+ * old[a, a + n) and new[x, x + n). */
+static int
+common_run(recipe_read_fn rd, void *arg, uint64_t a, uint64_t x, uint64_t n,
+    bool back, unsigned char *ob, unsigned char *nb, uint64_t *out)
+{
+	uint64_t done = 0;
+	size_t k, i;
+
+	*out = 0;
+	while (done < n) {
+		k = n - done < REFINE_BLOCK ? (size_t)(n - done) : REFINE_BLOCK;
+		if (rd(arg, 0, back ? a + n - done - k : a + done, ob, k) == -1 ||
+		    rd(arg, 1, back ? x + n - done - k : x + done, nb, k) == -1)
+			return -1;
+		for (i = 0; i < k; i++) {
+			size_t j = back ? k - 1 - i : i;
+
+			if (ob[j] != nb[j]) {
+				*out = done + i;
+				return 0;
+			}
+		}
+		done += k;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd,
+    void *arg)
+{
+	struct recipe out = { 0 };
+	unsigned char *ob = malloc(REFINE_BLOCK), *nb = malloc(REFINE_BLOCK);
+	size_t i;
+	int rc = -1;
+
+	if (ob == NULL || nb == NULL) {
+		err_sys("out of memory");
+		goto fail;
+	}
+	for (i = 0; i < r->n; i++) {
+		const struct recipe_op *op = &r->v[i];
+		uint64_t a, b, gap, m, pre = 0, suf = 0, len = op->len;
+
+		if (op->copy) {
+			if (op_add(&out, true, op->off, op->len) == -1)
+				goto fail;
+			continue;
+		}
+		/* The old bytes between the copies around it. */
+		a = i > 0 && r->v[i - 1].copy ? r->v[i - 1].off +
+		    r->v[i - 1].len : 0;
+		b = i + 1 < r->n && r->v[i + 1].copy ? r->v[i + 1].off :
+		    old_size;
+		gap = b > a ? b - a : 0;
+		if (gap > 0 && common_run(rd, arg, a, op->off, gap < len ?
+		    gap : len, false, ob, nb, &pre) == -1)
+			goto fail;
+		/* The ends aligned: old [b - m, b) against the last m new
+		 * bytes, m not reaching into the prefix on either side. */
+		m = gap - pre < len - pre ? gap - pre : len - pre;
+		if (m > 0 && common_run(rd, arg, b - m, op->off + len - m, m,
+		    true, ob, nb, &suf) == -1)
+			goto fail;
+		if ((pre > 0 && op_add(&out, true, a, pre) == -1) ||
+		    (len - pre - suf > 0 && op_add(&out, false, op->off + pre,
+		    len - pre - suf) == -1) ||
+		    (suf > 0 && op_add(&out, true, b - suf, suf) == -1))
+			goto fail;
+	}
+	recipe_free(r);
+	*r = out;
+	rc = 0;
+	goto out;
+fail:
+	recipe_free(&out);
+out:
+	free(ob);
+	free(nb);
+	return rc;
+}
+
 void
 recipe_free(struct recipe *r)
 {

@@ -65,6 +65,18 @@ int recipe_plan(const struct chunk_list *old, const struct chunk_list *new,
     struct recipe *r);
 void recipe_free(struct recipe *r);
 
+/*
+ * Narrow each insertion to the bytes that really differ: where the new
+ * bytes it carries start or end as the old bytes between the copies
+ * around it do (an edit that overwrote a few KiB inside a chunk), those
+ * become copies.  rd(arg, which, off, buf, n) reads n bytes at off of
+ * the old (which 0) or new (1) content; -1 with err set.
+ */
+typedef int (*recipe_read_fn)(void *arg, int which, uint64_t off,
+    unsigned char *buf, size_t n);
+int recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd,
+    void *arg);
+
 /* Is a recipe worth sending rather than the whole content: at least an
  * eighth of the bytes copied from the old copy. */
 bool recipe_worth(const struct recipe *r);

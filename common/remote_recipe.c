@@ -42,25 +42,42 @@ struct source {
 	unsigned char *skip;
 };
 
+/* n bytes at off of a raw object. */
+static int
+pread_full(int fd, uint64_t off, unsigned char *buf, size_t n)
+{
+	size_t done = 0;
+	ssize_t k;
+
+	while (done < n) {
+		k = pread(fd, buf + done, n - done, (off_t)(off + done));
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return err_set("content: shorter than its chunks say");
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+/* recipe_refine()'s reader: the old (fds[0]) or new (fds[1]) raw
+ * object. */
+static int
+read_at(void *arg, int which, uint64_t off, unsigned char *buf, size_t n)
+{
+	const int *fds = arg;
+
+	return pread_full(fds[which], off, buf, n);
+}
+
 static int
 source_read(struct source *c, uint64_t off, unsigned char *buf, size_t n)
 {
 	ssize_t k;
 	size_t done = 0;
 
-	if (c->r == NULL) {
-		while (done < n) {
-			k = pread(c->raw.fd, buf + done, n - done,
-			    (off_t)(off + done));
-			if (k == -1 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				return err_set("content: shorter than its "
-				    "chunks say");
-			done += (size_t)k;
-		}
-		return 0;
-	}
+	if (c->r == NULL)
+		return pread_full(c->raw.fd, off, buf, n);
 	if (off < c->pos)
 		return err_set("recipe: insertions out of order");
 	while (c->pos < off) {
@@ -127,6 +144,7 @@ remote_recipe_send(struct proto *p, struct store *s,
 	struct chunk_list nl = { 0 }, ol = { 0 };
 	struct recipe r = { 0 };
 	struct source src;
+	struct store_raw oraw;
 	struct proto_recipe pr;
 	unsigned char *data = NULL;
 	int rc = 0;
@@ -142,6 +160,20 @@ remote_recipe_send(struct proto *p, struct store *s,
 		goto out;
 	if (store_content_raw(s, d, &src.raw) == -1)
 		goto out;
+	/* Both stored as they are: narrow the insertions to the bytes
+	 * that differ (a few reads around each edit). */
+	if (!src.raw.zlib && store_content_raw(s, old->digest, &oraw) == 0) {
+		int fds[2];
+
+		fds[0] = oraw.fd;
+		fds[1] = src.raw.fd;
+		if (!oraw.zlib && recipe_refine(&r, old->size, read_at,
+		    fds) == -1) {
+			close(oraw.fd);
+			goto out;
+		}
+		close(oraw.fd);
+	}
 	if (src.raw.zlib) {
 		close(src.raw.fd);
 		src.raw.fd = -1;

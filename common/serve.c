@@ -607,6 +607,9 @@ src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 			(void)io_unlink(sv->incfd, hex, 0);
 		return rc;
 	}
+	/* Its recipe failed while it was being kept for later. */
+	if (w->refetch && !w->done)
+		return refetch(sv, w, fd, what);
 	if (w->done)
 		return err_set("content %s: asked for twice", hex);
 	/* Contents the layout skipped (it may leave a file alone) are

@@ -145,9 +145,23 @@ apply(const unsigned char *old, size_t oldlen, uint64_t old_size,
 	return rc;
 }
 
+struct two {
+	const unsigned char *old, *new;
+};
+
+static int
+read_mem(void *arg, int which, uint64_t off, unsigned char *buf, size_t n)
+{
+	const struct two *t = arg;
+
+	memcpy(buf, (which == 0 ? t->old : t->new) + off, n);
+	return 0;
+}
+
 int
 main(void)
 {
+	struct two rs;
 	struct chunk_list ol = { 0 }, nl = { 0 }, xl = { 0 };
 	struct recipe r = { 0 }, x = { 0 };
 	struct frames f;
@@ -242,6 +256,26 @@ main(void)
 	rc = apply(old, SIZE, SIZE, old, 20, &f, &drift, &same);
 	tap_ok(rc == -1 && !drift, "frames that end early: an error (%s)",
 	    err_get());
+
+	/* Refined: 20 overwrites of 4 KiB each cost about 4 KiB. */
+	memcpy(new, old, SIZE);
+	for (i = 1; i <= 20; i++)
+		fill(new + i * 150001, 4096);
+	recipe_free(&r);
+	chunk_list_free(&nl);
+	ok = chunks(new, SIZE, &nl) == 0 && recipe_plan(&ol, &nl, &r) == 0;
+	tap_diag("before refining: %llu bytes inserted",
+	    (unsigned long long)r.inserted);
+	rs.old = old;
+	rs.new = new;
+	ok = ok && recipe_refine(&r, SIZE, read_mem, &rs) == 0;
+	tap_ok(ok && r.inserted <= 20 * 4096 + 20 * 64 && r.copied +
+	    r.inserted == SIZE, "refined: %llu bytes inserted for 20 x 4 KiB "
+	    "overwritten", (unsigned long long)r.inserted);
+	ok = ok && encode(&r, new, &f) == 0;
+	rc = ok ? apply(old, SIZE, SIZE, new, SIZE, &f, &drift, &same) : -1;
+	tap_ok(rc == 0 && same, "the refined recipe makes the new bytes");
+	frames_free(&f);
 
 	/* Unrelated bytes: nothing in common. */
 	fill(other, SIZE);
