@@ -275,7 +275,7 @@ read_state(struct dp_handle *h, const char *pkg, uint64_t v,
  * changed the DP is finished (the layout's finish).
  */
 static int
-up_to_date(const struct layout_ops *lo, struct dp_apply *a)
+up_to_date(const struct layout_ops *lo, struct layout_push *a)
 {
 	if (a->o->dry_run)
 		return 0;
@@ -307,7 +307,7 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	const struct layout_ops *lo;
 	struct mdelta_base base;
 	struct dp_state st;
-	struct dp_apply a;
+	struct layout_push a;
 	uint64_t v = newm->version, planned = 0;
 	long long nchg;
 	int pkgfd = -1, rc = -1, k;
@@ -432,7 +432,7 @@ dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep)
 	const struct layout_ops *lo;
 	struct dp_push_opts o;
 	struct dp_push_result r;
-	struct dp_apply a;
+	struct layout_push a;
 	struct dp_state st;
 	struct manifest m;
 	int pkgfd, rc = -1;

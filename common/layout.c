@@ -137,11 +137,11 @@ out:
 /* Create a file for e under dir as name, fill it, set mode and mtime;
  * *bytes (the calling thread's own) counts what was written.  Safe to
  * call from several threads when the source allows it: it changes
- * nothing shared (dp_write_content). */
+ * nothing shared (layout_write_content). */
 static int
-make_file(struct dp_apply *a, int dir, const char *name, const struct entry *e,
-    enum action act, int olddir, const char *oldbase, const char *what,
-    uint64_t *bytes)
+make_file(struct layout_push *a, int dir, const char *name,
+    const struct entry *e, enum action act, int olddir, const char *oldbase,
+    const char *what, uint64_t *bytes)
 {
 	int fd, rc = -1;
 
@@ -206,7 +206,7 @@ out:
 /* The files of a tree build that need bytes written, shared by the
  * writer threads. */
 struct writers {
-	struct dp_apply *a;
+	struct layout_push *a;
 	const unsigned char *act;
 	const size_t *idx;		/* entries of a->newm, in order */
 	size_t n, next;
@@ -284,7 +284,7 @@ out:
 /* Write the files idx[0..n) with o->write_threads threads (this one
  * included). */
 static int
-write_files(struct dp_apply *a, const unsigned char *act, const size_t *idx,
+write_files(struct layout_push *a, const unsigned char *act, const size_t *idx,
     size_t n, int newfd, int oldfd, const char *where)
 {
 	struct writers w;
@@ -357,7 +357,7 @@ cannot_share(int errnum)
  * with err set.
  */
 static int
-retime_file(struct dp_apply *a, size_t i, int opfd, const char *obase,
+retime_file(struct layout_push *a, size_t i, int opfd, const char *obase,
     int pfd, const char *base, const char *what)
 {
 	const struct entry *e = &a->newm->v[i];
@@ -406,7 +406,7 @@ retime_file(struct dp_apply *a, size_t i, int opfd, const char *obase,
 }
 
 void
-layout_retime_undo(struct dp_apply *a, int oldfd)
+layout_retime_undo(struct layout_push *a, int oldfd)
 {
 	const struct entry *e, *o;
 	struct dp_walk w;
@@ -432,7 +432,7 @@ layout_retime_undo(struct dp_apply *a, int oldfd)
 /* A tree build: the plan (an action per entry of a->newm) and where it
  * stands. */
 struct build {
-	struct dp_apply *a;
+	struct layout_push *a;
 	int newfd, oldfd;
 	const char *where;
 	const unsigned char *have;	/* in the spare already, or NULL */
@@ -570,8 +570,8 @@ make_entry(struct build *b, size_t i)
 }
 
 int
-layout_build_tree(struct dp_apply *a, int newfd, int oldfd, const char *where,
-    const unsigned char *have)
+layout_build_tree(struct layout_push *a, int newfd, int oldfd,
+    const char *where, const unsigned char *have)
 {
 	const struct manifest *nm = a->newm;
 	struct dp_need *needs = NULL;
@@ -623,7 +623,7 @@ out:
 /* ---- the DP's manifest, contents ---- */
 
 int
-layout_save_manifest(struct dp_apply *a, const char *name)
+layout_save_manifest(struct layout_push *a, const char *name)
 {
 	if (mdelta_save_at(a->pkgfd, name, a->loaded, a->newm, a->base,
 	    &a->r->state_bytes) == -1)
@@ -633,7 +633,7 @@ layout_save_manifest(struct dp_apply *a, const char *name)
 }
 
 int
-layout_write_content(const struct dp_apply *a, const struct entry *e, int fd,
+layout_write_content(const struct layout_push *a, const struct entry *e, int fd,
     const char *what, uint64_t *bytes)
 {
 	if (a->src == NULL || a->src->write == NULL)
@@ -645,7 +645,7 @@ layout_write_content(const struct dp_apply *a, const struct entry *e, int fd,
 }
 
 void
-layout_gc_bases(struct dp_apply *a)
+layout_gc_bases(struct layout_push *a)
 {
 	if (mdelta_gc(a->pkgfd) == -1)
 		snprintf(a->r->warning, sizeof(a->r->warning), "%s/%s/%s: %s",

@@ -40,7 +40,7 @@
 #define LAYOUT_WRITERS_MAX 8
 
 /* One push as a layout sees it. */
-struct dp_apply {
+struct layout_push {
 	struct dp_handle *h;
 	const char *pkg;
 	int pkgfd;			/* DP/.pkgdist/PKG */
@@ -69,19 +69,19 @@ struct layout_ops {
 	enum dp_layout layout;		/* the one it is */
 	/* Bring the DP from a->oldm to a->newm and record it (dppush.h,
 	 * steps 5 and 6). */
-	int (*apply)(struct dp_apply *a);
+	int (*apply)(struct layout_push *a);
 	/* The DP is at a->newm already: finish what an earlier push cut
 	 * short after it changed the DP. */
-	int (*finish)(struct dp_apply *a);
+	int (*finish)(struct layout_push *a);
 	/* Write a->newm as the manifest of what the DP holds (--verify
 	 * found the files right but the manifest unreadable). */
-	int (*rewrite_manifest)(struct dp_apply *a);
+	int (*rewrite_manifest)(struct layout_push *a);
 	/* Switch the DP back to a kept tree of version v: 1 done (with
 	 * a->o->dry_run: changes nothing, 1 says it would be), 0 none
 	 * kept (nothing changed). */
-	int (*rollback)(struct dp_apply *a, uint64_t v);
+	int (*rollback)(struct layout_push *a, uint64_t v);
 	/* dp_push_after(): a->oldm is what the DP holds, complete. */
-	int (*after)(struct dp_apply *a);
+	int (*after)(struct layout_push *a);
 };
 
 extern const struct layout_ops layout_atomic;
@@ -98,11 +98,11 @@ extern const struct layout_ops layout_inplace;
  * does not exist); -1 error (tmp, when made, is left for the caller to
  * remove).
  */
-int layout_spare_take(struct dp_apply *a, const char *tmp, const char *where,
+int layout_spare_take(struct layout_push *a, const char *tmp, const char *where,
     int *newfd, unsigned char **have);
 /* Make the spare of the current tree a->st->tree from its manifest
  * a->oldm, unless it is there; spares of other trees go. */
-int layout_spare_make(struct dp_apply *a);
+int layout_spare_make(struct layout_push *a);
 
 /* ---- shared by the layouts (layout.c) ---- */
 
@@ -114,11 +114,11 @@ int layout_spare_make(struct dp_apply *a);
  * layout_spare_take(): have[i] set for each entry of a->newm already
  * there.  Contents come from a->src, asked for in one prepare().
  */
-int layout_build_tree(struct dp_apply *a, int newfd, int oldfd,
+int layout_build_tree(struct layout_push *a, int newfd, int oldfd,
     const char *where, const unsigned char *have);
 /* A build that fails before its switch: the old tree's files that it
  * retimed get their old mode and mtime back (a->retimed). */
-void layout_retime_undo(struct dp_apply *a, int oldfd);
+void layout_retime_undo(struct layout_push *a, int oldfd);
 /* Set mode and mtime of directories (those flagged in only, or all when
  * only is NULL), children before parents. */
 int layout_fix_dirs(int rootfd, const struct manifest *m,
@@ -141,13 +141,13 @@ bool layout_link_says(int dirfd, const char *name, const char *target);
  * builder's writer threads call it at once, each with its own counter,
  * when the source allows it (o->write_threads).  0, or -1 with err set.
  */
-int layout_write_content(const struct dp_apply *a, const struct entry *e,
+int layout_write_content(const struct layout_push *a, const struct entry *e,
     int fd, const char *what, uint64_t *bytes);
 /* Write a->newm as the DP's manifest name under a->pkgfd (a delta
  * against a->base when small, mdelta.h); counts r->state_bytes. */
-int layout_save_manifest(struct dp_apply *a, const char *name);
+int layout_save_manifest(struct layout_push *a, const char *name);
 /* Remove the bases no manifest names any more (mdelta_gc()), once the
  * new state is in place; a failure only sets r->warning. */
-void layout_gc_bases(struct dp_apply *a);
+void layout_gc_bases(struct layout_push *a);
 
 #endif

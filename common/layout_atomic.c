@@ -139,7 +139,7 @@ remove_tree_quietly(int pkgfd, const char *t)
  * was cut short) and is left out.
  */
 static int
-lived_order(struct dp_apply *a, struct tree *t, size_t nt,
+lived_order(struct layout_push *a, struct tree *t, size_t nt,
     char (**v)[DP_TREE_MAX], size_t *n)
 {
 	char name[DP_TREE_MAX];
@@ -174,7 +174,7 @@ lived_order(struct dp_apply *a, struct tree *t, size_t nt,
  * line) is first given the order it kept trees in (lived_order()).
  */
 static int
-make_live(struct dp_apply *a, const char *tree)
+make_live(struct layout_push *a, const char *tree)
 {
 	char (*v)[DP_TREE_MAX] = NULL;
 	struct tree *t = NULL;
@@ -203,7 +203,7 @@ out:
  * kept (written by the caller).
  */
 static void
-prune(struct dp_apply *a)
+prune(struct layout_push *a)
 {
 	char (*v)[DP_TREE_MAX] = NULL;
 	struct tree *t = NULL;
@@ -232,7 +232,7 @@ out:
 
 /* Point DP/PKG at tree (under .pkgdist/PKG) with one rename. */
 static int
-switch_link(struct dp_apply *a, const char *tree)
+switch_link(struct layout_push *a, const char *tree)
 {
 	char target[300];
 
@@ -271,7 +271,7 @@ switch_link(struct dp_apply *a, const char *tree)
  * before the switch).
  */
 static int
-finish_state(struct dp_apply *a, const char *tree, uint64_t v, bool tidy)
+finish_state(struct layout_push *a, const char *tree, uint64_t v, bool tidy)
 {
 	a->st->layout = DP_LAYOUT_ATOMIC;
 	a->st->status = DP_ST_COMPLETE;
@@ -292,7 +292,7 @@ finish_state(struct dp_apply *a, const char *tree, uint64_t v, bool tidy)
  * it and `pkgdiff verify` of it stay right.  A failure is a warning.
  */
 static void
-retime_kept(struct dp_apply *a)
+retime_kept(struct layout_push *a)
 {
 	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
 	struct stat cur, old;
@@ -362,7 +362,7 @@ out:
  * it).
  */
 static int
-new_tree(struct dp_apply *a, const char *tmp, const char *where, int *newfd,
+new_tree(struct layout_push *a, const char *tmp, const char *where, int *newfd,
     unsigned char **have)
 {
 	int k;
@@ -403,7 +403,7 @@ tree_name(int pkgfd, uint64_t v, char tree[DP_TREE_MAX],
  * DP/PKG links to it (also when the switch was not made durable).
  */
 static int
-switch_to(struct dp_apply *a, const char *tree, uint64_t v, bool *switched)
+switch_to(struct layout_push *a, const char *tree, uint64_t v, bool *switched)
 {
 	char target[300];
 	int rc = 0;
@@ -433,7 +433,7 @@ switch_to(struct dp_apply *a, const char *tree, uint64_t v, bool *switched)
 }
 
 static int
-atomic_apply(struct dp_apply *a)
+atomic_apply(struct layout_push *a)
 {
 	char tmp[64], tree[DP_TREE_MAX], where[4400];
 	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
@@ -499,7 +499,7 @@ out:
  * of the tree DP/PKG links to, the trees beyond keep) and make
  * DP/.pkgdist/PKG/manifest a pointer if it is not one. */
 static int
-atomic_finish(struct dp_apply *a)
+atomic_finish(struct layout_push *a)
 {
 	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
 	    &a->r->state_bytes) == -1)
@@ -518,7 +518,7 @@ atomic_finish(struct dp_apply *a)
 /* The current tree's manifest written anew, and DP/.pkgdist/PKG/manifest
  * its pointer again. */
 static int
-atomic_rewrite_manifest(struct dp_apply *a)
+atomic_rewrite_manifest(struct layout_push *a)
 {
 	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
 
@@ -533,7 +533,7 @@ atomic_rewrite_manifest(struct dp_apply *a)
  * is there and reads): 1 and its name in name, 0 none, -1 error.
  * Changes nothing. */
 static int
-kept_tree(struct dp_apply *a, uint64_t v, char name[DP_TREE_MAX])
+kept_tree(struct layout_push *a, uint64_t v, char name[DP_TREE_MAX])
 {
 	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)];
 	struct tree *t = NULL;
@@ -571,7 +571,7 @@ kept_tree(struct dp_apply *a, uint64_t v, char name[DP_TREE_MAX])
 /* Switch DP/PKG back to the kept tree of version v (kept_tree()); a dry
  * run only says whether there is one. */
 static int
-atomic_rollback(struct dp_apply *a, uint64_t v)
+atomic_rollback(struct layout_push *a, uint64_t v)
 {
 	char tree[DP_TREE_MAX];
 	int k;
@@ -588,7 +588,7 @@ atomic_rollback(struct dp_apply *a, uint64_t v)
 
 /* dp_push_after(): the trees beyond keep go, then the spare is made. */
 static int
-atomic_after(struct dp_apply *a)
+atomic_after(struct layout_push *a)
 {
 	char *lived;
 	int rc = -1;

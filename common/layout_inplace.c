@@ -46,7 +46,7 @@
 enum { PH_NONE, PH_WRITE, PH_META, PH_DELETE, PH_LATE };
 
 struct plan {
-	struct dp_apply *a;
+	struct layout_push *a;
 	struct change_list cl;
 	unsigned char *phase;		/* per change */
 	unsigned *tmpid;		/* per change: 0 none, else N */
@@ -129,8 +129,8 @@ in_use(int dir, const char *base)
 
 /* Write the temporary for entry e (file or link) under dir. */
 static int
-write_tmp(struct dp_apply *a, int dir, const char *tmp, const struct entry *e,
-    const char *what)
+write_tmp(struct layout_push *a, int dir, const char *tmp,
+    const struct entry *e, const char *what)
 {
 	int fd, rc = -1;
 
@@ -185,7 +185,7 @@ apply_meta(int dir, const char *base, const struct entry *e, const char *what)
 
 /* Create entry e directly (late phase: its old path is gone). */
 static int
-create_direct(struct dp_apply *a, int dir, const char *base,
+create_direct(struct layout_push *a, int dir, const char *base,
     const struct entry *e, long pid, unsigned id, const char *what)
 {
 	char tmp[64];
@@ -264,7 +264,7 @@ mark_dirs(const struct plan *p, const struct manifest *m, unsigned char **out)
 }
 
 static int
-first_install(struct dp_apply *a)
+first_install(struct layout_push *a)
 {
 	char tmp[64], where[4400];
 	int newfd = -1, rc = -1;
@@ -321,7 +321,7 @@ out:
 }
 
 static int
-save_state(struct dp_apply *a, enum dp_status s, uint64_t from,
+save_state(struct layout_push *a, enum dp_status s, uint64_t from,
     const char *error)
 {
 	a->st->layout = DP_LAYOUT_INPLACE;
@@ -360,7 +360,7 @@ note_busy(struct plan *p, const char *what, const char *how)
 static int
 plan_changes(struct plan *p)
 {
-	struct dp_apply *a = p->a;
+	struct layout_push *a = p->a;
 	struct dp_need *needs = NULL;
 	size_t i, nneed = 0;
 	int pass, rc = -1;
@@ -419,7 +419,7 @@ out:
 static int
 write_temporaries(struct plan *p)
 {
-	struct dp_apply *a = p->a;
+	struct layout_push *a = p->a;
 	const char *base;
 	char tmp[64];
 	size_t i;
@@ -577,7 +577,7 @@ delete_and_retype(struct plan *p)
 static int
 finish_refresh(struct plan *p)
 {
-	struct dp_apply *a = p->a;
+	struct layout_push *a = p->a;
 	unsigned char *dirs = NULL;
 	int rc = -1;
 
@@ -609,7 +609,7 @@ out:
 static void
 undo_writes(struct plan *p)
 {
-	struct dp_apply *a = p->a;
+	struct layout_push *a = p->a;
 	struct err_saved failure = ERR_SAVED_INIT;
 	char buf[MANIFEST_PATH_MAX + 1], *sl;
 	const struct entry *d;
@@ -671,7 +671,7 @@ keep_partial(struct plan *p)
 }
 
 static int
-inplace_apply(struct dp_apply *a)
+inplace_apply(struct layout_push *a)
 {
 	struct plan p;
 	int rc = -1, e_no = 0;
@@ -732,7 +732,7 @@ out:
 
 /* The manifest of DP/PKG written anew. */
 static int
-inplace_rewrite_manifest(struct dp_apply *a)
+inplace_rewrite_manifest(struct layout_push *a)
 {
 	return layout_save_manifest(a, DP_MANIFEST);
 }

@@ -142,7 +142,7 @@ out:
  * spare is not fit to use, -1 error.
  */
 static int
-spare_trim(struct dp_apply *a, int newfd, unsigned char *have,
+spare_trim(struct layout_push *a, int newfd, unsigned char *have,
     const char *where)
 {
 	const struct manifest *om = a->oldm, *nm = a->newm;
@@ -252,7 +252,7 @@ spare_sweep(int pkgfd, const char *keep)
 }
 
 int
-layout_spare_take(struct dp_apply *a, const char *tmp, const char *where,
+layout_spare_take(struct layout_push *a, const char *tmp, const char *where,
     int *newfd, unsigned char **have)
 {
 	char spare[DP_TREE_MAX + sizeof(SPARE_PREFIX)];
@@ -302,7 +302,7 @@ fail:
 }
 
 int
-layout_spare_make(struct dp_apply *a)
+layout_spare_make(struct layout_push *a)
 {
 	char spare[DP_TREE_MAX + sizeof(SPARE_PREFIX)], tmp[96];
 	char where[4400];

@@ -501,7 +501,7 @@ waits_for_lock()
 
 @test "pkgpush: every writer thread's bytes are counted, atomic and in place" {
 	# 64 files: enough for the atomic layout to build with several
-	# writer threads (dp_write_content is their one way to write);
+	# writer threads (layout_write_content is their one way to write);
 	# 65 entries: the files and sub/.
 	mkdir -p "$T/big/sub"
 	for i in $(seq 1 64); do

@@ -119,6 +119,28 @@ stat_of()
 	no_debris "$T/rdp"
 }
 
+@test "remote: a spare with a directory or a link where its manifest has a file is not used; the DP ends exactly at the new version" {
+	pkgpush --dp r1 --version 1 office
+	idle
+	chmod u+w "$P/spare.v1.1"
+	rm "$P/spare.v1.1/f20"
+	mkdir "$P/spare.v1.1/f20"
+	run pkgpush --dp r1 --version 2 office
+	expect_status 0
+	at_version "$T/rdp" 2
+	[ "$(stat_of spare)" = 0 ]
+	idle
+	chmod u+w "$P/spare.v2.1"
+	rm "$P/spare.v2.1/f21"
+	ln -s f1 "$P/spare.v2.1/f21"
+	run pkgpush --dp r1 --version 3 office
+	expect_status 0
+	at_version "$T/rdp" 3
+	[ "$(stat_of spare)" = 0 ]
+	idle
+	no_debris "$T/rdp"
+}
+
 @test "remote: a file of the spare that no longer matches its manifest is sent again, not kept" {
 	pkgpush --dp r1 --version 1 office
 	idle
