@@ -29,6 +29,22 @@ has(const char *const *v, size_t n, const char *s)
 }
 
 int
+targets_load_dplist(struct store *s, struct dplist *l)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
+	if (dplist_load(path, l) == -1) {
+		if (err_errno() == ENOENT) {
+			dplist_init(l);
+			return 0;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+int
 targets_check(const struct dplist *l, const struct targets_sel *sel)
 {
 	size_t i;

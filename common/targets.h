@@ -18,11 +18,12 @@
  * empty mount point is left alone); --reinit places the package afresh
  * in that last case.
  *
- * Calling: pkgpush fills a struct targets_sel from its options, checks
- * it with targets_check() (an unknown name is trouble before any DP is
- * touched), picks with targets_select(), and opens each local target
- * with targets_open(); --status opens with it too, so that it reports
- * what a push would meet.  Functions return 0 or -1 with err.h set.
+ * Calling: a push (pushrun.h) loads the DP list with
+ * targets_load_dplist(), checks the struct targets_sel pkgpush filled
+ * from its options with targets_check() (an unknown name is trouble
+ * before any DP is touched), picks with targets_select(), and opens each
+ * local target with targets_open(); --status opens with it too, so that
+ * it reports what a push would meet.  Functions return 0 or -1 with err.h set.
  */
 #ifndef PKGDIST_TARGETS_H
 #define PKGDIST_TARGETS_H
@@ -45,6 +46,10 @@ struct targets_sel {
 	bool all;			/* --all */
 	bool refresh;			/* --refresh-existing */
 };
+
+/* The DP list of store s (STORE/dps) into l; a store without one has
+ * an empty list. */
+int targets_load_dplist(struct store *s, struct dplist *l);
 
 /* Every name of sel is in l: else -1, err "--dp: unknown DP 'x'",
  * "--only: unknown DP 'x'" or "--group: unknown group 'g'". */

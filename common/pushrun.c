@@ -1,0 +1,792 @@
+/*
+ * pushrun.c — a push of one package version to its target DPs
+ * (pushrun.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "err.h"
+#include "fanout.h"
+#include "fault.h"
+#include "manifest.h"
+#include "progress.h"
+#include "pushrun.h"
+#include "ratelimit.h"
+#include "remote.h"
+#include "retryjob.h"
+#include "scan.h"
+#include "store.h"
+
+/* A bandwidth cap: the rate of a ratelimit.h limiter, from the bwlimit
+ * lines of STORE/config (asked at every transfer, so windows switch
+ * during a push) and --bwlimit. */
+struct cap {
+	const struct config *cfg;
+	const char *name;	/* the target, or "*": the command's total */
+	const char *group;	/* the target's group, or NULL */
+	uint64_t fixed;		/* --bwlimit (the total only), 0: none */
+};
+
+struct run;
+
+struct job {
+	const struct dp *dp;
+	struct run *run;
+	struct remote_conn *conn;	/* ssh started early, or NULL */
+	struct cap cap;
+	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
+	struct content_source inner;	/* what job_source_write() asks */
+	int result;		/* 0 done, -1 failed, -2 the store failed */
+	bool store_damaged;	/* a content the store could not give (under
+				 * run->mu: set by writer threads) */
+};
+
+struct run {
+	const struct pushrun_opts *o;
+	const struct pushrun_hooks *h;
+	void *arg;
+	struct store *store;
+	const char *pkg;
+	const struct manifest *m;
+	struct job *jobs;
+	size_t njobs, next;
+	pthread_mutex_t mu;
+	struct progress *progress;
+	int nthreads;
+	bool env_warned;	/* retry_env_note() said it (under mu) */
+	struct fanout *fanout;	/* two local DPs or more: each content read
+				 * from the store once (fanout.h) */
+	struct content_source fanout_src;
+	/* Contents found damaged in the store (under mu; rare, so a short
+	 * list): a DP that failed on one gets no retry job. */
+	unsigned char (*damaged)[DIGEST_LEN];
+	size_t ndamaged;
+};
+
+void
+pushrun_opts_init(struct pushrun_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->keep = 2;
+}
+
+/* Tell the caller "NAME: TEXT"; called with run->mu held. */
+static void
+note(struct run *run, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+note(struct run *run, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (text = malloc((size_t)n + 1)) == NULL) {
+		run->h->note(run->arg, name, "out of memory");
+		return;
+	}
+	va_start(ap, fmt);
+	(void)vsnprintf(text, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	run->h->note(run->arg, name, text);
+	free(text);
+}
+
+static void
+note_locked(struct run *run, const char *name, const char *text)
+{
+	pthread_mutex_lock(&run->mu);
+	run->h->note(run->arg, name, text);
+	pthread_mutex_unlock(&run->mu);
+}
+
+static uint64_t
+cap_rate(void *ctx, time_t now)
+{
+	const struct cap *c = ctx;
+	const struct config_bwlimit *b;
+	uint64_t rate = c->fixed;
+
+	b = config_bwlimit_find(c->cfg, c->name, c->group, now);
+	if (b != NULL && (rate == 0 || b->rate < rate))
+		rate = b->rate;
+	return rate;
+}
+
+/* ---- the content source: the store ---- */
+
+/* ctx is the struct run (read only here, by every writer thread).  A
+ * content the store cannot give is named by package, version and file,
+ * not by its digest alone; a damaged one (missing or not what its
+ * digest says: no failed system call, where a read error may pass) is
+ * noted in run->damaged. */
+static int
+store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	struct run *run = ctx;
+	unsigned char (*nv)[DIGEST_LEN];
+	bool fault = false, damaged;
+
+	if (store_content_copy(run->store, d, size, fd, what, &fault) == 0)
+		return 0;
+	if (!fault)
+		return -1;
+	damaged = err_errno() == 0;
+	(void)store_err_content(run->pkg, run->m->version, run->m, d);
+	if (!damaged)
+		return -1;
+	pthread_mutex_lock(&run->mu);
+	if ((nv = realloc(run->damaged, (run->ndamaged + 1) *
+	    sizeof(*nv))) != NULL) {
+		run->damaged = nv;
+		memcpy(run->damaged[run->ndamaged++], d, DIGEST_LEN);
+	}
+	pthread_mutex_unlock(&run->mu);
+	return -1;
+}
+
+/* One DP's source: the store's (or the fanout over it, which asks the
+ * store on its behalf), marking the job when the content it failed on
+ * is one the store has damaged. */
+static int
+job_source_prepare(void *ctx, const struct dp_need *v, size_t n)
+{
+	struct job *job = ctx;
+
+	return job->inner.prepare(job->inner.ctx, v, n);
+}
+
+static int
+job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int fd, const char *what)
+{
+	struct job *job = ctx;
+	struct run *run = job->run;
+	size_t i;
+
+	if (job->inner.write(job->inner.ctx, d, size, fd, what) == 0)
+		return 0;
+	pthread_mutex_lock(&run->mu);
+	for (i = 0; i < run->ndamaged; i++)
+		if (memcmp(run->damaged[i], d, DIGEST_LEN) == 0)
+			job->store_damaged = true;
+	pthread_mutex_unlock(&run->mu);
+	return -1;
+}
+
+/* ---- one DP ---- */
+
+/*
+ * Record the outcome in the store (holdings) and on the DP (state).  A
+ * refused move (dp_push_refused()) is no failure of the DP: it still
+ * holds its version as it did, and is recorded so.
+ */
+static void
+record(struct run *run, const struct dp *dp, struct dp_handle *h,
+    const struct dp_push_result *r, int rc, const char *why)
+{
+	struct store_holding hd, known;
+	struct dp_state st;
+	bool refused = rc != 0 && dp_push_refused(r, run->o->rollback);
+	int k;
+
+	memset(&hd, 0, sizeof(hd));
+	snprintf(hd.dp, sizeof(hd.dp), "%s", dp->name);
+	hd.time = fault_now();
+	hd.wanted = r->new_version;
+	if (rc == 0) {
+		hd.version = r->new_version;
+		hd.state = STORE_HOLD_COMPLETE;
+	} else if (refused) {
+		hd.version = hd.wanted = r->old_version;
+		hd.state = r->old_partial ? STORE_HOLD_PARTIAL :
+		    STORE_HOLD_COMPLETE;
+		if (h != NULL && h->rootfd != -1 &&
+		    dp_state_read(h, run->pkg, &st, NULL) == 0) {
+			if (st.status == DP_ST_PARTIAL)
+				hd.version = hd.wanted = st.from;
+			dp_state_free(&st);
+		}
+	} else {
+		hd.version = r->held ? r->old_version : 0;
+		hd.state = STORE_HOLD_FAILED;
+		if (h != NULL && h->rootfd != -1 &&
+		    dp_note_failure(h, run->pkg, why, &st) == 0) {
+			if (st.status == DP_ST_PARTIAL) {
+				hd.state = STORE_HOLD_PARTIAL;
+				hd.version = st.from;
+			} else if (st.status == DP_ST_COMPLETE)
+				hd.version = st.version;
+			dp_state_free(&st);
+		} else if (!r->held) {
+			/* Unreachable: keep what the store knew. */
+			if ((k = store_holding_find(run->store, run->pkg,
+			    dp->name, &known)) == 1)
+				hd.version = known.version;
+			else if (k == -1)
+				note_locked(run, dp->name, err_get());
+		}
+	}
+	if (store_holding_record(run->store, run->pkg, &hd) == -1)
+		note_locked(run, dp->name, err_get());
+}
+
+/*
+ * A retry job runs later, often from cron, without this command's
+ * environment: where a variable overrides a setting of STORE/config,
+ * say once that the retry will use the file, and which line to add.
+ * Called with run->mu held.
+ */
+static void
+retry_env_note(struct run *run, const struct dp *dp)
+{
+	const struct config *cfg = store_config(run->store);
+	struct config_env_override ov[CONFIG_ENV_MAX];
+	int n, i;
+
+	if (run->env_warned || dp->target.kind != DP_SSH)
+		return;
+	run->env_warned = true;
+	if ((n = config_env_overrides(cfg, ov)) == -1) {
+		run->h->note(run->arg, NULL, err_get());
+		return;
+	}
+	for (i = 0; i < n; i++)
+		note(run, dp->name, "the retry will not see $%s but the "
+		    "settings of '%s': add the line '%s' there", ov[i].var,
+		    cfg->path, ov[i].line);
+	config_env_overrides_free(ov, (size_t)n);
+}
+
+/* The DP is done: tell the caller, and record it. */
+static void
+job_done(struct run *run, const struct dp *dp, struct dp_handle *h,
+    const struct dp_push_result *r)
+{
+	pthread_mutex_lock(&run->mu);
+	progress_hold();
+	run->h->done(run->arg, dp, r);
+	progress_release();
+	pthread_mutex_unlock(&run->mu);
+	if (!run->o->dry_run)
+		record(run, dp, h, r, 0, NULL);
+}
+
+/*
+ * After a failed push to the DP: record it, and queue a retry job
+ * unless waiting cannot help.  The retry's id goes to id (*queued).
+ * -2 when the store failed the DP, else -1.
+ */
+static int
+job_failed(struct run *run, struct job *job, struct dp_handle *h,
+    const struct dp_push_result *r, const char *why, char *id,
+    bool *queued)
+{
+	const struct pushrun_opts *o = run->o;
+	const struct dp *dp = job->dp;
+	char **nv = NULL;
+	int nc = 0;
+	bool damaged, running;
+
+	note_locked(run, dp->name, why);
+	if (o->dry_run)
+		return -1;
+	record(run, dp, h, r, -1, why);
+	/* Run by pkgretry as this DP's job, say nothing about a retry:
+	 * the cause, the note above, is what it records. */
+	running = retryjob_running(run->pkg, dp->name);
+	pthread_mutex_lock(&run->mu);
+	damaged = job->store_damaged;
+	if (!running) {
+		if (damaged)
+			run->h->note(run->arg, dp->name, "not queued for "
+			    "retry: the store is damaged and waiting will not "
+			    "mend it (see pkgstage fsck)");
+		else if (dp_push_refused(r, o->rollback))
+			note(run, dp->name, "not queued for retry: it still "
+			    "holds %s %" PRIu64 " as it did", run->pkg,
+			    r->old_version);
+		else if (r->permanent)
+			run->h->note(run->arg, dp->name, "not queued for "
+			    "retry (waiting will not help)");
+	}
+	pthread_mutex_unlock(&run->mu);
+	if (damaged)
+		return -2;
+	if (dp_push_refused(r, o->rollback) || r->permanent)
+		return -1;
+	/* The job is built from the options as parsed (an abbreviated
+	 * --onl is --only), never from the words typed. */
+	if (retryjob_pkgpush_argv(o->argc, o->argv, o->shortopts,
+	    o->longopts, o->drop, dp->name, run->m->version, &nc, &nv) ==
+	    -1 || retryjob_queue(store_dir(run->store), run->pkg, dp->name,
+	    run->m->version, nc, nv, why, id, queued) == -1)
+		note_locked(run, dp->name, err_get());
+	else if (*queued) {
+		/* Not when pkgretry runs this very job: it records the
+		 * cause, the note above, as the job's last error. */
+		pthread_mutex_lock(&run->mu);
+		note(run, dp->name, "retry queued as '%s'", id);
+		retry_env_note(run, dp);
+		pthread_mutex_unlock(&run->mu);
+	}
+	if (nv != NULL)
+		retryjob_argv_free(nc, nv);
+	return -1;
+}
+
+static void
+job_push_opts(struct run *run, struct job *job, struct dp_push_opts *po)
+{
+	const struct pushrun_opts *o = run->o;
+
+	dp_push_opts_init(po);
+	po->inplace = o->inplace;
+	po->verify = o->verify;
+	po->rollback = o->rollback;
+	po->dry_run = o->dry_run;
+	po->keep = o->keep;
+	po->jobs = run->nthreads > 1 ? 2 : 0;
+	/* The store may be read by several threads at once: share the
+	 * CPUs between the DPs pushed at once. */
+	po->write_threads = scan_ncpu() / (run->nthreads > 0 ?
+	    run->nthreads : 1);
+	if (po->write_threads > 4)
+		po->write_threads = 4;
+	po->progress = run->progress;
+	po->rate = job->rate;
+}
+
+/* The remote runs dp_push() itself (remote.h), from what the DP holds
+ * whole by the store's record: it is sent the changes from that. */
+static int
+push_remote(struct run *run, struct job *job, const struct dp_push_opts *po,
+    struct dp_push_result *r)
+{
+	struct remote_conn *pre = job->conn;
+	struct store_holding known;
+	uint64_t base = 0;
+
+	job->conn = NULL;
+	if (store_holding_find(run->store, run->pkg, job->dp->name,
+	    &known) == 1 && known.state != STORE_HOLD_PARTIAL)
+		base = known.version;
+	return remote_push(&job->dp->target, run->store, run->pkg, run->m,
+	    base, po, pre, r);
+}
+
+static int
+push_one(struct run *run, struct job *job)
+{
+	const struct pushrun_opts *o = run->o;
+	const struct dp *dp = job->dp;
+	struct dp_push_result r;
+	struct dp_push_opts po;
+	struct dp_handle h = { -1, -1, -1, NULL };
+	struct content_source src;
+	struct err_saved why = ERR_SAVED_INIT;
+	char id[RETRYJOB_ID_MAX + 1];
+	int rc = -1;
+	bool opened = false, queued = false;
+
+	progress_target_start(run->progress);
+	memset(&r, 0, sizeof(r));
+	r.new_version = run->m->version;
+	job_push_opts(run, job, &po);
+	job->inner.ctx = run;
+	job->inner.prepare = NULL;
+	job->inner.write = store_source_write;
+	if (run->fanout != NULL)
+		job->inner = run->fanout_src;
+	src.ctx = job;
+	src.prepare = job->inner.prepare != NULL ? job_source_prepare : NULL;
+	src.write = job_source_write;
+
+	if (dp->target.kind == DP_SSH) {
+		if (push_remote(run, job, &po, &r) == -1)
+			goto fail;
+		rc = 0;
+		job_done(run, dp, NULL, &r);
+		goto out;
+	}
+	if (targets_open(run->store, dp, run->pkg, !o->dry_run, o->reinit,
+	    &h) == -1)
+		goto fail;
+	opened = true;
+	if (!o->dry_run && dp_lock(&h, PUSHRUN_DP_LOCK_WAIT) == -1)
+		goto fail;
+	if (dp_push(&h, run->pkg, run->m, &src, &po, &r) == -1)
+		goto fail;
+	rc = 0;
+	job_done(run, dp, &h, &r);
+	goto out;
+fail:
+	err_save(&why);
+	rc = job_failed(run, job, opened ? &h : NULL, &r, why.msg, id,
+	    &queued);
+out:
+	if (rc == -1 && run->h->failed != NULL) {
+		pthread_mutex_lock(&run->mu);
+		run->h->failed(run->arg, dp, &r, why.msg != NULL ? why.msg :
+		    "failed", queued ? id : NULL);
+		pthread_mutex_unlock(&run->mu);
+	}
+	progress_target_done(run->progress, rc != 0);
+	err_drop(&why);
+	dp_close(&h);
+	return rc;
+}
+
+static void *
+worker(void *arg)
+{
+	struct run *run = arg;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&run->mu);
+		i = run->next++;
+		pthread_mutex_unlock(&run->mu);
+		if (i >= run->njobs)
+			break;
+		run->jobs[i].result = push_one(run, &run->jobs[i]);
+	}
+	return NULL;
+}
+
+/* ---- before the first DP ---- */
+
+/* What to add to a message that a DP is not found, when the DP list is
+ * empty: that it does not exist, or lists no DP, and where it is. */
+static const char *
+dplist_note(const struct store *s, const struct dplist *l, char *buf,
+    size_t len)
+{
+	char path[PATH_MAX], shown[PATH_SHOW_LEN];
+
+	if (l->n > 0)
+		return "";
+	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
+	path_show(path, shown, sizeof(shown));
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		snprintf(buf, len, ": the DP list '%s' does not exist (one DP "
+		    "a line: NAME GROUP TARGET; see pkgpush(1))", shown);
+	else
+		snprintf(buf, len, ": the DP list '%s' lists no DP", shown);
+	return buf;
+}
+
+/* The names of o->sel are DPs and groups of l; else -1 with err saying
+ * which, and what the DP list lacks when it lists none. */
+static int
+check_names(struct store *s, const struct dplist *l,
+    const struct pushrun_opts *o)
+{
+	char note[PATH_MAX + PATH_SHOW_LEN];
+	struct err_saved e = ERR_SAVED_INIT;
+
+	if (targets_check(l, &o->sel) == 0)
+		return 0;
+	if (l->n > 0)
+		return -1;
+	err_save(&e);
+	err_set("%s%s", e.msg, dplist_note(s, l, note, sizeof(note)));
+	err_drop(&e);
+	return -1;
+}
+
+/* Why a push has no target: err, -1. */
+static int
+no_target(struct store *s, const struct dplist *l, const char *pkg,
+    const struct pushrun_opts *o)
+{
+	const struct targets_sel *sel = &o->sel;
+	char note[PATH_MAX + PATH_SHOW_LEN];
+
+	if (l->n == 0)
+		return err_set("%s: no target DP%s", pkg, dplist_note(s, l,
+		    note, sizeof(note)));
+	if (sel->nonly > 0)
+		return err_set("%s: no target DP: --only leaves none of the "
+		    "DPs named", pkg);
+	if (sel->refresh && sel->ndps + sel->ngroups == 0 && !sel->all)
+		return err_set("%s: no target DP: no DP holds it yet (place "
+		    "it with --dp, --group or --all)", pkg);
+	return err_set("%s: no target DP (name them with --dp, --group, "
+	    "--all or --refresh-existing)", pkg);
+}
+
+/* One job per target, each with its DP, in DP list order; the DPs the
+ * store records as holding pkg that l lacks are noted. */
+static int
+pick_targets(struct run *run, const struct dplist *l)
+{
+	char **stray = NULL;
+	size_t nstray = 0, i, j, n;
+	bool *want = NULL;
+	int rc = -1;
+
+	if (l->n && (want = calloc(l->n, sizeof(*want))) == NULL) {
+		err_set("out of memory");
+		goto out;
+	}
+	if (targets_select(run->store, run->pkg, l, &run->o->sel, want, &n,
+	    &stray, &nstray) == -1)
+		goto out;
+	for (j = 0; j < nstray; j++)
+		note(run, stray[j], "holds %s but is not in the DP list: "
+		    "skipped", run->pkg);
+	if ((run->jobs = calloc(l->n > 0 ? l->n : 1,
+	    sizeof(*run->jobs))) == NULL) {
+		err_set("out of memory");
+		goto out;
+	}
+	for (i = 0, j = 0; i < l->n; i++)
+		if (want[i]) {
+			run->jobs[j].run = run;
+			run->jobs[j++].dp = &l->v[i];
+		}
+	run->njobs = j;
+	if (run->njobs == 0) {
+		no_target(run->store, l, run->pkg, run->o);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(want);
+	store_strings_free(stray, nstray);
+	return rc;
+}
+
+/* Record that every target is being brought to version before any is
+ * touched (store_holdings_begin): gc then keeps it for a DP whose push
+ * is killed after its switch. */
+static int
+begin_holdings(struct run *run, uint64_t version)
+{
+	const char **names;
+	size_t i, n = 0;
+	int rc;
+
+	if ((names = calloc(run->njobs + 1, sizeof(*names))) == NULL)
+		return err_set("out of memory");
+	for (i = 0; i < run->njobs; i++)
+		if (run->jobs[i].dp != NULL)
+			names[n++] = run->jobs[i].dp->name;
+	rc = store_holdings_begin(run->store, run->pkg, names, n, version);
+	free(names);
+	return rc;
+}
+
+/*
+ * The limiters of a push's remote targets, when STORE/config has bwlimit
+ * lines or --bwlimit is given: one per remote target (its most specific
+ * line), each chained to the command's total (the "*" line and
+ * --bwlimit), which all -j workers share.  Local DPs are not capped.
+ */
+static int
+caps_start(struct cap *total_cap, struct ratelimit **total,
+    const struct config *cfg, const struct pushrun_opts *o,
+    struct job *jobs, size_t n)
+{
+	size_t i;
+
+	*total = NULL;
+	if (cfg->nbwlimit == 0 && o->bwlimit == 0)
+		return 0;
+	total_cap->cfg = cfg;
+	total_cap->name = "*";
+	total_cap->group = NULL;
+	total_cap->fixed = o->bwlimit;
+	if ((*total = ratelimit_new(cap_rate, total_cap, NULL, NULL)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (jobs[i].dp->target.kind != DP_SSH)
+			continue;
+		jobs[i].cap.cfg = cfg;
+		jobs[i].cap.name = jobs[i].dp->name;
+		jobs[i].cap.group = jobs[i].dp->group;
+		jobs[i].cap.fixed = 0;
+		if ((jobs[i].rate = ratelimit_new(cap_rate, &jobs[i].cap,
+		    *total, NULL)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* The progress display, with the cap shown: the command's total, else
+ * the first capped target's. */
+static void
+progress_begin(struct run *run, struct ratelimit *total)
+{
+	size_t i;
+
+	if (!run->o->dry_run)
+		run->progress = progress_start(run->pkg, 0, 0);
+	progress_targets(run->progress, run->njobs, "DPs");
+	if (total != NULL && ratelimit_rate_now(total) == 0)
+		for (i = 0; i < run->njobs; i++)
+			if (run->jobs[i].rate != NULL &&
+			    ratelimit_rate_now(run->jobs[i].rate) != 0) {
+				progress_cap(run->progress, run->jobs[i].rate);
+				break;
+			}
+	if (total != NULL && ratelimit_rate_now(total) != 0)
+		progress_cap(run->progress, total);
+}
+
+/* A fanout over the store for a push to two local DPs or more. */
+static int
+fanout_start(struct run *run)
+{
+	struct content_source store_src = { run, NULL, store_source_write };
+	size_t i, local = 0;
+
+	for (i = 0; i < run->njobs; i++)
+		if (run->jobs[i].dp->target.kind != DP_SSH)
+			local++;
+	if (local < 2)
+		return 0;
+	if ((run->fanout = fanout_new(&store_src, &run->fanout_src)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The workers: nthreads of them (fewer will do when some cannot be
+ * started; none: this thread pushes). */
+static int
+run_workers(struct run *run)
+{
+	pthread_t *th;
+	size_t i, n = (size_t)run->nthreads;
+
+	if ((th = calloc(n, sizeof(*th))) == NULL)
+		return err_set("out of memory");
+	for (i = 0; i < n; i++)
+		if (pthread_create(&th[i], NULL, worker, run) != 0) {
+			n = i;
+			break;
+		}
+	if (n == 0)
+		worker(run);
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	return 0;
+}
+
+/* The version to push: o's, else the newest in the store. */
+static int
+pick_version(struct store *s, const char *pkg, uint64_t *version)
+{
+	if (*version != 0)
+		return 0;
+	if (store_newest(s, pkg, version) == -1)
+		return -1;
+	if (*version == 0)
+		return err_set("%s: no such package in the store (pkgstage "
+		    "add stages it)", pkg);
+	return 0;
+}
+
+/* Before the first DP is touched: ssh started for the first remote
+ * targets, the version locked and loaded, its signature checked. */
+static int
+prepare(struct run *run, uint64_t version, struct manifest *m, int *ulock)
+{
+	struct store *s = run->store;
+	size_t i;
+
+	/* The remote DPs pushed first: ssh connects while the manifest is
+	 * loaded (a failure to start ssh is reported by the push). */
+	for (i = 0; i < (size_t)run->nthreads; i++)
+		if (run->jobs[i].dp->target.kind == DP_SSH)
+			(void)remote_connect(&run->jobs[i].dp->target,
+			    store_config(s), &run->jobs[i].conn);
+	/* Keep gc away from the version while it is read. */
+	if ((*ulock = store_lock(s, run->pkg, STORE_LOCK_USE, true,
+	    STORE_WAIT_DEFAULT)) == -1 ||
+	    store_load_manifest(s, run->pkg, version, m) == -1)
+		return -1;
+	if (run->o->trust != NULL && store_verify_version(s, run->pkg,
+	    version, run->o->trust) == -1)
+		return err_prefix("--trust: ");
+	return 0;
+}
+
+int
+pushrun(struct store *s, const struct dplist *l, const char *pkg,
+    const struct pushrun_opts *o, const struct pushrun_hooks *h, void *arg,
+    struct pushrun_result *res)
+{
+	struct manifest m;
+	struct run run;
+	struct cap total_cap;
+	struct ratelimit *total = NULL;
+	uint64_t version = o->version;
+	int rc = -1, ulock = -1;
+	size_t i;
+
+	memset(res, 0, sizeof(*res));
+	manifest_init(&m);
+	memset(&run, 0, sizeof(run));
+	pthread_mutex_init(&run.mu, NULL);
+	run.o = o;
+	run.h = h;
+	run.arg = arg;
+	run.store = s;
+	run.pkg = pkg;
+	run.m = &m;
+	if (check_names(s, l, o) == -1 ||
+	    pick_version(s, pkg, &version) == -1 ||
+	    pick_targets(&run, l) == -1)
+		goto out;
+	run.nthreads = o->jobs > 0 ? o->jobs : PUSHRUN_JOBS;
+	if ((size_t)run.nthreads > run.njobs)
+		run.nthreads = (int)run.njobs;
+	if (prepare(&run, version, &m, &ulock) == -1 ||
+	    caps_start(&total_cap, &total, store_config(s), o, run.jobs,
+	    run.njobs) == -1 ||
+	    (!o->dry_run && begin_holdings(&run, version) == -1))
+		goto out;
+	progress_begin(&run, total);
+	if ((!o->dry_run && fanout_start(&run) == -1) ||
+	    run_workers(&run) == -1)
+		goto out;
+	progress_end(run.progress);
+	res->ntargets = run.njobs;
+	for (i = 0; i < run.njobs; i++) {
+		if (run.jobs[i].result != 0)
+			res->nfailed++;
+		if (run.jobs[i].result == -2)
+			res->store_failed = true;
+	}
+	rc = 0;
+out:
+	for (i = 0; run.jobs != NULL && i < run.njobs; i++) {
+		remote_conn_free(run.jobs[i].conn);
+		ratelimit_free(run.jobs[i].rate);
+	}
+	ratelimit_free(total);
+	fanout_free(run.fanout);
+	free(run.damaged);
+	free(run.jobs);
+	pthread_mutex_destroy(&run.mu);
+	if (ulock != -1)
+		store_unlock(ulock);
+	manifest_free(&m);
+	return rc;
+}
