@@ -692,253 +692,328 @@ recipe_unnote(struct recipe_note *v, size_t n, const unsigned char *d)
 	return 0;
 }
 
+/* One push's side of the exchange (remote_push()). */
+struct push_session {
+	struct remote_conn *cp;
+	struct store *s;
+	const char *pkg;
+	const struct manifest *m;
+	const struct dp_push_opts *o;
+	struct wire_manifest wm, wc;	/* whole; changes */
+	const char *how;		/* "whole", "changes", "fallback" */
+	struct digestset_item *idx;	/* the manifest's contents */
+	size_t nidx;
+	struct digestset_item *needs;	/* asked for, not yet sent */
+	size_t nneed, nfiles;
+	unsigned char (*nd)[DIGEST_LEN];	/* one NEED frame's */
+	uint64_t *nsz;
+	unsigned char *sbuf;
+	uint64_t total, stored, sent, expected;
+	/* Recipes (remote_recipe.h): with a remote of version 3 that
+	 * holds base whole (the change list was taken), in the first
+	 * round; oldm is base's manifest, loaded when first needed. */
+	const struct dp_target *t;
+	uint64_t base;
+	bool recipes_ok, oldm_loaded;
+	struct manifest oldm;
+	struct recipe_note *notes;	/* sent as recipes */
+	size_t nnotes;
+	uint64_t recipes, rounds, saved;
+};
+
+/*
+ * The request: the changes from base when the store can render them (and
+ * not --verify, which trusts nothing the DP recorded, its manifest
+ * included: the whole manifest goes, also the way out for a DP whose
+ * record makes every change list fail its check), else the whole
+ * manifest; then the remote's hello, read behind it (its banner or
+ * version mismatch, if any, is the better reason for a failure).
+ */
+static int
+push_request(struct push_session *ps, uint64_t base)
+{
+	unsigned char digest[DIGEST_LEN];
+	const struct manifest *m = ps->m;
+	int k = 0, attempt;
+
+	if (base != 0 && base != m->version && !ps->o->verify &&
+	    (k = changes_render(ps->s, ps->pkg, m, base, &ps->wc,
+	    digest)) == -1)
+		return -1;
+	if (k == 1)
+		ps->how = "changes";
+	else if (manifest_render(m, &ps->wm) == -1)
+		return -1;
+	for (attempt = 0;; attempt++) {
+		int sk, hk = -1;
+
+		sk = k == 1 ? send_push(ps->cp, &ps->wc, m->version, ps->pkg,
+		    ps->o, base, digest) : send_push(ps->cp, &ps->wm,
+		    m->version, ps->pkg, ps->o, 0, NULL);
+		if (sk == 0 || err_errno() == ECONNRESET ||
+		    err_errno() == EPIPE)
+			hk = proto_hello_recv(&ps->cp->p);
+		/* A remote of the release before 3 refused our hello. */
+		if (hk == 0 && ps->cp->p.peer_version < ps->cp->p.version &&
+		    attempt == 0) {
+			if (conn_reopen_older(ps->t, store_config(ps->s),
+			    ps->cp) == -1)
+				return -1;
+			continue;
+		}
+		if (sk == -1 || hk == -1)
+			return -1;
+		break;
+	}
+	ps->recipes_ok = ps->cp->p.peer_version >= 3 && k == 1;
+	return 0;
+}
+
+/* A NEED frame: contents of this version only, each file's at most. */
+static int
+take_need(struct push_session *ps, const unsigned char *pl, size_t len)
+{
+	const struct digestset_item *f;
+	size_t k, i;
+
+	if (proto_dec_need(pl, len, ps->nd, ps->nsz, &k) == -1)
+		return -1;
+	if (k > ps->nfiles - ps->nneed)
+		return err_set("protocol error: the remote asks for more "
+		    "contents than the manifest has");
+	if (ps->needs == NULL && ps->nfiles > 0 && (ps->needs =
+	    malloc(ps->nfiles * sizeof(*ps->needs))) == NULL)
+		return err_sys("out of memory");
+	for (i = 0; i < k; i++) {
+		f = digestset_find(ps->idx, ps->nidx, sizeof(*ps->idx),
+		    ps->nd[i]);
+		/* Only contents of this version, ever. */
+		if (f == NULL || f->size != ps->nsz[i])
+			return err_set("protocol error: the remote asks for a "
+			    "content the manifest does not name");
+		ps->needs[ps->nneed++] = *f;
+	}
+	return 0;
+}
+
+/* NEED_END: its count is what the NEED frames listed. */
+static int
+check_need_end(const struct push_session *ps, const unsigned char *pl,
+    size_t len)
+{
+	struct proto_rbuf rb;
+	uint64_t cnt;
+
+	proto_rbuf_init(&rb, pl, len);
+	cnt = proto_get_u64(&rb);
+	if (proto_rbuf_done(&rb, "NEED_END", "remote") == -1)
+		return -1;
+	if (cnt != ps->nneed)
+		return err_set("protocol error: NEED_END says %" PRIu64
+		    " contents, %zu were listed", cnt, ps->nneed);
+	return 0;
+}
+
+/*
+ * A large file changed: a recipe from the DP's old copy, the first time
+ * it is asked for (asked again, the old copy drifted: whole).  1 sent,
+ * 0 not (send it whole), -1 failed.
+ */
+static int
+send_recipe(struct push_session *ps, const struct digestset_item *need)
+{
+	const struct entry *oe;
+	uint64_t rsent, rsaved;
+	int k;
+
+	if (!ps->recipes_ok || ps->rounds > 0 || need->size <= CHUNK_THRESHOLD)
+		return 0;
+	if (!ps->oldm_loaded) {
+		ps->oldm_loaded = true;
+		if (store_load_manifest(ps->s, ps->pkg, ps->base,
+		    &ps->oldm) == -1) {
+			ps->recipes_ok = false;
+			return 0;
+		}
+	}
+	if ((oe = remote_recipe_base(ps->m, &ps->oldm, need->d,
+	    need->size)) == NULL)
+		return 0;
+	if ((k = remote_recipe_send(&ps->cp->p, ps->s, need->d, need->size,
+	    oe, ps->sbuf, &rsent, &rsaved)) != 1)
+		return k;
+	ps->recipes++;
+	ps->saved += rsaved;
+	return recipe_note(&ps->notes, &ps->nnotes, need->d, rsaved) == -1 ?
+	    -1 : 1;
+}
+
+/*
+ * Send the contents asked for.  The remote takes them as it builds the
+ * tree; what it says meanwhile (its result, if it fails) stops the
+ * sending: 1 with that RESULT in *pl, *len; 0 all sent; -1 failed.
+ */
+static int
+send_needs(struct push_session *ps, const unsigned char **pl, size_t *len)
+{
+	uint64_t round = 0;
+	size_t i;
+
+	ps->cp->p.watch_in = true;
+	for (i = 0; i < ps->nneed; i++)
+		round += ps->needs[i].size;
+	ps->expected += round;
+	progress_expect(ps->o->progress, (int64_t)round);
+	for (i = 0; i < ps->nneed; i++) {
+		int kr = send_recipe(ps, &ps->needs[i]);
+
+		if (kr == -1 || (kr == 0 && send_content(ps->cp, ps->s,
+		    ps->pkg, ps->m, &ps->needs[i], ps->sbuf,
+		    &ps->stored) == -1))
+			return salvage_result(ps->cp, pl, len) == 0 ? 1 : -1;
+		/* Asked for again: its recipe saved nothing. */
+		if (ps->rounds > 0)
+			ps->saved -= recipe_unnote(ps->notes, ps->nnotes,
+			    ps->needs[i].d);
+		ps->total += ps->needs[i].size;
+		ps->sent++;
+		if (ps->o->progress)
+			progress_add(ps->o->progress, 1, ps->needs[i].size);
+	}
+	ps->nneed = 0;
+	ps->rounds++;
+	return 0;
+}
+
+/* What the remote asks, answered until its RESULT, left in *pl, *len. */
+static int
+push_exchange(struct push_session *ps, const unsigned char **pl,
+    size_t *len)
+{
+	uint32_t type;
+	int k;
+
+	for (;;) {
+		if (proto_recv(&ps->cp->p, &type, pl, len) == -1)
+			return -1;
+		if (type == PROTO_RESULT)
+			return 0;
+		if (type == PROTO_NEED_MANIFEST && *len == 0 &&
+		    strcmp(ps->how, "changes") == 0) {
+			ps->how = "fallback";
+			ps->recipes_ok = false;
+			if (send_whole(ps->cp, ps->m, &ps->wm) == -1)
+				return -1;
+			continue;
+		}
+		if (type == PROTO_NEED) {
+			if (take_need(ps, *pl, *len) == -1)
+				return -1;
+			continue;
+		}
+		if (type != PROTO_NEED_END)
+			return err_set("protocol error: unexpected %s from "
+			    "remote", proto_type_name(type));
+		if (check_need_end(ps, *pl, *len) == -1 ||
+		    (k = send_needs(ps, pl, len)) == -1)
+			return -1;
+		if (k == 1)
+			return 0;
+	}
+}
+
+static void
+push_session_free(struct push_session *ps)
+{
+	free(ps->wm.data);
+	free(ps->wc.data);
+	free(ps->idx);
+	free(ps->needs);
+	free(ps->nd);
+	free(ps->nsz);
+	free(ps->sbuf);
+	manifest_free(&ps->oldm);
+	free(ps->notes);
+}
+
 int
 remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, uint64_t base, const struct dp_push_opts *o,
     struct remote_conn *pre, struct dp_push_result *r)
 {
-	struct remote_conn *cp = pre, cs;
+	struct remote_conn cs;
+	struct push_session ps;
 	struct proto_result pr;
-	struct wire_manifest wm = { NULL, 0, 0, false };
-	struct wire_manifest wc = { NULL, 0, 0, false };
-	unsigned char digest[DIGEST_LEN];
-	const char *how = "whole";
-	int k2;
-	struct digestset_item *idx = NULL, *needs = NULL;
-	unsigned char (*nd)[DIGEST_LEN] = NULL;
-	uint64_t *nsz = NULL, total = 0, stored = 0, sent = 0, expected = 0;
-	uint64_t round;
 	const unsigned char *pl;
-	size_t nidx = 0, nfiles = 0, nneed = 0, k, i, len;
-	uint32_t type;
-	unsigned char *sbuf = NULL;
-	struct manifest oldm;
-	struct recipe_note *notes = NULL;
-	size_t nnotes = 0;
-	uint64_t recipes = 0, rounds = 0;
-	int rc = -1, attempt;
-	bool opened = false, recipes_ok = false, oldm_loaded = false;
+	size_t i, len;
+	int rc = -1;
 
-	manifest_init(&oldm);
 	memset(r, 0, sizeof(*r));
 	r->new_version = m->version;
 	memset(&cs, 0, sizeof(cs));
 	cs.pid = -1;
 	cs.sock = cs.errfd = -1;
-	if (cp != NULL)
-		opened = true;
+	memset(&ps, 0, sizeof(ps));
+	manifest_init(&ps.oldm);
+	ps.t = t;
+	ps.base = base;
+	ps.cp = pre;
+	ps.s = s;
+	ps.pkg = pkg;
+	ps.m = m;
+	ps.o = o;
+	ps.how = "whole";
 	/* The remote asks for each content once: at most one a file. */
 	for (i = 0; i < m->n; i++)
-		nfiles += m->v[i].type == ENTRY_FILE;
-	if (digestset_of_manifest(m, &idx, &nidx) == -1)
+		ps.nfiles += m->v[i].type == ENTRY_FILE;
+	if (digestset_of_manifest(m, &ps.idx, &ps.nidx) == -1)
 		goto fail;
-	if ((nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*nd))) == NULL ||
-	    (nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*nsz))) == NULL ||
-	    (sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
+	if ((ps.nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nd))) == NULL ||
+	    (ps.nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nsz))) ==
+	    NULL || (ps.sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
 		err_sys("out of memory");
 		goto fail;
 	}
-	if (cp == NULL) {
+	if (ps.cp == NULL) {
 		if (conn_open(t, store_config(s), &cs) == -1)
 			goto fail;
-		cp = &cs;
-		opened = true;
-		(void)proto_hello_send(&cp->p);
+		ps.cp = &cs;
+		(void)proto_hello_send(&ps.cp->p);
 	}
-	cp->p.rate = o->rate;
-	/*
-	 * Rendered while ssh connects; the request follows our hello at
-	 * once and the remote's hello is read behind it (its banner or
-	 * version mismatch, if any, is the better reason for a failure).
-	 */
-	k2 = 0;
-	/* --verify trusts nothing the DP recorded, its manifest included:
-	 * the whole manifest goes (also the way out for a DP whose record
-	 * makes every change list fail its check). */
-	if (base != 0 && base != m->version && !o->verify &&
-	    (k2 = changes_render(s, pkg, m, base, &wc, digest)) == -1)
-		goto fail;
-	if (k2 == 1)
-		how = "changes";
-	else if (manifest_render(m, &wm) == -1)
-		goto fail;
-	for (attempt = 0;; attempt++) {
-		int sk, hk = -1;
-
-		sk = k2 == 1 ? send_push(cp, &wc, m->version, pkg, o, base,
-		    digest) : send_push(cp, &wm, m->version, pkg, o, 0, NULL);
-		if (sk == 0 || err_errno() == ECONNRESET ||
-		    err_errno() == EPIPE)
-			hk = proto_hello_recv(&cp->p);
-		if (hk == 0 && cp->p.peer_version < cp->p.version &&
-		    attempt == 0) {
-			if (conn_reopen_older(t, store_config(s), cp) == -1)
-				goto fail;
-			continue;
-		}
-		if (sk == -1 || hk == -1)
-			goto fail;
-		break;
-	}
-	/* Recipes need a remote of version 3 that holds the base. */
-	recipes_ok = cp->p.peer_version >= 3 && k2 == 1;
-	for (;;) {
-		if (proto_recv(&cp->p, &type, &pl, &len) == -1)
-			goto fail;
-		if (type == PROTO_RESULT)
-			break;
-		if (type == PROTO_NEED_MANIFEST && len == 0 &&
-		    strcmp(how, "changes") == 0) {
-			how = "fallback";
-			recipes_ok = false;
-			if (send_whole(cp, m, &wm) == -1)
-				goto fail;
-			continue;
-		}
-		if (type == PROTO_NEED) {
-			if (proto_dec_need(pl, len, nd, nsz, &k) == -1)
-				goto fail;
-			if (k > nfiles - nneed) {
-				err_set("protocol error: the remote asks for "
-				    "more contents than the manifest has");
-				goto fail;
-			}
-			if (needs == NULL && nfiles > 0 &&
-			    (needs = malloc(nfiles * sizeof(*needs))) == NULL) {
-				err_sys("out of memory");
-				goto fail;
-			}
-			for (i = 0; i < k; i++) {
-				const struct digestset_item *f;
-
-				f = digestset_find(idx, nidx, sizeof(*idx),
-				    nd[i]);
-
-				/* Only contents of this version, ever. */
-				if (f == NULL || f->size != nsz[i]) {
-					err_set("protocol error: the remote "
-					    "asks for a content the manifest "
-					    "does not name");
-					goto fail;
-				}
-				needs[nneed++] = *f;
-			}
-			continue;
-		}
-		if (type != PROTO_NEED_END) {
-			err_set("protocol error: unexpected %s from remote",
-			    proto_type_name(type));
-			goto fail;
-		}
-		{
-			struct proto_rbuf rb;
-			uint64_t cnt;
-
-			proto_rbuf_init(&rb, pl, len);
-			cnt = proto_get_u64(&rb);
-			if (proto_rbuf_done(&rb, "NEED_END", "remote") == -1)
-				goto fail;
-			if (cnt != nneed) {
-				err_set("protocol error: NEED_END says %"
-				    PRIu64 " contents, %zu were listed", cnt,
-				    nneed);
-				goto fail;
-			}
-		}
-		/* The remote takes them as it builds the tree; what it says
-		 * meanwhile (its result, if it fails) stops the sending. */
-		cp->p.watch_in = true;
-		for (i = 0, round = 0; i < nneed; i++)
-			round += needs[i].size;
-		expected += round;
-		progress_expect(o->progress, (int64_t)round);
-		for (i = 0; i < nneed; i++) {
-			const struct entry *oe = NULL;
-			uint64_t rsent, rsaved;
-			int kr = 0;
-
-			/* A large file changed: a recipe from the DP's old
-			 * copy, the first time it is asked for (asked again,
-			 * the old copy drifted: whole). */
-			if (recipes_ok && rounds == 0 &&
-			    needs[i].size > CHUNK_THRESHOLD) {
-				if (!oldm_loaded) {
-					oldm_loaded = true;
-					if (store_load_manifest(s, pkg, base,
-					    &oldm) == -1)
-						recipes_ok = false;
-				}
-				if (recipes_ok)
-					oe = remote_recipe_base(m, &oldm,
-					    needs[i].d, needs[i].size);
-			}
-			if (oe != NULL && (kr = remote_recipe_send(&cp->p, s,
-			    needs[i].d, needs[i].size, oe, sbuf, &rsent,
-			    &rsaved)) == 1) {
-				recipes++;
-				r->bytes_saved += rsaved;
-				if (recipe_note(&notes, &nnotes, needs[i].d,
-				    rsaved) == -1)
-					goto fail;
-			}
-			/* Asked for again: its recipe saved nothing. */
-			if (rounds > 0)
-				r->bytes_saved -= recipe_unnote(notes, nnotes,
-				    needs[i].d);
-			if (kr == -1 || (kr == 0 && send_content(cp, s, pkg,
-			    m, &needs[i], sbuf, &stored) == -1)) {
-				if (salvage_result(cp, &pl, &len) == 0)
-					goto result;
-				goto fail;
-			}
-			total += needs[i].size;
-			sent++;
-			if (o->progress)
-				progress_add(o->progress, 1, needs[i].size);
-		}
-		nneed = 0;
-		rounds++;
-	}
-result:
-	if (proto_dec_result(pl, len, &pr) == -1)
+	ps.cp->p.rate = o->rate;
+	if (push_request(&ps, base) == -1 ||
+	    push_exchange(&ps, &pl, &len) == -1 ||
+	    proto_dec_result(pl, len, &pr) == -1)
 		goto fail;
 	proto_result_get(&pr, r);
 	if (!pr.ok) {
-		err_code(pr.failed_errno, "%s: %s", cp->where, pr.msg);
+		err_code(pr.failed_errno, "%s: %s", ps.cp->where, pr.msg);
 		r->failed_errno = pr.failed_errno;
-		rc = -1;
 		goto out;
 	}
 	rc = 0;
 	goto out;
 fail:
-	if (opened) {
-		err_prefix("%s: ", cp->where);
+	if (ps.cp != NULL) {
+		err_prefix("%s: ", ps.cp->where);
 		if (r->failed_errno == 0)
 			r->failed_errno = err_errno() ? err_errno() : EIO;
 	}
 out:
 	/* What the progress line expected and was not sent. */
-	if (expected > total)
-		progress_expect(o->progress, -(int64_t)(expected - total));
-	if (opened) {
-		r->bytes_sent = cp->p.bytes_out;
-		write_stats(cp, sent, stored, how, r->from_spare, recipes,
-		    r->bytes_saved);
-		conn_close(cp, rc == 0);
-		if (cp == pre)
+	if (ps.expected > ps.total)
+		progress_expect(o->progress, -(int64_t)(ps.expected -
+		    ps.total));
+	if (ps.cp != NULL) {
+		r->bytes_sent = ps.cp->p.bytes_out;
+		r->bytes_saved = ps.saved;
+		write_stats(ps.cp, ps.sent, ps.stored, ps.how, r->from_spare,
+		    ps.recipes, ps.saved);
+		conn_close(ps.cp, rc == 0);
+		if (ps.cp == pre)
 			free(pre);	/* taken over (remote.h) */
 	}
-	(void)total;
-	manifest_free(&oldm);
-	free(notes);
-	free(wm.data);
-	free(wc.data);
-	free(idx);
-	free(needs);
-	free(nd);
-	free(nsz);
-	free(sbuf);
+	push_session_free(&ps);
 	return rc;
 }
 

@@ -31,6 +31,58 @@ status_row_ok(const struct status_row *r)
 	return r->state == STATUS_COMPLETE && r->version >= r->newest;
 }
 
+const char *
+status_kind_name(enum status_kind k)
+{
+	static const char *const name[STATUS_KIND_N] = {
+	    "complete at newest", "behind", "partial", "failed", "unreachable",
+	    "without it" };
+
+	return k < STATUS_KIND_N ? name[k] : "?";
+}
+
+static enum status_kind
+row_kind(const struct status_row *r)
+{
+	switch (r->state) {
+	case STATUS_COMPLETE:
+		return r->version < r->newest ? STATUS_KIND_BEHIND :
+		    STATUS_KIND_NEWEST;
+	case STATUS_PARTIAL:
+		return STATUS_KIND_PARTIAL;
+	case STATUS_UNREACHABLE:
+		return STATUS_KIND_UNREACHABLE;
+	case STATUS_NONE:
+		return STATUS_KIND_NONE;
+	default:
+		return STATUS_KIND_FAILED;
+	}
+}
+
+size_t
+status_count_dps(const struct status_row *v, size_t n,
+    size_t count[STATUS_KIND_N])
+{
+	/* How bad each kind is: "none" is below the rest. */
+	static const int rank[STATUS_KIND_N] = { 0, 1, 2, 3, 4, -1 };
+	enum status_kind worst = STATUS_KIND_NONE, k;
+	size_t i, ndp = 0;
+
+	memset(count, 0, STATUS_KIND_N * sizeof(count[0]));
+	for (i = 0; i < n; i++) {
+		k = row_kind(&v[i]);
+		if (rank[k] > rank[worst])
+			worst = k;
+		/* Rows of one DP come together. */
+		if (i + 1 < n && strcmp(v[i + 1].target, v[i].target) == 0)
+			continue;
+		count[worst]++;
+		ndp++;
+		worst = STATUS_KIND_NONE;
+	}
+	return ndp;
+}
+
 void
 status_rows_free(struct status_row *v, size_t n)
 {

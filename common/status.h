@@ -68,4 +68,28 @@ void status_rows_free(struct status_row *v, size_t n);
  * F4).  Behind, partial, failed, unreachable or damaged is not. */
 bool status_row_ok(const struct status_row *r);
 
+/*
+ * What one DP is on the whole, for a summary ("12 DPs: 10 complete at
+ * newest, 1 behind, 1 unreachable"): its worst row, in the order below
+ * (a package it does not hold counts only when it is all there is).
+ */
+enum status_kind {
+	STATUS_KIND_NEWEST,
+	STATUS_KIND_BEHIND,
+	STATUS_KIND_PARTIAL,
+	STATUS_KIND_FAILED,
+	STATUS_KIND_UNREACHABLE,
+	STATUS_KIND_NONE,
+	STATUS_KIND_N
+};
+
+/* "complete at newest", "behind", "partial", "failed", "unreachable",
+ * "without it". */
+const char *status_kind_name(enum status_kind k);
+
+/* Count the DPs of rows v (each DP's rows together, as status_collect()
+ * gives them) by their worst row into count; returns how many DPs. */
+size_t status_count_dps(const struct status_row *v, size_t n,
+    size_t count[STATUS_KIND_N]);
+
 #endif

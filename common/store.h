@@ -293,6 +293,14 @@ int store_holding_find(struct store *s, const char *pkg, const char *dp,
 int store_holding_forget(struct store *s, const char *pkg, const char *dp,
     struct store_holding *had);
 
+/* Forget the holdings of dp for pkg, or (pkg NULL) for every package of
+ * the store, in their order: fn (may be NULL) is told of each record
+ * removed, and *n gets how many were.  A pkg the store lacks is -1, err
+ * "package 'PKG': not in the store". */
+int store_holding_forget_every(struct store *s, const char *pkg,
+    const char *dp, void (*fn)(void *arg, const char *pkg,
+    const struct store_holding *had), void *arg, size_t *n);
+
 /* ---- locks ---- */
 
 enum store_lock_kind {

@@ -328,3 +328,39 @@ out:
 	lock_release(lk);
 	return rc;
 }
+
+int
+store_holding_forget_every(struct store *s, const char *pkg,
+    const char *dp, void (*fn)(void *arg, const char *pkg,
+    const struct store_holding *had), void *arg, size_t *n)
+{
+	struct store_holding had;
+	char **pk = NULL;
+	size_t np = 0, i;
+	int rc = -1, k;
+
+	*n = 0;
+	if (store_packages(s, &pk, &np) == -1)
+		return -1;
+	for (i = 0; pkg != NULL && i < np && strcmp(pk[i], pkg) != 0; i++)
+		;
+	if (pkg != NULL && i == np) {
+		err_set("package '%s': not in the store", pkg);
+		goto out;
+	}
+	for (i = 0; i < np; i++) {
+		if (pkg != NULL && strcmp(pk[i], pkg) != 0)
+			continue;
+		if ((k = store_holding_forget(s, pk[i], dp, &had)) == -1)
+			goto out;
+		if (k == 1) {
+			(*n)++;
+			if (fn != NULL)
+				fn(arg, pk[i], &had);
+		}
+	}
+	rc = 0;
+out:
+	store_strings_free(pk, np);
+	return rc;
+}

@@ -330,6 +330,72 @@ quick_check(int dirfd, const struct entry *e)
 	return 0;
 }
 
+/* One file's copy into its part file (store_txn_put_file()). */
+struct put_copy {
+	int fd, pfd;
+	const char *path, *part;
+	struct chunk_feed *feed;	/* or NULL: buf is the buffer */
+	unsigned char *buf;
+	struct digest *dg;
+	struct blob_deflate *bd;
+	bool zlib;			/* out: deflated */
+	uint64_t total, written;	/* out: bytes read, bytes written */
+	bool store_side;		/* out: a failure was the store's */
+};
+
+/* Read the file to its end (or one buffer past size), hashing it and
+ * writing it to the part file, deflated when that pays (decided on the
+ * first buffer), each buffer handed on to the chunker when there is
+ * one.  -1 with err, c->store_side saying whose failure it was. */
+static int
+put_copy(struct put_copy *c, uint64_t size)
+{
+	unsigned char *rb;
+	bool first = true;
+	ssize_t got;
+
+	for (;;) {
+		rb = c->feed != NULL ? chunk_feed_buf(c->feed) : c->buf;
+		if ((got = io_read_full(c->fd, rb, BLOB_CHUNK, c->path)) == -1)
+			return -1;
+		if (first) {
+			c->zlib = blob_pays(rb, (size_t)got);
+			if (c->zlib && blob_deflate_init(c->bd) == -1)
+				return -1;
+			first = false;
+		}
+		if (got == 0)
+			break;
+		c->total += (uint64_t)got;
+		if (c->total > size)
+			break;
+		if (digest_update(c->dg, rb, (size_t)got) == -1)
+			return -1;
+		c->store_side = true;
+		if (c->zlib) {
+			if (blob_deflate_write(c->bd, rb, (size_t)got, c->pfd,
+			    c->part, &c->written) == -1)
+				return -1;
+		} else {
+			if (io_write_full(c->pfd, rb, (size_t)got, c->part) ==
+			    -1)
+				return -1;
+			c->written += (uint64_t)got;
+		}
+		c->store_side = false;
+		if (c->feed != NULL && chunk_feed_push(c->feed, (size_t)got) ==
+		    -1)
+			return -1;
+		if ((size_t)got < BLOB_CHUNK)
+			break;
+	}
+	c->store_side = true;
+	if (c->zlib && blob_deflate_finish(c->bd, c->pfd, c->part,
+	    &c->written) == -1)
+		return -1;
+	return 0;
+}
+
 int
 store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
     bool trust_digest, unsigned char out[DIGEST_LEN], uint64_t *stored)
@@ -342,14 +408,15 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	struct blob_deflate bd;
 	struct chunk_feed *feed = NULL;
 	struct chunk_list chunks = { 0 };
-	unsigned char *buf = NULL, *rb;
+	struct put_copy c;
+	unsigned char *buf = NULL;
 	char part[32] = "", kpart[40] = "";
 	uint64_t total = 0, written = 0;
-	bool zlib = false, first = true, store_side = false;
+	bool zlib = false, store_side = false;
 	int fd = -1, pfd = -1, rc = -1, k;
-	ssize_t got;
 
 	memset(&bd, 0, sizeof(bd));
+	memset(&c, 0, sizeof(c));
 	if (stored != NULL)
 		*stored = 0;
 	if (expect != NULL) {
@@ -391,41 +458,20 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		store_side = true;
 		goto out;
 	}
-	for (;;) {
-		rb = feed != NULL ? chunk_feed_buf(feed) : buf;
-		if ((got = io_read_full(fd, rb, BLOB_CHUNK, path)) == -1)
-			goto out;
-		if (first) {
-			zlib = blob_pays(rb, (size_t)got);
-			if (zlib && blob_deflate_init(&bd) == -1)
-				goto out;
-			first = false;
-		}
-		if (got == 0)
-			break;
-		total += (uint64_t)got;
-		if (total > expect_size)
-			break;
-		if (digest_update(&dg, rb, (size_t)got) == -1)
-			goto out;
-		store_side = true;
-		if (zlib) {
-			if (blob_deflate_write(&bd, rb, (size_t)got, pfd,
-			    part, &written) == -1)
-				goto out;
-		} else {
-			if (io_write_full(pfd, rb, (size_t)got, part) == -1)
-				goto out;
-			written += (uint64_t)got;
-		}
-		store_side = false;
-		if (feed != NULL && chunk_feed_push(feed, (size_t)got) == -1)
-			goto out;
-		if ((size_t)got < BLOB_CHUNK)
-			break;
-	}
-	store_side = true;
-	if (zlib && blob_deflate_finish(&bd, pfd, part, &written) == -1)
+	c.fd = fd;
+	c.pfd = pfd;
+	c.path = path;
+	c.part = part;
+	c.feed = feed;
+	c.buf = buf;
+	c.dg = &dg;
+	c.bd = &bd;
+	k = put_copy(&c, expect_size);
+	zlib = c.zlib;
+	total = c.total;
+	written = c.written;
+	store_side = c.store_side;
+	if (k == -1)
 		goto out;
 	store_side = false;
 	if (digest_final(&dg, out) == -1)

@@ -4,15 +4,10 @@
  *
  * main() parses the options, picks one mode and maps its result to an
  * exit code: 0 no difference (or scan done), 1 differences found, 2
- * trouble.  The work is in common/scan.c and common/changes.c.
+ * trouble.  The work is in common/diff.c (over scan.c and changes.c).
  */
-#include <sys/types.h>
-#include <sys/stat.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,16 +17,12 @@
 
 #include "atomic.h"
 #include "changes.h"
+#include "diff.h"
 #include "err.h"
 #include "exitcode.h"
 #include "io.h"
 #include "manifest.h"
-#include "mdelta.h"
 #include "msg.h"
-#include "num.h"
-#include "progress.h"
-#include "scan.h"
-#include "statcache.h"
 
 enum mode {
 	MODE_NONE,
@@ -118,28 +109,6 @@ out:
 	return rc;
 }
 
-/* Scan dir with a progress line on a terminal; cache (may be NULL)
- * answers for files whose stat it knows (statcache.h). */
-static int
-scan_with_progress(const char *dir, int jobs, const struct manifest *reuse,
-    struct statcache *cache, struct manifest *m)
-{
-	struct scan_opts so;
-	int rc;
-
-	scan_opts_init(&so);
-	so.jobs = jobs;
-	so.reuse = reuse;
-	if (cache != NULL) {
-		so.known = statcache_known;
-		so.known_arg = cache;
-	}
-	so.progress = progress_start("scanning", 0, 0);
-	rc = scan_path(dir, &so, m);
-	progress_end(so.progress);
-	return rc;
-}
-
 static int
 do_scan(const char *dir, const struct options *o)
 {
@@ -152,7 +121,7 @@ do_scan(const char *dir, const struct options *o)
 		msg_liberr();
 		goto out;
 	}
-	if (scan_with_progress(dir, o->jobs, o->reuse != NULL ? &old : NULL,
+	if (diff_scan(dir, o->jobs, o->reuse != NULL ? &old : NULL,
 	    NULL, &m) == -1) {
 		msg_liberr();
 		goto out;
@@ -178,238 +147,40 @@ out:
 	return rc;
 }
 
-/* A side of diff is a directory when it names one (links followed,
- * as the user typed it); anything else is a manifest ("-": stdin). */
-static bool
-is_dir(const char *path)
-{
-	struct stat st;
-
-	return strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
-	    S_ISDIR(st.st_mode);
-}
-
-/* A side is a delta file (a DP's state manifest, mdelta.h): it is read
- * whole, with its base, by manifest_load() instead of streamed. */
-static bool
-is_delta(const char *path)
-{
-	char head[sizeof(MDELTA_MAGIC) + 1];
-	ssize_t n;
-	int fd;
-
-	if (strcmp(path, "-") == 0 ||
-	    (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
-		return false;
-	n = pread(fd, head, sizeof(head), 0);
-	close(fd);
-	return n > 0 && mdelta_is_delta(head, (size_t)n);
-}
-
-struct out_ctx {
-	FILE *fp;
-	struct change_stat st;
-	bool stat;
-};
-
-static int
-out_change(const struct change *c, void *arg)
-{
-	struct out_ctx *x = arg;
-
-	if (x->stat) {
-		change_stat_add(&x->st, c);
-		return 0;
-	}
-	return change_write(c, x->fp);
-}
-
-/* Load a side: scan a directory, or parse a manifest. */
-static int
-load_side(const char *path, int jobs, struct manifest *m)
-{
-	if (is_dir(path))
-		return scan_with_progress(path, jobs, NULL, NULL, m);
-	return manifest_load(path, m);
-}
-
-/* Copy the spilled change list to stdout. */
-static int
-copy_out(FILE *spill)
-{
-	char buf[65536];
-	size_t n;
-
-	if (fflush(spill) == EOF || fseeko(spill, 0, SEEK_SET) == -1)
-		return err_sys("cannot read back the change list");
-	while ((n = fread(buf, 1, sizeof(buf), spill)) > 0)
-		if (fwrite(buf, 1, n, stdout) != n)
-			return err_sys("cannot write standard output");
-	if (ferror(spill))
-		return err_sys("cannot read back the change list");
-	return 0;
-}
-
-/*
- * Two manifest files: streamed, in constant memory.  A bad line late in
- * either file must leave stdout empty, so the change list is kept in a
- * temporary file (in memory while it fits stdio's buffer) and copied out
- * only when both inputs were read to their end.
- */
-static int
-diff_stream(const char *a, const char *b, struct out_ctx *x,
-    long long *count)
-{
-	FILE *fa = NULL, *fb = NULL, *spill = NULL;
-	struct manifest_reader *ra = NULL, *rb = NULL;
-	char *spillbuf = NULL, shown[PATH_SHOW_LEN];
-	int rc = -1;
-
-	if (strcmp(a, "-") == 0 && strcmp(b, "-") == 0) {
-		err_set("standard input can be only one side");
-		goto out;
-	}
-	fa = strcmp(a, "-") == 0 ? stdin : fopen(a, "r");
-	if (fa == NULL) {
-		err_sys("cannot open '%s'", path_show(a, shown, sizeof(shown)));
-		goto out;
-	}
-	fb = strcmp(b, "-") == 0 ? stdin : fopen(b, "r");
-	if (fb == NULL) {
-		err_sys("cannot open '%s'", path_show(b, shown, sizeof(shown)));
-		goto out;
-	}
-	if (manifest_reader_open(fa, a, &ra) == -1 ||
-	    manifest_reader_open(fb, b, &rb) == -1)
-		goto out;
-	/* Without a temporary file (no writable /tmp), write as we go. */
-	if (!x->stat && (spill = tmpfile()) != NULL) {
-		if ((spillbuf = malloc(1 << 20)) != NULL)
-			setvbuf(spill, spillbuf, _IOFBF, 1 << 20);
-		x->fp = spill;
-	}
-	if ((*count = changes_stream(ra, rb, out_change, x)) == -1)
-		goto out;
-	if (spill != NULL && copy_out(spill) == -1)
-		goto out;
-	rc = 0;
-out:
-	manifest_reader_close(ra);
-	manifest_reader_close(rb);
-	if (spill != NULL)
-		fclose(spill);
-	free(spillbuf);
-	if (fa != NULL && fa != stdin)
-		fclose(fa);
-	if (fb != NULL && fb != stdin)
-		fclose(fb);
-	return rc;
-}
-
 static int
 do_diff(const char *a, const char *b, const struct options *o)
 {
-	struct manifest ma, mb;
-	struct out_ctx x;
-	long long n = 0;
-	int rc = EXIT_TROUBLE;
+	struct change_stat st;
+	long long n;
 
-	manifest_init(&ma);
-	manifest_init(&mb);
-	memset(&x, 0, sizeof(x));
-	x.fp = stdout;
-	x.stat = o->stat;
-	change_stat_init(&x.st);
-	if (!is_dir(a) && !is_dir(b) && !is_delta(a) && !is_delta(b)) {
-		if (diff_stream(a, b, &x, &n) == -1) {
-			msg_liberr();
-			goto out;
-		}
-	} else {
-		if (load_side(a, o->jobs, &ma) == -1 ||
-		    load_side(b, o->jobs, &mb) == -1) {
-			msg_liberr();
-			goto out;
-		}
-		if ((n = changes_compute(&ma, &mb, out_change, &x)) == -1) {
-			msg_liberr();
-			goto out;
-		}
-	}
-	if (o->stat && change_stat_write(&x.st, stdout) == -1) {
+	change_stat_init(&st);
+	if (diff_sides(a, b, o->jobs, stdout, o->stat ? &st : NULL,
+	    &n) == -1 ||
+	    (o->stat && change_stat_write(&st, stdout) == -1)) {
 		msg_liberr();
-		goto out;
+		return EXIT_TROUBLE;
 	}
-	rc = n > 0 ? EXIT_PARTIAL : EXIT_DONE;
-out:
-	manifest_free(&ma);
-	manifest_free(&mb);
-	return rc;
+	return n > 0 ? EXIT_PARTIAL : EXIT_DONE;
 }
 
-/*
- * verify: scan dir and print its drift from manifest.  With o->cache, a
- * file whose stat the last check's record vouches for is not read (all
- * are with o->deep), and the record is written anew for the next check;
- * a damaged record is said and read past (every file is then read).
- */
+/* A damaged --cache record is said and read past. */
+static void
+cache_note(const char *why)
+{
+	msg_warn("%s (every file is read)", why);
+}
+
 static int
 do_verify(const char *manifest, const char *dir, const struct options *o)
 {
-	struct manifest want, have;
-	struct statcache cache;
-	struct out_ctx x;
-	char shown[PATH_SHOW_LEN], base[NAME_MAX + 1];
 	long long n;
-	int cfd = -1, rc = EXIT_TROUBLE;
 
-	manifest_init(&want);
-	manifest_init(&have);
-	statcache_init(&cache, &want, o->deep);
-	memset(&x, 0, sizeof(x));
-	x.fp = stdout;
-	if (manifest_load(manifest, &want) == -1) {
+	if (diff_verify(manifest, dir, o->jobs, o->cache, o->deep,
+	    cache_note, stdout, &n) == -1) {
 		msg_liberr();
-		goto out;
+		return EXIT_TROUBLE;
 	}
-	if (!is_dir(dir)) {
-		msg_warn("'%s': not a directory", path_show(dir, shown,
-		    sizeof(shown)));
-		goto out;
-	}
-	if (o->cache != NULL) {
-		if ((cfd = atomic_open_parent(o->cache, base,
-		    sizeof(base))) == -1) {
-			msg_liberr();
-			goto out;
-		}
-		path_show(o->cache, shown, sizeof(shown));
-		if (!o->deep &&
-		    statcache_load(&cache, cfd, base, shown) == -1)
-			msg_warn("%s (every file is read)", err_get());
-	}
-	if (scan_with_progress(dir, o->jobs, NULL, o->cache != NULL ?
-	    &cache : NULL, &have) == -1) {
-		msg_liberr();
-		goto out;
-	}
-	if ((n = changes_compute(&want, &have, out_change, &x)) == -1) {
-		msg_liberr();
-		goto out;
-	}
-	if (o->cache != NULL &&
-	    statcache_save(&cache, &have, cfd, base) == -1) {
-		msg_liberr();
-		goto out;
-	}
-	rc = n > 0 ? EXIT_PARTIAL : EXIT_DONE;
-out:
-	statcache_free(&cache);
-	if (cfd != -1)
-		close(cfd);
-	manifest_free(&want);
-	manifest_free(&have);
-	return rc;
+	return n > 0 ? EXIT_PARTIAL : EXIT_DONE;
 }
 
 int

@@ -435,16 +435,23 @@ out:
 	return rc;
 }
 
+static void
+forgot(void *arg, const char *pkg, const struct store_holding *had)
+{
+	char text[STORE_HOLDING_TEXT];
+
+	(void)arg;
+	printf("forgot: %s\n", store_holding_text(pkg, had, text));
+}
+
 /* --forget NAME [PKG]: the store's records of what NAME holds (of PKG,
  * else of every package) go; each one removed is said. */
 static int
 forget(const char *storeopt, const char *name, const char *pkg)
 {
 	struct store *s = NULL;
-	struct store_holding had;
-	char **pk = NULL, text[STORE_HOLDING_TEXT];
-	size_t np = 0, i, n = 0;
-	int rc = EXIT_TROUBLE, k;
+	size_t n;
+	int rc = EXIT_TROUBLE;
 
 	if (!name_valid(name)) {
 		msg_warn("'%s': not a valid DP or site name", name);
@@ -455,28 +462,10 @@ forget(const char *storeopt, const char *name, const char *pkg)
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    store_packages(s, &pk, &np) == -1) {
+	    store_holding_forget_every(s, pkg, name, forgot, NULL, &n) ==
+	    -1) {
 		msg_liberr();
 		goto out;
-	}
-	for (i = 0; pkg != NULL && i < np && strcmp(pk[i], pkg) != 0; i++)
-		;
-	if (pkg != NULL && i == np) {
-		msg_warn("package '%s': not in the store", pkg);
-		goto out;
-	}
-	for (i = 0; i < np; i++) {
-		if (pkg != NULL && strcmp(pk[i], pkg) != 0)
-			continue;
-		if ((k = store_holding_forget(s, pk[i], name, &had)) == -1) {
-			msg_liberr();
-			goto out;
-		}
-		if (k == 1) {
-			printf("forgot: %s\n", store_holding_text(pk[i], &had,
-			    text));
-			n++;
-		}
 	}
 	if (n == 0) {
 		msg_warn("%s: the store has no record of what it holds%s%s",
@@ -485,7 +474,6 @@ forget(const char *storeopt, const char *name, const char *pkg)
 	}
 	rc = EXIT_DONE;
 out:
-	store_strings_free(pk, np);
 	store_close(s);
 	return rc;
 }
@@ -552,25 +540,15 @@ status_json(const struct status_row *r)
 	json_free(&j);
 }
 
-/* What one DP is, for the summary line on a terminal: its worst row. */
-enum status_kind { SK_NEWEST, SK_BEHIND, SK_PARTIAL, SK_FAILED,
-	SK_UNREACHABLE, SK_NONE, SK_N };
-
-static enum status_kind
-status_kind(const struct status_row *r)
+/* A row's state as the table shows it: "partial from N" when partial. */
+static const char *
+row_state(const struct status_row *r, char *buf, size_t len)
 {
-	switch (r->state) {
-	case STATUS_COMPLETE:
-		return r->version < r->newest ? SK_BEHIND : SK_NEWEST;
-	case STATUS_PARTIAL:
-		return SK_PARTIAL;
-	case STATUS_UNREACHABLE:
-		return SK_UNREACHABLE;
-	case STATUS_NONE:
-		return SK_NONE;
-	default:
-		return SK_FAILED;
-	}
+	if (r->state == STATUS_PARTIAL)
+		snprintf(buf, len, "partial from %" PRIu64, r->from);
+	else
+		snprintf(buf, len, "%s", status_state_name(r->state));
+	return buf;
 }
 
 /*
@@ -581,20 +559,12 @@ status_kind(const struct status_row *r)
 static void
 status_table(const struct status_row *v, size_t n)
 {
-	static const char *const kname[SK_N] = { "complete at newest",
-	    "behind", "partial", "failed", "unreachable", "without it" };
-	static const int rank[SK_N] = { 0, 1, 2, 3, 4, -1 };
 	char ver[24], newest[24], state[48];
-	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp = 0, count[SK_N] = { 0 };
-	enum status_kind worst;
+	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp, count[STATUS_KIND_N];
 	bool first;
 
 	for (i = 0; i < n; i++) {
-		snprintf(state, sizeof(state), "%s", status_state_name(
-		    v[i].state));
-		if (v[i].state == STATUS_PARTIAL)
-			snprintf(state, sizeof(state), "partial from %" PRIu64,
-			    v[i].from);
+		row_state(&v[i], state, sizeof(state));
 		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
 		if (strlen(v[i].target) > w[0])
 			w[0] = strlen(v[i].target);
@@ -617,39 +587,23 @@ status_table(const struct status_row *v, size_t n)
 		if (r->newest != 0)
 			snprintf(newest, sizeof(newest), "%" PRIu64,
 			    r->newest);
-		snprintf(state, sizeof(state), "%s", status_state_name(
-		    r->state));
-		if (r->state == STATUS_PARTIAL)
-			snprintf(state, sizeof(state), "partial from %" PRIu64,
-			    r->from);
 		printf("%-*s  %-*s  %-*s  %-*s  %-6s", (int)w[0], r->target,
-		    (int)w[1], r->package, (int)w[2], ver, (int)w[3], state,
-		    newest);
+		    (int)w[1], r->package, (int)w[2], ver, (int)w[3],
+		    row_state(r, state, sizeof(state)), newest);
 		if (r->error != NULL) {
 			fputs("  ", stdout);
 			msg_put_text(r->error, stdout);
 		}
 		putchar('\n');
-		/* Rows of one DP come together. */
-		if (i + 1 < n && strcmp(v[i + 1].target, r->target) == 0)
-			continue;
-		for (k = i, worst = SK_NONE; ; k--) {
-			enum status_kind sk = status_kind(&v[k]);
-
-			if (rank[sk] > rank[worst])
-				worst = sk;
-			if (k == 0 || strcmp(v[k - 1].target, r->target) != 0)
-				break;
-		}
-		count[worst]++;
-		ndp++;
 	}
+	ndp = status_count_dps(v, n, count);
 	printf("%zu DP%s:", ndp, ndp == 1 ? "" : "s");
 	first = true;
-	for (k = 0; k < SK_N; k++) {
-		if (count[k] == 0 && k != SK_NEWEST)
+	for (k = 0; k < STATUS_KIND_N; k++) {
+		if (count[k] == 0 && k != STATUS_KIND_NEWEST)
 			continue;
-		printf("%s %zu %s", first ? "" : ",", count[k], kname[k]);
+		printf("%s %zu %s", first ? "" : ",", count[k],
+		    status_kind_name((enum status_kind)k));
 		first = false;
 	}
 	putchar('\n');

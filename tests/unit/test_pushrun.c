@@ -3,7 +3,7 @@
  * real DP directories: the checks that fail the command before any DP
  * is touched, a push to the DPs named and no other (F4), the records it
  * leaves, a failed DP's notes and retry job, --refresh-existing, and a
- * dry run that changes nothing.
+ * dry run that changes nothing; and the records' --forget.
  */
 #include <sys/stat.h>
 
@@ -205,6 +205,35 @@ test_push(struct store *s, const struct dplist *l)
 	    "to it (%s)", v.names);
 }
 
+static void
+count_forgot(void *arg, const char *pkg, const struct store_holding *had)
+{
+	int *n = arg;
+
+	if (strcmp(pkg, "office") == 0 && strcmp(had->dp, "dp3") == 0)
+		(*n)++;
+}
+
+/* pkgpush --forget's lookup across packages (store.h). */
+static void
+test_forget(struct store *s)
+{
+	struct store_holding h;
+	size_t n = 9;
+	int seen = 0;
+
+	tap_ok(store_holding_forget_every(s, NULL, "dp3", count_forgot, &seen,
+	    &n) == 0 && n == 1 && seen == 1 &&
+	    store_holding_find(s, "office", "dp3", &h) == 0,
+	    "forget: the record of dp3 goes, and is told");
+	tap_ok(store_holding_forget_every(s, "office", "dp3", NULL, NULL,
+	    &n) == 0 && n == 0, "forget again: nothing to remove");
+	tap_ok(store_holding_forget_every(s, "word", "dp1", NULL, NULL,
+	    &n) == -1 && strcmp(err_get(), "package 'word': not in the "
+	    "store") == 0 && store_holding_find(s, "office", "dp1", &h) == 1,
+	    "forget of a package the store lacks fails, removes nothing");
+}
+
 int
 main(void)
 {
@@ -249,6 +278,7 @@ main(void)
 	}
 	test_refused(s, &l);
 	test_push(s, &l);
+	test_forget(s);
 	store_close(s);
 	dplist_free(&l);
 	snprintf(text, sizeof(text), "rm -rf '%s'", top);
