@@ -244,7 +244,6 @@ names_add(struct names *n, const char *s)
 	return 0;
 }
 
-
 /* ---- the reports of a push ---- */
 
 struct report {
