@@ -22,6 +22,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 
 #define ATOMIC_SLOTS 256
 #define ATOMIC_NAME_KEEP 200	/* room for the mark within NAME_MAX */
@@ -337,7 +338,7 @@ atomic_open_parent(const char *path, char *base, size_t len)
 	else
 		dir = strndup(path, (size_t)(slash - path));
 	if (dir == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	memcpy(base, name, strlen(name) + 1);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err_sys("cannot open directory '%s'", path_show(dir, shown,

@@ -82,7 +82,7 @@ blob_deflate_init(struct blob_deflate *b)
 	if ((z = calloc(1, sizeof(*z))) == NULL ||
 	    (b->out = malloc(BLOB_CHUNK)) == NULL) {
 		free(z);
-		return err_sys("deflate");
+		return err_nomem();
 	}
 	if ((r = deflateInit(z, BLOB_LEVEL)) != Z_OK) {
 		free(z);
@@ -197,7 +197,7 @@ blob_compress(const void *in, size_t n, unsigned char **out, size_t *outlen)
 	int r;
 
 	if ((p = malloc(len > 0 ? len : 1)) == NULL)
-		return err_sys("compress");
+		return err_nomem();
 	if ((r = compress2(p, &len, in, (uLong)n, 6)) != Z_OK) {
 		free(p);
 		return zerr(NULL, r, "compress");
@@ -252,7 +252,7 @@ blob_inflate_init(struct blob_inflate *b,
 	if ((z = calloc(1, sizeof(*z))) == NULL ||
 	    (b->in = malloc(BLOB_CHUNK)) == NULL) {
 		free(z);
-		return err_sys("%s: inflate", what);
+		return err_nomem();
 	}
 	if ((r = inflateInit(z)) != Z_OK) {
 		free(z);

@@ -12,6 +12,7 @@
 #include "changes.h"
 #include "err.h"
 #include "manifest.h"
+#include "path.h"
 
 const struct entry *
 change_entry(const struct change *c)
@@ -158,7 +159,7 @@ list_push(const struct change *c, void *arg)
 	if (l->n == l->cap) {
 		ncap = l->cap ? l->cap * 2 : 64;
 		if ((nv = realloc(l->v, ncap * sizeof(*nv))) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		l->v = nv;
 		l->cap = ncap;
 	}
@@ -231,7 +232,7 @@ cf_line(struct change_file *cf, const char *s, size_t len, const char *name,
 		ncap = cf->cap ? cf->cap * 2 : 64;
 		if ((nv = realloc(cf->v, ncap * sizeof(*nv))) == NULL) {
 			entry_free(&cl.e);
-			return err_sys("out of memory");
+			return err_nomem();
 		}
 		cf->v = nv;
 		cf->cap = ncap;
@@ -269,52 +270,6 @@ change_file_load_lines(const char *buf, size_t len, const char *name,
 fail:
 	change_file_free(cf);
 	return -1;
-}
-
-int
-change_file_load(const char *path, struct change_file *cf)
-{
-	FILE *fp = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	unsigned long lineno = 0;
-	char shown[PATH_SHOW_LEN];
-	/* In messages: escaped, whatever bytes it holds. */
-	const char *name = strcmp(path, "-") == 0 ? "(standard input)" :
-	    path_show(path, shown, sizeof(shown));
-	int rc = -1;
-
-	if (strcmp(path, "-") == 0)
-		fp = stdin;
-	else if ((fp = fopen(path, "r")) == NULL)
-		return err_sys("cannot open '%s'", name);
-	for (;;) {
-		errno = 0;
-		if ((n = getline(&line, &cap, fp)) == -1) {
-			if (ferror(fp)) {
-				err_sys("cannot read '%s'", name);
-				goto out;
-			}
-			break;
-		}
-		lineno++;
-		if (line[n - 1] != '\n') {
-			err_set("%s:%lu: last line has no newline "
-			    "(truncated?)", name, lineno);
-			goto out;
-		}
-		if (cf_line(cf, line, (size_t)n - 1, name, lineno) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(line);
-	if (fp != NULL && fp != stdin)
-		fclose(fp);
-	if (rc == -1)
-		change_file_free(cf);
-	return rc;
 }
 
 /*
@@ -452,7 +407,7 @@ entry_dup(const struct entry *e, struct entry *out)
 	if ((out->path = strdup(e->path)) == NULL ||
 	    (e->target != NULL && (out->target = strdup(e->target)) == NULL)) {
 		entry_free(out);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	return 0;
 }
@@ -476,7 +431,7 @@ changes_apply(struct manifest *base, struct change_file *cf,
 			nadd++;
 	if (base->n + nadd > 0 && (out->v = malloc((base->n + nadd) *
 	    sizeof(*out->v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	out->cap = base->n + nadd;
 	while (i < base->n || j < cf->n) {
 		if (j == cf->n)

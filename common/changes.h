@@ -1,7 +1,7 @@
 /*
  * changes.h — the change list: what turns one manifest into another.
  *
- * A change list (SPEC.md, pkgmanifest(5)) has one line per path that
+ * A change list (pkgmanifest(5)) has one line per path that
  * differs, sorted by path like a manifest:
  *
  *   A ENTRY   added: the path is only in the new manifest (its entry)
@@ -117,8 +117,6 @@ struct change_file {
 
 void change_file_init(struct change_file *cf);
 void change_file_free(struct change_file *cf);
-/* path "-" is stdin. */
-int change_file_load(const char *path, struct change_file *cf);
 int change_file_load_buf(const char *buf, size_t len, const char *name,
     struct change_file *cf);
 /* The same for change lines that follow line0 other lines in the file

@@ -96,7 +96,7 @@ chunk_list_add(struct chunk_list *l, uint32_t len,
 		size_t cap = l->cap == 0 ? 64 : l->cap * 2;
 
 		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		l->v = nv;
 		l->cap = cap;
 	}
@@ -320,14 +320,14 @@ chunk_feed_start(const struct chunk_params *p, struct chunk_feed **out)
 
 	*out = NULL;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	if (chunker_init(&f->c, p) == -1)
 		goto fail;
 	for (i = 0; i < FEED_BUFS; i++)
 		if ((f->buf[i] = malloc(CHUNK_FEED_BUF)) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto fail;
 		}
 	if ((e = pthread_create(&f->th, NULL, feed_run, f)) != 0) {

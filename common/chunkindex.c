@@ -5,37 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigendian.h"
 #include "chunkindex.h"
 #include "err.h"
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 /* SHA-256 of buf[0..n) into out. */
 static int
@@ -75,17 +47,17 @@ chunkindex_encode(const struct chunk_list *l, const struct chunk_params *p,
 		return err_set("chunk index: too many chunks");
 	n = CHUNKINDEX_HEAD + l->n * CHUNKINDEX_ENTRY + CHUNKINDEX_TAIL;
 	if ((b = malloc(n)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	memcpy(b, CHUNKINDEX_MAGIC, 8);
-	put32(b + 8, p->avg);
-	put32(b + 12, p->min);
-	put32(b + 16, p->max);
-	put32(b + 20, (uint32_t)l->n);
-	put64(b + 24, l->size);
+	be_put32(b + 8, p->avg);
+	be_put32(b + 12, p->min);
+	be_put32(b + 16, p->max);
+	be_put32(b + 20, (uint32_t)l->n);
+	be_put64(b + 24, l->size);
 	memcpy(b + 32, d, DIGEST_LEN);
 	q = b + CHUNKINDEX_HEAD;
 	for (i = 0; i < l->n; i++, q += CHUNKINDEX_ENTRY) {
-		put32(q, l->v[i].len);
+		be_put32(q, l->v[i].len);
 		memcpy(q + 4, l->v[i].id, DIGEST_LEN);
 	}
 	if (sum(b, n - CHUNKINDEX_TAIL, q) == -1) {
@@ -110,26 +82,26 @@ chunkindex_decode(const unsigned char *buf, size_t len,
 	if (len < CHUNKINDEX_HEAD + CHUNKINDEX_TAIL ||
 	    memcmp(buf, CHUNKINDEX_MAGIC, 8) != 0)
 		return err_set("chunk index: not an index");
-	if (get32(buf + 8) != p->avg || get32(buf + 12) != p->min ||
-	    get32(buf + 16) != p->max)
+	if (be_get32(buf + 8) != p->avg || be_get32(buf + 12) != p->min ||
+	    be_get32(buf + 16) != p->max)
 		return err_set("chunk index: cut with other sizes");
-	count = get32(buf + 20);
+	count = be_get32(buf + 20);
 	if ((len - CHUNKINDEX_HEAD - CHUNKINDEX_TAIL) / CHUNKINDEX_ENTRY !=
 	    count || (len - CHUNKINDEX_HEAD - CHUNKINDEX_TAIL) %
 	    CHUNKINDEX_ENTRY != 0)
 		return err_set("chunk index: length does not match its count");
-	if (get64(buf + 24) != size || memcmp(buf + 32, d, DIGEST_LEN) != 0)
+	if (be_get64(buf + 24) != size || memcmp(buf + 32, d, DIGEST_LEN) != 0)
 		return err_set("chunk index: of another content");
 	if (sum(buf, len - CHUNKINDEX_TAIL, check) == -1)
 		return -1;
 	if (memcmp(check, buf + len - CHUNKINDEX_TAIL, DIGEST_LEN) != 0)
 		return err_set("chunk index: checksum mismatch");
 	if ((l->v = malloc(((size_t)count + 1) * sizeof(*l->v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	l->cap = (size_t)count + 1;
 	q = buf + CHUNKINDEX_HEAD;
 	for (i = 0; i < count; i++, q += CHUNKINDEX_ENTRY) {
-		uint32_t n = get32(q);
+		uint32_t n = be_get32(q);
 
 		if (n == 0 || n > p->max || (n < p->min && i + 1 < count) ||
 		    n > size - l->size) {

@@ -13,6 +13,7 @@
 #include "io.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "proto.h"
 
 /* Most words a line may have (ssh CMD... is the long one). */
@@ -189,7 +190,7 @@ words_dup(const char *s, size_t len)
 	char *p = strndup(s, len);
 
 	if (p == NULL)
-		err_sys("out of memory");
+		err_nomem();
 	return p;
 }
 
@@ -276,7 +277,7 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 		if ((nv = realloc(c->mount, (c->nmount + 1) *
 		    sizeof(*nv))) == NULL) {
 			free(name);
-			return err_sys("out of memory");
+			return err_nomem();
 		}
 		c->mount = nv;
 		c->mount[c->nmount++] = name;
@@ -320,7 +321,7 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 			    CONFIG_BWLIMIT_MAX);
 		if ((nv = realloc(c->bwlimit, (c->nbwlimit + 1) *
 		    sizeof(*nv))) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		c->bwlimit = nv;
 		c->bwlimit[c->nbwlimit++] = b;
 		return 0;
@@ -356,7 +357,7 @@ config_load_buf(const char *buf, size_t len, const char *shown,
 		p = nl ? nl + 1 : end;
 	}
 	if ((c->path = strdup(shown)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	return 0;
@@ -380,7 +381,7 @@ config_load(int dirfd, const char *name, const char *shown,
 			    err_get());
 		/* No file: no settings. */
 		return (c->path = strdup(shown)) == NULL ?
-		    err_sys("out of memory") : 0;
+		    err_nomem() : 0;
 	}
 	r = config_load_buf(buf, len, shown, c);
 	free(buf);
@@ -396,7 +397,7 @@ config_check(const char *dir)
 	int r;
 
 	if ((path = malloc(len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	snprintf(path, len, "%s/%s", dir, CONFIG_FILE);
 	r = config_load(AT_FDCWD, path, path, &c);
 	config_free(&c);
@@ -474,7 +475,7 @@ override(struct config_env_override *o, const char *var, const char *kw,
 	size_t len = strlen(kw) + strlen(value) + 2;
 
 	if ((o->line = malloc(len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	snprintf(o->line, len, "%s %s", kw, value);
 	o->var = var;
 	return 0;

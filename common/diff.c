@@ -49,23 +49,6 @@ is_dir(const char *path)
 	    S_ISDIR(st.st_mode);
 }
 
-/* A side is a delta file (a DP's state manifest, mdelta.h): it is read
- * whole, with its base, by manifest_load() instead of streamed. */
-static bool
-is_delta(const char *path)
-{
-	char head[sizeof(MDELTA_MAGIC) + 1];
-	ssize_t n;
-	int fd;
-
-	if (strcmp(path, "-") == 0 ||
-	    (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
-		return false;
-	n = pread(fd, head, sizeof(head), 0);
-	close(fd);
-	return n > 0 && mdelta_is_delta(head, (size_t)n);
-}
-
 struct out_ctx {
 	FILE *fp;
 	struct change_stat *st;	/* NULL: write the changes */
@@ -89,7 +72,7 @@ load_side(const char *path, int jobs, struct manifest *m)
 {
 	if (is_dir(path))
 		return diff_scan(path, jobs, NULL, NULL, m);
-	return manifest_load(path, m);
+	return mdelta_load_path(path, m);
 }
 
 /* Copy the spilled change list to out. */
@@ -169,7 +152,10 @@ diff_sides(const char *a, const char *b, int jobs, FILE *out,
 	int rc = -1;
 
 	*n = 0;
-	if (!is_dir(a) && !is_dir(b) && !is_delta(a) && !is_delta(b))
+	/* A delta file (a DP's state manifest) is read whole, with its
+	 * base, instead of streamed. */
+	if (!is_dir(a) && !is_dir(b) && !mdelta_path_is_delta(a) &&
+	    !mdelta_path_is_delta(b))
 		return diff_stream(a, b, &x, n);
 	manifest_init(&ma);
 	manifest_init(&mb);
@@ -197,7 +183,7 @@ diff_verify(const char *manifest, const char *dir, int jobs,
 	manifest_init(&want);
 	manifest_init(&have);
 	statcache_init(&sc, &want, deep);
-	if (manifest_load(manifest, &want) == -1)
+	if (mdelta_load_path(manifest, &want) == -1)
 		goto out;
 	if (!is_dir(dir)) {
 		err_set("'%s': not a directory", path_show(dir, shown,

@@ -21,7 +21,7 @@ digest_init(struct digest *d)
 	EVP_MD_CTX *ctx;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return err_set("cannot allocate a SHA-256 context");
+		return err_nomem();
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(ctx);
 		return err_set("cannot start SHA-256");
@@ -67,7 +67,7 @@ digest_fd(int fd, unsigned char out[DIGEST_LEN], uint64_t *size,
 	int rc = -1;
 
 	if ((buf = malloc(DIGEST_CHUNK)) == NULL)
-		return err_sys("cannot hash '%s'", what);
+		return err_nomem();
 	if (digest_init(&d) == -1)
 		goto out;
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);

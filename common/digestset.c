@@ -65,7 +65,7 @@ digestset_of_manifest(const struct manifest *m, struct digestset_item **out,
 	*out = NULL;
 	*n = 0;
 	if ((v = calloc(m->n + 1, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = 0; i < m->n; i++)
 		if (m->v[i].type == ENTRY_FILE) {
 			memcpy(v[k].d, m->v[i].digest, DIGEST_LEN);

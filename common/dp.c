@@ -2,7 +2,6 @@
  * dp.c — a DP on this host: open, lock, state records, the mode rule and
  * the descriptor-relative tree walk (see dp.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +20,7 @@
 #include "manifest.h"
 #include "mdelta.h"
 #include "num.h"
+#include "path.h"
 
 #define DIRFLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define STATE_MAGIC "pkgdist-dpstate 1"
@@ -33,7 +33,7 @@ dp_open(const char *path, bool create, struct dp_handle *h)
 
 	h->rootfd = h->metafd = h->lockfd = -1;
 	if ((h->where = malloc(wl)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	path_show(path, h->where, wl);
 	/* The root itself may be a link (a mount point); nothing below. */
 	if ((h->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
@@ -173,7 +173,7 @@ dp_state_set_lived(struct dp_state *s, char (*v)[DP_TREE_MAX], size_t n)
 	for (i = 0; i < n; i++)
 		len += strlen(v[i]) + 1;
 	if ((l = malloc(len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	l[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -195,7 +195,7 @@ dp_state_make_live(struct dp_state *s, const char *tree)
 	for (i = 0; dp_state_lived(s, i, t) == 1; i++)
 		n++;
 	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	n = 0;
 	if (s->tree[0] != '\0' && strcmp(s->tree, tree) != 0)
 		snprintf(v[n++], DP_TREE_MAX, "%s", s->tree);
@@ -283,7 +283,7 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if ((n = io_read_full(fd, buf, (size_t)st.st_size, DP_STATE)) == -1)
@@ -335,7 +335,7 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 				goto bad;
 			if ((s->lived = strdup(strcmp(val, "-") == 0 ? "" :
 			    val)) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 		} else if (strcmp(p, "error") == 0) {
@@ -541,65 +541,30 @@ dp_current_manifest(struct dp_handle *h, const char *pkg, int pkgfd,
 	return 0;
 }
 
-static int
-cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void
 dp_packages_free(char **names, size_t n)
 {
-	size_t i;
+	io_names_free(names, n);
+}
 
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+static bool
+is_package(const char *name, void *arg)
+{
+	(void)arg;
+	return name_valid(name);
 }
 
 int
 dp_packages(struct dp_handle *h, char ***names, size_t *np)
 {
-	struct dirent *de;
-	DIR *d = NULL;
-	char **v = NULL, **nv;
-	size_t n = 0, cap = 0;
-	int fd;
-
 	*names = NULL;
 	*np = 0;
 	if (h->metafd == -1)
 		return 0;
-	if ((fd = openat(h->metafd, ".", DIRFLAGS)) == -1)
-		return err_sys("%s/%s", h->where, DP_META);
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return err_sys("%s/%s", h->where, DP_META);
-	}
-	while (errno = 0, (de = readdir(d)) != NULL) {
-		if (!name_valid(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
-				goto nomem;
-			v = nv;
-		}
-		if ((v[n] = strdup(de->d_name)) == NULL)
-			goto nomem;
-		n++;
-	}
-	closedir(d);
-	if (n > 0)	/* v is NULL for an empty directory */
-		qsort(v, n, sizeof(*v), cmpstr);
-	*names = v;
-	*np = n;
+	if (io_list_names(h->metafd, is_package, NULL, names, np) == -1)
+		return err_prefix("%s/%s: ", h->where, DP_META);
+	io_names_sort(*names, *np);
 	return 0;
-nomem:
-	err_sys("out of memory");
-	closedir(d);
-	dp_packages_free(v, n);
-	return -1;
 }
 
 void
@@ -630,7 +595,7 @@ dp_states(struct dp_handle *h, const char *pkg, struct dp_pkg_state **out,
 	if (pkg != NULL)
 		nn = 1;
 	if (nn > 0 && (v = calloc(nn, sizeof(*v))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < nn; i++) {
@@ -642,7 +607,7 @@ dp_states(struct dp_handle *h, const char *pkg, struct dp_pkg_state **out,
 		snprintf(e->package, sizeof(e->package), "%s", pn);
 		if (dp_state_read(h, pn, &e->st, NULL) == -1) {
 			if ((e->damaged = strdup(err_get())) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			n++;
@@ -728,7 +693,7 @@ dp_view(const struct manifest *src, const char *pkg, uint64_t version,
 		goto fail;
 	if (src->n > 0) {
 		if ((out->v = malloc(src->n * sizeof(*out->v))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto fail;
 		}
 		out->cap = src->n;
@@ -792,7 +757,7 @@ dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
 	if (w->curcap < plen + 1) {
 		char *nc = realloc(w->cur, plen + 1);
 		if (nc == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		if (w->cur == NULL)
 			nc[0] = '\0';
 		w->cur = nc;
@@ -819,10 +784,10 @@ dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
 			int *nf = realloc(w->fds, nc * sizeof(*nf));
 			size_t *ne;
 			if (nf == NULL)
-				return err_sys("out of memory");
+				return err_nomem();
 			w->fds = nf;
 			if ((ne = realloc(w->ends, nc * sizeof(*ne))) == NULL)
-				return err_sys("out of memory");
+				return err_nomem();
 			w->ends = ne;
 			w->cap = nc;
 		}

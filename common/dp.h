@@ -233,7 +233,7 @@ int dp_note_failure(struct dp_handle *h, const char *pkg, const char *why,
 int dp_pkgdir(struct dp_handle *h, const char *pkg, bool create);
 
 /*
- * The read-only rule (issue 4, item 8).  The mode a file or directory
+ * The read-only rule.  The mode a file or directory
  * gets on a DP from its manifest mode m:
  *   - setuid and setgid bits are dropped (a DP is no place for them);
  *   - unless m grants write to others (o+w: the manifest says plainly

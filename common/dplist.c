@@ -12,6 +12,7 @@
 #include "err.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 
 void
 dplist_init(struct dplist *l)
@@ -52,7 +53,7 @@ xstrndup(const char *s, size_t n)
 	char *p;
 
 	if ((p = malloc(n + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	memcpy(p, s, n);
@@ -148,7 +149,7 @@ parse_ssh(const char *s, struct dp_target *t)
 		t->port = (unsigned)port;
 	}
 	if ((t->path = strdup(slash)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	return 0;
 }
 
@@ -164,7 +165,7 @@ dplist_target_parse(const char *text, struct dp_target *t)
 	} else if (text[0] == '/') {
 		t->kind = DP_LOCAL;
 		r = (t->path = strdup(text)) == NULL ?
-		    err_sys("out of memory") : 0;
+		    err_nomem() : 0;
 	} else if (strstr(text, "://") != NULL) {
 		r = err_set("target '%s': unknown scheme (only ssh:// "
 		    "is known)", text);
@@ -188,7 +189,7 @@ dplist_target_string(const struct dp_target *t)
 
 	if (t->kind != DP_SSH) {
 		if ((s = strdup(t->path ? t->path : "")) == NULL)
-			err_sys("out of memory");
+			err_nomem();
 		return s;
 	}
 	if (t->port)
@@ -197,7 +198,7 @@ dplist_target_string(const struct dp_target *t)
 	n = strlen(t->host) + strlen(t->path) + (t->user ? strlen(t->user) :
 	    0) + 32;
 	if ((s = malloc(n)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	snprintf(s, n, "ssh://%s%s%s%s%s%s%s", t->user ? t->user : "",
@@ -327,7 +328,7 @@ dplist_load_buf(const char *buf, size_t len, const char *name,
 			size_t nc = l->cap ? l->cap * 2 : 16;
 			struct dp *nv = realloc(l->v, nc * sizeof(*nv));
 			if (nv == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto fail;
 			}
 			l->v = nv;

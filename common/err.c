@@ -209,6 +209,12 @@ err_code(int errnum, const char *fmt, ...)
 }
 
 int
+err_nomem(void)
+{
+	return err_code(ENOMEM, "out of memory");
+}
+
+int
 err_prefix(const char *fmt, ...)
 {
 	va_list ap;
@@ -249,14 +255,15 @@ err_errno(void)
 	return err_saved_errno;
 }
 
-/* err_save()'s message when it cannot copy one (never freed). */
-static char err_nomem[] = "out of memory";
+/* err_save()'s message when it cannot copy one (never freed): the
+ * wording of err_nomem(). */
+static char err_saved_nomem[] = "out of memory";
 
 void
 err_save(struct err_saved *s)
 {
 	if ((s->msg = strdup(err_get())) == NULL)
-		s->msg = err_nomem;
+		s->msg = err_saved_nomem;
 	s->errnum = err_saved_errno;
 }
 
@@ -273,7 +280,7 @@ err_restore(struct err_saved *s)
 void
 err_drop(struct err_saved *s)
 {
-	if (s->msg != err_nomem)
+	if (s->msg != err_saved_nomem)
 		free(s->msg);
 	s->msg = NULL;
 	s->errnum = 0;

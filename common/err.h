@@ -29,6 +29,10 @@ int err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int err_code(int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* An allocation failed: the one wording, "out of memory", with ENOMEM
+ * for err_errno(); returns -1. */
+int err_nomem(void);
+
 /* Put fmt's text in front of the current message; returns -1. */
 int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -73,6 +77,7 @@ void err_drop(struct err_saved *s);
 #define err_sys(...) (err_sys(__VA_ARGS__), -1)
 #define err_code(...) (err_code(__VA_ARGS__), -1)
 #define err_prefix(...) (err_prefix(__VA_ARGS__), -1)
+#define err_nomem() (err_nomem(), -1)
 #endif
 
 #endif

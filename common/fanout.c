@@ -38,7 +38,6 @@ struct fanout {
 	pthread_cond_t done;	/* a write in progress ended */
 	struct kept *v;
 	size_t slots, used, max;
-	uint64_t copies, copied;
 };
 
 static size_t
@@ -135,10 +134,6 @@ fanout_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 		pthread_mutex_unlock(&f->mu);
 		if (io_copy_file(from, fd, size, what) == -1)
 			return -1;
-		pthread_mutex_lock(&f->mu);
-		f->copies++;
-		f->copied += size;
-		pthread_mutex_unlock(&f->mu);
 		return 0;
 	}
 	if (k != NULL) {
@@ -164,18 +159,18 @@ fanout_new(const struct content_source *inner, struct content_source *src)
 	struct fanout *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	if (pthread_mutex_init(&f->mu, NULL) != 0) {
 		free(f);
-		err_set("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	if (pthread_cond_init(&f->done, NULL) != 0) {
 		pthread_mutex_destroy(&f->mu);
 		free(f);
-		err_set("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	f->inner = *inner;
@@ -184,7 +179,7 @@ fanout_new(const struct content_source *inner, struct content_source *src)
 		;
 	if ((f->v = calloc(f->slots, sizeof(*f->v))) == NULL) {
 		fanout_free(f);
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	src->ctx = f;
@@ -207,13 +202,4 @@ fanout_free(struct fanout *f)
 	pthread_cond_destroy(&f->done);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
-}
-
-void
-fanout_stats(struct fanout *f, uint64_t *copies, uint64_t *bytes)
-{
-	pthread_mutex_lock(&f->mu);
-	*copies = f->copies;
-	*bytes = f->copied;
-	pthread_mutex_unlock(&f->mu);
 }

@@ -48,8 +48,4 @@ struct fanout *fanout_new(const struct content_source *inner,
 /* Close every kept descriptor and free f (NULL: nothing). */
 void fanout_free(struct fanout *f);
 
-/* What the fanout saved: contents copied from another DP's file, and
- * their bytes (what was not read from the store, inflated and hashed). */
-void fanout_stats(struct fanout *f, uint64_t *copies, uint64_t *bytes);
-
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "num.h"
 
 static const char *const fault_ops[] = {
 	"read", "write", "fsync", "rename", "link", "symlink", "mkdir",
@@ -65,7 +66,7 @@ fault_setup(void)
 {
 	const char *spec = getenv("PKGDIST_FAULT"), *slow;
 	const char *c1, *c2;
-	char *end;
+	uint64_t v;
 	size_t i;
 
 	slow = getenv("PKGDIST_FAULT_SLOW");
@@ -73,10 +74,9 @@ fault_setup(void)
 		c1 = strchr(slow, ':');
 		if (c1 == NULL || (size_t)(c1 - slow) >= sizeof(slow_op))
 			goto badslow;
-		errno = 0;
-		slow_ms = strtoul(c1 + 1, &end, 10);
-		if (*end != '\0' || errno != 0 || slow_ms > 60000)
+		if (num_arg(c1 + 1, 0, 60000, &v) == -1)
 			goto badslow;
+		slow_ms = (unsigned long)v;
 		memcpy(slow_op, slow, c1 - slow);
 		slow_op[c1 - slow] = '\0';
 	}
@@ -91,10 +91,10 @@ fault_setup(void)
 		goto bad;
 	memcpy(fault_op, spec, c1 - spec);
 	fault_op[c1 - spec] = '\0';
-	errno = 0;
-	fault_n = strtoul(c1 + 1, &end, 10);
-	if (end != c2 || fault_n == 0 || errno != 0)
+	if (num_u64(c1 + 1, (size_t)(c2 - c1 - 1), ULONG_MAX, &v) == -1 ||
+	    v == 0)
 		goto bad;
+	fault_n = (unsigned long)v;
 	if (strcmp(c2 + 1, "crash") == 0 || strcmp(c2 + 1, "hang") == 0) {
 		fault_errno = 0;
 		fault_hang = strcmp(c2 + 1, "hang") == 0;
@@ -164,13 +164,9 @@ time_t
 fault_now(void)
 {
 	const char *s = getenv("PKGDIST_NOW");
-	char *end;
-	long long v;
+	uint64_t v;
 
-	if (s == NULL || *s == '\0')
-		return time(NULL);
-	v = strtoll(s, &end, 10);
-	if (*end != '\0' || v < 0)
+	if (s == NULL || num_arg(s, 0, INT64_MAX, &v) == -1)
 		return time(NULL);
 	return (time_t)v;
 }

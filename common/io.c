@@ -170,7 +170,7 @@ io_slurp(int dirfd, const char *path, size_t max, char **bufp,
 			if (cap > max + 1)
 				cap = max + 1;
 			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				err_sys("cannot read '%s'", path);
+				err_nomem();
 				goto out;
 			}
 			buf = nbuf;
@@ -243,6 +243,19 @@ fail:
 	return -1;
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+io_names_sort(char **names, size_t n)
+{
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_name);
+}
+
 void
 io_names_free(char **names, size_t n)
 {
@@ -264,42 +277,30 @@ io_names_free(char **names, size_t n)
 static int
 io_strip_dir(int fd, const char *what, char name[NAME_MAX + 1])
 {
-	struct dirent *de;
 	struct stat st;
-	DIR *d;
-	int dfd, found = 0, rc = -1;
+	char **names;
+	size_t n, i;
+	int found = 0, rc = -1;
 
 	(void)fchmod(fd, 0700);
-	if ((dfd = dup(fd)) == -1)
-		return err_sys("cannot read directory '%s'", what);
-	if ((d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return err_sys("cannot read directory '%s'", what);
-	}
-	rewinddir(d);	/* the offset is shared with fd */
-	while (errno = 0, (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-			err_sys("cannot stat '%s/.../%s'", what, de->d_name);
+	if (io_list_names(fd, NULL, NULL, &names, &n) == -1)
+		return err_prefix("'%s': ", what);
+	for (i = 0; i < n; i++) {
+		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			err_sys("cannot stat '%s/.../%s'", what, names[i]);
 			goto out;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			if (io_unlink(fd, de->d_name, 0) == -1)
+			if (io_unlink(fd, names[i], 0) == -1)
 				goto out;
 		} else if (!found) {
-			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
+			snprintf(name, NAME_MAX + 1, "%s", names[i]);
 			found = 1;
 		}
 	}
-	if (errno != 0) {
-		err_sys("cannot read directory '%s'", what);
-		goto out;
-	}
 	rc = found;
 out:
-	closedir(d);
+	io_names_free(names, n);
 	return rc;
 }
 
@@ -380,51 +381,41 @@ out:
 static int
 io_empty_dir(int fd, const char *what, int depth)
 {
-	struct dirent *de;
 	struct stat st;
-	DIR *d;
+	char **names = NULL;
+	size_t n = 0, i;
 	int sub, rc = -1;
 
 	if (depth > IO_TREE_FD_DEPTH)
 		return io_empty_deep(fd, what);
 	/* Trees written read-only (pkgpush) must still be removable. */
 	(void)fchmod(fd, 0700);
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return err_sys("cannot read directory '%s'", what);
+	if (io_list_names(fd, NULL, NULL, &names, &n) == -1) {
+		err_prefix("'%s': ", what);
+		goto out;
 	}
-	while (errno = 0, (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
-			err_sys("cannot stat '%s/%s'", what, de->d_name);
+	for (i = 0; i < n; i++) {
+		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			err_sys("cannot stat '%s/%s'", what, names[i]);
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			sub = openat(dirfd(d), de->d_name,
+			sub = openat(fd, names[i],
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub == -1) {
-				err_sys("cannot open '%s/%s'", what,
-				    de->d_name);
+				err_sys("cannot open '%s/%s'", what, names[i]);
 				goto out;
 			}
-			if (io_empty_dir(sub, de->d_name, depth + 1) == -1)
+			if (io_empty_dir(sub, names[i], depth + 1) == -1 ||
+			    io_unlink(fd, names[i], AT_REMOVEDIR) == -1)
 				goto out;
-			if (io_unlink(dirfd(d), de->d_name,
-			    AT_REMOVEDIR) == -1)
-				goto out;
-		} else if (io_unlink(dirfd(d), de->d_name, 0) == -1)
+		} else if (io_unlink(fd, names[i], 0) == -1)
 			goto out;
-	}
-	if (errno != 0) {
-		err_sys("cannot read directory '%s'", what);
-		goto out;
 	}
 	rc = 0;
 out:
-	closedir(d);
+	io_names_free(names, n);
+	close(fd);
 	return rc;
 }
 
@@ -493,7 +484,7 @@ io_copy_file(int in, int out, uint64_t size, const char *what)
 			}
 		} else {
 			if (buf == NULL && (buf = malloc(1 << 20)) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			if (want > (1 << 20))

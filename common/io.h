@@ -51,13 +51,19 @@ int io_slurp(int dirfd, const char *path, size_t max, char **buf,
 
 /* The names in the directory dirfd (not "." and "..") for which
  * match(name, arg) is true (match NULL: every name), in directory order:
- * a malloc'd vector of malloc'd strings, freed with io_names_free().
- * The sweeps of leftovers (store, DP) list first and remove after, so no
- * removal runs while the directory is being read.  -1 with err when the
- * directory cannot be read or memory runs out. */
+ * a malloc'd vector of malloc'd strings (NULL when none), freed with
+ * io_names_free().  The one way the core reads a directory's names,
+ * but for the scanner (scan.c), which stats as it reads.  Whatever
+ * removes entries (io_remove_tree(), the sweeps of leftovers in the
+ * store and on DPs) lists first and removes after: no removal runs
+ * while a directory stream is being read, whose result POSIX leaves
+ * unspecified.  -1 with err when the directory cannot be read or memory
+ * runs out. */
 int io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
     void *arg, char ***names, size_t *n);
 void io_names_free(char **names, size_t n);
+/* Sort names in byte order (strcmp). */
+void io_names_sort(char **names, size_t n);
 
 /* Copy the first size bytes of the regular file in to out (a new,
  * empty file, at offset 0), by the kernel where it can (copy_file_range:

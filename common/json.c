@@ -10,6 +10,7 @@
 #include "err.h"
 #include "json.h"
 #include "manifest.h"
+#include "path.h"
 
 void
 json_init(struct json *j)

@@ -3,11 +3,12 @@
  * tool reads, writes and passes on (pkgmanifest(5)).
  *
  * This file owns the model (struct entry, struct manifest), the only
- * parser (manifest_reader, used by manifest_load), the only writer, path
- * escaping and every validity rule of SPEC.md.  A path in memory is
- * always unescaped and already checked: relative, no empty, "." or ".."
- * component, no NUL, at most MANIFEST_PATH_MAX bytes.  Code that touches
- * a DP or the store may rely on that and need not check again.
+ * parser (manifest_reader, used by manifest_load), the only writer and
+ * the rules of a whole manifest (order, no duplicate, no path through a
+ * file or link); path.h owns the rules of one path and its escaping.  A
+ * path in memory is always unescaped and already checked (path_check):
+ * code that touches a DP or the store may rely on that and need not
+ * check again.
  *
  * Order is byte order of the unescaped path (strcmp on unsigned bytes):
  * note that "a b" sorts before "a/b", so a directory's children are not
@@ -22,10 +23,9 @@
 #include <stdio.h>
 
 #include "digest.h"
+#include "path.h"
 
 #define MANIFEST_MAGIC "pkgdist-manifest 1"
-#define MANIFEST_PATH_MAX 4096
-#define NAME_MAX_LEN 64
 
 enum entry_type {
 	ENTRY_FILE = 'f',
@@ -69,8 +69,9 @@ const struct entry *manifest_find(const struct manifest *m,
     const char *path);
 
 /* Parse the file at path ("-" is stdin) completely.  On any broken rule:
- * -1, err = "PATH:LINE: what is wrong", m left empty.  A delta file (a
- * DP's state manifest, mdelta.h) is read with its base beside it. */
+ * -1, err = "PATH:LINE: what is wrong", m left empty.  A full manifest
+ * only: mdelta_load_path() also reads a delta file (a DP's state
+ * manifest, mdelta.h) with its base. */
 int manifest_load(const char *path, struct manifest *m);
 /* The same from a buffer (package files, the remote protocol); name is
  * used in messages. */
@@ -116,38 +117,5 @@ void entry_free(struct entry *e);
 /* Same type and content (digest or target): what "unchanged" means for
  * a push.  Mode and mtime are not compared. */
 bool entry_same_content(const struct entry *a, const struct entry *b);
-
-/*
- * Escaping (fstab style): space, backslash, bytes below 0x21 and 0x7f
- * become \ooo.  Unescaping accepts exactly those escapes and no other:
- * the same path has one spelling, and \000 can never appear.
- */
-int path_escape_write(const char *path, FILE *fp);
-/* Escaped form in a malloc'd string. */
-char *path_escape(const char *path);
-/* Decode len bytes into a malloc'd string; -1 with err on a bad escape. */
-int path_unescape(const char *s, size_t len, char **out);
-/*
- * A path (or any name from outside) for a message: escaped as above,
- * and, since a message goes to a terminal or a log, every byte that is
- * not part of valid UTF-8 (or is a C1 control, U+0080-U+009F) as \ooo
- * too; valid UTF-8 stands as it is.  Written into buf (len bytes, one
- * line, NUL-terminated), cut with "..." when longer.  Returns buf;
- * never fails; errno is left alone, so it fits inside err_sys().
- */
-#define PATH_SHOW_LEN 1024
-const char *path_show(const char *path, char *buf, size_t len);
-/*
- * The valid UTF-8 character at p (at most n bytes): its length, and its
- * code point in *cp; 0 when p[0] starts none (a stray continuation byte,
- * a cut or overlong sequence, an encoded surrogate, above U+10FFFF).
- * What path_show() and the JSON writer (json.h) call valid UTF-8.
- */
-size_t utf8_char(const unsigned char *p, size_t n, uint32_t *cp);
-/* The PATH rules of SPEC.md; -1 with err saying which one broke. */
-int path_check(const char *path);
-/* The name rule for packages, DPs and groups: [A-Za-z0-9._-]{1,64},
- * not starting with '.'. */
-bool name_valid(const char *name);
 
 #endif

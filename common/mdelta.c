@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "mdelta.h"
 #include "num.h"
+#include "path.h"
 
 #define HEAD_MAX 512		/* the header lines of a delta fit in this */
 #define BASE_K_MAX 100000	/* names tried for a new base */
@@ -124,7 +125,7 @@ read_at(int dirfd, const char *name, const char *what, char **bufp,
 		goto fail;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	if ((n = io_read_full(fd, buf, (size_t)st.st_size, what)) == -1)
@@ -239,7 +240,7 @@ pointer_parse(const char *buf, size_t len, const char *what, char **path)
 	    nl - p > 255)
 		return err_set("%s: malformed manifest pointer", what);
 	if ((*path = strndup(p, (size_t)(nl - p))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	return 0;
 }
 
@@ -333,7 +334,7 @@ load_at(int dirfd, const char *name, const char *label, struct manifest *m,
 	if (b != NULL)
 		mdelta_base_init(b);
 	if ((what = what_of(label, name)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (read_at(dirfd, name, what, &buf, &len) == -1)
@@ -357,7 +358,7 @@ load_at(int dirfd, const char *name, const char *label, struct manifest *m,
 	if (head_parse(buf, len, what, &h) == -1)
 		goto out;
 	if ((bwhat = what_of(label, h.base)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (read_at(dirfd, h.base, bwhat, &bbuf, &blen) == -1) {
@@ -416,8 +417,25 @@ out:
 	return rc;
 }
 
-int
-mdelta_load_path(const char *path, struct manifest *m)
+bool
+mdelta_path_is_delta(const char *path)
+{
+	char head[sizeof(MDELTA_MAGIC) + 1];
+	ssize_t n;
+	int fd;
+
+	/* Peeked with pread: a pipe has no offset and is no delta. */
+	if (strcmp(path, "-") == 0 ||
+	    (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return false;
+	n = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	return n > 0 && mdelta_is_delta(head, (size_t)n);
+}
+
+/* A delta file or a pointer at path, with its base beside it. */
+static int
+load_delta_path(const char *path, struct manifest *m)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = NULL;
@@ -428,7 +446,7 @@ mdelta_load_path(const char *path, struct manifest *m)
 		return mdelta_load_at(AT_FDCWD, path, NULL, m, NULL);
 	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path)))
 	    == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	/* The directory is the one the administrator named (it may be a
 	 * link); nothing inside it is followed. */
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
@@ -441,6 +459,14 @@ mdelta_load_path(const char *path, struct manifest *m)
 	close(dfd);
 	free(dir);
 	return rc;
+}
+
+int
+mdelta_load_path(const char *path, struct manifest *m)
+{
+	if (mdelta_path_is_delta(path))
+		return load_delta_path(path, m);
+	return manifest_load(path, m);
 }
 
 /*
@@ -463,7 +489,7 @@ write_base(int dirfd, const char *bname, const struct manifest *m,
 	if (atomic_open(&af, dirfd, bname, 0444) == -1)
 		return -1;
 	if ((sbuf = malloc(BASE_BUF)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if ((fp = atomic_stream(&af)) == NULL ||
@@ -579,7 +605,7 @@ render_delta(const struct mdelta_base *b, const struct manifest *old,
 			j++;
 	}
 	if ((s.fp = open_memstream(buf, len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	/* The line count comes first: count, then write. */
@@ -595,14 +621,14 @@ render_delta(const struct mdelta_base *b, const struct manifest *old,
 	if (changes_compute(&bt, &nt, sink_line, &s) < 0)
 		goto out;
 	if (ferror(s.fp)) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	*nlines = s.n;
 	rc = 0;
 out:
 	if (s.fp != NULL && fclose(s.fp) == EOF && rc == 0) {
-		err_sys("out of memory");
+		err_nomem();
 		rc = -1;
 	}
 	if (rc == -1) {
@@ -688,7 +714,7 @@ mdelta_save_pointer(int dirfd, const char *name, const char *link,
 
 	wl = strlen(MDELTA_POINTER_MAGIC) + strlen(link) + 8;
 	if ((want = malloc(wl)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	snprintf(want, wl, "%s\nlink %s\n", MDELTA_POINTER_MAGIC, link);
 	wl = strlen(want);
 	/* Already there: nothing to write.  Anything else there (a manifest
@@ -803,7 +829,7 @@ mdelta_gc(int dirfd)
 	}
 	goto out;
 nomem:
-	err_sys("out of memory");
+	err_nomem();
 out:
 	io_names_free(names, n);
 	io_names_free(refs, nr);

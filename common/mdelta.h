@@ -25,7 +25,7 @@
  * One loader: mdelta_load_at() reads a full manifest, a delta or a
  * pointer (every DP
  * reader goes through it: dp_state_read(), rollback, --verify, --status,
- * --serve), and manifest_load() hands a delta to it, so
+ * --serve), and mdelta_load_path() hands a delta a user names to it, so
  * `pkgdiff verify DP/.pkgdist/PKG/vN.K.manifest DP/PKG` works.  A DP is
  * hostile input: files are opened relative to the directory with
  * O_NOFOLLOW (a link planted as a base is not followed), must be regular
@@ -118,7 +118,13 @@ bool mdelta_is_delta(const char *buf, size_t len);
 int mdelta_load_at(int dirfd, const char *name, const char *label,
     struct manifest *m, struct mdelta_base *b);
 
-/* The same for a path (manifest_load() of a delta file). */
+/* Does the file at path start a delta file or a pointer?  "-" (standard
+ * input), a pipe and a file that cannot be opened do not. */
+bool mdelta_path_is_delta(const char *path);
+
+/* Load the file at path ("-" is standard input), a manifest a user
+ * names: a delta file or a pointer with its base beside it, else a full
+ * manifest (manifest_load()). */
 int mdelta_load_path(const char *path, struct manifest *m);
 
 /*

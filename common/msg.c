@@ -14,6 +14,7 @@
 #include "manifest.h"
 #include "msg.h"
 #include "num.h"
+#include "path.h"
 #include "progress.h"
 
 /* The tool's name is process-wide by nature: set once in main(). */

@@ -55,3 +55,31 @@ num_arg(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+int
+num_decimal(const char *s, size_t len, double max, double *out)
+{
+	const char *dot = memchr(s, '.', len);
+	size_t ilen = dot != NULL ? (size_t)(dot - s) : len, flen, i;
+	uint64_t whole, frac = 0;
+	double v, scale = 1;
+
+	if (num_u64(s, ilen, UINT64_MAX, &whole) == -1)
+		return -1;
+	if (dot != NULL) {
+		flen = len - ilen - 1;
+		if (flen == 0 || flen > 9)
+			return -1;
+		for (i = 0; i < flen; i++) {
+			if (dot[1 + i] < '0' || dot[1 + i] > '9')
+				return -1;
+			frac = frac * 10 + (uint64_t)(dot[1 + i] - '0');
+			scale *= 10;
+		}
+	}
+	v = (double)whole + (double)frac / scale;
+	if (!(v <= max))
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bigendian.h"
 #include "blob.h"
 #include "digest.h"
 #include "digestset.h"
@@ -16,48 +17,13 @@
 #include "io.h"
 #include "manifest.h"
 #include "pack.h"
+#include "path.h"
 #include "progress.h"
 #include "sign.h"
 #include "store.h"
 
 /* zlib cannot expand more than about 1032:1. */
 #define ZLIB_MAX_RATIO 1100
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 /* ---- writer ---- */
 
@@ -118,8 +84,8 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 
 	manifest_init(&m);
 	manifest_init(&bm);
-	if (!name_valid(pkg))
-		return err_set("'%s': invalid package name", pkg);
+	if (package_name_check(pkg) == -1)
+		return -1;
 	if (base != 0 && base == version)
 		return err_set("%s: base %" PRIu64 " is the version itself",
 		    pkg, base);
@@ -142,17 +108,17 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	ncv = k;
 	if ((w.buf = malloc(BLOB_CHUNK)) == NULL ||
 	    (check = malloc(BLOB_CHUNK)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (digest_init(&w.dg) == -1)
 		goto out;
 	/* Header. */
 	memcpy(hdr, PACK_MAGIC, 8);
-	put32(hdr + 8, PACK_FORMAT);
-	put32(hdr + 12, 0);
-	put64(hdr + 16, version);
-	put64(hdr + 24, base);
+	be_put32(hdr + 8, PACK_FORMAT);
+	be_put32(hdr + 12, 0);
+	be_put64(hdr + 16, version);
+	be_put64(hdr + 24, base);
 	hdr[32] = (unsigned char)strlen(pkg);
 	if (pw_put(&w, hdr, 33, true) == -1 ||
 	    pw_put(&w, pkg, strlen(pkg), true) == -1)
@@ -161,8 +127,8 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 	if (blob_compress(mbuf, mlen, &z, &zlen) == -1)
 		goto out;
 	hdr[0] = zlen < mlen ? 1 : 0;
-	put64(hdr + 1, mlen);
-	put64(hdr + 9, hdr[0] ? zlen : mlen);
+	be_put64(hdr + 1, mlen);
+	be_put64(hdr + 9, hdr[0] ? zlen : mlen);
 	if (pw_put(&w, hdr, 17, true) == -1 ||
 	    pw_put(&w, hdr[0] ? (void *)z : (void *)mbuf, hdr[0] ? zlen : mlen,
 	    true) == -1)
@@ -173,12 +139,12 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 		    version);
 		goto out;
 	}
-	put32(hdr, (uint32_t)siglen);
+	be_put32(hdr, (uint32_t)siglen);
 	if (pw_put(&w, hdr, 4, true) == -1 ||
 	    (siglen > 0 && pw_put(&w, sig, siglen, true) == -1))
 		goto out;
 	count = ncv;
-	put64(hdr, count);
+	be_put64(hdr, count);
 	if (pw_put(&w, hdr, 8, true) == -1)
 		goto out;
 	/* Contents, in their stored form. */
@@ -196,9 +162,9 @@ pack_export(struct store *s, const char *pkg, uint64_t version,
 			goto out;
 		}
 		memcpy(hdr, cv[i].d, DIGEST_LEN);
-		put64(hdr + 32, cv[i].size);
+		be_put64(hdr + 32, cv[i].size);
 		hdr[40] = raw.zlib ? 1 : 0;
-		put64(hdr + 41, raw.stored_size);
+		be_put64(hdr + 41, raw.stored_size);
 		if (pw_put(&w, hdr, 49, true) == -1) {
 			close(raw.fd);
 			goto out;
@@ -367,8 +333,8 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 	*outlen = 0;
 	if (src_read(r, h, 17, true) == -1)
 		return -1;
-	len = get64(h + 1);
-	slen = get64(h + 9);
+	len = be_get64(h + 1);
+	slen = be_get64(h + 9);
 	if (h[0] > 1)
 		return err_set("%s: %s: unknown method %u", r->name, what,
 		    h[0]);
@@ -392,7 +358,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 				cap = (size_t)slen;
 			if ((nst = realloc(st, cap + 1)) == NULL) {
 				free(st);
-				return err_sys("out of memory");
+				return err_nomem();
 			}
 			st = nst;
 		}
@@ -404,7 +370,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 	}
 	if (h[0] == 0) {
 		if (st == NULL && (st = malloc(1)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		st[len] = '\0';
 		*out = (char *)st;
 		*outlen = (size_t)len;
@@ -412,7 +378,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 	}
 	if ((o = malloc((size_t)len + 1)) == NULL) {
 		free(st);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	if (blob_uncompress(st, (size_t)slen, (unsigned char *)o, (size_t)len,
 	    what) == -1) {
@@ -443,14 +409,14 @@ reader_start(struct pack_reader *r)
 	if (memcmp(h, PACK_MAGIC, 8) != 0)
 		return err_set("%s: not a pkgdist package file (bad magic)",
 		    r->name);
-	r->info.format = get32(h + 8);
+	r->info.format = be_get32(h + 8);
 	if (r->info.format != PACK_FORMAT)
 		return err_set("%s: unknown format %" PRIu32, r->name,
 		    r->info.format);
-	if (get32(h + 12) != 0)
+	if (be_get32(h + 12) != 0)
 		return err_set("%s: unknown flags", r->name);
-	r->info.version = get64(h + 16);
-	r->info.base = get64(h + 24);
+	r->info.version = be_get64(h + 16);
+	r->info.base = be_get64(h + 24);
 	if (r->info.version == 0 || r->info.base >= r->info.version)
 		return err_set("%s: bad version %" PRIu64 " (base %" PRIu64
 		    ")", r->name, r->info.version, r->info.base);
@@ -473,12 +439,12 @@ reader_start(struct pack_reader *r)
 		    PRIu64, r->name, r->info.package, r->info.version);
 	if (src_read(r, b4, 4, true) == -1)
 		return -1;
-	r->siglen = get32(b4);
+	r->siglen = be_get32(b4);
 	if (r->siglen > PACK_SIG_MAX)
 		return err_set("%s: signature too long", r->name);
 	if (r->siglen > 0) {
 		if ((r->sig = malloc(r->siglen)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		if (src_read(r, r->sig, r->siglen, true) == -1)
 			return -1;
 	}
@@ -486,7 +452,7 @@ reader_start(struct pack_reader *r)
 		return -1;
 	if (src_read(r, b4, 8, true) == -1)
 		return -1;
-	cnt = get64(b4);
+	cnt = be_get64(b4);
 	for (i = nf = 0; i < r->ncv; i++)
 		nf++;
 	if (cnt > nf)
@@ -503,7 +469,7 @@ reader_new(struct pack_reader **out, const char *name)
 
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	r->fd = -1;
 	r->name = name;
 	manifest_init(&r->m);
@@ -520,7 +486,7 @@ pack_reader_open_fd(int fd, const char *name, struct pack_reader **out)
 		return -1;
 	r->fd = fd;
 	if ((r->buf = malloc(BLOB_CHUNK)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		pack_reader_close(r);
 		return -1;
 	}
@@ -717,12 +683,12 @@ pack_reader_next(struct pack_reader *r, struct pack_content *c)
 		return -1;
 	memset(&r->c, 0, sizeof(r->c));
 	memcpy(r->c.digest, h, DIGEST_LEN);
-	r->c.size = get64(h + 32);
+	r->c.size = be_get64(h + 32);
 	if (h[40] > 1)
 		return err_set("%s: content %" PRIu64 ": unknown method",
 		    r->name, r->index + 1);
 	r->c.zlib = h[40] == 1;
-	r->c.stored_size = get64(h + 41);
+	r->c.stored_size = be_get64(h + 41);
 	if (r->index > 0 && memcmp(r->last, r->c.digest, DIGEST_LEN) >= 0)
 		return err_set("%s: contents out of order", r->name);
 	memcpy(r->last, r->c.digest, DIGEST_LEN);

@@ -11,7 +11,7 @@
  *   8   version (>= 1)
  *   8   base version (0: full package; else a delta against that version)
  *   1   L, length of the package name (1..64)
- *   L   package name (the name rule of SPEC.md)
+ *   L   package name (the name rule, name_valid() in path.h)
  *   1   manifest method: 0 stored, 1 zlib (RFC 1950)
  *   8   manifest length (original bytes, <= STORE_MANIFEST_MAX)
  *   8   manifest stored length

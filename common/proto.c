@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bigendian.h"
 #include "err.h"
+#include "num.h"
+#include "path.h"
 #include "progress.h"
 #include "proto.h"
 #include "ratelimit.h"
@@ -39,13 +41,9 @@ proto_type_name(uint32_t type)
 int
 proto_parse_timeout(const char *s, double *out)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !(v > 0) ||
-	    !isfinite(v) || v > 86400.0 * 365)
+	if (num_decimal(s, strlen(s), 86400.0 * 365, &v) == -1 || !(v > 0))
 		return err_set("%s: invalid timeout '%s' (seconds > 0)",
 		    PROTO_TIMEOUT_ENV, s);
 	*out = v;
@@ -87,7 +85,7 @@ proto_init(struct proto *p, int in, int out, int errfd, const char *peer)
 	}
 	p->buf = malloc(PROTO_FRAME_MAX + PROTO_HDR_LEN);
 	if (p->buf == NULL)
-		return err_sys("cannot start the protocol");
+		return err_nomem();
 	if ((s = getenv(PROTO_TIMEOUT_ENV)) != NULL && *s != '\0' &&
 	    proto_parse_timeout(s, &p->timeout) == -1)
 		return -1;
@@ -356,8 +354,6 @@ read_all(struct proto *p, void *buf, size_t n)
 	return 0;
 }
 
-static uint32_t rd32(const unsigned char *b);
-
 /* Input arrived while a send waits: a KEEPALIVE is consumed; another
  * frame's header is kept for proto_recv() and the send stops. */
 static int
@@ -367,11 +363,11 @@ peek_frame(struct proto *p)
 
 	if (read_all(p, hdr, sizeof(hdr)) == -1)
 		return -1;
-	if (rd32(hdr) == PROTO_KEEPALIVE && rd32(hdr + 4) == 0)
+	if (be_get32(hdr) == PROTO_KEEPALIVE && be_get32(hdr + 4) == 0)
 		return 0;
 	p->stashed = true;
-	p->stash_type = rd32(hdr);
-	p->stash_len = rd32(hdr + 4);
+	p->stash_type = be_get32(hdr);
+	p->stash_len = be_get32(hdr + 4);
 	return err_set("%s sent %s while we were sending", p->peer,
 	    proto_type_name(p->stash_type));
 }
@@ -421,22 +417,6 @@ write_all(struct proto *p, const void *buf, size_t n)
 	return 0;
 }
 
-static void
-be32(unsigned char *b, uint32_t v)
-{
-	b[0] = (unsigned char)(v >> 24);
-	b[1] = (unsigned char)(v >> 16);
-	b[2] = (unsigned char)(v >> 8);
-	b[3] = (unsigned char)v;
-}
-
-static uint32_t
-rd32(const unsigned char *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | b[3];
-}
-
 static int
 hello_check(const unsigned char *buf, size_t len, uint32_t *version,
     const char *peer)
@@ -447,13 +427,13 @@ hello_check(const unsigned char *buf, size_t len, uint32_t *version,
 	if (len >= PROTO_MAGIC_LEN &&
 	    memcmp(buf, PROTO_MAGIC, PROTO_MAGIC_LEN) == 0 &&
 	    len == PROTO_HELLO_LEN) {
-		*version = rd32(buf + 8);
+		*version = be_get32(buf + 8);
 		if (*version < PROTO_VERSION_MIN || *version > PROTO_VERSION)
 			return err_set(MISMATCH ": this "
 			    "pkgpush speaks versions %u to %u, the %s version "
 			    "%u", PROTO_VERSION_MIN, PROTO_VERSION, peer,
 			    (unsigned)*version);
-		if (rd32(buf + 12) != 0)
+		if (be_get32(buf + 12) != 0)
 			return err_set("bad hello from the %s "
 			    "(reserved bytes set)", peer);
 		return 0;
@@ -482,8 +462,8 @@ proto_hello_send(struct proto *p)
 	int wr;
 
 	memcpy(h, PROTO_MAGIC, PROTO_MAGIC_LEN);
-	be32(h + 8, p->version);
-	be32(h + 12, 0);
+	be_put32(h + 8, p->version);
+	be_put32(h + 12, 0);
 	pthread_mutex_lock(&p->wlock);
 	wr = write_all(p, h, sizeof(h));
 	pthread_mutex_unlock(&p->wlock);
@@ -572,8 +552,8 @@ proto_send(struct proto *p, uint32_t type, const void *payload, size_t len)
 
 	if (len > PROTO_FRAME_MAX)
 		return err_set("frame too large (%zu bytes)", len);
-	be32(hdr, type);
-	be32(hdr + 4, (uint32_t)len);
+	be_put32(hdr, type);
+	be_put32(hdr + 4, (uint32_t)len);
 	pthread_mutex_lock(&p->wlock);
 	r = write_all(p, hdr, sizeof(hdr));
 	if (r == 0 && len > 0)
@@ -598,8 +578,8 @@ proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
 		} else {
 			if (read_all(p, hdr, sizeof(hdr)) == -1)
 				return -1;
-			t = rd32(hdr);
-			n = rd32(hdr + 4);
+			t = be_get32(hdr);
+			n = be_get32(hdr + 4);
 		}
 		if (t == 0 || t > PROTO_TYPE_MAX)
 			return err_set("bad frame from %s: unknown type %u",
@@ -678,8 +658,8 @@ ka_main(void *arg)
 	double t;
 	bool stop;
 
-	be32(hdr, PROTO_KEEPALIVE);
-	be32(hdr + 4, 0);
+	be_put32(hdr, PROTO_KEEPALIVE);
+	be_put32(hdr + 4, 0);
 	pthread_mutex_lock(&p->wlock);
 	while (!p->ka_stop) {
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -764,15 +744,17 @@ proto_put_u32(struct proto_wbuf *w, uint32_t v)
 {
 	unsigned char b[4];
 
-	be32(b, v);
+	be_put32(b, v);
 	proto_put_bytes(w, b, 4);
 }
 
 void
 proto_put_u64(struct proto_wbuf *w, uint64_t v)
 {
-	proto_put_u32(w, (uint32_t)(v >> 32));
-	proto_put_u32(w, (uint32_t)v);
+	unsigned char b[8];
+
+	be_put64(b, v);
+	proto_put_bytes(w, b, 8);
 }
 
 void
@@ -820,15 +802,16 @@ proto_get_u32(struct proto_rbuf *r)
 	unsigned char b[4];
 
 	proto_get_bytes(r, b, 4);
-	return rd32(b);
+	return be_get32(b);
 }
 
 uint64_t
 proto_get_u64(struct proto_rbuf *r)
 {
-	uint64_t hi = proto_get_u32(r);
+	unsigned char b[8];
 
-	return hi << 32 | proto_get_u32(r);
+	proto_get_bytes(r, b, 8);
+	return be_get64(b);
 }
 
 void
@@ -1224,7 +1207,7 @@ proto_state_get(const struct proto_state *m, struct dp_pkg_state *s)
 	snprintf(s->package, sizeof(s->package), "%s", m->package);
 	if (m->status == DP_ST_NONE && m->error[0] != '\0') {
 		if ((s->damaged = strdup(m->error)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		return 0;
 	}
 	s->st.layout = m->layout;
@@ -1233,7 +1216,7 @@ proto_state_get(const struct proto_state *m, struct dp_pkg_state *s)
 	s->st.from = m->from;
 	snprintf(s->st.tree, sizeof(s->st.tree), "%s", m->tree);
 	if (m->error[0] != '\0' && (s->st.error = strdup(m->error)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	return 0;
 }
 

@@ -4,14 +4,18 @@
  * started by ssh on the DP's host), over a pair of descriptors.
  *
  * This file owns the wire format: the hello, the frame reader and writer
- * (with timeouts and bounds), the encoding and decoding of every
- * message, and the one mapping of a push's outcome and of a DP's state
- * onto their messages (proto_result_set(), proto_state_set() and their
- * inverses), which both ends use.  One more thing, outside the wire: a
- * client's struct proto copies the peer's stderr (ssh's, errfd below)
- * to our stderr while it waits, the one place in the core that writes
- * to stderr.  remote.c (client) and serve.c (server) drive the session;
- * pkgpush(1) documents it for administrators.
+ * (with bounds), the encoding and decoding of every message, and the
+ * one mapping of a push's outcome and of a DP's state onto their
+ * messages (proto_result_set(), proto_state_set() and their inverses),
+ * which both ends use.  It also owns the transport a session runs on:
+ * the timeout that ends a session without progress (ssh-timeout,
+ * PKGDIST_SSH_TIMEOUT: proto_parse_timeout()), the KEEPALIVE thread of a
+ * server at work, the bandwidth cap on what crosses (ratelimit.h), and,
+ * on a client, copying the peer's stderr (ssh's, errfd below) to our
+ * stderr while it waits (with msg.c and progress.c, one of the three
+ * core files that write to stderr).  remote.c (client) and serve.c
+ * (server) drive the session; pkgpush(1) documents it for
+ * administrators.
  *
  * Wire format.  Both sides first send a hello of PROTO_HELLO_LEN bytes:
  * the 8 bytes PROTO_MAGIC, the protocol version (u32) and 4 bytes 0.

@@ -540,7 +540,7 @@ pick_targets(struct run *run, const struct dplist *l)
 	int rc = -1;
 
 	if (l->n && (want = calloc(l->n, sizeof(*want))) == NULL) {
-		err_set("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (targets_select(run->store, run->pkg, l, &run->o->sel, want, &n,
@@ -551,7 +551,7 @@ pick_targets(struct run *run, const struct dplist *l)
 		    "skipped", run->pkg);
 	if ((run->jobs = calloc(l->n > 0 ? l->n : 1,
 	    sizeof(*run->jobs))) == NULL) {
-		err_set("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0, j = 0; i < l->n; i++)
@@ -582,7 +582,7 @@ begin_holdings(struct run *run, uint64_t version)
 	int rc;
 
 	if ((names = calloc(run->njobs + 1, sizeof(*names))) == NULL)
-		return err_set("out of memory");
+		return err_nomem();
 	for (i = 0; i < run->njobs; i++)
 		if (run->jobs[i].dp != NULL)
 			names[n++] = run->jobs[i].dp->name;
@@ -674,7 +674,7 @@ run_workers(struct run *run)
 	size_t i, n = (size_t)run->nthreads;
 
 	if ((th = calloc(n, sizeof(*th))) == NULL)
-		return err_set("out of memory");
+		return err_nomem();
 	for (i = 0; i < n; i++)
 		if (pthread_create(&th[i], NULL, worker, run) != 0) {
 			n = i;

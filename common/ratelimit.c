@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "err.h"
-#include "io.h"
 #include "ratelimit.h"
 
 /*
@@ -72,7 +71,7 @@ ratelimit_new(ratelimit_rate_fn rate_fn, void *ctx, struct ratelimit *parent,
 	struct ratelimit *rl;
 
 	if ((rl = calloc(1, sizeof(*rl))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	if (pthread_mutex_init(&rl->lock, NULL) != 0) {
@@ -179,24 +178,6 @@ ratelimit_piece(struct ratelimit *rl, size_t n)
 	if (most > PIECE_MAX)
 		most = PIECE_MAX;
 	return n > most ? (size_t)most : n;
-}
-
-int
-ratelimit_write(struct ratelimit *rl, int fd, const void *buf, size_t n,
-    const char *what)
-{
-	const unsigned char *p = buf;
-	size_t piece;
-
-	while (n > 0) {
-		piece = ratelimit_piece(rl, n);
-		ratelimit_take(rl, piece);
-		if (io_write_full(fd, p, piece, what) == -1)
-			return -1;
-		p += piece;
-		n -= piece;
-	}
-	return 0;
 }
 
 void

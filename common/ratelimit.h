@@ -18,9 +18,10 @@
  * --bwlimit), so the cap on the total holds across -j workers.  Each
  * limiter has its own lock; nobody sleeps holding one.
  *
- * ratelimit_write() is the one way data is sent under a cap: it cuts a
- * write into pieces of at most a twentieth of a second at the current
- * rate, so a large write never leaves as one burst.
+ * A sender under a cap cuts its transfers with ratelimit_piece() into
+ * pieces of at most a twentieth of a second at the current rate, so a
+ * large write never leaves as one burst, and passes each through
+ * ratelimit_take() (the remote protocol's reads and writes, proto.c).
  */
 #ifndef PKGDIST_RATELIMIT_H
 #define PKGDIST_RATELIMIT_H
@@ -66,11 +67,6 @@ size_t ratelimit_piece(struct ratelimit *rl, size_t n);
 
 /* Wait until n bytes may pass rl and every parent (rl NULL: at once). */
 void ratelimit_take(struct ratelimit *rl, size_t n);
-
-/* Write all n bytes to fd under rl (io_write_full() when rl is NULL):
- * 0, or -1 with err set naming what. */
-int ratelimit_write(struct ratelimit *rl, int fd, const void *buf, size_t n,
-    const char *what);
 
 /* Render a rate for people ("512 KiB/s"), into buf of size n. */
 void ratelimit_format(uint64_t rate, char *buf, size_t n);

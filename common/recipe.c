@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bigendian.h"
 #include "blob.h"
 #include "err.h"
 #include "io.h"
@@ -59,7 +60,7 @@ op_add(struct recipe *r, bool copy, uint64_t off, uint64_t len)
 		size_t cap = r->cap == 0 ? 64 : r->cap * 2;
 
 		if ((nv = realloc(r->v, cap * sizeof(*nv))) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		r->v = nv;
 		r->cap = cap;
 	}
@@ -80,7 +81,7 @@ recipe_plan(const struct chunk_list *old, const struct chunk_list *new,
 
 	memset(r, 0, sizeof(*r));
 	if (old->n > 0 && (ix = malloc(old->n * sizeof(*ix))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = 0; i < old->n; i++) {
 		memcpy(ix[i].id, old->v[i].id, DIGEST_LEN);
 		ix[i].off = old->v[i].off;
@@ -163,7 +164,7 @@ recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd,
 	int rc = -1;
 
 	if (ob == NULL || nb == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	for (i = 0; i < r->n; i++) {
@@ -221,28 +222,12 @@ recipe_worth(const struct recipe *r)
 	return r->copied > 0 && r->copied >= (r->copied + r->inserted) / 8;
 }
 
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
 size_t
 recipe_enc_copy(unsigned char *buf, uint64_t off, uint64_t len)
 {
 	buf[0] = RECIPE_OP_COPY;
-	put64(buf + 1, off);
-	put64(buf + 9, len);
+	be_put64(buf + 1, off);
+	be_put64(buf + 9, len);
 	return RECIPE_COPY_LEN;
 }
 
@@ -269,27 +254,9 @@ recipe_enc_insert(unsigned char *buf, size_t room, const unsigned char *data,
 	}
 	buf[0] = RECIPE_OP_INSERT;
 	buf[1] = z ? 1 : 0;
-	put32(buf + 2, len);
-	put32(buf + 6, (uint32_t)zlen);
+	be_put32(buf + 2, len);
+	be_put32(buf + 6, (uint32_t)zlen);
 	return RECIPE_INSERT_HEAD + (size_t)zlen;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
 }
 
 struct apply {
@@ -377,8 +344,8 @@ recipe_apply(int oldfd, uint64_t old_size, int outfd, const char *what,
 			if (p[i] == RECIPE_OP_COPY) {
 				if (len - i < RECIPE_COPY_LEN)
 					goto bad;
-				off = get64(p + i + 1);
-				n = get64(p + i + 9);
+				off = be_get64(p + i + 1);
+				n = be_get64(p + i + 9);
 				i += RECIPE_COPY_LEN;
 				if (n == 0 || n > size - made ||
 				    off > old_size || n > old_size - off)
@@ -391,8 +358,8 @@ recipe_apply(int oldfd, uint64_t old_size, int outfd, const char *what,
 				if (len - i < RECIPE_INSERT_HEAD)
 					goto bad;
 				z = p[i + 1];
-				n = get32(p + i + 2);
-				stored = get32(p + i + 6);
+				n = be_get32(p + i + 2);
+				stored = be_get32(p + i + 6);
 				i += RECIPE_INSERT_HEAD;
 				if (z > 1 || n == 0 || n > RECIPE_INSERT_MAX ||
 				    n > size - made || stored > len - i ||

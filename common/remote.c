@@ -30,6 +30,7 @@
 #include "err.h"
 #include "io.h"
 #include "lock.h"
+#include "path.h"
 #include "progress.h"
 #include "proto.h"
 #include "remote.h"
@@ -49,7 +50,7 @@ remote_shell_quote(const char *s)
 	for (i = 0; s[i] != '\0'; i++)
 		n += s[i] == '\'' ? 4 : 1;
 	if ((out = malloc(n + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		return NULL;
 	}
 	p = out;
@@ -84,7 +85,7 @@ argv_add(char **v, size_t *n, const char *s, size_t len)
 	if (*n >= REMOTE_WORDS_MAX)
 		return err_set("ssh command: too many words");
 	if ((v[*n] = strndup(s, len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	(*n)++;
 	return 0;
 }
@@ -103,7 +104,7 @@ remote_argv(const struct dp_target *t, const struct config *cfg,
 	ssh = config_ssh(cfg);
 	prog = config_remote_pkgpush(cfg);
 	if ((v = calloc(REMOTE_WORDS_MAX + 1, sizeof(*v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (s = ssh; *s != '\0';) {
 		if (*s == ' ' || *s == '\t' || *s == '\n') {
 			s++;
@@ -131,7 +132,7 @@ remote_argv(const struct dp_target *t, const struct config *cfg,
 		goto fail;
 	len = strlen(prog) + strlen(q) + 16;
 	if ((cmd = malloc(len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	snprintf(cmd, len, "%s --serve %s", prog, q);
@@ -184,7 +185,7 @@ conn_open(const struct dp_target *t, const struct config *cfg,
 		char *shown = malloc(wl);
 
 		if (shown == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		path_show(c->where, shown, wl);
@@ -327,7 +328,7 @@ remote_connect(const struct dp_target *t, const struct config *cfg,
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (conn_open(t, cfg, c) == -1) {
 		free(c);
 		return -1;
@@ -372,14 +373,6 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
 	(void)io_write_full(fd, line, (size_t)n, path);
 	close(fd);
 }
-
-/* ---- the files a remote may ask for ---- */
-
-struct fileidx {
-	unsigned char (*d)[DIGEST_LEN];
-	uint64_t *size;
-	size_t n;
-};
 
 /* ---- sending ---- */
 
@@ -475,7 +468,7 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 		n--;
 #endif
 	if ((fp = open_memstream(&buf, &len)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -483,7 +476,7 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 			goto out;
 	if (fclose(fp) != 0) {
 		fp = NULL;
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	fp = NULL;
@@ -668,7 +661,7 @@ recipe_note(struct recipe_note **v, size_t *n, const unsigned char *d,
 	struct recipe_note *nv;
 
 	if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	memcpy(nv[*n].d, d, DIGEST_LEN);
 	nv[*n].saved = saved;
 	*v = nv;
@@ -785,7 +778,7 @@ take_need(struct push_session *ps, const unsigned char *pl, size_t len)
 		return 0;
 	if (ps->needs == NULL && (ps->needs = malloc(ps->nfiles *
 	    sizeof(*ps->needs))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = 0; i < k; i++) {
 		f = digestset_find(ps->idx, ps->nidx, sizeof(*ps->idx),
 		    ps->nd[i]);
@@ -973,7 +966,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	if ((ps.nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nd))) == NULL ||
 	    (ps.nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nsz))) ==
 	    NULL || (ps.sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	if (ps.cp == NULL) {
@@ -1076,7 +1069,7 @@ remote_status(const struct dp_target *t, const struct config *cfg,
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto fail;
 			}
 			v = nv;

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,6 +23,7 @@
 #include "lock.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "retryjob.h"
 
 static const char *const tools[] = {
@@ -166,7 +166,7 @@ copy_argv(int argc, char *const argv[], struct retryjob *j)
 		return err_set("a job's command has 1 to %d arguments, not %d",
 		    RETRYJOB_MAX_ARGS, argc);
 	if ((j->argv = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	for (i = 0; i < argc; i++) {
 		const char *a = i == 0 ? base_name(argv[0]) : argv[i];
 
@@ -175,7 +175,7 @@ copy_argv(int argc, char *const argv[], struct retryjob *j)
 				       "than %d bytes",
 			    i, RETRYJOB_ARG_MAX);
 		if ((j->argv[i] = strdup(a)) == NULL)
-			return err_sys("cannot allocate a job");
+			return err_nomem();
 		j->argc = i + 1;
 	}
 	if (!retryjob_tool_valid(j->argv[0]))
@@ -204,18 +204,18 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 		dp = gdp;
 	}
 	if (package != NULL && !job_name_valid(package)) {
-		err_set("'%s' is not a valid package name", package);
+		err_set("'%s': invalid package name", package);
 		goto out;
 	}
 	if (dp != NULL && !job_name_valid(dp)) {
-		err_set("'%s' is not a valid DP name", dp);
+		err_set("'%s': invalid DP name", dp);
 		goto out;
 	}
 	if (package == NULL)
 		dp = NULL; /* a DP alone does not make a key */
 	if ((package != NULL && (j->package = strdup(package)) == NULL) ||
 	    (dp != NULL && (j->dp = strdup(dp)) == NULL)) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	j->version = version;
@@ -225,7 +225,7 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 		if (n > RETRYJOB_TEXT_MAX)
 			n = RETRYJOB_TEXT_MAX;
 		if ((j->error = strndup(error, n)) == NULL) {
-			err_sys("cannot allocate a job");
+			err_nomem();
 			goto out;
 		}
 	}
@@ -233,7 +233,7 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 	    strlen(cwd) > RETRYJOB_TEXT_MAX || cwd[0] != '/')
 		strcpy(cwd, "/");
 	if ((j->dir = strdup(cwd)) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	j->created = j->next = (int64_t)fault_now();
@@ -347,14 +347,14 @@ guess_pkgpush(
 			       "could never succeed",
 		    operand);
 	if (operand != NULL && (*package = strdup(operand)) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	if (nonly == 1)
 		dpname = only;
 	else if (nonly != 0 || ndp != 1 || wide != 0)
 		dpname = NULL;
 	if (*package != NULL && dpname != NULL && job_name_valid(dpname) &&
 	    (*dp = strdup(dpname)) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	return 0;
 }
 
@@ -437,7 +437,7 @@ retryjob_guess(
 			       "could never succeed",
 		    pkg);
 	if (pkg != NULL && (*package = strdup(pkg)) == NULL)
-		return err_sys("cannot allocate a job");
+		return err_nomem();
 	return 0;
 }
 
@@ -459,14 +459,14 @@ retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
 	/* getopt_long() permutes what it parses: parse a copy. */
 	if ((args = calloc((size_t)argc + 1, sizeof(char *))) == NULL ||
 	    (v = calloc((size_t)argc * 2 + 8, sizeof(char *))) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	memcpy(args, argv, (size_t)argc * sizeof(char *));
 #define PUSH(s)                                                                \
 	do {                                                                   \
 		if ((v[n] = strdup(s)) == NULL) {                              \
-			err_sys("cannot allocate a job");                      \
+			err_nomem();                      \
 			goto out;                                              \
 		}                                                              \
 		n++;                                                           \
@@ -503,7 +503,7 @@ retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
 			}
 			v[n] = malloc(strlen(longopts[li].name) + 3);
 			if (v[n] == NULL) {
-				err_sys("cannot allocate a job");
+				err_nomem();
 				goto out;
 			}
 			strcpy(v[n], "--");
@@ -929,7 +929,7 @@ retryjob_parse(const char *buf, size_t len, const char *name, bool failed,
 			goto bad;
 	}
 	if ((j->argv = calloc(RETRYJOB_MAX_ARGS + 1, sizeof(char *))) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto bad;
 	}
 	while (l.p < l.end) {
@@ -1171,7 +1171,7 @@ retryjob_load(int dirfd, const char *name, uid_t uid, bool failed,
 		goto out;
 	}
 	if ((buf = malloc(RETRYJOB_MAX_BYTES + 2)) == NULL) {
-		err_sys("cannot allocate a job");
+		err_nomem();
 		goto out;
 	}
 	if ((n = io_read_full(fd, buf, RETRYJOB_MAX_BYTES + 1, name)) == -1)
@@ -1216,79 +1216,26 @@ out:
 	return rc;
 }
 
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void
 retryjob_names_free(char **names, size_t n)
 {
-	size_t i;
+	io_names_free(names, n);
+}
 
-	if (names == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+static bool
+is_job(const char *name, void *arg)
+{
+	(void)arg;
+	return retryjob_id_valid(name);
 }
 
 int
 retryjob_names(int dirfd, char ***names, size_t *np)
 {
-	DIR *d = NULL;
-	struct dirent *de;
-	char **v = NULL, **nv;
-	size_t n = 0, cap = 0;
-	int fd, rc = -1;
-
-	*names = NULL;
-	*np = 0;
-	if ((fd = dup(dirfd)) == -1) {
-		err_sys("cannot read the retry directory");
-		goto out;
-	}
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		err_sys("cannot read the retry directory");
-		goto out;
-	}
-	rewinddir(d);
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!retryjob_id_valid(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("cannot list the retry directory");
-				goto out;
-			}
-			v = nv;
-		}
-		if ((v[n] = strdup(de->d_name)) == NULL) {
-			err_sys("cannot list the retry directory");
-			goto out;
-		}
-		n++;
-		errno = 0;
-	}
-	if (errno != 0) {
-		err_sys("cannot read the retry directory");
-		goto out;
-	}
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_names);
-	*names = v;
-	*np = n;
-	v = NULL;
-	rc = 0;
-out:
-	retryjob_names_free(v, n);
-	if (d != NULL)
-		closedir(d);
-	return rc;
+	if (io_list_names(dirfd, is_job, NULL, names, np) == -1)
+		return err_prefix("the retry directory: ");
+	io_names_sort(*names, *np);
+	return 0;
 }
 
 bool

@@ -138,7 +138,7 @@ retryrun_config_parse(const char *buf, size_t len, struct retryrun_opts *o)
 	if (memchr(buf, '\0', len) != NULL)
 		return err_set("%s: NUL byte", RETRYRUN_CONFIG);
 	if ((copy = strndup(buf, len)) == NULL)
-		return err_sys("cannot allocate");
+		return err_nomem();
 	for (line = copy; line != NULL && *line != '\0'; line = next) {
 		no++;
 		if ((next = strchr(line, '\n')) != NULL)
@@ -277,7 +277,7 @@ runas_groups(struct runas *as)
 
 	for (;;) {
 		if ((g = realloc(as->groups, (size_t)n * sizeof(*g))) == NULL)
-			return err_sys("cannot allocate");
+			return err_nomem();
 		as->groups = g;
 		if (getgrouplist(as->name, as->gid, g, &n) != -1)
 			break;
@@ -310,7 +310,7 @@ runas_init(struct runas *as, uid_t owner)
 		    (uintmax_t)owner, (uintmax_t)geteuid());
 	for (;;) {
 		if ((nb = realloc(buf, blen)) == NULL) {
-			err_sys("cannot allocate");
+			err_nomem();
 			goto out;
 		}
 		buf = nb;
@@ -333,7 +333,7 @@ runas_init(struct runas *as, uid_t owner)
 	    (as->env[0] = env_word("HOME", as->home)) == NULL ||
 	    (as->env[1] = env_word("USER", as->name)) == NULL ||
 	    (as->env[2] = env_word("LOGNAME", as->name)) == NULL) {
-		err_sys("cannot allocate");
+		err_nomem();
 		goto out;
 	}
 	rc = runas_groups(as);
@@ -424,7 +424,7 @@ retryrun_give_up(struct retryjob *j, const char *reason, int64_t now)
 {
 	free(j->reason);
 	if ((j->reason = strdup(reason)) == NULL)
-		return err_sys("cannot allocate");
+		return err_nomem();
 	j->failed = now;
 	return 0;
 }
@@ -470,7 +470,7 @@ retryrun_after_failure(const struct retryrun_opts *o, struct retryjob *j,
 	exit_text(o, e, text, sizeof(text));
 	free(j->error);
 	if ((j->error = strdup(text)) == NULL)
-		return err_sys("cannot allocate");
+		return err_nomem();
 	j->attempts++;
 	if (j->attempts >= o->max_attempts) {
 		snprintf(reason, sizeof(reason),
@@ -666,7 +666,7 @@ run_child(struct run_ctx *c, const struct retryjob *j, struct retryrun_exit *e)
 		    j->argv[0], path);
 	if ((env[0] = env_word(RETRYJOB_ENV, j->id)) == NULL ||
 	    (env[1] = env_word(STORE_ENV, c->storepath)) == NULL) {
-		err_sys("cannot allocate");
+		err_nomem();
 		goto out;
 	}
 	snprintf(why, sizeof(why), "cannot become the store's owner '%s' "
@@ -928,7 +928,7 @@ retryrun_run(const char *store, const char *exedir,
 	if (config_check(store) == -1)
 		goto out;
 	if ((pv = calloc(n, sizeof(*pv))) == NULL) {
-		err_sys("cannot allocate");
+		err_nomem();
 		goto out;
 	}
 	if (pending_list(&c, names, n, pv, &np, trouble) == -1)

@@ -37,6 +37,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 #include "progress.h"
 #include "scan.h"
 
@@ -187,7 +188,7 @@ hash_one(const struct hasher *h, const struct hash_job *j,
 	char *disp = NULL;
 
 	if ((disp = scan_display(h->root, j->path)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	fd = scan_open_beneath(h->rootfd, j->path,
 	    O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
@@ -265,7 +266,7 @@ hash_worker(void *arg)
 		j = h->jobs[i];
 		pthread_mutex_unlock(&h->mu);
 		if (buf == NULL)
-			r = err_sys("out of memory");
+			r = err_nomem();
 		else
 			r = hash_one(h, &j, buf, dg, &got);
 		pthread_mutex_lock(&h->mu);
@@ -324,7 +325,7 @@ hasher_add(struct hasher *h, size_t idx, const char *path, uint64_t size,
 	if (h->njobs == h->cap) {
 		ncap = h->cap ? h->cap * 2 : 256;
 		if ((nj = realloc(h->jobs, ncap * sizeof(*nj))) == NULL) {
-			rc = err_sys("out of memory");
+			rc = err_nomem();
 			goto out;
 		}
 		h->jobs = nj;
@@ -469,14 +470,14 @@ dirlist_add(struct dirlist *l, const char *name, size_t nl,
 		while (ncap < l->len + nl + 1)
 			ncap *= 2;
 		if ((nb = realloc(l->names, ncap)) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		l->names = nb;
 		l->cap = ncap;
 	}
 	if (l->n == l->capn) {
 		ncap = l->capn ? l->capn * 2 : 64;
 		if ((it = realloc(l->items, ncap * sizeof(*it))) == NULL)
-			return err_sys("out of memory");
+			return err_nomem();
 		l->items = it;
 		l->capn = ncap;
 	}
@@ -670,7 +671,7 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 		if (S_ISDIR(l.items[i].mode))
 			nk++;
 	if (nk > 0 && (keys = malloc(nk * sizeof(*keys))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0, k = 0; i < l.n; i++) {
@@ -745,7 +746,7 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (!o->no_hash && (h = malloc(sizeof(*h))) == NULL)) {
 		free(w);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	w->rootfd = dirfd;
 	w->root = root != NULL ? root : ".";
@@ -829,7 +830,7 @@ scan_hash_file(int dirfd, const char *path, unsigned char out[DIGEST_LEN],
 	h.rootfd = dirfd;
 	h.rehash = true;
 	if ((buf = malloc(SCAN_BUFSZ)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	rc = hash_one(&h, &j, buf, out, &got);
 	free(buf);
 	if (rc == -1) {

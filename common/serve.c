@@ -317,7 +317,7 @@ receive_recipe(struct serve *sv, struct want *w, const unsigned char *pl,
 		out = tfd;
 	}
 	if ((rbuf = malloc(RECIPE_INSERT_MAX)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if ((root = old_root(sv)) != -1)
@@ -545,7 +545,7 @@ src_prepare(void *ctx, const struct dp_need *v, size_t n)
 		return 0;
 	if ((sv->w = calloc(n, sizeof(*sv->w))) == NULL ||
 	    (sv->order = malloc(n * sizeof(*sv->order))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	sv->norder = 0;
 	for (i = 0; i < n; i++) {
 		memcpy(sv->w[i].c.d, v[i].digest, DIGEST_LEN);
@@ -730,7 +730,7 @@ read_payload(struct proto *p, uint64_t mlen, uint64_t zlen,
 			if (nc > want)
 				nc = want;
 			if ((nb = realloc(buf, nc)) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			buf = nb;
@@ -742,7 +742,7 @@ read_payload(struct proto *p, uint64_t mlen, uint64_t zlen,
 	if (zlen != 0) {
 		/* mlen is at most 1032 times the bytes received (proto.c). */
 		if ((plain = malloc(mlen)) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		if (blob_uncompress(buf, have, plain, mlen,
@@ -928,7 +928,7 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 			return -1;
 	}
 	if ((sv.buf = malloc(COPYBUF)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto done;
 	}
 	dp_push_opts_init(&o);

@@ -120,7 +120,7 @@ sign_data(const char *keyfile, const void *msg, size_t n,
 	if ((k = read_key(keyfile, 1)) == NULL)
 		return -1;
 	if ((c = EVP_MD_CTX_new()) == NULL || (s = malloc(SIGN_LEN)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (EVP_DigestSignInit(c, NULL, NULL, NULL, k) != 1 ||
@@ -150,7 +150,7 @@ sign_verify(const char *pubfile, const void *msg, size_t n,
 	if ((k = read_key(pubfile, 0)) == NULL)
 		return -1;
 	if ((c = EVP_MD_CTX_new()) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (siglen != SIGN_LEN ||

@@ -13,6 +13,8 @@
 
 #include "err.h"
 #include "manifest.h"
+#include "mdelta.h"
+#include "path.h"
 #include "progress.h"
 #include "scan.h"
 #include "sign.h"
@@ -105,7 +107,7 @@ copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
 	w.p = p;
 	pthread_mutex_init(&w.mu, NULL);
 	if ((w.todo = calloc(m->n + 1, sizeof(*w.todo))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < m->n; i++)
@@ -152,12 +154,12 @@ stage_add(struct store *s, const char *pkg, const char *srcdir,
 
 	*version = 0;
 	manifest_init(&m);
-	if (!name_valid(pkg))
-		return err_set("'%s': invalid package name", pkg);
+	if (package_name_check(pkg) == -1)
+		return -1;
 	if ((dirfd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return err_sys("cannot open '%s'", srcdir);
 	if (o->manifest != NULL) {
-		if (manifest_load(o->manifest, &m) == -1)
+		if (mdelta_load_path(o->manifest, &m) == -1)
 			goto out;
 		if (m.package != NULL && strcmp(m.package, pkg) != 0) {
 			err_set("'%s' describes package '%s', not '%s'",

@@ -17,6 +17,7 @@
 #include "io.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "scan.h"
 #include "statcache.h"
 
@@ -64,7 +65,7 @@ recs_grow(struct statcache_rec **v, size_t *n, size_t *cap)
 	if (*n == *cap) {
 		ncap = *cap ? *cap * 2 : 256;
 		if ((nv = realloc(*v, ncap * sizeof(*nv))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			return NULL;
 		}
 		*v = nv;

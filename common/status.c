@@ -156,13 +156,13 @@ load_pkgrecs(struct collect *c)
 		if ((names = malloc(sizeof(*names))) == NULL ||
 		    (names[0] = strdup(c->pkg)) == NULL) {
 			free(names);
-			return err_sys("out of memory");
+			return err_nomem();
 		}
 		n = 1;
 	} else if (store_packages(c->s, &names, &n) == -1)
 		return -1;
 	if (n > 0 && (c->p = calloc(n, sizeof(*c->p))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -195,7 +195,7 @@ row_add(struct collect *c, const char *dp, const char *pkg)
 		size_t nc = c->cap ? c->cap * 2 : 16;
 
 		if ((nv = realloc(c->v, nc * sizeof(*nv))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			return NULL;
 		}
 		c->v = nv;
@@ -217,7 +217,7 @@ static int
 set_error(struct status_row *r, const char *why)
 {
 	if ((r->error = strdup(why)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	return 0;
 }
 

@@ -4,7 +4,6 @@
  * module's other files are named in store_int.h).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,6 +25,7 @@
 #include "lock.h"
 #include "manifest.h"
 #include "num.h"
+#include "path.h"
 #include "sign.h"
 #include "store.h"
 #include "store_int.h"
@@ -84,7 +84,7 @@ store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 		ns.cap = s->cap == 0 ? 64 : s->cap * 2;
 		ns.n = s->n;
 		if ((ns.v = calloc(ns.cap, sizeof(*ns.v))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			return NULL;
 		}
 		for (i = 0; i < s->cap; i++)
@@ -106,14 +106,6 @@ store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 
 /* ---- small helpers ---- */
 
-int
-store_check_pkg(const char *pkg)
-{
-	if (pkg == NULL || !name_valid(pkg))
-		return err_set("'%s': invalid package name",
-		    pkg != NULL ? pkg : "");
-	return 0;
-}
 
 void
 store_obj_name(const unsigned char d[DIGEST_LEN], bool zlib, char out[STORE_OBJ_NAME_MAX])
@@ -253,7 +245,7 @@ store_load_config(struct store *s)
 	int r;
 
 	if ((shown = malloc(len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	snprintf(shown, len, "%s%s%s", s->dir, s->dir[0] != '\0' &&
 	    s->dir[strlen(s->dir) - 1] == '/' ? "" : "/", CONFIG_FILE);
 	r = config_load(s->fd, CONFIG_FILE, shown, &s->cfg);
@@ -270,12 +262,12 @@ store_open(const char *dir, int flags, struct store **out)
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	s->fd = s->objfd = s->pkgfd = s->tmpfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	config_init(&s->cfg);
 	if ((s->dir = strdup(dir)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	if ((s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
@@ -381,24 +373,6 @@ store_config(const struct store *s)
 	return &s->cfg;
 }
 
-int
-store_dirfd(const struct store *s)
-{
-	return s->fd;
-}
-
-int
-store_retry_dirfd(struct store *s, bool create)
-{
-	int fd;
-
-	if (create && store_ensure_dir(s->fd, STORE_RETRY, STORE_RETRY) == -1)
-		return -1;
-	if ((fd = store_open_dir(s->fd, STORE_RETRY)) == -1)
-		return err_sys("cannot open '%s/%s'", s->dir, STORE_RETRY);
-	return fd;
-}
-
 /* ---- packages and versions ---- */
 
 void
@@ -407,58 +381,20 @@ store_strings_free(char **v, size_t n)
 	io_names_free(v, n);
 }
 
-static int
-cmp_str(const void *a, const void *b)
+static bool
+is_package(const char *name, void *arg)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	(void)arg;
+	return name_valid(name);
 }
 
 int
 store_packages(struct store *s, char ***names, size_t *n)
 {
-	DIR *d = NULL;
-	struct dirent *de;
-	char **v = NULL, **nv;
-	size_t cnt = 0, cap = 0;
-	int fd;
-
-	*names = NULL;
-	*n = 0;
-	if ((fd = dup(s->pkgfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		return err_sys("cannot read '%s/packages'", s->dir);
-	}
-	rewinddir(d);
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (!name_valid(de->d_name))
-			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
-				goto nomem;
-			v = nv;
-		}
-		if ((v[cnt] = strdup(de->d_name)) == NULL)
-			goto nomem;
-		cnt++;
-	}
-	if (errno != 0) {
-		err_sys("cannot read '%s/packages'", s->dir);
-		goto fail;
-	}
-	closedir(d);
-	if (cnt > 0)
-		qsort(v, cnt, sizeof(*v), cmp_str);
-	*names = v;
-	*n = cnt;
+	if (io_list_names(s->pkgfd, is_package, NULL, names, n) == -1)
+		return err_prefix("'%s/packages': ", s->dir);
+	io_names_sort(*names, *n);
 	return 0;
-nomem:
-	err_sys("out of memory");
-fail:
-	closedir(d);
-	store_strings_free(v, cnt);
-	return -1;
 }
 
 static int
@@ -483,52 +419,45 @@ store_open_vdir(struct store *s, const char *pkg)
 	return fd;
 }
 
+static bool
+is_version(const char *name, void *arg)
+{
+	uint64_t x;
+
+	(void)arg;
+	return num_arg(name, 1, UINT64_MAX, &x) == 0;
+}
+
 int
 store_versions(struct store *s, const char *pkg, uint64_t **vp, size_t *np)
 {
-	DIR *d;
-	struct dirent *de;
-	uint64_t *v = NULL, *nv, x;
-	size_t cnt = 0, cap = 0;
-	int fd;
+	char **names;
+	uint64_t *v = NULL;
+	size_t n, i;
+	int fd, rc;
 
 	*vp = NULL;
 	*np = 0;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if ((fd = store_open_vdir(s, pkg)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return err_sys("cannot read versions of '%s'", pkg);
+	rc = io_list_names(fd, is_version, NULL, &names, &n);
+	close(fd);
+	if (rc == -1)
+		return err_prefix("versions of '%s': ", pkg);
+	if (n > 0 && (v = malloc(n * sizeof(*v))) == NULL) {
+		io_names_free(names, n);
+		return err_nomem();
 	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (num_arg(de->d_name, 1, UINT64_MAX, &x) == -1)
-			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("out of memory");
-				goto fail;
-			}
-			v = nv;
-		}
-		v[cnt++] = x;
-	}
-	if (errno != 0) {
-		err_sys("cannot read versions of '%s'", pkg);
-		goto fail;
-	}
-	closedir(d);
-	if (cnt > 0)
-		qsort(v, cnt, sizeof(*v), cmp_u64);
+	for (i = 0; i < n; i++)
+		(void)num_arg(names[i], 1, UINT64_MAX, &v[i]);
+	io_names_free(names, n);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_u64);
 	*vp = v;
-	*np = cnt;
+	*np = n;
 	return 0;
-fail:
-	closedir(d);
-	free(v);
-	return -1;
 }
 
 int
@@ -609,7 +538,7 @@ store_has_version(struct store *s, const char *pkg, uint64_t version)
 	char path[NAME_MAX_LEN + 64];
 	struct stat st;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	vpath(path, sizeof(path), pkg, version, "manifest");
 	if (fstatat(s->pkgfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -627,7 +556,7 @@ store_manifest_bytes(struct store *s, const char *pkg, uint64_t version,
 
 	*buf = NULL;
 	*len = 0;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (version == 0 || store_has_version(s, pkg, version) == 0)
 		return err_set("%s version %" PRIu64 ": no such version",
@@ -667,6 +596,16 @@ out:
 	return rc;
 }
 
+/* The value of an info line "KEY VALUE" when its key is key, else NULL. */
+static const char *
+info_value(const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(line, key, n) == 0 && line[n] == ' ' ? line + n + 1 :
+	    NULL;
+}
+
 int
 store_version_info(struct store *s, const char *pkg, uint64_t version,
     struct store_version_info *info)
@@ -691,27 +630,24 @@ store_version_info(struct store *s, const char *pkg, uint64_t version,
 	if (io_slurp(s->pkgfd, path, 4096, &buf, &len) == 0) {
 		int seen = 0;
 
+		/* The store's own info file, and only a cache: a bad one
+		 * is worked out again from the manifest below. */
 		for (line = strtok_r(buf, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save)) {
-			long long c;
-			unsigned long long u;
+			const char *v;
 
-			/* The store's own info file, and only a cache: a bad
-			 * one is worked out again from the manifest below. */
-			/* NOLINTBEGIN(cert-err34-c) */
-			if (sscanf(line, "created %lld", &c) == 1) {
-				info->created = c;
+			if ((v = info_value(line, "created")) != NULL &&
+			    num_i64(v, strlen(v), &info->created) == 0)
 				seen |= 1;
-			} else if (sscanf(line, "files %llu", &u) == 1) {
-				info->files = u;
+			else if ((v = info_value(line, "files")) != NULL &&
+			    num_u64(v, strlen(v), UINT64_MAX, &info->files) == 0)
 				seen |= 2;
-			} else if (sscanf(line, "bytes %llu", &u) == 1) {
-				info->bytes = u;
+			else if ((v = info_value(line, "bytes")) != NULL &&
+			    num_u64(v, strlen(v), UINT64_MAX, &info->bytes) == 0)
 				seen |= 4;
-			} else if (sscanf(line, "new_bytes %llu", &u) == 1) {
-				info->new_bytes = u;
-			}
-			/* NOLINTEND(cert-err34-c) */
+			else if ((v = info_value(line, "new_bytes")) != NULL)
+				(void)num_u64(v, strlen(v), UINT64_MAX,
+				    &info->new_bytes);
 		}
 		got = seen == 7;
 	}
@@ -793,7 +729,7 @@ store_lock(struct store *s, const char *pkg, enum store_lock_kind kind,
 {
 	int pfd, fd;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (kind == STORE_LOCK_UPDATE) {
 		shared = false;

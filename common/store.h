@@ -64,7 +64,7 @@ struct store;
 
 #define STORE_DEFAULT "/var/lib/pkgdist"
 #define STORE_ENV "PKGDIST_STORE"
-/* Names under the store directory (store_dirfd()). */
+/* Names under the store directory. */
 #define STORE_DPS "dps"
 #define STORE_RETRY "retry"
 
@@ -104,13 +104,8 @@ void store_close(struct store *s);
  * s.  The getters of config.h apply the environment's overrides. */
 const struct config *store_config(const struct store *s);
 
-/* The store directory as given, and a descriptor on it (owned by s). */
+/* The store directory as given. */
 const char *store_dir(const struct store *s);
-int store_dirfd(const struct store *s);
-
-/* A new descriptor on STORE/retry (created if create and missing); the
- * caller closes it. */
-int store_retry_dirfd(struct store *s, bool create);
 
 /* ---- packages and versions ---- */
 

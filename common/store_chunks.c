@@ -117,7 +117,7 @@ index_read(struct store *s, const unsigned char d[DIGEST_LEN], uint64_t size,
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if ((k = io_read_full(fd, buf, (size_t)st.st_size + 1, name)) == -1)
@@ -219,7 +219,7 @@ store_content_chunks(struct store *s, const unsigned char d[DIGEST_LEN],
 	if ((k = index_read(s, d, size, out, why, sizeof(why))) != 0)
 		return k == 1 ? 0 : -1;
 	if ((buf = malloc(BLOB_CHUNK)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	k = index_build(s, d, size, buf, BLOB_CHUNK, NULL, out);
 	free(buf);
 	if (k == -1)

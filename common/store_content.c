@@ -21,6 +21,7 @@
 #include "fault.h"
 #include "io.h"
 #include "manifest.h"
+#include "path.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -129,7 +130,7 @@ reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		close(fd);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	memcpy(r->want, d, DIGEST_LEN);
 	digest_hex(d, hex);
@@ -345,7 +346,7 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 	}
 	if ((o.r != NULL || o.map == MAP_FAILED) && (o.buf = malloc(o.r !=
 	    NULL ? BLOB_CHUNK * 4 : (size_t)size + 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	rc = checked_copy(&src, d, size, &out, 1, " (store damaged)", &fault);

@@ -3,7 +3,6 @@
  * "maintenance").
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +21,7 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "path.h"
 #include "progress.h"
 #include "store.h"
 #include "store_int.h"
@@ -87,17 +87,35 @@ unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
 	return digest_unhex(hex, DIGEST_HEXLEN, d);
 }
 
+/* What sweep() asks of a name in objects/XX: a content nothing uses. */
+struct unused {
+	const char *dir;	/* "XX" */
+	const struct dset *used;
+};
+
+static bool
+is_unused(const char *name, void *arg)
+{
+	const struct unused *u = arg;
+	unsigned char dg[DIGEST_LEN];
+	bool index;
+
+	return unhex_name(u->dir, name, dg, &index) == 0 &&
+	    store_dset_find(u->used, dg) == NULL;
+}
+
 static int
 sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 {
-	int b;
+	struct unused u = { NULL, used };
+	unsigned char dg[DIGEST_LEN];
+	char dir[3], **names;
+	struct stat st;
+	size_t n, i;
+	bool index;
+	int b, fd, rc;
 
 	for (b = 0; b < 256; b++) {
-		char dir[3];
-		DIR *d;
-		struct dirent *de;
-		int fd;
-
 		snprintf(dir, sizeof(dir), "%02x", b);
 		if ((fd = store_open_dir(s->objfd, dir)) == -1) {
 			if (errno == ENOENT)
@@ -105,30 +123,24 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 			return err_sys("cannot open '%s/objects/%s'", s->dir,
 			    dir);
 		}
-		if ((d = fdopendir(fd)) == NULL) {
+		u.dir = dir;
+		if (io_list_names(fd, is_unused, &u, &names, &n) == -1) {
 			close(fd);
-			return err_sys("cannot read '%s/objects/%s'", s->dir,
-			    dir);
+			return err_prefix("'%s/objects/%s': ", s->dir, dir);
 		}
-		while ((de = readdir(d)) != NULL) {
-			unsigned char dg[DIGEST_LEN];
-			struct stat st;
-			bool index;
-
-			if (unhex_name(dir, de->d_name, dg, &index) == -1 ||
-			    store_dset_find(used, dg) != NULL)
-				continue;
-			if (fstatat(dirfd(d), de->d_name, &st,
+		for (i = 0, rc = 0; i < n && rc == 0; i++) {
+			if (fstatat(fd, names[i], &st,
 			    AT_SYMLINK_NOFOLLOW) == 0)
 				res->bytes_freed += (uint64_t)st.st_size;
-			if (io_unlink(dirfd(d), de->d_name, 0) == -1) {
-				closedir(d);
-				return -1;
-			}
-			if (!index)
+			/* A chunk index goes with its content, not counted. */
+			(void)unhex_name(dir, names[i], dg, &index);
+			if ((rc = io_unlink(fd, names[i], 0)) == 0 && !index)
 				res->contents_removed++;
 		}
-		closedir(d);
+		io_names_free(names, n);
+		close(fd);
+		if (rc == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -229,7 +241,7 @@ rm_split(struct store_holding *h, size_t *nh, uint64_t version,
 	size_t i, j;
 
 	if (*nh > 0 && (r->forgot = calloc(*nh, sizeof(*h))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = j = 0; i < *nh; i++) {
 		if (version == 0 || h[i].version == version ||
 		    h[i].wanted == version)
@@ -341,7 +353,7 @@ store_rm(struct store *s, const char *pkg, uint64_t version, bool force,
 	int lk = -1, ulk = -1, vfd = -1, rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (fstatat(s->pkgfd, pkg, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
@@ -584,7 +596,7 @@ store_fsck(struct store *s, struct progress *p,
 oom:
 			manifest_free(&m);
 			free(v);
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		free(v);
@@ -592,7 +604,7 @@ oom:
 	/* An array of pointers: sizeof a pointer is meant. */
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	if ((f.todo = calloc(f.set.n + 1, sizeof(*f.todo))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	for (i = 0; i < f.set.cap; i++)

@@ -17,6 +17,8 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
+#include "path.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -55,6 +57,56 @@ cmp_holding(const void *a, const void *b)
 }
 
 /* Parse packages/PKG/holdings (missing: none). */
+/* The next of a record's fields, separated by exactly one space: *f
+ * and *n; *p moves past it.  -1 when there is none (an empty one, a
+ * space at the end). */
+static int
+next_word(const char **p, const char **f, size_t *n)
+{
+	const char *sp = strchr(*p, ' ');
+
+	*f = *p;
+	*n = sp != NULL ? (size_t)(sp - *p) : strlen(*p);
+	if (*n == 0 || (sp != NULL && sp[1] == '\0'))
+		return -1;
+	*p = sp != NULL ? sp + 1 : *p + *n;
+	return 0;
+}
+
+/* One record, "DP VERSION WANTED STATE TIME", into h; err says what is
+ * wrong. */
+static int
+parse_holding(const char *line, struct store_holding *h)
+{
+	const char *p = line, *f;
+	size_t n;
+	int k;
+
+	memset(h, 0, sizeof(*h));
+	if (next_word(&p, &f, &n) == -1 || n > NAME_MAX_LEN)
+		return err_set("bad record");
+	memcpy(h->dp, f, n);
+	h->dp[n] = '\0';
+	if (!name_valid(h->dp) ||
+	    next_word(&p, &f, &n) == -1 ||
+	    num_u64(f, n, UINT64_MAX, &h->version) == -1 ||
+	    next_word(&p, &f, &n) == -1 ||
+	    num_u64(f, n, UINT64_MAX, &h->wanted) == -1 ||
+	    next_word(&p, &f, &n) == -1)
+		return err_set("bad record");
+	for (k = 0; k < 3; k++)
+		if (strlen(hold_names[k]) == n &&
+		    memcmp(f, hold_names[k], n) == 0)
+			break;
+	if (k == 3)
+		return err_set("bad state '%.*s'", (int)(n < 16 ? n : 16), f);
+	h->state = (enum store_hold_state)k;
+	if (next_word(&p, &f, &n) == -1 || num_i64(f, n, &h->time) == -1 ||
+	    *p != '\0')
+		return err_set("bad record");
+	return 0;
+}
+
 int
 store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
     size_t *np)
@@ -79,11 +131,6 @@ store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
 		goto out;
 	}
 	for (p = buf + strlen(STORE_HOLD_MAGIC) + 1; *p != '\0'; p = nl + 1) {
-		char dp[NAME_MAX_LEN + 2], st[16];
-		unsigned long long ver, want;
-		long long t;
-		int k, used = 0;
-
 		lineno++;
 		if ((nl = strchr(p, '\n')) == NULL) {
 			err_set("'%s/packages/%s':%zu: unterminated line",
@@ -92,32 +139,15 @@ store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
 		}
 		*nl = '\0';
 		/* The store's own holdings record (written under its lock). */
-		/* NOLINTNEXTLINE(cert-err34-c) */
-		k = sscanf(p, "%65s %llu %llu %15s %lld%n", dp, &ver, &want,
-		    st, &t, &used);
-		memset(&h, 0, sizeof(h));
-		if (k != 5 || p[used] != '\0' || !name_valid(dp)) {
-			err_set("'%s/packages/%s':%zu: bad record", s->dir,
-			    path, lineno);
+		if (parse_holding(p, &h) == -1) {
+			err_prefix("'%s/packages/%s':%zu: ", s->dir, path,
+			    lineno);
 			goto out;
 		}
-		for (k = 0; k < 3; k++)
-			if (strcmp(st, hold_names[k]) == 0)
-				break;
-		if (k == 3) {
-			err_set("'%s/packages/%s':%zu: bad state '%s'", s->dir,
-			    path, lineno, st);
-			goto out;
-		}
-		memcpy(h.dp, dp, strlen(dp) + 1);
-		h.version = ver;
-		h.wanted = want;
-		h.state = (enum store_hold_state)k;
-		h.time = t;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				err_sys("out of memory");
+				err_nomem();
 				goto out;
 			}
 			v = nv;
@@ -146,7 +176,7 @@ store_holdings_write(struct store *s, const char *pkg,
 	int pfd, rc;
 
 	if ((fp = open_memstream(&buf, &len)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	fprintf(fp, "%s\n", STORE_HOLD_MAGIC);
 	for (i = 0; i < n; i++)
 		fprintf(fp, "%s %" PRIu64 " %" PRIu64 " %s %lld\n", v[i].dp,
@@ -154,7 +184,7 @@ store_holdings_write(struct store *s, const char *pkg,
 		    store_hold_state_name(v[i].state), (long long)v[i].time);
 	if (fclose(fp) != 0) {
 		free(buf);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	if ((pfd = store_open_dir(s->pkgfd, pkg)) == -1) {
 		free(buf);
@@ -192,7 +222,7 @@ store_holding_record(struct store *s, const char *pkg,
 	size_t n, i;
 	int lk, rc = -1;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if (!name_valid(h->dp))
 		return err_set("'%s': invalid DP name", h->dp);
@@ -207,7 +237,7 @@ store_holding_record(struct store *s, const char *pkg,
 			break;
 	if (i == n) {
 		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		v = nv;
@@ -228,7 +258,7 @@ store_holdings(struct store *s, const char *pkg, struct store_holding **v,
 {
 	*v = NULL;
 	*n = 0;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	return store_holdings_read(s, pkg, v, n);
 }
@@ -241,7 +271,7 @@ store_holdings_begin(struct store *s, const char *pkg,
 	size_t nh, i, j, old;
 	int lk, rc = -1;
 
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (!name_valid(dps[i]))
@@ -251,7 +281,7 @@ store_holdings_begin(struct store *s, const char *pkg,
 	if (store_holdings_read(s, pkg, &v, &nh) == -1)
 		goto out;
 	if ((nv = realloc(v, (nh + n + 1) * sizeof(*v))) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	v = nv;
@@ -308,7 +338,7 @@ store_holding_forget(struct store *s, const char *pkg, const char *dp,
 
 	if (had != NULL)
 		memset(had, 0, sizeof(*had));
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if ((lk = store_holdings_lock(s, pkg)) == -1)
 		return -1;

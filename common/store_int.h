@@ -69,8 +69,6 @@ struct dslot *store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN],
 
 /* ---- small helpers ---- */
 
-/* -1, err "'PKG': invalid package name", unless pkg passes name_valid. */
-int store_check_pkg(const char *pkg);
 /* "ab/cdef..." (".z" appended for zlib): d's name under STORE/objects. */
 void store_obj_name(const unsigned char d[DIGEST_LEN], bool zlib,
     char out[STORE_OBJ_NAME_MAX]);

@@ -25,6 +25,8 @@
 #include "io.h"
 #include "lock.h"
 #include "manifest.h"
+#include "num.h"
+#include "path.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -140,10 +142,10 @@ store_txn_begin(struct store *s, const char *pkg, double timeout,
 	size_t n;
 
 	*out = NULL;
-	if (store_check_pkg(pkg) == -1)
+	if (package_name_check(pkg) == -1)
 		return -1;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	t->s = s;
 	t->lockfd = t->objlockfd = t->stagelock = t->stagefd = t->vfd = -1;
 	snprintf(t->pkg, sizeof(t->pkg), "%s", pkg);
@@ -262,9 +264,13 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	char kpart[40];
 
 	struct dslot *sl;
+	uint64_t ref;
 	bool isnew;
 	int have, rc = -1;
 
+	/* txn_part() named it "pN": N is the reference. */
+	if (num_u64(part + 1, strlen(part + 1), SIZE_MAX, &ref) == -1)
+		return err_set("'%s': not a part file's name", part);
 	/* Start writing it back now (another thread); store_sync() waits
 	 * for all of it at commit. */
 	flush_push(t, fd);
@@ -283,7 +289,7 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	sl->chunks = chunks;
 	sl->zlib = zlib;
 	sl->stored = stored;
-	sl->ref = (size_t)strtoull(part + 1, NULL, 10);
+	sl->ref = (size_t)ref;
 	if (added != NULL)
 		*added = stored;
 	rc = 0;
@@ -449,7 +455,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		if (chunk_feed_start(NULL, &feed) == -1)
 			goto out;
 	} else if ((buf = malloc(BLOB_CHUNK)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (digest_init(&dg) == -1)
@@ -580,7 +586,7 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 	if ((known = txn_known(t, d)) == -1)
 		return -1;
 	if ((buf = malloc(BLOB_CHUNK)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (digest_init(&dg) == -1)
 		goto out;
 	if (!known) {

@@ -100,12 +100,12 @@ targets_select(struct store *s, const char *pkg, const struct dplist *l,
 		    (sel->nonly > 0 && !has(sel->only, sel->nonly, hv[j].dp)))
 			continue;
 		if ((nv = realloc(sv, (ns + 1) * sizeof(*nv))) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		sv = nv;
 		if ((sv[ns] = strdup(hv[j].dp)) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		ns++;
@@ -200,7 +200,7 @@ recorded_holding(struct store *s, const char *dp, const char *pkg,
 		if (k == 1 && h.version != 0) {
 			*ver = h.version;
 			return (*pn = strdup(pkg)) == NULL ?
-			    err_sys("out of memory") : 1;
+			    err_nomem() : 1;
 		}
 	}
 	if (store_packages(s, &names, &n) == -1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# pkgretry: the retry queue (SPEC.md "pkgretry", F3).
+# pkgretry: the retry queue (pkgretry(1); F3 in pkgdist(7)).
 #
 # The job mechanics are tested with pkgdiff jobs: "pkgdiff verify M DIR"
 # fails while DIR differs from M and succeeds once it matches, so a test

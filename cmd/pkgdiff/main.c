@@ -22,7 +22,9 @@
 #include "exitcode.h"
 #include "io.h"
 #include "manifest.h"
+#include "mdelta.h"
 #include "msg.h"
+#include "path.h"
 
 enum mode {
 	MODE_NONE,
@@ -117,7 +119,7 @@ do_scan(const char *dir, const struct options *o)
 
 	manifest_init(&old);
 	manifest_init(&m);
-	if (o->reuse != NULL && manifest_load(o->reuse, &old) == -1) {
+	if (o->reuse != NULL && mdelta_load_path(o->reuse, &old) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -264,8 +266,9 @@ main(int argc, char *argv[])
 			if (mode != MODE_SCAN)
 				bad_usage();
 			if (!name_valid(optarg)) {
-				msg_warn("--package: invalid name '%s'",
-				    path_show(optarg, shown, sizeof(shown)));
+				msg_warn("--package: '%s': invalid package "
+				    "name", path_show(optarg, shown,
+				    sizeof(shown)));
 				bad_usage();
 			}
 			o.package = optarg;

@@ -24,6 +24,7 @@
 #include "json.h"
 #include "manifest.h"
 #include "msg.h"
+#include "path.h"
 #include "pushrun.h"
 #include "serve.h"
 #include "status.h"
@@ -404,8 +405,8 @@ push(struct opts *o, const char *pkg, int argc, char **argv)
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
-	if (!name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	o->push.sel.dps = o->dps.v;
@@ -453,11 +454,11 @@ forget(const char *storeopt, const char *name, const char *pkg)
 	int rc = EXIT_TROUBLE;
 
 	if (!name_valid(name)) {
-		msg_warn("'%s': not a valid DP or site name", name);
+		msg_warn("'%s': invalid DP or site name", name);
 		return EXIT_TROUBLE;
 	}
-	if (pkg != NULL && !name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (pkg != NULL && package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
@@ -506,8 +507,8 @@ static void
 status_json(const struct status_row *r)
 {
 	struct json j;
-	/* The SPEC's five states: a DP whose state cannot be read has
-	 * failed (its error says why). */
+	/* The five states of pkgpush(1)'s --status --json: a DP whose
+	 * state cannot be read has failed (its error says why). */
 	const char *state = r->state == STATUS_DAMAGED ? "failed" :
 	    status_state_name(r->state);
 
@@ -618,8 +619,8 @@ status(const char *storeopt, const char *pkg, bool json)
 	int rc = EXIT_TROUBLE;
 
 	dplist_init(&l);
-	if (pkg != NULL && !name_valid(pkg)) {
-		msg_warn("'%s': not a valid package name", pkg);
+	if (pkg != NULL && package_name_check(pkg) == -1) {
+		msg_liberr();
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||

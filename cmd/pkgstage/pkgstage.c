@@ -29,6 +29,7 @@
 #include "msg.h"
 #include "num.h"
 #include "pack.h"
+#include "path.h"
 #include "progress.h"
 #include "sign.h"
 #include "stage.h"
@@ -197,8 +198,8 @@ open_store(const struct opts *o, int flags, struct store **s)
 static int
 check_name(const char *pkg)
 {
-	if (!name_valid(pkg)) {
-		msg_warn("'%s': invalid package name", pkg);
+	if (package_name_check(pkg) == -1) {
+		msg_liberr();
 		return -1;
 	}
 	return 0;

@@ -426,7 +426,7 @@ result()
 # ======================================================================
 # The cases.  Names: O1/O2 office v1/v2, M1/M2 many-small, BIGD big.
 
-# --- scan: issue 2 -----------------------------------------------------
+# --- scan --------------------------------------------------------------
 scan_pk() { warm "$O1"; measure "$2" "$BIN/pkgdiff" scan -o "$S/scan.out" "$O1"; }
 scan_peer()
 {
@@ -527,7 +527,7 @@ case_bigscan()
 	fi
 }
 
-# --- scan --reuse of an unchanged 100k tree: issue 2 -------------------
+# --- scan --reuse of an unchanged 100k tree ----------------------------
 reuse_pk()
 {
 	measure "$2" "$BIN/pkgdiff" scan --reuse "$S/many1.man" \
@@ -556,7 +556,7 @@ case_reuse()
 	fi
 }
 
-# --- diff of two 1M-entry manifests: issue 2 ---------------------------
+# --- diff of two 1M-entry manifests ------------------------------------
 diff_pk()
 {
 	warm "$S/man.a" "$S/man.b"
@@ -591,7 +591,7 @@ case_diff()
 	rm -f "$S"/man.* "$S/diff.out" "$S/comm.out"
 }
 
-# --- stage: issue 3 ----------------------------------------------------
+# --- stage -------------------------------------------------------------
 stage_pk()
 {
 	local st=$S/store$1
@@ -694,7 +694,7 @@ case_stage()
 	fi
 }
 
-# --- push to local DPs: issue 4 ----------------------------------------
+# --- push to local DPs -------------------------------------------------
 # The store with office v1 and v2 (the stage case's), and its DP list.
 PSTORE=
 push_store()
@@ -856,7 +856,7 @@ case_push()
 	done
 }
 
-# --- 8 DPs with -j 2 vs one DP: issue 4 --------------------------------
+# --- 8 DPs with -j 2 vs one DP -----------------------------------------
 dps_one()
 {
 	adddp "$PSTORE" "one$1" one$1 "$S/one$1"
@@ -945,7 +945,7 @@ case_dps()
 	note "dps: pkgpush 8 DPs ${e8} s (CPU ${c8} s), 1 DP ${e1} s (CPU ${c1} s); cp -a + sync -f 8 dirs ${f8} s (CPU $(col "$RES/dps.floor_eight" 7 median) s), 1 dir ${f1} s (CPU $(col "$RES/dps.floor_one" 7 median) s); the disk alone makes 8 copies $fr x one"
 }
 
-# --- the 100k-file package: issue 4 ------------------------------------
+# --- the 100k-file package ---------------------------------------------
 inplace_pk()
 {
 	warm "$S/mstore/objects"
@@ -1007,7 +1007,7 @@ case_many()
 	trash "$S/mdp" "$S/mrs"
 }
 
-# --- refresh over ssh to loopback: issue 6 -----------------------------
+# --- refresh over ssh to loopback --------------------------------------
 sentbytes()	# sum of "Transferred: sent N" lines in a log
 {
 	awk '/Transferred: sent/ { gsub(",", "", $3); s += $3 }

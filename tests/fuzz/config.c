@@ -13,6 +13,7 @@
 #include "config.h"
 #include "manifest.h"
 #include "fuzz.h"
+#include "path.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

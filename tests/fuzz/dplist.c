@@ -13,6 +13,7 @@
 #include "dplist.h"
 #include "manifest.h"
 #include "fuzz.h"
+#include "path.h"
 
 static int
 streq(const char *a, const char *b)

@@ -15,6 +15,7 @@
 #include "manifest.h"
 #include "pack.h"
 #include "fuzz.h"
+#include "path.h"
 
 static int
 named_with_size(const struct manifest *m, const struct pack_content *c)

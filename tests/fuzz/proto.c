@@ -21,6 +21,7 @@
 
 #include "proto.h"
 #include "fuzz.h"
+#include "path.h"
 
 static unsigned char enc1[PROTO_FRAME_MAX], enc2[PROTO_FRAME_MAX];
 

@@ -10,6 +10,7 @@
 #include "digest.h"
 #include "err.h"
 #include "manifest.h"
+#include "path.h"
 #include "tap.h"
 
 #define HEX_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

@@ -173,13 +173,17 @@ test_roundtrip(void)
 	tap_ok(mdelta_load_at(dirfd_, "t2.manifest", "DP", &got, NULL) == 0 &&
 	    same(&got, &m2), "older deltas still load against the old base");
 	manifest_free(&got);
-	/* manifest_load() of a path reads a delta with its base. */
+	/* mdelta_load_path() reads a delta with its base, a manifest as
+	 * manifest_load() does. */
 	{
 		char path[128];
 
 		snprintf(path, sizeof(path), "%s/t2.manifest", dir);
-		tap_ok(manifest_load(path, &got) == 0 && same(&got, &m2),
-		    "manifest_load() reads a delta file with its base");
+		tap_ok(mdelta_load_path(path, &got) == 0 && same(&got, &m2),
+		    "mdelta_load_path() reads a delta file with its base");
+		manifest_free(&got);
+		tap_ok(mdelta_path_is_delta(path) && manifest_load(path,
+		    &got) == -1, "manifest_load() reads full manifests only");
 		manifest_free(&got);
 	}
 	/* Collection: t.manifest .. t3 name base.1.1, t4 base.4.1. */

@@ -53,5 +53,29 @@ main(void)
 	    "'-0' and a lone '-' are refused");
 	tap_ok(num_arg("0", 1, 10, &v) == -1 && num_arg("10", 1, 10, &v) == 0,
 	    "num_arg enforces its minimum and maximum");
+	{
+		double d = 0;
+
+#define DEC(s, max) num_decimal(s, strlen(s), max, &d)
+		tap_ok(DEC("20", 100) == 0 && d == 20 && DEC("0.5", 100) == 0 &&
+		    d == 0.5 && DEC("1.25", 100) == 0 && d == 1.25,
+		    "decimals: N and N.F");
+		tap_ok(DEC("0.000000001", 1) == 0 && d > 0 && d < 1e-8,
+		    "a fraction of nine digits");
+		tap_ok(DEC("0.0000000001", 1) == -1, "ten digits are refused");
+		tap_ok(DEC("1.", 100) == -1 && DEC(".5", 100) == -1 &&
+		    DEC("", 100) == -1, "a dot needs digits on both sides");
+		tap_ok(DEC("05", 100) == -1 && DEC("1e3", 1e9) == -1 &&
+		    DEC("+1", 100) == -1 && DEC("-1", 100) == -1 &&
+		    DEC(" 1", 100) == -1 && DEC("inf", 1e9) == -1 &&
+		    DEC("nan", 1e9) == -1 && DEC("0x10", 100) == -1 &&
+		    DEC("1.2.3", 100) == -1 && DEC("1.-2", 100) == -1,
+		    "one spelling: no leading zero, exponent, sign, blank, "
+		    "word or hex");
+		tap_ok(DEC("100.5", 100) == -1 && DEC("100", 100) == 0 &&
+		    DEC("99999999999999999999", 1e30) == -1,
+		    "the bound, and no overflow");
+#undef DEC
+	}
 	return tap_done();
 }

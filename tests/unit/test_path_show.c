@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "manifest.h"
+#include "path.h"
 #include "tap.h"
 
 static int
