@@ -165,7 +165,7 @@ scan_dp(struct dp_handle *h, const char *pkg, const struct dp_state *st,
 	if (scan_tree(fd, what, &so, out) == -1)
 		goto out;
 	if (ts.err) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (!o->dry_run && ts.n > 0) {
@@ -174,7 +174,7 @@ scan_dp(struct dp_handle *h, const char *pkg, const struct dp_state *st,
 		char *sl;
 
 		if ((dirs = calloc(out->n ? out->n : 1, 1)) == NULL) {
-			err_sys("out of memory");
+			err_nomem();
 			goto out;
 		}
 		dp_walk_init(&w, fd);

@@ -116,7 +116,7 @@ copy_old(int olddir, const char *base, const struct entry *e, int fd,
 		goto out;
 	}
 	if ((buf = malloc(COPYBUF)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	if (checked_copy_fd(in, what, buf, COPYBUF, e->digest, e->size, fd,
@@ -233,7 +233,7 @@ writer(void *arg)
 	dp_walk_init(&wn, w->newfd);
 	dp_walk_init(&wo, w->oldfd);
 	if ((what = malloc(wl)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	for (;;) {
@@ -391,7 +391,7 @@ retime_file(struct layout_push *a, size_t i, int opfd, const char *obase,
 		return cannot_share(err_errno()) ? 0 : err_prefix("%s: ", what);
 	if (a->retimed == NULL && (a->retimed = calloc(a->newm->n,
 	    sizeof(*a->retimed))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	a->retimed[a->nretimed++] = i;
 	if ((nfd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) == -1)
@@ -590,7 +590,7 @@ layout_build_tree(struct layout_push *a, int newfd, int oldfd,
 	if (nm->n && ((b.act = calloc(nm->n, 1)) == NULL ||
 	    (needs = malloc(nm->n * sizeof(*needs))) == NULL ||
 	    (b.idx = malloc(nm->n * sizeof(*b.idx))) == NULL)) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	/* Plan: which files come from the old tree; the source is told

@@ -49,7 +49,7 @@ list_trees(int pkgfd, struct tree **out, size_t *np)
 		return err_prefix("cannot read the trees: ");
 	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL) {
 		io_names_free(names, n);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(v[i].name, sizeof(v[i].name), "%s", names[i]);
@@ -147,7 +147,7 @@ lived_order(struct layout_push *a, struct tree *t, size_t nt,
 
 	*n = 0;
 	if ((*v = calloc(nt + 1, sizeof(**v))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (a->st->lived == NULL) {
 		if (nt > 0)	/* t is NULL when there is no tree */
 			qsort(t, nt, sizeof(*t), tree_cmp_desc);

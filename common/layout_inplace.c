@@ -246,7 +246,7 @@ mark_dirs(const struct plan *p, const struct manifest *m, unsigned char **out)
 	size_t i;
 
 	if ((*out = calloc(m->n ? m->n : 1, 1)) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	for (i = 0; i < p->cl.n; i++) {
 		const struct entry *e = change_entry(&p->cl.v[i]);
 
@@ -371,7 +371,7 @@ plan_changes(struct plan *p)
 	    (p->tmpid = calloc(p->cl.n, sizeof(*p->tmpid))) == NULL ||
 	    (p->typechg = malloc(p->cl.n * sizeof(char *))) == NULL ||
 	    (needs = malloc(p->cl.n * sizeof(*needs))) == NULL)) {
-		err_sys("out of memory");
+		err_nomem();
 		goto out;
 	}
 	/* Already sorted: the change list is in path order. */

@@ -92,7 +92,7 @@ spare_check(const struct manifest *m, int rootfd)
 	if ((cnt = calloc(m->n + 1, sizeof(*cnt))) == NULL ||
 	    (path = malloc(MANIFEST_PATH_MAX + 2 + 256)) == NULL) {
 		free(cnt);
-		return err_sys("out of memory");
+		return err_nomem();
 	}
 	for (i = 0; i < m->n; i++) {
 		const struct entry *e = &m->v[i];
@@ -273,7 +273,7 @@ layout_spare_take(struct layout_push *a, const char *tmp, const char *where,
 	    io_rename(a->pkgfd, spare, a->pkgfd, tmp) == -1)
 		return 0;
 	if ((*have = calloc(a->newm->n, 1)) == NULL) {
-		err_sys("out of memory");
+		err_nomem();
 		goto fail;
 	}
 	if ((*newfd = openat(a->pkgfd, tmp, LAYOUT_DIRFLAGS)) == -1) {

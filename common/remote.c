@@ -774,10 +774,10 @@ take_need(struct push_session *ps, const unsigned char *pl, size_t len)
 	if (k > ps->nfiles - ps->nneed)
 		return err_set("protocol error: the remote asks for more "
 		    "contents than the manifest has");
-	if (k == 0)
-		return 0;
-	if (ps->needs == NULL && (ps->needs = malloc(ps->nfiles *
-	    sizeof(*ps->needs))) == NULL)
+	/* Room for every file at the first NEED (one at least, so that
+	 * needs is never NULL past here). */
+	if (ps->needs == NULL && (ps->needs = malloc((ps->nfiles > 0 ?
+	    ps->nfiles : 1) * sizeof(*ps->needs))) == NULL)
 		return err_nomem();
 	for (i = 0; i < k; i++) {
 		f = digestset_find(ps->idx, ps->nidx, sizeof(*ps->idx),

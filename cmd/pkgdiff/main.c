@@ -92,6 +92,26 @@ bad_usage(void)
 	exit(EXIT_TROUBLE);
 }
 
+/* The one mode an option belongs to; MODE_NONE: every mode's. */
+static enum mode
+opt_mode(int ch)
+{
+	switch (ch) {
+	case 'C':
+	case 'D':
+		return MODE_VERIFY;
+	case 'o':
+	case 'P':
+	case 'R':
+	case 'V':
+		return MODE_SCAN;
+	case 'S':
+		return MODE_DIFF;
+	default:
+		return MODE_NONE;
+	}
+}
+
 /* Write m to path through the atomic helper. */
 static int
 save_to_path(const struct manifest *m, const char *path)
@@ -236,15 +256,13 @@ main(int argc, char *argv[])
 
 	while ((ch = getopt_long(argc, argv, "hj:o:", longopts,
 	    NULL)) != -1) {
+		if (opt_mode(ch) != MODE_NONE && opt_mode(ch) != mode)
+			bad_usage();
 		switch (ch) {
 		case 'C':
-			if (mode != MODE_VERIFY)
-				bad_usage();
 			o.cache = optarg;
 			break;
 		case 'D':
-			if (mode != MODE_VERIFY)
-				bad_usage();
 			o.deep = true;
 			break;
 		case 'h':
@@ -258,13 +276,9 @@ main(int argc, char *argv[])
 			o.jobs = (int)v;
 			break;
 		case 'o':
-			if (mode != MODE_SCAN)
-				bad_usage();
 			o.output = optarg;
 			break;
 		case 'P':
-			if (mode != MODE_SCAN)
-				bad_usage();
 			if (!name_valid(optarg)) {
 				msg_warn("--package: '%s': invalid package "
 				    "name", path_show(optarg, shown,
@@ -274,18 +288,12 @@ main(int argc, char *argv[])
 			o.package = optarg;
 			break;
 		case 'R':
-			if (mode != MODE_SCAN)
-				bad_usage();
 			o.reuse = optarg;
 			break;
 		case 'S':
-			if (mode != MODE_DIFF)
-				bad_usage();
 			o.stat = true;
 			break;
 		case 'V':
-			if (mode != MODE_SCAN)
-				bad_usage();
 			if (msg_num_opt("--version", optarg, 1, UINT64_MAX,
 			    "versions are numbered from 1", &v) == -1)
 				bad_usage();

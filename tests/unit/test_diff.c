@@ -152,14 +152,19 @@ main(void)
 	mkdir(at("b"), 0755);
 	if (put("a/x", "1") == -1 || put("b/x", "22") == -1 ||
 	    put("b/y", "3") == -1 || save_scan("a", "ma") == -1 ||
-	    save_scan("b", "mb") == -1 || (out = tmpfile()) == NULL) {
+	    save_scan("b", "mb") == -1) {
 		tap_diag("%s", err_get());
 		return 1;
 	}
 	/* mb with a bad line at its end. */
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", at("mb"), at("bad"));
-	if (system(cmd) != 0 || (fp = fopen(at("bad"), "a")) == NULL ||
-	    fputs("not a manifest line\n", fp) == EOF || fclose(fp) == EOF)
+	if (system(cmd) != 0 || (fp = fopen(at("bad"), "a")) == NULL)
+		return 1;
+	if (fputs("not a manifest line\n", fp) == EOF) {
+		fclose(fp);
+		return 1;
+	}
+	if (fclose(fp) == EOF || (out = tmpfile()) == NULL)
 		return 1;
 	test_sides(out);
 	test_verify(out);
