@@ -45,7 +45,7 @@
 /* Contents above this many bytes are chunked. */
 #define CHUNK_THRESHOLD ((uint64_t)1 << 20)
 /* The average the store uses (bytes; a power of two). */
-#define CHUNK_AVG_DEFAULT ((uint32_t)8 << 10)
+#define CHUNK_AVG_DEFAULT ((uint32_t)32 << 10)
 /* Bounds on the parameters: chunk lengths fit 32 bits, and the hash
  * needs 64 bytes before the first cut. */
 #define CHUNK_AVG_MIN ((uint32_t)256)

@@ -14,7 +14,7 @@
  *                              of the lengths before it)
  *   check                      32: SHA-256 of everything above
  *
- * 36 bytes a chunk: 0.4 % of the content at the 8 KiB average.
+ * 36 bytes a chunk: 0.1 % of the content at the 32 KiB average.
  *
  * chunkindex_decode() trusts nothing: a damaged, truncated or foreign
  * index is -1 with err set (callers rebuild it from the content).  Both

@@ -124,6 +124,9 @@ struct dp_push_result {
 	bool permanent;		/* on failure: waiting will not help (a
 				 * lower version refused) */
 	uint64_t bytes_sent;	/* remote: bytes sent on the connection */
+	uint64_t bytes_saved;	/* remote: stored bytes of changed large
+				 * files not sent, the DP's old copies
+				 * holding them (recipes) */
 };
 
 /*

@@ -515,3 +515,40 @@ out:
 	free(buf);
 	return rc;
 }
+
+int
+io_open_below(int dirfd, const char *path, int flags)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = path, *slash;
+	int fd = dirfd, nfd, saved;
+
+	while ((slash = strchr(p, '/')) != NULL) {
+		size_t l = (size_t)(slash - p);
+
+		if (l == 0 || l > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(comp, p, l);
+		comp[l] = '\0';
+		nfd = openat(fd, comp,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != dirfd)
+			close(fd);
+		if (nfd == -1)
+			return -1;
+		fd = nfd;
+		p = slash + 1;
+	}
+	nfd = openat(fd, p, flags | O_NOFOLLOW | O_CLOEXEC);
+	saved = errno;
+	if (fd != dirfd)
+		close(fd);
+	errno = saved;
+	return nfd;
+fail:
+	if (fd != dirfd)
+		close(fd);
+	return -1;
+}

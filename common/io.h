@@ -35,6 +35,12 @@ int io_link(int olddirfd, const char *oldname, int newdirfd,
     const char *newname);
 int io_symlink(const char *target, int dirfd, const char *name);
 int io_mkdir(int dirfd, const char *name, mode_t mode);
+/* Open path (relative, '/'-separated, from a manifest) under dirfd
+ * following no link at all: every directory on the way with
+ * O_NOFOLLOW | O_DIRECTORY, the last name with flags | O_NOFOLLOW |
+ * O_CLOEXEC.  -1 with errno (no err set), as openat. */
+int io_open_below(int dirfd, const char *path, int flags);
+
 /* flags: 0 or AT_REMOVEDIR. */
 int io_unlink(int dirfd, const char *name, int flags);
 

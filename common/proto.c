@@ -28,7 +28,7 @@ proto_type_name(uint32_t type)
 	static const char *names[] = {
 		NULL, "ERROR", "KEEPALIVE", "PUSH", "DATA", "NEED", "NEED_END",
 		"CONTENT", "RESULT", "STATUS", "STATE", "END", "NEED_MANIFEST",
-		"MANIFEST"
+		"MANIFEST", "RECIPE"
 	};
 	static _Thread_local char other[32];
 
@@ -73,6 +73,7 @@ proto_init(struct proto *p, int in, int out, int errfd, const char *peer)
 	p->errfd = errfd;
 	p->peer = peer;
 	p->timeout = PROTO_TIMEOUT_DEFAULT;
+	p->version = PROTO_VERSION;
 	if (pthread_mutex_init(&p->wlock, NULL) != 0) {
 		errno = ENOMEM;
 		return err_sys("cannot start the protocol");
@@ -118,6 +119,9 @@ now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* What an older release says when it refuses our newer hello. */
+#define MISMATCH "protocol version mismatch"
+
 /* Copy the peer's stderr to ours a whole line at a time (one write
  * each: lines of parallel sessions do not mix). */
 static void
@@ -138,6 +142,17 @@ err_put(const char *b, size_t n)
 	progress_release();
 }
 
+static bool
+has_mismatch(const char *b, size_t n)
+{
+	size_t k = strlen(MISMATCH), i;
+
+	for (i = 0; i + k <= n; i++)
+		if (memcmp(b + i, MISMATCH, k) == 0)
+			return true;
+	return false;
+}
+
 static void
 err_pass(struct proto *p, const char *b, size_t n, bool flush)
 {
@@ -146,7 +161,9 @@ err_pass(struct proto *p, const char *b, size_t n, bool flush)
 	for (i = 0; i < n; i++) {
 		p->errpend[p->errpendlen++] = b[i];
 		if (b[i] == '\n' || p->errpendlen == sizeof(p->errpend)) {
-			err_put(p->errpend, p->errpendlen);
+			if (!p->drop_mismatch || !has_mismatch(p->errpend,
+			    p->errpendlen))
+				err_put(p->errpend, p->errpendlen);
 			p->errpendlen = 0;
 		}
 	}
@@ -411,10 +428,11 @@ hello_check(const unsigned char *buf, size_t len, uint32_t *version,
 	    memcmp(buf, PROTO_MAGIC, PROTO_MAGIC_LEN) == 0 &&
 	    len == PROTO_HELLO_LEN) {
 		*version = be_get32(buf + 8);
-		if (*version != PROTO_VERSION)
-			return err_set("protocol version mismatch: this "
-			    "pkgpush speaks version %u, the %s version %u",
-			    PROTO_VERSION, peer, (unsigned)*version);
+		if (*version < PROTO_VERSION_MIN || *version > PROTO_VERSION)
+			return err_set(MISMATCH ": this "
+			    "pkgpush speaks versions %u to %u, the %s version "
+			    "%u", PROTO_VERSION_MIN, PROTO_VERSION, peer,
+			    (unsigned)*version);
 		if (be_get32(buf + 12) != 0)
 			return err_set("bad hello from the %s "
 			    "(reserved bytes set)", peer);
@@ -444,7 +462,7 @@ proto_hello_send(struct proto *p)
 	int wr;
 
 	memcpy(h, PROTO_MAGIC, PROTO_MAGIC_LEN);
-	be_put32(h + 8, PROTO_VERSION);
+	be_put32(h + 8, p->version);
 	be_put32(h + 12, 0);
 	pthread_mutex_lock(&p->wlock);
 	wr = write_all(p, h, sizeof(h));
@@ -463,6 +481,16 @@ proto_hello(struct proto *p)
 	if (proto_hello_recv(p) == -1)
 		return -1;
 	return wr == -1 ? closed_error(p) : 0;
+}
+
+int
+proto_hello_answer(struct proto *p)
+{
+	if (proto_hello_recv(p) == -1)
+		return -1;
+	if (p->peer_version < p->version)
+		p->version = p->peer_version;
+	return proto_hello_send(p);
 }
 
 int
@@ -956,6 +984,42 @@ proto_dec_content(const unsigned char *b, size_t n, struct proto_content *m)
 	    (m->zlib == 0 && m->stored != m->size) ||
 	    (m->zlib == 1 && m->stored > zbound(m->size)))
 		return err_set("bad CONTENT frame: a field is out of range");
+	return 0;
+}
+
+size_t
+proto_enc_recipe(const struct proto_recipe *m, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_FRAME_MAX);
+	proto_put_bytes(&w, m->digest, DIGEST_LEN);
+	proto_put_u64(&w, m->size);
+	proto_put_bytes(&w, m->old_digest, DIGEST_LEN);
+	proto_put_u64(&w, m->old_size);
+	proto_put_str(&w, m->old_path);
+	return w.len;
+}
+
+int
+proto_dec_recipe(const unsigned char *b, size_t n, struct proto_recipe *m)
+{
+	struct proto_rbuf r;
+
+	memset(m, 0, sizeof(*m));
+	proto_rbuf_init(&r, b, n);
+	proto_get_bytes(&r, m->digest, DIGEST_LEN);
+	m->size = proto_get_u64(&r);
+	proto_get_bytes(&r, m->old_digest, DIGEST_LEN);
+	m->old_size = proto_get_u64(&r);
+	proto_get_str(&r, m->old_path, MANIFEST_PATH_MAX);
+	if (proto_rbuf_done(&r, "RECIPE", "client") == -1)
+		return -1;
+	if (m->size == 0 || m->size > PROTO_CONTENT_MAX ||
+	    m->old_size == 0 || m->old_size > PROTO_CONTENT_MAX)
+		return err_set("bad RECIPE frame: a size is out of range");
+	if (path_check(m->old_path) == -1)
+		return err_prefix("bad RECIPE frame: ");
 	return 0;
 }
 

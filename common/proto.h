@@ -91,7 +91,10 @@
 
 #define PROTO_MAGIC "PKGDISTR"		/* 8 bytes, no NUL on the wire */
 #define PROTO_MAGIC_LEN 8
-#define PROTO_VERSION 2
+/* The versions spoken: 3 adds RECIPE (a large content rebuilt on the far
+ * side from its old copy); a peer of version 2 gets whole contents. */
+#define PROTO_VERSION 3
+#define PROTO_VERSION_MIN 2
 #define PROTO_HELLO_LEN 16
 #define PROTO_HDR_LEN 8
 
@@ -118,7 +121,9 @@ enum proto_type {
 	PROTO_END = 11,		/* server: end of the STATE list */
 	PROTO_NEED_MANIFEST = 12, /* server: empty; send the whole manifest */
 	PROTO_MANIFEST = 13,	/* client: proto_manifest */
-	PROTO_TYPE_MAX = 13
+	PROTO_RECIPE = 14,	/* client, version 3: proto_recipe, in place
+				 * of a CONTENT (recipe.h) */
+	PROTO_TYPE_MAX = 14
 };
 
 /* The name of a frame type for messages ("NEED"; "type 99"). */
@@ -140,7 +145,13 @@ struct proto {
 	struct ratelimit *rate;	/* NULL, or the cap on what crosses the
 				 * connection, both ways (ratelimit.h);
 				 * not owned */
+	uint32_t version;	/* ours, sent in the hello: PROTO_VERSION,
+				 * or lower to speak to an older peer */
 	uint32_t peer_version;	/* after proto_hello() */
+	bool drop_mismatch;	/* a line on errfd saying "protocol version
+				 * mismatch" is not copied: an older
+				 * release refusing our newer hello (the
+				 * client starts again in its version) */
 	bool watch_in;		/* while a send waits, read frames that
 				 * arrive: KEEPALIVEs are consumed (the
 				 * wait starts again), any other frame is
@@ -175,8 +186,14 @@ void proto_free(struct proto *p);
 /* Parse a timeout value ("60", "0.5"); -1 (err set) unless > 0. */
 int proto_parse_timeout(const char *s, double *out);
 
-/* Exchange hellos; fails naming both versions on a mismatch. */
+/* Exchange hellos; fails naming both versions on a mismatch.  A peer
+ * of a version from PROTO_VERSION_MIN to ours is accepted: the session
+ * then speaks the lower of the two (p->peer_version). */
 int proto_hello(struct proto *p);
+/* The server's half: read the client's hello first, then answer with
+ * the client's version (at most ours), so a client of an older release,
+ * which refuses any other version, is served in its own. */
+int proto_hello_answer(struct proto *p);
 /* The two halves, for a client that sends its request right behind its
  * hello without waiting for the peer's (one round trip less): send ours;
  * read and check the peer's (the banner of a peer that is not pkgdist,
@@ -303,6 +320,18 @@ struct proto_content {
 	uint64_t stored;		/* bytes that follow in DATA */
 };
 
+/* RECIPE: content digest (size bytes) is to be rebuilt by the server
+ * from its copy of old_digest (old_size bytes) at old_path in the tree
+ * the DP holds, by the operations (recipe.h) that follow in DATA frames
+ * until size bytes are made. */
+struct proto_recipe {
+	unsigned char digest[DIGEST_LEN];
+	uint64_t size;			/* 1 .. PROTO_CONTENT_MAX */
+	unsigned char old_digest[DIGEST_LEN];
+	uint64_t old_size;		/* 1 .. PROTO_CONTENT_MAX */
+	char old_path[MANIFEST_PATH_MAX + 1]; /* path_check() */
+};
+
 struct proto_result {
 	bool ok;
 	/* On the wire in msg when ok (an older client ignores msg then, an
@@ -372,6 +401,9 @@ int proto_dec_manifest(const unsigned char *b, size_t n,
     struct proto_manifest *m);
 int proto_dec_content(const unsigned char *b, size_t n,
     struct proto_content *m);
+size_t proto_enc_recipe(const struct proto_recipe *m, unsigned char *buf);
+int proto_dec_recipe(const unsigned char *b, size_t n,
+    struct proto_recipe *m);
 int proto_dec_result(const unsigned char *b, size_t n,
     struct proto_result *m);
 int proto_dec_state(const unsigned char *b, size_t n, struct proto_state *m);

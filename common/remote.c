@@ -23,6 +23,7 @@
 #include "blob.h"
 #include "changes.h"
 #include "child.h"
+#include "chunk.h"
 #include "config.h"
 #include "digest.h"
 #include "digestset.h"
@@ -33,6 +34,7 @@
 #include "progress.h"
 #include "proto.h"
 #include "remote.h"
+#include "remote_recipe.h"
 #include "store.h"
 
 extern char **environ;
@@ -241,6 +243,7 @@ conn_open_mode(const struct dp_target *t, const struct config *cfg,
 	if (proto_init(&c->p, c->sock, c->sock, c->errfd, "remote") == -1)
 		goto out;
 	c->proto_ok = true;
+	c->p.drop_mismatch = true;
 	if (config_ssh_timeout(cfg, c->p.timeout, &c->p.timeout) == -1)
 		goto out;
 	rc = 0;
@@ -317,7 +320,7 @@ remote_open_mode(const struct dp_target *t, const struct config *cfg,
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return err_sys("out of memory");
+		return err_nomem();
 	if (conn_open_mode(t, cfg, mode, c) == -1) {
 		free(c);
 		return -1;
@@ -353,6 +356,28 @@ remote_conn_done(struct remote_conn *c)
 	free(c);
 }
 
+/*
+ * The remote's hello names an older version than ours: a release that
+ * refused our hello and closed (one speaking version 2 accepts no other).
+ * Start again in its version, sending our hello; its refusal is not
+ * copied to stderr (it only said that it is older).
+ */
+static int
+conn_reopen_older(const struct dp_target *t, const struct config *cfg,
+    struct remote_conn *c)
+{
+	uint32_t v = c->p.peer_version;
+	struct ratelimit *rate = c->p.rate;
+
+	c->p.errfd = -1;
+	conn_close(c, false);
+	if (conn_open(t, cfg, c) == -1)
+		return -1;
+	c->p.version = v;
+	c->p.rate = rate;
+	return proto_hello_send(&c->p);
+}
+
 int
 remote_connect(const struct dp_target *t, const struct config *cfg,
     struct remote_conn **out)
@@ -384,7 +409,7 @@ remote_conn_free(struct remote_conn *c)
 
 static void
 write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
-    const char *how, bool spare)
+    const char *how, bool spare, uint64_t recipes, uint64_t saved)
 {
 	const char *path = getenv(REMOTE_STATS_ENV);
 	char line[512];
@@ -394,8 +419,9 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
 		return;
 	n = snprintf(line, sizeof(line), "%s sent %" PRIu64 " received %"
 	    PRIu64 " contents %" PRIu64 " content_bytes %" PRIu64
-	    " manifest %s spare %d\n", c->where, c->p.bytes_out,
-	    c->p.bytes_in, contents, cbytes, how, spare ? 1 : 0);
+	    " manifest %s spare %d recipes %" PRIu64 " saved %" PRIu64 "\n",
+	    c->where, c->p.bytes_out, c->p.bytes_in, contents, cbytes, how,
+	    spare ? 1 : 0, recipes, saved);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	/* O_APPEND: one write per line, so parallel sessions do not mix. */
@@ -679,6 +705,44 @@ salvage_result(struct remote_conn *c, const unsigned char **pl, size_t *len)
 	return -1;
 }
 
+/* A content sent as a recipe, and the bytes it saved, until the remote
+ * says whether its old copy held (it asks for it again when not). */
+struct recipe_note {
+	unsigned char d[DIGEST_LEN];
+	uint64_t saved;
+};
+
+static int
+recipe_note(struct recipe_note **v, size_t *n, const unsigned char *d,
+    uint64_t saved)
+{
+	struct recipe_note *nv;
+
+	if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL)
+		return err_nomem();
+	memcpy(nv[*n].d, d, DIGEST_LEN);
+	nv[*n].saved = saved;
+	*v = nv;
+	(*n)++;
+	return 0;
+}
+
+/* What the recipe of d saved (0 when there was none), taken back. */
+static uint64_t
+recipe_unnote(struct recipe_note *v, size_t n, const unsigned char *d)
+{
+	uint64_t saved;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (memcmp(v[i].d, d, DIGEST_LEN) == 0) {
+			saved = v[i].saved;
+			v[i].saved = 0;
+			return saved;
+		}
+	return 0;
+}
+
 /* One push's side of the exchange (remote_push()). */
 struct push_session {
 	struct remote_conn *cp;
@@ -696,6 +760,16 @@ struct push_session {
 	uint64_t *nsz;
 	unsigned char *sbuf;
 	uint64_t total, stored, sent, expected;
+	/* Recipes (remote_recipe.h): with a remote of version 3 that
+	 * holds base whole (the change list was taken), in the first
+	 * round; oldm is base's manifest, loaded when first needed. */
+	const struct dp_target *t;
+	uint64_t base;
+	bool recipes_ok, oldm_loaded;
+	struct manifest oldm;
+	struct recipe_note *notes;	/* sent as recipes */
+	size_t nnotes;
+	uint64_t recipes, rounds, saved;
 };
 
 /*
@@ -711,7 +785,7 @@ push_request(struct push_session *ps, uint64_t base)
 {
 	unsigned char digest[DIGEST_LEN];
 	const struct manifest *m = ps->m;
-	int k = 0;
+	int k = 0, attempt;
 
 	if (base != 0 && base != m->version && !ps->o->verify &&
 	    (k = changes_render(ps->s, ps->pkg, m, base, &ps->wc,
@@ -719,15 +793,31 @@ push_request(struct push_session *ps, uint64_t base)
 		return -1;
 	if (k == 1)
 		ps->how = "changes";
-	if ((k == 1 ? send_push(ps->cp, &ps->wc, m->version, ps->pkg, ps->o,
-	    base, digest) : manifest_render(m, &ps->wm) == -1 ? -1 :
-	    send_push(ps->cp, &ps->wm, m->version, ps->pkg, ps->o, 0,
-	    NULL)) == -1) {
-		if (err_errno() == ECONNRESET || err_errno() == EPIPE)
-			(void)proto_hello_recv(&ps->cp->p);
+	else if (manifest_render(m, &ps->wm) == -1)
 		return -1;
+	for (attempt = 0;; attempt++) {
+		int sk, hk = -1;
+
+		sk = k == 1 ? send_push(ps->cp, &ps->wc, m->version, ps->pkg,
+		    ps->o, base, digest) : send_push(ps->cp, &ps->wm,
+		    m->version, ps->pkg, ps->o, 0, NULL);
+		if (sk == 0 || err_errno() == ECONNRESET ||
+		    err_errno() == EPIPE)
+			hk = proto_hello_recv(&ps->cp->p);
+		/* A remote of the release before 3 refused our hello. */
+		if (hk == 0 && ps->cp->p.peer_version < ps->cp->p.version &&
+		    attempt == 0) {
+			if (conn_reopen_older(ps->t, store_config(ps->s),
+			    ps->cp) == -1)
+				return -1;
+			continue;
+		}
+		if (sk == -1 || hk == -1)
+			return -1;
+		break;
 	}
-	return proto_hello_recv(&ps->cp->p);
+	ps->recipes_ok = ps->cp->p.peer_version >= 3 && k == 1;
+	return 0;
 }
 
 /* A NEED frame: contents of this version only, each file's at most. */
@@ -778,6 +868,40 @@ check_need_end(const struct push_session *ps, const unsigned char *pl,
 }
 
 /*
+ * A large file changed: a recipe from the DP's old copy, the first time
+ * it is asked for (asked again, the old copy drifted: whole).  1 sent,
+ * 0 not (send it whole), -1 failed.
+ */
+static int
+send_recipe(struct push_session *ps, const struct digestset_item *need)
+{
+	const struct entry *oe;
+	uint64_t rsent, rsaved;
+	int k;
+
+	if (!ps->recipes_ok || ps->rounds > 0 || need->size <= CHUNK_THRESHOLD)
+		return 0;
+	if (!ps->oldm_loaded) {
+		ps->oldm_loaded = true;
+		if (store_load_manifest(ps->s, ps->pkg, ps->base,
+		    &ps->oldm) == -1) {
+			ps->recipes_ok = false;
+			return 0;
+		}
+	}
+	if ((oe = remote_recipe_base(ps->m, &ps->oldm, need->d,
+	    need->size)) == NULL)
+		return 0;
+	if ((k = remote_recipe_send(&ps->cp->p, ps->s, need->d, need->size,
+	    oe, ps->sbuf, &rsent, &rsaved)) != 1)
+		return k;
+	ps->recipes++;
+	ps->saved += rsaved;
+	return recipe_note(&ps->notes, &ps->nnotes, need->d, rsaved) == -1 ?
+	    -1 : 1;
+}
+
+/*
  * Send the contents asked for.  The remote takes them as it builds the
  * tree; what it says meanwhile (its result, if it fails) stops the
  * sending: 1 with that RESULT in *pl, *len; 0 all sent; -1 failed.
@@ -794,15 +918,23 @@ send_needs(struct push_session *ps, const unsigned char **pl, size_t *len)
 	ps->expected += round;
 	progress_expect(ps->o->progress, (int64_t)round);
 	for (i = 0; i < ps->nneed; i++) {
-		if (send_content(ps->cp, ps->s, ps->pkg, ps->m, &ps->needs[i],
-		    ps->sbuf, &ps->stored) == -1)
+		int kr = send_recipe(ps, &ps->needs[i]);
+
+		if (kr == -1 || (kr == 0 && send_content(ps->cp, ps->s,
+		    ps->pkg, ps->m, &ps->needs[i], ps->sbuf,
+		    &ps->stored) == -1))
 			return salvage_result(ps->cp, pl, len) == 0 ? 1 : -1;
+		/* Asked for again: its recipe saved nothing. */
+		if (ps->rounds > 0)
+			ps->saved -= recipe_unnote(ps->notes, ps->nnotes,
+			    ps->needs[i].d);
 		ps->total += ps->needs[i].size;
 		ps->sent++;
 		if (ps->o->progress)
 			progress_add(ps->o->progress, 1, ps->needs[i].size);
 	}
 	ps->nneed = 0;
+	ps->rounds++;
 	return 0;
 }
 
@@ -822,6 +954,7 @@ push_exchange(struct push_session *ps, const unsigned char **pl,
 		if (type == PROTO_NEED_MANIFEST && *len == 0 &&
 		    strcmp(ps->how, "changes") == 0) {
 			ps->how = "fallback";
+			ps->recipes_ok = false;
 			if (send_whole(ps->cp, ps->m, &ps->wm) == -1)
 				return -1;
 			continue;
@@ -852,6 +985,8 @@ push_session_free(struct push_session *ps)
 	free(ps->nd);
 	free(ps->nsz);
 	free(ps->sbuf);
+	manifest_free(&ps->oldm);
+	free(ps->notes);
 }
 
 int
@@ -872,6 +1007,9 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	cs.pid = -1;
 	cs.sock = cs.errfd = -1;
 	memset(&ps, 0, sizeof(ps));
+	manifest_init(&ps.oldm);
+	ps.t = t;
+	ps.base = base;
 	ps.cp = pre;
 	ps.s = s;
 	ps.pkg = pkg;
@@ -921,7 +1059,9 @@ out:
 		    ps.total));
 	if (ps.cp != NULL) {
 		r->bytes_sent = ps.cp->p.bytes_out;
-		write_stats(ps.cp, ps.sent, ps.stored, ps.how, r->from_spare);
+		r->bytes_saved = ps.saved;
+		write_stats(ps.cp, ps.sent, ps.stored, ps.how, r->from_spare,
+		    ps.recipes, ps.saved);
 		conn_close(ps.cp, rc == 0);
 		if (ps.cp == pre)
 			free(pre);	/* taken over (remote.h) */
@@ -958,8 +1098,13 @@ remote_status(const struct dp_target *t, const struct config *cfg,
 	opened = true;
 	proto_wbuf_init(&w, buf, sizeof(buf));
 	proto_put_str(&w, pkg ? pkg : "");
-	if (proto_hello(&c.p) == -1 ||
-	    proto_send(&c.p, PROTO_STATUS, buf, w.len) == -1)
+	if (proto_hello(&c.p) == -1)
+		goto fail;
+	if (c.p.peer_version < c.p.version &&
+	    (conn_reopen_older(t, cfg, &c) == -1 ||
+	    proto_hello_recv(&c.p) == -1))
+		goto fail;
+	if (proto_send(&c.p, PROTO_STATUS, buf, w.len) == -1)
 		goto fail;
 	for (;;) {
 		if (proto_recv(&c.p, &type, &pl, &len) == -1)

@@ -68,6 +68,7 @@
 #include "io.h"
 #include "manifest.h"
 #include "proto.h"
+#include "recipe.h"
 #include "serve.h"
 
 #define INCOMING ".incoming"
@@ -82,6 +83,7 @@ struct want {
 	uint32_t uses;		/* files that need it */
 	bool cached;		/* a verified copy is in .incoming */
 	bool done;		/* received in this session */
+	bool refetch;		/* its recipe failed: asked for again whole */
 };
 
 /* A content written straight into the new tree, kept open so that it
@@ -105,6 +107,9 @@ struct serve {
 	size_t nkept;
 	uint64_t received;		/* stored bytes read */
 	unsigned char *buf;		/* COPYBUF */
+	const char *pkg;
+	int oldroot;			/* the tree the DP holds (recipes), -1
+					 * before it is opened, -2 none */
 };
 
 /* ---- DP/.pkgdist/.incoming ---- */
@@ -233,6 +238,182 @@ rx_next(void *ctx, const unsigned char **p)
 	return k;
 }
 
+/* The tree the DP holds the package in, for recipes' old copies (-1
+ * when there is none: a recipe then fails its check and the content is
+ * asked for whole). */
+static int
+old_root(struct serve *sv)
+{
+	struct dp_state st;
+	int pfd;
+
+	if (sv->oldroot != -1)
+		return sv->oldroot < 0 ? -1 : sv->oldroot;
+	sv->oldroot = -2;
+	dp_state_init(&st);
+	if (dp_state_read(sv->h, sv->pkg, &st, NULL) == 0 &&
+	    st.status != DP_ST_NONE) {
+		if (st.layout == DP_LAYOUT_ATOMIC && sv->h->metafd != -1) {
+			if ((pfd = openat(sv->h->metafd, sv->pkg,
+			    DIRFLAGS)) != -1) {
+				sv->oldroot = openat(pfd, st.tree, DIRFLAGS);
+				close(pfd);
+			}
+		} else if (st.layout == DP_LAYOUT_INPLACE) {
+			sv->oldroot = openat(sv->h->rootfd, sv->pkg, DIRFLAGS);
+		}
+		if (sv->oldroot == -1)
+			sv->oldroot = -2;
+	}
+	dp_state_free(&st);
+	return sv->oldroot < 0 ? -1 : sv->oldroot;
+}
+
+static int
+recipe_next(void *arg, const unsigned char **payload, size_t *len)
+{
+	struct serve *sv = arg;
+
+	if (proto_expect(sv->p, PROTO_DATA, payload, len) == -1)
+		return -1;
+	sv->received += *len;
+	return 0;
+}
+
+static int receive(struct serve *, struct want *, int, const char *, bool);
+static int copy_checked(struct serve *, int, int, const unsigned char *,
+    uint64_t, const char *, bool *);
+
+/*
+ * A RECIPE (pl, len) for w: rebuild it from the DP's old copy into fd
+ * (-1: none) and, with tee, into .incoming, checking size and SHA-256.
+ * 1 when the old copy was not the one the client thinks (drifted): the
+ * output is emptied and w marked to be asked for again whole.
+ */
+static int
+receive_recipe(struct serve *sv, struct want *w, const unsigned char *pl,
+    size_t len, int fd, const char *what, bool tee)
+{
+	struct proto_recipe pr;
+	char hex[DIGEST_HEXLEN + 1], tmp[DIGEST_HEXLEN + 16];
+	int root, oldfd = -1, out = fd, tfd = -1, rc = -1;
+	unsigned char *rbuf = NULL;
+	bool drift = false, bad;
+
+	digest_hex(w->c.d, hex);
+	if (proto_dec_recipe(pl, len, &pr) == -1)
+		return -1;
+	if (memcmp(pr.digest, w->c.d, DIGEST_LEN) != 0 ||
+	    pr.size != w->c.size)
+		return err_set("protocol error: the client sent another "
+		    "content than the one asked for");
+	snprintf(tmp, sizeof(tmp), "%s%s", INCOMING_TMP, hex);
+	if (tee || fd == -1) {
+		(void)unlinkat(sv->incfd, tmp, 0);
+		if ((tfd = openat(sv->incfd, tmp, O_RDWR | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+			return err_sys("%s/%s/%s/%s", sv->h->where, DP_META,
+			    INCOMING, tmp);
+		out = tfd;
+	}
+	if ((rbuf = malloc(RECIPE_INSERT_MAX)) == NULL) {
+		err_nomem();
+		goto out;
+	}
+	if ((root = old_root(sv)) != -1)
+		oldfd = io_open_below(root, pr.old_path, O_RDONLY |
+		    O_NONBLOCK);
+	if (recipe_apply(oldfd, pr.old_size, out, tfd != -1 ? tmp : what,
+	    w->c.d, w->c.size, recipe_next, sv, rbuf, RECIPE_INSERT_MAX,
+	    &drift) == -1) {
+		if (!drift)
+			goto out;
+		/* Asked for again whole (src_write): start it afresh. */
+		w->refetch = true;
+		if (out != -1 && (ftruncate(out, 0) == -1 ||
+		    lseek(out, 0, SEEK_SET) == -1)) {
+			err_sys("%s", what != NULL ? what : tmp);
+			goto out;
+		}
+		rc = 1;
+		goto out;
+	}
+	if (tfd != -1) {
+		if (fd != -1 && (lseek(tfd, 0, SEEK_SET) == -1 ||
+		    copy_checked(sv, tfd, fd, w->c.d, w->c.size, what,
+		    &bad) == -1))
+			goto out;
+		if (close(tfd) == -1) {
+			tfd = -1;
+			err_sys("%s", tmp);
+			goto out;
+		}
+		tfd = -1;
+		if (io_rename(sv->incfd, tmp, sv->incfd, hex) == -1)
+			goto out;
+		w->cached = true;
+	}
+	w->done = true;
+	rc = 0;
+out:
+	if (oldfd != -1)
+		close(oldfd);
+	if (tfd != -1) {
+		close(tfd);
+		(void)unlinkat(sv->incfd, tmp, 0);
+	}
+	free(rbuf);
+	return rc;
+}
+
+/*
+ * A recipe of w failed its check (its old copy drifted): read the rest
+ * of this round into .incoming, then ask for w and every other content
+ * whose recipe failed, whole (one more NEED round), and take w into fd.
+ */
+static int
+refetch(struct serve *sv, struct want *w, int fd, const char *what)
+{
+	struct proto_wbuf wb;
+	size_t i, n = 0;
+
+	for (; sv->next < sv->norder; sv->next++)
+		if (receive(sv, &sv->w[sv->order[sv->next]], -1, NULL,
+		    true) == -1)
+			return -1;
+	for (i = 0; i < sv->nw; i++)
+		n += sv->w[i].refetch && !sv->w[i].cached && !sv->w[i].done;
+	if (n == 0 || n > PROTO_NEED_PER_FRAME)
+		return err_set("%zu old copies drifted", n);
+	/* In the order of sv->w, both ways. */
+	proto_wbuf_init(&wb, sv->buf, COPYBUF);
+	proto_put_u32(&wb, (uint32_t)n);
+	for (i = 0; i < sv->nw; i++) {
+		const struct want *x = &sv->w[i];
+
+		if (x->refetch && !x->cached && !x->done) {
+			proto_put_bytes(&wb, x->c.d, DIGEST_LEN);
+			proto_put_u64(&wb, x->c.size);
+		}
+	}
+	if (proto_send(sv->p, PROTO_NEED, wb.p, wb.len) == -1)
+		return -1;
+	proto_wbuf_init(&wb, sv->buf, COPYBUF);
+	proto_put_u64(&wb, n);
+	if (proto_send(sv->p, PROTO_NEED_END, wb.p, wb.len) == -1)
+		return -1;
+	for (i = 0; i < sv->nw; i++) {
+		struct want *x = &sv->w[i];
+
+		if (!x->refetch || x->cached || x->done)
+			continue;
+		if (receive(sv, x, x == w ? fd : -1, x == w ? what : NULL,
+		    x != w || w->uses > 1) == -1)
+			return -1;
+	}
+	return w->done ? 0 : err_set("content: not received again");
+}
+
 /*
  * Receive the next content from the connection (its CONTENT frame is
  * read here) into fd (-1: none), and into a copy in .incoming when tee
@@ -249,12 +430,19 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 	const unsigned char *pl;
 	char hex[DIGEST_HEXLEN + 1], tmp[DIGEST_HEXLEN + 16];
 	size_t len;
+	uint32_t type;
 	int tfd = -1, rc = -1;
 	bool inf_ok = false;
 
 	digest_hex(w->c.d, hex);
-	if (proto_expect(sv->p, PROTO_CONTENT, &pl, &len) == -1 ||
-	    proto_dec_content(pl, len, &ch) == -1)
+	if (proto_recv(sv->p, &type, &pl, &len) == -1)
+		return -1;
+	if (type == PROTO_RECIPE && sv->p->version >= 3 && !w->refetch)
+		return receive_recipe(sv, w, pl, len, fd, what, tee);
+	if (type != PROTO_CONTENT)
+		return err_set("protocol error: expected CONTENT from client, "
+		    "got %s", proto_type_name(type));
+	if (proto_dec_content(pl, len, &ch) == -1)
 		return -1;
 	if (memcmp(ch.digest, w->c.d, DIGEST_LEN) != 0 ||
 	    ch.size != w->c.size)
@@ -419,6 +607,9 @@ src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 			(void)io_unlink(sv->incfd, hex, 0);
 		return rc;
 	}
+	/* Its recipe failed while it was being kept for later. */
+	if (w->refetch && !w->done)
+		return refetch(sv, w, fd, what);
 	if (w->done)
 		return err_set("content %s: asked for twice", hex);
 	/* Contents the layout skipped (it may leave a file alone) are
@@ -432,7 +623,9 @@ src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 	if (sv->next >= sv->norder)
 		return err_set("content %s: asked for out of order", hex);
 	sv->next++;
-	if (receive(sv, w, fd, what, w->uses > 1) == -1)
+	if ((rc = receive(sv, w, fd, what, w->uses > 1)) == -1)
+		return -1;
+	if (rc == 1 && refetch(sv, w, fd, what) == -1)
 		return -1;
 	/* Kept open: if the push fails, salvage() saves it for a retry. */
 	if (!w->cached && sv->nkept < KEPT_MAX &&
@@ -712,9 +905,11 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 	sv.p = p;
 	sv.h = &h;
 	sv.incfd = -1;
+	sv.oldroot = -1;
 	if (proto_dec_push(pl, len, &req) == -1)
 		return -1;	/* protocol trouble: ERROR, not RESULT */
 	r.new_version = req.version;
+	sv.pkg = req.package;
 	dry = (req.flags & PROTO_F_DRY_RUN) != 0;
 	if (req.base == 0 && read_manifest(p, req.package, req.version,
 	    req.manifest_len, req.manifest_zlen, &m) == -1)
@@ -799,6 +994,8 @@ done:
 		tidy_after(&h, req.package, req.keep);
 	if (sv.incfd != -1)
 		close(sv.incfd);
+	if (sv.oldroot >= 0)
+		close(sv.oldroot);
 	free(sv.w);
 	free(sv.order);
 	free(sv.buf);
@@ -862,7 +1059,7 @@ serve_session(int in, int out, const char *path, char *note,
 		proto_free(&p);
 		return -1;
 	}
-	if (proto_hello(&p) == -1)
+	if (proto_hello_answer(&p) == -1)
 		goto fail;
 	/* The client waits while the DP is locked, hashed, synced. */
 	if (proto_keepalive_start(&p, 1.0) == -1)

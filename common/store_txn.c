@@ -298,45 +298,6 @@ out:
 	return rc;
 }
 
-/* Open path under dirfd following no link at all (every directory
- * component with O_NOFOLLOW|O_DIRECTORY, the file with O_NOFOLLOW). */
-static int
-open_nofollow(int dirfd, const char *path)
-{
-	char comp[NAME_MAX + 1];
-	const char *p = path, *slash;
-	int fd = dirfd, nfd, saved;
-
-	while ((slash = strchr(p, '/')) != NULL) {
-		size_t l = (size_t)(slash - p);
-
-		if (l == 0 || l > NAME_MAX) {
-			errno = ENAMETOOLONG;
-			goto fail;
-		}
-		memcpy(comp, p, l);
-		comp[l] = '\0';
-		nfd = openat(fd, comp,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd != dirfd)
-			close(fd);
-		if (nfd == -1)
-			return -1;
-		fd = nfd;
-		p = slash + 1;
-	}
-	nfd = openat(fd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	saved = errno;
-	if (fd != dirfd)
-		close(fd);
-	errno = saved;
-	return nfd;
-fail:
-	if (fd != dirfd)
-		close(fd);
-	return -1;
-}
-
 static bool
 same_stat(const struct stat *a, const struct stat *b)
 {
@@ -355,7 +316,7 @@ quick_check(int dirfd, const struct entry *e)
 	struct stat st;
 	int fd;
 
-	if ((fd = open_nofollow(dirfd, e->path)) == -1) {
+	if ((fd = io_open_below(dirfd, e->path, O_RDONLY | O_NONBLOCK)) == -1) {
 		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
 			return err_set("'%s': changed while being staged "
 			    "(%s)", e->path, strerror(errno));
@@ -472,7 +433,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 			return quick_check(dirfd, e);
 		}
 	}
-	if ((fd = open_nofollow(dirfd, path)) == -1) {
+	if ((fd = io_open_below(dirfd, path, O_RDONLY | O_NONBLOCK)) == -1) {
 		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
 			return err_set("'%s': changed while being staged "
 			    "(%s)", path, strerror(errno));

@@ -249,7 +249,7 @@ EOF
 	run pkgpush --dp r1 office
 	expect_status 1
 	expect_output_has "protocol version mismatch"
-	expect_output_has "version 2, the remote version 9"
+	expect_output_has "versions 2 to 3, the remote version 9"
 	[ ! -e "$T/rdp/office" ]
 }
 
@@ -257,7 +257,7 @@ EOF
 	fake_server old1 'PKGDISTR\000\000\000\001\000\000\000\000'
 	run pkgpush --dp r1 office
 	expect_status 1
-	expect_output_has "version 2, the remote version 1"
+	expect_output_has "versions 2 to 3, the remote version 1"
 	[ ! -e "$T/rdp/office" ]
 }
 

@@ -336,7 +336,7 @@ report_text(const struct report *rp, const struct dp *dp,
     const struct dp_push_result *r)
 {
 	bool dry_run = rp->o->push.dry_run;
-	char old[32], bytes[128];
+	char old[32], bytes[192], saved[64];
 
 	if (r->held)
 		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
@@ -364,13 +364,17 @@ report_text(const struct report *rp, const struct dp *dp,
 	/* "N bytes written" is every byte written on the DP: contents,
 	 * and the state (record, manifest delta, base) in brackets.  A dry
 	 * run can only say the contents. */
+	saved[0] = '\0';
+	if (r->bytes_saved > 0)
+		snprintf(saved, sizeof(saved), ", %" PRIu64 " bytes not sent "
+		    "(chunks the DP had)", r->bytes_saved);
 	if (dry_run)
 		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes to write",
 		    r->bytes);
 	else
 		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes written (%"
-		    PRIu64 " content, %" PRIu64 " state)", r->bytes +
-		    r->state_bytes, r->bytes, r->state_bytes);
+		    PRIu64 " content, %" PRIu64 " state)%s", r->bytes +
+		    r->state_bytes, r->bytes, r->state_bytes, saved);
 	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
 	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %s%s%s\n",
 	    dp->name, rp->pkg, old, r->new_version,

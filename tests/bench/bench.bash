@@ -36,6 +36,7 @@ if [ "$QUICK" = 1 ]; then
 	OFFICE_N=500 OFFICE_B=$((50 * MiB))
 	MANY_N=10000 MANY_B=$((40 * MiB))
 	BIG_B=$((200 * MiB))
+	BIGFILE_B=$((64 * MiB))
 	MAN_N=100000
 	HUNDRED_N=500 HUNDRED_B=$((2 * MiB))
 else
@@ -43,13 +44,14 @@ else
 	OFFICE_N=5000 OFFICE_B=$((500 * MiB))
 	MANY_N=100000 MANY_B=$((400 * MiB))
 	BIG_B=$((2048 * MiB))
+	BIGFILE_B=$((512 * MiB))
 	MAN_N=1000000
 	HUNDRED_N=5000 HUNDRED_B=$((20 * MiB))
 fi
 # The hundred-DP case writes 100 copies of its package per side and
 # phase: one run of each, whatever BENCH_RUNS says.
 HUNDRED_RUNS=${BENCH_HUNDRED_RUNS:-1}
-CASES=${BENCH_CASES:-scan bigscan reuse diff stage push many dps ssh hundred}
+CASES=${BENCH_CASES:-scan bigscan reuse diff stage push many dps ssh hundred bigfile}
 
 mkdir -p "$WORK/tools" "$WORK/data" || exit 2
 WORK=$(cd "$WORK" && pwd)
@@ -1046,14 +1048,14 @@ ssh_peer()
 	    -e "$SSHV -E $S/ssh.rs.log" "$O2/" "127.0.0.1:$S/srs/"
 	echo "$1 $(sentbytes "$S/ssh.rs.log")" >>"$RES/ssh.rs.sent"
 }
-case_ssh()
+# bench_sshd CASE: the test sshd (tests/lib/sshd.bash) started for a
+# case; 1, with an n/a row for CASE, when it cannot run.  SSHV is the ssh
+# command at LogLevel VERBOSE, so that ssh -E logs its Transferred line.
+bench_sshd()
 {
-	local c="ssh refresh 1% vs rsync -a --delete -e ssh"
-	na "$c" push refresh && return
-	push_store || return 0
 	if [ ! -f "$SRC/tests/lib/sshd.bash" ]; then
-		row "$c" "n/a (tests/lib/sshd.bash missing)" "" "" "" "-" "" ""
-		return
+		row "$1" "n/a (tests/lib/sshd.bash missing)" "" "" "" "-" "" ""
+		return 1
 	fi
 	common_find_bin() { PKGDIST_BIN=$BIN; export PKGDIST_BIN; }
 	BATS_TMPDIR=$S
@@ -1061,11 +1063,19 @@ case_ssh()
 	. "$SRC/tests/lib/sshd.bash"
 	sshd_start >>"$LOG" 2>&1
 	if [ -n "${SSHD_SKIP:-}" ] || [ -z "${SSHD_PORT:-}" ]; then
-		row "$c" "n/a (sshd: ${SSHD_SKIP:-cannot start})" "" "" "" "-" "" ""
-		return
+		row "$1" "n/a (sshd: ${SSHD_SKIP:-cannot start})" "" "" "" "-" "" ""
+		return 1
 	fi
 	export PKGDIST_REMOTE_PKGPUSH
 	SSHV=${PKGDIST_SSH/LogLevel=ERROR/LogLevel=VERBOSE}
+}
+
+case_ssh()
+{
+	local c="ssh refresh 1% vs rsync -a --delete -e ssh"
+	na "$c" push refresh && return
+	push_store || return 0
+	bench_sshd "$c" || return 0
 	adddp "$PSTORE" sdp bench "ssh://127.0.0.1:$SSHD_PORT$S/sdp"
 	mkdir -p "$S/sdp"
 	if ! MLOG=$S/ssh.log measure "$RES/ssh.first" env PKGDIST_SSH="$SSHV" \
@@ -1200,6 +1210,119 @@ case_hundred()
 	sshd_stop
 	SSHV=
 	trash "$S/h.hs" "$S/hr.hs" "$HSTORE"
+}
+
+# --- a large file that changes a little: issue 15 ---------------------
+# One incompressible file of BIGFILE_B bytes (from the seed) among 200
+# small ones; two changes, each applied to the source tree, staged and
+# pushed over ssh to loopback, bytes counted by ssh itself: 1% in one
+# place, and 100 scattered 4 KiB edits.  Each change starts from a DP at
+# version 1, and rsync -a --delete -e ssh does the same change on its
+# own copy of version 1.  Store growth and export --base against the
+# changed bytes; the first add's time (chunking rides its one read).
+bigfile_tree()	# bigfile_tree DIR: version 1
+{
+	local d=$1 i
+	mkdir -p "$d"
+	openssl enc -aes-128-ctr -nosalt -pass "pass:pkgdist-bench-$SEED" \
+	    </dev/zero 2>/dev/null | head -c "$BIGFILE_B" >"$d/big.img"
+	for i in $(seq 1 200); do
+		printf 'small file %s of the big-file case\n' "$i" >"$d/s$i"
+	done
+}
+bigfile_change()	# bigfile_change DIR KIND: the change, in place
+{
+	local f=$1/big.img i
+	if [ "$2" = contiguous ]; then
+		openssl enc -aes-128-ctr -nosalt -pass "pass:change-$SEED" \
+		    </dev/zero 2>/dev/null | head -c "$((BIGFILE_B / 100))" |
+		    dd of="$f" bs=1M seek="$((BIGFILE_B / 2))" oflag=seek_bytes \
+		    conv=notrunc status=none
+	else
+		for i in $(seq 1 100); do
+			openssl enc -aes-128-ctr -nosalt -pass "pass:e$i-$SEED" \
+			    </dev/zero 2>/dev/null | head -c 4096 |
+			    dd of="$f" bs=4096 seek="$(((i * 7919) % (BIGFILE_B / 4096)))" \
+			    conv=notrunc status=none
+		done
+	fi
+}
+case_bigfile()
+{
+	local c="bigfile 1%: bytes sent (ssh's count) vs changed bytes"
+	local kind changed sent rsent w rw g e pt rt
+	na "$c" push refresh && return
+	bench_sshd "$c" || return 0
+	trash "$S/bf"
+	bigfile_tree "$S/bf/v1"
+	warm "$S/bf/v1"
+	measure "$RES/bigfile.add" "$BIN/pkgstage" -s "$S/bf/store" add big \
+	    "$S/bf/v1"
+	row "bigfile: first add of $(mib "$BIGFILE_B") + 200 files (info)" \
+	    "$(secs "$(col "$RES/bigfile.add" 1 median)")" "" "" "" "(info)" \
+	    "$(kib_mib "$(col "$RES/bigfile.add" 2 max)")" ""
+	adddp "$S/bf/store" bdp bench "ssh://127.0.0.1:$SSHD_PORT$S/bf/dp"
+	mkdir -p "$S/bf/dp"
+	env PKGDIST_SSH="$SSHV" "$BIN/pkgpush" -s "$S/bf/store" --dp bdp big \
+	    >>"$LOG" 2>&1
+	[ -e "$S/bf/dp/.pkgdist/.lock" ] && flock "$S/bf/dp/.pkgdist/.lock" true
+	cp -a "$S/bf/dp" "$S/bf/dp.v1"
+	cp -p "$S/bf/store/packages/big/holdings" "$S/bf/holdings.v1"
+	for kind in contiguous scattered; do
+		trash "$S/bf/src" "$S/bf/dp" "$S/bf/rs"
+		cp -a "$S/bf/v1" "$S/bf/src"
+		cp -a "$S/bf/dp.v1" "$S/bf/dp"
+		cp -p "$S/bf/holdings.v1" "$S/bf/store/packages/big/holdings"
+		rsync -a "$S/bf/v1/" "$S/bf/rs/"
+		bigfile_change "$S/bf/src" "$kind"
+		changed=$(cmp -l "$S/bf/v1/big.img" "$S/bf/src/big.img" | wc -l)
+		g=$(du -sb "$S/bf/store/objects" | cut -f1)
+		"$BIN/pkgstage" -s "$S/bf/store" add big "$S/bf/src" >>"$LOG" 2>&1
+		g=$(($(du -sb "$S/bf/store/objects" | cut -f1) - g))
+		"$BIN/pkgstage" -s "$S/bf/store" export --base 1 big \
+		    "$("$BIN/pkgstage" -s "$S/bf/store" list big | awk 'END { print $2 }')" \
+		    -o "$S/bf/delta.pkg" >>"$LOG" 2>&1
+		e=$(stat -c %s "$S/bf/delta.pkg" 2>/dev/null || echo 0)
+		: >"$S/bf/pk.log"
+		warm "$S/bf/store/objects"
+		MLOG=$S/bf/pk.out measure "$RES/bigfile.$kind.pk" env \
+		    PKGDIST_SSH="$SSHV -E $S/bf/pk.log" \
+		    PKGDIST_REMOTE_STATS="$S/bf/pk.stats" \
+		    "$BIN/pkgpush" -s "$S/bf/store" --dp bdp big
+		[ -e "$S/bf/dp/.pkgdist/.lock" ] && flock "$S/bf/dp/.pkgdist/.lock" true
+		: >"$S/bf/rs.log"
+		warm "$S/bf/src"
+		MLOG=$S/bf/rs.out measure "$RES/bigfile.$kind.rs" rsync -a \
+		    --delete -e "$SSHV -E $S/bf/rs.log" "$S/bf/src/" \
+		    "127.0.0.1:$S/bf/rs/"
+		sent=$(sentbytes "$S/bf/pk.log")
+		rsent=$(sentbytes "$S/bf/rs.log")
+		note "bigfile $kind: changed $changed bytes; pkgpush sent $sent, rsync sent $rsent; store grew $g; export --base $e; $(tail -n 1 "$S/bf/pk.stats" 2>/dev/null)"
+		if [ "$kind" = contiguous ]; then
+			row "$c" "$(mib "$sent")" "$(mib "$changed")" \
+			    "$(calc "$sent / $changed" 2)" "<= 1.2" \
+			    "$(verdict "$(calc "$sent / $changed" 2)" "<=" 1.2)" "" ""
+			row "bigfile 1%: bytes sent vs rsync -e ssh" "$(mib "$sent")" \
+			    "$(mib "$rsent")" "$(calc "$sent / ($rsent > 0 ? $rsent : 1)" 2)" \
+			    "<= 1.15" "$(verdict "$(calc "$sent / ($rsent > 0 ? $rsent : 1)" 2)" "<=" 1.15)" "" ""
+			result "bigfile 1%: push vs rsync -a --delete -e ssh" \
+			    "$RES/bigfile.$kind.pk" "$RES/bigfile.$kind.rs" "<=" 1
+			row "bigfile 1%: store growth vs changed bytes" "$(mib "$g")" \
+			    "$(mib "$changed")" "$(calc "$g / $changed" 2)" "<= 1.3" \
+			    "$(verdict "$(calc "$g / $changed" 2)" "<=" 1.3)" "" ""
+			row "bigfile 1%: export --base vs changed bytes" "$(mib "$e")" \
+			    "$(mib "$changed")" "$(calc "$e / $changed" 2)" "<= 1.3" \
+			    "$(verdict "$(calc "$e / $changed" 2)" "<=" 1.3)" "" ""
+		else
+			row "bigfile 100 x 4 KiB: bytes sent vs rsync -e ssh" \
+			    "$(mib "$sent")" "$(mib "$rsent")" \
+			    "$(calc "$sent / ($rsent > 0 ? $rsent : 1)" 2)" "<= 1.5" \
+			    "$(verdict "$(calc "$sent / ($rsent > 0 ? $rsent : 1)" 2)" "<=" 1.5)" "" ""
+		fi
+	done
+	sshd_stop
+	SSHV=
+	trash "$S/bf"
 }
 
 # ======================================================================

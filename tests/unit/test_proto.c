@@ -64,7 +64,7 @@ test_hello(void)
 	struct proto a, b;
 	unsigned char h[16];
 	uint32_t v;
-	int sv[2], st;
+	int sv[2], st, ok;
 	pid_t pid;
 
 	tap_ok(pair(&a, &b, sv) == 0, "a socket pair starts");
@@ -84,14 +84,35 @@ test_hello(void)
 	    "a version 2 hello is accepted");
 	memcpy(h, hello1, 16);
 	h[11] = 1;
-	tap_ok(proto_check_hello(h, 16, &v) == -1 &&
-	    strstr(err_get(), "speaks version 2, the peer version 1") != NULL,
-	    "the previous version (1) is refused naming both: %s",
+	ok = proto_check_hello(h, 16, &v) == -1 && strstr(err_get(),
+	    "speaks versions 2 to 3, the peer version 1") != NULL;
+	tap_ok(ok, "the version before 2 is refused naming both: %s",
 	    err_get());
 	h[11] = 3;
-	tap_ok(proto_check_hello(h, 16, &v) == -1 &&
-	    strstr(err_get(), "speaks version 2, the peer version 3") != NULL,
-	    "a later version is refused naming both: %s", err_get());
+	tap_ok(proto_check_hello(h, 16, &v) == 0 && v == 3,
+	    "a version 3 hello is accepted");
+	h[11] = 4;
+	ok = proto_check_hello(h, 16, &v) == -1 && strstr(err_get(),
+	    "speaks versions 2 to 3, the peer version 4") != NULL;
+	tap_ok(ok, "a later version is refused naming both: %s", err_get());
+
+	/* A client of the release before 3 says 2: the server answers 2. */
+	tap_ok(pair(&a, &b, sv) == 0, "a socket pair starts");
+	pid = fork();
+	if (pid == 0) {
+		b.version = 2;
+		_exit(proto_hello(&b) == 0 && b.peer_version == 2 ? 0 : 1);
+	}
+	ok = proto_hello_answer(&a) == 0 && a.peer_version == 2 &&
+	    a.version == 2;
+	tap_ok(ok, "a server answers a version 2 client in version 2: %s",
+	    err_get());
+	tap_ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0, "and the client accepted that hello");
+	proto_free(&a);
+	proto_free(&b);
+	close(sv[0]);
+	close(sv[1]);
 	tap_ok(proto_check_hello((const unsigned char *)"bash: pkgpush: n",
 	    16, &v) == -1 && strstr(err_get(), "\"bash: pkgpush: n\"") !=
 	    NULL, "a banner is refused and shown: %s", err_get());
