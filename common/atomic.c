@@ -25,10 +25,10 @@
 #include "path.h"
 
 #define ATOMIC_SLOTS 256
-#define ATOMIC_NAME_KEEP 200	/* room for the mark within NAME_MAX */
+#define ATOMIC_NAME_KEEP 200 /* room for the mark within NAME_MAX */
 
 struct atomic_slot {
-	atomic_int state;	/* 0 free, 1 being filled, 2 armed */
+	atomic_int state; /* 0 free, 1 being filled, 2 armed */
 	int dirfd;
 	char name[300];
 };
@@ -62,7 +62,7 @@ atomic_track(int dirfd, const char *name)
 	for (i = 0; i < ATOMIC_SLOTS; i++) {
 		expect = 0;
 		if (!atomic_compare_exchange_strong(&atomic_slots[i].state,
-		    &expect, 1))
+			&expect, 1))
 			continue;
 		atomic_slots[i].dirfd = dirfd;
 		strcpy(atomic_slots[i].name, name);
@@ -121,8 +121,8 @@ atomic_user_target(struct atomic_file *af, struct stat *keep)
 	if (fstatat(af->dirfd, af->name, &st, 0) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		return err_sys("cannot write '%s'", path_show(af->name,
-		    shown, sizeof(shown)));
+		return err_sys("cannot write '%s'",
+		    path_show(af->name, shown, sizeof(shown)));
 	}
 	if (S_ISREG(st.st_mode)) {
 		*keep = st;
@@ -130,21 +130,20 @@ atomic_user_target(struct atomic_file *af, struct stat *keep)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		errno = EISDIR;
-		return err_sys("cannot write '%s'", path_show(af->name,
-		    shown, sizeof(shown)));
+		return err_sys("cannot write '%s'",
+		    path_show(af->name, shown, sizeof(shown)));
 	}
 	/* A device, fifo or socket: written through, as "> FILE" does. */
 	af->fd = openat(af->dirfd, af->name, O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	if (af->fd == -1)
-		return err_sys("cannot write '%s'", path_show(af->name,
-		    shown, sizeof(shown)));
+		return err_sys("cannot write '%s'",
+		    path_show(af->name, shown, sizeof(shown)));
 	af->through = 1;
 	return 0;
 }
 
 int
-atomic_open(struct atomic_file *af, int dirfd, const char *name,
-    mode_t mode)
+atomic_open(struct atomic_file *af, int dirfd, const char *name, mode_t mode)
 {
 	struct stat keep, st;
 	bool user = mode == ATOMIC_MODE_USER;
@@ -180,12 +179,12 @@ atomic_open(struct atomic_file *af, int dirfd, const char *name,
 	af->slot = atomic_track(dirfd, af->tmpname);
 	if (user) {
 		if (keep.st_nlink != 0) {
-			af->mode = keep.st_mode & 07777 & ~(mode_t)(S_ISUID |
-			    S_ISGID);
+			af->mode =
+			    keep.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID);
 			/* Root replacing another account's file keeps it
 			 * that account's. */
-			if (geteuid() == 0 && (keep.st_uid != 0 ||
-			    keep.st_gid != 0))
+			if (geteuid() == 0 &&
+			    (keep.st_uid != 0 || keep.st_gid != 0))
 				(void)fchown(af->fd, keep.st_uid, keep.st_gid);
 		} else if (fstat(af->fd, &st) == 0)
 			af->mode = st.st_mode & 0777;
@@ -329,8 +328,8 @@ atomic_open_parent(const char *path, char *base, size_t len)
 	int fd;
 
 	if (*name == '\0' || strlen(name) >= len)
-		return err_set("'%s': not a file name", path_show(path, shown,
-		    sizeof(shown)));
+		return err_set("'%s': not a file name",
+		    path_show(path, shown, sizeof(shown)));
 	if (slash == NULL)
 		dir = strdup(".");
 	else if (slash == path)
@@ -341,8 +340,8 @@ atomic_open_parent(const char *path, char *base, size_t len)
 		return err_nomem();
 	memcpy(base, name, strlen(name) + 1);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		err_sys("cannot open directory '%s'", path_show(dir, shown,
-		    sizeof(shown)));
+		err_sys("cannot open directory '%s'",
+		    path_show(dir, shown, sizeof(shown)));
 	free(dir);
 	return fd;
 }

@@ -24,14 +24,14 @@
 #include <sys/types.h>
 
 struct atomic_file {
-	int dirfd;		/* not owned */
-	int fd;			/* -1 once closed */
-	FILE *fp;		/* from atomic_stream(), or NULL */
-	int slot;		/* cleanup registry slot, -1 if none */
+	int dirfd; /* not owned */
+	int fd;	   /* -1 once closed */
+	FILE *fp;  /* from atomic_stream(), or NULL */
+	int slot;  /* cleanup registry slot, -1 if none */
 	mode_t mode;
-	int keep_mode;		/* ATOMIC_MODE_USER: mode is the file's own */
-	int through;		/* ATOMIC_MODE_USER: writing through a device,
-				 * fifo or socket, no temporary, no rename */
+	int keep_mode; /* ATOMIC_MODE_USER: mode is the file's own */
+	int through;   /* ATOMIC_MODE_USER: writing through a device,
+			* fifo or socket, no temporary, no rename */
 	char name[256];
 	char tmpname[300];
 };
@@ -66,8 +66,8 @@ int atomic_commit(struct atomic_file *af);
 void atomic_abort(struct atomic_file *af);
 
 /* Write buf as name under dirfd in one call. */
-int atomic_write_file(int dirfd, const char *name, const void *buf,
-    size_t len, mode_t mode);
+int atomic_write_file(int dirfd, const char *name, const void *buf, size_t len,
+    mode_t mode);
 
 /*
  * Open the directory of path, a file a user names (-o FILE, as typed),

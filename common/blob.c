@@ -16,8 +16,8 @@
  * about 7.99 bits per byte, text about 4 to 5.  Compared without log():
  * H2 > 7.8 bits means sum(q^2) < 2^-7.8.
  */
-#define RANDOM_BELOW 0.004487	/* 2^-7.8: taken for random */
-#define PAYS_ABOVE 0.008974	/* 2^-6.8: zlib surely saves > 10 % */
+#define RANDOM_BELOW 0.004487 /* 2^-7.8: taken for random */
+#define PAYS_ABOVE 0.008974   /* 2^-6.8: zlib surely saves > 10 % */
 /* Sample deflated when the histogram cannot tell. */
 #define SAMPLE ((size_t)16 << 10)
 
@@ -123,8 +123,8 @@ drain(struct blob_deflate *b, int flush, int fd, const char *what,
 }
 
 int
-blob_deflate_write(struct blob_deflate *b, const void *in, size_t n,
-    int fd, const char *what, uint64_t *written)
+blob_deflate_write(struct blob_deflate *b, const void *in, size_t n, int fd,
+    const char *what, uint64_t *written)
 {
 	z_stream *z = b->z;
 	int want, r;
@@ -148,7 +148,7 @@ blob_deflate_write(struct blob_deflate *b, const void *in, size_t n,
 					size_t have = BLOB_CHUNK - z->avail_out;
 
 					if (io_write_full(fd, b->out, have,
-					    what) == -1)
+						what) == -1)
 						return -1;
 					if (written != NULL)
 						*written += have;
@@ -226,7 +226,7 @@ blob_uncompress(const void *in, size_t n, unsigned char *out, size_t outlen,
 		if (r == Z_OK || r == Z_BUF_ERROR)
 			err_set("%s: compressed data %s", what,
 			    z.avail_out == 0 ? "longer than stated" :
-			    "truncated");
+					       "truncated");
 		else
 			zerr(&z, r, what);
 		inflateEnd(&z);
@@ -242,8 +242,7 @@ blob_uncompress(const void *in, size_t n, unsigned char *out, size_t outlen,
 
 int
 blob_inflate_init(struct blob_inflate *b,
-    ssize_t (*rd)(void *arg, void *buf, size_t n), void *arg,
-    const char *what)
+    ssize_t (*rd)(void *arg, void *buf, size_t n), void *arg, const char *what)
 {
 	z_stream *z;
 	int r;
@@ -306,7 +305,8 @@ blob_inflate_read(struct blob_inflate *b, void *out, size_t n)
 	/* The end: nothing may follow the stream. */
 	if (z->avail_in != 0)
 		return err_set("%s: data after the end of the compressed "
-		    "stream", b->what);
+			       "stream",
+		    b->what);
 	while (!b->in_eof) {
 		unsigned char c;
 
@@ -316,7 +316,8 @@ blob_inflate_read(struct blob_inflate *b, void *out, size_t n)
 			b->in_eof = true;
 		else
 			return err_set("%s: data after the end of the "
-			    "compressed stream", b->what);
+				       "compressed stream",
+			    b->what);
 	}
 	return 0;
 }

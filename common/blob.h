@@ -36,17 +36,17 @@
 bool blob_pays(const void *buf, size_t n);
 
 struct blob_deflate {
-	void *z;		/* z_stream */
-	int level;		/* current level */
-	unsigned char *out;	/* BLOB_CHUNK output buffer */
+	void *z;	    /* z_stream */
+	int level;	    /* current level */
+	unsigned char *out; /* BLOB_CHUNK output buffer */
 };
 
 int blob_deflate_init(struct blob_deflate *b);
 /* Compress n bytes (a chunk; the chunk's own probe decides its level)
  * and write what zlib outputs to fd; *written (may be NULL) is
  * increased by the bytes written.  what names fd in messages. */
-int blob_deflate_write(struct blob_deflate *b, const void *in, size_t n,
-    int fd, const char *what, uint64_t *written);
+int blob_deflate_write(struct blob_deflate *b, const void *in, size_t n, int fd,
+    const char *what, uint64_t *written);
 /* Finish the stream and write the rest. */
 int blob_deflate_finish(struct blob_deflate *b, int fd, const char *what,
     uint64_t *written);
@@ -57,25 +57,24 @@ void blob_deflate_end(struct blob_deflate *b);
 int blob_compress(const void *in, size_t n, unsigned char **out,
     size_t *outlen);
 /* Inflate a whole buffer that must give exactly outlen bytes. */
-int blob_uncompress(const void *in, size_t n, unsigned char *out,
-    size_t outlen, const char *what);
+int blob_uncompress(const void *in, size_t n, unsigned char *out, size_t outlen,
+    const char *what);
 
 /* Streaming inflate: stored bytes come from rd (count, 0 at end, -1
  * error with err set).  A stream that ends early, has trailing bytes
  * or is corrupt is an error naming what. */
 struct blob_inflate {
-	void *z;		/* z_stream */
-	unsigned char *in;	/* BLOB_CHUNK input buffer */
+	void *z;	   /* z_stream */
+	unsigned char *in; /* BLOB_CHUNK input buffer */
 	ssize_t (*rd)(void *arg, void *buf, size_t n);
 	void *arg;
 	const char *what;
-	bool in_eof;		/* rd returned 0 */
-	bool done;		/* Z_STREAM_END seen */
+	bool in_eof; /* rd returned 0 */
+	bool done;   /* Z_STREAM_END seen */
 };
 
 int blob_inflate_init(struct blob_inflate *b,
-    ssize_t (*rd)(void *arg, void *buf, size_t n), void *arg,
-    const char *what);
+    ssize_t (*rd)(void *arg, void *buf, size_t n), void *arg, const char *what);
 /* Up to n original bytes; 0 at the (checked) end of the stream. */
 ssize_t blob_inflate_read(struct blob_inflate *b, void *out, size_t n);
 void blob_inflate_end(struct blob_inflate *b);

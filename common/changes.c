@@ -48,13 +48,13 @@ changes_classify(const struct entry *from, const struct entry *to)
 static int
 path_cmp(const char *a, const char *b)
 {
-	return strcmp(a, b);	/* strcmp compares as unsigned char */
+	return strcmp(a, b); /* strcmp compares as unsigned char */
 }
 
 /* Emit one change; returns 1 (a change), or -1 when fn stopped. */
 static int
-emit(char kind, const struct entry *from, const struct entry *to,
-    changes_fn fn, void *arg)
+emit(char kind, const struct entry *from, const struct entry *to, changes_fn fn,
+    void *arg)
 {
 	struct change c;
 
@@ -69,8 +69,8 @@ emit(char kind, const struct entry *from, const struct entry *to,
 /* One step of the merge of two sorted sequences: a or b may be NULL
  * (that side ended).  *adv gets which sides to advance (1 a, 2 b). */
 static int
-step(const struct entry *a, const struct entry *b, changes_fn fn,
-    void *arg, int *adv)
+step(const struct entry *a, const struct entry *b, changes_fn fn, void *arg,
+    int *adv)
 {
 	int c = 0, k;
 
@@ -123,8 +123,7 @@ changes_stream(struct manifest_reader *from, struct manifest_reader *to,
 	if ((rb = manifest_reader_next(to, &b)) == -1)
 		return -1;
 	while (ra == 1 || rb == 1) {
-		r = step(ra == 1 ? a : NULL, rb == 1 ? b : NULL, fn, arg,
-		    &adv);
+		r = step(ra == 1 ? a : NULL, rb == 1 ? b : NULL, fn, arg, &adv);
 		if (r == -1)
 			return -1;
 		n += r;
@@ -213,10 +212,12 @@ cf_line(struct change_file *cf, const char *s, size_t len, const char *name,
 
 	if (memchr(s, '\0', len) != NULL)
 		return err_set("%s:%lu: NUL byte in line", name, lineno);
-	if (len < 2 || s[1] != ' ' || (s[0] != CHANGE_ADD &&
-	    s[0] != CHANGE_DEL && s[0] != CHANGE_MOD && s[0] != CHANGE_PERM))
+	if (len < 2 || s[1] != ' ' ||
+	    (s[0] != CHANGE_ADD && s[0] != CHANGE_DEL && s[0] != CHANGE_MOD &&
+		s[0] != CHANGE_PERM))
 		return err_set("%s:%lu: not a change line (want A, D, M or P, "
-		    "a space, an entry)", name, lineno);
+			       "a space, an entry)",
+		    name, lineno);
 	memset(&cl, 0, sizeof(cl));
 	cl.kind = s[0];
 	if (entry_parse(s + 2, len - 2, &cl.e) == -1)
@@ -224,9 +225,11 @@ cf_line(struct change_file *cf, const char *s, size_t len, const char *name,
 	if (cf->n > 0 &&
 	    (r = path_cmp(cf->v[cf->n - 1].e.path, cl.e.path)) >= 0) {
 		entry_free(&cl.e);
-		return err_set(r == 0 ? "%s:%lu: duplicate path" :
-		    "%s:%lu: path out of order (change lists are sorted by "
-		    "path)", name, lineno);
+		return err_set(r == 0 ?
+			"%s:%lu: duplicate path" :
+			"%s:%lu: path out of order (change lists are sorted by "
+			"path)",
+		    name, lineno);
 	}
 	if (cf->n == cf->cap) {
 		ncap = cf->cap ? cf->cap * 2 : 64;
@@ -259,7 +262,8 @@ change_file_load_lines(const char *buf, size_t len, const char *name,
 		lineno++;
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
 			err_set("%s:%lu: last line has no newline "
-			    "(truncated?)", name, lineno);
+				"(truncated?)",
+			    name, lineno);
 			goto fail;
 		}
 		if (cf_line(cf, p, (size_t)(nl - p), name, lineno) == -1)
@@ -320,9 +324,11 @@ change_stat_add_line(struct change_stat *s, const struct change_line *l)
 int
 change_stat_write(const struct change_stat *s, FILE *fp)
 {
-	if (fprintf(fp, "added %" PRIu64 "\ndeleted %" PRIu64 "\n"
-	    "modified %" PRIu64 "\nmetadata %" PRIu64 "\nbytes %" PRIu64 "\n",
-	    s->added, s->deleted, s->modified, s->perms, s->bytes) < 0)
+	if (fprintf(fp,
+		"added %" PRIu64 "\ndeleted %" PRIu64 "\n"
+		"modified %" PRIu64 "\nmetadata %" PRIu64 "\nbytes %" PRIu64
+		"\n",
+		s->added, s->deleted, s->modified, s->perms, s->bytes) < 0)
 		return err_sys("cannot write totals");
 	return 0;
 }
@@ -362,8 +368,7 @@ through(const char *path, const char *file)
  * searches per line instead of a walk of the whole manifest.
  */
 static int
-check_lines(const struct manifest *m, const struct change_file *cf,
-    size_t *bad)
+check_lines(const struct manifest *m, const struct change_file *cf, size_t *bad)
 {
 	char buf[MANIFEST_PATH_MAX + 2], *s;
 	const struct entry *e, *a;
@@ -397,7 +402,6 @@ check_lines(const struct manifest *m, const struct change_file *cf,
 	return 0;
 }
 
-
 /* A malloc'd copy of e (its strings duplicated). */
 static int
 entry_dup(const struct entry *e, struct entry *out)
@@ -429,8 +433,8 @@ changes_apply(struct manifest *base, struct change_file *cf,
 	for (k = 0; k < cf->n; k++)
 		if (cf->v[k].kind == CHANGE_ADD)
 			nadd++;
-	if (base->n + nadd > 0 && (out->v = malloc((base->n + nadd) *
-	    sizeof(*out->v))) == NULL)
+	if (base->n + nadd > 0 &&
+	    (out->v = malloc((base->n + nadd) * sizeof(*out->v))) == NULL)
 		return err_nomem();
 	out->cap = base->n + nadd;
 	while (i < base->n || j < cf->n) {
@@ -464,7 +468,8 @@ changes_apply(struct manifest *base, struct change_file *cf,
 			goto bad;
 		case CHANGE_DEL:
 			if (changes_classify(&base->v[i], &l->e) !=
-			    CHANGE_NONE || base->v[i].size != l->e.size) {
+				CHANGE_NONE ||
+			    base->v[i].size != l->e.size) {
 				why = "the deleted entry is not the base's";
 				goto bad;
 			}
@@ -473,7 +478,7 @@ changes_apply(struct manifest *base, struct change_file *cf,
 		default:
 			if (changes_classify(&base->v[i], &l->e) != l->kind) {
 				why = "the change is not what the base and "
-				    "the entry differ by";
+				      "the entry differ by";
 				goto bad;
 			}
 			/* The result gets the new entry, the line keeps the
@@ -493,14 +498,13 @@ changes_apply(struct manifest *base, struct change_file *cf,
 	if (check_lines(out, cf, bad) == -1)
 		goto fail;
 	return 0;
-bad:
-	{
-		char shown[PATH_SHOW_LEN];
+bad : {
+	char shown[PATH_SHOW_LEN];
 
-		*bad = j;
-		err_set("'%c %s' does not apply to '%s': %s", cf->v[j].kind,
-		    path_show(cf->v[j].e.path, shown, sizeof(shown)), to, why);
-	}
+	*bad = j;
+	err_set("'%c %s' does not apply to '%s': %s", cf->v[j].kind,
+	    path_show(cf->v[j].e.path, shown, sizeof(shown)), to, why);
+}
 fail:
 	manifest_free(out);
 	manifest_init(out);

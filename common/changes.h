@@ -45,7 +45,7 @@ enum change_kind {
  * the manifests (or, when streaming, only during the callback).
  */
 struct change {
-	char kind;			/* enum change_kind */
+	char kind; /* enum change_kind */
 	const struct entry *from;
 	const struct entry *to;
 };
@@ -106,8 +106,8 @@ int change_write(const struct change *c, FILE *fp);
  * or the old one for D).  Errors: "NAME:LINE: why"; nothing is kept.
  */
 struct change_line {
-	char kind;			/* enum change_kind, never NONE */
-	struct entry e;			/* owned */
+	char kind;	/* enum change_kind, never NONE */
+	struct entry e; /* owned */
 };
 
 struct change_file {

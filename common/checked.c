@@ -48,8 +48,9 @@ checked_copy(const struct checked_source *src,
 			goto out;
 		why = CHECKED_OUTPUT;
 		for (i = 0; i < n; i++)
-			if (out[i].fd != -1 && io_write_full(out[i].fd, p,
-			    (size_t)k, out[i].what) == -1)
+			if (out[i].fd != -1 &&
+			    io_write_full(out[i].fd, p, (size_t)k,
+				out[i].what) == -1)
 				goto out;
 	}
 	why = CHECKED_SOURCE;
@@ -102,8 +103,8 @@ fd_next(void *ctx, const unsigned char **p)
 
 int
 checked_copy_fd(int in, const char *inwhat, void *buf, size_t len,
-    const unsigned char d[DIGEST_LEN], uint64_t size, int out,
-    const char *what, enum checked_fault *fault)
+    const unsigned char d[DIGEST_LEN], uint64_t size, int out, const char *what,
+    enum checked_fault *fault)
 {
 	struct checked_fd f = { in, inwhat, buf, len, false };
 	struct checked_source src = { fd_next, &f };

@@ -22,10 +22,10 @@
 /* Whose a failure of checked_copy() was. */
 enum checked_fault {
 	CHECKED_NONE = 0,
-	CHECKED_SOURCE,		/* the source could not be read */
-	CHECKED_CONTENT,	/* the bytes are not the content: too many, too
-				 * few, another digest */
-	CHECKED_OUTPUT		/* an output could not be written */
+	CHECKED_SOURCE,	 /* the source could not be read */
+	CHECKED_CONTENT, /* the bytes are not the content: too many, too
+			  * few, another digest */
+	CHECKED_OUTPUT	 /* an output could not be written */
 };
 
 struct checked_source {
@@ -61,7 +61,7 @@ int checked_copy(const struct checked_source *src,
  * short read is the end of in (no read(2) more to see it return 0).
  */
 int checked_copy_fd(int in, const char *inwhat, void *buf, size_t len,
-    const unsigned char d[DIGEST_LEN], uint64_t size, int out,
-    const char *what, enum checked_fault *fault);
+    const unsigned char d[DIGEST_LEN], uint64_t size, int out, const char *what,
+    enum checked_fault *fault);
 
 #endif

@@ -103,8 +103,8 @@ child_exec(const struct child_spec *s, int errw)
 		_exit(127);
 	}
 	execv(s->path, s->argv);
-	dprintf(STDERR_FILENO, "%s: %s: cannot run '%s': %s\n", s->prog,
-	    s->tag, s->path, strerror(errno));
+	dprintf(STDERR_FILENO, "%s: %s: cannot run '%s': %s\n", s->prog, s->tag,
+	    s->path, strerror(errno));
 	_exit(127);
 }
 
@@ -205,8 +205,9 @@ child_supervise(struct child *c, int64_t timeout_ms, int64_t grace_ms,
 		/* Wake at least every second to see whether the child has
 		 * exited while something it started holds the pipe open;
 		 * once it is reaped, take only what is already there. */
-		r = reaped ? 0 : deadline - now < 1000 ? (int)(deadline - now) :
-		    1000;
+		r = reaped		  ? 0 :
+		    deadline - now < 1000 ? (int)(deadline - now) :
+					    1000;
 		if (pf.fd == -1) {
 			/* Its stderr closed (or was never ours): it is
 			 * exiting, or runs on without it. */

@@ -36,11 +36,11 @@ enum child_stop {
 };
 
 struct child_spec {
-	const char *path;   /* the program, run as is (no PATH search) */
-	char *const *argv;  /* NULL-terminated */
-	const char *dir;    /* working directory, or NULL */
-	const char *prog;   /* the parent's name, for the child's messages */
-	const char *tag;    /* what is run ("office97@dp2"), for the same */
+	const char *path;  /* the program, run as is (no PATH search) */
+	char *const *argv; /* NULL-terminated */
+	const char *dir;   /* working directory, or NULL */
+	const char *prog;  /* the parent's name, for the child's messages */
+	const char *tag;   /* what is run ("office97@dp2"), for the same */
 	/* "NAME=VALUE" strings to set in its environment, NULL-terminated,
 	 * or NULL. */
 	char *const *env;
@@ -75,8 +75,8 @@ int child_spawn(const struct child_spec *spec, struct child *c);
  * then killed and reaped.  c's pipe is closed in every case.
  */
 int child_supervise(struct child *c, int64_t timeout_ms, int64_t grace_ms,
-    void (*sink)(void *ctx, const char *buf, size_t n), void *ctx,
-    int *status, enum child_stop *stop);
+    void (*sink)(void *ctx, const char *buf, size_t n), void *ctx, int *status,
+    enum child_stop *stop);
 
 /* Wait up to timeout seconds (0: only look) for pid; 1 if it was reaped
  * (or cannot be waited for), 0 if it still runs. */

@@ -63,8 +63,9 @@ chunk_params_for(uint32_t avg, struct chunk_params *p)
 	if (avg < CHUNK_AVG_MIN || avg > CHUNK_AVG_MAX ||
 	    (avg & (avg - 1)) != 0)
 		return err_set("chunk average %lu: not a power of two from "
-		    "%lu to %lu", (unsigned long)avg,
-		    (unsigned long)CHUNK_AVG_MIN, (unsigned long)CHUNK_AVG_MAX);
+			       "%lu to %lu",
+		    (unsigned long)avg, (unsigned long)CHUNK_AVG_MIN,
+		    (unsigned long)CHUNK_AVG_MAX);
 	p->avg = avg;
 	p->min = avg / 4;
 	p->max = avg * 4;
@@ -260,9 +261,9 @@ struct chunk_feed {
 	/* Buffers go round: [head, head + queued) wait for the chunker,
 	 * the one after them is the caller's, the rest are free. */
 	size_t head, queued;
-	bool lent;		/* the caller holds buf[head + queued] */
+	bool lent; /* the caller holds buf[head + queued] */
 	bool stop, failed;
-	struct err_saved err;	/* the chunker's failure, for the caller */
+	struct err_saved err; /* the chunker's failure, for the caller */
 };
 
 static void *

@@ -52,9 +52,9 @@
 #define CHUNK_AVG_MAX ((uint32_t)1 << 24)
 
 struct chunk_params {
-	uint32_t avg;		/* a power of two */
-	uint32_t min;		/* avg / 4 */
-	uint32_t max;		/* avg * 4 */
+	uint32_t avg; /* a power of two */
+	uint32_t min; /* avg / 4 */
+	uint32_t max; /* avg * 4 */
 };
 
 /* The parameters for average avg (a power of two within the bounds
@@ -72,7 +72,7 @@ struct chunk {
 struct chunk_list {
 	struct chunk *v;
 	size_t n, cap;
-	uint64_t size;		/* sum of the lengths */
+	uint64_t size; /* sum of the lengths */
 };
 
 void chunk_list_free(struct chunk_list *l);
@@ -82,11 +82,11 @@ int chunk_list_add(struct chunk_list *l, uint32_t len,
 
 struct chunker {
 	struct chunk_params p;
-	uint64_t mask_small;	/* tested below avg: more bits */
-	uint64_t mask_large;	/* tested from avg on: fewer bits */
-	uint64_t h;		/* the rolling hash */
-	uint32_t len;		/* bytes of the current chunk so far */
-	struct digest dg;	/* SHA-256 of the current chunk */
+	uint64_t mask_small; /* tested below avg: more bits */
+	uint64_t mask_large; /* tested from avg on: fewer bits */
+	uint64_t h;	     /* the rolling hash */
+	uint32_t len;	     /* bytes of the current chunk so far */
+	struct digest dg;    /* SHA-256 of the current chunk */
 	struct chunk_list out;
 };
 

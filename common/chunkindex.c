@@ -30,8 +30,7 @@ chunkindex_max_len(uint64_t size, const struct chunk_params *p)
 	/* Every chunk but the last has at least min bytes. */
 	uint64_t n = size / p->min + 1;
 
-	return CHUNKINDEX_HEAD + (size_t)n * CHUNKINDEX_ENTRY +
-	    CHUNKINDEX_TAIL;
+	return CHUNKINDEX_HEAD + (size_t)n * CHUNKINDEX_ENTRY + CHUNKINDEX_TAIL;
 }
 
 int
@@ -87,8 +86,8 @@ chunkindex_decode(const unsigned char *buf, size_t len,
 		return err_set("chunk index: cut with other sizes");
 	count = be_get32(buf + 20);
 	if ((len - CHUNKINDEX_HEAD - CHUNKINDEX_TAIL) / CHUNKINDEX_ENTRY !=
-	    count || (len - CHUNKINDEX_HEAD - CHUNKINDEX_TAIL) %
-	    CHUNKINDEX_ENTRY != 0)
+		count ||
+	    (len - CHUNKINDEX_HEAD - CHUNKINDEX_TAIL) % CHUNKINDEX_ENTRY != 0)
 		return err_set("chunk index: length does not match its count");
 	if (be_get64(buf + 24) != size || memcmp(buf + 32, d, DIGEST_LEN) != 0)
 		return err_set("chunk index: of another content");
@@ -107,7 +106,8 @@ chunkindex_decode(const unsigned char *buf, size_t len,
 		    n > size - l->size) {
 			chunk_list_free(l);
 			return err_set("chunk index: chunk %lu has a bad "
-			    "length", (unsigned long)i);
+				       "length",
+			    (unsigned long)i);
 		}
 		if (chunk_list_add(l, n, q + 4) == -1) {
 			chunk_list_free(l);

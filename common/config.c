@@ -92,9 +92,11 @@ config_parse_rate(const char *s, uint64_t *rate)
 	}
 	if (num_u64(s, len, CONFIG_RATE_MAX, &v) == -1 || v == 0 ||
 	    v > CONFIG_RATE_MAX / unit)
-		return err_set("'%s' is not a rate: give bytes per second, "
+		return err_set(
+		    "'%s' is not a rate: give bytes per second, "
 		    "from 1 to 2^48, optionally with K, M or G (powers of "
-		    "1024), e.g. 512K", s);
+		    "1024), e.g. 512K",
+		    s);
 	*rate = v * unit;
 	return 0;
 }
@@ -123,14 +125,15 @@ parse_clock(const char *s, bool end, unsigned *min)
 static int
 parse_window(const char *s, size_t len, struct config_bwlimit *b)
 {
-	if (len != 11 || s[5] != '-' || parse_clock(s, false,
-	    &b->from) == -1 || parse_clock(s + 6, true, &b->to) == -1)
+	if (len != 11 || s[5] != '-' || parse_clock(s, false, &b->from) == -1 ||
+	    parse_clock(s + 6, true, &b->to) == -1)
 		return err_set("'%.*s' is not a window: give HH:MM-HH:MM "
-		    "(local time; 22:00-06:00 runs past midnight)", (int)len,
-		    s);
+			       "(local time; 22:00-06:00 runs past midnight)",
+		    (int)len, s);
 	if (b->from == b->to || (b->from == 0 && b->to == 24 * 60))
 		return err_set("window '%.*s' is empty: leave the window out "
-		    "for the whole day", (int)len, s);
+			       "for the whole day",
+		    (int)len, s);
 	b->window = true;
 	return 0;
 }
@@ -156,7 +159,7 @@ windows_overlap(const struct config_bwlimit *a, const struct config_bwlimit *b)
 	size_t na = 0, nb = 0, i, j;
 
 	if (a->window != b->window)
-		return false;	/* the windowed line is the more specific */
+		return false; /* the windowed line is the more specific */
 	if (!a->window)
 		return true;
 	if (a->from < a->to) {
@@ -207,7 +210,8 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
 			return err_set("control character in line%s",
 			    line[i] == '\r' ? " ('\\r': write the file with "
-			    "Unix line ends)" : "");
+					      "Unix line ends)" :
+					      "");
 	if ((n = split(line, len, w, wl)) == -1)
 		return err_set("more than %d words", CONFIG_WORDS_MAX);
 	if (wl[0] >= sizeof(word))
@@ -236,7 +240,8 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 			    c->remote_pkgpush_line);
 		if (n != 2)
 			return err_set("remote-pkgpush: give one PATH "
-			    "(found %d words after it)", n - 1);
+				       "(found %d words after it)",
+			    n - 1);
 		if ((c->remote_pkgpush = words_dup(w[1], wl[1])) == NULL)
 			return -1;
 		c->remote_pkgpush_line = lineno;
@@ -250,12 +255,13 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 			    c->ssh_timeout_line);
 		if (n != 2 || wl[1] >= sizeof(num))
 			return err_set("ssh-timeout: give one number of "
-			    "seconds");
+				       "seconds");
 		memcpy(num, w[1], wl[1]);
 		num[wl[1]] = '\0';
 		if (proto_parse_timeout(num, &c->ssh_timeout) == -1)
 			return err_set("ssh-timeout: '%s' is not a number of "
-			    "seconds above 0", num);
+				       "seconds above 0",
+			    num);
 		c->ssh_timeout_line = lineno;
 		return 0;
 	}
@@ -264,18 +270,19 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 
 		if (n != 2)
 			return err_set("mount: give one NAME or GROUP (found "
-			    "%d words after it)", n - 1);
+				       "%d words after it)",
+			    n - 1);
 		if ((name = words_dup(w[1], wl[1])) == NULL)
 			return -1;
 		if (!name_valid(name)) {
 			err_set("mount: '%s' is not a DP or group name (want "
-			    "[A-Za-z0-9._-]{1,64}, not starting with '.')",
+				"[A-Za-z0-9._-]{1,64}, not starting with '.')",
 			    name);
 			free(name);
 			return -1;
 		}
-		if ((nv = realloc(c->mount, (c->nmount + 1) *
-		    sizeof(*nv))) == NULL) {
+		if ((nv = realloc(c->mount, (c->nmount + 1) * sizeof(*nv))) ==
+		    NULL) {
 			free(name);
 			return err_nomem();
 		}
@@ -289,16 +296,20 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 
 		memset(&b, 0, sizeof(b));
 		if (n != 3 && n != 4)
-			return err_set("bwlimit: give TARGET RATE "
-			    "[HH:MM-HH:MM] (found %d words after it)", n - 1);
+			return err_set(
+			    "bwlimit: give TARGET RATE "
+			    "[HH:MM-HH:MM] (found %d words after it)",
+			    n - 1);
 		if (wl[1] > NAME_MAX_LEN)
 			return err_set("bwlimit: '%.*s' is not a DP, site or "
-			    "group name, or '*'", (int)wl[1], w[1]);
+				       "group name, or '*'",
+			    (int)wl[1], w[1]);
 		memcpy(b.target, w[1], wl[1]);
 		b.target[wl[1]] = '\0';
 		if (strcmp(b.target, "*") != 0 && !name_valid(b.target))
 			return err_set("bwlimit: '%s' is not a DP, site or "
-			    "group name, or '*'", b.target);
+				       "group name, or '*'",
+			    b.target);
 		if (wl[2] >= sizeof(rate))
 			return err_set("bwlimit: '%.*s' is not a rate",
 			    (int)wl[2], w[2]);
@@ -313,21 +324,25 @@ parse_line(struct config *c, const char *line, size_t len, unsigned lineno)
 			if (strcmp(c->bwlimit[i].target, b.target) == 0 &&
 			    windows_overlap(&c->bwlimit[i], &b))
 				return err_set("bwlimit: '%s' already has a "
-				    "rate %s on line %u", b.target, b.window ?
-				    "for part of this window" : "for the "
-				    "whole day", c->bwlimit[i].line);
+					       "rate %s on line %u",
+				    b.target,
+				    b.window ? "for part of this window" :
+					       "for the "
+					       "whole day",
+				    c->bwlimit[i].line);
 		if (c->nbwlimit == CONFIG_BWLIMIT_MAX)
 			return err_set("bwlimit: more than %d lines",
 			    CONFIG_BWLIMIT_MAX);
-		if ((nv = realloc(c->bwlimit, (c->nbwlimit + 1) *
-		    sizeof(*nv))) == NULL)
+		if ((nv = realloc(c->bwlimit,
+			 (c->nbwlimit + 1) * sizeof(*nv))) == NULL)
 			return err_nomem();
 		c->bwlimit = nv;
 		c->bwlimit[c->nbwlimit++] = b;
 		return 0;
 	}
 	return err_set("unknown setting '%s' (known: ssh, remote-pkgpush, "
-	    "ssh-timeout, mount, bwlimit)", word);
+		       "ssh-timeout, mount, bwlimit)",
+	    word);
 }
 
 int
@@ -367,8 +382,7 @@ fail:
 }
 
 int
-config_load(int dirfd, const char *name, const char *shown,
-    struct config *c)
+config_load(int dirfd, const char *name, const char *shown, struct config *c)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -380,8 +394,7 @@ config_load(int dirfd, const char *name, const char *shown,
 			return err_set("cannot read '%s': %s", shown,
 			    err_get());
 		/* No file: no settings. */
-		return (c->path = strdup(shown)) == NULL ?
-		    err_nomem() : 0;
+		return (c->path = strdup(shown)) == NULL ? err_nomem() : 0;
 	}
 	r = config_load_buf(buf, len, shown, c);
 	free(buf);
@@ -431,7 +444,7 @@ config_remote_pkgpush(const struct config *c)
 	if ((v = env(CONFIG_REMOTE_PKGPUSH_ENV)) != NULL)
 		return v;
 	return c != NULL && c->remote_pkgpush != NULL ? c->remote_pkgpush :
-	    "pkgpush";
+							"pkgpush";
 }
 
 int
@@ -441,8 +454,7 @@ config_ssh_timeout(const struct config *c, double dflt, double *secs)
 
 	if ((v = env(PROTO_TIMEOUT_ENV)) != NULL)
 		return proto_parse_timeout(v, secs);
-	*secs = c != NULL && c->ssh_timeout_line != 0 ? c->ssh_timeout :
-	    dflt;
+	*secs = c != NULL && c->ssh_timeout_line != 0 ? c->ssh_timeout : dflt;
 	return 0;
 }
 
@@ -494,13 +506,14 @@ config_env_overrides(const struct config *c,
 	    override(&out[n++], CONFIG_SSH_ENV, "ssh", v) == -1)
 		goto fail;
 	if ((v = env(CONFIG_REMOTE_PKGPUSH_ENV)) != NULL &&
-	    strcmp(v, c != NULL && c->remote_pkgpush != NULL ?
-	    c->remote_pkgpush : "pkgpush") != 0 &&
+	    strcmp(v,
+		c != NULL && c->remote_pkgpush != NULL ? c->remote_pkgpush :
+							 "pkgpush") != 0 &&
 	    override(&out[n++], CONFIG_REMOTE_PKGPUSH_ENV, "remote-pkgpush",
-	    v) == -1)
+		v) == -1)
 		goto fail;
 	line = c != NULL && c->ssh_timeout_line != 0 ? c->ssh_timeout :
-	    PROTO_TIMEOUT_DEFAULT;
+						       PROTO_TIMEOUT_DEFAULT;
 	if ((v = env(PROTO_TIMEOUT_ENV)) != NULL &&
 	    proto_parse_timeout(v, &t) == 0 && t != line &&
 	    override(&out[n++], PROTO_TIMEOUT_ENV, "ssh-timeout", v) == -1)
@@ -536,8 +549,8 @@ config_mount_required(const struct config *c, const char *name,
 }
 
 const struct config_bwlimit *
-config_bwlimit_find(const struct config *c, const char *name,
-    const char *group, time_t t)
+config_bwlimit_find(const struct config *c, const char *name, const char *group,
+    time_t t)
 {
 	const char *level[3];
 	const struct config_bwlimit *whole;

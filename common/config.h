@@ -61,24 +61,24 @@
 #define CONFIG_RATE_MAX ((uint64_t)1 << 48)
 
 struct config_bwlimit {
-	char target[NAME_MAX_LEN + 1];	/* a NAME or GROUP, or "*" */
-	uint64_t rate;			/* bytes per second, >= 1 */
-	bool window;			/* only from .. to */
-	unsigned from, to;		/* minutes after local midnight, to
-					 * 1440 at most; from > to runs past
-					 * midnight */
+	char target[NAME_MAX_LEN + 1]; /* a NAME or GROUP, or "*" */
+	uint64_t rate;		       /* bytes per second, >= 1 */
+	bool window;		       /* only from .. to */
+	unsigned from, to;	       /* minutes after local midnight, to
+					* 1440 at most; from > to runs past
+					* midnight */
 	unsigned line;
 };
 
 struct config {
-	char *path;		/* the file, for messages */
-	char *ssh;		/* the ssh line's words as written, or NULL */
-	char *remote_pkgpush;	/* or NULL */
-	double ssh_timeout;	/* seconds; 0: no line */
+	char *path;	      /* the file, for messages */
+	char *ssh;	      /* the ssh line's words as written, or NULL */
+	char *remote_pkgpush; /* or NULL */
+	double ssh_timeout;   /* seconds; 0: no line */
 	unsigned ssh_line, remote_pkgpush_line, ssh_timeout_line;
-	char **mount;		/* the mount lines' NAME|GROUP, file order */
+	char **mount; /* the mount lines' NAME|GROUP, file order */
 	size_t nmount;
-	struct config_bwlimit *bwlimit;	/* file order */
+	struct config_bwlimit *bwlimit; /* file order */
 	size_t nbwlimit;
 };
 

@@ -51,7 +51,7 @@ is_dir(const char *path)
 
 struct out_ctx {
 	FILE *fp;
-	struct change_stat *st;	/* NULL: write the changes */
+	struct change_stat *st; /* NULL: write the changes */
 };
 
 static int
@@ -94,8 +94,7 @@ copy_out(FILE *spill, FILE *out)
 
 /* Two manifest files: streamed, the change list spilled (diff.h). */
 static int
-diff_stream(const char *a, const char *b, struct out_ctx *x,
-    long long *count)
+diff_stream(const char *a, const char *b, struct out_ctx *x, long long *count)
 {
 	FILE *fa = NULL, *fb = NULL, *spill = NULL, *out = x->fp;
 	struct manifest_reader *ra = NULL, *rb = NULL;
@@ -170,9 +169,8 @@ out:
 }
 
 int
-diff_verify(const char *manifest, const char *dir, int jobs,
-    const char *cache, bool deep, void (*cache_note)(const char *why),
-    FILE *out, long long *n)
+diff_verify(const char *manifest, const char *dir, int jobs, const char *cache,
+    bool deep, void (*cache_note)(const char *why), FILE *out, long long *n)
 {
 	struct manifest want, have;
 	struct statcache sc;
@@ -186,8 +184,8 @@ diff_verify(const char *manifest, const char *dir, int jobs,
 	if (mdelta_load_path(manifest, &want) == -1)
 		goto out;
 	if (!is_dir(dir)) {
-		err_set("'%s': not a directory", path_show(dir, shown,
-		    sizeof(shown)));
+		err_set("'%s': not a directory",
+		    path_show(dir, shown, sizeof(shown)));
 		goto out;
 	}
 	if (cache != NULL) {
@@ -198,8 +196,8 @@ diff_verify(const char *manifest, const char *dir, int jobs,
 		    cache_note != NULL)
 			cache_note(err_get());
 	}
-	if (diff_scan(dir, jobs, NULL, cache != NULL ? &sc : NULL,
-	    &have) == -1 ||
+	if (diff_scan(dir, jobs, NULL, cache != NULL ? &sc : NULL, &have) ==
+		-1 ||
 	    (*n = changes_compute(&want, &have, out_change, &x)) == -1)
 		goto out;
 	if (cache != NULL && statcache_save(&sc, &have, cfd, base) == -1)

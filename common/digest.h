@@ -15,7 +15,7 @@
 #define DIGEST_HEXLEN 64
 
 struct digest {
-	void *ctx;		/* EVP_MD_CTX */
+	void *ctx; /* EVP_MD_CTX */
 };
 
 int digest_init(struct digest *d);

@@ -29,12 +29,12 @@ digestset_sort(void *v, size_t n, size_t elsize, bool strict, size_t *kept)
 	for (i = 0, u = 0; i < n; i++) {
 		it = (const struct digestset_item *)(p + i * elsize);
 		if (u > 0) {
-			last = (const struct digestset_item *)(p + (u - 1) *
-			    elsize);
+			last = (const struct digestset_item *)(p +
+			    (u - 1) * elsize);
 			if (memcmp(last->d, it->d, DIGEST_LEN) == 0) {
 				if (strict && last->size != it->size)
 					return err_set("one digest with two "
-					    "sizes");
+						       "sizes");
 				continue;
 			}
 		}

@@ -31,8 +31,7 @@ struct digestset_item {
  * With strict, a digest met again with another size is -1, err "one
  * digest with two sizes"; without, the repeat is dropped all the same.
  */
-int digestset_sort(void *v, size_t n, size_t elsize, bool strict,
-    size_t *kept);
+int digestset_sort(void *v, size_t n, size_t elsize, bool strict, size_t *kept);
 
 /* The element of the sorted set v (n elements of elsize bytes) with
  * digest d, or NULL. */
@@ -41,7 +40,7 @@ void *digestset_find(const void *v, size_t n, size_t elsize,
 
 /* The contents of m's `f` entries as a sorted set (not strict): *v is
  * malloc'd (free()), *n its elements; -1 on ENOMEM. */
-int digestset_of_manifest(const struct manifest *m,
-    struct digestset_item **v, size_t *n);
+int digestset_of_manifest(const struct manifest *m, struct digestset_item **v,
+    size_t *n);
 
 #endif

@@ -29,7 +29,7 @@
 int
 dp_open(const char *path, bool create, struct dp_handle *h)
 {
-	size_t wl = 4 * strlen(path) + 8;	/* \ooo: 4 bytes a byte */
+	size_t wl = 4 * strlen(path) + 8; /* \ooo: 4 bytes a byte */
 
 	h->rootfd = h->metafd = h->lockfd = -1;
 	if ((h->where = malloc(wl)) == NULL)
@@ -53,7 +53,8 @@ dp_open(const char *path, bool create, struct dp_handle *h)
 	if (h->metafd == -1 && !(errno == ENOENT && !create)) {
 		if (errno == ELOOP || errno == ENOTDIR)
 			err_set("%s/%s: not a directory (a link or a file "
-			    "there is refused)", path, DP_META);
+				"there is refused)",
+			    path, DP_META);
 		else
 			err_sys("%s/%s", path, DP_META);
 		goto fail;
@@ -111,9 +112,8 @@ dp_tree_parse(const char *name, uint64_t *v, unsigned *k)
 
 	if (name[0] != 'v' || strlen(name) >= DP_TREE_MAX ||
 	    (dot = strchr(name, '.')) == NULL ||
-	    num_u64(name + 1, (size_t)(dot - name - 1), UINT64_MAX, &n) ==
-	    -1 || num_u64(dot + 1, strlen(dot + 1), UINT_MAX, &kk) == -1 ||
-	    kk == 0)
+	    num_u64(name + 1, (size_t)(dot - name - 1), UINT64_MAX, &n) == -1 ||
+	    num_u64(dot + 1, strlen(dot + 1), UINT_MAX, &kk) == -1 || kk == 0)
 		return -1;
 	if (v != NULL)
 		*v = n;
@@ -188,7 +188,7 @@ dp_state_set_lived(struct dp_state *s, char (*v)[DP_TREE_MAX], size_t n)
 int
 dp_state_make_live(struct dp_state *s, const char *tree)
 {
-	char (*v)[DP_TREE_MAX] = NULL, t[DP_TREE_MAX];
+	char(*v)[DP_TREE_MAX] = NULL, t[DP_TREE_MAX];
 	size_t n = 0, i;
 	int rc;
 
@@ -271,8 +271,8 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 	ssize_t n;
 
 	*found = false;
-	if ((fd = openat(pkgfd, DP_STATE, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
+	if ((fd = openat(pkgfd, DP_STATE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1) {
 		if (errno == ENOENT)
 			return 0;
 		return err_sys("%s/%s", what, DP_STATE);
@@ -333,8 +333,8 @@ state_load(int pkgfd, const char *what, struct dp_state *s, bool *found)
 			s->lived = NULL;
 			if (!lived_valid(val))
 				goto bad;
-			if ((s->lived = strdup(strcmp(val, "-") == 0 ? "" :
-			    val)) == NULL) {
+			if ((s->lived = strdup(
+				 strcmp(val, "-") == 0 ? "" : val)) == NULL) {
 				err_nomem();
 				goto out;
 			}
@@ -363,8 +363,8 @@ out:
 }
 
 int
-dp_state_write(struct dp_handle *h, const char *pkg,
-    const struct dp_state *s, uint64_t *bytes)
+dp_state_write(struct dp_handle *h, const char *pkg, const struct dp_state *s,
+    uint64_t *bytes)
 {
 	struct atomic_file af;
 	FILE *fp;
@@ -381,9 +381,8 @@ dp_state_write(struct dp_handle *h, const char *pkg,
 	if ((fp = atomic_stream(&af)) == NULL)
 		goto out;
 	fprintf(fp, "%s\nlayout %s\nversion %" PRIu64 "\nstate %s\n",
-	    STATE_MAGIC, s->layout == DP_LAYOUT_INPLACE ? "inplace" :
-	    "atomic", s->version,
-	    s->status == DP_ST_PARTIAL ? "partial" : "complete");
+	    STATE_MAGIC, s->layout == DP_LAYOUT_INPLACE ? "inplace" : "atomic",
+	    s->version, s->status == DP_ST_PARTIAL ? "partial" : "complete");
 	if (s->status == DP_ST_PARTIAL)
 		fprintf(fp, "from %" PRIu64 "\n", s->from);
 	if (s->layout == DP_LAYOUT_ATOMIC && s->tree[0])
@@ -466,8 +465,8 @@ dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
 		if (strncmp(link, want, strlen(want)) != 0 ||
 		    dp_tree_parse(link + strlen(want), &lv, NULL) == -1) {
 			err_set("%s/%s: a link to '%s', not to a tree of "
-			    "pkgdist: refusing to touch it", h->where, pkg,
-			    link);
+				"pkgdist: refusing to touch it",
+			    h->where, pkg, link);
 			goto out;
 		}
 		if (pkgfd == -1) {
@@ -501,16 +500,17 @@ dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
 	} else if (S_ISDIR(st.st_mode)) {
 		if (!found || s->layout != DP_LAYOUT_INPLACE) {
 			err_set("%s/%s: a plain directory that pkgdist did "
-			    "not write in place: refusing to touch it",
+				"not write in place: refusing to touch it",
 			    h->where, pkg);
 			goto out;
 		}
-		if (m != NULL && mdelta_load_at(pkgfd, DP_MANIFEST, what, m,
-		    b) == -1)
+		if (m != NULL &&
+		    mdelta_load_at(pkgfd, DP_MANIFEST, what, m, b) == -1)
 			goto out;
 	} else {
 		err_set("%s/%s: neither a directory nor a link: refusing "
-		    "to touch it", h->where, pkg);
+			"to touch it",
+		    h->where, pkg);
 		goto out;
 	}
 	rc = 0;
@@ -794,8 +794,8 @@ dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
 		{
 			char name[256];
 			size_t cl = (size_t)(p - comp);
-			int parent = w->depth ? w->fds[w->depth - 1] :
-			    w->rootfd;
+			int parent =
+			    w->depth ? w->fds[w->depth - 1] : w->rootfd;
 
 			if (cl >= sizeof(name))
 				return err_set("'%s': name too long", path);
@@ -804,8 +804,7 @@ dp_walk_parent(struct dp_walk *w, const char *path, int *dirfd,
 			if ((fd = openat(parent, name, DIRFLAGS)) == -1) {
 				if (errno == ELOOP)
 					errno = ENOTDIR;
-				return err_sys("'%.*s'", (int)(p - path),
-				    path);
+				return err_sys("'%.*s'", (int)(p - path), path);
 			}
 		}
 		w->fds[w->depth] = fd;

@@ -82,11 +82,11 @@
 #define DP_INPLACE_TMP ".pkgdist-tmp-"
 
 struct dp_handle {
-	int rootfd;		/* the DP root directory */
-	int metafd;		/* DP/.pkgdist, -1 if absent (read-only open) */
-	int lockfd;		/* -1 unless locked */
-	char *where;		/* the DP's path, for messages: shown with
-				 * path_show(), one line whatever it holds */
+	int rootfd;  /* the DP root directory */
+	int metafd;  /* DP/.pkgdist, -1 if absent (read-only open) */
+	int lockfd;  /* -1 unless locked */
+	char *where; /* the DP's path, for messages: shown with
+		      * path_show(), one line whatever it holds */
 };
 
 /*
@@ -103,8 +103,7 @@ int dp_open(const char *path, bool create, struct dp_handle *h);
  * (already shown), path, from a manifest, through path_show(), so that
  * a name with a newline stays on its line.  Returns buf.
  */
-const char *dp_what(const char *where, const char *path, char *buf,
-    size_t len);
+const char *dp_what(const char *where, const char *path, char *buf, size_t len);
 void dp_close(struct dp_handle *h);
 
 /* Take the DP's lock, waiting up to timeout seconds (lock.h). */
@@ -115,10 +114,10 @@ enum dp_status { DP_ST_NONE = 0, DP_ST_COMPLETE, DP_ST_PARTIAL };
 
 struct dp_state {
 	enum dp_layout layout;
-	enum dp_status status;	/* NONE: the DP does not hold the package */
+	enum dp_status status; /* NONE: the DP does not hold the package */
 	uint64_t version;
 	uint64_t from;		/* partial: version before */
-	char tree[DP_TREE_MAX];	/* atomic: "vN.K" */
+	char tree[DP_TREE_MAX]; /* atomic: "vN.K" */
 	char *lived;		/* atomic: the "lived" line's trees (blank-
 				 * separated, "" none), or NULL when the
 				 * record has no such line; malloc'd */
@@ -144,8 +143,8 @@ int dp_state_read(struct dp_handle *h, const char *pkg, struct dp_state *s,
     struct manifest *m);
 /* The same; b (may be NULL) gets the base m was read against, for
  * writing the next manifest as a delta (mdelta.h). */
-int dp_state_read_base(struct dp_handle *h, const char *pkg,
-    struct dp_state *s, struct manifest *m, struct mdelta_base *b);
+int dp_state_read_base(struct dp_handle *h, const char *pkg, struct dp_state *s,
+    struct manifest *m, struct mdelta_base *b);
 /* Write the state record of pkg (DP/.pkgdist/PKG/state) atomically;
  * *bytes (may be NULL) is increased by the bytes written. */
 int dp_state_write(struct dp_handle *h, const char *pkg,
@@ -177,12 +176,10 @@ void dp_tree_manifest_name(const char *tree,
  * live before the current), copied into out; 1, or 0 past the end.
  */
 int dp_state_make_live(struct dp_state *s, const char *tree);
-int dp_state_lived(const struct dp_state *s, size_t i,
-    char out[DP_TREE_MAX]);
+int dp_state_lived(const struct dp_state *s, size_t i, char out[DP_TREE_MAX]);
 /* Replace s->lived by the trees of v[0..n) in that order (NULL-safe).
  * 0, or -1 (out of memory). */
-int dp_state_set_lived(struct dp_state *s, char (*v)[DP_TREE_MAX],
-    size_t n);
+int dp_state_set_lived(struct dp_state *s, char (*v)[DP_TREE_MAX], size_t n);
 
 /*
  * Atomic layout: make DP/.pkgdist/PKG/manifest (pkgfd: DP/.pkgdist/PKG)
@@ -203,8 +200,8 @@ void dp_packages_free(char **names, size_t n);
 /* One package's state on a DP, local or remote (remote_status()). */
 struct dp_pkg_state {
 	char package[NAME_MAX_LEN + 1];
-	struct dp_state st;	/* st.error malloc'd or NULL */
-	char *damaged;		/* the state cannot be read: why; else NULL */
+	struct dp_state st; /* st.error malloc'd or NULL */
+	char *damaged;	    /* the state cannot be read: why; else NULL */
 };
 
 /*
@@ -262,11 +259,11 @@ int dp_view(const struct manifest *src, const char *pkg, uint64_t version,
  * share most of their parents).  Every level is opened with O_NOFOLLOW.
  */
 struct dp_walk {
-	int rootfd;		/* not owned */
-	int *fds;		/* fds[i]: directory of the first i+1 levels */
-	size_t *ends;		/* ends[i]: length of that prefix in cur */
+	int rootfd;   /* not owned */
+	int *fds;     /* fds[i]: directory of the first i+1 levels */
+	size_t *ends; /* ends[i]: length of that prefix in cur */
 	size_t depth, cap;
-	char *cur;		/* current directory path */
+	char *cur; /* current directory path */
 	size_t curcap;
 };
 

@@ -83,7 +83,7 @@ parse_ssh(const char *s, struct dp_target *t)
 	/* s points just past "ssh://". */
 	if ((slash = strchr(p, '/')) == NULL)
 		return err_set("ssh target has no path (ssh://[user@]host"
-		    "[:port]/path)");
+			       "[:port]/path)");
 	at = memchr(p, '@', (size_t)(slash - p));
 	if (at != NULL) {
 		if (at == p)
@@ -93,7 +93,7 @@ parse_ssh(const char *s, struct dp_target *t)
 		for (i = 0; p + i < at; i++)
 			if (!user_char((unsigned char)p[i]))
 				return err_set("ssh user name has a "
-				    "character not allowed");
+					       "character not allowed");
 		if ((t->user = xstrndup(p, (size_t)(at - p))) == NULL)
 			return -1;
 		p = at + 1;
@@ -107,8 +107,8 @@ parse_ssh(const char *s, struct dp_target *t)
 		for (i = 0; hs + i < he; i++) {
 			unsigned char c = (unsigned char)hs[i];
 			if (!((c >= '0' && c <= '9') ||
-			    (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-			    c == ':' || c == '.'))
+				(c >= 'a' && c <= 'f') ||
+				(c >= 'A' && c <= 'F') || c == ':' || c == '.'))
 				return err_set("ssh host: bad IPv6 address");
 		}
 		p = he + 1;
@@ -124,7 +124,7 @@ parse_ssh(const char *s, struct dp_target *t)
 		for (i = 0; hs + i < he; i++)
 			if (!host_char((unsigned char)hs[i]))
 				return err_set("ssh host has a character "
-				    "not allowed");
+					       "not allowed");
 	}
 	if ((t->host = xstrndup(hs, (size_t)(he - hs))) == NULL)
 		return -1;
@@ -133,7 +133,7 @@ parse_ssh(const char *s, struct dp_target *t)
 
 		if (*p != ':')
 			return err_set("ssh host: unexpected text after "
-			    "the host");
+				       "the host");
 		p++;
 		if (p == slash)
 			return err_set("ssh port is empty");
@@ -164,15 +164,15 @@ dplist_target_parse(const char *text, struct dp_target *t)
 		r = parse_ssh(text + 6, t);
 	} else if (text[0] == '/') {
 		t->kind = DP_LOCAL;
-		r = (t->path = strdup(text)) == NULL ?
-		    err_nomem() : 0;
+		r = (t->path = strdup(text)) == NULL ? err_nomem() : 0;
 	} else if (strstr(text, "://") != NULL) {
 		r = err_set("target '%s': unknown scheme (only ssh:// "
-		    "is known)", text);
+			    "is known)",
+		    text);
 		return r;
 	} else {
 		r = err_set("target must be an absolute directory or an "
-		    "ssh:// address");
+			    "ssh:// address");
 	}
 	if (r == -1)
 		dplist_target_free(t);
@@ -195,15 +195,15 @@ dplist_target_string(const struct dp_target *t)
 	if (t->port)
 		snprintf(port, sizeof(port), ":%u", t->port);
 	ipv6 = strchr(t->host, ':') != NULL;
-	n = strlen(t->host) + strlen(t->path) + (t->user ? strlen(t->user) :
-	    0) + 32;
+	n = strlen(t->host) + strlen(t->path) +
+	    (t->user ? strlen(t->user) : 0) + 32;
 	if ((s = malloc(n)) == NULL) {
 		err_nomem();
 		return NULL;
 	}
 	snprintf(s, n, "ssh://%s%s%s%s%s%s%s", t->user ? t->user : "",
-	    t->user ? "@" : "", ipv6 ? "[" : "", t->host, ipv6 ? "]" : "",
-	    port, t->path);
+	    t->user ? "@" : "", ipv6 ? "[" : "", t->host, ipv6 ? "]" : "", port,
+	    t->path);
 	return s;
 }
 
@@ -244,32 +244,37 @@ parse_line(const char *line, size_t len, const char *noun, struct dp *dp)
 
 	/* A DOS line end first: it is the likely cause of what follows. */
 	if (len > 0 && line[len - 1] == '\r')
-		return err_set("line ends in '\\r' (a DOS line end; the list "
+		return err_set(
+		    "line ends in '\\r' (a DOS line end; the list "
 		    "wants Unix line ends: dos2unix FILE, or sed -i 's/\\r$//' "
 		    "FILE)");
 	for (i = 0; i < len; i++)
 		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
 			return err_set("control character \\%03o in line "
-			    "(write it in TARGET as \\%03o)",
+				       "(write it in TARGET as \\%03o)",
 			    (unsigned char)line[i], (unsigned char)line[i]);
 	n = split(line, len, f, fl);
 	if (n > 3)
-		return err_set("expected 'NAME GROUP TARGET', found %s "
+		return err_set(
+		    "expected 'NAME GROUP TARGET', found %s "
 		    "fields (a space in TARGET is written \\040, a tab "
-		    "\\011)", n > 4 ? "more than 4" : "4");
+		    "\\011)",
+		    n > 4 ? "more than 4" : "4");
 	if (n != 3)
 		return err_set("expected 'NAME GROUP TARGET', found %zu "
-		    "field%s", n, n == 1 ? "" : "s");
+			       "field%s",
+		    n, n == 1 ? "" : "s");
 	if ((dp->name = xstrndup(f[0], fl[0])) == NULL ||
 	    (dp->group = xstrndup(f[1], fl[1])) == NULL ||
 	    (dp->target_text = xstrndup(f[2], fl[2])) == NULL)
 		return -1;
 	if (!name_valid(dp->name))
 		return err_set("bad %s name (want [A-Za-z0-9._-]{1,64}, "
-		    "not starting with '.')", noun);
+			       "not starting with '.')",
+		    noun);
 	if (!name_valid(dp->group))
 		return err_set("bad group name (want [A-Za-z0-9._-]{1,64}, "
-		    "not starting with '.')");
+			       "not starting with '.')");
 	if (path_unescape(f[2], fl[2], &target) == -1)
 		return err_prefix("target: ");
 	if (dplist_target_parse(target, &dp->target) == -1) {
@@ -349,8 +354,7 @@ fail:
 }
 
 int
-dplist_load_buf(const char *buf, size_t len, const char *name,
-    struct dplist *l)
+dplist_load_buf(const char *buf, size_t len, const char *name, struct dplist *l)
 {
 	return load_buf(buf, len, name, "DP", l);
 }
@@ -402,10 +406,12 @@ dplist_load_pair(const char *dps_path, const char *sites_path,
 		goto fail;
 	for (i = 0; i < sites->n; i++)
 		if ((clash = dplist_find(dps, sites->v[i].name)) != NULL) {
-			err_set("%s:%u: site '%s' has the name of the DP on "
+			err_set(
+			    "%s:%u: site '%s' has the name of the DP on "
 			    "%s:%u (a name is one target: unique across both "
-			    "lists)", sites_path, sites->v[i].line,
-			    sites->v[i].name, dps_path, clash->line);
+			    "lists)",
+			    sites_path, sites->v[i].line, sites->v[i].name,
+			    dps_path, clash->line);
 			goto fail;
 		}
 	return 0;

@@ -42,29 +42,29 @@
 #include <stddef.h>
 
 enum dp_kind {
-	DP_LOCAL = 1,		/* a directory on this host (disk, NFS, SMB) */
-	DP_SSH = 2		/* ssh://[user@]host[:port]/path */
+	DP_LOCAL = 1, /* a directory on this host (disk, NFS, SMB) */
+	DP_SSH = 2    /* ssh://[user@]host[:port]/path */
 };
 
 struct dp_target {
 	enum dp_kind kind;
-	char *path;		/* local: the directory; ssh: remote path;
-				 * always absolute, unescaped, no NUL */
-	char *user;		/* ssh: login name, NULL if none given */
-	char *host;		/* ssh: host (IPv6 without brackets) */
-	unsigned port;		/* ssh: 0 if none given */
+	char *path;    /* local: the directory; ssh: remote path;
+			* always absolute, unescaped, no NUL */
+	char *user;    /* ssh: login name, NULL if none given */
+	char *host;    /* ssh: host (IPv6 without brackets) */
+	unsigned port; /* ssh: 0 if none given */
 };
 
 struct dp {
-	char *name;		/* name_valid() */
-	char *group;		/* name_valid() */
-	char *target_text;	/* TARGET as written (escaped) */
+	char *name;	   /* name_valid() */
+	char *group;	   /* name_valid() */
+	char *target_text; /* TARGET as written (escaped) */
 	struct dp_target target;
-	unsigned line;		/* line number in the file, for messages */
+	unsigned line; /* line number in the file, for messages */
 };
 
 struct dplist {
-	struct dp *v;		/* in file order */
+	struct dp *v; /* in file order */
 	size_t n, cap;
 };
 

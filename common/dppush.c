@@ -51,8 +51,9 @@ clean_debris(struct dp_handle *h, const char *pkg)
 	if (h->metafd == -1)
 		return 0;
 	if ((pkgfd = openat(h->metafd, pkg, LAYOUT_DIRFLAGS)) == -1)
-		return errno == ENOENT ? 0 : err_sys("%s/%s/%s", h->where,
-		    DP_META, pkg);
+		return errno == ENOENT ?
+		    0 :
+		    err_sys("%s/%s/%s", h->where, DP_META, pkg);
 	if (io_list_names(pkgfd, is_debris, NULL, &names, &n) == -1) {
 		close(pkgfd);
 		return err_prefix("%s/%s/%s: ", h->where, DP_META, pkg);
@@ -147,8 +148,8 @@ scan_dp(struct dp_handle *h, const char *pkg, const struct dp_state *st,
 	memset(&ts, 0, sizeof(ts));
 	if (st->layout == DP_LAYOUT_ATOMIC) {
 		fd = openat(pkgfd, st->tree, LAYOUT_DIRFLAGS);
-		snprintf(what, sizeof(what), "%s/%s/%s/%s", h->where,
-		    DP_META, pkg, st->tree);
+		snprintf(what, sizeof(what), "%s/%s/%s/%s", h->where, DP_META,
+		    pkg, st->tree);
 	} else {
 		fd = openat(h->rootfd, pkg, LAYOUT_DIRFLAGS);
 		snprintf(what, sizeof(what), "%s/%s", h->where, pkg);
@@ -229,8 +230,8 @@ layout_of(enum dp_layout l)
  */
 static int
 read_state(struct dp_handle *h, const char *pkg, uint64_t v,
-    const struct dp_push_opts *o, struct dp_push_result *r,
-    struct dp_state *st, struct manifest *oldm, struct mdelta_base *base)
+    const struct dp_push_opts *o, struct dp_push_result *r, struct dp_state *st,
+    struct manifest *oldm, struct mdelta_base *base)
 {
 	struct err_saved why = ERR_SAVED_INIT;
 
@@ -254,15 +255,16 @@ read_state(struct dp_handle *h, const char *pkg, uint64_t v,
 	r->old_partial = st->status == DP_ST_PARTIAL;
 	if (r->held && st->version > v && !o->rollback) {
 		r->permanent = true;
-		return err_set("%s/%s: holds version %" PRIu64 ", above %"
-		    PRIu64 ": refusing to go down (use --rollback)", h->where,
-		    pkg, st->version, v);
+		return err_set("%s/%s: holds version %" PRIu64
+			       ", above %" PRIu64
+			       ": refusing to go down (use --rollback)",
+		    h->where, pkg, st->version, v);
 	}
 	if (r->held && st->version < v && o->rollback) {
 		r->permanent = true;
-		return err_set("%s/%s: holds version %" PRIu64 ", below %"
-		    PRIu64 ": --rollback only goes down", h->where, pkg,
-		    st->version, v);
+		return err_set("%s/%s: holds version %" PRIu64
+			       ", below %" PRIu64 ": --rollback only goes down",
+		    h->where, pkg, st->version, v);
 	}
 	return 0;
 }
@@ -282,8 +284,8 @@ up_to_date(const struct layout_ops *lo, struct layout_push *a)
 	if (a->st->error != NULL) {
 		free(a->st->error);
 		a->st->error = NULL;
-		if (dp_state_write(a->h, a->pkg, a->st,
-		    &a->r->state_bytes) == -1)
+		if (dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes) ==
+		    -1)
 			return -1;
 	}
 	if (a->r->state_rebuilt) {
@@ -334,8 +336,7 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	r->inplace = lo->layout == DP_LAYOUT_INPLACE;
 	if (dp_view(newm, pkg, v, &newv) == -1)
 		goto out;
-	if (r->held && !o->dry_run &&
-	    (pkgfd = dp_pkgdir(h, pkg, false)) == -1)
+	if (r->held && !o->dry_run && (pkgfd = dp_pkgdir(h, pkg, false)) == -1)
 		goto out;
 	if (r->held && o->dry_run && h->metafd != -1)
 		pkgfd = openat(h->metafd, pkg, LAYOUT_DIRFLAGS);
@@ -366,10 +367,10 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 		}
 	}
 
-	if (r->held && pkgfd != -1 && (o->verify ||
-	    st.status == DP_ST_PARTIAL)) {
+	if (r->held && pkgfd != -1 &&
+	    (o->verify || st.status == DP_ST_PARTIAL)) {
 		if (scan_dp(h, pkg, &st, pkgfd, o->verify ? NULL : &oldm, o,
-		    &actual) == -1)
+			&actual) == -1)
 			goto out;
 		if (manifest_set_header(&actual, pkg, st.version) == -1)
 			goto out;
@@ -396,7 +397,7 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	 * failure leaves unwritten comes off again below. */
 	planned = r->bytes;
 	progress_expect(o->progress, (int64_t)planned);
-	r->bytes = 0;	/* from here: bytes actually written */
+	r->bytes = 0; /* from here: bytes actually written */
 	if (pkgfd == -1 && (pkgfd = dp_pkgdir(h, pkg, true)) == -1)
 		goto out;
 	a.pkgfd = pkgfd;
@@ -422,8 +423,9 @@ bool
 dp_push_refused(const struct dp_push_result *r, bool rollback)
 {
 	/* The checks of step 2, which come before anything is written. */
-	return r->permanent && r->held && (rollback ?
-	    r->old_version < r->new_version : r->old_version > r->new_version);
+	return r->permanent && r->held &&
+	    (rollback ? r->old_version < r->new_version :
+			r->old_version > r->new_version);
 }
 
 int
@@ -439,8 +441,8 @@ dp_push_after(struct dp_handle *h, const char *pkg, unsigned keep)
 
 	dp_state_init(&st);
 	manifest_init(&m);
-	if (h->metafd == -1 || (pkgfd = openat(h->metafd, pkg,
-	    LAYOUT_DIRFLAGS)) == -1)
+	if (h->metafd == -1 ||
+	    (pkgfd = openat(h->metafd, pkg, LAYOUT_DIRFLAGS)) == -1)
 		return err_sys("%s/%s/%s", h->where, DP_META, pkg);
 	if (dp_state_read(h, pkg, &st, &m) == -1)
 		goto out;

@@ -78,55 +78,55 @@ struct content_source {
 };
 
 struct dp_push_opts {
-	bool inplace;		/* layout for a DP that does not hold the
-				 * package yet (a DP keeps its layout) */
-	bool verify;		/* re-hash what the DP holds first */
-	bool rollback;		/* allow a lower version */
-	bool dry_run;		/* compute and report, change nothing */
-	unsigned keep;		/* atomic: trees kept, current included */
-	int jobs;		/* hash threads for a scan (0: all CPUs) */
+	bool inplace;  /* layout for a DP that does not hold the
+			* package yet (a DP keeps its layout) */
+	bool verify;   /* re-hash what the DP holds first */
+	bool rollback; /* allow a lower version */
+	bool dry_run;  /* compute and report, change nothing */
+	unsigned keep; /* atomic: trees kept, current included */
+	int jobs;      /* hash threads for a scan (0: all CPUs) */
 	/* Threads writing files at once (0 or 1: one, in the order given
 	 * to prepare()).  More only with a source whose write() may be
 	 * called from several threads at once, in any order (the store);
 	 * never with a stream (the remote side). */
 	int write_threads;
-	struct progress *progress;	/* may be NULL */
-	struct ratelimit *rate;	/* remote DPs: the cap on what crosses the
-				 * connection (ratelimit.h), or NULL */
-	bool defer_tidy;	/* atomic: leave the removal of trees beyond
-				 * keep to dp_push_after() */
+	struct progress *progress; /* may be NULL */
+	struct ratelimit *rate;	   /* remote DPs: the cap on what crosses the
+				    * connection (ratelimit.h), or NULL */
+	bool defer_tidy;	   /* atomic: leave the removal of trees beyond
+				    * keep to dp_push_after() */
 };
 
 void dp_push_opts_init(struct dp_push_opts *o);
 
 struct dp_push_result {
-	bool held;		/* the DP held the package before */
+	bool held; /* the DP held the package before */
 	uint64_t old_version, new_version;
 	bool old_partial;
 	uint64_t added, changed, deleted, meta; /* entries */
-	uint64_t linked;	/* atomic: files hard-linked, unchanged */
-	uint64_t bytes;		/* bytes of content written */
-	uint64_t state_bytes;	/* bytes of state written on the DP (the
-				 * state record, manifest deltas, bases) */
-	bool from_spare;	/* atomic: the new tree was made from the
-				 * spare (dp_push_after) */
-	bool state_rebuilt;	/* --verify: the DP's state manifest could
-				 * not be read and was made anew */
-	char warning[512];	/* done, but something to tell ("": none):
-				 * an unused base that could not be removed */
-	uint64_t busy;		/* inplace: files in use, left untouched */
-	bool reused_tree;	/* rollback to a kept tree, nothing copied */
-	bool up_to_date;	/* nothing to do */
-	bool inplace;		/* the layout used is in place */
-	bool kept_layout;	/* the DP's layout differs from o->inplace's
-				 * and was kept */
-	int failed_errno;	/* on failure: errno class, 0 if unknown */
-	bool permanent;		/* on failure: waiting will not help (a
-				 * lower version refused) */
-	uint64_t bytes_sent;	/* remote: bytes sent on the connection */
-	uint64_t bytes_saved;	/* remote: stored bytes of changed large
-				 * files not sent, the DP's old copies
-				 * holding them (recipes) */
+	uint64_t linked;      /* atomic: files hard-linked, unchanged */
+	uint64_t bytes;	      /* bytes of content written */
+	uint64_t state_bytes; /* bytes of state written on the DP (the
+			       * state record, manifest deltas, bases) */
+	bool from_spare;      /* atomic: the new tree was made from the
+			       * spare (dp_push_after) */
+	bool state_rebuilt;   /* --verify: the DP's state manifest could
+			       * not be read and was made anew */
+	char warning[512];    /* done, but something to tell ("": none):
+			       * an unused base that could not be removed */
+	uint64_t busy;	      /* inplace: files in use, left untouched */
+	bool reused_tree;     /* rollback to a kept tree, nothing copied */
+	bool up_to_date;      /* nothing to do */
+	bool inplace;	      /* the layout used is in place */
+	bool kept_layout;     /* the DP's layout differs from o->inplace's
+			       * and was kept */
+	int failed_errno;     /* on failure: errno class, 0 if unknown */
+	bool permanent;	      /* on failure: waiting will not help (a
+			       * lower version refused) */
+	uint64_t bytes_sent;  /* remote: bytes sent on the connection */
+	uint64_t bytes_saved; /* remote: stored bytes of changed large
+			       * files not sent, the DP's old copies
+			       * holding them (recipes) */
 };
 
 /*

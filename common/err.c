@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PKGDIST_ERR_C	/* err.h: define the functions, not the analyzer macros */
+#define PKGDIST_ERR_C /* err.h: define the functions, not the analyzer macros \
+		       */
 #include "err.h"
 
 /* The fallback when no buffer can grow; also the first buffer. */
@@ -24,9 +25,9 @@
 #define ERR_HEAD 256
 
 static _Thread_local char err_fixed[ERR_FIXED];
-static _Thread_local char *err_dyn;	/* malloc'd, or NULL */
+static _Thread_local char *err_dyn; /* malloc'd, or NULL */
 static _Thread_local size_t err_dyncap;
-static _Thread_local const char *err_cur;	/* NULL: err_fixed */
+static _Thread_local const char *err_cur; /* NULL: err_fixed */
 static _Thread_local int err_saved_errno;
 
 static pthread_key_t err_key;
@@ -87,11 +88,11 @@ err_store_fixed(const char *head, size_t n1, const char *tail, size_t n2)
 		o = keep;
 		memcpy(tmp + o, "...", 3);
 		o += 3;
-		t = ERR_FIXED - 1 - o;	/* room left for the end */
+		t = ERR_FIXED - 1 - o; /* room left for the end */
 		if (n2 >= t) {
 			memcpy(tmp + o, tail + n2 - t, t);
 		} else {
-			size_t from1 = t - n2;	/* end of head, then tail */
+			size_t from1 = t - n2; /* end of head, then tail */
 
 			memcpy(tmp + o, head + n1 - from1, from1);
 			memcpy(tmp + o + from1, tail, n2);
@@ -228,7 +229,7 @@ err_prefix(const char *fmt, ...)
 	va_end(ap);
 	if (p == NULL) {
 		errno = saved;
-		return -1;	/* no memory: the message stays as it was */
+		return -1; /* no memory: the message stays as it was */
 	}
 	if ((all = malloc(n + no + 1)) == NULL)
 		err_store_fixed(p, n, old, no);

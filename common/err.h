@@ -27,7 +27,7 @@ int err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* As err_set, but err_errno() then returns errnum: for failures that are
  * no failed system call yet must be told apart (a busy lock). */
 int err_code(int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* An allocation failed: the one wording, "out of memory", with ENOMEM
  * for err_errno(); returns -1. */
@@ -51,10 +51,13 @@ int err_errno(void);
  * (ERR_SAVED_INIT, or all zero).
  */
 struct err_saved {
-	char *msg;	/* NULL: nothing saved */
+	char *msg; /* NULL: nothing saved */
 	int errnum;
 };
-#define ERR_SAVED_INIT { NULL, 0 }
+#define ERR_SAVED_INIT \
+	{ \
+		NULL, 0 \
+	}
 
 /* Keep the current error in s, which must be empty.  With no memory to
  * copy it, s holds "out of memory" (and the errno). */

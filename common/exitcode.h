@@ -9,9 +9,9 @@
 #define PKGDIST_EXITCODE_H
 
 enum {
-	EXIT_DONE = 0,		/* everything asked for was done */
-	EXIT_PARTIAL = 1,	/* differences found / some targets failed */
-	EXIT_TROUBLE = 2	/* bad usage or input, nothing changed */
+	EXIT_DONE = 0,	  /* everything asked for was done */
+	EXIT_PARTIAL = 1, /* differences found / some targets failed */
+	EXIT_TROUBLE = 2  /* bad usage or input, nothing changed */
 };
 
 #endif

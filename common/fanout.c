@@ -23,7 +23,7 @@ enum kept_state { KEPT_EMPTY, KEPT_WRITING, KEPT_READY, KEPT_DROPPED };
 struct kept {
 	unsigned char digest[DIGEST_LEN];
 	uint64_t size;
-	int fd;			/* read-only, when KEPT_READY */
+	int fd; /* read-only, when KEPT_READY */
 	enum kept_state state;
 };
 
@@ -35,7 +35,7 @@ struct kept {
 struct fanout {
 	struct content_source inner;
 	pthread_mutex_t mu;
-	pthread_cond_t done;	/* a write in progress ended */
+	pthread_cond_t done; /* a write in progress ended */
 	struct kept *v;
 	size_t slots, used, max;
 };
@@ -48,8 +48,8 @@ limit_files(void)
 
 	/* Leave three quarters of the descriptors to the walks of trees
 	 * and the DPs' own files. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur / 4 < max)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < max)
 		max = (size_t)(rl.rlim_cur / 4);
 	return max;
 }
@@ -67,7 +67,7 @@ slot(struct fanout *f, const unsigned char d[DIGEST_LEN], uint64_t size)
 
 	memcpy(&h, d, sizeof(h));
 	for (i = (size_t)h & (f->slots - 1), probes = 0; probes < f->slots;
-	    i = (i + 1) & (f->slots - 1), probes++) {
+	     i = (i + 1) & (f->slots - 1), probes++) {
 		struct kept *k = &f->v[i];
 
 		if (k->state == KEPT_EMPTY)

@@ -21,27 +21,23 @@
 #include "fault.h"
 #include "num.h"
 
-static const char *const fault_ops[] = {
-	"read", "write", "fsync", "rename", "link", "symlink", "mkdir",
-	"unlink"
-};
+static const char *const fault_ops[] = { "read", "write", "fsync", "rename",
+	"link", "symlink", "mkdir", "unlink" };
 #define FAULT_NOPS (sizeof(fault_ops) / sizeof(fault_ops[0]))
 
 static const struct {
 	const char *name;
 	int value;
-} fault_errnos[] = {
-	{ "EACCES", EACCES }, { "EDQUOT", EDQUOT }, { "EIO", EIO },
-	{ "ENOSPC", ENOSPC }, { "EPERM", EPERM }, { "EROFS", EROFS }
-};
+} fault_errnos[] = { { "EACCES", EACCES }, { "EDQUOT", EDQUOT }, { "EIO", EIO },
+	{ "ENOSPC", ENOSPC }, { "EPERM", EPERM }, { "EROFS", EROFS } };
 
 static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
-static char fault_op[16];		/* "" when no fault is armed */
+static char fault_op[16]; /* "" when no fault is armed */
 static unsigned long fault_n;
-static int fault_errno;			/* 0 means crash or hang */
-static int fault_hang;			/* hang instead of crashing */
+static int fault_errno; /* 0 means crash or hang */
+static int fault_hang;	/* hang instead of crashing */
 static const char *fault_countfile;
-static char slow_op[16];		/* "" when nothing is slowed */
+static char slow_op[16]; /* "" when nothing is slowed */
 static unsigned long slow_ms;
 static atomic_ulong fault_count[FAULT_NOPS];
 static atomic_ulong fault_any;
@@ -127,8 +123,8 @@ fault_hit(const char *op)
 			break;
 		}
 	nth_any = atomic_fetch_add(&fault_any, 1) + 1;
-	if (slow_op[0] != '\0' && (strcmp(slow_op, "any") == 0 ||
-	    strcmp(slow_op, op) == 0))
+	if (slow_op[0] != '\0' &&
+	    (strcmp(slow_op, "any") == 0 || strcmp(slow_op, op) == 0))
 		(void)usleep((useconds_t)(slow_ms * 1000));
 	if (fault_op[0] == '\0')
 		return 0;

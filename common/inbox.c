@@ -52,8 +52,8 @@ name_ok(const char *name)
 		unsigned char c = (unsigned char)name[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-'))
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == '-'))
 			return false;
 	}
 	return true;
@@ -77,14 +77,19 @@ open_file(int dfd, struct inbox_file *f, int *fd)
 
 	*fd = -1;
 	if (!name_ok(f->name))
-		return set_bad(f, "a file name that is not PKG-N.pkg (letters, "
-		    "digits, '.', '_' and '-', ending in .pkg)") == -1 ? -1 :
+		return set_bad(f,
+			   "a file name that is not PKG-N.pkg (letters, "
+			   "digits, '.', '_' and '-', ending in .pkg)") == -1 ?
+		    -1 :
 		    0;
-	if ((*fd = openat(dfd, f->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1) {
+	if ((*fd = openat(dfd, f->name,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ELOOP)
-			return set_bad(f, "a symbolic link, not a package "
-			    "file") == -1 ? -1 : 0;
+			return set_bad(f,
+				   "a symbolic link, not a package "
+				   "file") == -1 ?
+			    -1 :
+			    0;
 		if (errno == ENOENT)
 			return err_sys("incoming/%s", f->name);
 		return err_sys("cannot open incoming/%s", f->name);
@@ -181,10 +186,10 @@ open_inbox(struct store *s)
 	int dfd;
 
 	if (snprintf(path, sizeof(path), "%s/%s", store_dir(s),
-	    STORE_INCOMING) >= (int)sizeof(path))
+		STORE_INCOMING) >= (int)sizeof(path))
 		return err_set("store path too long");
-	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	if ((dfd = open(path,
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return err_sys("cannot open '%s'", path);
 	return dfd;
 }
@@ -219,7 +224,7 @@ gather(struct store *s, int dfd, struct inbox_file **out, size_t *nout)
 		}
 	}
 	/* Entries that vanished are dropped. */
-	for (i = 0; i < n; ) {
+	for (i = 0; i < n;) {
 		if (v[i].state == INBOX_BAD && v[i].why == NULL) {
 			free(v[i].name);
 			v[i] = v[--n];
@@ -265,8 +270,8 @@ move_bad(int dfd, const struct inbox_file *f, const char *why)
 
 	if (mkdirat(dfd, INBOX_BAD_DIR, 0755) == -1 && errno != EEXIST)
 		return err_sys("cannot make incoming/%s", INBOX_BAD_DIR);
-	if ((bfd = openat(dfd, INBOX_BAD_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((bfd = openat(dfd, INBOX_BAD_DIR,
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return err_sys("cannot open incoming/%s", INBOX_BAD_DIR);
 	/* A hostile name may be as long as a name can be: the reason's
 	 * name is cut to fit. */

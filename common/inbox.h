@@ -54,24 +54,24 @@
 
 struct store;
 
-#define INBOX_BAD_DIR "bad"		/* under STORE_INCOMING */
-#define INBOX_LOCK ".lock"		/* under STORE_INCOMING */
+#define INBOX_BAD_DIR "bad" /* under STORE_INCOMING */
+#define INBOX_LOCK ".lock"  /* under STORE_INCOMING */
 #define INBOX_NAME_MAX 200
 
 enum inbox_state {
-	INBOX_READY,		/* would be imported now */
-	INBOX_WAITS,		/* a delta whose base the store lacks */
-	INBOX_BAD		/* would be moved to bad/ (why) */
+	INBOX_READY, /* would be imported now */
+	INBOX_WAITS, /* a delta whose base the store lacks */
+	INBOX_BAD    /* would be moved to bad/ (why) */
 };
 
 struct inbox_file {
 	char *name;			/* under incoming/, as it is */
-	char package[NAME_MAX_LEN + 1];	/* "" when not readable */
+	char package[NAME_MAX_LEN + 1]; /* "" when not readable */
 	uint64_t version;		/* 0 when not readable */
 	uint64_t base;			/* 0: whole */
 	int64_t mtime;			/* seconds since the epoch */
 	enum inbox_state state;
-	char *why;			/* INBOX_BAD: why, else NULL */
+	char *why; /* INBOX_BAD: why, else NULL */
 };
 
 /* What the inbox holds now, sorted by package, version and name (files
@@ -81,23 +81,23 @@ int inbox_list(struct store *s, struct inbox_file **v, size_t *n);
 void inbox_files_free(struct inbox_file *v, size_t n);
 
 enum inbox_event_kind {
-	INBOX_IMPORTED,		/* a new version (newest or not) */
-	INBOX_WAS_PRESENT,	/* that version was in the store already */
-	INBOX_WAITING,		/* left, waiting for f->base */
-	INBOX_MOVED_BAD,	/* moved to bad/, why */
-	INBOX_TROUBLE		/* left for the next run, why */
+	INBOX_IMPORTED,	   /* a new version (newest or not) */
+	INBOX_WAS_PRESENT, /* that version was in the store already */
+	INBOX_WAITING,	   /* left, waiting for f->base */
+	INBOX_MOVED_BAD,   /* moved to bad/, why */
+	INBOX_TROUBLE	   /* left for the next run, why */
 };
 
 struct inbox_event {
 	enum inbox_event_kind kind;
-	const struct inbox_file *f;	/* package and version as imported */
-	const char *why;		/* MOVED_BAD, TROUBLE */
+	const struct inbox_file *f; /* package and version as imported */
+	const char *why;	    /* MOVED_BAD, TROUBLE */
 };
 
 struct inbox_opts {
-	double wait;			/* for incoming/.lock and each
-					 * package lock */
-	const char *trust;		/* --trust KEY.pub, or NULL */
+	double wait;	   /* for incoming/.lock and each
+			    * package lock */
+	const char *trust; /* --trust KEY.pub, or NULL */
 	void (*report)(void *arg, const struct inbox_event *ev);
 	void *arg;
 };

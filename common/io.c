@@ -93,19 +93,16 @@ io_fsync_dir(int dirfd, const char *what)
 }
 
 int
-io_rename(int olddirfd, const char *oldname, int newdirfd,
-    const char *newname)
+io_rename(int olddirfd, const char *oldname, int newdirfd, const char *newname)
 {
 	if (fault_hit("rename") == -1 ||
 	    renameat(olddirfd, oldname, newdirfd, newname) == -1)
-		return err_sys("cannot rename '%s' to '%s'", oldname,
-		    newname);
+		return err_sys("cannot rename '%s' to '%s'", oldname, newname);
 	return 0;
 }
 
 int
-io_link(int olddirfd, const char *oldname, int newdirfd,
-    const char *newname)
+io_link(int olddirfd, const char *oldname, int newdirfd, const char *newname)
 {
 	if (fault_hit("link") == -1 ||
 	    linkat(olddirfd, oldname, newdirfd, newname, 0) == -1)
@@ -116,8 +113,7 @@ io_link(int olddirfd, const char *oldname, int newdirfd,
 int
 io_symlink(const char *target, int dirfd, const char *name)
 {
-	if (fault_hit("symlink") == -1 ||
-	    symlinkat(target, dirfd, name) == -1)
+	if (fault_hit("symlink") == -1 || symlinkat(target, dirfd, name) == -1)
 		return err_sys("cannot create link '%s'", name);
 	return 0;
 }
@@ -139,8 +135,7 @@ io_unlink(int dirfd, const char *name, int flags)
 }
 
 int
-io_slurp(int dirfd, const char *path, size_t max, char **bufp,
-    size_t *lenp)
+io_slurp(int dirfd, const char *path, size_t max, char **bufp, size_t *lenp)
 {
 	struct stat st;
 	char *buf = NULL, *nbuf;
@@ -197,8 +192,8 @@ out:
 }
 
 int
-io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
-    void *arg, char ***namesp, size_t *np)
+io_list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
+    char ***namesp, size_t *np)
 {
 	struct dirent *de;
 	char **names = NULL, **nv;
@@ -208,8 +203,7 @@ io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
 
 	*namesp = NULL;
 	*np = 0;
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return err_sys("cannot read a directory");
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);
@@ -330,11 +324,13 @@ io_empty_deep(int fd, const char *what)
 		}
 		n = 1;
 		for (;;) {
-			if ((r = io_strip_dir(stk[AT(n - 1)], what, next)) == -1)
+			if ((r = io_strip_dir(stk[AT(n - 1)], what, next)) ==
+			    -1)
 				goto fail;
 			if (r == 1) {
-				cur = openat(stk[AT(n - 1)], next, O_RDONLY |
-				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				cur = openat(stk[AT(n - 1)], next,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					O_CLOEXEC);
 				if (cur == -1) {
 					err_sys("cannot open '%s/.../%s'", what,
 					    next);
@@ -361,11 +357,11 @@ io_empty_deep(int fd, const char *what)
 			close(stk[AT(n - 1)]);
 			n--;
 			if (io_unlink(stk[AT(n - 1)], names[AT(n)],
-			    AT_REMOVEDIR) == -1)
+				AT_REMOVEDIR) == -1)
 				goto fail;
 		}
 		if (whole) {
-			rc = 0;		/* fd itself is empty */
+			rc = 0; /* fd itself is empty */
 			goto out;
 		}
 	}
@@ -474,10 +470,12 @@ io_copy_file(int in, int out, uint64_t size, const char *what)
 	if (fault_hit("write") == -1)
 		return err_sys("cannot write '%s'", what);
 	while ((uint64_t)off_out < size) {
-		want = size - (uint64_t)off_out > (1u << 30) ? (1u << 30) :
+		want = size - (uint64_t)off_out > (1u << 30) ?
+		    (1u << 30) :
 		    (size_t)(size - (uint64_t)off_out);
 		if (kernel) {
-			r = copy_file_range(in, &off_in, out, &off_out, want, 0);
+			r = copy_file_range(in, &off_in, out, &off_out, want,
+			    0);
 			if (r == -1 && copy_unsupported(errno)) {
 				kernel = false;
 				continue;
@@ -492,7 +490,7 @@ io_copy_file(int in, int out, uint64_t size, const char *what)
 			if ((r = pread(in, buf, want, off_in)) > 0) {
 				if (lseek(out, off_out, SEEK_SET) == -1 ||
 				    io_write_full(out, buf, (size_t)r, what) ==
-				    -1)
+					-1)
 					goto out;
 				off_in += r;
 				off_out += r;
@@ -506,7 +504,8 @@ io_copy_file(int in, int out, uint64_t size, const char *what)
 		}
 		if (r == 0) {
 			err_set("cannot write '%s': its source ended at %jd of "
-			    "%ju bytes", what, (intmax_t)off_in, (uintmax_t)size);
+				"%ju bytes",
+			    what, (intmax_t)off_in, (uintmax_t)size);
 			goto out;
 		}
 	}

@@ -46,8 +46,7 @@ int io_unlink(int dirfd, const char *name, int flags);
 
 /* Read a whole regular file (at most max bytes, else an error) into a
  * NUL-terminated malloc'd buffer.  dirfd may be AT_FDCWD. */
-int io_slurp(int dirfd, const char *path, size_t max, char **buf,
-    size_t *len);
+int io_slurp(int dirfd, const char *path, size_t max, char **buf, size_t *len);
 
 /* The names in the directory dirfd (not "." and "..") for which
  * match(name, arg) is true (match NULL: every name), in directory order:

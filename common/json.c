@@ -85,7 +85,7 @@ json_value_start(struct json *j)
 
 	if (d == 0) {
 		if (j->len != 0)
-			j->misuse = true;	/* a second top-level value */
+			j->misuse = true; /* a second top-level value */
 		return;
 	}
 	if (j->is_obj[d - 1]) {
@@ -153,7 +153,7 @@ json_put_u(struct json *j, unsigned v)
 {
 	static const char hex[] = "0123456789abcdef";
 	char e[6] = { '\\', 'u', hex[v >> 12 & 15], hex[v >> 8 & 15],
-	    hex[v >> 4 & 15], hex[v & 15] };
+		hex[v >> 4 & 15], hex[v & 15] };
 
 	json_put(j, e, sizeof(e));
 }
@@ -169,7 +169,8 @@ json_put_string(struct json *j, const char *s, size_t len)
 	while (i < len) {
 		/* Bytes that stand as they are go out in one piece. */
 		for (run = i; run < len && p[run] >= 0x20 && p[run] < 0x7f &&
-		    p[run] != '"' && p[run] != '\\'; run++)
+		     p[run] != '"' && p[run] != '\\';
+		     run++)
 			;
 		json_put(j, s + i, run - i);
 		if ((i = run) == len)
@@ -198,7 +199,7 @@ json_put_string(struct json *j, const char *s, size_t len)
 			break;
 		default:
 			if (p[i] < 0x80) {
-				json_put_u(j, p[i]);	/* controls, DEL */
+				json_put_u(j, p[i]); /* controls, DEL */
 				break;
 			}
 			if ((k = utf8_char(p + i, len - i, &cp)) == 0) {
@@ -330,7 +331,7 @@ json_done(struct json *j, const char **text, size_t *len)
 		return err_set("cannot write JSON: %s", strerror(ENOMEM));
 	if (j->misuse || j->depth != 0 || j->len == 0)
 		return err_set("cannot write JSON: value incomplete or out "
-		    "of place");
+			       "of place");
 	*text = j->buf;
 	*len = j->len;
 	return 0;
@@ -351,8 +352,8 @@ json_line_write(struct json *j, FILE *fp)
 		goto out;
 	}
 	if (fwrite(j->buf, 1, j->len, fp) != j->len) {
-		err_sys("cannot write '%s'", fp == stdout ? "stdout" :
-		    "JSON output");
+		err_sys("cannot write '%s'",
+		    fp == stdout ? "stdout" : "JSON output");
 		goto out;
 	}
 	r = 0;

@@ -49,12 +49,12 @@ struct json {
 	char *buf;
 	size_t len, cap;
 	int depth;
-	bool nomem;		/* a buffer could not grow */
-	bool misuse;		/* a call out of place */
-	bool key_due[JSON_DEPTH];	/* in an object, a key comes next */
-	bool comma[JSON_DEPTH];	/* a value was written at this depth */
+	bool nomem;		  /* a buffer could not grow */
+	bool misuse;		  /* a call out of place */
+	bool key_due[JSON_DEPTH]; /* in an object, a key comes next */
+	bool comma[JSON_DEPTH];	  /* a value was written at this depth */
 	bool is_obj[JSON_DEPTH];
-	bool after_key;		/* a key was written, its value comes next */
+	bool after_key; /* a key was written, its value comes next */
 };
 
 void json_init(struct json *j);

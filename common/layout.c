@@ -33,7 +33,12 @@
 #define COPYBUF (256 * 1024)
 
 enum action {
-	ACT_NONE, ACT_LINK, ACT_COPYOLD, ACT_SOURCE, ACT_KEEP, ACT_RETIME
+	ACT_NONE,
+	ACT_LINK,
+	ACT_COPYOLD,
+	ACT_SOURCE,
+	ACT_KEEP,
+	ACT_RETIME
 };
 
 void
@@ -108,8 +113,8 @@ copy_old(int olddir, const char *base, const struct entry *e, int fd,
 	char *buf = NULL;
 	int in, rc = -1;
 
-	if ((in = openat(olddir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
+	if ((in = openat(olddir, base,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return err_sys("%s", what);
 	if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode)) {
 		err_set("%s: not a regular file in the old tree", what);
@@ -120,10 +125,11 @@ copy_old(int olddir, const char *base, const struct entry *e, int fd,
 		goto out;
 	}
 	if (checked_copy_fd(in, what, buf, COPYBUF, e->digest, e->size, fd,
-	    what, &fault) == -1) {
+		what, &fault) == -1) {
 		if (fault == CHECKED_CONTENT)
 			err_set("%s: the DP's old copy has drifted from its "
-			    "manifest (run with --verify)", what);
+				"manifest (run with --verify)",
+			    what);
 		goto out;
 	}
 	*bytes += e->size;
@@ -145,8 +151,9 @@ make_file(struct layout_push *a, int dir, const char *name,
 {
 	int fd, rc = -1;
 
-	if ((fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
+	if ((fd = openat(dir, name,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1)
 		return err_sys("%s", what);
 	if (act == ACT_COPYOLD) {
 		if (copy_old(olddir, oldbase, e, fd, what, bytes) == -1)
@@ -162,8 +169,8 @@ out:
 }
 
 int
-layout_fix_dirs(int rootfd, const struct manifest *m,
-    const unsigned char *only, const char *where)
+layout_fix_dirs(int rootfd, const struct manifest *m, const unsigned char *only,
+    const char *where)
 {
 	struct dp_walk w;
 	const char *base;
@@ -180,14 +187,14 @@ layout_fix_dirs(int rootfd, const struct manifest *m,
 		if (dp_walk_parent(&w, e->path, &pfd, &base) == -1)
 			goto out;
 		if ((fd = openat(pfd, base, LAYOUT_DIRFLAGS)) == -1) {
-			err_sys("%s", dp_what(where, e->path, what,
-			    sizeof(what)));
+			err_sys("%s",
+			    dp_what(where, e->path, what, sizeof(what)));
 			goto out;
 		}
 		if (fchmod(fd, e->mode) == -1 ||
 		    layout_set_times(pfd, base, fd, e->mtime) == -1) {
-			err_sys("%s", dp_what(where, e->path, what,
-			    sizeof(what)));
+			err_sys("%s",
+			    dp_what(where, e->path, what, sizeof(what)));
 			close(fd);
 			goto out;
 		}
@@ -208,13 +215,13 @@ out:
 struct writers {
 	struct layout_push *a;
 	const unsigned char *act;
-	const size_t *idx;		/* entries of a->newm, in order */
+	const size_t *idx; /* entries of a->newm, in order */
 	size_t n, next;
 	int newfd, oldfd;
 	const char *where;
 	pthread_mutex_t mu;
 	bool stop;
-	struct err_saved err;		/* the first failure */
+	struct err_saved err; /* the first failure */
 	uint64_t bytes;
 };
 
@@ -254,12 +261,12 @@ writer(void *arg)
 		dp_what(w->where, e->path, what, wl);
 		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1 ||
 		    (act == ACT_COPYOLD &&
-		    dp_walk_parent(&wo, e->path, &opfd, &obase) == -1)) {
+			dp_walk_parent(&wo, e->path, &opfd, &obase) == -1)) {
 			err_prefix("%s: ", w->where);
 			goto fail;
 		}
-		if (make_file(w->a, pfd, base, e, act, opfd, obase,
-		    what, &bytes) == -1)
+		if (make_file(w->a, pfd, base, e, act, opfd, obase, what,
+			&bytes) == -1)
 			goto fail;
 		if (w->a->o->progress)
 			progress_add(w->a->o->progress, 1, e->size);
@@ -288,7 +295,7 @@ write_files(struct layout_push *a, const unsigned char *act, const size_t *idx,
     size_t n, int newfd, int oldfd, const char *where)
 {
 	struct writers w;
-	pthread_t th[LAYOUT_WRITERS_MAX] = { 0 };	/* cppcheck: set before use */
+	pthread_t th[LAYOUT_WRITERS_MAX] = { 0 }; /* cppcheck: set before use */
 	int nt = a->o->write_threads, k, started = 0;
 
 	memset(&w, 0, sizeof(w));
@@ -303,7 +310,7 @@ write_files(struct layout_push *a, const unsigned char *act, const size_t *idx,
 	if (nt > LAYOUT_WRITERS_MAX)
 		nt = LAYOUT_WRITERS_MAX;
 	if ((size_t)nt > n / 4)
-		nt = (int)(n / 4);	/* threads only pay on many files */
+		nt = (int)(n / 4); /* threads only pay on many files */
 	for (k = 1; k < nt; k++) {
 		if (pthread_create(&th[started], NULL, writer, &w) != 0)
 			break;
@@ -364,11 +371,12 @@ retime_file(struct layout_push *a, size_t i, int opfd, const char *obase,
 	int ofd, nfd, rc;
 
 #ifdef FICLONE
-	if ((ofd = openat(opfd, obase, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
+	if ((ofd = openat(opfd, obase,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return err_sys("%s", what);
-	if ((nfd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+	if ((nfd = openat(pfd, base,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1) {
 		close(ofd);
 		return err_sys("%s", what);
 	}
@@ -389,12 +397,12 @@ retime_file(struct layout_push *a, size_t i, int opfd, const char *obase,
 #endif
 	if (io_link(opfd, obase, pfd, base) == -1)
 		return cannot_share(err_errno()) ? 0 : err_prefix("%s: ", what);
-	if (a->retimed == NULL && (a->retimed = calloc(a->newm->n,
-	    sizeof(*a->retimed))) == NULL)
+	if (a->retimed == NULL &&
+	    (a->retimed = calloc(a->newm->n, sizeof(*a->retimed))) == NULL)
 		return err_nomem();
 	a->retimed[a->nretimed++] = i;
-	if ((nfd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
+	if ((nfd = openat(pfd, base,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return err_sys("%s", what);
 	if (fchmod(nfd, e->mode) == -1 ||
 	    layout_set_times(pfd, base, nfd, e->mtime) == -1) {
@@ -419,8 +427,8 @@ layout_retime_undo(struct layout_push *a, int oldfd)
 		e = &a->newm->v[a->retimed[i]];
 		if ((o = manifest_find(a->oldm, e->path)) == NULL ||
 		    dp_walk_parent(&w, e->path, &pfd, &base) == -1 ||
-		    (fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW |
-		    O_NONBLOCK | O_CLOEXEC)) == -1)
+		    (fd = openat(pfd, base,
+			 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 			continue;
 		(void)fchmod(fd, o->mode);
 		(void)layout_set_times(pfd, base, fd, o->mtime);
@@ -435,10 +443,10 @@ struct build {
 	struct layout_push *a;
 	int newfd, oldfd;
 	const char *where;
-	const unsigned char *have;	/* in the spare already, or NULL */
-	struct dp_walk wn, wo;		/* in the new tree, the old one */
-	unsigned char *act;		/* enum action, per entry */
-	size_t *idx, nidx;		/* the files the writers write */
+	const unsigned char *have; /* in the spare already, or NULL */
+	struct dp_walk wn, wo;	   /* in the new tree, the old one */
+	unsigned char *act;	   /* enum action, per entry */
+	size_t *idx, nidx;	   /* the files the writers write */
 	char what[4400];
 };
 
@@ -483,7 +491,8 @@ plan_file(struct build *b, size_t i, struct dp_need *needs, size_t *nneed)
 		/* The old file is still what its manifest says; if only its
 		 * mode or mtime changed, no byte is written. */
 		b->act[i] = o->mode != e->mode || o->mtime != e->mtime ?
-		    ACT_RETIME : ACT_LINK;
+		    ACT_RETIME :
+		    ACT_LINK;
 		return 0;
 	}
 	memcpy(needs[*nneed].digest, e->digest, DIGEST_LEN);
@@ -509,7 +518,7 @@ make_file_entry(struct build *b, size_t i, int pfd, const char *base)
 	if (b->act[i] == ACT_RETIME) {
 		if (dp_walk_parent(&b->wo, e->path, &opfd, &obase) == -1 ||
 		    (k = retime_file(b->a, i, opfd, obase, pfd, base,
-		    b->what)) == -1)
+			 b->what)) == -1)
 			return -1;
 		if (k == 1) {
 			b->a->r->linked++;
@@ -558,7 +567,7 @@ make_entry(struct build *b, size_t i)
 		 * only when they still say the target. */
 		if ((!had || !layout_link_says(pfd, base, e->target)) &&
 		    ((had && io_unlink(pfd, base, 0) == -1) ||
-		    io_symlink(e->target, pfd, base) == -1))
+			io_symlink(e->target, pfd, base) == -1))
 			return err_prefix("%s: ", b->where);
 		if (layout_set_times(pfd, base, -1, e->mtime) == -1)
 			return err_sys("%s", b->what);
@@ -587,9 +596,10 @@ layout_build_tree(struct layout_push *a, int newfd, int oldfd,
 	b.have = have;
 	dp_walk_init(&b.wn, newfd);
 	dp_walk_init(&b.wo, oldfd);
-	if (nm->n && ((b.act = calloc(nm->n, 1)) == NULL ||
-	    (needs = malloc(nm->n * sizeof(*needs))) == NULL ||
-	    (b.idx = malloc(nm->n * sizeof(*b.idx))) == NULL)) {
+	if (nm->n &&
+	    ((b.act = calloc(nm->n, 1)) == NULL ||
+		(needs = malloc(nm->n * sizeof(*needs))) == NULL ||
+		(b.idx = malloc(nm->n * sizeof(*b.idx))) == NULL)) {
 		err_nomem();
 		goto out;
 	}
@@ -626,9 +636,8 @@ int
 layout_save_manifest(struct layout_push *a, const char *name)
 {
 	if (mdelta_save_at(a->pkgfd, name, a->loaded, a->newm, a->base,
-	    &a->r->state_bytes) == -1)
-		return err_prefix("%s/%s/%s: ", a->h->where, DP_META,
-		    a->pkg);
+		&a->r->state_bytes) == -1)
+		return err_prefix("%s/%s/%s: ", a->h->where, DP_META, a->pkg);
 	return 0;
 }
 

@@ -43,17 +43,17 @@
 struct layout_push {
 	struct dp_handle *h;
 	const char *pkg;
-	int pkgfd;			/* DP/.pkgdist/PKG */
-	const struct manifest *oldm;	/* DP view, may be empty */
+	int pkgfd;		     /* DP/.pkgdist/PKG */
+	const struct manifest *oldm; /* DP view, may be empty */
 	/* The manifest as read from the DP with its base (mdelta.h), for
 	 * writing the new one as a delta; NULL: none (a new base). */
 	const struct manifest *loaded;
 	struct mdelta_base *base;
-	const struct manifest *newm;	/* DP view, header set */
+	const struct manifest *newm; /* DP view, header set */
 	const struct content_source *src;
 	const struct dp_push_opts *o;
 	struct dp_push_result *r;
-	struct dp_state *st;		/* current state, updated */
+	struct dp_state *st; /* current state, updated */
 	/* Atomic: entries of newm hard-linked to the old tree's file and
 	 * given their new mode and mtime there (layout_build_tree). */
 	size_t *retimed, nretimed;
@@ -66,7 +66,7 @@ struct layout_push {
  * no use for is NULL.
  */
 struct layout_ops {
-	enum dp_layout layout;		/* the one it is */
+	enum dp_layout layout; /* the one it is */
 	/* Bring the DP from a->oldm to a->newm and record it (dppush.h,
 	 * steps 5 and 6). */
 	int (*apply)(struct layout_push *a);
@@ -127,8 +127,8 @@ int layout_syncfs(int fd, const char *what);
 int layout_set_times(int dirfd, const char *name, int fd, int64_t mtime);
 /* Give a file just written (fd, name under dir) e's mode and mtime and
  * start the writeback of a big one.  0, or -1 with err set. */
-int layout_finish_file(int dir, const char *name, int fd,
-    const struct entry *e, const char *what);
+int layout_finish_file(int dir, const char *name, int fd, const struct entry *e,
+    const char *what);
 /* Remove a tree after a failure, keeping the failure's message. */
 void layout_remove_quietly(int dirfd, const char *name);
 /* Whether the symbolic link name under dirfd points at target. */

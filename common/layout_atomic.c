@@ -149,7 +149,7 @@ lived_order(struct layout_push *a, struct tree *t, size_t nt,
 	if ((*v = calloc(nt + 1, sizeof(**v))) == NULL)
 		return err_nomem();
 	if (a->st->lived == NULL) {
-		if (nt > 0)	/* t is NULL when there is no tree */
+		if (nt > 0) /* t is NULL when there is no tree */
 			qsort(t, nt, sizeof(*t), tree_cmp_desc);
 		for (i = 0; i < nt; i++)
 			if (strcmp(t[i].name, a->st->tree) != 0)
@@ -176,7 +176,7 @@ lived_order(struct layout_push *a, struct tree *t, size_t nt,
 static int
 make_live(struct layout_push *a, const char *tree)
 {
-	char (*v)[DP_TREE_MAX] = NULL;
+	char(*v)[DP_TREE_MAX] = NULL;
 	struct tree *t = NULL;
 	size_t nt = 0, n = 0;
 	int rc = -1;
@@ -205,7 +205,7 @@ out:
 static void
 prune(struct layout_push *a)
 {
-	char (*v)[DP_TREE_MAX] = NULL;
+	char(*v)[DP_TREE_MAX] = NULL;
 	struct tree *t = NULL;
 	size_t nt = 0, n = 0, i, j, keep;
 
@@ -242,20 +242,23 @@ switch_link(struct layout_push *a, const char *tree)
 		if (err_errno() == EPERM || err_errno() == ENOTSUP ||
 		    err_errno() == ENOSYS)
 			err_prefix("the file system refuses symbolic links "
-			    "(push with --inplace): ");
+				   "(push with --inplace): ");
 		return err_prefix("%s/%s: ", a->h->where, a->pkg);
 	}
-	if (io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd,
-	    a->pkg) == -1) {
+	if (io_rename(a->pkgfd, DP_TMP_PREFIX "link", a->h->rootfd, a->pkg) ==
+	    -1) {
 		/* Say what the administrator can act on (the DP's own
 		 * directory), not the name of the temporary link. */
 		int e = err_errno();
 
 		(void)unlinkat(a->pkgfd, DP_TMP_PREFIX "link", 0);
-		return err_code(e, "cannot switch '%s/%s' to its new tree: "
-		    "%s%s", a->h->where, a->pkg, strerror(e),
+		return err_code(e,
+		    "cannot switch '%s/%s' to its new tree: "
+		    "%s%s",
+		    a->h->where, a->pkg, strerror(e),
 		    e == EACCES || e == EPERM || e == EROFS ?
-		    " (the DP's directory must be writable)" : "");
+			" (the DP's directory must be writable)" :
+			"");
 	}
 	if (io_fsync_dir(a->h->rootfd, a->h->where) == -1)
 		return err_prefix("%s/%s: ", a->h->where, a->pkg);
@@ -327,9 +330,11 @@ retime_kept(struct layout_push *a)
 			if (x == NULL || x->type != ENTRY_FILE ||
 			    dp_walk_parent(&wc, e->path, &pfd, &base) == -1 ||
 			    fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) ==
-			    -1 || dp_walk_parent(&wt, e->path, &pfd, &base) ==
-			    -1 || fstatat(pfd, base, &old, AT_SYMLINK_NOFOLLOW) ==
-			    -1 || cur.st_ino != old.st_ino ||
+				-1 ||
+			    dp_walk_parent(&wt, e->path, &pfd, &base) == -1 ||
+			    fstatat(pfd, base, &old, AT_SYMLINK_NOFOLLOW) ==
+				-1 ||
+			    cur.st_ino != old.st_ino ||
 			    cur.st_dev != old.st_dev)
 				continue;
 			if (x->mode != e->mode || x->mtime != e->mtime) {
@@ -340,8 +345,9 @@ retime_kept(struct layout_push *a)
 		}
 		dp_walk_free(&wt);
 		close(tfd);
-		if (changed && mdelta_save_at(a->pkgfd, mname, NULL, &m, NULL,
-		    &a->r->state_bytes) == -1)
+		if (changed &&
+		    mdelta_save_at(a->pkgfd, mname, NULL, &m, NULL,
+			&a->r->state_bytes) == -1)
 			snprintf(a->r->warning, sizeof(a->r->warning),
 			    "%s/%s/%s: %s", a->h->where, DP_META, a->pkg,
 			    err_get());
@@ -410,8 +416,9 @@ switch_to(struct layout_push *a, const char *tree, uint64_t v, bool *switched)
 
 	*switched = false;
 	/* Before the switch: the pointer is right for either tree. */
-	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
-	    &a->r->state_bytes) == -1 || switch_link(a, tree) == -1) {
+	if (dp_current_manifest(a->h, a->pkg, a->pkgfd, &a->r->state_bytes) ==
+		-1 ||
+	    switch_link(a, tree) == -1) {
 		/* Never live: it goes (and can never count as kept).  A
 		 * switch done but not made durable keeps it. */
 		snprintf(target, sizeof(target), "%s/%s/%s", DP_META, a->pkg,
@@ -446,7 +453,8 @@ atomic_apply(struct layout_push *a)
 	if (fstatat(a->h->rootfd, a->pkg, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISLNK(st.st_mode))
 		return err_set("%s/%s: not a link (held in place?): "
-		    "refusing to replace it", a->h->where, a->pkg);
+			       "refusing to replace it",
+		    a->h->where, a->pkg);
 	snprintf(tmp, sizeof(tmp), "%s%" PRIu64 ".%ld", DP_TMP_PREFIX, v,
 	    (long)getpid());
 	snprintf(where, sizeof(where), "%s/%s/%s/%s", a->h->where, DP_META,
@@ -501,8 +509,8 @@ out:
 static int
 atomic_finish(struct layout_push *a)
 {
-	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
-	    &a->r->state_bytes) == -1)
+	if (dp_current_manifest(a->h, a->pkg, a->pkgfd, &a->r->state_bytes) ==
+	    -1)
 		return -1;
 	if (!a->st->stale)
 		return 0;
@@ -525,8 +533,7 @@ atomic_rewrite_manifest(struct layout_push *a)
 	dp_tree_manifest_name(a->st->tree, mname);
 	if (layout_save_manifest(a, mname) == -1)
 		return -1;
-	return dp_current_manifest(a->h, a->pkg, a->pkgfd,
-	    &a->r->state_bytes);
+	return dp_current_manifest(a->h, a->pkg, a->pkgfd, &a->r->state_bytes);
 }
 
 /* The newest kept tree of version v under a->pkgfd (one whose manifest
@@ -544,7 +551,7 @@ kept_tree(struct layout_push *a, uint64_t v, char name[DP_TREE_MAX])
 
 	if (list_trees(a->pkgfd, &t, &n) == -1)
 		return -1;
-	if (n > 0)	/* t is NULL when there is no tree */
+	if (n > 0) /* t is NULL when there is no tree */
 		qsort(t, n, sizeof(*t), tree_cmp_desc);
 	for (i = 0; i < n; i++) {
 		if (t[i].v != v)
@@ -578,9 +585,9 @@ atomic_rollback(struct layout_push *a, uint64_t v)
 
 	if ((k = kept_tree(a, v, tree)) != 1 || a->o->dry_run)
 		return k;
-	if (dp_current_manifest(a->h, a->pkg, a->pkgfd,
-	    &a->r->state_bytes) == -1 || switch_link(a, tree) == -1 ||
-	    finish_state(a, tree, v, false) == -1)
+	if (dp_current_manifest(a->h, a->pkg, a->pkgfd, &a->r->state_bytes) ==
+		-1 ||
+	    switch_link(a, tree) == -1 || finish_state(a, tree, v, false) == -1)
 		return -1;
 	layout_gc_bases(a);
 	return 1;

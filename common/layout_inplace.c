@@ -48,17 +48,17 @@ enum { PH_NONE, PH_WRITE, PH_META, PH_DELETE, PH_LATE };
 struct plan {
 	struct layout_push *a;
 	struct change_list cl;
-	unsigned char *phase;		/* per change */
-	unsigned *tmpid;		/* per change: 0 none, else N */
-	char **typechg;			/* sorted paths whose type changed */
+	unsigned char *phase; /* per change */
+	unsigned *tmpid;      /* per change: 0 none, else N */
+	char **typechg;	      /* sorted paths whose type changed */
 	size_t ntypechg;
-	long pid;			/* in temporary names: asked once */
-	uint64_t from;			/* the version the DP was at */
-	int root;			/* DP/PKG */
-	struct dp_walk w;		/* in DP/PKG */
-	unsigned id;			/* the last temporary's N */
-	bool touched;			/* something replaced or removed */
-	char *firstbusy;		/* the first file in use, or NULL */
+	long pid;	  /* in temporary names: asked once */
+	uint64_t from;	  /* the version the DP was at */
+	int root;	  /* DP/PKG */
+	struct dp_walk w; /* in DP/PKG */
+	unsigned id;	  /* the last temporary's N */
+	bool touched;	  /* something replaced or removed */
+	char *firstbusy;  /* the first file in use, or NULL */
 	char where[4400], what[8600];
 };
 
@@ -81,7 +81,7 @@ under_typechange(const struct plan *p, const char *path)
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (;;) {
 		if (bsearch(&key, p->typechg, p->ntypechg, sizeof(char *),
-		    cmpstrp) != NULL)
+			cmpstrp) != NULL)
 			return true;
 		if ((s = strrchr(buf, '/')) == NULL)
 			return false;
@@ -105,8 +105,9 @@ in_use(int dir, const char *base)
 	struct flock fl;
 	int fd, busy = 0;
 
-	if ((fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC | O_NOCTTY)) == -1) {
+	if ((fd = openat(dir, base,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1) {
 		if (errno == ENOENT || errno == ELOOP)
 			return 0;
 		return -1;
@@ -141,8 +142,9 @@ write_tmp(struct layout_push *a, int dir, const char *tmp,
 			return err_sys("%s", what);
 		return 0;
 	}
-	if ((fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
+	if ((fd = openat(dir, tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1)
 		return err_sys("%s", what);
 	if (layout_write_content(a, e, fd, what, &a->r->bytes) == -1 ||
 	    layout_finish_file(dir, tmp, fd, e, what) == -1)
@@ -166,9 +168,10 @@ apply_meta(int dir, const char *base, const struct entry *e, const char *what)
 		return 0;
 	}
 	if (e->type == ENTRY_DIR)
-		return 0;	/* all directories are fixed at the end */
-	if ((fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC | O_NOCTTY)) == -1)
+		return 0; /* all directories are fixed at the end */
+	if ((fd = openat(dir, base,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1)
 		return err_sys("%s", what);
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -255,7 +258,7 @@ mark_dirs(const struct plan *p, const struct manifest *m, unsigned char **out)
 		    (d = manifest_find(m, buf)) != NULL)
 			(*out)[d - m->v] = 1;
 		if ((s = strrchr(buf, '/')) == NULL)
-			continue;	/* the root: no entry, no mtime */
+			continue; /* the root: no entry, no mtime */
 		*s = '\0';
 		if ((d = manifest_find(m, buf)) != NULL)
 			(*out)[d - m->v] = 1;
@@ -367,10 +370,11 @@ plan_changes(struct plan *p)
 
 	if (changes_list(a->oldm, a->newm, &p->cl) == -1)
 		return -1;
-	if (p->cl.n && ((p->phase = calloc(p->cl.n, 1)) == NULL ||
-	    (p->tmpid = calloc(p->cl.n, sizeof(*p->tmpid))) == NULL ||
-	    (p->typechg = malloc(p->cl.n * sizeof(char *))) == NULL ||
-	    (needs = malloc(p->cl.n * sizeof(*needs))) == NULL)) {
+	if (p->cl.n &&
+	    ((p->phase = calloc(p->cl.n, 1)) == NULL ||
+		(p->tmpid = calloc(p->cl.n, sizeof(*p->tmpid))) == NULL ||
+		(p->typechg = malloc(p->cl.n * sizeof(char *))) == NULL ||
+		(needs = malloc(p->cl.n * sizeof(*needs))) == NULL)) {
 		err_nomem();
 		goto out;
 	}
@@ -513,16 +517,17 @@ replace_all(struct plan *p, bool *busy)
 		const struct entry *e = c->from;
 
 		if (c->from == NULL || e->type != ENTRY_FILE ||
-		    (p->phase[i] != PH_DELETE && !(c->kind == CHANGE_MOD &&
-		    c->to->type != ENTRY_FILE)))
+		    (p->phase[i] != PH_DELETE &&
+			!(c->kind == CHANGE_MOD && c->to->type != ENTRY_FILE)))
 			continue;
 		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == -1)
-			continue;	/* its directory is gone already */
+			continue; /* its directory is gone already */
 		if (in_use(pfd, base) == 1) {
 			snprintf(what, sizeof(what), "%s/%s", p->where,
 			    path_show(e->path, shown, sizeof(shown)));
-			note_busy(p, what, p->phase[i] == PH_DELETE ?
-			    "not deleted" : "left untouched");
+			note_busy(p, what,
+			    p->phase[i] == PH_DELETE ? "not deleted" :
+						       "left untouched");
 		}
 	}
 	*busy = p->a->r->busy > 0;
@@ -567,7 +572,7 @@ delete_and_retype(struct plan *p)
 		if (dp_walk_parent(&p->w, e->path, &pfd, &base) == -1)
 			return err_prefix("%s: ", p->where);
 		if (create_direct(p->a, pfd, base, e, p->pid, ++p->id,
-		    p->what) == -1)
+			p->what) == -1)
 			return -1;
 	}
 	return 0;
@@ -651,8 +656,7 @@ undo_writes(struct plan *p)
 		a->st->from = 0;
 		free(a->st->error);
 		a->st->error = strdup(failure.msg);
-		(void)dp_state_write(a->h, a->pkg, a->st,
-		    &a->r->state_bytes);
+		(void)dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 	}
 	err_restore(&failure);
 }

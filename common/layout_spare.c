@@ -34,8 +34,8 @@
  * 1 yes, 0 no.
  */
 static int
-spare_dir_fits(const struct manifest *m, int dirfd, const char *dir,
-    size_t cnt, char *path)
+spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, size_t cnt,
+    char *path)
 {
 	const struct entry *p;
 	struct stat sb;
@@ -62,7 +62,7 @@ spare_dir_fits(const struct manifest *m, int dirfd, const char *dir,
 			continue;
 		if (fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !(p->type == ENTRY_LINK ? S_ISLNK(sb.st_mode) :
-		    S_ISREG(sb.st_mode)))
+					      S_ISREG(sb.st_mode)))
 			goto out;
 	}
 	rc = 1;
@@ -177,7 +177,8 @@ spare_trim(struct layout_push *a, int newfd, unsigned char *have,
 			goto out;
 		}
 		if ((o->type == ENTRY_DIR ? io_remove_tree(pfd, base) :
-		    io_unlink(pfd, base, 0)) == -1 && err_errno() != ENOENT) {
+					    io_unlink(pfd, base, 0)) == -1 &&
+		    err_errno() != ENOENT) {
 			err_prefix("%s: ", where);
 			goto out;
 		}
@@ -230,10 +231,9 @@ out:
 static bool
 is_other_spare(const char *name, void *keep)
 {
-	return (strncmp(name, SPARE_PREFIX,
-	    strlen(SPARE_PREFIX)) == 0 ||
-	    strncmp(name, DP_TMP_PREFIX SPARE_PREFIX,
-	    strlen(DP_TMP_PREFIX SPARE_PREFIX)) == 0) &&
+	return (strncmp(name, SPARE_PREFIX, strlen(SPARE_PREFIX)) == 0 ||
+		   strncmp(name, DP_TMP_PREFIX SPARE_PREFIX,
+		       strlen(DP_TMP_PREFIX SPARE_PREFIX)) == 0) &&
 	    strcmp(name, keep) != 0;
 }
 
@@ -266,8 +266,7 @@ layout_spare_take(struct layout_push *a, const char *tmp, const char *where,
 	if (!a->r->held || a->st->tree[0] == '\0' || a->o->verify ||
 	    a->st->status != DP_ST_COMPLETE || a->newm->n == 0)
 		return 0;
-	snprintf(spare, sizeof(spare), "%s%s", SPARE_PREFIX,
-	    a->st->tree);
+	snprintf(spare, sizeof(spare), "%s%s", SPARE_PREFIX, a->st->tree);
 	if (fstatat(a->pkgfd, spare, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    !S_ISDIR(st.st_mode) ||
 	    io_rename(a->pkgfd, spare, a->pkgfd, tmp) == -1)
@@ -310,8 +309,7 @@ layout_spare_make(struct layout_push *a)
 	int newfd = -1, oldfd = -1, rc = -1;
 	bool made = false;
 
-	snprintf(spare, sizeof(spare), "%s%s", SPARE_PREFIX,
-	    a->st->tree);
+	snprintf(spare, sizeof(spare), "%s%s", SPARE_PREFIX, a->st->tree);
 	snprintf(tmp, sizeof(tmp), "%s%s", DP_TMP_PREFIX, spare);
 	snprintf(where, sizeof(where), "%s/%s/%s/%s", a->h->where, DP_META,
 	    a->pkg, tmp);

@@ -57,8 +57,8 @@ lock_acquire(int dirfd, const char *name, bool shared, double timeout)
 	double start = lock_clock();
 	int fd, op = (shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
 
-	fd = openat(dirfd, name,
-	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
 	if (fd == -1)
 		return err_sys("cannot open lock '%s'",
 		    lock_where(dirfd, name, where, sizeof(where)));
@@ -73,7 +73,8 @@ lock_acquire(int dirfd, const char *name, bool shared, double timeout)
 		}
 		if (timeout >= 0 && lock_clock() - start >= timeout) {
 			close(fd);
-			return err_code(EWOULDBLOCK, "'%s' is locked by "
+			return err_code(EWOULDBLOCK,
+			    "'%s' is locked by "
 			    "another process (waited %.0f s)",
 			    lock_where(dirfd, name, where, sizeof(where)),
 			    timeout);

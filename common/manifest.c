@@ -14,7 +14,7 @@
 #include "num.h"
 #include "path.h"
 
-#define MANIFEST_SAVE_BUF	(1 << 20)	/* stdio buffer of manifest_save */
+#define MANIFEST_SAVE_BUF (1 << 20) /* stdio buffer of manifest_save */
 
 /* A line holds at most two escaped paths (4 bytes a byte) and numbers. */
 #define LINE_MAX_LEN (8 * MANIFEST_PATH_MAX + 256)
@@ -49,8 +49,8 @@ next_field(const char *line, size_t len, size_t *pos, const char **f,
  * *tcap) so the streaming reader allocates only when a longer path comes.
  */
 static int
-entry_parse_into(const char *line, size_t len, struct entry *e,
-    size_t *pcap, size_t *tcap)
+entry_parse_into(const char *line, size_t len, struct entry *e, size_t *pcap,
+    size_t *tcap)
 {
 	const char *f, *arrow;
 	size_t flen, pos = 0, plen;
@@ -61,8 +61,8 @@ entry_parse_into(const char *line, size_t len, struct entry *e,
 	if (next_field(line, len, &pos, &f, &flen, "type") == -1)
 		return -1;
 	if (flen != 1 || (f[0] != 'f' && f[0] != 'd' && f[0] != 'l'))
-		return err_set("unknown entry type '%.*s'", (int)(flen > 8 ?
-		    8 : flen), f);
+		return err_set("unknown entry type '%.*s'",
+		    (int)(flen > 8 ? 8 : flen), f);
 	e->type = f[0];
 	if (next_field(line, len, &pos, &f, &flen, "mode") == -1)
 		return -1;
@@ -90,11 +90,10 @@ entry_parse_into(const char *line, size_t len, struct entry *e,
 	if (e->type == ENTRY_FILE) {
 		if (digest_unhex(f, flen, e->digest) == -1)
 			return err_set("digest is not 64 lowercase hex "
-			    "digits");
+				       "digits");
 	} else {
 		if (flen != 1 || f[0] != '-')
-			return err_set("a '%c' entry has digest '-'",
-			    e->type);
+			return err_set("a '%c' entry has digest '-'", e->type);
 		memset(e->digest, 0, sizeof(e->digest));
 	}
 	if (pos >= len)
@@ -138,7 +137,8 @@ entry_parse_into(const char *line, size_t len, struct entry *e,
 		    MANIFEST_PATH_MAX);
 	if (e->size != strlen(e->target))
 		return err_set("link size %llu is not the length of its "
-		    "target", (unsigned long long)e->size);
+			       "target",
+		    (unsigned long long)e->size);
 	return 0;
 }
 
@@ -192,10 +192,12 @@ entry_write(const struct entry *e, FILE *fp)
 	char buf[8 * MANIFEST_PATH_MAX + 128], *o = buf;
 	unsigned mode = e->mode & 07777;
 
-	if (strlen(e->path) > MANIFEST_PATH_MAX || (e->type == ENTRY_LINK &&
-	    (e->target == NULL || strlen(e->target) > MANIFEST_PATH_MAX)))
+	if (strlen(e->path) > MANIFEST_PATH_MAX ||
+	    (e->type == ENTRY_LINK &&
+		(e->target == NULL || strlen(e->target) > MANIFEST_PATH_MAX)))
 		return err_set("cannot write manifest: path or target "
-		    "longer than %d bytes", MANIFEST_PATH_MAX);
+			       "longer than %d bytes",
+		    MANIFEST_PATH_MAX);
 	*o++ = e->type;
 	*o++ = ' ';
 	*o++ = (char)('0' + (mode >> 9));
@@ -301,13 +303,15 @@ order_check(struct order *o, const struct entry *e)
 			    "");
 		if (c > 0)
 			return order_fail("path '%s' is out of order: it "
-			    "sorts before '%s'", e->path, o->prev);
+					  "sorts before '%s'",
+			    e->path, o->prev);
 	}
 	while (o->depth > 0 && block_cmp(e->path, o->stack[o->depth - 1]) > 0)
 		free(o->stack[--o->depth]);
 	if (o->depth > 0 && block_cmp(e->path, o->stack[o->depth - 1]) == 0)
 		return order_fail("path '%s' runs through '%s', which is a "
-		    "file or link", e->path, o->stack[o->depth - 1]);
+				  "file or link",
+		    e->path, o->stack[o->depth - 1]);
 	if (e->type != ENTRY_DIR) {
 		if (o->depth == o->cap) {
 			size_t ncap = o->cap ? o->cap * 2 : 16;
@@ -352,16 +356,16 @@ struct manifest_reader {
 	FILE *fp;
 	char *name;
 	unsigned long lineno;
-	char *buf;		/* READ_BLOCK bytes */
+	char *buf; /* READ_BLOCK bytes */
 	size_t start, end;
 	bool eof;
 	char *package;
 	uint64_t version;
 	struct entry cur;
 	size_t pcap, tcap;
-	char *tsave;		/* target buffer while cur is no link */
+	char *tsave; /* target buffer while cur is no link */
 	struct order order;
-	char *pending;		/* first entry line, read with the header */
+	char *pending; /* first entry line, read with the header */
 	size_t pendlen;
 	bool have_pending;
 };
@@ -394,7 +398,7 @@ reader_line(struct manifest_reader *r, char **line, size_t *len)
 			if (r->end > r->start) {
 				r->lineno++;
 				return err_set("truncated: last line has no "
-				    "newline");
+					       "newline");
 			}
 			return 0;
 		}
@@ -416,8 +420,8 @@ reader_fail(struct manifest_reader *r)
 {
 	char shown[PATH_SHOW_LEN];
 
-	return err_prefix("%s:%lu: ", path_show(r->name, shown,
-	    sizeof(shown)), r->lineno);
+	return err_prefix("%s:%lu: ", path_show(r->name, shown, sizeof(shown)),
+	    r->lineno);
 }
 
 static int
@@ -438,7 +442,8 @@ reader_header(struct manifest_reader *r)
 	if (len != strlen(MANIFEST_MAGIC) ||
 	    memcmp(line, MANIFEST_MAGIC, len) != 0)
 		return err_set("not a pkgdist manifest: first line is not "
-		    "'%s'", MANIFEST_MAGIC);
+			       "'%s'",
+		    MANIFEST_MAGIC);
 	for (;;) {
 		if ((got = reader_line(r, &line, &len)) <= 0)
 			return got;
@@ -452,16 +457,18 @@ reader_header(struct manifest_reader *r)
 		}
 		if (len > 8 && memcmp(line, "version ", 8) == 0 &&
 		    r->version == 0) {
-			if (num_u64(line + 8, len - 8, UINT64_MAX, &v) == -1 || v == 0)
+			if (num_u64(line + 8, len - 8, UINT64_MAX, &v) == -1 ||
+			    v == 0)
 				return err_set("version is not a positive "
-				    "number");
+					       "number");
 			r->version = v;
 			continue;
 		}
 		if ((len > 8 && memcmp(line, "package ", 8) == 0) ||
 		    (len > 8 && memcmp(line, "version ", 8) == 0))
 			return err_set("header line '%.7s' repeated or out "
-			    "of order", line);
+				       "of order",
+			    line);
 		/* The first entry: parse it on the first next() call. */
 		r->pending = line;
 		r->pendlen = len;
@@ -471,8 +478,7 @@ reader_header(struct manifest_reader *r)
 }
 
 int
-manifest_reader_open(FILE *fp, const char *name,
-    struct manifest_reader **out)
+manifest_reader_open(FILE *fp, const char *name, struct manifest_reader **out)
 {
 	struct manifest_reader *r;
 
@@ -482,8 +488,8 @@ manifest_reader_open(FILE *fp, const char *name,
 	    (r->name = strdup(name)) == NULL) {
 		char shown[PATH_SHOW_LEN];
 
-		err_sys("cannot read '%s'", path_show(name, shown,
-		    sizeof(shown)));
+		err_sys("cannot read '%s'",
+		    path_show(name, shown, sizeof(shown)));
 		manifest_reader_close(r);
 		return -1;
 	}
@@ -644,12 +650,12 @@ manifest_check(const struct manifest *m)
 		const struct entry *e = &m->v[i];
 
 		if (path_check(e->path) == -1 || order_check(&o, e) == -1 ||
-		    (e->type == ENTRY_LINK && (e->target == NULL ||
-		    e->size != strlen(e->target)))) {
+		    (e->type == ENTRY_LINK &&
+			(e->target == NULL || e->size != strlen(e->target)))) {
 			if (e->type == ENTRY_LINK && err_get()[0] == '\0')
 				err_set("link size is not its target length");
-			err_prefix("entry '%s': ", path_show(e->path, shown,
-			    sizeof(shown)));
+			err_prefix("entry '%s': ",
+			    path_show(e->path, shown, sizeof(shown)));
 			rc = -1;
 			break;
 		}
@@ -665,7 +671,8 @@ manifest_find(const struct manifest *m, const char *path)
 
 	memset(&key, 0, sizeof(key));
 	key.path = (char *)(uintptr_t)path;
-	return m->n == 0 ? NULL :
+	return m->n == 0 ?
+	    NULL :
 	    bsearch(&key, m->v, m->n, sizeof(m->v[0]), entry_cmp);
 }
 
@@ -680,7 +687,7 @@ manifest_read(FILE *fp, const char *name, struct manifest *m)
 	if (manifest_reader_open(fp, name, &r) == -1)
 		return -1;
 	if (manifest_set_header(m, manifest_reader_package(r),
-	    manifest_reader_version(r)) == -1)
+		manifest_reader_version(r)) == -1)
 		goto fail;
 	while ((got = manifest_reader_next(r, &e)) == 1)
 		if (manifest_add(m, e) == -1)
@@ -706,8 +713,8 @@ manifest_load(const char *path, struct manifest *m)
 	if (strcmp(path, "-") == 0)
 		return manifest_read(stdin, "(standard input)", m);
 	if ((fp = fopen(path, "re")) == NULL)
-		return err_sys("cannot open '%s'", path_show(path, shown,
-		    sizeof(shown)));
+		return err_sys("cannot open '%s'",
+		    path_show(path, shown, sizeof(shown)));
 	rc = manifest_read(fp, path, m);
 	fclose(fp);
 	return rc;
@@ -726,8 +733,8 @@ manifest_load_buf(const char *buf, size_t len, const char *name,
 		return err_set("%s:1: truncated: empty, expected '%s'",
 		    path_show(name, shown, sizeof(shown)), MANIFEST_MAGIC);
 	if ((fp = fmemopen((void *)(uintptr_t)buf, len, "r")) == NULL)
-		return err_sys("cannot read '%s'", path_show(name, shown,
-		    sizeof(shown)));
+		return err_sys("cannot read '%s'",
+		    path_show(name, shown, sizeof(shown)));
 	rc = manifest_read(fp, name, m);
 	fclose(fp);
 	return rc;
@@ -740,8 +747,7 @@ manifest_write(const struct manifest *m, FILE *fp)
 
 	if (fprintf(fp, "%s\n", MANIFEST_MAGIC) < 0)
 		return err_sys("cannot write manifest");
-	if (m->package != NULL &&
-	    fprintf(fp, "package %s\n", m->package) < 0)
+	if (m->package != NULL && fprintf(fp, "package %s\n", m->package) < 0)
 		return err_sys("cannot write manifest");
 	if (m->version != 0 &&
 	    fprintf(fp, "version %llu\n", (unsigned long long)m->version) < 0)
@@ -799,6 +805,6 @@ manifest_save(const struct manifest *m, int dirfd, const char *name,
 	}
 	rc = atomic_commit(&af);
 out:
-	free(buf);	/* after the stream is closed (commit or abort) */
+	free(buf); /* after the stream is closed (commit or abort) */
 	return rc;
 }

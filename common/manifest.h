@@ -27,26 +27,22 @@
 
 #define MANIFEST_MAGIC "pkgdist-manifest 1"
 
-enum entry_type {
-	ENTRY_FILE = 'f',
-	ENTRY_DIR = 'd',
-	ENTRY_LINK = 'l'
-};
+enum entry_type { ENTRY_FILE = 'f', ENTRY_DIR = 'd', ENTRY_LINK = 'l' };
 
 struct entry {
-	char type;		/* enum entry_type */
-	unsigned mode;		/* permission bits, 0 .. 07777 */
-	uint64_t size;		/* bytes; link: strlen(target); dir: 0 */
-	int64_t mtime;		/* whole seconds since the epoch */
+	char type;     /* enum entry_type */
+	unsigned mode; /* permission bits, 0 .. 07777 */
+	uint64_t size; /* bytes; link: strlen(target); dir: 0 */
+	int64_t mtime; /* whole seconds since the epoch */
 	unsigned char digest[DIGEST_LEN]; /* files only; zero otherwise */
-	char *path;		/* unescaped, checked */
-	char *target;		/* links only, unescaped; NULL otherwise */
+	char *path;			  /* unescaped, checked */
+	char *target; /* links only, unescaped; NULL otherwise */
 };
 
 struct manifest {
-	char *package;		/* NULL when the header has none */
-	uint64_t version;	/* 0 when the header has none */
-	struct entry *v;	/* sorted by path once complete */
+	char *package;	  /* NULL when the header has none */
+	uint64_t version; /* 0 when the header has none */
+	struct entry *v;  /* sorted by path once complete */
 	size_t n, cap;
 };
 
@@ -57,16 +53,14 @@ void manifest_free(struct manifest *m);
  * builders call manifest_sort() then manifest_check() when done. */
 int manifest_add(struct manifest *m, const struct entry *e);
 /* Set the header; pkg may be NULL. */
-int manifest_set_header(struct manifest *m, const char *pkg,
-    uint64_t version);
+int manifest_set_header(struct manifest *m, const char *pkg, uint64_t version);
 void manifest_sort(struct manifest *m);
 /* Check every rule on an in-memory manifest (sorted, no duplicate, no
  * path through a file or link, link sizes); err names the entry. */
 int manifest_check(const struct manifest *m);
 
 /* Binary search; NULL if absent. */
-const struct entry *manifest_find(const struct manifest *m,
-    const char *path);
+const struct entry *manifest_find(const struct manifest *m, const char *path);
 
 /* Parse the file at path ("-" is stdin) completely.  On any broken rule:
  * -1, err = "PATH:LINE: what is wrong", m left empty.  A full manifest

@@ -22,9 +22,9 @@
 #include "num.h"
 #include "path.h"
 
-#define HEAD_MAX 512		/* the header lines of a delta fit in this */
-#define BASE_K_MAX 100000	/* names tried for a new base */
-#define BASE_BUF (1 << 20)	/* stdio buffer writing a base */
+#define HEAD_MAX 512	   /* the header lines of a delta fit in this */
+#define BASE_K_MAX 100000  /* names tried for a new base */
+#define BASE_BUF (1 << 20) /* stdio buffer writing a base */
 
 void
 mdelta_base_init(struct mdelta_base *b)
@@ -104,8 +104,9 @@ read_at(int dirfd, const char *name, const char *what, char **bufp,
 
 	*bufp = NULL;
 	*lenp = 0;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC)) == -1) {
+	if ((fd = openat(dirfd, name,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) ==
+	    -1) {
 		if (errno == ELOOP)
 			return err_set("%s: a symbolic link: not followed",
 			    what);
@@ -145,10 +146,10 @@ struct head {
 	char base[MDELTA_NAME_MAX];
 	unsigned char digest[DIGEST_LEN];
 	uint64_t changes;
-	char *package;		/* points into the buffer, or NULL */
+	char *package; /* points into the buffer, or NULL */
 	uint64_t version;
-	size_t off;		/* where the change lines start */
-	unsigned long lines;	/* header lines */
+	size_t off;	     /* where the change lines start */
+	unsigned long lines; /* header lines */
 };
 
 /*
@@ -167,7 +168,7 @@ head_parse(char *buf, size_t len, const char *what, struct head *h)
 	for (;;) {
 		lineno++;
 		if ((size_t)(p - buf) >= len)
-			break;	/* no change lines */
+			break; /* no change lines */
 		if ((nl = memchr(p, '\n', lim - (size_t)(p - buf))) == NULL) {
 			if (lineno <= 3)
 				return err_set("%s:%lu: truncated delta header",
@@ -187,8 +188,8 @@ head_parse(char *buf, size_t len, const char *what, struct head *h)
 				goto bad;
 			}
 			snprintf(h->base, sizeof(h->base), "%s", p + 5);
-			if (digest_unhex(sp + 1, strlen(sp + 1),
-			    h->digest) == -1)
+			if (digest_unhex(sp + 1, strlen(sp + 1), h->digest) ==
+			    -1)
 				goto bad;
 		} else if (lineno == 3) {
 			*nl = '\0';
@@ -207,14 +208,13 @@ head_parse(char *buf, size_t len, const char *what, struct head *h)
 				goto bad;
 			h->version = u;
 		} else
-			break;	/* the first change line */
+			break; /* the first change line */
 		p = nl + 1;
 	}
 	h->off = (size_t)(p - buf);
 	h->lines = lineno - 1;
 	if (h->lines < 3)
-		return err_set("%s:%lu: truncated delta header", what,
-		    lineno);
+		return err_set("%s:%lu: truncated delta header", what, lineno);
 	return 0;
 bad:
 	return err_set("%s:%lu: malformed delta header line", what, lineno);
@@ -236,8 +236,7 @@ pointer_parse(const char *buf, size_t len, const char *what, char **path)
 	if (name == nl || memchr(name, '/', (size_t)(nl - name)) != NULL ||
 	    memchr(p, '\0', (size_t)(nl - p)) != NULL ||
 	    (nl - name == 1 && name[0] == '.') ||
-	    (nl - name == 2 && memcmp(name, "..", 2) == 0) ||
-	    nl - p > 255)
+	    (nl - name == 2 && memcmp(name, "..", 2) == 0) || nl - p > 255)
 		return err_set("%s: malformed manifest pointer", what);
 	if ((*path = strndup(p, (size_t)(nl - p))) == NULL)
 		return err_nomem();
@@ -270,8 +269,9 @@ pointer_resolve(int dirfd, const char *buf, size_t len, const char *what,
 		/* "../../" and so on: the directory above, name in it. */
 		char *dir = strndup(path, (size_t)(name - path));
 
-		up = dir == NULL ? -1 : openat(dirfd, dir, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC);
+		up = dir == NULL ?
+		    -1 :
+		    openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		free(dir);
 		if (up == -1) {
 			err_sys("%s: its link '%s'", what, path);
@@ -287,10 +287,10 @@ pointer_resolve(int dirfd, const char *buf, size_t len, const char *what,
 		target[--n] = '\0';
 	base = strrchr(target, '/');
 	base = base != NULL ? base + 1 : target;
-	if (base[0] == '\0' || base[0] == '.' || strlen(base) +
-	    strlen(MDELTA_POINTER_SUFFIX) >= MDELTA_NAME_MAX) {
-		err_set("%s: its link '%s' points at '%s', not at a tree",
-		    what, path, target);
+	if (base[0] == '\0' || base[0] == '.' ||
+	    strlen(base) + strlen(MDELTA_POINTER_SUFFIX) >= MDELTA_NAME_MAX) {
+		err_set("%s: its link '%s' points at '%s', not at a tree", what,
+		    path, target);
 		goto out;
 	}
 	/* Lengths checked above. */
@@ -370,8 +370,8 @@ load_at(int dirfd, const char *name, const char *label, struct manifest *m,
 		goto out;
 	if (memcmp(d, h.digest, DIGEST_LEN) != 0) {
 		err_set("%s: its base '%s' is not the file it was written "
-		    "against (SHA-256 differs: damaged or replaced)", what,
-		    h.base);
+			"against (SHA-256 differs: damaged or replaced)",
+		    what, h.base);
 		goto out;
 	}
 	if (manifest_load_buf(bbuf, blen, bwhat, &basem) == -1)
@@ -379,11 +379,12 @@ load_at(int dirfd, const char *name, const char *label, struct manifest *m,
 	free(bbuf);
 	bbuf = NULL;
 	if (change_file_load_lines(buf + h.off, len - h.off, what, h.lines,
-	    &cf) == -1)
+		&cf) == -1)
 		goto out;
 	if (cf.n != h.changes) {
 		err_set("%s: %zu change lines, its header says %" PRIu64
-		    " (truncated?)", what, cf.n, h.changes);
+			" (truncated?)",
+		    what, cf.n, h.changes);
 		goto out;
 	}
 	if (b != NULL)
@@ -444,8 +445,8 @@ load_delta_path(const char *path, struct manifest *m)
 	manifest_init(m);
 	if (slash == NULL)
 		return mdelta_load_at(AT_FDCWD, path, NULL, m, NULL);
-	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path)))
-	    == NULL)
+	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) ==
+	    NULL)
 		return err_nomem();
 	/* The directory is the one the administrator named (it may be a
 	 * link); nothing inside it is followed. */
@@ -454,8 +455,7 @@ load_delta_path(const char *path, struct manifest *m)
 		free(dir);
 		return -1;
 	}
-	rc = mdelta_load_at(dfd, slash + 1, slash == path ? "" : dir, m,
-	    NULL);
+	rc = mdelta_load_at(dfd, slash + 1, slash == path ? "" : dir, m, NULL);
 	close(dfd);
 	free(dir);
 	return rc;
@@ -501,8 +501,8 @@ write_base(int dirfd, const char *bname, const struct manifest *m,
 		goto out;
 	}
 	/* The temporary is open for writing only: read it by its name. */
-	if ((rfd = openat(dirfd, af.tmpname, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
+	if ((rfd = openat(dirfd, af.tmpname,
+		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		err_sys("cannot read back '%s'", bname);
 		goto out;
 	}
@@ -534,7 +534,7 @@ out:
 	if (rc == -1)
 		atomic_abort(&af);
 	digest_free(&dg);
-	free(sbuf);	/* after the stream is closed (commit or abort) */
+	free(sbuf); /* after the stream is closed (commit or abort) */
 	return rc;
 }
 
@@ -589,8 +589,8 @@ render_delta(const struct mdelta_base *b, const struct manifest *old,
 		if (c <= 0) {
 			tl = &b->touched.v[i];
 			be = tl->kind == CHANGE_ADD ? NULL : &tl->e;
-			ne = c == 0 ? cl.v[j].to : manifest_find(nm,
-			    tl->e.path);
+			ne =
+			    c == 0 ? cl.v[j].to : manifest_find(nm, tl->e.path);
 		} else {
 			be = cl.v[j].from;
 			ne = cl.v[j].to;
@@ -612,8 +612,8 @@ render_delta(const struct mdelta_base *b, const struct manifest *old,
 	if ((count = changes_compute(&bt, &nt, NULL, NULL)) < 0)
 		goto out;
 	digest_hex(b->digest, hex);
-	fprintf(s.fp, "%s\nbase %s %s\nchanges %lld\n", MDELTA_MAGIC,
-	    b->name, hex, count);
+	fprintf(s.fp, "%s\nbase %s %s\nchanges %lld\n", MDELTA_MAGIC, b->name,
+	    hex, count);
 	if (nm->package != NULL)
 		fprintf(s.fp, "package %s\n", nm->package);
 	if (nm->version != 0)
@@ -748,8 +748,9 @@ mdelta_base_of(int dirfd, const char *name, char out[MDELTA_NAME_MAX])
 	int fd;
 
 	out[0] = '\0';
-	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC)) == -1) {
+	if ((fd = openat(dirfd, name,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) ==
+	    -1) {
 		if (errno == ENOENT || errno == ELOOP)
 			return 0;
 		return err_sys("%s", name);
@@ -795,11 +796,11 @@ mdelta_gc(int dirfd)
 	/* The bases the manifests name. */
 	for (i = 0; i < n; i++) {
 		l = strlen(names[i]);
-		if (!(strcmp(names[i], "manifest") == 0 || (l > 9 &&
-		    strcmp(names[i] + l - 9, ".manifest") == 0)))
+		if (!(strcmp(names[i], "manifest") == 0 ||
+			(l > 9 && strcmp(names[i] + l - 9, ".manifest") == 0)))
 			continue;
 		if ((r = mdelta_base_of(dirfd, names[i], ref)) == -1)
-			goto out;	/* unsure what is used: remove none */
+			goto out; /* unsure what is used: remove none */
 		if (r == 0)
 			continue;
 		if (nr == cr) {
@@ -815,11 +816,12 @@ mdelta_gc(int dirfd)
 	if (nr > 0)
 		qsort(refs, nr, sizeof(*refs), cmpstr);
 	rc = 0;
-	for (i = 0; i < n; i++) {	/* the listing is complete */
+	for (i = 0; i < n; i++) { /* the listing is complete */
 		const char *key = names[i];
 
-		if (!mdelta_name_valid(names[i]) || (nr > 0 &&
-		    bsearch(&key, refs, nr, sizeof(*refs), cmpstr) != NULL))
+		if (!mdelta_name_valid(names[i]) ||
+		    (nr > 0 &&
+			bsearch(&key, refs, nr, sizeof(*refs), cmpstr) != NULL))
 			continue;
 		if (io_unlink(dirfd, names[i], 0) == -1 &&
 		    err_errno() != ENOENT) {

@@ -94,9 +94,9 @@
  * base lacks the path).
  */
 struct mdelta_base {
-	char name[MDELTA_NAME_MAX];	/* "" : none (a full manifest) */
+	char name[MDELTA_NAME_MAX]; /* "" : none (a full manifest) */
 	unsigned char digest[DIGEST_LEN];
-	size_t nbase;			/* entries in the base */
+	size_t nbase; /* entries in the base */
 	struct change_file touched;
 };
 

@@ -32,7 +32,7 @@ void msg_liberr(void);
 void msg_put_text(const char *s, FILE *fp);
 
 noreturn void msg_die(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * The number value of option opt (as the user spelt it: "-j", "--keep"),

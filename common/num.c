@@ -32,7 +32,8 @@ num_i64(const char *s, size_t len, int64_t *out)
 	uint64_t v;
 
 	if (len > 0 && s[0] == '-') {
-		if (num_u64(s + 1, len - 1, (uint64_t)INT64_MAX + 1, &v) == -1 ||
+		if (num_u64(s + 1, len - 1, (uint64_t)INT64_MAX + 1, &v) ==
+			-1 ||
 		    v == 0)
 			return -1;
 		/* Two's complement: -(2^63) has no positive counterpart. */

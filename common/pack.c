@@ -72,23 +72,23 @@ pw_put(struct pw *w, const void *p, size_t n, bool hash)
 
 /* The contents of m not in base bm's set bv, and in only when given. */
 static size_t
-delta_of(struct digestset_item *cv, size_t ncv,
-    const struct digestset_item *bv, size_t nbv,
-    const struct digestset_item *only, size_t nonly)
+delta_of(struct digestset_item *cv, size_t ncv, const struct digestset_item *bv,
+    size_t nbv, const struct digestset_item *only, size_t nonly)
 {
 	size_t i, k;
 
 	for (i = k = 0; i < ncv; i++)
 		if (digestset_find(bv, nbv, sizeof(*bv), cv[i].d) == NULL &&
-		    (only == NULL || digestset_find(only, nonly,
-		    sizeof(*only), cv[i].d) != NULL))
+		    (only == NULL ||
+			digestset_find(only, nonly, sizeof(*only), cv[i].d) !=
+			    NULL))
 			cv[k++] = cv[i];
 	return k;
 }
 
 int
-pack_contents(struct store *s, const char *pkg, uint64_t version,
-    uint64_t base, struct digestset_item **v, size_t *n)
+pack_contents(struct store *s, const char *pkg, uint64_t version, uint64_t base,
+    struct digestset_item **v, size_t *n)
 {
 	struct manifest m, bm;
 	struct digestset_item *bv = NULL;
@@ -100,8 +100,9 @@ pack_contents(struct store *s, const char *pkg, uint64_t version,
 	manifest_init(&m);
 	manifest_init(&bm);
 	if (store_load_manifest(s, pkg, version, &m) == -1 ||
-	    (base != 0 && (store_load_manifest(s, pkg, base, &bm) == -1 ||
-	    digestset_of_manifest(&bm, &bv, &nbv) == -1)) ||
+	    (base != 0 &&
+		(store_load_manifest(s, pkg, base, &bm) == -1 ||
+		    digestset_of_manifest(&bm, &bv, &nbv) == -1)) ||
 	    digestset_of_manifest(&m, v, n) == -1)
 		goto out;
 	*n = delta_of(*v, *n, bv, nbv, NULL, 0);
@@ -114,8 +115,8 @@ out:
 }
 
 int
-pack_export(struct store *s, const char *pkg, uint64_t version,
-    uint64_t base, int fd, struct progress *p)
+pack_export(struct store *s, const char *pkg, uint64_t version, uint64_t base,
+    int fd, struct progress *p)
 {
 	return pack_export_only(s, pkg, version, base, NULL, 0, fd, p);
 }
@@ -143,14 +144,15 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 		    pkg, base);
 	/* gc removes no version while it is read. */
 	if ((ulk = store_lock(s, pkg, STORE_LOCK_USE, true,
-	    STORE_WAIT_DEFAULT)) == -1)
+		 STORE_WAIT_DEFAULT)) == -1)
 		return -1;
 	if (store_manifest_bytes(s, pkg, version, &mbuf, &mlen) == -1 ||
 	    store_load_manifest(s, pkg, version, &m) == -1 ||
 	    store_version_signature(s, pkg, version, &sig, &siglen) == -1)
 		goto out;
-	if (base != 0 && (store_load_manifest(s, pkg, base, &bm) == -1 ||
-	    digestset_of_manifest(&bm, &bv, &nbv) == -1))
+	if (base != 0 &&
+	    (store_load_manifest(s, pkg, base, &bm) == -1 ||
+		digestset_of_manifest(&bm, &bv, &nbv) == -1))
 		goto out;
 	if (digestset_of_manifest(&m, &cv, &ncv) == -1)
 		goto out;
@@ -180,7 +182,7 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 	be_put64(hdr + 9, hdr[0] ? zlen : mlen);
 	if (pw_put(&w, hdr, 17, true) == -1 ||
 	    pw_put(&w, hdr[0] ? (void *)z : (void *)mbuf, hdr[0] ? zlen : mlen,
-	    true) == -1)
+		true) == -1)
 		goto out;
 	/* Signature. */
 	if (siglen > PACK_SIG_MAX) {
@@ -205,7 +207,7 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 		/* A damaged content is refused here, by name, rather than
 		 * carried to another site to be refused by its import. */
 		if (store_content_check(s, cv[i].d, cv[i].size, check,
-		    BLOB_CHUNK, NULL) == -1 ||
+			BLOB_CHUNK, NULL) == -1 ||
 		    store_content_raw(s, cv[i].d, &raw) == -1) {
 			store_err_content(pkg, version, &m, cv[i].d);
 			goto out;
@@ -220,8 +222,8 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 		}
 		digest_hex(cv[i].d, hex);
 		for (left = raw.stored_size; left > 0;) {
-			size_t want = left > BLOB_CHUNK ? BLOB_CHUNK :
-			    (size_t)left;
+			size_t want =
+			    left > BLOB_CHUNK ? BLOB_CHUNK : (size_t)left;
 			ssize_t got;
 
 			if (w.len + want > BLOB_CHUNK && pw_flush(&w) == -1) {
@@ -232,13 +234,14 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 			if (got <= 0) {
 				if (got == 0)
 					err_set("content %s: shorter than "
-					    "stored", hex);
+						"stored",
+					    hex);
 				store_err_content(pkg, version, &m, cv[i].d);
 				close(raw.fd);
 				goto out;
 			}
-			if (digest_update(&w.dg, w.buf + w.len,
-			    (size_t)got) == -1) {
+			if (digest_update(&w.dg, w.buf + w.len, (size_t)got) ==
+			    -1) {
 				close(raw.fd);
 				goto out;
 			}
@@ -277,33 +280,33 @@ struct pack_reader {
 	int fd;
 	const unsigned char *mem;
 	size_t memlen, memoff;
-	unsigned char *buf;	/* fd: read buffer */
+	unsigned char *buf; /* fd: read buffer */
 	size_t blen, boff;
 	bool eof;
 	const char *name;
 
-	struct digest dg;	/* every byte before the trailer */
+	struct digest dg; /* every byte before the trailer */
 	struct pack_info info;
 	struct manifest m;
 	char *mbytes;
 	size_t mlen;
 	unsigned char *sig;
 	size_t siglen;
-	struct digestset_item *cv;	/* the manifest's contents */
+	struct digestset_item *cv; /* the manifest's contents */
 	size_t ncv;
 	uint64_t count, index;
 	unsigned char last[DIGEST_LEN];
-	bool ended;		/* trailer checked */
+	bool ended; /* trailer checked */
 
 	/* current content */
 	bool cur;
 	struct pack_content c;
-	uint64_t left;		/* stored bytes left */
+	uint64_t left; /* stored bytes left */
 	bool raw_used;
 	bool inflating;
 	struct blob_inflate inf;
 	struct digest cdg;
-	uint64_t cgot;		/* original bytes read */
+	uint64_t cgot; /* original bytes read */
 	bool cdone;
 };
 
@@ -370,8 +373,8 @@ src_read(struct pack_reader *r, void *out, size_t n, bool hash)
 
 /* Read a block of at most max original bytes (method, sizes, data). */
 static int
-read_block(struct pack_reader *r, size_t max, const char *what,
-    char **out, size_t *outlen)
+read_block(struct pack_reader *r, size_t max, const char *what, char **out,
+    size_t *outlen)
 {
 	unsigned char h[17], *st = NULL, *nst;
 	char *o = NULL;
@@ -388,10 +391,11 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 		return err_set("%s: %s: unknown method %u", r->name, what,
 		    h[0]);
 	if (len > max)
-		return err_set("%s: %s too large (%" PRIu64 " bytes)",
-		    r->name, what, len);
-	if ((h[0] == 0 && slen != len) || (h[0] == 1 && (slen > len + 1024 +
-	    len / 100 || len / ZLIB_MAX_RATIO > slen)))
+		return err_set("%s: %s too large (%" PRIu64 " bytes)", r->name,
+		    what, len);
+	if ((h[0] == 0 && slen != len) ||
+	    (h[0] == 1 &&
+		(slen > len + 1024 + len / 100 || len / ZLIB_MAX_RATIO > slen)))
 		return err_set("%s: %s: inconsistent lengths", r->name, what);
 	if (r->mem != NULL && slen > r->memlen - r->memoff)
 		return err_set("%s: truncated", r->name);
@@ -399,7 +403,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 	 * allocate what the file does not hold. */
 	while (have < slen) {
 		size_t part = slen - have > BLOB_CHUNK ? BLOB_CHUNK :
-		    (size_t)(slen - have);
+							 (size_t)(slen - have);
 
 		if (have + part > cap) {
 			cap = have + part > cap * 2 ? have + part : cap * 2;
@@ -430,7 +434,7 @@ read_block(struct pack_reader *r, size_t max, const char *what,
 		return err_nomem();
 	}
 	if (blob_uncompress(st, (size_t)slen, (unsigned char *)o, (size_t)len,
-	    what) == -1) {
+		what) == -1) {
 		err_prefix("%s: ", r->name);
 		free(st);
 		free(o);
@@ -467,8 +471,8 @@ reader_start(struct pack_reader *r)
 	r->info.version = be_get64(h + 16);
 	r->info.base = be_get64(h + 24);
 	if (r->info.version == 0 || r->info.base >= r->info.version)
-		return err_set("%s: bad version %" PRIu64 " (base %" PRIu64
-		    ")", r->name, r->info.version, r->info.base);
+		return err_set("%s: bad version %" PRIu64 " (base %" PRIu64 ")",
+		    r->name, r->info.version, r->info.base);
 	if (h[32] < 1 || h[32] > NAME_MAX_LEN)
 		return err_set("%s: bad package name length", r->name);
 	if (src_read(r, r->info.package, h[32], true) == -1)
@@ -482,10 +486,12 @@ reader_start(struct pack_reader *r)
 	r->mlen = ml;
 	if (manifest_load_buf(mb, ml, r->name, &r->m) == -1)
 		return -1;
-	if (r->m.package == NULL || strcmp(r->m.package,
-	    r->info.package) != 0 || r->m.version != r->info.version)
-		return err_set("%s: the manifest does not name %s version %"
-		    PRIu64, r->name, r->info.package, r->info.version);
+	if (r->m.package == NULL ||
+	    strcmp(r->m.package, r->info.package) != 0 ||
+	    r->m.version != r->info.version)
+		return err_set(
+		    "%s: the manifest does not name %s version %" PRIu64,
+		    r->name, r->info.package, r->info.version);
 	if (src_read(r, b4, 4, true) == -1)
 		return -1;
 	r->siglen = be_get32(b4);
@@ -506,7 +512,8 @@ reader_start(struct pack_reader *r)
 		nf++;
 	if (cnt > nf)
 		return err_set("%s: %" PRIu64 " contents for %zu in the "
-		    "manifest", r->name, cnt, nf);
+			       "manifest",
+		    r->name, cnt, nf);
 	r->count = cnt;
 	return 0;
 }
@@ -642,8 +649,8 @@ pack_reader_read(struct pack_reader *r, void *buf, size_t n)
 		return 0;
 	if (r->c.zlib) {
 		if (!r->inflating) {
-			if (blob_inflate_init(&r->inf, raw_cb, r,
-			    r->name) == -1)
+			if (blob_inflate_init(&r->inf, raw_cb, r, r->name) ==
+			    -1)
 				return -1;
 			r->inflating = true;
 		}
@@ -666,12 +673,12 @@ pack_reader_read(struct pack_reader *r, void *buf, size_t n)
 	digest_hex(r->c.digest, hex);
 	if (r->cgot != r->c.size)
 		return err_set("%s: content %s: %" PRIu64 " bytes, %" PRIu64
-		    " stated", r->name, hex, r->cgot, r->c.size);
+			       " stated",
+		    r->name, hex, r->cgot, r->c.size);
 	if (digest_final(&r->cdg, got) == -1)
 		return -1;
 	if (memcmp(got, r->c.digest, DIGEST_LEN) != 0)
-		return err_set("%s: content %s: digest mismatch", r->name,
-		    hex);
+		return err_set("%s: content %s: digest mismatch", r->name, hex);
 	return 0;
 }
 
@@ -712,14 +719,14 @@ pack_reader_next(struct pack_reader *r, struct pack_content *c)
 		 * decompressed (or not at all). */
 		if (!r->raw_used) {
 			while ((k = pack_reader_read(r, scratch,
-			    sizeof(scratch))) > 0)
+				    sizeof(scratch))) > 0)
 				;
 			if (k == -1)
 				return -1;
 		}
 		while (r->left > 0)
-			if (pack_reader_read_raw(r, scratch,
-			    sizeof(scratch)) == -1)
+			if (pack_reader_read_raw(r, scratch, sizeof(scratch)) ==
+			    -1)
 				return -1;
 		cur_end(r);
 	}
@@ -741,20 +748,24 @@ pack_reader_next(struct pack_reader *r, struct pack_content *c)
 	if (r->index > 0 && memcmp(r->last, r->c.digest, DIGEST_LEN) >= 0)
 		return err_set("%s: contents out of order", r->name);
 	memcpy(r->last, r->c.digest, DIGEST_LEN);
-	if ((mc = digestset_find(r->cv, r->ncv, sizeof(*r->cv),
-	    r->c.digest)) == NULL)
+	if ((mc = digestset_find(r->cv, r->ncv, sizeof(*r->cv), r->c.digest)) ==
+	    NULL)
 		return err_set("%s: content %" PRIu64 " not in the manifest",
 		    r->name, r->index + 1);
 	if (mc->size != r->c.size)
 		return err_set("%s: content %" PRIu64 ": size differs from "
-		    "the manifest", r->name, r->index + 1);
+			       "the manifest",
+		    r->name, r->index + 1);
 	if (!r->c.zlib && r->c.stored_size != r->c.size)
 		return err_set("%s: content %" PRIu64 ": inconsistent "
-		    "lengths", r->name, r->index + 1);
-	if (r->c.zlib && (r->c.size / ZLIB_MAX_RATIO > r->c.stored_size ||
-	    r->c.stored_size > r->c.size + r->c.size / 100 + 1024))
+			       "lengths",
+		    r->name, r->index + 1);
+	if (r->c.zlib &&
+	    (r->c.size / ZLIB_MAX_RATIO > r->c.stored_size ||
+		r->c.stored_size > r->c.size + r->c.size / 100 + 1024))
 		return err_set("%s: content %" PRIu64 ": inconsistent "
-		    "lengths", r->name, r->index + 1);
+			       "lengths",
+		    r->name, r->index + 1);
 	if (r->mem != NULL && r->c.stored_size > r->memlen - r->memoff)
 		return err_set("%s: truncated", r->name);
 	if (digest_init(&r->cdg) == -1)
@@ -838,15 +849,15 @@ pack_import(struct store *s, int fd, const char *name,
 		}
 	}
 	if (trust_check(s, name, in->package, in->version, mb, mlen, sig,
-	    siglen, &refused) == -1) {
+		siglen, &refused) == -1) {
 		if (!refused)
 			*res = PACK_FAILED;
 		goto out;
 	}
 	if (in->version > STORE_VERSION_GIVEN_MAX) {
 		err_set("%s: %s version %" PRIu64 " is above %" PRIu64 ", the "
-		    "largest version a package file may carry", name,
-		    in->package, in->version, STORE_VERSION_GIVEN_MAX);
+			"largest version a package file may carry",
+		    name, in->package, in->version, STORE_VERSION_GIVEN_MAX);
 		goto out;
 	}
 	*res = PACK_FAILED;
@@ -856,13 +867,13 @@ pack_import(struct store *s, int fd, const char *name,
 		goto out;
 	if (have) {
 		if (store_manifest_bytes(s, in->package, in->version, &old,
-		    &oldlen) == -1)
+			&oldlen) == -1)
 			goto out;
 		if (oldlen != mlen || memcmp(old, mb, mlen) != 0) {
 			*res = PACK_REFUSED;
 			err_set("%s: %s version %" PRIu64 " is already in the "
-			    "store with another content", name, in->package,
-			    in->version);
+				"store with another content",
+			    name, in->package, in->version);
 			goto out;
 		}
 		present = true;
@@ -873,8 +884,8 @@ pack_import(struct store *s, int fd, const char *name,
 		if (k == 0) {
 			*res = PACK_NEEDS_BASE;
 			err_set("%s: a delta against %s version %" PRIu64
-			    ", which this store lacks", name, in->package,
-			    in->base);
+				", which this store lacks",
+			    name, in->package, in->base);
 			goto out;
 		}
 	}
@@ -894,8 +905,8 @@ pack_import(struct store *s, int fd, const char *name,
 				goto out;
 			continue;
 		}
-		if (store_txn_put_stream(t, c.digest, c.size, c.zlib,
-		    import_cb, r, &stored) == -1) {
+		if (store_txn_put_stream(t, c.digest, c.size, c.zlib, import_cb,
+			r, &stored) == -1) {
 			err_prefix("%s: ", name);
 			goto out;
 		}
@@ -914,14 +925,14 @@ pack_import(struct store *s, int fd, const char *name,
 	/* The store keeps the bytes it writes: they must be these (what a
 	 * signature covers), so only the canonical spelling is taken. */
 	if (store_manifest_render(&m, in->package, in->version, &old,
-	    &oldlen) == -1)
+		&oldlen) == -1)
 		goto out;
 	if (oldlen != mlen || memcmp(old, mb, mlen) != 0) {
 		err_set("%s: manifest not in canonical form", name);
 		goto out;
 	}
 	*res = in->version < store_txn_newest(t) ? PACK_IMPORTED_OLDER :
-	    PACK_IMPORTED;
+						   PACK_IMPORTED;
 	rc = store_txn_commit(t, &m, in->version, sig, siglen);
 	t = NULL;
 	if (rc == -1) {

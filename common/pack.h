@@ -74,15 +74,15 @@ struct store;
 struct pack_info {
 	uint32_t format;
 	uint64_t version;
-	uint64_t base;			/* 0: full */
+	uint64_t base; /* 0: full */
 	char package[NAME_MAX_LEN + 1];
 };
 
 struct pack_content {
 	unsigned char digest[DIGEST_LEN];
-	uint64_t size;			/* original bytes */
-	bool zlib;			/* stored form is a zlib stream */
-	uint64_t stored_size;		/* stored bytes */
+	uint64_t size;	      /* original bytes */
+	bool zlib;	      /* stored form is a zlib stream */
+	uint64_t stored_size; /* stored bytes */
 };
 
 struct pack_reader;
@@ -142,27 +142,27 @@ int pack_export_only(struct store *s, const char *pkg, uint64_t version,
     struct progress *p);
 
 struct pack_import_opts {
-	double wait;			/* package lock timeout */
-	const char *trust;		/* public key file; NULL: no check */
+	double wait;	   /* package lock timeout */
+	const char *trust; /* public key file; NULL: no check */
 	struct progress *progress;
-	bool keep_contents;		/* a failed import keeps the contents
-					 * it checked (store_txn_keep_contents:
-					 * a site receive cut short) */
+	bool keep_contents; /* a failed import keeps the contents
+			     * it checked (store_txn_keep_contents:
+			     * a site receive cut short) */
 };
 
 enum pack_import_result {
-	PACK_IMPORTED,			/* a new version */
-	PACK_IMPORTED_OLDER,		/* a new version below the newest */
-	PACK_ALREADY_PRESENT,		/* the same version was there: no-op */
+	PACK_IMPORTED,	      /* a new version */
+	PACK_IMPORTED_OLDER,  /* a new version below the newest */
+	PACK_ALREADY_PRESENT, /* the same version was there: no-op */
 	/* Why a failed import failed (pack_import() returned -1): */
-	PACK_FAILED,			/* the store or the system: the file
-					 * may import later */
-	PACK_REFUSED,			/* the file: damaged, hostile, not
-					 * signed as STORE/trust or --trust
-					 * wants, another content for a
-					 * version present */
-	PACK_NEEDS_BASE			/* a delta against a version the
-					 * store lacks */
+	PACK_FAILED,	/* the store or the system: the file
+			 * may import later */
+	PACK_REFUSED,	/* the file: damaged, hostile, not
+			 * signed as STORE/trust or --trust
+			 * wants, another content for a
+			 * version present */
+	PACK_NEEDS_BASE /* a delta against a version the
+			 * store lacks */
 };
 
 /*

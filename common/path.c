@@ -23,8 +23,8 @@ name_valid(const char *name)
 		if (i >= NAME_MAX_LEN)
 			return false;
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-'))
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == '-'))
 			return false;
 	}
 	return true;
@@ -64,8 +64,8 @@ path_check(const char *path)
 			return err_set("path has an empty component");
 		if ((len == 1 && comp[0] == '.') ||
 		    (len == 2 && comp[0] == '.' && comp[1] == '.'))
-			return err_set("path has a '%.*s' component",
-			    (int)len, comp);
+			return err_set("path has a '%.*s' component", (int)len,
+			    comp);
 		if (len > COMPONENT_MAX)
 			return err_set("path component longer than %d bytes",
 			    COMPONENT_MAX);
@@ -109,8 +109,8 @@ path_escape_write(const char *path, FILE *fp)
 
 		if (c != '\0' && !path_needs_escape(c))
 			continue;
-		if (p > run && fwrite(run, 1, (size_t)(p - run), fp) !=
-		    (size_t)(p - run))
+		if (p > run &&
+		    fwrite(run, 1, (size_t)(p - run), fp) != (size_t)(p - run))
 			return err_sys("cannot write manifest");
 		if (c == '\0')
 			return 0;
@@ -148,16 +148,16 @@ utf8_char(const unsigned char *p, size_t n, uint32_t *cp)
 		k = 3;
 		v = c & 0x0f;
 		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
+			lo = 0xa0; /* overlong */
 		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
+			hi = 0x9f; /* surrogates */
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		k = 4;
 		v = c & 0x07;
 		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
+			lo = 0x90; /* overlong */
 		else if (c == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
+			hi = 0x8f; /* above U+10FFFF */
 	} else
 		return 0;
 	/* Each byte is looked at only once the one before it held: a NUL
@@ -238,7 +238,8 @@ path_unescape_into(const char *s, size_t len, char *out)
 			return err_set("invalid escape '\\%.3s' in path",
 			    s + i + 1);
 		v = (unsigned)(s[i + 1] - '0') << 6 |
-		    (unsigned)(s[i + 2] - '0') << 3 | (unsigned)(s[i + 3] - '0');
+		    (unsigned)(s[i + 2] - '0') << 3 |
+		    (unsigned)(s[i + 3] - '0');
 		if (v == 0 || !path_needs_escape((unsigned char)v))
 			return err_set("invalid escape '\\%.3s' in path",
 			    s + i + 1);

@@ -22,9 +22,9 @@
 #include "progress.h"
 #include "ratelimit.h"
 
-#define DRAW_EVERY_MS	100	/* at most ten redraws a second */
-#define FIRST_DRAW_MS	500	/* short work shows nothing */
-#define RATE_SAMPLES	32	/* the rate is over the last ~3 s */
+#define DRAW_EVERY_MS 100 /* at most ten redraws a second */
+#define FIRST_DRAW_MS 500 /* short work shows nothing */
+#define RATE_SAMPLES 32	  /* the rate is over the last ~3 s */
 
 struct progress {
 	char what[64];
@@ -34,20 +34,20 @@ struct progress {
 	atomic_uint_fast64_t items, bytes;
 	atomic_uint_fast64_t targets, targets_started, targets_done;
 	atomic_uint_fast64_t targets_failed;
-	atomic_llong next_draw_ms;	/* monotonic ms of the next redraw */
-	struct ratelimit *cap;		/* set before any redraw, or NULL */
+	atomic_llong next_draw_ms; /* monotonic ms of the next redraw */
+	struct ratelimit *cap;	   /* set before any redraw, or NULL */
 	long long start_ms;
 	/* Under the mutex: */
-	bool shown;			/* the line is on the terminal */
-	unsigned nsample, isample;	/* the ring of (ms, bytes) */
+	bool shown;		   /* the line is on the terminal */
+	unsigned nsample, isample; /* the ring of (ms, bytes) */
 	long long sample_ms[RATE_SAMPLES];
 	uint64_t sample_bytes[RATE_SAMPLES];
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t mu;
-static struct progress *current;	/* under mu */
-static unsigned held;			/* under mu: holds in progress */
+static struct progress *current; /* under mu */
+static unsigned held;		 /* under mu: holds in progress */
 
 static void
 mu_init(void)
@@ -121,8 +121,8 @@ progress_start(const char *what, uint64_t total_items, uint64_t total_bytes)
 		return NULL;
 	snprintf(p->what, sizeof(p->what), "%s", what);
 	p->total_items = total_items;
-	atomic_store(&p->total_bytes, total_bytes > INT64_MAX ? INT64_MAX :
-	    (int64_t)total_bytes);
+	atomic_store(&p->total_bytes,
+	    total_bytes > INT64_MAX ? INT64_MAX : (int64_t)total_bytes);
 	p->start_ms = progress_ms();
 	atomic_store(&p->next_draw_ms, p->start_ms + FIRST_DRAW_MS);
 	pthread_once(&once, mu_init);
@@ -216,10 +216,13 @@ progress_draw(struct progress *p, long long now)
 	if (total > 0) {
 		progress_human(total, t, sizeof(t));
 		put(line, sizeof(line), &n, "%s/%s%s %u%%, %s/s", b, about, t,
-		    (unsigned)(bytes >= total ? 100 :
-		    (double)bytes * 100.0 / (double)total), r);
+		    (unsigned)(bytes >= total ?
+			    100 :
+			    (double)bytes * 100.0 / (double)total),
+		    r);
 		if (rate > 0 && bytes < total) {
-			progress_clock((total - bytes) / rate, eta, sizeof(eta));
+			progress_clock((total - bytes) / rate, eta,
+			    sizeof(eta));
 			put(line, sizeof(line), &n, ", ETA %s", eta);
 		}
 	} else

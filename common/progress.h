@@ -4,7 +4,8 @@
  * One line on stderr, redrawn in place, in the manner of rsync's
  * --info=progress2 and of a download manager:
  *
- *	office97: 3/10 DPs (1 failed), 120.5 MiB/~340.2 MiB 35%, 45.1 MiB/s, ETA 0:05
+ *	office97: 3/10 DPs (1 failed), 120.5 MiB/~340.2 MiB 35%, 45.1 MiB/s, ETA
+ *0:05
  *
  * progress_start() returns NULL unless stderr is a terminal (and
  * PKGDIST_PROGRESS is not "0"), and every other call accepts NULL, so

@@ -25,11 +25,9 @@
 const char *
 proto_type_name(uint32_t type)
 {
-	static const char *names[] = {
-		NULL, "ERROR", "KEEPALIVE", "PUSH", "DATA", "NEED", "NEED_END",
-		"CONTENT", "RESULT", "STATUS", "STATE", "END", "NEED_MANIFEST",
-		"MANIFEST", "RECIPE"
-	};
+	static const char *names[] = { NULL, "ERROR", "KEEPALIVE", "PUSH",
+		"DATA", "NEED", "NEED_END", "CONTENT", "RESULT", "STATUS",
+		"STATE", "END", "NEED_MANIFEST", "MANIFEST", "RECIPE" };
 	static _Thread_local char other[32];
 
 	if (type >= 1 && type <= PROTO_TYPE_MAX)
@@ -161,8 +159,8 @@ err_pass(struct proto *p, const char *b, size_t n, bool flush)
 	for (i = 0; i < n; i++) {
 		p->errpend[p->errpendlen++] = b[i];
 		if (b[i] == '\n' || p->errpendlen == sizeof(p->errpend)) {
-			if (!p->drop_mismatch || !has_mismatch(p->errpend,
-			    p->errpendlen))
+			if (!p->drop_mismatch ||
+			    !has_mismatch(p->errpend, p->errpendlen))
 				err_put(p->errpend, p->errpendlen);
 			p->errpendlen = 0;
 		}
@@ -189,7 +187,8 @@ err_drain_once(struct proto *p)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			if (r == 0 ||
+			    (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				p->errfd_eof = true;
 				err_pass(p, NULL, 0, true);
 			}
@@ -200,7 +199,8 @@ err_drain_once(struct proto *p)
 		n = (size_t)r;
 		if (p->errlen + n > sizeof(p->errtail) - 1) {
 			keep = sizeof(p->errtail) - 1 - n;
-			memmove(p->errtail, p->errtail + p->errlen - keep, keep);
+			memmove(p->errtail, p->errtail + p->errlen - keep,
+			    keep);
 			p->errlen = keep;
 		}
 		memcpy(p->errtail + p->errlen, tmp, n);
@@ -217,8 +217,10 @@ proto_errline(struct proto *p)
 
 	end = p->errlen;
 	for (;;) {
-		while (end > 0 && (p->errtail[end - 1] == '\n' ||
-		    p->errtail[end - 1] == '\r' || p->errtail[end - 1] == ' '))
+		while (end > 0 &&
+		    (p->errtail[end - 1] == '\n' ||
+			p->errtail[end - 1] == '\r' ||
+			p->errtail[end - 1] == ' '))
 			end--;
 		if (end == 0)
 			return "";
@@ -429,13 +431,16 @@ hello_check(const unsigned char *buf, size_t len, uint32_t *version,
 	    len == PROTO_HELLO_LEN) {
 		*version = be_get32(buf + 8);
 		if (*version < PROTO_VERSION_MIN || *version > PROTO_VERSION)
-			return err_set(MISMATCH ": this "
+			return err_set(MISMATCH
+			    ": this "
 			    "pkgpush speaks versions %u to %u, the %s version "
-			    "%u", PROTO_VERSION_MIN, PROTO_VERSION, peer,
+			    "%u",
+			    PROTO_VERSION_MIN, PROTO_VERSION, peer,
 			    (unsigned)*version);
 		if (be_get32(buf + 12) != 0)
 			return err_set("bad hello from the %s "
-			    "(reserved bytes set)", peer);
+				       "(reserved bytes set)",
+			    peer);
 		return 0;
 	}
 	for (i = j = 0; i < len && i < PROTO_HELLO_LEN; i++) {
@@ -446,7 +451,8 @@ hello_check(const unsigned char *buf, size_t len, uint32_t *version,
 	}
 	shown[j] = '\0';
 	return err_set("the %s does not speak the pkgdist protocol "
-	    "(it sent \"%s\")", peer, shown);
+		       "(it sent \"%s\")",
+	    peer, shown);
 }
 
 int
@@ -506,9 +512,9 @@ proto_hello_recv(struct proto *p)
 		r = read(p->in, in + got, sizeof(in) - got);
 		if (r > 0) {
 			got += (size_t)r;
-			if (got <= PROTO_MAGIC_LEN ? memcmp(in, PROTO_MAGIC,
-			    got) != 0 : memcmp(in, PROTO_MAGIC,
-			    PROTO_MAGIC_LEN) != 0)
+			if (got <= PROTO_MAGIC_LEN ?
+				memcmp(in, PROTO_MAGIC, got) != 0 :
+				memcmp(in, PROTO_MAGIC, PROTO_MAGIC_LEN) != 0)
 				break;
 			continue;
 		}
@@ -532,8 +538,8 @@ proto_hello_recv(struct proto *p)
 		const char *line;
 
 		if (got < PROTO_HELLO_LEN &&
-		    memcmp(in, PROTO_MAGIC, got < PROTO_MAGIC_LEN ? got :
-		    PROTO_MAGIC_LEN) == 0)
+		    memcmp(in, PROTO_MAGIC,
+			got < PROTO_MAGIC_LEN ? got : PROTO_MAGIC_LEN) == 0)
 			return closed_error(p);
 		proto_drain_err(p, 0.5);
 		line = proto_errline(p);
@@ -586,8 +592,9 @@ proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
 			    p->peer, (unsigned)t);
 		if (n > PROTO_FRAME_MAX)
 			return err_set("bad frame from %s: %s of %u bytes "
-			    "(at most %u)", p->peer, proto_type_name(t),
-			    (unsigned)n, PROTO_FRAME_MAX);
+				       "(at most %u)",
+			    p->peer, proto_type_name(t), (unsigned)n,
+			    PROTO_FRAME_MAX);
 		if (n > 0 && read_all(p, p->buf, n) == -1)
 			return -1;
 		if (t == PROTO_KEEPALIVE) {
@@ -600,8 +607,10 @@ proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
 			if (proto_dec_error(p->buf, n, &e) == -1)
 				return -1;
 			if (e.msg[0] == '\0')
-				return err_code(e.errnum, "the %s reported an "
-				    "error without saying which", p->peer);
+				return err_code(e.errnum,
+				    "the %s reported an "
+				    "error without saying which",
+				    p->peer);
 			return err_code(e.errnum, "%s", e.msg);
 		}
 		*type = t;
@@ -629,8 +638,7 @@ proto_expect(struct proto *p, uint32_t want, const unsigned char **payload,
 }
 
 void
-proto_send_error(struct proto *p, const char *msg, int errnum,
-    bool permanent)
+proto_send_error(struct proto *p, const char *msg, int errnum, bool permanent)
 {
 	struct proto_error e;
 	unsigned char *buf;
@@ -887,8 +895,8 @@ payload_ok(uint64_t len, uint64_t zlen, bool empty_ok)
 {
 	if (len == 0)
 		return empty_ok && zlen == 0;
-	return len <= PROTO_MANIFEST_MAX && (zlen == 0 ||
-	    (zlen <= zbound(len) && len / 1032 <= zlen));
+	return len <= PROTO_MANIFEST_MAX &&
+	    (zlen == 0 || (zlen <= zbound(len) && len / 1032 <= zlen));
 }
 
 int
@@ -922,7 +930,7 @@ proto_dec_push(const unsigned char *b, size_t n, struct proto_push *m)
 		for (i = 0; i < DIGEST_LEN; i++)
 			if (m->digest[i] != 0)
 				return err_set("bad PUSH frame: a digest "
-				    "without a change list");
+					       "without a change list");
 	}
 	return 0;
 }
@@ -1015,8 +1023,8 @@ proto_dec_recipe(const unsigned char *b, size_t n, struct proto_recipe *m)
 	proto_get_str(&r, m->old_path, MANIFEST_PATH_MAX);
 	if (proto_rbuf_done(&r, "RECIPE", "client") == -1)
 		return -1;
-	if (m->size == 0 || m->size > PROTO_CONTENT_MAX ||
-	    m->old_size == 0 || m->old_size > PROTO_CONTENT_MAX)
+	if (m->size == 0 || m->size > PROTO_CONTENT_MAX || m->old_size == 0 ||
+	    m->old_size > PROTO_CONTENT_MAX)
 		return err_set("bad RECIPE frame: a size is out of range");
 	if (path_check(m->old_path) == -1)
 		return err_prefix("bad RECIPE frame: ");
@@ -1047,9 +1055,11 @@ proto_enc_result(const struct proto_result *m, unsigned char *buf)
 	proto_put_u64(&w, m->received);
 	proto_put_u32(&w, (uint32_t)m->failed_errno);
 	if (m->ok)
-		proto_put_str(&w, m->inplace ? (m->kept_layout ?
-		    "inplace kept-layout" : "inplace") : m->kept_layout ?
-		    "kept-layout" : "");
+		proto_put_str(&w,
+		    m->inplace ?
+			(m->kept_layout ? "inplace kept-layout" : "inplace") :
+			m->kept_layout ? "kept-layout" :
+					 "");
 	else
 		proto_put_str(&w, m->msg);
 	/* Added later: an older client stops before them (and an older
@@ -1106,7 +1116,7 @@ proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m)
 		char *word, *save = NULL;
 
 		for (word = strtok_r(m->msg, " ", &save); word != NULL;
-		    word = strtok_r(NULL, " ", &save))
+		     word = strtok_r(NULL, " ", &save))
 			if (strcmp(word, "inplace") == 0)
 				m->inplace = true;
 			else if (strcmp(word, "kept-layout") == 0)

@@ -89,7 +89,7 @@
 #include "dppush.h"
 #include "manifest.h"
 
-#define PROTO_MAGIC "PKGDISTR"		/* 8 bytes, no NUL on the wire */
+#define PROTO_MAGIC "PKGDISTR" /* 8 bytes, no NUL on the wire */
 #define PROTO_MAGIC_LEN 8
 /* The versions spoken: 3 adds RECIPE (a large content rebuilt on the far
  * side from its old copy); a peer of version 2 gets whole contents. */
@@ -98,31 +98,31 @@
 #define PROTO_HELLO_LEN 16
 #define PROTO_HDR_LEN 8
 
-#define PROTO_FRAME_MAX (1u << 20)		/* payload bytes */
-#define PROTO_MANIFEST_MAX ((uint64_t)1 << 30)	/* = STORE_MANIFEST_MAX */
-#define PROTO_CONTENT_MAX ((uint64_t)1 << 46)	/* = STORE_CONTENT_MAX */
-#define PROTO_MSG_MAX 4096			/* error texts */
-#define PROTO_NEED_PER_FRAME 4096		/* entries in one NEED */
+#define PROTO_FRAME_MAX (1u << 20)	       /* payload bytes */
+#define PROTO_MANIFEST_MAX ((uint64_t)1 << 30) /* = STORE_MANIFEST_MAX */
+#define PROTO_CONTENT_MAX ((uint64_t)1 << 46)  /* = STORE_CONTENT_MAX */
+#define PROTO_MSG_MAX 4096		       /* error texts */
+#define PROTO_NEED_PER_FRAME 4096	       /* entries in one NEED */
 
 #define PROTO_TIMEOUT_ENV "PKGDIST_SSH_TIMEOUT"
 #define PROTO_TIMEOUT_DEFAULT 60.0
 
 enum proto_type {
-	PROTO_ERROR = 1,	/* either way: proto_error */
-	PROTO_KEEPALIVE = 2,	/* server: empty; skipped by proto_recv */
-	PROTO_PUSH = 3,		/* client: proto_push */
-	PROTO_DATA = 4,		/* client: bytes of a manifest or content */
-	PROTO_NEED = 5,		/* server: u32 n, n x (digest, u64 size) */
-	PROTO_NEED_END = 6,	/* server: u64 total count */
-	PROTO_CONTENT = 7,	/* client: proto_content */
-	PROTO_RESULT = 8,	/* server: proto_result */
-	PROTO_STATUS = 9,	/* client: str package ("" for all) */
-	PROTO_STATE = 10,	/* server: proto_state */
-	PROTO_END = 11,		/* server: end of the STATE list */
+	PROTO_ERROR = 1,	  /* either way: proto_error */
+	PROTO_KEEPALIVE = 2,	  /* server: empty; skipped by proto_recv */
+	PROTO_PUSH = 3,		  /* client: proto_push */
+	PROTO_DATA = 4,		  /* client: bytes of a manifest or content */
+	PROTO_NEED = 5,		  /* server: u32 n, n x (digest, u64 size) */
+	PROTO_NEED_END = 6,	  /* server: u64 total count */
+	PROTO_CONTENT = 7,	  /* client: proto_content */
+	PROTO_RESULT = 8,	  /* server: proto_result */
+	PROTO_STATUS = 9,	  /* client: str package ("" for all) */
+	PROTO_STATE = 10,	  /* server: proto_state */
+	PROTO_END = 11,		  /* server: end of the STATE list */
 	PROTO_NEED_MANIFEST = 12, /* server: empty; send the whole manifest */
-	PROTO_MANIFEST = 13,	/* client: proto_manifest */
-	PROTO_RECIPE = 14,	/* client, version 3: proto_recipe, in place
-				 * of a CONTENT (recipe.h) */
+	PROTO_MANIFEST = 13,	  /* client: proto_manifest */
+	PROTO_RECIPE = 14,	  /* client, version 3: proto_recipe, in place
+				   * of a CONTENT (recipe.h) */
 	PROTO_TYPE_MAX = 14
 };
 
@@ -132,38 +132,38 @@ const char *proto_type_name(uint32_t type);
 struct ratelimit;
 
 struct proto {
-	int in, out;		/* not owned */
-	int errfd;		/* -1, or the peer's stderr (ssh's), drained
-				 * while waiting: copied to our stderr line
-				 * by line (ssh's warnings, the remote's
-				 * messages) and its tail kept in errtail
-				 * for error messages; not owned */
-	bool out_sock;		/* out is a socket: send(MSG_NOSIGNAL) */
-	double timeout;		/* seconds, per read or write */
-	const char *peer;	/* "remote" / "client", for messages */
-	uint64_t bytes_in, bytes_out;	/* whole frames, hellos included */
-	struct ratelimit *rate;	/* NULL, or the cap on what crosses the
-				 * connection, both ways (ratelimit.h);
-				 * not owned */
-	uint32_t version;	/* ours, sent in the hello: PROTO_VERSION,
-				 * or lower to speak to an older peer */
-	uint32_t peer_version;	/* after proto_hello() */
-	bool drop_mismatch;	/* a line on errfd saying "protocol version
-				 * mismatch" is not copied: an older
-				 * release refusing our newer hello (the
-				 * client starts again in its version) */
-	bool watch_in;		/* while a send waits, read frames that
-				 * arrive: KEEPALIVEs are consumed (the
-				 * wait starts again), any other frame is
-				 * kept for proto_recv() and the send
-				 * fails with p->stashed set */
+	int in, out;	  /* not owned */
+	int errfd;	  /* -1, or the peer's stderr (ssh's), drained
+			   * while waiting: copied to our stderr line
+			   * by line (ssh's warnings, the remote's
+			   * messages) and its tail kept in errtail
+			   * for error messages; not owned */
+	bool out_sock;	  /* out is a socket: send(MSG_NOSIGNAL) */
+	double timeout;	  /* seconds, per read or write */
+	const char *peer; /* "remote" / "client", for messages */
+	uint64_t bytes_in, bytes_out; /* whole frames, hellos included */
+	struct ratelimit *rate;	      /* NULL, or the cap on what crosses the
+				       * connection, both ways (ratelimit.h);
+				       * not owned */
+	uint32_t version;	      /* ours, sent in the hello: PROTO_VERSION,
+				       * or lower to speak to an older peer */
+	uint32_t peer_version;	      /* after proto_hello() */
+	bool drop_mismatch; /* a line on errfd saying "protocol version
+			     * mismatch" is not copied: an older
+			     * release refusing our newer hello (the
+			     * client starts again in its version) */
+	bool watch_in;	    /* while a send waits, read frames that
+			     * arrive: KEEPALIVEs are consumed (the
+			     * wait starts again), any other frame is
+			     * kept for proto_recv() and the send
+			     * fails with p->stashed set */
 	bool stashed;
 	uint32_t stash_type, stash_len;
-	unsigned char *buf;	/* PROTO_FRAME_MAX + PROTO_HDR_LEN */
-	char errtail[1024];	/* last bytes of errfd, NUL-terminated */
+	unsigned char *buf; /* PROTO_FRAME_MAX + PROTO_HDR_LEN */
+	char errtail[1024]; /* last bytes of errfd, NUL-terminated */
 	size_t errlen;
 	bool errfd_eof;
-	char errpend[512];	/* a line not yet copied to stderr */
+	char errpend[512]; /* a line not yet copied to stderr */
 	size_t errpendlen;
 	pthread_mutex_t wlock;
 	pthread_t ka_thread;
@@ -177,8 +177,7 @@ struct proto {
  * $PKGDIST_SSH_TIMEOUT (seconds, > 0; an unparsable value is an error).
  * in and out are made non-blocking.
  */
-int proto_init(struct proto *p, int in, int out, int errfd,
-    const char *peer);
+int proto_init(struct proto *p, int in, int out, int errfd, const char *peer);
 /* Stop the keepalive thread, free the buffer.  Safe on a zeroed struct
  * or after a failed init. */
 void proto_free(struct proto *p);
@@ -201,14 +200,12 @@ int proto_hello_answer(struct proto *p);
 int proto_hello_send(struct proto *p);
 int proto_hello_recv(struct proto *p);
 /* Check a received hello (the fuzz entry point for it). */
-int proto_check_hello(const unsigned char *buf, size_t len,
-    uint32_t *version);
+int proto_check_hello(const unsigned char *buf, size_t len, uint32_t *version);
 
 /* Send one frame (len <= PROTO_FRAME_MAX).  With watch_in, a frame the
  * peer sends meanwhile (its result, its error) stops the send: -1 with
  * p->stashed set, and proto_recv() returns that frame next. */
-int proto_send(struct proto *p, uint32_t type, const void *payload,
-    size_t len);
+int proto_send(struct proto *p, uint32_t type, const void *payload, size_t len);
 /*
  * Receive the next frame that is not a KEEPALIVE.  *payload points into
  * p->buf, valid until the next receive.  An ERROR frame from the peer is
@@ -220,8 +217,8 @@ int proto_send(struct proto *p, uint32_t type, const void *payload,
 int proto_recv(struct proto *p, uint32_t *type, const unsigned char **payload,
     size_t *len);
 /* proto_recv(), then -1 unless the type is want ("expected X, got Y"). */
-int proto_expect(struct proto *p, uint32_t want,
-    const unsigned char **payload, size_t *len);
+int proto_expect(struct proto *p, uint32_t want, const unsigned char **payload,
+    size_t *len);
 
 /* Send an ERROR frame (best effort: failures are ignored). */
 void proto_send_error(struct proto *p, const char *msg, int errnum,
@@ -262,8 +259,7 @@ struct proto_rbuf {
 	bool bad;
 };
 
-void proto_rbuf_init(struct proto_rbuf *r, const unsigned char *p,
-    size_t len);
+void proto_rbuf_init(struct proto_rbuf *r, const unsigned char *p, size_t len);
 uint8_t proto_get_u8(struct proto_rbuf *r);
 uint32_t proto_get_u32(struct proto_rbuf *r);
 uint64_t proto_get_u64(struct proto_rbuf *r);
@@ -284,40 +280,40 @@ enum {
 };
 
 struct proto_push {
-	char package[NAME_MAX_LEN + 1];	/* name_valid() */
-	uint64_t version;		/* >= 1 */
-	uint32_t flags;			/* PROTO_F_* */
-	uint32_t keep;			/* 1 .. 1000 */
-	uint32_t lock_wait;		/* seconds to wait for the DP lock */
-	uint64_t manifest_len;		/* 1 .. PROTO_MANIFEST_MAX */
-	uint64_t manifest_zlen;		/* 0: the manifest follows as it is;
-					 * else the bytes of its zlib stream
-					 * that follow (at most zlib's bound,
-					 * at least 1/1032 of manifest_len) */
-	uint64_t base;			/* 0: the manifest follows; else a
-					 * change list (pkgdiff diff) from
-					 * the DP's manifest of version base
-					 * to the new one, both in the DP's
-					 * modes (dp_view), manifest_len
-					 * bytes (0 allowed), never base ==
-					 * version */
+	char package[NAME_MAX_LEN + 1];	  /* name_valid() */
+	uint64_t version;		  /* >= 1 */
+	uint32_t flags;			  /* PROTO_F_* */
+	uint32_t keep;			  /* 1 .. 1000 */
+	uint32_t lock_wait;		  /* seconds to wait for the DP lock */
+	uint64_t manifest_len;		  /* 1 .. PROTO_MANIFEST_MAX */
+	uint64_t manifest_zlen;		  /* 0: the manifest follows as it is;
+					   * else the bytes of its zlib stream
+					   * that follow (at most zlib's bound,
+					   * at least 1/1032 of manifest_len) */
+	uint64_t base;			  /* 0: the manifest follows; else a
+					   * change list (pkgdiff diff) from
+					   * the DP's manifest of version base
+					   * to the new one, both in the DP's
+					   * modes (dp_view), manifest_len
+					   * bytes (0 allowed), never base ==
+					   * version */
 	unsigned char digest[DIGEST_LEN]; /* with base: SHA-256 of the new
-					 * manifest in the DP's modes as
-					 * manifest_write() renders it; else
-					 * zero */
+					   * manifest in the DP's modes as
+					   * manifest_write() renders it; else
+					   * zero */
 };
 
 /* MANIFEST: the whole manifest follows (DATA), as for PUSH. */
 struct proto_manifest {
-	uint64_t len;			/* 1 .. PROTO_MANIFEST_MAX */
-	uint64_t zlen;			/* as manifest_zlen */
+	uint64_t len;  /* 1 .. PROTO_MANIFEST_MAX */
+	uint64_t zlen; /* as manifest_zlen */
 };
 
 struct proto_content {
 	unsigned char digest[DIGEST_LEN];
-	uint64_t size;			/* original bytes */
-	uint8_t zlib;			/* 0 raw, 1 zlib stream (RFC 1950) */
-	uint64_t stored;		/* bytes that follow in DATA */
+	uint64_t size;	 /* original bytes */
+	uint8_t zlib;	 /* 0 raw, 1 zlib stream (RFC 1950) */
+	uint64_t stored; /* bytes that follow in DATA */
 };
 
 /* RECIPE: content digest (size bytes) is to be rebuilt by the server
@@ -326,9 +322,9 @@ struct proto_content {
  * until size bytes are made. */
 struct proto_recipe {
 	unsigned char digest[DIGEST_LEN];
-	uint64_t size;			/* 1 .. PROTO_CONTENT_MAX */
+	uint64_t size; /* 1 .. PROTO_CONTENT_MAX */
 	unsigned char old_digest[DIGEST_LEN];
-	uint64_t old_size;		/* 1 .. PROTO_CONTENT_MAX */
+	uint64_t old_size;		      /* 1 .. PROTO_CONTENT_MAX */
 	char old_path[MANIFEST_PATH_MAX + 1]; /* path_check() */
 };
 
@@ -336,35 +332,35 @@ struct proto_result {
 	bool ok;
 	/* On the wire in msg when ok (an older client ignores msg then, an
 	 * older server sends ""): its words "inplace", "kept-layout". */
-	bool inplace;			/* the layout used is in place */
-	bool kept_layout;		/* the DP kept a layout other than the
-					 * one asked for */
+	bool inplace;	  /* the layout used is in place */
+	bool kept_layout; /* the DP kept a layout other than the
+			   * one asked for */
 	bool held, old_partial, reused_tree, up_to_date, permanent;
 	uint64_t old_version, new_version;
 	uint64_t added, changed, deleted, meta, linked, bytes, busy;
-	uint64_t received;		/* content bytes the server read */
-	int32_t failed_errno;		/* 0 .. 4095 */
-	char msg[PROTO_MSG_MAX + 1];	/* failure, "" when ok */
+	uint64_t received;	     /* content bytes the server read */
+	int32_t failed_errno;	     /* 0 .. 4095 */
+	char msg[PROTO_MSG_MAX + 1]; /* failure, "" when ok */
 	/* After msg on the wire, and optional there (a server older than
 	 * them sends none: read as 0). */
-	uint64_t state_bytes;		/* state written on the DP */
-	bool state_rebuilt;		/* --verify remade the manifest */
-	bool from_spare;		/* the new tree was the spare */
+	uint64_t state_bytes;		 /* state written on the DP */
+	bool state_rebuilt;		 /* --verify remade the manifest */
+	bool from_spare;		 /* the new tree was the spare */
 	char warning[PROTO_MSG_MAX + 1]; /* done, with a warning ("") */
 };
 
 struct proto_state {
 	char package[NAME_MAX_LEN + 1];
-	uint8_t layout;			/* enum dp_layout */
-	uint8_t status;			/* enum dp_status */
+	uint8_t layout; /* enum dp_layout */
+	uint8_t status; /* enum dp_status */
 	uint64_t version, from;
 	char tree[64];
-	char error[PROTO_MSG_MAX + 1];	/* "" when none */
+	char error[PROTO_MSG_MAX + 1]; /* "" when none */
 };
 
 struct proto_error {
 	char msg[PROTO_MSG_MAX + 1];
-	int32_t errnum;			/* 0 .. 4095 */
+	int32_t errnum; /* 0 .. 4095 */
 	bool permanent;
 };
 
@@ -402,10 +398,8 @@ int proto_dec_manifest(const unsigned char *b, size_t n,
 int proto_dec_content(const unsigned char *b, size_t n,
     struct proto_content *m);
 size_t proto_enc_recipe(const struct proto_recipe *m, unsigned char *buf);
-int proto_dec_recipe(const unsigned char *b, size_t n,
-    struct proto_recipe *m);
-int proto_dec_result(const unsigned char *b, size_t n,
-    struct proto_result *m);
+int proto_dec_recipe(const unsigned char *b, size_t n, struct proto_recipe *m);
+int proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m);
 int proto_dec_state(const unsigned char *b, size_t n, struct proto_state *m);
 int proto_dec_error(const unsigned char *b, size_t n, struct proto_error *m);
 /* STATUS: the package name ("" or name_valid()). */

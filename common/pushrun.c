@@ -30,9 +30,9 @@
  * during a push) and --bwlimit. */
 struct cap {
 	const struct config *cfg;
-	const char *name;	/* the target, or "*": the command's total */
-	const char *group;	/* the target's group, or NULL */
-	uint64_t fixed;		/* --bwlimit (the total only), 0: none */
+	const char *name;  /* the target, or "*": the command's total */
+	const char *group; /* the target's group, or NULL */
+	uint64_t fixed;	   /* --bwlimit (the total only), 0: none */
 };
 
 struct run;
@@ -40,13 +40,13 @@ struct run;
 struct job {
 	const struct dp *dp;
 	struct run *run;
-	struct remote_conn *conn;	/* ssh started early, or NULL */
+	struct remote_conn *conn; /* ssh started early, or NULL */
 	struct cap cap;
-	struct ratelimit *rate;	/* remote DPs under a cap, else NULL */
-	struct content_source inner;	/* what job_source_write() asks */
-	int result;		/* 0 done, -1 failed, -2 the store failed */
-	bool store_damaged;	/* a content the store could not give (under
-				 * run->mu: set by writer threads) */
+	struct ratelimit *rate;	     /* remote DPs under a cap, else NULL */
+	struct content_source inner; /* what job_source_write() asks */
+	int result;	    /* 0 done, -1 failed, -2 the store failed */
+	bool store_damaged; /* a content the store could not give (under
+			     * run->mu: set by writer threads) */
 };
 
 struct run {
@@ -61,15 +61,15 @@ struct run {
 	pthread_mutex_t mu;
 	struct progress *progress;
 	int nthreads;
-	bool env_warned;	/* retry_env_note() said it (under mu) */
-	struct fanout *fanout;	/* two local DPs or more: each content read
-				 * from the store once (fanout.h) */
+	bool env_warned;       /* retry_env_note() said it (under mu) */
+	struct fanout *fanout; /* two local DPs or more: each content read
+				* from the store once (fanout.h) */
 	struct content_source fanout_src;
 	/* Contents found damaged in the store (under mu; rare, so a short
 	 * list): a DP that failed on one gets no retry job. */
 	unsigned char (*damaged)[DIGEST_LEN];
 	size_t ndamaged;
-	bool *want_sites;	/* o->sites->n: the sites picked */
+	bool *want_sites; /* o->sites->n: the sites picked */
 	size_t nsites, nsites_failed;
 };
 
@@ -81,9 +81,8 @@ pushrun_opts_init(struct pushrun_opts *o)
 }
 
 /* Tell the caller "NAME: TEXT"; called with run->mu held. */
-static void
-note(struct run *run, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void note(struct run *run, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 note(struct run *run, const char *name, const char *fmt, ...)
@@ -135,11 +134,11 @@ cap_rate(void *ctx, time_t now)
  * digest says: no failed system call, where a read error may pass) is
  * noted in run->damaged. */
 static int
-store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int fd, const char *what)
+store_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
+    int fd, const char *what)
 {
 	struct run *run = ctx;
-	unsigned char (*nv)[DIGEST_LEN];
+	unsigned char(*nv)[DIGEST_LEN];
 	bool fault = false, damaged;
 
 	if (store_content_copy(run->store, d, size, fd, what, &fault) == 0)
@@ -151,8 +150,8 @@ store_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
 	if (!damaged)
 		return -1;
 	pthread_mutex_lock(&run->mu);
-	if ((nv = realloc(run->damaged, (run->ndamaged + 1) *
-	    sizeof(*nv))) != NULL) {
+	if ((nv = realloc(run->damaged, (run->ndamaged + 1) * sizeof(*nv))) !=
+	    NULL) {
 		run->damaged = nv;
 		memcpy(run->damaged[run->ndamaged++], d, DIGEST_LEN);
 	}
@@ -172,8 +171,8 @@ job_source_prepare(void *ctx, const struct dp_need *v, size_t n)
 }
 
 static int
-job_source_write(void *ctx, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int fd, const char *what)
+job_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
+    int fd, const char *what)
 {
 	struct job *job = ctx;
 	struct run *run = job->run;
@@ -214,8 +213,8 @@ record(struct run *run, const struct dp *dp, struct dp_handle *h,
 		hd.state = STORE_HOLD_COMPLETE;
 	} else if (refused) {
 		hd.version = hd.wanted = r->old_version;
-		hd.state = r->old_partial ? STORE_HOLD_PARTIAL :
-		    STORE_HOLD_COMPLETE;
+		hd.state =
+		    r->old_partial ? STORE_HOLD_PARTIAL : STORE_HOLD_COMPLETE;
 		if (h != NULL && h->rootfd != -1 &&
 		    dp_state_read(h, run->pkg, &st, NULL) == 0) {
 			if (st.status == DP_ST_PARTIAL)
@@ -236,7 +235,7 @@ record(struct run *run, const struct dp *dp, struct dp_handle *h,
 		} else if (!r->held) {
 			/* Unreachable: keep what the store knew. */
 			if ((k = store_holding_find(run->store, run->pkg,
-			    dp->name, &known)) == 1)
+				 dp->name, &known)) == 1)
 				hd.version = known.version;
 			else if (k == -1)
 				note_locked(run, dp->name, err_get());
@@ -267,9 +266,10 @@ retry_env_note(struct run *run, const struct dp *dp)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		note(run, dp->name, "the retry will not see $%s but the "
-		    "settings of '%s': add the line '%s' there", ov[i].var,
-		    cfg->path, ov[i].line);
+		note(run, dp->name,
+		    "the retry will not see $%s but the "
+		    "settings of '%s': add the line '%s' there",
+		    ov[i].var, cfg->path, ov[i].line);
 	config_env_overrides_free(ov, (size_t)n);
 }
 
@@ -299,10 +299,10 @@ queue_retry(struct run *run, const struct dp *dp, const char *why, char *id,
 
 	/* The job is built from the options as parsed (an abbreviated
 	 * --onl is --only), never from the words typed. */
-	if (retryjob_pkgpush_argv(o->argc, o->argv, o->shortopts,
-	    o->longopts, o->drop, dp->name, run->m->version, &nc, &nv) ==
-	    -1 || retryjob_queue(store_dir(run->store), run->pkg, dp->name,
-	    run->m->version, nc, nv, why, id, queued) == -1)
+	if (retryjob_pkgpush_argv(o->argc, o->argv, o->shortopts, o->longopts,
+		o->drop, dp->name, run->m->version, &nc, &nv) == -1 ||
+	    retryjob_queue(store_dir(run->store), run->pkg, dp->name,
+		run->m->version, nc, nv, why, id, queued) == -1)
 		note_locked(run, dp->name, err_get());
 	else if (*queued) {
 		/* Not when pkgretry runs this very job: it records the
@@ -323,8 +323,7 @@ queue_retry(struct run *run, const struct dp *dp, const char *why, char *id,
  */
 static int
 job_failed(struct run *run, struct job *job, struct dp_handle *h,
-    const struct dp_push_result *r, const char *why, char *id,
-    bool *queued)
+    const struct dp_push_result *r, const char *why, char *id, bool *queued)
 {
 	const struct pushrun_opts *o = run->o;
 	const struct dp *dp = job->dp;
@@ -341,15 +340,18 @@ job_failed(struct run *run, struct job *job, struct dp_handle *h,
 	damaged = job->store_damaged;
 	if (!running) {
 		if (damaged)
-			run->h->note(run->arg, dp->name, "not queued for "
+			run->h->note(run->arg, dp->name,
+			    "not queued for "
 			    "retry: the store is damaged and waiting will not "
 			    "mend it (see pkgstage fsck)");
 		else if (dp_push_refused(r, o->rollback))
-			note(run, dp->name, "not queued for retry: it still "
-			    "holds %s %" PRIu64 " as it did", run->pkg,
-			    r->old_version);
+			note(run, dp->name,
+			    "not queued for retry: it still "
+			    "holds %s %" PRIu64 " as it did",
+			    run->pkg, r->old_version);
 		else if (r->permanent)
-			run->h->note(run->arg, dp->name, "not queued for "
+			run->h->note(run->arg, dp->name,
+			    "not queued for "
 			    "retry (waiting will not help)");
 	}
 	pthread_mutex_unlock(&run->mu);
@@ -375,8 +377,8 @@ job_push_opts(struct run *run, struct job *job, struct dp_push_opts *po)
 	po->jobs = run->nthreads > 1 ? 2 : 0;
 	/* The store may be read by several threads at once: share the
 	 * CPUs between the DPs pushed at once. */
-	po->write_threads = scan_ncpu() / (run->nthreads > 0 ?
-	    run->nthreads : 1);
+	po->write_threads =
+	    scan_ncpu() / (run->nthreads > 0 ? run->nthreads : 1);
 	if (po->write_threads > 4)
 		po->write_threads = 4;
 	po->progress = run->progress;
@@ -394,11 +396,12 @@ push_remote(struct run *run, struct job *job, const struct dp_push_opts *po,
 	uint64_t base = 0;
 
 	job->conn = NULL;
-	if (store_holding_find(run->store, run->pkg, job->dp->name,
-	    &known) == 1 && known.state != STORE_HOLD_PARTIAL)
+	if (store_holding_find(run->store, run->pkg, job->dp->name, &known) ==
+		1 &&
+	    known.state != STORE_HOLD_PARTIAL)
 		base = known.version;
-	return remote_push(&job->dp->target, run->store, run->pkg, run->m,
-	    base, po, pre, r);
+	return remote_push(&job->dp->target, run->store, run->pkg, run->m, base,
+	    po, pre, r);
 }
 
 static int
@@ -436,7 +439,7 @@ push_one(struct run *run, struct job *job)
 		goto out;
 	}
 	if (targets_open(run->store, dp, run->pkg, !o->dry_run, o->reinit,
-	    &h) == -1)
+		&h) == -1)
 		goto fail;
 	opened = true;
 	if (!o->dry_run && dp_lock(&h, PUSHRUN_DP_LOCK_WAIT) == -1)
@@ -448,13 +451,12 @@ push_one(struct run *run, struct job *job)
 	goto out;
 fail:
 	err_save(&why);
-	rc = job_failed(run, job, opened ? &h : NULL, &r, why.msg, id,
-	    &queued);
+	rc = job_failed(run, job, opened ? &h : NULL, &r, why.msg, id, &queued);
 out:
 	if (rc == -1 && run->h->failed != NULL) {
 		pthread_mutex_lock(&run->mu);
-		run->h->failed(run->arg, dp, &r, why.msg != NULL ? why.msg :
-		    "failed", queued ? id : NULL);
+		run->h->failed(run->arg, dp, &r,
+		    why.msg != NULL ? why.msg : "failed", queued ? id : NULL);
 		pthread_mutex_unlock(&run->mu);
 	}
 	progress_target_done(run->progress, rc != 0);
@@ -495,8 +497,10 @@ dplist_note(const struct store *s, const struct dplist *l, char *buf,
 	snprintf(path, sizeof(path), "%s/%s", store_dir(s), STORE_DPS);
 	path_show(path, shown, sizeof(shown));
 	if (access(path, F_OK) == -1 && errno == ENOENT)
-		snprintf(buf, len, ": the DP list '%s' does not exist (one DP "
-		    "a line: NAME GROUP TARGET; see pkgpush(1))", shown);
+		snprintf(buf, len,
+		    ": the DP list '%s' does not exist (one DP "
+		    "a line: NAME GROUP TARGET; see pkgpush(1))",
+		    shown);
 	else
 		snprintf(buf, len, ": the DP list '%s' lists no DP", shown);
 	return buf;
@@ -532,16 +536,19 @@ no_target(struct store *s, const struct dplist *l, const char *pkg,
 	char note[PATH_MAX + PATH_SHOW_LEN];
 
 	if (l->n == 0)
-		return err_set("%s: no target DP%s", pkg, dplist_note(s, l,
-		    note, sizeof(note)));
+		return err_set("%s: no target DP%s", pkg,
+		    dplist_note(s, l, note, sizeof(note)));
 	if (sel->nonly > 0)
 		return err_set("%s: no target DP: --only leaves none of the "
-		    "DPs named", pkg);
+			       "DPs named",
+		    pkg);
 	if (sel->refresh && sel->ndps + sel->ngroups == 0 && !sel->all)
 		return err_set("%s: no target DP: no DP holds it yet (place "
-		    "it with --dp, --group or --all)", pkg);
+			       "it with --dp, --group or --all)",
+		    pkg);
 	return err_set("%s: no target DP (name them with --dp, --group, "
-	    "--all or --refresh-existing)", pkg);
+		       "--all or --refresh-existing)",
+	    pkg);
 }
 
 /* One job per target, each with its DP, in DP list order; the DPs the
@@ -559,13 +566,15 @@ pick_targets(struct run *run, const struct dplist *l)
 		goto out;
 	}
 	if (targets_select(run->store, run->pkg, l, &run->o->sel, want, &n,
-	    &stray, &nstray) == -1)
+		&stray, &nstray) == -1)
 		goto out;
 	for (j = 0; j < nstray; j++)
-		note(run, stray[j], "holds %s but is not in the DP list: "
-		    "skipped", run->pkg);
-	if ((run->jobs = calloc(l->n > 0 ? l->n : 1,
-	    sizeof(*run->jobs))) == NULL) {
+		note(run, stray[j],
+		    "holds %s but is not in the DP list: "
+		    "skipped",
+		    run->pkg);
+	if ((run->jobs = calloc(l->n > 0 ? l->n : 1, sizeof(*run->jobs))) ==
+	    NULL) {
 		err_nomem();
 		goto out;
 	}
@@ -577,9 +586,9 @@ pick_targets(struct run *run, const struct dplist *l)
 	run->njobs = j;
 	if (run->o->sites != NULL && run->o->sites->n > 0 &&
 	    ((run->want_sites = calloc(run->o->sites->n,
-	    sizeof(*run->want_sites))) == NULL ||
-	    sites_select(run->store, run->pkg, run->o->sites, &run->o->ssel,
-	    run->want_sites, &run->nsites) == -1)) {
+		  sizeof(*run->want_sites))) == NULL ||
+		sites_select(run->store, run->pkg, run->o->sites, &run->o->ssel,
+		    run->want_sites, &run->nsites) == -1)) {
 		if (run->want_sites == NULL)
 			err_nomem();
 		goto out;
@@ -623,8 +632,8 @@ begin_holdings(struct run *run, uint64_t version)
  */
 static int
 caps_start(struct cap *total_cap, struct ratelimit **total,
-    const struct config *cfg, const struct pushrun_opts *o,
-    struct job *jobs, size_t n)
+    const struct config *cfg, const struct pushrun_opts *o, struct job *jobs,
+    size_t n)
 {
 	size_t i;
 
@@ -645,7 +654,7 @@ caps_start(struct cap *total_cap, struct ratelimit **total,
 		jobs[i].cap.group = jobs[i].dp->group;
 		jobs[i].cap.fixed = 0;
 		if ((jobs[i].rate = ratelimit_new(cap_rate, &jobs[i].cap,
-		    *total, NULL)) == NULL)
+			 *total, NULL)) == NULL)
 			return -1;
 	}
 	return 0;
@@ -726,7 +735,8 @@ site_failed(struct run *run, const struct dp *site,
 	if (!run->o->dry_run && !r->permanent)
 		queue_retry(run, site, why, id, &queued);
 	else if (r->permanent && !retryjob_running(run->pkg, site->name))
-		run->h->note(run->arg, site->name, "not queued for retry "
+		run->h->note(run->arg, site->name,
+		    "not queued for retry "
 		    "(waiting will not help)");
 	run->h->site_failed(run->arg, site, r, why, queued ? id : NULL);
 }
@@ -751,7 +761,7 @@ push_sites(struct run *run)
 		if (!run->want_sites[i])
 			continue;
 		if (site_push(run->store, &l->v[i], run->pkg, run->m, &po,
-		    &r) == 0) {
+			&r) == 0) {
 			run->h->site_done(run->arg, &l->v[i], &r);
 			/* Its own targets failed: it queued their retries. */
 			if (r.cascade_rc == 1)
@@ -775,7 +785,8 @@ pick_version(struct store *s, const char *pkg, uint64_t *version)
 		return -1;
 	if (*version == 0)
 		return err_set("%s: no such package in the store (pkgstage "
-		    "add stages it)", pkg);
+			       "add stages it)",
+		    pkg);
 	return 0;
 }
 
@@ -795,11 +806,11 @@ prepare(struct run *run, uint64_t version, struct manifest *m, int *ulock)
 			    store_config(s), &run->jobs[i].conn);
 	/* Keep gc away from the version while it is read. */
 	if ((*ulock = store_lock(s, run->pkg, STORE_LOCK_USE, true,
-	    STORE_WAIT_DEFAULT)) == -1 ||
+		 STORE_WAIT_DEFAULT)) == -1 ||
 	    store_load_manifest(s, run->pkg, version, m) == -1)
 		return -1;
-	if (run->o->trust != NULL && store_verify_version(s, run->pkg,
-	    version, run->o->trust) == -1)
+	if (run->o->trust != NULL &&
+	    store_verify_version(s, run->pkg, version, run->o->trust) == -1)
 		return err_prefix("--trust: ");
 	return 0;
 }
@@ -828,15 +839,14 @@ pushrun(struct store *s, const struct dplist *l, const char *pkg,
 	run.pkg = pkg;
 	run.m = &m;
 	if (check_names(s, l, o) == -1 ||
-	    pick_version(s, pkg, &version) == -1 ||
-	    pick_targets(&run, l) == -1)
+	    pick_version(s, pkg, &version) == -1 || pick_targets(&run, l) == -1)
 		goto out;
 	run.nthreads = o->jobs > 0 ? o->jobs : PUSHRUN_JOBS;
 	if ((size_t)run.nthreads > run.njobs)
 		run.nthreads = (int)run.njobs;
 	if (prepare(&run, version, &m, &ulock) == -1 ||
 	    caps_start(&total_cap, &total, store_config(s), o, run.jobs,
-	    run.njobs) == -1 ||
+		run.njobs) == -1 ||
 	    (!o->dry_run && begin_holdings(&run, version) == -1))
 		goto out;
 	progress_begin(&run, total);

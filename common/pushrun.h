@@ -57,13 +57,13 @@ struct store;
 #define PUSHRUN_JOBS 4
 
 struct pushrun_opts {
-	uint64_t version;	/* 0: the newest */
+	uint64_t version; /* 0: the newest */
 	struct targets_sel sel;
 	bool inplace, verify, rollback, dry_run, reinit;
-	unsigned keep;		/* atomic layout: trees kept on a DP */
-	const char *trust;	/* a key.pub the version must be signed by */
-	int jobs;		/* DPs pushed at once; 0: PUSHRUN_JOBS */
-	uint64_t bwlimit;	/* the command's total, bytes/s; 0: none */
+	unsigned keep;	   /* atomic layout: trees kept on a DP */
+	const char *trust; /* a key.pub the version must be signed by */
+	int jobs;	   /* DPs pushed at once; 0: PUSHRUN_JOBS */
+	uint64_t bwlimit;  /* the command's total, bytes/s; 0: none */
 	/* The command as parsed, which a retry job repeats
 	 * (retryjob_pkgpush_argv(): drop lists what the job sets itself). */
 	int argc;
@@ -89,8 +89,7 @@ struct pushrun_hooks {
 	/* dp failed, after every note about it: why, and the id of the
 	 * retry job queued for it, or NULL. */
 	void (*failed)(void *arg, const struct dp *dp,
-	    const struct dp_push_result *r, const char *why,
-	    const char *retry);
+	    const struct dp_push_result *r, const char *why, const char *retry);
 	/* A note about the DP (or a name in the store's records) called
 	 * name: why it failed, what was queued, what went wrong on the
 	 * side.  The caller shows it as "NAME: TEXT" (name NULL: about
@@ -109,11 +108,11 @@ struct pushrun_hooks {
 };
 
 struct pushrun_result {
-	size_t ntargets;	/* DPs and sites pushed to */
-	size_t nfailed;		/* of them, failed (a site whose own push
-				 * left some of its targets failed too) */
-	bool store_failed;	/* some failed on a content the store could
-				 * not give: trouble no retry cures */
+	size_t ntargets;   /* DPs and sites pushed to */
+	size_t nfailed;	   /* of them, failed (a site whose own push
+			    * left some of its targets failed too) */
+	bool store_failed; /* some failed on a content the store could
+			    * not give: trouble no retry cures */
 };
 
 void pushrun_opts_init(struct pushrun_opts *o);

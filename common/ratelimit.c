@@ -26,7 +26,7 @@ struct ratelimit {
 	ratelimit_rate_fn rate_fn;
 	void *ctx;
 	uint64_t fixed;
-	double next;		/* the virtual clock: when the next byte may go */
+	double next; /* the virtual clock: when the next byte may go */
 	struct ratelimit *parent;
 	struct ratelimit_clock clock;
 };
@@ -60,9 +60,8 @@ real_sleep(void *ctx, double seconds)
 		;
 }
 
-static const struct ratelimit_clock real_clock = {
-	NULL, real_monotonic, real_wall, real_sleep
-};
+static const struct ratelimit_clock real_clock = { NULL, real_monotonic,
+	real_wall, real_sleep };
 
 struct ratelimit *
 ratelimit_new(ratelimit_rate_fn rate_fn, void *ctx, struct ratelimit *parent,

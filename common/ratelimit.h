@@ -37,8 +37,8 @@ typedef uint64_t (*ratelimit_rate_fn)(void *ctx, time_t now);
  * means the real ones.  A test passes its own to run without waiting. */
 struct ratelimit_clock {
 	void *ctx;
-	double (*monotonic)(void *ctx);		/* seconds, never backwards */
-	time_t (*wall)(void *ctx);		/* for the rate's windows */
+	double (*monotonic)(void *ctx); /* seconds, never backwards */
+	time_t (*wall)(void *ctx);	/* for the rate's windows */
 	void (*sleep)(void *ctx, double seconds);
 };
 

@@ -90,29 +90,31 @@ recipe_plan(const struct chunk_list *old, const struct chunk_list *new,
 		qsort(ix, old->n, sizeof(*ix), cmp_old);
 	for (i = 0; i < new->n; i++) {
 		const struct chunk *c = &new->v[i];
-		const struct old_chunk *f = old->n > 0 ? bsearch(c->id, ix,
-		    old->n, sizeof(*ix), cmp_id) : NULL;
+		const struct old_chunk *f = old->n > 0 ?
+		    bsearch(c->id, ix, old->n, sizeof(*ix), cmp_id) :
+		    NULL;
 
 		if (f != NULL) {
 			/* Of equal chunks, the one that continues the last
 			 * copy keeps it one operation. */
-			const struct recipe_op *last = r->n > 0 ?
-			    &r->v[r->n - 1] : NULL;
+			const struct recipe_op *last =
+			    r->n > 0 ? &r->v[r->n - 1] : NULL;
 			const struct old_chunk *g;
 
-			while (f > ix && memcmp((f - 1)->id, c->id,
-			    DIGEST_LEN) == 0)
+			while (f > ix &&
+			    memcmp((f - 1)->id, c->id, DIGEST_LEN) == 0)
 				f--;
-			for (g = f; last != NULL && last->copy &&
-			    g < ix + old->n && memcmp(g->id, c->id,
-			    DIGEST_LEN) == 0; g++)
+			for (g = f;
+			     last != NULL && last->copy && g < ix + old->n &&
+			     memcmp(g->id, c->id, DIGEST_LEN) == 0;
+			     g++)
 				if (g->off == last->off + last->len) {
 					f = g;
 					break;
 				}
 		}
-		if (op_add(r, f != NULL, f != NULL ? f->off : c->off,
-		    c->len) == -1)
+		if (op_add(r, f != NULL, f != NULL ? f->off : c->off, c->len) ==
+		    -1)
 			goto out;
 	}
 	rc = 0;
@@ -137,7 +139,8 @@ common_run(recipe_read_fn rd, void *arg, uint64_t a, uint64_t x, uint64_t n,
 	*out = 0;
 	while (done < n) {
 		k = n - done < REFINE_BLOCK ? (size_t)(n - done) : REFINE_BLOCK;
-		if (rd(arg, 0, back ? a + n - done - k : a + done, ob, k) == -1 ||
+		if (rd(arg, 0, back ? a + n - done - k : a + done, ob, k) ==
+			-1 ||
 		    rd(arg, 1, back ? x + n - done - k : x + done, nb, k) == -1)
 			return -1;
 		for (i = 0; i < k; i++) {
@@ -155,8 +158,7 @@ common_run(recipe_read_fn rd, void *arg, uint64_t a, uint64_t x, uint64_t n,
 }
 
 int
-recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd,
-    void *arg)
+recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd, void *arg)
 {
 	struct recipe out = { 0 };
 	unsigned char *ob = malloc(REFINE_BLOCK), *nb = malloc(REFINE_BLOCK);
@@ -177,23 +179,27 @@ recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd,
 			continue;
 		}
 		/* The old bytes between the copies around it. */
-		a = i > 0 && r->v[i - 1].copy ? r->v[i - 1].off +
-		    r->v[i - 1].len : 0;
+		a = i > 0 && r->v[i - 1].copy ?
+		    r->v[i - 1].off + r->v[i - 1].len :
+		    0;
 		b = i + 1 < r->n && r->v[i + 1].copy ? r->v[i + 1].off :
-		    old_size;
+						       old_size;
 		gap = b > a ? b - a : 0;
-		if (gap > 0 && common_run(rd, arg, a, op->off, gap < len ?
-		    gap : len, false, ob, nb, &pre) == -1)
+		if (gap > 0 &&
+		    common_run(rd, arg, a, op->off, gap < len ? gap : len,
+			false, ob, nb, &pre) == -1)
 			goto fail;
 		/* The ends aligned: old [b - m, b) against the last m new
 		 * bytes, m not reaching into the prefix on either side. */
 		m = gap - pre < len - pre ? gap - pre : len - pre;
-		if (m > 0 && common_run(rd, arg, b - m, op->off + len - m, m,
-		    true, ob, nb, &suf) == -1)
+		if (m > 0 &&
+		    common_run(rd, arg, b - m, op->off + len - m, m, true, ob,
+			nb, &suf) == -1)
 			goto fail;
 		if ((pre > 0 && op_add(&out, true, a, pre) == -1) ||
-		    (len - pre - suf > 0 && op_add(&out, false, op->off + pre,
-		    len - pre - suf) == -1) ||
+		    (len - pre - suf > 0 &&
+			op_add(&out, false, op->off + pre, len - pre - suf) ==
+			    -1) ||
 		    (suf > 0 && op_add(&out, true, b - suf, suf) == -1))
 			goto fail;
 	}
@@ -245,8 +251,10 @@ recipe_enc_insert(unsigned char *buf, size_t room, const unsigned char *data,
 	bool z = false;
 
 	/* Compressed where that pays, as the store does. */
-	if (blob_pays(data, len) && compress2(buf + RECIPE_INSERT_HEAD, &zlen,
-	    data, (uLong)len, BLOB_LEVEL) == Z_OK && zlen < len)
+	if (blob_pays(data, len) &&
+	    compress2(buf + RECIPE_INSERT_HEAD, &zlen, data, (uLong)len,
+		BLOB_LEVEL) == Z_OK &&
+	    zlen < len)
 		z = true;
 	if (!z) {
 		memcpy(buf + RECIPE_INSERT_HEAD, data, len);
@@ -263,8 +271,8 @@ struct apply {
 	int oldfd, outfd;
 	const char *what;
 	struct digest dg;
-	bool drift;		/* the old copy failed us: read on, write
-				 * nothing */
+	bool drift; /* the old copy failed us: read on, write
+		     * nothing */
 	unsigned char *buf;
 	size_t buflen;
 };
@@ -367,7 +375,8 @@ recipe_apply(int oldfd, uint64_t old_size, int outfd, const char *what,
 					goto bad;
 				if (z == 1) {
 					if (blob_uncompress(p + i, stored,
-					    a.buf, (size_t)n, "recipe") == -1)
+						a.buf, (size_t)n,
+						"recipe") == -1)
 						goto out;
 					if (emit(&a, a.buf, (size_t)n) == -1)
 						goto out;
@@ -388,7 +397,7 @@ recipe_apply(int oldfd, uint64_t old_size, int outfd, const char *what,
 	if (a.drift) {
 		*drift = true;
 		err_set("recipe: the old copy is not the one the site has "
-		    "(the whole content is asked for)");
+			"(the whole content is asked for)");
 		goto out;
 	}
 	rc = 0;

@@ -48,16 +48,16 @@
 
 struct recipe_op {
 	bool copy;
-	uint64_t off;		/* copy: in the old content; insert: in the
-				 * new one */
+	uint64_t off; /* copy: in the old content; insert: in the
+		       * new one */
 	uint64_t len;
 };
 
 struct recipe {
 	struct recipe_op *v;
 	size_t n, cap;
-	uint64_t copied;	/* bytes copies make */
-	uint64_t inserted;	/* bytes insertions carry */
+	uint64_t copied;   /* bytes copies make */
+	uint64_t inserted; /* bytes insertions carry */
 };
 
 /* The operations that make new from old. */
@@ -93,8 +93,8 @@ size_t recipe_insert_room(uint32_t len);
 
 /* The source of the operations: the next frame's payload (DATA), as
  * proto_expect() gives it; -1 with err set. */
-typedef int (*recipe_next_fn)(void *arg, const unsigned char **payload,
-    size_t *len);
+typedef int (
+    *recipe_next_fn)(void *arg, const unsigned char **payload, size_t *len);
 
 /*
  * Make the content of digest d and size bytes in outfd (at its offset)

@@ -91,8 +91,7 @@ argv_add(char **v, size_t *n, const char *s, size_t len)
 }
 
 int
-remote_argv(const struct dp_target *t, const struct config *cfg,
-    char ***out)
+remote_argv(const struct dp_target *t, const struct config *cfg, char ***out)
 {
 	return remote_argv_mode(t, cfg, "--serve", out);
 }
@@ -130,8 +129,9 @@ remote_argv_mode(const struct dp_target *t, const struct config *cfg,
 		    argv_add(v, &n, port, strlen(port)) == -1)
 			goto fail;
 	}
-	if (t->user != NULL && (argv_add(v, &n, "-l", 2) == -1 ||
-	    argv_add(v, &n, t->user, strlen(t->user)) == -1))
+	if (t->user != NULL &&
+	    (argv_add(v, &n, "-l", 2) == -1 ||
+		argv_add(v, &n, t->user, strlen(t->user)) == -1))
 		goto fail;
 	if (argv_add(v, &n, t->host, strlen(t->host)) == -1)
 		goto fail;
@@ -160,9 +160,9 @@ fail:
 
 struct remote_conn {
 	pid_t pid;
-	int sock;		/* our end of ssh's stdin and stdout */
-	int errfd;		/* ssh's stderr */
-	char *where;		/* "ssh://..." for messages */
+	int sock;    /* our end of ssh's stdin and stdout */
+	int errfd;   /* ssh's stderr */
+	char *where; /* "ssh://..." for messages */
 	struct proto p;
 	bool proto_ok;
 };
@@ -226,11 +226,11 @@ conn_open_mode(const struct dp_target *t, const struct config *cfg,
 	sigaddset(&def, SIGPIPE);
 	if ((r = posix_spawnattr_setsigmask(&at, &none)) != 0 ||
 	    (r = posix_spawnattr_setsigdefault(&at, &def)) != 0 ||
-	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF)) != 0)
+	    (r = posix_spawnattr_setflags(&at,
+		 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0)
 		goto spawnerr;
-	if ((r = posix_spawnp(&c->pid, argv[0], &fa, &at, argv,
-	    environ)) != 0) {
+	if ((r = posix_spawnp(&c->pid, argv[0], &fa, &at, argv, environ)) !=
+	    0) {
 		c->pid = -1;
 		errno = r;
 		err_sys("cannot run '%s'", argv[0]);
@@ -274,7 +274,6 @@ out:
 	}
 	return rc;
 }
-
 
 /*
  * End the session: close our end (the remote sees end of input), then
@@ -417,16 +416,17 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
 
 	if (path == NULL || *path == '\0')
 		return;
-	n = snprintf(line, sizeof(line), "%s sent %" PRIu64 " received %"
-	    PRIu64 " contents %" PRIu64 " content_bytes %" PRIu64
-	    " manifest %s spare %d recipes %" PRIu64 " saved %" PRIu64 "\n",
+	n = snprintf(line, sizeof(line),
+	    "%s sent %" PRIu64 " received %" PRIu64 " contents %" PRIu64
+	    " content_bytes %" PRIu64 " manifest %s spare %d recipes %" PRIu64
+	    " saved %" PRIu64 "\n",
 	    c->where, c->p.bytes_out, c->p.bytes_in, contents, cbytes, how,
 	    spare ? 1 : 0, recipes, saved);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	/* O_APPEND: one write per line, so parallel sessions do not mix. */
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0644)) == -1)
+		 0644)) == -1)
 		return;
 	(void)io_write_full(fd, line, (size_t)n, path);
 	close(fd);
@@ -438,8 +438,8 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
  * (digests and paths compress to about half: worth it on a WAN). */
 struct wire_manifest {
 	unsigned char *data;
-	size_t len;		/* bytes of data */
-	size_t plain;		/* bytes of the manifest */
+	size_t len;   /* bytes of data */
+	size_t plain; /* bytes of the manifest */
 	bool zlib;
 };
 
@@ -571,7 +571,7 @@ send_data(struct remote_conn *c, const struct wire_manifest *w)
 
 	for (off = 0; off < w->len; off += k) {
 		k = w->len - off < PROTO_FRAME_MAX ? w->len - off :
-		    PROTO_FRAME_MAX;
+						     PROTO_FRAME_MAX;
 		if (proto_send(&c->p, PROTO_DATA, w->data + off, k) == -1)
 			return -1;
 	}
@@ -601,7 +601,7 @@ send_push(struct remote_conn *c, const struct wire_manifest *wm,
 	if (base != 0)
 		memcpy(ph.digest, digest, DIGEST_LEN);
 	if (proto_send(&c->p, PROTO_PUSH, c->p.buf,
-	    proto_enc_push(&ph, c->p.buf)) == -1)
+		proto_enc_push(&ph, c->p.buf)) == -1)
 		return -1;
 	return send_data(c, wm);
 }
@@ -618,7 +618,7 @@ send_whole(struct remote_conn *c, const struct manifest *m,
 	pm.len = wm->plain;
 	pm.zlen = wm->zlib ? wm->len : 0;
 	if (proto_send(&c->p, PROTO_MANIFEST, c->p.buf,
-	    proto_enc_manifest(&pm, c->p.buf)) == -1)
+		proto_enc_manifest(&pm, c->p.buf)) == -1)
 		return -1;
 	return send_data(c, wm);
 }
@@ -646,17 +646,18 @@ send_content(struct remote_conn *c, struct store *s, const char *pkg,
 	ch.zlib = raw.zlib ? 1 : 0;
 	ch.stored = raw.stored_size;
 	if (!raw.zlib && raw.stored_size != need->size) {
-		err_set("content %s: stored size %" PRIu64 ", expected %"
-		    PRIu64, hex, raw.stored_size, need->size);
+		err_set("content %s: stored size %" PRIu64
+			", expected %" PRIu64,
+		    hex, raw.stored_size, need->size);
 		store_err_content(pkg, m->version, m, need->d);
 		goto out;
 	}
 	if (proto_send(&c->p, PROTO_CONTENT, buf,
-	    proto_enc_content(&ch, buf)) == -1)
+		proto_enc_content(&ch, buf)) == -1)
 		goto out;
 	for (left = raw.stored_size; left > 0; left -= (uint64_t)k) {
-		size_t want = left < PROTO_FRAME_MAX ? (size_t)left :
-		    PROTO_FRAME_MAX;
+		size_t want =
+		    left < PROTO_FRAME_MAX ? (size_t)left : PROTO_FRAME_MAX;
 
 		if ((k = io_read_full(raw.fd, buf, want, hex)) == -1 ||
 		    (size_t)k != want) {
@@ -750,13 +751,13 @@ struct push_session {
 	const char *pkg;
 	const struct manifest *m;
 	const struct dp_push_opts *o;
-	struct wire_manifest wm, wc;	/* whole; changes */
-	const char *how;		/* "whole", "changes", "fallback" */
-	struct digestset_item *idx;	/* the manifest's contents */
+	struct wire_manifest wm, wc; /* whole; changes */
+	const char *how;	     /* "whole", "changes", "fallback" */
+	struct digestset_item *idx;  /* the manifest's contents */
 	size_t nidx;
-	struct digestset_item *needs;	/* asked for, not yet sent */
+	struct digestset_item *needs; /* asked for, not yet sent */
 	size_t nneed, nfiles;
-	unsigned char (*nd)[DIGEST_LEN];	/* one NEED frame's */
+	unsigned char (*nd)[DIGEST_LEN]; /* one NEED frame's */
 	uint64_t *nsz;
 	unsigned char *sbuf;
 	uint64_t total, stored, sent, expected;
@@ -767,7 +768,7 @@ struct push_session {
 	uint64_t base;
 	bool recipes_ok, oldm_loaded;
 	struct manifest oldm;
-	struct recipe_note *notes;	/* sent as recipes */
+	struct recipe_note *notes; /* sent as recipes */
 	size_t nnotes;
 	uint64_t recipes, rounds, saved;
 };
@@ -788,8 +789,8 @@ push_request(struct push_session *ps, uint64_t base)
 	int k = 0, attempt;
 
 	if (base != 0 && base != m->version && !ps->o->verify &&
-	    (k = changes_render(ps->s, ps->pkg, m, base, &ps->wc,
-	    digest)) == -1)
+	    (k = changes_render(ps->s, ps->pkg, m, base, &ps->wc, digest)) ==
+		-1)
 		return -1;
 	if (k == 1)
 		ps->how = "changes";
@@ -799,8 +800,9 @@ push_request(struct push_session *ps, uint64_t base)
 		int sk, hk = -1;
 
 		sk = k == 1 ? send_push(ps->cp, &ps->wc, m->version, ps->pkg,
-		    ps->o, base, digest) : send_push(ps->cp, &ps->wm,
-		    m->version, ps->pkg, ps->o, 0, NULL);
+				  ps->o, base, digest) :
+			      send_push(ps->cp, &ps->wm, m->version, ps->pkg,
+				  ps->o, 0, NULL);
 		if (sk == 0 || err_errno() == ECONNRESET ||
 		    err_errno() == EPIPE)
 			hk = proto_hello_recv(&ps->cp->p);
@@ -808,7 +810,7 @@ push_request(struct push_session *ps, uint64_t base)
 		if (hk == 0 && ps->cp->p.peer_version < ps->cp->p.version &&
 		    attempt == 0) {
 			if (conn_reopen_older(ps->t, store_config(ps->s),
-			    ps->cp) == -1)
+				ps->cp) == -1)
 				return -1;
 			continue;
 		}
@@ -831,11 +833,12 @@ take_need(struct push_session *ps, const unsigned char *pl, size_t len)
 		return -1;
 	if (k > ps->nfiles - ps->nneed)
 		return err_set("protocol error: the remote asks for more "
-		    "contents than the manifest has");
+			       "contents than the manifest has");
 	/* Room for every file at the first NEED (one at least, so that
 	 * needs is never NULL past here). */
-	if (ps->needs == NULL && (ps->needs = malloc((ps->nfiles > 0 ?
-	    ps->nfiles : 1) * sizeof(*ps->needs))) == NULL)
+	if (ps->needs == NULL &&
+	    (ps->needs = malloc((ps->nfiles > 0 ? ps->nfiles : 1) *
+		 sizeof(*ps->needs))) == NULL)
 		return err_nomem();
 	for (i = 0; i < k; i++) {
 		f = digestset_find(ps->idx, ps->nidx, sizeof(*ps->idx),
@@ -843,7 +846,7 @@ take_need(struct push_session *ps, const unsigned char *pl, size_t len)
 		/* Only contents of this version, ever. */
 		if (f == NULL || f->size != ps->nsz[i])
 			return err_set("protocol error: the remote asks for a "
-			    "content the manifest does not name");
+				       "content the manifest does not name");
 		ps->needs[ps->nneed++] = *f;
 	}
 	return 0;
@@ -863,7 +866,8 @@ check_need_end(const struct push_session *ps, const unsigned char *pl,
 		return -1;
 	if (cnt != ps->nneed)
 		return err_set("protocol error: NEED_END says %" PRIu64
-		    " contents, %zu were listed", cnt, ps->nneed);
+			       " contents, %zu were listed",
+		    cnt, ps->nneed);
 	return 0;
 }
 
@@ -883,22 +887,23 @@ send_recipe(struct push_session *ps, const struct digestset_item *need)
 		return 0;
 	if (!ps->oldm_loaded) {
 		ps->oldm_loaded = true;
-		if (store_load_manifest(ps->s, ps->pkg, ps->base,
-		    &ps->oldm) == -1) {
+		if (store_load_manifest(ps->s, ps->pkg, ps->base, &ps->oldm) ==
+		    -1) {
 			ps->recipes_ok = false;
 			return 0;
 		}
 	}
-	if ((oe = remote_recipe_base(ps->m, &ps->oldm, need->d,
-	    need->size)) == NULL)
+	if ((oe = remote_recipe_base(ps->m, &ps->oldm, need->d, need->size)) ==
+	    NULL)
 		return 0;
-	if ((k = remote_recipe_send(&ps->cp->p, ps->s, need->d, need->size,
-	    oe, ps->sbuf, &rsent, &rsaved)) != 1)
+	if ((k = remote_recipe_send(&ps->cp->p, ps->s, need->d, need->size, oe,
+		 ps->sbuf, &rsent, &rsaved)) != 1)
 		return k;
 	ps->recipes++;
 	ps->saved += rsaved;
 	return recipe_note(&ps->notes, &ps->nnotes, need->d, rsaved) == -1 ?
-	    -1 : 1;
+	    -1 :
+	    1;
 }
 
 /*
@@ -920,9 +925,10 @@ send_needs(struct push_session *ps, const unsigned char **pl, size_t *len)
 	for (i = 0; i < ps->nneed; i++) {
 		int kr = send_recipe(ps, &ps->needs[i]);
 
-		if (kr == -1 || (kr == 0 && send_content(ps->cp, ps->s,
-		    ps->pkg, ps->m, &ps->needs[i], ps->sbuf,
-		    &ps->stored) == -1))
+		if (kr == -1 ||
+		    (kr == 0 &&
+			send_content(ps->cp, ps->s, ps->pkg, ps->m,
+			    &ps->needs[i], ps->sbuf, &ps->stored) == -1))
 			return salvage_result(ps->cp, pl, len) == 0 ? 1 : -1;
 		/* Asked for again: its recipe saved nothing. */
 		if (ps->rounds > 0)
@@ -940,8 +946,7 @@ send_needs(struct push_session *ps, const unsigned char **pl, size_t *len)
 
 /* What the remote asks, answered until its RESULT, left in *pl, *len. */
 static int
-push_exchange(struct push_session *ps, const unsigned char **pl,
-    size_t *len)
+push_exchange(struct push_session *ps, const unsigned char **pl, size_t *len)
 {
 	uint32_t type;
 	int k;
@@ -966,7 +971,8 @@ push_exchange(struct push_session *ps, const unsigned char **pl,
 		}
 		if (type != PROTO_NEED_END)
 			return err_set("protocol error: unexpected %s from "
-			    "remote", proto_type_name(type));
+				       "remote",
+			    proto_type_name(type));
 		if (check_need_end(ps, *pl, *len) == -1 ||
 		    (k = send_needs(ps, pl, len)) == -1)
 			return -1;
@@ -1022,8 +1028,8 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	if (digestset_of_manifest(m, &ps.idx, &ps.nidx) == -1)
 		goto fail;
 	if ((ps.nd = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nd))) == NULL ||
-	    (ps.nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nsz))) ==
-	    NULL || (ps.sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
+	    (ps.nsz = malloc(PROTO_NEED_PER_FRAME * sizeof(*ps.nsz))) == NULL ||
+	    (ps.sbuf = malloc(PROTO_FRAME_MAX)) == NULL) {
 		err_nomem();
 		goto fail;
 	}
@@ -1055,8 +1061,8 @@ fail:
 out:
 	/* What the progress line expected and was not sent. */
 	if (ps.expected > ps.total)
-		progress_expect(o->progress, -(int64_t)(ps.expected -
-		    ps.total));
+		progress_expect(o->progress,
+		    -(int64_t)(ps.expected - ps.total));
 	if (ps.cp != NULL) {
 		r->bytes_sent = ps.cp->p.bytes_out;
 		r->bytes_saved = ps.saved;
@@ -1064,7 +1070,7 @@ out:
 		    ps.recipes, ps.saved);
 		conn_close(ps.cp, rc == 0);
 		if (ps.cp == pre)
-			free(pre);	/* taken over (remote.h) */
+			free(pre); /* taken over (remote.h) */
 	}
 	push_session_free(&ps);
 	return rc;
@@ -1102,7 +1108,7 @@ remote_status(const struct dp_target *t, const struct config *cfg,
 		goto fail;
 	if (c.p.peer_version < c.p.version &&
 	    (conn_reopen_older(t, cfg, &c) == -1 ||
-	    proto_hello_recv(&c.p) == -1))
+		proto_hello_recv(&c.p) == -1))
 		goto fail;
 	if (proto_send(&c.p, PROTO_STATUS, buf, w.len) == -1)
 		goto fail;
@@ -1118,10 +1124,10 @@ remote_status(const struct dp_target *t, const struct config *cfg,
 		}
 		if (proto_dec_state(pl, len, &ps) == -1)
 			goto fail;
-		if (n >= REMOTE_STATES_MAX || (pkg != NULL && (n > 0 ||
-		    strcmp(ps.package, pkg) != 0))) {
+		if (n >= REMOTE_STATES_MAX ||
+		    (pkg != NULL && (n > 0 || strcmp(ps.package, pkg) != 0))) {
 			err_set("protocol error: unexpected STATE from "
-			    "remote");
+				"remote");
 			goto fail;
 		}
 		if (n == cap) {

@@ -82,17 +82,20 @@ source_read(struct source *c, uint64_t off, unsigned char *buf, size_t n)
 		return err_set("recipe: insertions out of order");
 	while (c->pos < off) {
 		size_t want = off - c->pos < RECIPE_INSERT_MAX ?
-		    (size_t)(off - c->pos) : RECIPE_INSERT_MAX;
+		    (size_t)(off - c->pos) :
+		    RECIPE_INSERT_MAX;
 
 		if ((k = store_reader_read(c->r, c->skip, want)) <= 0)
 			return k == 0 ? err_set("content: shorter than its "
-			    "chunks say") : -1;
+						"chunks say") :
+					-1;
 		c->pos += (uint64_t)k;
 	}
 	while (done < n) {
 		if ((k = store_reader_read(c->r, buf + done, n - done)) <= 0)
 			return k == 0 ? err_set("content: shorter than its "
-			    "chunks say") : -1;
+						"chunks say") :
+					-1;
 		done += (size_t)k;
 		c->pos += (uint64_t)k;
 	}
@@ -110,7 +113,7 @@ send_ops(struct proto *p, const struct recipe *r, struct source *src,
 	for (i = 0; i < r->n; i++) {
 		const struct recipe_op *op = &r->v[i];
 		size_t need = op->copy ? RECIPE_COPY_LEN :
-		    recipe_insert_room((uint32_t)op->len);
+					 recipe_insert_room((uint32_t)op->len);
 
 		if (room - len < need) {
 			if (proto_send(p, PROTO_DATA, buf, len) == -1)
@@ -137,9 +140,8 @@ send_ops(struct proto *p, const struct recipe *r, struct source *src,
 
 int
 remote_recipe_send(struct proto *p, struct store *s,
-    const unsigned char d[DIGEST_LEN], uint64_t size,
-    const struct entry *old, unsigned char *buf, uint64_t *sent,
-    uint64_t *saved)
+    const unsigned char d[DIGEST_LEN], uint64_t size, const struct entry *old,
+    unsigned char *buf, uint64_t *sent, uint64_t *saved)
 {
 	struct chunk_list nl = { 0 }, ol = { 0 };
 	struct recipe r = { 0 };
@@ -167,8 +169,8 @@ remote_recipe_send(struct proto *p, struct store *s,
 
 		fds[0] = oraw.fd;
 		fds[1] = src.raw.fd;
-		if (!oraw.zlib && recipe_refine(&r, old->size, read_at,
-		    fds) == -1) {
+		if (!oraw.zlib &&
+		    recipe_refine(&r, old->size, read_at, fds) == -1) {
 			close(oraw.fd);
 			goto out;
 		}
@@ -198,8 +200,7 @@ remote_recipe_send(struct proto *p, struct store *s,
 	    send_ops(p, &r, &src, buf, data, sent) == -1)
 		goto out;
 	/* Against the content sent whole in its stored form. */
-	*saved = src.raw.stored_size > *sent ? src.raw.stored_size - *sent :
-	    0;
+	*saved = src.raw.stored_size > *sent ? src.raw.stored_size - *sent : 0;
 	rc = 1;
 out:
 	if (src.raw.fd != -1)

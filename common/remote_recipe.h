@@ -38,8 +38,7 @@ const struct entry *remote_recipe_base(const struct manifest *m,
  * connection failed.
  */
 int remote_recipe_send(struct proto *p, struct store *s,
-    const unsigned char d[DIGEST_LEN], uint64_t size,
-    const struct entry *old, unsigned char *buf, uint64_t *sent,
-    uint64_t *saved);
+    const unsigned char d[DIGEST_LEN], uint64_t size, const struct entry *old,
+    unsigned char *buf, uint64_t *sent, uint64_t *saved);
 
 #endif

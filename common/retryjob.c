@@ -125,8 +125,8 @@ base_name(const char *s)
 
 /* The id the job's package, DP and argv give. */
 static int
-make_id(
-    const char *package, const char *dp, int argc, char *const argv[], char *id)
+make_id(const char *package, const char *dp, int argc, char *const argv[],
+    char *id)
 {
 	struct digest d = { NULL };
 	unsigned char sum[DIGEST_LEN];
@@ -241,7 +241,7 @@ retryjob_make(struct retryjob *j, const char *package, const char *dp,
 	if (make_id(j->package, j->dp, j->argc, j->argv, j->id) == -1)
 		goto out;
 	/* The analyzer forgets j->package once snprintf wrote j->id. */
-	rc = 0;	/* NOLINT(clang-analyzer-unix.Malloc) */
+	rc = 0; /* NOLINT(clang-analyzer-unix.Malloc) */
 out:
 	free(gpkg);
 	free(gdp);
@@ -285,8 +285,8 @@ push_long_has_value(const char *name, size_t len)
 }
 
 static int
-guess_pkgpush(
-    int argc, char *const argv[], char **package, char **dp, uint64_t *version)
+guess_pkgpush(int argc, char *const argv[], char **package, char **dp,
+    uint64_t *version)
 {
 	const char *only = NULL, *dpname = NULL, *operand = NULL;
 	int nonly = 0, ndp = 0, wide = 0, i;
@@ -416,8 +416,8 @@ first_operand(int argc, char *const argv[], const char *const *vopts,
 }
 
 int
-retryjob_guess(
-    int argc, char *const argv[], char **package, char **dp, uint64_t *version)
+retryjob_guess(int argc, char *const argv[], char **package, char **dp,
+    uint64_t *version)
 {
 	static const char *const stage_opts[] = { "manifest", "sign", "store",
 		"version", NULL };
@@ -466,13 +466,13 @@ retryjob_pkgpush_argv(int argc, char *const argv[], const char *shortopts,
 		goto out;
 	}
 	memcpy(args, argv, (size_t)argc * sizeof(char *));
-#define PUSH(s)                                                                \
-	do {                                                                   \
-		if ((v[n] = strdup(s)) == NULL) {                              \
-			err_nomem();                      \
-			goto out;                                              \
-		}                                                              \
-		n++;                                                           \
+#define PUSH(s) \
+	do { \
+		if ((v[n] = strdup(s)) == NULL) { \
+			err_nomem(); \
+			goto out; \
+		} \
+		n++; \
 	} while (0)
 	PUSH("pkgpush");
 	/* getopt's state is global: one parse at a time (pkgpush queues
@@ -636,7 +636,7 @@ opt_find(const struct job_tool *t, const char *name, size_t len, char letter)
 		for (o = sets[i]; o != NULL && o->name != NULL; o++)
 			if (letter != 0 ? o->letter == letter :
 					  strlen(o->name) == len &&
-					  strncmp(o->name, name, len) == 0)
+				    strncmp(o->name, name, len) == 0)
 				return o;
 	return NULL;
 }
@@ -678,7 +678,8 @@ retryjob_command_check(const struct retryjob *j, const char *store)
 		if (strcmp(j->argv[0], job_tools[i].name) == 0)
 			t = &job_tools[i];
 	if (t == NULL)
-		return err_set("the command '%s' is not a pkgdist tool: refused",
+		return err_set(
+		    "the command '%s' is not a pkgdist tool: refused",
 		    j->argv[0]);
 	if (stat(store, &sst) == -1)
 		return err_sys("cannot stat store '%s'", store);
@@ -784,8 +785,8 @@ parse_text(const char *s, size_t len, size_t max, char **out)
 
 	for (i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return err_set(
-			    "raw byte 0x%02x in text", (unsigned char)s[i]);
+			return err_set("raw byte 0x%02x in text",
+			    (unsigned char)s[i]);
 	if (path_unescape(s, len, out) == -1)
 		return -1;
 	if (strlen(*out) > max) {
@@ -1257,8 +1258,8 @@ retryjob_running(const char *package, const char *dp)
 
 int
 retryjob_queue(const char *store, const char *package, const char *dp,
-    uint64_t version, int argc, char *const argv[], const char *error,
-    char *id, bool *queued)
+    uint64_t version, int argc, char *const argv[], const char *error, char *id,
+    bool *queued)
 {
 	struct retryjob j;
 	const char *running;

@@ -66,18 +66,18 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define RETRYJOB_MAGIC	    "pkgdist-retry 1"
-#define RETRYJOB_DIR	    "retry"  /* under the store */
+#define RETRYJOB_MAGIC "pkgdist-retry 1"
+#define RETRYJOB_DIR "retry"	     /* under the store */
 #define RETRYJOB_FAILED_DIR "failed" /* under RETRYJOB_DIR */
-#define RETRYJOB_LOCK	    ".lock"  /* short writer lock */
-#define RETRYJOB_LOCKS_DIR  ".locks" /* per-job run locks */
-#define RETRYJOB_ENV	    "PKGDIST_RETRY_JOB"
+#define RETRYJOB_LOCK ".lock"	     /* short writer lock */
+#define RETRYJOB_LOCKS_DIR ".locks"  /* per-job run locks */
+#define RETRYJOB_ENV "PKGDIST_RETRY_JOB"
 
 #define RETRYJOB_MAX_BYTES (256u * 1024) /* whole file */
-#define RETRYJOB_MAX_ARGS  256
-#define RETRYJOB_ARG_MAX   4096 /* one argument, unescaped */
-#define RETRYJOB_TEXT_MAX  4096 /* error, reason, dir, unescaped */
-#define RETRYJOB_ID_MAX	   140	/* "PKG@DP": 64 + 1 + 64, + slack */
+#define RETRYJOB_MAX_ARGS 256
+#define RETRYJOB_ARG_MAX 4096  /* one argument, unescaped */
+#define RETRYJOB_TEXT_MAX 4096 /* error, reason, dir, unescaped */
+#define RETRYJOB_ID_MAX 140    /* "PKG@DP": 64 + 1 + 64, + slack */
 
 struct retryjob {
 	char id[RETRYJOB_ID_MAX + 1];
@@ -124,8 +124,8 @@ int retryjob_make(struct retryjob *j, const char *package, const char *dp,
  * Outputs are malloc'd or NULL / 0 when not named.  A package operand
  * that is not a valid name is an error: no job for it could succeed.
  */
-int retryjob_guess(
-    int argc, char *const argv[], char **package, char **dp, uint64_t *version);
+int retryjob_guess(int argc, char *const argv[], char **package, char **dp,
+    uint64_t *version);
 
 /*
  * The argv a pkgpush retry runs for one DP, built from the options as
@@ -212,7 +212,8 @@ void retryjob_names_free(char **names, size_t n);
  * "pkgretry add".  Build the job (retryjob_make(); package, dp, version
  * NULL/0: guessed from argv), check it carries only what a job may
  * (retryjob_command_check()), then under the writer lock write it over
- * any older job of the same id; *queued says whether it did.  Nothing is written
+ * any older job of the same id; *queued says whether it did.  Nothing is
+ * written
  * (*queued false, return 0) when PKGDIST_RETRY_JOB names this id: the
  * job being run is the one that failed again, and the pkgretry running
  * it records the outcome, so the caller must not say a retry was queued
@@ -221,8 +222,8 @@ void retryjob_names_free(char **names, size_t n);
  * RETRYJOB_ID_MAX + 1 bytes.
  */
 int retryjob_queue(const char *store, const char *package, const char *dp,
-    uint64_t version, int argc, char *const argv[], const char *error,
-    char *id, bool *queued);
+    uint64_t version, int argc, char *const argv[], const char *error, char *id,
+    bool *queued);
 
 /* True when this process is pkgretry running the job of package on dp
  * (PKGDIST_RETRY_JOB is "PACKAGE@DP"): what it would queue for that DP

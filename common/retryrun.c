@@ -50,8 +50,8 @@ retryrun_parse_duration(const char *s, size_t len, int64_t *out)
 		mul = 60;
 	if (len > 0 && (mul != 1 || s[len - 1] == 's'))
 		len--;
-	if (num_u64(s, len, (uint64_t)10 * 365 * 86400 / (uint64_t)mul,
-		&v) == -1 ||
+	if (num_u64(s, len, (uint64_t)10 * 365 * 86400 / (uint64_t)mul, &v) ==
+		-1 ||
 	    v == 0)
 		return err_set("'%.*s' is not a time (seconds, or a number "
 			       "with s, m or h)",
@@ -220,8 +220,8 @@ load_config(int dirfd, uid_t owner, struct retryrun_opts *o)
 		return err_set("'%s' is not a regular file of the store's "
 			       "owner closed to group and others: refused",
 		    RETRYRUN_CONFIG);
-	if (io_slurp(dirfd, RETRYRUN_CONFIG, RETRYRUN_CONFIG_MAX, &buf,
-		&len) == -1)
+	if (io_slurp(dirfd, RETRYRUN_CONFIG, RETRYRUN_CONFIG_MAX, &buf, &len) ==
+	    -1)
 		return -1;
 	rc = retryrun_config_parse(buf, len, o);
 	free(buf);
@@ -355,8 +355,7 @@ runas_become(const void *arg)
 	    setgid(as->gid) == -1 || setuid(as->uid) == -1)
 		return -1;
 	/* Not to be undone. */
-	if (setuid(0) != -1 || geteuid() != as->uid ||
-	    getegid() != as->gid) {
+	if (setuid(0) != -1 || geteuid() != as->uid || getegid() != as->gid) {
 		errno = EPERM;
 		return -1;
 	}
@@ -389,7 +388,8 @@ retryrun_judge(const struct retryjob *j, const struct retryrun_facts *f,
 	if (j->package == NULL || strcmp(j->argv[0], "pkgpush") != 0)
 		return RETRYRUN_RUN;
 	if (j->dp != NULL && !f->dp_listed) {
-		snprintf(why, len, "DP '%s' is no longer in the DP list", j->dp);
+		snprintf(why, len, "DP '%s' is no longer in the DP list",
+		    j->dp);
 		return RETRYRUN_IMPOSSIBLE;
 	}
 	if (j->version == 0)
@@ -492,7 +492,7 @@ struct run_ctx {
 	const char *exedir;
 	struct store *store;
 	bool dps_loaded;
-	struct dplist dps, sites;	/* a job's target is in one */
+	struct dplist dps, sites; /* a job's target is in one */
 	int dirfd, faileddir, locksdir;
 	uid_t owner;
 	struct runas as;
@@ -512,9 +512,9 @@ ctx_dps(struct run_ctx *c)
 	if (c->dps_loaded)
 		return 0;
 	if (snprintf(path, sizeof(path), "%s/%s", c->storepath, STORE_DPS) >=
-	    (int)sizeof(path) ||
+		(int)sizeof(path) ||
 	    snprintf(sites, sizeof(sites), "%s/%s", c->storepath,
-	    STORE_SITES) >= (int)sizeof(sites))
+		STORE_SITES) >= (int)sizeof(sites))
 		return err_set("store path too long");
 	/* No list: no DP, no site. */
 	if (dplist_load_pair(path, sites, &c->dps, &c->sites) == -1)
@@ -550,8 +550,8 @@ judge(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 		if (c->store == NULL &&
 		    store_open(c->storepath, 0, &c->store) == -1)
 			return -1;
-		if ((r = store_has_version(c->store, j->package,
-			 j->version)) == -1)
+		if ((r = store_has_version(c->store, j->package, j->version)) ==
+		    -1)
 			return -1;
 		f.version_present = r == 1;
 		if (f.version_present && j->dp != NULL &&
@@ -568,8 +568,8 @@ judge(struct run_ctx *c, const struct retryjob *j, char *why, size_t len,
 /* Is the job file still the bytes we ran?  Caller holds the writer
  * lock.  1 yes, 0 no (replaced, dropped), -1 error. */
 static int
-job_unchanged(
-    struct run_ctx *c, const char *name, const char *orig, size_t origlen)
+job_unchanged(struct run_ctx *c, const char *name, const char *orig,
+    size_t origlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -670,9 +670,10 @@ run_child(struct run_ctx *c, const struct retryjob *j, struct retryrun_exit *e)
 		err_nomem();
 		goto out;
 	}
-	snprintf(why, sizeof(why), "cannot become the store's owner '%s' "
-	    "(uid %ju)", c->as.name != NULL ? c->as.name : "?",
-	    (uintmax_t)c->as.uid);
+	snprintf(why, sizeof(why),
+	    "cannot become the store's owner '%s' "
+	    "(uid %ju)",
+	    c->as.name != NULL ? c->as.name : "?", (uintmax_t)c->as.uid);
 	memset(&spec, 0, sizeof(spec));
 	spec.path = path;
 	spec.argv = j->argv;
@@ -810,8 +811,8 @@ run_one(struct run_ctx *c, const char *name, bool *failed, bool *trouble)
 	} else if (retryjob_load(c->dirfd, name, c->owner, false, &j, &orig,
 		       &origlen) == -1) {
 		/* Gone: done by another run meanwhile. */
-		r.event = err_errno() == ENOENT ? RETRYRUN_SKIPPED :
-						  RETRYRUN_TROUBLE;
+		r.event =
+		    err_errno() == ENOENT ? RETRYRUN_SKIPPED : RETRYRUN_TROUBLE;
 		snprintf(r.why, sizeof(r.why), "%s", err_get());
 	} else
 		r.event = deal(c, name, orig, origlen, &j, &r);
@@ -967,8 +968,8 @@ retryrun_exedir(char *buf, size_t len)
 }
 
 int
-retryrun_open_queue(const char *store, bool create, int *dirfd,
-    int *faileddir, int *locksdir)
+retryrun_open_queue(const char *store, bool create, int *dirfd, int *faileddir,
+    int *locksdir)
 {
 	*dirfd = *faileddir = -1;
 	if (locksdir != NULL)
@@ -1032,8 +1033,7 @@ retryrun_list(const char *store,
 	*trouble = false;
 	if (retryrun_store_owner(store, &owner) == -1)
 		return -1;
-	if (retryrun_open_queue(store, false, &dirfd, &faileddir, NULL) ==
-	    -1) {
+	if (retryrun_open_queue(store, false, &dirfd, &faileddir, NULL) == -1) {
 		if (err_errno() == ENOENT && dirfd == -1)
 			rc = 0; /* no job was ever queued */
 		goto out;
@@ -1080,8 +1080,7 @@ retryrun_drop(const char *store, const char *arg, bool *from_failed)
 	if (retryrun_open_queue(store, false, &dirfd, &faileddir, NULL) == -1 ||
 	    (lfd = retryjob_lock(dirfd)) == -1)
 		goto out;
-	if (!infailed &&
-	    (r = drop_from(dirfd, id, "retry directory")) == -1)
+	if (!infailed && (r = drop_from(dirfd, id, "retry directory")) == -1)
 		goto out;
 	if (r == 0) {
 		if ((r = drop_from(faileddir, id, "failed directory")) == -1)

@@ -38,23 +38,23 @@
 
 #define RETRYRUN_MAX_ATTEMPTS 10
 #define RETRYRUN_BACKOFF_BASE 60
-#define RETRYRUN_BACKOFF_CAP  3600
+#define RETRYRUN_BACKOFF_CAP 3600
 /* A job's time limit: twice pkgpush's longest wait for a DP's lock (an
  * hour), so a push that waited its hour still has one to copy; then
  * SIGTERM to its process group, and SIGKILL after the grace period. */
 #define RETRYRUN_TIMEOUT 7200
-#define RETRYRUN_GRACE	 30
+#define RETRYRUN_GRACE 30
 /* STORE/retry/config, and its largest size. */
-#define RETRYRUN_CONFIG	    "config"
+#define RETRYRUN_CONFIG "config"
 #define RETRYRUN_CONFIG_MAX 4096
 /* The most of a job's last stderr line that is kept as its error. */
 #define RETRYRUN_LAST_MAX 1024
-#define RETRYRUN_WHY_MAX  (RETRYRUN_LAST_MAX + 256)
+#define RETRYRUN_WHY_MAX (RETRYRUN_LAST_MAX + 256)
 
 struct retryrun_opts {
-	bool now;	       /* every job, due or not */
-	unsigned max_attempts; /* then failed/ */
-	int64_t base, cap;     /* backoff, seconds */
+	bool now;		/* every job, due or not */
+	unsigned max_attempts;	/* then failed/ */
+	int64_t base, cap;	/* backoff, seconds */
 	int64_t timeout, grace; /* a job's time limit, then SIGKILL */
 	bool set_max, set_backoff, set_timeout; /* given on the command line */
 };
@@ -75,8 +75,7 @@ int retryrun_parse_timeout(const char *s, int64_t *timeout, int64_t *grace);
  * anything else is an error "config:LINE: ...".  What o says was given
  * on the command line (set_*) is kept.
  */
-int retryrun_config_parse(const char *buf, size_t len,
-    struct retryrun_opts *o);
+int retryrun_config_parse(const char *buf, size_t len, struct retryrun_opts *o);
 
 /* What a judge needs to know about the store for one job. */
 struct retryrun_facts {
@@ -127,18 +126,18 @@ int retryrun_give_up(struct retryjob *j, const char *reason, int64_t now);
 
 /* What happened to one job, for the caller to say. */
 enum retryrun_event {
-	RETRYRUN_SKIPPED,   /* not due, held by another run, gone */
-	RETRYRUN_DROPPED,   /* superseded: removed unrun (why) */
-	RETRYRUN_DONE,	    /* ran and succeeded: removed */
-	RETRYRUN_AGAIN,	    /* ran and failed: next attempt put back */
-	RETRYRUN_FAILED,    /* moved to failed/ (j->reason) */
-	RETRYRUN_TROUBLE    /* could not deal with the job (why) */
+	RETRYRUN_SKIPPED, /* not due, held by another run, gone */
+	RETRYRUN_DROPPED, /* superseded: removed unrun (why) */
+	RETRYRUN_DONE,	  /* ran and succeeded: removed */
+	RETRYRUN_AGAIN,	  /* ran and failed: next attempt put back */
+	RETRYRUN_FAILED,  /* moved to failed/ (j->reason) */
+	RETRYRUN_TROUBLE  /* could not deal with the job (why) */
 };
 
 struct retryrun_result {
 	enum retryrun_event event;
-	bool replaced;	  /* a newer job was queued meanwhile: kept */
-	int64_t now;	  /* when the outcome was recorded */
+	bool replaced;	       /* a newer job was queued meanwhile: kept */
+	int64_t now;	       /* when the outcome was recorded */
 	unsigned max_attempts; /* in force (the store's config applied) */
 	char why[RETRYRUN_WHY_MAX];
 };

@@ -151,34 +151,34 @@ scan_type_name(mode_t m)
  * reallocated while the walk appends.
  */
 struct hash_job {
-	size_t idx;		/* entry index in the caller's array */
-	const char *path;	/* stable: the entry's own string */
-	uint64_t size;		/* as the walk saw it (scan only) */
-	int64_t mtime_ns;	/* st_mtim as the walk saw it (scan only) */
-	unsigned char digest[DIGEST_LEN];	/* result */
-	uint64_t got;		/* result: bytes read */
+	size_t idx;	  /* entry index in the caller's array */
+	const char *path; /* stable: the entry's own string */
+	uint64_t size;	  /* as the walk saw it (scan only) */
+	int64_t mtime_ns; /* st_mtim as the walk saw it (scan only) */
+	unsigned char digest[DIGEST_LEN]; /* result */
+	uint64_t got;			  /* result: bytes read */
 };
 
 struct hasher {
 	int rootfd;
 	const char *root;
-	bool rehash;		/* scan_rehash: take the size read */
+	bool rehash; /* scan_rehash: take the size read */
 	struct progress *progress;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct hash_job *jobs;
 	size_t njobs, cap, next;
-	bool done;		/* no job will be added */
-	bool stop;		/* a failure: take no more jobs */
-	struct err_saved err;	/* first failure of a worker */
+	bool done;	      /* no job will be added */
+	bool stop;	      /* a failure: take no more jobs */
+	struct err_saved err; /* first failure of a worker */
 	pthread_t tid[SCAN_MAXJOBS];
 	int nthreads;
 };
 
 /* Hash j's file; results into dg and *got. */
 static int
-hash_one(const struct hasher *h, const struct hash_job *j,
-    unsigned char *buf, unsigned char dg[DIGEST_LEN], uint64_t *got)
+hash_one(const struct hasher *h, const struct hash_job *j, unsigned char *buf,
+    unsigned char dg[DIGEST_LEN], uint64_t *got)
 {
 	struct digest d = { 0 };
 	struct stat st;
@@ -227,7 +227,8 @@ hash_one(const struct hasher *h, const struct hash_job *j,
 		}
 		if (total != j->size || (uint64_t)st.st_size != j->size ||
 		    (int64_t)st.st_mtim.tv_sec * 1000000000 +
-		    st.st_mtim.tv_nsec != j->mtime_ns) {
+			    st.st_mtim.tv_nsec !=
+			j->mtime_ns) {
 			err_set("'%s': changed while being read", disp);
 			goto out;
 		}
@@ -367,13 +368,13 @@ hasher_finish(struct hasher *h, bool abort)
 	if (abort)
 		h->stop = true;
 	else if (h->njobs - h->next > 1)
-		qsort(h->jobs + h->next, h->njobs - h->next,
-		    sizeof(h->jobs[0]), job_cmp);
+		qsort(h->jobs + h->next, h->njobs - h->next, sizeof(h->jobs[0]),
+		    job_cmp);
 	h->done = true;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 	if (h->nthreads == 0 && !abort)
-		hash_worker(h);		/* no thread could start */
+		hash_worker(h); /* no thread could start */
 	for (i = 0; i < h->nthreads; i++)
 		pthread_join(h->tid[i], NULL);
 	h->nthreads = 0;
@@ -401,8 +402,8 @@ struct walker {
 	const char *root;
 	const struct scan_opts *o;
 	struct manifest *out;
-	struct hasher *h;	/* NULL: no hashing */
-	size_t rcur;		/* cursor in o->reuse */
+	struct hasher *h; /* NULL: no hashing */
+	size_t rcur;	  /* cursor in o->reuse */
 	char path[MANIFEST_PATH_MAX + 1];
 };
 
@@ -416,7 +417,7 @@ struct walker {
  * instead of a search per file.
  */
 struct item {
-	size_t off;		/* name in the dir's name buffer */
+	size_t off; /* name in the dir's name buffer */
 	mode_t mode;
 	uint64_t size;
 	int64_t mtime, mtime_ns, ctime_ns;
@@ -427,7 +428,7 @@ struct item {
 struct key {
 	const char *name;
 	size_t item;
-	bool sub;		/* the subtree block, name + "/" */
+	bool sub; /* the subtree block, name + "/" */
 };
 
 static int
@@ -487,10 +488,10 @@ dirlist_add(struct dirlist *l, const char *name, size_t nl,
 	it->mode = st->st_mode;
 	it->size = (uint64_t)st->st_size;
 	it->mtime = (int64_t)st->st_mtim.tv_sec;
-	it->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-	    st->st_mtim.tv_nsec;
-	it->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 +
-	    st->st_ctim.tv_nsec;
+	it->mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	it->ctime_ns =
+	    (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 	it->dev = st->st_dev;
 	it->ino = st->st_ino;
 	l->len += nl + 1;
@@ -506,8 +507,7 @@ reuse_match(struct walker *w, uint64_t size, int64_t mtime)
 	const struct entry *e;
 	int c = 1;
 
-	while (w->rcur < r->n &&
-	    (c = strcmp(r->v[w->rcur].path, w->path)) < 0)
+	while (w->rcur < r->n && (c = strcmp(r->v[w->rcur].path, w->path)) < 0)
 		w->rcur++;
 	if (w->rcur == r->n || c != 0)
 		return NULL;
@@ -555,13 +555,15 @@ walk_entry(struct walker *w, int dfd, const char *name, const struct item *it)
 		e.size = (uint64_t)tl;
 	} else {
 		return scan_err(false, w->root, w->path,
-		    S_ISFIFO(it->mode) ? "unsupported file type (fifo)" :
-		    S_ISSOCK(it->mode) ? "unsupported file type (socket)" :
-		    S_ISCHR(it->mode) ?
-		    "unsupported file type (character device)" :
-		    S_ISBLK(it->mode) ?
-		    "unsupported file type (block device)" :
-		    scan_type_name(it->mode));
+		    S_ISFIFO(it->mode) ?
+			"unsupported file type (fifo)" :
+			S_ISSOCK(it->mode) ?
+			"unsupported file type (socket)" :
+			S_ISCHR(it->mode) ?
+			"unsupported file type (character device)" :
+			S_ISBLK(it->mode) ?
+			"unsupported file type (block device)" :
+			scan_type_name(it->mode));
 	}
 	if (e.type == ENTRY_FILE && w->h != NULL) {
 		if (o->reuse != NULL &&
@@ -574,16 +576,17 @@ walk_entry(struct walker *w, int dfd, const char *name, const struct item *it)
 			ss.mtime_ns = it->mtime_ns;
 			ss.ctime_ns = it->ctime_ns;
 			ss.mode = e.mode;
-			queued = !o->known(w->path, &ss, e.digest,
-			    o->known_arg);
+			queued =
+			    !o->known(w->path, &ss, e.digest, o->known_arg);
 		} else
 			queued = true;
 	}
 	if (manifest_add(w->out, &e) == -1)
 		return -1;
 	/* The entry's path string stays put when the array moves. */
-	if (queued && hasher_add(w->h, w->out->n - 1,
-	    w->out->v[w->out->n - 1].path, e.size, it->mtime_ns) == -1)
+	if (queued &&
+	    hasher_add(w->h, w->out->n - 1, w->out->v[w->out->n - 1].path,
+		e.size, it->mtime_ns) == -1)
 		return -1;
 	if (!queued)
 		progress_add(o->progress, 1, 0);
@@ -645,8 +648,9 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 			}
 			break;
 		}
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' ||
+			(de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		nl = strlen(de->d_name);
 		if (base + nl > MANIFEST_PATH_MAX) {
@@ -658,8 +662,8 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 		walk_setpath(w, plen, de->d_name, nl);
 		if (w->o->skip != NULL && w->o->skip(w->path, w->o->skip_arg))
 			continue;
-		if (fstatat(dirfd(dir), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    -1) {
 			scan_err(true, w->root, w->path, "cannot stat");
 			goto out;
 		}
@@ -697,8 +701,8 @@ walk_dir(struct walker *w, int dfd, size_t plen, dev_t dev, ino_t ino)
 				goto out;
 			continue;
 		}
-		cfd = openat(dirfd(dir), keys[k].name, O_RDONLY |
-		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		cfd = openat(dirfd(dir), keys[k].name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd == -1) {
 			scan_err(true, w->root, w->path,
 			    "cannot read directory");
@@ -758,8 +762,8 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 	}
 
 	/* A descriptor of our own, so the walk can close it. */
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
 		scan_err(true, w->root, "", "cannot read directory");
 		goto out;
 	}
@@ -770,18 +774,18 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 	if (h != NULL)
 		hasher_start(h, o->jobs);
 	wfd = fd;
-	fd = -1;		/* walk_dir owns it now */
+	fd = -1; /* walk_dir owns it now */
 	if (walk_dir(w, wfd, 0, st.st_dev, st.st_ino) == -1) {
 		if (h != NULL)
-			hasher_finish(h, true);	/* keeps the walk's error */
+			hasher_finish(h, true); /* keeps the walk's error */
 		goto out;
 	}
 	if (h != NULL) {
 		if (hasher_finish(h, false) == -1)
 			goto out;
 		for (i = 0; i < h->njobs; i++)
-			memcpy(out->v[h->jobs[i].idx].digest,
-			    h->jobs[i].digest, DIGEST_LEN);
+			memcpy(out->v[h->jobs[i].idx].digest, h->jobs[i].digest,
+			    DIGEST_LEN);
 	}
 	if (!is_sorted(out))
 		manifest_sort(out);
@@ -794,7 +798,7 @@ out:
 		manifest_init(out);
 	}
 	if (h != NULL) {
-		hasher_finish(h, true);		/* no-op when finished */
+		hasher_finish(h, true); /* no-op when finished */
 		hasher_free(h);
 		free(h);
 	}

@@ -46,10 +46,10 @@ struct progress;
 struct scan_stat {
 	uint64_t ino;
 	uint64_t size;
-	int64_t mtime;		/* st_mtim.tv_sec, as a manifest has it */
-	int64_t mtime_ns;	/* st_mtim, nanoseconds since the epoch */
-	int64_t ctime_ns;	/* st_ctim, likewise */
-	unsigned mode;		/* permission bits (st_mode & 07777) */
+	int64_t mtime;	  /* st_mtim.tv_sec, as a manifest has it */
+	int64_t mtime_ns; /* st_mtim, nanoseconds since the epoch */
+	int64_t ctime_ns; /* st_ctim, likewise */
+	unsigned mode;	  /* permission bits (st_mode & 07777) */
 };
 
 struct scan_opts {
@@ -95,8 +95,7 @@ int scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 
 /* The same for a path (the root itself may be a symbolic link to a
  * directory, as the user named it; nothing below it is followed). */
-int scan_path(const char *dir, const struct scan_opts *o,
-    struct manifest *out);
+int scan_path(const char *dir, const struct scan_opts *o, struct manifest *out);
 
 /*
  * Hash one regular file, path relative to dirfd (unescaped, as in a

@@ -79,11 +79,11 @@
 
 /* One content the push needs. */
 struct want {
-	struct digestset_item c;	/* first: a digestset element */
-	uint32_t uses;		/* files that need it */
-	bool cached;		/* a verified copy is in .incoming */
-	bool done;		/* received in this session */
-	bool refetch;		/* its recipe failed: asked for again whole */
+	struct digestset_item c; /* first: a digestset element */
+	uint32_t uses;		 /* files that need it */
+	bool cached;		 /* a verified copy is in .incoming */
+	bool done;		 /* received in this session */
+	bool refetch;		 /* its recipe failed: asked for again whole */
 };
 
 /* A content written straight into the new tree, kept open so that it
@@ -98,18 +98,18 @@ struct kept {
 struct serve {
 	struct proto *p;
 	struct dp_handle *h;
-	int incfd;			/* DP/.pkgdist/.incoming, or -1 */
-	struct want *w;			/* sorted by digest */
+	int incfd;	/* DP/.pkgdist/.incoming, or -1 */
+	struct want *w; /* sorted by digest */
 	size_t nw;
-	size_t *order;			/* the NEED list: indices into w */
+	size_t *order; /* the NEED list: indices into w */
 	size_t norder, next;
 	struct kept kept[KEPT_MAX];
 	size_t nkept;
-	uint64_t received;		/* stored bytes read */
-	unsigned char *buf;		/* COPYBUF */
+	uint64_t received;  /* stored bytes read */
+	unsigned char *buf; /* COPYBUF */
 	const char *pkg;
-	int oldroot;			/* the tree the DP holds (recipes), -1
-					 * before it is opened, -2 none */
+	int oldroot; /* the tree the DP holds (recipes), -1
+		      * before it is opened, -2 none */
 };
 
 /* ---- DP/.pkgdist/.incoming ---- */
@@ -131,7 +131,8 @@ is_stale(const char *name, void *arg)
 		return false;
 	return strncmp(name, INCOMING_TMP, strlen(INCOMING_TMP)) == 0 ||
 	    (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (!S_ISREG(st.st_mode) || s->now - st.st_mtime > INCOMING_MAX_AGE));
+		(!S_ISREG(st.st_mode) ||
+		    s->now - st.st_mtime > INCOMING_MAX_AGE));
 }
 
 /* Open (create) the directory; remove temporaries and old entries. */
@@ -164,8 +165,7 @@ incoming_open(struct serve *sv)
 
 /* 1 if the content is there already with the right size. */
 static int
-incoming_has(struct serve *sv, const unsigned char d[DIGEST_LEN],
-    uint64_t size)
+incoming_has(struct serve *sv, const unsigned char d[DIGEST_LEN], uint64_t size)
 {
 	char hex[DIGEST_HEXLEN + 1];
 	struct stat st;
@@ -179,8 +179,8 @@ incoming_has(struct serve *sv, const unsigned char d[DIGEST_LEN],
 /* DATA frames of one content, as a read callback. */
 struct datarx {
 	struct serve *sv;
-	uint64_t left;			/* stored bytes still to come */
-	const unsigned char *cur;	/* unread part of the last frame */
+	uint64_t left;		  /* stored bytes still to come */
+	const unsigned char *cur; /* unread part of the last frame */
 	size_t curlen;
 };
 
@@ -197,7 +197,7 @@ datarx_read(void *arg, void *buf, size_t n)
 			return -1;
 		if (len == 0 || len > x->left) {
 			err_set("protocol error: DATA beyond the content's "
-			    "stored size");
+				"stored size");
 			return -1;
 		}
 		x->left -= len;
@@ -254,8 +254,8 @@ old_root(struct serve *sv)
 	if (dp_state_read(sv->h, sv->pkg, &st, NULL) == 0 &&
 	    st.status != DP_ST_NONE) {
 		if (st.layout == DP_LAYOUT_ATOMIC && sv->h->metafd != -1) {
-			if ((pfd = openat(sv->h->metafd, sv->pkg,
-			    DIRFLAGS)) != -1) {
+			if ((pfd = openat(sv->h->metafd, sv->pkg, DIRFLAGS)) !=
+			    -1) {
 				sv->oldroot = openat(pfd, st.tree, DIRFLAGS);
 				close(pfd);
 			}
@@ -303,15 +303,15 @@ receive_recipe(struct serve *sv, struct want *w, const unsigned char *pl,
 	digest_hex(w->c.d, hex);
 	if (proto_dec_recipe(pl, len, &pr) == -1)
 		return -1;
-	if (memcmp(pr.digest, w->c.d, DIGEST_LEN) != 0 ||
-	    pr.size != w->c.size)
+	if (memcmp(pr.digest, w->c.d, DIGEST_LEN) != 0 || pr.size != w->c.size)
 		return err_set("protocol error: the client sent another "
-		    "content than the one asked for");
+			       "content than the one asked for");
 	snprintf(tmp, sizeof(tmp), "%s%s", INCOMING_TMP, hex);
 	if (tee || fd == -1) {
 		(void)unlinkat(sv->incfd, tmp, 0);
-		if ((tfd = openat(sv->incfd, tmp, O_RDWR | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		if ((tfd = openat(sv->incfd, tmp,
+			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			 0600)) == -1)
 			return err_sys("%s/%s/%s/%s", sv->h->where, DP_META,
 			    INCOMING, tmp);
 		out = tfd;
@@ -321,17 +321,17 @@ receive_recipe(struct serve *sv, struct want *w, const unsigned char *pl,
 		goto out;
 	}
 	if ((root = old_root(sv)) != -1)
-		oldfd = io_open_below(root, pr.old_path, O_RDONLY |
-		    O_NONBLOCK);
+		oldfd = io_open_below(root, pr.old_path, O_RDONLY | O_NONBLOCK);
 	if (recipe_apply(oldfd, pr.old_size, out, tfd != -1 ? tmp : what,
-	    w->c.d, w->c.size, recipe_next, sv, rbuf, RECIPE_INSERT_MAX,
-	    &drift) == -1) {
+		w->c.d, w->c.size, recipe_next, sv, rbuf, RECIPE_INSERT_MAX,
+		&drift) == -1) {
 		if (!drift)
 			goto out;
 		/* Asked for again whole (src_write): start it afresh. */
 		w->refetch = true;
-		if (out != -1 && (ftruncate(out, 0) == -1 ||
-		    lseek(out, 0, SEEK_SET) == -1)) {
+		if (out != -1 &&
+		    (ftruncate(out, 0) == -1 ||
+			lseek(out, 0, SEEK_SET) == -1)) {
 			err_sys("%s", what != NULL ? what : tmp);
 			goto out;
 		}
@@ -339,9 +339,10 @@ receive_recipe(struct serve *sv, struct want *w, const unsigned char *pl,
 		goto out;
 	}
 	if (tfd != -1) {
-		if (fd != -1 && (lseek(tfd, 0, SEEK_SET) == -1 ||
-		    copy_checked(sv, tfd, fd, w->c.d, w->c.size, what,
-		    &bad) == -1))
+		if (fd != -1 &&
+		    (lseek(tfd, 0, SEEK_SET) == -1 ||
+			copy_checked(sv, tfd, fd, w->c.d, w->c.size, what,
+			    &bad) == -1))
 			goto out;
 		if (close(tfd) == -1) {
 			tfd = -1;
@@ -378,8 +379,8 @@ refetch(struct serve *sv, struct want *w, int fd, const char *what)
 	size_t i, n = 0;
 
 	for (; sv->next < sv->norder; sv->next++)
-		if (receive(sv, &sv->w[sv->order[sv->next]], -1, NULL,
-		    true) == -1)
+		if (receive(sv, &sv->w[sv->order[sv->next]], -1, NULL, true) ==
+		    -1)
 			return -1;
 	for (i = 0; i < sv->nw; i++)
 		n += sv->w[i].refetch && !sv->w[i].cached && !sv->w[i].done;
@@ -408,7 +409,7 @@ refetch(struct serve *sv, struct want *w, int fd, const char *what)
 		if (!x->refetch || x->cached || x->done)
 			continue;
 		if (receive(sv, x, x == w ? fd : -1, x == w ? what : NULL,
-		    x != w || w->uses > 1) == -1)
+			x != w || w->uses > 1) == -1)
 			return -1;
 	}
 	return w->done ? 0 : err_set("content: not received again");
@@ -420,8 +421,7 @@ refetch(struct serve *sv, struct want *w, int fd, const char *what)
  * is set, checking size and SHA-256 as it is written.
  */
 static int
-receive(struct serve *sv, struct want *w, int fd, const char *what,
-    bool tee)
+receive(struct serve *sv, struct want *w, int fd, const char *what, bool tee)
 {
 	struct proto_content ch;
 	struct checked_out out[2];
@@ -441,18 +441,19 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 		return receive_recipe(sv, w, pl, len, fd, what, tee);
 	if (type != PROTO_CONTENT)
 		return err_set("protocol error: expected CONTENT from client, "
-		    "got %s", proto_type_name(type));
+			       "got %s",
+		    proto_type_name(type));
 	if (proto_dec_content(pl, len, &ch) == -1)
 		return -1;
-	if (memcmp(ch.digest, w->c.d, DIGEST_LEN) != 0 ||
-	    ch.size != w->c.size)
+	if (memcmp(ch.digest, w->c.d, DIGEST_LEN) != 0 || ch.size != w->c.size)
 		return err_set("protocol error: the client sent another "
-		    "content than the one asked for");
+			       "content than the one asked for");
 	snprintf(tmp, sizeof(tmp), "%s%s", INCOMING_TMP, hex);
 	if (tee) {
 		(void)unlinkat(sv->incfd, tmp, 0);
-		if ((tfd = openat(sv->incfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		if ((tfd = openat(sv->incfd, tmp,
+			 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			 0600)) == -1) {
 			err_sys("%s/%s/%s/%s", sv->h->where, DP_META, INCOMING,
 			    tmp);
 			goto out;
@@ -476,7 +477,7 @@ receive(struct serve *sv, struct want *w, int fd, const char *what,
 	out[1].fd = tfd;
 	out[1].what = tmp;
 	if (checked_copy(&src, ch.digest, ch.size, out, 2,
-	    " (damaged in transit)", NULL) == -1)
+		" (damaged in transit)", NULL) == -1)
 		goto out;
 	if (tfd != -1) {
 		if (close(tfd) == -1) {
@@ -566,7 +567,8 @@ src_prepare(void *ctx, const struct dp_need *v, size_t n)
 		size_t j;
 
 		inframe = sv->norder - i < PROTO_NEED_PER_FRAME ?
-		    sv->norder - i : PROTO_NEED_PER_FRAME;
+		    sv->norder - i :
+		    PROTO_NEED_PER_FRAME;
 		proto_wbuf_init(&wb, sv->buf, COPYBUF);
 		proto_put_u32(&wb, (uint32_t)inframe);
 		for (j = i; j < i + inframe; j++) {
@@ -584,8 +586,8 @@ src_prepare(void *ctx, const struct dp_need *v, size_t n)
 
 /* The content source's write(): from .incoming, or off the connection. */
 static int
-src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
-    int fd, const char *what)
+src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size, int fd,
+    const char *what)
 {
 	struct serve *sv = ctx;
 	struct want *w = sv->nw ? want_find(sv, d) : NULL;
@@ -597,8 +599,8 @@ src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 	if (w == NULL || w->c.size != size)
 		return err_set("content %s: not announced by prepare()", hex);
 	if (w->cached) {
-		if ((in = openat(sv->incfd, hex, O_RDONLY | O_NOFOLLOW |
-		    O_CLOEXEC)) == -1)
+		if ((in = openat(sv->incfd, hex,
+			 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 			return err_sys("content %s", hex);
 		rc = copy_checked(sv, in, fd, d, size, what, &bad);
 		close(in);
@@ -615,8 +617,8 @@ src_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 	/* Contents the layout skipped (it may leave a file alone) are
 	 * kept in .incoming for whoever needs them later. */
 	while (sv->next < sv->norder && &sv->w[sv->order[sv->next]] != w) {
-		if (receive(sv, &sv->w[sv->order[sv->next]], -1, NULL,
-		    true) == -1)
+		if (receive(sv, &sv->w[sv->order[sv->next]], -1, NULL, true) ==
+		    -1)
 			return -1;
 		sv->next++;
 	}
@@ -660,10 +662,12 @@ salvage(struct serve *sv)
 		if ((in = open(proc, O_RDONLY | O_CLOEXEC)) == -1)
 			continue;
 		(void)unlinkat(sv->incfd, tmp, 0);
-		out = openat(sv->incfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (out != -1 && copy_checked(sv, in, out, w->c.d, w->c.size,
-		    tmp, &bad) == 0 && close(out) == 0) {
+		out = openat(sv->incfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (out != -1 &&
+		    copy_checked(sv, in, out, w->c.d, w->c.size, tmp, &bad) ==
+			0 &&
+		    close(out) == 0) {
 			out = -1;
 			if (io_rename(sv->incfd, tmp, sv->incfd, hex) == 0)
 				w->cached = true;
@@ -703,8 +707,7 @@ incoming_done(struct serve *sv, bool ok)
 /* Read mlen bytes sent as zlen bytes of zlib (0: as they are) from DATA
  * frames into a malloc'd buffer (*out NULL when mlen is 0). */
 static int
-read_payload(struct proto *p, uint64_t mlen, uint64_t zlen,
-    unsigned char **out)
+read_payload(struct proto *p, uint64_t mlen, uint64_t zlen, unsigned char **out)
 {
 	const unsigned char *pl;
 	unsigned char *buf = NULL, *nb, *plain = NULL;
@@ -718,7 +721,7 @@ read_payload(struct proto *p, uint64_t mlen, uint64_t zlen,
 			goto out;
 		if (len == 0 || len > want - have) {
 			err_set("protocol error: manifest longer than "
-			    "announced");
+				"announced");
 			goto out;
 		}
 		/* Grow with what arrives, never by what was announced. */
@@ -746,7 +749,7 @@ read_payload(struct proto *p, uint64_t mlen, uint64_t zlen,
 			goto out;
 		}
 		if (blob_uncompress(buf, have, plain, mlen,
-		    "manifest from client") == -1)
+			"manifest from client") == -1)
 			goto out;
 		free(buf);
 		buf = plain;
@@ -781,7 +784,8 @@ read_manifest(struct proto *p, const char *pkg, uint64_t v, uint64_t mlen,
 		manifest_free(m);
 		manifest_init(m);
 		return err_set("protocol error: the manifest's header does "
-		    "not name %s version %" PRIu64, pkg, v);
+			       "not name %s version %" PRIu64,
+		    pkg, v);
 	}
 	return 0;
 }
@@ -829,7 +833,7 @@ manifest_from_changes(struct dp_handle *h, const struct proto_push *req,
 		goto out;
 	if (memcmp(d, req->digest, DIGEST_LEN) != 0) {
 		err_set("the change list from the client does not give the "
-		    "manifest it announced (SHA-256 differs): refused");
+			"manifest it announced (SHA-256 differs): refused");
 		goto out;
 	}
 	rc = 1;
@@ -907,19 +911,20 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 	sv.incfd = -1;
 	sv.oldroot = -1;
 	if (proto_dec_push(pl, len, &req) == -1)
-		return -1;	/* protocol trouble: ERROR, not RESULT */
+		return -1; /* protocol trouble: ERROR, not RESULT */
 	r.new_version = req.version;
 	sv.pkg = req.package;
 	dry = (req.flags & PROTO_F_DRY_RUN) != 0;
-	if (req.base == 0 && read_manifest(p, req.package, req.version,
-	    req.manifest_len, req.manifest_zlen, &m) == -1)
+	if (req.base == 0 &&
+	    read_manifest(p, req.package, req.version, req.manifest_len,
+		req.manifest_zlen, &m) == -1)
 		return -1;
 	if (req.base != 0) {
 		unsigned char *buf;
 		int k;
 
 		if (read_payload(p, req.manifest_len, req.manifest_zlen,
-		    &buf) == -1)
+			&buf) == -1)
 			return -1;
 		k = change_file_load_buf(buf ? (const char *)buf : "",
 		    req.manifest_len, "change list from client", &cf);
@@ -937,7 +942,7 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 	o.rollback = (req.flags & PROTO_F_ROLLBACK) != 0;
 	o.dry_run = dry;
 	o.keep = req.keep;
-	o.defer_tidy = true;	/* after the reply: tidy_after() */
+	o.defer_tidy = true; /* after the reply: tidy_after() */
 	src.ctx = &sv;
 	src.prepare = src_prepare;
 	src.write = src_write;
@@ -956,11 +961,11 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 		if (k == 0) {
 			/* The DP does not hold the base: the manifest,
 			 * then (its own protocol errors are not RESULTs). */
-			if (proto_send(p, PROTO_NEED_MANIFEST, NULL, 0) ==
-			    -1 || proto_expect(p, PROTO_MANIFEST, &mp,
-			    &mlen) == -1 || proto_dec_manifest(mp, mlen,
-			    &pm) == -1 || read_manifest(p, req.package,
-			    req.version, pm.len, pm.zlen, &m) == -1) {
+			if (proto_send(p, PROTO_NEED_MANIFEST, NULL, 0) == -1 ||
+			    proto_expect(p, PROTO_MANIFEST, &mp, &mlen) == -1 ||
+			    proto_dec_manifest(mp, mlen, &pm) == -1 ||
+			    read_manifest(p, req.package, req.version, pm.len,
+				pm.zlen, &m) == -1) {
 				proto_err = true;
 				goto done;
 			}
@@ -978,16 +983,17 @@ done:
 		return -1;
 	}
 	/* The failure as it was, before salvage() may set err again. */
-	proto_result_set(&res, &r, rc == 0, err_get(), r.failed_errno ?
-	    r.failed_errno : err_errno());
+	proto_result_set(&res, &r, rc == 0, err_get(),
+	    r.failed_errno ? r.failed_errno : err_errno());
 	incoming_done(&sv, rc == 0);
 	res.received = sv.received;
 	/* Noted on the DP for --status, as a local push does. */
 	if (rc == -1 && !dry && h.rootfd != -1 &&
 	    !dp_push_refused(&r, o.rollback))
 		(void)dp_note_failure(&h, req.package, res.msg, NULL);
-	if (proto_send(p, PROTO_RESULT, p->buf, proto_enc_result(&res,
-	    p->buf)) == -1 && rc == 0)
+	if (proto_send(p, PROTO_RESULT, p->buf,
+		proto_enc_result(&res, p->buf)) == -1 &&
+	    rc == 0)
 		snprintf(note, notelen, "%s: the result was not delivered: %s",
 		    path, err_get());
 	if (rc == 0 && !dry && !r.inplace && !r.up_to_date)
@@ -1025,8 +1031,8 @@ serve_status(struct proto *p, const unsigned char *pl, size_t len,
 		goto out;
 	for (i = 0; i < n; i++) {
 		proto_state_set(&ps, &v[i]);
-		if (proto_send(p, PROTO_STATE, p->buf, proto_enc_state(&ps,
-		    p->buf)) == -1)
+		if (proto_send(p, PROTO_STATE, p->buf,
+			proto_enc_state(&ps, p->buf)) == -1)
 			goto out;
 	}
 	if (proto_send(p, PROTO_END, NULL, 0) == -1)
@@ -1039,8 +1045,7 @@ out:
 }
 
 int
-serve_session(int in, int out, const char *path, char *note,
-    size_t notelen)
+serve_session(int in, int out, const char *path, char *note, size_t notelen)
 {
 	struct proto p;
 	const unsigned char *pl;

@@ -43,8 +43,7 @@ sign_keygen(const char *path)
 	snprintf(pub, sizeof(pub), "%s.pub", base);
 	if (faccessat(dfd, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
 	    faccessat(dfd, pub, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		err_set("'%s' or '%s.pub' exists: not overwritten", path,
-		    path);
+		err_set("'%s' or '%s.pub' exists: not overwritten", path, path);
 		goto out;
 	}
 	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL) {
@@ -87,7 +86,7 @@ read_key(const char *file, int secret)
 		goto out;
 	}
 	k = secret ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) :
-	    PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+		     PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
 	if (k == NULL) {
 		err_set("'%s': not a PEM %s key", file,
 		    secret ? "private" : "public");
@@ -107,8 +106,8 @@ out:
 }
 
 int
-sign_data(const char *keyfile, const void *msg, size_t n,
-    unsigned char **sig, size_t *siglen)
+sign_data(const char *keyfile, const void *msg, size_t n, unsigned char **sig,
+    size_t *siglen)
 {
 	EVP_PKEY *k;
 	EVP_MD_CTX *c = NULL;
@@ -235,8 +234,8 @@ sign_keyring_load(const char *path, struct sign_keyring **out)
 		}
 		if (strcmp(name, "PUBLIC KEY") != 0) {
 			err_set("'%s': key %zu: a '%s' block, not a public "
-			    "key (only KEY.pub files belong here)", path,
-			    kr->n + 1, name);
+				"key (only KEY.pub files belong here)",
+			    path, kr->n + 1, name);
 			goto out;
 		}
 		p = data;
@@ -247,7 +246,8 @@ sign_keyring_load(const char *path, struct sign_keyring **out)
 			    path, kr->n + 1);
 			goto out;
 		}
-		if ((nk = realloc(kr->k, (kr->n + 1) * sizeof(EVP_PKEY *))) == NULL) {
+		if ((nk = realloc(kr->k, (kr->n + 1) * sizeof(EVP_PKEY *))) ==
+		    NULL) {
 			EVP_PKEY_free(k);
 			err_nomem();
 			goto out;
@@ -285,8 +285,8 @@ sign_keyring_count(const struct sign_keyring *kr)
 }
 
 int
-sign_keyring_verify(const struct sign_keyring *kr, const void *msg,
-    size_t n, const unsigned char *sig, size_t siglen)
+sign_keyring_verify(const struct sign_keyring *kr, const void *msg, size_t n,
+    const unsigned char *sig, size_t siglen)
 {
 	size_t i;
 	int r;

@@ -31,9 +31,9 @@ sites_lists_load(struct store *s, struct dplist *dps, struct dplist *sites)
 	dplist_init(dps);
 	dplist_init(sites);
 	if (snprintf(dp_path, sizeof(dp_path), "%s/%s", store_dir(s),
-	    STORE_DPS) >= (int)sizeof(dp_path) ||
+		STORE_DPS) >= (int)sizeof(dp_path) ||
 	    snprintf(site_path, sizeof(site_path), "%s/%s", store_dir(s),
-	    STORE_SITES) >= (int)sizeof(site_path))
+		STORE_SITES) >= (int)sizeof(site_path))
 		return err_set("store path too long");
 	return dplist_load_pair(dp_path, site_path, dps, sites);
 }
@@ -145,8 +145,8 @@ sweep_debris(int dfd, const char *pkg)
 
 /* Write the package file into the inbox open at dfd. */
 static int
-write_file(struct store *s, int dfd, const char *pkg,
-    const struct manifest *m, struct site_push_result *r)
+write_file(struct store *s, int dfd, const char *pkg, const struct manifest *m,
+    struct site_push_result *r)
 {
 	struct atomic_file af;
 	struct stat st;
@@ -155,8 +155,8 @@ write_file(struct store *s, int dfd, const char *pkg,
 	sweep_debris(dfd, pkg);
 	if (atomic_open(&af, dfd, r->file, 0644) == -1)
 		return -1;
-	if (pack_export(s, pkg, m->version, r->base, atomic_fd(&af),
-	    NULL) == -1)
+	if (pack_export(s, pkg, m->version, r->base, atomic_fd(&af), NULL) ==
+	    -1)
 		goto out;
 	if (fstat(atomic_fd(&af), &st) == -1) {
 		err_sys("%s", r->file);
@@ -193,11 +193,13 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 			return 0;
 		if (r->cascade_rc >= 2) {
 			/* Its store has the version; its push went wrong. */
-			if (record(s, pkg, site->name, r->from > m->version ?
-			    r->from : m->version, m->version, true) == -1)
+			if (record(s, pkg, site->name,
+				r->from > m->version ? r->from : m->version,
+				m->version, true) == -1)
 				goto out;
 			err_set("its own push of the version failed (exit %d: "
-			    "see the lines above)", r->cascade_rc);
+				"see the lines above)",
+			    r->cascade_rc);
 			goto out;
 		}
 		goto done;
@@ -217,8 +219,8 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 	}
 	if (dry_run)
 		return 0;
-	if ((dfd = open(site->target.path, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
+	if ((dfd = open(site->target.path,
+		 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		err_sys("the inbox '%s' cannot be opened", site->target.path);
 		goto fail;
 	}
@@ -229,9 +231,10 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 			goto fail;
 		if (k == 0) {
 			err_set("%s: not a mount point, and '%s' says 'mount' "
-			    "for %s: the share looks unmounted; nothing is "
-			    "written there", site->target.path,
-			    store_config(s)->path, site->name);
+				"for %s: the share looks unmounted; nothing is "
+				"written there",
+			    site->target.path, store_config(s)->path,
+			    site->name);
 			goto fail;
 		}
 	}
@@ -241,8 +244,9 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 	}
 done:
 	/* The site now has what it had, and this version. */
-	if (record(s, pkg, site->name, r->from > m->version ? r->from :
-	    m->version, m->version, true) == -1)
+	if (record(s, pkg, site->name,
+		r->from > m->version ? r->from : m->version, m->version,
+		true) == -1)
 		goto out;
 	rc = 0;
 	goto out;
@@ -259,8 +263,8 @@ out:
 }
 
 static struct status_row *
-row_add(struct status_row **rows, size_t *n, const char *site,
-    const char *pkg, uint64_t newest)
+row_add(struct status_row **rows, size_t *n, const char *site, const char *pkg,
+    uint64_t newest)
 {
 	struct status_row *nv, *r;
 
@@ -305,8 +309,8 @@ status_row(struct status_row **rows, size_t *n, const char *site,
 	r->state = STATUS_COMPLETE;
 	if (h->state != STORE_HOLD_COMPLETE) {
 		r->state = STATUS_FAILED;
-		snprintf(text, sizeof(text), "the last push, of version %"
-		    PRIu64 ", failed", h->wanted);
+		snprintf(text, sizeof(text),
+		    "the last push, of version %" PRIu64 ", failed", h->wanted);
 		if ((r->error = strdup(text)) == NULL)
 			return err_nomem();
 	}
@@ -329,8 +333,8 @@ records_rows(struct store *s, const struct dp *site, char **pk, size_t np,
 			return -1;
 		if (k == 0 && !named)
 			continue;
-		if (status_row(rows, n, site->name, pk[j], newest, k == 1 ?
-		    &h : NULL, why) == -1)
+		if (status_row(rows, n, site->name, pk[j], newest,
+			k == 1 ? &h : NULL, why) == -1)
 			return -1;
 	}
 	/* Unreachable, and nothing recorded: one line all the same. */
@@ -342,9 +346,9 @@ records_rows(struct store *s, const struct dp *site, char **pk, size_t np,
 
 /* An ssh:// site's rows, asked of its store. */
 static int
-ssh_rows(struct store *s, const struct dp *site, const char *pkg,
-    char **pk, size_t np, const struct site_push_opts *o,
-    struct status_row **rows, size_t *n, int *cascade_rc)
+ssh_rows(struct store *s, const struct dp *site, const char *pkg, char **pk,
+    size_t np, const struct site_push_opts *o, struct status_row **rows,
+    size_t *n, int *cascade_rc)
 {
 	struct sitessh_has *v = NULL;
 	struct status_row *r;
@@ -365,8 +369,8 @@ ssh_rows(struct store *s, const struct dp *site, const char *pkg,
 	for (i = 0; i < nv; i++) {
 		if (store_newest(s, v[i].package, &newest) == -1)
 			goto out;
-		if ((r = row_add(rows, n, site->name, v[i].package,
-		    newest)) == NULL)
+		if ((r = row_add(rows, n, site->name, v[i].package, newest)) ==
+		    NULL)
 			goto out;
 		r->version = v[i].version;
 		r->state = v[i].version != 0 ? STATUS_COMPLETE : STATUS_NONE;
@@ -401,10 +405,10 @@ sites_status(struct store *s, const struct dplist *l, const char *pkg,
 	for (i = 0; i < l->n; i++) {
 		if (l->v[i].target.kind == DP_SSH) {
 			if (ssh_rows(s, &l->v[i], pkg, pk, np, o, rows, n,
-			    cascade_rc) == -1)
+				cascade_rc) == -1)
 				goto out;
-		} else if (records_rows(s, &l->v[i], pk, np, pkg != NULL,
-		    NULL, rows, n) == -1)
+		} else if (records_rows(s, &l->v[i], pk, np, pkg != NULL, NULL,
+			       rows, n) == -1)
 			goto out;
 	}
 	rc = 0;

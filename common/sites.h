@@ -25,20 +25,19 @@ struct store;
 
 /* STORE/dps into dps and STORE/sites into sites (dplist_load_pair():
  * a missing file is an empty list, a name in both is an error). */
-int sites_lists_load(struct store *s, struct dplist *dps,
-    struct dplist *sites);
+int sites_lists_load(struct store *s, struct dplist *dps, struct dplist *sites);
 
 /* What a command names among the sites (pkgpush --site, --site-group,
  * --all-sites; --refresh-existing and --only as for DPs, targets.h). */
 struct sites_sel {
-	const char *const *sites;	/* --site NAME... */
+	const char *const *sites; /* --site NAME... */
 	size_t nsites;
-	const char *const *groups;	/* --site-group G... */
+	const char *const *groups; /* --site-group G... */
 	size_t ngroups;
-	const char *const *only;	/* --only NAME... (0: no narrowing) */
+	const char *const *only; /* --only NAME... (0: no narrowing) */
 	size_t nonly;
-	bool all;			/* --all-sites */
-	bool refresh;			/* --refresh-existing */
+	bool all;     /* --all-sites */
+	bool refresh; /* --refresh-existing */
 };
 
 /* Every --site and --site-group of sel is in l: else -1, err "--site:
@@ -53,10 +52,10 @@ int sites_select(struct store *s, const char *pkg, const struct dplist *l,
 
 /* How a push to a site goes. */
 struct site_push_opts {
-	bool dry_run;		/* -n: ask, write nothing, record nothing */
-	bool cascade;		/* --cascade: an ssh:// child pushes on to
-				 * its own targets holding the package */
-	bool json;		/* the child's report lines as JSON */
+	bool dry_run; /* -n: ask, write nothing, record nothing */
+	bool cascade; /* --cascade: an ssh:// child pushes on to
+		       * its own targets holding the package */
+	bool json;    /* the child's report lines as JSON */
 	/* Each line of a cascade's report as it comes, the target already
 	 * named SITE/DP: a report line (err false) or a message for stderr
 	 * without the tool's name (err true). */
@@ -73,14 +72,14 @@ struct site_push_result {
 				 * whole */
 	uint64_t bytes;		/* bytes of the package file written */
 	uint64_t contents;	/* ssh: contents the file would hold */
-	uint64_t contents_sent;	/* ssh: of those, the ones the child
+	uint64_t contents_sent; /* ssh: of those, the ones the child
 				 * lacked, sent */
 	bool up_to_date;	/* the records say it holds to already:
 				 * nothing written */
 	bool permanent;		/* failed in a way waiting will not mend */
 	int cascade_rc;		/* the child's own push: its exit status,
 				 * -1 when none ran */
-	char file[NAME_MAX_LEN + 32];	/* "PKG-N.pkg" */
+	char file[NAME_MAX_LEN + 32]; /* "PKG-N.pkg" */
 };
 
 /*

@@ -50,8 +50,8 @@ line_read(int fd, double timeout, const char *peer, char *buf, size_t max)
 		pf.fd = fd;
 		pf.events = POLLIN;
 		pf.revents = 0;
-		if ((r = poll(&pf, 1, timeout > 0 ? (int)(timeout * 1000) :
-		    -1)) == -1) {
+		if ((r = poll(&pf, 1,
+			 timeout > 0 ? (int)(timeout * 1000) : -1)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return err_sys("%s", peer);
@@ -94,7 +94,8 @@ line_write(int fd, const char *fmt, ...)
 			buf[i] = ' ';
 	buf[len++] = '\n';
 	while (done < len) {
-		if ((k = send(fd, buf + done, len - done, MSG_NOSIGNAL)) == -1 &&
+		if ((k = send(fd, buf + done, len - done, MSG_NOSIGNAL)) ==
+			-1 &&
 		    errno == ENOTSOCK)
 			k = write(fd, buf + done, len - done);
 		if (k == -1) {
@@ -129,8 +130,8 @@ word_is(const char *line, const char *word)
  * sorted set, malloc'd) the ones it lacks. */
 static int
 offer(int fd, double timeout, const char *where,
-    const struct digestset_item *cv, size_t ncv,
-    struct digestset_item **only, size_t *nonly)
+    const struct digestset_item *cv, size_t ncv, struct digestset_item **only,
+    size_t *nonly)
 {
 	struct digestset_item *v = NULL, *it;
 	char line[SITESSH_LINE_MAX], hex[DIGEST_HEXLEN + 1];
@@ -161,14 +162,14 @@ offer(int fd, double timeout, const char *where,
 			goto fail;
 		if (digest_unhex(line, strlen(line), v[i].d) == -1 ||
 		    (it = digestset_find(cv, ncv, sizeof(*cv), v[i].d)) ==
-		    NULL) {
+			NULL) {
 			err_set("%s: it lacks a content not offered", where);
 			goto fail;
 		}
 		v[i].size = it->size;
 	}
-	if (m > 0 && digestset_sort(v, (size_t)m, sizeof(*v), false,
-	    &kept) == -1)
+	if (m > 0 &&
+	    digestset_sort(v, (size_t)m, sizeof(*v), false, &kept) == -1)
 		goto fail;
 	*only = v;
 	*nonly = m > 0 ? kept : 0;
@@ -261,15 +262,15 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	bool ignoring = false;
 
 	if (remote_open_mode(&site->target, store_config(s), SITESSH_MODE,
-	    &c) == -1)
+		&c) == -1)
 		return -1;
 	fd = remote_conn_fd(c);
 	where = remote_conn_where(c);
 	timeout = remote_conn_timeout(c);
 	if (line_write(fd, "%s %s %" PRIu64 "%s%s", SITESSH_MAGIC, pkg,
-	    m->version, cascade ? " cascade" : "", cascade && o->json ?
-	    " json" : "") == -1 || line_read(fd, timeout, where, line,
-	    sizeof(line)) == -1)
+		m->version, cascade ? " cascade" : "",
+		cascade && o->json ? " json" : "") == -1 ||
+	    line_read(fd, timeout, where, line, sizeof(line)) == -1)
 		goto out;
 	if ((rest = word_is(line, "error")) != NULL) {
 		err_set("%s: %s", where, rest);
@@ -277,8 +278,8 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	}
 	if (strcmp(line, "have") == 0) {
 		r->up_to_date = true;
-		if (cascade && read_cascade(fd, timeout, where, site->name, o,
-		    r) == -1)
+		if (cascade &&
+		    read_cascade(fd, timeout, where, site->name, o, r) == -1)
 			goto out;
 		rc = 0;
 		goto out;
@@ -287,7 +288,8 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	    num_u64(rest, strlen(rest), STORE_VERSION_MAX, &b) == -1 ||
 	    b >= m->version) {
 		err_set("%s: an answer not of the protocol (a pkgpush "
-		    "without --receive there?)", where);
+			"without --receive there?)",
+		    where);
 		goto out;
 	}
 	/* A delta against what the child has, when this store still has
@@ -316,8 +318,8 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	if (sigaction(SIGPIPE, &ign, &old) == 0)
 		ignoring = true;
 	/* An empty set, not none: a child that lacks nothing gets none. */
-	if (pack_export_only(s, pkg, m->version, r->base, only != NULL ?
-	    only : &nothing, nonly, fd, NULL) == -1) {
+	if (pack_export_only(s, pkg, m->version, r->base,
+		only != NULL ? only : &nothing, nonly, fd, NULL) == -1) {
 		err_prefix("%s: ", where);
 		goto out;
 	}
@@ -329,8 +331,8 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	if (line_read(fd, timeout * 10, where, line, sizeof(line)) == -1)
 		goto out;
 	if ((rest = word_is(line, "done")) != NULL) {
-		if (cascade && read_cascade(fd, timeout, where, site->name, o,
-		    r) == -1)
+		if (cascade &&
+		    read_cascade(fd, timeout, where, site->name, o, r) == -1)
 			goto out;
 		rc = 0;
 		goto out;
@@ -374,14 +376,14 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
 	*nout = 0;
 	*cascade_rc = -1;
 	if (remote_open_mode(&site->target, store_config(s), SITESSH_MODE,
-	    &c) == -1)
+		&c) == -1)
 		return -1;
 	fd = remote_conn_fd(c);
 	where = remote_conn_where(c);
 	timeout = remote_conn_timeout(c);
 	if (line_write(fd, "%s %s%s%s", SITESSH_STATUS_MAGIC,
-	    pkg != NULL ? pkg : "*", o->cascade ? " cascade" : "",
-	    o->cascade && o->json ? " json" : "") == -1)
+		pkg != NULL ? pkg : "*", o->cascade ? " cascade" : "",
+		o->cascade && o->json ? " json" : "") == -1)
 		goto out;
 	for (;;) {
 		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
@@ -396,7 +398,8 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
 		    (sp = strchr(rest, ' ')) == NULL ||
 		    (size_t)(sp - rest) > NAME_MAX_LEN) {
 			err_set("%s: an answer not of the protocol (a pkgpush "
-			    "without --receive there?)", where);
+				"without --receive there?)",
+			    where);
 			goto out;
 		}
 		if ((nv = realloc(v, (n + 1) * sizeof(*nv))) == NULL) {
@@ -406,8 +409,9 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
 		v = nv;
 		memcpy(v[n].package, rest, (size_t)(sp - rest));
 		v[n].package[sp - rest] = '\0';
-		if (!name_valid(v[n].package) || num_u64(sp + 1,
-		    strlen(sp + 1), STORE_VERSION_MAX, &v[n].version) == -1) {
+		if (!name_valid(v[n].package) ||
+		    num_u64(sp + 1, strlen(sp + 1), STORE_VERSION_MAX,
+			&v[n].version) == -1) {
 			err_set("%s: an answer not of the protocol", where);
 			goto out;
 		}
@@ -463,19 +467,20 @@ pass_stream(int fd, int out, const char *word, char *buf, size_t *len)
 	ssize_t k;
 
 	if ((k = read(fd, buf + *len, SITESSH_LINE_MAX - 64 - *len)) == -1)
-		return errno == EINTR || errno == EAGAIN ? 1 :
+		return errno == EINTR || errno == EAGAIN ?
+		    1 :
 		    err_sys("the cascade's output");
 	if (k == 0) {
-		if (*len > 0 && line_write(out, "%s %.*s", word, (int)*len,
-		    buf) == -1)
+		if (*len > 0 &&
+		    line_write(out, "%s %.*s", word, (int)*len, buf) == -1)
 			return -1;
 		*len = 0;
 		return 0;
 	}
 	*len += (size_t)k;
 	while ((nl = memchr(buf, '\n', *len)) != NULL) {
-		if (line_write(out, "%s %.*s", word, (int)(nl - buf),
-		    buf) == -1)
+		if (line_write(out, "%s %.*s", word, (int)(nl - buf), buf) ==
+		    -1)
 			return -1;
 		*len -= (size_t)(nl + 1 - buf);
 		memmove(buf, nl + 1, *len);
@@ -514,8 +519,8 @@ run_own(int out, char **argv)
 	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
 		goto spawnerr;
 	fa_ok = true;
-	if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-	    O_RDONLY, 0)) != 0 ||
+	if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+		 0)) != 0 ||
 	    (r = posix_spawn_file_actions_adddup2(&fa, po[1], 1)) != 0 ||
 	    (r = posix_spawn_file_actions_adddup2(&fa, pe[1], 2)) != 0)
 		goto spawnerr;
@@ -544,8 +549,8 @@ run_own(int out, char **argv)
 			continue;
 		}
 		if (pf[0].revents != 0) {
-			if ((k = pass_stream(po[0], out, "out", obuf,
-			    &olen)) == -1)
+			if ((k = pass_stream(po[0], out, "out", obuf, &olen)) ==
+			    -1)
 				goto out;
 			if (k == 0) {
 				close(po[0]);
@@ -553,8 +558,8 @@ run_own(int out, char **argv)
 			}
 		}
 		if (pf[1].revents != 0) {
-			if ((k = pass_stream(pe[0], out, "err", ebuf,
-			    &elen)) == -1)
+			if ((k = pass_stream(pe[0], out, "err", ebuf, &elen)) ==
+			    -1)
 				goto out;
 			if (k == 0) {
 				close(pe[0]);
@@ -568,8 +573,8 @@ run_own(int out, char **argv)
 			goto out;
 		}
 	pid = -1;
-	rc = line_write(out, "cascade %d", WIFEXITED(status) ?
-	    WEXITSTATUS(status) : 2);
+	rc = line_write(out, "cascade %d",
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 2);
 	goto out;
 spawnerr:
 	errno = r;
@@ -585,7 +590,7 @@ out:
 	}
 	if (pid != -1)
 		(void)waitpid(pid, &status, 0);
-	argv[0] = NULL;		/* exe is ours */
+	argv[0] = NULL; /* exe is ours */
 	return rc;
 }
 
@@ -595,8 +600,8 @@ out:
  * to the parent, then "cascade RC".  Nothing holds it here: "cascade 0".
  */
 static int
-cascade(struct store *s, int out, const char *path, const char *pkg,
-    uint64_t v, bool json)
+cascade(struct store *s, int out, const char *path, const char *pkg, uint64_t v,
+    bool json)
 {
 	struct store_holding *h = NULL;
 	char vbuf[24], *argv[12];
@@ -612,15 +617,15 @@ cascade(struct store *s, int out, const char *path, const char *pkg,
 	if (k == 0)
 		return line_write(out, "cascade 0");
 	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, v);
-	argv[n++] = (char *)(uintptr_t)"-s";
+	argv[n++] = (char *)(uintptr_t) "-s";
 	argv[n++] = (char *)(uintptr_t)path;
-	argv[n++] = (char *)(uintptr_t)"--refresh-existing";
-	argv[n++] = (char *)(uintptr_t)"--cascade";
+	argv[n++] = (char *)(uintptr_t) "--refresh-existing";
+	argv[n++] = (char *)(uintptr_t) "--cascade";
 	if (json)
-		argv[n++] = (char *)(uintptr_t)"--json";
-	argv[n++] = (char *)(uintptr_t)"--version";
+		argv[n++] = (char *)(uintptr_t) "--json";
+	argv[n++] = (char *)(uintptr_t) "--version";
 	argv[n++] = vbuf;
-	argv[n++] = (char *)(uintptr_t)"--";
+	argv[n++] = (char *)(uintptr_t) "--";
 	argv[n++] = (char *)(uintptr_t)pkg;
 	argv[n] = NULL;
 	return run_own(out, argv);
@@ -631,7 +636,7 @@ static int
 answer_offer(int in, int out, struct store *s)
 {
 	char line[SITESSH_LINE_MAX];
-	unsigned char (*lack)[DIGEST_LEN] = NULL;
+	unsigned char(*lack)[DIGEST_LEN] = NULL;
 	char hex[DIGEST_HEXLEN + 1];
 	const char *rest;
 	uint64_t n, i, m = 0;
@@ -645,8 +650,8 @@ answer_offer(int in, int out, struct store *s)
 	if (n > 0 && (lack = calloc((size_t)n, sizeof(*lack))) == NULL)
 		return err_nomem();
 	for (i = 0; i < n; i++) {
-		if (line_read(in, 600.0, "the parent", line,
-		    sizeof(line)) == -1)
+		if (line_read(in, 600.0, "the parent", line, sizeof(line)) ==
+		    -1)
 			goto out;
 		if (digest_unhex(line, strlen(line), lack[m]) == -1) {
 			err_set("not a digest in the offer");
@@ -708,8 +713,9 @@ serve_status(int out, const char *path, const char *rest)
 		for (i = 0; i < nn; i++) {
 			if (store_newest(s, names[i], &v) == -1)
 				goto tell;
-			if (v != 0 && line_write(out, "has %s %" PRIu64,
-			    names[i], v) == -1)
+			if (v != 0 &&
+			    line_write(out, "has %s %" PRIu64, names[i], v) ==
+				-1)
 				goto out;
 		}
 	} else {
@@ -724,27 +730,26 @@ serve_status(int out, const char *path, const char *rest)
 		rc = 0;
 		goto out;
 	}
-	argv[n++] = (char *)(uintptr_t)"-s";
+	argv[n++] = (char *)(uintptr_t) "-s";
 	argv[n++] = (char *)(uintptr_t)path;
-	argv[n++] = (char *)(uintptr_t)"--status";
-	argv[n++] = (char *)(uintptr_t)"--cascade";
+	argv[n++] = (char *)(uintptr_t) "--status";
+	argv[n++] = (char *)(uintptr_t) "--cascade";
 	if (json)
-		argv[n++] = (char *)(uintptr_t)"--json";
+		argv[n++] = (char *)(uintptr_t) "--json";
 	if (!all) {
-		argv[n++] = (char *)(uintptr_t)"--";
+		argv[n++] = (char *)(uintptr_t) "--";
 		argv[n++] = pkg;
 	}
 	argv[n] = NULL;
 	rc = run_own(out, argv);
 	goto out;
-tell:
-	{
-		struct err_saved why = ERR_SAVED_INIT;
+tell : {
+	struct err_saved why = ERR_SAVED_INIT;
 
-		err_save(&why);
-		(void)line_write(out, "error %s", why.msg);
-		(void)err_restore(&why);
-	}
+	err_save(&why);
+	(void)line_write(out, "error %s", why.msg);
+	(void)err_restore(&why);
+}
 out:
 	store_strings_free(names, nn);
 	store_close(s);
@@ -783,9 +788,11 @@ sitessh_serve(int in, int out, const char *path)
 		    strcmp(flags, " cascade json") == 0;
 		json = strcmp(flags, " cascade json") == 0;
 	}
-	if (!name_valid(pkg) || num_u64(sp + 1, flags != NULL ?
-	    (size_t)(flags - sp - 1) : strlen(sp + 1), STORE_VERSION_MAX,
-	    &v) == -1 || v == 0 || (flags != NULL && !want_cascade)) {
+	if (!name_valid(pkg) ||
+	    num_u64(sp + 1,
+		flags != NULL ? (size_t)(flags - sp - 1) : strlen(sp + 1),
+		STORE_VERSION_MAX, &v) == -1 ||
+	    v == 0 || (flags != NULL && !want_cascade)) {
 		err_set("not a request of this protocol");
 		goto tell;
 	}
@@ -806,15 +813,17 @@ sitessh_serve(int in, int out, const char *path)
 	po.wait = STORE_WAIT_DEFAULT;
 	po.keep_contents = true;
 	if (pack_import(s, in, "the parent's package file", &po, &res, NULL,
-	    NULL) == -1) {
+		NULL) == -1) {
 		err_save(&why);
-		(void)line_write(out, "%s %s", res == PACK_FAILED ? "error" :
-		    "refused", why.msg);
+		(void)line_write(out, "%s %s",
+		    res == PACK_FAILED ? "error" : "refused", why.msg);
 		(void)err_restore(&why);
 		goto out;
 	}
-	rc = line_write(out, "done %s", res == PACK_ALREADY_PRESENT ?
-	    "present" : res == PACK_IMPORTED_OLDER ? "older" : "imported");
+	rc = line_write(out, "done %s",
+	    res == PACK_ALREADY_PRESENT	   ? "present" :
+		res == PACK_IMPORTED_OLDER ? "older" :
+					     "imported");
 	if (rc == 0 && want_cascade)
 		rc = cascade(s, out, path, pkg, v, json);
 	goto out;

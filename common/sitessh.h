@@ -95,7 +95,7 @@ int sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 /* What a child's store has of one package, for --status. */
 struct sitessh_has {
 	char package[NAME_MAX_LEN + 1];
-	uint64_t version;		/* its newest; 0: none */
+	uint64_t version; /* its newest; 0: none */
 };
 
 /*

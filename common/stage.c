@@ -34,12 +34,12 @@ struct work {
 	struct store_txn *t;
 	int dirfd;
 	struct manifest *m;
-	bool expect;		/* digests come from a manifest */
-	size_t *todo;		/* indices of `f` entries, biggest first */
+	bool expect;  /* digests come from a manifest */
+	size_t *todo; /* indices of `f` entries, biggest first */
 	size_t ntodo, next;
 	pthread_mutex_t mu;
 	bool failed;
-	struct err_saved err;	/* first error (err.h is per thread) */
+	struct err_saved err; /* first error (err.h is per thread) */
 	struct progress *p;
 };
 
@@ -61,8 +61,8 @@ worker(void *arg)
 		i = w->todo[w->next++];
 		pthread_mutex_unlock(&w->mu);
 		e = &w->m->v[i];
-		if (store_txn_put_file(w->t, w->dirfd, e, w->expect, d,
-		    NULL) == -1) {
+		if (store_txn_put_file(w->t, w->dirfd, e, w->expect, d, NULL) ==
+		    -1) {
 			pthread_mutex_lock(&w->mu);
 			if (!w->failed) {
 				w->failed = true;
@@ -177,28 +177,32 @@ stage_add(struct store *s, const char *pkg, const char *srcdir,
 		goto out;
 	if (store_txn_high(t) >= STORE_VERSION_MAX) {
 		err_set("%s: no version number is above %" PRIu64 " (the "
-		    "largest a store keeps)", pkg, store_txn_high(t));
+			"largest a store keeps)",
+		    pkg, store_txn_high(t));
 		goto out;
 	}
 	v = store_txn_high(t) + 1;
 	if (o->version != 0) {
 		if (o->version > STORE_VERSION_GIVEN_MAX) {
 			err_set("%s: version %" PRIu64 " is above %" PRIu64
-			    ", the largest that may be given", pkg,
-			    o->version, STORE_VERSION_GIVEN_MAX);
+				", the largest that may be given",
+			    pkg, o->version, STORE_VERSION_GIVEN_MAX);
 			goto out;
 		}
 		if (o->version <= store_txn_high(t)) {
-			err_set("%s: version %" PRIu64 " is not above %s, %"
-			    PRIu64, pkg, o->version, store_txn_high(t) ==
-			    store_txn_newest(t) ? "the newest" :
-			    "the last version number given", store_txn_high(t));
+			err_set("%s: version %" PRIu64
+				" is not above %s, %" PRIu64,
+			    pkg, o->version,
+			    store_txn_high(t) == store_txn_newest(t) ?
+				"the newest" :
+				"the last version number given",
+			    store_txn_high(t));
 			goto out;
 		}
 		v = o->version;
 	}
-	if (copy_all(t, dirfd, &m, o->manifest != NULL, o->jobs,
-	    o->progress) == -1)
+	if (copy_all(t, dirfd, &m, o->manifest != NULL, o->jobs, o->progress) ==
+	    -1)
 		goto out;
 	if (o->sign_key != NULL) {
 		if (store_manifest_render(&m, pkg, v, &buf, &len) == -1 ||

@@ -22,12 +22,12 @@ struct progress;
 struct store;
 
 struct stage_opts {
-	uint64_t version;	/* 0: newest + 1; else above every existing */
-	const char *manifest;	/* describes the tree; NULL: scan it */
-	double wait;		/* package lock timeout (seconds) */
-	int jobs;		/* copy threads; 0: one per CPU */
-	const char *sign_key;	/* secret key file (sign.h); NULL: unsigned */
-	struct progress *progress;	/* may be NULL */
+	uint64_t version;     /* 0: newest + 1; else above every existing */
+	const char *manifest; /* describes the tree; NULL: scan it */
+	double wait;	      /* package lock timeout (seconds) */
+	int jobs;	      /* copy threads; 0: one per CPU */
+	const char *sign_key; /* secret key file (sign.h); NULL: unsigned */
+	struct progress *progress; /* may be NULL */
 };
 
 void stage_opts_init(struct stage_opts *o);

@@ -205,7 +205,8 @@ statcache_known(const char *path, const struct scan_stat *st,
 	struct statcache_rec *r;
 
 	/* Recorded unless changed too close to the check's start. */
-	if (c->start_ns != 0 && st->ctime_ns < c->start_ns - STATCACHE_RACY_NS &&
+	if (c->start_ns != 0 &&
+	    st->ctime_ns < c->start_ns - STATCACHE_RACY_NS &&
 	    (r = recs_grow(&c->seen, &c->nseen, &c->capseen)) != NULL) {
 		if ((r->path = strdup(path)) == NULL)
 			c->nseen--;
@@ -239,8 +240,8 @@ rec_cmp(const void *a, const void *b)
 }
 
 int
-statcache_save(struct statcache *c, const struct manifest *have,
-    int dirfd, const char *name)
+statcache_save(struct statcache *c, const struct manifest *have, int dirfd,
+    const char *name)
 {
 	struct atomic_file af;
 	const struct entry *e;
@@ -267,9 +268,10 @@ statcache_save(struct statcache *c, const struct manifest *have,
 			continue;
 		digest_hex(e->digest, hex);
 		if (fprintf(fp, "%llu %lld %lld %llu %s ",
-		    (unsigned long long)r->ino, (long long)r->ctime_ns,
-		    (long long)r->mtime_ns, (unsigned long long)r->size,
-		    hex) < 0 || path_escape_write(r->path, fp) == -1 ||
+			(unsigned long long)r->ino, (long long)r->ctime_ns,
+			(long long)r->mtime_ns, (unsigned long long)r->size,
+			hex) < 0 ||
+		    path_escape_write(r->path, fp) == -1 ||
 		    fputc('\n', fp) == EOF)
 			goto werr;
 	}

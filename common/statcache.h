@@ -51,21 +51,21 @@
 #define STATCACHE_RACY_NS ((int64_t)1000000000)
 
 struct statcache_rec {
-	char *path;		/* unescaped */
+	char *path; /* unescaped */
 	uint64_t ino, size;
 	int64_t ctime_ns, mtime_ns;
 	unsigned char digest[DIGEST_LEN];
 };
 
 struct statcache {
-	const struct manifest *want;	/* borrowed: what the tree should hold */
-	bool deep;			/* trust nothing: read every file */
-	int64_t start_ns;		/* when the check began (racy rule) */
-	struct statcache_rec *v;	/* the last check's lines, sorted */
+	const struct manifest *want; /* borrowed: what the tree should hold */
+	bool deep;		     /* trust nothing: read every file */
+	int64_t start_ns;	     /* when the check began (racy rule) */
+	struct statcache_rec *v;     /* the last check's lines, sorted */
 	size_t n, cap;
-	struct statcache_rec *seen;	/* this check's, in walk order */
+	struct statcache_rec *seen; /* this check's, in walk order */
 	size_t nseen, capseen;
-	size_t hits;			/* digests taken from the cache */
+	size_t hits; /* digests taken from the cache */
 };
 
 /* Start a check of a tree against want (borrowed until statcache_free);
@@ -92,7 +92,7 @@ bool statcache_known(const char *path, const struct scan_stat *st,
 /* Write, atomically as name under dirfd, what this check saw of each
  * file (sorted first), with the digests have (the scan's result) gives
  * them. */
-int statcache_save(struct statcache *c, const struct manifest *have,
-    int dirfd, const char *name);
+int statcache_save(struct statcache *c, const struct manifest *have, int dirfd,
+    const char *name);
 
 #endif

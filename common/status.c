@@ -34,9 +34,8 @@ status_row_ok(const struct status_row *r)
 const char *
 status_kind_name(enum status_kind k)
 {
-	static const char *const name[STATUS_KIND_N] = {
-	    "complete at newest", "behind", "partial", "failed", "unreachable",
-	    "without it" };
+	static const char *const name[STATUS_KIND_N] = { "complete at newest",
+		"behind", "partial", "failed", "unreachable", "without it" };
 
 	return k < STATUS_KIND_N ? name[k] : "?";
 }
@@ -47,7 +46,7 @@ row_kind(const struct status_row *r)
 	switch (r->state) {
 	case STATUS_COMPLETE:
 		return r->version < r->newest ? STATUS_KIND_BEHIND :
-		    STATUS_KIND_NEWEST;
+						STATUS_KIND_NEWEST;
 	case STATUS_PARTIAL:
 		return STATUS_KIND_PARTIAL;
 	case STATUS_UNREACHABLE:
@@ -171,12 +170,13 @@ load_pkgrecs(struct collect *c)
 		c->np++;
 		if (store_newest(c->s, c->p[i].name, &c->p[i].newest) == -1 ||
 		    store_holdings(c->s, c->p[i].name, &c->p[i].h,
-		    &c->p[i].nh) == -1)
+			&c->p[i].nh) == -1)
 			goto out;
 	}
 	if (c->pkg != NULL && c->p[0].newest == 0) {
 		err_set("%s: no such package in the store (pkgstage list "
-		    "shows those it has)", c->pkg);
+			"shows those it has)",
+		    c->pkg);
 		goto out;
 	}
 	rc = 0;
@@ -228,18 +228,22 @@ set_error_version(struct status_row *r, bool pushing, uint64_t v)
 	char buf[160];
 
 	if (pushing)
-		snprintf(buf, sizeof(buf), "a push of version %" PRIu64 " did "
-		    "not finish: nothing of it is there", v);
+		snprintf(buf, sizeof(buf),
+		    "a push of version %" PRIu64 " did "
+		    "not finish: nothing of it is there",
+		    v);
 	else
-		snprintf(buf, sizeof(buf), "the store records it holding "
-		    "version %" PRIu64 ", but nothing of it is there", v);
+		snprintf(buf, sizeof(buf),
+		    "the store records it holding "
+		    "version %" PRIu64 ", but nothing of it is there",
+		    v);
 	return set_error(r, buf);
 }
 
 /* The rows of a DP's own states. */
 static int
-add_states(struct collect *c, const struct dp *dp,
-    const struct dp_pkg_state *v, size_t n)
+add_states(struct collect *c, const struct dp *dp, const struct dp_pkg_state *v,
+    size_t n)
 {
 	struct status_row *r;
 	size_t i;
@@ -295,13 +299,13 @@ add_left_behind(struct collect *c, const struct dp *dp, size_t first)
 				r = &c->v[k];
 		if (r != NULL && r->state != STATUS_NONE)
 			continue;
-		if (r == NULL && (r = row_add(c, dp->name,
-		    c->p[i].name)) == NULL)
+		if (r == NULL &&
+		    (r = row_add(c, dp->name, c->p[i].name)) == NULL)
 			return -1;
 		r->state = STATUS_FAILED;
 		r->version = 0;
-		if (set_error_version(r, h->wanted != 0, h->wanted != 0 ?
-		    h->wanted : h->version) == -1)
+		if (set_error_version(r, h->wanted != 0,
+			h->wanted != 0 ? h->wanted : h->version) == -1)
 			return -1;
 	}
 	return 0;
@@ -328,8 +332,8 @@ add_unreachable(struct collect *c, const struct dp *dp, const char *why)
 		any = true;
 	}
 	if (!any) {
-		if ((r = row_add(c, dp->name, c->pkg != NULL ? c->pkg :
-		    "-")) == NULL)
+		if ((r = row_add(c, dp->name, c->pkg != NULL ? c->pkg : "-")) ==
+		    NULL)
 			return -1;
 		r->state = STATUS_UNREACHABLE;
 		if (set_error(r, why) == -1)
@@ -355,10 +359,9 @@ collect_dp(struct collect *c, const struct dp *dp)
 	int rc;
 
 	if (dp->target.kind == DP_SSH)
-		rc = remote_status(&dp->target, store_config(c->s), c->pkg,
-		    &v, &n);
-	else if ((rc = targets_open(c->s, dp, c->pkg, false, false,
-	    &h)) == 0)
+		rc = remote_status(&dp->target, store_config(c->s), c->pkg, &v,
+		    &n);
+	else if ((rc = targets_open(c->s, dp, c->pkg, false, false, &h)) == 0)
 		rc = dp_states(&h, c->pkg, &v, &n);
 	dp_close(&h);
 	if (rc == -1) {

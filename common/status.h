@@ -31,23 +31,23 @@
 struct store;
 
 enum status_state {
-	STATUS_COMPLETE,	/* holds version whole */
-	STATUS_PARTIAL,		/* in place, part way from "from" */
-	STATUS_FAILED,		/* the last push to it failed (error) */
-	STATUS_UNREACHABLE,	/* cannot be asked (error): the records' */
-	STATUS_NONE,		/* does not hold the package */
-	STATUS_DAMAGED		/* its state cannot be read (error) */
+	STATUS_COMPLETE,    /* holds version whole */
+	STATUS_PARTIAL,	    /* in place, part way from "from" */
+	STATUS_FAILED,	    /* the last push to it failed (error) */
+	STATUS_UNREACHABLE, /* cannot be asked (error): the records' */
+	STATUS_NONE,	    /* does not hold the package */
+	STATUS_DAMAGED	    /* its state cannot be read (error) */
 };
 
 struct status_row {
 	char target[NAME_MAX_LEN + 1];	/* the DP's name */
-	char package[NAME_MAX_LEN + 1];	/* "-": unreachable, none known */
+	char package[NAME_MAX_LEN + 1]; /* "-": unreachable, none known */
 	uint64_t version;		/* held; 0: none or not known */
 	uint64_t newest;		/* the store's; 0: not in the store */
 	uint64_t from;			/* partial: the version before */
 	enum status_state state;
-	enum dp_layout layout;		/* DP_LAYOUT_NONE when not known */
-	char *error;			/* why (malloc'd), or NULL */
+	enum dp_layout layout; /* DP_LAYOUT_NONE when not known */
+	char *error;	       /* why (malloc'd), or NULL */
 };
 
 /* "complete", "partial", "failed", "unreachable", "none", "damaged". */

@@ -106,9 +106,9 @@ store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 
 /* ---- small helpers ---- */
 
-
 void
-store_obj_name(const unsigned char d[DIGEST_LEN], bool zlib, char out[STORE_OBJ_NAME_MAX])
+store_obj_name(const unsigned char d[DIGEST_LEN], bool zlib,
+    char out[STORE_OBJ_NAME_MAX])
 {
 	char hex[DIGEST_HEXLEN + 1];
 
@@ -196,8 +196,8 @@ store_topdir(struct store *s)
 {
 	int fd, flags;
 
-	if ((fd = openat(s->fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	if ((fd = openat(s->fd, "tmp",
+		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return;
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
 	    !(flags & FS_TOPDIR_FL)) {
@@ -223,14 +223,14 @@ static int
 store_init_layout(struct store *s)
 {
 	static const char *dirs[] = { "objects", "packages", "tmp",
-	    STORE_RETRY };
+		STORE_RETRY };
 	size_t i;
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (store_ensure_dir(s->fd, dirs[i], dirs[i]) == -1)
 			return err_prefix("store '%s': ", s->dir);
 	if (atomic_write_file(s->fd, "format", STORE_FORMAT_LINE,
-	    strlen(STORE_FORMAT_LINE), 0644) == -1)
+		strlen(STORE_FORMAT_LINE), 0644) == -1)
 		return err_prefix("store '%s': ", s->dir);
 	return 0;
 }
@@ -246,8 +246,9 @@ store_load_config(struct store *s)
 
 	if ((shown = malloc(len)) == NULL)
 		return err_nomem();
-	snprintf(shown, len, "%s%s%s", s->dir, s->dir[0] != '\0' &&
-	    s->dir[strlen(s->dir) - 1] == '/' ? "" : "/", CONFIG_FILE);
+	snprintf(shown, len, "%s%s%s", s->dir,
+	    s->dir[0] != '\0' && s->dir[strlen(s->dir) - 1] == '/' ? "" : "/",
+	    CONFIG_FILE);
 	r = config_load(s->fd, CONFIG_FILE, shown, &s->cfg);
 	free(shown);
 	return r;
@@ -272,9 +273,11 @@ store_open(const char *dir, int flags, struct store **out)
 	}
 	if ((s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT && !(flags & STORE_CREATE)) {
-			err_code(ENOENT, "store '%s' does not exist (the first "
+			err_code(ENOENT,
+			    "store '%s' does not exist (the first "
 			    "'pkgstage add' creates it; -s STORE or "
-			    "$PKGDIST_STORE names another)", dir);
+			    "$PKGDIST_STORE names another)",
+			    dir);
 			goto fail;
 		}
 		if (errno != ENOENT) {
@@ -286,8 +289,8 @@ store_open(const char *dir, int flags, struct store **out)
 			err_prefix("store: ");
 			goto fail;
 		}
-		if ((s->fd = open(dir, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) == -1) {
+		if ((s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+		    -1) {
 			err_sys("store '%s'", dir);
 			goto fail;
 		}
@@ -295,7 +298,8 @@ store_open(const char *dir, int flags, struct store **out)
 	if (faccessat(s->fd, "format", F_OK, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno != ENOENT || !(flags & STORE_CREATE)) {
 			err_set("'%s' is not a pkgdist store (no 'format' "
-			    "file)", dir);
+				"file)",
+			    dir);
 			goto fail;
 		}
 		if (store_init_layout(s) == -1)
@@ -305,7 +309,8 @@ store_open(const char *dir, int flags, struct store **out)
 		err_prefix("store '%s': ", dir);
 		goto fail;
 	}
-	if (len != strlen(STORE_FORMAT_LINE) || memcmp(buf, STORE_FORMAT_LINE, len) != 0) {
+	if (len != strlen(STORE_FORMAT_LINE) ||
+	    memcmp(buf, STORE_FORMAT_LINE, len) != 0) {
 		err_set("store '%s': unknown format (not \"pkgdist-store 1\")",
 		    dir);
 		goto fail;
@@ -316,7 +321,7 @@ store_open(const char *dir, int flags, struct store **out)
 		/* A store made before retry/ existed, or damaged: make the
 		 * directories that are missing (no fault point otherwise). */
 		static const char *dirs[] = { "objects", "packages", "tmp",
-		    STORE_RETRY };
+			STORE_RETRY };
 		size_t i;
 
 		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
@@ -413,8 +418,8 @@ store_open_vdir(struct store *s, const char *pkg)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/v", pkg);
-	if ((fd = openat(s->pkgfd, path,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = openat(s->pkgfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
 		return err_sys("cannot open '%s/packages/%s'", s->dir, path);
 	return fd;
 }
@@ -495,7 +500,8 @@ store_mark_read(struct store *s, const char *pkg, uint64_t *mark)
 	if (len < 2 || buf[len - 1] != '\n' ||
 	    (buf[len - 1] = '\0', num_arg(buf, 1, UINT64_MAX, mark) == -1))
 		rc = err_set("'%s/packages/%s': damaged (not a version "
-		    "number)", s->dir, path);
+			     "number)",
+		    s->dir, path);
 	free(buf);
 	return rc;
 }
@@ -516,11 +522,14 @@ store_mark_write(struct store *s, const char *pkg, uint64_t v)
 	if ((pfd = store_open_dir(s->pkgfd, pkg)) == -1)
 		return err_sys("cannot open '%s/packages/%s'", s->dir, pkg);
 	snprintf(line, sizeof(line), "%" PRIu64 "\n", v);
-	rc = atomic_write_file(pfd, STORE_LAST_VERSION, line, strlen(line), 0644);
+	rc = atomic_write_file(pfd, STORE_LAST_VERSION, line, strlen(line),
+	    0644);
 	close(pfd);
 	if (rc == -1)
-		return store_err_io(s, "cannot keep the last version number "
-		    "of %s", pkg);
+		return store_err_io(s,
+		    "cannot keep the last version number "
+		    "of %s",
+		    pkg);
 	return 0;
 }
 
@@ -559,8 +568,8 @@ store_manifest_bytes(struct store *s, const char *pkg, uint64_t version,
 	if (package_name_check(pkg) == -1)
 		return -1;
 	if (version == 0 || store_has_version(s, pkg, version) == 0)
-		return err_set("%s version %" PRIu64 ": no such version",
-		    pkg, version);
+		return err_set("%s version %" PRIu64 ": no such version", pkg,
+		    version);
 	vpath(path, sizeof(path), pkg, version, "manifest");
 	if (io_slurp(s->pkgfd, path, STORE_MANIFEST_MAX, buf, len) == -1)
 		return err_prefix("%s version %" PRIu64 ": ", pkg, version);
@@ -586,8 +595,8 @@ store_load_manifest(struct store *s, const char *pkg, uint64_t version,
 	    m->version != version) {
 		manifest_free(m);
 		manifest_init(m);
-		err_set("'%s': header does not name %s version %" PRIu64,
-		    name, pkg, version);
+		err_set("'%s': header does not name %s version %" PRIu64, name,
+		    pkg, version);
 		goto out;
 	}
 	rc = 0;
@@ -603,7 +612,7 @@ info_value(const char *line, const char *key)
 	size_t n = strlen(key);
 
 	return strncmp(line, key, n) == 0 && line[n] == ' ' ? line + n + 1 :
-	    NULL;
+							      NULL;
 }
 
 int
@@ -621,11 +630,11 @@ store_version_info(struct store *s, const char *pkg, uint64_t version,
 	memset(info, 0, sizeof(*info));
 	info->version = version;
 	if (store_has_version(s, pkg, version) != 1)
-		return err_set("%s version %" PRIu64 ": no such version",
-		    pkg, version);
+		return err_set("%s version %" PRIu64 ": no such version", pkg,
+		    version);
 	vpath(path, sizeof(path), pkg, version, "sig");
-	info->is_signed = fstatat(s->pkgfd, path, &st,
-	    AT_SYMLINK_NOFOLLOW) == 0;
+	info->is_signed =
+	    fstatat(s->pkgfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	vpath(path, sizeof(path), pkg, version, "info");
 	if (io_slurp(s->pkgfd, path, 4096, &buf, &len) == 0) {
 		int seen = 0;
@@ -633,17 +642,19 @@ store_version_info(struct store *s, const char *pkg, uint64_t version,
 		/* The store's own info file, and only a cache: a bad one
 		 * is worked out again from the manifest below. */
 		for (line = strtok_r(buf, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save)) {
+		     line = strtok_r(NULL, "\n", &save)) {
 			const char *v;
 
 			if ((v = info_value(line, "created")) != NULL &&
 			    num_i64(v, strlen(v), &info->created) == 0)
 				seen |= 1;
 			else if ((v = info_value(line, "files")) != NULL &&
-			    num_u64(v, strlen(v), UINT64_MAX, &info->files) == 0)
+			    num_u64(v, strlen(v), UINT64_MAX, &info->files) ==
+				0)
 				seen |= 2;
 			else if ((v = info_value(line, "bytes")) != NULL &&
-			    num_u64(v, strlen(v), UINT64_MAX, &info->bytes) == 0)
+			    num_u64(v, strlen(v), UINT64_MAX, &info->bytes) ==
+				0)
 				seen |= 4;
 			else if ((v = info_value(line, "new_bytes")) != NULL)
 				(void)num_u64(v, strlen(v), UINT64_MAX,
@@ -680,8 +691,8 @@ store_version_signature(struct store *s, const char *pkg, uint64_t version,
 	*sig = NULL;
 	*len = 0;
 	if (store_has_version(s, pkg, version) != 1)
-		return err_set("%s version %" PRIu64 ": no such version",
-		    pkg, version);
+		return err_set("%s version %" PRIu64 ": no such version", pkg,
+		    version);
 	vpath(path, sizeof(path), pkg, version, "sig");
 	if (faccessat(s->pkgfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
@@ -763,15 +774,16 @@ is_txn_lock(const char *name, void *arg)
 	size_t l = strlen(name);
 
 	(void)arg;
-	return strncmp(name, STORE_TXN_PREFIX, strlen(STORE_TXN_PREFIX)) == 0 && l >= 5 &&
-	    strcmp(name + l - 5, ".lock") == 0;
+	return strncmp(name, STORE_TXN_PREFIX, strlen(STORE_TXN_PREFIX)) == 0 &&
+	    l >= 5 && strcmp(name + l - 5, ".lock") == 0;
 }
 
 static bool
 is_vdir_leftover(const char *name, void *arg)
 {
 	(void)arg;
-	return strncmp(name, STORE_BUILD_PREFIX, strlen(STORE_BUILD_PREFIX)) == 0 ||
+	return strncmp(name, STORE_BUILD_PREFIX, strlen(STORE_BUILD_PREFIX)) ==
+	    0 ||
 	    strncmp(name, STORE_DEL_PREFIX, strlen(STORE_DEL_PREFIX)) == 0;
 }
 
@@ -789,7 +801,7 @@ store_clean_tmp(struct store *s)
 		int lk;
 
 		if ((lk = lock_acquire(s->tmpfd, names[i], false, 0)) == -1)
-			continue;	/* a live transaction */
+			continue; /* a live transaction */
 		snprintf(dir, sizeof(dir), "%.*s", (int)strlen(names[i]) - 5,
 		    names[i]);
 		/* Best effort: the next run tries again. */

@@ -66,10 +66,11 @@ struct store;
 #define STORE_ENV "PKGDIST_STORE"
 /* Names under the store directory. */
 #define STORE_DPS "dps"
-#define STORE_SITES "sites"		/* child sites (dplist.h) */
-#define STORE_TRUST "trust"		/* keys a version from outside
-					 * must be signed by (trust.h) */
-#define STORE_INCOMING "incoming"	/* the inbox (inbox.h) */
+#define STORE_SITES "sites" /* child sites (dplist.h) */
+#define STORE_TRUST \
+	"trust"			  /* keys a version from outside \
+				   * must be signed by (trust.h) */
+#define STORE_INCOMING "incoming" /* the inbox (inbox.h) */
 #define STORE_RETRY "retry"
 
 /* The default --wait of tools that take a package lock: generous, so a
@@ -93,7 +94,7 @@ struct store;
 const char *store_path(const char *opt);
 
 enum {
-	STORE_CREATE = 1	/* create the directory and layout if missing */
+	STORE_CREATE = 1 /* create the directory and layout if missing */
 };
 
 /* Open the store at dir.  Without STORE_CREATE a missing store is an
@@ -121,8 +122,7 @@ void store_strings_free(char **v, size_t n);
 
 /* Versions of pkg in ascending order (malloc'd; *n = 0 and *v = NULL for
  * an unknown package: not an error). */
-int store_versions(struct store *s, const char *pkg, uint64_t **v,
-    size_t *n);
+int store_versions(struct store *s, const char *pkg, uint64_t **v, size_t *n);
 
 /* Newest version of pkg, 0 when there is none. */
 int store_newest(struct store *s, const char *pkg, uint64_t *version);
@@ -144,11 +144,11 @@ int store_manifest_bytes(struct store *s, const char *pkg, uint64_t version,
 
 struct store_version_info {
 	uint64_t version;
-	int64_t created;	/* seconds since the epoch */
-	uint64_t files;		/* `f` entries */
-	uint64_t bytes;		/* sum of their sizes */
-	uint64_t new_bytes;	/* stored bytes this version added (info) */
-	bool is_signed;		/* a signature is stored beside it */
+	int64_t created;    /* seconds since the epoch */
+	uint64_t files;	    /* `f` entries */
+	uint64_t bytes;	    /* sum of their sizes */
+	uint64_t new_bytes; /* stored bytes this version added (info) */
+	bool is_signed;	    /* a signature is stored beside it */
 };
 
 int store_version_info(struct store *s, const char *pkg, uint64_t version,
@@ -162,9 +162,9 @@ int store_has_content(struct store *s, const unsigned char d[DIGEST_LEN]);
 /* The stored form of a content, for callers that ship it as it is (the
  * SSH transport sends compressed contents without recompressing). */
 struct store_raw {
-	int fd;			/* open for reading at offset 0; caller closes */
-	bool zlib;		/* the bytes are a zlib stream (RFC 1950) */
-	uint64_t stored_size;	/* bytes in fd */
+	int fd;		      /* open for reading at offset 0; caller closes */
+	bool zlib;	      /* the bytes are a zlib stream (RFC 1950) */
+	uint64_t stored_size; /* bytes in fd */
 };
 
 int store_content_raw(struct store *s, const unsigned char d[DIGEST_LEN],
@@ -234,18 +234,18 @@ int store_content_chunks(struct store *s, const unsigned char d[DIGEST_LEN],
 /* ---- holdings records: which DP holds what ---- */
 
 enum store_hold_state {
-	STORE_HOLD_COMPLETE,	/* DP is at version, whole */
-	STORE_HOLD_PARTIAL,	/* push of wanted stopped midway (inplace) */
-	STORE_HOLD_FAILED	/* push of wanted failed, or is not known to
-				 * have ended; DP still at version */
+	STORE_HOLD_COMPLETE, /* DP is at version, whole */
+	STORE_HOLD_PARTIAL,  /* push of wanted stopped midway (inplace) */
+	STORE_HOLD_FAILED    /* push of wanted failed, or is not known to
+			      * have ended; DP still at version */
 };
 
 struct store_holding {
 	char dp[NAME_MAX_LEN + 1];
-	uint64_t version;	/* version the DP holds whole; 0: none */
-	uint64_t wanted;	/* version last pushed to it; 0: none */
+	uint64_t version; /* version the DP holds whole; 0: none */
+	uint64_t wanted;  /* version last pushed to it; 0: none */
 	enum store_hold_state state;
-	int64_t time;		/* when recorded (fault_now()) */
+	int64_t time; /* when recorded (fault_now()) */
 };
 
 /* "complete", "partial", "failed". */
@@ -278,8 +278,8 @@ int store_holdings_begin(struct store *s, const char *pkg,
     const char *const *dps, size_t n, uint64_t version);
 
 /* Holdings of pkg, sorted by DP name (malloc'd; none: *n = 0). */
-int store_holdings(struct store *s, const char *pkg,
-    struct store_holding **v, size_t *n);
+int store_holdings(struct store *s, const char *pkg, struct store_holding **v,
+    size_t *n);
 
 /* The holding of dp for pkg: 1 with *h filled, 0 when the store records
  * none (*h zeroed), -1 with err when the records cannot be read. */
@@ -296,9 +296,9 @@ int store_holding_forget(struct store *s, const char *pkg, const char *dp,
  * the store, in their order: fn (may be NULL) is told of each record
  * removed, and *n gets how many were.  A pkg the store lacks is -1, err
  * "package 'PKG': not in the store". */
-int store_holding_forget_every(struct store *s, const char *pkg,
-    const char *dp, void (*fn)(void *arg, const char *pkg,
-    const struct store_holding *had), void *arg, size_t *n);
+int store_holding_forget_every(struct store *s, const char *pkg, const char *dp,
+    void (*fn)(void *arg, const char *pkg, const struct store_holding *had),
+    void *arg, size_t *n);
 
 /* ---- locks ---- */
 
@@ -364,9 +364,8 @@ uint64_t store_txn_high(const struct store_txn *t);
  * bytes this call added to the store (0 for a known content); may be
  * NULL.
  */
-int store_txn_put_file(struct store_txn *t, int dirfd,
-    const struct entry *e, bool trust_digest,
-    unsigned char out[DIGEST_LEN], uint64_t *stored);
+int store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
+    bool trust_digest, unsigned char out[DIGEST_LEN], uint64_t *stored);
 
 /*
  * Stage a content from a stream of its stored form (package import):
@@ -375,10 +374,9 @@ int store_txn_put_file(struct store_txn *t, int dirfd,
  * the original bytes must have SHA-256 d and size bytes, else -1, err
  * "content HEX: digest mismatch".  Kept as stored (not recompressed).
  */
-int store_txn_put_stream(struct store_txn *t,
-    const unsigned char d[DIGEST_LEN], uint64_t size, bool zlib,
-    ssize_t (*rd)(void *arg, void *buf, size_t n), void *arg,
-    uint64_t *stored);
+int store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
+    uint64_t size, bool zlib, ssize_t (*rd)(void *arg, void *buf, size_t n),
+    void *arg, uint64_t *stored);
 
 /*
  * Commit m (sorted, checked; its header is set here to pkg and version)
@@ -391,8 +389,8 @@ int store_txn_put_stream(struct store_txn *t,
  * produced by manifest_write() and may be obtained before commit with
  * store_manifest_render().  Releases the locks.
  */
-int store_txn_commit(struct store_txn *t, struct manifest *m,
-    uint64_t version, const unsigned char *sig, size_t siglen);
+int store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
+    const unsigned char *sig, size_t siglen);
 void store_txn_abort(struct store_txn *t);
 /* Before an abort: move the contents put so far (each checked against
  * its digest) into objects/, durably, with no version using them yet: a
@@ -402,8 +400,8 @@ int store_txn_keep_contents(struct store_txn *t);
 
 /* The exact bytes store_txn_commit() stores for m with that header
  * (malloc'd, NUL-terminated): what add --sign signs. */
-int store_manifest_render(struct manifest *m, const char *pkg,
-    uint64_t version, char **buf, size_t *len);
+int store_manifest_render(struct manifest *m, const char *pkg, uint64_t version,
+    char **buf, size_t *len);
 
 /* ---- maintenance ---- */
 
@@ -425,9 +423,9 @@ int store_gc(struct store *s, unsigned keep, double timeout,
 
 /* What store_rm() removed (or, refused, would have to forget). */
 struct store_rm_result {
-	uint64_t *versions;	/* removed, ascending (malloc'd) */
+	uint64_t *versions; /* removed, ascending (malloc'd) */
 	size_t nversions;
-	struct store_holding *forgot;	/* records removed (malloc'd) */
+	struct store_holding *forgot; /* records removed (malloc'd) */
 	size_t nforgot;
 };
 
@@ -461,13 +459,13 @@ int store_fsck(struct store *s, struct progress *p,
 
 /* The signature stored beside version (malloc'd); *sig = NULL and
  * *len = 0 when it is unsigned. */
-int store_version_signature(struct store *s, const char *pkg,
-    uint64_t version, unsigned char **sig, size_t *len);
+int store_version_signature(struct store *s, const char *pkg, uint64_t version,
+    unsigned char **sig, size_t *len);
 
 /* Verify version's stored signature against the public key file pub
  * (sign.h): 0 valid; -1 with err "PKG version N: not signed" or
  * "...: bad signature" otherwise.  pkgpush --trust calls it. */
-int store_verify_version(struct store *s, const char *pkg,
-    uint64_t version, const char *pub);
+int store_verify_version(struct store *s, const char *pkg, uint64_t version,
+    const char *pub);
 
 #endif

@@ -45,8 +45,8 @@ store_chunks_name(const unsigned char d[DIGEST_LEN],
 }
 
 int
-store_chunks_write_at(int dirfd, const char *name,
-    const struct chunk_list *l, const unsigned char d[DIGEST_LEN])
+store_chunks_write_at(int dirfd, const char *name, const struct chunk_list *l,
+    const unsigned char d[DIGEST_LEN])
 {
 	struct chunk_params p;
 	unsigned char *buf = NULL;
@@ -56,8 +56,8 @@ store_chunks_write_at(int dirfd, const char *name,
 	chunk_params_default(&p);
 	if (chunkindex_encode(l, &p, d, &buf, &len) == -1)
 		return -1;
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0444);
+	fd = openat(dirfd, name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (fd == -1) {
 		err_sys("cannot create '%s'", name);
 		goto out;
@@ -111,8 +111,8 @@ index_read(struct store *s, const unsigned char d[DIGEST_LEN], uint64_t size,
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		snprintf(why, whylen, "chunk index: %s", S_ISREG(st.st_mode) ?
-		    "too long" : "not a regular file");
+		snprintf(why, whylen, "chunk index: %s",
+		    S_ISREG(st.st_mode) ? "too long" : "not a regular file");
 		rc = 0;
 		goto out;
 	}
@@ -147,8 +147,8 @@ index_cache(struct store *s, const unsigned char d[DIGEST_LEN],
 	int lk, dfd = -1;
 
 	chunk_params_default(&p);
-	if ((lk = lock_acquire(s->fd, "objects.lock", true,
-	    CACHE_LOCK_WAIT)) == -1)
+	if ((lk = lock_acquire(s->fd, "objects.lock", true, CACHE_LOCK_WAIT)) ==
+	    -1)
 		return;
 	store_chunks_name(d, name);
 	name[2] = '\0';
@@ -257,7 +257,8 @@ store_chunks_check(struct store *s, const unsigned char d[DIGEST_LEN],
 		    memcmp(got.v[i].id, kept.v[i].id, DIGEST_LEN) != 0)
 			rc = 1;
 	if (rc == 1)
-		snprintf(why, whylen, "chunk index: does not match the "
+		snprintf(why, whylen,
+		    "chunk index: does not match the "
 		    "content");
 out:
 	if (rc == 1) {

@@ -25,7 +25,7 @@
 #include "store.h"
 #include "store_int.h"
 
-#define STORE_SMALL_READ ((uint64_t)128 << 10)	/* read, not mapped */
+#define STORE_SMALL_READ ((uint64_t)128 << 10) /* read, not mapped */
 
 /* ---- contents ---- */
 
@@ -94,7 +94,7 @@ struct store_reader {
 	int fd;
 	bool zlib;
 	bool ended;
-	uint64_t left;		/* stored bytes not read yet (fstat) */
+	uint64_t left; /* stored bytes not read yet (fstat) */
 	struct blob_inflate inf;
 	struct digest dg;
 	unsigned char want[DIGEST_LEN];
@@ -139,8 +139,8 @@ reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
 	r->zlib = zlib;
 	r->left = stored;
 	if (digest_init(&r->dg) == -1 ||
-	    (r->zlib && blob_inflate_init(&r->inf, fd_read, r,
-	    r->what) == -1)) {
+	    (r->zlib &&
+		blob_inflate_init(&r->inf, fd_read, r, r->what) == -1)) {
 		digest_free(&r->dg);
 		close(r->fd);
 		free(r);
@@ -204,8 +204,8 @@ store_reader_close(struct store_reader *r)
 }
 
 int
-store_err_content(const char *pkg, uint64_t version,
-    const struct manifest *m, const unsigned char d[DIGEST_LEN])
+store_err_content(const char *pkg, uint64_t version, const struct manifest *m,
+    const unsigned char d[DIGEST_LEN])
 {
 	char shown[PATH_SHOW_LEN];
 	size_t i;
@@ -214,8 +214,8 @@ store_err_content(const char *pkg, uint64_t version,
 		if (m->v[i].type == ENTRY_FILE &&
 		    memcmp(m->v[i].digest, d, DIGEST_LEN) == 0)
 			return err_prefix("%s version %" PRIu64 ": '%s': ", pkg,
-			    version, path_show(m->v[i].path, shown,
-			    sizeof(shown)));
+			    version,
+			    path_show(m->v[i].path, shown, sizeof(shown)));
 	return err_prefix("%s version %" PRIu64 ": ", pkg, version);
 }
 
@@ -242,7 +242,8 @@ store_content_check(struct store *s, const unsigned char d[DIGEST_LEN],
 	if (n != size) {
 		digest_hex(d, hex);
 		return err_set("content %s: has %" PRIu64 " bytes, the "
-		    "manifest says %" PRIu64, hex, n, size);
+			       "manifest says %" PRIu64,
+		    hex, n, size);
 	}
 	return 0;
 }
@@ -251,8 +252,8 @@ store_content_check(struct store *s, const unsigned char d[DIGEST_LEN],
  * big raw one mapped, a compressed one inflated (the reader's own digest
  * is not kept: checked_copy() hashes). */
 struct obj_src {
-	struct store_reader *r;		/* compressed, else NULL */
-	int fd;				/* raw */
+	struct store_reader *r; /* compressed, else NULL */
+	int fd;			/* raw */
 	uint64_t size, done;
 	unsigned char *buf, *map;
 	const char *hex;
@@ -291,7 +292,7 @@ obj_next(void *ctx, const unsigned char **p)
 		return k;
 	}
 	part = o->size - o->done > BLOB_CHUNK * 4 ? BLOB_CHUNK * 4 :
-	    (size_t)(o->size - o->done);
+						    (size_t)(o->size - o->done);
 	*p = o->map + o->done;
 	o->done += part;
 	return (ssize_t)part;
@@ -327,8 +328,9 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 		/* Map, hash and write from the mapping: one copy. */
 		o.fd = fd;
 		if (stored != size) {
-			err_set("content %s: %" PRIu64 " bytes stored, %"
-			    PRIu64 " expected", hex, stored, size);
+			err_set("content %s: %" PRIu64 " bytes stored, %" PRIu64
+				" expected",
+			    hex, stored, size);
 			goto out;
 		}
 		if (fault_hit("read") == -1) {
@@ -344,8 +346,9 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 			(void)madvise(o.map, size, MADV_SEQUENTIAL);
 		}
 	}
-	if ((o.r != NULL || o.map == MAP_FAILED) && (o.buf = malloc(o.r !=
-	    NULL ? BLOB_CHUNK * 4 : (size_t)size + 1)) == NULL) {
+	if ((o.r != NULL || o.map == MAP_FAILED) &&
+	    (o.buf = malloc(o.r != NULL ? BLOB_CHUNK * 4 : (size_t)size + 1)) ==
+		NULL) {
 		err_nomem();
 		goto out;
 	}

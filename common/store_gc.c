@@ -56,7 +56,7 @@ collect_used(struct store *s, struct dset *used)
 			for (k = 0; k < m.n; k++)
 				if (m.v[k].type == ENTRY_FILE &&
 				    store_dset_add(used, m.v[k].digest,
-				    &isnew) == NULL) {
+					&isnew) == NULL) {
 					manifest_free(&m);
 					free(v);
 					goto out;
@@ -89,7 +89,7 @@ unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
 
 /* What sweep() asks of a name in objects/XX: a content nothing uses. */
 struct unused {
-	const char *dir;	/* "XX" */
+	const char *dir; /* "XX" */
 	const struct dset *used;
 };
 
@@ -129,8 +129,8 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 			return err_prefix("'%s/objects/%s': ", s->dir, dir);
 		}
 		for (i = 0, rc = 0; i < n && rc == 0; i++) {
-			if (fstatat(fd, names[i], &st,
-			    AT_SYMLINK_NOFOLLOW) == 0)
+			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) ==
+			    0)
 				res->bytes_freed += (uint64_t)st.st_size;
 			/* A chunk index goes with its content, not counted. */
 			(void)unhex_name(dir, names[i], dg, &index);
@@ -183,9 +183,8 @@ gc_package(struct store *s, const char *pkg, unsigned keep, double timeout,
 	int lk = -1, ulk = -1, vfd = -1, rc = -1;
 
 	if (keep == 0)
-		keep = 1;	/* never the newest: its number stays used */
-	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
-	    timeout)) == -1)
+		keep = 1; /* never the newest: its number stays used */
+	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false, timeout)) == -1)
 		return -1;
 	if ((vfd = store_open_vdir(s, pkg)) == -1) {
 		if (errno == ENOENT)
@@ -200,7 +199,7 @@ gc_package(struct store *s, const char *pkg, unsigned keep, double timeout,
 		goto out;
 	if (nv > keep) {
 		if ((ulk = store_lock(s, pkg, STORE_LOCK_USE, false,
-		    timeout)) == -1 ||
+			 timeout)) == -1 ||
 		    store_holdings(s, pkg, &h, &nh) == -1)
 			goto out;
 		for (i = 0; i < nv - keep; i++) {
@@ -270,7 +269,8 @@ rm_refuse(const char *pkg, uint64_t version, const struct store_rm_result *r)
 	else
 		snprintf(what, sizeof(what), "package '%s'", pkg);
 	return err_set("%s: recorded as held by %s (pkgpush --forget "
-	    "removes a record; --force removes them with it)", what, names);
+		       "removes a record; --force removes them with it)",
+	    what, names);
 }
 
 /* The records of store_rm(): in the way (refused unless force) or
@@ -324,8 +324,8 @@ rm_versions(struct store *s, const char *pkg, uint64_t version,
 		for (i = 0; i < nv && v[i] != version; i++)
 			;
 		if (i == nv) {
-			err_set("%s version %" PRIu64 ": no such version",
-			    pkg, version);
+			err_set("%s version %" PRIu64 ": no such version", pkg,
+			    version);
 			goto out;
 		}
 		*newest = i == nv - 1 ? version : 0;
@@ -360,8 +360,8 @@ store_rm(struct store *s, const char *pkg, uint64_t version, bool force,
 			return err_set("package '%s': not in the store", pkg);
 		return err_sys("cannot stat '%s/packages/%s'", s->dir, pkg);
 	}
-	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
-	    timeout)) == -1 ||
+	if ((lk = store_lock(s, pkg, STORE_LOCK_UPDATE, false, timeout)) ==
+		-1 ||
 	    (ulk = store_lock(s, pkg, STORE_LOCK_USE, false, timeout)) == -1)
 		goto out;
 	if ((vfd = store_open_vdir(s, pkg)) == -1) {
@@ -410,8 +410,7 @@ store_gc(struct store *s, unsigned keep, double timeout,
 	for (i = 0; i < np; i++)
 		if (gc_package(s, pk[i], keep, timeout, res) == -1)
 			goto out;
-	if ((olk = lock_acquire(s->fd, "objects.lock", false,
-	    timeout)) == -1) {
+	if ((olk = lock_acquire(s->fd, "objects.lock", false, timeout)) == -1) {
 		err_prefix("store '%s': ", s->dir);
 		goto out;
 	}
@@ -429,7 +428,7 @@ out:
 /* ---- fsck ---- */
 
 struct fsck_ref {
-	char *where;		/* "PKG version N: 'PATH'" */
+	char *where; /* "PKG version N: 'PATH'" */
 };
 
 struct fsck {
@@ -446,8 +445,7 @@ struct fsck {
 	long damage;
 };
 
-static void
-fsck_report(struct fsck *f, const char *fmt, ...)
+static void fsck_report(struct fsck *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -493,7 +491,8 @@ fsck_worker(void *arg)
 			k = store_chunks_check(f->s, sl->d, sl->size, buf,
 			    BLOB_CHUNK, &total, why, sizeof(why));
 			if (k == 1)
-				fsck_report(f, "%s: %s (remove it: it is "
+				fsck_report(f,
+				    "%s: %s (remove it: it is "
 				    "rebuilt when next needed)",
 				    f->refs[sl->ref].where, why);
 		} else {
@@ -528,8 +527,8 @@ store_fsck(struct store *s, struct progress *p,
 	pthread_mutex_init(&f.mu, NULL);
 	/* No content sweep while we check (adds and imports go on). */
 	if ((olk = lock_acquire(s->fd, "objects.lock", true,
-	    STORE_WAIT_DEFAULT)) == -1 && err_errno() != EACCES &&
-	    err_errno() != EROFS) {
+		 STORE_WAIT_DEFAULT)) == -1 &&
+	    err_errno() != EACCES && err_errno() != EROFS) {
 		/* (A store we may only read is checked without it.) */
 		err_prefix("store '%s': ", s->dir);
 		goto out;
@@ -566,27 +565,28 @@ store_fsck(struct store *s, struct progress *p,
 				if (m.v[k].type != ENTRY_FILE)
 					continue;
 				if ((sl = store_dset_add(&f.set, m.v[k].digest,
-				    &isnew)) == NULL)
+					 &isnew)) == NULL)
 					goto oom;
 				if (!isnew) {
 					if (sl->size != m.v[k].size)
-						fsck_report(&f, "%s version %"
-						    PRIu64 ": '%s': size "
+						fsck_report(&f,
+						    "%s version %" PRIu64
+						    ": '%s': size "
 						    "differs from another "
 						    "file of the same "
-						    "content", pk[i], v[j],
-						    m.v[k].path);
+						    "content",
+						    pk[i], v[j], m.v[k].path);
 					continue;
 				}
 				sl->size = m.v[k].size;
-				if ((nr = realloc(f.refs, (f.nrefs + 1) *
-				    sizeof(*nr))) == NULL)
+				if ((nr = realloc(f.refs,
+					 (f.nrefs + 1) * sizeof(*nr))) == NULL)
 					goto oom;
 				f.refs = nr;
 				l = asprintf(&f.refs[f.nrefs].where,
-				    "%s version %" PRIu64 ": '%s'", pk[i],
-				    v[j], path_show(m.v[k].path, shown,
-				    sizeof(shown)));
+				    "%s version %" PRIu64 ": '%s'", pk[i], v[j],
+				    path_show(m.v[k].path, shown,
+					sizeof(shown)));
 				if (l == -1)
 					goto oom;
 				sl->ref = f.nrefs++;

@@ -39,13 +39,16 @@ store_holding_text(const char *pkg, const struct store_holding *h,
     char buf[STORE_HOLDING_TEXT])
 {
 	if (h->version != 0)
-		snprintf(buf, STORE_HOLDING_TEXT, "%s held %s version %" PRIu64
-		    " (%s, last pushed %" PRIu64 ")", h->dp, pkg, h->version,
-		    store_hold_state_name(h->state), h->wanted);
+		snprintf(buf, STORE_HOLDING_TEXT,
+		    "%s held %s version %" PRIu64 " (%s, last pushed %" PRIu64
+		    ")",
+		    h->dp, pkg, h->version, store_hold_state_name(h->state),
+		    h->wanted);
 	else
-		snprintf(buf, STORE_HOLDING_TEXT, "%s held no version of %s "
-		    "(%s, last pushed %" PRIu64 ")", h->dp, pkg,
-		    store_hold_state_name(h->state), h->wanted);
+		snprintf(buf, STORE_HOLDING_TEXT,
+		    "%s held no version of %s "
+		    "(%s, last pushed %" PRIu64 ")",
+		    h->dp, pkg, store_hold_state_name(h->state), h->wanted);
 	return buf;
 }
 
@@ -87,8 +90,7 @@ parse_holding(const char *line, struct store_holding *h)
 		return err_set("bad record");
 	memcpy(h->dp, f, n);
 	h->dp[n] = '\0';
-	if (!name_valid(h->dp) ||
-	    next_word(&p, &f, &n) == -1 ||
+	if (!name_valid(h->dp) || next_word(&p, &f, &n) == -1 ||
 	    num_u64(f, n, UINT64_MAX, &h->version) == -1 ||
 	    next_word(&p, &f, &n) == -1 ||
 	    num_u64(f, n, UINT64_MAX, &h->wanted) == -1 ||
@@ -126,7 +128,8 @@ store_holdings_read(struct store *s, const char *pkg, struct store_holding **vp,
 			return 0;
 		return -1;
 	}
-	if (strncmp(buf, STORE_HOLD_MAGIC "\n", strlen(STORE_HOLD_MAGIC) + 1) != 0) {
+	if (strncmp(buf, STORE_HOLD_MAGIC "\n", strlen(STORE_HOLD_MAGIC) + 1) !=
+	    0) {
 		err_set("'%s/packages/%s': not a holdings file", s->dir, path);
 		goto out;
 	}
@@ -194,8 +197,7 @@ store_holdings_write(struct store *s, const char *pkg,
 	close(pfd);
 	free(buf);
 	if (rc == -1)
-		return store_err_io(s, "cannot record the holdings of %s",
-		    pkg);
+		return store_err_io(s, "cannot record the holdings of %s", pkg);
 	return 0;
 }
 
@@ -264,8 +266,8 @@ store_holdings(struct store *s, const char *pkg, struct store_holding **v,
 }
 
 int
-store_holdings_begin(struct store *s, const char *pkg,
-    const char *const *dps, size_t n, uint64_t version)
+store_holdings_begin(struct store *s, const char *pkg, const char *const *dps,
+    size_t n, uint64_t version)
 {
 	struct store_holding *v = NULL, *nv;
 	size_t nh, i, j, old;
@@ -360,9 +362,9 @@ out:
 }
 
 int
-store_holding_forget_every(struct store *s, const char *pkg,
-    const char *dp, void (*fn)(void *arg, const char *pkg,
-    const struct store_holding *had), void *arg, size_t *n)
+store_holding_forget_every(struct store *s, const char *pkg, const char *dp,
+    void (*fn)(void *arg, const char *pkg, const struct store_holding *had),
+    void *arg, size_t *n)
 {
 	struct store_holding had;
 	char **pk = NULL;

@@ -31,13 +31,13 @@
 
 struct store {
 	char *dir;
-	int fd;			/* STORE */
-	int objfd;		/* STORE/objects */
-	int pkgfd;		/* STORE/packages */
-	int tmpfd;		/* STORE/tmp */
-	pthread_mutex_t mu;	/* objects/ab creation */
+	int fd;			 /* STORE */
+	int objfd;		 /* STORE/objects */
+	int pkgfd;		 /* STORE/packages */
+	int tmpfd;		 /* STORE/tmp */
+	pthread_mutex_t mu;	 /* objects/ab creation */
 	unsigned char made[256]; /* objects/ab known to exist */
-	struct config cfg;	/* STORE/config */
+	struct config cfg;	 /* STORE/config */
 };
 
 /* ---- a set of digests (open addressing; digests are random): the
@@ -48,10 +48,10 @@ struct dslot {
 	unsigned char d[DIGEST_LEN];
 	bool used;
 	bool zlib;
-	uint64_t size;		/* content size (fsck) */
-	uint64_t stored;	/* stored size (txn) */
-	size_t ref;		/* fsck: first reference; txn: part number */
-	bool chunks;		/* txn: its chunk index is staged too */
+	uint64_t size;	 /* content size (fsck) */
+	uint64_t stored; /* stored size (txn) */
+	size_t ref;	 /* fsck: first reference; txn: part number */
+	bool chunks;	 /* txn: its chunk index is staged too */
 };
 
 struct dset {

@@ -37,17 +37,17 @@
 struct store_txn {
 	struct store *s;
 	char pkg[NAME_MAX_LEN + 1];
-	int lockfd;		/* package UPDATE lock */
-	int objlockfd;		/* objects.lock, shared */
-	int stagelock;		/* tmp/txn-X.lock */
-	int stagefd;		/* tmp/txn-X */
-	int vfd;		/* packages/PKG/v */
+	int lockfd;    /* package UPDATE lock */
+	int objlockfd; /* objects.lock, shared */
+	int stagelock; /* tmp/txn-X.lock */
+	int stagefd;   /* tmp/txn-X */
+	int vfd;       /* packages/PKG/v */
 	char stage[64];
 	uint64_t newest;
-	uint64_t high;		/* newest, or its mark when above */
+	uint64_t high; /* newest, or its mark when above */
 	uint64_t seq;
 	pthread_mutex_t mu;
-	struct dset staged;	/* contents in stage/ */
+	struct dset staged; /* contents in stage/ */
 	bool done;
 	/* The flusher: starts the write-back of staged contents while the
 	 * copy goes on, without making the copying threads wait for the
@@ -152,10 +152,10 @@ store_txn_begin(struct store *s, const char *pkg, double timeout,
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->fcv, NULL);
 	if ((t->lockfd = store_lock(s, pkg, STORE_LOCK_UPDATE, false,
-	    timeout)) == -1)
+		 timeout)) == -1)
 		goto fail;
-	if ((t->objlockfd = lock_acquire(s->fd, "objects.lock", true,
-	    timeout)) == -1) {
+	if ((t->objlockfd =
+		    lock_acquire(s->fd, "objects.lock", true, timeout)) == -1) {
 		err_prefix("store '%s': ", s->dir);
 		goto fail;
 	}
@@ -176,8 +176,8 @@ store_txn_begin(struct store *s, const char *pkg, double timeout,
 		t->high = t->newest;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(t->stage, sizeof(t->stage), STORE_TXN_PREFIX "%ld-%lx",
-	    (long)getpid(), (unsigned long)ts.tv_nsec ^
-	    ((unsigned long)ts.tv_sec << 20));
+	    (long)getpid(),
+	    (unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 20));
 	snprintf(name, sizeof(name), "%s.lock", t->stage);
 	if ((t->stagelock = lock_acquire(s->tmpfd, name, false, 0)) == -1)
 		goto fail;
@@ -258,8 +258,8 @@ txn_part(struct store_txn *t, char name[32])
  * It keeps its part name until commit moves it into objects/. */
 static int
 txn_keep(struct store_txn *t, const char *part, int fd,
-    const unsigned char d[DIGEST_LEN], bool zlib, uint64_t stored,
-    bool chunks, uint64_t *added)
+    const unsigned char d[DIGEST_LEN], bool zlib, uint64_t stored, bool chunks,
+    uint64_t *added)
 {
 	char kpart[40];
 
@@ -319,7 +319,8 @@ quick_check(int dirfd, const struct entry *e)
 	if ((fd = io_open_below(dirfd, e->path, O_RDONLY | O_NONBLOCK)) == -1) {
 		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
 			return err_set("'%s': changed while being staged "
-			    "(%s)", e->path, strerror(errno));
+				       "(%s)",
+			    e->path, strerror(errno));
 		return err_sys("cannot open '%s'", e->path);
 	}
 	if (fstat(fd, &st) == -1) {
@@ -329,10 +330,12 @@ quick_check(int dirfd, const struct entry *e)
 	close(fd);
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size ||
 	    (int64_t)st.st_mtime != e->mtime)
-		return err_set("'%s': changed while being staged (%s)",
-		    e->path, !S_ISREG(st.st_mode) ? "no longer a regular "
-		    "file" : (uint64_t)st.st_size != e->size ? "size "
-		    "differs" : "mtime differs");
+		return err_set("'%s': changed while being staged (%s)", e->path,
+		    !S_ISREG(st.st_mode)		? "no longer a regular "
+							  "file" :
+			(uint64_t)st.st_size != e->size ? "size "
+							  "differs" :
+							  "mtime differs");
 	return 0;
 }
 
@@ -340,13 +343,13 @@ quick_check(int dirfd, const struct entry *e)
 struct put_copy {
 	int fd, pfd;
 	const char *path, *part;
-	struct chunk_feed *feed;	/* or NULL: buf is the buffer */
+	struct chunk_feed *feed; /* or NULL: buf is the buffer */
 	unsigned char *buf;
 	struct digest *dg;
 	struct blob_deflate *bd;
-	bool zlib;			/* out: deflated */
-	uint64_t total, written;	/* out: bytes read, bytes written */
-	bool store_side;		/* out: a failure was the store's */
+	bool zlib;		 /* out: deflated */
+	uint64_t total, written; /* out: bytes read, bytes written */
+	bool store_side;	 /* out: a failure was the store's */
 };
 
 /* Read the file to its end (or one buffer past size), hashing it and
@@ -380,7 +383,7 @@ put_copy(struct put_copy *c, uint64_t size)
 		c->store_side = true;
 		if (c->zlib) {
 			if (blob_deflate_write(c->bd, rb, (size_t)got, c->pfd,
-			    c->part, &c->written) == -1)
+				c->part, &c->written) == -1)
 				return -1;
 		} else {
 			if (io_write_full(c->pfd, rb, (size_t)got, c->part) ==
@@ -389,15 +392,15 @@ put_copy(struct put_copy *c, uint64_t size)
 			c->written += (uint64_t)got;
 		}
 		c->store_side = false;
-		if (c->feed != NULL && chunk_feed_push(c->feed, (size_t)got) ==
-		    -1)
+		if (c->feed != NULL &&
+		    chunk_feed_push(c->feed, (size_t)got) == -1)
 			return -1;
 		if ((size_t)got < BLOB_CHUNK)
 			break;
 	}
 	c->store_side = true;
-	if (c->zlib && blob_deflate_finish(c->bd, c->pfd, c->part,
-	    &c->written) == -1)
+	if (c->zlib &&
+	    blob_deflate_finish(c->bd, c->pfd, c->part, &c->written) == -1)
 		return -1;
 	return 0;
 }
@@ -436,7 +439,8 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	if ((fd = io_open_below(dirfd, path, O_RDONLY | O_NONBLOCK)) == -1) {
 		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
 			return err_set("'%s': changed while being staged "
-			    "(%s)", path, strerror(errno));
+				       "(%s)",
+			    path, strerror(errno));
 		return err_sys("cannot open '%s'", path);
 	}
 	if (fstat(fd, &st1) == -1) {
@@ -446,7 +450,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	if (!S_ISREG(st1.st_mode) || (uint64_t)st1.st_size != expect_size) {
 		err_set("'%s': changed while being staged (%s)", path,
 		    S_ISREG(st1.st_mode) ? "size differs" :
-		    "no longer a regular file");
+					   "no longer a regular file");
 		goto out;
 	}
 	/* A large content is chunked on the way (chunk.h): its own thread
@@ -492,7 +496,8 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	}
 	if (expect != NULL && memcmp(out, expect, DIGEST_LEN) != 0) {
 		err_set("'%s': changed while being staged (its content no "
-		    "longer matches the manifest)", path);
+			"longer matches the manifest)",
+		    path);
 		goto out;
 	}
 	if (feed != NULL) {
@@ -509,7 +514,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 		}
 	}
 	if (txn_keep(t, part, pfd, out, zlib, written, kpart[0] != '\0',
-	    stored) == -1) {
+		stored) == -1) {
 		store_side = true;
 		goto out;
 	}
@@ -542,10 +547,10 @@ out:
 struct tee {
 	ssize_t (*rd)(void *arg, void *buf, size_t n);
 	void *arg;
-	int fd;			/* -1: do not keep */
+	int fd; /* -1: do not keep */
 	const char *what;
 	uint64_t n;
-	bool wfail;		/* the store's write failed, not the source */
+	bool wfail; /* the store's write failed, not the source */
 };
 
 static ssize_t
@@ -628,8 +633,8 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 		goto out;
 	}
 	if (!known) {
-		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, false,
-		    stored) == -1) {
+		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, false, stored) ==
+		    -1) {
 			tee.wfail = true;
 			goto out;
 		}
@@ -686,8 +691,8 @@ txn_move(struct store_txn *t, uint64_t *added)
 		if (have) {
 			/* Another transaction put it meanwhile. */
 			if (io_unlink(t->stagefd, from, 0) == -1 ||
-			    (sl->chunks && io_unlink(t->stagefd, kfrom,
-			    0) == -1))
+			    (sl->chunks &&
+				io_unlink(t->stagefd, kfrom, 0) == -1))
 				return -1;
 			continue;
 		}
@@ -723,8 +728,10 @@ store_txn_keep_contents(struct store_txn *t)
 
 	flush_stop(t);
 	if (txn_move(t, &added) == -1 || store_sync(t->s) == -1)
-		return store_err_io(t->s, "cannot keep the contents received "
-		    "of %s", t->pkg);
+		return store_err_io(t->s,
+		    "cannot keep the contents received "
+		    "of %s",
+		    t->pkg);
 	return 0;
 }
 
@@ -737,12 +744,13 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 	uint64_t files = 0, bytes = 0, added = 0;
 	size_t len, i;
 	int bfd = -1, rc = -1, have;
-	bool io = false;	/* failures from here on are the store's */
+	bool io = false; /* failures from here on are the store's */
 
 	build[0] = '\0';
 	if (version == 0 || version > STORE_VERSION_MAX) {
-		err_set("%s: version %" PRIu64 " is not a version (1 to %"
-		    PRIu64 ")", t->pkg, version, STORE_VERSION_MAX);
+		err_set("%s: version %" PRIu64
+			" is not a version (1 to %" PRIu64 ")",
+		    t->pkg, version, STORE_VERSION_MAX);
 		goto out;
 	}
 	if ((have = store_has_version(s, t->pkg, version)) == -1)
@@ -788,13 +796,14 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 	}
 	if (atomic_write_file(bfd, "manifest", buf, len, 0444) == -1)
 		goto out;
-	snprintf(info, sizeof(info), "created %lld\nfiles %" PRIu64
-	    "\nbytes %" PRIu64 "\nnew_bytes %" PRIu64 "\n",
+	snprintf(info, sizeof(info),
+	    "created %lld\nfiles %" PRIu64 "\nbytes %" PRIu64
+	    "\nnew_bytes %" PRIu64 "\n",
 	    (long long)fault_now(), files, bytes, added);
 	if (atomic_write_file(bfd, "info", info, strlen(info), 0444) == -1)
 		goto out;
-	if (sig != NULL && atomic_write_file(bfd, "sig", sig, siglen,
-	    0444) == -1)
+	if (sig != NULL &&
+	    atomic_write_file(bfd, "sig", sig, siglen, 0444) == -1)
 		goto out;
 	snprintf(vname, sizeof(vname), "%" PRIu64, version);
 	if (io_rename(t->vfd, build, t->vfd, vname) == -1)
@@ -804,7 +813,8 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 		 * reported is a version not committed. */
 		if (io_rename(t->vfd, vname, t->vfd, build) == -1) {
 			err_prefix("%s version %" PRIu64 " is visible but "
-			    "may not be durable: ", t->pkg, version);
+				   "may not be durable: ",
+			    t->pkg, version);
 			io = false;
 		}
 		goto out;

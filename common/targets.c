@@ -55,7 +55,7 @@ targets_check(const struct dplist *l, const struct targets_sel *sel)
 	for (i = 0; i < sel->nonly; i++)
 		if (dplist_find(l, sel->only[i]) == NULL &&
 		    (sel->sites == NULL ||
-		    dplist_find(sel->sites, sel->only[i]) == NULL))
+			dplist_find(sel->sites, sel->only[i]) == NULL))
 			return err_set("--only: unknown DP '%s'", sel->only[i]);
 	for (i = 0; i < sel->ngroups; i++)
 		if (!dplist_has_group(l, sel->groups[i]))
@@ -100,7 +100,7 @@ targets_select(struct store *s, const char *pkg, const struct dplist *l,
 	for (j = 0; stray != NULL && j < nh; j++) {
 		if (dplist_find(l, hv[j].dp) != NULL ||
 		    (sel->sites != NULL &&
-		    dplist_find(sel->sites, hv[j].dp) != NULL) ||
+			dplist_find(sel->sites, hv[j].dp) != NULL) ||
 		    (sel->nonly > 0 && !has(sel->only, sel->nonly, hv[j].dp)))
 			continue;
 		if ((nv = realloc(sv, (ns + 1) * sizeof(*nv))) == NULL) {
@@ -138,7 +138,7 @@ mountinfo_lists(const char *path)
 	int found = 0, f;
 
 	if (io_slurp(AT_FDCWD, "/proc/self/mountinfo", (size_t)64 << 20, &buf,
-	    &len) == -1)
+		&len) == -1)
 		return 0;
 	for (p = buf; !found && p < buf + len; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL)
@@ -189,8 +189,8 @@ targets_mount_point(const struct dp_handle *h)
  * first (the common case), then every other.  1 with *pn (malloc'd) and
  * *ver, 0 when not, -1 on error. */
 static int
-recorded_holding(struct store *s, const char *dp, const char *pkg,
-    char **pn, uint64_t *ver)
+recorded_holding(struct store *s, const char *dp, const char *pkg, char **pn,
+    uint64_t *ver)
 {
 	struct store_holding h;
 	char **names = NULL;
@@ -203,8 +203,7 @@ recorded_holding(struct store *s, const char *dp, const char *pkg,
 			return -1;
 		if (k == 1 && h.version != 0) {
 			*ver = h.version;
-			return (*pn = strdup(pkg)) == NULL ?
-			    err_nomem() : 1;
+			return (*pn = strdup(pkg)) == NULL ? err_nomem() : 1;
 		}
 	}
 	if (store_packages(s, &names, &n) == -1)
@@ -229,8 +228,8 @@ out:
 }
 
 int
-targets_open(struct store *s, const struct dp *dp, const char *pkg,
-    bool create, bool reinit, struct dp_handle *h)
+targets_open(struct store *s, const struct dp *dp, const char *pkg, bool create,
+    bool reinit, struct dp_handle *h)
 {
 	const struct config *cfg = store_config(s);
 	char *held = NULL;
@@ -244,22 +243,24 @@ targets_open(struct store *s, const struct dp *dp, const char *pkg,
 			goto fail;
 		if (k == 0) {
 			err_set("%s: not a mount point, and '%s' says 'mount' "
-			    "for %s: the share looks unmounted; nothing is "
-			    "written there", h->where, cfg->path, dp->name);
+				"for %s: the share looks unmounted; nothing is "
+				"written there",
+			    h->where, cfg->path, dp->name);
 			goto fail;
 		}
 	}
 	if (h->metafd == -1 && !reinit) {
-		if ((k = recorded_holding(s, dp->name, pkg, &held,
-		    &ver)) == -1)
+		if ((k = recorded_holding(s, dp->name, pkg, &held, &ver)) == -1)
 			goto fail;
 		if (k == 1) {
-			err_set("%s: no %s/ there, but the store records %s "
+			err_set(
+			    "%s: no %s/ there, but the store records %s "
 			    "holding %s %" PRIu64 ": the share looks "
 			    "unmounted; nothing is written there (mount it, or "
 			    "place the package afresh: pkgpush --dp %s "
-			    "--reinit %s)", h->where, DP_META, dp->name, held,
-			    ver, dp->name, pkg != NULL ? pkg : held);
+			    "--reinit %s)",
+			    h->where, DP_META, dp->name, held, ver, dp->name,
+			    pkg != NULL ? pkg : held);
 			free(held);
 			goto fail;
 		}

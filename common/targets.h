@@ -37,17 +37,17 @@
 struct store;
 
 struct targets_sel {
-	const char *const *dps;		/* --dp NAME... */
+	const char *const *dps; /* --dp NAME... */
 	size_t ndps;
-	const char *const *groups;	/* --group G... */
+	const char *const *groups; /* --group G... */
 	size_t ngroups;
-	const char *const *only;	/* --only NAME... (0: no narrowing) */
+	const char *const *only; /* --only NAME... (0: no narrowing) */
 	size_t nonly;
-	bool all;			/* --all */
-	bool refresh;			/* --refresh-existing */
-	const struct dplist *sites;	/* the site list (sites.h), or NULL:
-					 * --only may name a site, and a
-					 * site's holdings are no stray */
+	bool all;		    /* --all */
+	bool refresh;		    /* --refresh-existing */
+	const struct dplist *sites; /* the site list (sites.h), or NULL:
+				     * --only may name a site, and a
+				     * site's holdings are no stray */
 };
 
 /* The DP list of store s (STORE/dps) into l; a store without one has

@@ -32,8 +32,8 @@ trust_check(struct store *s, const char *what, const char *pkg,
 	*refused = true;
 	if (sig == NULL || siglen == 0) {
 		err_set("%s: %s version %" PRIu64 " is not signed, and '%s' "
-		    "wants a signature by one of its keys", what, pkg,
-		    version, path);
+			"wants a signature by one of its keys",
+		    what, pkg, version, path);
 		goto out;
 	}
 	if (sign_keyring_verify(kr, mb, mlen, sig, siglen) == -1) {

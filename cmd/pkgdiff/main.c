@@ -26,22 +26,17 @@
 #include "msg.h"
 #include "path.h"
 
-enum mode {
-	MODE_NONE,
-	MODE_DIFF,
-	MODE_SCAN,
-	MODE_VERIFY
-};
+enum mode { MODE_NONE, MODE_DIFF, MODE_SCAN, MODE_VERIFY };
 
 struct options {
-	const char *cache;	/* verify --cache */
-	bool deep;		/* verify --deep */
-	int jobs;		/* 0: all cores */
-	const char *output;	/* scan -o */
-	const char *package;	/* scan --package */
-	const char *reuse;	/* scan --reuse */
-	uint64_t version;	/* scan --version, 0: none */
-	bool stat;		/* diff --stat */
+	const char *cache;   /* verify --cache */
+	bool deep;	     /* verify --deep */
+	int jobs;	     /* 0: all cores */
+	const char *output;  /* scan -o */
+	const char *package; /* scan --package */
+	const char *reuse;   /* scan --reuse */
+	uint64_t version;    /* scan --version, 0: none */
+	bool stat;	     /* diff --stat */
 };
 
 static void
@@ -52,7 +47,8 @@ usage(FILE *fp)
 	    "[--package name --version n] [-o file]\n"
 	    "                    dir\n"
 	    "       pkgdiff diff [-j n] [--stat] a b\n"
-	    "       pkgdiff verify [-j n] [--cache file [--deep]] manifest dir\n"
+	    "       pkgdiff verify [-j n] [--cache file [--deep]] manifest "
+	    "dir\n"
 	    "       pkgdiff -h | --help\n");
 }
 
@@ -62,27 +58,28 @@ help(void)
 {
 	usage(stdout);
 	fputs("\n"
-	    "  -h, --help            print this help and exit 0\n"
-	    "  -j, --jobs n          hash with n threads (default: one per "
-	    "processor)\n"
-	    "  -o, --output file     scan: write the manifest to file, "
-	    "atomically\n"
-	    "      --package name    scan: write the header line package "
-	    "name\n"
-	    "      --version n       scan: write the header line version n\n"
-	    "      --reuse old       scan: take digests from manifest old "
-	    "where path,\n"
-	    "                        size and mtime are unchanged\n"
-	    "      --stat            diff: print counts and bytes to "
-	    "transfer\n"
-	    "      --cache file      verify: read only files whose stat "
-	    "differs from\n"
-	    "                        the manifest or from what file "
-	    "recorded; rewrite it\n"
-	    "      --deep            verify --cache: read every file all the "
-	    "same\n"
-	    "\n"
-	    "Exit 0 no difference, 1 differences, 2 trouble.\n", stdout);
+	      "  -h, --help            print this help and exit 0\n"
+	      "  -j, --jobs n          hash with n threads (default: one per "
+	      "processor)\n"
+	      "  -o, --output file     scan: write the manifest to file, "
+	      "atomically\n"
+	      "      --package name    scan: write the header line package "
+	      "name\n"
+	      "      --version n       scan: write the header line version n\n"
+	      "      --reuse old       scan: take digests from manifest old "
+	      "where path,\n"
+	      "                        size and mtime are unchanged\n"
+	      "      --stat            diff: print counts and bytes to "
+	      "transfer\n"
+	      "      --cache file      verify: read only files whose stat "
+	      "differs from\n"
+	      "                        the manifest or from what file "
+	      "recorded; rewrite it\n"
+	      "      --deep            verify --cache: read every file all the "
+	      "same\n"
+	      "\n"
+	      "Exit 0 no difference, 1 differences, 2 trouble.\n",
+	    stdout);
 }
 
 static noreturn void
@@ -143,8 +140,8 @@ do_scan(const char *dir, const struct options *o)
 		msg_liberr();
 		goto out;
 	}
-	if (diff_scan(dir, o->jobs, o->reuse != NULL ? &old : NULL,
-	    NULL, &m) == -1) {
+	if (diff_scan(dir, o->jobs, o->reuse != NULL ? &old : NULL, NULL, &m) ==
+	    -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -176,8 +173,7 @@ do_diff(const char *a, const char *b, const struct options *o)
 	long long n;
 
 	change_stat_init(&st);
-	if (diff_sides(a, b, o->jobs, stdout, o->stat ? &st : NULL,
-	    &n) == -1 ||
+	if (diff_sides(a, b, o->jobs, stdout, o->stat ? &st : NULL, &n) == -1 ||
 	    (o->stat && change_stat_write(&st, stdout) == -1)) {
 		msg_liberr();
 		return EXIT_TROUBLE;
@@ -197,8 +193,8 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 {
 	long long n;
 
-	if (diff_verify(manifest, dir, o->jobs, o->cache, o->deep,
-	    cache_note, stdout, &n) == -1) {
+	if (diff_verify(manifest, dir, o->jobs, o->cache, o->deep, cache_note,
+		stdout, &n) == -1) {
 		msg_liberr();
 		return EXIT_TROUBLE;
 	}
@@ -208,8 +204,8 @@ do_verify(const char *manifest, const char *dir, const struct options *o)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "cache", required_argument, NULL, 'C' },
+	static const struct option longopts[] = { { "cache", required_argument,
+						      NULL, 'C' },
 		{ "deep", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -218,8 +214,7 @@ main(int argc, char *argv[])
 		{ "reuse", required_argument, NULL, 'R' },
 		{ "stat", no_argument, NULL, 'S' },
 		{ "version", required_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct options o;
 	enum mode mode = MODE_NONE;
 	const char *cmd;
@@ -245,8 +240,8 @@ main(int argc, char *argv[])
 	else if (strcmp(cmd, "verify") == 0)
 		mode = MODE_VERIFY;
 	else {
-		msg_warn("unknown command '%s'", path_show(cmd, shown,
-		    sizeof(shown)));
+		msg_warn("unknown command '%s'",
+		    path_show(cmd, shown, sizeof(shown)));
 		bad_usage();
 	}
 	argc--;
@@ -254,8 +249,7 @@ main(int argc, char *argv[])
 	/* getopt names argv[0] in its messages: the tool, not the mode. */
 	argv[0] = (char *)(uintptr_t)msg_progname();
 
-	while ((ch = getopt_long(argc, argv, "hj:o:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hj:o:", longopts, NULL)) != -1) {
 		if (opt_mode(ch) != MODE_NONE && opt_mode(ch) != mode)
 			bad_usage();
 		switch (ch) {
@@ -268,10 +262,10 @@ main(int argc, char *argv[])
 		case 'h':
 			help();
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
-			    EXIT_DONE;
+							  EXIT_DONE;
 		case 'j':
 			if (msg_num_opt("-j", optarg, 1, 256,
-			    "threads that hash at once", &v) == -1)
+				"threads that hash at once", &v) == -1)
 				bad_usage();
 			o.jobs = (int)v;
 			break;
@@ -281,8 +275,8 @@ main(int argc, char *argv[])
 		case 'P':
 			if (!name_valid(optarg)) {
 				msg_warn("--package: '%s': invalid package "
-				    "name", path_show(optarg, shown,
-				    sizeof(shown)));
+					 "name",
+				    path_show(optarg, shown, sizeof(shown)));
 				bad_usage();
 			}
 			o.package = optarg;
@@ -295,7 +289,7 @@ main(int argc, char *argv[])
 			break;
 		case 'V':
 			if (msg_num_opt("--version", optarg, 1, UINT64_MAX,
-			    "versions are numbered from 1", &v) == -1)
+				"versions are numbered from 1", &v) == -1)
 				bad_usage();
 			o.version = v;
 			break;

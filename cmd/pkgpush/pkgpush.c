@@ -33,8 +33,14 @@
 #include "store.h"
 #include "targets.h"
 
-enum mode { MODE_FORGET, MODE_PUSH, MODE_RECEIVE, MODE_SERVE, MODE_STATUS,
-	MODE_WHERE };
+enum mode {
+	MODE_FORGET,
+	MODE_PUSH,
+	MODE_RECEIVE,
+	MODE_SERVE,
+	MODE_STATUS,
+	MODE_WHERE
+};
 
 enum {
 	OPT_ALL = 256,
@@ -62,8 +68,7 @@ enum {
 	OPT_WHERE
 };
 
-static const struct option longopts[] = {
-	{ "all", no_argument, NULL, OPT_ALL },
+static const struct option longopts[] = { { "all", no_argument, NULL, OPT_ALL },
 	{ "all-sites", no_argument, NULL, OPT_ALL_SITES },
 	{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 	{ "cascade", no_argument, NULL, OPT_CASCADE },
@@ -89,9 +94,7 @@ static const struct option longopts[] = {
 	{ "trust", required_argument, NULL, OPT_TRUST },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "version", required_argument, NULL, OPT_VERSION },
-	{ "where", required_argument, NULL, OPT_WHERE },
-	{ NULL, 0, NULL, 0 }
-};
+	{ "where", required_argument, NULL, OPT_WHERE }, { NULL, 0, NULL, 0 } };
 #define SHORTOPTS "hj:ns:"
 
 /* What a retry job fixes itself (retryjob_pkgpush_argv()); --json is
@@ -105,10 +108,10 @@ struct names {
 
 struct opts {
 	enum mode mode;
-	const char *mode_arg;	/* --forget, --receive, --serve, --where */
+	const char *mode_arg; /* --forget, --receive, --serve, --where */
 	const char *store;
-	struct names dps, groups, only;	/* into push.sel */
-	struct names sites, site_groups;	/* into push.ssel */
+	struct names dps, groups, only;	 /* into push.sel */
+	struct names sites, site_groups; /* into push.ssel */
 	bool json;
 	struct pushrun_opts push;
 };
@@ -138,7 +141,8 @@ static void
 help(void)
 {
 	usage(stdout);
-	fputs("\n"
+	fputs(
+	    "\n"
 	    "  -n, --dry-run         say per DP what would be done, change "
 	    "nothing\n"
 	    "  -j, --jobs n          push to n DPs at once (default 4)\n"
@@ -149,11 +153,13 @@ help(void)
 	    "(STORE/dps)\n"
 	    "      --all-sites       push to every child site of the site "
 	    "list (STORE/sites)\n"
-	    "      --bwlimit rate    cap what this command sends to remote DPs, "
+	    "      --bwlimit rate    cap what this command sends to remote "
+	    "DPs, "
 	    "in all,\n"
 	    "                        at rate bytes/s (K, M, G: powers of "
 	    "1024)\n"
-	    "      --cascade         an ssh:// child site then pushes on to its "
+	    "      --cascade         an ssh:// child site then pushes on to "
+	    "its "
 	    "own DPs\n"
 	    "                        and sites that hold pkg\n"
 	    "      --dp name         push to DP name (may be repeated)\n"
@@ -200,7 +206,8 @@ help(void)
 	    "list, unescaped\n"
 	    "\n"
 	    "Exit 0 every target done, 1 some failed (retries queued), 2 "
-	    "trouble.\n", stdout);
+	    "trouble.\n",
+	    stdout);
 }
 
 /*
@@ -254,9 +261,11 @@ static int
 mode_opt(enum mode mode)
 {
 	return mode == MODE_RECEIVE ? OPT_RECEIVE :
-	    mode == MODE_SERVE ? OPT_SERVE : mode == MODE_STATUS ?
-	    OPT_STATUS : mode == MODE_WHERE ? OPT_WHERE : mode == MODE_FORGET ?
-	    OPT_FORGET : 0;
+	    mode == MODE_SERVE	    ? OPT_SERVE :
+	    mode == MODE_STATUS	    ? OPT_STATUS :
+	    mode == MODE_WHERE	    ? OPT_WHERE :
+	    mode == MODE_FORGET	    ? OPT_FORGET :
+				      0;
 }
 
 static noreturn void
@@ -291,8 +300,7 @@ struct report {
  */
 static void
 report_json(const struct report *rp, const struct dp *dp,
-    const struct dp_push_result *r, bool ok, const char *why,
-    const char *retry)
+    const struct dp_push_result *r, bool ok, const char *why, const char *retry)
 {
 	bool dry_run = rp->o->push.dry_run;
 	struct json j;
@@ -312,8 +320,8 @@ report_json(const struct report *rp, const struct dp *dp,
 	json_key_uint(&j, "changed", r->changed);
 	json_key_uint(&j, "deleted", r->deleted);
 	/* As the text report: a dry run knows the contents only. */
-	json_key_uint(&j, "bytes_written", dry_run ? r->bytes :
-	    r->bytes + r->state_bytes);
+	json_key_uint(&j, "bytes_written",
+	    dry_run ? r->bytes : r->bytes + r->state_bytes);
 	if (dp->target.kind == DP_SSH)
 		json_key_uint(&j, "bytes_sent", r->bytes_sent);
 	else
@@ -346,19 +354,22 @@ report_text(const struct report *rp, const struct dp *dp,
 	if (r->up_to_date) {
 		printf("%s: %s %s: up to date%s\n", dp->name, rp->pkg, old,
 		    r->state_rebuilt ? " (its unreadable state manifest was "
-		    "rebuilt)" : "");
+				       "rebuilt)" :
+				       "");
 		return true;
 	}
 	if (r->reused_tree) {
 		if (dry_run)
 			printf("%s: %s %s -> %" PRIu64 ": would switch back to "
-			    "the kept tree, 0 bytes to write\n", dp->name,
-			    rp->pkg, old, r->new_version);
+			       "the kept tree, 0 bytes to write\n",
+			    dp->name, rp->pkg, old, r->new_version);
 		else
 			printf("%s: %s %s -> %" PRIu64 ": switched back to the "
-			    "kept tree, %" PRIu64 " bytes written (0 content, %"
-			    PRIu64 " state)\n", dp->name, rp->pkg, old,
-			    r->new_version, r->state_bytes, r->state_bytes);
+			       "kept tree, %" PRIu64
+			       " bytes written (0 content, %" PRIu64
+			       " state)\n",
+			    dp->name, rp->pkg, old, r->new_version,
+			    r->state_bytes, r->state_bytes);
 		return false;
 	}
 	/* "N bytes written" is every byte written on the DP: contents,
@@ -366,23 +377,27 @@ report_text(const struct report *rp, const struct dp *dp,
 	 * run can only say the contents. */
 	saved[0] = '\0';
 	if (r->bytes_saved > 0)
-		snprintf(saved, sizeof(saved), ", %" PRIu64 " bytes not sent "
-		    "(chunks the DP had)", r->bytes_saved);
+		snprintf(saved, sizeof(saved),
+		    ", %" PRIu64 " bytes not sent "
+		    "(chunks the DP had)",
+		    r->bytes_saved);
 	if (dry_run)
 		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes to write",
 		    r->bytes);
 	else
-		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes written (%"
-		    PRIu64 " content, %" PRIu64 " state)%s", r->bytes +
-		    r->state_bytes, r->bytes, r->state_bytes, saved);
+		snprintf(bytes, sizeof(bytes),
+		    "%" PRIu64 " bytes written (%" PRIu64 " content, %" PRIu64
+		    " state)%s",
+		    r->bytes + r->state_bytes, r->bytes, r->state_bytes, saved);
 	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
-	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %s%s%s\n",
-	    dp->name, rp->pkg, old, r->new_version,
-	    dry_run ? "would be " : "", r->added, r->changed,
-	    r->deleted, r->meta, bytes, !r->kept_layout ? "" :
-	    r->inplace ? " (kept its in-place layout)" :
-	    " (kept its atomic layout)", r->state_rebuilt ?
-	    " (its unreadable state manifest was rebuilt)" : "");
+	       " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %s%s%s\n",
+	    dp->name, rp->pkg, old, r->new_version, dry_run ? "would be " : "",
+	    r->added, r->changed, r->deleted, r->meta, bytes,
+	    !r->kept_layout ? "" :
+		r->inplace  ? " (kept its in-place layout)" :
+			      " (kept its atomic layout)",
+	    r->state_rebuilt ? " (its unreadable state manifest was rebuilt)" :
+			       "");
 	return true;
 }
 
@@ -454,8 +469,8 @@ site_report(const struct report *rp, const struct dp *site,
 		json_key_string(&j, "retry", retry);
 		json_key_bool(&j, "dry_run", dry_run);
 		json_key_bool(&j, "up_to_date", r->up_to_date);
-		json_key_string(&j, "file", r->up_to_date || ssh ? NULL :
-		    r->file);
+		json_key_string(&j, "file",
+		    r->up_to_date || ssh ? NULL : r->file);
 		if (r->base != 0)
 			json_key_uint(&j, "base", r->base);
 		else
@@ -478,18 +493,20 @@ site_report(const struct report *rp, const struct dp *site,
 		printf("%s: %s %s: up to date\n", site->name, rp->pkg, from);
 	else if (ssh && dry_run)
 		printf("%s: %s %s -> %" PRIu64 ": would be imported into its "
-		    "store (%s)\n", site->name, rp->pkg, from, r->to, base);
+		       "store (%s)\n",
+		    site->name, rp->pkg, from, r->to, base);
 	else if (ssh)
 		printf("%s: %s %s -> %" PRIu64 ": imported into its store (%s; "
-		    "%" PRIu64 " of %" PRIu64 " contents sent)\n", site->name,
-		    rp->pkg, from, r->to, base, r->contents_sent, r->contents);
+		       "%" PRIu64 " of %" PRIu64 " contents sent)\n",
+		    site->name, rp->pkg, from, r->to, base, r->contents_sent,
+		    r->contents);
 	else if (dry_run)
 		printf("%s: %s %s -> %" PRIu64 ": would write %s (%s)\n",
 		    site->name, rp->pkg, from, r->to, r->file, base);
 	else
 		printf("%s: %s %s -> %" PRIu64 ": wrote %s (%s), %" PRIu64
-		    " bytes\n", site->name, rp->pkg, from, r->to, r->file,
-		    base, r->bytes);
+		       " bytes\n",
+		    site->name, rp->pkg, from, r->to, r->file, base, r->bytes);
 	fflush(stdout);
 }
 
@@ -531,9 +548,9 @@ cascade_line(void *arg, bool err, const char *text)
 static int
 push(struct opts *o, const char *pkg, int argc, char **argv)
 {
-	static const struct pushrun_hooks hooks = { report_done,
-	    report_failed, report_note, report_site_done,
-	    report_site_failed, cascade_line };
+	static const struct pushrun_hooks hooks = { report_done, report_failed,
+		report_note, report_site_done, report_site_failed,
+		cascade_line };
 	struct report rp = { o, pkg };
 	struct store *s = NULL;
 	struct dplist l, sites;
@@ -574,8 +591,9 @@ push(struct opts *o, const char *pkg, int argc, char **argv)
 		goto out;
 	}
 	/* A DP the store failed: trouble that no retry cures. */
-	rc = res.store_failed ? EXIT_TROUBLE : res.nfailed > 0 ?
-	    EXIT_PARTIAL : EXIT_DONE;
+	rc = res.store_failed ? EXIT_TROUBLE :
+	    res.nfailed > 0   ? EXIT_PARTIAL :
+				EXIT_DONE;
 out:
 	/* The list is this function's. */
 	o->push.sites = o->push.sel.sites = NULL;
@@ -612,8 +630,7 @@ forget(const char *storeopt, const char *name, const char *pkg)
 		return EXIT_TROUBLE;
 	}
 	if (store_open(store_path(storeopt), 0, &s) == -1 ||
-	    store_holding_forget_every(s, pkg, name, forgot, NULL, &n) ==
-	    -1) {
+	    store_holding_forget_every(s, pkg, name, forgot, NULL, &n) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -659,15 +676,15 @@ status_json(const struct status_row *r)
 	struct json j;
 	/* The five states of pkgpush(1)'s --status --json: a DP whose
 	 * state cannot be read has failed (its error says why). */
-	const char *state = r->state == STATUS_DAMAGED ? "failed" :
-	    status_state_name(r->state);
+	const char *state =
+	    r->state == STATUS_DAMAGED ? "failed" : status_state_name(r->state);
 
 	json_init(&j);
 	json_object_begin(&j);
 	json_key_int(&j, "schema", 1);
 	json_key_string(&j, "target", r->target);
-	json_key_string(&j, "package", strcmp(r->package, "-") == 0 ? NULL :
-	    r->package);
+	json_key_string(&j, "package",
+	    strcmp(r->package, "-") == 0 ? NULL : r->package);
 	if (r->version != 0)
 		json_key_uint(&j, "version", r->version);
 	else
@@ -677,8 +694,10 @@ status_json(const struct status_row *r)
 	else
 		json_key_null(&j, "newest");
 	json_key_string(&j, "state", state);
-	json_key_string(&j, "layout", r->layout == DP_LAYOUT_ATOMIC ?
-	    "atomic" : r->layout == DP_LAYOUT_INPLACE ? "inplace" : NULL);
+	json_key_string(&j, "layout",
+	    r->layout == DP_LAYOUT_ATOMIC      ? "atomic" :
+		r->layout == DP_LAYOUT_INPLACE ? "inplace" :
+						 NULL);
 	if (r->state == STATUS_PARTIAL)
 		json_key_uint(&j, "from", r->from);
 	else
@@ -735,8 +754,7 @@ status_table(const struct status_row *v, size_t n)
 		if (r->version != 0)
 			snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
 		if (r->newest != 0)
-			snprintf(newest, sizeof(newest), "%" PRIu64,
-			    r->newest);
+			snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
 		printf("%-*s  %-*s  %-*s  %-*s  %-6s", (int)w[0], r->target,
 		    (int)w[1], r->package, (int)w[2], ver, (int)w[3],
 		    row_state(r, state, sizeof(state)), newest);
@@ -763,7 +781,7 @@ status_table(const struct status_row *v, size_t n)
 struct kept_lines {
 	char **v;
 	size_t n;
-	bool failed;		/* out of memory: some are missing */
+	bool failed; /* out of memory: some are missing */
 };
 
 static void
@@ -870,12 +888,12 @@ where(const char *storeopt, const char *name)
 	/* A site's too: a name is one target. */
 	if ((dp = dplist_find(&l, name)) == NULL &&
 	    (dp = dplist_find(&sites, name)) == NULL) {
-		msg_warn("'%s': no such DP in '%s/%s'", path_show(name,
-		    shown, sizeof(shown)), store_dir(s), STORE_DPS);
+		msg_warn("'%s': no such DP in '%s/%s'",
+		    path_show(name, shown, sizeof(shown)), store_dir(s),
+		    STORE_DPS);
 		goto out;
 	}
-	if (path_unescape(dp->target_text, strlen(dp->target_text),
-	    &t) == -1) {
+	if (path_unescape(dp->target_text, strlen(dp->target_text), &t) == -1) {
 		msg_liberr();
 		goto out;
 	}
@@ -934,7 +952,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 	switch (ch) {
 	case 'j':
 		if (msg_num_opt("-j", arg, 1, 1024,
-		    "how many DPs to push to at once", &u) == -1)
+			"how many DPs to push to at once", &u) == -1)
 			return -1;
 		o->push.jobs = (int)u;
 		break;
@@ -983,8 +1001,8 @@ set_opt(struct opts *o, int ch, const char *arg)
 		break;
 	case OPT_KEEP:
 		if (msg_num_opt("--keep", arg, 1, 1000,
-		    "version trees kept on a DP, the current one included",
-		    &u) == -1)
+			"version trees kept on a DP, the current one included",
+			&u) == -1)
 			return -1;
 		o->push.keep = (unsigned)u;
 		break;
@@ -1028,7 +1046,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 		break;
 	case OPT_VERSION:
 		if (msg_num_opt("--version", arg, 1, UINT64_MAX,
-		    "versions are numbered from 1", &u) == -1)
+			"versions are numbered from 1", &u) == -1)
 			return -1;
 		o->push.version = u;
 		break;
@@ -1123,14 +1141,14 @@ main(int argc, char *argv[])
 	/* The options given, in order, for the check of the mode. */
 	if ((given = calloc((size_t)argc + 1, sizeof(*given))) == NULL)
 		msg_die(EXIT_TROUBLE, "out of memory");
-	while ((ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			help();
 			free(given);
 			opts_free(&o);
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
-			    EXIT_DONE;
+							  EXIT_DONE;
 		}
 		if (ch != '?' && ch != ':')
 			given[ngiven++] = ch;

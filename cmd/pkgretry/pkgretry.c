@@ -61,7 +61,8 @@ static void
 help(void)
 {
 	usage(stdout);
-	fputs("\n"
+	fputs(
+	    "\n"
 	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
 	    "                        /var/lib/pkgdist)\n"
 	    "  -h, --help            print this help and exit 0\n"
@@ -80,7 +81,8 @@ help(void)
 	    "of text\n"
 	    "\n"
 	    "Exit 0 nothing due is left failing, 1 some job failed again, 2 "
-	    "trouble.\n", stdout);
+	    "trouble.\n",
+	    stdout);
 }
 
 static noreturn void
@@ -146,7 +148,8 @@ on_end(void *arg, const char *name, const struct retryjob *j,
 		}
 		timefmt(j->next, when, sizeof(when));
 		timefmt_span(j->next - r->now, in, sizeof(in));
-		printf("%s: failed (%s): attempt %u of %u, next at %s (in %s)\n",
+		printf(
+		    "%s: failed (%s): attempt %u of %u, next at %s (in %s)\n",
 		    name, j->error, j->attempts, r->max_attempts, when, in);
 		break;
 	case RETRYRUN_FAILED:
@@ -290,10 +293,11 @@ list_job(void *arg, const struct retryjob *j, bool failed)
 	} else {
 		timefmt(j->next, when, sizeof(when));
 		timefmt_span(j->next - l->now, span, sizeof(span));
-		snprintf(in, sizeof(in), "%s%s", j->next <= l->now ? "due" :
-		    "in ", j->next <= l->now ? "" : span);
-		printf("%s  attempts %u, next at %s (%s)\n", j->id,
-		    j->attempts, when, in);
+		snprintf(in, sizeof(in), "%s%s",
+		    j->next <= l->now ? "due" : "in ",
+		    j->next <= l->now ? "" : span);
+		printf("%s  attempts %u, next at %s (%s)\n", j->id, j->attempts,
+		    when, in);
 	}
 	printf("  package %s, dp %s, version ",
 	    j->package != NULL ? j->package : "-", j->dp != NULL ? j->dp : "-");
@@ -435,8 +439,10 @@ main(int argc, char *argv[])
 			case OPT_MAX_ATTEMPTS:
 				if (mode != MODE_RUN ||
 				    msg_num_opt("--max-attempts", optarg, 1,
-				    1000000, "attempts before a job moves to failed/",
-				    &u) == -1)
+					1000000,
+					"attempts before a job moves to "
+					"failed/",
+					&u) == -1)
 					bad_usage();
 				o.max_attempts = (unsigned)u;
 				o.set_max = true;
@@ -448,8 +454,8 @@ main(int argc, char *argv[])
 				break;
 			case OPT_TIMEOUT:
 				if (mode != MODE_RUN ||
-				    retryrun_parse_timeout(optarg,
-					&o.timeout, &o.grace) == -1)
+				    retryrun_parse_timeout(optarg, &o.timeout,
+					&o.grace) == -1)
 					bad_usage();
 				o.set_timeout = true;
 				break;

@@ -56,17 +56,10 @@ enum mode {
 static const struct {
 	const char *name;
 	enum mode mode;
-} modes[] = {
-	{ "add", MODE_ADD },
-	{ "export", MODE_EXPORT },
-	{ "fsck", MODE_FSCK },
-	{ "gc", MODE_GC },
-	{ "import", MODE_IMPORT },
-	{ "keygen", MODE_KEYGEN },
-	{ "list", MODE_LIST },
-	{ "rm", MODE_RM },
-	{ "show", MODE_SHOW }
-};
+} modes[] = { { "add", MODE_ADD }, { "export", MODE_EXPORT },
+	{ "fsck", MODE_FSCK }, { "gc", MODE_GC }, { "import", MODE_IMPORT },
+	{ "keygen", MODE_KEYGEN }, { "list", MODE_LIST }, { "rm", MODE_RM },
+	{ "show", MODE_SHOW } };
 
 enum {
 	OPT_BASE = 256,
@@ -81,8 +74,8 @@ enum {
 	OPT_WAIT
 };
 
-static const struct option longopts[] = {
-	{ "base", required_argument, NULL, OPT_BASE },
+static const struct option longopts[] = { { "base", required_argument, NULL,
+					      OPT_BASE },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "incoming", no_argument, NULL, OPT_INCOMING },
@@ -94,9 +87,7 @@ static const struct option longopts[] = {
 	{ "store", required_argument, NULL, 's' },
 	{ "trust", required_argument, NULL, OPT_TRUST },
 	{ "version", required_argument, NULL, OPT_VERSION },
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ NULL, 0, NULL, 0 }
-};
+	{ "wait", required_argument, NULL, OPT_WAIT }, { NULL, 0, NULL, 0 } };
 
 struct opts {
 	const char *store;
@@ -110,7 +101,7 @@ struct opts {
 	double wait;
 	bool force;
 	bool json;
-	bool incoming;		/* import, list: STORE/incoming/ */
+	bool incoming; /* import, list: STORE/incoming/ */
 };
 
 static void
@@ -142,7 +133,8 @@ static void
 help(void)
 {
 	usage(stdout);
-	fputs("\n"
+	fputs(
+	    "\n"
 	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
 	    "                        /var/lib/pkgdist; the first add creates "
 	    "it)\n"
@@ -176,7 +168,8 @@ help(void)
 	    "instead of text\n"
 	    "\n"
 	    "Exit 0 done, 1 damage found (fsck), 2 trouble (nothing "
-	    "changed).\n", stdout);
+	    "changed).\n",
+	    stdout);
 }
 
 static noreturn void
@@ -409,8 +402,8 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	if (to_stdout) {
 		fd = STDOUT_FILENO;
 	} else {
-		if ((dfd = atomic_open_parent(o->output, base,
-		    sizeof(base))) == -1) {
+		if ((dfd = atomic_open_parent(o->output, base, sizeof(base))) ==
+		    -1) {
 			msg_liberr();
 			goto out;
 		}
@@ -473,13 +466,15 @@ do_import(const struct opts *o, const char *file)
 	switch (res) {
 	case PACK_ALREADY_PRESENT:
 		msg_warn("%s version %" PRIu64 ": already in the store, "
-		    "nothing to do", pkg, v);
+			 "nothing to do",
+		    pkg, v);
 		break;
 	case PACK_IMPORTED_OLDER:
 		if (store_newest(s, pkg, &newest) == -1)
 			newest = 0;
 		msg_warn("%s version %" PRIu64 ": imported; version %" PRIu64
-		    " stays the newest", pkg, v, newest);
+			 " stays the newest",
+		    pkg, v, newest);
 		break;
 	default:
 		break;
@@ -526,15 +521,17 @@ incoming_report(void *arg, const struct inbox_event *ev)
 	switch (ev->kind) {
 	case INBOX_WAS_PRESENT:
 		msg_warn("%s: %s version %" PRIu64 ": already in the store, "
-		    "removed", name, ev->f->package, ev->f->version);
+			 "removed",
+		    name, ev->f->package, ev->f->version);
 		/* FALLTHROUGH */
 	case INBOX_IMPORTED:
 		printf("%s %" PRIu64 "\n", ev->f->package, ev->f->version);
 		fflush(stdout);
 		break;
 	case INBOX_WAITING:
-		msg_warn("%s: %s version %" PRIu64 " waits for version %"
-		    PRIu64, name, ev->f->package, ev->f->version, ev->f->base);
+		msg_warn("%s: %s version %" PRIu64
+			 " waits for version %" PRIu64,
+		    name, ev->f->package, ev->f->version, ev->f->base);
 		break;
 	case INBOX_MOVED_BAD:
 		msg_warn("%s: moved to incoming/bad/: %s", name, ev->why);
@@ -563,8 +560,9 @@ do_import_incoming(const struct opts *o)
 		msg_liberr();
 		goto out;
 	}
-	rc = r.trouble > 0 ? EXIT_TROUBLE : r.bad > 0 ? EXIT_PARTIAL :
-	    EXIT_DONE;
+	rc = r.trouble > 0 ? EXIT_TROUBLE :
+	    r.bad > 0	   ? EXIT_PARTIAL :
+			     EXIT_DONE;
 out:
 	store_close(s);
 	return rc;
@@ -601,9 +599,9 @@ do_list_incoming(const struct opts *o)
 			    v[i].base);
 		else
 			snprintf(state, sizeof(state), "ready");
-		printf("%s %s %s %s %s\n", name, v[i].package[0] != '\0' ?
-		    v[i].package : "-", v[i].version != 0 ? ver : "-", state,
-		    age);
+		printf("%s %s %s %s %s\n", name,
+		    v[i].package[0] != '\0' ? v[i].package : "-",
+		    v[i].version != 0 ? ver : "-", state, age);
 	}
 	rc = EXIT_DONE;
 out:
@@ -625,9 +623,9 @@ do_gc(const struct opts *o)
 		msg_liberr();
 		goto out;
 	}
-	printf("removed %" PRIu64 " versions, %" PRIu64 " contents, %"
-	    PRIu64 " bytes\n", r.versions_removed, r.contents_removed,
-	    r.bytes_freed);
+	printf("removed %" PRIu64 " versions, %" PRIu64 " contents, %" PRIu64
+	       " bytes\n",
+	    r.versions_removed, r.contents_removed, r.bytes_freed);
 	rc = EXIT_DONE;
 out:
 	store_close(s);
@@ -655,11 +653,10 @@ do_rm(const struct opts *o, const char *pkg, const char *ver)
 		goto out;
 	}
 	for (i = 0; i < r.nforgot; i++)
-		printf("forgot: %s\n", store_holding_text(pkg, &r.forgot[i],
-		    text));
+		printf("forgot: %s\n",
+		    store_holding_text(pkg, &r.forgot[i], text));
 	for (i = 0; i < r.nversions; i++)
-		printf("removed %s version %" PRIu64 "\n", pkg,
-		    r.versions[i]);
+		printf("removed %s version %" PRIu64 "\n", pkg, r.versions[i]);
 	if (v == 0)
 		printf("removed package %s\n", pkg);
 	rc = EXIT_DONE;
@@ -797,7 +794,7 @@ main(int argc, char *argv[])
 		case 'h':
 			help();
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
-			    EXIT_DONE;
+							  EXIT_DONE;
 		case 's':
 			o.store = optarg;
 			break;
@@ -816,16 +813,15 @@ main(int argc, char *argv[])
 	}
 	/* The subcommand's options (and operands, in any order). */
 	args = argv + optind;
-	args[0] = argv[0];	/* the tool, not the subcommand, in messages */
+	args[0] = argv[0]; /* the tool, not the subcommand, in messages */
 	nargs = argc - optind;
 	optind = 0;
-	while ((ch = getopt_long(nargs, args, "ho:s:", longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(nargs, args, "ho:s:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			help();
 			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
-			    EXIT_DONE;
+							  EXIT_DONE;
 		case 'o':
 			if (mode != MODE_EXPORT && mode != MODE_KEYGEN)
 				bad_usage();
@@ -840,8 +836,9 @@ main(int argc, char *argv[])
 			o.force = true;
 			break;
 		case OPT_BASE:
-			if (mode != MODE_EXPORT || msg_num_opt("--base", optarg,
-			    1, UINT64_MAX, "a version number", &o.base) == -1)
+			if (mode != MODE_EXPORT ||
+			    msg_num_opt("--base", optarg, 1, UINT64_MAX,
+				"a version number", &o.base) == -1)
 				bad_usage();
 			break;
 		case OPT_INCOMING:
@@ -855,9 +852,10 @@ main(int argc, char *argv[])
 			o.json = true;
 			break;
 		case OPT_KEEP:
-			if (mode != MODE_GC || msg_num_opt("--keep", optarg, 0,
-			    1000000, "how many of the newest versions to keep",
-			    &u) == -1)
+			if (mode != MODE_GC ||
+			    msg_num_opt("--keep", optarg, 0, 1000000,
+				"how many of the newest versions to keep",
+				&u) == -1)
 				bad_usage();
 			o.keep = (unsigned)u;
 			break;
@@ -877,16 +875,17 @@ main(int argc, char *argv[])
 			o.trust = optarg;
 			break;
 		case OPT_VERSION:
-			if (mode != MODE_ADD || msg_num_opt("--version", optarg,
-			    1, UINT64_MAX, "versions are numbered from 1",
-			    &o.version) == -1)
+			if (mode != MODE_ADD ||
+			    msg_num_opt("--version", optarg, 1, UINT64_MAX,
+				"versions are numbered from 1",
+				&o.version) == -1)
 				bad_usage();
 			break;
 		case OPT_WAIT:
 			if ((mode != MODE_ADD && mode != MODE_IMPORT &&
-			    mode != MODE_GC && mode != MODE_RM) ||
+				mode != MODE_GC && mode != MODE_RM) ||
 			    msg_num_opt("--wait", optarg, 0, UINT64_MAX,
-			    "seconds to wait for the lock", &u) == -1)
+				"seconds to wait for the lock", &u) == -1)
 				bad_usage();
 			o.wait = (double)u;
 			break;

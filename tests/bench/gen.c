@@ -46,9 +46,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define BASE_MTIME	1700000000L
-#define MUT_MTIME	1702000000L
-#define BUFSZ		(1 << 20)
+#define BASE_MTIME 1700000000L
+#define MUT_MTIME 1702000000L
+#define BUFSZ (1 << 20)
 
 struct rng {
 	uint64_t s[4];
@@ -121,43 +121,149 @@ die(const char *what)
 }
 
 static const char *words[] = {
-	"the", "of", "and", "to", "in", "is", "that", "for", "it", "as",
-	"with", "was", "on", "be", "at", "by", "this", "had", "not", "are",
-	"but", "from", "or", "have", "an", "they", "which", "one", "you",
-	"were", "all", "we", "when", "there", "can", "been", "has", "more",
-	"if", "no", "out", "do", "so", "what", "up", "their", "about",
-	"into", "than", "them", "only", "other", "new", "some", "could",
-	"time", "these", "two", "may", "first", "then", "any", "like",
-	"setup", "install", "package", "version", "server", "client",
-	"distribution", "point", "share", "network", "domain", "registry",
-	"HKEY_LOCAL_MACHINE", "Software", "Microsoft", "Office", "Windows",
-	"C:\\Program", "Files\\Office", "DLL", "EXE", "CAB", "INF", "MSI",
-	"0x0000", "error", "warning", "success", "file", "directory",
-	"copy", "delete", "refresh", "update", "user", "group", "admin",
-	"=", ";", "[Setup]", "[Files]", "{", "}", "1.0", "97", "2000",
-	"license", "agreement", "customer", "support", "document", "print",
-	"template", "macro", "workbook", "sheet", "slide", "mail", "form",
+	"the",
+	"of",
+	"and",
+	"to",
+	"in",
+	"is",
+	"that",
+	"for",
+	"it",
+	"as",
+	"with",
+	"was",
+	"on",
+	"be",
+	"at",
+	"by",
+	"this",
+	"had",
+	"not",
+	"are",
+	"but",
+	"from",
+	"or",
+	"have",
+	"an",
+	"they",
+	"which",
+	"one",
+	"you",
+	"were",
+	"all",
+	"we",
+	"when",
+	"there",
+	"can",
+	"been",
+	"has",
+	"more",
+	"if",
+	"no",
+	"out",
+	"do",
+	"so",
+	"what",
+	"up",
+	"their",
+	"about",
+	"into",
+	"than",
+	"them",
+	"only",
+	"other",
+	"new",
+	"some",
+	"could",
+	"time",
+	"these",
+	"two",
+	"may",
+	"first",
+	"then",
+	"any",
+	"like",
+	"setup",
+	"install",
+	"package",
+	"version",
+	"server",
+	"client",
+	"distribution",
+	"point",
+	"share",
+	"network",
+	"domain",
+	"registry",
+	"HKEY_LOCAL_MACHINE",
+	"Software",
+	"Microsoft",
+	"Office",
+	"Windows",
+	"C:\\Program",
+	"Files\\Office",
+	"DLL",
+	"EXE",
+	"CAB",
+	"INF",
+	"MSI",
+	"0x0000",
+	"error",
+	"warning",
+	"success",
+	"file",
+	"directory",
+	"copy",
+	"delete",
+	"refresh",
+	"update",
+	"user",
+	"group",
+	"admin",
+	"=",
+	";",
+	"[Setup]",
+	"[Files]",
+	"{",
+	"}",
+	"1.0",
+	"97",
+	"2000",
+	"license",
+	"agreement",
+	"customer",
+	"support",
+	"document",
+	"print",
+	"template",
+	"macro",
+	"workbook",
+	"sheet",
+	"slide",
+	"mail",
+	"form",
 };
 #define NWORDS (sizeof(words) / sizeof(words[0]))
 
-static const char *exts[] = { "txt", "dll", "exe", "cab", "dat", "doc",
-    "ini", "hlp", "xls", "inf" };
+static const char *exts[] = { "txt", "dll", "exe", "cab", "dat", "doc", "ini",
+	"hlp", "xls", "inf" };
 static const char *names[] = { "setup", "read me", "Office Tools",
-    "Résumé template", "naïve bayes", "install log", "Common Files",
-    "Shared Components", "Help", "data", "Winword", "Excel 97" };
+	"Résumé template", "naïve bayes", "install log", "Common Files",
+	"Shared Components", "Help", "data", "Winword", "Excel 97" };
 
 struct fileinfo {
 	uint64_t size;
-	int	random;		/* content class */
+	int random; /* content class */
 };
 
 struct tree {
 	uint64_t seed;
-	long	nfiles;
+	long nfiles;
 	uint64_t bytes;
 	uint64_t bigbytes;
-	long	ndirs;
-	long	ntop;
+	long ndirs;
+	long ntop;
 	struct fileinfo *f;
 };
 
@@ -301,8 +407,8 @@ fill(struct rng *r, int random, size_t n)
 /* Write a file of size bytes; big files mix 1 MiB chunks of both kinds.
  * Returns the zlib-compressed size if zsize is asked for. */
 static void
-write_file(const char *path, uint64_t size, int random, struct rng *r,
-    int mode, long mtime, uint64_t *zsize)
+write_file(const char *path, uint64_t size, int random, struct rng *r, int mode,
+    long mtime, uint64_t *zsize)
 {
 	int fd;
 	uint64_t left = size, chunk = 0;
@@ -322,8 +428,8 @@ write_file(const char *path, uint64_t size, int random, struct rng *r,
 	}
 	do {
 		size_t n = left > BUFSZ ? BUFSZ : (size_t)left;
-		int cls = size > 64 * (uint64_t)BUFSZ ? (int)(chunk & 1) :
-		    random;
+		int cls =
+		    size > 64 * (uint64_t)BUFSZ ? (int)(chunk & 1) : random;
 		size_t off = 0;
 
 		fill(r, cls, n);
@@ -392,8 +498,8 @@ cmd_tree(const char *root, struct tree *t)
 		tree_filename(t, i, rel, sizeof(rel));
 		snprintf(path, sizeof(path), "%s/%s", root, rel);
 		rng_seed(&r, t->seed, 2, (uint64_t)i);
-		write_file(path, t->f[i].size, t->f[i].random, &r,
-		    file_mode(i), file_mtime(t->seed, i), NULL);
+		write_file(path, t->f[i].size, t->f[i].random, &r, file_mode(i),
+		    file_mtime(t->seed, i), NULL);
 	}
 	/* A few symbolic links, to a file in the same directory. */
 	for (i = 0; i < t->nfiles; i += 1000) {
@@ -401,8 +507,8 @@ cmd_tree(const char *root, struct tree *t)
 
 		tree_filename(t, i, rel, sizeof(rel));
 		slash = strrchr(rel, '/');
-		snprintf(path, sizeof(path), "%s/%.*s/shortcut %06ld.lnk",
-		    root, (int)(slash - rel), rel, i);
+		snprintf(path, sizeof(path), "%s/%.*s/shortcut %06ld.lnk", root,
+		    (int)(slash - rel), rel, i);
 		if (symlink(slash + 1, path) == -1 && errno != EEXIST)
 			die(path);
 		settime(path, BASE_MTIME);
@@ -446,7 +552,7 @@ cmd_mutate(const char *root, struct tree *t)
 	while (nmod < want_mod || nrm < want_rm) {
 		long k = (long)(rng_next(&pick) % (uint64_t)t->nfiles);
 
-		if (state[k] != 0 || k % 1000 == 0)	/* keep link targets */
+		if (state[k] != 0 || k % 1000 == 0) /* keep link targets */
 			continue;
 		if (nmod < want_mod) {
 			state[k] = 1;
@@ -474,7 +580,8 @@ cmd_mutate(const char *root, struct tree *t)
 			uint64_t delta = sz / 10;
 
 			if (delta > 0)
-				sz = sz - delta + rng_next(&r) % (2 * delta + 1);
+				sz =
+				    sz - delta + rng_next(&r) % (2 * delta + 1);
 			write_file(tmp, sz, t->f[i].random, &r, file_mode(i),
 			    MUT_MTIME + i, &z);
 			if (rename(tmp, path) == -1)
@@ -486,12 +593,12 @@ cmd_mutate(const char *root, struct tree *t)
 	mean = t->nfiles > 0 ? (double)t->bytes / (double)t->nfiles : 0;
 	for (nadd = 0; nadd < want_add; nadd++) {
 		long di = (long)(rng_next(&pick) % (uint64_t)t->ndirs);
-		uint64_t sz = (uint64_t)(mean / 5.05 *
-		    exp(1.8 * rng_normal(&pick)));
+		uint64_t sz =
+		    (uint64_t)(mean / 5.05 * exp(1.8 * rng_normal(&pick)));
 
 		tree_dirname(t, di, d, sizeof(d));
-		snprintf(path, sizeof(path), "%s/%s/added file %06ld.dat",
-		    root, d, nadd);
+		snprintf(path, sizeof(path), "%s/%s/added file %06ld.dat", root,
+		    d, nadd);
 		rng_seed(&r, t->seed, 7, (uint64_t)nadd);
 		write_file(path, sz, (int)(nadd & 1), &r, 0644,
 		    MUT_MTIME + nadd, &z);
@@ -505,7 +612,7 @@ cmd_mutate(const char *root, struct tree *t)
 		settime(path, BASE_MTIME);
 	}
 	printf("modified %ld %" PRIu64 " added %ld %" PRIu64
-	    " removed %ld changed_bytes %" PRIu64 " changed_z %" PRIu64 "\n",
+	       " removed %ld changed_bytes %" PRIu64 " changed_z %" PRIu64 "\n",
 	    nmod, bmod, nadd, badd, nrm, bmod + badd, zsum);
 	free(state);
 	return 0;
@@ -537,35 +644,39 @@ cmd_manifest(const char *file, uint64_t seed, long n, int gen)
 	if ((fp = fopen(file, "w")) == NULL)
 		die(file);
 	setvbuf(fp, NULL, _IOFBF, 1 << 20);
-	fprintf(fp, "pkgdist-manifest 1\npackage bench\nversion %d\n",
-	    gen + 1);
+	fprintf(fp, "pkgdist-manifest 1\npackage bench\nversion %d\n", gen + 1);
 	for (i = 0; i < n; i++) {
 		struct rng r;
 		uint64_t v;
-		int kind;	/* 0 same, 1 modified, 2 removed, 3 added */
+		int kind; /* 0 same, 1 modified, 2 removed, 3 added */
 
 		if (i % 100 == 0)
 			fprintf(fp, "d 0755 0 %ld - dir\\040%05ld\n",
 			    BASE_MTIME, i / 100);
 		rng_seed(&r, seed, 8, (uint64_t)i);
 		v = rng_next(&r);
-		kind = v % 1000 < 10 ? 1 : v % 1000 < 15 ? 2 :
-		    v % 1000 < 20 ? 3 : 0;
+		kind = v % 1000 < 10 ? 1 :
+		    v % 1000 < 15    ? 2 :
+		    v % 1000 < 20    ? 3 :
+				       0;
 		hex(&r, dg);
 		if (gen == 0 || kind == 0 || kind == 3)
-			fprintf(fp, "f 0644 %" PRIu64 " %ld %s "
+			fprintf(fp,
+			    "f 0644 %" PRIu64 " %ld %s "
 			    "dir\\040%05ld/file\\040%07ld.dat\n",
 			    (v >> 20) % 1000000, BASE_MTIME + (long)(v % 999),
 			    dg, i / 100, i);
 		else if (kind == 1) {
 			hex(&r, dg);
-			fprintf(fp, "f 0644 %" PRIu64 " %ld %s "
+			fprintf(fp,
+			    "f 0644 %" PRIu64 " %ld %s "
 			    "dir\\040%05ld/file\\040%07ld.dat\n",
 			    (v >> 24) % 1000000, MUT_MTIME, dg, i / 100, i);
 		}
 		if (gen == 1 && kind == 3) {
 			hex(&r, dg);
-			fprintf(fp, "f 0644 %" PRIu64 " %ld %s "
+			fprintf(fp,
+			    "f 0644 %" PRIu64 " %ld %s "
 			    "dir\\040%05ld/file\\040%07ldb.dat\n",
 			    (v >> 28) % 1000000, MUT_MTIME, dg, i / 100, i);
 		}
@@ -629,7 +740,8 @@ cmd_fsprobe(const char *dir, long n)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: gen tree|mutate DIR SEED NFILES BYTES "
+	fprintf(stderr,
+	    "usage: gen tree|mutate DIR SEED NFILES BYTES "
 	    "[BIGBYTES]\n       gen manifest FILE SEED NENTRIES GENERATION\n"
 	    "       gen fsprobe DIR N\n");
 	exit(2);

@@ -97,10 +97,10 @@ main(int argc, char *argv[])
 	}
 	fprintf(fp, "%.3f %ld %lld %d %lld %lld %.3f\n",
 	    (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		(double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    ru.ru_maxrss, (long long)ru.ru_oublock * 512, code, wchar, rchar,
 	    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+		(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	if (fclose(fp) == EOF)
 		return 2;
 	return code;

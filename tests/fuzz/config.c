@@ -42,8 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		b = &c.bwlimit[i];
 		if ((strcmp(b->target, "*") != 0 && !name_valid(b->target)) ||
 		    b->rate == 0 || b->rate > CONFIG_RATE_MAX ||
-		    (b->window && (b->from >= 1440 || b->to > 1440 ||
-		    b->from == b->to)))
+		    (b->window &&
+			(b->from >= 1440 || b->to > 1440 || b->from == b->to)))
 			fuzz_fail("accepted a bad bwlimit line");
 		for (k = 0; k < i; k++)
 			if (strcmp(c.bwlimit[k].target, b->target) == 0 &&

@@ -37,20 +37,20 @@ check_dp(const struct dplist *l, const struct dp *dp)
 		fuzz_fail("dplist_has_group misses an accepted group");
 	if (dp->target.path == NULL || dp->target.path[0] != '/')
 		fuzz_fail("accepted target path is not absolute");
-	if (dp->target.kind == DP_SSH && (dp->target.host == NULL ||
-	    dp->target.host[0] == '-' || dp->target.host[0] == '\0' ||
-	    (dp->target.user != NULL && dp->target.user[0] == '-') ||
-	    dp->target.port > 65535))
+	if (dp->target.kind == DP_SSH &&
+	    (dp->target.host == NULL || dp->target.host[0] == '-' ||
+		dp->target.host[0] == '\0' ||
+		(dp->target.user != NULL && dp->target.user[0] == '-') ||
+		dp->target.port > 65535))
 		fuzz_fail("accepted ssh target could be taken for an option");
-	if (path_unescape(dp->target_text, strlen(dp->target_text),
-	    &text) == -1)
+	if (path_unescape(dp->target_text, strlen(dp->target_text), &text) ==
+	    -1)
 		fuzz_fail("accepted TARGET text does not unescape");
 	if (dplist_target_parse(text, &t) == -1)
 		fuzz_fail("accepted TARGET does not parse again");
 	if (t.kind != dp->target.kind || t.port != dp->target.port ||
 	    !streq(t.path, dp->target.path) ||
-	    !streq(t.host, dp->target.host) ||
-	    !streq(t.user, dp->target.user))
+	    !streq(t.host, dp->target.host) || !streq(t.user, dp->target.user))
 		fuzz_fail("TARGET parses to another target the second time");
 	if ((s = dplist_target_string(&t)) == NULL)
 		fuzz_fail("no description for an accepted target");

@@ -80,12 +80,12 @@ jdec_string(struct jdec *d, unsigned char *out, size_t *olen)
 		unsigned char c = *d->p++;
 
 		if (c < 0x20 || c == 0x7f)
-			return -1;	/* raw control byte */
+			return -1; /* raw control byte */
 		if (c == 0xc2 && d->p < d->end && *d->p < 0xa0)
-			return -1;	/* raw C1 control */
+			return -1; /* raw C1 control */
 		if (c == 0xe2 && d->end - d->p >= 2 && d->p[0] == 0x80 &&
 		    (d->p[1] == 0xa8 || d->p[1] == 0xa9))
-			return -1;	/* raw U+2028, U+2029 */
+			return -1; /* raw U+2028, U+2029 */
 		if (c != '\\') {
 			out[o++] = c;
 			continue;
@@ -93,21 +93,33 @@ jdec_string(struct jdec *d, unsigned char *out, size_t *olen)
 		if (d->p == d->end)
 			return -1;
 		switch (c = *d->p++) {
-		case '"': case '\\': case '/':
+		case '"':
+		case '\\':
+		case '/':
 			out[o++] = c;
 			break;
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
 		case 'u':
 			if (jdec_hex4(d, &v) == -1)
 				return -1;
 			if (v >= 0xdc80 && v <= 0xdcff)
 				out[o++] = (unsigned char)(v & 0xff);
 			else if (v >= 0xd800 && v <= 0xdfff)
-				return -1;	/* the writer makes no other */
+				return -1; /* the writer makes no other */
 			else
 				o += jdec_utf8(v, out + o);
 			break;
@@ -146,8 +158,8 @@ jdec_expect(struct jdec *d, unsigned char *tmp, const void *want, size_t n)
 
 /* The input's key/value/words as the harness builds them. */
 static void
-fuzz_split(const uint8_t *data, size_t size, const char **key,
-    size_t *klen, const char **val, size_t *vlen)
+fuzz_split(const uint8_t *data, size_t size, const char **key, size_t *klen,
+    const char **val, size_t *vlen)
 {
 	const uint8_t *z = memchr(data, '\0', size);
 
@@ -210,8 +222,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("key or value does not decode to the bytes written");
 	for (w = val, left = vlen;;) {
 		next = memchr(w, '\1', left);
-		if (jdec_expect(&d, tmp, w, next ? (size_t)(next - w) : left)
-		    == -1)
+		if (jdec_expect(&d, tmp, w, next ? (size_t)(next - w) : left) ==
+		    -1)
 			fuzz_fail("an array word does not decode back");
 		if (next == NULL)
 			break;

@@ -8,7 +8,7 @@
  * an accepted entry line is written back as exactly that line; every
  * refusal carries a message.
  */
-#define _GNU_SOURCE		/* open_memstream on older glibc headers */
+#define _GNU_SOURCE /* open_memstream on older glibc headers */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +41,8 @@ fuzz_manifest(const uint8_t *data, size_t size)
 	if (fclose(fp) != 0)
 		abort();
 	if (outlen != size || memcmp(out, data, size) != 0)
-		fuzz_fail("accepted manifest is not written back byte for byte");
+		fuzz_fail(
+		    "accepted manifest is not written back byte for byte");
 	free(out);
 	manifest_free(&m);
 }

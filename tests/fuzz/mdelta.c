@@ -30,14 +30,14 @@
 #define H1 "1111111111111111111111111111111111111111111111111111111111111111"
 
 static const char base_text[] = "pkgdist-manifest 1\n"
-    "package pkg\n"
-    "version 1\n"
-    "d 0755 0 10 - a\n"
-    "f 0444 3 10 " H1 " a/f\n"
-    "f 0444 3 10 " H1 " b\n"
-    "d 0755 0 10 - c\n"
-    "d 0755 0 10 - c/d\n"
-    "l 0777 1 10 - l -> b\n";
+				"package pkg\n"
+				"version 1\n"
+				"d 0755 0 10 - a\n"
+				"f 0444 3 10 " H1 " a/f\n"
+				"f 0444 3 10 " H1 " b\n"
+				"d 0755 0 10 - c\n"
+				"d 0755 0 10 - c/d\n"
+				"l 0777 1 10 - l -> b\n";
 
 static int dfd = -1;
 static char head[256];
@@ -53,8 +53,8 @@ fuzz_setup(void)
 	if (mkdtemp(dir) == NULL ||
 	    (dfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
 		abort();
-	if (atomic_write_file(dfd, "base.1.1", base_text,
-	    strlen(base_text), 0644) == -1)
+	if (atomic_write_file(dfd, "base.1.1", base_text, strlen(base_text),
+		0644) == -1)
 		abort();
 	if (digest_init(&dg) == -1 ||
 	    digest_update(&dg, base_text, strlen(base_text)) == -1 ||
@@ -99,7 +99,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf + hl, data, size);
 	/* A plain write: an fsync per input would slow the fuzzer 50x. */
 	if ((fd = openat(dfd, "d.manifest", O_WRONLY | O_CREAT | O_TRUNC,
-	    0644)) == -1 || write(fd, buf, hl + size) != (ssize_t)(hl + size) ||
+		 0644)) == -1 ||
+	    write(fd, buf, hl + size) != (ssize_t)(hl + size) ||
 	    close(fd) == -1)
 		abort();
 	free(buf);
@@ -111,7 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (manifest_check(&m) == -1)
 		fuzz_fail("accepted delta gives a manifest that fails "
-		    "manifest_check");
+			  "manifest_check");
 	if (mdelta_save_at(dfd, "e.manifest", &m, &m, &b, NULL) == -1)
 		fuzz_fail("accepted delta cannot be saved again");
 	if (mdelta_load_at(dfd, "e.manifest", "fuzz", &m2, NULL) == -1)

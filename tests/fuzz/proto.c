@@ -12,7 +12,7 @@
  * bound; proto_recv never returns a frame longer than PROTO_FRAME_MAX,
  * never a KEEPALIVE, and says why when it stops.
  */
-#define _GNU_SOURCE		/* memfd_create */
+#define _GNU_SOURCE /* memfd_create */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +25,26 @@
 
 static unsigned char enc1[PROTO_FRAME_MAX], enc2[PROTO_FRAME_MAX];
 
-#define ROUND_TRIP(T, dec, enc, b, n) do {				\
-	T m1, m2;							\
-	size_t l1, l2;							\
-									\
-	memset(&m1, 0, sizeof(m1));					\
-	memset(&m2, 0, sizeof(m2));					\
-	if (dec(b, n, &m1) == -1) {					\
-		fuzz_check_err();					\
-		break;							\
-	}								\
-	l1 = enc(&m1, enc1);						\
-	if (dec(enc1, l1, &m2) == -1)					\
-		fuzz_fail(#dec ": an encoded message does not decode");	\
-	l2 = enc(&m2, enc2);						\
-	if (l1 != l2 || memcmp(enc1, enc2, l1) != 0)			\
-		fuzz_fail(#enc ": a message changed through a round trip"); \
-} while (0)
+#define ROUND_TRIP(T, dec, enc, b, n) \
+	do { \
+		T m1, m2; \
+		size_t l1, l2; \
+\
+		memset(&m1, 0, sizeof(m1)); \
+		memset(&m2, 0, sizeof(m2)); \
+		if (dec(b, n, &m1) == -1) { \
+			fuzz_check_err(); \
+			break; \
+		} \
+		l1 = enc(&m1, enc1); \
+		if (dec(enc1, l1, &m2) == -1) \
+			fuzz_fail( \
+			    #dec ": an encoded message does not decode"); \
+		l2 = enc(&m2, enc2); \
+		if (l1 != l2 || memcmp(enc1, enc2, l1) != 0) \
+			fuzz_fail( \
+			    #enc ": a message changed through a round trip"); \
+	} while (0)
 
 static void
 fuzz_need(const unsigned char *b, size_t n)
@@ -112,8 +115,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_check_err();
 		break;
 	case 1:
-		ROUND_TRIP(struct proto_push, proto_dec_push, proto_enc_push,
-		    b, n);
+		ROUND_TRIP(struct proto_push, proto_dec_push, proto_enc_push, b,
+		    n);
 		break;
 	case 2:
 		ROUND_TRIP(struct proto_content, proto_dec_content,
@@ -124,12 +127,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    proto_enc_result, b, n);
 		break;
 	case 4:
-		ROUND_TRIP(struct proto_state, proto_dec_state,
-		    proto_enc_state, b, n);
+		ROUND_TRIP(struct proto_state, proto_dec_state, proto_enc_state,
+		    b, n);
 		break;
 	case 5:
-		ROUND_TRIP(struct proto_error, proto_dec_error,
-		    proto_enc_error, b, n);
+		ROUND_TRIP(struct proto_error, proto_dec_error, proto_enc_error,
+		    b, n);
 		break;
 	case 6:
 		if (proto_dec_status(b, n, pkg) == -1)

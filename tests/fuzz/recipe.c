@@ -13,7 +13,7 @@
  * succeeds the output has exactly the size and the digest it was asked
  * for (that of the old copy's first size bytes, so copies can succeed).
  */
-#define _GNU_SOURCE		/* memfd_create */
+#define _GNU_SOURCE /* memfd_create */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +45,11 @@ fuzz_recipe_frame(const unsigned char *b, size_t n)
 	l1 = proto_enc_recipe(&m1, enc1);
 	if (proto_dec_recipe(enc1, l1, &m2) == -1)
 		fuzz_fail("proto_dec_recipe: an encoded message does not "
-		    "decode");
+			  "decode");
 	l2 = proto_enc_recipe(&m2, enc2);
 	if (l1 != l2 || memcmp(enc1, enc2, l1) != 0)
 		fuzz_fail("proto_enc_recipe: a message changed through a "
-		    "round trip");
+			  "round trip");
 }
 
 struct cut {
@@ -95,8 +95,9 @@ fuzz_apply(const unsigned char *b, size_t n)
 		return;
 	for (i = 0; i < OLD_SIZE; i++)
 		old[i] = (unsigned char)(i * 2654435761u >> 13);
-	if (digest_init(&dg) == -1 || digest_update(&dg, old,
-	    size < OLD_SIZE ? (size_t)size : OLD_SIZE) == -1 ||
+	if (digest_init(&dg) == -1 ||
+	    digest_update(&dg, old,
+		size < OLD_SIZE ? (size_t)size : OLD_SIZE) == -1 ||
 	    digest_final(&dg, d) == -1)
 		abort();
 	if ((ofd = memfd_create("old", 0)) == -1 ||
@@ -106,8 +107,8 @@ fuzz_apply(const unsigned char *b, size_t n)
 	c.b = b + 3;
 	c.n = n - 3;
 	c.off = 0;
-	rc = recipe_apply(ofd, OLD_SIZE, out, "out", d, size, cut_next, &c,
-	    buf, sizeof(buf), &drift);
+	rc = recipe_apply(ofd, OLD_SIZE, out, "out", d, size, cut_next, &c, buf,
+	    sizeof(buf), &drift);
 	if (fstat(out, &st) == -1)
 		abort();
 	if ((uint64_t)st.st_size > size)

@@ -11,7 +11,7 @@
  * and equals the file name, and it is written back as exactly the bytes
  * read; a refusal says why.
  */
-#define _GNU_SOURCE		/* open_memstream, memmem */
+#define _GNU_SOURCE /* open_memstream, memmem */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +63,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (j.argv[i] == NULL)
 			fuzz_fail("accepted job has a NULL argument");
 	if (!retryjob_tool_valid(j.argv[0]))
-		fuzz_fail("accepted job runs a program that is no pkgdist tool");
+		fuzz_fail(
+		    "accepted job runs a program that is no pkgdist tool");
 	if (!retryjob_id_valid(j.id) || strcmp(j.id, name) != 0)
 		fuzz_fail("accepted job's id is invalid or not its file name");
 	if ((fp = open_memstream(&out, &outlen)) == NULL)

@@ -137,8 +137,8 @@ test_hostile(void)
 	tap_ok(parses(good, "office97@dp2", 0), "a well-formed job parses");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = variant(bad[i].from, bad[i].to);
-		tap_ok(
-		    !parses(s, "office97@dp2", 0), "refused: %s", bad[i].what);
+		tap_ok(!parses(s, "office97@dp2", 0), "refused: %s",
+		    bad[i].what);
 		free(s);
 	}
 	tap_ok(!parses(good, "office97@dp2", 1),
@@ -393,16 +393,17 @@ test_pkgpush_argv(void)
 	same = outc == 12;
 	for (i = 0; same && i < outc; i++)
 		same = strcmp(out[i], wabbr[i]) == 0;
-	tap_ok(same, "every abbreviation in its full spelling; every --onl "
-		     "and --vers dropped, whatever its spelling");
-	tap_ok(strcmp(abbr[1], "--al") == 0 && strcmp(abbr[7], "office97") ==
-		0, "the caller's argv is not permuted");
+	tap_ok(same,
+	    "every abbreviation in its full spelling; every --onl "
+	    "and --vers dropped, whatever its spelling");
+	tap_ok(strcmp(abbr[1], "--al") == 0 && strcmp(abbr[7], "office97") == 0,
+	    "the caller's argv is not permuted");
 	retryjob_argv_free(outc, out);
 	out = NULL;
 
 	tap_ok(retryjob_pkgpush_argv(3, bad, "hj:ns:", lo, drop, "dp1", 1,
-		   &outc, &out) == -1 && out == NULL &&
-		strstr(err_get(), "--nosuch") != NULL,
+		   &outc, &out) == -1 &&
+		out == NULL && strstr(err_get(), "--nosuch") != NULL,
 	    "an option pkgpush does not know is refused by name");
 }
 
@@ -431,17 +432,19 @@ check_cmd(const char *store, bool ok, const char *want_err, const char *what,
 	retryjob_free(&j);
 }
 
-#define CMD(ok, err, what, ...)                                                \
-	do {                                                                   \
-		char *v[] = { __VA_ARGS__, NULL };                             \
-		check_cmd(store, ok, err, what, (int)(sizeof(v) / sizeof(v[0])) - 1, v); \
+#define CMD(ok, err, what, ...) \
+	do { \
+		char *v[] = { __VA_ARGS__, NULL }; \
+		check_cmd(store, ok, err, what, \
+		    (int)(sizeof(v) / sizeof(v[0])) - 1, v); \
 	} while (0)
 
 static void
 test_command_check(void)
 {
-	char store[] = "/tmp/pkgdist-unit.XXXXXX", other[] =
-	    "/tmp/pkgdist-unit.XXXXXX", cwd[4096], rel[4200], eq[4200];
+	char store[] = "/tmp/pkgdist-unit.XXXXXX",
+	     other[] = "/tmp/pkgdist-unit.XXXXXX", cwd[4096], rel[4200],
+	     eq[4200];
 
 	if (mkdtemp(store) == NULL || mkdtemp(other) == NULL ||
 	    getcwd(cwd, sizeof(cwd)) == NULL) {
@@ -461,8 +464,8 @@ test_command_check(void)
 	    "--only", "dp1", "office97");
 	CMD(false, "its store", "-sANOTHER joined", "pkgstage", "add",
 	    "office97", "/src", "-s/");
-	CMD(false, "'--onl' is not one", "an abbreviation", "pkgpush",
-	    "--onl", "dp1", "office97");
+	CMD(false, "'--onl' is not one", "an abbreviation", "pkgpush", "--onl",
+	    "dp1", "office97");
 	CMD(false, "'--serve' is not one", "pkgpush --serve", "pkgpush",
 	    "--serve", "/x");
 	CMD(false, "'-o' is not one", "pkgdiff scan -o", "pkgdiff", "scan",
@@ -483,8 +486,8 @@ test_command_check(void)
 	    "--version", "5", "--manifest", "/m", "office97", "/src");
 	CMD(true, "", "pkgstage import", "pkgstage", "import", "--trust",
 	    "/k.pub", "/f.pkg");
-	CMD(false, "without a subcommand", "pkgstage alone", "pkgstage",
-	    "-s", store);
+	CMD(false, "without a subcommand", "pkgstage alone", "pkgstage", "-s",
+	    store);
 	CMD(false, "'--verify=x' is not one", "a value to a flag", "pkgpush",
 	    "--verify=x", "office97");
 	CMD(false, "without its value", "a value missing", "pkgpush",
@@ -493,8 +496,8 @@ test_command_check(void)
 	    "-s", store, "office97", "/src", "--inplace", "--dp", "dp1");
 	CMD(false, "'-o' is not one", "pkgdist-update -o", "pkgdist-update",
 	    "office97", "/src", "-o", "/x");
-	CMD(true, "", "after --, words are operands", "pkgdiff", "verify",
-	    "--", "-o", "/src");
+	CMD(true, "", "after --, words are operands", "pkgdiff", "verify", "--",
+	    "-o", "/src");
 	rmdir(store);
 	rmdir(other);
 }

@@ -33,24 +33,22 @@ render(const struct manifest *m)
 	return buf;
 }
 
-static const char *OLD =
-    "pkgdist-manifest 1\n"
-    "d 0755 0 10 - a\n"
-    "f 0644 3 10 " H1 " a/keep\n"
-    "f 0644 3 10 " H1 " a/mod\n"
-    "f 0644 3 10 " H1 " a/perm\n"
-    "d 0755 0 10 - gone\n"
-    "f 0644 3 10 " H1 " gone/x\n"
-    "l 0777 6 10 - link -> a/keep\n";
+static const char *OLD = "pkgdist-manifest 1\n"
+			 "d 0755 0 10 - a\n"
+			 "f 0644 3 10 " H1 " a/keep\n"
+			 "f 0644 3 10 " H1 " a/mod\n"
+			 "f 0644 3 10 " H1 " a/perm\n"
+			 "d 0755 0 10 - gone\n"
+			 "f 0644 3 10 " H1 " gone/x\n"
+			 "l 0777 6 10 - link -> a/keep\n";
 
-static const char *NEW =
-    "pkgdist-manifest 1\n"
-    "d 0755 0 10 - a\n"
-    "f 0644 3 10 " H1 " a/keep\n"
-    "f 0644 5 11 " H2 " a/mod\n"
-    "f 0600 3 12 " H1 " a/perm\n"
-    "f 0644 3 10 " H2 " added\n"
-    "l 0777 5 10 - link -> a/mod\n";
+static const char *NEW = "pkgdist-manifest 1\n"
+			 "d 0755 0 10 - a\n"
+			 "f 0644 3 10 " H1 " a/keep\n"
+			 "f 0644 5 11 " H2 " a/mod\n"
+			 "f 0600 3 12 " H1 " a/perm\n"
+			 "f 0644 3 10 " H2 " added\n"
+			 "l 0777 5 10 - link -> a/mod\n";
 
 /* The change list from a to b, rendered and parsed back. */
 static int
@@ -79,8 +77,7 @@ changes_of(const struct manifest *a, const struct manifest *b,
 /* The one-line list refused against the manifest text from (applying
  * uses up its base, so each case loads its own). */
 static void
-refused(const char *from, const char *list, const char *want,
-    const char *title)
+refused(const char *from, const char *list, const char *want, const char *title)
 {
 	struct change_file cf;
 	struct manifest base, out;
@@ -93,7 +90,7 @@ refused(const char *from, const char *list, const char *want,
 		return;
 	}
 	tap_ok(changes_apply(&base, &cf, &out, "v1", &bad) == -1 &&
-	    strstr(err_get(), want) != NULL && out.n == 0 && bad == 0,
+		strstr(err_get(), want) != NULL && out.n == 0 && bad == 0,
 	    "%s: %s", title, err_get());
 	manifest_free(&base);
 	change_file_free(&cf);
@@ -115,8 +112,8 @@ main(void)
 	k = changes_of(&a, &b, &cf);
 	tap_ok(k == 0 && cf.n == 6, "the change list parses back (%zu lines)",
 	    cf.n);
-	tap_ok(changes_apply(&a, &cf, &out, "v1", NULL) == 0,
-	    "it applies: %s", err_get());
+	tap_ok(changes_apply(&a, &cf, &out, "v1", NULL) == 0, "it applies: %s",
+	    err_get());
 	ra = render(&out);
 	rb = render(&b);
 	tap_ok(strcmp(ra, rb) == 0,
@@ -128,7 +125,8 @@ main(void)
 
 	refused(OLD, "A f 0644 3 10 " H1 " a/keep\n", "already",
 	    "an addition of a path that is there is refused");
-	refused(OLD, "M f 0644 3 10 " H1 " nothere\n", "'M nothere' does "
+	refused(OLD, "M f 0644 3 10 " H1 " nothere\n",
+	    "'M nothere' does "
 	    "not apply to 'v1': the base lacks the path",
 	    "a change of a path that is not there is refused");
 	refused(OLD, "A f 0644 3 10 " H1 " a/keep/under\n", "a/keep",

@@ -103,35 +103,37 @@ main(void)
 	sha(data, sizeof(data), d);
 
 	fd = tmpfile_fd();
-	tap_ok(copy(data, sizeof(data), 65536, d, sizeof(data), fd,
-	    &fault) == 0 && fault == CHECKED_NONE &&
-	    fd_size(fd) == (off_t)sizeof(data),
+	tap_ok(copy(data, sizeof(data), 65536, d, sizeof(data), fd, &fault) ==
+		    0 &&
+		fault == CHECKED_NONE && fd_size(fd) == (off_t)sizeof(data),
 	    "the right bytes are written whole: %s", err_get());
 	close(fd);
 
 	/* One byte more than the size: stopped before it is written. */
 	fd = tmpfile_fd();
 	tap_ok(copy(data, sizeof(data), 1000, d, sizeof(data) - 1, fd,
-	    &fault) == -1 && fault == CHECKED_CONTENT &&
-	    strstr(err_get(), "longer than its size") != NULL &&
-	    fd_size(fd) < (off_t)sizeof(data) - 1,
+		   &fault) == -1 &&
+		fault == CHECKED_CONTENT &&
+		strstr(err_get(), "longer than its size") != NULL &&
+		fd_size(fd) < (off_t)sizeof(data) - 1,
 	    "a byte beyond the size is refused, unwritten: %s", err_get());
 	close(fd);
 
 	fd = tmpfile_fd();
 	tap_ok(copy(data, sizeof(data) - 1, 65536, d, sizeof(data), fd,
-	    &fault) == -1 && fault == CHECKED_CONTENT &&
-	    strstr(err_get(), "bytes, 300000 expected") != NULL,
+		   &fault) == -1 &&
+		fault == CHECKED_CONTENT &&
+		strstr(err_get(), "bytes, 300000 expected") != NULL,
 	    "a short content fails: %s", err_get());
 	close(fd);
 
 	data[12345] ^= 1;
 	fd = tmpfile_fd();
-	tap_ok(copy(data, sizeof(data), 65536, d, sizeof(data), fd,
-	    &fault) == -1 && fault == CHECKED_CONTENT &&
-	    strstr(err_get(), "digest mismatch (damaged)") != NULL,
-	    "other bytes fail, worded with the caller's note: %s",
-	    err_get());
+	tap_ok(copy(data, sizeof(data), 65536, d, sizeof(data), fd, &fault) ==
+		    -1 &&
+		fault == CHECKED_CONTENT &&
+		strstr(err_get(), "digest mismatch (damaged)") != NULL,
+	    "other bytes fail, worded with the caller's note: %s", err_get());
 	close(fd);
 	data[12345] ^= 1;
 
@@ -146,15 +148,17 @@ main(void)
 	two[0].fd = fd;
 	two[0].what = "out";
 	tap_ok(checked_copy(&src, d, sizeof(data), two, 1, NULL, &fault) ==
-	    -1 && fault == CHECKED_SOURCE && err_errno() == EIO,
+		    -1 &&
+		fault == CHECKED_SOURCE && err_errno() == EIO,
 	    "a source that fails is the source's fault: %s", err_get());
 	close(fd);
 
 	/* A closed output: the output's fault, errno kept. */
 	fd = tmpfile_fd();
 	close(fd);
-	tap_ok(copy(data, sizeof(data), 65536, d, sizeof(data), fd,
-	    &fault) == -1 && fault == CHECKED_OUTPUT && err_errno() == EBADF,
+	tap_ok(copy(data, sizeof(data), 65536, d, sizeof(data), fd, &fault) ==
+		    -1 &&
+		fault == CHECKED_OUTPUT && err_errno() == EBADF,
 	    "an output that fails is the output's fault: %s", err_get());
 
 	/* Two outputs, one of them none (-1). */
@@ -168,8 +172,8 @@ main(void)
 	two[0].what = "none";
 	two[1].fd = fd2;
 	two[1].what = "tee";
-	tap_ok(checked_copy(&src, d, sizeof(data), two, 2, NULL, &fault) ==
-	    0 && fd_size(fd2) == (off_t)sizeof(data),
+	tap_ok(checked_copy(&src, d, sizeof(data), two, 2, NULL, &fault) == 0 &&
+		fd_size(fd2) == (off_t)sizeof(data),
 	    "an output of -1 is skipped, the other written: %s", err_get());
 	close(fd);
 
@@ -177,15 +181,17 @@ main(void)
 	in = fd2;
 	fd = tmpfile_fd();
 	tap_ok(lseek(in, 0, SEEK_SET) == 0 &&
-	    checked_copy_fd(in, "in", buf, sizeof(buf), d, sizeof(data), fd,
-	    "out", &fault) == 0 && fd_size(fd) == (off_t)sizeof(data),
+		checked_copy_fd(in, "in", buf, sizeof(buf), d, sizeof(data), fd,
+		    "out", &fault) == 0 &&
+		fd_size(fd) == (off_t)sizeof(data),
 	    "checked_copy_fd copies a file in buffer-sized reads: %s",
 	    err_get());
 	close(fd);
 	fd = tmpfile_fd();
 	tap_ok(lseek(in, 0, SEEK_SET) == 0 &&
-	    checked_copy_fd(in, "in", buf, sizeof(buf), d, sizeof(data) + 1,
-	    fd, "out", &fault) == -1 && fault == CHECKED_CONTENT,
+		checked_copy_fd(in, "in", buf, sizeof(buf), d, sizeof(data) + 1,
+		    fd, "out", &fault) == -1 &&
+		fault == CHECKED_CONTENT,
 	    "checked_copy_fd: a file shorter than its size fails: %s",
 	    err_get());
 	close(fd);

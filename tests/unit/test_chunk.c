@@ -125,14 +125,16 @@ main(void)
 
 	chunk_params_default(&p);
 	tap_ok(p.avg == CHUNK_AVG_DEFAULT && p.min == p.avg / 4 &&
-	    p.max == p.avg * 4, "default parameters: min avg/4, max 4 avg");
+		p.max == p.avg * 4,
+	    "default parameters: min avg/4, max 4 avg");
 	ok = chunk_params_for(3000, &small) == -1 && *err_get() != '\0';
 	tap_ok(ok, "an average that is not a power of two is refused: %s",
 	    err_get());
 	tap_ok(chunk_params_for(64, &small) == -1,
 	    "an average below the bound is refused");
 	tap_ok(chunk_params_for(4096, &small) == 0 && small.min == 1024 &&
-	    small.max == 16384, "4096: min 1024, max 16384");
+		small.max == 16384,
+	    "4096: min 1024, max 16384");
 
 	data = malloc(SIZE + 4096);
 	ins = malloc(SIZE + 4096);
@@ -143,13 +145,21 @@ main(void)
 	ok = chunk(data, SIZE, SIZE, &p, &a) == 0;
 	tap_ok(ok && well_formed(&a, &p, data, SIZE),
 	    "8 MiB random: %zu chunks, each within min and max, ids the "
-	    "SHA-256 of their bytes, consecutive, covering all", a.n);
-	tap_ok(a.n > 0 && SIZE / a.n > p.avg / 2 && SIZE / a.n < p.avg * 2,
-	    "the mean chunk (%zu bytes) is near the average (%lu)",
-	    a.n > 0 ? SIZE / a.n : 0, (unsigned long)p.avg);
+	    "SHA-256 of their bytes, consecutive, covering all",
+	    a.n);
+	tap_ok(a.n > 0 && SIZE / a.n > p.avg / 2 &&
+		    SIZE /
+			a.n<p.avg * 2,
+			    "the mean chunk (%zu bytes) is near the average "
+			    "(%lu)",
+			    a.n> 0 ?
+		SIZE / a.n :
+		0,
+	    (unsigned long)p.avg);
 
 	ok = chunk(data, SIZE, 0, &p, &b) == 0;
-	tap_ok(ok && same(&a, &b), "fed in random pieces: the same cuts "
+	tap_ok(ok && same(&a, &b),
+	    "fed in random pieces: the same cuts "
 	    "and ids");
 	chunk_list_free(&b);
 	ok = chunk(data, 1 << 20, 1, &p, &b) == 0 &&
@@ -164,8 +174,8 @@ main(void)
 	ok = chunk(ins, SIZE + 100, SIZE, &p, &b) == 0;
 	k = ok ? shared(&a, &b) : 0;
 	tap_ok(ok && k + 2 >= b.n && k + 2 >= a.n,
-	    "100 bytes inserted at the start: %zu of %zu chunks unchanged",
-	    k, b.n);
+	    "100 bytes inserted at the start: %zu of %zu chunks unchanged", k,
+	    b.n);
 	for (i = 0, off = 0; ok && i < b.n; i++)
 		if (b.v[i].off > 2 * (uint64_t)p.max) {
 			off = i;
@@ -180,15 +190,15 @@ main(void)
 		if (j == a.n || a.v[j].len != b.v[i].len)
 			ok = 0;
 	}
-	tap_ok(ok, "beyond the first two max lengths every cut is the old "
+	tap_ok(ok,
+	    "beyond the first two max lengths every cut is the old "
 	    "one moved by 100 bytes");
 	chunk_list_free(&b);
 
 	/* A run of zeros: the hash settles; cuts are forced at max or
 	 * come at min, never outside. */
 	memset(ins, 0, SIZE);
-	ok = chunk(ins, SIZE, 0, &p, &b) == 0 && well_formed(&b, &p, ins,
-	    SIZE);
+	ok = chunk(ins, SIZE, 0, &p, &b) == 0 && well_formed(&b, &p, ins, SIZE);
 	tap_ok(ok, "8 MiB of zeros: %zu chunks, within min and max", b.n);
 	chunk_list_free(&b);
 
@@ -196,8 +206,9 @@ main(void)
 	tap_ok(ok && b.n == 0 && b.size == 0, "empty input: no chunk");
 	chunk_list_free(&b);
 	ok = chunk(data, 1, 1, &p, &b) == 0;
-	tap_ok(ok && b.n == 1 && b.v[0].len == 1 && well_formed(&b, &p,
-	    data, 1), "one byte: one chunk of one byte, its SHA-256");
+	tap_ok(ok && b.n == 1 && b.v[0].len == 1 &&
+		well_formed(&b, &p, data, 1),
+	    "one byte: one chunk of one byte, its SHA-256");
 	chunk_list_free(&b);
 	ok = chunk(data, p.min - 1, 0, &p, &b) == 0;
 	tap_ok(ok && b.n == 1 && b.v[0].len == p.min - 1,

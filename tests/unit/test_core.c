@@ -43,8 +43,10 @@ test_err(void)
 {
 	errno = ENOSPC;
 	err_sys("cannot write '%s'", "x");
-	tap_ok(strcmp(err_get(), "cannot write 'x': No space left on device")
-	    == 0 && err_errno() == ENOSPC, "err_sys appends strerror and "
+	tap_ok(strcmp(err_get(), "cannot write 'x': No space left on device") ==
+		    0 &&
+		err_errno() == ENOSPC,
+	    "err_sys appends strerror and "
 	    "keeps errno");
 	err_prefix("dp2: ");
 	tap_ok(strncmp(err_get(), "dp2: cannot write", 17) == 0,
@@ -66,14 +68,16 @@ test_atomic(int dirfd)
 	tap_ok(atomic_write_file(dirfd, "f", "hello\n", 6, 0444) == 0,
 	    "atomic_write_file succeeds");
 	tap_ok(io_slurp(dirfd, "f", 100, &buf, &len) == 0 && len == 6 &&
-	    memcmp(buf, "hello\n", 6) == 0, "the file has the bytes written");
+		memcmp(buf, "hello\n", 6) == 0,
+	    "the file has the bytes written");
 	free(buf);
-	tap_ok(fstatat(dirfd, "f", &st, 0) == 0 && (st.st_mode & 07777) ==
-	    0444, "the file has the mode asked for");
+	tap_ok(fstatat(dirfd, "f", &st, 0) == 0 && (st.st_mode & 07777) == 0444,
+	    "the file has the mode asked for");
 	tap_ok(count_tmp(dirfd) == 0, "no temporary file is left");
 
 	tap_ok(atomic_open(&af, dirfd, "f", 0644) == 0 &&
-	    atomic_write(&af, "new", 3) == 0, "a second write starts");
+		atomic_write(&af, "new", 3) == 0,
+	    "a second write starts");
 	atomic_abort(&af);
 	tap_ok(io_slurp(dirfd, "f", 100, &buf, &len) == 0 && len == 6,
 	    "an aborted write leaves the old file whole");
@@ -109,9 +113,11 @@ test_lock(int dirfd)
 	tap_ok(l1 >= 0, "an exclusive lock is taken");
 	if ((pid = fork()) == 0)
 		_exit(lock_acquire(dirfd, "lk", false, 0.2) == -1 &&
-		    err_errno() == EWOULDBLOCK &&
-		    strstr(err_get(), "locked by another process") != NULL ?
-		    0 : 1);
+			    err_errno() == EWOULDBLOCK &&
+			    strstr(err_get(), "locked by another process") !=
+				NULL ?
+			0 :
+			1);
 	waitpid(pid, &status, 0);
 	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "another process times out with a clear message");
@@ -161,10 +167,11 @@ test_remove_tree(int dirfd)
 	close(fd);
 	fchmodat(dirfd, "t/sub", 0555, 0);
 	fchmodat(dirfd, "t", 0555, 0);
-	tap_ok(io_remove_tree(dirfd, "t") == 0, "io_remove_tree removes a "
+	tap_ok(io_remove_tree(dirfd, "t") == 0,
+	    "io_remove_tree removes a "
 	    "read-only tree");
 	tap_ok(faccessat(dirfd, "t", F_OK, AT_SYMLINK_NOFOLLOW) == -1 &&
-	    faccessat(dirfd, "outside/keep", F_OK, 0) == 0,
+		faccessat(dirfd, "outside/keep", F_OK, 0) == 0,
 	    "it does not follow a link out of the tree");
 	tap_ok(io_remove_tree(dirfd, "missing") == 0,
 	    "removing a missing tree is success");
@@ -184,8 +191,10 @@ test_digest(int dirfd)
 	    "digest_fd hashes a file");
 	close(fd);
 	digest_hex(d, hex);
-	tap_ok(strcmp(hex, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c"
-	    "d15d6c15b0f00a08") == 0, "SHA-256 of 'test' is the known value");
+	tap_ok(strcmp(hex,
+		   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c"
+		   "d15d6c15b0f00a08") == 0,
+	    "SHA-256 of 'test' is the known value");
 	tap_ok(digest_unhex(hex, DIGEST_HEXLEN, d) == 0,
 	    "lowercase hex parses");
 	hex[0] = 'F';

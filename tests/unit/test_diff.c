@@ -89,20 +89,22 @@ test_sides(FILE *out)
 	tap_ok(strstr(dirs, "x") != NULL && strstr(dirs, "y") != NULL,
 	    "the list names both files");
 	tap_ok(diff_sides(at("ma"), at("mb"), 1, out, NULL, &n) == 0 &&
-	    n == 2 && strcmp(text(out), dirs) == 0,
+		n == 2 && strcmp(text(out), dirs) == 0,
 	    "two manifest files, streamed: the same list");
-	tap_ok(diff_sides(at("a"), at("mb"), 1, out, NULL, &n) == 0 &&
-	    n == 2 && strcmp(text(out), dirs) == 0,
+	tap_ok(diff_sides(at("a"), at("mb"), 1, out, NULL, &n) == 0 && n == 2 &&
+		strcmp(text(out), dirs) == 0,
 	    "a directory and a manifest: the same list");
 	change_stat_init(&st);
 	tap_ok(diff_sides(at("ma"), at("mb"), 1, out, &st, &n) == 0 &&
-	    st.added == 1 && st.modified == 1 && st.bytes == 3 &&
-	    text(out)[0] == '\0', "--stat counts, writes no change line");
+		st.added == 1 && st.modified == 1 && st.bytes == 3 &&
+		text(out)[0] == '\0',
+	    "--stat counts, writes no change line");
 	tap_ok(diff_sides(at("ma"), at("bad"), 1, out, NULL, &n) == -1 &&
-	    text(out)[0] == '\0', "a bad line late in a manifest: nothing "
+		text(out)[0] == '\0',
+	    "a bad line late in a manifest: nothing "
 	    "written");
 	tap_ok(diff_sides("-", "-", 1, out, NULL, &n) == -1 &&
-	    strcmp(err_get(), "standard input can be only one side") == 0,
+		strcmp(err_get(), "standard input can be only one side") == 0,
 	    "standard input is one side at most");
 }
 
@@ -121,20 +123,27 @@ test_verify(FILE *out)
 	long long n = -1;
 	struct stat st;
 
-	tap_ok(diff_verify(at("ma"), at("a"), 1, NULL, false, note, out,
-	    &n) == 0 && n == 0 && text(out)[0] == '\0', "no drift");
-	tap_ok(diff_verify(at("ma"), at("b"), 1, NULL, false, note, out,
-	    &n) == 0 && n == 2 && text(out)[0] != '\0', "drift: two changes");
-	tap_ok(diff_verify(at("ma"), at("ma"), 1, NULL, false, note, out,
-	    &n) == -1 && strstr(err_get(), "not a directory") != NULL,
+	tap_ok(diff_verify(at("ma"), at("a"), 1, NULL, false, note, out, &n) ==
+		    0 &&
+		n == 0 && text(out)[0] == '\0',
+	    "no drift");
+	tap_ok(diff_verify(at("ma"), at("b"), 1, NULL, false, note, out, &n) ==
+		    0 &&
+		n == 2 && text(out)[0] != '\0',
+	    "drift: two changes");
+	tap_ok(diff_verify(at("ma"), at("ma"), 1, NULL, false, note, out, &n) ==
+		    -1 &&
+		strstr(err_get(), "not a directory") != NULL,
 	    "a tree that is no directory");
 	put("cache", "garbage\n");
-	tap_ok(diff_verify(at("ma"), at("a"), 1, at("cache"), false, note,
-	    out, &n) == 0 && n == 0 && noted == 1,
+	tap_ok(diff_verify(at("ma"), at("a"), 1, at("cache"), false, note, out,
+		   &n) == 0 &&
+		n == 0 && noted == 1,
 	    "a damaged --cache record is noted and read past");
 	tap_ok(stat(at("cache"), &st) == 0 && st.st_size > 8 &&
-	    diff_verify(at("ma"), at("a"), 1, at("cache"), false, note, out,
-	    &n) == 0 && n == 0 && noted == 1,
+		diff_verify(at("ma"), at("a"), 1, at("cache"), false, note, out,
+		    &n) == 0 &&
+		n == 0 && noted == 1,
 	    "the record is written anew and read next time");
 }
 

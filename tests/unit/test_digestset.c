@@ -29,7 +29,8 @@ main(void)
 {
 	struct rich r[6];
 	struct digestset_item *v = NULL;
-	static const char text[] = "pkgdist-manifest 1\n"
+	static const char text[] =
+	    "pkgdist-manifest 1\n"
 	    "d 0755 0 1 - a\n"
 	    "f 0644 3 1 "
 	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -89,10 +90,9 @@ main(void)
 	tap_ok(manifest_load_buf(text, strlen(text), "test", &m) == 0,
 	    "a manifest loads");
 	tap_ok(digestset_of_manifest(&m, &v, &n) == 0 && n == 2 &&
-	    (v[0].size == 0 || v[1].size == 0),
+		(v[0].size == 0 || v[1].size == 0),
 	    "a manifest's files give each content once, with its size");
 	free(v);
 	manifest_free(&m);
 	return tap_done();
 }
-

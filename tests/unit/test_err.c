@@ -59,19 +59,23 @@ main(void)
 	longpath[0] = '/';
 	errno = ENOENT;
 	err_sys("cannot open '%s'", longpath);
-	tap_ok(ends_with(err_get(), "'" /* path end */ ": No such file or "
-	    "directory") && strlen(err_get()) > PATH_MAX,
+	tap_ok(ends_with(err_get(),
+		   "'" /* path end */ ": No such file or "
+		   "directory") &&
+		strlen(err_get()) > PATH_MAX,
 	    "err_sys keeps the whole path and the errno text after it");
 	tap_ok(err_errno() == ENOENT, "err_sys saves errno");
 	err_prefix("dp1: %s: ", longpath);
 	n = strlen(err_get());
 	tap_ok(strncmp(err_get(), "dp1: /aaa", 9) == 0 &&
-	    ends_with(err_get(), ": No such file or directory") &&
-	    n > 2 * PATH_MAX, "err_prefix puts a long prefix in front, "
-	    "the cause stays at the end (%zu bytes)", n);
+		ends_with(err_get(), ": No such file or directory") &&
+		n > 2 * PATH_MAX,
+	    "err_prefix puts a long prefix in front, "
+	    "the cause stays at the end (%zu bytes)",
+	    n);
 	err_set("%s: %s", err_get(), "and more");
 	tap_ok(ends_with(err_get(), "directory: and more") &&
-	    strncmp(err_get(), "dp1: ", 5) == 0,
+		strncmp(err_get(), "dp1: ", 5) == 0,
 	    "err_set may format the current message itself");
 	err_code(EBUSY, "short");
 	tap_ok(strcmp(err_get(), "short") == 0 && err_errno() == EBUSY,
@@ -80,7 +84,7 @@ main(void)
 	if (pthread_create(&th, NULL, thread_main, NULL) == 0 &&
 	    pthread_join(th, (void **)&got) == 0 && got != NULL) {
 		tap_ok(ends_with(got, "its own reason") &&
-		    strcmp(err_get(), "main's") == 0,
+			strcmp(err_get(), "main's") == 0,
 		    "each thread has its own message");
 		free(got);
 	} else
@@ -92,8 +96,11 @@ main(void)
 	err_sys("first");
 	err_save(&sv);
 	err_set("the clean-up's own failure");
-	tap_ok(err_restore(&sv) == -1 && strcmp(err_get(), "first: No space "
-	    "left on device") == 0 && err_errno() == ENOSPC && sv.msg == NULL,
+	tap_ok(err_restore(&sv) == -1 &&
+		strcmp(err_get(),
+		    "first: No space "
+		    "left on device") == 0 &&
+		err_errno() == ENOSPC && sv.msg == NULL,
 	    "err_restore puts back the saved message and errno, and empties");
 	err_set("current");
 	tap_ok(err_restore(&sv) == -1 && strcmp(err_get(), "current") == 0,
@@ -106,8 +113,9 @@ main(void)
 	    pthread_join(th, NULL) == 0) {
 		err_restore(&sv);
 		tap_ok(ends_with(err_get(), ": Input/output error") &&
-		    strncmp(err_get(), "worker: /aaa", 12) == 0 &&
-		    err_errno() == EIO, "a worker's failure crosses threads "
+			strncmp(err_get(), "worker: /aaa", 12) == 0 &&
+			err_errno() == EIO,
+		    "a worker's failure crosses threads "
 		    "whole, errno included");
 	} else
 		tap_ok(0, "thread");

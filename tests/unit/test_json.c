@@ -45,18 +45,20 @@ test_strings(void)
 	    "other controls and DEL as \\u00XX");
 	tap_ok(writes("a\0b", 3, "\"a\\u0000b\""), "a NUL byte as \\u0000");
 	tap_ok(writes("caf\303\251 \342\202\254 \360\237\223\246", 14,
-	    "\"caf\303\251 \342\202\254 \360\237\223\246\""),
+		   "\"caf\303\251 \342\202\254 \360\237\223\246\""),
 	    "valid UTF-8 of 2, 3 and 4 bytes stands");
 	tap_ok(writes("\302\205\342\200\250\342\200\251", 8,
-	    "\"\\u0085\\u2028\\u2029\""), "C1 controls, U+2028/9 escaped");
+		   "\"\\u0085\\u2028\\u2029\""),
+	    "C1 controls, U+2028/9 escaped");
 	tap_ok(writes("a\377b\200", 4, "\"a\\udcffb\\udc80\""),
 	    "a byte that is not UTF-8 is \\udcXY (surrogateescape)");
 	tap_ok(writes("\300\257", 2, "\"\\udcc0\\udcaf\""),
 	    "an overlong '/' is two escaped bytes");
 	tap_ok(writes("\355\240\200", 3, "\"\\udced\\udca0\\udc80\""),
 	    "an encoded surrogate is three escaped bytes");
-	tap_ok(writes("\364\220\200\200", 4,
-	    "\"\\udcf4\\udc90\\udc80\\udc80\""), "above U+10FFFF is escaped");
+	tap_ok(
+	    writes("\364\220\200\200", 4, "\"\\udcf4\\udc90\\udc80\\udc80\""),
+	    "above U+10FFFF is escaped");
 	tap_ok(writes("x\342\202", 3, "\"x\\udce2\\udc82\""),
 	    "a sequence cut by the end of the string is escaped");
 	tap_ok(writes("\342\202x", 3, "\"\\udce2\\udc82x\""),
@@ -93,15 +95,16 @@ test_object(void)
 	json_object_end(&j);
 	json_array_end(&j);
 	json_object_end(&j);
-	tap_ok(json_done(&j, &text, &len) == 0 && strcmp(text,
-	    "{\"schema\":1,\"target\":\"dp1\",\"from\":null,"
-	    "\"big\":18446744073709551615,\"neg\":-9223372036854775808,"
-	    "\"ok\":true,\"no\":false,"
-	    "\"command\":[\"pkgpush\",\"--dp\",[],{}]}") == 0,
+	tap_ok(json_done(&j, &text, &len) == 0 &&
+		strcmp(text,
+		    "{\"schema\":1,\"target\":\"dp1\",\"from\":null,"
+		    "\"big\":18446744073709551615,\"neg\":-9223372036854775808,"
+		    "\"ok\":true,\"no\":false,"
+		    "\"command\":[\"pkgpush\",\"--dp\",[],{}]}") == 0,
 	    "an object with every kind of value");
 	fp = open_memstream(&mem, &memlen);
-	tap_ok(fp != NULL && json_line_write(&j, fp) == 0 &&
-	    fclose(fp) == 0 && memlen == len + 1 && mem[len] == '\n',
+	tap_ok(fp != NULL && json_line_write(&j, fp) == 0 && fclose(fp) == 0 &&
+		memlen == len + 1 && mem[len] == '\n',
 	    "json_line_write writes the line and a newline");
 	free(mem);
 	tap_ok(j.len == 0 && j.depth == 0, "and starts over");
@@ -129,20 +132,58 @@ refused(void (*build)(struct json *), const char *what)
 	return tap_ok(r, "refused: %s", what);
 }
 
-static void b_unclosed(struct json *j) { json_object_begin(j); }
-static void b_nokey(struct json *j) { json_object_begin(j);
-	json_int(j, 1); json_object_end(j); }
-static void b_keyinarray(struct json *j) { json_array_begin(j);
-	json_key(j, "k"); json_array_end(j); }
-static void b_dangling(struct json *j) { json_object_begin(j);
-	json_key(j, "k"); json_object_end(j); }
-static void b_mismatch(struct json *j) { json_object_begin(j);
-	json_array_end(j); }
-static void b_two(struct json *j) { json_int(j, 1); json_int(j, 2); }
-static void b_empty(struct json *j) { (void)j; }
-static void b_deep(struct json *j) { int i;
-	for (i = 0; i <= JSON_DEPTH; i++) json_array_begin(j);
-	for (i = 0; i <= JSON_DEPTH; i++) json_array_end(j); }
+static void
+b_unclosed(struct json *j)
+{
+	json_object_begin(j);
+}
+static void
+b_nokey(struct json *j)
+{
+	json_object_begin(j);
+	json_int(j, 1);
+	json_object_end(j);
+}
+static void
+b_keyinarray(struct json *j)
+{
+	json_array_begin(j);
+	json_key(j, "k");
+	json_array_end(j);
+}
+static void
+b_dangling(struct json *j)
+{
+	json_object_begin(j);
+	json_key(j, "k");
+	json_object_end(j);
+}
+static void
+b_mismatch(struct json *j)
+{
+	json_object_begin(j);
+	json_array_end(j);
+}
+static void
+b_two(struct json *j)
+{
+	json_int(j, 1);
+	json_int(j, 2);
+}
+static void
+b_empty(struct json *j)
+{
+	(void)j;
+}
+static void
+b_deep(struct json *j)
+{
+	int i;
+	for (i = 0; i <= JSON_DEPTH; i++)
+		json_array_begin(j);
+	for (i = 0; i <= JSON_DEPTH; i++)
+		json_array_end(j);
+}
 
 static void
 test_misuse(void)
@@ -162,9 +203,9 @@ test_misuse(void)
 static size_t
 rnd_string(unsigned char *s, size_t max)
 {
-	static const unsigned char pick[] = { 0x00, 0x01, 0x0a, 0x1f, '"',
-	    '\\', '/', 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf,
-	    0xe0, 0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 'a', ' ' };
+	static const unsigned char pick[] = { 0x00, 0x01, 0x0a, 0x1f, '"', '\\',
+		'/', 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0,
+		0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 'a', ' ' };
 	size_t n = (size_t)rand() % max, i;
 	int kind = rand() % 3;
 
@@ -203,7 +244,8 @@ static const char pycheck[] =
     "def back(x):\n"
     "    if isinstance(x, str): return x.encode('utf-8', 'surrogateescape')\n"
     "    if isinstance(x, list): return [back(y) for y in x]\n"
-    "    if isinstance(x, dict): return [(back(k), back(v)) for k, v in x.items()]\n"
+    "    if isinstance(x, dict): return [(back(k), back(v)) for k, v in "
+    "x.items()]\n"
     "    return x\n"
     "def want(t, v):\n"
     "    if t == 's': return bytes.fromhex(v)\n"
@@ -226,8 +268,8 @@ static const char pycheck[] =
 static void
 test_python(void)
 {
-	char dir[] = "/tmp/test_json.XXXXXX", data[64], script[64],
-	    cmd[256], res[64];
+	char dir[] = "/tmp/test_json.XXXXXX", data[64], script[64], cmd[256],
+	     res[64];
 	unsigned char s[64], k[16];
 	struct json j;
 	FILE *fp, *out;
@@ -254,14 +296,14 @@ test_python(void)
 	srand(14);
 	for (i = 0; i < 3000; i++) {
 		switch (i % 5) {
-		case 0:	/* a string */
+		case 0: /* a string */
 			n = rnd_string(s, sizeof(s));
 			json_string_len(&j, (const char *)s, n);
 			json_line_write(&j, fp);
 			fputs("s:", fp);
 			hex(fp, s, n);
 			break;
-		case 1:	/* an integer, often at an edge */
+		case 1: /* an integer, often at an edge */
 			v = (int64_t)((uint64_t)rand() << 33 ^
 			    (uint64_t)rand() << 2 ^ (uint64_t)rand());
 			if (rand() % 4 == 0)
@@ -270,7 +312,7 @@ test_python(void)
 			json_line_write(&j, fp);
 			fprintf(fp, "i:%" PRId64, v);
 			break;
-		case 2:	/* an object of one member, key and value random */
+		case 2: /* an object of one member, key and value random */
 			kn = rnd_string(k, sizeof(k));
 			n = rnd_string(s, sizeof(s));
 			/* C keys are NUL-terminated */
@@ -288,7 +330,7 @@ test_python(void)
 			fputc(';', fp);
 			hex(fp, s, n);
 			break;
-		case 3:	/* an array of strings */
+		case 3: /* an array of strings */
 			json_array_begin(&j);
 			w = rand() % 5;
 			{
@@ -313,14 +355,16 @@ test_python(void)
 				fprintf(fp, "a:%s", spec);
 			}
 			break;
-		default:	/* true, false, null */
+		default: /* true, false, null */
 			w = rand() % 3;
 			if (w == 2)
 				json_null(&j);
 			else
 				json_bool(&j, w == 1);
 			json_line_write(&j, fp);
-			fputs(w == 2 ? "n:" : w == 1 ? "b:true" : "b:false",
+			fputs(w == 2   ? "n:" :
+				w == 1 ? "b:true" :
+					 "b:false",
 			    fp);
 			break;
 		}
@@ -340,7 +384,8 @@ test_python(void)
 	}
 	tap_ok(cases == 3000 && bad == 0,
 	    "python3 json.loads gives back all of 3000 random values "
-	    "(%ld read, %ld differ)", cases, bad);
+	    "(%ld read, %ld differ)",
+	    cases, bad);
 	unlink(data);
 	unlink(script);
 	rmdir(dir);

@@ -76,7 +76,8 @@ fsize(const char *name)
 	struct stat st;
 
 	return fstatat(dirfd_, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ?
-	    st.st_size : -1;
+	    st.st_size :
+	    -1;
 }
 
 static void
@@ -104,10 +105,8 @@ refused(const char *name, const char *want, const char *title)
 	struct manifest m;
 	int rc = mdelta_load_at(dirfd_, name, "DP", &m, NULL);
 
-	if (!tap_ok(rc == -1 && strstr(err_get(), want) != NULL, "%s",
-	    title))
-		tap_diag("rc %d, error '%s', wanted '%s'", rc, err_get(),
-		    want);
+	if (!tap_ok(rc == -1 && strstr(err_get(), want) != NULL, "%s", title))
+		tap_diag("rc %d, error '%s', wanted '%s'", rc, err_get(), want);
 	manifest_free(&m);
 }
 
@@ -122,24 +121,27 @@ test_roundtrip(void)
 	mdelta_base_init(&b);
 	make(&m1, 400, 0, false, 1);
 	if (!tap_ok(mdelta_save_at(dirfd_, "t.manifest", NULL, &m1, &b,
-	    &bytes) == 0, "a first save writes"))
+			&bytes) == 0,
+		"a first save writes"))
 		tap_diag("%s", err_get());
 	tap_ok(strcmp(b.name, "base.1.1") == 0 && fsize("base.1.1") > 20000,
 	    "a first save writes a full base (base.1.1)");
 	bsz = fsize("base.1.1");
 	tap_ok(fsize("t.manifest") < 200 &&
-	    bytes == (uint64_t)(bsz + fsize("t.manifest")),
+		bytes == (uint64_t)(bsz + fsize("t.manifest")),
 	    "and an empty delta; the bytes counted are both files");
 	mdelta_base_free(&b);
 
 	tap_ok(mdelta_load_at(dirfd_, "t.manifest", "DP", &got, &b) == 0 &&
-	    same(&got, &m1) && strcmp(b.name, "base.1.1") == 0 &&
-	    b.nbase == 400, "the empty delta loads as the base");
+		same(&got, &m1) && strcmp(b.name, "base.1.1") == 0 &&
+		b.nbase == 400,
+	    "the empty delta loads as the base");
 	/* 10 changed, one added: a delta. */
 	make(&m2, 400, 10, true, 2);
 	bytes = 0;
 	tap_ok(mdelta_save_at(dirfd_, "t2.manifest", &got, &m2, &b, &bytes) ==
-	    0 && strcmp(b.name, "base.1.1") == 0 && fsize("base.2.1") == -1,
+		    0 &&
+		strcmp(b.name, "base.1.1") == 0 && fsize("base.2.1") == -1,
 	    "a small change is saved as a delta against the same base");
 	tap_ok(bytes == (uint64_t)fsize("t2.manifest") && bytes < 2000,
 	    "the delta is small (%llu bytes for 11 changes)",
@@ -147,31 +149,35 @@ test_roundtrip(void)
 	manifest_free(&got);
 	mdelta_base_free(&b);
 	tap_ok(mdelta_load_at(dirfd_, "t2.manifest", "DP", &got, &b) == 0 &&
-	    same(&got, &m2) && b.touched.n == 11,
+		same(&got, &m2) && b.touched.n == 11,
 	    "the delta loads as the manifest saved");
 	/* From the delta: 20 changed (the 10 again, 10 more), extra gone:
 	 * still against base.1.1, 20 lines. */
 	make(&m3, 400, 20, false, 3);
 	mdelta_base_init(&b2);
 	tap_ok(mdelta_save_at(dirfd_, "t3.manifest", &got, &m3, &b, NULL) ==
-	    0 && strcmp(b.name, "base.1.1") == 0,
+		    0 &&
+		strcmp(b.name, "base.1.1") == 0,
 	    "a delta from a delta stays against the base");
 	manifest_free(&got);
 	tap_ok(mdelta_load_at(dirfd_, "t3.manifest", "DP", &got, &b2) == 0 &&
-	    same(&got, &m3) && b2.touched.n == 20,
+		same(&got, &m3) && b2.touched.n == 20,
 	    "it is cumulative: the base with 20 changes");
 	manifest_free(&m3);
 	/* 101 changed: over a quarter of 400, a new base. */
 	make(&m3, 400, 101, false, 4);
 	tap_ok(mdelta_save_at(dirfd_, "t4.manifest", &got, &m3, &b2, NULL) ==
-	    0 && strcmp(b2.name, "base.4.1") == 0 && fsize("base.4.1") > 0,
+		    0 &&
+		strcmp(b2.name, "base.4.1") == 0 && fsize("base.4.1") > 0,
 	    "a delta past a quarter of the base writes a new base");
 	manifest_free(&got);
 	tap_ok(mdelta_load_at(dirfd_, "t4.manifest", "DP", &got, NULL) == 0 &&
-	    same(&got, &m3), "and loads as the manifest saved");
+		same(&got, &m3),
+	    "and loads as the manifest saved");
 	manifest_free(&got);
 	tap_ok(mdelta_load_at(dirfd_, "t2.manifest", "DP", &got, NULL) == 0 &&
-	    same(&got, &m2), "older deltas still load against the old base");
+		same(&got, &m2),
+	    "older deltas still load against the old base");
 	manifest_free(&got);
 	/* mdelta_load_path() reads a delta with its base, a manifest as
 	 * manifest_load() does. */
@@ -182,20 +188,22 @@ test_roundtrip(void)
 		tap_ok(mdelta_load_path(path, &got) == 0 && same(&got, &m2),
 		    "mdelta_load_path() reads a delta file with its base");
 		manifest_free(&got);
-		tap_ok(mdelta_path_is_delta(path) && manifest_load(path,
-		    &got) == -1, "manifest_load() reads full manifests only");
+		tap_ok(mdelta_path_is_delta(path) &&
+			manifest_load(path, &got) == -1,
+		    "manifest_load() reads full manifests only");
 		manifest_free(&got);
 	}
 	/* Collection: t.manifest .. t3 name base.1.1, t4 base.4.1. */
 	put("base.9.9", "stale\n");
 	tap_ok(mdelta_gc(dirfd_) == 0 && fsize("base.9.9") == -1 &&
-	    fsize("base.1.1") > 0 && fsize("base.4.1") > 0,
+		fsize("base.1.1") > 0 && fsize("base.4.1") > 0,
 	    "gc removes only the bases no delta names");
 	unlinkat(dirfd_, "t.manifest", 0);
 	unlinkat(dirfd_, "t2.manifest", 0);
 	unlinkat(dirfd_, "t3.manifest", 0);
 	tap_ok(mdelta_gc(dirfd_) == 0 && fsize("base.1.1") == -1 &&
-	    fsize("base.4.1") > 0, "a base goes once the last delta naming it "
+		fsize("base.4.1") > 0,
+	    "a base goes once the last delta naming it "
 	    "is gone");
 	manifest_free(&m1);
 	manifest_free(&m2);
@@ -231,20 +239,24 @@ static void
 test_hostile(void)
 {
 	const char *base = "pkgdist-manifest 1\n"
-	    "f 0444 3 10 " H1 " a\n"
-	    "f 0444 3 10 " H1 " b\n";
+			   "f 0444 3 10 " H1 " a\n"
+			   "f 0444 3 10 " H1 " b\n";
 	struct manifest m;
 	char *t;
 
 	hostile(base, "changes 1\n", "M f 0444 3 10 " H2 " b\n");
 	tap_ok(mdelta_load_at(dirfd_, "h.manifest", "DP", &m, NULL) == 0 &&
-	    m.n == 2 && m.v[1].digest[0] == 0x22, "a well-formed delta loads");
+		m.n == 2 && m.v[1].digest[0] == 0x22,
+	    "a well-formed delta loads");
 	manifest_free(&m);
 	hostile(base, "changes 2\n", "M f 0444 3 10 " H2 " b\n");
-	refused("h.manifest", "DP/h.manifest: 1 change lines, its header says 2 "
-	    "(truncated?)", "a delta with fewer lines than its count is refused");
+	refused("h.manifest",
+	    "DP/h.manifest: 1 change lines, its header says 2 "
+	    "(truncated?)",
+	    "a delta with fewer lines than its count is refused");
 	hostile(base, "changes 1\n", "A f 0444 3 10 " H2 " b\n");
-	refused("h.manifest", "DP/h.manifest:4: 'A b' does not apply to "
+	refused("h.manifest",
+	    "DP/h.manifest:4: 'A b' does not apply to "
 	    "'base.7.1': the base already has the path",
 	    "adding a path the base has is refused (file and line named)");
 	hostile(base, "changes 1\n", "D f 0444 3 10 " H1 " c\n");
@@ -259,17 +271,21 @@ test_hostile(void)
 	hostile(base, "changes 1\n", "A f 0444 3 10 " H2 " a/x\n");
 	refused("h.manifest", "DP/h.manifest:4: entry 'a/x' runs through 'a'",
 	    "a result with a path through a file is refused");
-	hostile(base, "changes 2\n", "M f 0444 3 10 " H2 " b\n"
+	hostile(base, "changes 2\n",
+	    "M f 0444 3 10 " H2 " b\n"
 	    "M f 0444 3 10 " H2 " a\n");
 	refused("h.manifest", "out of order", "unsorted lines are refused");
 	/* The base altered after the delta was written. */
 	hostile(base, "changes 0\n", "");
 	put("base.7.1", "pkgdist-manifest 1\n");
-	refused("h.manifest", "its base 'base.7.1' is not the file it was "
-	    "written against (SHA-256 differs", "a changed base is refused");
+	refused("h.manifest",
+	    "its base 'base.7.1' is not the file it was "
+	    "written against (SHA-256 differs",
+	    "a changed base is refused");
 	/* A base name that is not one. */
-	put("h.manifest", MDELTA_MAGIC "\nbase ../etc/passwd " H1 "\n"
-	    "changes 0\n");
+	put("h.manifest",
+	    MDELTA_MAGIC "\nbase ../etc/passwd " H1 "\n"
+			 "changes 0\n");
 	refused("h.manifest", "DP/h.manifest:2: malformed delta header line",
 	    "a base name with a slash is refused");
 	put("h.manifest", MDELTA_MAGIC "\nbase manifest " H1 "\nchanges 0\n");
@@ -297,11 +313,12 @@ test_hostile(void)
 	    "gc keeps a named base, even a link");
 	unlinkat(dirfd_, "h.manifest", 0);
 	tap_ok(mdelta_gc(dirfd_) == 0 && fsize("base.7.1") == -1 &&
-	    fsize("elsewhere") > 0,
+		fsize("elsewhere") > 0,
 	    "gc removes an unnamed link as a base, not what it points to");
 	tap_ok(mdelta_name_valid("base.1.2") && !mdelta_name_valid("base.1") &&
-	    !mdelta_name_valid("base..1") && !mdelta_name_valid("base.1.") &&
-	    !mdelta_name_valid("base.1.2.3") && !mdelta_name_valid("v1.1"),
+		!mdelta_name_valid("base..1") &&
+		!mdelta_name_valid("base.1.") &&
+		!mdelta_name_valid("base.1.2.3") && !mdelta_name_valid("v1.1"),
 	    "base names are exactly base.N.K");
 }
 
@@ -309,8 +326,8 @@ int
 main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_mdelta.XXXXXX");
-	if (mkdtemp(dir) == NULL || (dirfd_ = open(dir, O_RDONLY |
-	    O_DIRECTORY)) == -1) {
+	if (mkdtemp(dir) == NULL ||
+	    (dirfd_ = open(dir, O_RDONLY | O_DIRECTORY)) == -1) {
 		perror("mkdtemp");
 		return 2;
 	}

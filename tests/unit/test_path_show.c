@@ -32,7 +32,7 @@ main(void)
 	tap_ok(shows("a\377b\200", "a\\377b\\200"),
 	    "bytes that are not UTF-8 are escaped");
 	tap_ok(shows("caf\303\251 \342\202\254 \360\237\223\246",
-	    "caf\303\251\\040\342\202\254\\040\360\237\223\246"),
+		   "caf\303\251\\040\342\202\254\\040\360\237\223\246"),
 	    "valid UTF-8 of 2, 3 and 4 bytes stands as it is");
 	tap_ok(shows("x\302\233y", "x\\302\\233y"),
 	    "a C1 control (U+009B, CSI) is escaped");

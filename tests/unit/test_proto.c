@@ -54,9 +54,8 @@ feed(struct proto *p, const void *bytes, size_t n, int *fdout)
 }
 
 /* A hello of this protocol version (2). */
-static const unsigned char hello1[16] = {
-	'P', 'K', 'G', 'D', 'I', 'S', 'T', 'R', 0, 0, 0, 2, 0, 0, 0, 0
-};
+static const unsigned char hello1[16] = { 'P', 'K', 'G', 'D', 'I', 'S', 'T',
+	'R', 0, 0, 0, 2, 0, 0, 0, 0 };
 
 static void
 test_hello(void)
@@ -74,7 +73,8 @@ test_hello(void)
 	tap_ok(proto_hello(&a) == 0 && a.peer_version == PROTO_VERSION,
 	    "hellos are exchanged: %s", err_get());
 	tap_ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-	    WEXITSTATUS(st) == 0, "the other side accepted the hello too");
+		WEXITSTATUS(st) == 0,
+	    "the other side accepted the hello too");
 	proto_free(&a);
 	proto_free(&b);
 	close(sv[0]);
@@ -84,16 +84,18 @@ test_hello(void)
 	    "a version 2 hello is accepted");
 	memcpy(h, hello1, 16);
 	h[11] = 1;
-	ok = proto_check_hello(h, 16, &v) == -1 && strstr(err_get(),
-	    "speaks versions 2 to 3, the peer version 1") != NULL;
+	ok = proto_check_hello(h, 16, &v) == -1 &&
+	    strstr(err_get(), "speaks versions 2 to 3, the peer version 1") !=
+		NULL;
 	tap_ok(ok, "the version before 2 is refused naming both: %s",
 	    err_get());
 	h[11] = 3;
 	tap_ok(proto_check_hello(h, 16, &v) == 0 && v == 3,
 	    "a version 3 hello is accepted");
 	h[11] = 4;
-	ok = proto_check_hello(h, 16, &v) == -1 && strstr(err_get(),
-	    "speaks versions 2 to 3, the peer version 4") != NULL;
+	ok = proto_check_hello(h, 16, &v) == -1 &&
+	    strstr(err_get(), "speaks versions 2 to 3, the peer version 4") !=
+		NULL;
 	tap_ok(ok, "a later version is refused naming both: %s", err_get());
 
 	/* A client of the release before 3 says 2: the server answers 2. */
@@ -108,18 +110,22 @@ test_hello(void)
 	tap_ok(ok, "a server answers a version 2 client in version 2: %s",
 	    err_get());
 	tap_ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-	    WEXITSTATUS(st) == 0, "and the client accepted that hello");
+		WEXITSTATUS(st) == 0,
+	    "and the client accepted that hello");
 	proto_free(&a);
 	proto_free(&b);
 	close(sv[0]);
 	close(sv[1]);
-	tap_ok(proto_check_hello((const unsigned char *)"bash: pkgpush: n",
-	    16, &v) == -1 && strstr(err_get(), "\"bash: pkgpush: n\"") !=
-	    NULL, "a banner is refused and shown: %s", err_get());
+	tap_ok(proto_check_hello((const unsigned char *)"bash: pkgpush: n", 16,
+		   &v) == -1 &&
+		strstr(err_get(), "\"bash: pkgpush: n\"") != NULL,
+	    "a banner is refused and shown: %s", err_get());
 	memcpy(h, hello1, 16);
 	h[15] = 1;
-	tap_ok(proto_check_hello(h, 16, &v) == -1, "reserved bytes set: refused");
-	tap_ok(proto_check_hello(hello1, 8, &v) == -1, "a short hello: refused");
+	tap_ok(proto_check_hello(h, 16, &v) == -1,
+	    "reserved bytes set: refused");
+	tap_ok(proto_check_hello(hello1, 8, &v) == -1,
+	    "a short hello: refused");
 }
 
 static void
@@ -138,30 +144,31 @@ test_frames(void)
 	}
 	memset(big, 'x', sizeof(big));
 	tap_ok(proto_send(&a, PROTO_KEEPALIVE, NULL, 0) == 0 &&
-	    proto_send(&a, PROTO_DATA, big, sizeof(big)) == 0,
+		proto_send(&a, PROTO_DATA, big, sizeof(big)) == 0,
 	    "frames are sent");
 	tap_ok(proto_recv(&b, &t, &pl, &len) == 0 && t == PROTO_DATA &&
-	    len == sizeof(big) && memcmp(pl, big, len) == 0,
+		len == sizeof(big) && memcmp(pl, big, len) == 0,
 	    "a keepalive is skipped, the DATA frame arrives whole");
 	proto_send_error(&a, "no space\nleft", 28, false);
 	tap_ok(proto_recv(&b, &t, &pl, &len) == -1 &&
-	    strcmp(err_get(), "no space?left") == 0 && err_errno() == 28,
+		strcmp(err_get(), "no space?left") == 0 && err_errno() == 28,
 	    "an ERROR frame is a failure with its text (control bytes "
-	    "masked) and errno: %s", err_get());
+	    "masked) and errno: %s",
+	    err_get());
 	tap_ok(proto_send(&a, PROTO_END, NULL, 0) == 0 &&
-	    proto_expect(&b, PROTO_STATE, &pl, &len) == -1 &&
-	    strstr(err_get(), "expected STATE") != NULL,
+		proto_expect(&b, PROTO_STATE, &pl, &len) == -1 &&
+		strstr(err_get(), "expected STATE") != NULL,
 	    "an unexpected type is an error: %s", err_get());
 	tap_ok(proto_send(&a, PROTO_DATA, big, PROTO_FRAME_MAX + 1) == -1,
 	    "a frame above the maximum is not sent");
 	/* Nothing comes: the timeout fires. */
 	b.timeout = 0.2;
 	tap_ok(proto_recv(&b, &t, &pl, &len) == -1 &&
-	    strstr(err_get(), "no progress for 0.2 s") != NULL,
+		strstr(err_get(), "no progress for 0.2 s") != NULL,
 	    "a silent peer times out: %s", err_get());
 	close(sv[0]);
 	tap_ok(proto_recv(&b, &t, &pl, &len) == -1 &&
-	    strstr(err_get(), "connection closed by a") != NULL,
+		strstr(err_get(), "connection closed by a") != NULL,
 	    "end of input is 'connection closed': %s", err_get());
 	proto_free(&a);
 	proto_free(&b);
@@ -184,7 +191,7 @@ test_bad_input(void)
 	if (feed(&p, in, 24, &fd) == 0) {
 		tap_ok(proto_hello(&p) == 0, "hello from a file");
 		tap_ok(proto_recv(&p, &t, &pl, &len) == -1 &&
-		    strstr(err_get(), "4294967295 bytes") != NULL,
+			strstr(err_get(), "4294967295 bytes") != NULL,
 		    "an absurd length is refused: %s", err_get());
 		proto_free(&p);
 		close(fd);
@@ -193,7 +200,7 @@ test_bad_input(void)
 	if (feed(&p, in, 24, &fd) == 0) {
 		(void)proto_hello(&p);
 		tap_ok(proto_recv(&p, &t, &pl, &len) == -1 &&
-		    strstr(err_get(), "unknown type 63") != NULL,
+			strstr(err_get(), "unknown type 63") != NULL,
 		    "an unknown type is refused: %s", err_get());
 		proto_free(&p);
 		close(fd);
@@ -202,14 +209,14 @@ test_bad_input(void)
 	if (feed(&p, in, 27, &fd) == 0) {
 		(void)proto_hello(&p);
 		tap_ok(proto_recv(&p, &t, &pl, &len) == -1 &&
-		    strstr(err_get(), "connection closed") != NULL,
+			strstr(err_get(), "connection closed") != NULL,
 		    "a frame cut short is a closed connection: %s", err_get());
 		proto_free(&p);
 		close(fd);
 	}
 	if (feed(&p, "Last login: x\n", 14, &fd) == 0) {
 		tap_ok(proto_hello(&p) == -1 &&
-		    strstr(err_get(), "\"Last login: x\"") != NULL,
+			strstr(err_get(), "\"Last login: x\"") != NULL,
 		    "a banner instead of a hello: %s", err_get());
 		proto_free(&p);
 		close(fd);
@@ -240,13 +247,15 @@ test_codecs(void)
 	ph.manifest_len = 1234;
 	n = proto_enc_push(&ph, buf);
 	tap_ok(proto_dec_push(buf, n, &ph2) == 0 &&
-	    memcmp(&ph, &ph2, sizeof(ph)) == 0, "PUSH round trip");
+		memcmp(&ph, &ph2, sizeof(ph)) == 0,
+	    "PUSH round trip");
 	for (cut = 0, bad = 0; cut < n; cut++)
 		bad += proto_dec_push(buf, cut, &ph2) == -1;
 	tap_ok(bad == n, "every truncated PUSH is refused");
 	ph.manifest_len = PROTO_MANIFEST_MAX + 1;
 	n = proto_enc_push(&ph, buf);
-	tap_ok(proto_dec_push(buf, n, &ph2) == -1, "a huge manifest is refused");
+	tap_ok(proto_dec_push(buf, n, &ph2) == -1,
+	    "a huge manifest is refused");
 	ph.manifest_len = 1 << 20;
 	ph.manifest_zlen = 100;
 	n = proto_enc_push(&ph, buf);
@@ -259,7 +268,8 @@ test_codecs(void)
 	ph.manifest_len = 10;
 	strcpy(ph.package, "../etc");
 	n = proto_enc_push(&ph, buf);
-	tap_ok(proto_dec_push(buf, n, &ph2) == -1, "a bad package name is refused");
+	tap_ok(proto_dec_push(buf, n, &ph2) == -1,
+	    "a bad package name is refused");
 
 	memset(&c, 0, sizeof(c));
 	memset(c.digest, 7, DIGEST_LEN);
@@ -268,7 +278,8 @@ test_codecs(void)
 	c.stored = 100;
 	n = proto_enc_content(&c, buf);
 	tap_ok(proto_dec_content(buf, n, &c2) == 0 &&
-	    memcmp(&c, &c2, sizeof(c)) == 0, "CONTENT round trip");
+		memcmp(&c, &c2, sizeof(c)) == 0,
+	    "CONTENT round trip");
 	c.stored = 1000000;
 	n = proto_enc_content(&c, buf);
 	tap_ok(proto_dec_content(buf, n, &c2) == -1,
@@ -290,7 +301,8 @@ test_codecs(void)
 	strcpy(r.msg, "/srv/dp: No space left on device");
 	n = proto_enc_result(&r, buf);
 	tap_ok(proto_dec_result(buf, n, &r2) == 0 &&
-	    memcmp(&r, &r2, sizeof(r)) == 0, "RESULT round trip");
+		memcmp(&r, &r2, sizeof(r)) == 0,
+	    "RESULT round trip");
 	buf[0] = 2;
 	tap_ok(proto_dec_result(buf, n, &r2) == -1, "a flag of 2 is refused");
 	/* The trailer (state bytes, rebuilt, warning): round trip, and a
@@ -302,13 +314,13 @@ test_codecs(void)
 	n = proto_enc_result(&r, buf);
 	r.warning[strlen(r.warning) - 1] = '?';
 	tap_ok(proto_dec_result(buf, n, &r2) == 0 &&
-	    memcmp(&r, &r2, sizeof(r)) == 0,
+		memcmp(&r, &r2, sizeof(r)) == 0,
 	    "RESULT round trip with state bytes, a warning (made "
 	    "printable) and the spare flag");
 	n -= 8 + 1 + 4 + strlen(r.warning) + 1;
 	tap_ok(proto_dec_result(buf, n, &r2) == 0 && r2.state_bytes == 0 &&
-	    !r2.state_rebuilt && r2.warning[0] == '\0' && r2.bytes == 77 &&
-	    !r2.from_spare,
+		!r2.state_rebuilt && r2.warning[0] == '\0' && r2.bytes == 77 &&
+		!r2.from_spare,
 	    "a RESULT without the trailer (an older server) decodes");
 	tap_ok(proto_dec_result(buf, n + 3, &r2) == -1,
 	    "a RESULT with a partial trailer is refused");
@@ -321,8 +333,9 @@ test_codecs(void)
 	strcpy(s.tree, "v9.1");
 	n = proto_enc_state(&s, buf);
 	tap_ok(proto_dec_state(buf, n, &s2) == 0 &&
-	    memcmp(&s, &s2, sizeof(s)) == 0, "STATE round trip");
-	buf[n - 4] = 1;	/* the error string's length: 1 << 24 */
+		memcmp(&s, &s2, sizeof(s)) == 0,
+	    "STATE round trip");
+	buf[n - 4] = 1; /* the error string's length: 1 << 24 */
 	tap_ok(proto_dec_state(buf, n, &s2) == -1,
 	    "a string longer than its frame is refused");
 
@@ -330,8 +343,9 @@ test_codecs(void)
 	memset(buf + 4, 1, 2 * (DIGEST_LEN + 8));
 	memset(buf + 4 + DIGEST_LEN, 0, 8);
 	memset(buf + 4 + 2 * DIGEST_LEN + 8, 0, 8);
-	tap_ok(proto_dec_need(buf, 4 + 2 * (DIGEST_LEN + 8), dg, sz, &k) ==
-	    0 && k == 2, "NEED with two entries");
+	tap_ok(proto_dec_need(buf, 4 + 2 * (DIGEST_LEN + 8), dg, sz, &k) == 0 &&
+		k == 2,
+	    "NEED with two entries");
 	tap_ok(proto_dec_need(buf, 4 + DIGEST_LEN + 8, dg, sz, &k) == -1,
 	    "NEED whose count does not match its length is refused");
 	memcpy(buf, "\0\0\20\1", 4);
@@ -374,8 +388,9 @@ test_ssh_command(void)
 			strcat(line, "]");
 		}
 	}
-	tap_ok(strcmp(line, "[ssh][-i][/k][-o][BatchMode=yes][-p][2222][-l]"
-	    "[pkg][far1][/opt/bin/pkgpush --serve '/srv/dp one']") == 0,
+	tap_ok(strcmp(line,
+		   "[ssh][-i][/k][-o][BatchMode=yes][-p][2222][-l]"
+		   "[pkg][far1][/opt/bin/pkgpush --serve '/srv/dp one']") == 0,
 	    "the ssh command: %s", line);
 	remote_argv_free(argv);
 	unsetenv("PKGDIST_SSH");
@@ -393,7 +408,8 @@ test_ssh_command(void)
 	    "the defaults: %s", line);
 	remote_argv_free(argv);
 	{
-		static const char text[] = "ssh ssh -i /etc/k\n"
+		static const char text[] =
+		    "ssh ssh -i /etc/k\n"
 		    "remote-pkgpush /usr/local/bin/pkgpush\n";
 		struct config cfg;
 
@@ -405,8 +421,9 @@ test_ssh_command(void)
 				strcat(line, argv[i]);
 				strcat(line, "]");
 			}
-		tap_ok(strcmp(line, "[ssh][-i][/etc/k][far1][/usr/local/bin/"
-		    "pkgpush --serve '/srv/dp one']") == 0,
+		tap_ok(strcmp(line,
+			   "[ssh][-i][/etc/k][far1][/usr/local/bin/"
+			   "pkgpush --serve '/srv/dp one']") == 0,
 		    "the store's config: %s", line);
 		remote_argv_free(argv);
 		setenv("PKGDIST_SSH", "ssh -i /env", 1);
@@ -417,8 +434,9 @@ test_ssh_command(void)
 				strcat(line, argv[i]);
 				strcat(line, "]");
 			}
-		tap_ok(strcmp(line, "[ssh][-i][/env][far1][/usr/local/bin/"
-		    "pkgpush --serve '/srv/dp one']") == 0,
+		tap_ok(strcmp(line,
+			   "[ssh][-i][/env][far1][/usr/local/bin/"
+			   "pkgpush --serve '/srv/dp one']") == 0,
 		    "PKGDIST_SSH overrides the ssh line: %s", line);
 		remote_argv_free(argv);
 		unsetenv("PKGDIST_SSH");
@@ -429,7 +447,7 @@ test_ssh_command(void)
 		struct proto p;
 
 		tap_ok(proto_init(&p, 0, 1, -1, "x") == -1 &&
-		    strstr(err_get(), "PKGDIST_SSH_TIMEOUT") != NULL,
+			strstr(err_get(), "PKGDIST_SSH_TIMEOUT") != NULL,
 		    "a bad timeout is an error: %s", err_get());
 		proto_free(&p);
 	}

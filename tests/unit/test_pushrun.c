@@ -27,9 +27,9 @@ static char top[256];
 /* What the hooks were told. */
 struct seen {
 	int done, failed;
-	char names[512];	/* the names of the done DPs, "a,b" */
-	char notes[4096];	/* every note, "NAME: TEXT\n" */
-	char retry[64];		/* the last failed DP's retry id */
+	char names[512];  /* the names of the done DPs, "a,b" */
+	char notes[4096]; /* every note, "NAME: TEXT\n" */
+	char retry[64];	  /* the last failed DP's retry id */
 };
 
 static void
@@ -67,12 +67,11 @@ on_note(void *arg, const char *name, const char *text)
 	    name ? name : "-", text);
 }
 
-static const struct pushrun_hooks hooks = { on_done, on_failed, on_note,
-    NULL, NULL, NULL };
+static const struct pushrun_hooks hooks = { on_done, on_failed, on_note, NULL,
+	NULL, NULL };
 
 static const struct option longopts[] = {
-	{ "dp", required_argument, NULL, 300 },
-	{ NULL, 0, NULL, 0 }
+	{ "dp", required_argument, NULL, 300 }, { NULL, 0, NULL, 0 }
 };
 static const int drop[] = { 0 };
 static char *cmd[] = { "pkgpush", "--dp", "dp3", "office", NULL };
@@ -112,8 +111,8 @@ slurp(const char *rel)
 static void
 test_refused(struct store *s, const struct dplist *l)
 {
-	static const char *const nosuch[] = { "nosuch" }, *const dp1[] = {
-	    "dp1" };
+	static const char *const nosuch[] = { "nosuch" },
+				 *const dp1[] = { "dp1" };
 	struct pushrun_opts o;
 	struct pushrun_result res;
 	struct dplist empty;
@@ -122,21 +121,23 @@ test_refused(struct store *s, const struct dplist *l)
 	memset(&v, 0, sizeof(v));
 	opts(&o, nosuch, 1);
 	tap_ok(pushrun(s, l, "office", &o, &hooks, &v, &res) == -1 &&
-	    strcmp(err_get(), "--dp: unknown DP 'nosuch'") == 0,
+		strcmp(err_get(), "--dp: unknown DP 'nosuch'") == 0,
 	    "an unknown DP fails the push");
 	dplist_init(&empty);
 	tap_ok(pushrun(s, &empty, "office", &o, &hooks, &v, &res) == -1 &&
-	    strstr(err_get(), "unknown DP 'nosuch': the DP list '") != NULL &&
-	    strstr(err_get(), "' does not exist (one DP a line") != NULL,
+		strstr(err_get(), "unknown DP 'nosuch': the DP list '") !=
+		    NULL &&
+		strstr(err_get(), "' does not exist (one DP a line") != NULL,
 	    "with no DP list, the failure says so");
 	opts(&o, NULL, 0);
 	tap_ok(pushrun(s, l, "office", &o, &hooks, &v, &res) == -1 &&
-	    strcmp(err_get(), "office: no target DP (name them with --dp, "
-	    "--group, --all or --refresh-existing)") == 0,
+		strcmp(err_get(),
+		    "office: no target DP (name them with --dp, "
+		    "--group, --all or --refresh-existing)") == 0,
 	    "no target fails the push");
 	opts(&o, dp1, 1);
 	tap_ok(pushrun(s, l, "word", &o, &hooks, &v, &res) == -1 &&
-	    strstr(err_get(), "word: no such package in the store") != NULL,
+		strstr(err_get(), "word: no such package in the store") != NULL,
 	    "a package not in the store fails the push");
 	o.version = 9;
 	tap_ok(pushrun(s, l, "office", &o, &hooks, &v, &res) == -1,
@@ -148,8 +149,8 @@ test_refused(struct store *s, const struct dplist *l)
 static void
 test_push(struct store *s, const struct dplist *l)
 {
-	static const char *const two[] = { "dp2", "dp1" }, *const dp3[] = {
-	    "dp3" };
+	static const char *const two[] = { "dp2", "dp1" },
+				 *const dp3[] = { "dp3" };
 	struct pushrun_opts o;
 	struct pushrun_result res;
 	struct store_holding h;
@@ -161,25 +162,26 @@ test_push(struct store *s, const struct dplist *l)
 	opts(&o, two, 2);
 	o.dry_run = true;
 	tap_ok(pushrun(s, l, "office", &o, &hooks, &v, &res) == 0 &&
-	    res.ntargets == 2 && res.nfailed == 0 && v.done == 2,
+		res.ntargets == 2 && res.nfailed == 0 && v.done == 2,
 	    "a dry run reports both targets done");
 	snprintf(path, sizeof(path), "%s/dp1/office", top);
-	tap_ok(lstat(path, &st) == -1 && store_holding_find(s, "office",
-	    "dp1", &h) == 0, "a dry run writes nothing, records nothing");
+	tap_ok(lstat(path, &st) == -1 &&
+		store_holding_find(s, "office", "dp1", &h) == 0,
+	    "a dry run writes nothing, records nothing");
 
 	memset(&v, 0, sizeof(v));
 	opts(&o, two, 2);
 	o.jobs = 1;
 	tap_ok(pushrun(s, l, "office", &o, &hooks, &v, &res) == 0 &&
-	    res.ntargets == 2 && res.nfailed == 0 && !res.store_failed,
+		res.ntargets == 2 && res.nfailed == 0 && !res.store_failed,
 	    "a push to two DPs");
 	tap_ok(strcmp(v.names, "dp1,dp2") == 0,
 	    "the targets are pushed in DP list order: %s", v.names);
 	tap_ok(strcmp(slurp("dp1/office/a"), "alpha\n") == 0 &&
-	    strcmp(slurp("dp2/office/a"), "alpha\n") == 0,
+		strcmp(slurp("dp2/office/a"), "alpha\n") == 0,
 	    "both DPs hold the version");
 	tap_ok(store_holding_find(s, "office", "dp2", &h) == 1 &&
-	    h.version == 1 && h.state == STORE_HOLD_COMPLETE,
+		h.version == 1 && h.state == STORE_HOLD_COMPLETE,
 	    "the store records what a DP holds");
 	snprintf(path, sizeof(path), "%s/dp4/office", top);
 	tap_ok(lstat(path, &st) == -1, "a DP not named is not touched (F4)");
@@ -187,13 +189,15 @@ test_push(struct store *s, const struct dplist *l)
 	memset(&v, 0, sizeof(v));
 	opts(&o, dp3, 1);
 	tap_ok(pushrun(s, l, "office", &o, &hooks, &v, &res) == 0 &&
-	    res.ntargets == 1 && res.nfailed == 1 && v.done == 0 &&
-	    v.failed == 1, "a DP whose directory is missing fails");
-	tap_ok(strncmp(v.notes, "dp3: ", 5) == 0 && strstr(v.notes,
-	    "dp3: retry queued as '") != NULL && v.retry[0] != '\0',
+		res.ntargets == 1 && res.nfailed == 1 && v.done == 0 &&
+		v.failed == 1,
+	    "a DP whose directory is missing fails");
+	tap_ok(strncmp(v.notes, "dp3: ", 5) == 0 &&
+		strstr(v.notes, "dp3: retry queued as '") != NULL &&
+		v.retry[0] != '\0',
 	    "its failure and its retry job are noted");
 	tap_ok(store_holding_find(s, "office", "dp3", &h) == 1 &&
-	    h.state == STORE_HOLD_FAILED && h.wanted == 1,
+		h.state == STORE_HOLD_FAILED && h.wanted == 1,
 	    "the store records the failed first push");
 
 	memset(&v, 0, sizeof(v));
@@ -201,9 +205,10 @@ test_push(struct store *s, const struct dplist *l)
 	o.sel.refresh = true;
 	o.dry_run = true;
 	tap_ok(pushrun(s, l, "office", &o, &hooks, &v, &res) == 0 &&
-	    res.ntargets == 3 && v.done == 2 && v.failed == 1,
+		res.ntargets == 3 && v.done == 2 && v.failed == 1,
 	    "--refresh-existing: the DPs that hold it or were being brought "
-	    "to it (%s)", v.names);
+	    "to it (%s)",
+	    v.names);
 }
 
 static void
@@ -224,14 +229,20 @@ test_forget(struct store *s)
 	int seen = 0;
 
 	tap_ok(store_holding_forget_every(s, NULL, "dp3", count_forgot, &seen,
-	    &n) == 0 && n == 1 && seen == 1 &&
-	    store_holding_find(s, "office", "dp3", &h) == 0,
+		   &n) == 0 &&
+		n == 1 && seen == 1 &&
+		store_holding_find(s, "office", "dp3", &h) == 0,
 	    "forget: the record of dp3 goes, and is told");
-	tap_ok(store_holding_forget_every(s, "office", "dp3", NULL, NULL,
-	    &n) == 0 && n == 0, "forget again: nothing to remove");
-	tap_ok(store_holding_forget_every(s, "word", "dp1", NULL, NULL,
-	    &n) == -1 && strcmp(err_get(), "package 'word': not in the "
-	    "store") == 0 && store_holding_find(s, "office", "dp1", &h) == 1,
+	tap_ok(store_holding_forget_every(s, "office", "dp3", NULL, NULL, &n) ==
+		    0 &&
+		n == 0,
+	    "forget again: nothing to remove");
+	tap_ok(store_holding_forget_every(s, "word", "dp1", NULL, NULL, &n) ==
+		    -1 &&
+		strcmp(err_get(),
+		    "package 'word': not in the "
+		    "store") == 0 &&
+		store_holding_find(s, "office", "dp1", &h) == 1,
 	    "forget of a package the store lacks fails, removes nothing");
 }
 
@@ -247,13 +258,13 @@ main(void)
 	FILE *fp;
 	int i;
 
-	snprintf(top, sizeof(top), "%s/test_pushrun.XXXXXX", tmp ? tmp :
-	    "/tmp");
+	snprintf(top, sizeof(top), "%s/test_pushrun.XXXXXX",
+	    tmp ? tmp : "/tmp");
 	if (mkdtemp(top) == NULL)
 		return 1;
 	for (i = 1; i <= 4; i++) {
 		if (i == 3)
-			continue;	/* dp3's directory is missing */
+			continue; /* dp3's directory is missing */
 		snprintf(d, sizeof(d), "%s/dp%d", top, i);
 		mkdir(d, 0755);
 	}
@@ -264,8 +275,10 @@ main(void)
 	    fclose(fp) == EOF)
 		return 1;
 	snprintf(d, sizeof(d), "%s/store", top);
-	snprintf(text, sizeof(text), "dp1 g1 %s/dp1\ndp2 g2 %s/dp2\n"
-	    "dp3 g2 %s/dp3\ndp4 g2 %s/dp4\n", top, top, top, top);
+	snprintf(text, sizeof(text),
+	    "dp1 g1 %s/dp1\ndp2 g2 %s/dp2\n"
+	    "dp3 g2 %s/dp3\ndp4 g2 %s/dp4\n",
+	    top, top, top, top);
 	stage_opts_init(&so);
 	if (dplist_load_buf(text, strlen(text), "dps", &l) == -1 ||
 	    store_open(d, STORE_CREATE, &s) == -1) {

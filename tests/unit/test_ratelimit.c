@@ -127,7 +127,8 @@ main(void)
 	send(rl, 1000, 10);
 	tap_ok(vc.t - t0 >= 9 && vc.t - t0 <= 10.01,
 	    "an hour's pause earns no more than the burst allowance "
-	    "(1000 bytes at 100/s took %.2f s)", vc.t - t0);
+	    "(1000 bytes at 100/s took %.2f s)",
+	    vc.t - t0);
 	ratelimit_free(rl);
 
 	/* Two targets capped at 1 MiB/s each, the total at 1 MiB/s. */
@@ -154,7 +155,7 @@ main(void)
 
 	/* A window that opens and closes during one transfer. */
 	reset();
-	vc.t = 7200 - 5;	/* 01:59:55 */
+	vc.t = 7200 - 5; /* 01:59:55 */
 	rl = ratelimit_new(windowed, NULL, NULL, &clk);
 	tap_ok(ratelimit_rate_now(rl) == 0, "before the window: no cap");
 	send(rl, 50 * MIB, 64 * 1024);
@@ -164,7 +165,8 @@ main(void)
 	send(rl, 20 * MIB, 64 * 1024);
 	tap_ok(vc.t >= 7210 && vc.t <= 7211,
 	    "the window caps what is sent in it, and the cap lifts when it "
-	    "closes (ended at +%.2f s)", vc.t - t0);
+	    "closes (ended at +%.2f s)",
+	    vc.t - t0);
 	ratelimit_free(rl);
 
 	ratelimit_format(512 * 1024, buf, sizeof(buf));

@@ -67,7 +67,7 @@ encode(const struct recipe *r, const unsigned char *new, struct frames *f)
 	for (i = 0; i < r->n; i++) {
 		const struct recipe_op *op = &r->v[i];
 		size_t need = op->copy ? RECIPE_COPY_LEN :
-		    recipe_insert_room((uint32_t)op->len);
+					 recipe_insert_room((uint32_t)op->len);
 
 		if (FRAME - len < need) {
 			f->v[f->n] = buf;
@@ -182,16 +182,17 @@ main(void)
 	memcpy(new + 100, old, SIZE);
 	fill(new + 100 + SIZE / 2, 65536);
 	for (i = 0; i < 30000; i++)
-		new[100 + SIZE - 100000 + i] = (unsigned char)("abcdefgh"[i %
-		    8]);
+		new[100 + SIZE - 100000 + i] =
+		    (unsigned char)("abcdefgh"[i % 8]);
 	ok = chunks(old, SIZE, &ol) == 0 && chunks(new, SIZE + 100, &nl) == 0 &&
 	    recipe_plan(&ol, &nl, &r) == 0;
 	tap_ok(ok, "planned: %zu operations", r.n);
 	tap_ok(r.copied + r.inserted == SIZE + 100,
 	    "copies and insertions make the new size");
-	tap_ok(r.inserted < 300000 && r.n < 20, "about the changed bytes "
-	    "inserted (%llu), neighbours merged", (unsigned long long)
-	    r.inserted);
+	tap_ok(r.inserted < 300000 && r.n < 20,
+	    "about the changed bytes "
+	    "inserted (%llu), neighbours merged",
+	    (unsigned long long)r.inserted);
 	tap_ok(recipe_worth(&r), "worth a recipe");
 	for (i = 0, ok = 1; i + 1 < r.n; i++)
 		if (!r.v[i].copy && !r.v[i + 1].copy &&
@@ -210,9 +211,10 @@ main(void)
 				continue;
 			}
 			z |= f.v[i][k + 1];
-			k += RECIPE_INSERT_HEAD + ((size_t)f.v[i][k + 6] << 24 |
-			    (size_t)f.v[i][k + 7] << 16 |
-			    (size_t)f.v[i][k + 8] << 8 | f.v[i][k + 9]);
+			k += RECIPE_INSERT_HEAD +
+			    ((size_t)f.v[i][k + 6] << 24 |
+				(size_t)f.v[i][k + 7] << 16 |
+				(size_t)f.v[i][k + 8] << 8 | f.v[i][k + 9]);
 		}
 	}
 	tap_ok(ok && z, "the text stretch is inserted compressed");
@@ -226,7 +228,8 @@ main(void)
 	rc = apply(old, SIZE, SIZE, new, SIZE + 100, &f, &drift, &same);
 	tap_ok(rc == -1 && drift && f.next == f.n,
 	    "an old copy that drifted: refused as drift, every frame read "
-	    "(%s)", err_get());
+	    "(%s)",
+	    err_get());
 	old[SIZE / 4] ^= 1;
 	rc = apply(old, SIZE - 10, SIZE, new, SIZE + 100, &f, &drift, &same);
 	tap_ok(rc == -1 && drift && f.next == f.n,
@@ -239,15 +242,18 @@ main(void)
 	f.n = 1;
 	f.len[0] = recipe_enc_copy(bad, SIZE - 10, 20);
 	rc = apply(old, SIZE, SIZE, old, 20, &f, &drift, &same);
-	tap_ok(rc == -1 && !drift, "a copy beyond the old copy: malformed "
-	    "(%s)", err_get());
+	tap_ok(rc == -1 && !drift,
+	    "a copy beyond the old copy: malformed "
+	    "(%s)",
+	    err_get());
 	f.len[0] = recipe_enc_copy(bad, 0, 30);
 	rc = apply(old, SIZE, SIZE, old, 20, &f, &drift, &same);
 	tap_ok(rc == -1 && !drift, "a copy beyond the new size: malformed");
 	f.len[0] = recipe_enc_insert(bad, sizeof(bad), old, 20);
 	bad[9] = 19;
 	rc = apply(old, SIZE, SIZE, old, 20, &f, &drift, &same);
-	tap_ok(rc == -1 && !drift, "an insertion whose stored length lies: "
+	tap_ok(rc == -1 && !drift,
+	    "an insertion whose stored length lies: "
 	    "malformed");
 	bad[0] = 'X';
 	rc = apply(old, SIZE, SIZE, old, 20, &f, &drift, &same);
@@ -269,9 +275,11 @@ main(void)
 	rs.old = old;
 	rs.new = new;
 	ok = ok && recipe_refine(&r, SIZE, read_mem, &rs) == 0;
-	tap_ok(ok && r.inserted <= 20 * 4096 + 20 * 64 && r.copied +
-	    r.inserted == SIZE, "refined: %llu bytes inserted for 20 x 4 KiB "
-	    "overwritten", (unsigned long long)r.inserted);
+	tap_ok(ok && r.inserted <= 20 * 4096 + 20 * 64 &&
+		r.copied + r.inserted == SIZE,
+	    "refined: %llu bytes inserted for 20 x 4 KiB "
+	    "overwritten",
+	    (unsigned long long)r.inserted);
 	ok = ok && encode(&r, new, &f) == 0;
 	rc = ok ? apply(old, SIZE, SIZE, new, SIZE, &f, &drift, &same) : -1;
 	tap_ok(rc == 0 && same, "the refined recipe makes the new bytes");

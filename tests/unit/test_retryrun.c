@@ -70,8 +70,7 @@ test_settings(void)
 	    "what the command line gave wins, the rest applies");
 	retryrun_opts_init(&o);
 	tap_ok(retryrun_config_parse("colour blue\n", 12, &o) == -1 &&
-		strstr(err_get(), "config:1: unknown setting 'colour'") !=
-		    NULL,
+		strstr(err_get(), "config:1: unknown setting 'colour'") != NULL,
 	    "an unknown setting is refused with its line");
 	tap_ok(retryrun_config_parse("#\nmax-attempts 0\n", 17, &o) == -1 &&
 		strstr(err_get(), "config:2: bad max-attempts") != NULL,
@@ -124,8 +123,9 @@ test_judge(void)
 	f.version_present = false;
 	tap_ok(retryrun_judge(&j, &f, why, sizeof(why)) ==
 		    RETRYRUN_IMPOSSIBLE &&
-		strstr(why, "version 5 of 'office97' is no longer in the "
-			    "store") != NULL,
+		strstr(why,
+		    "version 5 of 'office97' is no longer in the "
+		    "store") != NULL,
 	    "its version gone from the store: cannot succeed");
 	f.version_present = true;
 	f.dp_listed = false;
@@ -140,8 +140,7 @@ test_judge(void)
 	tap_ok(retryrun_judge(&j, &f, why, sizeof(why)) == RETRYRUN_RUN,
 	    "a --verify repair of a DP at its version runs");
 	h[1].version = 6;
-	tap_ok(retryrun_judge(&j, &f, why, sizeof(why)) ==
-		RETRYRUN_SUPERSEDED,
+	tap_ok(retryrun_judge(&j, &f, why, sizeof(why)) == RETRYRUN_SUPERSEDED,
 	    "a --verify job for a DP past its version is superseded");
 	retryjob_free(&j);
 
@@ -173,8 +172,9 @@ test_after_failure(void)
 	e.last = "pkgpush: dp2: /mnt/branch: No such file or directory";
 	r = retryrun_after_failure(&o, &j, &e, now);
 	tap_ok(r == 0 && j.attempts == 1 && j.next == now + 60 &&
-		strcmp(j.error, "pkgpush: dp2: /mnt/branch: No such file or "
-				"directory (exit 1)") == 0,
+		strcmp(j.error,
+		    "pkgpush: dp2: /mnt/branch: No such file or "
+		    "directory (exit 1)") == 0,
 	    "first failure: the cause and its exit recorded, back by the "
 	    "base (%s)",
 	    j.error);
@@ -188,9 +188,10 @@ test_after_failure(void)
 	r = retryrun_after_failure(&o, &j, &e, now + 5);
 	tap_ok(r == 1 && j.attempts == 4 && j.failed == now + 5 &&
 		j.reason != NULL &&
-		strcmp(j.reason, "gave up after 4 attempts; last error: "
-				 "pkgpush: dp2: /mnt/branch: No such file or "
-				 "directory (exit 1)") == 0,
+		strcmp(j.reason,
+		    "gave up after 4 attempts; last error: "
+		    "pkgpush: dp2: /mnt/branch: No such file or "
+		    "directory (exit 1)") == 0,
 	    "past its attempts: to failed/, the reason names the cause");
 	retryjob_free(&j);
 
@@ -213,9 +214,10 @@ test_after_failure(void)
 	e.stop = CHILD_KILL;
 	e.last = "pkgpush: waiting for the lock";
 	(void)retryrun_after_failure(&o, &j, &e, now);
-	tap_ok(strcmp(j.error, "pkgpush: waiting for the lock (timed out "
-			       "after 2h: killed by SIGKILL, 30s after "
-			       "SIGTERM)") == 0,
+	tap_ok(strcmp(j.error,
+		   "pkgpush: waiting for the lock (timed out "
+		   "after 2h: killed by SIGKILL, 30s after "
+		   "SIGTERM)") == 0,
 	    "SIGKILL after the grace: '%s'", j.error);
 	e.stop = CHILD_EXITED;
 	e.status = SIGSEGV; /* killed by a signal */
@@ -275,8 +277,7 @@ run_sh(const char *script, int64_t timeout_ms, int64_t grace_ms,
 	s.capture_stderr = true;
 	if (child_spawn(&s, &c) == -1)
 		return -1;
-	return child_supervise(&c, timeout_ms, grace_ms, grab, g, status,
-	    stop);
+	return child_supervise(&c, timeout_ms, grace_ms, grab, g, status, stop);
 }
 
 static void
@@ -305,8 +306,9 @@ test_child(void)
 	    "its standard input is /dev/null");
 	tap_ok(run_sh("exit 0", 0, 0, refuse, &g, &status, &stop) == 0 &&
 		WIFEXITED(status) && WEXITSTATUS(status) == 127 &&
-		strstr(g.buf, "test_retryrun: job: cannot become nobody: "
-			      "Operation not permitted") != NULL,
+		strstr(g.buf,
+		    "test_retryrun: job: cannot become nobody: "
+		    "Operation not permitted") != NULL,
 	    "a hook that refuses ends it with 127 and says why: '%s'", g.buf);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	tap_ok(run_sh("sleep 30 & echo $! >&2; wait", 300, 2000, NULL, &g,

@@ -64,8 +64,8 @@ main(void)
 	bool zero;
 	size_t i;
 
-	if (mkdtemp(tmpdir) == NULL || (dfd = open(tmpdir, O_RDONLY |
-	    O_DIRECTORY)) == -1) {
+	if (mkdtemp(tmpdir) == NULL ||
+	    (dfd = open(tmpdir, O_RDONLY | O_DIRECTORY)) == -1) {
 		tap_ok(0, "cannot make a temporary directory");
 		return tap_done();
 	}
@@ -82,11 +82,13 @@ main(void)
 	    "scan_tree records every name below the root");
 	e = manifest_find(&m, "sub/hello");
 	tap_ok(e != NULL && e->type == ENTRY_FILE && e->size == 6 &&
-	    hex_is(e->digest, HELLO), "a file entry has its size and SHA-256");
+		hex_is(e->digest, HELLO),
+	    "a file entry has its size and SHA-256");
 	e = manifest_find(&m, "link");
 	tap_ok(e != NULL && e->type == ENTRY_LINK && e->size == 3 &&
-	    strcmp(e->target, "sub") == 0 && manifest_find(&m, "link/hello")
-	    == NULL, "a link is an entry with its target, not followed");
+		strcmp(e->target, "sub") == 0 &&
+		manifest_find(&m, "link/hello") == NULL,
+	    "a link is an entry with its target, not followed");
 	tap_ok(manifest_check(&m) == 0, "the result is sorted and valid");
 	manifest_free(&m);
 
@@ -94,8 +96,8 @@ main(void)
 	o.skip = skip_named_skip;
 	manifest_init(&m);
 	tap_ok(scan_tree(dfd, tmpdir, &o, &m) == 0 && m.n == 4 &&
-	    manifest_find(&m, "skip") == NULL &&
-	    manifest_find(&m, "skip/hidden") == NULL,
+		manifest_find(&m, "skip") == NULL &&
+		manifest_find(&m, "skip/hidden") == NULL,
 	    "the skip callback leaves out a directory and all below it");
 	zero = true;
 	for (i = 0; i < m.n; i++)
@@ -103,16 +105,18 @@ main(void)
 			if (m.v[i].digest[k] != 0)
 				zero = false;
 	e = manifest_find(&m, "sub/hello");
-	tap_ok(zero && e != NULL && e->size == 6, "no_hash gives sizes and "
+	tap_ok(zero && e != NULL && e->size == 6,
+	    "no_hash gives sizes and "
 	    "zero digests");
 
 	/* scan_rehash fills the digests of the file entries in place. */
-	if (!tap_ok(scan_rehash(dfd, m.v, m.n, NULL) == 0, "scan_rehash on "
-	    "the metadata-only manifest succeeds"))
+	if (!tap_ok(scan_rehash(dfd, m.v, m.n, NULL) == 0,
+		"scan_rehash on "
+		"the metadata-only manifest succeeds"))
 		tap_diag("%s", err_get());
 	e = manifest_find(&m, "sub/hello");
 	tap_ok(e != NULL && hex_is(e->digest, HELLO) &&
-	    hex_is(manifest_find(&m, "empty")->digest, EMPTY),
+		hex_is(manifest_find(&m, "empty")->digest, EMPTY),
 	    "scan_rehash stores each file's digest");
 	manifest_free(&m);
 
@@ -124,17 +128,23 @@ main(void)
 	v[2].type = ENTRY_FILE;
 	v[2].path = "gone";
 	tap_ok(scan_rehash(dfd, v, 3, NULL) == -1 &&
-	    strstr(err_get(), "gone") != NULL, "scan_rehash fails naming a "
-	    "missing file (%s)", err_get());
+		strstr(err_get(), "gone") != NULL,
+	    "scan_rehash fails naming a "
+	    "missing file (%s)",
+	    err_get());
 	v[2].path = "link";
 	tap_ok(scan_rehash(dfd, v, 3, NULL) == -1 &&
-	    strstr(err_get(), "link") != NULL, "scan_rehash refuses to "
-	    "follow a link where a file was (%s)", err_get());
+		strstr(err_get(), "link") != NULL,
+	    "scan_rehash refuses to "
+	    "follow a link where a file was (%s)",
+	    err_get());
 
 	tap_ok(scan_hash_file(dfd, "sub/hello", d, &size, NULL) == 0 &&
-	    size == 6 && hex_is(d, HELLO), "scan_hash_file hashes one file");
+		size == 6 && hex_is(d, HELLO),
+	    "scan_hash_file hashes one file");
 	tap_ok(scan_hash_file(dfd, "link/hello", d, &size, "dp1") == -1 &&
-	    strncmp(err_get(), "dp1: ", 5) == 0, "scan_hash_file does not go "
+		strncmp(err_get(), "dp1: ", 5) == 0,
+	    "scan_hash_file does not go "
 	    "through a link on the way, and names the file as asked (%s)",
 	    err_get());
 	tap_ok(scan_hash_file(dfd, "sub", d, &size, NULL) == -1,
@@ -144,8 +154,9 @@ main(void)
 	manifest_init(&m);
 	scan_opts_init(&o);
 	tap_ok(scan_tree(dfd, "ROOT", &o, &m) == -1 && m.n == 0 &&
-	    strcmp(err_get(), "'ROOT/fifo': unsupported file type (fifo)") ==
-	    0, "a fifo fails the scan naming it, output left empty (%s)",
+		strcmp(err_get(),
+		    "'ROOT/fifo': unsupported file type (fifo)") == 0,
+	    "a fifo fails the scan naming it, output left empty (%s)",
 	    err_get());
 	tap_ok(scan_hash_file(dfd, "fifo", d, &size, NULL) == -1,
 	    "scan_hash_file refuses a fifo without blocking");

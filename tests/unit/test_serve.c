@@ -57,11 +57,11 @@ manifest_text(uint64_t v, char *buf, size_t len)
 	    "f 0644 5 1700000000 %s a\n"
 	    "d 0755 0 1700000000 - dir\n"
 	    "f 0644 5 1700000000 %s dir/b\n"
-	    "%s%s%s%s%s%s", (unsigned long long)v, shas[0], shas[0],
+	    "%s%s%s%s%s%s",
+	    (unsigned long long)v, shas[0], shas[0],
 	    v >= 2 ? "f 0644 5 1700000000 " : "", v >= 2 ? shas[1] : "",
-	    v >= 2 ? " dir/c\n" : "",
-	    v >= 3 ? "f 0644 5 1700000000 " : "", v >= 3 ? shas[2] : "",
-	    v >= 3 ? " dir/d\n" : "");
+	    v >= 2 ? " dir/c\n" : "", v >= 3 ? "f 0644 5 1700000000 " : "",
+	    v >= 3 ? shas[2] : "", v >= 3 ? " dir/d\n" : "");
 }
 
 struct session {
@@ -83,8 +83,7 @@ session_start(struct session *s, const char *path)
 		int r;
 
 		close(s->sv[0]);
-		r = serve_session(s->sv[1], s->sv[1], path, note,
-		    sizeof(note));
+		r = serve_session(s->sv[1], s->sv[1], path, note, sizeof(note));
 		_exit(r == 0 ? 0 : r == 1 ? 1 : 2);
 	}
 	close(s->sv[1]);
@@ -110,15 +109,15 @@ session_end(struct session *s)
 /*
  * Push version v of demo (flags PROTO_F_*; base: a change list from it
  * instead of the manifest, which the server must ask for), answering
- * every NEED; bad: send "THIRD" for the third content.  *needs: the contents the
- * server asked for; *asked: it asked for the whole manifest.
+ * every NEED; bad: send "THIRD" for the third content.  *needs: the contents
+ * the server asked for; *asked: it asked for the whole manifest.
  */
 static int
 push(struct session *s, uint64_t v, uint32_t flags, uint64_t base, bool bad,
     struct proto_result *res, size_t *needs, bool *asked)
 {
 	struct proto_push ph;
-	unsigned char (*nd)[DIGEST_LEN] = NULL, buf[4096];
+	unsigned char(*nd)[DIGEST_LEN] = NULL, buf[4096];
 	uint64_t *nsz = NULL;
 	const unsigned char *pl;
 	char text[1024];
@@ -143,8 +142,7 @@ push(struct session *s, uint64_t v, uint32_t flags, uint64_t base, bool bad,
 		memset(ph.digest, 1, sizeof(ph.digest));
 	} else
 		ph.manifest_len = (uint64_t)n;
-	if (proto_send(&s->c, PROTO_PUSH, buf, proto_enc_push(&ph, buf)) ==
-	    -1)
+	if (proto_send(&s->c, PROTO_PUSH, buf, proto_enc_push(&ph, buf)) == -1)
 		return -1;
 	if (base == 0 && proto_send(&s->c, PROTO_DATA, text, (size_t)n) == -1)
 		return -1;
@@ -161,15 +159,15 @@ push(struct session *s, uint64_t v, uint32_t flags, uint64_t base, bool bad,
 
 			*asked = true;
 			if (proto_send(&s->c, PROTO_MANIFEST, buf,
-			    proto_enc_manifest(&pm, buf)) == -1 ||
+				proto_enc_manifest(&pm, buf)) == -1 ||
 			    proto_send(&s->c, PROTO_DATA, text, (size_t)n) ==
-			    -1)
+				-1)
 				goto out;
 			continue;
 		}
 		if (type == PROTO_NEED) {
 			if (proto_dec_need(pl, len, nd + *needs, nsz + *needs,
-			    &k) == -1)
+				&k) == -1)
 				goto out;
 			*needs += k;
 			continue;
@@ -185,14 +183,15 @@ push(struct session *s, uint64_t v, uint32_t flags, uint64_t base, bool bad,
 
 			digest_hex(nd[i], hex);
 			body = strcmp(hex, shas[0]) == 0 ? bodies[0] :
-			    strcmp(hex, shas[1]) == 0 ? bodies[1] :
-			    bad ? "THIRD" : bodies[2];
+			    strcmp(hex, shas[1]) == 0	 ? bodies[1] :
+			    bad				 ? "THIRD" :
+							   bodies[2];
 			memcpy(pc.digest, nd[i], DIGEST_LEN);
 			pc.size = nsz[i];
 			pc.zlib = 0;
 			pc.stored = 5;
 			if (proto_send(&s->c, PROTO_CONTENT, buf,
-			    proto_enc_content(&pc, buf)) == -1 ||
+				proto_enc_content(&pc, buf)) == -1 ||
 			    proto_send(&s->c, PROTO_DATA, body, 5) == -1)
 				goto out;
 		}
@@ -259,28 +258,28 @@ test_push(void)
 	bool asked;
 
 	tap_ok(session_start(&s, dpdir) == 0 &&
-	    push(&s, 1, 0, 0, false, &res, &needs, &asked) == 0,
-	    "a push of version 1 to an empty DP is answered: %s",
-	    err_get());
+		push(&s, 1, 0, 0, false, &res, &needs, &asked) == 0,
+	    "a push of version 1 to an empty DP is answered: %s", err_get());
 	tap_ok(res.ok && res.added == 3 && !res.held && res.new_version == 1,
 	    "its RESULT: done, 3 entries added (%s)", res.msg);
 	tap_ok(needs == 1 && res.received == 5,
 	    "a content two files share is asked for and received once");
 	tap_ok(session_end(&s) == 0, "the session ends done (0)");
-	tap_ok(file_is("demo/a", "hello") &&
-	    file_is("demo/dir/b", "hello"),
+	tap_ok(file_is("demo/a", "hello") && file_is("demo/dir/b", "hello"),
 	    "the DP holds version 1, both files written");
 
 	/* Asked for in place, the DP keeps its atomic layout and the
 	 * RESULT says so (a remote DP reports "kept its ... layout"). */
 	memset(&r, 0, sizeof(r));
 	tap_ok(session_start(&s, dpdir) == 0 &&
-	    push(&s, 2, PROTO_F_INPLACE, 0, false, &res, &needs, &asked) ==
-	    0 && res.ok, "version 2 asked for in place is done: %s",
-	    err_get());
+		push(&s, 2, PROTO_F_INPLACE, 0, false, &res, &needs, &asked) ==
+		    0 &&
+		res.ok,
+	    "version 2 asked for in place is done: %s", err_get());
 	proto_result_get(&res, &r);
 	tap_ok(r.kept_layout && !r.inplace && r.held && r.old_version == 1 &&
-	    r.added == 1, "the result says the DP kept its atomic layout");
+		r.added == 1,
+	    "the result says the DP kept its atomic layout");
 	tap_ok(needs == 1, "only the new content is asked for");
 	tap_ok(session_end(&s) == 0 && file_is("demo/dir/c", "world"),
 	    "the DP is at version 2");
@@ -288,21 +287,22 @@ test_push(void)
 	/* Damaged in transit: refused, the DP stays at version 2, and
 	 * its state notes the failure for --status. */
 	tap_ok(session_start(&s, dpdir) == 0 &&
-	    push(&s, 3, 0, 0, true, &res, &needs, &asked) == 0,
+		push(&s, 3, 0, 0, true, &res, &needs, &asked) == 0,
 	    "a push with a damaged content gets a RESULT: %s", err_get());
 	tap_ok(!res.ok && strstr(res.msg, "digest mismatch") != NULL,
 	    "it failed naming the mismatch: %s", res.msg);
 	tap_ok(session_end(&s) == 1, "the session ends failed (1)");
 	tap_ok(file_is("demo/dir/c", "world") && file_is("demo/a", "hello") &&
-	    !file_is("demo/dir/d", "THIRD"),
+		!file_is("demo/dir/d", "THIRD"),
 	    "the DP is still at version 2, whole");
 
 	tap_ok(session_start(&s, dpdir) == 0 && status(&s, &ps, &n) == 0 &&
-	    n == 1, "STATUS lists the one package: %s", err_get());
+		n == 1,
+	    "STATUS lists the one package: %s", err_get());
 	tap_ok(ps.damaged == NULL && strcmp(ps.package, "demo") == 0 &&
-	    ps.st.status == DP_ST_COMPLETE && ps.st.version == 2 &&
-	    ps.st.layout == DP_LAYOUT_ATOMIC && ps.st.error != NULL &&
-	    strstr(ps.st.error, "digest mismatch") != NULL,
+		ps.st.status == DP_ST_COMPLETE && ps.st.version == 2 &&
+		ps.st.layout == DP_LAYOUT_ATOMIC && ps.st.error != NULL &&
+		strstr(ps.st.error, "digest mismatch") != NULL,
 	    "demo: version 2, complete, atomic, the last failure noted");
 	dp_state_free(&ps.st);
 	tap_ok(session_end(&s) == 0, "the STATUS session ends done");
@@ -310,9 +310,11 @@ test_push(void)
 	/* A change list from a version the DP does not hold: the server
 	 * asks for the whole manifest instead. */
 	tap_ok(session_start(&s, dpdir) == 0 &&
-	    push(&s, 3, 0, 1, false, &res, &needs, &asked) == 0 && res.ok &&
-	    asked, "a change list from version 1, which the DP no longer "
-	    "holds, makes it ask for the manifest: %s", err_get());
+		push(&s, 3, 0, 1, false, &res, &needs, &asked) == 0 && res.ok &&
+		asked,
+	    "a change list from version 1, which the DP no longer "
+	    "holds, makes it ask for the manifest: %s",
+	    err_get());
 	tap_ok(session_end(&s) == 0 && file_is("demo/dir/d", "third"),
 	    "that session ends done, the DP at version 3");
 }
@@ -322,10 +324,11 @@ test_refusals(void)
 {
 	char note[64] = "x";
 
-	tap_ok(serve_session(-1, -1, "relative/dp", note, sizeof(note)) ==
-	    -1 && strstr(err_get(), "'relative/dp': not an absolute path") !=
-	    NULL && note[0] == '\0', "a relative path is refused: %s",
-	    err_get());
+	tap_ok(serve_session(-1, -1, "relative/dp", note, sizeof(note)) == -1 &&
+		strstr(err_get(), "'relative/dp': not an absolute path") !=
+		    NULL &&
+		note[0] == '\0',
+	    "a relative path is refused: %s", err_get());
 }
 
 static void
@@ -356,7 +359,7 @@ test_mapping(void)
 	len = proto_enc_result(&m, buf);
 	memset(&back, 0, sizeof(back));
 	tap_ok(proto_dec_result(buf, len, &got) == 0 && got.ok &&
-	    got.msg[0] == '\0' && got.failed_errno == 0,
+		got.msg[0] == '\0' && got.failed_errno == 0,
 	    "a done RESULT goes through the wire, with no failure");
 	proto_result_get(&got, &back);
 	tap_ok(memcmp(&r, &back, sizeof(r)) == 0,
@@ -366,8 +369,9 @@ test_mapping(void)
 	proto_result_set(&m, &r, false, "dp: no space", 28);
 	len = proto_enc_result(&m, buf);
 	tap_ok(proto_dec_result(buf, len, &got) == 0 && !got.ok &&
-	    strcmp(got.msg, "dp: no space") == 0 && got.failed_errno == 28 &&
-	    got.inplace == false, "a failed RESULT carries its message and "
+		strcmp(got.msg, "dp: no space") == 0 &&
+		got.failed_errno == 28 && got.inplace == false,
+	    "a failed RESULT carries its message and "
 	    "errno (not the layout words)");
 	proto_result_set(&m, &r, false, "x", 99999);
 	tap_ok(m.failed_errno == 0, "an errno out of range is sent as 0");

@@ -66,10 +66,11 @@ main(void)
 	tap_ok(statcache_load(&c, fd, "none", "none") == 0 && c.n == 0,
 	    "a missing record is an empty one");
 	close(fd);
-	tap_ok(load(&c, "pkgdist-statcache 1\n"
-	    "7 100 90 5 " D64 " a\\040b\n"
-	    "8 100 90 5 " D64 " z\n") == 0 && c.n == 2 &&
-	    strcmp(c.v[0].path, "a b") == 0 && c.v[1].ino == 8,
+	tap_ok(load(&c,
+		   "pkgdist-statcache 1\n"
+		   "7 100 90 5 " D64 " a\\040b\n"
+		   "8 100 90 5 " D64 " z\n") == 0 &&
+		c.n == 2 && strcmp(c.v[0].path, "a b") == 0 && c.v[1].ino == 8,
 	    "lines are read, paths unescaped");
 	statcache_free(&c);
 
@@ -79,17 +80,22 @@ main(void)
 	tap_ok(refused("pkgdist-statcache 1\n7 100 90 5 " D64 " a", "c:2:"),
 	    "a last line with no newline is refused, naming the line");
 	tap_ok(refused("pkgdist-statcache 1\n7 100 90 5 " D64 " b\n"
-	    "7 100 90 5 " D64 " a\n", "not sorted"),
+		       "7 100 90 5 " D64 " a\n",
+		   "not sorted"),
 	    "lines out of order are refused");
 	tap_ok(refused("pkgdist-statcache 1\n7 100 90 5 " D64 " a\n"
-	    "7 100 90 5 " D64 " a\n", "not sorted"),
+		       "7 100 90 5 " D64 " a\n",
+		   "not sorted"),
 	    "a path twice is refused");
-	tap_ok(refused("pkgdist-statcache 1\nx 100 90 5 " D64 " a\n",
-	    "bad inode"), "a bad inode is refused");
-	tap_ok(refused("pkgdist-statcache 1\n7 100 90 5 " D64 " ../a\n",
-	    "c:2:"), "a path with '..' is refused");
-	tap_ok(refused("pkgdist-statcache 1\n7 100 90 5 " D64 " a\\999\n",
-	    "c:2:"), "a bad escape is refused");
+	tap_ok(
+	    refused("pkgdist-statcache 1\nx 100 90 5 " D64 " a\n", "bad inode"),
+	    "a bad inode is refused");
+	tap_ok(
+	    refused("pkgdist-statcache 1\n7 100 90 5 " D64 " ../a\n", "c:2:"),
+	    "a path with '..' is refused");
+	tap_ok(
+	    refused("pkgdist-statcache 1\n7 100 90 5 " D64 " a\\999\n", "c:2:"),
+	    "a bad escape is refused");
 	tap_ok(refused("pkgdist-statcache 1\n7 100 90 5 " D64 "\n", "c:2:"),
 	    "a line with no path is refused");
 	tap_ok(refused("pkgdist-statcache 1\n7 100 90 5 " D64 " \n", "c:2:"),
@@ -105,8 +111,8 @@ main(void)
 	e.path = "a";
 	manifest_add(&want, &e);
 	statcache_init(&c, &want, false);
-	load(&c, "pkgdist-statcache 1\n7 100000000000 90000000000 5 " D64
-	    " a\n");
+	load(&c,
+	    "pkgdist-statcache 1\n7 100000000000 90000000000 5 " D64 " a\n");
 	memset(&st, 0, sizeof(st));
 	st.ino = 7;
 	st.size = 5;
@@ -131,8 +137,8 @@ main(void)
 	tap_ok(c.nseen == 5, "every file the walk saw long ago is recorded");
 	statcache_free(&c);
 	statcache_init(&c, &want, true);
-	load(&c, "pkgdist-statcache 1\n7 100000000000 90000000000 5 " D64
-	    " a\n");
+	load(&c,
+	    "pkgdist-statcache 1\n7 100000000000 90000000000 5 " D64 " a\n");
 	tap_ok(!statcache_known("a", &st, dg, &c), "--deep reads every file");
 	statcache_free(&c);
 	statcache_init(&c, &want, false);

@@ -30,22 +30,27 @@ main(void)
 	size_t count[STATUS_KIND_N], n = 0;
 
 	v[n++] = row("dp1", STATUS_COMPLETE, 2, 2);
-	v[n++] = row("dp1", STATUS_COMPLETE, 1, 2);	/* dp1: behind */
+	v[n++] = row("dp1", STATUS_COMPLETE, 1, 2); /* dp1: behind */
 	v[n++] = row("dp2", STATUS_NONE, 0, 2);
-	v[n++] = row("dp2", STATUS_COMPLETE, 2, 2);	/* dp2: newest */
-	v[n++] = row("dp3", STATUS_NONE, 0, 2);		/* dp3: none */
-	v[n++] = row("dp4", STATUS_DAMAGED, 0, 2);	/* dp4: failed */
-	v[n++] = row("dp4", STATUS_UNREACHABLE, 0, 2);	/* dp4: unreachable */
-	v[n++] = row("dp5", STATUS_PARTIAL, 1, 2);	/* dp5: partial */
+	v[n++] = row("dp2", STATUS_COMPLETE, 2, 2);    /* dp2: newest */
+	v[n++] = row("dp3", STATUS_NONE, 0, 2);	       /* dp3: none */
+	v[n++] = row("dp4", STATUS_DAMAGED, 0, 2);     /* dp4: failed */
+	v[n++] = row("dp4", STATUS_UNREACHABLE, 0, 2); /* dp4: unreachable */
+	v[n++] = row("dp5", STATUS_PARTIAL, 1, 2);     /* dp5: partial */
 	tap_ok(status_count_dps(v, n, count) == 5, "five DPs");
-	tap_ok(count[STATUS_KIND_NEWEST] == 1 && count[STATUS_KIND_BEHIND] ==
-	    1 && count[STATUS_KIND_NONE] == 1 && count[STATUS_KIND_FAILED] ==
-	    0 && count[STATUS_KIND_UNREACHABLE] == 1 &&
-	    count[STATUS_KIND_PARTIAL] == 1, "each counted by its worst row");
+	tap_ok(count[STATUS_KIND_NEWEST] == 1 &&
+		count[STATUS_KIND_BEHIND] == 1 &&
+		count[STATUS_KIND_NONE] == 1 &&
+		count[STATUS_KIND_FAILED] == 0 &&
+		count[STATUS_KIND_UNREACHABLE] == 1 &&
+		count[STATUS_KIND_PARTIAL] == 1,
+	    "each counted by its worst row");
 	tap_ok(status_count_dps(v, 0, count) == 0 &&
-	    count[STATUS_KIND_NEWEST] == 0, "no rows, no DP");
+		count[STATUS_KIND_NEWEST] == 0,
+	    "no rows, no DP");
 	tap_ok(strcmp(status_kind_name(STATUS_KIND_NEWEST),
-	    "complete at newest") == 0 && strcmp(status_kind_name(
-	    STATUS_KIND_NONE), "without it") == 0, "the kinds' names");
+		   "complete at newest") == 0 &&
+		strcmp(status_kind_name(STATUS_KIND_NONE), "without it") == 0,
+	    "the kinds' names");
 	return tap_done();
 }

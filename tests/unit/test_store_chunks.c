@@ -136,8 +136,8 @@ main(void)
 		return 1;
 
 	chunk_params_default(&p);
-	ok = chunker_init(&c, NULL) == 0 && chunker_update(&c, data, BIG) ==
-	    0 && chunker_final(&c, &want) == 0;
+	ok = chunker_init(&c, NULL) == 0 &&
+	    chunker_update(&c, data, BIG) == 0 && chunker_final(&c, &want) == 0;
 	tap_ok(ok && want.n > 1, "the chunks of 3 MiB: %zu", want.n);
 
 	stage_opts_init(&o);
@@ -152,10 +152,13 @@ main(void)
 	memcpy(small_d, m.v[1].digest, DIGEST_LEN);
 
 	index_path(sdir, d, path, sizeof(path));
-	ok = stat(path, &st) == 0 && (size_t)st.st_size ==
-	    CHUNKINDEX_HEAD + want.n * CHUNKINDEX_ENTRY + CHUNKINDEX_TAIL;
-	tap_ok(ok, "the large content's index is written when it is staged "
-	    "(%lld bytes)", (long long)st.st_size);
+	ok = stat(path, &st) == 0 &&
+	    (size_t)st.st_size ==
+		CHUNKINDEX_HEAD + want.n * CHUNKINDEX_ENTRY + CHUNKINDEX_TAIL;
+	tap_ok(ok,
+	    "the large content's index is written when it is staged "
+	    "(%lld bytes)",
+	    (long long)st.st_size);
 	index_path(sdir, small_d, path, sizeof(path));
 	tap_ok(stat(path, &st) == -1, "a small content gets none");
 
@@ -193,16 +196,19 @@ main(void)
 	    same(&want, &dec);
 	tap_ok(ok, "encoded and decoded: the same list");
 	chunk_list_free(&dec);
-	tap_ok(ix != NULL && chunkindex_decode(ix, ixlen - 1, d, BIG, &p,
-	    &dec) == -1, "truncated: refused (%s)", err_get());
-	tap_ok(ix != NULL && chunkindex_decode(ix, ixlen, small_d, BIG, &p,
-	    &dec) == -1, "of another content: refused (%s)", err_get());
-	tap_ok(ix != NULL && chunkindex_decode(ix, ixlen, d, BIG - 1, &p,
-	    &dec) == -1, "of another size: refused (%s)", err_get());
+	tap_ok(ix != NULL &&
+		chunkindex_decode(ix, ixlen - 1, d, BIG, &p, &dec) == -1,
+	    "truncated: refused (%s)", err_get());
+	tap_ok(ix != NULL &&
+		chunkindex_decode(ix, ixlen, small_d, BIG, &p, &dec) == -1,
+	    "of another content: refused (%s)", err_get());
+	tap_ok(ix != NULL &&
+		chunkindex_decode(ix, ixlen, d, BIG - 1, &p, &dec) == -1,
+	    "of another size: refused (%s)", err_get());
 	ok = chunk_params_for(16384, &other) == 0;
-	tap_ok(ok && ix != NULL && chunkindex_decode(ix, ixlen, d, BIG,
-	    &other, &dec) == -1, "cut with other sizes: refused (%s)",
-	    err_get());
+	tap_ok(ok && ix != NULL &&
+		chunkindex_decode(ix, ixlen, d, BIG, &other, &dec) == -1,
+	    "cut with other sizes: refused (%s)", err_get());
 	if (ix != NULL) {
 		ix[CHUNKINDEX_HEAD + 1] ^= 1;
 		tap_ok(chunkindex_decode(ix, ixlen, d, BIG, &p, &dec) == -1,

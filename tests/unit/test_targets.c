@@ -56,7 +56,8 @@ static void
 test_select(struct store *s, const struct dplist *l)
 {
 	static const char *const dp2[] = { "dp2" }, *const g2[] = { "g2" },
-	    *const only[] = { "dp1", "dp4" }, *const nosuch[] = { "nope" };
+				 *const only[] = { "dp1", "dp4" },
+				 *const nosuch[] = { "nope" };
 	struct targets_sel sel;
 	struct store_holding h;
 	bool want[8];
@@ -67,33 +68,34 @@ test_select(struct store *s, const struct dplist *l)
 	sel.dps = nosuch;
 	sel.ndps = 1;
 	tap_ok(targets_check(l, &sel) == -1 &&
-	    strcmp(err_get(), "--dp: unknown DP 'nope'") == 0,
+		strcmp(err_get(), "--dp: unknown DP 'nope'") == 0,
 	    "an unknown --dp is refused: %s", err_get());
 	memset(&sel, 0, sizeof(sel));
 	sel.groups = nosuch;
 	sel.ngroups = 1;
 	tap_ok(targets_check(l, &sel) == -1 &&
-	    strcmp(err_get(), "--group: unknown group 'nope'") == 0,
+		strcmp(err_get(), "--group: unknown group 'nope'") == 0,
 	    "an unknown --group is refused");
 	memset(&sel, 0, sizeof(sel));
 	sel.only = nosuch;
 	sel.nonly = 1;
 	tap_ok(targets_check(l, &sel) == -1 &&
-	    strcmp(err_get(), "--only: unknown DP 'nope'") == 0,
+		strcmp(err_get(), "--only: unknown DP 'nope'") == 0,
 	    "an unknown --only is refused");
 
 	memset(&sel, 0, sizeof(sel));
-	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, NULL, NULL) ==
-	    0 && n == 0, "nothing named: no target");
+	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, NULL, NULL) == 0 &&
+		n == 0,
+	    "nothing named: no target");
 	sel.dps = dp2;
 	sel.ndps = 1;
-	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, NULL, NULL) ==
-	    0 && n == 1 && strcmp(picked(l, want), "dp2") == 0,
+	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, NULL, NULL) == 0 &&
+		n == 1 && strcmp(picked(l, want), "dp2") == 0,
 	    "--dp dp2: only dp2 (F4)");
 	sel.groups = g2;
 	sel.ngroups = 1;
-	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, NULL, NULL) ==
-	    0 && n == 3 && strcmp(picked(l, want), "dp2,dp3,dp4") == 0,
+	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, NULL, NULL) == 0 &&
+		n == 3 && strcmp(picked(l, want), "dp2,dp3,dp4") == 0,
 	    "--dp and --group: the union, in DP list order: %s",
 	    picked(l, want));
 
@@ -104,9 +106,9 @@ test_select(struct store *s, const struct dplist *l)
 	record(s, "pkg", "dp4", 0, 0, STORE_HOLD_FAILED);
 	memset(&sel, 0, sizeof(sel));
 	sel.refresh = true;
-	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, &stray, &ns) ==
-	    0 && n == 2 && strcmp(picked(l, want), "dp1,dp3") == 0 &&
-	    ns == 1 && strcmp(stray[0], "dp5") == 0,
+	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, &stray, &ns) == 0 &&
+		n == 2 && strcmp(picked(l, want), "dp1,dp3") == 0 && ns == 1 &&
+		strcmp(stray[0], "dp5") == 0,
 	    "--refresh-existing: held, and being brought to (a failed first "
 	    "push); a recorded DP not in the list is named: %s",
 	    picked(l, want));
@@ -114,16 +116,16 @@ test_select(struct store *s, const struct dplist *l)
 	sel.only = only;
 	sel.nonly = 2;
 	sel.all = true;
-	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, &stray, &ns) ==
-	    0 && n == 2 && strcmp(picked(l, want), "dp1,dp4") == 0 &&
-	    ns == 0, "--only narrows the union (and the stray DPs)");
+	tap_ok(targets_select(s, "pkg", l, &sel, want, &n, &stray, &ns) == 0 &&
+		n == 2 && strcmp(picked(l, want), "dp1,dp4") == 0 && ns == 0,
+	    "--only narrows the union (and the stray DPs)");
 	store_strings_free(stray, ns);
 
-	tap_ok(store_holding_find(s, "pkg", "dp3", &h) == 1 &&
-	    h.version == 0 && h.wanted == 2 && h.state == STORE_HOLD_FAILED,
+	tap_ok(store_holding_find(s, "pkg", "dp3", &h) == 1 && h.version == 0 &&
+		h.wanted == 2 && h.state == STORE_HOLD_FAILED,
 	    "store_holding_find: the record of dp3");
-	tap_ok(store_holding_find(s, "pkg", "dp2", &h) == 0 &&
-	    h.dp[0] == '\0', "store_holding_find: none for dp2");
+	tap_ok(store_holding_find(s, "pkg", "dp2", &h) == 0 && h.dp[0] == '\0',
+	    "store_holding_find: none for dp2");
 	tap_ok(store_holding_find(s, "other", "dp1", &h) == 0,
 	    "store_holding_find: none for a package without records");
 }
@@ -133,30 +135,32 @@ test_open(struct store *s, const struct dplist *l)
 {
 	struct dp_handle h = { -1, -1, -1, NULL };
 	const struct dp *dp1 = dplist_find(l, "dp1"),
-	    *dp2 = dplist_find(l, "dp2");
+			*dp2 = dplist_find(l, "dp2");
 	char meta[400];
 	struct stat st;
 
 	/* dp1 is recorded holding pkg 1 (above) and has no .pkgdist. */
 	tap_ok(targets_open(s, dp1, "pkg", true, false, &h) == -1 &&
-	    strstr(err_get(), "no .pkgdist/ there, but the store records "
-	    "dp1 holding pkg 1: the share looks unmounted") != NULL &&
-	    h.rootfd == -1, "a recorded DP without .pkgdist/: unreachable: %s",
-	    err_get());
+		strstr(err_get(),
+		    "no .pkgdist/ there, but the store records "
+		    "dp1 holding pkg 1: the share looks unmounted") != NULL &&
+		h.rootfd == -1,
+	    "a recorded DP without .pkgdist/: unreachable: %s", err_get());
 	snprintf(meta, sizeof(meta), "%s/dp1/.pkgdist", top);
 	tap_ok(stat(meta, &st) == -1, "... and nothing was created there");
 	tap_ok(targets_open(s, dp1, "new", true, false, &h) == -1 &&
-	    strstr(err_get(), "holding pkg 1") != NULL,
+		strstr(err_get(), "holding pkg 1") != NULL,
 	    "a package new to it too: the share is the same");
 	tap_ok(targets_open(s, dp1, "pkg", true, true, &h) == 0 &&
-	    h.metafd != -1 && stat(meta, &st) == 0,
+		h.metafd != -1 && stat(meta, &st) == 0,
 	    "--reinit: opened, .pkgdist/ made");
 	dp_close(&h);
 	tap_ok(targets_open(s, dp1, "pkg", true, false, &h) == 0,
 	    "then it opens as any DP");
 	dp_close(&h);
 	tap_ok(targets_open(s, dp2, "pkg", false, false, &h) == 0 &&
-	    h.metafd == -1, "a DP with no record and no .pkgdist/: a new DP");
+		h.metafd == -1,
+	    "a DP with no record and no .pkgdist/: a new DP");
 	tap_ok(targets_mount_point(&h) == 0,
 	    "a plain directory is not a mount point");
 	dp_close(&h);
@@ -183,15 +187,18 @@ test_mount_rule(const struct dplist *l)
 		tap_diag("%s", err_get());
 		return;
 	}
-	tap_ok(targets_open(s, dplist_find(l, "dp3"), "pkg", true, false,
-	    &h) == -1 && strstr(err_get(), "not a mount point, and") !=
-	    NULL && strstr(err_get(), "says 'mount' for dp3") != NULL,
+	tap_ok(targets_open(s, dplist_find(l, "dp3"), "pkg", true, false, &h) ==
+		    -1 &&
+		strstr(err_get(), "not a mount point, and") != NULL &&
+		strstr(err_get(), "says 'mount' for dp3") != NULL,
 	    "'mount GROUP': a member that is not a mount point is "
-	    "unreachable: %s", err_get());
+	    "unreachable: %s",
+	    err_get());
 	snprintf(path, sizeof(path), "%s/dp3/.pkgdist", top);
 	tap_ok(access(path, F_OK) == -1, "... nothing made there");
-	tap_ok(targets_open(s, dplist_find(l, "dp1"), "pkg", true, false,
-	    &h) == 0, "a DP of another group is not concerned");
+	tap_ok(targets_open(s, dplist_find(l, "dp1"), "pkg", true, false, &h) ==
+		0,
+	    "a DP of another group is not concerned");
 	dp_close(&h);
 	store_close(s);
 }
@@ -205,8 +212,8 @@ main(void)
 	const char *tmp = getenv("TMPDIR");
 	int i;
 
-	snprintf(top, sizeof(top), "%s/test_targets.XXXXXX", tmp ? tmp :
-	    "/tmp");
+	snprintf(top, sizeof(top), "%s/test_targets.XXXXXX",
+	    tmp ? tmp : "/tmp");
 	if (mkdtemp(top) == NULL)
 		return 1;
 	snprintf(sdir, sizeof(sdir), "%s/store", top);
@@ -214,8 +221,10 @@ main(void)
 		snprintf(d, sizeof(d), "%s/dp%d", top, i);
 		mkdir(d, 0755);
 	}
-	snprintf(text, sizeof(text), "dp1 g1 %s/dp1\ndp2 g2 %s/dp2\n"
-	    "dp3 g2 %s/dp3\ndp4 g2 %s/dp4\n", top, top, top, top);
+	snprintf(text, sizeof(text),
+	    "dp1 g1 %s/dp1\ndp2 g2 %s/dp2\n"
+	    "dp3 g2 %s/dp3\ndp4 g2 %s/dp4\n",
+	    top, top, top, top);
 	if (dplist_load_buf(text, strlen(text), "dps", &l) == -1 ||
 	    store_open(sdir, STORE_CREATE, &s) == -1) {
 		tap_diag("%s", err_get());

@@ -37,10 +37,10 @@ main(void)
 	tap_ok(is(in_zone("UTC0", 1700000000), "2023-11-14T22:13:20Z"),
 	    "a zero offset is written Z");
 	tap_ok(is(in_zone("<+0530>-5:30", 1700000000),
-	    "2023-11-15T03:43:20+05:30"),
+		   "2023-11-15T03:43:20+05:30"),
 	    "local time east of UTC carries its +hh:mm offset");
-	tap_ok(is(in_zone("<-0330>3:30", 1700000000),
-	    "2023-11-14T18:43:20-03:30"),
+	tap_ok(
+	    is(in_zone("<-0330>3:30", 1700000000), "2023-11-14T18:43:20-03:30"),
 	    "local time west of UTC carries its -hh:mm offset");
 	tap_ok(is(in_zone("UTC0", -1), "1969-12-31T23:59:59Z"),
 	    "a time before the epoch is a date too");
@@ -58,10 +58,11 @@ main(void)
 		char u[TIMEFMT_LEN];
 
 		tap_ok(timefmt_utc(1700000000, u, sizeof(u)) == 0 &&
-		    is(u, "2023-11-14T22:13:20Z"),
+			is(u, "2023-11-14T22:13:20Z"),
 		    "timefmt_utc is UTC whatever TZ says");
 		tap_ok(timefmt_utc(INT64_MAX, u, sizeof(u)) == -1 &&
-		    u[0] == '\0', "timefmt_utc refuses a time beyond 9999");
+			u[0] == '\0',
+		    "timefmt_utc refuses a time beyond 9999");
 	}
 	return tap_done();
 }
