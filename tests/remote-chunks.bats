@@ -159,7 +159,10 @@ refresh()
 	gzip -1 -c "$T/text" >"$T/src/big.gz"
 	first_push
 	sed -i '1s/^1$/one/' "$T/text"
-	gzip -1 -c "$T/text" >"$T/src/big.gz"
+	# A new file in its place: first_push made the tree's files read-only,
+	# which stops an unprivileged owner writing into them.
+	gzip -1 -c "$T/text" >"$T/big.gz"
+	mv -f "$T/big.gz" "$T/src/big.gz"
 	refresh
 	[ "$(stat_of recipes)" -eq 0 ]
 	[ "$(stat_of contents)" -eq 1 ]
