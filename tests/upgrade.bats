@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# Upgrades: a store, package files and a local DP written by the release
+# before this one (61e7c17, built here from this repository's history)
+# keep working with this release's tools and no step by the
+# administrator: every version stays readable, pushable and exportable,
+# its large contents get their chunk index on first use, and its package
+# files (whole and delta) import.
+
+load lib/common
+
+bats_require_minimum_version 1.5.0
+
+PREV=61e7c174e6e94f41eda9576074c7f6afc7dcc0c5
+
+setup_file()
+{
+	local root
+	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	OLD=$BATS_FILE_TMPDIR/old
+	export OLD
+	command -v git >/dev/null && git -C "$root" rev-parse -q --verify \
+	    "$PREV^{commit}" >/dev/null 2>&1 || return 0
+	mkdir -p "$OLD"
+	git -C "$root" archive "$PREV" | tar -x -C "$OLD"
+	make -s -C "$OLD" all >/dev/null 2>&1 || rm -rf "$OLD"
+}
+
+old()
+{
+	[ -x "$OLD/build/bin/pkgstage" ] ||
+	    skip "needs this repository's history to build the previous release"
+}
+
+@test "upgrade: a store, package files and a DP of the previous release work with this one" {
+	old
+	mkdir -p src dp
+	head -c $((3 * 1048576)) /dev/urandom >src/big.img
+	echo one >src/a
+	run "$OLD/build/bin/pkgstage" add office src
+	expect_status 0
+	printf 'x%.0s' $(seq 1 4096) | dd of=src/big.img bs=1 seek=1000000 \
+	    conv=notrunc 2>/dev/null
+	echo two >src/a
+	run "$OLD/build/bin/pkgstage" add office src
+	expect_status 0
+	"$OLD/build/bin/pkgstage" export office 1 -o whole.pkg
+	"$OLD/build/bin/pkgstage" export --base 1 office 2 -o delta.pkg
+	printf 'dp1 g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
+	run "$OLD/build/bin/pkgpush" --dp dp1 --version 1 office
+	expect_status 0
+
+	# This release on the old store: fsck clean, push, add, export.
+	run pkgstage fsck
+	expect_status 0
+	run pkgpush --dp dp1 office
+	expect_status 0
+	cmp src/big.img dp/office/big.img
+	run pkgpush --status office
+	expect_status 0
+	expect_output_has "dp1 office 2 complete"
+	echo three >src/a
+	run pkgstage add office src
+	expect_status 0
+	[ "$output" = 3 ]
+	run pkgstage export --base 2 office 3 -o new.pkg
+	expect_status 0
+
+	# The old package files import into a new store, whole then delta.
+	export PKGDIST_STORE=$T/store2
+	run pkgstage import whole.pkg
+	expect_status 0
+	run pkgstage import delta.pkg
+	expect_status 0
+	run pkgstage import new.pkg
+	expect_status 0
+	run pkgstage fsck
+	expect_status 0
+	mkdir -p dp2
+	printf 'dp2 g %s\n' "$T/dp2" >"$PKGDIST_STORE/dps"
+	run pkgpush --dp dp2 office
+	expect_status 0
+	cmp src/big.img dp2/office/big.img
+	cmp src/a dp2/office/a
+}
