@@ -20,8 +20,7 @@
 #include "sign.h"
 #include "stage.h"
 #include "store.h"
-
-#define MAX_JOBS 64
+#include "workq.h"
 
 void
 stage_opts_init(struct stage_opts *o)
@@ -36,45 +35,22 @@ struct work {
 	struct manifest *m;
 	bool expect;  /* digests come from a manifest */
 	size_t *todo; /* indices of `f` entries, biggest first */
-	size_t ntodo, next;
-	pthread_mutex_t mu;
-	bool failed;
-	struct err_saved err; /* first error (err.h is per thread) */
+	size_t ntodo;
 	struct progress *p;
 };
 
-static void *
-worker(void *arg)
+static int
+copy_one(void *arg, size_t k)
 {
 	struct work *w = arg;
+	struct entry *e = &w->m->v[w->todo[k]];
+	unsigned char d[DIGEST_LEN];
 
-	for (;;) {
-		struct entry *e;
-		unsigned char d[DIGEST_LEN];
-		size_t i;
-
-		pthread_mutex_lock(&w->mu);
-		if (w->failed || w->next == w->ntodo) {
-			pthread_mutex_unlock(&w->mu);
-			break;
-		}
-		i = w->todo[w->next++];
-		pthread_mutex_unlock(&w->mu);
-		e = &w->m->v[i];
-		if (store_txn_put_file(w->t, w->dirfd, e, w->expect, d, NULL) ==
-		    -1) {
-			pthread_mutex_lock(&w->mu);
-			if (!w->failed) {
-				w->failed = true;
-				err_save(&w->err);
-			}
-			pthread_mutex_unlock(&w->mu);
-			break;
-		}
-		memcpy(e->digest, d, DIGEST_LEN);
-		progress_add(w->p, 1, e->size);
-	}
-	return NULL;
+	if (store_txn_put_file(w->t, w->dirfd, e, w->expect, d, NULL) == -1)
+		return -1;
+	memcpy(e->digest, d, DIGEST_LEN);
+	progress_add(w->p, 1, e->size);
+	return 0;
 }
 
 static struct manifest *sort_m;
@@ -95,9 +71,8 @@ copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
 {
 	static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct work w;
-	pthread_t th[MAX_JOBS];
 	size_t i;
-	int n, k, rc = -1;
+	int rc = -1;
 
 	memset(&w, 0, sizeof(w));
 	w.t = t;
@@ -105,7 +80,6 @@ copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
 	w.m = m;
 	w.expect = expect;
 	w.p = p;
-	pthread_mutex_init(&w.mu, NULL);
 	if ((w.todo = calloc(m->n + 1, sizeof(*w.todo))) == NULL) {
 		err_nomem();
 		goto out;
@@ -117,25 +91,9 @@ copy_all(struct store_txn *t, int dirfd, struct manifest *m, bool expect,
 	sort_m = m;
 	qsort(w.todo, w.ntodo, sizeof(*w.todo), cmp_size_desc);
 	pthread_mutex_unlock(&sort_mu);
-	n = jobs > 0 ? jobs : scan_ncpu();
-	if (n > MAX_JOBS)
-		n = MAX_JOBS;
-	for (k = 0; k < n; k++)
-		if (pthread_create(&th[k], NULL, worker, &w) != 0)
-			break;
-	if (k == 0)
-		worker(&w);
-	while (k-- > 0)
-		pthread_join(th[k], NULL);
-	if (w.failed) {
-		err_restore(&w.err);
-		goto out;
-	}
-	rc = 0;
+	rc = workq_run(w.ntodo, jobs > 0 ? jobs : scan_ncpu(), copy_one, &w);
 out:
 	free(w.todo);
-	err_drop(&w.err);
-	pthread_mutex_destroy(&w.mu);
 	return rc;
 }
 
