@@ -140,9 +140,8 @@ plans_free(struct plans *pl)
  * the file at its path in bm: one that does not pay (a compressed file)
  * or cannot be planned goes whole. */
 static int
-plans_make(struct store *s, const struct manifest *m,
-    const struct manifest *bm, const struct digestset_item *cv, size_t ncv,
-    struct plans *pl)
+plans_make(struct store *s, const struct manifest *m, const struct manifest *bm,
+    const struct digestset_item *cv, size_t ncv, struct plans *pl)
 {
 	size_t i;
 
@@ -426,8 +425,8 @@ struct pack_reader {
 	struct digest cdg;
 	uint64_t cgot; /* original bytes read */
 	bool cdone;
-	bool broken;	    /* a recipe failed midway: no way on */
-	unsigned char *blk; /* a recipe's block (PACK_RECIPE_BLOCK_MAX) */
+	bool broken;		/* a recipe failed midway: no way on */
+	unsigned char *blk;	/* a recipe's block (PACK_RECIPE_BLOCK_MAX) */
 	unsigned char *scratch; /* recipe_apply's (RECIPE_INSERT_MAX) */
 };
 

@@ -148,8 +148,8 @@ source_read(struct source *c, uint64_t off, unsigned char *buf, size_t n)
 
 int
 recipe_make_emit(struct store *s, const unsigned char d[DIGEST_LEN],
-    const struct recipe *r, unsigned char *buf, size_t room,
-    recipe_frame_fn fn, void *arg, uint64_t *len_out, uint64_t *stored_out)
+    const struct recipe *r, unsigned char *buf, size_t room, recipe_frame_fn fn,
+    void *arg, uint64_t *len_out, uint64_t *stored_out)
 {
 	struct source src;
 	unsigned char *data = NULL;

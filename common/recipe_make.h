@@ -43,8 +43,7 @@ int recipe_make_plan(struct store *s, const unsigned char d[DIGEST_LEN],
 
 /* Called with each frame (len bytes at buf, whole operations); -1 with
  * err set stops. */
-typedef int (*recipe_frame_fn)(void *arg, const unsigned char *buf,
-    size_t len);
+typedef int (*recipe_frame_fn)(void *arg, const unsigned char *buf, size_t len);
 
 /*
  * Encode r's operations for content d in frames of at most room bytes
@@ -55,7 +54,7 @@ typedef int (*recipe_frame_fn)(void *arg, const unsigned char *buf,
  * read, or fn failed.
  */
 int recipe_make_emit(struct store *s, const unsigned char d[DIGEST_LEN],
-    const struct recipe *r, unsigned char *buf, size_t room,
-    recipe_frame_fn fn, void *arg, uint64_t *len_out, uint64_t *stored_out);
+    const struct recipe *r, unsigned char *buf, size_t room, recipe_frame_fn fn,
+    void *arg, uint64_t *len_out, uint64_t *stored_out);
 
 #endif

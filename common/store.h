@@ -398,8 +398,8 @@ int store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
  * or the store cannot be written.
  */
 int store_txn_put_made(struct store_txn *t, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int (*make)(void *arg, int fd, const char *what),
-    void *arg, bool *made, uint64_t *stored);
+    uint64_t size, int (*make)(void *arg, int fd, const char *what), void *arg,
+    bool *made, uint64_t *stored);
 
 /*
  * Commit m (sorted, checked; its header is set here to pkg and version)

@@ -657,8 +657,8 @@ out:
 
 int
 store_txn_put_made(struct store_txn *t, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int (*make)(void *arg, int fd, const char *what),
-    void *arg, bool *made, uint64_t *stored)
+    uint64_t size, int (*make)(void *arg, int fd, const char *what), void *arg,
+    bool *made, uint64_t *stored)
 {
 	char part[32], what[128], hex[DIGEST_HEXLEN + 1];
 	struct stat st;
