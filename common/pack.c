@@ -149,7 +149,7 @@ plans_make(struct store *s, const struct manifest *m, const struct manifest *bm,
 	if (ncv == 0)
 		return 0;
 	pl->n = ncv;
-	if ((pl->from = calloc(ncv, sizeof(*pl->from))) == NULL ||
+	if ((pl->from = calloc(ncv, sizeof(const struct entry *))) == NULL ||
 	    (pl->r = calloc(ncv, sizeof(*pl->r))) == NULL) {
 		plans_free(pl);
 		return err_nomem();
