@@ -19,6 +19,8 @@
 #include "pack.h"
 #include "path.h"
 #include "progress.h"
+#include "recipe.h"
+#include "recipe_make.h"
 #include "sign.h"
 #include "trust.h"
 #include "store.h"
@@ -114,11 +116,100 @@ out:
 	return rc;
 }
 
+/* The recipes of a delta: for each content, the base version's file it
+ * is rebuilt from (NULL: carried whole) and the operations. */
+struct plans {
+	const struct entry **from;
+	struct recipe *r;
+	size_t n, recipes;
+};
+
+static void
+plans_free(struct plans *pl)
+{
+	size_t i;
+
+	for (i = 0; pl->r != NULL && i < pl->n; i++)
+		recipe_free(&pl->r[i]);
+	free(pl->r);
+	free(pl->from);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* Plan a recipe for each large content of cv that changed a little from
+ * the file at its path in bm: one that does not pay (a compressed file)
+ * or cannot be planned goes whole. */
+static int
+plans_make(struct store *s, const struct manifest *m, const struct manifest *bm,
+    const struct digestset_item *cv, size_t ncv, struct plans *pl)
+{
+	size_t i;
+
+	memset(pl, 0, sizeof(*pl));
+	if (ncv == 0)
+		return 0;
+	pl->n = ncv;
+	if ((pl->from = calloc(ncv, sizeof(const struct entry *))) == NULL ||
+	    (pl->r = calloc(ncv, sizeof(*pl->r))) == NULL) {
+		plans_free(pl);
+		return err_nomem();
+	}
+	for (i = 0; i < ncv; i++) {
+		pl->from[i] = recipe_make_base(m, bm, cv[i].d, cv[i].size);
+		if (pl->from[i] == NULL)
+			continue;
+		if (recipe_make_plan(s, cv[i].d, cv[i].size, pl->from[i],
+			&pl->r[i]) != 1) {
+			pl->from[i] = NULL;
+			continue;
+		}
+		pl->recipes++;
+	}
+	return 0;
+}
+
+/* recipe_make_emit()'s frames: blocks of a recipe record. */
+static int
+put_block(void *arg, const unsigned char *buf, size_t len)
+{
+	struct pw *w = arg;
+	unsigned char n[4];
+
+	be_put32(n, (uint32_t)len);
+	if (pw_put(w, n, 4, true) == -1)
+		return -1;
+	return pw_put(w, buf, len, true);
+}
+
+/* Content d (size bytes) as a recipe record from from's content. */
+static int
+put_recipe(struct store *s, struct pw *w, const struct digestset_item *c,
+    const struct entry *from, const struct recipe *r, unsigned char *blk)
+{
+	unsigned char hdr[81];
+
+	memcpy(hdr, c->d, DIGEST_LEN);
+	be_put64(hdr + 32, c->size);
+	hdr[40] = 2;
+	memcpy(hdr + 41, from->digest, DIGEST_LEN);
+	be_put64(hdr + 73, from->size);
+	if (pw_put(w, hdr, sizeof(hdr), true) == -1 ||
+	    recipe_make_emit(s, c->d, r, blk, PACK_RECIPE_BLOCK_MAX, put_block,
+		w, NULL, NULL) == -1)
+		return -1;
+	be_put32(hdr, 0);
+	return pw_put(w, hdr, 4, true);
+}
+
+static int export_file(struct store *s, const char *pkg, uint64_t version,
+    uint64_t base, const struct digestset_item *only, size_t nonly,
+    unsigned flags, int fd, struct progress *p);
+
 int
 pack_export(struct store *s, const char *pkg, uint64_t version, uint64_t base,
-    int fd, struct progress *p)
+    unsigned flags, int fd, struct progress *p)
 {
-	return pack_export_only(s, pkg, version, base, NULL, 0, fd, p);
+	return export_file(s, pkg, version, base, NULL, 0, flags, fd, p);
 }
 
 int
@@ -126,11 +217,21 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
     uint64_t base, const struct digestset_item *only, size_t nonly, int fd,
     struct progress *p)
 {
+	return export_file(s, pkg, version, base, only, nonly, 0, fd, p);
+}
+
+static int
+export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
+    const struct digestset_item *only, size_t nonly, unsigned flags, int fd,
+    struct progress *p)
+{
 	struct pw w = { fd, { NULL }, NULL, 0, 0, p };
 	struct manifest m, bm;
 	struct digestset_item *cv = NULL, *bv = NULL;
+	struct plans pl = { NULL, NULL, 0, 0 };
 	size_t ncv = 0, nbv = 0, i, mlen, siglen = 0, zlen = 0;
 	unsigned char hdr[64], *sig = NULL, *z = NULL, fin[DIGEST_LEN];
+	unsigned char *blk = NULL;
 	char *mbuf = NULL, *check = NULL;
 	uint64_t count = 0;
 	int rc = -1, ulk = -1;
@@ -157,16 +258,21 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 	if (digestset_of_manifest(&m, &cv, &ncv) == -1)
 		goto out;
 	ncv = delta_of(cv, ncv, bv, nbv, only, nonly);
+	if (base != 0 && (flags & PACK_EXPORT_RECIPES) &&
+	    plans_make(s, &m, &bm, cv, ncv, &pl) == -1)
+		goto out;
 	if ((w.buf = malloc(BLOB_CHUNK)) == NULL ||
-	    (check = malloc(BLOB_CHUNK)) == NULL) {
+	    (check = malloc(BLOB_CHUNK)) == NULL ||
+	    (pl.recipes > 0 && (blk = malloc(PACK_RECIPE_BLOCK_MAX)) == NULL)) {
 		err_nomem();
 		goto out;
 	}
 	if (digest_init(&w.dg) == -1)
 		goto out;
-	/* Header. */
+	/* Header: format 1 unless a recipe needs 2, so that a file without
+	 * one stays readable by a release that knows only 1. */
 	memcpy(hdr, PACK_MAGIC, 8);
-	be_put32(hdr + 8, PACK_FORMAT);
+	be_put32(hdr + 8, pl.recipes > 0 ? PACK_FORMAT : PACK_FORMAT_WHOLE);
 	be_put32(hdr + 12, 0);
 	be_put64(hdr + 16, version);
 	be_put64(hdr + 24, base);
@@ -207,8 +313,17 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 		/* A damaged content is refused here, by name, rather than
 		 * carried to another site to be refused by its import. */
 		if (store_content_check(s, cv[i].d, cv[i].size, check,
-			BLOB_CHUNK, NULL) == -1 ||
-		    store_content_raw(s, cv[i].d, &raw) == -1) {
+			BLOB_CHUNK, NULL) == -1) {
+			store_err_content(pkg, version, &m, cv[i].d);
+			goto out;
+		}
+		if (pl.from != NULL && pl.from[i] != NULL) {
+			if (put_recipe(s, &w, &cv[i], pl.from[i], &pl.r[i],
+				blk) == -1)
+				goto out;
+			continue;
+		}
+		if (store_content_raw(s, cv[i].d, &raw) == -1) {
 			store_err_content(pkg, version, &m, cv[i].d);
 			goto out;
 		}
@@ -260,6 +375,8 @@ pack_export_only(struct store *s, const char *pkg, uint64_t version,
 	rc = 0;
 out:
 	digest_free(&w.dg);
+	plans_free(&pl);
+	free(blk);
 	free(w.buf);
 	free(check);
 	free(z);
@@ -308,6 +425,9 @@ struct pack_reader {
 	struct digest cdg;
 	uint64_t cgot; /* original bytes read */
 	bool cdone;
+	bool broken;		/* a recipe failed midway: no way on */
+	unsigned char *blk;	/* a recipe's block (PACK_RECIPE_BLOCK_MAX) */
+	unsigned char *scratch; /* recipe_apply's (RECIPE_INSERT_MAX) */
 };
 
 /* Up to n bytes from the source; 0 at its end. */
@@ -463,7 +583,8 @@ reader_start(struct pack_reader *r)
 		return err_set("%s: not a pkgdist package file (bad magic)",
 		    r->name);
 	r->info.format = be_get32(h + 8);
-	if (r->info.format != PACK_FORMAT)
+	if (r->info.format != PACK_FORMAT_WHOLE &&
+	    r->info.format != PACK_FORMAT)
 		return err_set("%s: unknown format %" PRIu32, r->name,
 		    r->info.format);
 	if (be_get32(h + 12) != 0)
@@ -615,6 +736,8 @@ pack_reader_read_raw(struct pack_reader *r, void *buf, size_t n)
 
 	if (!r->cur)
 		return err_set("%s: no current content", r->name);
+	if (r->c.recipe)
+		return err_set("%s: a recipe is rebuilt, not read", r->name);
 	r->raw_used = true;
 	if (r->left == 0)
 		return 0;
@@ -645,6 +768,8 @@ pack_reader_read(struct pack_reader *r, void *buf, size_t n)
 
 	if (!r->cur)
 		return err_set("%s: no current content", r->name);
+	if (r->c.recipe)
+		return err_set("%s: a recipe is rebuilt, not read", r->name);
 	if (r->cdone)
 		return 0;
 	if (r->c.zlib) {
@@ -682,6 +807,85 @@ pack_reader_read(struct pack_reader *r, void *buf, size_t n)
 	return 0;
 }
 
+/* The next block of the current recipe: 1 with *len bytes at r->blk,
+ * 0 at the end of its blocks. */
+static int
+recipe_block(struct pack_reader *r, size_t *len)
+{
+	unsigned char b4[4];
+	uint32_t n;
+
+	*len = 0;
+	if (src_read(r, b4, 4, true) == -1)
+		return -1;
+	if ((n = be_get32(b4)) == 0)
+		return 0;
+	if (n > PACK_RECIPE_BLOCK_MAX)
+		return err_set("%s: content %" PRIu64 ": recipe block too "
+			       "long",
+		    r->name, r->index);
+	if (r->mem != NULL && n > r->memlen - r->memoff)
+		return err_set("%s: truncated", r->name);
+	if (r->blk == NULL && (r->blk = malloc(PACK_RECIPE_BLOCK_MAX)) == NULL)
+		return err_nomem();
+	if (src_read(r, r->blk, n, true) == -1)
+		return -1;
+	*len = n;
+	return 1;
+}
+
+/* recipe_apply()'s source: the record's blocks; its end before the
+ * content is made is an error. */
+static int
+recipe_next(void *arg, const unsigned char **p, size_t *len)
+{
+	struct pack_reader *r = arg;
+	int k;
+
+	if ((k = recipe_block(r, len)) == -1)
+		return -1;
+	if (k == 0)
+		return err_set("%s: content %" PRIu64 ": the recipe ends "
+			       "before its size",
+		    r->name, r->index);
+	*p = r->blk;
+	return 0;
+}
+
+int
+pack_reader_rebuild(struct pack_reader *r, int oldfd, int outfd,
+    const char *what, bool *drift)
+{
+	size_t len;
+	int rc;
+
+	*drift = false;
+	if (!r->cur || !r->c.recipe)
+		return err_set("%s: no current recipe", r->name);
+	if (r->cdone || r->broken)
+		return err_set("%s: the recipe was read already", r->name);
+	if (r->scratch == NULL &&
+	    (r->scratch = malloc(RECIPE_INSERT_MAX)) == NULL)
+		return err_nomem();
+	r->broken = true;
+	rc = recipe_apply(oldfd, r->c.base_size, outfd, what, r->c.digest,
+	    r->c.size, recipe_next, r, r->scratch, RECIPE_INSERT_MAX, drift);
+	if (rc == -1 && !*drift)
+		return -1;
+	/* Every operation was read: the blocks must end here. */
+	if (recipe_block(r, &len) != 0) {
+		*drift = false;
+		if (len > 0)
+			err_set("%s: content %" PRIu64 ": the recipe is longer "
+				"than its size",
+			    r->name, r->index);
+		return -1;
+	}
+	r->broken = false;
+	r->cdone = true;
+	return rc;
+}
+
 static int
 reader_trailer(struct pack_reader *r)
 {
@@ -708,12 +912,24 @@ reader_trailer(struct pack_reader *r)
 int
 pack_reader_next(struct pack_reader *r, struct pack_content *c)
 {
-	unsigned char h[49], scratch[65536];
+	unsigned char h[81], scratch[65536];
 	const struct digestset_item *mc;
+	size_t blen;
 	ssize_t k;
 
 	if (r->ended)
 		return 0;
+	if (r->broken)
+		return err_set("%s: cannot go on after a broken recipe",
+		    r->name);
+	if (r->cur && r->c.recipe) {
+		/* Not rebuilt: its blocks are skipped (the trailer's
+		 * checksum still covers them). */
+		while (!r->cdone && (k = recipe_block(r, &blen)) != 0)
+			if (k == -1)
+				return -1;
+		cur_end(r);
+	}
 	if (r->cur) {
 		/* Finish the current content, checking it if it was read
 		 * decompressed (or not at all). */
@@ -735,16 +951,34 @@ pack_reader_next(struct pack_reader *r, struct pack_content *c)
 			return -1;
 		return 0;
 	}
-	if (src_read(r, h, sizeof(h), true) == -1)
+	if (src_read(r, h, 41, true) == -1)
 		return -1;
 	memset(&r->c, 0, sizeof(r->c));
 	memcpy(r->c.digest, h, DIGEST_LEN);
 	r->c.size = be_get64(h + 32);
-	if (h[40] > 1)
+	if (h[40] > 2 || (h[40] == 2 && r->info.format < PACK_FORMAT))
 		return err_set("%s: content %" PRIu64 ": unknown method",
 		    r->name, r->index + 1);
 	r->c.zlib = h[40] == 1;
-	r->c.stored_size = be_get64(h + 41);
+	r->c.recipe = h[40] == 2;
+	if (src_read(r, h + 41, r->c.recipe ? 40 : 8, true) == -1)
+		return -1;
+	if (r->c.recipe) {
+		memcpy(r->c.base_digest, h + 41, DIGEST_LEN);
+		r->c.base_size = be_get64(h + 73);
+		if (r->info.base == 0)
+			return err_set("%s: content %" PRIu64 ": a recipe in "
+				       "a full package",
+			    r->name, r->index + 1);
+		if (memcmp(r->c.base_digest, r->c.digest, DIGEST_LEN) == 0 ||
+		    r->c.base_size > STORE_CONTENT_MAX)
+			return err_set("%s: content %" PRIu64 ": a recipe "
+				       "from itself or from too large a "
+				       "content",
+			    r->name, r->index + 1);
+	} else {
+		r->c.stored_size = be_get64(h + 41);
+	}
 	if (r->index > 0 && memcmp(r->last, r->c.digest, DIGEST_LEN) >= 0)
 		return err_set("%s: contents out of order", r->name);
 	memcpy(r->last, r->c.digest, DIGEST_LEN);
@@ -756,7 +990,7 @@ pack_reader_next(struct pack_reader *r, struct pack_content *c)
 		return err_set("%s: content %" PRIu64 ": size differs from "
 			       "the manifest",
 		    r->name, r->index + 1);
-	if (!r->c.zlib && r->c.stored_size != r->c.size)
+	if (!r->c.zlib && !r->c.recipe && r->c.stored_size != r->c.size)
 		return err_set("%s: content %" PRIu64 ": inconsistent "
 			       "lengths",
 		    r->name, r->index + 1);
@@ -788,6 +1022,8 @@ pack_reader_close(struct pack_reader *r)
 	cur_end(r);
 	digest_free(&r->dg);
 	manifest_free(&r->m);
+	free(r->blk);
+	free(r->scratch);
 	free(r->mbytes);
 	free(r->sig);
 	free(r->cv);
@@ -801,6 +1037,103 @@ static ssize_t
 import_cb(void *arg, void *buf, size_t n)
 {
 	return pack_reader_read_raw(arg, buf, n);
+}
+
+/* What the import of recipes needs: the base version's contents. */
+struct base_of {
+	struct store *s;
+	const char *pkg, *name;
+	uint64_t version;
+	bool loaded;
+	struct manifest m;
+	struct digestset_item *v;
+	size_t n;
+};
+
+struct rebuild {
+	struct pack_reader *r;
+	int oldfd;
+	bool drift;
+};
+
+static int
+rebuild_cb(void *arg, int fd, const char *what)
+{
+	struct rebuild *b = arg;
+
+	return pack_reader_rebuild(b->r, b->oldfd, fd, what, &b->drift);
+}
+
+/*
+ * Stage the recipe c from this store's copy of its base content.  *res
+ * says whose fault a failure is: the file's (a recipe from a content the
+ * base version lacks, or one that does not rebuild it) or the store's
+ * (its copy of the base content missing or damaged: fsck names it).
+ */
+static int
+import_recipe(struct base_of *bo, struct store_txn *t, struct pack_reader *r,
+    const struct pack_content *c, enum pack_import_result *res,
+    uint64_t *stored)
+{
+	const struct digestset_item *bc;
+	struct rebuild b = { r, -1, false };
+	char hex[DIGEST_HEXLEN + 1], bhex[DIGEST_HEXLEN + 1];
+	void *buf = NULL;
+	bool made;
+	int k;
+
+	*stored = 0;
+	digest_hex(c->digest, hex);
+	digest_hex(c->base_digest, bhex);
+	if (!bo->loaded) {
+		manifest_init(&bo->m);
+		bo->loaded = true;
+		if (store_load_manifest(bo->s, bo->pkg, bo->version, &bo->m) ==
+			-1 ||
+		    digestset_of_manifest(&bo->m, &bo->v, &bo->n) == -1) {
+			*res = PACK_FAILED;
+			return -1;
+		}
+	}
+	bc = digestset_find(bo->v, bo->n, sizeof(*bo->v), c->base_digest);
+	if (bc == NULL || bc->size != c->base_size) {
+		*res = PACK_REFUSED;
+		return err_set("%s: content %s: its recipe starts from content "
+			       "%s, which %s version %" PRIu64 " lacks",
+		    bo->name, hex, bhex, bo->pkg, bo->version);
+	}
+	if (store_content_pread_fd(bo->s, c->base_digest, c->base_size,
+		&b.oldfd) == -1)
+		goto store_fault;
+	k = store_txn_put_made(t, c->digest, c->size, rebuild_cb, &b, &made,
+	    stored);
+	close(b.oldfd);
+	if (k == 0)
+		return 0;
+	if (!b.drift) {
+		err_prefix("%s: ", bo->name);
+		return -1;
+	}
+	/* Not the content: this store's copy of the base, or the file? */
+	if ((buf = malloc(BLOB_CHUNK)) == NULL) {
+		*res = PACK_FAILED;
+		return err_nomem();
+	}
+	k = store_content_check(bo->s, c->base_digest, c->base_size, buf,
+	    BLOB_CHUNK, NULL);
+	free(buf);
+	if (k == -1)
+		goto store_fault;
+	*res = PACK_REFUSED;
+	return err_set("%s: content %s: its recipe does not rebuild it from "
+		       "%s version %" PRIu64 " (the package file is damaged)",
+	    bo->name, hex, bo->pkg, bo->version);
+store_fault:
+	*res = PACK_FAILED;
+	store_err_content(bo->pkg, bo->version, &bo->m, c->base_digest);
+	return err_prefix("%s: content %s is rebuilt from this store's copy "
+			  "of ",
+	    bo->name, hex);
 }
 
 int
@@ -820,8 +1153,12 @@ pack_import(struct store *s, int fd, const char *name,
 	uint64_t stored;
 	int have, k, rc = -1;
 	bool present = false, refused;
+	struct base_of bo;
 
 	manifest_init(&m);
+	memset(&bo, 0, sizeof(bo));
+	bo.s = s;
+	bo.name = name;
 	/* A broken rule of the format is the file's fault; a failed read
 	 * (EIO) is the system's. */
 	if (pack_reader_open_fd(fd, name, &r) == -1) {
@@ -893,7 +1230,19 @@ pack_import(struct store *s, int fd, const char *name,
 	 * system's (see out:); one without, a content not as the file
 	 * says. */
 	*res = PACK_REFUSED;
+	bo.pkg = in->package;
+	bo.version = in->base;
 	while ((k = pack_reader_next(r, &c)) == 1) {
+		if (c.recipe && present)
+			continue; /* its blocks are skipped, and checked by
+				   * the trailer */
+		if (c.recipe) {
+			if (import_recipe(&bo, t, r, &c, res, &stored) == -1)
+				goto out;
+			*res = PACK_REFUSED;
+			progress_add(opts->progress, 1, stored);
+			continue;
+		}
 		if (present) {
 			/* Check every byte all the same. */
 			unsigned char buf[65536];
@@ -953,6 +1302,9 @@ out:
 	store_txn_abort(t);
 	free(old);
 	manifest_free(&m);
+	if (bo.loaded)
+		manifest_free(&bo.m);
+	free(bo.v);
 	pack_reader_close(r);
 	return rc;
 }

@@ -29,10 +29,34 @@
  *   8   trailer magic "PKGDEND\n"
  *   32  SHA-256 of every byte before the trailer magic
  *
+ * Format 2 is format 1 with one more kind of content record, a recipe
+ * (recipe.h): a large content of a delta rebuilt from a content of the
+ * base version that the importing store has, plus the bytes that
+ * version lacks:
+ *
+ *     32  SHA-256 of the original bytes
+ *     8   original size (must equal the manifest's size for it)
+ *     1   method: 2 recipe
+ *     32  SHA-256 of the base content (a content of the base version,
+ *         not this one)
+ *     8   its size
+ *     blocks, each:
+ *       4   n, 1..PACK_RECIPE_BLOCK_MAX
+ *       n   whole operations, as recipe.h encodes them on the wire
+ *           (copy a range of the base content; insert bytes, zlib where
+ *           that pays), in order, until they make the original size
+ *     4   0 (the end of the blocks)
+ *
+ * A writer writes format 1 whenever no record is a recipe, so that such
+ * a file stays readable by a release that knows only format 1.
+ *
  * A full package holds every content its manifest names; a delta holds
  * every content its manifest names that the base version lacks (or
- * fewer, for a store that said which of them it has: pack_export_only();
- * an import checks at its end that every content is there).
+ * fewer, for a store that said which of them it has: pack_export_only(),
+ * which writes no recipe;
+ * an import checks at its end that every content is there).  An import
+ * rebuilds a recipe's content from its own copy of the base content and
+ * checks its size and SHA-256 before anything is visible.
  *
  * The reader treats every byte as hostile: every length and count is
  * bounded before anything is allocated, the manifest goes through the
@@ -48,7 +72,9 @@
  *   struct pack_content c;
  *   if (pack_reader_open_mem(data, size, "fuzz", &r) == -1) return 0;
  *   while ((rv = pack_reader_next(r, &c)) == 1)
- *           while ((n = pack_reader_read(r, buf, sizeof(buf))) > 0)
+ *           if (c.recipe)
+ *                   pack_reader_rebuild(r, oldfd, outfd, ...);
+ *           else while ((n = pack_reader_read(r, buf, sizeof(buf))) > 0)
  *                   ;
  *   pack_reader_close(r);
  */
@@ -68,8 +94,11 @@ struct store;
 
 #define PACK_MAGIC "PKGDPACK"
 #define PACK_END_MAGIC "PKGDEND\n"
-#define PACK_FORMAT 1
+#define PACK_FORMAT_WHOLE 1 /* no recipe records */
+#define PACK_FORMAT 2	    /* recipe records (method 2) */
 #define PACK_SIG_MAX 1024
+/* The longest block of a recipe record: the longest insertion fits. */
+#define PACK_RECIPE_BLOCK_MAX ((uint32_t)320 << 10)
 
 struct pack_info {
 	uint32_t format;
@@ -82,7 +111,10 @@ struct pack_content {
 	unsigned char digest[DIGEST_LEN];
 	uint64_t size;	      /* original bytes */
 	bool zlib;	      /* stored form is a zlib stream */
-	uint64_t stored_size; /* stored bytes */
+	uint64_t stored_size; /* stored bytes (0 for a recipe) */
+	bool recipe;	      /* rebuilt: pack_reader_rebuild() */
+	unsigned char base_digest[DIGEST_LEN]; /* recipe: from this */
+	uint64_t base_size;		       /* content, this size */
 };
 
 struct pack_reader;
@@ -119,12 +151,32 @@ ssize_t pack_reader_read(struct pack_reader *r, void *buf, size_t n);
  * form); the digest is then checked by the consumer (store.h's
  * store_txn_put_stream). */
 ssize_t pack_reader_read_raw(struct pack_reader *r, void *buf, size_t n);
+/*
+ * Rebuild the current content, a recipe, into outfd (at its offset) from
+ * oldfd, the importer's copy of c.base_digest (c.base_size bytes; read
+ * with pread), checking its size and SHA-256 as recipe_apply() does.
+ * 0: made and checked; -1 with *drift: the bytes made are not the
+ * content (the old copy is not c.base_digest, or the file lies), every
+ * operation was read and the reader goes on; -1 without it: malformed
+ * (the reader cannot go on) or an I/O error on outfd (what names it).
+ * pack_reader_read() and _read_raw() refuse a recipe.
+ */
+int pack_reader_rebuild(struct pack_reader *r, int oldfd, int outfd,
+    const char *what, bool *drift);
 void pack_reader_close(struct pack_reader *r);
 
+enum {
+	/* A delta carries a large content that changed a little as a
+	 * recipe from the base version's content at its path (format 2);
+	 * else every content whole (format 1). */
+	PACK_EXPORT_RECIPES = 1
+};
+
 /* Write version of pkg (a delta against base when base != 0; base must
- * exist) as a package file to fd.  Progress may be NULL. */
+ * exist) as a package file to fd.  flags: PACK_EXPORT_*.  Progress may
+ * be NULL. */
 int pack_export(struct store *s, const char *pkg, uint64_t version,
-    uint64_t base, int fd, struct progress *p);
+    uint64_t base, unsigned flags, int fd, struct progress *p);
 
 struct digestset_item;
 

@@ -33,6 +33,7 @@
 #include "path.h"
 #include "progress.h"
 #include "proto.h"
+#include "recipe_make.h"
 #include "remote.h"
 #include "remote_recipe.h"
 #include "store.h"
@@ -893,7 +894,7 @@ send_recipe(struct push_session *ps, const struct digestset_item *need)
 			return 0;
 		}
 	}
-	if ((oe = remote_recipe_base(ps->m, &ps->oldm, need->d, need->size)) ==
+	if ((oe = recipe_make_base(ps->m, &ps->oldm, need->d, need->size)) ==
 	    NULL)
 		return 0;
 	if ((k = remote_recipe_send(&ps->cp->p, ps->s, need->d, need->size, oe,

@@ -3,12 +3,13 @@
  * RECIPE): a changed large file sent to a remote DP as the ranges of its
  * old copy to keep and the chunks to insert, instead of whole.
  *
- * remote.c calls remote_recipe_base() for each content the remote asks
- * for in the first round of a refresh that went by change list (so the
- * DP holds the base version whole), and remote_recipe_send() when it
- * names an old content.  Chunk lists come from the store's indexes
- * (store_content_chunks(): built once for contents an earlier release
- * stored).  Return 0 / 1 / -1 as stated, err.h set on -1; never print.
+ * remote.c calls recipe_make_base() (recipe_make.h) for each content
+ * the remote asks for in the first round of a refresh that went by
+ * change list (so the DP holds the base version whole), and
+ * remote_recipe_send() when it names an old content.  Chunk lists come
+ * from the store's indexes (store_content_chunks(): built once for
+ * contents an earlier release stored).  Return 0 / 1 / -1 as stated,
+ * err.h set on -1; never print.
  */
 #ifndef PKGDIST_REMOTE_RECIPE_H
 #define PKGDIST_REMOTE_RECIPE_H
@@ -20,14 +21,6 @@
 #include "proto.h"
 
 struct store;
-
-/* The entry of old (the manifest of the version the DP holds) a recipe
- * for content d (size bytes) of m starts from: the file at the path of
- * m's first file of d, when it is above CHUNK_THRESHOLD bytes and holds
- * another content; NULL when there is none (the content goes whole). */
-const struct entry *remote_recipe_base(const struct manifest *m,
-    const struct manifest *old, const unsigned char d[DIGEST_LEN],
-    uint64_t size);
 
 /*
  * Send content d (size bytes) as a RECIPE from old's content: 1 when

@@ -155,7 +155,7 @@ write_file(struct store *s, int dfd, const char *pkg, const struct manifest *m,
 	sweep_debris(dfd, pkg);
 	if (atomic_open(&af, dfd, r->file, 0644) == -1)
 		return -1;
-	if (pack_export(s, pkg, m->version, r->base, atomic_fd(&af), NULL) ==
+	if (pack_export(s, pkg, m->version, r->base, 0, atomic_fd(&af), NULL) ==
 	    -1)
 		goto out;
 	if (fstat(atomic_fd(&af), &st) == -1) {

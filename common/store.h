@@ -207,6 +207,17 @@ int store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
     uint64_t size, int outfd, const char *what, bool *store_fault);
 
 /*
+ * A descriptor to read content d (size bytes) at any offset (pread: the
+ * old copy a recipe copies ranges from, recipe.h): the object itself when
+ * it is stored as it is (not checked here: the rebuilt content's SHA-256
+ * catches an object that is not what its name says), else an unlinked
+ * temporary under STORE/tmp holding its bytes inflated and checked.
+ * The caller closes it.  A missing content is -1 with errno ENOENT.
+ */
+int store_content_pread_fd(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int *fd);
+
+/*
  * After a content failed to be read from the store, name it as an
  * administrator knows it, as fsck does: err becomes "PKG version V:
  * 'PATH': " in front of the message ("content HEX: digest mismatch
@@ -377,6 +388,18 @@ int store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 int store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
     uint64_t size, bool zlib, ssize_t (*rd)(void *arg, void *buf, size_t n),
     void *arg, uint64_t *stored);
+
+/*
+ * Stage content d (size bytes, kept as they are) that make(arg, fd,
+ * what) writes into fd, a new file of the transaction: make must check
+ * that the bytes it writes have SHA-256 d (recipe_apply() does), and
+ * the file must hold size bytes after it.  A content the store already
+ * has is not made at all (*made false).  -1 when make fails (its err)
+ * or the store cannot be written.
+ */
+int store_txn_put_made(struct store_txn *t, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int (*make)(void *arg, int fd, const char *what), void *arg,
+    bool *made, uint64_t *stored);
 
 /*
  * Commit m (sorted, checked; its header is set here to pkg and version)

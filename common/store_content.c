@@ -90,6 +90,36 @@ store_content_raw(struct store *s, const unsigned char d[DIGEST_LEN],
 	return raw->fd == -1 ? -1 : 0;
 }
 
+int
+store_content_pread_fd(struct store *s, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int *fd)
+{
+	struct store_raw raw;
+	bool fault;
+	int tfd, e;
+
+	*fd = -1;
+	if (store_content_raw(s, d, &raw) == -1)
+		return -1;
+	if (!raw.zlib) {
+		*fd = raw.fd;
+		return 0;
+	}
+	close(raw.fd);
+	if ((tfd = openat(s->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+		 0600)) == -1)
+		return err_sys("cannot create a temporary in '%s/tmp'", s->dir);
+	if (store_content_copy(s, d, size, tfd, "a temporary in STORE/tmp",
+		&fault) == -1) {
+		e = errno;
+		close(tfd);
+		errno = e;
+		return -1;
+	}
+	*fd = tfd;
+	return 0;
+}
+
 struct store_reader {
 	int fd;
 	bool zlib;

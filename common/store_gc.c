@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "atomic.h"
 #include "blob.h"
 #include "chunk.h"
 #include "digest.h"
@@ -87,7 +88,18 @@ unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
 	return digest_unhex(hex, DIGEST_HEXLEN, d);
 }
 
-/* What sweep() asks of a name in objects/XX: a content nothing uses. */
+/* A temporary of an atomic write in objects/XX (atomic.h: a chunk index
+ * cached by a push that was killed before its rename).  Every writer of
+ * objects/ holds objects.lock shared; sweep() runs with it exclusive, so
+ * one there now is nobody's, whatever its age. */
+static bool
+is_leftover(const char *name)
+{
+	return name[0] == '.' && strstr(name, ATOMIC_TMP_MARK) != NULL;
+}
+
+/* What sweep() asks of a name in objects/XX: a content nothing uses, or
+ * a leftover temporary. */
 struct unused {
 	const char *dir; /* "XX" */
 	const struct dset *used;
@@ -100,6 +112,8 @@ is_unused(const char *name, void *arg)
 	unsigned char dg[DIGEST_LEN];
 	bool index;
 
+	if (is_leftover(name))
+		return true;
 	return unhex_name(u->dir, name, dg, &index) == 0 &&
 	    store_dset_find(u->used, dg) == NULL;
 }
@@ -132,8 +146,11 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) ==
 			    0)
 				res->bytes_freed += (uint64_t)st.st_size;
-			/* A chunk index goes with its content, not counted. */
-			(void)unhex_name(dir, names[i], dg, &index);
+			/* A chunk index goes with its content, and a
+			 * leftover is no content: neither is counted. */
+			index = true;
+			if (!is_leftover(names[i]))
+				(void)unhex_name(dir, names[i], dg, &index);
 			if ((rc = io_unlink(fd, names[i], 0)) == 0 && !index)
 				res->contents_removed++;
 		}

@@ -656,6 +656,46 @@ out:
 }
 
 int
+store_txn_put_made(struct store_txn *t, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int (*make)(void *arg, int fd, const char *what), void *arg,
+    bool *made, uint64_t *stored)
+{
+	char part[32], what[128], hex[DIGEST_HEXLEN + 1];
+	struct stat st;
+	int known, fd;
+
+	*made = false;
+	if (stored != NULL)
+		*stored = 0;
+	if ((known = txn_known(t, d)) != 0)
+		return known == 1 ? 0 : -1;
+	if ((fd = txn_part(t, part)) == -1) {
+		digest_hex(d, hex);
+		return store_err_io(t->s, "cannot stage content %s", hex);
+	}
+	snprintf(what, sizeof(what), "%s/%s", t->stage, part);
+	if (make(arg, fd, what) == -1)
+		goto fail;
+	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != size) {
+		digest_hex(d, hex);
+		err_set("content %s: not %" PRIu64 " bytes as made", hex, size);
+		goto fail;
+	}
+	if (txn_keep(t, part, fd, d, false, size, false, stored) == -1) {
+		digest_hex(d, hex);
+		store_err_io(t->s, "cannot stage content %s", hex);
+		goto fail;
+	}
+	close(fd);
+	*made = true;
+	return 0;
+fail:
+	close(fd);
+	(void)unlinkat(t->stagefd, part, 0);
+	return -1;
+}
+
+int
 store_manifest_render(struct manifest *m, const char *pkg, uint64_t version,
     char **buf, size_t *len)
 {

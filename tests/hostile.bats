@@ -135,7 +135,9 @@ name-dot|--package .hidden
 name-mismatch|--package other
 version-0|--version 0
 version-mismatch|--version 7
-format-2|--format 2
+format-3|--format 3
+recipe-in-format-1|--method 2
+recipe-in-full|--format 2 --method 2
 flags-1|--flags 1
 base-missing|--base 5
 CASES

@@ -248,7 +248,10 @@ refused()
 @test "pkgstage import: hostile headers and lengths are refused before anything is allocated or written" {
 	hostile_setup
 	m=$T/m.good
-	"$MKPACK" --format 2 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "unknown format"
+	"$MKPACK" --format 3 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "unknown format"
+	# A recipe (method 2) only in format 2, and only in a delta.
+	"$MKPACK" --method 2 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "unknown method"
+	"$MKPACK" --format 2 --method 2 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "a recipe in a full package"
 	"$MKPACK" --flags 1 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "unknown flags"
 	"$MKPACK" --version 0 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "bad version"
 	"$MKPACK" --base 1 "$m" "$T/c1" "$T/c2" >"$T/x" && refused "$T/x" "bad version"

@@ -178,6 +178,30 @@ refresh()
 	[ "$(stat_of contents)" -eq 1 ]
 }
 
+@test "pkgstage gc: removes the temporary of a chunk index that a killed push left in objects/" {
+	first_push
+	overwrite "$T/src/big.img" $((8 * MIB)) 65536
+	modes
+	pkgstage add office "$T/src" >/dev/null
+	# As in a store an earlier release wrote: no index, so the push
+	# builds and caches them (an atomic write: temporary, rename).
+	find "$PKGDIST_STORE/objects" -name '*.k' -delete
+	left=
+	for n in 1 2 3 4 5 6 7 8; do
+		PKGDIST_FAULT=rename:$n:crash run pkgpush --dp r1 office
+		left=$(find "$PKGDIST_STORE/objects" -name '.*.tmp-*')
+		[ -z "$left" ] || break
+	done
+	echo "left by the crash: $left" >&2
+	[ -n "$left" ]
+	run pkgstage gc
+	expect_status 0
+	[ -z "$(find "$PKGDIST_STORE/objects" -name '.*.tmp-*')" ]
+	[ "$(find "$PKGDIST_STORE/objects" -type f ! -name '*.k' | wc -l)" -eq 7 ]
+	run pkgstage fsck
+	expect_status 0
+}
+
 # old_release: the tools of the last commit speaking protocol 2, built
 # once from this repository's history into $BATS_FILE_TMPDIR/old.
 old_release()

@@ -82,3 +82,37 @@ old()
 	cmp src/big.img dp2/office/big.img
 	cmp src/a dp2/office/a
 }
+
+@test "upgrade: the previous release imports this one's package files without a recipe, and refuses one with a recipe as an unknown format" {
+	old
+	mkdir -p src
+	head -c $((3 * 1048576)) /dev/urandom >src/big.img
+	echo one >src/a
+	pkgstage add office src >/dev/null
+	pkgstage export office 1 -o whole.pkg
+	echo two >src/a
+	pkgstage add office src >/dev/null
+	pkgstage export --base 1 office 2 -o small.pkg
+	printf 'x%.0s' $(seq 1 4096) | dd of=src/big.img bs=1 seek=1000000 \
+	    conv=notrunc 2>/dev/null
+	pkgstage add office src >/dev/null
+	pkgstage export --base 2 office 3 -o recipe.pkg
+	[ "$(stat -c %s recipe.pkg)" -lt 16384 ]
+
+	export PKGDIST_STORE=$T/store2
+	run "$OLD/build/bin/pkgstage" import whole.pkg
+	expect_status 0
+	run "$OLD/build/bin/pkgstage" import small.pkg
+	expect_status 0
+	run "$OLD/build/bin/pkgstage" import recipe.pkg
+	expect_status 2
+	expect_output_has "unknown format 2"
+	run "$OLD/build/bin/pkgstage" fsck
+	expect_status 0
+	# This release imports it onto the store the previous one wrote.
+	run pkgstage import recipe.pkg
+	expect_status 0
+	run pkgstage fsck
+	expect_status 0
+	diff <(PKGDIST_STORE=$T/store pkgstage show office 3) <(pkgstage show office 3)
+}

@@ -415,7 +415,7 @@ do_export(const struct opts *o, const char *pkg, const char *ver)
 	}
 	snprintf(label, sizeof(label), "%s %" PRIu64 ": exporting", pkg, v);
 	p = progress_start(label, 0, 0);
-	if (pack_export(s, pkg, v, o->base, fd, p) == -1) {
+	if (pack_export(s, pkg, v, o->base, PACK_EXPORT_RECIPES, fd, p) == -1) {
 		progress_end(p);
 		msg_liberr();
 		goto out;

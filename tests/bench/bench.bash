@@ -1116,15 +1116,15 @@ case_ssh()
 # xargs -P 8 rsync; then 20 DP paths on one sshd, -j 8, against xargs -P 8
 # rsync -e ssh.  Each run starts from empty DPs (the first push is timed
 # too, for information).
-hundred_pk()	# hundred_pk RUN FILE GROUP: first push, then the refresh
+hundred_pk()	# hundred_pk RUN FILE GROUP COUNT [FLAG]: first push, then the refresh
 {
 	local g=$3 d
 	trash "$S/h.$g"
 	mkdir -p "$S/h.$g"
 	for d in $(seq 1 "$4"); do mkdir -p "$S/h.$g/$d"; done
 	warm "$HSTORE/objects"
-	measure "$2.first" \
-	    "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" --version 1 hundred
+	measure "$2.first" "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" \
+	    ${5:+"$5"} --version 1 hundred
 	warm "$HSTORE/objects"
 	MLOG=$S/h.$g.out measure "$2" \
 	    "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" hundred
@@ -1148,6 +1148,7 @@ hundred_peer()	# hundred_peer RUN FILE NAME COUNT [HOST:]
 }
 hundred_local_pk() { hundred_pk "$1" "$2" hl 100; }
 hundred_local_peer() { hundred_peer "$1" "$2" hl 100; }
+hundred_inplace_pk() { hundred_pk "$1" "$2" hi 100 --inplace; }
 hundred_ssh_pk() { hundred_pk "$1" "$2" hs 20; }
 hundred_ssh_peer() { hundred_peer "$1" "$2" hs 20 127.0.0.1:; }
 case_hundred()
@@ -1163,14 +1164,23 @@ case_hundred()
 	    "$BIN/pkgstage" -s "$HSTORE" add hundred "$H2" >>"$LOG" 2>&1 ||
 	    { row "$c" "n/a (cannot stage)" "" "" "" "-" "" ""; return; }
 	local d
-	for d in $(seq 1 100); do adddp "$HSTORE" "hl$d" hl "$S/h.hl/$d"; done
+	for d in $(seq 1 100); do
+		adddp "$HSTORE" "hl$d" hl "$S/h.hl/$d"
+		adddp "$HSTORE" "hi$d" hi "$S/h.hi/$d"
+	done
 	SSHV=
-	alternate hundred "$HUNDRED_RUNS" 0 hundred_local_pk hundred_local_peer
+	# The in-place side shows what the atomic layout's new tree costs:
+	# same DPs, same data, files renamed over their old selves.
+	alternate hundred "$HUNDRED_RUNS" 0 hundred_local_pk hundred_local_peer \
+	    hundred_inplace_pk
 	result "$c" "$RES/hundred.hundred_local_pk" \
 	    "$RES/hundred.hundred_local_peer" "<=" 0.8
 	result "100 local DPs -j 8: first push vs xargs -P 8 rsync (info)" \
 	    "$RES/hundred.hundred_local_pk.first" \
 	    "$RES/hundred.hundred_local_peer.first" "" ""
+	result "100 local DPs -j 8: refresh 1%, --inplace DPs vs xargs -P 8 rsync --delete (info)" \
+	    "$RES/hundred.hundred_inplace_pk" \
+	    "$RES/hundred.hundred_local_peer" "" ""
 	local rss
 	rss=$(col "$RES/hundred.hundred_local_pk" 2 max)
 	local rss1
@@ -1182,7 +1192,7 @@ case_hundred()
 		    "$(verdict "$(calc "$rss / 153600" 2)" "<" 1)" "" ""
 	fi
 	note "hundred: refresh report lines per run (100 expected): $(awk '{ print $2 }' "$RES/hundred.hundred_local_pk.lines" | tr '\n' ' ')"
-	trash "$S/h.hl" "$S/hr.hl"
+	trash "$S/h.hl" "$S/h.hi" "$S/hr.hl"
 	if [ ! -f "$SRC/tests/lib/sshd.bash" ]; then
 		row "$c2" "n/a (tests/lib/sshd.bash missing)" "" "" "" "-" "" ""
 		return
