@@ -356,6 +356,21 @@ remote_conn_done(struct remote_conn *c)
 	free(c);
 }
 
+int
+remote_conn_end(struct remote_conn *c, int rc)
+{
+	struct err_saved why = ERR_SAVED_INIT;
+
+	if (rc == 0) {
+		remote_conn_done(c);
+		return 0;
+	}
+	err_save(&why);
+	remote_conn_free(c);
+	(void)err_restore(&why);
+	return rc;
+}
+
 /*
  * The remote's hello names an older version than ours: a release that
  * refused our hello and closed (one speaking version 2 accepts no other).

@@ -90,6 +90,9 @@ const char *remote_conn_where(const struct remote_conn *c);
 /* Seconds a read may wait for the peer (config_ssh_timeout()). */
 double remote_conn_timeout(const struct remote_conn *c);
 void remote_conn_done(struct remote_conn *c);
+/* End such a session by how it went: remote_conn_done() when rc is 0,
+ * else remote_conn_free() with the failure's error kept; returns rc. */
+int remote_conn_end(struct remote_conn *c, int rc);
 
 /*
  * Bring pkg on the remote DP t to m's version (m: the store's manifest,

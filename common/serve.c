@@ -280,6 +280,26 @@ recipe_next(void *arg, const unsigned char **payload, size_t *len)
 	return 0;
 }
 
+/*
+ * The cache copy of w's content, tmp in the incoming cache, is complete:
+ * name it by its digest hex, so that a retry of a cut session need not
+ * fetch it again.  *tfd is closed (and -1) whatever happens.
+ */
+static int
+cache_keep(struct serve *sv, struct want *w, int *tfd, const char *tmp,
+    const char *hex)
+{
+	int fd = *tfd;
+
+	*tfd = -1;
+	if (close(fd) == -1)
+		return err_sys("%s", tmp);
+	if (io_rename(sv->incfd, tmp, sv->incfd, hex) == -1)
+		return -1;
+	w->cached = true;
+	return 0;
+}
+
 static int receive(struct serve *, struct want *, int, const char *, bool);
 static int copy_checked(struct serve *, int, int, const unsigned char *,
     uint64_t, const char *, bool *);
@@ -344,15 +364,8 @@ receive_recipe(struct serve *sv, struct want *w, const unsigned char *pl,
 			copy_checked(sv, tfd, fd, w->c.d, w->c.size, what,
 			    &bad) == -1))
 			goto out;
-		if (close(tfd) == -1) {
-			tfd = -1;
-			err_sys("%s", tmp);
+		if (cache_keep(sv, w, &tfd, tmp, hex) == -1)
 			goto out;
-		}
-		tfd = -1;
-		if (io_rename(sv->incfd, tmp, sv->incfd, hex) == -1)
-			goto out;
-		w->cached = true;
 	}
 	w->done = true;
 	rc = 0;
@@ -479,17 +492,8 @@ receive(struct serve *sv, struct want *w, int fd, const char *what, bool tee)
 	if (checked_copy(&src, ch.digest, ch.size, out, 2,
 		" (damaged in transit)", NULL) == -1)
 		goto out;
-	if (tfd != -1) {
-		if (close(tfd) == -1) {
-			tfd = -1;
-			err_sys("%s", tmp);
-			goto out;
-		}
-		tfd = -1;
-		if (io_rename(sv->incfd, tmp, sv->incfd, hex) == -1)
-			goto out;
-		w->cached = true;
-	}
+	if (tfd != -1 && cache_keep(sv, w, &tfd, tmp, hex) == -1)
+		goto out;
 	w->done = true;
 	rc = 0;
 out:

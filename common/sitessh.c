@@ -250,7 +250,6 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 {
 	bool dry_run = o->dry_run, cascade = o->cascade && !o->dry_run;
 	struct remote_conn *c = NULL;
-	struct err_saved why = ERR_SAVED_INIT;
 	struct digestset_item *cv = NULL, *only = NULL, nothing;
 	size_t ncv = 0, nonly = 0;
 	struct sigaction ign, old;
@@ -347,14 +346,7 @@ out:
 	free(only);
 	if (ignoring)
 		(void)sigaction(SIGPIPE, &old, NULL);
-	if (rc == 0)
-		remote_conn_done(c);
-	else {
-		err_save(&why);
-		remote_conn_free(c);
-		(void)err_restore(&why);
-	}
-	return rc;
+	return remote_conn_end(c, rc);
 }
 
 int
@@ -363,7 +355,6 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
     int *cascade_rc)
 {
 	struct remote_conn *c = NULL;
-	struct err_saved why = ERR_SAVED_INIT;
 	struct sitessh_has *v = NULL, *nv;
 	struct site_push_result r;
 	char line[SITESSH_LINE_MAX];
@@ -429,14 +420,7 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
 	rc = 0;
 out:
 	free(v);
-	if (rc == 0)
-		remote_conn_done(c);
-	else {
-		err_save(&why);
-		remote_conn_free(c);
-		(void)err_restore(&why);
-	}
-	return rc;
+	return remote_conn_end(c, rc);
 }
 
 /* ---- the child ---- */
