@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,98 +27,12 @@
 #include "pack.h"
 #include "remote.h"
 #include "retryrun.h"
+#include "siteline.h"
 #include "sites.h"
 #include "sitessh.h"
 #include "store.h"
 
 extern char **environ;
-
-/* ---- lines ---- */
-
-/* One line from fd, byte by byte (nothing past it is read), waiting at
- * most timeout seconds for each byte; the '\n' is dropped. */
-static int
-line_read(int fd, double timeout, const char *peer, char *buf, size_t max)
-{
-	struct pollfd pf;
-	size_t n = 0;
-	ssize_t k;
-	int r;
-
-	for (;;) {
-		pf.fd = fd;
-		pf.events = POLLIN;
-		pf.revents = 0;
-		if ((r = poll(&pf, 1,
-			 timeout > 0 ? (int)(timeout * 1000) : -1)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return err_sys("%s", peer);
-		}
-		if (r == 0)
-			return err_set("%s: no answer for %.0f s", peer,
-			    timeout);
-		if ((k = read(fd, buf + n, 1)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return err_sys("%s", peer);
-		}
-		if (k == 0)
-			return err_set("%s: the connection closed", peer);
-		if (buf[n] == '\n') {
-			buf[n] = '\0';
-			return 0;
-		}
-		if (++n == max - 1)
-			return err_set("%s: a line too long", peer);
-	}
-}
-
-/* Write one line (text cut at SITESSH_LINE_MAX, newlines in it made
- * spaces, so a message is one line whatever it holds). */
-static int
-line_write(int fd, const char *fmt, ...)
-{
-	char buf[SITESSH_LINE_MAX];
-	va_list ap;
-	size_t len, i, done = 0;
-	ssize_t k;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-	va_end(ap);
-	len = strlen(buf);
-	for (i = 0; i < len; i++)
-		if (buf[i] == '\n' || buf[i] == '\r')
-			buf[i] = ' ';
-	buf[len++] = '\n';
-	while (done < len) {
-		if ((k = send(fd, buf + done, len - done, MSG_NOSIGNAL)) ==
-			-1 &&
-		    errno == ENOTSOCK)
-			k = write(fd, buf + done, len - done);
-		if (k == -1) {
-			if (errno == EINTR)
-				continue;
-			return err_sys("cannot write to the peer");
-		}
-		done += (size_t)k;
-	}
-	return 0;
-}
-
-/* "WORD REST": rest after the first word and a space, or NULL. */
-static const char *
-word_is(const char *line, const char *word)
-{
-	size_t n = strlen(word);
-
-	if (strncmp(line, word, n) != 0)
-		return NULL;
-	if (line[n] == '\0')
-		return line + n;
-	return line[n] == ' ' ? line + n + 1 : NULL;
-}
 
 /* Most digests one offer may carry: a manifest's entries at most. */
 #define OFFER_MAX ((uint64_t)1 << 24)
@@ -134,31 +47,31 @@ offer(int fd, double timeout, const char *where,
     size_t *nonly)
 {
 	struct digestset_item *v = NULL, *it;
-	char line[SITESSH_LINE_MAX], hex[DIGEST_HEXLEN + 1];
+	char line[SITELINE_MAX], hex[DIGEST_HEXLEN + 1];
 	const char *rest;
 	uint64_t m, i;
 	size_t kept;
 
 	*only = NULL;
 	*nonly = 0;
-	if (line_write(fd, "offer %zu", ncv) == -1)
+	if (siteline_write(fd, "offer %zu", ncv) == -1)
 		return -1;
 	for (i = 0; i < ncv; i++) {
 		digest_hex(cv[i].d, hex);
-		if (line_write(fd, "%s", hex) == -1)
+		if (siteline_write(fd, "%s", hex) == -1)
 			return -1;
 	}
-	if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+	if (siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 		return -1;
-	if ((rest = word_is(line, "error")) != NULL)
+	if ((rest = siteline_word(line, "error")) != NULL)
 		return err_set("%s: %s", where, rest);
-	if ((rest = word_is(line, "lack")) == NULL ||
+	if ((rest = siteline_word(line, "lack")) == NULL ||
 	    num_u64(rest, strlen(rest), ncv, &m) == -1)
 		return err_set("%s: an answer not of the protocol", where);
 	if (m > 0 && (v = calloc((size_t)m, sizeof(*v))) == NULL)
 		return err_nomem();
 	for (i = 0; i < m; i++) {
-		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+		if (siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 			goto fail;
 		if (digest_unhex(line, strlen(line), v[i].d) == -1 ||
 		    (it = digestset_find(cv, ncv, sizeof(*cv), v[i].d)) ==
@@ -185,7 +98,7 @@ static void
 pass_out(const struct site_push_opts *o, const char *site, const char *text)
 {
 	static const char key[] = "\"target\":\"";
-	char buf[SITESSH_LINE_MAX + NAME_MAX_LEN + 2];
+	char buf[SITELINE_MAX + NAME_MAX_LEN + 2];
 	const char *t;
 
 	if (o->line == NULL)
@@ -203,7 +116,7 @@ pass_out(const struct site_push_opts *o, const char *site, const char *text)
 static void
 pass_err(const struct site_push_opts *o, const char *site, const char *text)
 {
-	char buf[SITESSH_LINE_MAX + NAME_MAX_LEN + 2];
+	char buf[SITELINE_MAX + NAME_MAX_LEN + 2];
 	const char *colon = strstr(text, ": ");
 
 	if (o->line == NULL)
@@ -220,20 +133,20 @@ static int
 read_cascade(int fd, double timeout, const char *where, const char *site,
     const struct site_push_opts *o, struct site_push_result *r)
 {
-	char line[SITESSH_LINE_MAX];
+	char line[SITELINE_MAX];
 	const char *rest;
 	uint64_t rc;
 
 	for (;;) {
-		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+		if (siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 			return -1;
-		if ((rest = word_is(line, "out")) != NULL)
+		if ((rest = siteline_word(line, "out")) != NULL)
 			pass_out(o, site, rest);
-		else if ((rest = word_is(line, "err")) != NULL)
+		else if ((rest = siteline_word(line, "err")) != NULL)
 			pass_err(o, site, rest);
 		else if (strcmp(line, "wait") == 0)
 			continue;
-		else if ((rest = word_is(line, "cascade")) != NULL &&
+		else if ((rest = siteline_word(line, "cascade")) != NULL &&
 		    num_u64(rest, strlen(rest), 255, &rc) == 0) {
 			r->cascade_rc = (int)rc;
 			return 0;
@@ -253,7 +166,7 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	struct digestset_item *cv = NULL, *only = NULL, nothing;
 	size_t ncv = 0, nonly = 0;
 	struct sigaction ign, old;
-	char line[SITESSH_LINE_MAX];
+	char line[SITELINE_MAX];
 	const char *rest, *where;
 	uint64_t b;
 	double timeout;
@@ -266,12 +179,12 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	fd = remote_conn_fd(c);
 	where = remote_conn_where(c);
 	timeout = remote_conn_timeout(c);
-	if (line_write(fd, "%s %s %" PRIu64 "%s%s", SITESSH_MAGIC, pkg,
+	if (siteline_write(fd, "%s %s %" PRIu64 "%s%s", SITESSH_MAGIC, pkg,
 		m->version, cascade ? " cascade" : "",
 		cascade && o->json ? " json" : "") == -1 ||
-	    line_read(fd, timeout, where, line, sizeof(line)) == -1)
+	    siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 		goto out;
-	if ((rest = word_is(line, "error")) != NULL) {
+	if ((rest = siteline_word(line, "error")) != NULL) {
 		err_set("%s: %s", where, rest);
 		goto out;
 	}
@@ -283,7 +196,7 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 		rc = 0;
 		goto out;
 	}
-	if ((rest = word_is(line, "base")) == NULL ||
+	if ((rest = siteline_word(line, "base")) == NULL ||
 	    num_u64(rest, strlen(rest), STORE_VERSION_MAX, &b) == -1 ||
 	    b >= m->version) {
 		err_set("%s: an answer not of the protocol (a pkgpush "
@@ -327,17 +240,17 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 		goto out;
 	}
 	/* The child checks and commits after the last byte: give it time. */
-	if (line_read(fd, timeout * 10, where, line, sizeof(line)) == -1)
+	if (siteline_read(fd, timeout * 10, where, line, sizeof(line)) == -1)
 		goto out;
-	if ((rest = word_is(line, "done")) != NULL) {
+	if ((rest = siteline_word(line, "done")) != NULL) {
 		if (cascade &&
 		    read_cascade(fd, timeout, where, site->name, o, r) == -1)
 			goto out;
 		rc = 0;
 		goto out;
 	}
-	if ((rest = word_is(line, "refused")) != NULL ||
-	    (rest = word_is(line, "error")) != NULL)
+	if ((rest = siteline_word(line, "refused")) != NULL ||
+	    (rest = siteline_word(line, "error")) != NULL)
 		err_set("%s: %s", where, rest);
 	else
 		err_set("%s: an answer not of the protocol", where);
@@ -357,7 +270,7 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
 	struct remote_conn *c = NULL;
 	struct sitessh_has *v = NULL, *nv;
 	struct site_push_result r;
-	char line[SITESSH_LINE_MAX];
+	char line[SITELINE_MAX];
 	const char *rest, *sp, *where;
 	size_t n = 0;
 	double timeout;
@@ -372,20 +285,20 @@ sitessh_status(struct store *s, const struct dp *site, const char *pkg,
 	fd = remote_conn_fd(c);
 	where = remote_conn_where(c);
 	timeout = remote_conn_timeout(c);
-	if (line_write(fd, "%s %s%s%s", SITESSH_STATUS_MAGIC,
+	if (siteline_write(fd, "%s %s%s%s", SITESSH_STATUS_MAGIC,
 		pkg != NULL ? pkg : "*", o->cascade ? " cascade" : "",
 		o->cascade && o->json ? " json" : "") == -1)
 		goto out;
 	for (;;) {
-		if (line_read(fd, timeout, where, line, sizeof(line)) == -1)
+		if (siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 			goto out;
 		if (strcmp(line, "end") == 0)
 			break;
-		if ((rest = word_is(line, "error")) != NULL) {
+		if ((rest = siteline_word(line, "error")) != NULL) {
 			err_set("%s: %s", where, rest);
 			goto out;
 		}
-		if ((rest = word_is(line, "has")) == NULL ||
+		if ((rest = siteline_word(line, "has")) == NULL ||
 		    (sp = strchr(rest, ' ')) == NULL ||
 		    (size_t)(sp - rest) > NAME_MAX_LEN) {
 			err_set("%s: an answer not of the protocol (a pkgpush "
@@ -450,27 +363,27 @@ pass_stream(int fd, int out, const char *word, char *buf, size_t *len)
 	char *nl;
 	ssize_t k;
 
-	if ((k = read(fd, buf + *len, SITESSH_LINE_MAX - 64 - *len)) == -1)
+	if ((k = read(fd, buf + *len, SITELINE_MAX - 64 - *len)) == -1)
 		return errno == EINTR || errno == EAGAIN ?
 		    1 :
 		    err_sys("the cascade's output");
 	if (k == 0) {
 		if (*len > 0 &&
-		    line_write(out, "%s %.*s", word, (int)*len, buf) == -1)
+		    siteline_write(out, "%s %.*s", word, (int)*len, buf) == -1)
 			return -1;
 		*len = 0;
 		return 0;
 	}
 	*len += (size_t)k;
 	while ((nl = memchr(buf, '\n', *len)) != NULL) {
-		if (line_write(out, "%s %.*s", word, (int)(nl - buf), buf) ==
+		if (siteline_write(out, "%s %.*s", word, (int)(nl - buf), buf) ==
 		    -1)
 			return -1;
 		*len -= (size_t)(nl + 1 - buf);
 		memmove(buf, nl + 1, *len);
 	}
-	if (*len == SITESSH_LINE_MAX - 64) {
-		if (line_write(out, "%s %.*s", word, (int)*len, buf) == -1)
+	if (*len == SITELINE_MAX - 64) {
+		if (siteline_write(out, "%s %.*s", word, (int)*len, buf) == -1)
 			return -1;
 		*len = 0;
 	}
@@ -485,7 +398,7 @@ static int
 run_own(int out, char **argv)
 {
 	posix_spawn_file_actions_t fa;
-	char exe[PATH_MAX], obuf[SITESSH_LINE_MAX], ebuf[SITESSH_LINE_MAX];
+	char exe[PATH_MAX], obuf[SITELINE_MAX], ebuf[SITELINE_MAX];
 	struct pollfd pf[2];
 	size_t olen = 0, elen = 0, i;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status, r, k, rc = -1;
@@ -528,7 +441,7 @@ run_own(int out, char **argv)
 			goto out;
 		}
 		if (r == 0) {
-			if (line_write(out, "wait") == -1)
+			if (siteline_write(out, "wait") == -1)
 				goto out;
 			continue;
 		}
@@ -557,7 +470,7 @@ run_own(int out, char **argv)
 			goto out;
 		}
 	pid = -1;
-	rc = line_write(out, "cascade %d",
+	rc = siteline_write(out, "cascade %d",
 	    WIFEXITED(status) ? WEXITSTATUS(status) : 2);
 	goto out;
 spawnerr:
@@ -599,7 +512,7 @@ cascade(struct store *s, int out, const char *path, const char *pkg, uint64_t v,
 			k = 1;
 	free(h);
 	if (k == 0)
-		return line_write(out, "cascade 0");
+		return siteline_write(out, "cascade 0");
 	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, v);
 	argv[n++] = (char *)(uintptr_t) "-s";
 	argv[n++] = (char *)(uintptr_t)path;
@@ -619,22 +532,22 @@ cascade(struct store *s, int out, const char *path, const char *pkg, uint64_t v,
 static int
 answer_offer(int in, int out, struct store *s)
 {
-	char line[SITESSH_LINE_MAX];
+	char line[SITELINE_MAX];
 	unsigned char(*lack)[DIGEST_LEN] = NULL;
 	char hex[DIGEST_HEXLEN + 1];
 	const char *rest;
 	uint64_t n, i, m = 0;
 	int k, rc = -1;
 
-	if (line_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
+	if (siteline_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
 		return -1;
-	if ((rest = word_is(line, "offer")) == NULL ||
+	if ((rest = siteline_word(line, "offer")) == NULL ||
 	    num_u64(rest, strlen(rest), OFFER_MAX, &n) == -1)
 		return err_set("not a request of this protocol");
 	if (n > 0 && (lack = calloc((size_t)n, sizeof(*lack))) == NULL)
 		return err_nomem();
 	for (i = 0; i < n; i++) {
-		if (line_read(in, 600.0, "the parent", line, sizeof(line)) ==
+		if (siteline_read(in, 600.0, "the parent", line, sizeof(line)) ==
 		    -1)
 			goto out;
 		if (digest_unhex(line, strlen(line), lack[m]) == -1) {
@@ -646,11 +559,11 @@ answer_offer(int in, int out, struct store *s)
 		if (k == 0)
 			m++;
 	}
-	if (line_write(out, "lack %" PRIu64, m) == -1)
+	if (siteline_write(out, "lack %" PRIu64, m) == -1)
 		goto out;
 	for (i = 0; i < m; i++) {
 		digest_hex(lack[i], hex);
-		if (line_write(out, "%s", hex) == -1)
+		if (siteline_write(out, "%s", hex) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -698,17 +611,17 @@ serve_status(int out, const char *path, const char *rest)
 			if (store_newest(s, names[i], &v) == -1)
 				goto tell;
 			if (v != 0 &&
-			    line_write(out, "has %s %" PRIu64, names[i], v) ==
+			    siteline_write(out, "has %s %" PRIu64, names[i], v) ==
 				-1)
 				goto out;
 		}
 	} else {
 		if (store_newest(s, pkg, &v) == -1)
 			goto tell;
-		if (line_write(out, "has %s %" PRIu64, pkg, v) == -1)
+		if (siteline_write(out, "has %s %" PRIu64, pkg, v) == -1)
 			goto out;
 	}
-	if (line_write(out, "end") == -1)
+	if (siteline_write(out, "end") == -1)
 		goto out;
 	if (!casc) {
 		rc = 0;
@@ -731,7 +644,7 @@ tell : {
 	struct err_saved why = ERR_SAVED_INIT;
 
 	err_save(&why);
-	(void)line_write(out, "error %s", why.msg);
+	(void)siteline_write(out, "error %s", why.msg);
 	(void)err_restore(&why);
 }
 out:
@@ -747,17 +660,17 @@ sitessh_serve(int in, int out, const char *path)
 	struct err_saved why = ERR_SAVED_INIT;
 	struct pack_import_opts po;
 	enum pack_import_result res;
-	char line[SITESSH_LINE_MAX], pkg[NAME_MAX_LEN + 1];
+	char line[SITELINE_MAX], pkg[NAME_MAX_LEN + 1];
 	const char *rest, *sp, *flags;
 	uint64_t v, b;
 	int k, rc = -1;
 	bool want_cascade = false, json = false;
 
-	if (line_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
+	if (siteline_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
 		return -1;
-	if ((rest = word_is(line, SITESSH_STATUS_MAGIC)) != NULL)
+	if ((rest = siteline_word(line, SITESSH_STATUS_MAGIC)) != NULL)
 		return serve_status(out, path, rest);
-	if ((rest = word_is(line, SITESSH_MAGIC)) == NULL ||
+	if ((rest = siteline_word(line, SITESSH_MAGIC)) == NULL ||
 	    (sp = strchr(rest, ' ')) == NULL ||
 	    (size_t)(sp - rest) > NAME_MAX_LEN) {
 		err_set("not a request of this protocol");
@@ -785,12 +698,12 @@ sitessh_serve(int in, int out, const char *path)
 	    (k = store_has_version(s, pkg, v)) == -1)
 		goto tell;
 	if (k == 1) {
-		if ((rc = line_write(out, "have")) == 0 && want_cascade)
+		if ((rc = siteline_write(out, "have")) == 0 && want_cascade)
 			rc = cascade(s, out, path, pkg, v, json);
 		goto out;
 	}
 	if (below(s, pkg, v, &b) == -1 ||
-	    line_write(out, "base %" PRIu64, b) == -1 ||
+	    siteline_write(out, "base %" PRIu64, b) == -1 ||
 	    answer_offer(in, out, s) == -1)
 		goto tell;
 	memset(&po, 0, sizeof(po));
@@ -799,12 +712,12 @@ sitessh_serve(int in, int out, const char *path)
 	if (pack_import(s, in, "the parent's package file", &po, &res, NULL,
 		NULL) == -1) {
 		err_save(&why);
-		(void)line_write(out, "%s %s",
+		(void)siteline_write(out, "%s %s",
 		    res == PACK_FAILED ? "error" : "refused", why.msg);
 		(void)err_restore(&why);
 		goto out;
 	}
-	rc = line_write(out, "done %s",
+	rc = siteline_write(out, "done %s",
 	    res == PACK_ALREADY_PRESENT	   ? "present" :
 		res == PACK_IMPORTED_OLDER ? "older" :
 					     "imported");
@@ -813,7 +726,7 @@ sitessh_serve(int in, int out, const char *path)
 	goto out;
 tell:
 	err_save(&why);
-	(void)line_write(out, "error %s", why.msg);
+	(void)siteline_write(out, "error %s", why.msg);
 	(void)err_restore(&why);
 out:
 	store_close(s);

@@ -53,7 +53,7 @@
  * lock, STORE/trust applied), so the version appears there whole or not
  * at all, and a newer version it holds stays its newest.  It never
  * creates a store: a missing one is "error".  Every line is at most
- * SITESSH_LINE_MAX bytes; the child reads the request byte by byte, so
+ * SITELINE_MAX bytes (siteline.h); the child reads the request byte by byte, so
  * nothing of the package file is taken for it.
  *
  * What crosses the network is the contents the child's store lacks, not
@@ -83,7 +83,6 @@ struct site_push_result;
 #define SITESSH_MODE "--receive"
 #define SITESSH_MAGIC "pkgdist-site 1"
 #define SITESSH_STATUS_MAGIC "pkgdist-site-status 1"
-#define SITESSH_LINE_MAX 4096
 
 /* The parent's side: bring the child store of site (kind DP_SSH) to m's
  * version of pkg; r as site_push() fills it (sites.h), the caller
