@@ -317,12 +317,22 @@ remote_open_mode(const struct dp_target *t, const struct config *cfg,
     const char *mode, struct remote_conn **out)
 {
 	struct remote_conn *c;
+	int fl;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return err_nomem();
 	if (conn_open_mode(t, cfg, mode, c) == -1) {
 		free(c);
+		return -1;
+	}
+	/* The caller's protocol writes with plain full writes (a package
+	 * file from pack_export_only()): a blocking socket, not the
+	 * framing's non-blocking one (a large file met EAGAIN). */
+	if ((fl = fcntl(c->sock, F_GETFL)) == -1 ||
+	    fcntl(c->sock, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		err_sys("%s", c->where);
+		remote_conn_free(c);
 		return -1;
 	}
 	*out = c;
@@ -420,6 +430,15 @@ remote_conn_free(struct remote_conn *c)
 		return;
 	conn_close(c, false);
 	free(c);
+}
+
+void
+remote_conn_drop(struct remote_conn *c)
+{
+	if (c == NULL)
+		return;
+	c->p.errfd = -1;
+	remote_conn_free(c);
 }
 
 static void

@@ -93,6 +93,10 @@ void remote_conn_done(struct remote_conn *c);
 /* End such a session by how it went: remote_conn_done() when rc is 0,
  * else remote_conn_free() with the failure's error kept; returns rc. */
 int remote_conn_end(struct remote_conn *c, int rc);
+/* End a session whose remote refused our request as one of a protocol it
+ * does not know (an older release: the caller asks again in an older
+ * one), its stderr not passed on: it only said that it is older. */
+void remote_conn_drop(struct remote_conn *c);
 
 /*
  * Bring pkg on the remote DP t to m's version (m: the store's manifest,

@@ -74,6 +74,9 @@ struct site_push_result {
 	uint64_t contents;	/* ssh: contents the file would hold */
 	uint64_t contents_sent; /* ssh: of those, the ones the child
 				 * lacked, sent */
+	uint64_t recipes;	/* ssh: of those, the ones sent as recipes
+				 * (site_recipe.h) and rebuilt there */
+	uint64_t bytes_saved;	/* ssh: the bytes the recipes did not send */
 	bool up_to_date;	/* the records say it holds to already:
 				 * nothing written */
 	bool permanent;		/* failed in a way waiting will not mend */

@@ -22,12 +22,14 @@
 #include "digest.h"
 #include "digestset.h"
 #include "err.h"
+#include "lock.h"
 #include "fault.h"
 #include "num.h"
 #include "pack.h"
 #include "remote.h"
 #include "retryrun.h"
 #include "siteline.h"
+#include "site_recipe.h"
 #include "sites.h"
 #include "sitessh.h"
 #include "store.h"
@@ -156,14 +158,49 @@ read_cascade(int fd, double timeout, const char *where, const char *site,
 	}
 }
 
-int
-sitessh_push(struct store *s, const struct dp *site, const char *pkg,
+/* The parent's reading of the child's "whole K" and its digests: the
+ * recipes it could not rebuild (their digests are not needed: the next
+ * session sends none). */
+static int
+read_whole(int fd, double timeout, const char *where, const char *rest,
+    uint64_t *n)
+{
+	char line[SITELINE_MAX];
+	unsigned char d[DIGEST_LEN];
+	uint64_t k, i;
+
+	if (num_u64(rest, strlen(rest), OFFER_MAX, &k) == -1 || k == 0)
+		return err_set("%s: an answer not of the protocol", where);
+	for (i = 0; i < k; i++)
+		if (siteline_read(fd, timeout, where, line, sizeof(line)) ==
+			-1 ||
+		    digest_unhex(line, strlen(line), d) == -1)
+			return err_set("%s: an answer not of the protocol",
+			    where);
+	*n = k;
+	return 0;
+}
+
+/* What one session of a push is: the protocol's version, and whether it
+ * may send recipes.  *again: the child asks for another session (it
+ * speaks only version 1, or wants contents whole). */
+struct session {
+	int version;
+	bool recipes;
+	bool older; /* the child refused version 2 */
+	bool whole; /* the child wants the recipes' contents whole */
+};
+
+static int
+push_session(struct store *s, const struct dp *site, const char *pkg,
     const struct manifest *m, const struct site_push_opts *o,
-    struct site_push_result *r)
+    struct site_push_result *r, struct session *ss)
 {
 	bool dry_run = o->dry_run, cascade = o->cascade && !o->dry_run;
 	struct remote_conn *c = NULL;
 	struct digestset_item *cv = NULL, *only = NULL, nothing;
+	struct site_recipe_stats st;
+	struct manifest bm;
 	size_t ncv = 0, nonly = 0;
 	struct sigaction ign, old;
 	char line[SITELINE_MAX];
@@ -173,17 +210,29 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	int fd, k, rc = -1;
 	bool ignoring = false;
 
+	manifest_init(&bm);
+	memset(&st, 0, sizeof(st));
+	ss->older = ss->whole = false;
+	r->recipes = r->bytes_saved = 0;
 	if (remote_open_mode(&site->target, store_config(s), SITESSH_MODE,
 		&c) == -1)
 		return -1;
 	fd = remote_conn_fd(c);
 	where = remote_conn_where(c);
 	timeout = remote_conn_timeout(c);
-	if (siteline_write(fd, "%s %s %" PRIu64 "%s%s", SITESSH_MAGIC, pkg,
+	if (siteline_write(fd, "%s %s %" PRIu64 "%s%s",
+		ss->version == 1 ? SITESSH_MAGIC_1 : SITESSH_MAGIC, pkg,
 		m->version, cascade ? " cascade" : "",
 		cascade && o->json ? " json" : "") == -1 ||
 	    siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 		goto out;
+	/* What a release speaking only version 1 answers to 2. */
+	if (ss->version != 1 &&
+	    strcmp(line, "error " SITESSH_NOT_OURS) == 0) {
+		ss->older = true;
+		remote_conn_drop(c);
+		return 0;
+	}
 	if ((rest = siteline_word(line, "error")) != NULL) {
 		err_set("%s: %s", where, rest);
 		goto out;
@@ -229,6 +278,21 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 	sigemptyset(&ign.sa_mask);
 	if (sigaction(SIGPIPE, &ign, &old) == 0)
 		ignoring = true;
+	/* Version 2: the large contents that changed a little, as recipes
+	 * against the child's copy of the base version's. */
+	if (ss->version != 1) {
+		if (ss->recipes && r->base != 0 &&
+		    store_load_manifest(s, pkg, r->base, &bm) == -1)
+			goto out;
+		if (site_recipe_send(fd, s, m,
+			ss->recipes && r->base != 0 ? &bm : NULL, only, &nonly,
+			&st) == -1) {
+			err_prefix("%s: ", where);
+			goto out;
+		}
+		r->recipes = st.recipes;
+		r->bytes_saved = st.saved;
+	}
 	/* An empty set, not none: a child that lacks nothing gets none. */
 	if (pack_export_only(s, pkg, m->version, r->base,
 		only != NULL ? only : &nothing, nonly, fd, NULL) == -1) {
@@ -249,17 +313,63 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
 		rc = 0;
 		goto out;
 	}
+	if (ss->version != 1 && ss->recipes &&
+	    (rest = siteline_word(line, "whole")) != NULL) {
+		if (read_whole(fd, timeout, where, rest, &b) == -1)
+			goto out;
+		/* Those rebuilt are kept there; what they saved is not
+		 * counted (the next session sends the others whole). */
+		r->recipes = st.recipes > b ? st.recipes - b : 0;
+		r->bytes_saved = 0;
+		ss->whole = true;
+		rc = 0;
+		goto out;
+	}
 	if ((rest = siteline_word(line, "refused")) != NULL ||
 	    (rest = siteline_word(line, "error")) != NULL)
 		err_set("%s: %s", where, rest);
 	else
 		err_set("%s: an answer not of the protocol", where);
 out:
+	manifest_free(&bm);
 	free(cv);
 	free(only);
 	if (ignoring)
 		(void)sigaction(SIGPIPE, &old, NULL);
 	return remote_conn_end(c, rc);
+}
+
+/*
+ * A child that speaks only version 1 gets it in a second session; one
+ * whose copy of a base content could not rebuild a recipe gets those
+ * contents whole in a second (the ones it rebuilt it kept).
+ */
+int
+sitessh_push(struct store *s, const struct dp *site, const char *pkg,
+    const struct manifest *m, const struct site_push_opts *o,
+    struct site_push_result *r)
+{
+	struct session ss = { 2, true, false, false };
+	uint64_t recipes = 0, saved = 0;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (push_session(s, site, pkg, m, o, r, &ss) == -1)
+			return -1;
+		recipes += r->recipes;
+		saved += r->bytes_saved;
+		if (ss.older)
+			ss.version = 1;
+		else if (ss.whole)
+			ss.recipes = false;
+		else {
+			r->recipes = recipes;
+			r->bytes_saved = saved;
+			return 0;
+		}
+	}
+	return err_set("site '%s': asked for the push again and again",
+	    site->name);
 }
 
 int
@@ -528,33 +638,38 @@ cascade(struct store *s, int out, const char *path, const char *pkg, uint64_t v,
 	return run_own(out, argv);
 }
 
-/* The parent's offer: which of its contents this store lacks. */
+/* The parent's offer: which of its contents this store lacks, told to
+ * it, and kept in *lack (a sorted set, malloc'd; sizes 0). */
 static int
-answer_offer(int in, int out, struct store *s)
+answer_offer(int in, int out, struct store *s, struct digestset_item **lack,
+    size_t *nlack)
 {
 	char line[SITELINE_MAX];
-	unsigned char(*lack)[DIGEST_LEN] = NULL;
+	struct digestset_item *v = NULL;
 	char hex[DIGEST_HEXLEN + 1];
 	const char *rest;
 	uint64_t n, i, m = 0;
+	size_t kept = 0;
 	int k, rc = -1;
 
+	*lack = NULL;
+	*nlack = 0;
 	if (siteline_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
 		return -1;
 	if ((rest = siteline_word(line, "offer")) == NULL ||
 	    num_u64(rest, strlen(rest), OFFER_MAX, &n) == -1)
-		return err_set("not a request of this protocol");
-	if (n > 0 && (lack = calloc((size_t)n, sizeof(*lack))) == NULL)
+		return err_set(SITESSH_NOT_OURS);
+	if (n > 0 && (v = calloc((size_t)n, sizeof(*v))) == NULL)
 		return err_nomem();
 	for (i = 0; i < n; i++) {
-		if (siteline_read(in, 600.0, "the parent", line, sizeof(line)) ==
-		    -1)
+		if (siteline_read(in, 600.0, "the parent", line,
+			sizeof(line)) == -1)
 			goto out;
-		if (digest_unhex(line, strlen(line), lack[m]) == -1) {
+		if (digest_unhex(line, strlen(line), v[m].d) == -1) {
 			err_set("not a digest in the offer");
 			goto out;
 		}
-		if ((k = store_has_content(s, lack[m])) == -1)
+		if ((k = store_has_content(s, v[m].d)) == -1)
 			goto out;
 		if (k == 0)
 			m++;
@@ -562,13 +677,19 @@ answer_offer(int in, int out, struct store *s)
 	if (siteline_write(out, "lack %" PRIu64, m) == -1)
 		goto out;
 	for (i = 0; i < m; i++) {
-		digest_hex(lack[i], hex);
+		digest_hex(v[i].d, hex);
 		if (siteline_write(out, "%s", hex) == -1)
 			goto out;
 	}
+	if (m > 0 &&
+	    digestset_sort(v, (size_t)m, sizeof(*v), false, &kept) == -1)
+		goto out;
+	*lack = v;
+	*nlack = kept;
+	v = NULL;
 	rc = 0;
 out:
-	free(lack);
+	free(v);
 	return rc;
 }
 
@@ -592,14 +713,14 @@ serve_status(int out, const char *path, const char *rest)
 		json = strcmp(flags, " cascade json") == 0;
 	}
 	if (len > NAME_MAX_LEN || (flags != NULL && !casc)) {
-		err_set("not a request of this protocol");
+		err_set(SITESSH_NOT_OURS);
 		goto tell;
 	}
 	memcpy(pkg, rest, len);
 	pkg[len] = '\0';
 	all = strcmp(pkg, "*") == 0;
 	if (!all && !name_valid(pkg)) {
-		err_set("not a request of this protocol");
+		err_set(SITESSH_NOT_OURS);
 		goto tell;
 	}
 	if (store_open(path, 0, &s) == -1)
@@ -662,18 +783,25 @@ sitessh_serve(int in, int out, const char *path)
 	enum pack_import_result res;
 	char line[SITELINE_MAX], pkg[NAME_MAX_LEN + 1];
 	const char *rest, *sp, *flags;
+	struct digestset_item *lack = NULL;
+	unsigned char(*whole)[DIGEST_LEN] = NULL;
+	size_t nlack = 0, nwhole = 0, i;
+	char hex[DIGEST_HEXLEN + 1];
 	uint64_t v, b;
-	int k, rc = -1;
+	int k, objlock = -1, version = 2, rc = -1;
 	bool want_cascade = false, json = false;
 
 	if (siteline_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
 		return -1;
 	if ((rest = siteline_word(line, SITESSH_STATUS_MAGIC)) != NULL)
 		return serve_status(out, path, rest);
-	if ((rest = siteline_word(line, SITESSH_MAGIC)) == NULL ||
-	    (sp = strchr(rest, ' ')) == NULL ||
+	/* A parent of the release before speaks version 1: no recipes. */
+	if ((rest = siteline_word(line, SITESSH_MAGIC)) == NULL &&
+	    (rest = siteline_word(line, SITESSH_MAGIC_1)) != NULL)
+		version = 1;
+	if (rest == NULL || (sp = strchr(rest, ' ')) == NULL ||
 	    (size_t)(sp - rest) > NAME_MAX_LEN) {
-		err_set("not a request of this protocol");
+		err_set(SITESSH_NOT_OURS);
 		goto tell;
 	}
 	memcpy(pkg, rest, (size_t)(sp - rest));
@@ -690,7 +818,7 @@ sitessh_serve(int in, int out, const char *path)
 		flags != NULL ? (size_t)(flags - sp - 1) : strlen(sp + 1),
 		STORE_VERSION_MAX, &v) == -1 ||
 	    v == 0 || (flags != NULL && !want_cascade)) {
-		err_set("not a request of this protocol");
+		err_set(SITESSH_NOT_OURS);
 		goto tell;
 	}
 	/* Never a new store: a missing one makes the site unreachable. */
@@ -704,13 +832,26 @@ sitessh_serve(int in, int out, const char *path)
 	}
 	if (below(s, pkg, v, &b) == -1 ||
 	    siteline_write(out, "base %" PRIu64, b) == -1 ||
-	    answer_offer(in, out, s) == -1)
+	    answer_offer(in, out, s, &lack, &nlack) == -1 ||
+	    (version == 2 &&
+		site_recipe_receive(in, s, pkg, b, lack, nlack, &whole,
+		    &nwhole, &objlock) == -1))
 		goto tell;
 	memset(&po, 0, sizeof(po));
 	po.wait = STORE_WAIT_DEFAULT;
 	po.keep_contents = true;
 	if (pack_import(s, in, "the parent's package file", &po, &res, NULL,
 		NULL) == -1) {
+		/* It lacks what a recipe was to make: ask for it whole
+		 * (the contents received are kept). */
+		if (nwhole > 0) {
+			rc = siteline_write(out, "whole %zu", nwhole);
+			for (i = 0; rc == 0 && i < nwhole; i++) {
+				digest_hex(whole[i], hex);
+				rc = siteline_write(out, "%s", hex);
+			}
+			goto out;
+		}
 		err_save(&why);
 		(void)siteline_write(out, "%s %s",
 		    res == PACK_FAILED ? "error" : "refused", why.msg);
@@ -729,6 +870,10 @@ tell:
 	(void)siteline_write(out, "error %s", why.msg);
 	(void)err_restore(&why);
 out:
+	if (objlock != -1)
+		lock_release(objlock);
+	free(lack);
+	free(whole);
 	store_close(s);
 	return rc;
 }

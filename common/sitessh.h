@@ -81,7 +81,10 @@ struct site_push_opts;
 struct site_push_result;
 
 #define SITESSH_MODE "--receive"
-#define SITESSH_MAGIC "pkgdist-site 1"
+#define SITESSH_MAGIC "pkgdist-site 2"
+#define SITESSH_MAGIC_1 "pkgdist-site 1" /* no recipes */
+/* What a child answers ("error ...") to a request it does not know. */
+#define SITESSH_NOT_OURS "not a request of this protocol"
 #define SITESSH_STATUS_MAGIC "pkgdist-site-status 1"
 
 /* The parent's side: bring the child store of site (kind DP_SSH) to m's

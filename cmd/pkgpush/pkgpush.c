@@ -495,6 +495,12 @@ site_report(const struct report *rp, const struct dp *site,
 		printf("%s: %s %s -> %" PRIu64 ": would be imported into its "
 		       "store (%s)\n",
 		    site->name, rp->pkg, from, r->to, base);
+	else if (ssh && r->recipes > 0)
+		printf("%s: %s %s -> %" PRIu64 ": imported into its store (%s; "
+		       "%" PRIu64 " of %" PRIu64 " contents sent, %" PRIu64
+		       " of them as recipes, %" PRIu64 " bytes not sent)\n",
+		    site->name, rp->pkg, from, r->to, base, r->contents_sent,
+		    r->contents, r->recipes, r->bytes_saved);
 	else if (ssh)
 		printf("%s: %s %s -> %" PRIu64 ": imported into its store (%s; "
 		       "%" PRIu64 " of %" PRIu64 " contents sent)\n",
