@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# Upgrades of child sites over ssh: a child running the release before
+# this one (af1a9b9, built here from this repository's history: its site
+# session speaks version 1, without recipes) still receives every
+# version, its large contents whole; and a parent of that release still
+# pushes to a child of this one.  Through a real sshd on loopback.
+
+load lib/common
+load lib/sshd
+load lib/pkgpush
+
+bats_require_minimum_version 1.5.0
+
+PREV=af1a9b93ee2e46a8077bb96ce14fd4af9ee9129a
+
+setup_file()
+{
+	local root
+	sshd_start
+	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	OLD=$BATS_FILE_TMPDIR/old
+	export OLD
+	command -v git >/dev/null && git -C "$root" rev-parse -q --verify \
+	    "$PREV^{commit}" >/dev/null 2>&1 || return 0
+	mkdir -p "$OLD"
+	git -C "$root" archive "$PREV" | tar -x -C "$OLD"
+	make -s -C "$OLD" all >/dev/null 2>&1 || rm -rf "$OLD"
+}
+
+teardown_file()
+{
+	sshd_stop
+}
+
+setup()
+{
+	common_setup
+	sshd_need
+	[ -x "$OLD/build/bin/pkgpush" ] ||
+	    skip "needs this repository's history to build the previous release"
+	export PKGDIST_SSH_TIMEOUT=20
+	vtree "$T/v1" 1 20
+	head -c $((4 << 20)) /dev/urandom >"$T/v1/big"
+	stage "$T/v1"
+	vtree "$T/v2" 2 20
+	cp "$T/v1/big" "$T/v2/big"
+	head -c 65536 /dev/urandom | dd of="$T/v2/big" bs=65536 seek=20 \
+	    conv=notrunc 2>/dev/null
+	stage "$T/v2"
+	C=$T/child
+	mktree "$T/empty"
+	pkgstage -s "$C" add other "$T/empty" >/dev/null
+	printf 'kid r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$C" \
+	    >"$PKGDIST_STORE/sites"
+}
+
+teardown()
+{
+	common_teardown
+}
+
+same()
+{
+	[ "$(pkgstage -s "$C" show office "$1")" = "$(pkgstage show office "$1")" ]
+}
+
+@test "upgrade sites: a child of the previous release receives every version, the large file whole, with nothing said of the older protocol" {
+	export PKGDIST_REMOTE_PKGPUSH=$OLD/build/bin/pkgpush
+	run --separate-stderr pkgpush --version 1 --site kid office
+	expect_status 0
+	[ -z "$stderr" ]
+	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --site kid office
+	expect_status 0
+	[[ "$output" == "kid: office 1 -> 2: imported into its store (a delta against 1; "*" contents sent)" ]]
+	expect_output_lacks "recipes"
+	[[ "$stderr" != *"not a request"* ]]
+	# The 4 MiB file went whole.
+	sent=$(printf '%s\n' "$stderr" |
+	    sed -n 's/.*Transferred: sent \([0-9]*\),.*/\1/p' | tail -n 1)
+	[ "$sent" -gt $((4 << 20)) ]
+	same 1
+	same 2
+	run "$OLD/build/bin/pkgstage" -s "$C" fsck
+	expect_status 0
+}
+
+@test "upgrade sites: a parent of the previous release pushes to a child of this one" {
+	# Small files only: that release's parent fails a large whole file
+	# (its socket was non-blocking: EAGAIN), fixed in this one.
+	vtree "$T/t1" 1 30
+	vtree "$T/t2" 2 30
+	pkgstage add tools "$T/t1" >/dev/null
+	pkgstage add tools "$T/t2" >/dev/null
+	run "$OLD/build/bin/pkgpush" --version 1 --site kid tools
+	expect_status 0
+	run "$OLD/build/bin/pkgpush" --site kid tools
+	expect_status 0
+	expect_output_has "kid: tools 1 -> 2: imported into its store (a delta against 1; "
+	[ "$(pkgstage -s "$C" show tools 2)" = "$(pkgstage show tools 2)" ]
+	run pkgstage -s "$C" fsck
+	expect_status 0
+	# And this release sends the same child recipes.
+	run pkgpush --version 1 --site kid office
+	expect_status 0
+	run pkgpush --site kid office
+	expect_status 0
+	expect_output_has "1 of them as recipes"
+	same 2
+}
