@@ -3,7 +3,7 @@
 # version 2, site_recipe.h): the push sends them as recipes against the
 # child's copy of the version it holds, through a real sshd on loopback
 # (tests/lib/sshd.bash); a child whose copy is damaged or missing asks
-# for the content whole.
+# for the content whole.  And a push whose ssh is killed midway.
 
 load lib/common
 load lib/sshd
@@ -141,6 +141,50 @@ big_ok()
 	expect_status 0
 	expect_output_has "1 of them as recipes"
 	[ "$(pkgstage -s "$C" show office 4)" = "$(pkgstage show office 4)" ]
+	run pkgstage -s "$C" fsck
+	expect_status 0
+}
+
+@test "site over ssh: the ssh connection killed in the middle of a push leaves nothing of the version visible at the child; the next push completes it" {
+	# Version 3: eight new incompressible files of 1 MiB, sent whole,
+	# each write of the package file slowed so the kill finds it midway.
+	cp -a "$T/v2" "$T/v3"
+	chmod -R u+w "$T/v3"
+	for i in 1 2 3 4 5 6 7 8; do
+		head -c 1048576 /dev/urandom >"$T/v3/new$i"
+	done
+	stage "$T/v3"
+	pkgpush --version 2 --site kid office >/dev/null
+	before=$(pkgstage -s "$C" list)
+	PKGDIST_FAULT_SLOW=write:400 pkgpush --site kid office >"$T/out" 2>&1 &
+	pid=$!
+	# The child has begun to stage the version (its tmp is not empty).
+	for _ in $(seq 1 100); do
+		[ -n "$(ls -A "$C/tmp" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+	[ -n "$(ls -A "$C/tmp")" ]
+	ssh_pid=$(pgrep -P "$pid" -x ssh)
+	[ -n "$ssh_pid" ]
+	kill -9 "$ssh_pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 1 ]
+	grep -q "retry queued as 'office@kid'" "$T/out"
+	# The child's own receive ends when its input does: then nothing of
+	# version 3 is there, and the store is whole.
+	for _ in $(seq 1 100); do
+		pgrep -f -- "--receive $C" >/dev/null || break
+		sleep 0.1
+	done
+	[ "$(pkgstage -s "$C" list)" = "$before" ]
+	[ ! -e "$C/packages/office/v/3" ]
+	run pkgstage -s "$C" fsck
+	expect_status 0
+	run pkgpush --site kid office
+	expect_status 0
+	expect_output_has "kid: office 2 -> 3: imported into its store (a delta against 2; "
+	same 3
 	run pkgstage -s "$C" fsck
 	expect_status 0
 }
