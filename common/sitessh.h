@@ -9,7 +9,7 @@
  *
  * and the two speak, on ssh's standard input and output:
  *
- *   parent: "pkgdist-site 1 PKG VERSION[ cascade[ json]]\n"
+ *   parent: "pkgdist-site 2 PKG VERSION[ cascade[ json]]\n"
  *   child:  "have\n"            the store has that version: nothing more
  *           "base B\n"          it lacks it; B its highest version below
  *                               VERSION (0: none)
@@ -18,13 +18,28 @@
  *           the contents of VERSION, less those of B when the parent's
  *           store has B (a delta), else all of them
  *   child:  "lack M\n", then the M of those digests its store lacks
+ *   parent: recipes (site_recipe.h): those of the M that are large files
+ *           changed a little from the file at their path in B, each as
+ *           the ranges of the child's copy of B's content to keep and
+ *           the bytes to insert; then "file\n"
  *   parent: one package file (pack.h) of VERSION, a delta against B (or
- *           whole, as offered), holding only those M contents; then end
- *           of input
+ *           whole, as offered), holding only those of the M contents not
+ *           sent as recipes; then end of input
  *   child:  "done imported\n", "done older\n", "done present\n"
  *           "refused TEXT\n"    the file: damaged, or a signature that
  *                               the child's STORE/trust refuses
  *           "error TEXT\n"      the child's store failed (a full disk)
+ *           "whole K\n", then K digests: recipes its copy of the base
+ *                               content could not rebuild (missing,
+ *                               damaged): nothing imported, the
+ *                               contents rebuilt kept; the parent pushes
+ *                               again in a new session with no recipes
+ *
+ * Version 1 ("pkgdist-site 1 ...", the release before) is the same with
+ * no recipes, no "file" line and no "whole".  A child of that release
+ * answers version 2 with "error " SITESSH_NOT_OURS: the parent then asks
+ * again in version 1, in a new session; a child of this release answers
+ * a parent speaking version 1 in it.
  *
  * With "cascade", after "have" or "done ...", the child runs its own
  * "pkgpush -s PATH --refresh-existing --cascade --version VERSION PKG"
@@ -57,7 +72,8 @@
  * nothing of the package file is taken for it.
  *
  * What crosses the network is the contents the child's store lacks, not
- * those it holds in any version or package.  A transfer cut short (a
+ * those it holds in any version or package, and of a large file that
+ * changed a little about the changed bytes.  A transfer cut short (a
  * broken connection, a failure of either side) leaves the child's
  * versions as they were, but keeps in its store the contents received
  * whole and checked (store_txn_keep_contents()), so the retry does not
