@@ -132,9 +132,9 @@ site_recipe_send(int fd, struct store *s, const struct manifest *m,
 	memset(st, 0, sizeof(*st));
 	for (i = 0; i < *nonly; i++) {
 		old = recipe_make_base(m, bm, only[i].d, only[i].size);
-		k = old == NULL ? 0 :
-				  recipe_make_plan(s, only[i].d, only[i].size,
-				      old, &r);
+		k = old == NULL ?
+		    0 :
+		    recipe_make_plan(s, only[i].d, only[i].size, old, &r);
 		/* The new content must be there to read the insertions
 		 * from: else it goes whole, and its absence is named by
 		 * that. */
@@ -180,8 +180,8 @@ block_read(struct blocks *b, size_t *len)
 
 	if (b->ended)
 		return 0;
-	if (siteline_read_full(b->in, b->timeout, "the parent", n,
-		sizeof(n)) == -1)
+	if (siteline_read_full(b->in, b->timeout, "the parent", n, sizeof(n)) ==
+	    -1)
 		return -1;
 	if ((v = be_get32(n)) == 0) {
 		b->ended = true;
@@ -322,8 +322,7 @@ head_check(struct receive *rv, const struct site_recipe_head *h,
 
 /* Rebuild one recipe: 0 made (or present), 1 to be sent whole. */
 static int
-receive_one(struct receive *rv, const struct site_recipe_head *h,
-    int *objlock)
+receive_one(struct receive *rv, const struct site_recipe_head *h, int *objlock)
 {
 	struct blocks b = { rv->in, PARENT_TIMEOUT, rv->blk, false };
 	uint64_t stored;
@@ -409,7 +408,8 @@ site_recipe_receive(int in, struct store *s, const char *pkg, uint64_t base,
 			goto out;
 		if (k == 1) {
 			/* At most nlack of them: count is. */
-			if (w == NULL && (w = calloc(nlack, sizeof(*w))) == NULL) {
+			if (w == NULL &&
+			    (w = calloc(nlack, sizeof(*w))) == NULL) {
 				err_nomem();
 				goto out;
 			}

@@ -82,8 +82,8 @@ int site_recipe_send(int fd, struct store *s, const struct manifest *m,
  * it before the version using it is committed), or -1: the caller
  * releases it (lock_release()) after its import.
  */
-int site_recipe_receive(int in, struct store *s, const char *pkg,
-    uint64_t base, const struct digestset_item *lack, size_t nlack,
+int site_recipe_receive(int in, struct store *s, const char *pkg, uint64_t base,
+    const struct digestset_item *lack, size_t nlack,
     unsigned char (**whole)[DIGEST_LEN], size_t *nwhole, int *objlock);
 
 /*

@@ -227,8 +227,7 @@ push_session(struct store *s, const struct dp *site, const char *pkg,
 	    siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 		goto out;
 	/* What a release speaking only version 1 answers to 2. */
-	if (ss->version != 1 &&
-	    strcmp(line, "error " SITESSH_NOT_OURS) == 0) {
+	if (ss->version != 1 && strcmp(line, "error " SITESSH_NOT_OURS) == 0) {
 		ss->older = true;
 		remote_conn_drop(c);
 		return 0;
@@ -486,8 +485,8 @@ pass_stream(int fd, int out, const char *word, char *buf, size_t *len)
 	}
 	*len += (size_t)k;
 	while ((nl = memchr(buf, '\n', *len)) != NULL) {
-		if (siteline_write(out, "%s %.*s", word, (int)(nl - buf), buf) ==
-		    -1)
+		if (siteline_write(out, "%s %.*s", word, (int)(nl - buf),
+			buf) == -1)
 			return -1;
 		*len -= (size_t)(nl + 1 - buf);
 		memmove(buf, nl + 1, *len);
@@ -732,8 +731,8 @@ serve_status(int out, const char *path, const char *rest)
 			if (store_newest(s, names[i], &v) == -1)
 				goto tell;
 			if (v != 0 &&
-			    siteline_write(out, "has %s %" PRIu64, names[i], v) ==
-				-1)
+			    siteline_write(out, "has %s %" PRIu64, names[i],
+				v) == -1)
 				goto out;
 		}
 	} else {
@@ -834,8 +833,8 @@ sitessh_serve(int in, int out, const char *path)
 	    siteline_write(out, "base %" PRIu64, b) == -1 ||
 	    answer_offer(in, out, s, &lack, &nlack) == -1 ||
 	    (version == 2 &&
-		site_recipe_receive(in, s, pkg, b, lack, nlack, &whole,
-		    &nwhole, &objlock) == -1))
+		site_recipe_receive(in, s, pkg, b, lack, nlack, &whole, &nwhole,
+		    &objlock) == -1))
 		goto tell;
 	memset(&po, 0, sizeof(po));
 	po.wait = STORE_WAIT_DEFAULT;
