@@ -122,7 +122,8 @@ delta_parse(struct store_delta *dl, const unsigned char d[DIGEST_LEN],
 	}
 	if (io_pread_full(dl->fd, tab, (size_t)tablen + DIGEST_LEN, DELTA_HEAD,
 		dl->what) == -1 ||
-	    digest_init(&dg) == -1 || digest_update(&dg, head, DELTA_HEAD) == -1 ||
+	    digest_init(&dg) == -1 ||
+	    digest_update(&dg, head, DELTA_HEAD) == -1 ||
 	    digest_update(&dg, tab, (size_t)tablen) == -1 ||
 	    digest_final(&dg, sum) == -1)
 		goto out;
@@ -141,10 +142,11 @@ delta_parse(struct store_delta *dl, const unsigned char d[DIGEST_LEN],
 		op->at = at;
 		if ((p[0] != RECIPE_OP_COPY && p[0] != RECIPE_OP_INSERT) ||
 		    op->len == 0 || op->len > dl->size - at ||
-		    (op->copy && (op->src > *base_size ||
-				     op->len > *base_size - op->src)) ||
-		    (!op->copy && (op->src != next ||
-				      op->len > filesize - next))) {
+		    (op->copy &&
+			(op->src > *base_size ||
+			    op->len > *base_size - op->src)) ||
+		    (!op->copy &&
+			(op->src != next || op->len > filesize - next))) {
 			err_set("%s: damaged delta (operation %zu)", dl->what,
 			    i);
 			goto out;
@@ -368,8 +370,8 @@ store_delta_write(int dirfd, const char *name,
 		if (r->v[i].copy)
 			continue;
 		for (off = r->v[i].off, left = r->v[i].len; left > 0;) {
-			size_t k = left < BLOB_CHUNK ? (size_t)left :
-						       BLOB_CHUNK;
+			size_t k =
+			    left < BLOB_CHUNK ? (size_t)left : BLOB_CHUNK;
 
 			if (io_pread_full(newfd, buf, k, off,
 				"the new content") == -1 ||

@@ -89,9 +89,9 @@ unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
 
 	*index = l == 64 && strcmp(name + 62, STORE_CHUNKS_SUFFIX) == 0;
 	if (l != 62 && !*index &&
-	    !(l == 64 && (strcmp(name + 62, store_form_suffix(STORE_ZLIB)) == 0 ||
-			     strcmp(name + 62, store_form_suffix(STORE_DELTA)) ==
-				 0)))
+	    !(l == 64 &&
+		(strcmp(name + 62, store_form_suffix(STORE_ZLIB)) == 0 ||
+		    strcmp(name + 62, store_form_suffix(STORE_DELTA)) == 0)))
 		return -1;
 	memcpy(hex, dir, 2);
 	memcpy(hex + 2, name, 62);
@@ -107,7 +107,8 @@ is_used_delta(const char *name, void *arg)
 	bool index;
 	size_t l = strlen(name);
 
-	return l == 64 && strcmp(name + 62, store_form_suffix(STORE_DELTA)) == 0 &&
+	return l == 64 &&
+	    strcmp(name + 62, store_form_suffix(STORE_DELTA)) == 0 &&
 	    unhex_name(u->dir, name, dg, &index) == 0 &&
 	    store_dset_find(u->used, dg) != NULL;
 }
@@ -145,8 +146,8 @@ collect_bases(struct store *s, struct dset *used)
 			 * base to keep, and fsck reports it. */
 			if ((rc = store_delta_base(s, dg, base, &base_size)) ==
 			    1)
-				rc = store_dset_add(used, base, &isnew) ==
-					NULL ?
+				rc =
+				    store_dset_add(used, base, &isnew) == NULL ?
 				    -1 :
 				    0;
 		}
@@ -166,7 +167,6 @@ is_leftover(const char *name)
 {
 	return name[0] == '.' && strstr(name, ATOMIC_TMP_MARK) != NULL;
 }
-
 
 static bool
 is_unused(const char *name, void *arg)

@@ -477,8 +477,8 @@ txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
 	*delta = false;
 	if (txn_base(t, path, d, base, &base_size) != 1)
 		return 0;
-	if ((rfd = openat(t->stagefd, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1)
+	if ((rfd = openat(t->stagefd, part,
+		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return err_sys("cannot open '%s'", part);
 	if ((k = store_delta_plan(t->s, base, base_size, chunks, rfd, &r)) !=
 	    1) {
@@ -487,8 +487,8 @@ txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
 	}
 	snprintf(dname, sizeof(dname), "%s%s", part,
 	    store_form_suffix(STORE_DELTA));
-	dfd = store_delta_write(t->stagefd, dname, d, size, base, base_size,
-	    &r, rfd, &len);
+	dfd = store_delta_write(t->stagefd, dname, d, size, base, base_size, &r,
+	    rfd, &len);
 	if (dfd == -1)
 		goto out;
 	if (io_unlink(t->stagefd, part, 0) == -1) {
@@ -614,8 +614,9 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 			store_side = true;
 			goto out;
 		}
-		if (!zlib && txn_thin(t, path, part, &pfd, out, expect_size,
-				 &chunks, &written, &delta) == -1) {
+		if (!zlib &&
+		    txn_thin(t, path, part, &pfd, out, expect_size, &chunks,
+			&written, &delta) == -1) {
 			store_side = true;
 			goto out;
 		}
@@ -751,8 +752,7 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 	}
 	if (!known) {
 		if (txn_keep(t, part, tee.fd, d, zlib ? STORE_ZLIB : STORE_RAW,
-			tee.n, false, stored) ==
-		    -1) {
+			tee.n, false, stored) == -1) {
 			tee.wfail = true;
 			goto out;
 		}

@@ -127,8 +127,9 @@ reads_back(struct store *s, const unsigned char d[DIGEST_LEN],
 	}
 	ok = ok && store_view_pread(v, got, 2, n - 1) == -1;
 	store_view_close(v);
-	tap_ok(ok, "read at 200 offsets across operations: the bytes; past "
-		   "the end refused");
+	tap_ok(ok,
+	    "read at 200 offsets across operations: the bytes; past "
+	    "the end refused");
 	snprintf(path, sizeof(path), "%s/out", tmp);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ok = fd != -1 && store_content_copy(s, d, n, fd, "out", NULL) == 0 &&
@@ -242,7 +243,8 @@ main(void)
 	snprintf(cmd, sizeof(cmd), "cp '%s/saved' '%s'", tmp, path);
 	ok = system(cmd) == 0 && flip(path, dsize - 10) == 0 &&
 	    read_fails(s, d3, BIG + 8192, "digest mismatch");
-	tap_ok(ok, "an inserted byte changed: the content's SHA-256 catches it");
+	tap_ok(ok,
+	    "an inserted byte changed: the content's SHA-256 catches it");
 	ok = truncate(path, 60) == 0 &&
 	    read_fails(s, d3, BIG + 8192, "not a delta of this content");
 	tap_ok(ok, "cut short: refused");
