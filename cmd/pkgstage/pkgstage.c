@@ -490,24 +490,6 @@ out:
 
 /* ---- the inbox ---- */
 
-/* An age for a person: "42s", "17m", "3h05m", "2d04h". */
-static void
-age_text(int64_t secs, char *buf, size_t len)
-{
-	if (secs < 0)
-		secs = 0;
-	if (secs < 60)
-		snprintf(buf, len, "%" PRId64 "s", secs);
-	else if (secs < 3600)
-		snprintf(buf, len, "%" PRId64 "m", secs / 60);
-	else if (secs < 86400)
-		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", secs / 3600,
-		    secs / 60 % 60);
-	else
-		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", secs / 86400,
-		    secs / 3600 % 24);
-}
-
 /* What import --incoming did with one file: the versions in on stdout
  * ("PKG V", as import prints them; pkgdist-cron pushes them), the rest
  * on stderr. */
@@ -588,7 +570,7 @@ do_list_incoming(const struct opts *o)
 	}
 	for (i = 0; i < n; i++) {
 		path_show(v[i].name, name, sizeof(name));
-		age_text(now - v[i].mtime, age, sizeof(age));
+		timefmt_age(now - v[i].mtime, age, sizeof(age));
 		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
 		if (v[i].state == INBOX_BAD) {
 			msg_warn("%s: will move to incoming/bad/: %s", name,
