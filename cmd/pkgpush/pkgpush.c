@@ -34,8 +34,8 @@
 #include "targets.h"
 
 enum mode {
+	MODE_PUSH, /* first: 0, no option picks it */
 	MODE_FORGET,
-	MODE_PUSH,
 	MODE_RECEIVE,
 	MODE_SERVE,
 	MODE_STATUS,
@@ -100,6 +100,56 @@ static const struct option longopts[] = { { "all", no_argument, NULL, OPT_ALL },
 /* What a retry job fixes itself (retryjob_pkgpush_argv()); --json is
  * for the reader of this command's output, not pkgretry's. */
 static const int job_drop[] = { OPT_JSON, OPT_ONLY, OPT_VERSION, 0 };
+
+#define IN(m) (1u << (m))
+#define STORE_MODES \
+	(IN(MODE_PUSH) | IN(MODE_FORGET) | IN(MODE_STATUS) | IN(MODE_WHERE))
+
+/*
+ * The modes that take each option: a push every option but the other
+ * modes'; --status, --where and --forget the store only (--status also
+ * --json and --cascade); --serve and --receive nothing (the far side
+ * passes everything in the protocol).  A mode's own option picks it;
+ * a number option has its bounds and meaning for msg_num_opt().
+ */
+static const struct opt_def {
+	int opt;
+	unsigned modes;
+	enum mode picks; /* MODE_PUSH: none */
+	uint64_t min, max;
+	const char *what; /* a number: what it means */
+} opt_defs[] = {
+	{ 'j', IN(MODE_PUSH), MODE_PUSH, 1, 1024,
+	    "how many DPs to push to at once" },
+	{ 'n', IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ 's', STORE_MODES, MODE_PUSH, 0, 0, NULL },
+	{ OPT_ALL, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_ALL_SITES, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_BWLIMIT, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_CASCADE, IN(MODE_PUSH) | IN(MODE_STATUS), MODE_PUSH, 0, 0, NULL },
+	{ OPT_DP, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_FORGET, IN(MODE_FORGET), MODE_FORGET, 0, 0, NULL },
+	{ OPT_GROUP, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_INPLACE, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_JSON, IN(MODE_PUSH) | IN(MODE_STATUS), MODE_PUSH, 0, 0, NULL },
+	{ OPT_KEEP, IN(MODE_PUSH), MODE_PUSH, 1, 1000,
+	    "version trees kept on a DP, the current one included" },
+	{ OPT_ONLY, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_RECEIVE, IN(MODE_RECEIVE), MODE_RECEIVE, 0, 0, NULL },
+	{ OPT_REFRESH, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_REINIT, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_ROLLBACK, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_SERVE, IN(MODE_SERVE), MODE_SERVE, 0, 0, NULL },
+	{ OPT_SITE, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_SITE_GROUP, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_STATUS, IN(MODE_STATUS), MODE_STATUS, 0, 0, NULL },
+	{ OPT_TRUST, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_VERIFY, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_VERSION, IN(MODE_PUSH), MODE_PUSH, 1, UINT64_MAX,
+	    "versions are numbered from 1" },
+	{ OPT_WHERE, IN(MODE_WHERE), MODE_WHERE, 0, 0, NULL },
+	{ 0, 0, MODE_PUSH, 0, 0, NULL },
+};
 
 struct names {
 	const char **v;
@@ -210,32 +260,14 @@ help(void)
 	    stdout);
 }
 
-/*
- * Does mode take option opt?  A push takes every option but the other
- * modes'; --status, --where and --forget use the store only (--status
- * also --json); --serve takes nothing (its far side passes everything
- * in the protocol).
- */
-static bool
-mode_takes(enum mode mode, int opt)
+static const struct opt_def *
+opt_def(int opt)
 {
-	switch (mode) {
-	case MODE_PUSH:
-		return opt != OPT_SERVE && opt != OPT_STATUS &&
-		    opt != OPT_WHERE && opt != OPT_FORGET && opt != OPT_RECEIVE;
-	case MODE_RECEIVE:
-		return opt == OPT_RECEIVE;
-	case MODE_FORGET:
-		return opt == 's' || opt == OPT_FORGET;
-	case MODE_STATUS:
-		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON ||
-		    opt == OPT_CASCADE;
-	case MODE_WHERE:
-		return opt == 's' || opt == OPT_WHERE;
-	case MODE_SERVE:
-		return opt == OPT_SERVE;
-	}
-	return false;
+	const struct opt_def *d;
+
+	for (d = opt_defs; d->opt != 0 && d->opt != opt; d++)
+		;
+	return d;
 }
 
 /* How an option is spelt in messages: "-j", "--keep". */
@@ -254,18 +286,6 @@ opt_name(int opt, char *buf, size_t len)
 			return;
 		}
 	snprintf(buf, len, "?");
-}
-
-/* The mode option itself, for messages. */
-static int
-mode_opt(enum mode mode)
-{
-	return mode == MODE_RECEIVE ? OPT_RECEIVE :
-	    mode == MODE_SERVE	    ? OPT_SERVE :
-	    mode == MODE_STATUS	    ? OPT_STATUS :
-	    mode == MODE_WHERE	    ? OPT_WHERE :
-	    mode == MODE_FORGET	    ? OPT_FORGET :
-				      0;
 }
 
 static noreturn void
@@ -654,18 +674,43 @@ serve(const char *path)
 	return r == 0 ? EXIT_DONE : EXIT_PARTIAL;
 }
 
+/* The list a repeatable option adds to, or NULL. */
+static struct names *
+names_of(struct opts *o, int ch)
+{
+	return ch == OPT_DP	 ? &o->dps :
+	    ch == OPT_GROUP	 ? &o->groups :
+	    ch == OPT_ONLY	 ? &o->only :
+	    ch == OPT_SITE	 ? &o->sites :
+	    ch == OPT_SITE_GROUP ? &o->site_groups :
+				   NULL;
+}
+
 /* One option into o; -1 after saying what is wrong with its value
  * (the usage follows). */
 static int
 set_opt(struct opts *o, int ch, const char *arg)
 {
-	uint64_t u;
+	const struct opt_def *d = opt_def(ch);
+	struct names *n = names_of(o, ch);
+	char name[32];
+	uint64_t u = 0;
 
+	if (d->opt == 0)
+		return -1;
+	if (d->what != NULL) {
+		opt_name(ch, name, sizeof(name));
+		if (msg_num_opt(name, arg, d->min, d->max, d->what, &u) == -1)
+			return -1;
+	}
+	if (d->picks != MODE_PUSH) {
+		o->mode = d->picks;
+		o->mode_arg = arg;
+	}
+	if (n != NULL && names_add(n, arg) == -1)
+		msg_die(EXIT_TROUBLE, "out of memory");
 	switch (ch) {
 	case 'j':
-		if (msg_num_opt("-j", arg, 1, 1024,
-			"how many DPs to push to at once", &u) == -1)
-			return -1;
 		o->push.jobs = (int)u;
 		break;
 	case 'n':
@@ -680,30 +725,14 @@ set_opt(struct opts *o, int ch, const char *arg)
 	case OPT_ALL_SITES:
 		o->push.ssel.all = true;
 		break;
-	case OPT_CASCADE:
-		o->push.cascade = true;
-		break;
-	case OPT_SITE:
-		if (names_add(&o->sites, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
-		break;
-	case OPT_SITE_GROUP:
-		if (names_add(&o->site_groups, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
-		break;
 	case OPT_BWLIMIT:
 		if (config_parse_rate(arg, &o->push.bwlimit) == -1) {
 			msg_warn("--bwlimit: %s", err_get());
 			return -1;
 		}
 		break;
-	case OPT_DP:
-		if (names_add(&o->dps, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
-		break;
-	case OPT_GROUP:
-		if (names_add(&o->groups, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
+	case OPT_CASCADE:
+		o->push.cascade = true;
 		break;
 	case OPT_INPLACE:
 		o->push.inplace = true;
@@ -712,15 +741,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 		o->json = true;
 		break;
 	case OPT_KEEP:
-		if (msg_num_opt("--keep", arg, 1, 1000,
-			"version trees kept on a DP, the current one included",
-			&u) == -1)
-			return -1;
 		o->push.keep = (unsigned)u;
-		break;
-	case OPT_ONLY:
-		if (names_add(&o->only, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
 		break;
 	case OPT_REFRESH:
 		o->push.sel.refresh = true;
@@ -731,25 +752,6 @@ set_opt(struct opts *o, int ch, const char *arg)
 	case OPT_ROLLBACK:
 		o->push.rollback = true;
 		break;
-	case OPT_FORGET:
-		o->mode = MODE_FORGET;
-		o->mode_arg = arg;
-		break;
-	case OPT_SERVE:
-		o->mode = MODE_SERVE;
-		o->mode_arg = arg;
-		break;
-	case OPT_RECEIVE:
-		o->mode = MODE_RECEIVE;
-		o->mode_arg = arg;
-		break;
-	case OPT_STATUS:
-		o->mode = MODE_STATUS;
-		break;
-	case OPT_WHERE:
-		o->mode = MODE_WHERE;
-		o->mode_arg = arg;
-		break;
 	case OPT_TRUST:
 		o->push.trust = arg;
 		break;
@@ -757,13 +759,8 @@ set_opt(struct opts *o, int ch, const char *arg)
 		o->push.verify = true;
 		break;
 	case OPT_VERSION:
-		if (msg_num_opt("--version", arg, 1, UINT64_MAX,
-			"versions are numbered from 1", &u) == -1)
-			return -1;
 		o->push.version = u;
 		break;
-	default:
-		return -1;
 	}
 	return 0;
 }
@@ -783,13 +780,18 @@ opts_free(struct opts *o)
 static void
 check_mode(enum mode mode, int *given, size_t ngiven)
 {
+	const struct opt_def *own;
 	char n1[32], n2[32];
 	size_t i;
 
+	/* The mode's own option, to name it (a push has none, and takes
+	 * every option it is given). */
+	for (own = opt_defs; own->opt != 0 && own->picks != mode; own++)
+		;
 	for (i = 0; i < ngiven; i++)
-		if (!mode_takes(mode, given[i])) {
+		if ((opt_def(given[i])->modes & IN(mode)) == 0) {
 			opt_name(given[i], n1, sizeof(n1));
-			opt_name(mode_opt(mode), n2, sizeof(n2));
+			opt_name(own->opt, n2, sizeof(n2));
 			msg_warn("%s means nothing with %s", n1, n2);
 			free(given);
 			bad_usage();
