@@ -332,7 +332,7 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 		hdr[40] = raw.zlib ? 1 : 0;
 		be_put64(hdr + 41, raw.stored_size);
 		if (pw_put(&w, hdr, 49, true) == -1) {
-			close(raw.fd);
+			store_raw_close(&raw);
 			goto out;
 		}
 		digest_hex(cv[i].d, hex);
@@ -342,29 +342,29 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 			ssize_t got;
 
 			if (w.len + want > BLOB_CHUNK && pw_flush(&w) == -1) {
-				close(raw.fd);
+				store_raw_close(&raw);
 				goto out;
 			}
-			got = io_read_full(raw.fd, w.buf + w.len, want, hex);
+			got = store_raw_read(&raw, w.buf + w.len, want, hex);
 			if (got <= 0) {
 				if (got == 0)
 					err_set("content %s: shorter than "
 						"stored",
 					    hex);
 				store_err_content(pkg, version, &m, cv[i].d);
-				close(raw.fd);
+				store_raw_close(&raw);
 				goto out;
 			}
 			if (digest_update(&w.dg, w.buf + w.len, (size_t)got) ==
 			    -1) {
-				close(raw.fd);
+				store_raw_close(&raw);
 				goto out;
 			}
 			w.len += (size_t)got;
 			w.total += (uint64_t)got;
 			left -= (uint64_t)got;
 		}
-		close(raw.fd);
+		store_raw_close(&raw);
 	}
 	/* Trailer. */
 	if (digest_final(&w.dg, fin) == -1)

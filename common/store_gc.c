@@ -72,6 +72,13 @@ out:
 	return rc;
 }
 
+/* What sweep() asks of a name in objects/XX: a content nothing uses, or
+ * a leftover temporary. */
+struct unused {
+	const char *dir; /* "XX" */
+	const struct dset *used;
+};
+
 /* An object's name (a content, or a content's chunk index: *index). */
 static int
 unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
@@ -81,11 +88,74 @@ unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
 	size_t l = strlen(name);
 
 	*index = l == 64 && strcmp(name + 62, STORE_CHUNKS_SUFFIX) == 0;
-	if (l != 62 && !(l == 64 && strcmp(name + 62, ".z") == 0) && !*index)
+	if (l != 62 && !*index &&
+	    !(l == 64 &&
+		(strcmp(name + 62, store_form_suffix(STORE_ZLIB)) == 0 ||
+		    strcmp(name + 62, store_form_suffix(STORE_DELTA)) == 0)))
 		return -1;
 	memcpy(hex, dir, 2);
 	memcpy(hex + 2, name, 62);
 	return digest_unhex(hex, DIGEST_HEXLEN, d);
+}
+
+/* A delta a version uses, in objects/XX. */
+static bool
+is_used_delta(const char *name, void *arg)
+{
+	const struct unused *u = arg;
+	unsigned char dg[DIGEST_LEN];
+	bool index;
+	size_t l = strlen(name);
+
+	return l == 64 &&
+	    strcmp(name + 62, store_form_suffix(STORE_DELTA)) == 0 &&
+	    unhex_name(u->dir, name, dg, &index) == 0 &&
+	    store_dset_find(u->used, dg) != NULL;
+}
+
+/* Add to used the base of every delta in it (bases are stored whole:
+ * one pass). */
+static int
+collect_bases(struct store *s, struct dset *used)
+{
+	struct unused u = { NULL, used };
+	unsigned char dg[DIGEST_LEN], base[DIGEST_LEN];
+	char dir[3], **names;
+	uint64_t base_size;
+	size_t n, i;
+	bool index, isnew;
+	int b, fd, rc;
+
+	for (b = 0; b < 256; b++) {
+		snprintf(dir, sizeof(dir), "%02x", b);
+		if ((fd = store_open_dir(s->objfd, dir)) == -1) {
+			if (errno == ENOENT)
+				continue;
+			return err_sys("cannot open '%s/objects/%s'", s->dir,
+			    dir);
+		}
+		u.dir = dir;
+		rc = io_list_names(fd, is_used_delta, &u, &names, &n);
+		close(fd);
+		if (rc == -1)
+			return err_prefix("'%s/objects/%s': ", s->dir, dir);
+		for (i = 0; i < n && rc == 0; i++) {
+			(void)unhex_name(dir, names[i], dg, &index);
+			/* One that cannot be read stops the sweep (its base
+			 * might go); one whose head is damaged names no
+			 * base to keep, and fsck reports it. */
+			if ((rc = store_delta_base(s, dg, base, &base_size)) ==
+			    1)
+				rc =
+				    store_dset_add(used, base, &isnew) == NULL ?
+				    -1 :
+				    0;
+		}
+		io_names_free(names, n);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* A temporary of an atomic write in objects/XX (atomic.h: a chunk index
@@ -97,13 +167,6 @@ is_leftover(const char *name)
 {
 	return name[0] == '.' && strstr(name, ATOMIC_TMP_MARK) != NULL;
 }
-
-/* What sweep() asks of a name in objects/XX: a content nothing uses, or
- * a leftover temporary. */
-struct unused {
-	const char *dir; /* "XX" */
-	const struct dset *used;
-};
 
 static bool
 is_unused(const char *name, void *arg)
@@ -432,7 +495,7 @@ store_gc(struct store *s, unsigned keep, double timeout,
 		goto out;
 	}
 	if (store_clean_tmp(s) == -1 || collect_used(s, &used) == -1 ||
-	    sweep(s, &used, res) == -1)
+	    collect_bases(s, &used) == -1 || sweep(s, &used, res) == -1)
 		goto out;
 	rc = 0;
 out:

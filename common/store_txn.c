@@ -27,6 +27,7 @@
 #include "manifest.h"
 #include "num.h"
 #include "path.h"
+#include "recipe.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -48,6 +49,10 @@ struct store_txn {
 	uint64_t seq;
 	pthread_mutex_t mu;
 	struct dset staged; /* contents in stage/ */
+	/* The newest version's manifest, loaded at the first large file
+	 * (the bases of deltas): 0 not yet, 1 loaded, -1 none. */
+	int old_state;
+	struct manifest old;
 	bool done;
 	/* The flusher: starts the write-back of staged contents while the
 	 * copy goes on, without making the copying threads wait for the
@@ -215,6 +220,8 @@ store_txn_abort(struct store_txn *t)
 	lock_release(t->objlockfd);
 	lock_release(t->lockfd);
 	store_dset_free(&t->staged);
+	if (t->old_state == 1)
+		manifest_free(&t->old);
 	pthread_cond_destroy(&t->fcv);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
@@ -258,10 +265,10 @@ txn_part(struct store_txn *t, char name[32])
  * It keeps its part name until commit moves it into objects/. */
 static int
 txn_keep(struct store_txn *t, const char *part, int fd,
-    const unsigned char d[DIGEST_LEN], bool zlib, uint64_t stored, bool chunks,
-    uint64_t *added)
+    const unsigned char d[DIGEST_LEN], enum store_form form, uint64_t stored,
+    bool chunks, uint64_t *added)
 {
-	char kpart[40];
+	char kpart[40], fname[40];
 
 	struct dslot *sl;
 	uint64_t ref;
@@ -279,7 +286,9 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	pthread_mutex_lock(&t->mu);
 	if (have || store_dset_find(&t->staged, d) != NULL) {
 		snprintf(kpart, sizeof(kpart), "%s" STORE_CHUNKS_SUFFIX, part);
-		rc = io_unlink(t->stagefd, part, 0);
+		snprintf(fname, sizeof(fname), "%s%s", part,
+		    form == STORE_DELTA ? store_form_suffix(form) : "");
+		rc = io_unlink(t->stagefd, fname, 0);
 		if (rc == 0 && chunks)
 			rc = io_unlink(t->stagefd, kpart, 0);
 		goto out;
@@ -287,7 +296,8 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	if ((sl = store_dset_add(&t->staged, d, &isnew)) == NULL)
 		goto out;
 	sl->chunks = chunks;
-	sl->zlib = zlib;
+	sl->zlib = form == STORE_ZLIB;
+	sl->delta = form == STORE_DELTA;
 	sl->stored = stored;
 	sl->ref = (size_t)ref;
 	if (added != NULL)
@@ -405,6 +415,98 @@ put_copy(struct put_copy *c, uint64_t size)
 	return 0;
 }
 
+/* The content a large file at path is kept as a delta from: the newest
+ * version's content there, or the base of that content when it is a
+ * delta itself (deltas never chain).  1 with base, 0 when there is none
+ * to try. */
+static int
+txn_base(struct store_txn *t, const char *path,
+    const unsigned char d[DIGEST_LEN], unsigned char base[DIGEST_LEN],
+    uint64_t *base_size)
+{
+	const struct entry *o = NULL;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->old_state == 0) {
+		t->old_state = -1;
+		manifest_init(&t->old);
+		if (t->newest != 0 &&
+		    store_load_manifest(t->s, t->pkg, t->newest, &t->old) == 0)
+			t->old_state = 1;
+		else
+			manifest_free(&t->old);
+	}
+	if (t->old_state == 1)
+		o = manifest_find(&t->old, path);
+	pthread_mutex_unlock(&t->mu);
+	/* (Once loaded the manifest does not change: o stays valid.) */
+	if (o == NULL || o->type != ENTRY_FILE || o->size <= CHUNK_THRESHOLD ||
+	    memcmp(o->digest, d, DIGEST_LEN) == 0)
+		return 0;
+	switch (store_delta_base(t->s, o->digest, base, base_size)) {
+	case 0:
+		memcpy(base, o->digest, DIGEST_LEN);
+		*base_size = o->size;
+		return 1;
+	case 1:
+		return memcmp(base, d, DIGEST_LEN) != 0;
+	default:
+		return 0; /* a damaged delta is no base; fsck names it */
+	}
+}
+
+/*
+ * Keep content d (size bytes, cut into chunks), just staged in part, as
+ * a delta when the newest version's large file at path shares most of
+ * its bytes: part is replaced by part.d, *pfd by the delta's descriptor
+ * and *stored by its length, and *delta is set.  The whole part is
+ * removed before its write-back starts, so what reaches the disk is
+ * about the changed bytes.
+ */
+static int
+txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
+    const unsigned char d[DIGEST_LEN], uint64_t size,
+    const struct chunk_list *chunks, uint64_t *stored, bool *delta)
+{
+	unsigned char base[DIGEST_LEN];
+	struct recipe r;
+	char dname[40];
+	uint64_t base_size, len;
+	int rfd, dfd, k, rc = -1;
+
+	*delta = false;
+	if (txn_base(t, path, d, base, &base_size) != 1)
+		return 0;
+	if ((rfd = openat(t->stagefd, part,
+		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return err_sys("cannot open '%s'", part);
+	if ((k = store_delta_plan(t->s, base, base_size, chunks, rfd, &r)) !=
+	    1) {
+		close(rfd);
+		return 0;
+	}
+	snprintf(dname, sizeof(dname), "%s%s", part,
+	    store_form_suffix(STORE_DELTA));
+	dfd = store_delta_write(t->stagefd, dname, d, size, base, base_size, &r,
+	    rfd, &len);
+	if (dfd == -1)
+		goto out;
+	if (io_unlink(t->stagefd, part, 0) == -1) {
+		close(dfd);
+		(void)unlinkat(t->stagefd, dname, 0);
+		goto out;
+	}
+	close(*pfd);
+	*pfd = dfd;
+	*stored = len;
+	*delta = true;
+	rc = 0;
+out:
+	recipe_free(&r);
+	close(rfd);
+	return rc;
+}
+
 int
 store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
     bool trust_digest, unsigned char out[DIGEST_LEN], uint64_t *stored)
@@ -421,7 +523,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	unsigned char *buf = NULL;
 	char part[32] = "", kpart[40] = "";
 	uint64_t total = 0, written = 0;
-	bool zlib = false, store_side = false;
+	bool zlib = false, delta = false, store_side = false;
 	int fd = -1, pfd = -1, rc = -1, k;
 
 	memset(&bd, 0, sizeof(bd));
@@ -512,9 +614,18 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 			store_side = true;
 			goto out;
 		}
+		if (!zlib &&
+		    txn_thin(t, path, part, &pfd, out, expect_size, &chunks,
+			&written, &delta) == -1) {
+			store_side = true;
+			goto out;
+		}
 	}
-	if (txn_keep(t, part, pfd, out, zlib, written, kpart[0] != '\0',
-		stored) == -1) {
+	if (txn_keep(t, part, pfd, out,
+		delta	 ? STORE_DELTA :
+		    zlib ? STORE_ZLIB :
+			   STORE_RAW,
+		written, kpart[0] != '\0', stored) == -1) {
 		store_side = true;
 		goto out;
 	}
@@ -528,8 +639,15 @@ out:
 		store_err_io(t->s, "cannot stage '%s'",
 		    path_show(path, shown, sizeof(shown)));
 	}
-	if (rc == -1 && part[0] != '\0')
+	if (rc == -1 && part[0] != '\0' && !delta)
 		(void)unlinkat(t->stagefd, part, 0);
+	if (rc == -1 && part[0] != '\0' && delta) {
+		char dname[40];
+
+		snprintf(dname, sizeof(dname), "%s%s", part,
+		    store_form_suffix(STORE_DELTA));
+		(void)unlinkat(t->stagefd, dname, 0);
+	}
 	if (rc == -1 && kpart[0] != '\0')
 		(void)unlinkat(t->stagefd, kpart, 0);
 	if (pfd != -1)
@@ -633,8 +751,8 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 		goto out;
 	}
 	if (!known) {
-		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, false, stored) ==
-		    -1) {
+		if (txn_keep(t, part, tee.fd, d, zlib ? STORE_ZLIB : STORE_RAW,
+			tee.n, false, stored) == -1) {
 			tee.wfail = true;
 			goto out;
 		}
@@ -681,7 +799,7 @@ store_txn_put_made(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 		err_set("content %s: not %" PRIu64 " bytes as made", hex, size);
 		goto fail;
 	}
-	if (txn_keep(t, part, fd, d, false, size, false, stored) == -1) {
+	if (txn_keep(t, part, fd, d, STORE_RAW, size, false, stored) == -1) {
 		digest_hex(d, hex);
 		store_err_io(t->s, "cannot stage content %s", hex);
 		goto fail;
@@ -706,6 +824,12 @@ store_manifest_render(struct manifest *m, const char *pkg, uint64_t version,
 	return manifest_write_mem(m, buf, len);
 }
 
+static enum store_form
+slot_form(const struct dslot *sl)
+{
+	return sl->delta ? STORE_DELTA : sl->zlib ? STORE_ZLIB : STORE_RAW;
+}
+
 /* Move every staged content into objects/. */
 static int
 txn_move(struct store_txn *t, uint64_t *added)
@@ -722,8 +846,9 @@ txn_move(struct store_txn *t, uint64_t *added)
 
 		if (!sl->used)
 			continue;
-		store_obj_name(sl->d, sl->zlib, to);
-		snprintf(from, sizeof(from), "p%zu", sl->ref);
+		store_obj_name(sl->d, slot_form(sl), to);
+		snprintf(from, sizeof(from), "p%zu%s", sl->ref,
+		    sl->delta ? store_form_suffix(STORE_DELTA) : "");
 		snprintf(kfrom, sizeof(kfrom), "p%zu" STORE_CHUNKS_SUFFIX,
 		    sl->ref);
 		if ((have = store_has_content(s, sl->d)) == -1)
@@ -752,7 +877,7 @@ txn_move(struct store_txn *t, uint64_t *added)
 			store_chunks_name(sl->d, to);
 			if (io_rename(t->stagefd, kfrom, s->objfd, to) == -1)
 				return -1;
-			store_obj_name(sl->d, sl->zlib, to);
+			store_obj_name(sl->d, slot_form(sl), to);
 		}
 		if (io_rename(t->stagefd, from, s->objfd, to) == -1)
 			return -1;
