@@ -96,24 +96,23 @@ struct opts {
 	bool incoming; /* import, list: STORE/incoming/ */
 };
 
-/* The subcommands, sorted: how many operands each takes (--incoming
- * names the inbox: none then), and whether it needs -o. */
+/* The subcommands, sorted, and how many operands each takes (--incoming
+ * names the inbox: none then). */
 static const struct mode_def {
 	const char *name;
 	enum mode mode;
 	int min, max;
-	bool output;
 } modes[] = {
-	{ "add", MODE_ADD, 2, 2, false },
-	{ "export", MODE_EXPORT, 2, 2, true },
-	{ "fsck", MODE_FSCK, 0, 0, false },
-	{ "gc", MODE_GC, 0, 0, false },
-	{ "import", MODE_IMPORT, 1, 1, false },
-	{ "keygen", MODE_KEYGEN, 0, 0, true },
-	{ "list", MODE_LIST, 0, 1, false },
-	{ "rm", MODE_RM, 1, 2, false },
-	{ "show", MODE_SHOW, 1, 2, false },
-	{ NULL, MODE_NONE, 0, 0, false },
+	{ "add", MODE_ADD, 2, 2 },
+	{ "export", MODE_EXPORT, 2, 2 },
+	{ "fsck", MODE_FSCK, 0, 0 },
+	{ "gc", MODE_GC, 0, 0 },
+	{ "import", MODE_IMPORT, 1, 1 },
+	{ "keygen", MODE_KEYGEN, 0, 0 },
+	{ "list", MODE_LIST, 0, 1 },
+	{ "rm", MODE_RM, 1, 2 },
+	{ "show", MODE_SHOW, 1, 2 },
+	{ NULL, MODE_NONE, 0, 0 },
 };
 
 #define IN(m) (1u << (m))
@@ -877,8 +876,9 @@ main(int argc, char *argv[])
 	argv += optind;
 	min = o.incoming ? 0 : m->min;
 	max = o.incoming ? 0 : m->max;
-	if (argc < min || argc > max || (m->output && o.output == NULL) ||
-	    (o.incoming && o.json))
+	/* export and keygen write -o's file, which has no default. */
+	if (argc < min || argc > max || (o.incoming && o.json) ||
+	    ((mode == MODE_EXPORT || mode == MODE_KEYGEN) && o.output == NULL))
 		bad_usage();
 	rc = run(mode, &o, argv, argc);
 	if (msg_close_stdout() == -1 && rc == EXIT_DONE)
