@@ -510,6 +510,7 @@ txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
     const struct chunk_list *chunks, uint64_t *stored, bool *delta)
 {
 	unsigned char base[DIGEST_LEN];
+	struct chunk_list bl = { 0 };
 	struct recipe r;
 	char dname[40];
 	uint64_t base_size, len;
@@ -521,8 +522,11 @@ txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
 	if ((rfd = openat(t->stagefd, part,
 		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return err_sys("cannot open '%s'", part);
-	if ((k = store_delta_plan(t->s, base, base_size, chunks, rfd, &r)) !=
-	    1) {
+	k = store_content_chunks(t->s, base, base_size, &bl) == 0 ?
+	    store_delta_plan(t->s, base, base_size, &bl, chunks, rfd, &r) :
+	    0;
+	chunk_list_free(&bl);
+	if (k != 1) {
 		close(rfd);
 		return 0;
 	}
