@@ -132,6 +132,58 @@ siteline_write(int fd, const char *fmt, ...)
 	return siteline_write_full(fd, buf, len);
 }
 
+/* A block of digest lines: a few pages. */
+#define DIGEST_LINE (DIGEST_HEXLEN + 1)
+#define DIGEST_LINES 252
+
+int
+siteline_read_digests(int fd, double timeout, const char *peer, uint64_t n,
+    int (*fn)(void *arg, const unsigned char d[DIGEST_LEN]), void *arg)
+{
+	char buf[DIGEST_LINES * DIGEST_LINE];
+	unsigned char d[DIGEST_LEN];
+	size_t k, i;
+
+	while (n > 0) {
+		k = n < DIGEST_LINES ? (size_t)n : DIGEST_LINES;
+		if (siteline_read_full(fd, timeout, peer, buf,
+			k * DIGEST_LINE) == -1)
+			return -1;
+		for (i = 0; i < k; i++) {
+			if (buf[i * DIGEST_LINE + DIGEST_HEXLEN] != '\n' ||
+			    digest_unhex(buf + i * DIGEST_LINE, DIGEST_HEXLEN,
+				d) == -1)
+				return err_set("%s: not a digest where one "
+					       "belongs",
+				    peer);
+			if (fn(arg, d) == -1)
+				return -1;
+		}
+		n -= k;
+	}
+	return 0;
+}
+
+int
+siteline_write_digests(int fd, const void *v, size_t n, size_t stride)
+{
+	char buf[DIGEST_LINES * DIGEST_LINE];
+	const unsigned char *p = v;
+	size_t i, len = 0;
+
+	for (i = 0; i < n; i++) {
+		digest_hex(p + i * stride, buf + len);
+		buf[len + DIGEST_HEXLEN] = '\n';
+		len += DIGEST_LINE;
+		if (len == sizeof(buf) || i + 1 == n) {
+			if (siteline_write_full(fd, buf, len) == -1)
+				return -1;
+			len = 0;
+		}
+	}
+	return 0;
+}
+
 const char *
 siteline_word(const char *line, const char *word)
 {

@@ -15,6 +15,9 @@
 #define PKGDIST_SITELINE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
 
 #define SITELINE_MAX 4096
 
@@ -33,6 +36,17 @@ int siteline_write(int fd, const char *fmt, ...)
 
 /* Write n bytes as they are. */
 int siteline_write_full(int fd, const void *buf, size_t n);
+
+/*
+ * Digests, one a line (lowercase hex, '\n'), as an offer and its answer
+ * carry them: n of them read in blocks of many lines (exactly their
+ * bytes: what follows is not taken), fn(arg, d) called with each (its
+ * -1 stops); or written so, from n elements stride bytes apart, each
+ * beginning with its digest.
+ */
+int siteline_read_digests(int fd, double timeout, const char *peer, uint64_t n,
+    int (*fn)(void *arg, const unsigned char d[DIGEST_LEN]), void *arg);
+int siteline_write_digests(int fd, const void *v, size_t n, size_t stride);
 
 /* "WORD REST": REST after the first word and a space ("" for a line of
  * the word alone), or NULL when the line is not that word's. */

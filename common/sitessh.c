@@ -41,6 +41,28 @@ extern char **environ;
 
 /* ---- the parent ---- */
 
+/* What the child's answer to an offer fills: the ones it lacks. */
+struct lacked {
+	const struct digestset_item *cv; /* offered */
+	size_t ncv;
+	struct digestset_item *v;
+	size_t n;
+	const char *where;
+};
+
+static int
+take_lacked(void *arg, const unsigned char d[DIGEST_LEN])
+{
+	struct lacked *l = arg;
+	const struct digestset_item *it;
+
+	if ((it = digestset_find(l->cv, l->ncv, sizeof(*l->cv), d)) == NULL)
+		return err_set("%s: it lacks a content not offered", l->where);
+	memcpy(l->v[l->n].d, d, DIGEST_LEN);
+	l->v[l->n++].size = it->size;
+	return 0;
+}
+
 /* Offer the contents cv to the child, and take its answer: *only (a
  * sorted set, malloc'd) the ones it lacks. */
 static int
@@ -48,50 +70,37 @@ offer(int fd, double timeout, const char *where,
     const struct digestset_item *cv, size_t ncv, struct digestset_item **only,
     size_t *nonly)
 {
-	struct digestset_item *v = NULL, *it;
-	char line[SITELINE_MAX], hex[DIGEST_HEXLEN + 1];
+	struct lacked l = { cv, ncv, NULL, 0, where };
+	char line[SITELINE_MAX];
 	const char *rest;
-	uint64_t m, i;
+	uint64_t m;
 	size_t kept;
 
 	*only = NULL;
 	*nonly = 0;
-	if (siteline_write(fd, "offer %zu", ncv) == -1)
-		return -1;
-	for (i = 0; i < ncv; i++) {
-		digest_hex(cv[i].d, hex);
-		if (siteline_write(fd, "%s", hex) == -1)
-			return -1;
-	}
-	if (siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
+	if (siteline_write(fd, "offer %zu", ncv) == -1 ||
+	    siteline_write_digests(fd, cv, ncv, sizeof(*cv)) == -1 ||
+	    siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 		return -1;
 	if ((rest = siteline_word(line, "error")) != NULL)
 		return err_set("%s: %s", where, rest);
 	if ((rest = siteline_word(line, "lack")) == NULL ||
 	    num_u64(rest, strlen(rest), ncv, &m) == -1)
 		return err_set("%s: an answer not of the protocol", where);
-	if (m > 0 && (v = calloc((size_t)m, sizeof(*v))) == NULL)
+	if (m == 0)
+		return 0;
+	if ((l.v = calloc((size_t)m, sizeof(*l.v))) == NULL)
 		return err_nomem();
-	for (i = 0; i < m; i++) {
-		if (siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
-			goto fail;
-		if (digest_unhex(line, strlen(line), v[i].d) == -1 ||
-		    (it = digestset_find(cv, ncv, sizeof(*cv), v[i].d)) ==
-			NULL) {
-			err_set("%s: it lacks a content not offered", where);
-			goto fail;
-		}
-		v[i].size = it->size;
+	/* Nothing follows them until we send: read in blocks. */
+	if (siteline_read_digests(fd, timeout, where, m, take_lacked, &l) ==
+		-1 ||
+	    digestset_sort(l.v, l.n, sizeof(*l.v), false, &kept) == -1) {
+		free(l.v);
+		return -1;
 	}
-	if (m > 0 &&
-	    digestset_sort(v, (size_t)m, sizeof(*v), false, &kept) == -1)
-		goto fail;
-	*only = v;
-	*nonly = m > 0 ? kept : 0;
+	*only = l.v;
+	*nonly = kept;
 	return 0;
-fail:
-	free(v);
-	return -1;
 }
 
 /* A line of the child's report named from here: "SITE/" before its
@@ -158,6 +167,15 @@ read_cascade(int fd, double timeout, const char *where, const char *site,
 	}
 }
 
+/* A digest read and not needed. */
+static int
+skip_digest(void *arg, const unsigned char d[DIGEST_LEN])
+{
+	(void)arg;
+	(void)d;
+	return 0;
+}
+
 /* The parent's reading of the child's "whole K" and its digests: the
  * recipes it could not rebuild (their digests are not needed: the next
  * session sends none). */
@@ -165,20 +183,9 @@ static int
 read_whole(int fd, double timeout, const char *where, const char *rest,
     uint64_t *n)
 {
-	char line[SITELINE_MAX];
-	unsigned char d[DIGEST_LEN];
-	uint64_t k, i;
-
-	if (num_u64(rest, strlen(rest), OFFER_MAX, &k) == -1 || k == 0)
+	if (num_u64(rest, strlen(rest), OFFER_MAX, n) == -1 || *n == 0)
 		return err_set("%s: an answer not of the protocol", where);
-	for (i = 0; i < k; i++)
-		if (siteline_read(fd, timeout, where, line, sizeof(line)) ==
-			-1 ||
-		    digest_unhex(line, strlen(line), d) == -1)
-			return err_set("%s: an answer not of the protocol",
-			    where);
-	*n = k;
-	return 0;
+	return siteline_read_digests(fd, timeout, where, *n, skip_digest, NULL);
 }
 
 /* What one session of a push is: the protocol's version, and whether it
@@ -637,19 +644,40 @@ cascade(struct store *s, int out, const char *path, const char *pkg, uint64_t v,
 	return run_own(out, argv);
 }
 
+/* What the parent's offer fills: the contents this store lacks. */
+struct have_not {
+	struct store *s;
+	struct digestset_item *v;
+	size_t n;
+};
+
+static int
+note_lacked(void *arg, const unsigned char d[DIGEST_LEN])
+{
+	struct have_not *h = arg;
+	int k;
+
+	if ((k = store_has_content(h->s, d)) == -1)
+		return -1;
+	if (k == 0)
+		memcpy(h->v[h->n++].d, d, DIGEST_LEN);
+	return 0;
+}
+
 /* The parent's offer: which of its contents this store lacks, told to
- * it, and kept in *lack (a sorted set, malloc'd; sizes 0). */
+ * it, and kept in *lack (a sorted set, malloc'd; sizes 0).  The parent
+ * sends nothing after the offer until it has the answer: it is read in
+ * blocks. */
 static int
 answer_offer(int in, int out, struct store *s, struct digestset_item **lack,
     size_t *nlack)
 {
+	struct have_not h = { s, NULL, 0 };
 	char line[SITELINE_MAX];
-	struct digestset_item *v = NULL;
-	char hex[DIGEST_HEXLEN + 1];
 	const char *rest;
-	uint64_t n, i, m = 0;
+	uint64_t n;
 	size_t kept = 0;
-	int k, rc = -1;
+	int rc = -1;
 
 	*lack = NULL;
 	*nlack = 0;
@@ -658,37 +686,22 @@ answer_offer(int in, int out, struct store *s, struct digestset_item **lack,
 	if ((rest = siteline_word(line, "offer")) == NULL ||
 	    num_u64(rest, strlen(rest), OFFER_MAX, &n) == -1)
 		return err_set(SITESSH_NOT_OURS);
-	if (n > 0 && (v = calloc((size_t)n, sizeof(*v))) == NULL)
+	if (n > 0 && (h.v = calloc((size_t)n, sizeof(*h.v))) == NULL)
 		return err_nomem();
-	for (i = 0; i < n; i++) {
-		if (siteline_read(in, 600.0, "the parent", line,
-			sizeof(line)) == -1)
-			goto out;
-		if (digest_unhex(line, strlen(line), v[m].d) == -1) {
-			err_set("not a digest in the offer");
-			goto out;
-		}
-		if ((k = store_has_content(s, v[m].d)) == -1)
-			goto out;
-		if (k == 0)
-			m++;
-	}
-	if (siteline_write(out, "lack %" PRIu64, m) == -1)
+	if (siteline_read_digests(in, 600.0, "the parent", n, note_lacked,
+		&h) == -1 ||
+	    siteline_write(out, "lack %zu", h.n) == -1 ||
+	    siteline_write_digests(out, h.v, h.n, sizeof(*h.v)) == -1)
 		goto out;
-	for (i = 0; i < m; i++) {
-		digest_hex(v[i].d, hex);
-		if (siteline_write(out, "%s", hex) == -1)
-			goto out;
-	}
-	if (m > 0 &&
-	    digestset_sort(v, (size_t)m, sizeof(*v), false, &kept) == -1)
+	if (h.n > 0 &&
+	    digestset_sort(h.v, h.n, sizeof(*h.v), false, &kept) == -1)
 		goto out;
-	*lack = v;
+	*lack = h.v;
 	*nlack = kept;
-	v = NULL;
+	h.v = NULL;
 	rc = 0;
 out:
-	free(v);
+	free(h.v);
 	return rc;
 }
 
@@ -784,8 +797,7 @@ sitessh_serve(int in, int out, const char *path)
 	const char *rest, *sp, *flags;
 	struct digestset_item *lack = NULL;
 	unsigned char(*whole)[DIGEST_LEN] = NULL;
-	size_t nlack = 0, nwhole = 0, i;
-	char hex[DIGEST_HEXLEN + 1];
+	size_t nlack = 0, nwhole = 0;
 	uint64_t v, b;
 	int k, objlock = -1, version = 2, rc = -1;
 	bool want_cascade = false, json = false;
@@ -844,11 +856,10 @@ sitessh_serve(int in, int out, const char *path)
 		/* It lacks what a recipe was to make: ask for it whole
 		 * (the contents received are kept). */
 		if (nwhole > 0) {
-			rc = siteline_write(out, "whole %zu", nwhole);
-			for (i = 0; rc == 0 && i < nwhole; i++) {
-				digest_hex(whole[i], hex);
-				rc = siteline_write(out, "%s", hex);
-			}
+			if ((rc = siteline_write(out, "whole %zu", nwhole)) ==
+			    0)
+				rc = siteline_write_digests(out, whole, nwhole,
+				    sizeof(*whole));
 			goto out;
 		}
 		err_save(&why);
