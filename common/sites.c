@@ -279,6 +279,7 @@ row_add(struct status_row **rows, size_t *n, const char *site, const char *pkg,
 	snprintf(r->package, sizeof(r->package), "%s", pkg);
 	r->newest = newest;
 	r->layout = DP_LAYOUT_NONE;
+	r->site = true;
 	return r;
 }
 

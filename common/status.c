@@ -59,7 +59,7 @@ row_kind(const struct status_row *r)
 }
 
 size_t
-status_count_dps(const struct status_row *v, size_t n,
+status_count(const struct status_row *v, size_t n, bool sites,
     size_t count[STATUS_KIND_N])
 {
 	/* How bad each kind is: "none" is below the rest. */
@@ -69,6 +69,8 @@ status_count_dps(const struct status_row *v, size_t n,
 
 	memset(count, 0, STATUS_KIND_N * sizeof(count[0]));
 	for (i = 0; i < n; i++) {
+		if (v[i].site != sites)
+			continue;
 		k = row_kind(&v[i]);
 		if (rank[k] > rank[worst])
 			worst = k;

@@ -48,6 +48,7 @@ struct status_row {
 	enum status_state state;
 	enum dp_layout layout; /* DP_LAYOUT_NONE when not known */
 	char *error;	       /* why (malloc'd), or NULL */
+	bool site;	       /* a child site's row (sites.h) */
 };
 
 /* "complete", "partial", "failed", "unreachable", "none", "damaged". */
@@ -87,9 +88,10 @@ enum status_kind {
  * "without it". */
 const char *status_kind_name(enum status_kind k);
 
-/* Count the DPs of rows v (each DP's rows together, as status_collect()
- * gives them) by their worst row into count; returns how many DPs. */
-size_t status_count_dps(const struct status_row *v, size_t n,
+/* Count the DPs (sites false) or the child sites (true) of rows v (each
+ * target's rows together, as status_collect() and sites_status() give
+ * them) by their worst row into count; returns how many. */
+size_t status_count(const struct status_row *v, size_t n, bool sites,
     size_t count[STATUS_KIND_N]);
 
 #endif

@@ -98,12 +98,33 @@ widen(size_t *w, const char *s)
 		*w = strlen(s);
 }
 
+/* "12 DPs: 10 complete at newest, 1 behind, 1 unreachable", and the
+ * same of the child sites when there are any (a site is not a DP). */
+static void
+summary(const struct status_row *v, size_t n, bool sites, FILE *fp)
+{
+	size_t k, nt, count[STATUS_KIND_N];
+	const char *sep = "";
+
+	nt = status_count(v, n, sites, count);
+	if (sites && nt == 0)
+		return;
+	fprintf(fp, "%zu %s%s:", nt, sites ? "site" : "DP", nt == 1 ? "" : "s");
+	for (k = 0; k < STATUS_KIND_N; k++) {
+		if (count[k] == 0 && k != STATUS_KIND_NEWEST)
+			continue;
+		fprintf(fp, "%s %zu %s", sep, count[k],
+		    status_kind_name((enum status_kind)k));
+		sep = ",";
+	}
+	putc('\n', fp);
+}
+
 void
 statusfmt_table(const struct status_row *v, size_t n, FILE *fp)
 {
 	char ver[24], newest[24], state[48];
-	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp, count[STATUS_KIND_N];
-	const char *sep = "";
+	size_t i, w[4] = { 2, 7, 7, 5 };
 
 	for (i = 0; i < n; i++) {
 		widen(&w[0], v[i].target);
@@ -127,14 +148,6 @@ statusfmt_table(const struct status_row *v, size_t n, FILE *fp)
 		}
 		putc('\n', fp);
 	}
-	ndp = status_count_dps(v, n, count);
-	fprintf(fp, "%zu DP%s:", ndp, ndp == 1 ? "" : "s");
-	for (k = 0; k < STATUS_KIND_N; k++) {
-		if (count[k] == 0 && k != STATUS_KIND_NEWEST)
-			continue;
-		fprintf(fp, "%s %zu %s", sep, count[k],
-		    status_kind_name((enum status_kind)k));
-		sep = ",";
-	}
-	putc('\n', fp);
+	summary(v, n, false, fp);
+	summary(v, n, true, fp);
 }

@@ -222,3 +222,15 @@ inbox()
 	[ ! -e "$old" ] && [ -e "$new" ] && [ -e "$other" ]
 	[ -f "$T/region1-inbox/office-1.pkg" ]
 }
+
+@test "sites: pkgpush --status on a terminal counts the child sites on a line of their own, not as DPs" {
+	need_cmd script
+	mkdir -p "$T/inbox1" "$T/inbox2"
+	printf 'region1 r %s\nregion2 r %s\n' "$T/inbox1" "$T/inbox2" \
+	    >"$PKGDIST_STORE/sites"
+	pkgpush --all --site region1 office >/dev/null
+	script -qec "pkgpush --status office" /dev/null | tr -d '\r' >"$T/tty" || true
+	grep -q '^region1 ' "$T/tty"
+	grep -qx '2 DPs: 2 complete at newest' "$T/tty"
+	grep -qx '2 sites: 1 complete at newest, 1 without it' "$T/tty"
+}

@@ -119,5 +119,14 @@ main(void)
 	    "DP  PACKAGE  VERSION  STATE  NEWEST\n"
 	    "0 DPs: 0 complete at newest\n",
 	    "no rows: the header and a count of none");
+	v[1] = row("kid", "office97", STATUS_COMPLETE, 12, 12);
+	v[1].site = true;
+	check(TABLE, v, 2,
+	    "DP   PACKAGE   VERSION  STATE     NEWEST\n"
+	    "dp1  office97  12       complete  12    \n"
+	    "kid  office97  12       complete  12    \n"
+	    "1 DP: 1 complete at newest\n"
+	    "1 site: 1 complete at newest\n",
+	    "a child site is counted as a site, not as a DP");
 	return tap_done();
 }
