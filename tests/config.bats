@@ -10,16 +10,6 @@ load lib/common
 load lib/sshd
 load lib/pkgpush
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
@@ -29,11 +19,6 @@ setup()
 	stage "$T/v2"
 	mkdir -p "$T/dp1"
 	printf 'dp1 near %s\n' "$T/dp1" >"$PKGDIST_STORE/dps"
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # remote_dps: r1 (ssh://, PKGDIST_SSH has the port) beside dp1.
