@@ -13,10 +13,7 @@ load lib/pkgpush
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 	mkdir -p "$T/dp1"
 	printf 'dp1 near %s\n' "$T/dp1" >"$PKGDIST_STORE/dps"
 }

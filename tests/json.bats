@@ -11,10 +11,7 @@ setup()
 {
 	common_setup
 	need_cmd python3
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 }
 
 # jl FILE PYTHON: run PYTHON with `objs`, the objects of the JSON Lines

@@ -11,10 +11,7 @@ setup()
 {
 	common_setup
 	sshd_need
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 	mkdir -p "$T/rdp" "$T/dp1"
 	printf 'r1 far %s\ndp1 near %s\n' "$(sshd_url "$T/rdp")" "$T/dp1" \
 	    >"$PKGDIST_STORE/dps"
