@@ -42,16 +42,6 @@ staged_versions()
 	done
 }
 
-# dps NAME...: a DP list with one local DP per name, at $T/NAME, group g.
-dps()
-{
-	local n
-	for n in "$@"; do
-		mkdir -p "$T/$n"
-		printf '%s g %s\n' "$n" "$T/$n"
-	done >"$PKGDIST_STORE/dps"
-}
-
 # at_version DP N: DP/office holds exactly version N of the store.
 at_version()
 {
