@@ -496,8 +496,12 @@ txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
 		(void)unlinkat(t->stagefd, dname, 0);
 		goto out;
 	}
-	close(*pfd);
-	*pfd = dfd;
+	if (pfd != NULL) {
+		close(*pfd);
+		*pfd = dfd;
+	} else {
+		close(dfd);
+	}
 	*stored = len;
 	*delta = true;
 	rc = 0;
@@ -505,6 +509,89 @@ out:
 	recipe_free(&r);
 	close(rfd);
 	return rc;
+}
+
+/* The chunks of staged part (read once), kept as its index part.k. */
+static int
+txn_chunk_part(struct store_txn *t, const char *part,
+    const unsigned char d[DIGEST_LEN], struct chunk_list *l)
+{
+	struct chunker c;
+	unsigned char *buf;
+	char kpart[40];
+	ssize_t k = 0;
+	int fd, rc = -1;
+
+	memset(l, 0, sizeof(*l));
+	if ((buf = malloc(BLOB_CHUNK)) == NULL)
+		return err_nomem();
+	if ((fd = openat(t->stagefd, part,
+		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		free(buf);
+		return err_sys("cannot open '%s'", part);
+	}
+	if (chunker_init(&c, NULL) == -1)
+		goto out;
+	while ((k = io_read_full(fd, buf, BLOB_CHUNK, part)) > 0)
+		if (chunker_update(&c, buf, (size_t)k) == -1)
+			break;
+	if (k != 0 || chunker_final(&c, l) == -1) {
+		chunker_free(&c);
+		goto out;
+	}
+	snprintf(kpart, sizeof(kpart), "%s" STORE_CHUNKS_SUFFIX, part);
+	if (store_chunks_write_at(t->stagefd, kpart, l, d) == -1) {
+		chunk_list_free(l);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+/*
+ * At commit: a large content staged whole without its chunks (one a
+ * package file or a parent site sent, whole or rebuilt from a recipe)
+ * whose path held a large file in the newest version is cut into
+ * chunks (one more read, kept as its index) and, where it shares most
+ * of its bytes with that file, becomes a delta as put_file() makes
+ * them: an importing store grows by about the changed bytes too.  Best
+ * effort: a content that cannot be cut or thinned stays whole.
+ */
+static void
+txn_thin_staged(struct store_txn *t, const struct manifest *m)
+{
+	unsigned char base[DIGEST_LEN];
+	struct chunk_list l;
+	char part[32];
+	uint64_t base_size;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		const struct entry *e = &m->v[i];
+		struct dslot *sl;
+		uint64_t len;
+		bool delta;
+
+		if (e->type != ENTRY_FILE || e->size <= CHUNK_THRESHOLD ||
+		    (sl = store_dset_find(&t->staged, e->digest)) == NULL ||
+		    sl->chunks || sl->zlib || sl->delta ||
+		    txn_base(t, e->path, e->digest, base, &base_size) != 1)
+			continue;
+		snprintf(part, sizeof(part), "p%zu", sl->ref);
+		if (txn_chunk_part(t, part, e->digest, &l) == -1)
+			continue;
+		sl->chunks = true;
+		if (txn_thin(t, e->path, part, NULL, e->digest, e->size, &l,
+			&len, &delta) == 0 &&
+		    delta) {
+			sl->delta = true;
+			sl->stored = len;
+		}
+		chunk_list_free(&l);
+	}
 }
 
 int
@@ -948,6 +1035,7 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 		goto out;
 	if (manifest_check(m) == -1)
 		goto out;
+	txn_thin_staged(t, m);
 	flush_stop(t);
 	io = true;
 	if (txn_move(t, &added) == -1 || store_sync(s) == -1)

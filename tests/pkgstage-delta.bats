@@ -226,3 +226,30 @@ store_bytes()
 	run pkgstage fsck
 	expect_status 0
 }
+
+@test "pkgstage import: a large file changed in part becomes a delta in the importing store too, from a whole record or a recipe" {
+	pkgstage add office "$T/src" >/dev/null
+	pkgstage export office 1 -o "$T/v1.pkg"
+	overwrite "$T/src/big.img" $((6 * MIB)) 100000
+	pkgstage add office "$T/src" >/dev/null
+	pkgstage export office 2 -o "$T/v2.pkg"
+	pkgstage export --base 1 office 2 -o "$T/d2.pkg"
+	for f in v2 d2; do
+		export PKGDIST_STORE=$T/s-$f
+		pkgstage import "$T/v1.pkg" >/dev/null
+		before=$(store_bytes)
+		run pkgstage import "$T/$f.pkg"
+		expect_status 0
+		grown=$(($(store_bytes) - before))
+		echo "$f: store grew $grown" >&2
+		[ -f "$(delta_of "$T/src/big.img")" ]
+		[ "$grown" -le $((100000 * 13 / 10 + 40000)) ]
+		run pkgstage fsck
+		expect_status 0
+		mkdir -p "$T/dp-$f"
+		printf 'dp1 g %s\n' "$T/dp-$f" >"$PKGDIST_STORE/dps"
+		run pkgpush --all office
+		expect_status 0
+		cmp "$T/src/big.img" "$T/dp-$f/office/big.img"
+	done
+}
