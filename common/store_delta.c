@@ -294,10 +294,9 @@ read_at(void *arg, int which, uint64_t off, unsigned char *buf, size_t n)
 
 int
 store_delta_plan(struct store *s, const unsigned char base[DIGEST_LEN],
-    uint64_t base_size, const struct chunk_list *chunks, int newfd,
-    struct recipe *r)
+    uint64_t base_size, const struct chunk_list *base_chunks,
+    const struct chunk_list *chunks, int newfd, struct recipe *r)
 {
-	struct chunk_list bl = { 0 };
 	char name[STORE_OBJ_NAME_MAX];
 	int fds[2] = { -1, newfd }, rc = 0;
 
@@ -307,16 +306,12 @@ store_delta_plan(struct store *s, const unsigned char base[DIGEST_LEN],
 		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return 0;
 	/* Anything in the way only means the content is kept whole. */
-	if (store_content_chunks(s, base, base_size, &bl) == -1 ||
-	    recipe_plan(&bl, chunks, r) == -1)
-		goto out;
-	if (recipe_worth(r) && recipe_refine(r, base_size, read_at, fds) == 0 &&
+	if (recipe_plan(base_chunks, chunks, r) == 0 && recipe_worth(r) &&
+	    recipe_refine(r, base_size, read_at, fds) == 0 &&
 	    r->inserted <= (r->copied + r->inserted) / STORE_DELTA_MAX_PART)
 		rc = 1;
-out:
 	if (rc == 0)
 		recipe_free(r);
-	chunk_list_free(&bl);
 	close(fds[0]);
 	return rc;
 }

@@ -142,11 +142,12 @@ void store_delta_close(struct store_delta *dl);
 int store_delta_base(struct store *s, const unsigned char d[DIGEST_LEN],
     unsigned char base[DIGEST_LEN], uint64_t *base_size);
 /* 1 with r when the content in newfd (cut into chunks) is worth keeping
- * as a delta from base, a content stored whole; 0 when not (anything in
- * the way included: the content is then kept whole). */
+ * as a delta from base, a content stored whole (cut into base_chunks);
+ * 0 when not (anything in the way included: the content is then kept
+ * whole). */
 int store_delta_plan(struct store *s, const unsigned char base[DIGEST_LEN],
-    uint64_t base_size, const struct chunk_list *chunks, int newfd,
-    struct recipe *r);
+    uint64_t base_size, const struct chunk_list *base_chunks,
+    const struct chunk_list *chunks, int newfd, struct recipe *r);
 /* Write r as the delta of d (size bytes, its bytes in newfd) from base
  * to a new file name under dirfd (no fsync: the commit's syncfs covers
  * it).  Returns the file open for reading and writing, *stored its

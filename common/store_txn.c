@@ -261,6 +261,20 @@ txn_part(struct store_txn *t, char name[32])
 	return fd;
 }
 
+/* The name of part's file when staged in form: a delta is "pN.d" beside
+ * the whole part it was made from; the other forms keep "pN".  out
+ * (40 bytes) may be part itself. */
+static char *
+part_file(const char *part, enum store_form form, char out[40])
+{
+	char tmp[40];
+
+	snprintf(tmp, sizeof(tmp), "%s%s", part,
+	    form == STORE_DELTA ? store_form_suffix(form) : "");
+	memcpy(out, tmp, sizeof(tmp));
+	return out;
+}
+
 /* Keep part file name as content d (or drop it if d is known by now).
  * It keeps its part name until commit moves it into objects/. */
 static int
@@ -286,9 +300,7 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	pthread_mutex_lock(&t->mu);
 	if (have || store_dset_find(&t->staged, d) != NULL) {
 		snprintf(kpart, sizeof(kpart), "%s" STORE_CHUNKS_SUFFIX, part);
-		snprintf(fname, sizeof(fname), "%s%s", part,
-		    form == STORE_DELTA ? store_form_suffix(form) : "");
-		rc = io_unlink(t->stagefd, fname, 0);
+		rc = io_unlink(t->stagefd, part_file(part, form, fname), 0);
 		if (rc == 0 && chunks)
 			rc = io_unlink(t->stagefd, kpart, 0);
 		goto out;
@@ -415,6 +427,35 @@ put_copy(struct put_copy *c, uint64_t size)
 	return 0;
 }
 
+/* Open the source file path below dirfd, still the regular file of size
+ * bytes the scan saw (*st its stat). */
+static int
+source_open(int dirfd, const char *path, uint64_t size, struct stat *st)
+{
+	int fd;
+
+	if ((fd = io_open_below(dirfd, path, O_RDONLY | O_NONBLOCK)) == -1) {
+		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
+			return err_set("'%s': changed while being staged "
+				       "(%s)",
+			    path, strerror(errno));
+		return err_sys("cannot open '%s'", path);
+	}
+	if (fstat(fd, st) == -1) {
+		err_sys("cannot stat '%s'", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size != size) {
+		err_set("'%s': changed while being staged (%s)", path,
+		    S_ISREG(st->st_mode) ? "size differs" :
+					   "no longer a regular file");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* The content a large file at path is kept as a delta from: the newest
  * version's content there, or the base of that content when it is a
  * delta itself (deltas never chain).  1 with base, 0 when there is none
@@ -469,6 +510,7 @@ txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
     const struct chunk_list *chunks, uint64_t *stored, bool *delta)
 {
 	unsigned char base[DIGEST_LEN];
+	struct chunk_list bl = { 0 };
 	struct recipe r;
 	char dname[40];
 	uint64_t base_size, len;
@@ -480,13 +522,15 @@ txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
 	if ((rfd = openat(t->stagefd, part,
 		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return err_sys("cannot open '%s'", part);
-	if ((k = store_delta_plan(t->s, base, base_size, chunks, rfd, &r)) !=
-	    1) {
+	k = store_content_chunks(t->s, base, base_size, &bl) == 0 ?
+	    store_delta_plan(t->s, base, base_size, &bl, chunks, rfd, &r) :
+	    0;
+	chunk_list_free(&bl);
+	if (k != 1) {
 		close(rfd);
 		return 0;
 	}
-	snprintf(dname, sizeof(dname), "%s%s", part,
-	    store_form_suffix(STORE_DELTA));
+	part_file(part, STORE_DELTA, dname);
 	dfd = store_delta_write(t->stagefd, dname, d, size, base, base_size, &r,
 	    rfd, &len);
 	if (dfd == -1)
@@ -608,7 +652,7 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	struct chunk_list chunks = { 0 };
 	struct put_copy c;
 	unsigned char *buf = NULL;
-	char part[32] = "", kpart[40] = "";
+	char part[32] = "", kpart[40] = "", fname[40];
 	uint64_t total = 0, written = 0;
 	bool zlib = false, delta = false, store_side = false;
 	int fd = -1, pfd = -1, rc = -1, k;
@@ -625,23 +669,8 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 			return quick_check(dirfd, e);
 		}
 	}
-	if ((fd = io_open_below(dirfd, path, O_RDONLY | O_NONBLOCK)) == -1) {
-		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
-			return err_set("'%s': changed while being staged "
-				       "(%s)",
-			    path, strerror(errno));
-		return err_sys("cannot open '%s'", path);
-	}
-	if (fstat(fd, &st1) == -1) {
-		err_sys("cannot stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st1.st_mode) || (uint64_t)st1.st_size != expect_size) {
-		err_set("'%s': changed while being staged (%s)", path,
-		    S_ISREG(st1.st_mode) ? "size differs" :
-					   "no longer a regular file");
-		goto out;
-	}
+	if ((fd = source_open(dirfd, path, expect_size, &st1)) == -1)
+		return -1;
 	/* A large content is chunked on the way (chunk.h): its own thread
 	 * takes each buffer once it is hashed and stored. */
 	if (expect_size > CHUNK_THRESHOLD) {
@@ -726,15 +755,9 @@ out:
 		store_err_io(t->s, "cannot stage '%s'",
 		    path_show(path, shown, sizeof(shown)));
 	}
-	if (rc == -1 && part[0] != '\0' && !delta)
-		(void)unlinkat(t->stagefd, part, 0);
-	if (rc == -1 && part[0] != '\0' && delta) {
-		char dname[40];
-
-		snprintf(dname, sizeof(dname), "%s%s", part,
-		    store_form_suffix(STORE_DELTA));
-		(void)unlinkat(t->stagefd, dname, 0);
-	}
+	if (rc == -1 && part[0] != '\0')
+		(void)unlinkat(t->stagefd,
+		    part_file(part, delta ? STORE_DELTA : STORE_RAW, fname), 0);
 	if (rc == -1 && kpart[0] != '\0')
 		(void)unlinkat(t->stagefd, kpart, 0);
 	if (pfd != -1)
@@ -922,7 +945,7 @@ static int
 txn_move(struct store_txn *t, uint64_t *added)
 {
 	struct store *s = t->s;
-	char from[STORE_OBJ_NAME_MAX], to[STORE_OBJ_NAME_MAX], dir[3];
+	char from[40], ref[32], to[STORE_OBJ_NAME_MAX], dir[3];
 	char kfrom[STORE_OBJ_NAME_MAX];
 	size_t i;
 	int have;
@@ -934,8 +957,8 @@ txn_move(struct store_txn *t, uint64_t *added)
 		if (!sl->used)
 			continue;
 		store_obj_name(sl->d, slot_form(sl), to);
-		snprintf(from, sizeof(from), "p%zu%s", sl->ref,
-		    sl->delta ? store_form_suffix(STORE_DELTA) : "");
+		snprintf(ref, sizeof(ref), "p%zu", sl->ref);
+		part_file(ref, slot_form(sl), from);
 		snprintf(kfrom, sizeof(kfrom), "p%zu" STORE_CHUNKS_SUFFIX,
 		    sl->ref);
 		if ((have = store_has_content(s, sl->d)) == -1)

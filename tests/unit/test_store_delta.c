@@ -19,6 +19,7 @@
 #include "stage.h"
 #include "store.h"
 #include "tap.h"
+#include "testdata.h"
 
 #define BIG ((size_t)4 << 20)
 
@@ -27,10 +28,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dULL;
 static unsigned char
 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned char)(rng >> 32);
+	return td_byte(&rng);
 }
 
 static void
@@ -40,18 +38,6 @@ fill(unsigned char *p, size_t n)
 
 	for (i = 0; i < n; i++)
 		p[i] = rnd();
-}
-
-static int
-write_file(const char *path, const unsigned char *p, size_t n)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (f == NULL)
-		return -1;
-	ok = fwrite(p, 1, n, f) == n;
-	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 /* objects/ab/cdef...SUFFIX of d in store. */
@@ -194,7 +180,7 @@ main(void)
 	if (mkdir(src, 0755) == -1 || v1 == NULL || v2 == NULL || v3 == NULL)
 		return 1;
 	fill(v1, BIG);
-	if (write_file(big, v1, BIG) == -1 ||
+	if (td_write_file(big, v1, BIG) == -1 ||
 	    store_open(sdir, STORE_CREATE, &s) == -1)
 		return 1;
 	ok = stage(s, src, d1) == 0;
@@ -205,7 +191,7 @@ main(void)
 	/* 64 KiB overwritten in the middle. */
 	memcpy(v2, v1, BIG);
 	fill(v2 + BIG / 2, 65536);
-	ok = write_file(big, v2, BIG) == 0 && stage(s, src, d2) == 0;
+	ok = td_write_file(big, v2, BIG) == 0 && stage(s, src, d2) == 0;
 	obj_path(sdir, d2, ".d", path, sizeof(path));
 	obj_path(sdir, d2, "", path2, sizeof(path2));
 	dsize = file_size(path);
@@ -219,7 +205,7 @@ main(void)
 	/* 8 KiB inserted at the start of version 2's bytes. */
 	fill(v3, 8192);
 	memcpy(v3 + 8192, v2, BIG);
-	ok = write_file(big, v3, BIG + 8192) == 0 && stage(s, src, d3) == 0;
+	ok = td_write_file(big, v3, BIG + 8192) == 0 && stage(s, src, d3) == 0;
 	obj_path(sdir, d3, ".d", path, sizeof(path));
 	dsize = file_size(path);
 	tap_ok(ok && dsize > 0 && dsize < 65536 + 8192 + 16384,
@@ -261,12 +247,12 @@ main(void)
 
 	/* Mostly new bytes: whole, and it becomes the next base. */
 	fill(v3, BIG);
-	ok = write_file(big, v3, BIG) == 0 && stage(s, src, d4) == 0;
+	ok = td_write_file(big, v3, BIG) == 0 && stage(s, src, d4) == 0;
 	obj_path(sdir, d4, "", path, sizeof(path));
 	tap_ok(ok && file_size(path) == (long long)BIG,
 	    "a version sharing nothing: stored whole");
 	/* Below the threshold: whole, no delta. */
-	ok = write_file(big, v3, CHUNK_THRESHOLD / 2) == 0 &&
+	ok = td_write_file(big, v3, CHUNK_THRESHOLD / 2) == 0 &&
 	    stage(s, src, d4) == 0;
 	obj_path(sdir, d4, ".d", path, sizeof(path));
 	obj_path(sdir, d4, "", path2, sizeof(path2));
