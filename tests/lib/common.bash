@@ -13,9 +13,9 @@
 #
 #	setup() { common_setup; mktree "$T/src"; }
 #
-# Helpers: mktree, dps, expect_status, expect_output_has, expect_output_lacks,
-# expect_file_has, has_root, need_root, need_cmd, can_mount_tmpfs,
-# mount_tmpfs.
+# Helpers: mktree, dps, overwrite, expect_status, expect_output_has,
+# expect_output_lacks, expect_file_has, has_root, need_root, need_cmd,
+# can_mount_tmpfs, mount_tmpfs; MIB.
 
 PKGDIST_SRC=${PKGDIST_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 export PKGDIST_SRC
@@ -113,6 +113,18 @@ dps()
 		mkdir -p "$T/$n"
 		printf '%s g %s\n' "$n" "$T/$n"
 	done >"$PKGDIST_STORE/dps"
+}
+
+# Bytes in a mebibyte, for the sizes of test files.
+MIB=1048576
+
+# overwrite FILE OFFSET LEN: LEN random bytes at OFFSET of FILE, made
+# writable by its owner first (staged trees are often read-only).
+overwrite()
+{
+	chmod u+w "$1"
+	head -c "$3" /dev/urandom | dd of="$1" bs=4096 seek="$2" \
+	    oflag=seek_bytes conv=notrunc status=none
 }
 
 # expect_status N: $status (from bats run) is N; else show the output.
