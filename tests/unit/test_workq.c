@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "tap.h"
@@ -54,6 +56,10 @@ struct count {
 	atomic_int seen[N];
 	atomic_int calls;
 	size_t fail_at; /* N: never */
+	/* The items after fail_at take 1 ms each: a run that did not stop
+	 * would take seconds, one that stops is not told from it by luck
+	 * (a loaded machine that holds the failing thread back). */
+	bool slow_after;
 	/* workq_run_ops(): */
 	pthread_t caller;
 	atomic_int begins, ends, begin_fail_at; /* 0: never */
@@ -80,6 +86,8 @@ visit(void *arg, size_t i)
 		atomic_fetch_add(&c->off_caller, 1);
 	if (i == c->fail_at)
 		return err_set("item %zu failed", i);
+	if (c->slow_after && i > c->fail_at)
+		(void)usleep(1000);
 	return 0;
 }
 
@@ -193,6 +201,7 @@ main(void)
 		strcmp(err_get(), "item 3 failed") == 0,
 	    "one thread: an error stops the rest and reaches the caller");
 	reset(&c, 10);
+	c.slow_after = true;
 	tap_ok(workq_run(N, 8, visit, &c) == -1 && atomic_load(&c.calls) < N &&
 		strcmp(err_get(), "item 10 failed") == 0,
 	    "eight threads: an error stops the rest early");
@@ -214,6 +223,7 @@ main(void)
 		atomic_load(&c.off_caller) == 0,
 	    "no thread starts: the calling thread does every item");
 	reset(&c, 100);
+	c.slow_after = true;
 	creates_fail_from(2);
 	tap_ok(workq_run(N, 8, visit, &c) == -1 && none_twice(&c) &&
 		atomic_load(&c.calls) < N &&
