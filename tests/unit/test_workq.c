@@ -63,11 +63,11 @@ struct count {
 	/* workq_run_ops(): */
 	pthread_t caller;
 	atomic_int begins, ends, begin_fail_at; /* 0: never */
-	atomic_int foreign;	/* items that saw another thread's local */
-	atomic_int off_caller;	/* items not run by the calling thread */
-	int ends_elsewhere;	/* ends not in the calling thread */
-	int ends_early;		/* ends before every item was done */
-	size_t summed;		/* the locals' totals, folded by end */
+	atomic_int foreign;    /* items that saw another thread's local */
+	atomic_int off_caller; /* items not run by the calling thread */
+	int ends_elsewhere;    /* ends not in the calling thread */
+	int ends_early;	       /* ends before every item was done */
+	size_t summed;	       /* the locals' totals, folded by end */
 };
 
 struct local {
@@ -233,8 +233,9 @@ main(void)
 
 	/* Each thread's local. */
 	for (k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
-		int want = threads[k] < 1 ? 1 : threads[k] > 64 ? 64 :
-									threads[k];
+		int want = threads[k] < 1 ? 1 :
+		    threads[k] > 64	  ? 64 :
+					    threads[k];
 
 		reset(&c, N);
 		rc = workq_run_ops(N, threads[k], &local_ops, &c);
