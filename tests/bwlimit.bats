@@ -43,12 +43,6 @@ timed()
 	ms=$(((t1 - t0) / 1000000))
 }
 
-# sent: the bytes the last remote session sent.
-sent()
-{
-	tail -n 1 "$T/stats" | awk '{ for (i = 2; i < NF; i++) if ($i == "sent") print $(i + 1) }'
-}
-
 # hhmm OFFSET_MINUTES: the local time OFFSET minutes from now, as HH:MM.
 hhmm()
 {
@@ -62,8 +56,8 @@ hhmm()
 	free_ms=$ms
 	timed pkgpush --bwlimit 1M --dp r2 office
 	expect_status 0
-	echo "uncapped ${free_ms} ms, capped ${ms} ms, sent $(sent)" >&3
-	[ "$(sent)" -ge $((6 * 1024 * 1024)) ]
+	echo "uncapped ${free_ms} ms, capped ${ms} ms, sent $(stat_of sent)" >&3
+	[ "$(stat_of sent)" -ge $((6 * 1024 * 1024)) ]
 	# At most 7 s of transfer, plus what the uncapped push took (the
 	# ssh handshake and the work on both sides, which a loaded machine
 	# slows).

@@ -11,8 +11,6 @@ load lib/pkgstage
 
 bats_require_minimum_version 1.5.0
 
-MIB=1048576
-
 setup()
 {
 	common_setup
@@ -20,13 +18,6 @@ setup()
 	head -c $((16 * MIB)) /dev/urandom >"$T/src/big.img"
 	for i in 1 2 3; do echo "small $i" >"$T/src/s$i"; done
 	S2=$T/store2
-}
-
-# overwrite FILE OFFSET LEN: LEN random bytes at OFFSET.
-overwrite()
-{
-	head -c "$3" /dev/urandom | dd of="$1" bs=4096 seek="$2" \
-	    oflag=seek_bytes conv=notrunc status=none
 }
 
 # format_of FILE: the package file's format number.

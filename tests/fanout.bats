@@ -25,36 +25,6 @@ teardown()
 	common_teardown
 }
 
-# hold_lock DP: hold DP's lock until release_lock (a new DP gets its
-# .pkgdist first, as pkgpush would make it).
-hold_lock()
-{
-	mkdir -p "$T/$1/.pkgdist"
-	flock "$T/$1/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \
-	    "$T/locked" >/dev/null 2>&1 3>&- &
-	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
-	[ -e "$T/locked" ]
-}
-
-release_lock()
-{
-	pkill -P "$holder" 2>/dev/null || true
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
-}
-
-# waits_for_lock PID DP: PID holds DP's lock file open (it waits for it).
-waits_for_lock()
-{
-	for _ in $(seq 100); do
-		ls -l "/proc/$1/fd" 2>/dev/null | grep -qF "$T/$2/.pkgdist/.lock" &&
-		    return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 @test "fanout: six DPs, -j 3, each gets every file exactly, each its own inode" {
 	run pkgpush -j 3 --all office
 	expect_status 0
@@ -70,17 +40,17 @@ waits_for_lock()
 
 @test "fanout: the store is read once: a content damaged after the first DP got it still reaches the second intact" {
 	need_cmd flock
-	hold_lock dp2
+	hold_dp_lock "$T/dp2"
 	pkgpush -j 1 --dp dp1 --dp dp2 office >"$T/out" 2>&1 &
 	pid=$!
-	waits_for_lock "$pid" dp2
+	waits_for_lock "$pid" "$T/dp2"
 	# dp1 is done; now damage every stored content of big1.bin's size.
 	sum=$(sha256sum "$T/src/big1.bin" | cut -c1-64)
 	obj=$(find "$PKGDIST_STORE/objects" -type f -name "*${sum:2}*" | head -n 1)
 	[ -n "$obj" ] && [ -f "$obj" ]
 	chmod u+w "$obj"
 	printf 'XXXXXXXX' | dd of="$obj" bs=1 seek=1000 conv=notrunc 2>/dev/null
-	release_lock
+	release_holder
 	rc=0
 	wait "$pid" || rc=$?
 	cat "$T/out"

@@ -76,14 +76,9 @@ setup()
 @test "pkgpush: a file held with flock is left untouched and the DP's push fails" {
 	need_cmd flock
 	pkgpush --inplace --dp dp1 --version 1 office
-	flock "$T/dp1/office/f5" sh -c ': >"$1"; exec sleep 60' sh \
-	    "$T/locked" >/dev/null 2>&1 3>&- &
-	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	hold_flock "$T/dp1/office/f5"
 	run pkgpush --inplace --dp dp1 --dp dp2 office
-	pkill -P "$holder" 2>/dev/null || true	# its sleep, by parent id
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
+	release_holder
 	expect_status 1
 	expect_output_has "f5: file in use, left untouched"
 	expect_output_has "dp2: office - -> 2"
@@ -111,11 +106,9 @@ setup()
 	    exec sleep 60' sh "$T/dp1/tc/a" "$T/dp1/tc/l" "$T/locked" \
 	    >/dev/null 2>&1 3>&- &
 	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
-	[ -e "$T/locked" ]
+	held
 	run pkgpush --inplace --dp dp1 tc
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
+	release_holder
 	expect_status 1
 	expect_output_has "file in use"
 	[ -f "$T/dp1/tc/a" ] && [ ! -L "$T/dp1/tc/l" ] && [ -f "$T/dp1/tc/l" ]
@@ -142,10 +135,9 @@ fcntl.lockf(f, fcntl.LOCK_SH)
 open(sys.argv[2], "w").close()
 time.sleep(60)' "$T/dp1/office/f6" "$T/locked" >/dev/null 2>&1 3>&- &
 	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	held
 	run pkgpush --inplace --dp dp1 office
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
+	release_holder
 	expect_status 1
 	expect_output_has "f6: file in use"
 	grep -qx "version 1 file 6" "$T/dp1/office/f6"

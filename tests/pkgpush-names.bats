@@ -25,14 +25,9 @@ setup()
 
 @test "pkgpush: a file in use whose name holds a newline: the message, the state and --status stay one line each" {
 	pkgpush --inplace --dp dp1 --version 1 office
-	flock "$T/dp1/office/$FORGED" sh -c ': >"$1"; exec sleep 60' sh \
-	    "$T/locked" >/dev/null 2>&1 3>&- &
-	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	hold_flock "$T/dp1/office/$FORGED"
 	pkgpush --inplace --dp dp1 office >"$T/out" 2>"$T/err" && rc=0 || rc=$?
-	pkill -P "$holder" 2>/dev/null || true	# its sleep, by parent id
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
+	release_holder
 	[ "$rc" -eq 1 ]
 	cat "$T/err"
 	# Every line of stderr is a message of pkgpush's.

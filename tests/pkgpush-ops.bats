@@ -180,24 +180,14 @@ unmount()
 @test "pkgpush: a push interrupted by SIGTERM leaves the DP whole and --status finds it behind" {
 	need_cmd flock
 	pkgpush --dp dp1 --version 1 office
-	flock "$T/dp1/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \
-	    "$T/locked" >/dev/null 2>&1 3>&- &
-	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
-	[ -e "$T/locked" ]
+	hold_dp_lock "$T/dp1"
 	pkgpush --dp dp1 office >"$T/out" 2>&1 &
 	p=$!
-	for _ in $(seq 100); do
-		ls -l "/proc/$p/fd" 2>/dev/null | grep -qF "$T/dp1/.pkgdist/.lock" &&
-		    break
-		sleep 0.1
-	done
+	waits_for_lock "$p" "$T/dp1" || true	# TERM it either way
 	kill -TERM "$p"
 	rc=0
 	wait "$p" || rc=$?
-	pkill -P "$holder" 2>/dev/null || true
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
+	release_holder
 	[ "$rc" -eq 143 ]
 	at_version "$T/dp1" 1
 	run pkgpush --status
@@ -291,25 +281,14 @@ unmount()
 
 @test "pkgpush: a first push to a new DP interrupted by SIGTERM: --status shows it failed, --refresh-existing names it" {
 	need_cmd flock
-	mkdir -p "$T/dp3/.pkgdist"
-	flock "$T/dp3/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \
-	    "$T/locked" >/dev/null 2>&1 3>&- &
-	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
-	[ -e "$T/locked" ]
+	hold_dp_lock "$T/dp3"
 	pkgpush --dp dp3 office >"$T/out" 2>&1 &
 	p=$!
-	for _ in $(seq 100); do
-		ls -l "/proc/$p/fd" 2>/dev/null | grep -qF "$T/dp3/.pkgdist/.lock" &&
-		    break
-		sleep 0.1
-	done
+	waits_for_lock "$p" "$T/dp3" || true	# TERM it either way
 	kill -TERM "$p"
 	rc=0
 	wait "$p" || rc=$?
-	pkill -P "$holder" 2>/dev/null || true
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
+	release_holder
 	[ "$rc" -eq 143 ]
 	[ ! -e "$T/dp3/office" ]
 	run pkgpush --status

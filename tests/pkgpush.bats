@@ -335,29 +335,12 @@ setup()
 	[ "$(readlink "$T/dp2/office")" = /etc ]
 }
 
-# waits_for_lock PID DP: PID has DP's lock file open (it is in its
-# lock wait, the lock being held), within 10 s.
-waits_for_lock()
-{
-	local _
-	for _ in $(seq 100); do
-		ls -l "/proc/$1/fd" 2>/dev/null | grep -qF "$2/.pkgdist/.lock" &&
-		    return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 @test "pkgpush: two pushes to one DP serialise and the DP ends at the higher version (F5)" {
 	need_cmd flock
 	staged_versions 3 3 300
 	pkgpush --dp dp1 --version 1 office
 	# The DP's lock is held: both pushes wait for it, the DP untouched.
-	flock "$T/dp1/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \
-	    "$T/locked" >/dev/null 2>&1 3>&- &
-	holder=$!
-	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
-	[ -e "$T/locked" ]
+	hold_dp_lock "$T/dp1"
 	pkgpush --dp dp1 --version 3 office >"$T/out3" 2>&1 &
 	p3=$!
 	pkgpush --dp dp1 --version 2 office >"$T/out2" 2>&1 &
@@ -367,9 +350,7 @@ waits_for_lock()
 	sleep 0.5
 	at_version "$T/dp1" 1
 	[ ! -s "$T/out3" ] && [ ! -s "$T/out2" ]
-	pkill -P "$holder" 2>/dev/null || true	# its sleep, by parent id
-	kill "$holder" 2>/dev/null || true
-	wait "$holder" 2>/dev/null || true
+	release_holder
 	rc3=0 rc2=0
 	wait "$p3" || rc3=$?
 	wait "$p2" || rc2=$?

@@ -13,21 +13,12 @@ load lib/sshd
 
 bats_require_minimum_version 1.5.0
 
-MIB=1048576
-
 setup()
 {
 	common_setup
 	mkdir -p "$T/src"
 	head -c $((16 * MIB)) /dev/urandom >"$T/src/big.img"
 	for i in 1 2 3; do echo "small $i" >"$T/src/s$i"; done
-}
-
-# overwrite FILE OFFSET LEN: LEN random bytes at OFFSET.
-overwrite()
-{
-	head -c "$3" /dev/urandom | dd of="$1" bs=4096 seek="$2" \
-	    oflag=seek_bytes conv=notrunc status=none
 }
 
 # delta_of FILE: the store's delta file of that file's content.

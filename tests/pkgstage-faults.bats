@@ -16,13 +16,6 @@ setup()
 	head -c 100000 /dev/urandom >"$T/src/random"
 }
 
-# versions PKG [STORE]: the version numbers, on one line.
-versions()
-{
-	pkgstage -s "${2:-$PKGDIST_STORE}" list "$1" 2>/dev/null |
-	    awk '{ printf "%s ", $2 }'
-}
-
 # check_fault SPEC CMD...: run CMD with the fault; it either succeeds or
 # exits 2 with a message, and leaves the store clean (fsck).  Its exit
 # status is left in $fst.

@@ -20,12 +20,6 @@ setup()
 	dps dp1
 }
 
-# versions: the store's versions of office, on one line.
-versions()
-{
-	pkgstage list office | awk '{ printf "%s ", $2 }'
-}
-
 # wait_use_shared: until a push holds office's use lock (shared), so an
 # exclusive lock on it cannot be had.
 wait_use_shared()

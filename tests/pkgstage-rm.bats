@@ -17,11 +17,6 @@ setup()
 	dps dp1 dp2
 }
 
-versions()
-{
-	pkgstage list "${1:-office}" | awk '{ printf "%s ", $2 }'
-}
-
 holdings()
 {
 	cat "$PKGDIST_STORE/packages/${1:-office}/holdings"

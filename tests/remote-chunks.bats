@@ -14,8 +14,6 @@ load lib/pkgpush
 
 bats_require_minimum_version 1.5.0
 
-MIB=1048576
-
 setup()
 {
 	common_setup
@@ -42,20 +40,6 @@ first_push()
 	printf 'r1 far %s\n' "$(sshd_url "$T/rdp")" >"$PKGDIST_STORE/dps"
 	run pkgpush --dp r1 office
 	expect_status 0
-}
-
-# overwrite FILE OFFSET LEN: LEN random bytes at OFFSET.
-overwrite()
-{
-	chmod u+w "$1"
-	head -c "$3" /dev/urandom | dd of="$1" bs=4096 seek="$2" \
-	    oflag=seek_bytes conv=notrunc status=none
-}
-
-# stat_of FIELD: FIELD of the last line of the stats file.
-stat_of()
-{
-	tail -n 1 "$T/stats" | awk -v f="$1" '{ for (i = 2; i < NF; i++) if ($i == f) print $(i + 1) }'
 }
 
 # refresh: stage the source as the next version, push it to r1, and

@@ -48,11 +48,6 @@ idle()
 	flock "$T/rdp/.pkgdist/.lock" true
 }
 
-stat_of()
-{
-	tail -n 1 "$T/stats" | awk -v f="$1" '{ for (i = 2; i < NF; i++) if ($i == f) print $(i + 1) }'
-}
-
 @test "remote: after its reply the remote prepares a spare of the new tree (links to its files); the next refresh starts from it and ends exactly at the new version" {
 	pkgpush --dp r1 --version 1 office
 	idle

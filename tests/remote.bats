@@ -19,12 +19,6 @@ setup()
 	export PKGDIST_SSH_TIMEOUT=20
 }
 
-# stat_of FIELD: FIELD of the last line of the stats file.
-stat_of()
-{
-	tail -n 1 "$T/stats" | awk -v f="$1" '{ for (i = 2; i < NF; i++) if ($i == f) print $(i + 1) }'
-}
-
 # fake_server NAME: a script, run by the remote shell instead of
 # pkgpush, whose stdout is what the test writes to it (printf format).
 fake_server()

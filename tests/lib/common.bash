@@ -13,9 +13,10 @@
 #
 #	setup() { common_setup; mktree "$T/src"; }
 #
-# Helpers: mktree, dps, expect_status, expect_output_has, expect_output_lacks,
-# expect_file_has, has_root, need_root, need_cmd, can_mount_tmpfs,
-# mount_tmpfs.
+# Helpers: mktree, dps, overwrite, hold_flock, hold_dp_lock, held,
+# release_holder, waits_for_lock, expect_status, expect_output_has,
+# expect_output_lacks, expect_file_has, has_root, need_root, need_cmd,
+# can_mount_tmpfs, mount_tmpfs; MIB.
 
 PKGDIST_SRC=${PKGDIST_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 export PKGDIST_SRC
@@ -113,6 +114,66 @@ dps()
 		mkdir -p "$T/$n"
 		printf '%s g %s\n' "$n" "$T/$n"
 	done >"$PKGDIST_STORE/dps"
+}
+
+# Bytes in a mebibyte, for the sizes of test files.
+MIB=1048576
+
+# overwrite FILE OFFSET LEN: LEN random bytes at OFFSET of FILE, made
+# writable by its owner first (staged trees are often read-only).
+overwrite()
+{
+	chmod u+w "$1"
+	head -c "$3" /dev/urandom | dd of="$1" bs=4096 seek="$2" \
+	    oflag=seek_bytes conv=notrunc status=none
+}
+
+# hold_flock FILE: hold FILE's lock (flock(1) in the background, holder
+# its pid, under it a sleep of 60 s) until release_holder; returns once
+# it is held.
+hold_flock()
+{
+	flock "$1" sh -c ': >"$1"; exec sleep 60' sh "$T/locked" \
+	    >/dev/null 2>&1 3>&- &
+	holder=$!
+	held
+}
+
+# hold_dp_lock DIR: hold the lock of the DP at DIR as a push would
+# (DIR/.pkgdist/.lock, the directory made for a DP new to pushes).
+hold_dp_lock()
+{
+	mkdir -p "$1/.pkgdist" && hold_flock "$1/.pkgdist/.lock"
+}
+
+# held: true once the holder started in the background has made
+# $T/locked, which it does holding its locks (within 5 s).
+held()
+{
+	local _
+	for _ in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+	[ -e "$T/locked" ]
+}
+
+# release_holder: end the holder and the sleep it runs.
+release_holder()
+{
+	pkill -P "$holder" 2>/dev/null || true	# its sleep, by parent id
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+}
+
+# waits_for_lock PID DIR: PID has the lock file of the DP at DIR open (it
+# is in its lock wait, the lock being held), within 10 s.
+waits_for_lock()
+{
+	local _
+	for _ in $(seq 100); do
+		ls -l "/proc/$1/fd" 2>/dev/null |
+		    grep -qF "$2/.pkgdist/.lock" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # expect_status N: $status (from bats run) is N; else show the output.

@@ -12,6 +12,14 @@ store_listing()
 	    xargs -0 -r sha256sum)
 }
 
+# versions [PKG [STORE]]: the version numbers of PKG (default office) in
+# STORE (default the test's), on one line: "1 3 ".
+versions()
+{
+	pkgstage -s "${2:-$PKGDIST_STORE}" list "${1:-office}" |
+	    awk '{ printf "%s ", $2 }'
+}
+
 # count_objects [STORE]: contents in the store.
 count_objects()
 {

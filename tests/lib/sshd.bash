@@ -133,6 +133,14 @@ sshd_url()
 	printf 'ssh://%s:%s%s' "$SSHD_HOST" "$SSHD_PORT" "$1"
 }
 
+# stat_of FIELD: FIELD of the last line of the stats file, $T/stats
+# (what the last remote session counted, when a test exports
+# PKGDIST_REMOTE_STATS=$T/stats).
+stat_of()
+{
+	tail -n 1 "$T/stats" | awk -v f="$1" '{ for (i = 2; i < NF; i++) if ($i == f) print $(i + 1) }'
+}
+
 setup_file()
 {
 	sshd_start
