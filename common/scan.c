@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +39,7 @@
 #include "path.h"
 #include "progress.h"
 #include "scan.h"
+#include "workq.h"
 
 #define SCAN_BUFSZ (1024 * 1024)
 #define SCAN_MAXJOBS 256
@@ -144,13 +144,15 @@ scan_type_name(mode_t m)
 }
 
 /*
- * Hashing.  The hasher is a queue of jobs that the walk fills while the
- * worker threads empty it, so hashing starts with the first file found.
- * When the walk ends, the jobs not yet taken are sorted biggest first.
- * The queue (and the results in it) is touched only under mu: it may be
- * reallocated while the walk appends.
+ * Hashing.  The hasher is a stream of jobs (workq.h) that the walk fills
+ * while the worker threads empty it, so hashing starts with the first
+ * file found.  When the walk ends, the jobs not yet taken are sorted
+ * biggest first.  The jobs live in blocks that double in size and never
+ * move once written, so a worker reads its job, and writes its results
+ * into it, with no lock of the hasher's own.
  */
 struct hash_job {
+	size_t self;	  /* the job's number */
 	size_t idx;	  /* entry index in the caller's array */
 	const char *path; /* stable: the entry's own string */
 	uint64_t size;	  /* as the walk saw it (scan only) */
@@ -159,21 +161,52 @@ struct hash_job {
 	uint64_t got;			  /* result: bytes read */
 };
 
+/* Block b holds JOBS_FIRST << b jobs: room for some 4 billion. */
+#define JOBS_FIRST 256
+#define JOBS_BLOCKS 24
+
 struct hasher {
 	int rootfd;
 	const char *root;
 	bool rehash; /* scan_rehash: take the size read */
 	struct progress *progress;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct hash_job *jobs;
-	size_t njobs, cap, next;
-	bool done;	      /* no job will be added */
-	bool stop;	      /* a failure: take no more jobs */
-	struct err_saved err; /* first failure of a worker */
-	pthread_t tid[SCAN_MAXJOBS];
-	int nthreads;
+	struct hash_job *block[JOBS_BLOCKS];
+	unsigned nblocks;
+	size_t njobs;
+	struct hash_job *tail; /* where the next job goes, room for it */
+	size_t room;
+	struct workq *q; /* NULL before hasher_start and after the end */
 };
+
+/* Job i is in block log2(i / JOBS_FIRST + 1), after the
+ * JOBS_FIRST * (2^b - 1) jobs of the blocks before it. */
+static unsigned
+job_block(size_t i)
+{
+	unsigned long long k = (unsigned long long)(i / JOBS_FIRST) + 1;
+
+	return (unsigned)(sizeof(k) * CHAR_BIT - 1) -
+	    (unsigned)__builtin_clzll(k);
+}
+
+static struct hash_job *
+job_at(const struct hasher *h, size_t i)
+{
+	unsigned b = job_block(i);
+
+	return &h->block[b][i - JOBS_FIRST * (((size_t)1 << b) - 1)];
+}
+
+/* The jobs from i to the end of its block or to `to`, whichever comes
+ * first: the first of them, and how many (*n). */
+static struct hash_job *
+job_run(const struct hasher *h, size_t i, size_t to, size_t *n)
+{
+	size_t next = JOBS_FIRST * (((size_t)2 << job_block(i)) - 1);
+
+	*n = (next < to ? next : to) - i;
+	return job_at(h, i);
+}
 
 /* Hash j's file; results into dg and *got. */
 static int
@@ -246,45 +279,30 @@ out:
 	return rc;
 }
 
-static void *
-hash_worker(void *arg)
+/* Each hashing thread's own buffer. */
+static int
+hash_begin(void *ctx, void **local)
 {
-	struct hasher *h = arg;
-	struct hash_job j;
-	unsigned char *buf, dg[DIGEST_LEN];
-	uint64_t got = 0;
-	size_t i;
-	int r;
+	(void)ctx;
+	if ((*local = malloc(SCAN_BUFSZ)) == NULL)
+		return err_nomem();
+	return 0;
+}
 
-	buf = malloc(SCAN_BUFSZ);
-	pthread_mutex_lock(&h->mu);
-	for (;;) {
-		while (h->next == h->njobs && !h->done && !h->stop)
-			pthread_cond_wait(&h->cv, &h->mu);
-		if (h->stop || h->next == h->njobs)
-			break;
-		i = h->next++;
-		j = h->jobs[i];
-		pthread_mutex_unlock(&h->mu);
-		if (buf == NULL)
-			r = err_nomem();
-		else
-			r = hash_one(h, &j, buf, dg, &got);
-		pthread_mutex_lock(&h->mu);
-		if (r == -1) {
-			/* err is per thread: hand the message over. */
-			if (!h->stop && h->err.msg == NULL)
-				err_save(&h->err);
-			h->stop = true;
-			pthread_cond_broadcast(&h->cv);
-			break;
-		}
-		memcpy(h->jobs[i].digest, dg, DIGEST_LEN);
-		h->jobs[i].got = got;
-	}
-	pthread_mutex_unlock(&h->mu);
-	free(buf);
-	return NULL;
+static int
+hash_item(void *ctx, void *local, size_t i)
+{
+	const struct hasher *h = ctx;
+	struct hash_job *j = job_at(h, i);
+
+	return hash_one(h, j, local, j->digest, &j->got);
+}
+
+static void
+hash_end(void *ctx, void *local)
+{
+	(void)ctx;
+	free(local);
 }
 
 static void
@@ -296,22 +314,18 @@ hasher_init(struct hasher *h, int rootfd, const char *root, bool rehash,
 	h->root = root;
 	h->rehash = rehash;
 	h->progress = p;
-	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->cv, NULL);
 }
 
-/* Start up to n workers (0: one per CPU).  With none started, the work
- * is done in hasher_finish(). */
-static void
+/* Start up to n workers (0: one per CPU; at most WORKQ_MAX_THREADS).
+ * With none started, the work is done in hasher_finish(). */
+static int
 hasher_start(struct hasher *h, int n)
 {
-	if (n <= 0)
-		n = scan_ncpu();
-	if (n > SCAN_MAXJOBS)
-		n = SCAN_MAXJOBS;
-	while (h->nthreads < n &&
-	    pthread_create(&h->tid[h->nthreads], NULL, hash_worker, h) == 0)
-		h->nthreads++;
+	static const struct workq_ops ops = { hash_begin, hash_item, hash_end };
+
+	if ((h->q = workq_open(n > 0 ? n : scan_ncpu(), &ops, h)) == NULL)
+		return -1;
+	return 0;
 }
 
 static int
@@ -319,79 +333,103 @@ hasher_add(struct hasher *h, size_t idx, const char *path, uint64_t size,
     int64_t mtime_ns)
 {
 	struct hash_job *nj;
-	size_t ncap;
-	int rc = 0;
+	unsigned b;
 
-	pthread_mutex_lock(&h->mu);
-	if (h->njobs == h->cap) {
-		ncap = h->cap ? h->cap * 2 : 256;
-		if ((nj = realloc(h->jobs, ncap * sizeof(*nj))) == NULL) {
-			rc = err_nomem();
-			goto out;
-		}
-		h->jobs = nj;
-		h->cap = ncap;
+	if (h->room == 0) {
+		/* The next block: blocks are made in order. */
+		b = h->nblocks;
+		if (b == JOBS_BLOCKS ||
+		    ((size_t)JOBS_FIRST << b) > SIZE_MAX / sizeof(*nj) ||
+		    (nj = malloc(((size_t)JOBS_FIRST << b) * sizeof(*nj))) ==
+			NULL)
+			return err_nomem();
+		h->block[h->nblocks++] = nj;
+		h->tail = nj;
+		/* The analyzer loses the block in block[] (hasher_free()
+		 * frees it) when the next one is made. */
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
+		h->room = (size_t)JOBS_FIRST << b;
 	}
-	nj = &h->jobs[h->njobs++];
+	nj = h->tail++;
+	h->room--;
 	memset(nj, 0, sizeof(*nj));
+	nj->self = h->njobs;
 	nj->idx = idx;
 	nj->path = path;
 	nj->size = size;
 	nj->mtime_ns = mtime_ns;
-	pthread_cond_signal(&h->cv);
-out:
-	pthread_mutex_unlock(&h->mu);
-	return rc;
+	h->njobs++;
+	workq_add(h->q);
+	return 0;
 }
 
+/* qsort() of job pointers: the biggest first, then by path. */
 static int
 job_cmp(const void *a, const void *b)
 {
-	const struct hash_job *x = a, *y = b;
+	const struct hash_job *x = *(const struct hash_job *const *)a;
+	const struct hash_job *y = *(const struct hash_job *const *)b;
 
 	if (x->size != y->size)
 		return x->size > y->size ? -1 : 1;
 	return strcmp(x->path, y->path);
 }
 
+/* The jobs [from, to) that no worker has taken yet, biggest first (a
+ * workq_order_fn): the jobs stay where they are, the map says the
+ * order. */
+static int
+jobs_order(void *ctx, size_t from, size_t to, size_t *map)
+{
+	const struct hasher *h = ctx;
+	const struct hash_job **v;
+	size_t i, k, n;
+
+	/* An array of pointers: sizeof a pointer is meant. */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	if ((v = malloc((to - from) * sizeof(*v))) == NULL)
+		return -1;
+	for (i = from; i < to; i += n) {
+		const struct hash_job *j = job_run(h, i, to, &n);
+
+		for (k = 0; k < n; k++)
+			v[i - from + k] = &j[k];
+	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	qsort(v, to - from, sizeof(*v), job_cmp);
+	for (i = 0; i < to - from; i++)
+		map[i] = v[i]->self;
+	free(v);
+	return 0;
+}
+
 /*
  * No more jobs: sort those left biggest first, let the workers finish
- * (or stop them when abort is set, after a failure of the walk), join
- * them.  Returns -1 with the first worker's error.
+ * (or stop them when abort is set, after a failure of the walk, whose
+ * error is kept), join them.  Returns -1 with the first worker's error.
+ * A no-op once finished.
  */
 static int
 hasher_finish(struct hasher *h, bool abort)
 {
-	int i;
+	struct workq *q = h->q;
 
-	pthread_mutex_lock(&h->mu);
-	if (abort)
-		h->stop = true;
-	else if (h->njobs - h->next > 1)
-		qsort(h->jobs + h->next, h->njobs - h->next, sizeof(h->jobs[0]),
-		    job_cmp);
-	h->done = true;
-	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->mu);
-	if (h->nthreads == 0 && !abort)
-		hash_worker(h); /* no thread could start */
-	for (i = 0; i < h->nthreads; i++)
-		pthread_join(h->tid[i], NULL);
-	h->nthreads = 0;
-	if (abort)
-		return -1;
-	if (h->stop)
-		return err_restore(&h->err);
-	return 0;
+	h->q = NULL;
+	if (q == NULL)
+		return abort ? -1 : 0;
+	if (!abort)
+		return workq_close(q, jobs_order);
+	workq_cancel(q);
+	return -1;
 }
 
 static void
 hasher_free(struct hasher *h)
 {
-	free(h->jobs);
-	err_drop(&h->err);
-	pthread_cond_destroy(&h->cv);
-	pthread_mutex_destroy(&h->mu);
+	unsigned b;
+
+	for (b = 0; b < h->nblocks; b++)
+		free(h->block[b]);
 }
 
 /*
@@ -740,7 +778,7 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 	struct walker *w = NULL;
 	struct hasher *h = NULL;
 	struct stat st;
-	size_t i;
+	size_t i, k, n;
 	int fd = -1, wfd, rc = -1;
 
 	if (o == NULL) {
@@ -771,8 +809,8 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 		scan_err(true, w->root, "", "cannot stat");
 		goto out;
 	}
-	if (h != NULL)
-		hasher_start(h, o->jobs);
+	if (h != NULL && hasher_start(h, o->jobs) == -1)
+		goto out;
 	wfd = fd;
 	fd = -1; /* walk_dir owns it now */
 	if (walk_dir(w, wfd, 0, st.st_dev, st.st_ino) == -1) {
@@ -783,9 +821,13 @@ scan_tree(int dirfd, const char *root, const struct scan_opts *o,
 	if (h != NULL) {
 		if (hasher_finish(h, false) == -1)
 			goto out;
-		for (i = 0; i < h->njobs; i++)
-			memcpy(out->v[h->jobs[i].idx].digest, h->jobs[i].digest,
-			    DIGEST_LEN);
+		for (i = 0; i < h->njobs; i += n) {
+			const struct hash_job *j = job_run(h, i, h->njobs, &n);
+
+			for (k = 0; k < n; k++)
+				memcpy(out->v[j[k].idx].digest, j[k].digest,
+				    DIGEST_LEN);
+		}
 	}
 	if (!is_sorted(out))
 		manifest_sort(out);
@@ -851,27 +893,33 @@ int
 scan_rehash(int dirfd, struct entry *v, size_t n, const struct scan_opts *o)
 {
 	struct hasher h;
-	size_t i;
+	size_t i, k, nr;
 	int rc = -1;
 
 	hasher_init(&h, dirfd, NULL, true, o != NULL ? o->progress : NULL);
+	for (i = 0; i < n && v[i].type != ENTRY_FILE; i++)
+		;
+	if (i == n)
+		return 0; /* no file: no thread */
+	if (hasher_start(&h, o != NULL ? o->jobs : 0) == -1)
+		goto out;
 	for (i = 0; i < n; i++)
 		if (v[i].type == ENTRY_FILE &&
 		    hasher_add(&h, i, v[i].path, v[i].size, 0) == -1)
 			goto out;
-	if (h.njobs == 0) {
-		rc = 0;
-		goto out;
-	}
-	hasher_start(&h, o != NULL ? o->jobs : 0);
 	if (hasher_finish(&h, false) == -1)
 		goto out;
-	for (i = 0; i < h.njobs; i++) {
-		memcpy(v[h.jobs[i].idx].digest, h.jobs[i].digest, DIGEST_LEN);
-		v[h.jobs[i].idx].size = h.jobs[i].got;
+	for (i = 0; i < h.njobs; i += nr) {
+		const struct hash_job *j = job_run(&h, i, h.njobs, &nr);
+
+		for (k = 0; k < nr; k++) {
+			memcpy(v[j[k].idx].digest, j[k].digest, DIGEST_LEN);
+			v[j[k].idx].size = j[k].got;
+		}
 	}
 	rc = 0;
 out:
+	hasher_finish(&h, true); /* no-op when finished */
 	hasher_free(&h);
 	return rc;
 }

@@ -53,7 +53,8 @@ struct scan_stat {
 };
 
 struct scan_opts {
-	/* Hash threads; 0 or less means one per online CPU. */
+	/* Hash threads (at most 64, workq.h); 0 or less means one per
+	 * online CPU. */
 	int jobs;
 	/* The quick check: when a regular file's path, size and mtime equal
 	 * those of an `f` entry of reuse, its digest is taken from there and

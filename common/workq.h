@@ -51,4 +51,37 @@ struct workq_ops {
 int workq_run_ops(size_t n, int threads, const struct workq_ops *ops,
     void *ctx);
 
+/*
+ * A stream: items that arrive while the threads run (a walk that finds
+ * the work as it goes).  workq_open() starts up to `threads` threads
+ * (clamped as above); the calling thread, which adds the items, is not
+ * one of them.  NULL with err set when out of memory.
+ *
+ * workq_add() makes one more item ready, numbered by the count before it
+ * (0, 1, ...); whatever the item reads must be in place before the call,
+ * and must not move after it (the item function reads it with no lock).
+ *
+ * workq_close() says no item will come, waits for every item to be done,
+ * ends the locals, frees q, and returns 0 or -1 with the first error, as
+ * workq_run_ops() does.  Should no thread have started, the calling
+ * thread does every item here.  Before that, order (when not NULL) may
+ * choose the order of the items [from, to) that no thread has taken yet
+ * (the biggest first): it is called once, in the calling thread, while
+ * no thread takes an item, and fills map[0 .. to - from) with those
+ * numbers, each once, in the order wanted, and returns 0; or returns -1
+ * having set nothing, and they are done in their order (as they are when
+ * there is no memory for the map).
+ *
+ * workq_cancel() is for a producer that failed: no further item is
+ * started, those running finish, the locals are ended and q is freed;
+ * the calling thread's error is left as it is.  NULL is allowed.
+ */
+struct workq;
+typedef int workq_order_fn(void *ctx, size_t from, size_t to, size_t *map);
+
+struct workq *workq_open(int threads, const struct workq_ops *ops, void *ctx);
+void workq_add(struct workq *q);
+int workq_close(struct workq *q, workq_order_fn *order);
+void workq_cancel(struct workq *q);
+
 #endif

@@ -3,7 +3,9 @@
  * number of threads, also when pthread_create() fails part way; the first
  * error (of an item or of a thread's set-up) stops the rest and reaches
  * the caller; each thread's local is its own, and is ended in the calling
- * thread.
+ * thread.  The stream (workq_open ... workq_close): items added while the
+ * threads run, the untaken ones put in a chosen order at the close, a
+ * cancel that keeps the producer's error.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -138,6 +140,84 @@ local_end(void *arg, void *local)
 static const struct workq_ops local_ops = { local_begin, local_item,
 	local_end };
 
+/* The stream's order test: order[] is the order the items ran in. */
+#define SLOW 50
+static struct {
+	size_t order[SLOW];
+	atomic_size_t ran;
+	size_t from, to, taken_then;
+	int calls, refuse;
+} slow;
+
+static int
+slow_item(void *arg, void *local, size_t k)
+{
+	(void)arg;
+	(void)local;
+	(void)usleep(2000); /* the producer is done long before */
+	slow.order[atomic_fetch_add(&slow.ran, 1)] = k;
+	return 0;
+}
+
+static const struct workq_ops slow_ops = { NULL, slow_item, NULL };
+
+static int
+slow_order(void *arg, size_t from, size_t to, size_t *map)
+{
+	size_t k;
+
+	(void)arg;
+	slow.calls++;
+	slow.from = from;
+	slow.to = to;
+	slow.taken_then = atomic_load(&slow.ran);
+	if (slow.refuse)
+		return -1;
+	for (k = from; k < to; k++)
+		map[k - from] = to - 1 - (k - from); /* biggest number first */
+	return 0;
+}
+
+/* 1: a stream of SLOW slow items on one thread ran [0, from) in their
+ * order, then the rest biggest first (or in their order: refused). */
+static int
+slow_stream(int refuse)
+{
+	struct workq *q;
+	size_t k;
+	int rc;
+
+	memset(&slow, 0, sizeof(slow));
+	slow.refuse = refuse;
+	creates_fail_from(0);
+	if ((q = workq_open(1, &slow_ops, NULL)) == NULL)
+		return 0;
+	for (k = 0; k < SLOW; k++)
+		workq_add(q);
+	rc = workq_close(q, slow_order);
+	for (k = 0; k < SLOW; k++)
+		if (slow.order[k] !=
+		    (k < slow.from || refuse ? k : SLOW - 1 - (k - slow.from)))
+			return 0;
+	return rc == 0 && atomic_load(&slow.ran) == SLOW && slow.calls == 1 &&
+	    slow.to == SLOW && slow.from < SLOW - 1 &&
+	    slow.taken_then <= slow.from;
+}
+
+/* Open a stream of `threads`, add n items, close it (reorder none). */
+static int
+stream(int threads, const struct workq_ops *ops, struct count *c, size_t n)
+{
+	struct workq *q;
+	size_t i;
+
+	if ((q = workq_open(threads, ops, c)) == NULL)
+		return -2;
+	for (i = 0; i < n; i++)
+		workq_add(q);
+	return workq_close(q, NULL);
+}
+
 static int
 each_once(struct count *c, size_t n)
 {
@@ -270,5 +350,91 @@ main(void)
 		atomic_load(&c.ends) == atomic_load(&c.begins) &&
 		strcmp(err_get(), "item 7 failed") == 0,
 	    "an item failing, with locals: its error, every local ended");
+
+	/* The stream. */
+	for (k = 0; k < sizeof(threads) / sizeof(threads[0]); k++) {
+		int want = threads[k] < 1 ? 1 :
+		    threads[k] > 64	  ? 64 :
+					    threads[k];
+
+		reset(&c, N);
+		rc = stream(threads[k], &local_ops, &c, N);
+		tap_ok(rc == 0 && each_once(&c, N) &&
+			atomic_load(&c.foreign) == 0 && c.summed == N &&
+			atomic_load(&c.off_caller) == N,
+		    "stream, %d threads: each item added once done once, by "
+		    "the "
+		    "threads, each with its own local",
+		    threads[k]);
+		tap_ok(atomic_load(&c.begins) == want &&
+			atomic_load(&c.ends) == want && c.ends_elsewhere == 0 &&
+			c.ends_early == 0,
+		    "stream, %d threads: %d started, each ended once in the "
+		    "calling thread after the last item (%d, %d)",
+		    threads[k], want, atomic_load(&c.begins),
+		    atomic_load(&c.ends));
+	}
+	reset(&c, N);
+	tap_ok(stream(4, &local_ops, &c, 0) == 0 &&
+		atomic_load(&c.calls) == 0 &&
+		atomic_load(&c.ends) == atomic_load(&c.begins),
+	    "stream, no item: nothing called, every local ended");
+	tap_ok(slow_stream(0),
+	    "stream: order gets the untaken items [%zu, %zu) once, and they "
+	    "run in its order",
+	    slow.from, slow.to);
+	tap_ok(slow_stream(1),
+	    "stream: an order that declines leaves the items in their order");
+	reset(&c, N);
+	creates_fail_from(3);
+	tap_ok(stream(8, &local_ops, &c, N) == 0 && each_once(&c, N) &&
+		atomic_load(&c.begins) == 2 && atomic_load(&c.ends) == 2,
+	    "stream, the third pthread_create fails: two threads do every "
+	    "item once (%d begun)",
+	    atomic_load(&c.begins));
+	reset(&c, N);
+	creates_fail_from(1);
+	tap_ok(stream(8, &local_ops, &c, N) == 0 && each_once(&c, N) &&
+		atomic_load(&c.off_caller) == 0 &&
+		atomic_load(&c.begins) == 1 && atomic_load(&c.ends) == 1,
+	    "stream, no thread starts: the calling thread does every item "
+	    "at the close");
+	reset(&c, 3);
+	creates_fail_from(1);
+	tap_ok(stream(8, &local_ops, &c, N) == -1 &&
+		atomic_load(&c.calls) == 4 &&
+		strcmp(err_get(), "item 3 failed") == 0,
+	    "stream, no thread, an item failing: the rest not started, its "
+	    "error");
+	reset(&c, 10);
+	c.slow_after = true;
+	tap_ok(stream(4, &local_ops, &c, N) == -1 && none_twice(&c) &&
+		atomic_load(&c.calls) < N &&
+		atomic_load(&c.ends) == atomic_load(&c.begins) &&
+		strcmp(err_get(), "item 10 failed") == 0,
+	    "stream, an item failing: the rest not started, its error, every "
+	    "local ended");
+	reset(&c, N);
+	atomic_store(&c.begin_fail_at, 1);
+	tap_ok(stream(1, &local_ops, &c, N) == -1 &&
+		atomic_load(&c.calls) == 0 &&
+		strcmp(err_get(), "thread 1 cannot start") == 0,
+	    "stream, the one thread's set-up failing: no item, its error");
+	{
+		struct workq *q;
+
+		reset(&c, N);
+		q = workq_open(4, &local_ops, &c);
+		for (k = 0; q != NULL && k < N; k++)
+			workq_add(q);
+		err_set("the walk failed");
+		workq_cancel(q);
+		workq_cancel(NULL);
+		tap_ok(q != NULL && none_twice(&c) &&
+			atomic_load(&c.ends) == atomic_load(&c.begins) &&
+			strcmp(err_get(), "the walk failed") == 0,
+		    "stream, cancelled: no item twice, every local ended, the "
+		    "producer's error kept");
+	}
 	return tap_done();
 }
