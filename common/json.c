@@ -11,6 +11,7 @@
 #include "json.h"
 #include "manifest.h"
 #include "path.h"
+#include "timefmt.h"
 
 void
 json_init(struct json *j)
@@ -359,5 +360,33 @@ json_line_write(struct json *j, FILE *fp)
 	r = 0;
 out:
 	json_reset(j);
+	return r;
+}
+
+void
+json_key_time(struct json *j, const char *key, int64_t t)
+{
+	char when[TIMEFMT_LEN];
+
+	json_key_string(j, key,
+	    timefmt_utc(t, when, sizeof(when)) == 0 ? when : NULL);
+}
+
+void
+json_record_begin(struct json *j)
+{
+	json_init(j);
+	json_object_begin(j);
+	json_key_int(j, "schema", 1);
+}
+
+int
+json_record_end(struct json *j, FILE *fp)
+{
+	int r;
+
+	json_object_end(j);
+	r = json_line_write(j, fp);
+	json_free(j);
 	return r;
 }

@@ -83,6 +83,9 @@ void json_key_int(struct json *j, const char *key, int64_t v);
 void json_key_uint(struct json *j, const char *key, uint64_t v);
 void json_key_bool(struct json *j, const char *key, bool v);
 void json_key_null(struct json *j, const char *key);
+/* A point in time t (seconds since the epoch) as RFC 3339 in UTC
+ * (timefmt_utc()), or null when it has no such form. */
+void json_key_time(struct json *j, const char *key, int64_t t);
 
 /*
  * The text written so far, once one complete value stands: 0 with
@@ -98,5 +101,14 @@ int json_done(struct json *j, const char **text, size_t *len);
  * is stdout); nothing is written then, and the writer starts over too.
  */
 int json_line_write(struct json *j, FILE *fp);
+
+/*
+ * One record of the --json output: every one is an object whose first
+ * member is "schema": 1 (pkgdist(7)).  json_record_begin() initialises
+ * j and opens it; json_record_end() closes it, writes it as one line
+ * (json_line_write(), -1 with err set as there) and frees j.
+ */
+void json_record_begin(struct json *j);
+int json_record_end(struct json *j, FILE *fp);
 
 #endif

@@ -13,9 +13,7 @@ static void
 json_head(struct json *j, const char *target, const char *pkg, bool held,
     uint64_t from, uint64_t to, const char *why)
 {
-	json_init(j);
-	json_object_begin(j);
-	json_key_int(j, "schema", 1);
+	json_record_begin(j);
 	json_key_string(j, "target", target);
 	json_key_string(j, "package", pkg);
 	if (held)
@@ -24,17 +22,6 @@ json_head(struct json *j, const char *target, const char *pkg, bool held,
 		json_key_null(j, "from");
 	json_key_uint(j, "to", to);
 	json_key_bool(j, "ok", why == NULL);
-}
-
-static int
-json_end(struct json *j, FILE *fp)
-{
-	int rc;
-
-	json_object_end(j);
-	rc = json_line_write(j, fp);
-	json_free(j);
-	return rc;
 }
 
 int
@@ -60,7 +47,7 @@ pushreport_dp_json(const struct dp *dp, const char *pkg,
 	json_key_string(&j, "retry", retry);
 	json_key_bool(&j, "dry_run", dry_run);
 	json_key_bool(&j, "up_to_date", r->up_to_date);
-	return json_end(&j, fp);
+	return json_record_end(&j, fp);
 }
 
 bool
@@ -149,7 +136,7 @@ pushreport_site_json(const struct dp *site, const char *pkg,
 		json_key_uint(&j, "base", r->base);
 	else
 		json_key_null(&j, "base");
-	return json_end(&j, fp);
+	return json_record_end(&j, fp);
 }
 
 void

@@ -59,11 +59,8 @@ statusfmt_json(const struct status_row *r, FILE *fp)
 	 * state cannot be read has failed (its error says why). */
 	const char *state =
 	    r->state == STATUS_DAMAGED ? "failed" : status_state_name(r->state);
-	int rc;
 
-	json_init(&j);
-	json_object_begin(&j);
-	json_key_int(&j, "schema", 1);
+	json_record_begin(&j);
 	json_key_string(&j, "target", r->target);
 	json_key_string(&j, "package",
 	    strcmp(r->package, "-") == 0 ? NULL : r->package);
@@ -85,10 +82,7 @@ statusfmt_json(const struct status_row *r, FILE *fp)
 	else
 		json_key_null(&j, "from");
 	json_key_string(&j, "error", r->error);
-	json_object_end(&j);
-	rc = json_line_write(&j, fp);
-	json_free(&j);
-	return rc;
+	return json_record_end(&j, fp);
 }
 
 static void

@@ -47,8 +47,7 @@ setup()
 
 @test "pkgpush: no target named: the message says how to name them" {
 	pkgstage add office "$T/src" >/dev/null
-	mkdir "$T/dp1"
-	echo "dp1 g $T/dp1" >"$T/store/dps"
+	dps dp1
 	run --separate-stderr pkgpush office
 	expect_status 2
 	[[ "$stderr" == *"pkgpush: office: no target DP (name them with --dp, --group, --all or --refresh-existing)"* ]]
@@ -94,8 +93,7 @@ setup()
 
 @test "pkgpush --status: an unknown package is trouble (exit 2), and the message says where to look" {
 	pkgstage add office "$T/src" >/dev/null
-	mkdir "$T/dp1"
-	echo "dp1 g $T/dp1" >"$T/store/dps"
+	dps dp1
 	run --separate-stderr pkgpush --status nosuch
 	expect_status 2
 	[[ "$stderr" == *"pkgpush: nosuch: no such package in the store (pkgstage list shows those it has)"* ]]

@@ -204,26 +204,14 @@ mode_add(const char *store, int argc, char *const argv[], const char *error)
 	return EXIT_DONE;
 }
 
-/* A time for --json: RFC 3339 UTC, or null. */
-static void
-json_key_time(struct json *jw, const char *key, int64_t t)
-{
-	char when[TIMEFMT_LEN];
-
-	json_key_string(jw, key,
-	    timefmt_utc(t, when, sizeof(when)) == 0 ? when : NULL);
-}
-
 /* list --json: one job as one JSON line (pkgretry(1), OUTPUT). */
 static int
 list_json(const struct retryjob *j, bool failed)
 {
 	struct json jw;
-	int i, r;
+	int i;
 
-	json_init(&jw);
-	json_object_begin(&jw);
-	json_key_int(&jw, "schema", 1);
+	json_record_begin(&jw);
 	json_key_string(&jw, "id", j->id);
 	json_key_string(&jw, "package", j->package);
 	json_key_string(&jw, "target", j->dp);
@@ -250,10 +238,7 @@ list_json(const struct retryjob *j, bool failed)
 	else
 		json_key_null(&jw, "failed_at");
 	json_key_string(&jw, "reason", j->reason);
-	json_object_end(&jw);
-	r = json_line_write(&jw, stdout);
-	json_free(&jw);
-	return r;
+	return json_record_end(&jw, stdout);
 }
 
 /* "list": one paragraph a job, a blank line between two; with --json,

@@ -291,23 +291,15 @@ list_json(const char *pkg, uint64_t version,
     const struct store_version_info *in)
 {
 	struct json j;
-	char when[TIMEFMT_LEN];
-	int r;
 
-	json_init(&j);
-	json_object_begin(&j);
-	json_key_int(&j, "schema", 1);
+	json_record_begin(&j);
 	json_key_string(&j, "package", pkg);
 	json_key_uint(&j, "version", version);
-	json_key_string(&j, "created",
-	    timefmt_utc(in->created, when, sizeof(when)) == 0 ? when : NULL);
+	json_key_time(&j, "created", in->created);
 	json_key_uint(&j, "files", in->files);
 	json_key_uint(&j, "bytes", in->bytes);
 	json_key_bool(&j, "signed", in->is_signed);
-	json_object_end(&j);
-	r = json_line_write(&j, stdout);
-	json_free(&j);
-	return r;
+	return json_record_end(&j, stdout);
 }
 
 static int

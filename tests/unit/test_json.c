@@ -391,11 +391,50 @@ test_python(void)
 	rmdir(dir);
 }
 
+/* A --json record: "schema": 1 first, one line, the writer freed; a
+ * time in UTC, or null when it has no RFC 3339 form. */
+static void
+test_record(void)
+{
+	struct json j;
+	char *mem = NULL;
+	size_t memlen = 0;
+	FILE *fp = open_memstream(&mem, &memlen);
+	int r;
+
+	json_record_begin(&j);
+	json_key_string(&j, "target", "dp1");
+	json_key_time(&j, "created", 1700000000);
+	json_key_time(&j, "never", INT64_MAX);
+	r = fp != NULL ? json_record_end(&j, fp) : -1;
+	if (fp != NULL)
+		fclose(fp);
+	tap_ok(r == 0 && mem != NULL &&
+		strcmp(mem,
+		    "{\"schema\":1,\"target\":\"dp1\","
+		    "\"created\":\"2023-11-14T22:13:20Z\",\"never\":null}\n") ==
+		    0,
+	    "a record: schema 1 first, a time in UTC, null for none, one line");
+	tap_ok(j.buf == NULL, "and its writer is freed");
+	free(mem);
+	mem = NULL;
+	fp = open_memstream(&mem, &memlen);
+	json_record_begin(&j);
+	json_key(&j, "open");
+	r = fp != NULL ? json_record_end(&j, fp) : 0;
+	if (fp != NULL)
+		fclose(fp);
+	tap_ok(r == -1 && memlen == 0 && j.buf == NULL,
+	    "a record left incomplete is not written, and is freed");
+	free(mem);
+}
+
 int
 main(void)
 {
 	test_strings();
 	test_object();
+	test_record();
 	test_misuse();
 	test_python();
 	return tap_done();
