@@ -101,7 +101,8 @@ record(struct store *s, const char *pkg, const char *site, uint64_t held,
 	h.wanted = wanted;
 	h.state = ok ? STORE_HOLD_COMPLETE : STORE_HOLD_FAILED;
 	h.time = fault_now();
-	return store_holding_record(s, pkg, &h);
+	/* A racing push of a higher version may have recorded it. */
+	return store_holding_raise(s, pkg, &h);
 }
 
 /* A temporary a push of pkg left in an inbox (".PKG-N.pkg.tmp-PID-N",

@@ -301,6 +301,12 @@ const char *store_holding_text(const char *pkg, const struct store_holding *h,
  * processes may all record.  Safe from any thread. */
 int store_holding_record(struct store *s, const char *pkg,
     const struct store_holding *h);
+/* The same for a child site, whose store keeps every version it gets:
+ * the version kept is the higher of h->version and the one recorded,
+ * read under the same lock, so a push that ends after a racing push of
+ * a higher version does not record the lower one. */
+int store_holding_raise(struct store *s, const char *pkg,
+    const struct store_holding *h);
 
 /*
  * Record, before a push touches any of them, that the n DPs named in dps

@@ -216,11 +216,14 @@ store_holdings_lock(struct store *s, const char *pkg)
 	return fd;
 }
 
-int
-store_holding_record(struct store *s, const char *pkg,
-    const struct store_holding *h)
+/* Record h; raise: the version kept is the higher of h's and the one
+ * recorded, read under the same lock. */
+static int
+holding_put(struct store *s, const char *pkg, const struct store_holding *h,
+    bool raise)
 {
 	struct store_holding *v = NULL, *nv;
+	uint64_t held = h->version;
 	size_t n, i;
 	int lk, rc = -1;
 
@@ -244,14 +247,30 @@ store_holding_record(struct store *s, const char *pkg,
 		}
 		v = nv;
 		n++;
-	}
+	} else if (raise && v[i].version > h->version)
+		held = v[i].version;
 	v[i] = *h;
+	v[i].version = held;
 	qsort(v, n, sizeof(*v), cmp_holding);
 	rc = store_holdings_write(s, pkg, v, n);
 out:
 	free(v);
 	lock_release(lk);
 	return rc;
+}
+
+int
+store_holding_record(struct store *s, const char *pkg,
+    const struct store_holding *h)
+{
+	return holding_put(s, pkg, h, false);
+}
+
+int
+store_holding_raise(struct store *s, const char *pkg,
+    const struct store_holding *h)
+{
+	return holding_put(s, pkg, h, true);
 }
 
 int

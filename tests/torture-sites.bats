@@ -111,3 +111,71 @@ both()
 	}
 	torture_run inbox-import
 }
+
+# A parent (store.src) with versions 1 and 2 of a package whose 2 MiB
+# file changed 64 KiB, the child (store) with 1, and a stand-in for ssh
+# that runs the child's command here with the fault settings meant for
+# it (CHILD_FAULT*): the parent runs free of faults.
+recipe_versions()
+{
+	mktree src
+	head -c $((2 << 20)) /dev/urandom >src/big
+	PKGDIST_STORE=$PWD/store.src pkgstage add pkg src >/dev/null
+	head -c 65536 /dev/urandom | dd of=src/big bs=65536 seek=8 \
+	    conv=notrunc 2>/dev/null
+	printf 'changed\n' >src/hello.txt
+	PKGDIST_STORE=$PWD/store.src pkgstage add pkg src >/dev/null
+	PKGDIST_STORE=$PWD/store.src pkgstage show pkg 2 >want.full
+	PKGDIST_STORE=$PWD/store.src pkgstage export pkg 1 -o v1.pack
+	pkgstage import v1.pack >/dev/null
+	printf 'kid r ssh://localhost%s\n' "$PWD/store" >store.src/sites
+	cat >fakessh <<'EOS'
+#!/bin/sh
+while [ $# -gt 1 ]; do
+	case $1 in -p|-l|-i|-o|-F) shift 2 ;; -*) shift ;; *) break ;; esac
+done
+shift
+unset PKGDIST_FAULT PKGDIST_FAULT_COUNT
+[ -n "${CHILD_FAULT:-}" ] && export PKGDIST_FAULT="$CHILD_FAULT"
+[ -n "${CHILD_FAULT_COUNT:-}" ] && export PKGDIST_FAULT_COUNT="$CHILD_FAULT_COUNT"
+rc=0
+sh -c "$*" || rc=$?
+echo "$rc" >child.rc
+exit "$rc"
+EOS
+	chmod +x fakessh
+}
+
+@test "torture site receive with a recipe: a crash at any point of the child's rebuild and import leaves its old versions or the old and the new one; the next push completes" {
+	t_setup()
+	{
+		recipe_versions
+	}
+	t_cmd()
+	{
+		# The child killed is the crash (137), whatever the parent
+		# says of it.
+		rm -f child.rc
+		env -u PKGDIST_FAULT -u PKGDIST_FAULT_COUNT \
+		    CHILD_FAULT="${PKGDIST_FAULT:-}" \
+		    CHILD_FAULT_COUNT="${PKGDIST_FAULT_COUNT:-}" \
+		    PKGDIST_SSH="$PWD/fakessh" \
+		    PKGDIST_REMOTE_PKGPUSH="$PKGDIST_BIN/pkgpush" \
+		    PKGDIST_STORE="$PWD/store.src" \
+		    pkgpush --site kid pkg >reply 2>&1 && return 0
+		[ "$(cat child.rc 2>/dev/null)" = 137 ] && return 137
+		return 1
+	}
+	t_invariant()
+	{
+		old_or_new
+	}
+	t_complete()
+	{
+		both || return 1
+		# As a recipe, or (kept by the crashed run) not sent again.
+		grep -q 'imported into its store\|up to date' reply ||
+		    torture_why "the next push: $(cat reply)"
+	}
+	torture_run site-receive-recipe
+}
