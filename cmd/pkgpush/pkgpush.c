@@ -326,6 +326,11 @@ report_json(const struct report *rp, const struct dp *dp,
 		json_key_uint(&j, "bytes_sent", r->bytes_sent);
 	else
 		json_key_null(&j, "bytes_sent");
+	/* Known of a local DP's push that ran: what its reflinks saved. */
+	if (dp->target.kind == DP_SSH || dry_run)
+		json_key_null(&j, "bytes_shared");
+	else
+		json_key_uint(&j, "bytes_shared", r->bytes_shared);
 	json_key_string(&j, "error", ok ? NULL : why);
 	json_key_string(&j, "retry", retry);
 	json_key_bool(&j, "dry_run", dry_run);
@@ -344,7 +349,7 @@ report_text(const struct report *rp, const struct dp *dp,
     const struct dp_push_result *r)
 {
 	bool dry_run = rp->o->push.dry_run;
-	char old[32], bytes[192], saved[64];
+	char old[32], bytes[256], saved[64], shared[80];
 
 	if (r->held)
 		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
@@ -381,14 +386,21 @@ report_text(const struct report *rp, const struct dp *dp,
 		    ", %" PRIu64 " bytes not sent "
 		    "(chunks the DP had)",
 		    r->bytes_saved);
+	shared[0] = '\0';
+	if (r->bytes_shared > 0)
+		snprintf(shared, sizeof(shared),
+		    ", %" PRIu64 " bytes shared "
+		    "with the old copies (reflinks)",
+		    r->bytes_shared);
 	if (dry_run)
 		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes to write",
 		    r->bytes);
 	else
 		snprintf(bytes, sizeof(bytes),
 		    "%" PRIu64 " bytes written (%" PRIu64 " content, %" PRIu64
-		    " state)%s",
-		    r->bytes + r->state_bytes, r->bytes, r->state_bytes, saved);
+		    " state)%s%s",
+		    r->bytes + r->state_bytes, r->bytes, r->state_bytes, saved,
+		    shared);
 	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
 	       " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %s%s%s\n",
 	    dp->name, rp->pkg, old, r->new_version, dry_run ? "would be " : "",
@@ -465,6 +477,7 @@ site_report(const struct report *rp, const struct dp *site,
 		json_key_null(&j, "deleted");
 		json_key_uint(&j, "bytes_written", r->bytes);
 		json_key_null(&j, "bytes_sent");
+		json_key_null(&j, "bytes_shared");
 		json_key_string(&j, "error", why);
 		json_key_string(&j, "retry", retry);
 		json_key_bool(&j, "dry_run", dry_run);
