@@ -48,6 +48,29 @@ io_read_full(int fd, void *buf, size_t n, const char *what)
 }
 
 int
+io_pread_full(int fd, void *buf, size_t n, uint64_t off, const char *what)
+{
+	char *p = buf;
+	size_t done = 0;
+	ssize_t r;
+
+	if (fault_hit("read") == -1)
+		return err_sys("cannot read '%s'", what);
+	while (done < n) {
+		r = pread(fd, p + done, n - done, (off_t)(off + done));
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("cannot read '%s'", what);
+		}
+		if (r == 0)
+			return err_set("'%s': shorter than expected", what);
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int
 io_write_full(int fd, const void *buf, size_t n, const char *what)
 {
 	const char *p = buf;

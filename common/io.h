@@ -21,6 +21,10 @@
  * -1.  what names the file in the error message. */
 ssize_t io_read_full(int fd, void *buf, size_t n, const char *what);
 
+/* Read exactly n bytes at off (pread); end of file first is -1 with
+ * err "'what': shorter than expected". */
+int io_pread_full(int fd, void *buf, size_t n, uint64_t off, const char *what);
+
 /* Write all n bytes or fail. */
 int io_write_full(int fd, const void *buf, size_t n, const char *what);
 

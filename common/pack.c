@@ -181,6 +181,95 @@ put_block(void *arg, const unsigned char *buf, size_t len)
 	return pw_put(w, buf, len, true);
 }
 
+/* The file's head: header, manifest (compressed when that pays) and
+ * signature. */
+static int
+put_head(struct pw *w, const char *pkg, uint64_t version, uint64_t base,
+    uint32_t format, const char *mbuf, size_t mlen, const unsigned char *sig,
+    size_t siglen)
+{
+	unsigned char hdr[33], *z = NULL;
+	size_t zlen = 0;
+	int rc = -1;
+
+	memcpy(hdr, PACK_MAGIC, 8);
+	be_put32(hdr + 8, format);
+	be_put32(hdr + 12, 0);
+	be_put64(hdr + 16, version);
+	be_put64(hdr + 24, base);
+	hdr[32] = (unsigned char)strlen(pkg);
+	if (pw_put(w, hdr, 33, true) == -1 ||
+	    pw_put(w, pkg, strlen(pkg), true) == -1)
+		return -1;
+	if (blob_compress(mbuf, mlen, &z, &zlen) == -1)
+		return -1;
+	hdr[0] = zlen < mlen ? 1 : 0;
+	be_put64(hdr + 1, mlen);
+	be_put64(hdr + 9, hdr[0] ? zlen : mlen);
+	if (pw_put(w, hdr, 17, true) == -1 ||
+	    pw_put(w, hdr[0] ? (const void *)z : (const void *)mbuf,
+		hdr[0] ? zlen : mlen, true) == -1)
+		goto out;
+	if (siglen > PACK_SIG_MAX) {
+		err_set("%s version %" PRIu64 ": signature too long", pkg,
+		    version);
+		goto out;
+	}
+	be_put32(hdr, (uint32_t)siglen);
+	if (pw_put(w, hdr, 4, true) == -1 ||
+	    (siglen > 0 && pw_put(w, sig, siglen, true) == -1))
+		goto out;
+	rc = 0;
+out:
+	free(z);
+	return rc;
+}
+
+/* Content c as a whole record, in its stored form; one the store cannot
+ * give is named by pkg, version and m's file. */
+static int
+put_whole(struct store *s, struct pw *w, const struct digestset_item *c,
+    const char *pkg, uint64_t version, const struct manifest *m)
+{
+	struct store_raw raw;
+	unsigned char hdr[49];
+	char hex[DIGEST_HEXLEN + 1];
+	uint64_t left;
+	ssize_t got;
+	int rc = -1;
+
+	if (store_content_raw(s, c->d, &raw) == -1)
+		return store_err_content(pkg, version, m, c->d);
+	memcpy(hdr, c->d, DIGEST_LEN);
+	be_put64(hdr + 32, c->size);
+	hdr[40] = raw.zlib ? 1 : 0;
+	be_put64(hdr + 41, raw.stored_size);
+	if (pw_put(w, hdr, sizeof(hdr), true) == -1)
+		goto out;
+	digest_hex(c->d, hex);
+	for (left = raw.stored_size; left > 0; left -= (uint64_t)got) {
+		size_t want = left > BLOB_CHUNK ? BLOB_CHUNK : (size_t)left;
+
+		if (w->len + want > BLOB_CHUNK && pw_flush(w) == -1)
+			goto out;
+		got = store_raw_read(&raw, w->buf + w->len, want, hex);
+		if (got <= 0) {
+			if (got == 0)
+				err_set("content %s: shorter than stored", hex);
+			store_err_content(pkg, version, m, c->d);
+			goto out;
+		}
+		if (digest_update(&w->dg, w->buf + w->len, (size_t)got) == -1)
+			goto out;
+		w->len += (size_t)got;
+		w->total += (uint64_t)got;
+	}
+	rc = 0;
+out:
+	store_raw_close(&raw);
+	return rc;
+}
+
 /* Content d (size bytes) as a recipe record from from's content. */
 static int
 put_recipe(struct store *s, struct pw *w, const struct digestset_item *c,
@@ -229,8 +318,8 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 	struct manifest m, bm;
 	struct digestset_item *cv = NULL, *bv = NULL;
 	struct plans pl = { NULL, NULL, 0, 0 };
-	size_t ncv = 0, nbv = 0, i, mlen, siglen = 0, zlen = 0;
-	unsigned char hdr[64], *sig = NULL, *z = NULL, fin[DIGEST_LEN];
+	size_t ncv = 0, nbv = 0, i, mlen, siglen = 0;
+	unsigned char hdr[8], *sig = NULL, fin[DIGEST_LEN];
 	unsigned char *blk = NULL;
 	char *mbuf = NULL, *check = NULL;
 	uint64_t count = 0;
@@ -269,36 +358,11 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 	}
 	if (digest_init(&w.dg) == -1)
 		goto out;
-	/* Header: format 1 unless a recipe needs 2, so that a file without
-	 * one stays readable by a release that knows only 1. */
-	memcpy(hdr, PACK_MAGIC, 8);
-	be_put32(hdr + 8, pl.recipes > 0 ? PACK_FORMAT : PACK_FORMAT_WHOLE);
-	be_put32(hdr + 12, 0);
-	be_put64(hdr + 16, version);
-	be_put64(hdr + 24, base);
-	hdr[32] = (unsigned char)strlen(pkg);
-	if (pw_put(&w, hdr, 33, true) == -1 ||
-	    pw_put(&w, pkg, strlen(pkg), true) == -1)
-		goto out;
-	/* Manifest, compressed when that pays. */
-	if (blob_compress(mbuf, mlen, &z, &zlen) == -1)
-		goto out;
-	hdr[0] = zlen < mlen ? 1 : 0;
-	be_put64(hdr + 1, mlen);
-	be_put64(hdr + 9, hdr[0] ? zlen : mlen);
-	if (pw_put(&w, hdr, 17, true) == -1 ||
-	    pw_put(&w, hdr[0] ? (void *)z : (void *)mbuf, hdr[0] ? zlen : mlen,
-		true) == -1)
-		goto out;
-	/* Signature. */
-	if (siglen > PACK_SIG_MAX) {
-		err_set("%s version %" PRIu64 ": signature too long", pkg,
-		    version);
-		goto out;
-	}
-	be_put32(hdr, (uint32_t)siglen);
-	if (pw_put(&w, hdr, 4, true) == -1 ||
-	    (siglen > 0 && pw_put(&w, sig, siglen, true) == -1))
+	/* Format 1 unless a recipe needs 2, so that a file without one
+	 * stays readable by a release that knows only 1. */
+	if (put_head(&w, pkg, version, base,
+		pl.recipes > 0 ? PACK_FORMAT : PACK_FORMAT_WHOLE, mbuf, mlen,
+		sig, siglen) == -1)
 		goto out;
 	count = ncv;
 	be_put64(hdr, count);
@@ -306,10 +370,6 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 		goto out;
 	/* Contents, in their stored form. */
 	for (i = 0; i < ncv; i++) {
-		struct store_raw raw;
-		char hex[DIGEST_HEXLEN + 1];
-		uint64_t left;
-
 		/* A damaged content is refused here, by name, rather than
 		 * carried to another site to be refused by its import. */
 		if (store_content_check(s, cv[i].d, cv[i].size, check,
@@ -323,48 +383,8 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 				goto out;
 			continue;
 		}
-		if (store_content_raw(s, cv[i].d, &raw) == -1) {
-			store_err_content(pkg, version, &m, cv[i].d);
+		if (put_whole(s, &w, &cv[i], pkg, version, &m) == -1)
 			goto out;
-		}
-		memcpy(hdr, cv[i].d, DIGEST_LEN);
-		be_put64(hdr + 32, cv[i].size);
-		hdr[40] = raw.zlib ? 1 : 0;
-		be_put64(hdr + 41, raw.stored_size);
-		if (pw_put(&w, hdr, 49, true) == -1) {
-			close(raw.fd);
-			goto out;
-		}
-		digest_hex(cv[i].d, hex);
-		for (left = raw.stored_size; left > 0;) {
-			size_t want =
-			    left > BLOB_CHUNK ? BLOB_CHUNK : (size_t)left;
-			ssize_t got;
-
-			if (w.len + want > BLOB_CHUNK && pw_flush(&w) == -1) {
-				close(raw.fd);
-				goto out;
-			}
-			got = io_read_full(raw.fd, w.buf + w.len, want, hex);
-			if (got <= 0) {
-				if (got == 0)
-					err_set("content %s: shorter than "
-						"stored",
-					    hex);
-				store_err_content(pkg, version, &m, cv[i].d);
-				close(raw.fd);
-				goto out;
-			}
-			if (digest_update(&w.dg, w.buf + w.len, (size_t)got) ==
-			    -1) {
-				close(raw.fd);
-				goto out;
-			}
-			w.len += (size_t)got;
-			w.total += (uint64_t)got;
-			left -= (uint64_t)got;
-		}
-		close(raw.fd);
 	}
 	/* Trailer. */
 	if (digest_final(&w.dg, fin) == -1)
@@ -379,7 +399,6 @@ out:
 	free(blk);
 	free(w.buf);
 	free(check);
-	free(z);
 	free(sig);
 	free(mbuf);
 	free(cv);
@@ -1136,6 +1155,80 @@ store_fault:
 	    bo->name, hex);
 }
 
+/* Read every content of r into t (present: the version is already in
+ * the store, so each is only read and checked).  -1 with *res as
+ * pack_import() says. */
+static int
+import_contents(struct base_of *bo, struct store_txn *t, struct pack_reader *r,
+    bool present, struct progress *progress, enum pack_import_result *res)
+{
+	struct pack_content c;
+	unsigned char buf[65536];
+	uint64_t stored;
+	ssize_t n;
+	int k;
+
+	while ((k = pack_reader_next(r, &c)) == 1) {
+		if (c.recipe && present)
+			continue; /* its blocks are skipped, and checked by
+				   * the trailer */
+		if (c.recipe) {
+			if (import_recipe(bo, t, r, &c, res, &stored) == -1)
+				return -1;
+			*res = PACK_REFUSED;
+			progress_add(progress, 1, stored);
+			continue;
+		}
+		if (present) {
+			/* Check every byte all the same. */
+			while ((n = pack_reader_read(r, buf, sizeof(buf))) > 0)
+				;
+			if (n == -1)
+				return -1;
+			continue;
+		}
+		if (store_txn_put_stream(t, c.digest, c.size, c.zlib, import_cb,
+			r, &stored) == -1)
+			return err_prefix("%s: ", bo->name);
+		progress_add(progress, 1, c.stored_size);
+	}
+	return k;
+}
+
+/* May this store take the version the file carries: signed by the key
+ * asked for, trusted (trust.h), a version a file may carry.  -1 with
+ * *res: PACK_REFUSED for the file, PACK_FAILED for the system. */
+static int
+import_admit(struct store *s, const char *name, const struct pack_info *in,
+    const struct pack_import_opts *opts, const char *mb, size_t mlen,
+    const unsigned char *sig, size_t siglen, enum pack_import_result *res)
+{
+	bool refused;
+
+	*res = PACK_REFUSED;
+	if (opts->trust != NULL) {
+		if (sig == NULL)
+			return err_set("%s: %s version %" PRIu64
+				       " is not signed",
+			    name, in->package, in->version);
+		if (sign_verify(opts->trust, mb, mlen, sig, siglen) == -1)
+			return err_prefix("%s: %s version %" PRIu64 ": ", name,
+			    in->package, in->version);
+	}
+	if (trust_check(s, name, in->package, in->version, mb, mlen, sig,
+		siglen, &refused) == -1) {
+		if (!refused)
+			*res = PACK_FAILED;
+		return -1;
+	}
+	if (in->version > STORE_VERSION_GIVEN_MAX)
+		return err_set("%s: %s version %" PRIu64 " is above %" PRIu64
+			       ", the largest version a package file may "
+			       "carry",
+		    name, in->package, in->version, STORE_VERSION_GIVEN_MAX);
+	return 0;
+}
+
 int
 pack_import(struct store *s, int fd, const char *name,
     const struct pack_import_opts *opts, enum pack_import_result *res,
@@ -1144,15 +1237,13 @@ pack_import(struct store *s, int fd, const char *name,
 	struct pack_reader *r = NULL;
 	struct store_txn *t = NULL;
 	const struct pack_info *in;
-	struct pack_content c;
 	struct manifest m;
 	const unsigned char *sig;
 	const char *mb;
 	char *old = NULL;
 	size_t siglen, mlen, oldlen;
-	uint64_t stored;
 	int have, k, rc = -1;
-	bool present = false, refused;
+	bool present = false;
 	struct base_of bo;
 
 	manifest_init(&m);
@@ -1173,30 +1264,8 @@ pack_import(struct store *s, int fd, const char *name,
 		*version_out = in->version;
 	mb = pack_reader_manifest_bytes(r, &mlen);
 	sig = pack_reader_signature(r, &siglen);
-	if (opts->trust != NULL) {
-		if (sig == NULL) {
-			err_set("%s: %s version %" PRIu64 " is not signed",
-			    name, in->package, in->version);
-			goto out;
-		}
-		if (sign_verify(opts->trust, mb, mlen, sig, siglen) == -1) {
-			err_prefix("%s: %s version %" PRIu64 ": ", name,
-			    in->package, in->version);
-			goto out;
-		}
-	}
-	if (trust_check(s, name, in->package, in->version, mb, mlen, sig,
-		siglen, &refused) == -1) {
-		if (!refused)
-			*res = PACK_FAILED;
+	if (import_admit(s, name, in, opts, mb, mlen, sig, siglen, res) == -1)
 		goto out;
-	}
-	if (in->version > STORE_VERSION_GIVEN_MAX) {
-		err_set("%s: %s version %" PRIu64 " is above %" PRIu64 ", the "
-			"largest version a package file may carry",
-		    name, in->package, in->version, STORE_VERSION_GIVEN_MAX);
-		goto out;
-	}
 	*res = PACK_FAILED;
 	if (store_txn_begin(s, in->package, opts->wait, &t) == -1)
 		goto out;
@@ -1232,36 +1301,7 @@ pack_import(struct store *s, int fd, const char *name,
 	*res = PACK_REFUSED;
 	bo.pkg = in->package;
 	bo.version = in->base;
-	while ((k = pack_reader_next(r, &c)) == 1) {
-		if (c.recipe && present)
-			continue; /* its blocks are skipped, and checked by
-				   * the trailer */
-		if (c.recipe) {
-			if (import_recipe(&bo, t, r, &c, res, &stored) == -1)
-				goto out;
-			*res = PACK_REFUSED;
-			progress_add(opts->progress, 1, stored);
-			continue;
-		}
-		if (present) {
-			/* Check every byte all the same. */
-			unsigned char buf[65536];
-			ssize_t n;
-
-			while ((n = pack_reader_read(r, buf, sizeof(buf))) > 0)
-				;
-			if (n == -1)
-				goto out;
-			continue;
-		}
-		if (store_txn_put_stream(t, c.digest, c.size, c.zlib, import_cb,
-			r, &stored) == -1) {
-			err_prefix("%s: ", name);
-			goto out;
-		}
-		progress_add(opts->progress, 1, c.stored_size);
-	}
-	if (k == -1)
+	if (import_contents(&bo, t, r, present, opts->progress, res) == -1)
 		goto out;
 	if (present) {
 		*res = PACK_ALREADY_PRESENT;

@@ -33,32 +33,13 @@ recipe_make_base(const struct manifest *m, const struct manifest *old,
 	return o;
 }
 
-/* n bytes at off of a raw object. */
-static int
-pread_full(int fd, uint64_t off, unsigned char *buf, size_t n)
-{
-	size_t done = 0;
-	ssize_t k;
-
-	while (done < n) {
-		k = pread(fd, buf + done, n - done, (off_t)(off + done));
-		if (k == -1 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return err_set("content: shorter than its chunks say");
-		done += (size_t)k;
-	}
-	return 0;
-}
-
-/* recipe_refine()'s reader: the old (fds[0]) or new (fds[1]) raw
- * object. */
+/* recipe_refine()'s reader: the old (v[0]) or new (v[1]) content. */
 static int
 read_at(void *arg, int which, uint64_t off, unsigned char *buf, size_t n)
 {
-	const int *fds = arg;
+	struct store_view **v = arg;
 
-	return pread_full(fds[which], off, buf, n);
+	return store_view_pread(v[which], buf, n, off);
 }
 
 int
@@ -66,11 +47,10 @@ recipe_make_plan(struct store *s, const unsigned char d[DIGEST_LEN],
     uint64_t size, const struct entry *old, struct recipe *r)
 {
 	struct chunk_list nl = { 0 }, ol = { 0 };
-	struct store_raw nraw, oraw;
+	struct store_view *v[2] = { NULL, NULL };
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
-	nraw.fd = oraw.fd = -1;
 	/* Anything in the way of a recipe only means the whole content
 	 * goes. */
 	if (store_content_chunks(s, d, size, &nl) == -1 ||
@@ -82,33 +62,27 @@ recipe_make_plan(struct store *s, const unsigned char d[DIGEST_LEN],
 		goto out;
 	}
 	rc = 1;
-	/* Both stored as they are: narrow the insertions to the bytes
-	 * that differ (a few reads around each edit). */
-	if (store_content_raw(s, d, &nraw) == 0 && !nraw.zlib &&
-	    store_content_raw(s, old->digest, &oraw) == 0 && !oraw.zlib) {
-		int fds[2];
-
-		fds[0] = oraw.fd;
-		fds[1] = nraw.fd;
-		if (recipe_refine(r, old->size, read_at, fds) == -1) {
-			recipe_free(r);
-			rc = 0;
-		}
+	/* Both readable at any offset (not compressed): narrow the
+	 * insertions to the bytes that differ (a few reads around each
+	 * edit). */
+	if (store_content_view(s, old->digest, &v[0]) == 1 &&
+	    store_content_view(s, d, &v[1]) == 1 &&
+	    recipe_refine(r, old->size, read_at, v) == -1) {
+		recipe_free(r);
+		rc = 0;
 	}
 out:
-	if (nraw.fd != -1)
-		close(nraw.fd);
-	if (oraw.fd != -1)
-		close(oraw.fd);
+	store_view_close(v[0]);
+	store_view_close(v[1]);
 	chunk_list_free(&nl);
 	chunk_list_free(&ol);
 	return rc;
 }
 
-/* The new content's bytes at increasing offsets: pread on a raw
- * object, a reader skipping forward on a compressed one. */
+/* The new content's bytes at increasing offsets: a view where it has
+ * one, a reader skipping forward on a compressed one. */
 struct source {
-	struct store_raw raw;
+	struct store_view *v;
 	struct store_reader *r;
 	uint64_t pos;
 	unsigned char *skip;
@@ -121,7 +95,7 @@ source_read(struct source *c, uint64_t off, unsigned char *buf, size_t n)
 	size_t done = 0;
 
 	if (c->r == NULL)
-		return pread_full(c->raw.fd, off, buf, n);
+		return store_view_pread(c->v, buf, n, off);
 	if (off < c->pos)
 		return err_set("recipe: insertions out of order");
 	while (c->pos < off) {
@@ -152,21 +126,24 @@ recipe_make_emit(struct store *s, const unsigned char d[DIGEST_LEN],
     void *arg, uint64_t *len_out, uint64_t *stored_out)
 {
 	struct source src;
+	struct store_raw raw;
 	unsigned char *data = NULL;
 	uint64_t total = 0;
 	size_t len = 0, i;
-	int rc = -1;
+	int k, rc = -1;
 
 	memset(&src, 0, sizeof(src));
 	if (room < recipe_insert_room(RECIPE_INSERT_MAX))
 		return err_set("recipe: frame too small");
-	if (store_content_raw(s, d, &src.raw) == -1)
+	/* What sending it whole would send: its stored form's bytes. */
+	if (store_content_raw(s, d, &raw) == -1)
 		return -1;
 	if (stored_out != NULL)
-		*stored_out = src.raw.stored_size;
-	if (src.raw.zlib) {
-		close(src.raw.fd);
-		src.raw.fd = -1;
+		*stored_out = raw.stored_size;
+	store_raw_close(&raw);
+	if ((k = store_content_view(s, d, &src.v)) == -1)
+		return -1;
+	if (k == 0) {
 		if (store_content_open(s, d, &src.r) == -1)
 			goto out;
 		if ((src.skip = malloc(RECIPE_INSERT_MAX)) == NULL) {
@@ -207,8 +184,7 @@ recipe_make_emit(struct store *s, const unsigned char d[DIGEST_LEN],
 		*len_out = total;
 	rc = 0;
 out:
-	if (src.raw.fd != -1)
-		close(src.raw.fd);
+	store_view_close(src.v);
 	store_reader_close(src.r);
 	free(src.skip);
 	free(data);

@@ -646,7 +646,7 @@ send_content(struct remote_conn *c, struct store *s, const char *pkg,
     const struct manifest *m, const struct digestset_item *need,
     unsigned char *buf, uint64_t *stored)
 {
-	struct store_raw raw = { -1, false, 0 };
+	struct store_raw raw;
 	struct proto_content ch;
 	char hex[DIGEST_HEXLEN + 1];
 	uint64_t left;
@@ -675,7 +675,7 @@ send_content(struct remote_conn *c, struct store *s, const char *pkg,
 		size_t want =
 		    left < PROTO_FRAME_MAX ? (size_t)left : PROTO_FRAME_MAX;
 
-		if ((k = io_read_full(raw.fd, buf, want, hex)) == -1 ||
+		if ((k = store_raw_read(&raw, buf, want, hex)) == -1 ||
 		    (size_t)k != want) {
 			if (k != -1)
 				err_set("content %s: shorter than stored size",
@@ -689,7 +689,7 @@ send_content(struct remote_conn *c, struct store *s, const char *pkg,
 	*stored += raw.stored_size;
 	rc = 0;
 out:
-	close(raw.fd);
+	store_raw_close(&raw);
 	return rc;
 }
 

@@ -23,7 +23,6 @@ remote_recipe_send(struct proto *p, struct store *s,
     unsigned char *buf, uint64_t *sent, uint64_t *saved)
 {
 	struct recipe r = { 0 };
-	struct store_raw raw;
 	struct proto_recipe pr;
 	uint64_t ops = 0, stored = 0;
 	int rc = 0;
@@ -34,9 +33,8 @@ remote_recipe_send(struct proto *p, struct store *s,
 		goto out;
 	/* The new content must be there to read its insertions from:
 	 * else it goes whole (and its absence is named by that). */
-	if (store_content_raw(s, d, &raw) == -1)
+	if (store_has_content(s, d) != 1)
 		goto out;
-	close(raw.fd);
 	memset(&pr, 0, sizeof(pr));
 	memcpy(pr.digest, d, DIGEST_LEN);
 	pr.size = size;

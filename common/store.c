@@ -106,15 +106,21 @@ store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN], bool *isnew)
 
 /* ---- small helpers ---- */
 
+const char *
+store_form_suffix(enum store_form form)
+{
+	return form == STORE_ZLIB ? ".z" : form == STORE_DELTA ? ".d" : "";
+}
+
 void
-store_obj_name(const unsigned char d[DIGEST_LEN], bool zlib,
+store_obj_name(const unsigned char d[DIGEST_LEN], enum store_form form,
     char out[STORE_OBJ_NAME_MAX])
 {
 	char hex[DIGEST_HEXLEN + 1];
 
 	digest_hex(d, hex);
 	snprintf(out, STORE_OBJ_NAME_MAX, "%.2s/%s%s", hex, hex + 2,
-	    zlib ? ".z" : "");
+	    store_form_suffix(form));
 }
 
 int

@@ -159,16 +159,43 @@ int store_version_info(struct store *s, const char *pkg, uint64_t version,
 /* 1 if the content is in the store, 0 if not, -1 on error. */
 int store_has_content(struct store *s, const unsigned char d[DIGEST_LEN]);
 
-/* The stored form of a content, for callers that ship it as it is (the
- * SSH transport sends compressed contents without recompressing). */
+/*
+ * The stored form of a content, for callers that ship it as it is (the
+ * SSH transport sends compressed contents without recompressing): its
+ * bytes or a zlib stream of them.  A content kept as a delta from
+ * another (a large file a version changed in part) is given as the
+ * bytes it makes.  Read it with store_raw_read() from the start, close
+ * it with store_raw_close().
+ */
+struct store_delta;
 struct store_raw {
-	int fd;		      /* open for reading at offset 0; caller closes */
-	bool zlib;	      /* the bytes are a zlib stream (RFC 1950) */
-	uint64_t stored_size; /* bytes in fd */
+	int fd;			   /* the object; -1 for a delta */
+	bool zlib;		   /* the bytes are a zlib stream (RFC 1950) */
+	uint64_t stored_size;	   /* bytes to read */
+	struct store_delta *delta; /* a delta, else NULL */
+	uint64_t pos;		   /* a delta: bytes read */
 };
 
 int store_content_raw(struct store *s, const unsigned char d[DIGEST_LEN],
     struct store_raw *raw);
+/* Up to n bytes; fewer only at the end (io_read_full's rules). */
+ssize_t store_raw_read(struct store_raw *raw, void *buf, size_t n,
+    const char *what);
+void store_raw_close(struct store_raw *raw);
+
+/*
+ * A content's bytes at any offset, not checked here (callers that need
+ * the SHA-256 checked read with a reader or hash what they rebuild):
+ * the object when stored whole, the delta and its base otherwise.  1
+ * with *v; 0 when the content is stored compressed (read it in order
+ * with a reader instead); -1 with err (a missing content: errno ENOENT).
+ */
+struct store_view;
+int store_content_view(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_view **v);
+/* Exactly n bytes at off; -1 with err otherwise. */
+int store_view_pread(struct store_view *v, void *buf, size_t n, uint64_t off);
+void store_view_close(struct store_view *v);
 
 /* A content opened for reading its original bytes. */
 struct store_reader;

@@ -29,18 +29,18 @@
 
 /* ---- contents ---- */
 
-/* Open the stored form of d: raw first, then zlib.  -1 with errno
- * ENOENT and err "content HEX: missing" when neither exists. */
+/* Open the stored form of d: raw first, then zlib, then a delta.  -1
+ * with errno ENOENT and err "content HEX: missing" when none exists. */
 static int
-obj_open(struct store *s, const unsigned char d[DIGEST_LEN], bool *zlib,
-    uint64_t *stored)
+obj_open(struct store *s, const unsigned char d[DIGEST_LEN],
+    enum store_form *form, uint64_t *stored)
 {
 	char name[STORE_OBJ_NAME_MAX], hex[DIGEST_HEXLEN + 1];
 	struct stat st;
-	int fd, z;
+	int fd = -1, f;
 
-	for (z = 0; z < 2; z++) {
-		store_obj_name(d, z, name);
+	for (f = 0; f < STORE_FORMS; f++) {
+		store_obj_name(d, (enum store_form)f, name);
 		fd = openat(s->objfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd != -1)
 			break;
@@ -60,7 +60,7 @@ obj_open(struct store *s, const unsigned char d[DIGEST_LEN], bool *zlib,
 		close(fd);
 		return -1;
 	}
-	*zlib = z == 1;
+	*form = (enum store_form)f;
 	*stored = (uint64_t)st.st_size;
 	return fd;
 }
@@ -69,10 +69,10 @@ int
 store_has_content(struct store *s, const unsigned char d[DIGEST_LEN])
 {
 	char name[STORE_OBJ_NAME_MAX];
-	int z;
+	int f;
 
-	for (z = 0; z < 2; z++) {
-		store_obj_name(d, z, name);
+	for (f = 0; f < STORE_FORMS; f++) {
+		store_obj_name(d, (enum store_form)f, name);
 		if (faccessat(s->objfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			return 1;
 		if (errno != ENOENT && errno != ENOTDIR)
@@ -86,8 +86,98 @@ int
 store_content_raw(struct store *s, const unsigned char d[DIGEST_LEN],
     struct store_raw *raw)
 {
-	raw->fd = obj_open(s, d, &raw->zlib, &raw->stored_size);
-	return raw->fd == -1 ? -1 : 0;
+	enum store_form form;
+	int fd;
+
+	memset(raw, 0, sizeof(*raw));
+	raw->fd = -1;
+	if ((fd = obj_open(s, d, &form, &raw->stored_size)) == -1)
+		return -1;
+	if (form != STORE_DELTA) {
+		raw->fd = fd;
+		raw->zlib = form == STORE_ZLIB;
+		return 0;
+	}
+	/* A delta is given as the bytes it makes. */
+	if (store_delta_open(s, d, fd, &raw->delta) == -1)
+		return -1;
+	raw->stored_size = store_delta_size(raw->delta);
+	return 0;
+}
+
+ssize_t
+store_raw_read(struct store_raw *raw, void *buf, size_t n, const char *what)
+{
+	if (raw->delta == NULL)
+		return io_read_full(raw->fd, buf, n, what);
+	if (n > raw->stored_size - raw->pos)
+		n = (size_t)(raw->stored_size - raw->pos);
+	if (store_delta_pread(raw->delta, buf, n, raw->pos) == -1)
+		return -1;
+	raw->pos += n;
+	return (ssize_t)n;
+}
+
+void
+store_raw_close(struct store_raw *raw)
+{
+	if (raw->fd != -1)
+		close(raw->fd);
+	store_delta_close(raw->delta);
+	raw->fd = -1;
+	raw->delta = NULL;
+}
+
+struct store_view {
+	int fd; /* stored whole, else -1 */
+	struct store_delta *delta;
+	char what[DIGEST_HEXLEN + 16];
+};
+
+int
+store_content_view(struct store *s, const unsigned char d[DIGEST_LEN],
+    struct store_view **out)
+{
+	struct store_raw raw;
+	struct store_view *v;
+	char hex[DIGEST_HEXLEN + 1];
+
+	*out = NULL;
+	if (store_content_raw(s, d, &raw) == -1)
+		return -1;
+	if (raw.zlib) {
+		store_raw_close(&raw);
+		return 0;
+	}
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		store_raw_close(&raw);
+		return err_nomem();
+	}
+	v->fd = raw.fd;
+	v->delta = raw.delta;
+	digest_hex(d, hex);
+	snprintf(v->what, sizeof(v->what), "content %s", hex);
+	*out = v;
+	return 1;
+}
+
+int
+store_view_pread(struct store_view *v, void *buf, size_t n, uint64_t off)
+{
+	if (v->delta != NULL)
+		return store_delta_pread(v->delta, buf, n, off);
+	return io_pread_full(v->fd, buf, n, off, v->what);
+}
+
+void
+store_view_close(struct store_view *v)
+{
+	if (v == NULL)
+		return;
+	if (v->fd != -1)
+		close(v->fd);
+	store_delta_close(v->delta);
+	free(v);
 }
 
 int
@@ -101,11 +191,11 @@ store_content_pread_fd(struct store *s, const unsigned char d[DIGEST_LEN],
 	*fd = -1;
 	if (store_content_raw(s, d, &raw) == -1)
 		return -1;
-	if (!raw.zlib) {
+	if (!raw.zlib && raw.delta == NULL) {
 		*fd = raw.fd;
 		return 0;
 	}
-	close(raw.fd);
+	store_raw_close(&raw);
 	if ((tfd = openat(s->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 		 0600)) == -1)
 		return err_sys("cannot create a temporary in '%s/tmp'", s->dir);
@@ -121,10 +211,9 @@ store_content_pread_fd(struct store *s, const unsigned char d[DIGEST_LEN],
 }
 
 struct store_reader {
-	int fd;
-	bool zlib;
+	struct store_raw raw;
 	bool ended;
-	uint64_t left; /* stored bytes not read yet (fstat) */
+	uint64_t left; /* stored bytes not read yet */
 	struct blob_inflate inf;
 	struct digest dg;
 	unsigned char want[DIGEST_LEN];
@@ -143,36 +232,35 @@ fd_read(void *arg, void *buf, size_t n)
 		return 0;
 	if (n > r->left)
 		n = (size_t)r->left;
-	if ((k = io_read_full(r->fd, buf, n, r->what)) > 0)
+	if ((k = store_raw_read(&r->raw, buf, n, r->what)) > 0)
 		r->left -= (uint64_t)k;
 	return k;
 }
 
-/* A reader of d over fd, already opened by obj_open (taken over, closed
- * on failure too). */
+/* A reader of d over its stored form raw (taken over, closed on
+ * failure too). */
 static int
-reader_from_fd(const unsigned char d[DIGEST_LEN], int fd, bool zlib,
-    uint64_t stored, struct store_reader **out)
+reader_from_raw(const unsigned char d[DIGEST_LEN], struct store_raw *raw,
+    struct store_reader **out)
 {
 	struct store_reader *r;
 	char hex[DIGEST_HEXLEN + 1];
 
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		close(fd);
+		store_raw_close(raw);
 		return err_nomem();
 	}
 	memcpy(r->want, d, DIGEST_LEN);
 	digest_hex(d, hex);
 	snprintf(r->what, sizeof(r->what), "content %s", hex);
-	r->fd = fd;
-	r->zlib = zlib;
-	r->left = stored;
+	r->raw = *raw;
+	r->left = raw->stored_size;
 	if (digest_init(&r->dg) == -1 ||
-	    (r->zlib &&
+	    (r->raw.zlib &&
 		blob_inflate_init(&r->inf, fd_read, r, r->what) == -1)) {
 		digest_free(&r->dg);
-		close(r->fd);
+		store_raw_close(&r->raw);
 		free(r);
 		return -1;
 	}
@@ -184,14 +272,12 @@ int
 store_content_open(struct store *s, const unsigned char d[DIGEST_LEN],
     struct store_reader **out)
 {
-	uint64_t stored;
-	bool zlib;
-	int fd;
+	struct store_raw raw;
 
 	*out = NULL;
-	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
+	if (store_content_raw(s, d, &raw) == -1)
 		return -1;
-	return reader_from_fd(d, fd, zlib, stored, out);
+	return reader_from_raw(d, &raw, out);
 }
 
 ssize_t
@@ -202,7 +288,7 @@ store_reader_read(struct store_reader *r, void *buf, size_t n)
 
 	if (r->ended)
 		return 0;
-	if (r->zlib)
+	if (r->raw.zlib)
 		k = blob_inflate_read(&r->inf, buf, n);
 	else
 		k = fd_read(r, buf, n);
@@ -226,10 +312,10 @@ store_reader_close(struct store_reader *r)
 {
 	if (r == NULL)
 		return;
-	if (r->zlib)
+	if (r->raw.zlib)
 		blob_inflate_end(&r->inf);
 	digest_free(&r->dg);
-	close(r->fd);
+	store_raw_close(&r->raw);
 	free(r);
 }
 
@@ -279,10 +365,10 @@ store_content_check(struct store *s, const unsigned char d[DIGEST_LEN],
 }
 
 /* A stored object as a checked_source: a small raw one read whole, a
- * big raw one mapped, a compressed one inflated (the reader's own digest
- * is not kept: checked_copy() hashes). */
+ * big raw one mapped, a compressed one inflated, a delta read through
+ * (the reader's own digest is not kept: checked_copy() hashes). */
 struct obj_src {
-	struct store_reader *r; /* compressed, else NULL */
+	struct store_reader *r; /* compressed or a delta, else NULL */
 	int fd;			/* raw */
 	uint64_t size, done;
 	unsigned char *buf, *map;
@@ -298,7 +384,10 @@ obj_next(void *ctx, const unsigned char **p)
 
 	if (o->r != NULL) {
 		*p = o->buf;
-		return blob_inflate_read(&o->r->inf, o->buf, BLOB_CHUNK * 4);
+		if (o->r->raw.zlib)
+			return blob_inflate_read(&o->r->inf, o->buf,
+			    BLOB_CHUNK * 4);
+		return fd_read(o->r, o->buf, BLOB_CHUNK * 4);
 	}
 	if (o->done == o->size)
 		return 0;
@@ -336,8 +425,8 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 	struct checked_source src = { obj_next, &o };
 	struct checked_out out = { outfd, what };
 	enum checked_fault fault = CHECKED_SOURCE;
+	struct store_raw raw;
 	uint64_t stored;
-	bool zlib;
 	int fd, rc = -1;
 	char hex[DIGEST_HEXLEN + 1];
 
@@ -347,12 +436,14 @@ store_content_copy(struct store *s, const unsigned char d[DIGEST_LEN],
 	o.fd = -1;
 	o.size = size;
 	o.hex = hex;
-	if ((fd = obj_open(s, d, &zlib, &stored)) == -1)
+	if (store_content_raw(s, d, &raw) == -1)
 		goto out;
-	if (zlib) {
-		/* The reader takes over the descriptor (no second lookup of
-		 * the object). */
-		if (reader_from_fd(d, fd, zlib, stored, &o.r) == -1)
+	fd = raw.fd;
+	stored = raw.stored_size;
+	if (raw.zlib || raw.delta != NULL) {
+		/* The reader takes over the stored form (no second lookup
+		 * of the object). */
+		if (reader_from_raw(d, &raw, &o.r) == -1)
 			goto out;
 	} else {
 		/* Map, hash and write from the mapping: one copy. */

@@ -72,6 +72,13 @@ out:
 	return rc;
 }
 
+/* What sweep() asks of a name in objects/XX: a content nothing uses, or
+ * a leftover temporary. */
+struct unused {
+	const char *dir; /* "XX" */
+	const struct dset *used;
+};
+
 /* An object's name (a content, or a content's chunk index: *index). */
 static int
 unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
@@ -81,11 +88,51 @@ unhex_name(const char *dir, const char *name, unsigned char d[DIGEST_LEN],
 	size_t l = strlen(name);
 
 	*index = l == 64 && strcmp(name + 62, STORE_CHUNKS_SUFFIX) == 0;
-	if (l != 62 && !(l == 64 && strcmp(name + 62, ".z") == 0) && !*index)
+	if (l != 62 && !*index &&
+	    !(l == 64 &&
+		(strcmp(name + 62, store_form_suffix(STORE_ZLIB)) == 0 ||
+		    strcmp(name + 62, store_form_suffix(STORE_DELTA)) == 0)))
 		return -1;
 	memcpy(hex, dir, 2);
 	memcpy(hex + 2, name, 62);
 	return digest_unhex(hex, DIGEST_HEXLEN, d);
+}
+
+/* A delta a version uses, in objects/XX. */
+static bool
+is_used_delta(const char *name, void *arg)
+{
+	const struct unused *u = arg;
+	unsigned char dg[DIGEST_LEN];
+	bool index;
+	size_t l = strlen(name);
+
+	return l == 64 &&
+	    strcmp(name + 62, store_form_suffix(STORE_DELTA)) == 0 &&
+	    unhex_name(u->dir, name, dg, &index) == 0 &&
+	    store_dset_find(u->used, dg) != NULL;
+}
+
+/* Add to used the base of the delta name in objects/dir (bases are
+ * stored whole: one pass).  One that cannot be read stops the sweep
+ * (its base might go); one whose head is damaged names no base to keep,
+ * and fsck reports it. */
+static int
+keep_base(struct store *s, int dirfd, const char *dir, const char *name,
+    void *arg)
+{
+	struct dset *used = arg;
+	unsigned char dg[DIGEST_LEN], base[DIGEST_LEN];
+	uint64_t base_size;
+	bool index, isnew;
+	int k;
+
+	(void)dirfd;
+	if (unhex_name(dir, name, dg, &index) == -1)
+		return 0;
+	if ((k = store_delta_base(s, dg, base, &base_size)) != 1)
+		return k;
+	return store_dset_add(used, base, &isnew) == NULL ? -1 : 0;
 }
 
 /* A temporary of an atomic write in objects/XX (atomic.h: a chunk index
@@ -97,13 +144,6 @@ is_leftover(const char *name)
 {
 	return name[0] == '.' && strstr(name, ATOMIC_TMP_MARK) != NULL;
 }
-
-/* What sweep() asks of a name in objects/XX: a content nothing uses, or
- * a leftover temporary. */
-struct unused {
-	const char *dir; /* "XX" */
-	const struct dset *used;
-};
 
 static bool
 is_unused(const char *name, void *arg)
@@ -118,15 +158,43 @@ is_unused(const char *name, void *arg)
 	    store_dset_find(u->used, dg) == NULL;
 }
 
+/* Remove name, a content nothing uses or a leftover, from objects/dir,
+ * counting it in res. */
 static int
-sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
+remove_unused(struct store *s, int dirfd, const char *dir, const char *name,
+    void *arg)
+{
+	struct store_gc_result *res = arg;
+	unsigned char dg[DIGEST_LEN];
+	struct stat st;
+	bool index = true;
+
+	(void)s;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		res->bytes_freed += (uint64_t)st.st_size;
+	/* A chunk index goes with its content, and a leftover is no
+	 * content: neither is counted. */
+	if (!is_leftover(name))
+		(void)unhex_name(dir, name, dg, &index);
+	if (io_unlink(dirfd, name, 0) == -1)
+		return -1;
+	if (!index)
+		res->contents_removed++;
+	return 0;
+}
+
+/* Call fn for every name in objects/XX that match() takes (the names
+ * of a directory listed before any is acted on: io.h's rule). */
+static int
+objects_each(struct store *s, const struct dset *used,
+    bool (*match)(const char *name, void *arg),
+    int (*fn)(struct store *s, int dirfd, const char *dir, const char *name,
+	void *arg),
+    void *arg)
 {
 	struct unused u = { NULL, used };
-	unsigned char dg[DIGEST_LEN];
 	char dir[3], **names;
-	struct stat st;
 	size_t n, i;
-	bool index;
 	int b, fd, rc;
 
 	for (b = 0; b < 256; b++) {
@@ -138,22 +206,12 @@ sweep(struct store *s, const struct dset *used, struct store_gc_result *res)
 			    dir);
 		}
 		u.dir = dir;
-		if (io_list_names(fd, is_unused, &u, &names, &n) == -1) {
+		if (io_list_names(fd, match, &u, &names, &n) == -1) {
 			close(fd);
 			return err_prefix("'%s/objects/%s': ", s->dir, dir);
 		}
-		for (i = 0, rc = 0; i < n && rc == 0; i++) {
-			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) ==
-			    0)
-				res->bytes_freed += (uint64_t)st.st_size;
-			/* A chunk index goes with its content, and a
-			 * leftover is no content: neither is counted. */
-			index = true;
-			if (!is_leftover(names[i]))
-				(void)unhex_name(dir, names[i], dg, &index);
-			if ((rc = io_unlink(fd, names[i], 0)) == 0 && !index)
-				res->contents_removed++;
-		}
+		for (i = 0, rc = 0; i < n && rc == 0; i++)
+			rc = fn(s, fd, dir, names[i], arg);
 		io_names_free(names, n);
 		close(fd);
 		if (rc == -1)
@@ -432,7 +490,8 @@ store_gc(struct store *s, unsigned keep, double timeout,
 		goto out;
 	}
 	if (store_clean_tmp(s) == -1 || collect_used(s, &used) == -1 ||
-	    sweep(s, &used, res) == -1)
+	    objects_each(s, &used, is_used_delta, keep_base, &used) == -1 ||
+	    objects_each(s, &used, is_unused, remove_unused, res) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -48,6 +48,7 @@ struct dslot {
 	unsigned char d[DIGEST_LEN];
 	bool used;
 	bool zlib;
+	bool delta;	 /* txn: staged as a delta */
 	uint64_t size;	 /* content size (fsck) */
 	uint64_t stored; /* stored size (txn) */
 	size_t ref;	 /* fsck: first reference; txn: part number */
@@ -69,9 +70,17 @@ struct dslot *store_dset_add(struct dset *s, const unsigned char d[DIGEST_LEN],
 
 /* ---- small helpers ---- */
 
-/* "ab/cdef..." (".z" appended for zlib): d's name under STORE/objects. */
-void store_obj_name(const unsigned char d[DIGEST_LEN], bool zlib,
+/* How a content is kept: its bytes, a zlib stream of them, or a delta
+ * from another content (store_delta.c). */
+enum store_form { STORE_RAW, STORE_ZLIB, STORE_DELTA };
+#define STORE_FORMS 3
+
+/* "ab/cdef..." (".z" appended for zlib, ".d" for a delta): d's name
+ * under STORE/objects. */
+void store_obj_name(const unsigned char d[DIGEST_LEN], enum store_form form,
     char out[STORE_OBJ_NAME_MAX]);
+/* The suffix of form's names ("", ".z", ".d"). */
+const char *store_form_suffix(enum store_form form);
 /* openat of a directory, no link followed (errno kept; no err set). */
 int store_open_dir(int dirfd, const char *name);
 /* mkdir that accepts an existing directory; what names it in errors. */
@@ -105,6 +114,48 @@ int store_chunks_write_at(int dirfd, const char *name,
 int store_chunks_check(struct store *s, const unsigned char d[DIGEST_LEN],
     uint64_t size, void *buf, size_t len, uint64_t *total, char *why,
     size_t whylen);
+
+/* ---- deltas (store_delta.c) ---- */
+
+struct recipe;
+struct store_delta;
+
+/* A delta is kept only when the bytes it carries are at most 1/N of the
+ * content: beyond that the content is kept whole and becomes the base
+ * of the next versions (deltas never chain). */
+#define STORE_DELTA_MAX_PART 2
+
+/* Open the delta fd (taken over, closed on failure too) of content d
+ * and its base: every operation checked, the base stored whole and of
+ * the size the delta says. */
+int store_delta_open(struct store *s, const unsigned char d[DIGEST_LEN], int fd,
+    struct store_delta **dl);
+/* Exactly n bytes of the content at off (not checked here: readers hash
+ * what they read). */
+int store_delta_pread(struct store_delta *dl, void *buf, size_t n,
+    uint64_t off);
+uint64_t store_delta_size(const struct store_delta *dl);
+void store_delta_close(struct store_delta *dl);
+/* The base d is a delta of: 1 with base and *base_size, 0 when d is not
+ * kept as a delta (or its head is damaged: it names no base), -1 when
+ * it cannot be read. */
+int store_delta_base(struct store *s, const unsigned char d[DIGEST_LEN],
+    unsigned char base[DIGEST_LEN], uint64_t *base_size);
+/* 1 with r when the content in newfd (cut into chunks) is worth keeping
+ * as a delta from base, a content stored whole (cut into base_chunks);
+ * 0 when not (anything in the way included: the content is then kept
+ * whole). */
+int store_delta_plan(struct store *s, const unsigned char base[DIGEST_LEN],
+    uint64_t base_size, const struct chunk_list *base_chunks,
+    const struct chunk_list *chunks, int newfd, struct recipe *r);
+/* Write r as the delta of d (size bytes, its bytes in newfd) from base
+ * to a new file name under dirfd (no fsync: the commit's syncfs covers
+ * it).  Returns the file open for reading and writing, *stored its
+ * length, or -1 (the file removed). */
+int store_delta_write(int dirfd, const char *name,
+    const unsigned char d[DIGEST_LEN], uint64_t size,
+    const unsigned char base[DIGEST_LEN], uint64_t base_size,
+    const struct recipe *r, int newfd, uint64_t *stored);
 
 /* ---- packages and versions ---- */
 

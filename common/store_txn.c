@@ -27,6 +27,7 @@
 #include "manifest.h"
 #include "num.h"
 #include "path.h"
+#include "recipe.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -48,6 +49,10 @@ struct store_txn {
 	uint64_t seq;
 	pthread_mutex_t mu;
 	struct dset staged; /* contents in stage/ */
+	/* The newest version's manifest, loaded at the first large file
+	 * (the bases of deltas): 0 not yet, 1 loaded, -1 none. */
+	int old_state;
+	struct manifest old;
 	bool done;
 	/* The flusher: starts the write-back of staged contents while the
 	 * copy goes on, without making the copying threads wait for the
@@ -215,6 +220,8 @@ store_txn_abort(struct store_txn *t)
 	lock_release(t->objlockfd);
 	lock_release(t->lockfd);
 	store_dset_free(&t->staged);
+	if (t->old_state == 1)
+		manifest_free(&t->old);
 	pthread_cond_destroy(&t->fcv);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
@@ -254,14 +261,28 @@ txn_part(struct store_txn *t, char name[32])
 	return fd;
 }
 
+/* The name of part's file when staged in form: a delta is "pN.d" beside
+ * the whole part it was made from; the other forms keep "pN".  out
+ * (40 bytes) may be part itself. */
+static char *
+part_file(const char *part, enum store_form form, char out[40])
+{
+	char tmp[40];
+
+	snprintf(tmp, sizeof(tmp), "%s%s", part,
+	    form == STORE_DELTA ? store_form_suffix(form) : "");
+	memcpy(out, tmp, sizeof(tmp));
+	return out;
+}
+
 /* Keep part file name as content d (or drop it if d is known by now).
  * It keeps its part name until commit moves it into objects/. */
 static int
 txn_keep(struct store_txn *t, const char *part, int fd,
-    const unsigned char d[DIGEST_LEN], bool zlib, uint64_t stored, bool chunks,
-    uint64_t *added)
+    const unsigned char d[DIGEST_LEN], enum store_form form, uint64_t stored,
+    bool chunks, uint64_t *added)
 {
-	char kpart[40];
+	char kpart[40], fname[40];
 
 	struct dslot *sl;
 	uint64_t ref;
@@ -279,7 +300,7 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	pthread_mutex_lock(&t->mu);
 	if (have || store_dset_find(&t->staged, d) != NULL) {
 		snprintf(kpart, sizeof(kpart), "%s" STORE_CHUNKS_SUFFIX, part);
-		rc = io_unlink(t->stagefd, part, 0);
+		rc = io_unlink(t->stagefd, part_file(part, form, fname), 0);
 		if (rc == 0 && chunks)
 			rc = io_unlink(t->stagefd, kpart, 0);
 		goto out;
@@ -287,7 +308,8 @@ txn_keep(struct store_txn *t, const char *part, int fd,
 	if ((sl = store_dset_add(&t->staged, d, &isnew)) == NULL)
 		goto out;
 	sl->chunks = chunks;
-	sl->zlib = zlib;
+	sl->zlib = form == STORE_ZLIB;
+	sl->delta = form == STORE_DELTA;
 	sl->stored = stored;
 	sl->ref = (size_t)ref;
 	if (added != NULL)
@@ -405,6 +427,217 @@ put_copy(struct put_copy *c, uint64_t size)
 	return 0;
 }
 
+/* Open the source file path below dirfd, still the regular file of size
+ * bytes the scan saw (*st its stat). */
+static int
+source_open(int dirfd, const char *path, uint64_t size, struct stat *st)
+{
+	int fd;
+
+	if ((fd = io_open_below(dirfd, path, O_RDONLY | O_NONBLOCK)) == -1) {
+		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
+			return err_set("'%s': changed while being staged "
+				       "(%s)",
+			    path, strerror(errno));
+		return err_sys("cannot open '%s'", path);
+	}
+	if (fstat(fd, st) == -1) {
+		err_sys("cannot stat '%s'", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size != size) {
+		err_set("'%s': changed while being staged (%s)", path,
+		    S_ISREG(st->st_mode) ? "size differs" :
+					   "no longer a regular file");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The content a large file at path is kept as a delta from: the newest
+ * version's content there, or the base of that content when it is a
+ * delta itself (deltas never chain).  1 with base, 0 when there is none
+ * to try. */
+static int
+txn_base(struct store_txn *t, const char *path,
+    const unsigned char d[DIGEST_LEN], unsigned char base[DIGEST_LEN],
+    uint64_t *base_size)
+{
+	const struct entry *o = NULL;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->old_state == 0) {
+		t->old_state = -1;
+		manifest_init(&t->old);
+		if (t->newest != 0 &&
+		    store_load_manifest(t->s, t->pkg, t->newest, &t->old) == 0)
+			t->old_state = 1;
+		else
+			manifest_free(&t->old);
+	}
+	if (t->old_state == 1)
+		o = manifest_find(&t->old, path);
+	pthread_mutex_unlock(&t->mu);
+	/* (Once loaded the manifest does not change: o stays valid.) */
+	if (o == NULL || o->type != ENTRY_FILE || o->size <= CHUNK_THRESHOLD ||
+	    memcmp(o->digest, d, DIGEST_LEN) == 0)
+		return 0;
+	switch (store_delta_base(t->s, o->digest, base, base_size)) {
+	case 0:
+		memcpy(base, o->digest, DIGEST_LEN);
+		*base_size = o->size;
+		return 1;
+	case 1:
+		return memcmp(base, d, DIGEST_LEN) != 0;
+	default:
+		return 0; /* a damaged delta is no base; fsck names it */
+	}
+}
+
+/*
+ * Keep content d (size bytes, cut into chunks), just staged in part, as
+ * a delta when the newest version's large file at path shares most of
+ * its bytes: part is replaced by part.d, *pfd by the delta's descriptor
+ * and *stored by its length, and *delta is set.  The whole part is
+ * removed before its write-back starts, so what reaches the disk is
+ * about the changed bytes.
+ */
+static int
+txn_thin(struct store_txn *t, const char *path, const char *part, int *pfd,
+    const unsigned char d[DIGEST_LEN], uint64_t size,
+    const struct chunk_list *chunks, uint64_t *stored, bool *delta)
+{
+	unsigned char base[DIGEST_LEN];
+	struct chunk_list bl = { 0 };
+	struct recipe r;
+	char dname[40];
+	uint64_t base_size, len;
+	int rfd, dfd, k, rc = -1;
+
+	*delta = false;
+	if (txn_base(t, path, d, base, &base_size) != 1)
+		return 0;
+	if ((rfd = openat(t->stagefd, part,
+		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return err_sys("cannot open '%s'", part);
+	k = store_content_chunks(t->s, base, base_size, &bl) == 0 ?
+	    store_delta_plan(t->s, base, base_size, &bl, chunks, rfd, &r) :
+	    0;
+	chunk_list_free(&bl);
+	if (k != 1) {
+		close(rfd);
+		return 0;
+	}
+	part_file(part, STORE_DELTA, dname);
+	dfd = store_delta_write(t->stagefd, dname, d, size, base, base_size, &r,
+	    rfd, &len);
+	if (dfd == -1)
+		goto out;
+	if (io_unlink(t->stagefd, part, 0) == -1) {
+		close(dfd);
+		(void)unlinkat(t->stagefd, dname, 0);
+		goto out;
+	}
+	if (pfd != NULL) {
+		close(*pfd);
+		*pfd = dfd;
+	} else {
+		close(dfd);
+	}
+	*stored = len;
+	*delta = true;
+	rc = 0;
+out:
+	recipe_free(&r);
+	close(rfd);
+	return rc;
+}
+
+/* The chunks of staged part (read once), kept as its index part.k. */
+static int
+txn_chunk_part(struct store_txn *t, const char *part,
+    const unsigned char d[DIGEST_LEN], struct chunk_list *l)
+{
+	struct chunker c;
+	unsigned char *buf;
+	char kpart[40];
+	ssize_t k = 0;
+	int fd, rc = -1;
+
+	memset(l, 0, sizeof(*l));
+	if ((buf = malloc(BLOB_CHUNK)) == NULL)
+		return err_nomem();
+	if ((fd = openat(t->stagefd, part,
+		 O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		free(buf);
+		return err_sys("cannot open '%s'", part);
+	}
+	if (chunker_init(&c, NULL) == -1)
+		goto out;
+	while ((k = io_read_full(fd, buf, BLOB_CHUNK, part)) > 0)
+		if (chunker_update(&c, buf, (size_t)k) == -1)
+			break;
+	if (k != 0 || chunker_final(&c, l) == -1) {
+		chunker_free(&c);
+		goto out;
+	}
+	snprintf(kpart, sizeof(kpart), "%s" STORE_CHUNKS_SUFFIX, part);
+	if (store_chunks_write_at(t->stagefd, kpart, l, d) == -1) {
+		chunk_list_free(l);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+/*
+ * At commit: a large content staged whole without its chunks (one a
+ * package file or a parent site sent, whole or rebuilt from a recipe)
+ * whose path held a large file in the newest version is cut into
+ * chunks (one more read, kept as its index) and, where it shares most
+ * of its bytes with that file, becomes a delta as put_file() makes
+ * them: an importing store grows by about the changed bytes too.  Best
+ * effort: a content that cannot be cut or thinned stays whole.
+ */
+static void
+txn_thin_staged(struct store_txn *t, const struct manifest *m)
+{
+	unsigned char base[DIGEST_LEN];
+	struct chunk_list l;
+	char part[32];
+	uint64_t base_size;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		const struct entry *e = &m->v[i];
+		struct dslot *sl;
+		uint64_t len;
+		bool delta;
+
+		if (e->type != ENTRY_FILE || e->size <= CHUNK_THRESHOLD ||
+		    (sl = store_dset_find(&t->staged, e->digest)) == NULL ||
+		    sl->chunks || sl->zlib || sl->delta ||
+		    txn_base(t, e->path, e->digest, base, &base_size) != 1)
+			continue;
+		snprintf(part, sizeof(part), "p%zu", sl->ref);
+		if (txn_chunk_part(t, part, e->digest, &l) == -1)
+			continue;
+		sl->chunks = true;
+		if (txn_thin(t, e->path, part, NULL, e->digest, e->size, &l,
+			&len, &delta) == 0 &&
+		    delta) {
+			sl->delta = true;
+			sl->stored = len;
+		}
+		chunk_list_free(&l);
+	}
+}
+
 int
 store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
     bool trust_digest, unsigned char out[DIGEST_LEN], uint64_t *stored)
@@ -419,9 +652,9 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 	struct chunk_list chunks = { 0 };
 	struct put_copy c;
 	unsigned char *buf = NULL;
-	char part[32] = "", kpart[40] = "";
+	char part[32] = "", kpart[40] = "", fname[40];
 	uint64_t total = 0, written = 0;
-	bool zlib = false, store_side = false;
+	bool zlib = false, delta = false, store_side = false;
 	int fd = -1, pfd = -1, rc = -1, k;
 
 	memset(&bd, 0, sizeof(bd));
@@ -436,23 +669,8 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 			return quick_check(dirfd, e);
 		}
 	}
-	if ((fd = io_open_below(dirfd, path, O_RDONLY | O_NONBLOCK)) == -1) {
-		if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT)
-			return err_set("'%s': changed while being staged "
-				       "(%s)",
-			    path, strerror(errno));
-		return err_sys("cannot open '%s'", path);
-	}
-	if (fstat(fd, &st1) == -1) {
-		err_sys("cannot stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st1.st_mode) || (uint64_t)st1.st_size != expect_size) {
-		err_set("'%s': changed while being staged (%s)", path,
-		    S_ISREG(st1.st_mode) ? "size differs" :
-					   "no longer a regular file");
-		goto out;
-	}
+	if ((fd = source_open(dirfd, path, expect_size, &st1)) == -1)
+		return -1;
 	/* A large content is chunked on the way (chunk.h): its own thread
 	 * takes each buffer once it is hashed and stored. */
 	if (expect_size > CHUNK_THRESHOLD) {
@@ -512,9 +730,18 @@ store_txn_put_file(struct store_txn *t, int dirfd, const struct entry *e,
 			store_side = true;
 			goto out;
 		}
+		if (!zlib &&
+		    txn_thin(t, path, part, &pfd, out, expect_size, &chunks,
+			&written, &delta) == -1) {
+			store_side = true;
+			goto out;
+		}
 	}
-	if (txn_keep(t, part, pfd, out, zlib, written, kpart[0] != '\0',
-		stored) == -1) {
+	if (txn_keep(t, part, pfd, out,
+		delta	 ? STORE_DELTA :
+		    zlib ? STORE_ZLIB :
+			   STORE_RAW,
+		written, kpart[0] != '\0', stored) == -1) {
 		store_side = true;
 		goto out;
 	}
@@ -529,7 +756,8 @@ out:
 		    path_show(path, shown, sizeof(shown)));
 	}
 	if (rc == -1 && part[0] != '\0')
-		(void)unlinkat(t->stagefd, part, 0);
+		(void)unlinkat(t->stagefd,
+		    part_file(part, delta ? STORE_DELTA : STORE_RAW, fname), 0);
 	if (rc == -1 && kpart[0] != '\0')
 		(void)unlinkat(t->stagefd, kpart, 0);
 	if (pfd != -1)
@@ -633,8 +861,8 @@ store_txn_put_stream(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 		goto out;
 	}
 	if (!known) {
-		if (txn_keep(t, part, tee.fd, d, zlib, tee.n, false, stored) ==
-		    -1) {
+		if (txn_keep(t, part, tee.fd, d, zlib ? STORE_ZLIB : STORE_RAW,
+			tee.n, false, stored) == -1) {
 			tee.wfail = true;
 			goto out;
 		}
@@ -681,7 +909,7 @@ store_txn_put_made(struct store_txn *t, const unsigned char d[DIGEST_LEN],
 		err_set("content %s: not %" PRIu64 " bytes as made", hex, size);
 		goto fail;
 	}
-	if (txn_keep(t, part, fd, d, false, size, false, stored) == -1) {
+	if (txn_keep(t, part, fd, d, STORE_RAW, size, false, stored) == -1) {
 		digest_hex(d, hex);
 		store_err_io(t->s, "cannot stage content %s", hex);
 		goto fail;
@@ -706,12 +934,18 @@ store_manifest_render(struct manifest *m, const char *pkg, uint64_t version,
 	return manifest_write_mem(m, buf, len);
 }
 
+static enum store_form
+slot_form(const struct dslot *sl)
+{
+	return sl->delta ? STORE_DELTA : sl->zlib ? STORE_ZLIB : STORE_RAW;
+}
+
 /* Move every staged content into objects/. */
 static int
 txn_move(struct store_txn *t, uint64_t *added)
 {
 	struct store *s = t->s;
-	char from[STORE_OBJ_NAME_MAX], to[STORE_OBJ_NAME_MAX], dir[3];
+	char from[40], ref[32], to[STORE_OBJ_NAME_MAX], dir[3];
 	char kfrom[STORE_OBJ_NAME_MAX];
 	size_t i;
 	int have;
@@ -722,8 +956,9 @@ txn_move(struct store_txn *t, uint64_t *added)
 
 		if (!sl->used)
 			continue;
-		store_obj_name(sl->d, sl->zlib, to);
-		snprintf(from, sizeof(from), "p%zu", sl->ref);
+		store_obj_name(sl->d, slot_form(sl), to);
+		snprintf(ref, sizeof(ref), "p%zu", sl->ref);
+		part_file(ref, slot_form(sl), from);
 		snprintf(kfrom, sizeof(kfrom), "p%zu" STORE_CHUNKS_SUFFIX,
 		    sl->ref);
 		if ((have = store_has_content(s, sl->d)) == -1)
@@ -752,7 +987,7 @@ txn_move(struct store_txn *t, uint64_t *added)
 			store_chunks_name(sl->d, to);
 			if (io_rename(t->stagefd, kfrom, s->objfd, to) == -1)
 				return -1;
-			store_obj_name(sl->d, sl->zlib, to);
+			store_obj_name(sl->d, slot_form(sl), to);
 		}
 		if (io_rename(t->stagefd, from, s->objfd, to) == -1)
 			return -1;
@@ -823,6 +1058,7 @@ store_txn_commit(struct store_txn *t, struct manifest *m, uint64_t version,
 		goto out;
 	if (manifest_check(m) == -1)
 		goto out;
+	txn_thin_staged(t, m);
 	flush_stop(t);
 	io = true;
 	if (txn_move(t, &added) == -1 || store_sync(s) == -1)

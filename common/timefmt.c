@@ -45,6 +45,23 @@ timefmt_span(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "d", s / 86400);
 }
 
+void
+timefmt_age(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%" PRId64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRId64 "m", s / 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", s / 3600,
+		    s / 60 % 60);
+	else
+		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", s / 86400,
+		    s / 3600 % 24);
+}
+
 int
 timefmt_utc(int64_t t, char *buf, size_t len)
 {

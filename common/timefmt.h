@@ -36,6 +36,13 @@ void timefmt(int64_t t, char *buf, size_t len);
 void timefmt_span(int64_t s, char *buf, size_t len);
 
 /*
+ * An age of s seconds to the minute, in at most two units, rounded
+ * down: "42s", "17m", "3h05m", "2d04h"; a negative age (a clock set
+ * back) is "0s" (pkgstage list --incoming).
+ */
+void timefmt_age(int64_t s, char *buf, size_t len);
+
+/*
  * For programs, not people (the --json output): t in UTC as RFC 3339,
  * "2026-11-22T03:34:27Z", whatever TZ says.  0, or -1 (buf "") for a
  * time with no such form (before year 0 or after 9999): JSON says null.

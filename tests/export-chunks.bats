@@ -69,7 +69,7 @@ big_object()
 {
 	local d
 	d=$(pkgstage -s "$1" show office 1 | awk '$NF == "big.img" { print $5 }')
-	ls "$1/objects/${d:0:2}/${d:2}"*
+	ls "$1/objects/${d:0:2}/${d:2}"* | grep -v '\.k$'
 }
 
 @test "export --base: 1% of a 16 MiB file changed in one place: the package file holds about the changed bytes (format 2); import rebuilds it" {

@@ -16,11 +16,17 @@ setup()
 }
 
 # A source tree for version 1, and its change for version 2: a changed
-# file, an added one, a removed one, a new directory.
+# file, an added one, a removed one, a new directory, and 8 KiB changed
+# in a large file (kept as a delta from version 1's copy: crashes while
+# it is written, and gc removing version 1 while the delta needs its
+# base).
 stage_trees()
 {
 	mktree src
+	head -c 1600000 /dev/urandom >src/big.bin
 	pkgstage add pkg src >/dev/null
+	head -c 8192 /dev/urandom | dd of=src/big.bin bs=4096 seek=100 \
+	    conv=notrunc status=none
 	printf 'changed\n' >src/hello.txt
 	printf 'added\n' >"src/sub dir/added"
 	rm "src/read me.txt"

@@ -3,8 +3,9 @@
 # before this one (61e7c17, built here from this repository's history)
 # keep working with this release's tools and no step by the
 # administrator: every version stays readable, pushable and exportable,
-# its large contents get their chunk index on first use, and its package
-# files (whole and delta) import.
+# its large contents get their chunk index on first use and are the
+# bases of this release's deltas, and its package files (whole and
+# delta) import.
 
 load lib/common
 
@@ -64,6 +65,21 @@ old()
 	[ "$output" = 3 ]
 	run pkgstage export --base 2 office 3 -o new.pkg
 	expect_status 0
+	# A large file changed in a version this release adds is kept as a
+	# delta from the whole copy the previous release stored.
+	cp src/big.img big.v3
+	printf 'y%.0s' $(seq 1 4096) | dd of=src/big.img bs=1 seek=2000000 \
+	    conv=notrunc 2>/dev/null
+	run pkgstage add office src
+	expect_status 0
+	[ "$output" = 4 ]
+	[ -n "$(find "$PKGDIST_STORE/objects" -name '*.d')" ]
+	run pkgpush --dp dp1 office
+	expect_status 0
+	cmp src/big.img dp/office/big.img
+	run pkgstage fsck
+	expect_status 0
+	cp big.v3 src/big.img
 
 	# The old package files import into a new store, whole then delta.
 	export PKGDIST_STORE=$T/store2

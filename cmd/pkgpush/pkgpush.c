@@ -6,7 +6,6 @@
  * and the retry jobs); this file prints what it reports.
  */
 #include <getopt.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,21 +20,22 @@
 #include "err.h"
 #include "exitcode.h"
 #include "io.h"
-#include "json.h"
 #include "manifest.h"
 #include "msg.h"
 #include "path.h"
+#include "pushreport.h"
 #include "pushrun.h"
 #include "serve.h"
 #include "sites.h"
 #include "sitessh.h"
 #include "status.h"
+#include "statusfmt.h"
 #include "store.h"
 #include "targets.h"
 
 enum mode {
+	MODE_PUSH, /* first: 0, no option picks it */
 	MODE_FORGET,
-	MODE_PUSH,
 	MODE_RECEIVE,
 	MODE_SERVE,
 	MODE_STATUS,
@@ -100,6 +100,56 @@ static const struct option longopts[] = { { "all", no_argument, NULL, OPT_ALL },
 /* What a retry job fixes itself (retryjob_pkgpush_argv()); --json is
  * for the reader of this command's output, not pkgretry's. */
 static const int job_drop[] = { OPT_JSON, OPT_ONLY, OPT_VERSION, 0 };
+
+#define IN(m) (1u << (m))
+#define STORE_MODES \
+	(IN(MODE_PUSH) | IN(MODE_FORGET) | IN(MODE_STATUS) | IN(MODE_WHERE))
+
+/*
+ * The modes that take each option: a push every option but the other
+ * modes'; --status, --where and --forget the store only (--status also
+ * --json and --cascade); --serve and --receive nothing (the far side
+ * passes everything in the protocol).  A mode's own option picks it;
+ * a number option has its bounds and meaning for msg_num_opt().
+ */
+static const struct opt_def {
+	int opt;
+	unsigned modes;
+	enum mode picks; /* MODE_PUSH: none */
+	uint64_t min, max;
+	const char *what; /* a number: what it means */
+} opt_defs[] = {
+	{ 'j', IN(MODE_PUSH), MODE_PUSH, 1, 1024,
+	    "how many DPs to push to at once" },
+	{ 'n', IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ 's', STORE_MODES, MODE_PUSH, 0, 0, NULL },
+	{ OPT_ALL, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_ALL_SITES, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_BWLIMIT, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_CASCADE, IN(MODE_PUSH) | IN(MODE_STATUS), MODE_PUSH, 0, 0, NULL },
+	{ OPT_DP, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_FORGET, IN(MODE_FORGET), MODE_FORGET, 0, 0, NULL },
+	{ OPT_GROUP, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_INPLACE, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_JSON, IN(MODE_PUSH) | IN(MODE_STATUS), MODE_PUSH, 0, 0, NULL },
+	{ OPT_KEEP, IN(MODE_PUSH), MODE_PUSH, 1, 1000,
+	    "version trees kept on a DP, the current one included" },
+	{ OPT_ONLY, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_RECEIVE, IN(MODE_RECEIVE), MODE_RECEIVE, 0, 0, NULL },
+	{ OPT_REFRESH, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_REINIT, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_ROLLBACK, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_SERVE, IN(MODE_SERVE), MODE_SERVE, 0, 0, NULL },
+	{ OPT_SITE, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_SITE_GROUP, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_STATUS, IN(MODE_STATUS), MODE_STATUS, 0, 0, NULL },
+	{ OPT_TRUST, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_VERIFY, IN(MODE_PUSH), MODE_PUSH, 0, 0, NULL },
+	{ OPT_VERSION, IN(MODE_PUSH), MODE_PUSH, 1, UINT64_MAX,
+	    "versions are numbered from 1" },
+	{ OPT_WHERE, IN(MODE_WHERE), MODE_WHERE, 0, 0, NULL },
+	{ 0, 0, MODE_PUSH, 0, 0, NULL },
+};
 
 struct names {
 	const char **v;
@@ -210,32 +260,14 @@ help(void)
 	    stdout);
 }
 
-/*
- * Does mode take option opt?  A push takes every option but the other
- * modes'; --status, --where and --forget use the store only (--status
- * also --json); --serve takes nothing (its far side passes everything
- * in the protocol).
- */
-static bool
-mode_takes(enum mode mode, int opt)
+static const struct opt_def *
+opt_def(int opt)
 {
-	switch (mode) {
-	case MODE_PUSH:
-		return opt != OPT_SERVE && opt != OPT_STATUS &&
-		    opt != OPT_WHERE && opt != OPT_FORGET && opt != OPT_RECEIVE;
-	case MODE_RECEIVE:
-		return opt == OPT_RECEIVE;
-	case MODE_FORGET:
-		return opt == 's' || opt == OPT_FORGET;
-	case MODE_STATUS:
-		return opt == 's' || opt == OPT_STATUS || opt == OPT_JSON ||
-		    opt == OPT_CASCADE;
-	case MODE_WHERE:
-		return opt == 's' || opt == OPT_WHERE;
-	case MODE_SERVE:
-		return opt == OPT_SERVE;
-	}
-	return false;
+	const struct opt_def *d;
+
+	for (d = opt_defs; d->opt != 0 && d->opt != opt; d++)
+		;
+	return d;
 }
 
 /* How an option is spelt in messages: "-j", "--keep". */
@@ -254,18 +286,6 @@ opt_name(int opt, char *buf, size_t len)
 			return;
 		}
 	snprintf(buf, len, "?");
-}
-
-/* The mode option itself, for messages. */
-static int
-mode_opt(enum mode mode)
-{
-	return mode == MODE_RECEIVE ? OPT_RECEIVE :
-	    mode == MODE_SERVE	    ? OPT_SERVE :
-	    mode == MODE_STATUS	    ? OPT_STATUS :
-	    mode == MODE_WHERE	    ? OPT_WHERE :
-	    mode == MODE_FORGET	    ? OPT_FORGET :
-				      0;
 }
 
 static noreturn void
@@ -294,125 +314,6 @@ struct report {
 	const char *pkg;
 };
 
-/*
- * --json: the report of one target as one JSON line (pkgpush(1),
- * OUTPUT).  ok false: why is the message, retry the job's id or NULL.
- */
-static void
-report_json(const struct report *rp, const struct dp *dp,
-    const struct dp_push_result *r, bool ok, const char *why, const char *retry)
-{
-	bool dry_run = rp->o->push.dry_run;
-	struct json j;
-
-	json_init(&j);
-	json_object_begin(&j);
-	json_key_int(&j, "schema", 1);
-	json_key_string(&j, "target", dp->name);
-	json_key_string(&j, "package", rp->pkg);
-	if (r->held)
-		json_key_uint(&j, "from", r->old_version);
-	else
-		json_key_null(&j, "from");
-	json_key_uint(&j, "to", r->new_version);
-	json_key_bool(&j, "ok", ok);
-	json_key_uint(&j, "added", r->added);
-	json_key_uint(&j, "changed", r->changed);
-	json_key_uint(&j, "deleted", r->deleted);
-	/* As the text report: a dry run knows the contents only. */
-	json_key_uint(&j, "bytes_written",
-	    dry_run ? r->bytes : r->bytes + r->state_bytes);
-	if (dp->target.kind == DP_SSH)
-		json_key_uint(&j, "bytes_sent", r->bytes_sent);
-	else
-		json_key_null(&j, "bytes_sent");
-	/* Known of a local DP's push that ran: what its reflinks saved. */
-	if (dp->target.kind == DP_SSH || dry_run)
-		json_key_null(&j, "bytes_shared");
-	else
-		json_key_uint(&j, "bytes_shared", r->bytes_shared);
-	json_key_string(&j, "error", ok ? NULL : why);
-	json_key_string(&j, "retry", retry);
-	json_key_bool(&j, "dry_run", dry_run);
-	json_key_bool(&j, "up_to_date", r->up_to_date);
-	json_object_end(&j);
-	if (json_line_write(&j, stdout) == -1)
-		msg_liberr();
-	fflush(stdout);
-	json_free(&j);
-}
-
-/* A target's text report; false when its warning is not shown (a
- * switch back to a kept tree has none). */
-static bool
-report_text(const struct report *rp, const struct dp *dp,
-    const struct dp_push_result *r)
-{
-	bool dry_run = rp->o->push.dry_run;
-	char old[32], bytes[256], saved[64], shared[80];
-
-	if (r->held)
-		snprintf(old, sizeof(old), "%" PRIu64 "%s", r->old_version,
-		    r->old_partial ? " (partial)" : "");
-	else
-		snprintf(old, sizeof(old), "-");
-	if (r->up_to_date) {
-		printf("%s: %s %s: up to date%s\n", dp->name, rp->pkg, old,
-		    r->state_rebuilt ? " (its unreadable state manifest was "
-				       "rebuilt)" :
-				       "");
-		return true;
-	}
-	if (r->reused_tree) {
-		if (dry_run)
-			printf("%s: %s %s -> %" PRIu64 ": would switch back to "
-			       "the kept tree, 0 bytes to write\n",
-			    dp->name, rp->pkg, old, r->new_version);
-		else
-			printf("%s: %s %s -> %" PRIu64 ": switched back to the "
-			       "kept tree, %" PRIu64
-			       " bytes written (0 content, %" PRIu64
-			       " state)\n",
-			    dp->name, rp->pkg, old, r->new_version,
-			    r->state_bytes, r->state_bytes);
-		return false;
-	}
-	/* "N bytes written" is every byte written on the DP: contents,
-	 * and the state (record, manifest delta, base) in brackets.  A dry
-	 * run can only say the contents. */
-	saved[0] = '\0';
-	if (r->bytes_saved > 0)
-		snprintf(saved, sizeof(saved),
-		    ", %" PRIu64 " bytes not sent "
-		    "(chunks the DP had)",
-		    r->bytes_saved);
-	shared[0] = '\0';
-	if (r->bytes_shared > 0)
-		snprintf(shared, sizeof(shared),
-		    ", %" PRIu64 " bytes shared "
-		    "with the old copies (reflinks)",
-		    r->bytes_shared);
-	if (dry_run)
-		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes to write",
-		    r->bytes);
-	else
-		snprintf(bytes, sizeof(bytes),
-		    "%" PRIu64 " bytes written (%" PRIu64 " content, %" PRIu64
-		    " state)%s%s",
-		    r->bytes + r->state_bytes, r->bytes, r->state_bytes, saved,
-		    shared);
-	printf("%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
-	       " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %s%s%s\n",
-	    dp->name, rp->pkg, old, r->new_version, dry_run ? "would be " : "",
-	    r->added, r->changed, r->deleted, r->meta, bytes,
-	    !r->kept_layout ? "" :
-		r->inplace  ? " (kept its in-place layout)" :
-			      " (kept its atomic layout)",
-	    r->state_rebuilt ? " (its unreadable state manifest was rebuilt)" :
-			       "");
-	return true;
-}
-
 /* pushrun_hooks.done: one line on stdout, and the push's warning. */
 static void
 report_done(void *arg, const struct dp *dp, const struct dp_push_result *r)
@@ -420,10 +321,14 @@ report_done(void *arg, const struct dp *dp, const struct dp_push_result *r)
 	const struct report *rp = arg;
 	bool warn = true;
 
-	if (rp->o->json)
-		report_json(rp, dp, r, true, NULL, NULL);
-	else
-		warn = report_text(rp, dp, r);
+	if (rp->o->json) {
+		if (pushreport_dp_json(dp, rp->pkg, r, rp->o->push.dry_run,
+			NULL, NULL, stdout) == -1)
+			msg_liberr();
+		fflush(stdout);
+	} else
+		warn = pushreport_dp_line(dp, rp->pkg, r, rp->o->push.dry_run,
+		    stdout);
 	if (warn && r->warning[0] != '\0')
 		msg_warn("%s: %s", dp->name, r->warning);
 	fflush(stdout);
@@ -437,8 +342,12 @@ report_failed(void *arg, const struct dp *dp, const struct dp_push_result *r,
 {
 	const struct report *rp = arg;
 
-	if (rp->o->json)
-		report_json(rp, dp, r, false, why, retry);
+	if (!rp->o->json)
+		return;
+	if (pushreport_dp_json(dp, rp->pkg, r, rp->o->push.dry_run, why, retry,
+		stdout) == -1)
+		msg_liberr();
+	fflush(stdout);
 }
 
 static void
@@ -451,84 +360,21 @@ report_note(void *arg, const char *name, const char *text)
 		msg_warn("%s", text);
 }
 
-/* A child site's report: a line (pkgpush(1), The report), or --json. */
-static void
-site_report(const struct report *rp, const struct dp *site,
-    const struct site_push_result *r, const char *why, const char *retry)
-{
-	bool dry_run = rp->o->push.dry_run, ssh = site->target.kind == DP_SSH;
-	struct json j;
-	char from[24] = "-", base[48] = "whole";
-
-	if (rp->o->json) {
-		json_init(&j);
-		json_object_begin(&j);
-		json_key_int(&j, "schema", 1);
-		json_key_string(&j, "target", site->name);
-		json_key_string(&j, "package", rp->pkg);
-		if (r->from != 0)
-			json_key_uint(&j, "from", r->from);
-		else
-			json_key_null(&j, "from");
-		json_key_uint(&j, "to", r->to);
-		json_key_bool(&j, "ok", why == NULL);
-		json_key_null(&j, "added");
-		json_key_null(&j, "changed");
-		json_key_null(&j, "deleted");
-		json_key_uint(&j, "bytes_written", r->bytes);
-		json_key_null(&j, "bytes_sent");
-		json_key_null(&j, "bytes_shared");
-		json_key_string(&j, "error", why);
-		json_key_string(&j, "retry", retry);
-		json_key_bool(&j, "dry_run", dry_run);
-		json_key_bool(&j, "up_to_date", r->up_to_date);
-		json_key_string(&j, "file",
-		    r->up_to_date || ssh ? NULL : r->file);
-		if (r->base != 0)
-			json_key_uint(&j, "base", r->base);
-		else
-			json_key_null(&j, "base");
-		json_object_end(&j);
-		if (json_line_write(&j, stdout) == -1)
-			msg_liberr();
-		json_free(&j);
-		fflush(stdout);
-		return;
-	}
-	if (why != NULL)
-		return;
-	if (r->from != 0)
-		snprintf(from, sizeof(from), "%" PRIu64, r->from);
-	if (r->base != 0)
-		snprintf(base, sizeof(base), "a delta against %" PRIu64,
-		    r->base);
-	if (r->up_to_date)
-		printf("%s: %s %s: up to date\n", site->name, rp->pkg, from);
-	else if (ssh && dry_run)
-		printf("%s: %s %s -> %" PRIu64 ": would be imported into its "
-		       "store (%s)\n",
-		    site->name, rp->pkg, from, r->to, base);
-	else if (ssh)
-		printf("%s: %s %s -> %" PRIu64 ": imported into its store (%s; "
-		       "%" PRIu64 " of %" PRIu64 " contents sent)\n",
-		    site->name, rp->pkg, from, r->to, base, r->contents_sent,
-		    r->contents);
-	else if (dry_run)
-		printf("%s: %s %s -> %" PRIu64 ": would write %s (%s)\n",
-		    site->name, rp->pkg, from, r->to, r->file, base);
-	else
-		printf("%s: %s %s -> %" PRIu64 ": wrote %s (%s), %" PRIu64
-		       " bytes\n",
-		    site->name, rp->pkg, from, r->to, r->file, base, r->bytes);
-	fflush(stdout);
-}
-
 /* pushrun_hooks.site_done */
 static void
 report_site_done(void *arg, const struct dp *site,
     const struct site_push_result *r)
 {
-	site_report(arg, site, r, NULL, NULL);
+	const struct report *rp = arg;
+
+	if (rp->o->json) {
+		if (pushreport_site_json(site, rp->pkg, r, rp->o->push.dry_run,
+			NULL, NULL, stdout) == -1)
+			msg_liberr();
+	} else
+		pushreport_site_line(site, rp->pkg, r, rp->o->push.dry_run,
+		    stdout);
+	fflush(stdout);
 }
 
 /* pushrun_hooks.site_failed: the JSON line (the text is the notes). */
@@ -538,8 +384,12 @@ report_site_failed(void *arg, const struct dp *site,
 {
 	const struct report *rp = arg;
 
-	if (rp->o->json)
-		site_report(rp, site, r, why, retry);
+	if (!rp->o->json)
+		return;
+	if (pushreport_site_json(site, rp->pkg, r, rp->o->push.dry_run, why,
+		retry, stdout) == -1)
+		msg_liberr();
+	fflush(stdout);
 }
 
 /* A line of a child's cascade (sites.h), its target named SITE/DP. */
@@ -658,138 +508,6 @@ out:
 	return rc;
 }
 
-/*
- * One --status line: "NAME PKG VERSION STATE[: why] newest N" (VERSION
- * and N "-" when there is none; a partial row says "partial from M").
- */
-static void
-status_print(const struct status_row *r)
-{
-	char ver[24] = "-", newest[24] = "-", from[40] = "";
-
-	if (r->version != 0)
-		snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
-	if (r->newest != 0)
-		snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
-	if (r->state == STATUS_PARTIAL)
-		snprintf(from, sizeof(from), " from %" PRIu64, r->from);
-	/* A recorded error is shown on its line whatever it holds (one
-	 * written by an earlier release may hold a raw newline). */
-	printf("%s %s %s %s%s%s", r->target, r->package, ver,
-	    status_state_name(r->state), from, r->error != NULL ? ": " : "");
-	if (r->error != NULL)
-		msg_put_text(r->error, stdout);
-	printf(" newest %s\n", newest);
-}
-
-/* --status --json: one row as one JSON line (pkgpush(1), OUTPUT). */
-static void
-status_json(const struct status_row *r)
-{
-	struct json j;
-	/* The five states of pkgpush(1)'s --status --json: a DP whose
-	 * state cannot be read has failed (its error says why). */
-	const char *state =
-	    r->state == STATUS_DAMAGED ? "failed" : status_state_name(r->state);
-
-	json_init(&j);
-	json_object_begin(&j);
-	json_key_int(&j, "schema", 1);
-	json_key_string(&j, "target", r->target);
-	json_key_string(&j, "package",
-	    strcmp(r->package, "-") == 0 ? NULL : r->package);
-	if (r->version != 0)
-		json_key_uint(&j, "version", r->version);
-	else
-		json_key_null(&j, "version");
-	if (r->newest != 0)
-		json_key_uint(&j, "newest", r->newest);
-	else
-		json_key_null(&j, "newest");
-	json_key_string(&j, "state", state);
-	json_key_string(&j, "layout",
-	    r->layout == DP_LAYOUT_ATOMIC      ? "atomic" :
-		r->layout == DP_LAYOUT_INPLACE ? "inplace" :
-						 NULL);
-	if (r->state == STATUS_PARTIAL)
-		json_key_uint(&j, "from", r->from);
-	else
-		json_key_null(&j, "from");
-	json_key_string(&j, "error", r->error);
-	json_object_end(&j);
-	if (json_line_write(&j, stdout) == -1)
-		msg_liberr();
-	json_free(&j);
-}
-
-/* A row's state as the table shows it: "partial from N" when partial. */
-static const char *
-row_state(const struct status_row *r, char *buf, size_t len)
-{
-	if (r->state == STATUS_PARTIAL)
-		snprintf(buf, len, "partial from %" PRIu64, r->from);
-	else
-		snprintf(buf, len, "%s", status_state_name(r->state));
-	return buf;
-}
-
-/*
- * --status on a terminal: the same fields in aligned columns under a
- * header, and a closing line that counts the DPs by their worst row
- * ("12 DPs: 10 complete at newest, 1 behind, 1 unreachable").
- */
-static void
-status_table(const struct status_row *v, size_t n)
-{
-	char ver[24], newest[24], state[48];
-	size_t i, k, w[4] = { 2, 7, 7, 5 }, ndp, count[STATUS_KIND_N];
-	bool first;
-
-	for (i = 0; i < n; i++) {
-		row_state(&v[i], state, sizeof(state));
-		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
-		if (strlen(v[i].target) > w[0])
-			w[0] = strlen(v[i].target);
-		if (strlen(v[i].package) > w[1])
-			w[1] = strlen(v[i].package);
-		if (strlen(ver) > w[2])
-			w[2] = strlen(ver);
-		if (strlen(state) > w[3])
-			w[3] = strlen(state);
-	}
-	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], "DP", (int)w[1],
-	    "PACKAGE", (int)w[2], "VERSION", (int)w[3], "STATE", "NEWEST");
-	for (i = 0; i < n; i++) {
-		const struct status_row *r = &v[i];
-
-		snprintf(ver, sizeof(ver), "-");
-		snprintf(newest, sizeof(newest), "-");
-		if (r->version != 0)
-			snprintf(ver, sizeof(ver), "%" PRIu64, r->version);
-		if (r->newest != 0)
-			snprintf(newest, sizeof(newest), "%" PRIu64, r->newest);
-		printf("%-*s  %-*s  %-*s  %-*s  %-6s", (int)w[0], r->target,
-		    (int)w[1], r->package, (int)w[2], ver, (int)w[3],
-		    row_state(r, state, sizeof(state)), newest);
-		if (r->error != NULL) {
-			fputs("  ", stdout);
-			msg_put_text(r->error, stdout);
-		}
-		putchar('\n');
-	}
-	ndp = status_count_dps(v, n, count);
-	printf("%zu DP%s:", ndp, ndp == 1 ? "" : "s");
-	first = true;
-	for (k = 0; k < STATUS_KIND_N; k++) {
-		if (count[k] == 0 && k != STATUS_KIND_NEWEST)
-			continue;
-		printf("%s %zu %s", first ? "" : ",", count[k],
-		    status_kind_name((enum status_kind)k));
-		first = false;
-	}
-	putchar('\n');
-}
-
 /* --status --cascade: the children's lines, kept to follow ours. */
 struct kept_lines {
 	char **v;
@@ -850,12 +568,13 @@ status(const char *storeopt, const char *pkg, bool json, bool cascade)
 	rc = EXIT_DONE;
 	/* A person at a terminal gets a table; a script, the fields. */
 	if (!json && isatty(STDOUT_FILENO))
-		status_table(v, n);
+		statusfmt_table(v, n, stdout);
 	for (i = 0; i < n; i++) {
-		if (json)
-			status_json(&v[i]);
-		else if (!isatty(STDOUT_FILENO))
-			status_print(&v[i]);
+		if (json) {
+			if (statusfmt_json(&v[i], stdout) == -1)
+				msg_liberr();
+		} else if (!isatty(STDOUT_FILENO))
+			statusfmt_line(&v[i], stdout);
 		if (!status_row_ok(&v[i]))
 			rc = EXIT_PARTIAL;
 	}
@@ -955,18 +674,43 @@ serve(const char *path)
 	return r == 0 ? EXIT_DONE : EXIT_PARTIAL;
 }
 
+/* The list a repeatable option adds to, or NULL. */
+static struct names *
+names_of(struct opts *o, int ch)
+{
+	return ch == OPT_DP	 ? &o->dps :
+	    ch == OPT_GROUP	 ? &o->groups :
+	    ch == OPT_ONLY	 ? &o->only :
+	    ch == OPT_SITE	 ? &o->sites :
+	    ch == OPT_SITE_GROUP ? &o->site_groups :
+				   NULL;
+}
+
 /* One option into o; -1 after saying what is wrong with its value
  * (the usage follows). */
 static int
 set_opt(struct opts *o, int ch, const char *arg)
 {
-	uint64_t u;
+	const struct opt_def *d = opt_def(ch);
+	struct names *n = names_of(o, ch);
+	char name[32];
+	uint64_t u = 0;
 
+	if (d->opt == 0)
+		return -1;
+	if (d->what != NULL) {
+		opt_name(ch, name, sizeof(name));
+		if (msg_num_opt(name, arg, d->min, d->max, d->what, &u) == -1)
+			return -1;
+	}
+	if (d->picks != MODE_PUSH) {
+		o->mode = d->picks;
+		o->mode_arg = arg;
+	}
+	if (n != NULL && names_add(n, arg) == -1)
+		msg_die(EXIT_TROUBLE, "out of memory");
 	switch (ch) {
 	case 'j':
-		if (msg_num_opt("-j", arg, 1, 1024,
-			"how many DPs to push to at once", &u) == -1)
-			return -1;
 		o->push.jobs = (int)u;
 		break;
 	case 'n':
@@ -981,30 +725,14 @@ set_opt(struct opts *o, int ch, const char *arg)
 	case OPT_ALL_SITES:
 		o->push.ssel.all = true;
 		break;
-	case OPT_CASCADE:
-		o->push.cascade = true;
-		break;
-	case OPT_SITE:
-		if (names_add(&o->sites, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
-		break;
-	case OPT_SITE_GROUP:
-		if (names_add(&o->site_groups, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
-		break;
 	case OPT_BWLIMIT:
 		if (config_parse_rate(arg, &o->push.bwlimit) == -1) {
 			msg_warn("--bwlimit: %s", err_get());
 			return -1;
 		}
 		break;
-	case OPT_DP:
-		if (names_add(&o->dps, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
-		break;
-	case OPT_GROUP:
-		if (names_add(&o->groups, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
+	case OPT_CASCADE:
+		o->push.cascade = true;
 		break;
 	case OPT_INPLACE:
 		o->push.inplace = true;
@@ -1013,15 +741,7 @@ set_opt(struct opts *o, int ch, const char *arg)
 		o->json = true;
 		break;
 	case OPT_KEEP:
-		if (msg_num_opt("--keep", arg, 1, 1000,
-			"version trees kept on a DP, the current one included",
-			&u) == -1)
-			return -1;
 		o->push.keep = (unsigned)u;
-		break;
-	case OPT_ONLY:
-		if (names_add(&o->only, arg) == -1)
-			msg_die(EXIT_TROUBLE, "out of memory");
 		break;
 	case OPT_REFRESH:
 		o->push.sel.refresh = true;
@@ -1032,25 +752,6 @@ set_opt(struct opts *o, int ch, const char *arg)
 	case OPT_ROLLBACK:
 		o->push.rollback = true;
 		break;
-	case OPT_FORGET:
-		o->mode = MODE_FORGET;
-		o->mode_arg = arg;
-		break;
-	case OPT_SERVE:
-		o->mode = MODE_SERVE;
-		o->mode_arg = arg;
-		break;
-	case OPT_RECEIVE:
-		o->mode = MODE_RECEIVE;
-		o->mode_arg = arg;
-		break;
-	case OPT_STATUS:
-		o->mode = MODE_STATUS;
-		break;
-	case OPT_WHERE:
-		o->mode = MODE_WHERE;
-		o->mode_arg = arg;
-		break;
 	case OPT_TRUST:
 		o->push.trust = arg;
 		break;
@@ -1058,13 +759,8 @@ set_opt(struct opts *o, int ch, const char *arg)
 		o->push.verify = true;
 		break;
 	case OPT_VERSION:
-		if (msg_num_opt("--version", arg, 1, UINT64_MAX,
-			"versions are numbered from 1", &u) == -1)
-			return -1;
 		o->push.version = u;
 		break;
-	default:
-		return -1;
 	}
 	return 0;
 }
@@ -1084,13 +780,18 @@ opts_free(struct opts *o)
 static void
 check_mode(enum mode mode, int *given, size_t ngiven)
 {
+	const struct opt_def *own;
 	char n1[32], n2[32];
 	size_t i;
 
+	/* The mode's own option, to name it (a push has none, and takes
+	 * every option it is given). */
+	for (own = opt_defs; own->opt != 0 && own->picks != mode; own++)
+		;
 	for (i = 0; i < ngiven; i++)
-		if (!mode_takes(mode, given[i])) {
+		if ((opt_def(given[i])->modes & IN(mode)) == 0) {
 			opt_name(given[i], n1, sizeof(n1));
-			opt_name(mode_opt(mode), n2, sizeof(n2));
+			opt_name(own->opt, n2, sizeof(n2));
 			msg_warn("%s means nothing with %s", n1, n2);
 			free(given);
 			bad_usage();

@@ -53,14 +53,6 @@ enum mode {
 	MODE_SHOW
 };
 
-static const struct {
-	const char *name;
-	enum mode mode;
-} modes[] = { { "add", MODE_ADD }, { "export", MODE_EXPORT },
-	{ "fsck", MODE_FSCK }, { "gc", MODE_GC }, { "import", MODE_IMPORT },
-	{ "keygen", MODE_KEYGEN }, { "list", MODE_LIST }, { "rm", MODE_RM },
-	{ "show", MODE_SHOW } };
-
 enum {
 	OPT_BASE = 256,
 	OPT_FORCE,
@@ -102,6 +94,57 @@ struct opts {
 	bool force;
 	bool json;
 	bool incoming; /* import, list: STORE/incoming/ */
+};
+
+/* The subcommands, sorted, and how many operands each takes (--incoming
+ * names the inbox: none then). */
+static const struct mode_def {
+	const char *name;
+	enum mode mode;
+	int min, max;
+} modes[] = {
+	{ "add", MODE_ADD, 2, 2 },
+	{ "export", MODE_EXPORT, 2, 2 },
+	{ "fsck", MODE_FSCK, 0, 0 },
+	{ "gc", MODE_GC, 0, 0 },
+	{ "import", MODE_IMPORT, 1, 1 },
+	{ "keygen", MODE_KEYGEN, 0, 0 },
+	{ "list", MODE_LIST, 0, 1 },
+	{ "rm", MODE_RM, 1, 2 },
+	{ "show", MODE_SHOW, 1, 2 },
+	{ NULL, MODE_NONE, 0, 0 },
+};
+
+#define IN(m) (1u << (m))
+
+/*
+ * The subcommands that take each option (-h and -s: all of them, as
+ * with every tool; keygen writes no store, so has no use for -s), and
+ * a number option's spelling, bounds and meaning for msg_num_opt().
+ */
+static const struct opt_def {
+	int opt;
+	unsigned modes;
+	const char *num;
+	uint64_t min, max;
+	const char *what;
+} opt_defs[] = {
+	{ 'o', IN(MODE_EXPORT) | IN(MODE_KEYGEN), NULL, 0, 0, NULL },
+	{ OPT_BASE, IN(MODE_EXPORT), "--base", 1, UINT64_MAX,
+	    "a version number" },
+	{ OPT_FORCE, IN(MODE_RM), NULL, 0, 0, NULL },
+	{ OPT_INCOMING, IN(MODE_IMPORT) | IN(MODE_LIST), NULL, 0, 0, NULL },
+	{ OPT_JSON, IN(MODE_LIST), NULL, 0, 0, NULL },
+	{ OPT_KEEP, IN(MODE_GC), "--keep", 0, 1000000,
+	    "how many of the newest versions to keep" },
+	{ OPT_MANIFEST, IN(MODE_ADD), NULL, 0, 0, NULL },
+	{ OPT_SIGN, IN(MODE_ADD), NULL, 0, 0, NULL },
+	{ OPT_TRUST, IN(MODE_IMPORT), NULL, 0, 0, NULL },
+	{ OPT_VERSION, IN(MODE_ADD), "--version", 1, UINT64_MAX,
+	    "versions are numbered from 1" },
+	{ OPT_WAIT, IN(MODE_ADD) | IN(MODE_IMPORT) | IN(MODE_GC) | IN(MODE_RM),
+	    "--wait", 0, UINT64_MAX, "seconds to wait for the lock" },
+	{ 0, 0, NULL, 0, 0, NULL },
 };
 
 static void
@@ -490,24 +533,6 @@ out:
 
 /* ---- the inbox ---- */
 
-/* An age for a person: "42s", "17m", "3h05m", "2d04h". */
-static void
-age_text(int64_t secs, char *buf, size_t len)
-{
-	if (secs < 0)
-		secs = 0;
-	if (secs < 60)
-		snprintf(buf, len, "%" PRId64 "s", secs);
-	else if (secs < 3600)
-		snprintf(buf, len, "%" PRId64 "m", secs / 60);
-	else if (secs < 86400)
-		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", secs / 3600,
-		    secs / 60 % 60);
-	else
-		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", secs / 86400,
-		    secs / 3600 % 24);
-}
-
 /* What import --incoming did with one file: the versions in on stdout
  * ("PKG V", as import prints them; pkgdist-cron pushes them), the rest
  * on stderr. */
@@ -588,7 +613,7 @@ do_list_incoming(const struct opts *o)
 	}
 	for (i = 0; i < n; i++) {
 		path_show(v[i].name, name, sizeof(name));
-		age_text(now - v[i].mtime, age, sizeof(age));
+		timefmt_age(now - v[i].mtime, age, sizeof(age));
 		snprintf(ver, sizeof(ver), "%" PRIu64, v[i].version);
 		if (v[i].state == INBOX_BAD) {
 			msg_warn("%s: will move to incoming/bad/: %s", name,
@@ -708,59 +733,33 @@ do_keygen(const struct opts *o)
 	return EXIT_DONE;
 }
 
-/* The mode's operands checked (bad usage exits 2), then the mode. */
+/* The mode, its operands checked. */
 static int
 run(enum mode mode, const struct opts *o, char **args, int nargs)
 {
+	const char *second = nargs == 2 ? args[1] : NULL;
+
 	switch (mode) {
 	case MODE_ADD:
-		if (nargs != 2)
-			bad_usage();
 		return do_add(o, args[0], args[1]);
 	case MODE_EXPORT:
-		if (nargs != 2 || o->output == NULL)
-			bad_usage();
 		return do_export(o, args[0], args[1]);
 	case MODE_FSCK:
-		if (nargs != 0)
-			bad_usage();
 		return do_fsck(o);
 	case MODE_GC:
-		if (nargs != 0)
-			bad_usage();
 		return do_gc(o);
 	case MODE_IMPORT:
-		if (o->incoming) {
-			if (nargs != 0)
-				bad_usage();
-			return do_import_incoming(o);
-		}
-		if (nargs != 1)
-			bad_usage();
-		return do_import(o, args[0]);
+		return o->incoming ? do_import_incoming(o) :
+				     do_import(o, args[0]);
 	case MODE_KEYGEN:
-		/* -s is accepted with every subcommand, as by every tool:
-		 * keygen writes no store, so it has no use for one. */
-		if (nargs != 0 || o->output == NULL)
-			bad_usage();
 		return do_keygen(o);
 	case MODE_LIST:
-		if (o->incoming) {
-			if (nargs != 0 || o->json)
-				bad_usage();
-			return do_list_incoming(o);
-		}
-		if (nargs > 1)
-			bad_usage();
-		return do_list(o, nargs == 1 ? args[0] : NULL);
+		return o->incoming ? do_list_incoming(o) :
+				     do_list(o, nargs == 1 ? args[0] : NULL);
 	case MODE_RM:
-		if (nargs < 1 || nargs > 2)
-			bad_usage();
-		return do_rm(o, args[0], nargs == 2 ? args[1] : NULL);
+		return do_rm(o, args[0], second);
 	case MODE_SHOW:
-		if (nargs < 1 || nargs > 2)
-			bad_usage();
-		return do_show(o, args[0], nargs == 2 ? args[1] : NULL);
+		return do_show(o, args[0], second);
 	default:
 		bad_usage();
 	}
@@ -768,15 +767,69 @@ run(enum mode mode, const struct opts *o, char **args, int nargs)
 
 /* ---- main ---- */
 
+/* Option ch of mode into o; -1 when the mode does not take it or its
+ * value is wrong (said; the usage follows). */
+static int
+set_opt(struct opts *o, enum mode mode, int ch, const char *arg)
+{
+	const struct opt_def *d;
+	uint64_t u = 0;
+
+	if (ch == 's') {
+		o->store = arg;
+		return 0;
+	}
+	for (d = opt_defs; d->opt != 0 && d->opt != ch; d++)
+		;
+	if (d->opt == 0 || (d->modes & IN(mode)) == 0 ||
+	    (d->num != NULL &&
+		msg_num_opt(d->num, arg, d->min, d->max, d->what, &u) == -1))
+		return -1;
+	switch (ch) {
+	case 'o':
+		o->output = arg;
+		break;
+	case OPT_BASE:
+		o->base = u;
+		break;
+	case OPT_FORCE:
+		o->force = true;
+		break;
+	case OPT_INCOMING:
+		o->incoming = true;
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case OPT_KEEP:
+		o->keep = (unsigned)u;
+		break;
+	case OPT_MANIFEST:
+		o->manifest = arg;
+		break;
+	case OPT_SIGN:
+		o->sign = arg;
+		break;
+	case OPT_TRUST:
+		o->trust = arg;
+		break;
+	case OPT_VERSION:
+		o->version = u;
+		break;
+	case OPT_WAIT:
+		o->wait = (double)u;
+		break;
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct opts o;
+	const struct mode_def *m = NULL;
 	enum mode mode = MODE_NONE;
-	uint64_t u;
-	size_t i;
-	int ch, rc, nargs;
-	char **args;
+	int ch, rc, pass, min, max;
 
 	msg_init(argv[0]);
 	/* getopt names argv[0] in its messages: the tool, not a path. */
@@ -787,116 +840,47 @@ main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	o.wait = STORE_WAIT_DEFAULT;
 	o.keep = GC_KEEP_DEFAULT;
-
-	/* Options before the subcommand. */
-	while ((ch = getopt_long(argc, argv, "+hs:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			help();
-			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
-							  EXIT_DONE;
-		case 's':
-			o.store = optarg;
+	/* Options before the subcommand, then the subcommand's own and its
+	 * operands, in any order. */
+	for (pass = 0; pass < 2; pass++) {
+		while (
+		    (ch = getopt_long(argc, argv,
+			 pass == 0 ? "+hs:" : "ho:s:", longopts, NULL)) != -1) {
+			if (ch == 'h') {
+				help();
+				return msg_close_stdout() == -1 ? EXIT_TROUBLE :
+								  EXIT_DONE;
+			}
+			if (set_opt(&o, mode, ch, optarg) == -1)
+				bad_usage();
+		}
+		if (pass == 1)
 			break;
-		default:
+		if (optind >= argc)
+			bad_usage();
+		for (m = modes; m->name != NULL; m++)
+			if (strcmp(argv[optind], m->name) == 0)
+				break;
+		if (m->name == NULL) {
+			msg_warn("'%s': unknown subcommand", argv[optind]);
 			bad_usage();
 		}
+		mode = m->mode;
+		/* The tool, not the subcommand, in getopt's messages. */
+		argc -= optind;
+		argv += optind;
+		argv[0] = (char *)(uintptr_t)msg_progname();
+		optind = 0;
 	}
-	if (optind >= argc)
+	argc -= optind;
+	argv += optind;
+	min = o.incoming ? 0 : m->min;
+	max = o.incoming ? 0 : m->max;
+	/* export and keygen write -o's file, which has no default. */
+	if (argc < min || argc > max || (o.incoming && o.json) ||
+	    ((mode == MODE_EXPORT || mode == MODE_KEYGEN) && o.output == NULL))
 		bad_usage();
-	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		if (strcmp(argv[optind], modes[i].name) == 0)
-			mode = modes[i].mode;
-	if (mode == MODE_NONE) {
-		msg_warn("'%s': unknown subcommand", argv[optind]);
-		bad_usage();
-	}
-	/* The subcommand's options (and operands, in any order). */
-	args = argv + optind;
-	args[0] = argv[0]; /* the tool, not the subcommand, in messages */
-	nargs = argc - optind;
-	optind = 0;
-	while ((ch = getopt_long(nargs, args, "ho:s:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			help();
-			return msg_close_stdout() == -1 ? EXIT_TROUBLE :
-							  EXIT_DONE;
-		case 'o':
-			if (mode != MODE_EXPORT && mode != MODE_KEYGEN)
-				bad_usage();
-			o.output = optarg;
-			break;
-		case 's':
-			o.store = optarg;
-			break;
-		case OPT_FORCE:
-			if (mode != MODE_RM)
-				bad_usage();
-			o.force = true;
-			break;
-		case OPT_BASE:
-			if (mode != MODE_EXPORT ||
-			    msg_num_opt("--base", optarg, 1, UINT64_MAX,
-				"a version number", &o.base) == -1)
-				bad_usage();
-			break;
-		case OPT_INCOMING:
-			if (mode != MODE_IMPORT && mode != MODE_LIST)
-				bad_usage();
-			o.incoming = true;
-			break;
-		case OPT_JSON:
-			if (mode != MODE_LIST)
-				bad_usage();
-			o.json = true;
-			break;
-		case OPT_KEEP:
-			if (mode != MODE_GC ||
-			    msg_num_opt("--keep", optarg, 0, 1000000,
-				"how many of the newest versions to keep",
-				&u) == -1)
-				bad_usage();
-			o.keep = (unsigned)u;
-			break;
-		case OPT_MANIFEST:
-			if (mode != MODE_ADD)
-				bad_usage();
-			o.manifest = optarg;
-			break;
-		case OPT_SIGN:
-			if (mode != MODE_ADD)
-				bad_usage();
-			o.sign = optarg;
-			break;
-		case OPT_TRUST:
-			if (mode != MODE_IMPORT)
-				bad_usage();
-			o.trust = optarg;
-			break;
-		case OPT_VERSION:
-			if (mode != MODE_ADD ||
-			    msg_num_opt("--version", optarg, 1, UINT64_MAX,
-				"versions are numbered from 1",
-				&o.version) == -1)
-				bad_usage();
-			break;
-		case OPT_WAIT:
-			if ((mode != MODE_ADD && mode != MODE_IMPORT &&
-				mode != MODE_GC && mode != MODE_RM) ||
-			    msg_num_opt("--wait", optarg, 0, UINT64_MAX,
-				"seconds to wait for the lock", &u) == -1)
-				bad_usage();
-			o.wait = (double)u;
-			break;
-		default:
-			bad_usage();
-		}
-	}
-	args += optind;
-	nargs -= optind;
-
-	rc = run(mode, &o, args, nargs);
+	rc = run(mode, &o, argv, argc);
 	if (msg_close_stdout() == -1 && rc == EXIT_DONE)
 		rc = EXIT_TROUBLE;
 	return rc;

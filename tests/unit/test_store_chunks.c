@@ -19,6 +19,7 @@
 #include "stage.h"
 #include "store.h"
 #include "tap.h"
+#include "testdata.h"
 
 #define BIG ((size_t)3 << 20)
 
@@ -27,22 +28,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static unsigned char
 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned char)(rng >> 32);
-}
-
-static int
-write_file(const char *path, const unsigned char *p, size_t n)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (f == NULL)
-		return -1;
-	ok = fwrite(p, 1, n, f) == n;
-	return fclose(f) == 0 && ok ? 0 : -1;
+	return td_byte(&rng);
 }
 
 static int
@@ -129,10 +115,10 @@ main(void)
 	for (i = 0; i < BIG; i++)
 		data[i] = rnd();
 	snprintf(path, sizeof(path), "%s/big", src);
-	if (write_file(path, data, BIG) == -1)
+	if (td_write_file(path, data, BIG) == -1)
 		return 1;
 	snprintf(path, sizeof(path), "%s/small", src);
-	if (write_file(path, data, 5000) == -1)
+	if (td_write_file(path, data, 5000) == -1)
 		return 1;
 
 	chunk_params_default(&p);

@@ -64,5 +64,19 @@ main(void)
 			u[0] == '\0',
 		    "timefmt_utc refuses a time beyond 9999");
 	}
+	{
+		char a[32];
+
+		timefmt_age(-5, a, sizeof(a));
+		tap_ok(is(a, "0s"), "a negative age is 0s");
+		timefmt_age(59, a, sizeof(a));
+		tap_ok(is(a, "59s"), "below a minute: seconds");
+		timefmt_age(17 * 60 + 59, a, sizeof(a));
+		tap_ok(is(a, "17m"), "below an hour: minutes, rounded down");
+		timefmt_age(3 * 3600 + 5 * 60 + 9, a, sizeof(a));
+		tap_ok(is(a, "3h05m"), "below a day: hours and minutes");
+		timefmt_age(2 * 86400 + 4 * 3600 + 59 * 60, a, sizeof(a));
+		tap_ok(is(a, "2d04h"), "a day or more: days and hours");
+	}
 	return tap_done();
 }
