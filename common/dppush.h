@@ -119,9 +119,6 @@ struct dp_push_result {
 	uint64_t added, changed, deleted, meta; /* entries */
 	uint64_t linked;      /* atomic: files hard-linked, unchanged */
 	uint64_t bytes;	      /* bytes of content written */
-	uint64_t bytes_shared; /* local: bytes of changed files not
-				* written but shared with the DP's old
-				* copies (reflinks) */
 	uint64_t state_bytes; /* bytes of state written on the DP (the
 			       * state record, manifest deltas, bases) */
 	bool from_spare;      /* atomic: the new tree was made from the
@@ -143,6 +140,10 @@ struct dp_push_result {
 	uint64_t bytes_saved; /* remote: stored bytes of changed large
 			       * files not sent, the DP's old copies
 			       * holding them (recipes) */
+
+	/* Local: bytes of changed files not written but shared with the
+	 * DP's old copies (reflinks); bytes does not count them. */
+	uint64_t bytes_shared;
 };
 
 /*

@@ -541,8 +541,8 @@ out:
 }
 
 int
-io_clone_range(int src, uint64_t srcoff, int out, uint64_t dstoff,
-    uint64_t len, const char *what)
+io_clone_range(int src, uint64_t srcoff, int out, uint64_t dstoff, uint64_t len,
+    const char *what)
 {
 #ifdef FICLONERANGE
 	struct file_clone_range fcr;

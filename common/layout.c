@@ -404,8 +404,11 @@ retime_file(struct layout_push *a, size_t i, int opfd, const char *obase,
 		return err_sys("cannot clone '%s'", what);
 	}
 #endif
-	if (io_link(opfd, obase, pfd, base) == -1)
-		return io_cannot_share(err_errno()) ? 0 : err_prefix("%s: ", what);
+	if (io_link(opfd, obase, pfd, base) == -1) {
+		if (io_cannot_share(err_errno()))
+			return 0;
+		return err_prefix("%s: ", what);
+	}
 	if (a->retimed == NULL &&
 	    (a->retimed = calloc(a->newm->n, sizeof(*a->retimed))) == NULL)
 		return err_nomem();

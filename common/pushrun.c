@@ -174,8 +174,8 @@ store_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
  * (reflink.h). */
 static int
 store_source_write_shared(struct run *run, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int oldfd, const struct entry *old, int fd,
-    const char *what, uint64_t *written)
+    uint64_t size, int oldfd, const struct entry *old, int fd, const char *what,
+    uint64_t *written)
 {
 	bool fault = false;
 
@@ -227,8 +227,8 @@ job_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
  * from the store for this DP alone. */
 static int
 job_source_write_shared(void *ctx, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int oldfd, const struct entry *old, int fd,
-    const char *what, uint64_t *written)
+    uint64_t size, int oldfd, const struct entry *old, int fd, const char *what,
+    uint64_t *written)
 {
 	struct job *job = ctx;
 

@@ -195,9 +195,9 @@ share(struct store *s, const unsigned char d[DIGEST_LEN], uint64_t size,
 }
 
 int
-reflink_copy(struct store *s, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int oldfd, const struct entry *old, int fd,
-    const char *what, uint64_t *written, bool *store_fault)
+reflink_copy(struct store *s, const unsigned char d[DIGEST_LEN], uint64_t size,
+    int oldfd, const struct entry *old, int fd, const char *what,
+    uint64_t *written, bool *store_fault)
 {
 	struct recipe r = { 0 };
 	struct spans sp = { 0 };

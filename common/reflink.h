@@ -48,7 +48,7 @@ struct store;
  * partial.
  */
 int reflink_copy(struct store *s, const unsigned char d[DIGEST_LEN],
-    uint64_t size, int oldfd, const struct entry *old, int fd,
-    const char *what, uint64_t *written, bool *store_fault);
+    uint64_t size, int oldfd, const struct entry *old, int fd, const char *what,
+    uint64_t *written, bool *store_fault);
 
 #endif

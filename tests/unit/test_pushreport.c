@@ -138,7 +138,8 @@ dp_json(struct dp *dp)
 	    "{\"schema\":1,\"target\":\"dp1\",\"package\":\"office\","
 	    "\"from\":null,\"to\":3,\"ok\":true,\"added\":5,\"changed\":0,"
 	    "\"deleted\":0,\"bytes_written\":110,\"bytes_sent\":null,"
-	    "\"bytes_shared\":9,\"error\":null,\"retry\":null,\"dry_run\":false,"
+	    "\"bytes_shared\":9,\"error\":null,\"retry\":null,\"dry_run\":"
+	    "false,"
 	    "\"up_to_date\":false}\n",
 	    "a local DP done: from null, no bytes sent, the bytes shared");
 	r.held = true;
@@ -150,7 +151,8 @@ dp_json(struct dp *dp)
 	    "{\"schema\":1,\"target\":\"dp1\",\"package\":\"office\","
 	    "\"from\":2,\"to\":3,\"ok\":false,\"added\":5,\"changed\":0,"
 	    "\"deleted\":0,\"bytes_written\":100,\"bytes_sent\":77,"
-	    "\"bytes_shared\":null,\"error\":\"no space\",\"retry\":\"job-1\",\"dry_run\":true,"
+	    "\"bytes_shared\":null,\"error\":\"no "
+	    "space\",\"retry\":\"job-1\",\"dry_run\":true,"
 	    "\"up_to_date\":false}\n",
 	    "an ssh DP failed, dry run: the error, the retry, the contents");
 	dp->target.kind = DP_LOCAL;
@@ -184,7 +186,8 @@ site_reports(struct dp *site)
 	    "{\"schema\":1,\"target\":\"east\",\"package\":\"office\","
 	    "\"from\":3,\"to\":4,\"ok\":true,\"added\":null,\"changed\":null,"
 	    "\"deleted\":null,\"bytes_written\":2048,\"bytes_sent\":null,"
-	    "\"bytes_shared\":null,\"error\":null,\"retry\":null,\"dry_run\":false,"
+	    "\"bytes_shared\":null,\"error\":null,\"retry\":null,\"dry_run\":"
+	    "false,"
 	    "\"up_to_date\":false,\"file\":\"office-4.pkg\",\"base\":3}\n",
 	    "a site's JSON: the file and its base");
 	site->target.kind = DP_SSH;
@@ -208,7 +211,8 @@ site_reports(struct dp *site)
 	    "{\"schema\":1,\"target\":\"east\",\"package\":\"office\","
 	    "\"from\":3,\"to\":4,\"ok\":false,\"added\":null,\"changed\":null,"
 	    "\"deleted\":null,\"bytes_written\":2048,\"bytes_sent\":null,"
-	    "\"bytes_shared\":null,\"error\":\"refused\",\"retry\":null,\"dry_run\":false,"
+	    "\"bytes_shared\":null,\"error\":\"refused\",\"retry\":null,\"dry_"
+	    "run\":false,"
 	    "\"up_to_date\":false,\"file\":null,\"base\":3}\n",
 	    "an ssh site failed: no file");
 	r.up_to_date = true;
