@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "manifest.h"
 #include "mdelta.h"
 #include "progress.h"
+#include "workq.h"
 
 #define COPYBUF (256 * 1024)
 
@@ -216,134 +216,115 @@ out:
 }
 
 /* The files of a tree build that need bytes written, shared by the
- * writer threads. */
+ * writer threads (workq items: idx[k] for item k). */
 struct writers {
 	struct layout_push *a;
 	const unsigned char *act;
 	const size_t *idx; /* entries of a->newm, in order */
-	size_t n, next;
 	int newfd, oldfd;
 	const char *where;
-	pthread_mutex_t mu;
-	bool stop;
-	struct err_saved err; /* the first failure */
+	uint64_t bytes, shared; /* the writers' totals, folded by
+				 * writer_end */
+};
+
+/* One writer thread's own: the walks that keep its parent directories
+ * open, its message buffer, the bytes it wrote and shared. */
+struct writer {
+	struct dp_walk wn, wo;
+	char *what;
+	size_t wl;
 	uint64_t bytes, shared;
 };
 
-static void *
-writer(void *arg)
+static int
+writer_begin(void *ctx, void **local)
 {
-	struct writers *w = arg;
-	const struct manifest *nm = w->a->newm;
-	struct dp_walk wn, wo;
-	struct layout_old old;
-	uint64_t bytes = 0, shared = 0;
+	const struct writers *w = ctx;
+	struct writer *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return err_nomem();
+	t->wl = strlen(w->where) + PATH_SHOW_LEN + 2;
+	if ((t->what = malloc(t->wl)) == NULL) {
+		free(t);
+		return err_nomem();
+	}
+	dp_walk_init(&t->wn, w->newfd);
+	dp_walk_init(&t->wo, w->oldfd);
+	*local = t;
+	return 0;
+}
+
+static int
+writer_item(void *ctx, void *local, size_t k)
+{
+	const struct writers *w = ctx;
+	struct writer *t = local;
+	size_t i = w->idx[k];
+	const struct entry *e = &w->a->newm->v[i];
+	struct layout_old old = { NULL, -1, NULL };
 	const char *base;
-	char *what = NULL;
-	size_t i, wl = strlen(w->where) + PATH_SHOW_LEN + 2;
 	int pfd;
+	/* Read once: the old tree's parent is looked up only for a copy
+	 * from it or an old copy to share blocks with, and make_file must
+	 * see the same action. */
+	enum action act = w->act[i];
 
-	dp_walk_init(&wn, w->newfd);
-	dp_walk_init(&wo, w->oldfd);
-	if ((what = malloc(wl)) == NULL) {
-		err_nomem();
-		goto fail;
-	}
-	for (;;) {
-		const struct entry *e;
-		enum action act;
+	dp_what(w->where, e->path, t->what, t->wl);
+	if (dp_walk_parent(&t->wn, e->path, &pfd, &base) == -1 ||
+	    (act == ACT_COPYOLD &&
+		dp_walk_parent(&t->wo, e->path, &old.dir, &old.name) == -1))
+		return err_prefix("%s: ", w->where);
+	/* An old copy whose directory is gone: none to share. */
+	if (act == ACT_SOURCE && w->oldfd != -1 &&
+	    (old.e = layout_share_base(w->a, e)) != NULL &&
+	    dp_walk_parent(&t->wo, e->path, &old.dir, &old.name) == -1)
+		old.e = NULL;
+	if (make_file(w->a, pfd, base, e, act,
+		act == ACT_COPYOLD || old.e != NULL ? &old : NULL, t->what,
+		&t->bytes, &t->shared) == -1)
+		return -1;
+	if (w->a->o->progress)
+		progress_add(w->a->o->progress, 1, e->size);
+	return 0;
+}
 
-		pthread_mutex_lock(&w->mu);
-		if (w->stop || w->next >= w->n) {
-			pthread_mutex_unlock(&w->mu);
-			break;
-		}
-		i = w->idx[w->next++];
-		pthread_mutex_unlock(&w->mu);
-		e = &nm->v[i];
-		/* Read once: the old tree's parent is looked up only for a
-		 * copy from it or an old copy to share blocks with, and
-		 * make_file must see the same action. */
-		act = w->act[i];
-		dp_what(w->where, e->path, what, wl);
-		old.e = act == ACT_SOURCE && w->oldfd != -1 ?
-		    layout_share_base(w->a, e) :
-		    NULL;
-		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1 ||
-		    (act == ACT_COPYOLD &&
-			dp_walk_parent(&wo, e->path, &old.dir, &old.name) ==
-			    -1)) {
-			err_prefix("%s: ", w->where);
-			goto fail;
-		}
-		/* An old copy whose directory is gone: none to share. */
-		if (old.e != NULL &&
-		    dp_walk_parent(&wo, e->path, &old.dir, &old.name) == -1)
-			old.e = NULL;
-		if (make_file(w->a, pfd, base, e, act,
-			act == ACT_COPYOLD || old.e != NULL ? &old : NULL, what,
-			&bytes, &shared) == -1)
-			goto fail;
-		if (w->a->o->progress)
-			progress_add(w->a->o->progress, 1, e->size);
-	}
-	goto out;
-fail:
-	pthread_mutex_lock(&w->mu);
-	if (w->err.msg == NULL)
-		err_save(&w->err);
-	w->stop = true;
-	pthread_mutex_unlock(&w->mu);
-out:
-	pthread_mutex_lock(&w->mu);
-	w->bytes += bytes;
-	w->shared += shared;
-	pthread_mutex_unlock(&w->mu);
-	free(what);
-	dp_walk_free(&wn);
-	dp_walk_free(&wo);
-	return NULL;
+/* In the calling thread, after every writer stopped (workq.h). */
+static void
+writer_end(void *ctx, void *local)
+{
+	struct writers *w = ctx;
+	struct writer *t = local;
+
+	w->bytes += t->bytes;
+	w->shared += t->shared;
+	free(t->what);
+	dp_walk_free(&t->wn);
+	dp_walk_free(&t->wo);
+	free(t);
 }
 
 /* Write the files idx[0..n) with o->write_threads threads (this one
- * included). */
+ * included); the first failure stops the rest. */
 static int
 write_files(struct layout_push *a, const unsigned char *act, const size_t *idx,
     size_t n, int newfd, int oldfd, const char *where)
 {
-	struct writers w;
-	pthread_t th[LAYOUT_WRITERS_MAX] = { 0 }; /* cppcheck: set before use */
-	int nt = a->o->write_threads, k, started = 0;
+	static const struct workq_ops ops = { writer_begin, writer_item,
+		writer_end };
+	struct writers w = { a, act, idx, newfd, oldfd, where, 0, 0 };
+	int nt = a->o->write_threads, rc;
 
-	memset(&w, 0, sizeof(w));
-	w.a = a;
-	w.act = act;
-	w.idx = idx;
-	w.n = n;
-	w.newfd = newfd;
-	w.oldfd = oldfd;
-	w.where = where;
-	pthread_mutex_init(&w.mu, NULL);
 	if (nt > LAYOUT_WRITERS_MAX)
 		nt = LAYOUT_WRITERS_MAX;
 	if ((size_t)nt > n / 4)
 		nt = (int)(n / 4); /* threads only pay on many files */
-	for (k = 1; k < nt; k++) {
-		if (pthread_create(&th[started], NULL, writer, &w) != 0)
-			break;
-		started++;
-	}
-	writer(&w);
-	for (k = 0; k < started; k++)
-		pthread_join(th[k], NULL);
-	pthread_mutex_destroy(&w.mu);
+	rc = workq_run_ops(n, nt, &ops, &w);
 	a->r->bytes += w.bytes;
 	a->r->bytes_shared += w.shared;
-	if (w.stop) {
-		a->r->failed_errno = w.err.errnum;
-		return err_restore(&w.err);
-	}
-	return 0;
+	if (rc == -1)
+		a->r->failed_errno = err_errno();
+	return rc;
 }
 
 bool

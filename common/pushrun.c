@@ -25,6 +25,7 @@
 #include "retryjob.h"
 #include "scan.h"
 #include "store.h"
+#include "workq.h"
 
 /* A bandwidth cap: the rate of a ratelimit.h limiter, from the bwlimit
  * lines of STORE/config (asked at every transfer, so windows switch
@@ -58,7 +59,7 @@ struct run {
 	const char *pkg;
 	const struct manifest *m;
 	struct job *jobs;
-	size_t njobs, next;
+	size_t njobs;
 	pthread_mutex_t mu;
 	struct progress *progress;
 	int nthreads;
@@ -517,21 +518,15 @@ out:
 	return rc;
 }
 
-static void *
-worker(void *arg)
+/* A workq item: the push to job i.  A DP that fails fails alone: its
+ * result is kept, and the others go on. */
+static int
+push_item(void *ctx, size_t i)
 {
-	struct run *run = arg;
-	size_t i;
+	struct run *run = ctx;
 
-	for (;;) {
-		pthread_mutex_lock(&run->mu);
-		i = run->next++;
-		pthread_mutex_unlock(&run->mu);
-		if (i >= run->njobs)
-			break;
-		run->jobs[i].result = push_one(run, &run->jobs[i]);
-	}
-	return NULL;
+	run->jobs[i].result = push_one(run, &run->jobs[i]);
+	return 0;
 }
 
 /* ---- before the first DP ---- */
@@ -751,30 +746,6 @@ fanout_start(struct run *run)
 	return 0;
 }
 
-/* The workers: nthreads of them (fewer will do when some cannot be
- * started; none: this thread pushes). */
-static int
-run_workers(struct run *run)
-{
-	pthread_t *th;
-	size_t i, n = (size_t)run->nthreads;
-
-	/* No DP (sites only) is no thread, and calloc(0) may be NULL. */
-	if ((th = calloc(n > 0 ? n : 1, sizeof(*th))) == NULL)
-		return err_nomem();
-	for (i = 0; i < n; i++)
-		if (pthread_create(&th[i], NULL, worker, run) != 0) {
-			n = i;
-			break;
-		}
-	if (n == 0)
-		worker(run);
-	for (i = 0; i < n; i++)
-		pthread_join(th[i], NULL);
-	free(th);
-	return 0;
-}
-
 /* One site that failed: noted, and its retry job queued unless waiting
  * cannot help. */
 static void
@@ -895,6 +866,8 @@ pushrun(struct store *s, const struct dplist *l, const char *pkg,
 	    pick_version(s, pkg, &version) == -1 || pick_targets(&run, l) == -1)
 		goto out;
 	run.nthreads = o->jobs > 0 ? o->jobs : PUSHRUN_JOBS;
+	if (run.nthreads > WORKQ_MAX_THREADS)
+		run.nthreads = WORKQ_MAX_THREADS;
 	if ((size_t)run.nthreads > run.njobs)
 		run.nthreads = (int)run.njobs;
 	if (prepare(&run, version, &m, &ulock) == -1 ||
@@ -903,9 +876,10 @@ pushrun(struct store *s, const struct dplist *l, const char *pkg,
 	    (!o->dry_run && begin_holdings(&run, version) == -1))
 		goto out;
 	progress_begin(&run, total);
-	if ((!o->dry_run && fanout_start(&run) == -1) ||
-	    run_workers(&run) == -1)
+	if (!o->dry_run && fanout_start(&run) == -1)
 		goto out;
+	/* The calling thread pushes too; none fails (push_item). */
+	(void)workq_run(run.njobs, run.nthreads, push_item, &run);
 	progress_end(run.progress);
 	if (run.nsites > 0)
 		push_sites(&run);

@@ -62,7 +62,8 @@ struct pushrun_opts {
 	bool inplace, verify, rollback, dry_run, reinit;
 	unsigned keep;	   /* atomic layout: trees kept on a DP */
 	const char *trust; /* a key.pub the version must be signed by */
-	int jobs;	   /* DPs pushed at once; 0: PUSHRUN_JOBS */
+	int jobs;	   /* DPs pushed at once (at most 64, workq.h);
+			    * 0: PUSHRUN_JOBS */
 	uint64_t bwlimit;  /* the command's total, bytes/s; 0: none */
 	/* The command as parsed, which a retry job repeats
 	 * (retryjob_pkgpush_argv(): drop lists what the job sets itself). */

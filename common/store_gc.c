@@ -26,6 +26,7 @@
 #include "progress.h"
 #include "store.h"
 #include "store_int.h"
+#include "workq.h"
 
 /* ---- gc ---- */
 
@@ -513,7 +514,7 @@ struct fsck {
 	struct fsck_ref *refs;
 	size_t nrefs;
 	struct dslot **todo;
-	size_t ntodo, next;
+	size_t ntodo;
 	pthread_mutex_t mu;
 	struct progress *p;
 	void (*report)(const char *, void *);
@@ -540,59 +541,67 @@ fsck_report(struct fsck *f, const char *fmt, ...)
 	pthread_mutex_unlock(&f->mu);
 }
 
-static void *
-fsck_worker(void *arg)
+/* Each checking thread's own 1 MiB buffer; NULL when out of memory, and
+ * then each of its contents is reported as not checked. */
+static int
+fsck_begin(void *ctx, void **local)
 {
-	struct fsck *f = arg;
-	unsigned char *buf = malloc(BLOB_CHUNK);
+	(void)ctx;
+	*local = malloc(BLOB_CHUNK);
+	return 0;
+}
 
-	for (;;) {
-		struct dslot *sl;
-		uint64_t total = 0;
-		int k;
+static int
+fsck_one(void *ctx, void *local, size_t i)
+{
+	struct fsck *f = ctx;
+	struct dslot *sl = f->todo[i];
+	unsigned char *buf = local;
+	uint64_t total = 0;
+	int k;
 
-		pthread_mutex_lock(&f->mu);
-		sl = f->next < f->ntodo ? f->todo[f->next++] : NULL;
-		pthread_mutex_unlock(&f->mu);
-		if (sl == NULL)
-			break;
-		if (buf == NULL) {
-			fsck_report(f, "%s: cannot check: out of memory",
-			    f->refs[sl->ref].where);
-			continue;
-		}
-		if (sl->size > CHUNK_THRESHOLD) {
-			char why[256];
-
-			k = store_chunks_check(f->s, sl->d, sl->size, buf,
-			    BLOB_CHUNK, &total, why, sizeof(why));
-			if (k == 1)
-				fsck_report(f,
-				    "%s: %s (remove it: it is "
-				    "rebuilt when next needed)",
-				    f->refs[sl->ref].where, why);
-		} else {
-			k = store_content_check(f->s, sl->d, sl->size, buf,
-			    BLOB_CHUNK, &total);
-		}
-		if (k == -1)
-			fsck_report(f, "%s: %s", f->refs[sl->ref].where,
-			    err_get());
-		progress_add(f->p, 1, total);
+	if (buf == NULL) {
+		fsck_report(f, "%s: cannot check: out of memory",
+		    f->refs[sl->ref].where);
+		return 0;
 	}
-	free(buf);
-	return NULL;
+	if (sl->size > CHUNK_THRESHOLD) {
+		char why[256];
+
+		k = store_chunks_check(f->s, sl->d, sl->size, buf, BLOB_CHUNK,
+		    &total, why, sizeof(why));
+		if (k == 1)
+			fsck_report(f,
+			    "%s: %s (remove it: it is "
+			    "rebuilt when next needed)",
+			    f->refs[sl->ref].where, why);
+	} else {
+		k = store_content_check(f->s, sl->d, sl->size, buf, BLOB_CHUNK,
+		    &total);
+	}
+	if (k == -1)
+		fsck_report(f, "%s: %s", f->refs[sl->ref].where, err_get());
+	progress_add(f->p, 1, total);
+	return 0; /* damage is reported, and the check goes on */
+}
+
+static void
+fsck_end(void *ctx, void *local)
+{
+	(void)ctx;
+	free(local);
 }
 
 int
 store_fsck(struct store *s, struct progress *p,
     void (*report)(const char *line, void *arg), void *arg)
 {
+	static const struct workq_ops check = { fsck_begin, fsck_one,
+		fsck_end };
 	struct fsck f;
 	char **pk = NULL;
 	size_t np = 0, i, j, k;
-	pthread_t th[64];
-	int nth, rc = -1, olk = -1;
+	int rc = -1, olk = -1;
 	long ncpu;
 
 	memset(&f, 0, sizeof(f));
@@ -686,15 +695,12 @@ oom:
 	for (i = 0; i < f.set.cap; i++)
 		if (f.set.v[i].used)
 			f.todo[f.ntodo++] = &f.set.v[i];
+	/* One thread per CPU.  Items never fail: each damage is reported,
+	 * and counted. */
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	nth = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
-	for (i = 0; i < (size_t)nth; i++)
-		if (pthread_create(&th[i], NULL, fsck_worker, &f) != 0)
-			break;
-	if (i == 0)
-		fsck_worker(&f);
-	for (j = 0; j < i; j++)
-		pthread_join(th[j], NULL);
+	(void)workq_run_ops(f.ntodo,
+	    ncpu > WORKQ_MAX_THREADS ? WORKQ_MAX_THREADS : (int)ncpu, &check,
+	    &f);
 	rc = f.damage > INT32_MAX ? INT32_MAX : (int)f.damage;
 out:
 	for (i = 0; i < f.nrefs; i++)

@@ -10,7 +10,7 @@
 #include "workq.h"
 
 struct workq {
-	workq_fn *fn;
+	const struct workq_ops *ops;
 	void *ctx;
 	size_t n, next;
 	pthread_mutex_t mu;
@@ -18,11 +18,36 @@ struct workq {
 	struct err_saved err; /* the first error (err.h is per thread) */
 };
 
+/* One thread's slot: its local, kept for end() after the join. */
+struct workq_thread {
+	struct workq *q;
+	void *local;
+	bool begun;
+};
+
+/* Keep the first failure (this thread's error) and stop the rest. */
+static void
+workq_fail(struct workq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	if (!q->failed) {
+		q->failed = true;
+		err_save(&q->err);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
 static void *
 workq_worker(void *arg)
 {
-	struct workq *q = arg;
+	struct workq_thread *t = arg;
+	struct workq *q = t->q;
 
+	if (q->ops->begin != NULL && q->ops->begin(q->ctx, &t->local) == -1) {
+		workq_fail(q);
+		return NULL;
+	}
+	t->begun = true;
 	for (;;) {
 		size_t i;
 
@@ -33,13 +58,8 @@ workq_worker(void *arg)
 		}
 		i = q->next++;
 		pthread_mutex_unlock(&q->mu);
-		if (q->fn(q->ctx, i) == -1) {
-			pthread_mutex_lock(&q->mu);
-			if (!q->failed) {
-				q->failed = true;
-				err_save(&q->err);
-			}
-			pthread_mutex_unlock(&q->mu);
+		if (q->ops->item(q->ctx, t->local, i) == -1) {
+			workq_fail(q);
 			break;
 		}
 	}
@@ -47,16 +67,18 @@ workq_worker(void *arg)
 }
 
 int
-workq_run(size_t n, int threads, workq_fn *fn, void *ctx)
+workq_run_ops(size_t n, int threads, const struct workq_ops *ops, void *ctx)
 {
 	struct workq q;
+	struct workq_thread t[WORKQ_MAX_THREADS];
 	pthread_t th[WORKQ_MAX_THREADS];
-	int k, rc = 0;
+	int k, started, rc = 0;
 
 	if (n == 0)
 		return 0;
 	memset(&q, 0, sizeof(q));
-	q.fn = fn;
+	memset(t, 0, sizeof(t));
+	q.ops = ops;
 	q.ctx = ctx;
 	q.n = n;
 	if (threads < 1)
@@ -67,15 +89,46 @@ workq_run(size_t n, int threads, workq_fn *fn, void *ctx)
 		threads = (int)n;
 	pthread_mutex_init(&q.mu, NULL);
 	for (k = 0; k < threads; k++)
-		if (pthread_create(&th[k], NULL, workq_worker, &q) != 0)
+		t[k].q = &q;
+	/* Slot 0 is the calling thread's. */
+	for (started = 1; started < threads; started++)
+		if (pthread_create(&th[started], NULL, workq_worker,
+			&t[started]) != 0)
 			break;
-	if (k == 0)
-		workq_worker(&q);
-	while (k-- > 0)
+	workq_worker(&t[0]);
+	for (k = 1; k < started; k++)
 		pthread_join(th[k], NULL);
+	if (ops->end != NULL)
+		for (k = 0; k < started; k++)
+			if (t[k].begun)
+				ops->end(ctx, t[k].local);
 	if (q.failed)
 		rc = err_restore(&q.err);
 	err_drop(&q.err);
 	pthread_mutex_destroy(&q.mu);
 	return rc;
+}
+
+/* workq_run()'s fn and ctx, as workq_run_ops() sees them. */
+struct workq_plain {
+	workq_fn *fn;
+	void *ctx;
+};
+
+static int
+workq_plain_item(void *ctx, void *local, size_t i)
+{
+	const struct workq_plain *p = ctx;
+
+	(void)local;
+	return p->fn(p->ctx, i);
+}
+
+int
+workq_run(size_t n, int threads, workq_fn *fn, void *ctx)
+{
+	static const struct workq_ops ops = { NULL, workq_plain_item, NULL };
+	struct workq_plain p = { fn, ctx };
+
+	return workq_run_ops(n, threads, &ops, &p);
 }

@@ -7,16 +7,6 @@
 load lib/common
 load lib/sshd
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
@@ -33,18 +23,12 @@ setup()
 	done
 }
 
-teardown()
-{
-	common_teardown
-}
-
 # dps_remote N...: DPs rN (group far) on the sshd, one a line.
 dps_remote()
 {
 	local n
 	for n in "$@"; do
-		printf 'r%s far ssh://%s:%s%s\n' "$n" "$SSHD_HOST" "$SSHD_PORT" \
-		    "$T/r$n"
+		printf 'r%s far %s\n' "$n" "$(sshd_url "$T/r$n")"
 	done >"$PKGDIST_STORE/dps"
 }
 
@@ -142,8 +126,7 @@ hhmm()
 }
 
 @test "bwlimit: --bwlimit survives into the retry job of a remote DP that failed" {
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" \
-	    "$T/missing/dp" >"$PKGDIST_STORE/dps"
+	printf 'r1 far %s\n' "$(sshd_url "$T/missing/dp")" >"$PKGDIST_STORE/dps"
 	export PKGDIST_REMOTE_PKGPUSH=/nonexistent/pkgpush
 	run pkgpush --bwlimit 512K --dp r1 office
 	expect_status 1

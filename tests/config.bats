@@ -10,30 +10,12 @@ load lib/common
 load lib/sshd
 load lib/pkgpush
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 	mkdir -p "$T/dp1"
 	printf 'dp1 near %s\n' "$T/dp1" >"$PKGDIST_STORE/dps"
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # remote_dps: r1 (ssh://, PKGDIST_SSH has the port) beside dp1.

@@ -17,11 +17,7 @@ setup()
 	seq 1 100000 >"$T/src/text.txt"	# zlib pays: stored compressed
 	echo small >"$T/src/small.txt"
 	pkgstage add office "$T/src" >/dev/null
-	: >"$PKGDIST_STORE/dps"
-	for n in 1 2 3 4 5 6; do
-		mkdir -p "$T/dp$n"
-		echo "dp$n g $T/dp$n" >>"$PKGDIST_STORE/dps"
-	done
+	dps dp1 dp2 dp3 dp4 dp5 dp6
 }
 
 teardown()

@@ -139,7 +139,7 @@ push_done()
 	printf 'two\n' >"$T/src/sub/a"
 	touch -d @1600000000 "$T/src/sub"
 	pkgstage add pkg "$T/src" >/dev/null
-	printf 'dp g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
+	dps dp
 	pkgpush --inplace --version 1 --dp dp pkg >/dev/null
 	pkgdiff verify "$T/dp/.pkgdist/pkg/manifest" "$T/dp/pkg"
 	# The write of the temporary for sub/a fails: nothing is replaced,

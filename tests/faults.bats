@@ -237,7 +237,7 @@ big_v2()
 	mount_tmpfs "$T/dp1" 256k
 	mount_tmpfs "$T/dp2" 256k
 	big_v2 "$T/src"
-	printf 'dp1 g %s\ndp2 g %s\n' "$T/dp1" "$T/dp2" >"$PKGDIST_STORE/dps"
+	dps dp1 dp2
 	pkgpush --version 1 --dp dp1 pkg >/dev/null
 	pkgpush --inplace --version 1 --dp dp2 pkg >/dev/null
 	run pkgpush --dp dp1 pkg

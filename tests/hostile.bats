@@ -171,9 +171,8 @@ CASES
 	local n=0 name mf
 	for name in $(hostile_manifests "$T/m" "$T/sentinel"); do
 		rm -rf "$PKGDIST_STORE" "$T/dp1"
-		mkdir -p "$T/dp1"
 		pkgstage add hostile "$T/ok" >/dev/null
-		printf 'dp1 g %s\n' "$T/dp1" >"$PKGDIST_STORE/dps"
+		dps dp1
 		mf=$PKGDIST_STORE/packages/hostile/v/1/manifest
 		chmod u+w "$mf" "$(dirname "$mf")"
 		cat "$T/m/$name.manifest" >"$mf"
@@ -211,7 +210,7 @@ dp_setup()
 	pkgstage add pkg "$T/src" >/dev/null
 	chk_store_manifest pkg 1 "$T/want.1"
 	chk_store_manifest pkg 2 "$T/want.2"
-	printf 'dp1 g %s\ndp2 g %s\n' "$T/dp1" "$T/dp2" >"$PKGDIST_STORE/dps"
+	dps dp1 dp2
 	pkgpush --version 1 --dp dp1 pkg >/dev/null
 	pkgpush --inplace --version 1 --dp dp2 pkg >/dev/null
 	printf 'sentinel one\n' >"$T/sentinel/sub/f1"
@@ -389,7 +388,7 @@ push_hostile()
 	printf 'a\n' >"$T/src/sub/f"
 	touch -d @1600000000 "$T/src/sub"
 	pkgstage add pkg "$T/src" >/dev/null
-	printf 'dp g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
+	dps dp
 	pkgpush --inplace --dp dp pkg >/dev/null
 	pkgdiff verify "$T/dp/.pkgdist/pkg/manifest" "$T/dp/pkg"
 	printf 'debris\n' >"$T/dp/pkg/sub/.pkgdist-tmp-99-0"
@@ -570,7 +569,7 @@ job_text()
 	for i in 1 2 3; do
 		printf '%s\n' "$i" >"$p/f"
 		pkgstage add deep "$T/src" >/dev/null
-		printf 'dp g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
+		dps dp
 		run pkgpush --keep 1 --dp dp deep
 		expect_status 0
 	done

@@ -7,29 +7,11 @@ load lib/common
 load lib/pkgpush
 load lib/sshd
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
 	need_cmd python3
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
-}
-
-teardown()
-{
-	common_teardown
+	staged_versions 1 2
 }
 
 # jl FILE PYTHON: run PYTHON with `objs`, the objects of the JSON Lines
@@ -132,7 +114,7 @@ assert d["dp2"]["ok"] is False and d["dp2"]["retry"] is None
 @test "pkgpush --json: an ssh DP reports the bytes sent" {
 	sshd_need
 	mkdir -p "$T/rdp"
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/rdp" \
+	printf 'r1 far %s\n' "$(sshd_url "$T/rdp")" \
 	    >"$PKGDIST_STORE/dps"
 	export PKGDIST_SSH_TIMEOUT=20
 	pkgpush --json --dp r1 --version 1 office >"$T/out"
@@ -147,7 +129,7 @@ assert one["bytes_shared"] is None and two["bytes_shared"] is None, two
 '
 	at_version "$T/rdp" 2
 	# A remote directory that is not there: a failure with its retry.
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/gone" \
+	printf 'r1 far %s\n' "$(sshd_url "$T/gone")" \
 	    >"$PKGDIST_STORE/dps"
 	pkgpush --json --dp r1 office >"$T/out" 2>/dev/null || true
 	jl "$T/out" '
@@ -296,8 +278,9 @@ assert all(r[col - 2:col] == "  " for r in rows), rows
 @test "pkgpush: an ssh:// DP whose path holds a newline is shown escaped in messages and --status" {
 	sshd_need
 	export PKGDIST_SSH_TIMEOUT=20
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" \
-	    "$T/a\\012r9\\040office\\0401\\040complete" >"$PKGDIST_STORE/dps"
+	printf 'r1 far %s\n' \
+	    "$(sshd_url "$T/a\\012r9\\040office\\0401\\040complete")" \
+	    >"$PKGDIST_STORE/dps"
 	pkgpush --dp r1 office >"$T/out" 2>"$T/err" || true
 	cat "$T/err"
 	! grep -v '^pkgpush: ' "$T/err" || false

@@ -7,16 +7,6 @@
 load lib/common
 load lib/sshd
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
@@ -29,11 +19,6 @@ setup()
 	echo changed >"$T/v2/sub/f7.txt"
 	pkgstage add office "$T/v1" >/dev/null
 	pkgstage add office "$T/v2" >/dev/null
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # local_dps N: DPs l1..lN (group local) under $T/l.
@@ -52,8 +37,7 @@ remote_dps()
 	local i
 	for i in $(seq 1 "$1"); do
 		mkdir -p "$T/r/$i"
-		printf 'r%s far ssh://%s:%s%s\n' "$i" "$SSHD_HOST" "$SSHD_PORT" \
-		    "$T/r/$i"
+		printf 'r%s far %s\n' "$i" "$(sshd_url "$T/r/$i")"
 	done >>"$PKGDIST_STORE/dps"
 }
 

@@ -10,10 +10,7 @@ load lib/pkgpush
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1 4
-	vtree "$T/v2" 2 4
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2 4
 	dps dp1
 }
 

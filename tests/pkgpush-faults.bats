@@ -10,10 +10,7 @@ load lib/pkgpush
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 	dps dp1 dp2
 }
 
@@ -155,10 +152,7 @@ time.sleep(60)' "$T/dp1/office/f6" "$T/locked" >/dev/null 2>&1 3>&- &
 }
 
 @test "pkgpush: a reader during atomic pushes never sees an empty, missing or mixed package" {
-	vtree "$T/v3" 3 200
-	vtree "$T/v4" 4 200
-	stage "$T/v3"
-	stage "$T/v4"
+	staged_versions 3 4 200
 	pkgpush --dp dp1 --version 1 office
 	: >"$T/reads"
 	(

@@ -10,12 +10,7 @@ load lib/pkgpush
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	vtree "$T/v3" 3
-	stage "$T/v1"
-	stage "$T/v2"
-	stage "$T/v3"
+	staged_versions 1 3
 	dps dp1
 	M=$T/dp1/.pkgdist/office
 }
@@ -121,8 +116,7 @@ link_rename_point()
 	pkgpush --keep 3 --dp dp1 --version 1 --rollback office >/dev/null
 	[ "$(readlink "$T/dp1/office")" = .pkgdist/office/v1.1 ]
 	grep -qx 'lived v3.1 v2.1' "$M/state"
-	vtree "$T/v4" 4
-	stage "$T/v4"
+	staged_versions 4 4
 	run pkgpush --keep 3 --dp dp1 office
 	expect_status 0
 	at_version "$T/dp1" 4

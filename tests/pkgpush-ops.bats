@@ -11,10 +11,7 @@ load lib/pkgpush
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 	dps dp1 dp2 dp3
 }
 
@@ -168,8 +165,7 @@ unmount()
 	expect_output_has "dp3 word 1 complete newest 1"
 	expect_output_has "dp1 office 2 complete newest 2"
 	# A new version makes every DP that holds it behind.
-	vtree "$T/v3" 3
-	stage "$T/v3"
+	staged_versions 3 3
 	run pkgpush --status
 	expect_status 1
 	expect_output_has "dp1 office 2 complete newest 3"

@@ -8,10 +8,7 @@ load lib/pkgpush
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 	dps dp1 dp2 dp3
 }
 
@@ -225,8 +222,7 @@ setup()
 }
 
 @test "pkgpush: --rollback rebuilds a version no longer kept" {
-	vtree "$T/v3" 3
-	stage "$T/v3"
+	staged_versions 3 3
 	pkgpush --dp dp1 --version 1 office
 	pkgpush --dp dp1 --version 2 --keep 1 office
 	pkgpush --dp dp1 --version 3 --keep 1 office
@@ -250,8 +246,7 @@ setup()
 }
 
 @test "pkgpush: --keep K keeps K trees, the current one included" {
-	vtree "$T/v3" 3
-	stage "$T/v3"
+	staged_versions 3 3
 	for v in 1 2 3; do pkgpush --dp dp1 --version $v office; done
 	[ ! -e "$T/dp1/.pkgdist/office/v1.1" ]
 	[ -d "$T/dp1/.pkgdist/office/v2.1" ]
@@ -355,8 +350,7 @@ waits_for_lock()
 
 @test "pkgpush: two pushes to one DP serialise and the DP ends at the higher version (F5)" {
 	need_cmd flock
-	vtree "$T/v3" 3 300
-	stage "$T/v3"
+	staged_versions 3 3 300
 	pkgpush --dp dp1 --version 1 office
 	# The DP's lock is held: both pushes wait for it, the DP untouched.
 	flock "$T/dp1/.pkgdist/.lock" sh -c ': >"$1"; exec sleep 60' sh \

@@ -14,10 +14,10 @@ NOW=2000000000
 setup()
 {
 	common_setup
-	mkdir -p "$T/src" "$T/dp1"
+	mkdir -p "$T/src"
 	printf 'one\n' >"$T/src/a"
 	pkgstage add office "$T/src" >/dev/null
-	printf 'dp1 g %s\n' "$T/dp1" >"$PKGDIST_STORE/dps"
+	dps dp1
 	pkgpush --dp dp1 office >/dev/null
 	printf 'two\n' >"$T/src/a"
 	pkgstage add office "$T/src" >/dev/null

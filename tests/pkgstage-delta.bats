@@ -15,27 +15,12 @@ bats_require_minimum_version 1.5.0
 
 MIB=1048576
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
 	mkdir -p "$T/src"
 	head -c $((16 * MIB)) /dev/urandom >"$T/src/big.img"
 	for i in 1 2 3; do echo "small $i" >"$T/src/s$i"; done
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # overwrite FILE OFFSET LEN: LEN random bytes at OFFSET.
@@ -102,8 +87,8 @@ store_bytes()
 	expect_status 0
 	# A local DP and a remote one, first version 1 then a refresh.
 	mkdir -p "$T/dp" "$T/rdp"
-	printf 'dp1 g %s\nr1 g ssh://%s:%s%s\n' "$T/dp" "$SSHD_HOST" \
-	    "$SSHD_PORT" "$T/rdp" >"$PKGDIST_STORE/dps"
+	printf 'dp1 g %s\nr1 g %s\n' "$T/dp" "$(sshd_url "$T/rdp")" \
+	    >"$PKGDIST_STORE/dps"
 	run pkgpush --all --version 1 office
 	expect_status 0
 	run pkgpush --all office
@@ -113,7 +98,7 @@ store_bytes()
 	cmp "$T/src/s1" "$T/rdp/office/s1"
 	# A DP that never had the package gets it whole from the delta.
 	mkdir -p "$T/rdp2"
-	printf 'r2 g ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/rdp2" \
+	printf 'r2 g %s\n' "$(sshd_url "$T/rdp2")" \
 	    >"$PKGDIST_STORE/dps"
 	run pkgpush --all office
 	expect_status 0

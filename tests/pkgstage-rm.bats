@@ -13,12 +13,7 @@ bats_require_minimum_version 1.5.0
 setup()
 {
 	common_setup
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	vtree "$T/v3" 3
-	stage "$T/v1"
-	stage "$T/v2"
-	stage "$T/v3"
+	staged_versions 1 3
 	dps dp1 dp2
 }
 

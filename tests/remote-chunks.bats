@@ -16,16 +16,6 @@ bats_require_minimum_version 1.5.0
 
 MIB=1048576
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
@@ -35,11 +25,6 @@ setup()
 	for i in 1 2 3 4 5; do echo "small $i" >"$T/src/s$i"; done
 	export PKGDIST_REMOTE_STATS=$T/stats
 	export PKGDIST_SSH_TIMEOUT=30
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # modes: the source's files read-only, as a DP holds them, so that the
@@ -54,8 +39,7 @@ first_push()
 {
 	modes
 	pkgstage add office "$T/src" >/dev/null
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" \
-	    "$T/rdp" >"$PKGDIST_STORE/dps"
+	printf 'r1 far %s\n' "$(sshd_url "$T/rdp")" >"$PKGDIST_STORE/dps"
 	run pkgpush --dp r1 office
 	expect_status 0
 }
@@ -117,8 +101,7 @@ refresh()
 @test "pkgpush ssh --inplace: the recipe reads the old file the new one replaces" {
 	modes
 	pkgstage add office "$T/src" >/dev/null
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" \
-	    "$T/rdp" >"$PKGDIST_STORE/dps"
+	printf 'r1 far %s\n' "$(sshd_url "$T/rdp")" >"$PKGDIST_STORE/dps"
 	run pkgpush --inplace --dp r1 office
 	expect_status 0
 	[ -d "$T/rdp/office" ] && [ ! -L "$T/rdp/office" ]

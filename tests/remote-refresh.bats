@@ -8,16 +8,6 @@ load lib/common
 load lib/sshd
 load lib/pkgpush
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
@@ -31,16 +21,10 @@ setup()
 	stage "$T/v2"
 	stage "$T/v3"
 	mkdir -p "$T/rdp"
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" \
-	    "$T/rdp" >"$PKGDIST_STORE/dps"
+	printf 'r1 far %s\n' "$(sshd_url "$T/rdp")" >"$PKGDIST_STORE/dps"
 	export PKGDIST_REMOTE_STATS=$T/stats
 	export PKGDIST_SSH_TIMEOUT=20
 	P=$T/rdp/.pkgdist/office
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # small_change OLD NEW N: NEW is OLD with f<N> changed, f<N+10> gone,

@@ -7,34 +7,16 @@ load lib/common
 load lib/sshd
 load lib/pkgpush
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
 	sshd_need
-	vtree "$T/v1" 1
-	vtree "$T/v2" 2
-	stage "$T/v1"
-	stage "$T/v2"
+	staged_versions 1 2
 	mkdir -p "$T/rdp" "$T/dp1"
-	printf 'r1 far ssh://%s:%s%s\ndp1 near %s\n' "$SSHD_HOST" \
-	    "$SSHD_PORT" "$T/rdp" "$T/dp1" >"$PKGDIST_STORE/dps"
+	printf 'r1 far %s\ndp1 near %s\n' "$(sshd_url "$T/rdp")" "$T/dp1" \
+	    >"$PKGDIST_STORE/dps"
 	export PKGDIST_REMOTE_STATS=$T/stats
 	export PKGDIST_SSH_TIMEOUT=20
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # stat_of FIELD: FIELD of the last line of the stats file.
@@ -316,7 +298,7 @@ EOF
 	d="$T/odd dir 'q' \$(touch $T/pwned)"
 	mkdir -p "$d"
 	esc=$(printf '%s' "$d" | sed 's/ /\\040/g')
-	printf 'r1 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$esc" \
+	printf 'r1 far %s\n' "$(sshd_url "$esc")" \
 	    >"$PKGDIST_STORE/dps"
 	run pkgpush --dp r1 office
 	expect_status 0
@@ -448,7 +430,7 @@ EOF
 
 @test "remote: two remote DPs pushed at once (-j 2) both arrive" {
 	mkdir -p "$T/rdp2"
-	printf 'r2 far ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/rdp2" \
+	printf 'r2 far %s\n' "$(sshd_url "$T/rdp2")" \
 	    >>"$PKGDIST_STORE/dps"
 	run pkgpush -j 2 --group far office
 	expect_status 0

@@ -9,16 +9,6 @@ load lib/pkgpush
 
 bats_require_minimum_version 1.5.0
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 setup()
 {
 	common_setup
@@ -39,13 +29,8 @@ setup()
 	C=$T/child
 	mktree "$T/empty"
 	pkgstage -s "$C" add other "$T/empty" >/dev/null
-	printf 'kid r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$C" \
+	printf 'kid r %s\n' "$(sshd_url "$C")" \
 	    >"$PKGDIST_STORE/sites"
-}
-
-teardown()
-{
-	common_teardown
 }
 
 # same V: the child's version V is the parent's.
@@ -95,7 +80,7 @@ sent()
 }
 
 @test "site over ssh: a missing store is unreachable: the site fails with a retry job, the store is not created" {
-	printf 'kid r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$T/nostore" \
+	printf 'kid r %s\n' "$(sshd_url "$T/nostore")" \
 	    >"$PKGDIST_STORE/sites"
 	run pkgpush --site kid --cascade --refresh-existing office
 	expect_status 1
@@ -198,10 +183,10 @@ hierarchy()
 	pkgstage -s "$R" add other "$T/empty" >/dev/null
 	pkgstage -s "$B" add other "$T/empty" >/dev/null
 	printf 'cdp c %s\n' "$T/c-dp" >"$PKGDIST_STORE/dps"
-	printf 'region r ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$R" \
+	printf 'region r %s\n' "$(sshd_url "$R")" \
 	    >"$PKGDIST_STORE/sites"
 	printf 'rdp1 r %s\nrdp2 r %s\n' "$T/r-dp1" "$T/r-dp2" >"$R/dps"
-	printf 'branch b ssh://%s:%s%s\n' "$SSHD_HOST" "$SSHD_PORT" "$B" \
+	printf 'branch b %s\n' "$(sshd_url "$B")" \
 	    >"$R/sites"
 	printf 'bdp b %s\n' "$T/b-dp" >"$B/dps"
 	printf 'ssh %s\nremote-pkgpush %s\n' "$PKGDIST_SSH" \

@@ -4,16 +4,6 @@
 load lib/common
 load lib/sshd
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 @test "sshd harness: a command runs on the test sshd through \$PKGDIST_SSH" {
 	run $PKGDIST_SSH "$SSHD_HOST" echo hello from sshd
 	expect_status 0

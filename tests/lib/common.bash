@@ -13,7 +13,7 @@
 #
 #	setup() { common_setup; mktree "$T/src"; }
 #
-# Helpers: mktree, expect_status, expect_output_has, expect_output_lacks,
+# Helpers: mktree, dps, expect_status, expect_output_has, expect_output_lacks,
 # expect_file_has, has_root, need_root, need_cmd, can_mount_tmpfs,
 # mount_tmpfs.
 
@@ -102,6 +102,17 @@ mktree()
 	chmod 0755 "$d/sub dir/run.sh"
 	ln -s "hello.txt" "$d/link to hello"
 	ln -s "../hello.txt" "$d/sub dir/uplink"
+}
+
+# dps NAME...: the store's DP list (STORE/dps) with one local DP per
+# name, the directory $T/NAME (made), group g.
+dps()
+{
+	local n
+	for n in "$@"; do
+		mkdir -p "$T/$n"
+		printf '%s g %s\n' "$n" "$T/$n"
+	done >"$PKGDIST_STORE/dps"
 }
 
 # expect_status N: $status (from bats run) is N; else show the output.

@@ -31,14 +31,15 @@ stage()
 	pkgstage add office "$1" >/dev/null
 }
 
-# dps NAME...: a DP list with one local DP per name, at $T/NAME, group g.
-dps()
+# staged_versions FROM TO [FILES]: for each N from FROM to TO, the tree
+# $T/vN (vtree, FILES files) staged as the next version of "office": FROM
+# is the store's next version number.  The trees stay for the test.
+staged_versions()
 {
 	local n
-	for n in "$@"; do
-		mkdir -p "$T/$n"
-		printf '%s g %s\n' "$n" "$T/$n"
-	done >"$PKGDIST_STORE/dps"
+	for ((n = $1; n <= $2; n++)); do
+		vtree "$T/v$n" "$n" "${3:-20}" && stage "$T/v$n" || return 1
+	done
 }
 
 # at_version DP N: DP/office holds exactly version N of the store.

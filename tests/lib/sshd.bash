@@ -3,16 +3,19 @@
 #
 #	load lib/common
 #	load lib/sshd
-#	setup_file()    { sshd_start; }
-#	teardown_file() { sshd_stop; }
+#
+# The setup_file() and teardown_file() below start and stop it, and the
+# setup() below calls common_setup and sshd_need; a file that needs more
+# defines its own setup() calling common_setup (and sshd_need when every
+# test of the file needs the sshd).
 #
 # sshd_start generates a host key and a client key in a temporary
 # directory, starts /usr/sbin/sshd -D on a free port, waits until it
 # accepts a login, and exports:
 #
 #	PKGDIST_SSH		the ssh command line (key, port, no prompts)
-#	SSHD_HOST		127.0.0.1 (use ssh://$SSHD_HOST:$SSHD_PORT/path
-#	SSHD_PORT		or ssh://$SSHD_HOST/path: PKGDIST_SSH has -p)
+#	SSHD_HOST		127.0.0.1 (a TARGET: "$(sshd_url /path)", or
+#	SSHD_PORT		ssh://$SSHD_HOST/path: PKGDIST_SSH has -p)
 #	SSHD_DIR		the keys, config, log and pid file
 #	PKGDIST_REMOTE_PKGPUSH	$PKGDIST_BIN/pkgpush unless already set
 #				(the remote login shell has the system PATH)
@@ -121,6 +124,23 @@ sshd_stop()
 sshd_need()
 {
 	[ -z "${SSHD_SKIP:-}" ] || skip "$SSHD_SKIP"
+}
+
+# sshd_url PATH: PATH on the test sshd as a DP list's or site list's
+# TARGET, ssh://127.0.0.1:PORT/PATH.
+sshd_url()
+{
+	printf 'ssh://%s:%s%s' "$SSHD_HOST" "$SSHD_PORT" "$1"
+}
+
+setup_file()
+{
+	sshd_start
+}
+
+teardown_file()
+{
+	sshd_stop
 }
 
 setup()
