@@ -406,8 +406,9 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 out:
 	if (rc == -1 && r->failed_errno == 0)
 		r->failed_errno = err_errno();
-	if (rc == -1 && planned > r->bytes)
-		progress_expect(o->progress, -(int64_t)(planned - r->bytes));
+	if (rc == -1 && planned > r->bytes + r->bytes_shared)
+		progress_expect(o->progress,
+		    -(int64_t)(planned - r->bytes - r->bytes_shared));
 	if (pkgfd != -1)
 		close(pkgfd);
 	manifest_free(&oldm);

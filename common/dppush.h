@@ -75,6 +75,19 @@ struct content_source {
 	 */
 	int (*write)(void *ctx, const unsigned char digest[DIGEST_LEN],
 	    uint64_t size, int fd, const char *what);
+	/*
+	 * Optional (may be NULL): as write(), for a file above
+	 * CHUNK_THRESHOLD bytes whose path holds an older content above
+	 * it on the DP: oldfd is that old copy (open for reading, never
+	 * to be written: clients read it; not trusted) and old its entry
+	 * in the DP's manifest.  fd is open for reading too.  The source
+	 * may share the unchanged blocks with the old copy instead of
+	 * writing them (reflink.h); *written gets the bytes it really
+	 * wrote.  The same check as write()'s holds.
+	 */
+	int (*write_shared)(void *ctx, const unsigned char digest[DIGEST_LEN],
+	    uint64_t size, int oldfd, const struct entry *old, int fd,
+	    const char *what, uint64_t *written);
 };
 
 struct dp_push_opts {
@@ -127,6 +140,10 @@ struct dp_push_result {
 	uint64_t bytes_saved; /* remote: stored bytes of changed large
 			       * files not sent, the DP's old copies
 			       * holding them (recipes) */
+
+	/* Local: bytes of changed files not written but shared with the
+	 * DP's old copies (reflinks); bytes does not count them. */
+	uint64_t bytes_shared;
 };
 
 /*

@@ -185,6 +185,7 @@ fanout_new(const struct content_source *inner, struct content_source *src)
 	src->ctx = f;
 	src->prepare = NULL;
 	src->write = fanout_write;
+	src->write_shared = NULL;
 	return f;
 }
 

@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "err.h"
 #include "fault.h"
@@ -536,6 +538,38 @@ io_copy_file(int in, int out, uint64_t size, const char *what)
 out:
 	free(buf);
 	return rc;
+}
+
+int
+io_clone_range(int src, uint64_t srcoff, int out, uint64_t dstoff, uint64_t len,
+    const char *what)
+{
+#ifdef FICLONERANGE
+	struct file_clone_range fcr;
+
+	if (fault_hit("write") == -1)
+		return err_sys("cannot clone into '%s'", what);
+	memset(&fcr, 0, sizeof(fcr));
+	fcr.src_fd = src;
+	fcr.src_offset = srcoff;
+	fcr.src_length = len;
+	fcr.dest_offset = dstoff;
+	while (ioctl(out, FICLONERANGE, &fcr) == -1)
+		if (errno != EINTR)
+			return err_sys("cannot clone into '%s'", what);
+	return 0;
+#else
+	(void)src, (void)srcoff, (void)out, (void)dstoff, (void)len;
+	return err_code(EOPNOTSUPP, "cannot clone into '%s'", what);
+#endif
+}
+
+bool
+io_cannot_share(int errnum)
+{
+	return errnum == EPERM || errnum == EMLINK || errnum == ENOTSUP ||
+	    errnum == EOPNOTSUPP || errnum == EXDEV || errnum == EINVAL ||
+	    errnum == ENOTTY || errnum == ENOSYS;
 }
 
 int

@@ -75,6 +75,18 @@ void io_names_sort(char **names, size_t n);
  * error.  Counts as one "write" for the fault hook; what names out. */
 int io_copy_file(int in, int out, uint64_t size, const char *what);
 
+/* Share len bytes at srcoff of the regular file src with out at
+ * dstoff (FICLONERANGE: out's range then uses src's blocks,
+ * copy-on-write; src is not written).  Offsets and len must be
+ * multiples of the file system's block size.  Counts as one "write"
+ * for the fault hook; -1 with err set and errno kept (a file system
+ * that cannot: io_cannot_share()). */
+int io_clone_range(int src, uint64_t srcoff, int out, uint64_t dstoff,
+    uint64_t len, const char *what);
+/* Is errnum a file system's way of saying it cannot clone or link
+ * (EOPNOTSUPP, EXDEV, EINVAL, EPERM, EMLINK, ...)? */
+bool io_cannot_share(int errnum);
+
 /* Remove the tree name under dirfd without following links (rm -rf);
  * a missing name is success. */
 int io_remove_tree(int dirfd, const char *name);

@@ -19,6 +19,7 @@
 #include <linux/fs.h>
 
 #include "checked.h"
+#include "chunk.h"
 #include "digest.h"
 #include "dp.h"
 #include "err.h"
@@ -141,24 +142,28 @@ out:
 }
 
 /* Create a file for e under dir as name, fill it, set mode and mtime;
- * *bytes (the calling thread's own) counts what was written.  Safe to
- * call from several threads when the source allows it: it changes
+ * *bytes and *shared (the calling thread's own) count what was written
+ * and what was shared with old.  old is the old tree's file for a copy
+ * of it (ACT_COPYOLD), else the old copy to share with, or NULL.  Safe
+ * to call from several threads when the source allows it: it changes
  * nothing shared (layout_write_content). */
 static int
 make_file(struct layout_push *a, int dir, const char *name,
-    const struct entry *e, enum action act, int olddir, const char *oldbase,
-    const char *what, uint64_t *bytes)
+    const struct entry *e, enum action act, const struct layout_old *old,
+    const char *what, uint64_t *bytes, uint64_t *shared)
 {
 	int fd, rc = -1;
 
+	/* Read and write: a file made sharing blocks is read back. */
 	if ((fd = openat(dir, name,
-		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+		 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
 	    -1)
 		return err_sys("%s", what);
 	if (act == ACT_COPYOLD) {
-		if (copy_old(olddir, oldbase, e, fd, what, bytes) == -1)
+		if (copy_old(old->dir, old->name, e, fd, what, bytes) == -1)
 			goto out;
-	} else if (layout_write_content(a, e, fd, what, bytes) == -1)
+	} else if (layout_write_content(a, e, old, fd, what, bytes, shared) ==
+	    -1)
 		goto out;
 	if (layout_finish_file(dir, name, fd, e, what) == -1)
 		goto out;
@@ -218,16 +223,17 @@ struct writers {
 	const size_t *idx; /* entries of a->newm, in order */
 	int newfd, oldfd;
 	const char *where;
-	uint64_t bytes; /* the writers' totals, folded by writer_end */
+	uint64_t bytes, shared; /* the writers' totals, folded by
+				 * writer_end */
 };
 
 /* One writer thread's own: the walks that keep its parent directories
- * open, its message buffer, the bytes it wrote. */
+ * open, its message buffer, the bytes it wrote and shared. */
 struct writer {
 	struct dp_walk wn, wo;
 	char *what;
 	size_t wl;
-	uint64_t bytes;
+	uint64_t bytes, shared;
 };
 
 static int
@@ -256,19 +262,27 @@ writer_item(void *ctx, void *local, size_t k)
 	struct writer *t = local;
 	size_t i = w->idx[k];
 	const struct entry *e = &w->a->newm->v[i];
-	const char *base, *obase = NULL;
-	int pfd, opfd = -1;
+	struct layout_old old = { NULL, -1, NULL };
+	const char *base;
+	int pfd;
 	/* Read once: the old tree's parent is looked up only for a copy
-	 * from it, and make_file must see the same action. */
+	 * from it or an old copy to share blocks with, and make_file must
+	 * see the same action. */
 	enum action act = w->act[i];
 
 	dp_what(w->where, e->path, t->what, t->wl);
 	if (dp_walk_parent(&t->wn, e->path, &pfd, &base) == -1 ||
 	    (act == ACT_COPYOLD &&
-		dp_walk_parent(&t->wo, e->path, &opfd, &obase) == -1))
+		dp_walk_parent(&t->wo, e->path, &old.dir, &old.name) == -1))
 		return err_prefix("%s: ", w->where);
-	if (make_file(w->a, pfd, base, e, act, opfd, obase, t->what,
-		&t->bytes) == -1)
+	/* An old copy whose directory is gone: none to share. */
+	if (act == ACT_SOURCE && w->oldfd != -1 &&
+	    (old.e = layout_share_base(w->a, e)) != NULL &&
+	    dp_walk_parent(&t->wo, e->path, &old.dir, &old.name) == -1)
+		old.e = NULL;
+	if (make_file(w->a, pfd, base, e, act,
+		act == ACT_COPYOLD || old.e != NULL ? &old : NULL, t->what,
+		&t->bytes, &t->shared) == -1)
 		return -1;
 	if (w->a->o->progress)
 		progress_add(w->a->o->progress, 1, e->size);
@@ -283,6 +297,7 @@ writer_end(void *ctx, void *local)
 	struct writer *t = local;
 
 	w->bytes += t->bytes;
+	w->shared += t->shared;
 	free(t->what);
 	dp_walk_free(&t->wn);
 	dp_walk_free(&t->wo);
@@ -297,7 +312,7 @@ write_files(struct layout_push *a, const unsigned char *act, const size_t *idx,
 {
 	static const struct workq_ops ops = { writer_begin, writer_item,
 		writer_end };
-	struct writers w = { a, act, idx, newfd, oldfd, where, 0 };
+	struct writers w = { a, act, idx, newfd, oldfd, where, 0, 0 };
 	int nt = a->o->write_threads, rc;
 
 	if (nt > LAYOUT_WRITERS_MAX)
@@ -306,6 +321,7 @@ write_files(struct layout_push *a, const unsigned char *act, const size_t *idx,
 		nt = (int)(n / 4); /* threads only pay on many files */
 	rc = workq_run_ops(n, nt, &ops, &w);
 	a->r->bytes += w.bytes;
+	a->r->bytes_shared += w.shared;
 	if (rc == -1)
 		a->r->failed_errno = err_errno();
 	return rc;
@@ -320,15 +336,6 @@ layout_link_says(int dirfd, const char *name, const char *target)
 	n = readlinkat(dirfd, name, buf, sizeof(buf));
 	return n >= 0 && (size_t)n == strlen(target) &&
 	    memcmp(buf, target, (size_t)n) == 0;
-}
-
-/* Is errnum a file system's way of saying it cannot clone or link? */
-static bool
-cannot_share(int errnum)
-{
-	return errnum == EPERM || errnum == EMLINK || errnum == ENOTSUP ||
-	    errnum == EOPNOTSUPP || errnum == EXDEV || errnum == EINVAL ||
-	    errnum == ENOTTY || errnum == ENOSYS;
 }
 
 /*
@@ -373,13 +380,16 @@ retime_file(struct layout_push *a, size_t i, int opfd, const char *obase,
 	close(nfd);
 	close(ofd);
 	(void)unlinkat(pfd, base, 0);
-	if (!cannot_share(rc)) {
+	if (!io_cannot_share(rc)) {
 		errno = rc;
 		return err_sys("cannot clone '%s'", what);
 	}
 #endif
-	if (io_link(opfd, obase, pfd, base) == -1)
-		return cannot_share(err_errno()) ? 0 : err_prefix("%s: ", what);
+	if (io_link(opfd, obase, pfd, base) == -1) {
+		if (io_cannot_share(err_errno()))
+			return 0;
+		return err_prefix("%s: ", what);
+	}
 	if (a->retimed == NULL &&
 	    (a->retimed = calloc(a->newm->n, sizeof(*a->retimed))) == NULL)
 		return err_nomem();
@@ -624,12 +634,46 @@ layout_save_manifest(struct layout_push *a, const char *name)
 	return 0;
 }
 
-int
-layout_write_content(const struct layout_push *a, const struct entry *e, int fd,
-    const char *what, uint64_t *bytes)
+const struct entry *
+layout_share_base(const struct layout_push *a, const struct entry *e)
 {
+	const struct entry *o;
+
+	if (a->src == NULL || a->src->write_shared == NULL ||
+	    e->type != ENTRY_FILE || e->size <= CHUNK_THRESHOLD ||
+	    (o = manifest_find(a->oldm, e->path)) == NULL ||
+	    o->type != ENTRY_FILE || o->size <= CHUNK_THRESHOLD ||
+	    entry_same_content(o, e))
+		return NULL;
+	return o;
+}
+
+int
+layout_write_content(const struct layout_push *a, const struct entry *e,
+    const struct layout_old *old, int fd, const char *what, uint64_t *bytes,
+    uint64_t *shared)
+{
+	uint64_t n = 0;
+	int ofd, rc;
+
 	if (a->src == NULL || a->src->write == NULL)
 		return err_set("%s: no content source", what);
+	/* An old copy that is gone or not a plain file: nothing to share,
+	 * and no failure (the new content is written whole). */
+	if (old != NULL && old->e != NULL && a->src->write_shared != NULL &&
+	    (ofd = openat(old->dir, old->name,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) != -1) {
+		rc = a->src->write_shared(a->src->ctx, e->digest, e->size, ofd,
+		    old->e, fd, what, &n);
+		close(ofd);
+		if (rc == -1)
+			return -1;
+		if (n > e->size)
+			n = e->size;
+		*bytes += n;
+		*shared += e->size - n;
+		return 0;
+	}
 	if (a->src->write(a->src->ctx, e->digest, e->size, fd, what) == -1)
 		return -1;
 	*bytes += e->size;

@@ -134,15 +134,34 @@ void layout_remove_quietly(int dirfd, const char *name);
 /* Whether the symbolic link name under dirfd points at target. */
 bool layout_link_says(int dirfd, const char *name, const char *target);
 
+/* The old copy a changed file may share blocks with: the entry of
+ * a->oldm at its path (layout_share_base()), its file name under dir. */
+struct layout_old {
+	const struct entry *e;
+	int dir;
+	const char *name;
+};
+
+/* The entry of a->oldm at e's path when e may share blocks with its
+ * file (both above CHUNK_THRESHOLD bytes, other contents, a source with
+ * write_shared), else NULL. */
+const struct entry *layout_share_base(const struct layout_push *a,
+    const struct entry *e);
+
 /*
  * The one way a layout writes a file's content: fill fd (a new, empty
- * regular file) with e's content through a->src and add e->size to
- * *bytes.  It changes nothing in a (a->r included), so the tree
- * builder's writer threads call it at once, each with its own counter,
+ * regular file, open for reading and writing) with e's content through
+ * a->src, adding the bytes written to *bytes and those shared with the
+ * old copy instead to *shared.  old (NULL: none) is the old copy
+ * layout_share_base() named: when it opens as a regular file, the
+ * source is asked to share with it (write_shared), else the content is
+ * written whole.  It changes nothing in a (a->r included), so the tree
+ * builder's writer threads call it at once, each with its own counters,
  * when the source allows it (o->write_threads).  0, or -1 with err set.
  */
 int layout_write_content(const struct layout_push *a, const struct entry *e,
-    int fd, const char *what, uint64_t *bytes);
+    const struct layout_old *old, int fd, const char *what, uint64_t *bytes,
+    uint64_t *shared);
 /* Write a->newm as the DP's manifest name under a->pkgfd (a delta
  * against a->base when small, mdelta.h); counts r->state_bytes. */
 int layout_save_manifest(struct layout_push *a, const char *name);

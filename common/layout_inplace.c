@@ -128,11 +128,14 @@ in_use(int dir, const char *base)
 	return busy;
 }
 
-/* Write the temporary for entry e (file or link) under dir. */
+/* Write the temporary for entry e (file or link) under dir; oldbase
+ * (NULL: none) is the file it replaces there, whose blocks it may
+ * share. */
 static int
 write_tmp(struct layout_push *a, int dir, const char *tmp,
-    const struct entry *e, const char *what)
+    const struct entry *e, const char *oldbase, const char *what)
 {
+	struct layout_old old;
 	int fd, rc = -1;
 
 	if (e->type == ENTRY_LINK) {
@@ -142,11 +145,16 @@ write_tmp(struct layout_push *a, int dir, const char *tmp,
 			return err_sys("%s", what);
 		return 0;
 	}
+	old.e = oldbase != NULL ? layout_share_base(a, e) : NULL;
+	old.dir = dir;
+	old.name = oldbase;
+	/* Read and write: a file made sharing blocks is read back. */
 	if ((fd = openat(dir, tmp,
-		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+		 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
 	    -1)
 		return err_sys("%s", what);
-	if (layout_write_content(a, e, fd, what, &a->r->bytes) == -1 ||
+	if (layout_write_content(a, e, old.e != NULL ? &old : NULL, fd, what,
+		&a->r->bytes, &a->r->bytes_shared) == -1 ||
 	    layout_finish_file(dir, tmp, fd, e, what) == -1)
 		goto out;
 	rc = 0;
@@ -199,7 +207,7 @@ create_direct(struct layout_push *a, int dir, const char *base,
 		return 0;
 	}
 	tmpname(tmp, sizeof(tmp), pid, id);
-	if (write_tmp(a, dir, tmp, e, what) == -1) {
+	if (write_tmp(a, dir, tmp, e, NULL, what) == -1) {
 		(void)unlinkat(dir, tmp, 0);
 		return -1;
 	}
@@ -445,7 +453,7 @@ write_temporaries(struct plan *p)
 		}
 		p->tmpid[i] = ++p->id;
 		tmpname(tmp, sizeof(tmp), p->pid, p->id);
-		if (write_tmp(a, pfd, tmp, e, p->what) == -1)
+		if (write_tmp(a, pfd, tmp, e, base, p->what) == -1)
 			return -1;
 		if (a->o->progress)
 			progress_add(a->o->progress, 1, e->size);

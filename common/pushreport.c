@@ -43,6 +43,11 @@ pushreport_dp_json(const struct dp *dp, const char *pkg,
 		json_key_uint(&j, "bytes_sent", r->bytes_sent);
 	else
 		json_key_null(&j, "bytes_sent");
+	/* Known of a local DP's push that ran: what its reflinks saved. */
+	if (dp->target.kind == DP_SSH || dry_run)
+		json_key_null(&j, "bytes_shared");
+	else
+		json_key_uint(&j, "bytes_shared", r->bytes_shared);
 	json_key_string(&j, "error", why);
 	json_key_string(&j, "retry", retry);
 	json_key_bool(&j, "dry_run", dry_run);
@@ -54,7 +59,7 @@ bool
 pushreport_dp_line(const struct dp *dp, const char *pkg,
     const struct dp_push_result *r, bool dry_run, FILE *fp)
 {
-	char old[32], bytes[192], saved[64];
+	char old[32], bytes[256], saved[64], shared[80];
 	const char *rebuilt = r->state_rebuilt ?
 	    " (its unreadable state manifest was rebuilt)" :
 	    "";
@@ -92,14 +97,20 @@ pushreport_dp_line(const struct dp *dp, const char *pkg,
 		snprintf(saved, sizeof(saved),
 		    ", %" PRIu64 " bytes not sent (chunks the DP had)",
 		    r->bytes_saved);
+	shared[0] = '\0';
+	if (r->bytes_shared > 0)
+		snprintf(shared, sizeof(shared),
+		    ", %" PRIu64 " bytes shared with the old copies (reflinks)",
+		    r->bytes_shared);
 	if (dry_run)
 		snprintf(bytes, sizeof(bytes), "%" PRIu64 " bytes to write",
 		    r->bytes);
 	else
 		snprintf(bytes, sizeof(bytes),
 		    "%" PRIu64 " bytes written (%" PRIu64 " content, %" PRIu64
-		    " state)%s",
-		    r->bytes + r->state_bytes, r->bytes, r->state_bytes, saved);
+		    " state)%s%s",
+		    r->bytes + r->state_bytes, r->bytes, r->state_bytes, saved,
+		    shared);
 	fprintf(fp,
 	    "%s: %s %s -> %" PRIu64 ": %s%" PRIu64 " added, %" PRIu64
 	    " changed, %" PRIu64 " deleted, %" PRIu64 " metadata, %s%s%s\n",
@@ -126,6 +137,7 @@ pushreport_site_json(const struct dp *site, const char *pkg,
 	json_key_null(&j, "deleted");
 	json_key_uint(&j, "bytes_written", r->bytes);
 	json_key_null(&j, "bytes_sent");
+	json_key_null(&j, "bytes_shared");
 	json_key_string(&j, "error", why);
 	json_key_string(&j, "retry", retry);
 	json_key_bool(&j, "dry_run", dry_run);

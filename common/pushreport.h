@@ -20,7 +20,9 @@
 
 /*
  * "DP: PKG OLD -> NEW: N added, ..., B bytes written (C content, S
- * state)", or "up to date", or a switch back to a kept tree; dry_run
+ * state)" (then what recipes did not send and what reflinks shared
+ * instead of writing, when any), or "up to date", or a switch back to
+ * a kept tree; dry_run
  * says what would be done.  False when the push's warning is not to
  * follow the line (a switch back to a kept tree has none).
  */

@@ -20,6 +20,7 @@
 #include "progress.h"
 #include "pushrun.h"
 #include "ratelimit.h"
+#include "reflink.h"
 #include "remote.h"
 #include "retryjob.h"
 #include "scan.h"
@@ -135,15 +136,12 @@ cap_rate(void *ctx, time_t now)
  * digest says: no failed system call, where a read error may pass) is
  * noted in run->damaged. */
 static int
-store_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
-    int fd, const char *what)
+store_source_failed(struct run *run, const unsigned char d[DIGEST_LEN],
+    bool fault)
 {
-	struct run *run = ctx;
 	unsigned char(*nv)[DIGEST_LEN];
-	bool fault = false, damaged;
+	bool damaged;
 
-	if (store_content_copy(run->store, d, size, fd, what, &fault) == 0)
-		return 0;
 	if (!fault)
 		return -1;
 	damaged = err_errno() == 0;
@@ -160,6 +158,34 @@ store_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
 	return -1;
 }
 
+static int
+store_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
+    int fd, const char *what)
+{
+	struct run *run = ctx;
+	bool fault = false;
+
+	if (store_content_copy(run->store, d, size, fd, what, &fault) == 0)
+		return 0;
+	return store_source_failed(run, d, fault);
+}
+
+/* A changed large file with an old copy on the DP: the blocks they
+ * have in common are shared where the DP's file system can
+ * (reflink.h). */
+static int
+store_source_write_shared(struct run *run, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int oldfd, const struct entry *old, int fd, const char *what,
+    uint64_t *written)
+{
+	bool fault = false;
+
+	if (reflink_copy(run->store, d, size, oldfd, old, fd, what, written,
+		&fault) == 0)
+		return 0;
+	return store_source_failed(run, d, fault);
+}
+
 /* One DP's source: the store's (or the fanout over it, which asks the
  * store on its behalf), marking the job when the content it failed on
  * is one the store has damaged. */
@@ -171,22 +197,46 @@ job_source_prepare(void *ctx, const struct dp_need *v, size_t n)
 	return job->inner.prepare(job->inner.ctx, v, n);
 }
 
+/* The job failed on content d: mark it when the store has d damaged.
+ * Returns -1. */
 static int
-job_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
-    int fd, const char *what)
+job_source_failed(struct job *job, const unsigned char d[DIGEST_LEN])
 {
-	struct job *job = ctx;
 	struct run *run = job->run;
 	size_t i;
 
-	if (job->inner.write(job->inner.ctx, d, size, fd, what) == 0)
-		return 0;
 	pthread_mutex_lock(&run->mu);
 	for (i = 0; i < run->ndamaged; i++)
 		if (memcmp(run->damaged[i], d, DIGEST_LEN) == 0)
 			job->store_damaged = true;
 	pthread_mutex_unlock(&run->mu);
 	return -1;
+}
+
+static int
+job_source_write(void *ctx, const unsigned char d[DIGEST_LEN], uint64_t size,
+    int fd, const char *what)
+{
+	struct job *job = ctx;
+
+	if (job->inner.write(job->inner.ctx, d, size, fd, what) == 0)
+		return 0;
+	return job_source_failed(job, d);
+}
+
+/* Past the fanout: what is shared with this DP's own old copy is read
+ * from the store for this DP alone. */
+static int
+job_source_write_shared(void *ctx, const unsigned char d[DIGEST_LEN],
+    uint64_t size, int oldfd, const struct entry *old, int fd, const char *what,
+    uint64_t *written)
+{
+	struct job *job = ctx;
+
+	if (store_source_write_shared(job->run, d, size, oldfd, old, fd, what,
+		written) == 0)
+		return 0;
+	return job_source_failed(job, d);
 }
 
 /* ---- one DP ---- */
@@ -426,11 +476,13 @@ push_one(struct run *run, struct job *job)
 	job->inner.ctx = run;
 	job->inner.prepare = NULL;
 	job->inner.write = store_source_write;
+	job->inner.write_shared = NULL; /* asked past it */
 	if (run->fanout != NULL)
 		job->inner = run->fanout_src;
 	src.ctx = job;
 	src.prepare = job->inner.prepare != NULL ? job_source_prepare : NULL;
 	src.write = job_source_write;
+	src.write_shared = job_source_write_shared;
 
 	if (dp->target.kind == DP_SSH) {
 		if (push_remote(run, job, &po, &r) == -1)
@@ -680,7 +732,8 @@ progress_begin(struct run *run, struct ratelimit *total)
 static int
 fanout_start(struct run *run)
 {
-	struct content_source store_src = { run, NULL, store_source_write };
+	struct content_source store_src = { run, NULL, store_source_write,
+		NULL };
 	size_t i, local = 0;
 
 	for (i = 0; i < run->njobs; i++)

@@ -950,6 +950,7 @@ serve_push(struct proto *p, const unsigned char *pl, size_t len,
 	src.ctx = &sv;
 	src.prepare = src_prepare;
 	src.write = src_write;
+	src.write_shared = NULL; /* the stream is read in order */
 	if (dp_open(path, !dry, &h) == -1)
 		goto done;
 	if (!dry && dp_lock(&h, req.lock_wait) == -1)

@@ -42,13 +42,13 @@ fakebin()
 	need_cmd cc make bats
 	# Every tool the list checks by command (files and headers are the
 	# machine's own), as links; those this machine lacks are skipped.
-	for t in mandoc rsync ssh-keygen chattr flock pkill perl python3 \
-	    openssl clang cppcheck clang-tidy valgrind; do
+	for t in mandoc rsync ssh-keygen chattr mkfs.xfs flock pkill perl \
+	    python3 openssl clang cppcheck clang-tidy valgrind; do
 		command -v "$t" >/dev/null || skip "needs $t installed"
 	done
 	[ -e /usr/sbin/sshd ] || skip "needs sshd installed"
-	fakebin cc make bats mandoc rsync ssh-keygen chattr flock pkill perl \
-	    python3 openssl clang cppcheck clang-tidy valgrind cut
+	fakebin cc make bats mandoc rsync ssh-keygen chattr mkfs.xfs flock \
+	    pkill perl python3 openssl clang cppcheck clang-tidy valgrind cut
 	run --separate-stderr /usr/bin/env PATH="$T/bin" /bin/sh "$BOOT" --needed
 	expect_status 0
 	[ -z "$stderr" ] && [ -z "$output" ]

@@ -45,12 +45,14 @@ exec(sys.argv[2])
 assert len(objs) == 2, objs
 d = by("target")
 fields = {"schema", "target", "package", "from", "to", "ok", "added",
-    "changed", "deleted", "bytes_written", "bytes_sent", "error", "retry"}
+    "changed", "deleted", "bytes_written", "bytes_sent", "bytes_shared",
+    "error", "retry"}
 for o in objs:
     assert fields <= set(o), set(o)
     assert o["package"] == "office" and o["to"] == 2 and o["ok"] is True
     assert o["error"] is None and o["retry"] is None
     assert o["bytes_sent"] is None           # local DPs
+    assert o["bytes_shared"] == 0, o         # no large file to share
 a, b = d["dp1"], d["dp2"]
 assert a["from"] == 1 and b["from"] is None
 assert b["added"] > a["added"] and a["changed"] >= 20, (a, b)
@@ -123,6 +125,7 @@ assert one["target"] == "r1" and one["ok"] and one["from"] is None
 assert two["from"] == 1 and two["to"] == 2 and two["changed"] >= 20, two
 assert one["bytes_sent"] > 1000, one          # the whole package
 assert 0 < two["bytes_sent"] < one["bytes_sent"], (one, two)
+assert one["bytes_shared"] is None and two["bytes_shared"] is None, two
 '
 	at_version "$T/rdp" 2
 	# A remote directory that is not there: a failure with its retry.

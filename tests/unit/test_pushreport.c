@@ -76,6 +76,17 @@ dp_lines(const struct dp *dp)
 	r.state_rebuilt = false;
 	r.bytes_saved = 0;
 	r.old_partial = false;
+	r.kept_layout = false;
+	r.bytes_shared = 5000;
+	fp = out();
+	pushreport_dp_line(dp, "office", &r, false, fp);
+	is(fp,
+	    "dp1: office 11 -> 12: 1 added, 2 changed, 3 deleted, 4 metadata, "
+	    "1024 bytes written (1000 content, 24 state), 5000 bytes shared "
+	    "with the old copies (reflinks)\n",
+	    "a local DP's reflinks: the bytes shared, not counted written");
+	r.bytes_shared = 0;
+	r.kept_layout = true;
 	fp = out();
 	pushreport_dp_line(dp, "office", &r, false, fp);
 	is(fp,
@@ -119,6 +130,7 @@ dp_json(struct dp *dp)
 	r.bytes = 100;
 	r.state_bytes = 10;
 	r.bytes_sent = 77;
+	r.bytes_shared = 9;
 	fp = out();
 	tap_ok(pushreport_dp_json(dp, "office", &r, false, NULL, NULL, fp) == 0,
 	    "a DP's JSON line is written");
@@ -126,9 +138,10 @@ dp_json(struct dp *dp)
 	    "{\"schema\":1,\"target\":\"dp1\",\"package\":\"office\","
 	    "\"from\":null,\"to\":3,\"ok\":true,\"added\":5,\"changed\":0,"
 	    "\"deleted\":0,\"bytes_written\":110,\"bytes_sent\":null,"
-	    "\"error\":null,\"retry\":null,\"dry_run\":false,"
+	    "\"bytes_shared\":9,\"error\":null,\"retry\":null,\"dry_run\":"
+	    "false,"
 	    "\"up_to_date\":false}\n",
-	    "a local DP done: from null, no bytes sent");
+	    "a local DP done: from null, no bytes sent, the bytes shared");
 	r.held = true;
 	r.old_version = 2;
 	dp->target.kind = DP_SSH;
@@ -138,7 +151,8 @@ dp_json(struct dp *dp)
 	    "{\"schema\":1,\"target\":\"dp1\",\"package\":\"office\","
 	    "\"from\":2,\"to\":3,\"ok\":false,\"added\":5,\"changed\":0,"
 	    "\"deleted\":0,\"bytes_written\":100,\"bytes_sent\":77,"
-	    "\"error\":\"no space\",\"retry\":\"job-1\",\"dry_run\":true,"
+	    "\"bytes_shared\":null,\"error\":\"no "
+	    "space\",\"retry\":\"job-1\",\"dry_run\":true,"
 	    "\"up_to_date\":false}\n",
 	    "an ssh DP failed, dry run: the error, the retry, the contents");
 	dp->target.kind = DP_LOCAL;
@@ -172,7 +186,8 @@ site_reports(struct dp *site)
 	    "{\"schema\":1,\"target\":\"east\",\"package\":\"office\","
 	    "\"from\":3,\"to\":4,\"ok\":true,\"added\":null,\"changed\":null,"
 	    "\"deleted\":null,\"bytes_written\":2048,\"bytes_sent\":null,"
-	    "\"error\":null,\"retry\":null,\"dry_run\":false,"
+	    "\"bytes_shared\":null,\"error\":null,\"retry\":null,\"dry_run\":"
+	    "false,"
 	    "\"up_to_date\":false,\"file\":\"office-4.pkg\",\"base\":3}\n",
 	    "a site's JSON: the file and its base");
 	site->target.kind = DP_SSH;
@@ -206,7 +221,8 @@ site_reports(struct dp *site)
 	    "{\"schema\":1,\"target\":\"east\",\"package\":\"office\","
 	    "\"from\":3,\"to\":4,\"ok\":false,\"added\":null,\"changed\":null,"
 	    "\"deleted\":null,\"bytes_written\":2048,\"bytes_sent\":null,"
-	    "\"error\":\"refused\",\"retry\":null,\"dry_run\":false,"
+	    "\"bytes_shared\":null,\"error\":\"refused\",\"retry\":null,\"dry_"
+	    "run\":false,"
 	    "\"up_to_date\":false,\"file\":null,\"base\":3}\n",
 	    "an ssh site failed: no file");
 	r.up_to_date = true;
