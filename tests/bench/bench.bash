@@ -51,7 +51,7 @@ fi
 # The hundred-DP case writes 100 copies of its package per side and
 # phase: one run of each, whatever BENCH_RUNS says.
 HUNDRED_RUNS=${BENCH_HUNDRED_RUNS:-1}
-CASES=${BENCH_CASES:-scan bigscan reuse diff stage push many dps ssh hundred bigfile}
+CASES=${BENCH_CASES:-scan bigscan reuse diff stage push many dps ssh hundred sites bigfile}
 
 mkdir -p "$WORK/tools" "$WORK/data" || exit 2
 WORK=$(cd "$WORK" && pwd)
@@ -1220,6 +1220,91 @@ case_hundred()
 	sshd_stop
 	SSHV=
 	trash "$S/h.hs" "$S/hr.hs" "$HSTORE"
+}
+
+# --- child sites: 4 sites over ssh, --cascade to 2 DPs each (issue 16) --
+# The 5,000-file package (HUNDRED) at version 1 in 4 child stores reached
+# over one sshd, each with 2 local DPs at version 1; the refresh to
+# version 2 is one `pkgpush --all-sites --cascade`, against rsync -e ssh
+# to a copy per site plus, on the site (over ssh), rsync from that copy
+# to its 2 DPs, 4 sites at once either way.  Every run starts from the
+# same state (a copy of it made untimed); bytes over ssh by ssh's count.
+sites_reset()
+{
+	trash "$S/st"
+	cp -a "$S/st.tpl" "$S/st"
+}
+sites_pk()	# sites_pk RUN FILE
+{
+	sites_reset
+	: >"$S/st.pk.log"
+	warm "$S/st/central/objects"
+	MLOG=$S/st.pk.out measure "$2" env PKGDIST_SSH="$SSHV -E $S/st.pk.log" \
+	    "$BIN/pkgpush" -s "$S/st/central" -j 4 --all-sites --cascade hundred
+	echo "$1 $(sentbytes "$S/st.pk.log")" >>"$2.sent"
+	cat "$S/st.pk.out" >>"$LOG"
+}
+sites_peer()
+{
+	sites_reset
+	: >"$S/st.rs.log"
+	warm "$H2"
+	measure "$2" env SRC="$H2/" D="$S/st" RSH="$SSHV -E $S/st.rs.log" \
+	    sh -c 'seq 1 4 | xargs -P 4 -I{} sh "$D/../st-peer.sh" {}'
+	echo "$1 $(sentbytes "$S/st.rs.log")" >>"$2.sent"
+}
+case_sites()
+{
+	local c="4 child sites --cascade to 2 DPs each: refresh 1% vs rsync -e ssh + rsync to the DPs"
+	local i j child pk rs
+	na "$c" push refresh && return
+	HUNDRED=$(workload hundred "$HUNDRED_N" "$HUNDRED_B") || return 0
+	H1=$HUNDRED/v1 H2=$HUNDRED/v2
+	bench_sshd "$c" || return 0
+	trash "$S/st" "$S/st.tpl"
+	mkdir -p "$S/st/empty"
+	cat >"$S/st-peer.sh" <<'PEER'
+i=$1
+rsync -a --delete -e "$RSH" "$SRC" "127.0.0.1:$D/rs$i/copy/" &&
+    $RSH 127.0.0.1 "rsync -a --delete $D/rs$i/copy/ $D/rs$i/dp1/ &&
+    rsync -a --delete $D/rs$i/copy/ $D/rs$i/dp2/"
+PEER
+	{
+		"$BIN/pkgstage" -s "$S/st/central" add hundred "$H1" &&
+		    "$BIN/pkgstage" -s "$S/st/central" add hundred "$H2"
+	} >>"$LOG" 2>&1 ||
+	    { row "$c" "n/a (cannot stage)" "" "" "" "-" "" ""; sshd_stop; return; }
+	for i in 1 2 3 4; do
+		child=$S/st/site$i
+		"$BIN/pkgstage" -s "$child" add boot "$S/st/empty" >>"$LOG" 2>&1
+		for j in 1 2; do
+			mkdir -p "$S/st/s$i-dp$j" "$S/st/rs$i/dp$j"
+			adddp "$child" "d$j" g "$S/st/s$i-dp$j"
+			rsync -a "$H1/" "$S/st/rs$i/dp$j/"
+		done
+		mkdir -p "$S/st/rs$i/copy"
+		rsync -a "$H1/" "$S/st/rs$i/copy/"
+		echo "site$i g ssh://127.0.0.1:$SSHD_PORT$child" >>"$S/st/central/sites"
+	done
+	env PKGDIST_SSH="$SSHV" "$BIN/pkgpush" -s "$S/st/central" -j 4 \
+	    --version 1 --all-sites hundred >>"$LOG" 2>&1
+	for i in 1 2 3 4; do
+		"$BIN/pkgpush" -s "$S/st/site$i" --all hundred >>"$LOG" 2>&1
+	done
+	cp -a "$S/st" "$S/st.tpl"
+	alternate sites "$HUNDRED_RUNS" 0 sites_pk sites_peer
+	result "$c" "$RES/sites.sites_pk" "$RES/sites.sites_peer" "<=" 1
+	pk=$(col "$RES/sites.sites_pk.sent" 2 median)
+	rs=$(col "$RES/sites.sites_peer.sent" 2 median)
+	if [ -n "$pk" ] && [ -n "$rs" ] && [ "$rs" -gt 0 ]; then
+		row "4 child sites: bytes over ssh vs rsync's" "$(mib "$pk")" \
+		    "$(mib "$rs")" "$(calc "$pk / $rs" 2)" "<= 1.1" \
+		    "$(verdict "$(calc "$pk / $rs" 2)" "<=" 1.1)" "" ""
+	fi
+	note "sites: refresh lines (12 expected): $(grep -c ': hundred 1 -> 2' "$S/st.pk.out" 2>/dev/null)"
+	sshd_stop
+	SSHV=
+	trash "$S/st" "$S/st.tpl" "$S/st-peer.sh"
 }
 
 # --- a large file that changes a little: issue 15 ---------------------
