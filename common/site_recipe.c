@@ -123,7 +123,6 @@ site_recipe_send(int fd, struct store *s, const struct manifest *m,
     struct site_recipe_stats *st)
 {
 	struct recipe r = { 0 };
-	struct store_raw raw;
 	const struct entry *old;
 	unsigned char *blk = NULL;
 	size_t i, kept = 0;
@@ -138,9 +137,7 @@ site_recipe_send(int fd, struct store *s, const struct manifest *m,
 		/* The new content must be there to read the insertions
 		 * from: else it goes whole, and its absence is named by
 		 * that. */
-		if (k == 1 && store_content_raw(s, only[i].d, &raw) == 0)
-			close(raw.fd);
-		else
+		if (k == 1 && store_has_content(s, only[i].d) != 1)
 			k = 0;
 		if (k == 1 && blk == NULL &&
 		    (blk = malloc(SITE_RECIPE_BLOCK_MAX)) == NULL) {
