@@ -142,6 +142,7 @@ pushreport_site_json(const struct dp *site, const char *pkg,
 	json_key_string(&j, "retry", retry);
 	json_key_bool(&j, "dry_run", dry_run);
 	json_key_bool(&j, "up_to_date", r->up_to_date);
+	json_key_bool(&j, "cascade_at_import", r->cascade_at_import);
 	json_key_string(&j, "file",
 	    r->up_to_date || site->target.kind == DP_SSH ? NULL : r->file);
 	if (r->base != 0)
@@ -189,6 +190,9 @@ pushreport_site_line(const struct dp *site, const char *pkg,
 	else
 		fprintf(fp,
 		    "%s: %s %s -> %" PRIu64 ": wrote %s (%s), %" PRIu64
-		    " bytes\n",
-		    site->name, pkg, from, r->to, r->file, base, r->bytes);
+		    " bytes%s\n",
+		    site->name, pkg, from, r->to, r->file, base, r->bytes,
+		    r->cascade_at_import ? "; its pkgdist-cron imports it "
+					   "and pushes it on" :
+					   "");
 }

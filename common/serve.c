@@ -45,6 +45,7 @@
  * flowing while the tree is worked on).
  */
 #define _GNU_SOURCE
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -861,7 +862,10 @@ out:
  * session as soon as this process exits; the child holds the DP's lock
  * (the descriptor is inherited) until it is done, so the next push of
  * this DP waits for it, and a crash of the child leaves only debris the
- * next push removes.  Without fork() it is done here.
+ * next push removes.  Without fork() it is done here.  It runs at the
+ * lowest priority: on a server holding many DPs, the pushes still being
+ * served, and the clients reading the shares, come before preparing the
+ * next push.
  */
 static void
 tidy_after(struct dp_handle *h, const char *pkg, unsigned keep)
@@ -876,6 +880,7 @@ tidy_after(struct dp_handle *h, const char *pkg, unsigned keep)
 	if (pid > 0)
 		return;
 	(void)setsid();
+	(void)setpriority(PRIO_PROCESS, 0, 19);
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		(void)dup2(fd, STDIN_FILENO);
 		(void)dup2(fd, STDOUT_FILENO);

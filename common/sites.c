@@ -243,6 +243,7 @@ site_push(struct store *s, const struct dp *site, const char *pkg,
 		err_prefix("%s/%s: ", site->target.path, r->file);
 		goto fail;
 	}
+	r->cascade_at_import = o->cascade;
 done:
 	/* The site now has what it had, and this version. */
 	if (record(s, pkg, site->name,

@@ -82,6 +82,8 @@ struct site_push_result {
 	bool permanent;		/* failed in a way waiting will not mend */
 	int cascade_rc;		/* the child's own push: its exit status,
 				 * -1 when none ran */
+	bool cascade_at_import; /* a directory site under --cascade: its
+				 * own pkgdist-cron pushes the file on */
 	char file[NAME_MAX_LEN + 32]; /* "PKG-N.pkg" */
 };
 
@@ -108,7 +110,8 @@ struct site_push_result {
  * version (sitessh.h), also when it had the version already; its exit
  * status 2 fails the site, 1 is r->cascade_rc for the caller to count
  * (the child queued its own retries).  A directory site's child pushes
- * on by itself (pkgdist-cron): o->cascade asks nothing more of it.
+ * on by itself when its pkgdist-cron imports the file, as --cascade
+ * would: o->cascade only sets r->cascade_at_import, for the report.
  *
  * -1 with err on failure (r filled as far as known; r->permanent when a
  * retry cannot help).

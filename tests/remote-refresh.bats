@@ -77,6 +77,23 @@ idle()
 	at_version "$T/rdp" 3
 }
 
+@test "remote: the work after the reply runs at the lowest CPU priority, holding the DP's lock until it is done" {
+	PKGDIST_REMOTE_PKGPUSH="PKGDIST_FAULT_SLOW=link:100 $PKGDIST_BIN/pkgpush" \
+	    pkgpush --dp r1 --version 1 office
+	# The reply came; the spare's links (100 ms each) are still being made.
+	pid=
+	for p in $(pgrep -f -- "--serve.*$T/rdp"); do
+		[ "$(ps -o comm= -p "$p")" != pkgpush ] || pid=$p
+	done
+	[ -n "$pid" ]
+	[ "$(ps -o ni= -p "$pid" | tr -d ' ')" = 19 ]
+	run flock -n "$T/rdp/.pkgdist/.lock" true
+	expect_status 1
+	idle
+	[ -d "$P/spare.v1.1" ]
+	no_debris "$T/rdp"
+}
+
 @test "remote: a spare holding a planted file or missing an entry is not used; the DP ends exactly at the new version" {
 	pkgpush --dp r1 --version 1 office
 	idle

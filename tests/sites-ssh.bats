@@ -237,6 +237,34 @@ hierarchy()
 	[[ "$output" == *'"target":"region/rdp1","package":"office","from":1,"to":2,"ok":true'* ]]
 }
 
+@test "site over ssh: a version sent to an inbox goes on over ssh to the bottom: the middle site's pkgdist-cron pushes with --cascade" {
+	M=$T/middle
+	mkdir -p "$T/b-dp"
+	pkgstage -s "$M" add other "$T/empty" >/dev/null
+	mkdir "$M/incoming"
+	printf 'mid r %s\n' "$M/incoming" >"$PKGDIST_STORE/sites"
+	printf 'kid r %s\n' "$(sshd_url "$C")" >"$M/sites"
+	printf 'ssh %s\nremote-pkgpush %s\n' "$PKGDIST_SSH" \
+	    "$PKGDIST_BIN/pkgpush" >"$M/config"
+	printf 'bdp b %s\n' "$T/b-dp" >"$C/dps"
+	# Version 1 placed by hand at every level.
+	pkgpush --version 1 --site mid office >/dev/null
+	pkgstage -s "$M" import --incoming >/dev/null
+	pkgpush -s "$M" --site kid office >/dev/null
+	pkgpush -s "$C" --dp bdp office >/dev/null
+	at_version "$T/b-dp" 1
+	run pkgpush --refresh-existing --cascade office
+	expect_status 0
+	expect_output_has "mid: office 1 -> 2: wrote office-2.pkg (a delta against 1), "
+	expect_output_has "; its pkgdist-cron imports it and pushes it on"
+	run sh "$PKGDIST_SRC/scripts/pkgdist-cron" -s "$M"
+	expect_output_has "imported office version 2"
+	expect_output_has "kid/bdp: office 1 -> 2: "
+	[ "$(pkgstage -s "$M" show office 2)" = "$(pkgstage show office 2)" ]
+	same 2
+	at_version "$T/b-dp" 2
+}
+
 @test "site over ssh: two versions pushed to one child at once, and a push racing its inbox, many rounds: every version lands, the newest stays newest" {
 	stage "$T/v3"
 	pkgstage export office 1 -o "$T/office-1.pkg"

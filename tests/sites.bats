@@ -93,6 +93,22 @@ inbox()
 	[ -z "$(ls -A "$T/region1-inbox")" ]
 }
 
+@test "site push: --cascade to a directory site says its pkgdist-cron pushes on, in the line and in --json; without it the line is as before" {
+	inbox region1 region2
+	run pkgpush --site region1 --cascade office
+	expect_status 0
+	expect_output_has "region1: office - -> 1: wrote office-1.pkg (whole), "
+	[[ "$output" == *" bytes; its pkgdist-cron imports it and pushes it on" ]]
+	run --separate-stderr pkgpush --json --site region2 --cascade office
+	expect_status 0
+	[[ "$output" == *'"target":"region2"'*'"cascade_at_import":true'* ]]
+	pkgpush --forget region1 office >/dev/null
+	rm "$T/region1-inbox/office-1.pkg"
+	run pkgpush --site region1 office
+	expect_status 0
+	[[ "$output" == "region1: office - -> 1: wrote office-1.pkg (whole), "*" bytes" ]]
+}
+
 @test "site push: a missing inbox fails that site alone, with a retry job narrowed to it that finishes the push" {
 	inbox region1 region2
 	rmdir "$T/region2-inbox"
