@@ -181,6 +181,29 @@ change_write(const struct change *c, FILE *fp)
 	return entry_write(change_entry(c), fp);
 }
 
+int
+changes_write_mem(const struct change *v, size_t n, char **buf, size_t *len)
+{
+	FILE *fp;
+	size_t i;
+	int rc = 0;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fp = open_memstream(buf, len)) == NULL)
+		return err_nomem();
+	for (i = 0; i < n && rc == 0; i++)
+		rc = change_write(&v[i], fp);
+	if (fclose(fp) != 0 && rc == 0)
+		rc = err_nomem();
+	if (rc == -1) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
+	return rc;
+}
+
 /*
  * Change-list files.
  */

@@ -98,6 +98,10 @@ int changes_list(const struct manifest *from, const struct manifest *to,
 /* Write one change line: "K " then the entry (entry_write), newline
  * included. */
 int change_write(const struct change *c, FILE *fp);
+/* The n change lines of v, as change_write() writes them, into *buf
+ * (malloc'd, NUL-terminated; *len bytes without the NUL). */
+int changes_write_mem(const struct change *v, size_t n, char **buf,
+    size_t *len);
 
 /*
  * A change-list file, parsed: each line "K ENTRY" with K one of A D M P

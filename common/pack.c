@@ -16,6 +16,7 @@
 #include "err.h"
 #include "io.h"
 #include "manifest.h"
+#include "mchanges.h"
 #include "pack.h"
 #include "path.h"
 #include "progress.h"
@@ -185,9 +186,10 @@ put_block(void *arg, const unsigned char *buf, size_t len)
  * signature. */
 static int
 put_head(struct pw *w, const char *pkg, uint64_t version, uint64_t base,
-    uint32_t format, const char *mbuf, size_t mlen, const unsigned char *sig,
-    size_t siglen)
+    uint32_t format, const char *mbuf, size_t mlen, const unsigned char *mc,
+    size_t mclen, const unsigned char *sig, size_t siglen)
 {
+	const void *data;
 	unsigned char hdr[33], *z = NULL;
 	size_t zlen = 0;
 	int rc = -1;
@@ -203,12 +205,22 @@ put_head(struct pw *w, const char *pkg, uint64_t version, uint64_t base,
 		return -1;
 	if (blob_compress(mbuf, mlen, &z, &zlen) == -1)
 		return -1;
-	hdr[0] = zlen < mlen ? 1 : 0;
+	/* The smallest of the three forms the reader takes. */
+	if (mc != NULL && mclen < zlen && mclen < mlen) {
+		hdr[0] = PACK_MANIFEST_CHANGES;
+		data = mc;
+		zlen = mclen;
+	} else if (zlen < mlen) {
+		hdr[0] = 1;
+		data = z;
+	} else {
+		hdr[0] = 0;
+		data = mbuf;
+		zlen = mlen;
+	}
 	be_put64(hdr + 1, mlen);
-	be_put64(hdr + 9, hdr[0] ? zlen : mlen);
-	if (pw_put(w, hdr, 17, true) == -1 ||
-	    pw_put(w, hdr[0] ? (const void *)z : (const void *)mbuf,
-		hdr[0] ? zlen : mlen, true) == -1)
+	be_put64(hdr + 9, zlen);
+	if (pw_put(w, hdr, 17, true) == -1 || pw_put(w, data, zlen, true) == -1)
 		goto out;
 	if (siglen > PACK_SIG_MAX) {
 		err_set("%s version %" PRIu64 ": signature too long", pkg,
@@ -303,10 +315,10 @@ pack_export(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 
 int
 pack_export_only(struct store *s, const char *pkg, uint64_t version,
-    uint64_t base, const struct digestset_item *only, size_t nonly, int fd,
-    struct progress *p)
+    uint64_t base, const struct digestset_item *only, size_t nonly,
+    unsigned flags, int fd, struct progress *p)
 {
-	return export_file(s, pkg, version, base, only, nonly, 0, fd, p);
+	return export_file(s, pkg, version, base, only, nonly, flags, fd, p);
 }
 
 static int
@@ -315,11 +327,11 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
     struct progress *p)
 {
 	struct pw w = { fd, { NULL }, NULL, 0, 0, p };
-	struct manifest m, bm;
+	struct manifest m, bm, bcopy;
 	struct digestset_item *cv = NULL, *bv = NULL;
 	struct plans pl = { NULL, NULL, 0, 0 };
-	size_t ncv = 0, nbv = 0, i, mlen, siglen = 0;
-	unsigned char hdr[8], *sig = NULL, fin[DIGEST_LEN];
+	size_t ncv = 0, nbv = 0, i, mlen, siglen = 0, mclen = 0;
+	unsigned char hdr[8], *sig = NULL, fin[DIGEST_LEN], *mc = NULL;
 	unsigned char *blk = NULL;
 	char *mbuf = NULL, *check = NULL;
 	uint64_t count = 0;
@@ -327,6 +339,7 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 
 	manifest_init(&m);
 	manifest_init(&bm);
+	manifest_init(&bcopy);
 	if (package_name_check(pkg) == -1)
 		return -1;
 	if (base != 0 && base == version)
@@ -350,6 +363,11 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 	if (base != 0 && (flags & PACK_EXPORT_RECIPES) &&
 	    plans_make(s, &m, &bm, cv, ncv, &pl) == -1)
 		goto out;
+	if (base != 0 && (flags & PACK_EXPORT_MANIFEST_CHANGES) &&
+	    (store_load_manifest(s, pkg, base, &bcopy) == -1 ||
+		mchanges_make(&bm, &bcopy, &m, pkg, version, mbuf, mlen, &mc,
+		    &mclen) == -1))
+		goto out;
 	if ((w.buf = malloc(BLOB_CHUNK)) == NULL ||
 	    (check = malloc(BLOB_CHUNK)) == NULL ||
 	    (pl.recipes > 0 && (blk = malloc(PACK_RECIPE_BLOCK_MAX)) == NULL)) {
@@ -362,7 +380,7 @@ export_file(struct store *s, const char *pkg, uint64_t version, uint64_t base,
 	 * stays readable by a release that knows only 1. */
 	if (put_head(&w, pkg, version, base,
 		pl.recipes > 0 ? PACK_FORMAT : PACK_FORMAT_WHOLE, mbuf, mlen,
-		sig, siglen) == -1)
+		mc, mclen, sig, siglen) == -1)
 		goto out;
 	count = ncv;
 	be_put64(hdr, count);
@@ -403,8 +421,10 @@ out:
 	free(mbuf);
 	free(cv);
 	free(bv);
+	free(mc);
 	manifest_free(&m);
 	manifest_free(&bm);
+	manifest_free(&bcopy);
 	store_unlock(ulk);
 	return rc;
 }
@@ -420,6 +440,9 @@ struct pack_reader {
 	size_t blen, boff;
 	bool eof;
 	const char *name;
+	/* The store whose copy of the base version's manifest rebuilds
+	 * one sent as changes; NULL: none is taken. */
+	struct store *base_store;
 
 	struct digest dg; /* every byte before the trailer */
 	struct pack_info info;
@@ -510,20 +533,19 @@ src_read(struct pack_reader *r, void *out, size_t n, bool hash)
 	return 0;
 }
 
-/* Read a block of at most max original bytes (method, sizes, data). */
+/* Read a block of at most max original bytes: its data, after the head
+ * h (method, sizes) already read. */
 static int
-read_block(struct pack_reader *r, size_t max, const char *what, char **out,
-    size_t *outlen)
+read_block(struct pack_reader *r, const unsigned char h[17], size_t max,
+    const char *what, char **out, size_t *outlen)
 {
-	unsigned char h[17], *st = NULL, *nst;
+	unsigned char *st = NULL, *nst;
 	char *o = NULL;
 	uint64_t len, slen;
 	size_t have = 0, cap = 0;
 
 	*out = NULL;
 	*outlen = 0;
-	if (src_read(r, h, 17, true) == -1)
-		return -1;
 	len = be_get64(h + 1);
 	slen = be_get64(h + 9);
 	if (h[0] > 1)
@@ -586,6 +608,67 @@ read_block(struct pack_reader *r, size_t max, const char *what, char **out,
 	return 0;
 }
 
+/* A manifest sent as the changes from the base version's (mchanges.h),
+ * len bytes once rebuilt from the reader's store, slen bytes here. */
+static int
+read_manifest_changes(struct pack_reader *r, uint64_t len, uint64_t slen,
+    char **out, size_t *outlen)
+{
+	unsigned char h[17];
+	struct manifest bm;
+	char *p = NULL;
+	size_t plen = 0;
+	int rc = -1;
+
+	if (len > STORE_MANIFEST_MAX)
+		return err_set("%s: manifest too large (%" PRIu64 " bytes)",
+		    r->name, len);
+	/* Its payload, read as a stored block. */
+	h[0] = 0;
+	be_put64(h + 1, slen);
+	be_put64(h + 9, slen);
+	if (read_block(r, h, STORE_MANIFEST_MAX, "manifest changes", &p,
+		&plen) == -1)
+		return -1;
+	manifest_init(&bm);
+	if (store_load_manifest(r->base_store, r->info.package, r->info.base,
+		&bm) == -1) {
+		err_prefix("%s: the manifest is sent as changes from version "
+			   "%" PRIu64 ": ",
+		    r->name, r->info.base);
+		goto out;
+	}
+	if (mchanges_rebuild(&bm, (const unsigned char *)p, plen,
+		r->info.package, r->info.version, (size_t)len, r->name,
+		out) == -1)
+		goto out;
+	*outlen = (size_t)len;
+	rc = 0;
+out:
+	manifest_free(&bm);
+	free(p);
+	return rc;
+}
+
+/* The manifest block: the manifest's exact bytes. */
+static int
+read_manifest(struct pack_reader *r, char **out, size_t *outlen)
+{
+	unsigned char h[17];
+
+	*out = NULL;
+	*outlen = 0;
+	if (src_read(r, h, 17, true) == -1)
+		return -1;
+	/* Only a reader that has the base takes changes; to any other,
+	 * method 2 is unknown. */
+	if (h[0] == PACK_MANIFEST_CHANGES && r->base_store != NULL &&
+	    r->info.base != 0)
+		return read_manifest_changes(r, be_get64(h + 1),
+		    be_get64(h + 9), out, outlen);
+	return read_block(r, h, STORE_MANIFEST_MAX, "manifest", out, outlen);
+}
+
 static int
 reader_start(struct pack_reader *r)
 {
@@ -620,7 +703,7 @@ reader_start(struct pack_reader *r)
 	r->info.package[h[32]] = '\0';
 	if (strlen(r->info.package) != h[32] || !name_valid(r->info.package))
 		return err_set("%s: invalid package name", r->name);
-	if (read_block(r, STORE_MANIFEST_MAX, "manifest", &mb, &ml) == -1)
+	if (read_manifest(r, &mb, &ml) == -1)
 		return -1;
 	r->mbytes = mb;
 	r->mlen = ml;
@@ -673,14 +756,16 @@ reader_new(struct pack_reader **out, const char *name)
 	return 0;
 }
 
-int
-pack_reader_open_fd(int fd, const char *name, struct pack_reader **out)
+static int
+reader_open_fd(int fd, const char *name, struct store *base_store,
+    struct pack_reader **out)
 {
 	struct pack_reader *r;
 
 	if (reader_new(&r, name) == -1)
 		return -1;
 	r->fd = fd;
+	r->base_store = base_store;
 	if ((r->buf = malloc(BLOB_CHUNK)) == NULL) {
 		err_nomem();
 		pack_reader_close(r);
@@ -692,6 +777,12 @@ pack_reader_open_fd(int fd, const char *name, struct pack_reader **out)
 	}
 	*out = r;
 	return 0;
+}
+
+int
+pack_reader_open_fd(int fd, const char *name, struct pack_reader **out)
+{
+	return reader_open_fd(fd, name, NULL, out);
 }
 
 int
@@ -1252,7 +1343,8 @@ pack_import(struct store *s, int fd, const char *name,
 	bo.name = name;
 	/* A broken rule of the format is the file's fault; a failed read
 	 * (EIO) is the system's. */
-	if (pack_reader_open_fd(fd, name, &r) == -1) {
+	if (reader_open_fd(fd, name, opts->manifest_changes ? s : NULL, &r) ==
+	    -1) {
 		*res = err_errno() != 0 ? PACK_FAILED : PACK_REFUSED;
 		return -1;
 	}

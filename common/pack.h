@@ -12,7 +12,10 @@
  *   8   base version (0: full package; else a delta against that version)
  *   1   L, length of the package name (1..64)
  *   L   package name (the name rule, name_valid() in path.h)
- *   1   manifest method: 0 stored, 1 zlib (RFC 1950)
+ *   1   manifest method: 0 stored, 1 zlib (RFC 1950), 2 the changes
+ *       from the base version's manifest (mchanges.h: only in the
+ *       stream of a site session, to a reader given that manifest;
+ *       never in a file)
  *   8   manifest length (original bytes, <= STORE_MANIFEST_MAX)
  *   8   manifest stored length
  *   ..  the manifest (pkgmanifest(5), with package and version header
@@ -97,6 +100,7 @@ struct store;
 #define PACK_FORMAT_WHOLE 1 /* no recipe records */
 #define PACK_FORMAT 2	    /* recipe records (method 2) */
 #define PACK_SIG_MAX 1024
+#define PACK_MANIFEST_CHANGES 2 /* manifest method: mchanges.h */
 /* The longest block of a recipe record: the longest insertion fits. */
 #define PACK_RECIPE_BLOCK_MAX ((uint32_t)320 << 10)
 
@@ -169,7 +173,11 @@ enum {
 	/* A delta carries a large content that changed a little as a
 	 * recipe from the base version's content at its path (format 2);
 	 * else every content whole (format 1). */
-	PACK_EXPORT_RECIPES = 1
+	PACK_EXPORT_RECIPES = 1,
+	/* A delta's manifest as the changes from the base version's
+	 * (method 2), when that is smaller and rebuilds exactly: only for
+	 * a reader that takes it (pack_import_opts.manifest_changes). */
+	PACK_EXPORT_MANIFEST_CHANGES = 2
 };
 
 /* Write version of pkg (a delta against base when base != 0; base must
@@ -190,16 +198,19 @@ int pack_contents(struct store *s, const char *pkg, uint64_t version,
  * child site that said what it lacks); its import checks that every
  * content is there. */
 int pack_export_only(struct store *s, const char *pkg, uint64_t version,
-    uint64_t base, const struct digestset_item *only, size_t nonly, int fd,
-    struct progress *p);
+    uint64_t base, const struct digestset_item *only, size_t nonly,
+    unsigned flags, int fd, struct progress *p);
 
 struct pack_import_opts {
 	double wait;	   /* package lock timeout */
 	const char *trust; /* public key file; NULL: no check */
 	struct progress *progress;
-	bool keep_contents; /* a failed import keeps the contents
-			     * it checked (store_txn_keep_contents:
-			     * a site receive cut short) */
+	bool manifest_changes; /* take a manifest sent as the changes
+				* from the base version's (a site
+				* session): rebuilt from this store's */
+	bool keep_contents;    /* a failed import keeps the contents
+				* it checked (store_txn_keep_contents:
+				* a site receive cut short) */
 };
 
 enum pack_import_result {

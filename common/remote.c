@@ -533,8 +533,7 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 	struct change_list cl;
 	struct digest dg = { NULL };
 	char *buf = NULL, *nbuf = NULL;
-	size_t len = 0, nlen = 0, i, n;
-	FILE *fp = NULL;
+	size_t len = 0, nlen = 0, n;
 	int rc = -1;
 
 	manifest_init(&bm);
@@ -560,20 +559,8 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 	if (n > 0 && getenv("PKGDIST_TEST_DROP_CHANGE") != NULL)
 		n--;
 #endif
-	if ((fp = open_memstream(&buf, &len)) == NULL) {
-		err_nomem();
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		if (change_write(&cl.v[i], fp) == -1)
-			goto out;
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		err_nomem();
-		goto out;
-	}
-	fp = NULL;
-	if (manifest_write_mem(&nv, &nbuf, &nlen) == -1)
+	if (changes_write_mem(cl.v, n, &buf, &len) == -1 ||
+	    manifest_write_mem(&nv, &nbuf, &nlen) == -1)
 		goto out;
 	if (len > PROTO_MANIFEST_MAX || len >= nlen) {
 		rc = 0;
@@ -586,8 +573,6 @@ changes_render(struct store *s, const char *pkg, const struct manifest *m,
 	buf = NULL;
 	rc = 1;
 out:
-	if (fp != NULL)
-		fclose(fp);
 	free(buf);
 	free(nbuf);
 	digest_free(&dg);

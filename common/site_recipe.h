@@ -1,6 +1,6 @@
 /*
  * site_recipe.h — a changed large content sent to a child site over ssh
- * (sitessh.h, session version 2) as a recipe (recipe.h) against the
+ * (sitessh.h, session version 2 and later) as a recipe (recipe.h) against the
  * child's copy of the content at its path in the base version B it
  * named, instead of whole.
  *

@@ -189,12 +189,12 @@ read_whole(int fd, double timeout, const char *where, const char *rest,
 }
 
 /* What one session of a push is: the protocol's version, and whether it
- * may send recipes.  *again: the child asks for another session (it
- * speaks only version 1, or wants contents whole). */
+ * may send recipes; older or whole: the child asks for another session
+ * (it speaks only an older version, or wants contents whole). */
 struct session {
 	int version;
 	bool recipes;
-	bool older; /* the child refused version 2 */
+	bool older; /* the child refused this version */
 	bool whole; /* the child wants the recipes' contents whole */
 };
 
@@ -228,12 +228,14 @@ push_session(struct store *s, const struct dp *site, const char *pkg,
 	where = remote_conn_where(c);
 	timeout = remote_conn_timeout(c);
 	if (siteline_write(fd, "%s %s %" PRIu64 "%s%s",
-		ss->version == 1 ? SITESSH_MAGIC_1 : SITESSH_MAGIC, pkg,
-		m->version, cascade ? " cascade" : "",
+		ss->version == 1     ? SITESSH_MAGIC_1 :
+		    ss->version == 2 ? SITESSH_MAGIC_2 :
+				       SITESSH_MAGIC,
+		pkg, m->version, cascade ? " cascade" : "",
 		cascade && o->json ? " json" : "") == -1 ||
 	    siteline_read(fd, timeout, where, line, sizeof(line)) == -1)
 		goto out;
-	/* What a release speaking only version 1 answers to 2. */
+	/* What an older release answers to a version it does not speak. */
 	if (ss->version != 1 && strcmp(line, "error " SITESSH_NOT_OURS) == 0) {
 		ss->older = true;
 		remote_conn_drop(c);
@@ -301,7 +303,9 @@ push_session(struct store *s, const struct dp *site, const char *pkg,
 	}
 	/* An empty set, not none: a child that lacks nothing gets none. */
 	if (pack_export_only(s, pkg, m->version, r->base,
-		only != NULL ? only : &nothing, nonly, fd, NULL) == -1) {
+		only != NULL ? only : &nothing, nonly,
+		ss->version >= 3 ? PACK_EXPORT_MANIFEST_CHANGES : 0, fd,
+		NULL) == -1) {
 		err_prefix("%s: ", where);
 		goto out;
 	}
@@ -346,7 +350,8 @@ out:
 }
 
 /*
- * A child that speaks only version 1 gets it in a second session; one
+ * A child that speaks only an older version gets it in another session
+ * (one a version: 3, then 2, then 1); one
  * whose copy of a base content could not rebuild a recipe gets those
  * contents whole in a second (the ones it rebuilt it kept).
  */
@@ -355,17 +360,17 @@ sitessh_push(struct store *s, const struct dp *site, const char *pkg,
     const struct manifest *m, const struct site_push_opts *o,
     struct site_push_result *r)
 {
-	struct session ss = { 2, true, false, false };
+	struct session ss = { 3, true, false, false };
 	uint64_t recipes = 0, saved = 0;
 	int tries;
 
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < 4; tries++) {
 		if (push_session(s, site, pkg, m, o, r, &ss) == -1)
 			return -1;
 		recipes += r->recipes;
 		saved += r->bytes_saved;
 		if (ss.older)
-			ss.version = 1;
+			ss.version--;
 		else if (ss.whole)
 			ss.recipes = false;
 		else {
@@ -799,17 +804,21 @@ sitessh_serve(int in, int out, const char *path)
 	unsigned char(*whole)[DIGEST_LEN] = NULL;
 	size_t nlack = 0, nwhole = 0;
 	uint64_t v, b;
-	int k, objlock = -1, version = 2, rc = -1;
+	int k, objlock = -1, version = 3, rc = -1;
 	bool want_cascade = false, json = false;
 
 	if (siteline_read(in, 600.0, "the parent", line, sizeof(line)) == -1)
 		return -1;
 	if ((rest = siteline_word(line, SITESSH_STATUS_MAGIC)) != NULL)
 		return serve_status(out, path, rest);
-	/* A parent of the release before speaks version 1: no recipes. */
-	if ((rest = siteline_word(line, SITESSH_MAGIC)) == NULL &&
-	    (rest = siteline_word(line, SITESSH_MAGIC_1)) != NULL)
-		version = 1;
+	/* A parent of an older release speaks version 2 (the manifest
+	 * whole) or 1 (no recipes either). */
+	if ((rest = siteline_word(line, SITESSH_MAGIC)) == NULL) {
+		if ((rest = siteline_word(line, SITESSH_MAGIC_2)) != NULL)
+			version = 2;
+		else if ((rest = siteline_word(line, SITESSH_MAGIC_1)) != NULL)
+			version = 1;
+	}
 	if (rest == NULL || (sp = strchr(rest, ' ')) == NULL ||
 	    (size_t)(sp - rest) > NAME_MAX_LEN) {
 		err_set(SITESSH_NOT_OURS);
@@ -844,13 +853,14 @@ sitessh_serve(int in, int out, const char *path)
 	if (below(s, pkg, v, &b) == -1 ||
 	    siteline_write(out, "base %" PRIu64, b) == -1 ||
 	    answer_offer(in, out, s, &lack, &nlack) == -1 ||
-	    (version == 2 &&
+	    (version >= 2 &&
 		site_recipe_receive(in, s, pkg, b, lack, nlack, &whole, &nwhole,
 		    &objlock) == -1))
 		goto tell;
 	memset(&po, 0, sizeof(po));
 	po.wait = STORE_WAIT_DEFAULT;
 	po.keep_contents = true;
+	po.manifest_changes = version >= 3;
 	if (pack_import(s, in, "the parent's package file", &po, &res, NULL,
 		NULL) == -1) {
 		/* It lacks what a recipe was to make: ask for it whole

@@ -35,11 +35,16 @@
  *                               contents rebuilt kept; the parent pushes
  *                               again in a new session with no recipes
  *
- * Version 1 ("pkgdist-site 1 ...", the release before) is the same with
- * no recipes, no "file" line and no "whole".  A child of that release
- * answers version 2 with "error " SITESSH_NOT_OURS: the parent then asks
- * again in version 1, in a new session; a child of this release answers
- * a parent speaking version 1 in it.
+ * In version 3 the package file's manifest may come as the changes
+ * from B's manifest (pack.h method 2, mchanges.h), which the child holds
+ * byte for byte: a refresh then carries about the changed entries, not
+ * the whole manifest.  Version 2 ("pkgdist-site 2 ...", the release
+ * before) is the same with the manifest always whole; version 1 (the
+ * release before that) has no recipes, no "file" line and no "whole".
+ * A child of an older release answers a newer version with "error "
+ * SITESSH_NOT_OURS: the parent then asks again one version lower, in a
+ * new session; a child of this release answers a parent speaking an
+ * older version in it.
  *
  * With "cascade", after "have" or "done ...", the child runs its own
  * "pkgpush -s PATH --refresh-existing --cascade --version VERSION PKG"
@@ -97,7 +102,8 @@ struct site_push_opts;
 struct site_push_result;
 
 #define SITESSH_MODE "--receive"
-#define SITESSH_MAGIC "pkgdist-site 2"
+#define SITESSH_MAGIC "pkgdist-site 3"
+#define SITESSH_MAGIC_2 "pkgdist-site 2" /* the manifest whole */
 #define SITESSH_MAGIC_1 "pkgdist-site 1" /* no recipes */
 /* What a child answers ("error ...") to a request it does not know. */
 #define SITESSH_NOT_OURS "not a request of this protocol"

@@ -109,6 +109,61 @@ sent()
 	same 3
 }
 
+# wide_versions: package "wide", 3,000 small files, version 2 changing
+# one of them, signed with $T/k when given -s; the child holds version 1.
+wide_versions()
+{
+	local i sign=
+	[ "${1:-}" != -s ] || sign="--sign $T/k"
+	mkdir -p "$T/w1"
+	for ((i = 1; i <= 3000; i++)); do
+		printf 'file %s\n' "$i" >"$T/w1/f$i"
+	done
+	touch -d @1600000000 "$T/w1"/f*
+	cp -a "$T/w1" "$T/w2"
+	printf 'changed\n' >"$T/w2/f7"
+	touch -d @1600000000 "$T/w2/f7"
+	pkgstage add $sign wide "$T/w1" >/dev/null
+	pkgstage add $sign wide "$T/w2" >/dev/null
+	pkgpush --version 1 --site kid wide >/dev/null
+}
+
+@test "site over ssh: a refresh carries the manifest as its changes from the child's version: a small part of the whole manifest crosses" {
+	wide_versions
+	whole=$(pkgstage show wide 2 | gzip -c | wc -c)
+	PKGDIST_SSH="$PKGDIST_SSH -v" run --separate-stderr pkgpush --site kid wide
+	printf '%s\n' "$stderr" >"$T/ssh.log"
+	expect_status 0
+	expect_output_has "kid: wide 1 -> 2: imported into its store (a delta against 1; 1 of 1 contents sent)"
+	[ "$(pkgstage -s "$C" show wide 2)" = "$(pkgstage show wide 2)" ]
+	# ssh's own handshake is most of what is left.
+	[ "$(sent)" -lt $((whole / 4)) ]
+	run pkgstage -s "$C" fsck
+	expect_status 0
+}
+
+@test "site over ssh: a manifest rebuilt from its changes is checked: its signature under STORE/trust, and a child whose base is not the parent's refuses it, unchanged" {
+	pkgstage keygen -o "$T/k"
+	cp "$T/k.pub" "$C/trust"
+	wide_versions -s
+	run pkgpush --site kid wide
+	expect_status 0
+	[ "$(pkgstage -s "$C" show wide 2)" = "$(pkgstage show wide 2)" ]
+	# A child whose version 1 of "other" is not the parent's.
+	mktree "$T/o1"
+	printf 'parent\n' >"$T/o1/a"
+	pkgstage add --sign "$T/k" other "$T/o1" >/dev/null
+	cp -a "$T/o1" "$T/o2"
+	chmod u+w "$T/o2"
+	printf 'more\n' >"$T/o2/b"
+	pkgstage add --sign "$T/k" other "$T/o2" >/dev/null
+	before=$(pkgstage -s "$C" list)
+	run pkgpush --site kid other
+	expect_status 1
+	expect_output_has "is not the sender's"
+	[ "$(pkgstage -s "$C" list)" = "$before" ]
+}
+
 @test "site over ssh: a transfer cut short leaves the child's versions as they were; the retry sends only the contents that did not arrive" {
 	pkgpush --version 1 --site kid office >/dev/null
 	# Version 3: six new incompressible files, 2.4 MB in all.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bats
-# Upgrades of child sites over ssh: a child running the release before
-# this one (af1a9b9, built here from this repository's history: its site
-# session speaks version 1, without recipes) still receives every
-# version, its large contents whole; and a parent of that release still
-# pushes to a child of this one.  Through a real sshd on loopback.
+# Upgrades of child sites over ssh, against releases built here from this
+# repository's history, through a real sshd on loopback:
+#  - af1a9b9, whose site session speaks version 1 (no recipes): a child
+#    of it still receives every version, its large contents whole, and a
+#    parent of it still pushes to a child of this one;
+#  - a5520ff, whose session speaks version 2 (recipes, the manifest
+#    always whole): a child of it gets recipes and the whole manifest, a
+#    parent of it still pushes to a child of this one.
 
 load lib/common
 load lib/sshd
@@ -12,6 +15,18 @@ load lib/pkgpush
 bats_require_minimum_version 1.5.0
 
 PREV=af1a9b93ee2e46a8077bb96ce14fd4af9ee9129a
+PREV2=a5520ff7b0f8cc053558a74d1652db30363d4477
+
+# build_release COMMIT DIR: that commit's tools in DIR/build/bin, or no
+# DIR (the tests that need it skip).
+build_release()
+{
+	command -v git >/dev/null && git -C "$root" rev-parse -q --verify \
+	    "$1^{commit}" >/dev/null 2>&1 || return 0
+	mkdir -p "$2"
+	git -C "$root" archive "$1" | tar -x -C "$2"
+	make -s -j2 -C "$2" all >/dev/null 2>&1 || rm -rf "$2"
+}
 
 setup_file()
 {
@@ -19,12 +34,10 @@ setup_file()
 	sshd_start
 	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 	OLD=$BATS_FILE_TMPDIR/old
-	export OLD
-	command -v git >/dev/null && git -C "$root" rev-parse -q --verify \
-	    "$PREV^{commit}" >/dev/null 2>&1 || return 0
-	mkdir -p "$OLD"
-	git -C "$root" archive "$PREV" | tar -x -C "$OLD"
-	make -s -C "$OLD" all >/dev/null 2>&1 || rm -rf "$OLD"
+	OLD2=$BATS_FILE_TMPDIR/old2
+	export OLD OLD2
+	build_release "$PREV" "$OLD"
+	build_release "$PREV2" "$OLD2"
 }
 
 teardown_file()
@@ -106,4 +119,36 @@ same()
 	expect_status 0
 	expect_output_has "1 of them as recipes"
 	same 2
+}
+
+@test "upgrade sites: a child of release a5520ff (session 2) gets recipes and the manifest whole, with nothing said of the older protocol" {
+	[ -x "$OLD2/build/bin/pkgpush" ] ||
+	    skip "needs this repository's history to build release a5520ff"
+	export PKGDIST_REMOTE_PKGPUSH=$OLD2/build/bin/pkgpush
+	run --separate-stderr pkgpush --version 1 --site kid office
+	expect_status 0
+	[ -z "$stderr" ]
+	run --separate-stderr pkgpush --site kid office
+	expect_status 0
+	expect_output_has "kid: office 1 -> 2: imported into its store (a delta against 1; "
+	expect_output_has "1 of them as recipes"
+	[[ "$stderr" != *"not a request"* ]]
+	same 1
+	same 2
+	run "$OLD2/build/bin/pkgstage" -s "$C" fsck
+	expect_status 0
+}
+
+@test "upgrade sites: a parent of release a5520ff (session 2) pushes to a child of this one, recipes included" {
+	[ -x "$OLD2/build/bin/pkgpush" ] ||
+	    skip "needs this repository's history to build release a5520ff"
+	run "$OLD2/build/bin/pkgpush" --version 1 --site kid office
+	expect_status 0
+	run "$OLD2/build/bin/pkgpush" --site kid office
+	expect_status 0
+	expect_output_has "1 of them as recipes"
+	same 1
+	same 2
+	run pkgstage -s "$C" fsck
+	expect_status 0
 }
