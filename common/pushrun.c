@@ -747,7 +747,7 @@ fanout_start(struct run *run)
 }
 
 /* One site that failed: noted, and its retry job queued unless waiting
- * cannot help. */
+ * cannot help.  Takes run->mu as it needs it (queue_retry() does). */
 static void
 site_failed(struct run *run, const struct dp *site,
     const struct site_push_result *r, const char *why)
@@ -755,48 +755,89 @@ site_failed(struct run *run, const struct dp *site,
 	char id[RETRYJOB_ID_MAX + 1];
 	bool queued = false;
 
-	run->h->note(run->arg, site->name, why);
+	note_locked(run, site->name, why);
 	if (!run->o->dry_run && !r->permanent)
 		queue_retry(run, site, why, id, &queued);
 	else if (r->permanent && !retryjob_running(run->pkg, site->name))
-		run->h->note(run->arg, site->name,
+		note_locked(run, site->name,
 		    "not queued for retry "
 		    "(waiting will not help)");
+	pthread_mutex_lock(&run->mu);
+	run->nsites_failed++;
 	run->h->site_failed(run->arg, site, r, why, queued ? id : NULL);
+	pthread_mutex_unlock(&run->mu);
 }
 
-/* After the DPs, each site picked in turn (sites.h, site_push()). */
+/* The sites picked, pushed -j at a time (workq.h). */
+struct site_run {
+	struct run *run;
+	struct site_push_opts po;
+	size_t *pick; /* indices into o->sites */
+};
+
+/* A line of a child's cascade: one at a time, whole. */
+static void
+site_line(void *arg, bool err, const char *text)
+{
+	struct run *run = arg;
+
+	pthread_mutex_lock(&run->mu);
+	run->h->site_line(run->arg, err, text);
+	pthread_mutex_unlock(&run->mu);
+}
+
+/* workq item: one site (sites.h, site_push()).  Never fails the queue:
+ * a site's failure is its own. */
+static int
+push_site_item(void *ctx, size_t i)
+{
+	struct site_run *sr = ctx;
+	struct run *run = sr->run;
+	const struct dp *site = &run->o->sites->v[sr->pick[i]];
+	struct site_push_result r;
+	struct err_saved why = ERR_SAVED_INIT;
+
+	if (site_push(run->store, site, run->pkg, run->m, &sr->po, &r) == 0) {
+		pthread_mutex_lock(&run->mu);
+		run->h->site_done(run->arg, site, &r);
+		/* Its own targets failed: it queued their retries. */
+		if (r.cascade_rc == 1)
+			run->nsites_failed++;
+		pthread_mutex_unlock(&run->mu);
+		return 0;
+	}
+	err_save(&why);
+	site_failed(run, site, &r, why.msg);
+	err_drop(&why);
+	return 0;
+}
+
+/* After the DPs, the sites picked, as many at once as DPs (-j). */
 static void
 push_sites(struct run *run)
 {
 	const struct dplist *l = run->o->sites;
-	struct site_push_result r;
-	struct site_push_opts po;
-	struct err_saved why = ERR_SAVED_INIT;
-	size_t i;
+	struct site_run sr;
+	size_t i, n = 0;
+	int threads = run->o->jobs > 0 ? run->o->jobs : PUSHRUN_JOBS;
 
-	memset(&po, 0, sizeof(po));
-	po.dry_run = run->o->dry_run;
-	po.cascade = run->o->cascade;
-	po.json = run->o->json;
-	po.line = run->h->site_line;
-	po.arg = run->arg;
-	for (i = 0; l != NULL && i < l->n; i++) {
-		if (!run->want_sites[i])
-			continue;
-		if (site_push(run->store, &l->v[i], run->pkg, run->m, &po,
-			&r) == 0) {
-			run->h->site_done(run->arg, &l->v[i], &r);
-			/* Its own targets failed: it queued their retries. */
-			if (r.cascade_rc == 1)
-				run->nsites_failed++;
-			continue;
-		}
-		run->nsites_failed++;
-		err_save(&why);
-		site_failed(run, &l->v[i], &r, why.msg);
-		err_drop(&why);
+	memset(&sr, 0, sizeof(sr));
+	sr.run = run;
+	sr.po.dry_run = run->o->dry_run;
+	sr.po.cascade = run->o->cascade;
+	sr.po.json = run->o->json;
+	sr.po.line = site_line;
+	sr.po.arg = run;
+	if ((sr.pick = calloc(l->n, sizeof(*sr.pick))) == NULL) {
+		note_locked(run, NULL, "out of memory");
+		run->nsites_failed += run->nsites;
+		return;
 	}
+	for (i = 0; i < l->n; i++)
+		if (run->want_sites[i])
+			sr.pick[n++] = i;
+	(void)workq_run(n, threads, push_site_item, &sr);
+	free(sr.pick);
 }
 
 /* The version to push: o's, else the newest in the store. */
@@ -881,7 +922,7 @@ pushrun(struct store *s, const struct dplist *l, const char *pkg,
 	/* The calling thread pushes too; none fails (push_item). */
 	(void)workq_run(run.njobs, run.nthreads, push_item, &run);
 	progress_end(run.progress);
-	if (run.nsites > 0)
+	if (run.nsites > 0 && run.o->sites != NULL)
 		push_sites(&run);
 	res->ntargets = run.njobs + run.nsites;
 	res->nfailed = run.nsites_failed;

@@ -9,7 +9,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,13 +208,11 @@ push_session(struct store *s, const struct dp *site, const char *pkg,
 	struct site_recipe_stats st;
 	struct manifest bm;
 	size_t ncv = 0, nonly = 0;
-	struct sigaction ign, old;
 	char line[SITELINE_MAX];
 	const char *rest, *where;
 	uint64_t b;
 	double timeout;
 	int fd, k, rc = -1;
-	bool ignoring = false;
 
 	manifest_init(&bm);
 	memset(&st, 0, sizeof(st));
@@ -280,12 +277,6 @@ push_session(struct store *s, const struct dp *site, const char *pkg,
 		goto out;
 	r->contents = ncv;
 	r->contents_sent = nonly;
-	/* A child gone mid-file is a failed write, not our death. */
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigemptyset(&ign.sa_mask);
-	if (sigaction(SIGPIPE, &ign, &old) == 0)
-		ignoring = true;
 	/* Version 2: the large contents that changed a little, as recipes
 	 * against the child's copy of the base version's. */
 	if (ss->version != 1) {
@@ -344,8 +335,6 @@ out:
 	manifest_free(&bm);
 	free(cv);
 	free(only);
-	if (ignoring)
-		(void)sigaction(SIGPIPE, &old, NULL);
 	return remote_conn_end(c, rc);
 }
 

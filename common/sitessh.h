@@ -85,6 +85,11 @@
  * send them again; gc removes them there if no version comes to use
  * them.
  *
+ * The caller ignores SIGPIPE (pkgpush does, in every mode): a
+ * child gone mid-file is then a failed write, not the parent's death,
+ * and pushes to several sites run at once without touching signal
+ * dispositions.
+ *
  * Functions return 0 or -1 with err.h set; nothing prints.
  */
 #ifndef PKGDIST_SITESSH_H

@@ -164,6 +164,46 @@ wide_versions()
 	[ "$(pkgstage -s "$C" list)" = "$before" ]
 }
 
+# most_receiving PID: the most children seen receiving at once (their
+# pkgpush --receive running) while the push PID runs.
+most_receiving()
+{
+	local most=0 n p
+	while kill -0 "$1" 2>/dev/null; do
+		n=0
+		for p in $(pgrep -f -- "--receive $T/child"); do
+			[ "$(ps -o comm= -p "$p")" != pkgpush ] || n=$((n + 1))
+		done
+		[ "$n" -le "$most" ] || most=$n
+		sleep 0.05
+	done
+	echo "$most"
+}
+
+@test "site over ssh: sites are pushed -j at a time: with -j 2 two children receive at once, with -j 1 one after the other" {
+	C2=$T/child2
+	pkgstage -s "$C2" add other "$T/empty" >/dev/null
+	printf 'kid r %s\nkid2 r %s\n' "$(sshd_url "$C")" "$(sshd_url "$C2")" \
+	    >"$PKGDIST_STORE/sites"
+	# Each receive slowed down at every fsync, so that they overlap.
+	export PKGDIST_REMOTE_PKGPUSH="PKGDIST_FAULT_SLOW=fsync:300 $PKGDIST_BIN/pkgpush"
+	pkgpush -j 2 --all-sites office >"$T/out" 2>&1 &
+	most=$(most_receiving $!)
+	wait $!
+	[ "$most" = 2 ]
+	grep -q "^kid: office - -> 2: imported" "$T/out"
+	grep -q "^kid2: office - -> 2: imported" "$T/out"
+	same 2
+	[ "$(pkgstage -s "$C2" show office 2)" = "$(pkgstage show office 2)" ]
+	stage "$T/v3"
+	pkgpush -j 1 --all-sites office >"$T/out" 2>&1 &
+	most=$(most_receiving $!)
+	wait $!
+	[ "$most" = 1 ]
+	same 3
+	[ "$(pkgstage -s "$C2" show office 3)" = "$(pkgstage show office 3)" ]
+}
+
 @test "site over ssh: a transfer cut short leaves the child's versions as they were; the retry sends only the contents that did not arrive" {
 	pkgpush --version 1 --site kid office >/dev/null
 	# Version 3: six new incompressible files, 2.4 MB in all.

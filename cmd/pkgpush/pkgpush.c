@@ -195,8 +195,8 @@ help(void)
 	    "\n"
 	    "  -n, --dry-run         say per DP what would be done, change "
 	    "nothing\n"
-	    "  -j, --jobs n          push to n DPs at once (default 4; more "
-	    "than 64: 64)\n"
+	    "  -j, --jobs n          push to n DPs, then n sites, at once\n"
+	    "                        (default 4; more than 64: 64)\n"
 	    "  -s, --store store     the store (default $PKGDIST_STORE, else\n"
 	    "                        /var/lib/pkgdist)\n"
 	    "  -h, --help            print this help and exit 0\n"
@@ -647,7 +647,6 @@ out:
 static int
 receive(const char *path)
 {
-	signal(SIGPIPE, SIG_IGN);
 	if (sitessh_serve(STDIN_FILENO, STDOUT_FILENO, path) == -1) {
 		msg_warn("--receive: %s", err_get());
 		return EXIT_TROUBLE;
@@ -663,7 +662,6 @@ serve(const char *path)
 	char note[1024];
 	int r;
 
-	signal(SIGPIPE, SIG_IGN);
 	r = serve_session(STDIN_FILENO, STDOUT_FILENO, path, note,
 	    sizeof(note));
 	if (note[0] != '\0')
@@ -850,6 +848,9 @@ main(int argc, char *argv[])
 	argv[0] = (char *)(uintptr_t)msg_progname();
 	atomic_install_cleanup();
 	io_raise_fd_limit();
+	/* A far side gone mid-write (ssh, a child site's stream, a closed
+	 * stdout) is a failed write to report, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&o, 0, sizeof(o));
 	o.mode = MODE_PUSH;
 	pushrun_opts_init(&o.push);
