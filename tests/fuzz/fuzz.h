@@ -26,6 +26,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A small valid manifest of package "pkg" version 1, for the harnesses
+ * of deltas and changes against a base: a directory with a file, a
+ * file, nested directories and a link. */
+#define FUZZ_H1 \
+	"1111111111111111111111111111111111111111111111111111111111111111"
+#define FUZZ_BASE_MANIFEST \
+	"pkgdist-manifest 1\n" \
+	"package pkg\n" \
+	"version 1\n" \
+	"d 0755 0 10 - a\n" \
+	"f 0444 3 10 " FUZZ_H1 " a/f\n" \
+	"f 0444 3 10 " FUZZ_H1 " b\n" \
+	"d 0755 0 10 - c\n" \
+	"d 0755 0 10 - c/d\n" \
+	"l 0777 1 10 - l -> b\n"
+
 __attribute__((noreturn, unused)) static void
 fuzz_fail(const char *what)
 {

@@ -21,17 +21,8 @@
 #include "store.h"
 #include "fuzz.h"
 
-#define H1 "1111111111111111111111111111111111111111111111111111111111111111"
-
-static const char base_text[] = "pkgdist-manifest 1\n"
-				"package pkg\n"
-				"version 1\n"
-				"d 0755 0 10 - a\n"
-				"f 0444 3 10 " H1 " a/f\n"
-				"f 0444 3 10 " H1 " b\n"
-				"d 0755 0 10 - c\n"
-				"d 0755 0 10 - c/d\n"
-				"l 0777 1 10 - l -> b\n";
+/* The base every input changes (fuzz.h). */
+static const char base_text[] = FUZZ_BASE_MANIFEST;
 
 static void
 load_base(struct manifest *m)
