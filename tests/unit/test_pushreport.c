@@ -172,6 +172,14 @@ site_reports(struct dp *site)
 	pushreport_site_line(site, "office", &r, false, fp);
 	is(fp, "east: office - -> 4: wrote office-4.pkg (whole), 2048 bytes\n",
 	    "a directory site: the file written, whole");
+	r.cascade_at_import = true;
+	fp = out();
+	pushreport_site_line(site, "office", &r, false, fp);
+	is(fp,
+	    "east: office - -> 4: wrote office-4.pkg (whole), 2048 bytes; its "
+	    "pkgdist-cron imports it and pushes it on\n",
+	    "a directory site under --cascade: its cron pushes on");
+	r.cascade_at_import = false;
 	r.from = 3;
 	r.base = 3;
 	fp = out();
@@ -188,7 +196,8 @@ site_reports(struct dp *site)
 	    "\"deleted\":null,\"bytes_written\":2048,\"bytes_sent\":null,"
 	    "\"bytes_shared\":null,\"error\":null,\"retry\":null,\"dry_run\":"
 	    "false,"
-	    "\"up_to_date\":false,\"file\":\"office-4.pkg\",\"base\":3}\n",
+	    "\"up_to_date\":false,\"cascade_at_import\":false,\"file\":"
+	    "\"office-4.pkg\",\"base\":3}\n",
 	    "a site's JSON: the file and its base");
 	site->target.kind = DP_SSH;
 	r.contents = 9;
@@ -223,7 +232,8 @@ site_reports(struct dp *site)
 	    "\"deleted\":null,\"bytes_written\":2048,\"bytes_sent\":null,"
 	    "\"bytes_shared\":null,\"error\":\"refused\",\"retry\":null,\"dry_"
 	    "run\":false,"
-	    "\"up_to_date\":false,\"file\":null,\"base\":3}\n",
+	    "\"up_to_date\":false,\"cascade_at_import\":false,\"file\":null,"
+	    "\"base\":3}\n",
 	    "an ssh site failed: no file");
 	r.up_to_date = true;
 	fp = out();
