@@ -111,7 +111,8 @@ done
 
 # Deleting trees is slow here (about 1 ms a file on this disk), so no
 # tree is deleted while cases run: they go to the trash (a rename), which
-# is emptied after the table.  A previous run's leftovers go there too.
+# is emptied after the table, or between cases when the disk runs low
+# (trash_if_low below).  A previous run's leftovers go there too.
 TRASH=$WORK/trash
 mkdir -p "$TRASH" || exit 2
 [ ! -e "$S" ] || mv "$S" "$TRASH/run.$$.$(date +%s)" || exit 2
@@ -1439,9 +1440,25 @@ for d in "$O1" "$O2" "$M1" "$M2" ${BIGD:+"$BIGD/v1"}; do
 	tar -cf - -C "$d" . | cat >/dev/null
 done
 
+# Between cases (never during one), the trash is emptied once the disk
+# that holds it runs low: a full run moves ~60 GiB of trees aside, more
+# than some machines have free.  BENCH_TRASH_MIN_GIB (default 40) is
+# the free space below which it is emptied; the time it takes is not
+# part of any figure, and a sync after it keeps its write-back out of
+# the next case.
+trash_if_low()
+{
+	local free
+	free=$(df -Pk "$TRASH" 2>/dev/null | awk 'NR == 2 { print int($4 / 1048576) }')
+	[ -n "$free" ] && [ "$free" -lt "${BENCH_TRASH_MIN_GIB:-40}" ] || return 0
+	note "emptying $TRASH between cases: $free GiB free (not part of any figure)"
+	rm -rf "$TRASH" && mkdir -p "$TRASH" && sync
+}
+
 for c in $CASES; do
 	note "case $c ($(($(date +%s) - T0)) s so far)"
 	"case_$c"
+	trash_if_low
 done
 
 # --- the table ---------------------------------------------------------
