@@ -14,9 +14,7 @@ bats_require_minimum_version 1.5.0
 setup()
 {
 	common_setup
-	mkdir -p "$T/src"
-	head -c $((16 * MIB)) /dev/urandom >"$T/src/big.img"
-	for i in 1 2 3; do echo "small $i" >"$T/src/s$i"; done
+	big_tree "$T/src"
 	S2=$T/store2
 }
 

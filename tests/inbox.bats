@@ -67,7 +67,7 @@ same_version()
 	cp "$T/office-1.pkg" "$IN/"
 	cp "$T/office-2.pkg" "$IN/office-2.pkg"
 	size=$(stat -c %s "$IN/office-2.pkg")
-	printf 'X' | dd of="$IN/office-2.pkg" bs=1 seek=$((size - 40)) conv=notrunc 2>/dev/null
+	flip_byte "$IN/office-2.pkg" $((size - 40))
 	cp "$T/office-1.pkg" "$IN/short.pkg"
 	truncate -s 20 "$IN/short.pkg"
 	run pkgstage -s "$C" import --incoming

@@ -42,7 +42,7 @@ index_of()
 	pkgstage add office "$T/src" >/dev/null
 	k=$(index_of "$T/src/big")
 	chmod u+w "$k"
-	printf 'Z' | dd of="$k" bs=1 seek=300 conv=notrunc 2>/dev/null
+	flip_byte "$k" 300
 	run pkgstage fsck
 	expect_status 1
 	expect_output_has "office version 1: 'big': $k: chunk index: checksum mismatch"

@@ -16,9 +16,7 @@ bats_require_minimum_version 1.5.0
 setup()
 {
 	common_setup
-	mkdir -p "$T/src"
-	head -c $((16 * MIB)) /dev/urandom >"$T/src/big.img"
-	for i in 1 2 3; do echo "small $i" >"$T/src/s$i"; done
+	big_tree "$T/src"
 }
 
 # delta_of FILE: the store's delta file of that file's content.
@@ -161,7 +159,7 @@ store_bytes()
 	d=$(delta_of "$T/src/big.img")
 	cp -p "$d" "$T/d.saved"
 	chmod u+w "$d"
-	printf 'Z' | dd of="$d" bs=1 seek=120 conv=notrunc status=none
+	flip_byte "$d" 120
 	run pkgstage fsck
 	expect_status 1
 	expect_output_has "office version 2: 'big.img': content "

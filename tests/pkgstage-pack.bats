@@ -305,7 +305,7 @@ refused()
 	o=$PKGDIST_STORE/objects/${h:0:2}/${h:2}
 	[ -f "$o" ]
 	chmod u+w "$o"
-	printf 'X' | dd of="$o" bs=1 seek=1000 conv=notrunc 2>/dev/null
+	flip_byte "$o" 1000
 	run pkgstage export p 2 -o "$T/p2.pkg"
 	expect_status 2
 	expect_output_has "pkgstage: p version 2: 'random': content $h: digest mismatch"

@@ -11,26 +11,15 @@ load lib/pkgpush
 
 bats_require_minimum_version 1.5.0
 
-MIB=1048576
+# The size of big_tree's big.img.
 BIG=$((16 * MIB))
-
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
 
 setup()
 {
 	common_setup
 	sshd_need
-	mkdir -p "$T/src" "$T/rdp"
-	head -c "$BIG" /dev/urandom >"$T/src/big.img"
-	for i in 1 2 3; do echo "small $i" >"$T/src/s$i"; done
+	mkdir -p "$T/rdp"
+	big_tree "$T/src"
 	find "$T/src" -type f -exec chmod 0444 {} +
 	export PKGDIST_REMOTE_STATS=$T/stats
 	export PKGDIST_SSH_TIMEOUT=30

@@ -11,16 +11,6 @@ load lib/pkgpush
 
 bats_require_minimum_version 1.5.0
 
-setup_file()
-{
-	sshd_start
-}
-
-teardown_file()
-{
-	sshd_stop
-}
-
 # Version 1: 20 small files and an 8 MiB incompressible one; version 2:
 # one small file and 64 KiB in the middle of the large one changed.
 setup()

@@ -152,3 +152,39 @@ same()
 	run pkgstage -s "$C" fsck
 	expect_status 0
 }
+
+# same_files V: the remote DP's tree holds version V's files (its modes
+# are the DP's own: this file's big file is not read-only in the source).
+same_files()
+{
+	cmp "$T/v$1/big" "$T/rdp/office/big" && cmp "$T/v$1/f1" "$T/rdp/office/f1" &&
+	    run pkgpush --status office && expect_output_has "r1 office $1 complete"
+}
+
+@test "upgrade: a remote DP served by release a5520ff gets a refresh, and that release's pkgpush refreshes and rolls back a DP served by this one" {
+	[ -x "$OLD2/build/bin/pkgpush" ] ||
+	    skip "needs this repository's history to build release a5520ff"
+	mkdir -p "$T/rdp"
+	printf 'r1 far %s\n' "$(sshd_url "$T/rdp")" >"$PKGDIST_STORE/dps"
+	export PKGDIST_REMOTE_STATS=$T/stats
+	PKGDIST_REMOTE_PKGPUSH=$OLD2/build/bin/pkgpush \
+	    run pkgpush --dp r1 --version 1 office
+	expect_status 0
+	flock "$T/rdp/.pkgdist/.lock" true
+	PKGDIST_REMOTE_PKGPUSH=$OLD2/build/bin/pkgpush run pkgpush --dp r1 office
+	expect_status 0
+	expect_output_has "r1: office 1 -> 2: "
+	# Most of vtree's entries change, so the whole manifest goes, and
+	# with it no recipe (remote.c: recipes ride a change list only).
+	[ "$(stat_of manifest)" = whole ]
+	same_files 2
+	flock "$T/rdp/.pkgdist/.lock" true
+	# And the other way: that release's client, this release's --serve.
+	run "$OLD2/build/bin/pkgpush" --dp r1 --rollback --version 1 office
+	expect_status 0
+	same_files 1
+	flock "$T/rdp/.pkgdist/.lock" true
+	run "$OLD2/build/bin/pkgpush" --dp r1 office
+	expect_status 0
+	same_files 2
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# Upgrades: a store, package files and a local DP written by the release
-# before this one (61e7c17, built here from this repository's history)
+# Upgrades: a store, package files and a local DP written by an earlier
+# release (61e7c17, the release before chunks, and a5520ff, the one
+# before this one; built here from this repository's history)
 # keep working with this release's tools and no step by the
 # administrator: every version stays readable, pushable and exportable,
 # its large contents get their chunk index on first use and are the
@@ -12,18 +13,30 @@ load lib/common
 bats_require_minimum_version 1.5.0
 
 PREV=61e7c174e6e94f41eda9576074c7f6afc7dcc0c5
+# The release before this one's site protocol change (the store,
+# package files and DPs are as this release writes them).
+PREV2=a5520ff7b0f8cc053558a74d1652db30363d4477
+
+# build_release COMMIT DIR: that commit's tools in DIR/build/bin, or no
+# DIR (the tests that need it skip).
+build_release()
+{
+	command -v git >/dev/null && git -C "$root" rev-parse -q --verify \
+	    "$1^{commit}" >/dev/null 2>&1 || return 0
+	mkdir -p "$2"
+	git -C "$root" archive "$1" | tar -x -C "$2"
+	make -s -j2 -C "$2" all >/dev/null 2>&1 || rm -rf "$2"
+}
 
 setup_file()
 {
 	local root
 	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 	OLD=$BATS_FILE_TMPDIR/old
-	export OLD
-	command -v git >/dev/null && git -C "$root" rev-parse -q --verify \
-	    "$PREV^{commit}" >/dev/null 2>&1 || return 0
-	mkdir -p "$OLD"
-	git -C "$root" archive "$PREV" | tar -x -C "$OLD"
-	make -s -C "$OLD" all >/dev/null 2>&1 || rm -rf "$OLD"
+	OLD2=$BATS_FILE_TMPDIR/old2
+	export OLD OLD2
+	build_release "$PREV" "$OLD"
+	build_release "$PREV2" "$OLD2"
 }
 
 old()
@@ -32,22 +45,25 @@ old()
 	    skip "needs this repository's history to build the previous release"
 }
 
-@test "upgrade: a store, package files and a DP of the previous release work with this one" {
-	old
+# store_package_dp_of DIR: a store, package files (whole and delta) and
+# a DP written by the release built in DIR work with this release.
+store_package_dp_of()
+{
+	local rel=$1
 	mkdir -p src dp
 	head -c $((3 * 1048576)) /dev/urandom >src/big.img
 	echo one >src/a
-	run "$OLD/build/bin/pkgstage" add office src
+	run "$rel/build/bin/pkgstage" add office src
 	expect_status 0
 	printf 'x%.0s' $(seq 1 4096) | dd of=src/big.img bs=1 seek=1000000 \
 	    conv=notrunc 2>/dev/null
 	echo two >src/a
-	run "$OLD/build/bin/pkgstage" add office src
+	run "$rel/build/bin/pkgstage" add office src
 	expect_status 0
-	"$OLD/build/bin/pkgstage" export office 1 -o whole.pkg
-	"$OLD/build/bin/pkgstage" export --base 1 office 2 -o delta.pkg
+	"$rel/build/bin/pkgstage" export office 1 -o whole.pkg
+	"$rel/build/bin/pkgstage" export --base 1 office 2 -o delta.pkg
 	printf 'dp1 g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
-	run "$OLD/build/bin/pkgpush" --dp dp1 --version 1 office
+	run "$rel/build/bin/pkgpush" --dp dp1 --version 1 office
 	expect_status 0
 
 	# This release on the old store: fsck clean, push, add, export.
@@ -97,6 +113,17 @@ old()
 	expect_status 0
 	cmp src/big.img dp2/office/big.img
 	cmp src/a dp2/office/a
+}
+
+@test "upgrade: a store, package files and a DP of the release before chunks (61e7c17) work with this one" {
+	old
+	store_package_dp_of "$OLD"
+}
+
+@test "upgrade: a store, package files and a DP of release a5520ff work with this one" {
+	[ -x "$OLD2/build/bin/pkgstage" ] ||
+	    skip "needs this repository's history to build release a5520ff"
+	store_package_dp_of "$OLD2"
 }
 
 @test "upgrade: the previous release imports this one's package files without a recipe, and refuses one with a recipe as an unknown format" {

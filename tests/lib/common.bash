@@ -119,6 +119,30 @@ dps()
 # Bytes in a mebibyte, for the sizes of test files.
 MIB=1048576
 
+# big_tree DIR: a package tree with one large file, DIR/big.img (16 MiB
+# of random bytes: above the chunking threshold, incompressible), and
+# three small ones, s1 to s3.
+big_tree()
+{
+	local i
+	mkdir -p "$1" &&
+	    head -c $((16 * MIB)) /dev/urandom >"$1/big.img" &&
+	    for i in 1 2 3; do echo "small $i" >"$1/s$i" || return 1; done
+}
+
+# flip_byte FILE OFFSET: the byte at OFFSET of FILE inverted (made
+# writable first): a damage that always changes it, which writing a
+# fixed byte over random data does not (1 time in 256).
+flip_byte()
+{
+	local b
+	chmod u+w "$1" &&
+	    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ') &&
+	    [ -n "$b" ] &&
+	    printf "\\$(printf '%03o' $((b ^ 255)))" |
+	    dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # overwrite FILE OFFSET LEN: LEN random bytes at OFFSET of FILE, made
 # writable by its owner first (staged trees are often read-only).
 overwrite()
