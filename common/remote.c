@@ -781,9 +781,9 @@ struct push_session {
 	uint64_t *nsz;
 	unsigned char *sbuf;
 	uint64_t total, stored, sent, expected;
-	/* Recipes (remote_recipe.h): with a remote of version 3 that
-	 * holds base whole (the change list was taken), in the first
-	 * round; oldm is base's manifest, loaded when first needed. */
+	/* Recipes (remote_recipe.h): with a remote of version 3 recorded
+	 * as holding base, in the first round; oldm is base's manifest,
+	 * loaded when first needed. */
 	const struct dp_target *t;
 	uint64_t base;
 	bool recipes_ok, oldm_loaded;
@@ -838,7 +838,11 @@ push_request(struct push_session *ps, uint64_t base)
 			return -1;
 		break;
 	}
-	ps->recipes_ok = ps->cp->p.peer_version >= 3 && k == 1;
+	/* Whether the manifest went as changes or whole: a recipe's old
+	 * copy is checked on the remote, which asks for the content whole
+	 * when it does not match. */
+	ps->recipes_ok =
+	    ps->cp->p.peer_version >= 3 && base != 0 && base != m->version;
 	return 0;
 }
 

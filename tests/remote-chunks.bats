@@ -66,6 +66,28 @@ refresh()
 	expect_output_has "bytes not sent (chunks the DP had)"
 }
 
+@test "pkgpush ssh: a refresh that changes most small files (the manifest goes whole) still sends the large file as a recipe, also against the version a rollback left" {
+	first_push
+	for i in 1 2 3 4 5; do
+		chmod u+w "$T/src/s$i"
+		echo "changed $i" >"$T/src/s$i"
+	done
+	overwrite "$T/src/big.img" $((8 * MIB)) 167772
+	refresh
+	[ "$(stat_of manifest)" = whole ]
+	[ "$(stat_of recipes)" -eq 1 ]
+	[ "$(stat_of sent)" -lt $((2 * MIB)) ]
+	# Rolled back to 1, the DP gets version 3 by a recipe against 1.
+	flock "$T/rdp/.pkgdist/.lock" true
+	run pkgpush --dp r1 --rollback --version 1 office
+	expect_status 0
+	flock "$T/rdp/.pkgdist/.lock" true
+	overwrite "$T/src/big.img" $((4 * MIB)) 100000
+	refresh
+	[ "$(stat_of manifest)" = whole ]
+	[ "$(stat_of recipes)" -eq 1 ]
+}
+
 @test "pkgpush ssh: 30 scattered 4 KiB edits: sent a small part of the file; the old tree clients read is untouched" {
 	first_push
 	old=$(readlink "$T/rdp/office")

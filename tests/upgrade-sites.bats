@@ -161,7 +161,7 @@ same_files()
 	    run pkgpush --status office && expect_output_has "r1 office $1 complete"
 }
 
-@test "upgrade: a remote DP served by release a5520ff gets a refresh, and that release's pkgpush refreshes and rolls back a DP served by this one" {
+@test "upgrade: a remote DP served by release a5520ff gets a refresh by a recipe, and that release's pkgpush refreshes and rolls back a DP served by this one" {
 	[ -x "$OLD2/build/bin/pkgpush" ] ||
 	    skip "needs this repository's history to build release a5520ff"
 	mkdir -p "$T/rdp"
@@ -174,9 +174,10 @@ same_files()
 	PKGDIST_REMOTE_PKGPUSH=$OLD2/build/bin/pkgpush run pkgpush --dp r1 office
 	expect_status 0
 	expect_output_has "r1: office 1 -> 2: "
-	# Most of vtree's entries change, so the whole manifest goes, and
-	# with it no recipe (remote.c: recipes ride a change list only).
+	# Most of vtree's entries change, so the whole manifest goes; the
+	# large file still goes as a recipe, which that release rebuilds.
 	[ "$(stat_of manifest)" = whole ]
+	[ "$(stat_of recipes)" = 1 ]
 	same_files 2
 	flock "$T/rdp/.pkgdist/.lock" true
 	# And the other way: that release's client, this release's --serve.
