@@ -71,6 +71,22 @@ op_add(struct recipe *r, bool copy, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* An insertion of len new bytes at off, in operations of at most
+ * RECIPE_INSERT_MAX bytes (what the far side takes in one). */
+static int
+insert_add(struct recipe *r, uint64_t off, uint64_t len)
+{
+	while (len > 0) {
+		uint64_t k = len < RECIPE_INSERT_MAX ? len : RECIPE_INSERT_MAX;
+
+		if (op_add(r, false, off, k) == -1)
+			return -1;
+		off += k;
+		len -= k;
+	}
+	return 0;
+}
+
 int
 recipe_plan(const struct chunk_list *old, const struct chunk_list *new,
     struct recipe *r)
@@ -113,8 +129,8 @@ recipe_plan(const struct chunk_list *old, const struct chunk_list *new,
 					break;
 				}
 		}
-		if (op_add(r, f != NULL, f != NULL ? f->off : c->off, c->len) ==
-		    -1)
+		if ((f != NULL ? op_add(r, true, f->off, c->len) :
+				 insert_add(r, c->off, c->len)) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -162,28 +178,36 @@ recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd, void *arg)
 {
 	struct recipe out = { 0 };
 	unsigned char *ob = malloc(REFINE_BLOCK), *nb = malloc(REFINE_BLOCK);
-	size_t i;
+	size_t i, j;
 	int rc = -1;
 
 	if (ob == NULL || nb == NULL) {
 		err_nomem();
 		goto fail;
 	}
-	for (i = 0; i < r->n; i++) {
+	for (i = 0; i < r->n; i = j) {
 		const struct recipe_op *op = &r->v[i];
-		uint64_t a, b, gap, m, pre = 0, suf = 0, len = op->len;
+		uint64_t a, b, gap, m, pre = 0, suf = 0, len = 0;
 
 		if (op->copy) {
 			if (op_add(&out, true, op->off, op->len) == -1)
 				goto fail;
+			j = i + 1;
 			continue;
 		}
-		/* The old bytes between the copies around it. */
+		/* Insertions in a row (one edit longer than
+		 * RECIPE_INSERT_MAX is several) carry one stretch of new
+		 * bytes, narrowed as one: narrowed one at a time, the
+		 * unchanged bytes at the end of the first would stay. */
+		for (j = i;
+		     j < r->n && !r->v[j].copy && r->v[j].off == op->off + len;
+		     j++)
+			len += r->v[j].len;
+		/* The old bytes between the copies around them. */
 		a = i > 0 && r->v[i - 1].copy ?
 		    r->v[i - 1].off + r->v[i - 1].len :
 		    0;
-		b = i + 1 < r->n && r->v[i + 1].copy ? r->v[i + 1].off :
-						       old_size;
+		b = j < r->n && r->v[j].copy ? r->v[j].off : old_size;
 		gap = b > a ? b - a : 0;
 		if (gap > 0 &&
 		    common_run(rd, arg, a, op->off, gap < len ? gap : len,
@@ -197,9 +221,7 @@ recipe_refine(struct recipe *r, uint64_t old_size, recipe_read_fn rd, void *arg)
 			nb, &suf) == -1)
 			goto fail;
 		if ((pre > 0 && op_add(&out, true, a, pre) == -1) ||
-		    (len - pre - suf > 0 &&
-			op_add(&out, false, op->off + pre, len - pre - suf) ==
-			    -1) ||
+		    insert_add(&out, op->off + pre, len - pre - suf) == -1 ||
 		    (suf > 0 && op_add(&out, true, b - suf, suf) == -1))
 			goto fail;
 	}

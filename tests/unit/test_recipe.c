@@ -166,7 +166,8 @@ main(void)
 	struct recipe r = { 0 }, x = { 0 };
 	struct frames f;
 	unsigned char *old, *new, *other, bad[64];
-	size_t i;
+	size_t i, k;
+	uint64_t worst;
 	bool drift;
 	int same, rc, ok, z;
 
@@ -283,6 +284,37 @@ main(void)
 	ok = ok && encode(&r, new, &f) == 0;
 	rc = ok ? apply(old, SIZE, SIZE, new, SIZE, &f, &drift, &same) : -1;
 	tap_ok(rc == 0 && same, "the refined recipe makes the new bytes");
+	frames_free(&f);
+
+	/* One overwrite of 160,000 bytes, at 24 places: with the chunks
+	 * around it, often more than one insertion may carry
+	 * (RECIPE_INSERT_MAX), so insertions in a row, narrowed as one to
+	 * the bytes changed, none longer than RECIPE_INSERT_MAX. */
+	for (k = 0, worst = 0, z = 0; k < 24; k++) {
+		memcpy(new, old, SIZE);
+		fill(new + 100000 + k * 160007, 160000);
+		recipe_free(&r);
+		chunk_list_free(&nl);
+		if (chunks(new, SIZE, &nl) == -1 ||
+		    recipe_plan(&ol, &nl, &r) == -1 ||
+		    recipe_refine(&r, SIZE, read_mem, &rs) == -1 ||
+		    r.copied + r.inserted != SIZE) {
+			z = 1;
+			break;
+		}
+		for (i = 0; i < r.n; i++)
+			if (!r.v[i].copy && r.v[i].len > RECIPE_INSERT_MAX)
+				z = 1;
+		if (r.inserted > worst)
+			worst = r.inserted;
+	}
+	tap_ok(z == 0 && worst <= 160000,
+	    "refined: at most %llu bytes inserted for 160,000 overwritten "
+	    "in one place",
+	    (unsigned long long)worst);
+	ok = encode(&r, new, &f) == 0;
+	rc = ok ? apply(old, SIZE, SIZE, new, SIZE, &f, &drift, &same) : -1;
+	tap_ok(rc == 0 && same, "that recipe makes the new bytes");
 	frames_free(&f);
 
 	/* Unrelated bytes: nothing in common. */
