@@ -103,6 +103,13 @@ struct dp_push_opts {
 	 * called from several threads at once, in any order (the store);
 	 * never with a stream (the remote side). */
 	int write_threads;
+	/* DPs pushed at once from one source (a fanout, fanout.h): this
+	 * one is number stagger of staggers (0: alone), and writes its
+	 * files from that share of the way through the list, wrapping
+	 * around, so that the DPs pushed at once read, inflate and check
+	 * different contents first and copy the rest from one another.
+	 * Not with a stream (prepare() set): its order is kept. */
+	unsigned stagger, staggers;
 	struct progress *progress; /* may be NULL */
 	struct ratelimit *rate;	   /* remote DPs: the cap on what crosses the
 				    * connection (ratelimit.h), or NULL */

@@ -221,6 +221,8 @@ struct writers {
 	struct layout_push *a;
 	const unsigned char *act;
 	const size_t *idx; /* entries of a->newm, in order */
+	size_t n, start;   /* idx's length; the first written
+			    * (dp_push_opts.stagger) */
 	int newfd, oldfd;
 	const char *where;
 	uint64_t bytes, shared; /* the writers' totals, folded by
@@ -260,7 +262,7 @@ writer_item(void *ctx, void *local, size_t k)
 {
 	const struct writers *w = ctx;
 	struct writer *t = local;
-	size_t i = w->idx[k];
+	size_t i = w->idx[(w->start + k) % w->n];
 	const struct entry *e = &w->a->newm->v[i];
 	struct layout_old old = { NULL, -1, NULL };
 	const char *base;
@@ -312,8 +314,13 @@ write_files(struct layout_push *a, const unsigned char *act, const size_t *idx,
 {
 	static const struct workq_ops ops = { writer_begin, writer_item,
 		writer_end };
-	struct writers w = { a, act, idx, newfd, oldfd, where, 0, 0 };
+	struct writers w = { a, act, idx, n, 0, newfd, oldfd, where, 0, 0 };
 	int nt = a->o->write_threads, rc;
+
+	if (a->o->staggers > 1 && a->o->stagger < a->o->staggers &&
+	    (a->src == NULL || a->src->prepare == NULL))
+		w.start =
+		    (size_t)((uint64_t)n * a->o->stagger / a->o->staggers);
 
 	if (nt > LAYOUT_WRITERS_MAX)
 		nt = LAYOUT_WRITERS_MAX;

@@ -432,6 +432,15 @@ job_push_opts(struct run *run, struct job *job, struct dp_push_opts *po)
 	    scan_ncpu() / (run->nthreads > 0 ? run->nthreads : 1);
 	if (po->write_threads > 4)
 		po->write_threads = 4;
+	/* The DPs pushed at once begin at different points of the list:
+	 * the first copy of each content (read, inflated and checked)
+	 * is then made by all of them at once, not by the first while the
+	 * others wait for it. */
+	if (run->fanout != NULL) {
+		po->staggers = (unsigned)run->nthreads;
+		po->stagger = (unsigned)((size_t)(job - run->jobs) %
+		    (size_t)run->nthreads);
+	}
 	po->progress = run->progress;
 	po->rate = job->rate;
 }
