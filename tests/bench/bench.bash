@@ -905,6 +905,54 @@ floor_eight()
 	    wait $a && wait $b'
 	trash "$S"/fle"$1"x*
 }
+# The same 8 DPs and 8 copies on a tmpfs (BENCH_TMPFS, default /dev/shm):
+# no disk, so what is left is each side's own work, the CPU's part of the
+# 8-DP row.  The store and the copied tree stay where they are, warm.
+MEMDIR=
+dps_mem_dir()
+{
+	local need
+	[ -n "$MEMDIR" ] && return 0
+	need=$(($(treebytes "$O1") * 9 / 1024))
+	MEMDIR=${BENCH_TMPFS:-/dev/shm}/pkgdist-bench.$$
+	if [ "$(df -P "${MEMDIR%/*}" 2>/dev/null | awk 'NR == 2 { print $4 }')" \
+	    -gt "$need" ] 2>/dev/null &&
+	    [ "$(df -PT "${MEMDIR%/*}" | awk 'NR == 2 { print $2 }')" = tmpfs ] &&
+	    mkdir -p "$MEMDIR"; then
+		return 0
+	fi
+	MEMDIR=none
+	return 1
+}
+dps_eight_mem()
+{
+	local i
+	rm -rf "$MEMDIR/dp"
+	for ((i = 1; i <= 8; i++)); do
+		adddp "$PSTORE" "mem$1x$i" "gm$1" "$MEMDIR/dp/$i.$1"
+		mkdir -p "$MEMDIR/dp/$i.$1"
+	done
+	warm "$PSTORE/objects"
+	measure "$2" "$BIN/pkgpush" -s "$PSTORE" -j 2 --version 1 \
+	    --group "gm$1" office
+	rm -rf "$MEMDIR/dp"
+}
+floor_eight_mem()
+{
+	rm -rf "$MEMDIR/fl"
+	mkdir -p "$MEMDIR/fl"
+	warm "$O1"
+	measure "$2" env SRC="$O1" DST="$MEMDIR/fl/" sh -c '
+	    lane() {
+		for i in "$@"; do
+			cp -a "$SRC" "$DST$i" && sync -f "$DST$i" || exit 1
+		done
+	    }
+	    lane 1 2 3 4 & a=$!
+	    lane 5 6 7 8 & b=$!
+	    wait $a && wait $b'
+	rm -rf "$MEMDIR/fl"
+}
 case_dps()
 {
 	# The target is the disk's own floor for the same work in the same
@@ -913,6 +961,15 @@ case_dps()
 	local c="push to 8 DPs -j 2 vs cp -a + sync -f to 8 dirs 2 at a time"
 	na "$c" push group && return
 	push_store || return 0
+	# On the tmpfs first, before the disk runs leave 4 GiB of trees
+	# in the page cache.
+	local cm="8 DPs on tmpfs (no disk: the CPU's part) -j 2 vs cp -a + sync -f 2 at a time (info)"
+	local memok=
+	if dps_mem_dir; then
+		alternate dpsmem "$RUNS" 0 dps_eight_mem floor_eight_mem
+		rm -rf "$MEMDIR"
+		memok=1
+	fi
 	alternate dps "$RUNS" 0 dps_eight dps_one floor_eight floor_one
 	result "$c" "$RES/dps.dps_eight" "$RES/dps.floor_eight" "<=" 1.1
 	result "push to 8 DPs -j 2 vs 1 DP (info)" "$RES/dps.dps_eight" \
@@ -943,6 +1000,13 @@ case_dps()
 	row "8 DPs: cores busy (CPU s / wall s), pkgpush 8 DPs vs 1 DP (info)" \
 	    "$(calc "$c8 / $e8" 2) ($(calc "$c8" 1) s)" \
 	    "$(calc "$c1 / $e1" 2) ($(calc "$c1" 1) s)" "" "" "(info)" "" ""
+	if [ -n "$memok" ]; then
+		result "$cm" "$RES/dpsmem.dps_eight_mem" \
+		    "$RES/dpsmem.floor_eight_mem" "" ""
+	else
+		row "$cm" "n/a (no tmpfs with room at ${BENCH_TMPFS:-/dev/shm})" \
+		    "" "" "" "-" "" ""
+	fi
 	note "dps: pkgpush 8 DPs ${e8} s (CPU ${c8} s), 1 DP ${e1} s (CPU ${c1} s); cp -a + sync -f 8 dirs ${f8} s (CPU $(col "$RES/dps.floor_eight" 7 median) s), 1 dir ${f1} s (CPU $(col "$RES/dps.floor_one" 7 median) s); the disk alone makes 8 copies $fr x one"
 }
 
@@ -1147,6 +1211,20 @@ hundred_peer()	# hundred_peer RUN FILE NAME COUNT [HOST:]
 	    RSH="${SSHV:-ssh}" N="$4" sh -c 'seq 1 "$N" | xargs -P 8 -I{} \
 	    rsync -a --delete ${HOST:+-e "$RSH"} "$SRC" "$HOST$DST/{}/"'
 }
+# What any layout that gives each DP a new tree pays at least (F1: the
+# switch to a new version is one rename): a directory per directory and
+# a hard link per file of the old tree, for 100 DPs, 8 at a time, with
+# no content written and nothing made durable.  The atomic layout's
+# refresh cannot go below it; the 0.8 x target of the row above is.
+hundred_links()
+{
+	trash "$S/hln"
+	mkdir -p "$S/hln"
+	warm "$H1"
+	measure "$2" env SRC="$H1" DST="$S/hln" sh -c 'seq 1 100 |
+	    xargs -P 8 -I{} cp -al "$SRC" "$DST/{}"'
+	trash "$S/hln"
+}
 hundred_local_pk() { hundred_pk "$1" "$2" hl 100; }
 hundred_local_peer() { hundred_peer "$1" "$2" hl 100; }
 hundred_inplace_pk() { hundred_pk "$1" "$2" hi 100 --inplace; }
@@ -1173,7 +1251,7 @@ case_hundred()
 	# The in-place side shows what the atomic layout's new tree costs:
 	# same DPs, same data, files renamed over their old selves.
 	alternate hundred "$HUNDRED_RUNS" 0 hundred_local_pk hundred_local_peer \
-	    hundred_inplace_pk
+	    hundred_inplace_pk hundred_links
 	result "$c" "$RES/hundred.hundred_local_pk" \
 	    "$RES/hundred.hundred_local_peer" "<=" 0.8
 	result "100 local DPs -j 8: first push vs xargs -P 8 rsync (info)" \
@@ -1182,6 +1260,8 @@ case_hundred()
 	result "100 local DPs -j 8: refresh 1%, --inplace DPs vs xargs -P 8 rsync --delete (info)" \
 	    "$RES/hundred.hundred_inplace_pk" \
 	    "$RES/hundred.hundred_local_peer" "" ""
+	result "100 local DPs: a new tree alone (cp -al of the old, -P 8; the atomic layout's floor) vs xargs -P 8 rsync --delete (info)" \
+	    "$RES/hundred.hundred_links" "$RES/hundred.hundred_local_peer" "" ""
 	local rss
 	rss=$(col "$RES/hundred.hundred_local_pk" 2 max)
 	local rss1
