@@ -216,17 +216,22 @@ out:
 	return rc;
 }
 
-int
-io_list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
-    char ***namesp, size_t *np)
+/* io_list_names(), and each name's type as readdir(3) gives it when
+ * types is not NULL. */
+static int
+list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
+    char ***namesp, unsigned char **typesp, size_t *np)
 {
 	struct dirent *de;
 	char **names = NULL, **nv;
+	unsigned char *types = NULL, *tv;
 	size_t n = 0, cap = 0;
 	DIR *d;
 	int fd;
 
 	*namesp = NULL;
+	if (typesp != NULL)
+		*typesp = NULL;
 	*np = 0;
 	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return err_sys("cannot read a directory");
@@ -244,22 +249,45 @@ io_list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
 			if ((nv = realloc(names, cap * sizeof(*nv))) == NULL)
 				goto fail;
 			names = nv;
+			if (typesp != NULL) {
+				if ((tv = realloc(types, cap)) == NULL)
+					goto fail;
+				types = tv;
+			}
 		}
 		if ((names[n] = strdup(de->d_name)) == NULL)
 			goto fail;
+		if (typesp != NULL)
+			types[n] = de->d_type;
 		n++;
 	}
 	if (errno != 0)
 		goto fail;
 	closedir(d);
 	*namesp = names;
+	if (typesp != NULL)
+		*typesp = types;
 	*np = n;
 	return 0;
 fail:
 	err_sys("cannot read a directory");
 	closedir(d);
 	io_names_free(names, n);
+	free(types);
 	return -1;
+}
+
+int
+io_list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
+    char ***namesp, size_t *np)
+{
+	return list_names(dirfd, match, arg, namesp, NULL, np);
+}
+
+int
+io_list_typed(int dirfd, char ***namesp, unsigned char **typesp, size_t *np)
+{
+	return list_names(dirfd, NULL, NULL, namesp, typesp, np);
 }
 
 static int

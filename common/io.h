@@ -64,6 +64,11 @@ int io_slurp(int dirfd, const char *path, size_t max, char **buf, size_t *len);
  * runs out. */
 int io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
     void *arg, char ***names, size_t *n);
+/* Every name in dirfd as io_list_names() lists them, and in *types
+ * (malloc'd, freed by the caller; NULL when none) each one's type as
+ * readdir(3) reports it (<dirent.h>'s DT_REG, DT_DIR, DT_LNK, ...): no
+ * stat(2) needed, but DT_UNKNOWN where the file system does not say. */
+int io_list_typed(int dirfd, char ***names, unsigned char **types, size_t *n);
 void io_names_free(char **names, size_t n);
 /* Sort names in byte order (strcmp). */
 void io_names_sort(char **names, size_t n);

@@ -9,6 +9,7 @@
  * checked that the spare is still that mirror: DP trees are outside
  * input, and anything may have been planted in it meanwhile.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,10 +41,11 @@ spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, size_t cnt,
 	const struct entry *p;
 	struct stat sb;
 	char **names;
+	unsigned char *types;
 	size_t n, i, dl = dir ? strlen(dir) : 0;
-	int rc = 0;
+	int rc = 0, want;
 
-	if (io_list_names(dirfd, NULL, NULL, &names, &n) == -1)
+	if (io_list_typed(dirfd, &names, &types, &n) == -1)
 		return 0;
 	/* Every name known, none missing (names are unique). */
 	if (n != cnt)
@@ -60,14 +62,22 @@ spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, size_t cnt,
 			goto out;
 		if (p->type == ENTRY_DIR)
 			continue;
-		if (fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !(p->type == ENTRY_LINK ? S_ISLNK(sb.st_mode) :
-					      S_ISREG(sb.st_mode)))
+		/* The type readdir gives, which costs no stat of the
+		 * 5,000 files of a package; a stat where it gives none. */
+		want = p->type == ENTRY_LINK ? DT_LNK : DT_REG;
+		if (types[i] != DT_UNKNOWN) {
+			if (types[i] != want)
+				goto out;
+		} else if (fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) ==
+			-1 ||
+		    !(want == DT_LNK ? S_ISLNK(sb.st_mode) :
+				       S_ISREG(sb.st_mode)))
 			goto out;
 	}
 	rc = 1;
 out:
 	io_names_free(names, n);
+	free(types);
 	return rc;
 }
 

@@ -883,6 +883,18 @@ dps_eight()
 # The disk's floor for the same bytes: a plain copy of the tree the DPs
 # get (office v1), made durable as pkgpush makes a DP durable (sync -f is
 # syncfs), to one directory, and to eight directories two at a time.
+copy_eight()	# copy_eight FILE PREFIX: office v1 to PREFIX1 .. PREFIX8, 2 at a time
+{
+	measure "$1" env SRC="$O1" DST="$2" sh -c '
+	    lane() {
+		for i in "$@"; do
+			cp -a "$SRC" "$DST$i" && sync -f "$DST$i" || exit 1
+		done
+	    }
+	    lane 1 2 3 4 & a=$!
+	    lane 5 6 7 8 & b=$!
+	    wait $a && wait $b'
+}
 floor_one()
 {
 	trash "$S/fl$1"
@@ -894,15 +906,7 @@ floor_eight()
 {
 	trash "$S"/fle"$1"x*
 	warm "$O1"
-	measure "$2" env SRC="$O1" DST="$S/fle$1x" sh -c '
-	    lane() {
-		for i in "$@"; do
-			cp -a "$SRC" "$DST$i" && sync -f "$DST$i" || exit 1
-		done
-	    }
-	    lane 1 2 3 4 & a=$!
-	    lane 5 6 7 8 & b=$!
-	    wait $a && wait $b'
+	copy_eight "$2" "$S/fle$1x"
 	trash "$S"/fle"$1"x*
 }
 # The same 8 DPs and 8 copies on a tmpfs (BENCH_TMPFS, default /dev/shm):
@@ -942,15 +946,7 @@ floor_eight_mem()
 	rm -rf "$MEMDIR/fl"
 	mkdir -p "$MEMDIR/fl"
 	warm "$O1"
-	measure "$2" env SRC="$O1" DST="$MEMDIR/fl/" sh -c '
-	    lane() {
-		for i in "$@"; do
-			cp -a "$SRC" "$DST$i" && sync -f "$DST$i" || exit 1
-		done
-	    }
-	    lane 1 2 3 4 & a=$!
-	    lane 5 6 7 8 & b=$!
-	    wait $a && wait $b'
+	copy_eight "$2" "$MEMDIR/fl/"
 	rm -rf "$MEMDIR/fl"
 }
 case_dps()

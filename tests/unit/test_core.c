@@ -242,6 +242,68 @@ rename_crashes(int dirfd)
 	return 5;
 }
 
+/* io_list_typed: every name, each with the type readdir gives (or
+ * DT_UNKNOWN, then the stat must agree). */
+static void
+test_list_typed(int dirfd)
+{
+	static const struct {
+		const char *name;
+		unsigned char type;
+	} want[] = { { "a file", DT_REG }, { "dir", DT_DIR },
+		{ "link\n", DT_LNK } };
+	char **names = NULL;
+	unsigned char *types = NULL;
+	size_t n = 0, i, k, found = 0;
+	struct stat st;
+	int fd, sub, ok = 1;
+
+	if (mkdirat(dirfd, "typed", 0755) == -1 ||
+	    (sub = openat(dirfd, "typed", O_RDONLY | O_DIRECTORY)) == -1) {
+		tap_ok(0, "io_list_typed: set-up");
+		return;
+	}
+	if ((fd = openat(sub, "a file", O_WRONLY | O_CREAT, 0644)) != -1)
+		close(fd);
+	if (mkdirat(sub, "dir", 0755) == -1 ||
+	    symlinkat("a file", sub, "link\n") == -1)
+		ok = 0;
+	if (io_list_typed(sub, &names, &types, &n) == -1)
+		ok = 0;
+	for (i = 0; ok && i < n; i++) {
+		for (k = 0; k < 3 && strcmp(names[i], want[k].name) != 0; k++)
+			;
+		if (k == 3) {
+			ok = 0;
+			break;
+		}
+		found++;
+		if (types[i] == DT_UNKNOWN) {
+			if (fstatat(sub, names[i], &st, AT_SYMLINK_NOFOLLOW) ==
+				-1 ||
+			    (want[k].type == DT_REG && !S_ISREG(st.st_mode)) ||
+			    (want[k].type == DT_DIR && !S_ISDIR(st.st_mode)) ||
+			    (want[k].type == DT_LNK && !S_ISLNK(st.st_mode)))
+				ok = 0;
+		} else if (types[i] != want[k].type)
+			ok = 0;
+	}
+	tap_ok(ok && n == 3 && found == 3,
+	    "io_list_typed lists every name once with its type (file, "
+	    "directory, link)");
+	io_names_free(names, n);
+	free(types);
+	ok = 0;
+	if ((fd = openat(sub, "dir", O_RDONLY | O_DIRECTORY)) != -1) {
+		ok = io_list_typed(fd, &names, &types, &n) == 0 && n == 0 &&
+		    names == NULL && types == NULL;
+		close(fd);
+	}
+	tap_ok(ok, "io_list_typed of an empty directory: nothing, no vectors");
+	close(sub);
+	(void)io_remove_tree(dirfd, "typed");
+}
+
 static void
 test_fault(int dirfd)
 {
@@ -287,6 +349,7 @@ main(int argc, char **argv)
 	test_lock(dirfd);
 	test_remove_tree(dirfd);
 	test_digest(dirfd);
+	test_list_typed(dirfd);
 #ifdef PKGDIST_TESTING
 	test_fault(dirfd);
 #endif
