@@ -436,7 +436,7 @@ job_push_opts(struct run *run, struct job *job, struct dp_push_opts *po)
 	 * the first copy of each content (read, inflated and checked)
 	 * is then made by all of them at once, not by the first while the
 	 * others wait for it. */
-	if (run->fanout != NULL) {
+	if (run->fanout != NULL && run->nthreads > 1) {
 		po->staggers = (unsigned)run->nthreads;
 		po->stagger = (unsigned)((size_t)(job - run->jobs) %
 		    (size_t)run->nthreads);
