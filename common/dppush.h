@@ -147,6 +147,8 @@ struct dp_push_result {
 	uint64_t bytes_saved; /* remote: stored bytes of changed large
 			       * files not sent, the DP's old copies
 			       * holding them (recipes) */
+	bool one_dp_sessions; /* remote: its pkgpush took one DP a session
+			       * (an older release; remote.h) */
 
 	/* Local: bytes of changed files not written but shared with the
 	 * DP's old copies (reflinks); bytes does not count them. */

@@ -167,6 +167,15 @@ fault_now(void)
 	return (time_t)v;
 }
 
+bool
+fault_session_cut(unsigned served)
+{
+	const char *s = getenv("PKGDIST_FAULT_SESSION");
+	uint64_t v;
+
+	return s != NULL && num_arg(s, 1, UINT32_MAX, &v) == 0 && served >= v;
+}
+
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int fault_unused;

@@ -22,19 +22,25 @@
  * watch work in progress (the progress line).
  * PKGDIST_NOW=SECONDS replaces time(NULL) through fault_now(), so tests
  * can move the clock (retry backoff).
+ * PKGDIST_FAULT_SESSION=N makes pkgpush --serve drop a session for
+ * several DPs (proto.h) once it has served N of them, as a connection
+ * cut between two DPs would: fault_session_cut().
  */
 #ifndef PKGDIST_FAULT_H
 #define PKGDIST_FAULT_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #ifdef PKGDIST_TESTING
 /* 0 to go on; -1 with errno set to make the caller fail; may not return. */
 int fault_hit(const char *op);
 time_t fault_now(void);
+bool fault_session_cut(unsigned served);
 #else
 #define fault_hit(op) ((void)(op), 0)
 #define fault_now() time(NULL)
+#define fault_session_cut(served) ((void)(served), false)
 #endif
 
 #endif

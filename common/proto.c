@@ -27,7 +27,8 @@ proto_type_name(uint32_t type)
 {
 	static const char *names[] = { NULL, "ERROR", "KEEPALIVE", "PUSH",
 		"DATA", "NEED", "NEED_END", "CONTENT", "RESULT", "STATUS",
-		"STATE", "END", "NEED_MANIFEST", "MANIFEST", "RECIPE" };
+		"STATE", "END", "NEED_MANIFEST", "MANIFEST", "RECIPE", "PATHS",
+		"NEXT" };
 	static _Thread_local char other[32];
 
 	if (type >= 1 && type <= PROTO_TYPE_MAX)
@@ -151,6 +152,20 @@ has_mismatch(const char *b, size_t n)
 	return false;
 }
 
+/* A whole line of the peer's stderr: to ours, or held (hold_err). */
+static void
+err_line(struct proto *p, const char *b, size_t n)
+{
+	if (!p->hold_err) {
+		err_put(b, n);
+		return;
+	}
+	if (n > sizeof(p->errheld) - p->errheldlen)
+		n = sizeof(p->errheld) - p->errheldlen;
+	memcpy(p->errheld + p->errheldlen, b, n);
+	p->errheldlen += n;
+}
+
 static void
 err_pass(struct proto *p, const char *b, size_t n, bool flush)
 {
@@ -161,15 +176,24 @@ err_pass(struct proto *p, const char *b, size_t n, bool flush)
 		if (b[i] == '\n' || p->errpendlen == sizeof(p->errpend)) {
 			if (!p->drop_mismatch ||
 			    !has_mismatch(p->errpend, p->errpendlen))
-				err_put(p->errpend, p->errpendlen);
+				err_line(p, p->errpend, p->errpendlen);
 			p->errpendlen = 0;
 		}
 	}
 	if (flush && p->errpendlen > 0) {
 		p->errpend[p->errpendlen++] = '\n';
-		err_put(p->errpend, p->errpendlen);
+		err_line(p, p->errpend, p->errpendlen);
 		p->errpendlen = 0;
 	}
+}
+
+void
+proto_err_release(struct proto *p, bool show)
+{
+	if (show && p->errheldlen > 0)
+		err_put(p->errheld, p->errheldlen);
+	p->errheldlen = 0;
+	p->hold_err = false;
 }
 
 /* Keep the last PROTO errtail bytes of what the peer writes on errfd. */
@@ -1302,6 +1326,40 @@ proto_dec_error(const unsigned char *b, size_t n, struct proto_error *m)
 		    (unsigned char)m->msg[i] == 0x7f)
 			m->msg[i] = '?';
 	return 0;
+}
+
+int
+proto_dec_paths(const unsigned char *b, size_t n, uint32_t *count)
+{
+	struct proto_rbuf r;
+
+	proto_rbuf_init(&r, b, n);
+	*count = proto_get_u32(&r);
+	if (proto_rbuf_done(&r, "PATHS", "remote") == -1)
+		return -1;
+	if (*count < 2 || *count > PROTO_PATHS_MAX)
+		return err_set("bad PATHS frame: a count out of range");
+	return 0;
+}
+
+size_t
+proto_enc_next(const char *path, unsigned char *buf)
+{
+	struct proto_wbuf w;
+
+	proto_wbuf_init(&w, buf, PROTO_FRAME_MAX);
+	proto_put_str(&w, path);
+	return w.len;
+}
+
+int
+proto_dec_next(const unsigned char *b, size_t n, char path[PROTO_PATH_MAX + 1])
+{
+	struct proto_rbuf r;
+
+	proto_rbuf_init(&r, b, n);
+	proto_get_str(&r, path, PROTO_PATH_MAX);
+	return proto_rbuf_done(&r, "NEXT", "client");
 }
 
 int

@@ -57,6 +57,22 @@
  *   STATUS pkg ("" = every package) --->
  *          <-------------------------- STATE... END
  *
+ * A session for several DPs of one host.  "pkgpush --serve PATH1 PATH2
+ * ..." serves each of its paths once, the first by the request above.
+ * Right behind its hello it sends PATHS n (the count of its paths); a
+ * server given one path (an older release refuses more, an
+ * authorized_keys command= names one) sends none, and ends after one
+ * request as always.  After a RESULT the client may go on:
+ *
+ *   NEXT path (one of the server's) --->
+ *   PUSH ... (as above, for that DP) --->
+ *          <-------------------------- ... RESULT
+ *   NEXT "" (no more), then close  ---->
+ *
+ * Which DPs a session may reach is what the server's command line
+ * names, never what the client asks over the connection: a key limited
+ * to one command stays limited to its DPs.
+ *
  * Either side may send ERROR instead of its next frame and then close;
  * the server sends KEEPALIVE while it works (hashing, fsync), and
  * proto_recv() skips those.  A closed connection at any point means the
@@ -103,6 +119,8 @@
 #define PROTO_CONTENT_MAX ((uint64_t)1 << 46)  /* = STORE_CONTENT_MAX */
 #define PROTO_MSG_MAX 4096		       /* error texts */
 #define PROTO_NEED_PER_FRAME 4096	       /* entries in one NEED */
+#define PROTO_PATHS_MAX 256		       /* DPs in one session */
+#define PROTO_PATH_MAX 4096		       /* bytes of a DP's path */
 
 #define PROTO_TIMEOUT_ENV "PKGDIST_SSH_TIMEOUT"
 #define PROTO_TIMEOUT_DEFAULT 60.0
@@ -123,7 +141,11 @@ enum proto_type {
 	PROTO_MANIFEST = 13,	  /* client: proto_manifest */
 	PROTO_RECIPE = 14,	  /* client, version 3: proto_recipe, in place
 				   * of a CONTENT (recipe.h) */
-	PROTO_TYPE_MAX = 14
+	PROTO_PATHS = 15,	  /* server started with several paths: u32
+				   * how many (the session's DPs) */
+	PROTO_NEXT = 16,	  /* client, such a session: str path, the DP
+				   * of the PUSH that follows ("": no more) */
+	PROTO_TYPE_MAX = 16
 };
 
 /* The name of a frame type for messages ("NEED"; "type 99"). */
@@ -165,6 +187,10 @@ struct proto {
 	bool errfd_eof;
 	char errpend[512]; /* a line not yet copied to stderr */
 	size_t errpendlen;
+	bool hold_err;	    /* lines of errfd are held in errheld, not
+			     * copied, until proto_err_release() */
+	char errheld[1024]; /* (what does not fit is dropped) */
+	size_t errheldlen;
 	pthread_mutex_t wlock;
 	pthread_t ka_thread;
 	pthread_cond_t ka_cond;
@@ -181,6 +207,10 @@ int proto_init(struct proto *p, int in, int out, int errfd, const char *peer);
 /* Stop the keepalive thread, free the buffer.  Safe on a zeroed struct
  * or after a failed init. */
 void proto_free(struct proto *p);
+
+/* Stop holding the peer's stderr lines (hold_err): copy those held to
+ * our stderr when show, else drop them. */
+void proto_err_release(struct proto *p, bool show);
 
 /* Parse a timeout value ("60", "0.5"); -1 (err set) unless > 0. */
 int proto_parse_timeout(const char *s, double *out);
@@ -402,6 +432,12 @@ int proto_dec_recipe(const unsigned char *b, size_t n, struct proto_recipe *m);
 int proto_dec_result(const unsigned char *b, size_t n, struct proto_result *m);
 int proto_dec_state(const unsigned char *b, size_t n, struct proto_state *m);
 int proto_dec_error(const unsigned char *b, size_t n, struct proto_error *m);
+/* PATHS: the count of DPs (2 to PROTO_PATHS_MAX). */
+int proto_dec_paths(const unsigned char *b, size_t n, uint32_t *count);
+/* NEXT: a path (at most PROTO_PATH_MAX bytes; "" ends the session). */
+size_t proto_enc_next(const char *path, unsigned char *buf);
+int proto_dec_next(const unsigned char *b, size_t n,
+    char path[PROTO_PATH_MAX + 1]);
 /* STATUS: the package name ("" or name_valid()). */
 int proto_dec_status(const unsigned char *b, size_t n,
     char pkg[NAME_MAX_LEN + 1]);

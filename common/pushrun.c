@@ -43,9 +43,11 @@ struct job {
 	const struct dp *dp;
 	struct run *run;
 	struct remote_conn *conn; /* ssh started early, or NULL */
+	size_t conn_upto;	  /* the last job conn's session lists */
 	struct cap cap;
 	struct ratelimit *rate;	     /* remote DPs under a cap, else NULL */
 	struct content_source inner; /* what job_source_write() asks */
+	bool taken;		     /* a thread has it (under run->mu) */
 	int result;	    /* 0 done, -1 failed, -2 the store failed */
 	bool store_damaged; /* a content the store could not give (under
 			     * run->mu: set by writer threads) */
@@ -73,6 +75,20 @@ struct run {
 	size_t ndamaged;
 	bool *want_sites; /* o->sites->n: the sites picked */
 	size_t nsites, nsites_failed;
+	/* Hosts whose pkgpush takes one DP a session (an older release:
+	 * remote.h), under mu: no session of several is tried again. */
+	const struct dp_target **one_dp;
+	size_t none_dp;
+};
+
+/*
+ * A thread's own (workq_run_ops()): the ssh session it keeps after a
+ * remote DP for the next DP of the same host (remote.h), and the last
+ * job whose path that session was started with.
+ */
+struct worker {
+	struct remote_conn *session;
+	size_t upto;
 };
 
 void
@@ -445,27 +461,137 @@ job_push_opts(struct run *run, struct job *job, struct dp_push_opts *po)
 	po->rate = job->rate;
 }
 
-/* The remote runs dp_push() itself (remote.h), from what the DP holds
- * whole by the store's record: it is sent the changes from that. */
-static int
-push_remote(struct run *run, struct job *job, const struct dp_push_opts *po,
-    struct dp_push_result *r)
+/* ---- sessions: several remote DPs of one host over one ssh login ---- */
+
+/* Most bytes of paths one session's remote command carries. */
+#define SESSION_PATH_BYTES 16384
+
+/* Called with run->mu held. */
+static bool
+one_dp_host(const struct run *run, const struct dp_target *t)
 {
-	struct remote_conn *pre = job->conn;
+	size_t i;
+
+	for (i = 0; i < run->none_dp; i++)
+		if (remote_same_login(run->one_dp[i], t))
+			return true;
+	return false;
+}
+
+static void
+note_one_dp_host(struct run *run, const struct dp_target *t)
+{
+	const struct dp_target **v;
+
+	pthread_mutex_lock(&run->mu);
+	if (!one_dp_host(run, t) &&
+	    (v = realloc(run->one_dp, (run->none_dp + 1) * sizeof(*v))) !=
+		NULL) {
+		v[run->none_dp++] = t;
+		run->one_dp = v;
+	}
+	pthread_mutex_unlock(&run->mu);
+}
+
+/*
+ * Start the session for job i: ssh to its host, the remote given i's
+ * path and those of the jobs from `from` on, on the same login, host and
+ * port, that no thread has yet and that have no connection of their own,
+ * so that the thread that takes them next pushes them over it.  *upto:
+ * the last such job.  A host noted as taking one DP a session gets one.
+ */
+static int
+session_open(struct run *run, size_t i, size_t from, struct remote_conn **c,
+    size_t *upto)
+{
+	const struct dp_target *t = &run->jobs[i].dp->target, *u;
+	const char **more = NULL;
+	size_t n = 0, bytes = 0, j;
+	int rc;
+
+	*upto = i;
+	pthread_mutex_lock(&run->mu);
+	if (!one_dp_host(run, t) &&
+	    (more = malloc((PROTO_PATHS_MAX - 1) * sizeof(*more))) != NULL)
+		for (j = from; j < run->njobs && n < PROTO_PATHS_MAX - 1; j++) {
+			u = &run->jobs[j].dp->target;
+			if (j == i || run->jobs[j].taken ||
+			    run->jobs[j].conn != NULL ||
+			    !remote_same_login(u, t))
+				continue;
+			if ((bytes += strlen(u->path)) > SESSION_PATH_BYTES)
+				break;
+			more[n++] = u->path;
+			*upto = j;
+		}
+	pthread_mutex_unlock(&run->mu);
+	rc = remote_connect_many(t, store_config(run->store), more, n, c);
+	free(more);
+	return rc;
+}
+
+/* Is a job after i that no thread has yet one the session may push? */
+static bool
+session_has_work(struct run *run, const struct worker *w, size_t i)
+{
+	size_t j;
+	bool yes = false;
+
+	pthread_mutex_lock(&run->mu);
+	for (j = i + 1; j <= w->upto && j < run->njobs && !yes; j++)
+		yes = !run->jobs[j].taken && run->jobs[j].conn == NULL &&
+		    remote_session_serves(w->session, &run->jobs[j].dp->target);
+	pthread_mutex_unlock(&run->mu);
+	return yes;
+}
+
+/*
+ * The remote runs dp_push() itself (remote.h), from what the DP holds
+ * whole by the store's record: it is sent the changes from that.  Over
+ * the connection started for the job, else over the thread's session
+ * when it serves the DP, else a new session.  A session is kept past
+ * the push only while a job it may push is still waiting: the remote
+ * ends a session that waits too long for its next request.
+ */
+static int
+push_remote(struct run *run, struct job *job, struct worker *w,
+    const struct dp_push_opts *po, struct dp_push_result *r)
+{
+	struct remote_conn *c = job->conn;
 	struct store_holding known;
+	size_t i = (size_t)(job - run->jobs);
 	uint64_t base = 0;
+	int rc;
 
 	job->conn = NULL;
+	if (c != NULL)
+		w->upto = job->conn_upto;
+	if (c == NULL && remote_session_serves(w->session, &job->dp->target)) {
+		c = w->session;
+		w->session = NULL;
+	}
+	remote_session_end(w->session);
+	w->session = NULL;
+	if (c == NULL && session_open(run, i, i + 1, &c, &w->upto) == -1)
+		c = NULL; /* remote_push() connects, and reports why not */
 	if (store_holding_find(run->store, run->pkg, job->dp->name, &known) ==
 		1 &&
 	    known.state != STORE_HOLD_PARTIAL)
 		base = known.version;
-	return remote_push(&job->dp->target, run->store, run->pkg, run->m, base,
-	    po, pre, r);
+	rc = remote_push(&job->dp->target, run->store, run->pkg, run->m, base,
+	    po, &c, r);
+	if (r->one_dp_sessions)
+		note_one_dp_host(run, &job->dp->target);
+	w->session = c;
+	if (w->session != NULL && !session_has_work(run, w, i)) {
+		remote_session_end(w->session);
+		w->session = NULL;
+	}
+	return rc;
 }
 
 static int
-push_one(struct run *run, struct job *job)
+push_one(struct run *run, struct job *job, struct worker *w)
 {
 	const struct pushrun_opts *o = run->o;
 	const struct dp *dp = job->dp;
@@ -494,12 +620,15 @@ push_one(struct run *run, struct job *job)
 	src.write_shared = job_source_write_shared;
 
 	if (dp->target.kind == DP_SSH) {
-		if (push_remote(run, job, &po, &r) == -1)
+		if (push_remote(run, job, w, &po, &r) == -1)
 			goto fail;
 		rc = 0;
 		job_done(run, dp, NULL, &r);
 		goto out;
 	}
+	/* A session waits for nothing while a local DP is pushed. */
+	remote_session_end(w->session);
+	w->session = NULL;
 	if (targets_open(run->store, dp, run->pkg, !o->dry_run, o->reinit,
 		&h) == -1)
 		goto fail;
@@ -530,12 +659,34 @@ out:
 /* A workq item: the push to job i.  A DP that fails fails alone: its
  * result is kept, and the others go on. */
 static int
-push_item(void *ctx, size_t i)
+push_item(void *ctx, void *local, size_t i)
 {
 	struct run *run = ctx;
 
-	run->jobs[i].result = push_one(run, &run->jobs[i]);
+	pthread_mutex_lock(&run->mu);
+	run->jobs[i].taken = true;
+	pthread_mutex_unlock(&run->mu);
+	run->jobs[i].result = push_one(run, &run->jobs[i], local);
 	return 0;
+}
+
+static int
+worker_begin(void *ctx, void **local)
+{
+	(void)ctx;
+	if ((*local = calloc(1, sizeof(struct worker))) == NULL)
+		return err_nomem();
+	return 0;
+}
+
+static void
+worker_end(void *ctx, void *local)
+{
+	struct worker *w = local;
+
+	(void)ctx;
+	remote_session_end(w->session);
+	free(w);
 }
 
 /* ---- before the first DP ---- */
@@ -874,10 +1025,10 @@ prepare(struct run *run, uint64_t version, struct manifest *m, int *ulock)
 
 	/* The remote DPs pushed first: ssh connects while the manifest is
 	 * loaded (a failure to start ssh is reported by the push). */
-	for (i = 0; i < (size_t)run->nthreads; i++)
+	for (i = 0; i < (size_t)run->nthreads && i < run->njobs; i++)
 		if (run->jobs[i].dp->target.kind == DP_SSH)
-			(void)remote_connect(&run->jobs[i].dp->target,
-			    store_config(s), &run->jobs[i].conn);
+			(void)session_open(run, i, (size_t)run->nthreads,
+			    &run->jobs[i].conn, &run->jobs[i].conn_upto);
 	/* Keep gc away from the version while it is read. */
 	if ((*ulock = store_lock(s, run->pkg, STORE_LOCK_USE, true,
 		 STORE_WAIT_DEFAULT)) == -1 ||
@@ -928,8 +1079,13 @@ pushrun(struct store *s, const struct dplist *l, const char *pkg,
 	progress_begin(&run, total);
 	if (!o->dry_run && fanout_start(&run) == -1)
 		goto out;
-	/* The calling thread pushes too; none fails (push_item). */
-	(void)workq_run(run.njobs, run.nthreads, push_item, &run);
+	/* The calling thread pushes too; no item fails (push_item). */
+	{
+		static const struct workq_ops ops = { worker_begin, push_item,
+			worker_end };
+
+		(void)workq_run_ops(run.njobs, run.nthreads, &ops, &run);
+	}
 	progress_end(run.progress);
 	if (run.nsites > 0 && run.o->sites != NULL)
 		push_sites(&run);
@@ -950,6 +1106,7 @@ out:
 	ratelimit_free(total);
 	fanout_free(run.fanout);
 	free(run.damaged);
+	free(run.one_dp);
 	free(run.jobs);
 	free(run.want_sites);
 	pthread_mutex_destroy(&run.mu);

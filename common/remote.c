@@ -97,12 +97,46 @@ remote_argv(const struct dp_target *t, const struct config *cfg, char ***out)
 	return remote_argv_mode(t, cfg, "--serve", out);
 }
 
-int
-remote_argv_mode(const struct dp_target *t, const struct config *cfg,
-    const char *mode, char ***out)
+/* The remote command: "PROG MODE PATH" with t's path, then the more
+ * paths (nmore), each quoted: a session for several DPs. */
+static char *
+remote_command(const char *prog, const char *mode, const char *path,
+    const char *const *more, size_t nmore)
+{
+	char **q, *cmd = NULL;
+	size_t len, used, i;
+
+	if ((q = calloc(nmore + 1, sizeof(*q))) == NULL) {
+		err_nomem();
+		return NULL;
+	}
+	len = strlen(prog) + 1 + strlen(mode) + 1;
+	for (i = 0; i <= nmore; i++) {
+		if ((q[i] = remote_shell_quote(i == 0 ? path : more[i - 1])) ==
+		    NULL)
+			goto out;
+		len += 1 + strlen(q[i]);
+	}
+	if ((cmd = malloc(len)) == NULL) {
+		err_nomem();
+		goto out;
+	}
+	used = (size_t)snprintf(cmd, len, "%s %s", prog, mode);
+	for (i = 0; i <= nmore; i++)
+		used += (size_t)snprintf(cmd + used, len - used, " %s", q[i]);
+out:
+	for (i = 0; i <= nmore; i++)
+		free(q[i]);
+	free(q);
+	return cmd;
+}
+
+static int
+argv_paths(const struct dp_target *t, const struct config *cfg,
+    const char *mode, const char *const *more, size_t nmore, char ***out)
 {
 	const char *ssh, *prog, *s;
-	char **v = NULL, port[16], *q = NULL, *cmd = NULL;
+	char **v = NULL, port[16], *cmd = NULL;
 	size_t n = 0, len;
 
 	*out = NULL;
@@ -136,25 +170,23 @@ remote_argv_mode(const struct dp_target *t, const struct config *cfg,
 		goto fail;
 	if (argv_add(v, &n, t->host, strlen(t->host)) == -1)
 		goto fail;
-	if ((q = remote_shell_quote(t->path)) == NULL)
+	if ((cmd = remote_command(prog, mode, t->path, more, nmore)) == NULL ||
+	    argv_add(v, &n, cmd, strlen(cmd)) == -1)
 		goto fail;
-	len = strlen(prog) + strlen(mode) + strlen(q) + 16;
-	if ((cmd = malloc(len)) == NULL) {
-		err_nomem();
-		goto fail;
-	}
-	snprintf(cmd, len, "%s %s %s", prog, mode, q);
-	if (argv_add(v, &n, cmd, strlen(cmd)) == -1)
-		goto fail;
-	free(q);
 	free(cmd);
 	*out = v;
 	return 0;
 fail:
-	free(q);
 	free(cmd);
 	remote_argv_free(v);
 	return -1;
+}
+
+int
+remote_argv_mode(const struct dp_target *t, const struct config *cfg,
+    const char *mode, char ***out)
+{
+	return argv_paths(t, cfg, mode, NULL, 0, out);
 }
 
 /* ---- the ssh child ---- */
@@ -163,16 +195,92 @@ struct remote_conn {
 	pid_t pid;
 	int sock;    /* our end of ssh's stdin and stdout */
 	int errfd;   /* ssh's stderr */
-	char *where; /* "ssh://..." for messages */
+	char *where; /* "ssh://..." for messages: the DP being pushed */
 	struct proto p;
 	bool proto_ok;
+
+	/*
+	 * A session for several DPs of one host (proto.h): the endpoint
+	 * (user, host, port of the first DP's target), the paths on the
+	 * remote's command line (paths[0] the first DP's) and which of them
+	 * were pushed.  many: the remote said PATHS, so it takes NEXT.
+	 * refused_many: the remote exited 2 without a word of the protocol
+	 * (a release that takes one path: its usage message held, not
+	 * shown); the session then went on with the first DP alone.
+	 */
+	const struct dp_target *endpoint;
+	char **paths;
+	bool *pushed;
+	size_t npaths;
+	unsigned pushes; /* PUSH requests sent */
+	bool said_paths; /* PATHS came: it waits for NEXT after a RESULT */
+	bool many, refused_many;
 };
 
 static void conn_close(struct remote_conn *, bool);
 
+/* c->where for t: shown as every path is (path_show()). */
+static int
+conn_set_where(struct remote_conn *c, const struct dp_target *t)
+{
+	char *raw, *shown;
+	size_t wl;
+
+	if ((raw = dplist_target_string(t)) == NULL)
+		return -1;
+	wl = 4 * strlen(raw) + 8;
+	if ((shown = malloc(wl)) == NULL) {
+		free(raw);
+		return err_nomem();
+	}
+	path_show(raw, shown, wl);
+	free(raw);
+	free(c->where);
+	c->where = shown;
+	return 0;
+}
+
+static void
+conn_paths_free(struct remote_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
+	free(c->paths);
+	free(c->pushed);
+	c->paths = NULL;
+	c->pushed = NULL;
+	c->npaths = 0;
+}
+
+/* The session's paths: t's, then more (nmore). */
+static int
+conn_paths_set(struct remote_conn *c, const struct dp_target *t,
+    const char *const *more, size_t nmore)
+{
+	size_t i;
+
+	c->endpoint = t;
+	if ((c->paths = calloc(nmore + 1, sizeof(*c->paths))) == NULL ||
+	    (c->pushed = calloc(nmore + 1, sizeof(*c->pushed))) == NULL)
+		goto nomem;
+	for (i = 0; i <= nmore; i++) {
+		if ((c->paths[i] = strdup(i == 0 ? t->path : more[i - 1])) ==
+		    NULL)
+			goto nomem;
+		c->npaths = i + 1;
+	}
+	return 0;
+nomem:
+	conn_paths_free(c);
+	return err_nomem();
+}
+
 static int
 conn_open_mode(const struct dp_target *t, const struct config *cfg,
-    const char *mode, struct remote_conn *c)
+    const char *mode, const char *const *more, size_t nmore,
+    struct remote_conn *c)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -185,22 +293,13 @@ conn_open_mode(const struct dp_target *t, const struct config *cfg,
 	c->sock = -1;
 	c->errfd = -1;
 	c->proto_ok = false;
-	if ((c->where = dplist_target_string(t)) == NULL)
-		return -1;
-	{
-		/* For messages: shown as every path is (path_show()). */
-		size_t wl = 4 * strlen(c->where) + 8;
-		char *shown = malloc(wl);
-
-		if (shown == NULL) {
-			err_nomem();
-			goto out;
-		}
-		path_show(c->where, shown, wl);
-		free(c->where);
-		c->where = shown;
-	}
-	if (remote_argv_mode(t, cfg, mode, &argv) == -1)
+	c->where = NULL;
+	c->pushes = 0;
+	c->many = c->said_paths = false;
+	if (conn_set_where(c, t) == -1 ||
+	    conn_paths_set(c, t, more, nmore) == -1)
+		goto out;
+	if (argv_paths(t, cfg, mode, more, nmore, &argv) == -1)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
 	    pipe2(ep, O_CLOEXEC) == -1) {
@@ -245,6 +344,9 @@ conn_open_mode(const struct dp_target *t, const struct config *cfg,
 		goto out;
 	c->proto_ok = true;
 	c->p.drop_mismatch = true;
+	/* A release that takes one path says so by its usage message and
+	 * exit status 2, before any hello: held until the hello is in. */
+	c->p.hold_err = nmore > 0;
 	if (config_ssh_timeout(cfg, c->p.timeout, &c->p.timeout) == -1)
 		goto out;
 	rc = 0;
@@ -284,17 +386,24 @@ out:
 static void
 conn_close(struct remote_conn *c, bool ok)
 {
-	int status;
+	enum child_stop stop = CHILD_LEFT;
+	int status = 0;
 
 	if (c->sock != -1)
 		close(c->sock);
 	c->sock = -1;
 	if (c->pid != -1)
-		(void)child_end(c->pid, ok ? 10.0 : 0.5, 5.0, 60.0, &status);
+		stop = child_end(c->pid, ok ? 10.0 : 0.5, 5.0, 60.0, &status);
 	c->pid = -1;
 	/* ssh's last words ("Transferred: ...", warnings) go to stderr. */
 	if (c->proto_ok) {
 		proto_drain_err(&c->p, 1.0);
+		if (c->p.hold_err) {
+			c->refused_many = c->npaths > 1 && c->p.bytes_in == 0 &&
+			    stop == CHILD_EXITED && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 2;
+			proto_err_release(&c->p, !c->refused_many);
+		}
 		proto_free(&c->p);
 	}
 	c->proto_ok = false;
@@ -303,13 +412,14 @@ conn_close(struct remote_conn *c, bool ok)
 	c->errfd = -1;
 	free(c->where);
 	c->where = NULL;
+	conn_paths_free(c);
 }
 
 static int
 conn_open(const struct dp_target *t, const struct config *cfg,
     struct remote_conn *c)
 {
-	return conn_open_mode(t, cfg, "--serve", c);
+	return conn_open_mode(t, cfg, "--serve", NULL, 0, c);
 }
 
 int
@@ -322,7 +432,7 @@ remote_open_mode(const struct dp_target *t, const struct config *cfg,
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return err_nomem();
-	if (conn_open_mode(t, cfg, mode, c) == -1) {
+	if (conn_open_mode(t, cfg, mode, NULL, 0, c) == -1) {
 		free(c);
 		return -1;
 	}
@@ -403,16 +513,60 @@ conn_reopen_older(const struct dp_target *t, const struct config *cfg,
 	return proto_hello_send(&c->p);
 }
 
+/*
+ * Did the remote, asked to serve several paths, exit 2 before a word of
+ * the protocol: a release that takes one path, refusing the others with
+ * its usage message (held, and dropped then)?  Only after a read met the
+ * end of its output; ssh is given a few seconds to pass on the exit.
+ */
+static bool
+conn_refused_many(struct remote_conn *c)
+{
+	int status = 0;
+
+	if (c->npaths < 2 || c->p.bytes_in != 0 || c->pid == -1 ||
+	    child_wait(c->pid, 5.0, &status) != 1)
+		return false;
+	c->pid = -1;
+	proto_drain_err(&c->p, 1.0);
+	c->refused_many = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+	proto_err_release(&c->p, !c->refused_many);
+	return c->refused_many;
+}
+
+/* After conn_refused_many(): start again for t alone, our hello sent. */
+static int
+conn_reopen_one(const struct dp_target *t, const struct config *cfg,
+    struct remote_conn *c)
+{
+	struct ratelimit *rate = c->p.rate;
+
+	conn_close(c, false);
+	if (conn_open(t, cfg, c) == -1)
+		return -1;
+	c->p.rate = rate;
+	return proto_hello_send(&c->p);
+}
+
 int
 remote_connect(const struct dp_target *t, const struct config *cfg,
     struct remote_conn **out)
 {
+	return remote_connect_many(t, cfg, NULL, 0, out);
+}
+
+int
+remote_connect_many(const struct dp_target *t, const struct config *cfg,
+    const char *const *more, size_t nmore, struct remote_conn **out)
+{
 	struct remote_conn *c;
 
 	*out = NULL;
+	if (nmore > PROTO_PATHS_MAX - 1)
+		nmore = PROTO_PATHS_MAX - 1;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return err_nomem();
-	if (conn_open(t, cfg, c) == -1) {
+	if (conn_open_mode(t, cfg, "--serve", more, nmore, c) == -1) {
 		free(c);
 		return -1;
 	}
@@ -441,9 +595,65 @@ remote_conn_drop(struct remote_conn *c)
 	remote_conn_free(c);
 }
 
+bool
+remote_same_login(const struct dp_target *a, const struct dp_target *b)
+{
+	return a->kind == DP_SSH && b->kind == DP_SSH &&
+	    strcmp(a->host, b->host) == 0 && a->port == b->port &&
+	    (a->user == NULL ?
+		    b->user == NULL :
+		    b->user != NULL && strcmp(a->user, b->user) == 0);
+}
+
+/* The index of t's path in the session's, not pushed yet; -1: none. */
+static long
+session_slot(const struct remote_conn *c, const struct dp_target *t)
+{
+	size_t i;
+
+	if (!c->many || !remote_same_login(c->endpoint, t))
+		return -1;
+	for (i = 0; i < c->npaths; i++)
+		if (!c->pushed[i] && strcmp(c->paths[i], t->path) == 0)
+			return (long)i;
+	return -1;
+}
+
+bool
+remote_session_serves(const struct remote_conn *c, const struct dp_target *t)
+{
+	return c != NULL && session_slot(c, t) != -1;
+}
+
+bool
+remote_session_left(const struct remote_conn *c)
+{
+	size_t i;
+
+	if (c == NULL || !c->many)
+		return false;
+	for (i = 0; i < c->npaths; i++)
+		if (!c->pushed[i])
+			return true;
+	return false;
+}
+
+void
+remote_session_end(struct remote_conn *c)
+{
+	if (c == NULL)
+		return;
+	/* NEXT "": the remote ends its session as one that went well. */
+	if (c->said_paths && c->sock != -1)
+		(void)proto_send(&c->p, PROTO_NEXT, c->p.buf,
+		    proto_enc_next("", c->p.buf));
+	remote_conn_done(c);
+}
+
 static void
-write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
-    const char *how, bool spare, uint64_t recipes, uint64_t saved)
+write_stats(const struct remote_conn *c, uint64_t sent, uint64_t received,
+    uint64_t contents, uint64_t cbytes, const char *how, bool spare,
+    uint64_t recipes, uint64_t saved)
 {
 	const char *path = getenv(REMOTE_STATS_ENV);
 	char line[512];
@@ -455,8 +665,8 @@ write_stats(const struct remote_conn *c, uint64_t contents, uint64_t cbytes,
 	    "%s sent %" PRIu64 " received %" PRIu64 " contents %" PRIu64
 	    " content_bytes %" PRIu64 " manifest %s spare %d recipes %" PRIu64
 	    " saved %" PRIu64 "\n",
-	    c->where, c->p.bytes_out, c->p.bytes_in, contents, cbytes, how,
-	    spare ? 1 : 0, recipes, saved);
+	    c->where, sent, received, contents, cbytes, how, spare ? 1 : 0,
+	    recipes, saved);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	/* O_APPEND: one write per line, so parallel sessions do not mix. */
@@ -808,6 +1018,12 @@ push_request(struct push_session *ps, uint64_t base)
 	const struct manifest *m = ps->m;
 	int k = 0, attempt;
 
+	/* Rendered again when asked again (remote_push()'s retry). */
+	free(ps->wc.data);
+	free(ps->wm.data);
+	memset(&ps->wc, 0, sizeof(ps->wc));
+	memset(&ps->wm, 0, sizeof(ps->wm));
+	ps->how = "whole";
 	if (base != 0 && base != m->version && !ps->o->verify &&
 	    (k = changes_render(ps->s, ps->pkg, m, base, &ps->wc, digest)) ==
 		-1)
@@ -823,9 +1039,21 @@ push_request(struct push_session *ps, uint64_t base)
 				  ps->o, base, digest) :
 			      send_push(ps->cp, &ps->wm, m->version, ps->pkg,
 				  ps->o, 0, NULL);
+		/* The next DP of a session: its hello came long ago. */
+		if (ps->cp->pushes > 0) {
+			if (sk == -1)
+				return -1;
+			break;
+		}
 		if (sk == 0 || err_errno() == ECONNRESET ||
 		    err_errno() == EPIPE)
 			hk = proto_hello_recv(&ps->cp->p);
+		if (hk == -1 && attempt == 0 && conn_refused_many(ps->cp)) {
+			if (conn_reopen_one(ps->t, store_config(ps->s),
+				ps->cp) == -1)
+				return -1;
+			continue;
+		}
 		/* A remote of the release before 3 refused our hello. */
 		if (hk == 0 && ps->cp->p.peer_version < ps->cp->p.version &&
 		    attempt == 0) {
@@ -836,8 +1064,10 @@ push_request(struct push_session *ps, uint64_t base)
 		}
 		if (sk == -1 || hk == -1)
 			return -1;
+		proto_err_release(&ps->cp->p, true);
 		break;
 	}
+	ps->cp->pushes++;
 	/* Whether the manifest went as changes or whole: a recipe's old
 	 * copy is checked on the remote, which asks for the content whole
 	 * when it does not match. */
@@ -980,6 +1210,18 @@ push_exchange(struct push_session *ps, const unsigned char **pl, size_t *len)
 			return -1;
 		if (type == PROTO_RESULT)
 			return 0;
+		/* The remote takes every path we named: a session that may
+		 * carry them all (its first frame, first request only). */
+		if (type == PROTO_PATHS && ps->cp->pushes == 1 &&
+		    ps->cp->npaths > 1 && !ps->cp->said_paths) {
+			uint32_t n;
+
+			if (proto_dec_paths(*pl, *len, &n) == -1)
+				return -1;
+			ps->cp->said_paths = true;
+			ps->cp->many = n == ps->cp->npaths;
+			continue;
+		}
 		if (type == PROTO_NEED_MANIFEST && *len == 0 &&
 		    strcmp(ps->how, "changes") == 0) {
 			ps->how = "fallback";
@@ -1019,28 +1261,42 @@ push_session_free(struct push_session *ps)
 	free(ps->notes);
 }
 
+/* The next DP of a kept session: NEXT names it to the remote. */
+static int
+session_next(struct remote_conn *c, const struct dp_target *t, long slot)
+{
+	size_t n;
+
+	if (conn_set_where(c, t) == -1)
+		return -1;
+	c->pushed[slot] = true;
+	n = proto_enc_next(t->path, c->p.buf);
+	return proto_send(&c->p, PROTO_NEXT, c->p.buf, n);
+}
+
 int
 remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, uint64_t base, const struct dp_push_opts *o,
-    struct remote_conn *pre, struct dp_push_result *r)
+    struct remote_conn **session, struct dp_push_result *r)
 {
-	struct remote_conn cs;
 	struct push_session ps;
 	struct proto_result pr;
 	const unsigned char *pl;
+	uint64_t out0 = 0, in0 = 0;
 	size_t i, len;
+	long slot = -1;
 	int rc = -1;
+	bool whole = false; /* the exchange ended in its RESULT */
+	bool kept = false;  /* over a session kept from an earlier DP */
 
 	memset(r, 0, sizeof(*r));
 	r->new_version = m->version;
-	memset(&cs, 0, sizeof(cs));
-	cs.pid = -1;
-	cs.sock = cs.errfd = -1;
 	memset(&ps, 0, sizeof(ps));
 	manifest_init(&ps.oldm);
 	ps.t = t;
 	ps.base = base;
-	ps.cp = pre;
+	ps.cp = *session;
+	*session = NULL;
 	ps.s = s;
 	ps.pkg = pkg;
 	ps.m = m;
@@ -1057,17 +1313,41 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 		err_nomem();
 		goto fail;
 	}
-	if (ps.cp == NULL) {
-		if (conn_open(t, store_config(s), &cs) == -1)
-			goto fail;
-		ps.cp = &cs;
-		(void)proto_hello_send(&ps.cp->p);
-	}
-	ps.cp->p.rate = o->rate;
-	if (push_request(&ps, base) == -1 ||
-	    push_exchange(&ps, &pl, &len) == -1 ||
-	    proto_dec_result(pl, len, &pr) == -1)
+	if (ps.cp == NULL && remote_connect(t, store_config(s), &ps.cp) == -1)
 		goto fail;
+	if (ps.cp->pushes > 0) {
+		/* A kept session: remote_session_serves() said it takes t. */
+		if ((slot = session_slot(ps.cp, t)) == -1) {
+			err_set("internal error: a session that does not "
+				"serve this DP");
+			goto fail;
+		}
+		kept = true;
+	} else if (ps.cp->npaths > 0)
+		ps.cp->pushed[0] = true;
+	for (;;) {
+		out0 = ps.cp->p.bytes_out;
+		in0 = ps.cp->p.bytes_in;
+		ps.cp->p.rate = o->rate;
+		if ((!kept || session_next(ps.cp, t, slot) == 0) &&
+		    push_request(&ps, base) == 0 &&
+		    push_exchange(&ps, &pl, &len) == 0)
+			break;
+		/* A kept session that ended while it waited (the remote's
+		 * timeout, a cut connection) before a word on this DP: once
+		 * more on a connection of its own. */
+		if (!kept || ps.cp->p.bytes_in != in0)
+			goto fail;
+		kept = false;
+		remote_conn_free(ps.cp);
+		if (remote_connect(t, store_config(s), &ps.cp) == -1) {
+			ps.cp = NULL;
+			goto fail;
+		}
+	}
+	if (proto_dec_result(pl, len, &pr) == -1)
+		goto fail;
+	whole = true;
 	proto_result_get(&pr, r);
 	if (!pr.ok) {
 		err_code(pr.failed_errno, "%s: %s", ps.cp->where, pr.msg);
@@ -1078,7 +1358,7 @@ remote_push(const struct dp_target *t, struct store *s, const char *pkg,
 	goto out;
 fail:
 	if (ps.cp != NULL) {
-		err_prefix("%s: ", ps.cp->where);
+		err_prefix("%s: ", ps.cp->where ? ps.cp->where : "remote");
 		if (r->failed_errno == 0)
 			r->failed_errno = err_errno() ? err_errno() : EIO;
 	}
@@ -1088,13 +1368,20 @@ out:
 		progress_expect(o->progress,
 		    -(int64_t)(ps.expected - ps.total));
 	if (ps.cp != NULL) {
-		r->bytes_sent = ps.cp->p.bytes_out;
+		r->bytes_sent = ps.cp->p.bytes_out - out0;
 		r->bytes_saved = ps.saved;
-		write_stats(ps.cp, ps.sent, ps.stored, ps.how, r->from_spare,
-		    ps.recipes, ps.saved);
-		conn_close(ps.cp, rc == 0);
-		if (ps.cp == pre)
-			free(pre); /* taken over (remote.h) */
+		r->one_dp_sessions = ps.cp->refused_many;
+		if (ps.cp->where != NULL)
+			write_stats(ps.cp, r->bytes_sent,
+			    ps.cp->p.bytes_in - in0, ps.sent, ps.stored, ps.how,
+			    r->from_spare, ps.recipes, ps.saved);
+		/* Kept for the next DP of its host, or ended. */
+		if (whole && remote_session_left(ps.cp))
+			*session = ps.cp;
+		else if (whole)
+			remote_session_end(ps.cp);
+		else
+			remote_conn_free(ps.cp);
 	}
 	push_session_free(&ps);
 	return rc;

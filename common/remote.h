@@ -22,13 +22,19 @@
  * recompressed; the remote checks every SHA-256 as it writes and reports
  * the result, which remote_push() returns as dp_push() would.
  *
+ * DPs of one host share a session when the caller asks
+ * (remote_connect_many(): "--serve 'PATH1' 'PATH2' ..."): one ssh
+ * login, one remote process, a push per DP in turn, each with its own
+ * result, lock and after-work on the remote; a key that an
+ * authorized_keys command= ties to one DP still gets one DP a session.
+ *
  * A broken connection, a stuck peer (timeouts: config_ssh_timeout()),
  * a peer of another protocol version, or a remote that asks for a
  * content the manifest does not name is a failure of that DP (-1, err
  * set, "ssh://host/path: why"); the remote then leaves the DP at its
  * old version, as a local push does.  The caller queues the retry.
  *
- * $PKGDIST_REMOTE_STATS, when set, names a file to which each session
+ * $PKGDIST_REMOTE_STATS, when set, names a file to which each push
  * appends one line "TARGET sent N received N contents N content_bytes N
  * manifest HOW spare N" (bytes on the wire each way; contents sent and their
  * stored bytes; HOW: whole, changes, or fallback when the remote asked
@@ -70,6 +76,29 @@ struct remote_conn;
  */
 int remote_connect(const struct dp_target *t, const struct config *cfg,
     struct remote_conn **c);
+/*
+ * The same for a session that may go on to more DPs of t's host: the
+ * remote is started for t's path and then the paths more (nmore, at
+ * most PROTO_PATHS_MAX - 1 are taken), "pkgpush --serve PATH...", which
+ * serves each once (proto.h).  A remote of a release that takes one path
+ * refuses (its exit status 2, its usage message not shown):
+ * remote_push() then starts again for t alone and says so in
+ * r->one_dp_sessions, so that the caller opens no more such sessions to
+ * that host.
+ */
+int remote_connect_many(const struct dp_target *t, const struct config *cfg,
+    const char *const *more, size_t nmore, struct remote_conn **c);
+/* Can the session c (kept by remote_push()) push t next: t on the same
+ * host, port and login, its path one of the session's not pushed yet? */
+bool remote_session_serves(const struct remote_conn *c,
+    const struct dp_target *t);
+/* Two ssh:// targets on the same host and port, with the same login. */
+bool remote_same_login(const struct dp_target *a, const struct dp_target *b);
+/* Does c have paths left that it could still push? */
+bool remote_session_left(const struct remote_conn *c);
+/* End a session kept by remote_push() (NULL: nothing), as one that went
+ * well: the remote is told there is no more. */
+void remote_session_end(struct remote_conn *c);
 /* End a connection that remote_push() will not use (ssh terminated). */
 void remote_conn_free(struct remote_conn *c);
 
@@ -106,14 +135,19 @@ void remote_conn_drop(struct remote_conn *c);
  * the change list from it is sent (the remote checks the manifest it
  * rebuilds against m's digest, and asks for the whole manifest if it
  * does not hold base after all).  o as for dp_push() (progress
- * and jobs are local matters and are not sent).  pre: a connection from
- * remote_connect() for t, taken over (freed here), or NULL to connect
- * now.  r as dp_push() fills it, from the remote's report; on failure
+ * and jobs are local matters and are not sent).  *session: a connection
+ * from remote_connect() or remote_connect_many() for t, a session an
+ * earlier remote_push() kept that serves t (remote_session_serves()),
+ * or NULL to connect now; taken over.  After a push that ended in the
+ * remote's RESULT (done or failed), a session with DPs left to push is
+ * kept in *session for the caller's next (remote_session_end() ends
+ * it); otherwise the session is ended here and *session is NULL.  r as
+ * dp_push() fills it, from the remote's report; on failure
  * r->failed_errno and r->permanent say why, as for a local DP.
  */
 int remote_push(const struct dp_target *t, struct store *s, const char *pkg,
     const struct manifest *m, uint64_t base, const struct dp_push_opts *o,
-    struct remote_conn *pre, struct dp_push_result *r);
+    struct remote_conn **session, struct dp_push_result *r);
 
 /*
  * dp_states() of the remote DP t, reached with the settings cfg: the

@@ -51,12 +51,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bigendian.h"
 #include "blob.h"
 #include "changes.h"
 #include "checked.h"
@@ -868,6 +870,25 @@ out:
  * next push.
  */
 static void
+lowest_priority(void)
+{
+	int fd;
+
+	(void)setpriority(PRIO_PROCESS, 0, 19);
+	/*
+	 * Linux with autogroups (sched(7)) shares the CPU between sessions
+	 * first, and nice works only within one: the setsid() above made
+	 * this child a session of its own, which would have as much CPU as
+	 * each push being served.  The session's own nice is set here; where
+	 * there is no such file, setpriority() was the whole story.
+	 */
+	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) != -1) {
+		(void)!write(fd, "19", 2);
+		close(fd);
+	}
+}
+
+static void
 tidy_after(struct dp_handle *h, const char *pkg, unsigned keep)
 {
 	pid_t pid;
@@ -880,7 +901,7 @@ tidy_after(struct dp_handle *h, const char *pkg, unsigned keep)
 	if (pid > 0)
 		return;
 	(void)setsid();
-	(void)setpriority(PRIO_PROCESS, 0, 19);
+	lowest_priority();
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		(void)dup2(fd, STDIN_FILENO);
 		(void)dup2(fd, STDOUT_FILENO);
@@ -1054,19 +1075,84 @@ out:
 	return rc;
 }
 
+/*
+ * After the first request of a session for several DPs (proto.h): NEXT
+ * and the PUSH behind it, for each further DP the client pushes, until
+ * NEXT "".  Each path is served once.  *rc becomes 1 when a push fails.
+ */
+static int
+serve_more(struct proto *p, const char *const *paths, size_t npaths, int *rc,
+    char *note, size_t notelen)
+{
+	char path[PROTO_PATH_MAX + 1];
+	const unsigned char *pl;
+	bool *done;
+	size_t len, i;
+	uint32_t type;
+	unsigned served;
+	int r = -1, k;
+
+	if ((done = calloc(npaths, sizeof(*done))) == NULL)
+		return err_nomem();
+	done[0] = true;
+	for (served = 1;; served++) {
+		if (fault_session_cut(served))
+			(void)kill(getpid(), SIGKILL);
+		if (proto_expect(p, PROTO_NEXT, &pl, &len) == -1 ||
+		    proto_dec_next(pl, len, path) == -1)
+			goto out;
+		if (path[0] == '\0')
+			break;
+		for (i = 0; i < npaths && strcmp(paths[i], path) != 0; i++)
+			;
+		if (i == npaths || done[i]) {
+			err_set("protocol error: NEXT names a DP %s",
+			    i == npaths ? "this session does not serve" :
+					  "served already");
+			goto out;
+		}
+		done[i] = true;
+		if (proto_recv(p, &type, &pl, &len) == -1)
+			goto out;
+		if (type != PROTO_PUSH) {
+			err_set("protocol error: unexpected %s from client "
+				"after NEXT",
+			    proto_type_name(type));
+			goto out;
+		}
+		if ((k = serve_push(p, pl, len, paths[i], note, notelen)) == -1)
+			goto out;
+		if (k == 1)
+			*rc = 1;
+	}
+	r = 0;
+out:
+	free(done);
+	return r;
+}
+
 int
-serve_session(int in, int out, const char *path, char *note, size_t notelen)
+serve_session(int in, int out, const char *const *paths, size_t npaths,
+    char *note, size_t notelen)
 {
 	struct proto p;
 	const unsigned char *pl;
-	size_t len;
+	unsigned char cnt[4];
+	size_t len, i;
 	uint32_t type;
 	int rc = -1;
 
 	if (notelen > 0)
 		note[0] = '\0';
-	if (path[0] != '/')
-		return err_set("'%s': not an absolute path", path);
+	if (npaths == 0 || npaths > PROTO_PATHS_MAX)
+		return err_set("%zu paths: one to %d are served", npaths,
+		    PROTO_PATHS_MAX);
+	for (i = 0; i < npaths; i++) {
+		if (paths[i][0] != '/')
+			return err_set("'%s': not an absolute path", paths[i]);
+		if (strlen(paths[i]) > PROTO_PATH_MAX)
+			return err_set("'%.64s...': path too long", paths[i]);
+	}
 	/* Best effort: sshd's pipe holds 64 KiB; 1 MiB lets contents
 	 * arrive while a file is synced.  Fails harmlessly on a socket. */
 	(void)fcntl(in, F_SETPIPE_SZ, 1 << 20);
@@ -1076,16 +1162,25 @@ serve_session(int in, int out, const char *path, char *note, size_t notelen)
 	}
 	if (proto_hello_answer(&p) == -1)
 		goto fail;
+	if (npaths > 1) {
+		be_put32(cnt, (uint32_t)npaths);
+		if (proto_send(&p, PROTO_PATHS, cnt, sizeof(cnt)) == -1)
+			goto fail;
+	}
 	/* The client waits while the DP is locked, hashed, synced. */
 	if (proto_keepalive_start(&p, 1.0) == -1)
 		goto fail;
 	if (proto_recv(&p, &type, &pl, &len) == -1)
 		goto fail;
 	if (type == PROTO_PUSH) {
-		if ((rc = serve_push(&p, pl, len, path, note, notelen)) == -1)
+		if ((rc = serve_push(&p, pl, len, paths[0], note, notelen)) ==
+		    -1)
+			goto fail;
+		if (npaths > 1 &&
+		    serve_more(&p, paths, npaths, &rc, note, notelen) == -1)
 			goto fail;
 	} else if (type == PROTO_STATUS) {
-		if (serve_status(&p, pl, len, path) == -1)
+		if (serve_status(&p, pl, len, paths[0]) == -1)
 			goto fail;
 		rc = 0;
 	} else {

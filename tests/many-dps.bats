@@ -134,3 +134,69 @@ remote_dps()
 	run pkgpush --status office
 	[ "$(grep -c ' office 1 complete' <<<"$output")" -eq 19 ]
 }
+
+# login_counter: PKGDIST_SSH through a script that counts ssh's starts
+# in $T/logins.
+login_counter()
+{
+	printf '#!/bin/sh\necho login >>"%s/logins"\nexec %s "$@"\n' "$T" \
+	    "$PKGDIST_SSH" >"$T/ssh-counted"
+	chmod +x "$T/ssh-counted"
+	: >"$T/logins"
+	PKGDIST_SSH=$T/ssh-counted
+}
+
+@test "many DPs: the DPs of one host share ssh sessions (6 DPs, -j 2: two logins), each with its own line and result" {
+	sshd_need
+	remote_dps 6
+	login_counter
+	run pkgpush -j 2 --group far --version 1 office
+	expect_status 0
+	[ "$(grep -c '^r[0-9]: office - -> 1: 42 added' <<<"$output")" -eq 6 ]
+	[ "$(wc -l <"$T/logins")" -eq 2 ]
+	for i in 1 2 3 4 5 6; do
+		diff -r "$T/v1" "$T/r/$i/office"
+	done
+	# The refresh too, each DP from its own version.
+	: >"$T/logins"
+	run pkgpush -j 2 --group far office
+	expect_status 0
+	[ "$(grep -c '^r[0-9]: office 1 -> 2: 0 added, 1 changed' <<<"$output")" -eq 6 ]
+	[ "$(wc -l <"$T/logins")" -eq 2 ]
+	diff -r "$T/v2" "$T/r/6/office"
+	run pkgpush --status office
+	[ "$(grep -c ' office 2 complete' <<<"$output")" -eq 6 ]
+}
+
+@test "many DPs: a DP that fails inside a shared session fails alone, with a retry job; the session goes on to the next" {
+	sshd_need
+	remote_dps 4
+	# r2's path is a file: the remote cannot open that DP.
+	rm -rf "$T/r/2"
+	echo 'not a directory' >"$T/r/2"
+	login_counter
+	run pkgpush -j 1 --group far --version 1 office
+	expect_status 1
+	expect_output_has "r2: "
+	[ "$(grep -c '^r[134]: office - -> 1: 42 added' <<<"$output")" -eq 3 ]
+	[ "$(wc -l <"$T/logins")" -eq 1 ]
+	run pkgretry list
+	[ "$(grep -c 'office@r2' <<<"$output")" -eq 1 ]
+	diff -r "$T/v1" "$T/r/4/office"
+}
+
+@test "many DPs: a shared session cut between two DPs is replaced for the next DP, which arrives; no DP is lost" {
+	sshd_need
+	remote_dps 3
+	login_counter
+	# The session's remote is killed once it has served r1 (-j 1).
+	PKGDIST_REMOTE_PKGPUSH="env PKGDIST_FAULT_SESSION=1 $PKGDIST_REMOTE_PKGPUSH" \
+	    run pkgpush -j 1 --group far --version 1 office
+	expect_status 0
+	[ "$(grep -c '^r[123]: office - -> 1: 42 added' <<<"$output")" -eq 3 ]
+	# r1's session, a new one for r2 (cut too, after r2), one for r3.
+	[ "$(wc -l <"$T/logins")" -eq 3 ]
+	for i in 1 2 3; do
+		diff -r "$T/v1" "$T/r/$i/office"
+	done
+}

@@ -182,7 +182,7 @@ usage(FILE *fp)
 	    "       pkgpush [-s store] --forget name [pkg]\n"
 	    "       pkgpush [-s store] --status [--cascade] [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
-	    "       pkgpush --serve path\n"
+	    "       pkgpush --serve path [path...]\n"
 	    "       pkgpush --receive path\n");
 }
 
@@ -248,8 +248,9 @@ help(void)
 	    "      --status          print each DP's version and state of pkg "
 	    "(or of\n"
 	    "                        every package)\n"
-	    "      --serve path      the far side of an ssh:// DP (run by "
-	    "pkgpush)\n"
+	    "      --serve path...   the far side of ssh:// DPs of one host "
+	    "(run "
+	    "by pkgpush)\n"
 	    "      --receive path    the far side of an ssh:// child site: "
 	    "the store path\n"
 	    "                        (run by pkgpush)\n"
@@ -654,16 +655,27 @@ receive(const char *path)
 	return EXIT_DONE;
 }
 
-/* pkgpush --serve PATH: the remote end of a remote DP (serve.h), on
- * stdin and stdout; messages go to stderr, which ssh carries back. */
+/* pkgpush --serve PATH [PATH...]: the remote end of remote DPs of this
+ * host (serve.h), on stdin and stdout; messages go to stderr, which ssh
+ * carries back. */
 static int
-serve(const char *path)
+serve(const char *first, char **more, int nmore)
 {
+	const char **paths;
 	char note[1024];
-	int r;
+	int r, i;
 
-	r = serve_session(STDIN_FILENO, STDOUT_FILENO, path, note,
-	    sizeof(note));
+	/* One session takes at most PROTO_PATHS_MAX (serve_session()). */
+	if ((paths = calloc((size_t)nmore + 1, sizeof(*paths))) == NULL) {
+		msg_warn("--serve: out of memory");
+		return EXIT_TROUBLE;
+	}
+	paths[0] = first;
+	for (i = 0; i < nmore; i++)
+		paths[i + 1] = more[i];
+	r = serve_session(STDIN_FILENO, STDOUT_FILENO, paths, (size_t)nmore + 1,
+	    note, sizeof(note));
+	free(paths);
 	if (note[0] != '\0')
 		msg_warn("--serve: %s", note);
 	if (r == -1) {
@@ -805,9 +817,7 @@ run_mode(struct opts *o, int argc, char **argv)
 
 	switch (o->mode) {
 	case MODE_SERVE:
-		if (argc != optind)
-			bad_usage();
-		return serve(o->mode_arg);
+		return serve(o->mode_arg, argv + optind, argc - optind);
 	case MODE_RECEIVE:
 		if (argc != optind)
 			bad_usage();

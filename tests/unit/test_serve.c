@@ -6,6 +6,7 @@
  * STATUS; and the one mapping of a push's outcome onto RESULT.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fcntl.h>
@@ -70,9 +71,10 @@ struct session {
 	pid_t pid;
 };
 
-/* Start a server on a socket pair (in a child) and exchange hellos. */
+/* Start a server for paths (n of them) on a socket pair (in a child)
+ * and exchange hellos. */
 static int
-session_start(struct session *s, const char *path)
+session_start_many(struct session *s, const char *const *paths, size_t n)
 {
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s->sv) == -1)
 		return err_sys("socketpair");
@@ -83,7 +85,8 @@ session_start(struct session *s, const char *path)
 		int r;
 
 		close(s->sv[0]);
-		r = serve_session(s->sv[1], s->sv[1], path, note, sizeof(note));
+		r = serve_session(s->sv[1], s->sv[1], paths, n, note,
+		    sizeof(note));
 		_exit(r == 0 ? 0 : r == 1 ? 1 : 2);
 	}
 	close(s->sv[1]);
@@ -91,6 +94,12 @@ session_start(struct session *s, const char *path)
 		return -1;
 	s->c.timeout = 20;
 	return proto_hello(&s->c);
+}
+
+static int
+session_start(struct session *s, const char *path)
+{
+	return session_start_many(s, &path, 1);
 }
 
 /* The server's end: its serve_session() result (0, 1, or 2 for -1). */
@@ -322,9 +331,10 @@ test_push(void)
 static void
 test_refusals(void)
 {
+	const char *rel = "relative/dp";
 	char note[64] = "x";
 
-	tap_ok(serve_session(-1, -1, "relative/dp", note, sizeof(note)) == -1 &&
+	tap_ok(serve_session(-1, -1, &rel, 1, note, sizeof(note)) == -1 &&
 		strstr(err_get(), "'relative/dp': not an absolute path") !=
 		    NULL &&
 		note[0] == '\0',
@@ -377,6 +387,95 @@ test_mapping(void)
 	tap_ok(m.failed_errno == 0, "an errno out of range is sent as 0");
 }
 
+/* NEXT path; then the PATHS count a session of several sent. */
+static int
+next(struct session *s, const char *path)
+{
+	return proto_send(&s->c, PROTO_NEXT, s->c.buf,
+	    proto_enc_next(path, s->c.buf));
+}
+
+static int
+paths_said(struct session *s, uint32_t *count)
+{
+	const unsigned char *pl;
+	size_t len;
+
+	return proto_expect(&s->c, PROTO_PATHS, &pl, &len) == 0 &&
+		proto_dec_paths(pl, len, count) == 0 ?
+	    0 :
+	    -1;
+}
+
+/* One session for two DPs (proto.h): PATHS, a PUSH each, NEXT "". */
+static void
+test_session_many(void)
+{
+	char a[300], b[300], other[300], ra[320], rb[320];
+	const char *paths[2] = { a, b };
+	struct session s;
+	struct proto_result res, res2;
+	struct dp_handle h = { -1, -1, -1, NULL };
+	size_t needs;
+	uint32_t count = 0;
+	bool asked;
+
+	snprintf(a, sizeof(a), "%s.a", dpdir);
+	snprintf(b, sizeof(b), "%s.b", dpdir);
+	snprintf(other, sizeof(other), "%s.other", dpdir);
+	(void)mkdir(a, 0755);
+	(void)mkdir(b, 0755);
+	(void)mkdir(other, 0755);
+	tap_ok(session_start_many(&s, paths, 2) == 0 &&
+		paths_said(&s, &count) == 0 && count == 2,
+	    "a server given two paths says PATHS 2 behind its hello: %s",
+	    err_get());
+	tap_ok(push(&s, 1, 0, 0, false, &res, &needs, &asked) == 0 && res.ok &&
+		next(&s, b) == 0 &&
+		push(&s, 2, 0, 0, false, &res2, &needs, &asked) == 0 &&
+		res2.ok && next(&s, "") == 0,
+	    "the first path gets the first PUSH, the second the PUSH after "
+	    "NEXT: %s",
+	    err_get());
+	tap_ok(session_end(&s) == 0, "NEXT \"\" ends the session done (0)");
+	snprintf(ra, sizeof(ra), "%s/demo/a", a);
+	snprintf(rb, sizeof(rb), "%s/demo/dir/c", b);
+	tap_ok(access(ra, F_OK) == 0 && access(rb, F_OK) == 0 &&
+		res.new_version == 1 && res2.new_version == 2,
+	    "each DP holds its own version");
+
+	/* Only what the command line names, each once. */
+	tap_ok(session_start_many(&s, paths, 2) == 0 &&
+		paths_said(&s, &count) == 0 &&
+		push(&s, 1, 0, 0, false, &res, &needs, &asked) == 0 &&
+		next(&s, other) == 0,
+	    "a session asked for a path it was not given: %s", err_get());
+	tap_ok(push(&s, 1, 0, 0, false, &res, &needs, &asked) == -1 &&
+		strstr(err_get(), "does not serve") != NULL,
+	    "is refused with an ERROR: %s", err_get());
+	tap_ok(session_end(&s) == 2, "and ends in trouble (2)");
+	tap_ok(session_start_many(&s, paths, 2) == 0 &&
+		paths_said(&s, &count) == 0 &&
+		push(&s, 1, 0, 0, false, &res, &needs, &asked) == 0 &&
+		next(&s, a) == 0 &&
+		push(&s, 1, 0, 0, false, &res, &needs, &asked) == -1 &&
+		strstr(err_get(), "served already") != NULL,
+	    "NEXT for the path served first is refused: %s", err_get());
+	tap_ok(session_end(&s) == 2, "that session ends in trouble (2)");
+	snprintf(ra, sizeof(ra), "%s/demo", other);
+	tap_ok(access(ra, F_OK) == -1, "the path not given was not touched");
+	/* The tidying children hold the DPs' locks until done. */
+	if (dp_open(a, false, &h) == 0 && dp_lock(&h, 20) == 0)
+		dp_close(&h);
+	dp_close(&h);
+	if (dp_open(b, false, &h) == 0 && dp_lock(&h, 20) == 0)
+		dp_close(&h);
+	dp_close(&h);
+	(void)io_remove_tree(AT_FDCWD, a);
+	(void)io_remove_tree(AT_FDCWD, b);
+	(void)io_remove_tree(AT_FDCWD, other);
+}
+
 int
 main(void)
 {
@@ -395,6 +494,7 @@ main(void)
 	test_refusals();
 	test_mapping();
 	test_push();
+	test_session_many();
 	{
 		/* The tidying child of the last push holds the DP's lock
 		 * until it is done. */
