@@ -1090,6 +1090,7 @@ serve_more(struct proto *p, const char *const *paths, size_t npaths, int *rc,
 	size_t len, i;
 	uint32_t type;
 	unsigned served;
+	bool named;
 	int r = -1, k;
 
 	if ((done = calloc(npaths, sizeof(*done))) == NULL)
@@ -1103,12 +1104,20 @@ serve_more(struct proto *p, const char *const *paths, size_t npaths, int *rc,
 			goto out;
 		if (path[0] == '\0')
 			break;
-		for (i = 0; i < npaths && strcmp(paths[i], path) != 0; i++)
-			;
-		if (i == npaths || done[i]) {
+		/* The same path may be named twice (two DP names for one
+		 * directory): the first one not served yet. */
+		named = false;
+		for (i = 0; i < npaths; i++) {
+			if (strcmp(paths[i], path) != 0)
+				continue;
+			named = true;
+			if (!done[i])
+				break;
+		}
+		if (i == npaths) {
 			err_set("protocol error: NEXT names a DP %s",
-			    i == npaths ? "this session does not serve" :
-					  "served already");
+			    named ? "served already" :
+				    "this session does not serve");
 			goto out;
 		}
 		done[i] = true;

@@ -182,7 +182,7 @@ usage(FILE *fp)
 	    "       pkgpush [-s store] --forget name [pkg]\n"
 	    "       pkgpush [-s store] --status [--cascade] [--json] [pkg]\n"
 	    "       pkgpush [-s store] --where name\n"
-	    "       pkgpush --serve path [path...]\n"
+	    "       pkgpush --serve path [path ...]\n"
 	    "       pkgpush --receive path\n");
 }
 

@@ -106,10 +106,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size - 1;
 	uint32_t version;
 	char pkg[NAME_MAX_LEN + 1];
+	static char path[PROTO_PATH_MAX + 1];
+	static unsigned char again[PROTO_FRAME_MAX];
 
 	if (size == 0)
 		return 0;
-	switch (data[0] % 11) {
+	switch (data[0] % 13) {
 	case 0:
 		if (proto_check_hello(b, n, &version) == -1)
 			fuzz_check_err();
@@ -146,6 +148,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 8:
 		ROUND_TRIP(struct proto_manifest, proto_dec_manifest,
 		    proto_enc_manifest, b, n);
+		break;
+	case 9:
+		if (proto_dec_paths(b, n, &version) == -1)
+			fuzz_check_err();
+		else if (version < 2 || version > PROTO_PATHS_MAX)
+			fuzz_fail("proto_dec_paths: a count out of its bounds");
+		break;
+	case 10:
+		/* NEXT: what decodes encodes back to the same bytes. */
+		if (proto_dec_next(b, n, path) == -1)
+			fuzz_check_err();
+		else if (proto_enc_next(path, again) != n ||
+		    memcmp(again, b, n) != 0)
+			fuzz_fail("proto_dec_next: no round trip");
 		break;
 	default:
 		fuzz_recv(b, n);
