@@ -557,13 +557,17 @@ static int
 push_remote(struct run *run, struct job *job, struct worker *w,
     const struct dp_push_opts *po, struct dp_push_result *r)
 {
-	struct remote_conn *c = job->conn;
+	struct remote_conn *c;
 	struct store_holding known;
 	size_t i = (size_t)(job - run->jobs);
 	uint64_t base = 0;
 	int rc;
 
+	/* Under mu: session_open() looks at which jobs have their own. */
+	pthread_mutex_lock(&run->mu);
+	c = job->conn;
 	job->conn = NULL;
+	pthread_mutex_unlock(&run->mu);
 	if (c != NULL)
 		w->upto = job->conn_upto;
 	if (c == NULL && remote_session_serves(w->session, &job->dp->target)) {

@@ -219,6 +219,16 @@ struct remote_conn {
 
 static void conn_close(struct remote_conn *, bool);
 
+/* A remote asked to serve several paths that exited 2 before a word of
+ * the protocol: a release that takes one path, refusing the others with
+ * its usage message (held while the session had no hello). */
+static bool
+refused_many(const struct remote_conn *c, bool exited, int status)
+{
+	return c->npaths > 1 && c->p.bytes_in == 0 && exited &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 2;
+}
+
 /* c->where for t: shown as every path is (path_show()). */
 static int
 conn_set_where(struct remote_conn *c, const struct dp_target *t)
@@ -399,9 +409,8 @@ conn_close(struct remote_conn *c, bool ok)
 	if (c->proto_ok) {
 		proto_drain_err(&c->p, 1.0);
 		if (c->p.hold_err) {
-			c->refused_many = c->npaths > 1 && c->p.bytes_in == 0 &&
-			    stop == CHILD_EXITED && WIFEXITED(status) &&
-			    WEXITSTATUS(status) == 2;
+			c->refused_many =
+			    refused_many(c, stop == CHILD_EXITED, status);
 			proto_err_release(&c->p, !c->refused_many);
 		}
 		proto_free(&c->p);
@@ -514,10 +523,9 @@ conn_reopen_older(const struct dp_target *t, const struct config *cfg,
 }
 
 /*
- * Did the remote, asked to serve several paths, exit 2 before a word of
- * the protocol: a release that takes one path, refusing the others with
- * its usage message (held, and dropped then)?  Only after a read met the
- * end of its output; ssh is given a few seconds to pass on the exit.
+ * After a read met the end of the remote's output before its hello: did
+ * it refuse several paths (refused_many())?  ssh is given a few seconds
+ * to pass on the exit.  The lines held are dropped if so, shown if not.
  */
 static bool
 conn_refused_many(struct remote_conn *c)
@@ -529,7 +537,7 @@ conn_refused_many(struct remote_conn *c)
 		return false;
 	c->pid = -1;
 	proto_drain_err(&c->p, 1.0);
-	c->refused_many = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+	c->refused_many = refused_many(c, true, status);
 	proto_err_release(&c->p, !c->refused_many);
 	return c->refused_many;
 }
