@@ -143,12 +143,12 @@ struct dp_push_result {
 	int failed_errno;     /* on failure: errno class, 0 if unknown */
 	bool permanent;	      /* on failure: waiting will not help (a
 			       * lower version refused) */
+	bool one_dp_sessions; /* remote: its pkgpush took one DP a session
+			       * (an older release; remote.h) */
 	uint64_t bytes_sent;  /* remote: bytes sent on the connection */
 	uint64_t bytes_saved; /* remote: stored bytes of changed large
 			       * files not sent, the DP's old copies
 			       * holding them (recipes) */
-	bool one_dp_sessions; /* remote: its pkgpush took one DP a session
-			       * (an older release; remote.h) */
 
 	/* Local: bytes of changed files not written but shared with the
 	 * DP's old copies (reflinks); bytes does not count them. */

@@ -485,7 +485,8 @@ note_one_dp_host(struct run *run, const struct dp_target *t)
 
 	pthread_mutex_lock(&run->mu);
 	if (!one_dp_host(run, t) &&
-	    (v = realloc(run->one_dp, (run->none_dp + 1) * sizeof(*v))) !=
+	    (v = realloc(run->one_dp,
+		 (run->none_dp + 1) * sizeof(const struct dp_target *))) !=
 		NULL) {
 		v[run->none_dp++] = t;
 		run->one_dp = v;
