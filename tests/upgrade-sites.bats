@@ -190,25 +190,31 @@ same_files()
 	same_files 2
 }
 
-@test "upgrade: DPs of one host served by release a5520ff, which takes one DP a session: each arrives, its usage message unseen, one login more in all" {
-	[ -x "$OLD2/build/bin/pkgpush" ] ||
-	    skip "needs this repository's history to build release a5520ff"
-	for i in 1 2 3; do
-		mkdir -p "$T/h$i"
-		printf 'h%s far %s\n' "$i" "$(sshd_url "$T/h$i")"
-	done >"$PKGDIST_STORE/dps"
+@test "upgrade: DPs of one host served by the two releases before, which take one DP a session: each arrives, their usage message unseen, one login more in all" {
+	[ -x "$OLD2/build/bin/pkgpush" ] && [ -x "$OLD/build/bin/pkgpush" ] ||
+	    skip "needs this repository's history to build the releases"
 	printf '#!/bin/sh\necho login >>"%s/logins"\nexec %s "$@"\n' "$T" \
 	    "$PKGDIST_SSH" >"$T/ssh-counted"
 	chmod +x "$T/ssh-counted"
-	: >"$T/logins"
-	PKGDIST_SSH=$T/ssh-counted PKGDIST_REMOTE_PKGPUSH=$OLD2/build/bin/pkgpush \
-	    run pkgpush -j 1 --group far --version 1 office
-	expect_status 0
-	[ "$(grep -c '^h[123]: office - -> 1: ' <<<"$output")" -eq 3 ]
-	expect_output_lacks "usage"
-	# The session for all three refused, then one login a DP.
-	[ "$(wc -l <"$T/logins")" -eq 4 ]
-	for i in 1 2 3; do
-		cmp "$T/v1/big" "$T/h$i/office/big"
+	for rel in "$OLD2" "$OLD"; do
+		rm -rf "$T/h1" "$T/h2" "$T/h3"
+		for i in 1 2 3; do
+			mkdir -p "$T/h$i"
+			printf 'h%s far %s\n' "$i" "$(sshd_url "$T/h$i")"
+		done >"$PKGDIST_STORE/dps"
+		: >"$T/logins"
+		PKGDIST_SSH=$T/ssh-counted \
+		    PKGDIST_REMOTE_PKGPUSH=$rel/build/bin/pkgpush \
+		    run pkgpush -j 1 --group far --version 1 office
+		expect_status 0
+		[ "$(grep -c '^h[123]: office - -> 1: ' <<<"$output")" -eq 3 ]
+		expect_output_lacks "usage"
+		# The session for all three refused, then one login a DP.
+		[ "$(wc -l <"$T/logins")" -eq 4 ]
+		for i in 1 2 3; do
+			cmp "$T/v1/big" "$T/h$i/office/big"
+			# The next release's turn starts from empty DPs.
+			pkgpush --forget "h$i" >/dev/null
+		done
 	done
 }
