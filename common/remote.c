@@ -219,14 +219,19 @@ struct remote_conn {
 
 static void conn_close(struct remote_conn *, bool);
 
-/* A remote asked to serve several paths that exited 2 before a word of
- * the protocol: a release that takes one path, refusing the others with
- * its usage message (held while the session had no hello). */
+/*
+ * A remote asked to serve several paths that exited before a word of the
+ * protocol: a release that takes one path refuses the others with its
+ * usage message and exit status 2, and a forced command that checks what
+ * it is asked may refuse them its own way (its message held while the
+ * session had no hello).  ssh's own failures (exit 255: no route, a
+ * login refused) would only fail again.
+ */
 static bool
 refused_many(const struct remote_conn *c, bool exited, int status)
 {
 	return c->npaths > 1 && c->p.bytes_in == 0 && exited &&
-	    WIFEXITED(status) && WEXITSTATUS(status) == 2;
+	    WIFEXITED(status) && WEXITSTATUS(status) != 255;
 }
 
 /* c->where for t: shown as every path is (path_show()). */
@@ -525,7 +530,9 @@ conn_reopen_older(const struct dp_target *t, const struct config *cfg,
 /*
  * After a read met the end of the remote's output before its hello: did
  * it refuse several paths (refused_many())?  ssh is given a few seconds
- * to pass on the exit.  The lines held are dropped if so, shown if not.
+ * to pass on the exit.  The lines held are dropped if so (the remote is
+ * asked again for one path, and says again what it has to say), shown
+ * if not.
  */
 static bool
 conn_refused_many(struct remote_conn *c)

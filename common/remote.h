@@ -80,11 +80,12 @@ int remote_connect(const struct dp_target *t, const struct config *cfg,
  * The same for a session that may go on to more DPs of t's host: the
  * remote is started for t's path and then the paths more (nmore, at
  * most PROTO_PATHS_MAX - 1 are taken), "pkgpush --serve PATH...", which
- * serves each once (proto.h).  A remote of a release that takes one path
- * refuses (its exit status 2, its usage message not shown):
- * remote_push() then starts again for t alone and says so in
- * r->one_dp_sessions, so that the caller opens no more such sessions to
- * that host.
+ * serves each once (proto.h).  A remote that ends before a word of the
+ * protocol (a release that takes one path exits 2 with its usage
+ * message; a forced command may refuse the form; not ssh's own exit 255)
+ * is started again by remote_push() for t alone, its message not shown,
+ * and r->one_dp_sessions says so, so that the caller opens no more such
+ * sessions to that host.
  */
 int remote_connect_many(const struct dp_target *t, const struct config *cfg,
     const char *const *more, size_t nmore, struct remote_conn **c);

@@ -200,3 +200,27 @@ login_counter()
 		diff -r "$T/v1" "$T/r/$i/office"
 	done
 }
+
+@test "many DPs: a remote command that refuses several paths its own way is asked again for one DP; ssh's own failure is not tried again" {
+	sshd_need
+	remote_dps 3
+	login_counter
+	# What an administrator's forced-command check might do.
+	printf '#!/bin/sh\n[ "$#" -eq 2 ] || { echo "one DP a login, please" >&2; exit 1; }\nexec %s "$@"\n' \
+	    "$PKGDIST_REMOTE_PKGPUSH" >"$T/checked-pkgpush"
+	chmod +x "$T/checked-pkgpush"
+	PKGDIST_REMOTE_PKGPUSH=$T/checked-pkgpush \
+	    run pkgpush -j 1 --group far --version 1 office
+	expect_status 0
+	[ "$(grep -c '^r[123]: office - -> 1: 42 added' <<<"$output")" -eq 3 ]
+	expect_output_lacks "one DP a login"
+	[ "$(wc -l <"$T/logins")" -eq 4 ]
+	# No sshd on that address: each DP fails once, with ssh's reason.
+	printf 'u%s far ssh://127.0.0.2%s\n' 1 "$T/u1" 2 "$T/u2" \
+	    >"$PKGDIST_STORE/dps"
+	: >"$T/logins"
+	run pkgpush -j 1 --group far --version 1 office
+	expect_status 1
+	[ "$(grep -c '^pkgpush: u[12]: ssh://127.0.0.2/.*refused' <<<"$output")" -eq 2 ]
+	[ "$(wc -l <"$T/logins")" -eq 2 ]
+}
