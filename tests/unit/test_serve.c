@@ -464,6 +464,19 @@ test_session_many(void)
 	tap_ok(session_end(&s) == 2, "that session ends in trouble (2)");
 	snprintf(ra, sizeof(ra), "%s/demo", other);
 	tap_ok(access(ra, F_OK) == -1, "the path not given was not touched");
+
+	/* Two DP names for one directory: the path twice, served twice. */
+	paths[1] = a;
+	tap_ok(session_start_many(&s, paths, 2) == 0 &&
+		paths_said(&s, &count) == 0 &&
+		push(&s, 2, 0, 0, false, &res, &needs, &asked) == 0 && res.ok &&
+		next(&s, a) == 0 &&
+		push(&s, 2, 0, 0, false, &res2, &needs, &asked) == 0 &&
+		res2.ok && res2.up_to_date && next(&s, "") == 0 &&
+		session_end(&s) == 0,
+	    "a path named twice is served twice, the second time up to "
+	    "date: %s",
+	    err_get());
 	/* The tidying children hold the DPs' locks until done. */
 	if (dp_open(a, false, &h) == 0 && dp_lock(&h, 20) == 0)
 		dp_close(&h);
