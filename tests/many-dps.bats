@@ -135,21 +135,10 @@ remote_dps()
 	[ "$(grep -c ' office 1 complete' <<<"$output")" -eq 19 ]
 }
 
-# login_counter: PKGDIST_SSH through a script that counts ssh's starts
-# in $T/logins.
-login_counter()
-{
-	printf '#!/bin/sh\necho login >>"%s/logins"\nexec %s "$@"\n' "$T" \
-	    "$PKGDIST_SSH" >"$T/ssh-counted"
-	chmod +x "$T/ssh-counted"
-	: >"$T/logins"
-	PKGDIST_SSH=$T/ssh-counted
-}
-
 @test "many DPs: the DPs of one host share ssh sessions (6 DPs, -j 2: two logins), each with its own line and result" {
 	sshd_need
 	remote_dps 6
-	login_counter
+	sshd_count_logins
 	run pkgpush -j 2 --group far --version 1 office
 	expect_status 0
 	[ "$(grep -c '^r[0-9]: office - -> 1: 42 added' <<<"$output")" -eq 6 ]
@@ -174,7 +163,7 @@ login_counter()
 	# r2's path is a file: the remote cannot open that DP.
 	rm -rf "$T/r/2"
 	echo 'not a directory' >"$T/r/2"
-	login_counter
+	sshd_count_logins
 	run pkgpush -j 1 --group far --version 1 office
 	expect_status 1
 	expect_output_has "r2: "
@@ -188,7 +177,7 @@ login_counter()
 @test "many DPs: a shared session cut between two DPs is replaced for the next DP, which arrives; no DP is lost" {
 	sshd_need
 	remote_dps 3
-	login_counter
+	sshd_count_logins
 	# The session's remote is killed once it has served r1 (-j 1).
 	PKGDIST_REMOTE_PKGPUSH="env PKGDIST_FAULT_SESSION=1 $PKGDIST_REMOTE_PKGPUSH" \
 	    run pkgpush -j 1 --group far --version 1 office
@@ -204,7 +193,7 @@ login_counter()
 @test "many DPs: a remote command that refuses several paths its own way is asked again for one DP; ssh's own failure is not tried again" {
 	sshd_need
 	remote_dps 3
-	login_counter
+	sshd_count_logins
 	# What an administrator's forced-command check might do.
 	printf '#!/bin/sh\n[ "$#" -eq 2 ] || { echo "one DP a login, please" >&2; exit 1; }\nexec %s "$@"\n' \
 	    "$PKGDIST_REMOTE_PKGPUSH" >"$T/checked-pkgpush"

@@ -193,9 +193,7 @@ same_files()
 @test "upgrade: DPs of one host served by the two releases before, which take one DP a session: each arrives, their usage message unseen, one login more in all" {
 	[ -x "$OLD2/build/bin/pkgpush" ] && [ -x "$OLD/build/bin/pkgpush" ] ||
 	    skip "needs this repository's history to build the releases"
-	printf '#!/bin/sh\necho login >>"%s/logins"\nexec %s "$@"\n' "$T" \
-	    "$PKGDIST_SSH" >"$T/ssh-counted"
-	chmod +x "$T/ssh-counted"
+	sshd_count_logins
 	for rel in "$OLD2" "$OLD"; do
 		rm -rf "$T/h1" "$T/h2" "$T/h3"
 		for i in 1 2 3; do
@@ -203,8 +201,7 @@ same_files()
 			printf 'h%s far %s\n' "$i" "$(sshd_url "$T/h$i")"
 		done >"$PKGDIST_STORE/dps"
 		: >"$T/logins"
-		PKGDIST_SSH=$T/ssh-counted \
-		    PKGDIST_REMOTE_PKGPUSH=$rel/build/bin/pkgpush \
+		PKGDIST_REMOTE_PKGPUSH=$rel/build/bin/pkgpush \
 		    run pkgpush -j 1 --group far --version 1 office
 		expect_status 0
 		[ "$(grep -c '^h[123]: office - -> 1: ' <<<"$output")" -eq 3 ]

@@ -126,6 +126,17 @@ sshd_need()
 	[ -z "${SSHD_SKIP:-}" ] || skip "$SSHD_SKIP"
 }
 
+# sshd_count_logins: PKGDIST_SSH through a script that adds a line to
+# $T/logins each time ssh starts (emptied here).
+sshd_count_logins()
+{
+	printf '#!/bin/sh\necho login >>"%s/logins"\nexec %s "$@"\n' "$T" \
+	    "$PKGDIST_SSH" >"$T/ssh-counted"
+	chmod +x "$T/ssh-counted"
+	: >"$T/logins"
+	PKGDIST_SSH=$T/ssh-counted
+}
+
 # sshd_url PATH: PATH on the test sshd as a DP list's or site list's
 # TARGET, ssh://127.0.0.1:PORT/PATH.
 sshd_url()
