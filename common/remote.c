@@ -359,8 +359,9 @@ conn_open_mode(const struct dp_target *t, const struct config *cfg,
 		goto out;
 	c->proto_ok = true;
 	c->p.drop_mismatch = true;
-	/* A release that takes one path says so by its usage message and
-	 * exit status 2, before any hello: held until the hello is in. */
+	/* A remote that takes one path refuses more before its hello (a
+	 * release's usage message, a forced command's words: refused_many()):
+	 * what it says is held until the hello is in. */
 	c->p.hold_err = nmore > 0;
 	if (config_ssh_timeout(cfg, c->p.timeout, &c->p.timeout) == -1)
 		goto out;
