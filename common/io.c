@@ -216,15 +216,16 @@ out:
 	return rc;
 }
 
-/* io_list_names(), and each name's type as readdir(3) gives it when
- * types is not NULL. */
+/* io_list_names(), and each name's type and inode number as readdir(3)
+ * gives them when types (inos) is not NULL. */
 static int
 list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
-    char ***namesp, unsigned char **typesp, size_t *np)
+    char ***namesp, unsigned char **typesp, uint64_t **inosp, size_t *np)
 {
 	struct dirent *de;
 	char **names = NULL, **nv;
 	unsigned char *types = NULL, *tv;
+	uint64_t *inos = NULL, *iv;
 	size_t n = 0, cap = 0;
 	DIR *d;
 	int fd;
@@ -232,6 +233,8 @@ list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
 	*namesp = NULL;
 	if (typesp != NULL)
 		*typesp = NULL;
+	if (inosp != NULL)
+		*inosp = NULL;
 	*np = 0;
 	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return err_sys("cannot read a directory");
@@ -254,11 +257,19 @@ list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
 					goto fail;
 				types = tv;
 			}
+			if (inosp != NULL) {
+				if ((iv = realloc(inos, cap * sizeof(*iv))) ==
+				    NULL)
+					goto fail;
+				inos = iv;
+			}
 		}
 		if ((names[n] = strdup(de->d_name)) == NULL)
 			goto fail;
 		if (typesp != NULL)
 			types[n] = de->d_type;
+		if (inosp != NULL)
+			inos[n] = (uint64_t)de->d_ino;
 		n++;
 	}
 	if (errno != 0)
@@ -267,6 +278,8 @@ list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
 	*namesp = names;
 	if (typesp != NULL)
 		*typesp = types;
+	if (inosp != NULL)
+		*inosp = inos;
 	*np = n;
 	return 0;
 fail:
@@ -274,6 +287,7 @@ fail:
 	closedir(d);
 	io_names_free(names, n);
 	free(types);
+	free(inos);
 	return -1;
 }
 
@@ -281,13 +295,14 @@ int
 io_list_names(int dirfd, bool (*match)(const char *name, void *arg), void *arg,
     char ***namesp, size_t *np)
 {
-	return list_names(dirfd, match, arg, namesp, NULL, np);
+	return list_names(dirfd, match, arg, namesp, NULL, NULL, np);
 }
 
 int
-io_list_typed(int dirfd, char ***namesp, unsigned char **typesp, size_t *np)
+io_list_typed(int dirfd, char ***namesp, unsigned char **typesp,
+    uint64_t **inosp, size_t *np)
 {
-	return list_names(dirfd, NULL, NULL, namesp, typesp, np);
+	return list_names(dirfd, NULL, NULL, namesp, typesp, inosp, np);
 }
 
 static int

@@ -67,8 +67,14 @@ int io_list_names(int dirfd, bool (*match)(const char *name, void *arg),
 /* Every name in dirfd as io_list_names() lists them, and in *types
  * (malloc'd, freed by the caller; NULL when none) each one's type as
  * readdir(3) reports it (<dirent.h>'s DT_REG, DT_DIR, DT_LNK, ...): no
- * stat(2) needed, but DT_UNKNOWN where the file system does not say. */
-int io_list_typed(int dirfd, char ***names, unsigned char **types, size_t *n);
+ * stat(2) needed, but DT_UNKNOWN where the file system does not say.
+ * inos (NULL: not wanted) the same for each one's inode number (d_ino):
+ * on one local file system two names have the same number exactly when
+ * they are links to one file; some (network mounts) may number what
+ * they list unlike stat(2), so a use must stay right when numbers that
+ * ought to be equal are not. */
+int io_list_typed(int dirfd, char ***names, unsigned char **types,
+    uint64_t **inos, size_t *n);
 void io_names_free(char **names, size_t n);
 /* Sort names in byte order (strcmp). */
 void io_names_sort(char **names, size_t n);

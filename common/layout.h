@@ -103,6 +103,19 @@ int layout_spare_take(struct layout_push *a, const char *tmp, const char *where,
 /* Make the spare of the current tree a->st->tree from its manifest
  * a->oldm, unless it is there; spares of other trees go. */
 int layout_spare_make(struct layout_push *a);
+/*
+ * A tree that is to go (beyond --keep; not the current one) becomes the
+ * spare of the current tree a->st->tree, whose manifest is cur, instead:
+ * what of it is a link to the current tree's file stays, the rest is
+ * replaced.  Far cheaper than removing it and linking a spare afresh
+ * when one version differs from the next in a few files.  1: tree is
+ * gone (the spare, or removed when that failed: a failure is not the
+ * push's, and err says it); 0: left as it was, for the caller to remove
+ * (a spare of the current tree is there already, or tree is not one to
+ * take).
+ */
+int layout_spare_recycle(struct layout_push *a, const char *tree,
+    const struct manifest *cur);
 
 /* ---- shared by the layouts (layout.c) ---- */
 

@@ -199,15 +199,17 @@ out:
 /*
  * Remove trees beyond keep: the current one (a->st->tree) and the keep-1
  * trees most recently live before it stay, every other tree goes (never
- * live ones too).  The state's "lived" line is trimmed to the trees
- * kept (written by the caller).
+ * live ones too).  The most recently live of those that go becomes the
+ * spare of the current tree instead (layout_spare_recycle(); cur, its
+ * manifest, NULL: none does).  The state's "lived" line is trimmed to
+ * the trees kept (written by the caller).
  */
 static void
-prune(struct layout_push *a)
+prune(struct layout_push *a, const struct manifest *cur)
 {
 	char(*v)[DP_TREE_MAX] = NULL;
 	struct tree *t = NULL;
-	size_t nt = 0, n = 0, i, j, keep;
+	size_t nt = 0, n = 0, i, j, keep, rank = SIZE_MAX, reuse = 0;
 
 	keep = (a->o->keep ? a->o->keep : 1) - 1;
 	if (list_trees(a->pkgfd, &t, &nt) == -1 ||
@@ -216,12 +218,21 @@ prune(struct layout_push *a)
 	for (i = 0; i < nt; i++) {
 		if (strcmp(t[i].name, a->st->tree) == 0)
 			continue;
-		for (j = 0; j < n && j < keep; j++)
-			if (strcmp(v[j], t[i].name) == 0)
-				break;
-		if (j == n || j == keep)
+		for (j = 0; j < n && strcmp(v[j], t[i].name) != 0; j++)
+			;
+		if (j < n && j < keep)
+			continue;
+		if (cur != NULL && j < rank) {
+			if (rank != SIZE_MAX)
+				remove_tree(a->pkgfd, t[reuse].name);
+			rank = j;
+			reuse = i;
+		} else
 			remove_tree(a->pkgfd, t[i].name);
 	}
+	if (rank != SIZE_MAX &&
+	    layout_spare_recycle(a, t[reuse].name, cur) != 1)
+		remove_tree(a->pkgfd, t[reuse].name);
 	if (a->st->lived != NULL)
 		(void)dp_state_set_lived(a->st, v, n < keep ? n : keep);
 out:
@@ -285,7 +296,7 @@ finish_state(struct layout_push *a, const char *tree, uint64_t v, bool tidy)
 	if (make_live(a, tree) == -1)
 		return err_prefix("%s: ", a->h->where);
 	if (tidy)
-		prune(a);
+		prune(a, a->newm);
 	return dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes);
 }
 /*
@@ -515,7 +526,7 @@ atomic_finish(struct layout_push *a)
 	if (!a->st->stale)
 		return 0;
 	if (!a->o->defer_tidy)
-		prune(a);
+		prune(a, a->oldm);
 	if (dp_state_write(a->h, a->pkg, a->st, &a->r->state_bytes) == -1)
 		return -1;
 	a->st->stale = false;
@@ -603,7 +614,7 @@ atomic_after(struct layout_push *a)
 	if (a->st->tree[0] == '\0')
 		return 0;
 	lived = a->st->lived != NULL ? strdup(a->st->lived) : NULL;
-	prune(a);
+	prune(a, a->oldm);
 	/* The record names the trees kept only. */
 	if (lived != NULL && a->st->lived != NULL &&
 	    strcmp(lived, a->st->lived) != 0 &&

@@ -28,15 +28,15 @@
 #define SPARE_PREFIX "spare."
 
 /*
- * Does the directory dirfd (path dir in m, NULL: the root) hold exactly
- * the entries m names under it, cnt of them, each with m's type?  A
- * directory's own type is checked when it is opened (O_DIRECTORY,
- * O_NOFOLLOW).  path is a buffer of MANIFEST_PATH_MAX + 2 + 256 bytes.
- * 1 yes, 0 no.
+ * Does the directory dirfd (path dir in m, NULL: the root) hold only
+ * entries m names under it, each with m's type?  Each one there is
+ * flagged in present (by its index in m).  A directory's own type is
+ * checked when it is opened (O_DIRECTORY, O_NOFOLLOW).  path is a
+ * buffer of MANIFEST_PATH_MAX + 2 + 256 bytes.  1 yes, 0 no.
  */
 static int
-spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, size_t cnt,
-    char *path)
+spare_dir_fits(const struct manifest *m, int dirfd, const char *dir,
+    char *path, unsigned char *present)
 {
 	const struct entry *p;
 	struct stat sb;
@@ -45,11 +45,8 @@ spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, size_t cnt,
 	size_t n, i, dl = dir ? strlen(dir) : 0;
 	int rc = 0, want;
 
-	if (io_list_typed(dirfd, &names, &types, &n) == -1)
+	if (io_list_typed(dirfd, &names, &types, NULL, &n) == -1)
 		return 0;
-	/* Every name known, none missing (names are unique). */
-	if (n != cnt)
-		goto out;
 	for (i = 0; i < n; i++) {
 		if (dl + 1 + strlen(names[i]) > MANIFEST_PATH_MAX)
 			goto out;
@@ -60,6 +57,7 @@ spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, size_t cnt,
 			snprintf(path, MANIFEST_PATH_MAX + 2, "%s", names[i]);
 		if ((p = manifest_find(m, path)) == NULL)
 			goto out;
+		present[p - m->v] = 1;
 		if (p->type == ENTRY_DIR)
 			continue;
 		/* The type readdir gives, which costs no stat of the
@@ -82,45 +80,30 @@ out:
 }
 
 /*
- * Check that the tree in rootfd holds exactly the entries of m: each
- * directory (and the root) holds as many entries as m names under it,
- * each of them named in m with that type.  Files are not checked further
+ * Check that the tree in rootfd holds only entries of m, each with its
+ * type, and flag in present (m->n bytes, zeroed) each one it holds.  An
+ * entry may be missing (a spare recycled from an older tree, one a crash
+ * cut short): the tree builder makes it.  Files are not checked further
  * here: layout_build_tree() checks each one it keeps.  1 yes, 0 no (the
  * spare is not used), -1 on an error that is not the tree's.
  */
 static int
-spare_check(const struct manifest *m, int rootfd)
+spare_check(const struct manifest *m, int rootfd, unsigned char *present)
 {
 	struct dp_walk w;
-	const struct entry *p;
 	const char *base, *dir;
-	size_t *cnt = NULL, i;
-	char *sl, *path = NULL;
+	size_t k, i;
+	char *path;
 	int pfd, fd, rc = 0, fits;
 
-	dp_walk_init(&w, rootfd);
-	if ((cnt = calloc(m->n + 1, sizeof(*cnt))) == NULL ||
-	    (path = malloc(MANIFEST_PATH_MAX + 2 + 256)) == NULL) {
-		free(cnt);
+	if ((path = malloc(MANIFEST_PATH_MAX + 2 + 256)) == NULL)
 		return err_nomem();
-	}
-	for (i = 0; i < m->n; i++) {
-		const struct entry *e = &m->v[i];
-
-		if ((sl = strrchr(e->path, '/')) == NULL) {
-			cnt[m->n]++;
-			continue;
-		}
-		/* A copy: m must stay sorted while it is searched. */
-		memcpy(path, e->path, (size_t)(sl - e->path));
-		path[sl - e->path] = '\0';
-		p = manifest_find(m, path);
-		if (p == NULL || p->type != ENTRY_DIR)
-			goto out;
-		cnt[p - m->v]++;
-	}
-	for (i = 0; i <= m->n; i++) {
-		if (i < m->n && m->v[i].type != ENTRY_DIR)
+	dp_walk_init(&w, rootfd);
+	/* The root, then each directory the spare holds: m is sorted, so a
+	 * directory comes after its parent, whose listing flagged it. */
+	for (k = 0; k <= m->n; k++) {
+		i = k == 0 ? m->n : k - 1;
+		if (i < m->n && (m->v[i].type != ENTRY_DIR || !present[i]))
 			continue;
 		dir = i < m->n ? m->v[i].path : NULL;
 		if (dir == NULL)
@@ -131,7 +114,7 @@ spare_check(const struct manifest *m, int rootfd)
 			fd = openat(pfd, base, LAYOUT_DIRFLAGS);
 		if (fd == -1)
 			goto out;
-		fits = spare_dir_fits(m, fd, dir, cnt[i], path);
+		fits = spare_dir_fits(m, fd, dir, path, present);
 		close(fd);
 		if (!fits)
 			goto out;
@@ -139,34 +122,41 @@ spare_check(const struct manifest *m, int rootfd)
 	rc = 1;
 out:
 	dp_walk_free(&w);
-	free(cnt);
 	free(path);
 	return rc;
 }
 
 /*
- * newfd holds a spare: a mirror of a->oldm.  Check it (spare_check), then
- * remove what the new version does not keep as it is: entries gone, or
- * changed in type, content, mode or mtime (files) or target (links).
- * have[i] is set for each entry of a->newm left in place.  1 done, 0 the
- * spare is not fit to use, -1 error.
+ * newfd holds a spare: a mirror of a->oldm, or of part of it.  Check it
+ * (spare_check), then remove what the new version does not keep as it
+ * is: entries gone, or changed in type, content, mode or mtime (files)
+ * or target (links).  have[i] is set for each entry of a->newm left in
+ * place.  1 done, 0 the spare is not fit to use, -1 error.
  */
 static int
 spare_trim(struct layout_push *a, int newfd, unsigned char *have,
     const char *where)
 {
 	const struct manifest *om = a->oldm, *nm = a->newm;
+	unsigned char *present;
 	struct dp_walk w;
 	const char *base;
 	size_t i;
 	int pfd, k, rc = -1;
 
-	if ((k = spare_check(om, newfd)) != 1)
+	if ((present = calloc(om->n + 1, 1)) == NULL)
+		return err_nomem();
+	if ((k = spare_check(om, newfd, present)) != 1) {
+		free(present);
 		return k;
+	}
 	dp_walk_init(&w, newfd);
 	for (i = 0; i < om->n; i++) {
 		const struct entry *o = &om->v[i], *e;
 		bool keep;
+
+		if (!present[i])
+			continue;
 
 		e = manifest_find(nm, o->path);
 		keep = e != NULL && e->type == o->type;
@@ -196,13 +186,17 @@ spare_trim(struct layout_push *a, int newfd, unsigned char *have,
 	rc = 1;
 out:
 	dp_walk_free(&w);
+	free(present);
 	return rc;
 }
 
-/* Fill the empty directory newfd with a mirror of the tree oldfd whose
- * manifest is m: directories and symbolic links made, files linked. */
+/* Fill the directory newfd with a mirror of the tree oldfd whose
+ * manifest is m: directories and symbolic links made, files linked;
+ * those entries flagged in there (NULL: none, newfd is empty) are in
+ * newfd already. */
 static int
-spare_fill(const struct manifest *m, int newfd, int oldfd, const char *where)
+spare_fill(const struct manifest *m, int newfd, int oldfd,
+    const unsigned char *there, const char *where)
 {
 	struct dp_walk wn, wo;
 	const char *base, *obase;
@@ -214,6 +208,8 @@ spare_fill(const struct manifest *m, int newfd, int oldfd, const char *where)
 	for (i = 0; i < m->n; i++) {
 		const struct entry *e = &m->v[i];
 
+		if (there != NULL && there[i])
+			continue;
 		if (dp_walk_parent(&wn, e->path, &pfd, &base) == -1)
 			goto fail;
 		if (e->type == ENTRY_DIR) {
@@ -259,6 +255,247 @@ spare_sweep(int pkgfd, const char *keep)
 	for (i = 0; i < n; i++)
 		(void)io_remove_tree(pkgfd, names[i]);
 	io_names_free(names, n);
+}
+
+/* Where spare_keep_dir() stands: the current tree's manifest, and per
+ * entry of it whether the spare holds it as it must and, for a file,
+ * the current tree's inode number. */
+struct mirror {
+	const struct manifest *m;
+	unsigned char *in;  /* MIRROR_* per entry */
+	uint64_t *ino;	    /* per file entry, set with MIRROR_INO */
+	char *path;	    /* MANIFEST_PATH_MAX + 2 bytes */
+	const char *where;
+};
+
+#define MIRROR_IN 1  /* in the spare, as the current tree has it */
+#define MIRROR_INO 2 /* ino[] holds the current tree's file's number */
+
+/* The entry of mr->m that name in directory dir (NULL: the root) is,
+ * or NULL. */
+static const struct entry *
+mirror_find(struct mirror *mr, const char *dir, const char *name)
+{
+	size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
+	char *p = mr->path;
+
+	if (dl + 1 + nl > MANIFEST_PATH_MAX)
+		return NULL;
+	if (dir != NULL) {
+		memcpy(p, dir, dl);
+		p[dl] = '/';
+		p += dl + 1;
+	}
+	memcpy(p, name, nl + 1);
+	return manifest_find(mr->m, mr->path);
+}
+
+/* The type of name under fd as readdir gave it, or by a stat. */
+static unsigned char
+mirror_type(int fd, const char *name, unsigned char type)
+{
+	struct stat sb;
+
+	if (type != DT_UNKNOWN)
+		return type;
+	if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return DT_UNKNOWN;
+	return S_ISDIR(sb.st_mode) ? DT_DIR :
+	    S_ISLNK(sb.st_mode)	   ? DT_LNK :
+	    S_ISREG(sb.st_mode)	   ? DT_REG :
+				     DT_UNKNOWN;
+}
+
+/*
+ * Directory dir (NULL: the root) of the spare, sfd, against the same
+ * directory of the current tree, cfd: what is in the spare as the
+ * current tree has it stays (flagged MIRROR_IN), the rest goes.  A file
+ * stays only when it is a link to the current tree's file of its path:
+ * the same inode number (io_list_typed()).  What goes is gone for good
+ * before the spare is named (the directory is synced): a removal lost
+ * in a crash would bring back an old file.  0, or -1 with err set.
+ */
+static int
+spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
+{
+	const struct entry *e;
+	char **names = NULL;
+	unsigned char *types = NULL, t;
+	uint64_t *inos = NULL;
+	size_t n = 0, i, k;
+	bool removed = false, keep;
+	int rc = -1;
+
+	if (io_list_typed(cfd, &names, &types, &inos, &n) == -1)
+		return err_prefix("%s: ", mr->where);
+	for (i = 0; i < n; i++)
+		if ((e = mirror_find(mr, dir, names[i])) != NULL &&
+		    e->type == ENTRY_FILE &&
+		    mirror_type(cfd, names[i], types[i]) == DT_REG) {
+			k = (size_t)(e - mr->m->v);
+			mr->ino[k] = inos[i];
+			mr->in[k] |= MIRROR_INO;
+		}
+	io_names_free(names, n);
+	free(types);
+	free(inos);
+	/* Its own mode goes for now, as a spare made afresh has it: the
+	 * tree builder writes in it and sets each directory's at the end. */
+	if (fchmod(sfd, 0700) == -1 ||
+	    io_list_typed(sfd, &names, &types, &inos, &n) == -1)
+		return err_sys("%s", mr->where);
+	for (i = 0; i < n; i++) {
+		e = mirror_find(mr, dir, names[i]);
+		t = mirror_type(sfd, names[i], types[i]);
+		k = e != NULL ? (size_t)(e - mr->m->v) : 0;
+		keep = e != NULL &&
+		    (e->type == ENTRY_DIR  ? t == DT_DIR :
+			e->type == ENTRY_LINK ? t == DT_LNK :
+						t == DT_REG &&
+				(mr->in[k] & MIRROR_INO) &&
+				mr->ino[k] == inos[i]);
+		if (keep) {
+			mr->in[k] |= MIRROR_IN;
+			continue;
+		}
+		if ((t == DT_DIR ? io_remove_tree(sfd, names[i]) :
+				   io_unlink(sfd, names[i], 0)) == -1) {
+			err_prefix("%s: ", mr->where);
+			goto out;
+		}
+		removed = true;
+	}
+	if (removed && fsync(sfd) == -1) {
+		err_sys("%s", mr->where);
+		goto out;
+	}
+	rc = 0;
+out:
+	io_names_free(names, n);
+	free(types);
+	free(inos);
+	return rc;
+}
+
+/*
+ * Make sparefd, a tree of an earlier version, a mirror of the current
+ * tree curfd whose manifest is m, changing only what differs: each
+ * directory the two share is gone through (spare_keep_dir()), then what
+ * is missing is made (spare_fill()).  0, or -1 with err set.
+ */
+static int
+spare_mirror(const struct manifest *m, int sparefd, int curfd,
+    const char *where)
+{
+	struct mirror mr = { m, NULL, NULL, NULL, where };
+	struct dp_walk ws, wc;
+	const char *base;
+	size_t k, i;
+	int pfd, sfd = -1, cfd = -1, rc = -1;
+
+	dp_walk_init(&ws, sparefd);
+	dp_walk_init(&wc, curfd);
+	if ((mr.in = calloc(m->n + 1, 1)) == NULL ||
+	    (mr.ino = calloc(m->n + 1, sizeof(*mr.ino))) == NULL ||
+	    (mr.path = malloc(MANIFEST_PATH_MAX + 2)) == NULL) {
+		err_nomem();
+		goto out;
+	}
+	/* The root, then each directory both hold, parents first (m is
+	 * sorted). */
+	for (k = 0; k <= m->n; k++) {
+		i = k == 0 ? m->n : k - 1;
+		if (i < m->n &&
+		    (m->v[i].type != ENTRY_DIR || !(mr.in[i] & MIRROR_IN)))
+			continue;
+		if (i == m->n) {
+			sfd = openat(sparefd, ".", LAYOUT_DIRFLAGS);
+			cfd = openat(curfd, ".", LAYOUT_DIRFLAGS);
+		} else {
+			if (dp_walk_parent(&ws, m->v[i].path, &pfd, &base) ==
+			    -1)
+				goto fail;
+			sfd = openat(pfd, base, LAYOUT_DIRFLAGS);
+			if (dp_walk_parent(&wc, m->v[i].path, &pfd, &base) ==
+			    -1)
+				goto fail;
+			cfd = openat(pfd, base, LAYOUT_DIRFLAGS);
+		}
+		if (sfd == -1 || cfd == -1) {
+			err_sys("%s", where);
+			goto out;
+		}
+		if (spare_keep_dir(&mr, sfd, cfd, i < m->n ? m->v[i].path :
+							    NULL) == -1)
+			goto out;
+		close(sfd);
+		close(cfd);
+		sfd = cfd = -1;
+	}
+	for (i = 0; i < m->n; i++)
+		mr.in[i] &= MIRROR_IN;
+	rc = spare_fill(m, sparefd, curfd, mr.in, where);
+	goto out;
+fail:
+	err_prefix("%s: ", where);
+out:
+	if (sfd != -1)
+		close(sfd);
+	if (cfd != -1)
+		close(cfd);
+	dp_walk_free(&ws);
+	dp_walk_free(&wc);
+	free(mr.in);
+	free(mr.ino);
+	free(mr.path);
+	return rc;
+}
+
+int
+layout_spare_recycle(struct layout_push *a, const char *tree,
+    const struct manifest *cur)
+{
+	char spare[DP_TREE_MAX + sizeof(SPARE_PREFIX)], tmp[96];
+	char mname[DP_TREE_MAX + sizeof(DP_TREE_MANIFEST)], where[4400];
+	struct stat sb;
+	int sparefd = -1, curfd = -1;
+
+	snprintf(spare, sizeof(spare), "%s%s", SPARE_PREFIX, a->st->tree);
+	snprintf(tmp, sizeof(tmp), "%s%s", DP_TMP_PREFIX, spare);
+	if (cur->n == 0 || a->st->tree[0] == '\0' ||
+	    strcmp(tree, a->st->tree) == 0)
+		return 0;
+	spare_sweep(a->pkgfd, spare);
+	if (fstatat(a->pkgfd, spare, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	/* The manifest first, as a tree is removed: a tree without one is
+	 * never taken for a kept tree. */
+	dp_tree_manifest_name(tree, mname);
+	if ((unlinkat(a->pkgfd, mname, 0) == -1 && errno != ENOENT) ||
+	    renameat(a->pkgfd, tree, a->pkgfd, tmp) == -1)
+		return 0;
+	snprintf(where, sizeof(where), "%s/%s/%s/%s", a->h->where, DP_META,
+	    a->pkg, tmp);
+	if ((sparefd = openat(a->pkgfd, tmp, LAYOUT_DIRFLAGS)) == -1 ||
+	    (curfd = openat(a->pkgfd, a->st->tree, LAYOUT_DIRFLAGS)) == -1) {
+		err_sys("%s", where);
+		goto fail;
+	}
+	/* Named a spare only once its removals are durable. */
+	if (spare_mirror(cur, sparefd, curfd, where) == -1 ||
+	    io_rename(a->pkgfd, tmp, a->pkgfd, spare) == -1 ||
+	    io_fsync_dir(a->pkgfd, where) == -1)
+		goto fail;
+	close(sparefd);
+	close(curfd);
+	return 1;
+fail:
+	if (sparefd != -1)
+		close(sparefd);
+	if (curfd != -1)
+		close(curfd);
+	layout_remove_quietly(a->pkgfd, tmp);
+	return 1;
 }
 
 int
@@ -335,7 +572,7 @@ layout_spare_make(struct layout_push *a)
 		goto out;
 	}
 	/* Durable before it is named a spare. */
-	if (spare_fill(a->oldm, newfd, oldfd, where) == -1 ||
+	if (spare_fill(a->oldm, newfd, oldfd, NULL, where) == -1 ||
 	    layout_syncfs(newfd, where) == -1 ||
 	    io_rename(a->pkgfd, tmp, a->pkgfd, spare) == -1 ||
 	    io_fsync_dir(a->pkgfd, where) == -1)

@@ -94,7 +94,7 @@ idle()
 	no_debris "$T/rdp"
 }
 
-@test "remote: a spare holding a planted file or missing an entry is not used; the DP ends exactly at the new version" {
+@test "remote: a spare holding a planted file is not used; one missing an entry is, and the entry is made; the DP ends exactly at each version" {
 	pkgpush --dp r1 --version 1 office
 	idle
 	chmod u+w "$P/spare.v1.1/sub"
@@ -105,12 +105,12 @@ idle()
 	[ ! -e "$T/rdp/office/sub/planted" ]
 	[ "$(stat_of spare)" = 0 ]
 	idle
-	chmod u+w "$P/spare.v2.1/sub/deeper"
-	rm "$P/spare.v2.1/sub/deeper/leaf"
+	chmod u+w "$P/spare.v2.1/sub/deeper" "$P/spare.v2.1"
+	rm "$P/spare.v2.1/sub/deeper/leaf" "$P/spare.v2.1/same.txt"
 	run pkgpush --dp r1 --version 3 office
 	expect_status 0
 	at_version "$T/rdp" 3
-	[ "$(stat_of spare)" = 0 ]
+	[ "$(stat_of spare)" = 1 ]
 	idle
 	no_debris "$T/rdp"
 }

@@ -117,6 +117,54 @@ push_setup()
 	torture_run pkgpush-keep
 }
 
+@test "torture pkgpush spare: a crash at any point while the tree beyond --keep becomes the spare leaves the DP at its old or new version; the next push completes, from a spare that mirrors the tree" {
+	t_setup()
+	{
+		push_setup ""
+		# dp1 at version 2, version 1 kept; versions 3 and 4 have the
+		# contents of 1 and 2 again, so the spare made of v1.1 must hold
+		# version 3's inodes, not its own.
+		rm -rf src1 && mkdir src1
+		cp -a dp1/pkg/. src1/
+		pkgpush -j 1 --dp dp1 pkg >/dev/null
+		pkgstage add pkg src1 >/dev/null
+		pkgstage add pkg src >/dev/null
+		chk_store_manifest pkg 3 want.3
+		chk_store_manifest pkg 4 want.4
+		rm -rf src1
+	}
+	t_cmd()
+	{
+		pkgpush -j 1 --version 3 --dp dp1 pkg >/dev/null
+	}
+	t_invariant()
+	{
+		chk_dp_old_or_new dp1 want.2 want.3
+		chk_dp_manifest dp1
+	}
+	t_complete()
+	{
+		local m=dp1/.pkgdist/pkg s
+		chk_tree_is dp1/pkg want.3 ||
+		    torture_why "dp1/pkg is not version 3 after the next push"
+		! ls -d $m/tmp.* >/dev/null 2>&1 ||
+		    torture_why "debris left in $m: $(ls $m)"
+		for s in $m/spare.*; do
+			[ -e "$s" ] || continue
+			[ "$s" = "$m/spare.$(readlink dp1/pkg | sed 's|.*/||')" ] ||
+			    torture_why "$s is not the current tree's spare"
+			[ "$(cd "$s" && find . -type f -printf '%i %p\n' | sort -k2)" = \
+			    "$(cd dp1/pkg/ && find . -type f -printf '%i %p\n' | sort -k2)" ] ||
+			    torture_why "$s does not mirror the current tree"
+		done
+		pkgpush -j 1 --version 4 --dp dp1 pkg >/dev/null 2>&1 ||
+		    torture_why "the push after it failed"
+		chk_tree_is dp1/pkg want.4 ||
+		    torture_why "dp1/pkg is not version 4 after a push from the spare"
+	}
+	torture_run pkgpush-spare
+}
+
 @test "torture pkgpush --inplace: a crash at any point leaves every file whole, deletes nothing early, says partial; the next push completes" {
 	t_setup()
 	{

@@ -243,7 +243,8 @@ rename_crashes(int dirfd)
 }
 
 /* io_list_typed: every name, each with the type readdir gives (or
- * DT_UNKNOWN, then the stat must agree). */
+ * DT_UNKNOWN, then the stat must agree) and its inode number (a hard
+ * link's the same as its file's). */
 static void
 test_list_typed(int dirfd)
 {
@@ -251,9 +252,10 @@ test_list_typed(int dirfd)
 		const char *name;
 		unsigned char type;
 	} want[] = { { "a file", DT_REG }, { "dir", DT_DIR },
-		{ "link\n", DT_LNK } };
+		{ "link\n", DT_LNK }, { "hard", DT_REG } };
 	char **names = NULL;
 	unsigned char *types = NULL;
+	uint64_t *inos = NULL, file_ino = 0, hard_ino = 1;
 	size_t n = 0, i, k, found = 0;
 	struct stat st;
 	int fd, sub, ok = 1;
@@ -266,18 +268,26 @@ test_list_typed(int dirfd)
 	if ((fd = openat(sub, "a file", O_WRONLY | O_CREAT, 0644)) != -1)
 		close(fd);
 	if (mkdirat(sub, "dir", 0755) == -1 ||
-	    symlinkat("a file", sub, "link\n") == -1)
+	    symlinkat("a file", sub, "link\n") == -1 ||
+	    linkat(sub, "a file", sub, "hard", 0) == -1)
 		ok = 0;
-	if (io_list_typed(sub, &names, &types, &n) == -1)
+	if (io_list_typed(sub, &names, &types, &inos, &n) == -1)
 		ok = 0;
 	for (i = 0; ok && i < n; i++) {
-		for (k = 0; k < 3 && strcmp(names[i], want[k].name) != 0; k++)
+		for (k = 0; k < 4 && strcmp(names[i], want[k].name) != 0; k++)
 			;
-		if (k == 3) {
+		if (k == 4) {
 			ok = 0;
 			break;
 		}
 		found++;
+		if (k == 0)
+			file_ino = inos[i];
+		if (k == 3)
+			hard_ino = inos[i];
+		if (fstatat(sub, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    (uint64_t)st.st_ino != inos[i])
+			ok = 0;
 		if (types[i] == DT_UNKNOWN) {
 			if (fstatat(sub, names[i], &st, AT_SYMLINK_NOFOLLOW) ==
 				-1 ||
@@ -288,15 +298,17 @@ test_list_typed(int dirfd)
 		} else if (types[i] != want[k].type)
 			ok = 0;
 	}
-	tap_ok(ok && n == 3 && found == 3,
+	tap_ok(ok && n == 4 && found == 4 && file_ino == hard_ino,
 	    "io_list_typed lists every name once with its type (file, "
-	    "directory, link)");
+	    "directory, link) and inode number (a hard link's is its "
+	    "file's)");
 	io_names_free(names, n);
 	free(types);
+	free(inos);
 	ok = 0;
 	if ((fd = openat(sub, "dir", O_RDONLY | O_DIRECTORY)) != -1) {
-		ok = io_list_typed(fd, &names, &types, &n) == 0 && n == 0 &&
-		    names == NULL && types == NULL;
+		ok = io_list_typed(fd, &names, &types, &inos, &n) == 0 &&
+		    n == 0 && names == NULL && types == NULL && inos == NULL;
 		close(fd);
 	}
 	tap_ok(ok, "io_list_typed of an empty directory: nothing, no vectors");
