@@ -365,10 +365,8 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 		}
 		removed = true;
 	}
-	if (removed && fsync(sfd) == -1) {
-		err_sys("%s", mr->where);
+	if (removed && io_fsync_dir(sfd, mr->where) == -1)
 		goto out;
-	}
 	rc = 0;
 out:
 	io_names_free(names, n);
@@ -471,8 +469,8 @@ layout_spare_recycle(struct layout_push *a, const char *tree,
 	/* The manifest first, as a tree is removed: a tree without one is
 	 * never taken for a kept tree. */
 	dp_tree_manifest_name(tree, mname);
-	if ((unlinkat(a->pkgfd, mname, 0) == -1 && errno != ENOENT) ||
-	    renameat(a->pkgfd, tree, a->pkgfd, tmp) == -1)
+	if ((io_unlink(a->pkgfd, mname, 0) == -1 && err_errno() != ENOENT) ||
+	    io_rename(a->pkgfd, tree, a->pkgfd, tmp) == -1)
 		return 0;
 	snprintf(where, sizeof(where), "%s/%s/%s/%s", a->h->where, DP_META,
 	    a->pkg, tmp);
