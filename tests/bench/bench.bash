@@ -1173,11 +1173,16 @@ case_ssh()
 
 # --- 100 local DPs and 20 ssh DPs in one command ------------------------
 # A 5,000-file package (HUNDRED) to 100 directories with pkgpush --all
-# -j 8, first push and a 1% refresh, against the same work done by
+# -j 8, first push and 1% refreshes, against the same work done by
 # xargs -P 8 rsync; then 20 DP paths on one sshd, -j 8, against xargs -P 8
 # rsync -e ssh.  Each run starts from empty DPs (the first push is timed
-# too, for information).
-hundred_pk()	# hundred_pk RUN FILE GROUP COUNT [FLAG]: first push, then the refresh
+# too, for information).  The store holds the package's two trees twice
+# over (versions 1 to 4: H1, H2, H1, H2), so that every refresh is the
+# same 1% change rsync makes: the first one after the first push (1 ->
+# 2), when a DP has no spare tree yet, and the steady state (3 -> 4),
+# when the tree beyond --keep has become the spare (pkgpush(1)); 2 -> 3
+# runs untimed between them.
+hundred_pk()	# hundred_pk RUN FILE GROUP COUNT [FLAG]: first push, then the refreshes
 {
 	local g=$3 d
 	trash "$S/h.$g"
@@ -1187,14 +1192,23 @@ hundred_pk()	# hundred_pk RUN FILE GROUP COUNT [FLAG]: first push, then the refr
 	measure "$2.first" "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" \
 	    ${5:+"$5"} --version 1 hundred
 	# A remote DP's pkgpush --serve goes on after its reply (the spare
-	# for the next push, pkgpush(1)) under the DP's lock: the refresh
+	# for the next push, pkgpush(1)) under the DP's lock: each refresh
 	# comes after that work, as a refresh a day later would, and the
-	# refresh's own is waited for untimed too, so that it does not run
-	# during the peer's timed run; its length is noted.
+	# timed refresh's own is waited for untimed too, so that it does
+	# not run during the peer's timed run; its length is noted.
+	hundred_idle "$S/h.$g" "$4"
+	warm "$HSTORE/objects"
+	MLOG=$S/h.$g.out measure "$2.fresh" "$BIN/pkgpush" -s "$HSTORE" \
+	    -j 8 --group "$g" ${5:+"$5"} --version 2 hundred
+	cat "$S/h.$g.out" >>"$LOG"
+	hundred_idle "$S/h.$g" "$4"
+	"$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" ${5:+"$5"} \
+	    --version 3 hundred >>"$LOG" 2>&1
 	hundred_idle "$S/h.$g" "$4"
 	warm "$HSTORE/objects"
 	MLOG=$S/h.$g.out measure "$2" \
-	    "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" hundred
+	    "$BIN/pkgpush" -s "$HSTORE" -j 8 --group "$g" ${5:+"$5"} \
+	    --version 4 hundred
 	local t0 t1
 	t0=$(date +%s.%N)
 	hundred_idle "$S/h.$g" "$4"
@@ -1203,7 +1217,7 @@ hundred_pk()	# hundred_pk RUN FILE GROUP COUNT [FLAG]: first push, then the refr
 	# The refresh with that after-work counted in (columns as measure's).
 	tail -n 1 "$2" | awk -v a="$(calc "$t1 - $t0" 3)" \
 	    '{ $1 = sprintf("%.3f", $1 + a); print }' >>"$2.whole"
-	echo "$1 $(grep -c ': hundred 1 -> 2: ' "$S/h.$g.out")" >>"$2.lines"
+	echo "$1 $(grep -c ': hundred 3 -> 4: ' "$S/h.$g.out")" >>"$2.lines"
 	cat "$S/h.$g.out" >>"$LOG"
 }
 hundred_idle()	# hundred_idle DIR COUNT: wait until no one holds a DP's lock
@@ -1250,15 +1264,19 @@ hundred_ssh_pk() { hundred_pk "$1" "$2" hs 20; }
 hundred_ssh_peer() { hundred_peer "$1" "$2" hs 20 127.0.0.1:; }
 case_hundred()
 {
-	local c="100 local DPs -j 8: refresh 1% vs xargs -P 8 rsync --delete"
-	local c2="20 ssh DPs -j 8: refresh 1% vs xargs -P 8 rsync -e ssh"
+	local c="100 local DPs -j 8: refresh 1% (steady state: from the spares) vs xargs -P 8 rsync --delete"
+	local c2="20 ssh DPs -j 8: refresh 1% (steady state) vs xargs -P 8 rsync -e ssh"
 	na "$c" push refresh && return
 	HUNDRED=$(workload hundred "$HUNDRED_N" "$HUNDRED_B") || return 0
 	H1=$HUNDRED/v1 H2=$HUNDRED/v2
 	HSTORE=$S/hstore
 	trash "$HSTORE"
-	"$BIN/pkgstage" -s "$HSTORE" add hundred "$H1" >>"$LOG" 2>&1 &&
-	    "$BIN/pkgstage" -s "$HSTORE" add hundred "$H2" >>"$LOG" 2>&1 ||
+	{
+		"$BIN/pkgstage" -s "$HSTORE" add hundred "$H1" &&
+		    "$BIN/pkgstage" -s "$HSTORE" add hundred "$H2" &&
+		    "$BIN/pkgstage" -s "$HSTORE" add hundred "$H1" &&
+		    "$BIN/pkgstage" -s "$HSTORE" add hundred "$H2"
+	} >>"$LOG" 2>&1 ||
 	    { row "$c" "n/a (cannot stage)" "" "" "" "-" "" ""; return; }
 	local d
 	for d in $(seq 1 100); do
@@ -1272,13 +1290,16 @@ case_hundred()
 	    hundred_inplace_pk hundred_links
 	result "$c" "$RES/hundred.hundred_local_pk" \
 	    "$RES/hundred.hundred_local_peer" "<=" 0.8
+	result "100 local DPs -j 8: the first refresh 1% after the first push (no spares yet) vs xargs -P 8 rsync --delete (info)" \
+	    "$RES/hundred.hundred_local_pk.fresh" \
+	    "$RES/hundred.hundred_local_peer" "" ""
 	result "100 local DPs -j 8: first push vs xargs -P 8 rsync (info)" \
 	    "$RES/hundred.hundred_local_pk.first" \
 	    "$RES/hundred.hundred_local_peer.first" "" ""
 	result "100 local DPs -j 8: refresh 1%, --inplace DPs vs xargs -P 8 rsync --delete (info)" \
 	    "$RES/hundred.hundred_inplace_pk" \
 	    "$RES/hundred.hundred_local_peer" "" ""
-	result "100 local DPs: a new tree alone (cp -al of the old, -P 8; the atomic layout's floor) vs xargs -P 8 rsync --delete (info)" \
+	result "100 local DPs: a new tree alone (cp -al of the old, -P 8; the floor of a refresh without a spare) vs xargs -P 8 rsync --delete (info)" \
 	    "$RES/hundred.hundred_links" "$RES/hundred.hundred_local_peer" "" ""
 	local rss
 	rss=$(col "$RES/hundred.hundred_local_pk" 2 max)
@@ -1290,7 +1311,7 @@ case_hundred()
 		    "150 MiB" "$(calc "$rss / 153600" 2)" "< 1" \
 		    "$(verdict "$(calc "$rss / 153600" 2)" "<" 1)" "" ""
 	fi
-	note "hundred: refresh report lines per run (100 expected): $(awk '{ print $2 }' "$RES/hundred.hundred_local_pk.lines" | tr '\n' ' ')"
+	note "hundred: steady-state refresh report lines per run (100 expected): $(awk '{ print $2 }' "$RES/hundred.hundred_local_pk.lines" | tr '\n' ' ')"
 	trash "$S/h.hl" "$S/h.hi" "$S/hr.hl"
 	if [ ! -f "$SRC/tests/lib/sshd.bash" ]; then
 		row "$c2" "n/a (tests/lib/sshd.bash missing)" "" "" "" "-" "" ""
@@ -1313,7 +1334,10 @@ case_hundred()
 	alternate hundred "$HUNDRED_RUNS" 0 hundred_ssh_pk hundred_ssh_peer
 	result "$c2" "$RES/hundred.hundred_ssh_pk" \
 	    "$RES/hundred.hundred_ssh_peer" "<=" 1
-	result "20 ssh DPs -j 8: refresh 1% with the DPs' work after the reply (spares) vs xargs -P 8 rsync -e ssh (info)" \
+	result "20 ssh DPs -j 8: the first refresh 1% after the first push vs xargs -P 8 rsync -e ssh (info)" \
+	    "$RES/hundred.hundred_ssh_pk.fresh" \
+	    "$RES/hundred.hundred_ssh_peer" "" ""
+	result "20 ssh DPs -j 8: refresh 1% (steady state) with the DPs' work after the reply (spares) vs xargs -P 8 rsync -e ssh (info)" \
 	    "$RES/hundred.hundred_ssh_pk.whole" \
 	    "$RES/hundred.hundred_ssh_peer" "" ""
 	note "hundred: the 20 ssh DPs' work after pkgpush's reply (spare trees) went on $(secs "$(col "$RES/hundred.hundred_ssh_pk.idle" 2 median)") after the refresh returned (median; untimed)"
