@@ -268,8 +268,9 @@ struct mirror {
 	const char *where;
 };
 
-#define MIRROR_IN 1  /* in the spare, as the current tree has it */
-#define MIRROR_INO 2 /* ino[] holds the current tree's file's number */
+#define MIRROR_IN 1   /* in the spare, as the current tree has it */
+#define MIRROR_INO 2  /* ino[] holds the current tree's file's number */
+#define MIRROR_SYNC 4 /* a directory something was removed from */
 
 /* The entry of mr->m that name in directory dir (NULL: the root) is,
  * or NULL. */
@@ -311,9 +312,10 @@ mirror_type(int fd, const char *name, unsigned char type)
  * directory of the current tree, cfd: what is in the spare as the
  * current tree has it stays (flagged MIRROR_IN), the rest goes.  A file
  * stays only when it is a link to the current tree's file of its path:
- * the same inode number (io_list_typed()).  What goes is gone for good
- * before the spare is named (the directory is synced): a removal lost
- * in a crash would bring back an old file.  0, or -1 with err set.
+ * the same inode number (io_list_typed()).  1 when something went (the
+ * directory is to be synced before the spare is named: a removal lost
+ * in a crash would bring back an old file), 0 when nothing did, -1 with
+ * err set.
  */
 static int
 spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
@@ -365,9 +367,7 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 		}
 		removed = true;
 	}
-	if (removed && io_fsync_dir(sfd, mr->where) == -1)
-		goto out;
-	rc = 0;
+	rc = removed;
 out:
 	io_names_free(names, n);
 	free(types);
@@ -375,11 +375,48 @@ out:
 	return rc;
 }
 
+/* Sync the directories of sparefd that spare_keep_dir() removed
+ * something from (root: the root itself), once all is removed: on most
+ * file systems the first sync then carries every removal. */
+static int
+spare_sync_removals(struct mirror *mr, int sparefd, bool root)
+{
+	struct dp_walk w;
+	const char *base;
+	size_t i;
+	int pfd, fd, k, rc = -1;
+
+	if (root && io_fsync_dir(sparefd, mr->where) == -1)
+		return -1;
+	dp_walk_init(&w, sparefd);
+	for (i = 0; i < mr->m->n; i++) {
+		if (!(mr->in[i] & MIRROR_SYNC))
+			continue;
+		if (dp_walk_parent(&w, mr->m->v[i].path, &pfd, &base) == -1) {
+			err_prefix("%s: ", mr->where);
+			goto out;
+		}
+		if ((fd = openat(pfd, base, LAYOUT_DIRFLAGS)) == -1) {
+			err_sys("%s", mr->where);
+			goto out;
+		}
+		k = io_fsync_dir(fd, mr->where);
+		close(fd);
+		if (k == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	dp_walk_free(&w);
+	return rc;
+}
+
 /*
  * Make sparefd, a tree of an earlier version, a mirror of the current
  * tree curfd whose manifest is m, changing only what differs: each
- * directory the two share is gone through (spare_keep_dir()), then what
- * is missing is made (spare_fill()).  0, or -1 with err set.
+ * directory the two share is gone through (spare_keep_dir()), the
+ * removals made durable, then what is missing is made (spare_fill()).
+ * 0, or -1 with err set.
  */
 static int
 spare_mirror(const struct manifest *m, int sparefd, int curfd,
@@ -389,7 +426,8 @@ spare_mirror(const struct manifest *m, int sparefd, int curfd,
 	struct dp_walk ws, wc;
 	const char *base;
 	size_t k, i;
-	int pfd, sfd = -1, cfd = -1, rc = -1;
+	bool root = false;
+	int pfd, sfd = -1, cfd = -1, rc = -1, kept;
 
 	dp_walk_init(&ws, sparefd);
 	dp_walk_init(&wc, curfd);
@@ -423,13 +461,19 @@ spare_mirror(const struct manifest *m, int sparefd, int curfd,
 			err_sys("%s", where);
 			goto out;
 		}
-		if (spare_keep_dir(&mr, sfd, cfd, i < m->n ? m->v[i].path :
-							    NULL) == -1)
+		if ((kept = spare_keep_dir(&mr, sfd, cfd,
+			 i < m->n ? m->v[i].path : NULL)) == -1)
 			goto out;
+		if (kept == 1 && i == m->n)
+			root = true;
+		else if (kept == 1)
+			mr.in[i] |= MIRROR_SYNC;
 		close(sfd);
 		close(cfd);
 		sfd = cfd = -1;
 	}
+	if (spare_sync_removals(&mr, sparefd, root) == -1)
+		goto out;
 	for (i = 0; i < m->n; i++)
 		mr.in[i] &= MIRROR_IN;
 	rc = spare_fill(m, sparefd, curfd, mr.in, where);
