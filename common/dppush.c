@@ -403,6 +403,7 @@ dp_push(struct dp_handle *h, const char *pkg, const struct manifest *newm,
 	a.pkgfd = pkgfd;
 	a.loaded = base.name[0] == '\0' ? NULL : asread;
 	rc = lo->apply(&a);
+	free(a.ino);
 out:
 	if (rc == -1 && r->failed_errno == 0)
 		r->failed_errno = err_errno();

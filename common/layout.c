@@ -150,8 +150,9 @@ out:
 static int
 make_file(struct layout_push *a, int dir, const char *name,
     const struct entry *e, enum action act, const struct layout_old *old,
-    const char *what, uint64_t *bytes, uint64_t *shared)
+    const char *what, uint64_t *bytes, uint64_t *shared, uint64_t *ino)
 {
+	struct stat st;
 	int fd, rc = -1;
 
 	/* Read and write: a file made sharing blocks is read back. */
@@ -167,6 +168,8 @@ make_file(struct layout_push *a, int dir, const char *name,
 		goto out;
 	if (layout_finish_file(dir, name, fd, e, what) == -1)
 		goto out;
+	if (ino != NULL)
+		*ino = fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 	rc = 0;
 out:
 	close(fd);
@@ -282,9 +285,10 @@ writer_item(void *ctx, void *local, size_t k)
 	    (old.e = layout_share_base(w->a, e)) != NULL &&
 	    dp_walk_parent(&t->wo, e->path, &old.dir, &old.name) == -1)
 		old.e = NULL;
+	/* Each writer sets the number of the entries it writes only. */
 	if (make_file(w->a, pfd, base, e, act,
 		act == ACT_COPYOLD || old.e != NULL ? &old : NULL, t->what,
-		&t->bytes, &t->shared) == -1)
+		&t->bytes, &t->shared, w->a->ino ? &w->a->ino[i] : NULL) == -1)
 		return -1;
 	if (w->a->o->progress)
 		progress_add(w->a->o->progress, 1, e->size);
@@ -378,6 +382,8 @@ retime_file(struct layout_push *a, size_t i, int opfd, const char *obase,
 		return err_sys("%s", what);
 	}
 	if (ioctl(nfd, FICLONE, ofd) == 0) {
+		if (a->ino != NULL)
+			a->ino[i] = 0; /* a new inode */
 		rc = layout_finish_file(pfd, base, nfd, e, what);
 		close(nfd);
 		close(ofd);
@@ -475,6 +481,7 @@ plan_file(struct build *b, size_t i, struct dp_need *needs, size_t *nneed)
 		    (st.st_mode & 07777) == e->mode &&
 		    (int64_t)st.st_mtime == e->mtime) {
 			b->act[i] = ACT_KEEP;
+			b->a->ino[i] = (uint64_t)st.st_ino;
 			return 0;
 		}
 		dp_what(b->where, e->path, b->what, sizeof(b->what));
@@ -493,6 +500,9 @@ plan_file(struct build *b, size_t i, struct dp_need *needs, size_t *nneed)
 		b->act[i] = o->mode != e->mode || o->mtime != e->mtime ?
 		    ACT_RETIME :
 		    ACT_LINK;
+		/* The new tree's file once linked (a copy or a clone
+		 * instead sets its own, make_file() or retime_file()). */
+		b->a->ino[i] = (uint64_t)st.st_ino;
 		return 0;
 	}
 	memcpy(needs[*nneed].digest, e->digest, DIGEST_LEN);
@@ -596,8 +606,11 @@ layout_build_tree(struct layout_push *a, int newfd, int oldfd,
 	b.have = have;
 	dp_walk_init(&b.wn, newfd);
 	dp_walk_init(&b.wo, oldfd);
+	free(a->ino);
+	a->ino = NULL;
 	if (nm->n &&
-	    ((b.act = calloc(nm->n, 1)) == NULL ||
+	    ((a->ino = calloc(nm->n, sizeof(*a->ino))) == NULL ||
+		(b.act = calloc(nm->n, 1)) == NULL ||
 		(needs = malloc(nm->n * sizeof(*needs))) == NULL ||
 		(b.idx = malloc(nm->n * sizeof(*b.idx))) == NULL)) {
 		err_nomem();

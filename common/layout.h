@@ -57,6 +57,11 @@ struct layout_push {
 	/* Atomic: entries of newm hard-linked to the old tree's file and
 	 * given their new mode and mtime there (layout_build_tree). */
 	size_t *retimed, nretimed;
+	/* Atomic: per entry of newm, the inode number of its file in the
+	 * new tree as layout_build_tree() made it (0: not known), so that
+	 * the spare made after the switch need not read the tree again
+	 * (layout_spare_recycle()); NULL: no build. */
+	uint64_t *ino;
 };
 
 /*

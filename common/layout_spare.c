@@ -266,6 +266,7 @@ struct mirror {
 	uint64_t *ino;	    /* per file entry, set with MIRROR_INO */
 	char *path;	    /* MANIFEST_PATH_MAX + 2 bytes */
 	const char *where;
+	bool known;	    /* ino[] came with the tree: no need to list it */
 };
 
 #define MIRROR_IN 1   /* in the spare, as the current tree has it */
@@ -328,7 +329,8 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 	bool removed = false, keep;
 	int rc = -1;
 
-	if (io_list_typed(cfd, &names, &types, &inos, &n) == -1)
+	if (!mr->known &&
+	    io_list_typed(cfd, &names, &types, &inos, &n) == -1)
 		return err_prefix("%s: ", mr->where);
 	for (i = 0; i < n; i++)
 		if ((e = mirror_find(mr, dir, names[i])) != NULL &&
@@ -341,6 +343,10 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 	io_names_free(names, n);
 	free(types);
 	free(inos);
+	names = NULL;
+	types = NULL;
+	inos = NULL;
+	n = 0;
 	/* Its own mode goes for now, as a spare made afresh has it: the
 	 * tree builder writes in it and sets each directory's at the end. */
 	if (fchmod(sfd, 0700) == -1 ||
@@ -416,13 +422,14 @@ out:
  * tree curfd whose manifest is m, changing only what differs: each
  * directory the two share is gone through (spare_keep_dir()), the
  * removals made durable, then what is missing is made (spare_fill()).
- * 0, or -1 with err set.
+ * known (NULL: the tree is listed instead) is the inode number of each
+ * file of m in curfd, 0 where not known.  0, or -1 with err set.
  */
 static int
 spare_mirror(const struct manifest *m, int sparefd, int curfd,
-    const char *where)
+    const uint64_t *known, const char *where)
 {
-	struct mirror mr = { m, NULL, NULL, NULL, where };
+	struct mirror mr = { m, NULL, NULL, NULL, where, known != NULL };
 	struct dp_walk ws, wc;
 	const char *base;
 	size_t k, i;
@@ -437,6 +444,11 @@ spare_mirror(const struct manifest *m, int sparefd, int curfd,
 		err_nomem();
 		goto out;
 	}
+	for (i = 0; known != NULL && i < m->n; i++)
+		if (known[i] != 0 && m->v[i].type == ENTRY_FILE) {
+			mr.ino[i] = known[i];
+			mr.in[i] |= MIRROR_INO;
+		}
 	/* The root, then each directory both hold, parents first (m is
 	 * sorted). */
 	for (k = 0; k <= m->n; k++) {
@@ -446,18 +458,21 @@ spare_mirror(const struct manifest *m, int sparefd, int curfd,
 			continue;
 		if (i == m->n) {
 			sfd = openat(sparefd, ".", LAYOUT_DIRFLAGS);
-			cfd = openat(curfd, ".", LAYOUT_DIRFLAGS);
+			if (!mr.known)
+				cfd = openat(curfd, ".", LAYOUT_DIRFLAGS);
 		} else {
 			if (dp_walk_parent(&ws, m->v[i].path, &pfd, &base) ==
 			    -1)
 				goto fail;
 			sfd = openat(pfd, base, LAYOUT_DIRFLAGS);
-			if (dp_walk_parent(&wc, m->v[i].path, &pfd, &base) ==
-			    -1)
-				goto fail;
-			cfd = openat(pfd, base, LAYOUT_DIRFLAGS);
+			if (!mr.known) {
+				if (dp_walk_parent(&wc, m->v[i].path, &pfd,
+					&base) == -1)
+					goto fail;
+				cfd = openat(pfd, base, LAYOUT_DIRFLAGS);
+			}
 		}
-		if (sfd == -1 || cfd == -1) {
+		if (sfd == -1 || (!mr.known && cfd == -1)) {
 			err_sys("%s", where);
 			goto out;
 		}
@@ -469,7 +484,8 @@ spare_mirror(const struct manifest *m, int sparefd, int curfd,
 		else if (kept == 1)
 			mr.in[i] |= MIRROR_SYNC;
 		close(sfd);
-		close(cfd);
+		if (cfd != -1)
+			close(cfd);
 		sfd = cfd = -1;
 	}
 	if (spare_sync_removals(&mr, sparefd, root) == -1)
@@ -524,7 +540,8 @@ layout_spare_recycle(struct layout_push *a, const char *tree,
 		goto fail;
 	}
 	/* Named a spare only once its removals are durable. */
-	if (spare_mirror(cur, sparefd, curfd, where) == -1 ||
+	if (spare_mirror(cur, sparefd, curfd, cur == a->newm ? a->ino : NULL,
+		where) == -1 ||
 	    io_rename(a->pkgfd, tmp, a->pkgfd, spare) == -1 ||
 	    io_fsync_dir(a->pkgfd, where) == -1)
 		goto fail;
