@@ -159,3 +159,43 @@ store_package_dp_of()
 	expect_status 0
 	diff <(PKGDIST_STORE=$T/store pkgstage show office 3) <(pkgstage show office 3)
 }
+
+@test "upgrade: the trees of a DP that release a5520ff pushed become this release's spare, and that release pushes from the spare this one made" {
+	[ -x "$OLD2/build/bin/pkgstage" ] ||
+	    skip "needs this repository's history to build release a5520ff"
+	local old=$OLD2/build/bin m=$T/dp/.pkgdist/office n
+	mkdir -p src dp
+	for n in 1 2 3 4 5; do
+		mkdir -p "src/d$n"
+		echo "same $n" >"src/d$n/same"
+	done
+	for n in 1 2 3 4; do
+		rm -f src/d1/changes
+		echo "version $n" >src/d1/changes
+		# Modes a DP keeps as they are (pkgpush(1)), for the check
+		# against the store's manifest below.
+		find src -type f -exec chmod 0444 {} +
+		"$old/pkgstage" add office src >/dev/null
+	done
+	printf 'dp1 g %s\n' "$T/dp" >"$PKGDIST_STORE/dps"
+	"$old/pkgpush" --dp dp1 --version 1 office >/dev/null
+	"$old/pkgpush" --dp dp1 --version 2 office >/dev/null
+	[ ! -e "$m/spare.v2.1" ]
+	# This release: the tree of version 1 becomes the spare of version 3's.
+	run pkgpush --dp dp1 --version 3 office
+	expect_status 0
+	expect_output_has "dp1: office 2 -> 3:"
+	[ -d "$m/spare.v3.1" ] && [ ! -e "$m/v1.1" ]
+	[ "$(stat -c %i "$m/spare.v3.1/d3/same")" = \
+	    "$(stat -c %i "$m/v3.1/d3/same")" ]
+	# The previous release takes that spare as its own (its check asks
+	# for an exact mirror) and ends exactly at version 4.
+	spare=$(stat -c %i "$m/spare.v3.1")
+	same=$(stat -c %i "$T/dp/office/d2/same")
+	run "$old/pkgpush" --dp dp1 --version 4 office
+	expect_status 0
+	[ "$(stat -c %i "$m/v4.1")" = "$spare" ]
+	[ "$(stat -c %i "$T/dp/office/d2/same")" = "$same" ]
+	pkgstage show office 4 >m4
+	pkgdiff verify m4 "$T/dp/office"
+}
