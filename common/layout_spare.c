@@ -35,8 +35,8 @@
  * buffer of MANIFEST_PATH_MAX + 2 + 256 bytes.  1 yes, 0 no.
  */
 static int
-spare_dir_fits(const struct manifest *m, int dirfd, const char *dir,
-    char *path, unsigned char *present)
+spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, char *path,
+    unsigned char *present)
 {
 	const struct entry *p;
 	struct stat sb;
@@ -262,11 +262,11 @@ spare_sweep(int pkgfd, const char *keep)
  * the current tree's inode number. */
 struct mirror {
 	const struct manifest *m;
-	unsigned char *in;  /* MIRROR_* per entry */
-	uint64_t *ino;	    /* per file entry, set with MIRROR_INO */
-	char *path;	    /* MANIFEST_PATH_MAX + 2 bytes */
+	unsigned char *in; /* MIRROR_* per entry */
+	uint64_t *ino;	   /* per file entry, set with MIRROR_INO */
+	char *path;	   /* MANIFEST_PATH_MAX + 2 bytes */
 	const char *where;
-	bool known;	    /* ino[] came with the tree: no need to list it */
+	bool known; /* ino[] came with the tree: no need to list it */
 };
 
 #define MIRROR_IN 1   /* in the spare, as the current tree has it */
@@ -308,6 +308,28 @@ mirror_type(int fd, const char *name, unsigned char type)
 				     DT_UNKNOWN;
 }
 
+/* Whether what the spare holds at e's path (of type t, inode number
+ * ino) stays: a directory or a link for one (a link's target is checked
+ * when the spare is taken), a file only as a link to the current tree's
+ * file. */
+static bool
+mirror_keeps(const struct mirror *mr, const struct entry *e, unsigned char t,
+    uint64_t ino)
+{
+	size_t k = (size_t)(e - mr->m->v);
+
+	switch (e->type) {
+	case ENTRY_DIR:
+		return t == DT_DIR;
+	case ENTRY_LINK:
+		return t == DT_LNK;
+	case ENTRY_FILE:
+		return t == DT_REG && (mr->in[k] & MIRROR_INO) &&
+		    mr->ino[k] == ino;
+	}
+	return false;
+}
+
 /*
  * Directory dir (NULL: the root) of the spare, sfd, against the same
  * directory of the current tree, cfd: what is in the spare as the
@@ -329,8 +351,7 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 	bool removed = false, keep;
 	int rc = -1;
 
-	if (!mr->known &&
-	    io_list_typed(cfd, &names, &types, &inos, &n) == -1)
+	if (!mr->known && io_list_typed(cfd, &names, &types, &inos, &n) == -1)
 		return err_prefix("%s: ", mr->where);
 	for (i = 0; i < n; i++)
 		if ((e = mirror_find(mr, dir, names[i])) != NULL &&
@@ -356,12 +377,7 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 		e = mirror_find(mr, dir, names[i]);
 		t = mirror_type(sfd, names[i], types[i]);
 		k = e != NULL ? (size_t)(e - mr->m->v) : 0;
-		keep = e != NULL &&
-		    (e->type == ENTRY_DIR  ? t == DT_DIR :
-			e->type == ENTRY_LINK ? t == DT_LNK :
-						t == DT_REG &&
-				(mr->in[k] & MIRROR_INO) &&
-				mr->ino[k] == inos[i]);
+		keep = e != NULL && mirror_keeps(mr, e, t, inos[i]);
 		if (keep) {
 			mr->in[k] |= MIRROR_IN;
 			continue;
