@@ -222,7 +222,7 @@ prune(struct layout_push *a, const struct manifest *cur)
 			;
 		if (j < n && j < keep)
 			continue;
-		if (cur != NULL && j < rank) {
+		if (cur != NULL && j < n && j < rank) {
 			if (rank != SIZE_MAX)
 				remove_tree(a->pkgfd, t[reuse].name);
 			rank = j;
