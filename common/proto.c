@@ -398,6 +398,25 @@ peek_frame(struct proto *p)
 	    proto_type_name(p->stash_type));
 }
 
+/* The far side closed while we were sending.  If it said why before it
+ * went (an ERROR frame waiting in our input: a server that refuses a
+ * request writes it and exits), that is the error, not the closed
+ * connection. */
+static int
+closed_sending(struct proto *p)
+{
+	struct pollfd pfd = { p->in, POLLIN, 0 };
+	const unsigned char *pl;
+	uint32_t type;
+	size_t len;
+
+	if (!p->stashed && poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & POLLIN) != 0 &&
+	    proto_recv(p, &type, &pl, &len) == -1)
+		return -1;
+	return closed_error(p);
+}
+
 static int
 write_all(struct proto *p, const void *buf, size_t n)
 {
@@ -436,7 +455,7 @@ write_all(struct proto *p, const void *buf, size_t n)
 			continue;
 		}
 		if (r == -1 && (errno == EPIPE || errno == ECONNRESET))
-			return closed_error(p);
+			return closed_sending(p);
 		return err_sys("cannot send to %s", p->peer);
 	}
 	p->bytes_out += n;
