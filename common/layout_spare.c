@@ -27,49 +27,71 @@
 /* "spare." + the current tree's name. */
 #define SPARE_PREFIX "spare."
 
+/* The entry of m that name in directory dir (NULL: the root) is, or
+ * NULL; path (MANIFEST_PATH_MAX + 2 bytes) receives its path. */
+static const struct entry *
+entry_at(const struct manifest *m, const char *dir, const char *name,
+    char *path)
+{
+	size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
+	char *p = path;
+
+	if (dl + 1 + nl > MANIFEST_PATH_MAX)
+		return NULL;
+	if (dir != NULL) {
+		memcpy(p, dir, dl);
+		p[dl] = '/';
+		p += dl + 1;
+	}
+	memcpy(p, name, nl + 1);
+	return manifest_find(m, path);
+}
+
+/* The type of name under fd as readdir gave it, or by a stat. */
+static unsigned char
+dirent_type(int fd, const char *name, unsigned char type)
+{
+	struct stat sb;
+
+	if (type != DT_UNKNOWN)
+		return type;
+	if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return DT_UNKNOWN;
+	return S_ISDIR(sb.st_mode) ? DT_DIR :
+	    S_ISLNK(sb.st_mode)	   ? DT_LNK :
+	    S_ISREG(sb.st_mode)	   ? DT_REG :
+				     DT_UNKNOWN;
+}
+
 /*
  * Does the directory dirfd (path dir in m, NULL: the root) hold only
  * entries m names under it, each with m's type?  Each one there is
  * flagged in present (by its index in m).  A directory's own type is
  * checked when it is opened (O_DIRECTORY, O_NOFOLLOW).  path is a
- * buffer of MANIFEST_PATH_MAX + 2 + 256 bytes.  1 yes, 0 no.
+ * buffer of MANIFEST_PATH_MAX + 2 bytes.  1 yes, 0 no.
  */
 static int
 spare_dir_fits(const struct manifest *m, int dirfd, const char *dir, char *path,
     unsigned char *present)
 {
 	const struct entry *p;
-	struct stat sb;
 	char **names;
 	unsigned char *types;
-	size_t n, i, dl = dir ? strlen(dir) : 0;
-	int rc = 0, want;
+	size_t n, i;
+	int rc = 0;
 
 	if (io_list_typed(dirfd, &names, &types, NULL, &n) == -1)
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (dl + 1 + strlen(names[i]) > MANIFEST_PATH_MAX)
-			goto out;
-		if (dir != NULL)
-			snprintf(path, MANIFEST_PATH_MAX + 2, "%s/%s", dir,
-			    names[i]);
-		else
-			snprintf(path, MANIFEST_PATH_MAX + 2, "%s", names[i]);
-		if ((p = manifest_find(m, path)) == NULL)
+		if ((p = entry_at(m, dir, names[i], path)) == NULL)
 			goto out;
 		present[p - m->v] = 1;
 		if (p->type == ENTRY_DIR)
 			continue;
 		/* The type readdir gives, which costs no stat of the
 		 * 5,000 files of a package; a stat where it gives none. */
-		want = p->type == ENTRY_LINK ? DT_LNK : DT_REG;
-		if (types[i] != DT_UNKNOWN) {
-			if (types[i] != want)
-				goto out;
-		} else if (fstatat(dirfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) ==
-			-1 ||
-		    !(want == DT_LNK ? S_ISLNK(sb.st_mode) :
-				       S_ISREG(sb.st_mode)))
+		if (dirent_type(dirfd, names[i], types[i]) !=
+		    (p->type == ENTRY_LINK ? DT_LNK : DT_REG))
 			goto out;
 	}
 	rc = 1;
@@ -96,7 +118,7 @@ spare_check(const struct manifest *m, int rootfd, unsigned char *present)
 	char *path;
 	int pfd, fd, rc = 0, fits;
 
-	if ((path = malloc(MANIFEST_PATH_MAX + 2 + 256)) == NULL)
+	if ((path = malloc(MANIFEST_PATH_MAX + 2)) == NULL)
 		return err_nomem();
 	dp_walk_init(&w, rootfd);
 	/* The root, then each directory the spare holds: m is sorted, so a
@@ -278,34 +300,7 @@ struct mirror {
 static const struct entry *
 mirror_find(struct mirror *mr, const char *dir, const char *name)
 {
-	size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
-	char *p = mr->path;
-
-	if (dl + 1 + nl > MANIFEST_PATH_MAX)
-		return NULL;
-	if (dir != NULL) {
-		memcpy(p, dir, dl);
-		p[dl] = '/';
-		p += dl + 1;
-	}
-	memcpy(p, name, nl + 1);
-	return manifest_find(mr->m, mr->path);
-}
-
-/* The type of name under fd as readdir gave it, or by a stat. */
-static unsigned char
-mirror_type(int fd, const char *name, unsigned char type)
-{
-	struct stat sb;
-
-	if (type != DT_UNKNOWN)
-		return type;
-	if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
-		return DT_UNKNOWN;
-	return S_ISDIR(sb.st_mode) ? DT_DIR :
-	    S_ISLNK(sb.st_mode)	   ? DT_LNK :
-	    S_ISREG(sb.st_mode)	   ? DT_REG :
-				     DT_UNKNOWN;
+	return entry_at(mr->m, dir, name, mr->path);
 }
 
 /* Whether what the spare holds at e's path (of type t, inode number
@@ -356,7 +351,7 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 	for (i = 0; i < n; i++)
 		if ((e = mirror_find(mr, dir, names[i])) != NULL &&
 		    e->type == ENTRY_FILE &&
-		    mirror_type(cfd, names[i], types[i]) == DT_REG) {
+		    dirent_type(cfd, names[i], types[i]) == DT_REG) {
 			k = (size_t)(e - mr->m->v);
 			mr->ino[k] = inos[i];
 			mr->in[k] |= MIRROR_INO;
@@ -375,7 +370,7 @@ spare_keep_dir(struct mirror *mr, int sfd, int cfd, const char *dir)
 		return err_sys("%s", mr->where);
 	for (i = 0; i < n; i++) {
 		e = mirror_find(mr, dir, names[i]);
-		t = mirror_type(sfd, names[i], types[i]);
+		t = dirent_type(sfd, names[i], types[i]);
 		k = e != NULL ? (size_t)(e - mr->m->v) : 0;
 		keep = e != NULL && mirror_keeps(mr, e, t, inos[i]);
 		if (keep) {
